@@ -1,0 +1,70 @@
+# geocluster: PGXS build of two extensions from one tree.
+#
+#   make                 build geocluster.so (C++17) and the install scripts
+#   make install         install into the PostgreSQL that pg_config names
+#   make installcheck    pg_regress suites in sql/ against a running server (see scripts/test)
+#   make WERROR=1        what CI builds: warnings are errors
+#
+# Layout (mirrors the architecture):
+#   src/core/   pure C++17, no PostgreSQL header (compile-time guard in src/core/core.hpp)
+#   src/pg/     fmgr glue; the only code that includes postgres.h; one error boundary
+#   src/sql/<extension>/NN_*.sql   the one source of the install scripts, concatenated in order
+#   sql/, expected/   pg_regress suites, discovered by wildcard
+#   test/unit, test/fuzz, test/integration, test/django   the other suites (scripts/test runs all)
+
+EXTENSION    = geocluster geocluster_postgis
+EXTVERSION   = 0.1.0
+
+MODULE_big   = geocluster
+CORE_SRCS    = $(sort $(wildcard src/core/*.cpp))
+GLUE_SRCS    = $(sort $(wildcard src/pg/*.cpp))
+OBJS         = src/pg/module.o $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+
+# The install scripts are generated from their pieces; upgrade scripts
+# (geocluster--A--B.sql) are kept in src/sql/upgrade/ and installed as they are.
+INSTALL_SQL  = geocluster--$(EXTVERSION).sql geocluster_postgis--$(EXTVERSION).sql
+DATA_built   = $(INSTALL_SQL)
+DATA         = $(wildcard src/sql/upgrade/*.sql)
+EXTRA_CLEAN  = $(INSTALL_SQL) results regression.diffs regression.out
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+CONTRIB_TESTDB = geocluster_regression
+
+PG_CONFIG   ?= pg_config
+
+# The server headers are included as system headers: they do not build clean under -Wextra
+# (unused parameters in inline functions), and their warnings are not ours to fix.
+PG_CPPFLAGS  = -I$(srcdir)/src/core -I$(srcdir)/src/pg -isystem $(shell $(PG_CONFIG) --includedir-server)
+# C++ only: the standard, and -Wno-register because PostgreSQL headers still use `register`.
+PG_CXXFLAGS  = -std=c++17 -Wextra -Wno-register -Wno-missing-field-initializers
+PG_CFLAGS    = -Wextra
+ifeq ($(WERROR),1)
+PG_CXXFLAGS += -Werror
+PG_CFLAGS   += -Werror
+endif
+# Link with the C++ runtime: the core uses the standard library and exceptions reach the
+# error boundary, so libstdc++ must be loaded with the module.
+SHLIB_LINK  += -lstdc++
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# JIT: Debian's PostgreSQL is built --with-llvm, so PGXS also compiles every source to LLVM
+# bitcode with clang for inlining into JIT-compiled expressions. We keep that on (the
+# comparators and constructors are small and inline well), but PGXS's C++ bitcode rule does
+# not see PG_CXXFLAGS, so the C++ standard is given to it here.
+BITCODE_CXXFLAGS += -std=c++17 -Wno-register
+
+# The core is compiled without PostgreSQL's include directories (the second half of the guard
+# in src/core/core.hpp): a server header in src/core/ fails to build.
+$(CORE_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.bc): override CPPFLAGS := -I$(srcdir)/src/core -D_GNU_SOURCE
+
+# Every object depends on every header: the tree is small and a stale object is worse than a
+# rebuild.
+$(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+
+geocluster--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster/*.sql))
+	cat $^ > $@
+
+geocluster_postgis--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster_postgis/*.sql))
+	cat $^ > $@
