@@ -1,0 +1,88 @@
+// SQL functions of the geohash type (src/sql/geocluster/20_geohash.sql). Encoding and the bit
+// layout live in src/core/geohash.hpp; this file only moves values in and out.
+#include "celltype.hpp"
+#include "geohash.hpp"
+
+namespace {
+
+using namespace geocluster;
+using geocluster::pg::code_datum;
+using geocluster::pg::datum_code;
+using geocluster::pg::raise_status;
+
+struct GeohashTraits {
+    static constexpr const char* kTypeName = "geohash";
+    static constexpr std::size_t kTextBufSize = kGeohashTextBufSize;
+    static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
+        return geohash_parse(text, len, out);
+    }
+    static std::size_t format(std::uint64_t code, char* buf) noexcept { return geohash_format(code, buf); }
+    static bool is_valid(std::uint64_t code) noexcept { return geohash_is_valid(code); }
+    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return geohash_contains(a, b); }
+};
+
+}  // namespace
+
+GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, GeohashTraits)
+
+// geohash(lat float8, lon float8, precision int)
+GEOCLUSTER_FUNCTION(geohash_from_latlon) {
+    const double lat = PG_GETARG_FLOAT8(0);
+    const double lon = PG_GETARG_FLOAT8(1);
+    const int32 precision = PG_GETARG_INT32(2);
+    GeohashCode code = 0;
+    const Status s = geocluster::geohash_from_latlon(lat, lon, precision, &code);
+    if (s != Status::Ok) raise_status(s, "lat = %g, lon = %g, precision = %d", lat, lon, precision);
+    return code_datum(code);
+}
+
+GEOCLUSTER_FUNCTION(geohash_precision) { PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0)))); }
+
+GEOCLUSTER_FUNCTION(geohash_parent) {
+    const GeohashCode code = datum_code(PG_GETARG_DATUM(0));
+    const int32 precision = PG_GETARG_INT32(1);
+    GeohashCode parent = 0;
+    const Status s = geocluster::geohash_parent(code, precision, &parent);
+    if (s != Status::Ok)
+        raise_status(s, "cell precision = %d, requested precision = %d", geohash_precision(code), precision);
+    return code_datum(parent);
+}
+
+GEOCLUSTER_FUNCTION(geohash_children) {
+    GeohashCode children[32] = {};
+    if (SRF_IS_FIRSTCALL()) {
+        const Status s = geocluster::geohash_children(datum_code(PG_GETARG_DATUM(0)), children);
+        if (s != Status::Ok) raise_status(s, "a precision-12 cell has no children");
+    }
+    return geocluster::pg::codes_to_set(fcinfo, children, 32);
+}
+
+GEOCLUSTER_FUNCTION(geohash_center) {
+    const LatLon c = geocluster::geohash_center(datum_code(PG_GETARG_DATUM(0)));
+    const double values[2] = {c.lat, c.lon};
+    return geocluster::pg::float8_record(fcinfo, values, 2);
+}
+
+GEOCLUSTER_FUNCTION(geohash_bounds) {
+    const LatLonBox b = geocluster::geohash_bounds(datum_code(PG_GETARG_DATUM(0)));
+    const double values[4] = {b.min_lat, b.min_lon, b.max_lat, b.max_lon};
+    return geocluster::pg::float8_record(fcinfo, values, 4);
+}
+
+GEOCLUSTER_FUNCTION(geohash_neighbors) {
+    GeohashCode out[8];
+    const int n = geocluster::geohash_neighbors(datum_code(PG_GETARG_DATUM(0)), out);
+    return geocluster::pg::codes_to_array(fcinfo, out, n);
+}
+
+GEOCLUSTER_FUNCTION(geohash_precision_for_zoom) {
+    const int32 zoom = PG_GETARG_INT32(0);
+    int precision = 0;
+    const Status s = geocluster::geohash_precision_for_zoom(zoom, &precision);
+    if (s != Status::Ok) raise_status(s, "zoom = %d", zoom);
+    PG_RETURN_INT32(precision);
+}
+
+GEOCLUSTER_FUNCTION(geohash_range_end) {
+    return code_datum(geocluster::geohash_range_max(datum_code(PG_GETARG_DATUM(0))));
+}

@@ -1,0 +1,115 @@
+// SQL functions of the quadkey type (src/sql/geocluster/10_quadkey.sql). Encoding, tile math
+// and the bit layout live in src/core/quadkey.hpp; this file only moves values in and out.
+#include "celltype.hpp"
+#include "quadkey.hpp"
+
+namespace {
+
+using namespace geocluster;
+using geocluster::pg::check;
+using geocluster::pg::code_datum;
+using geocluster::pg::datum_code;
+using geocluster::pg::raise_status;
+
+struct QuadkeyTraits {
+    static constexpr const char* kTypeName = "quadkey";
+    static constexpr std::size_t kTextBufSize = kQuadkeyTextBufSize;
+    static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
+        return quadkey_parse(text, len, out);
+    }
+    static std::size_t format(std::uint64_t code, char* buf) noexcept { return quadkey_format(code, buf); }
+    static bool is_valid(std::uint64_t code) noexcept { return quadkey_is_valid(code); }
+    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return quadkey_contains(a, b); }
+};
+
+}  // namespace
+
+GEOCLUSTER_CELLTYPE_FUNCTIONS(quadkey, QuadkeyTraits)
+
+// quadkey(lat float8, lon float8, zoom int)
+GEOCLUSTER_FUNCTION(quadkey_from_latlon) {
+    const double lat = PG_GETARG_FLOAT8(0);
+    const double lon = PG_GETARG_FLOAT8(1);
+    const int32 zoom = PG_GETARG_INT32(2);
+    QuadkeyCode code = 0;
+    const Status s = geocluster::quadkey_from_latlon(lat, lon, zoom, &code);
+    if (s != Status::Ok) raise_status(s, "lat = %g, lon = %g, zoom = %d", lat, lon, zoom);
+    return code_datum(code);
+}
+
+// quadkey_from_tile(zoom int, x int, y int)
+GEOCLUSTER_FUNCTION(quadkey_from_tile) {
+    const int32 zoom = PG_GETARG_INT32(0);
+    const int32 x = PG_GETARG_INT32(1);
+    const int32 y = PG_GETARG_INT32(2);
+    QuadkeyCode code = 0;
+    const Status s = geocluster::quadkey_from_tile(zoom, x, y, &code);
+    if (s != Status::Ok) raise_status(s, "zoom = %d, x = %d, y = %d", zoom, x, y);
+    return code_datum(code);
+}
+
+// quadkey_tile(quadkey, OUT zoom int, OUT x int, OUT y int)
+GEOCLUSTER_FUNCTION(quadkey_tile) {
+    const QuadkeyTile t = geocluster::quadkey_to_tile(datum_code(PG_GETARG_DATUM(0)));
+    const std::int64_t values[3] = {t.zoom, t.x, t.y};
+    return geocluster::pg::int4_record(fcinfo, values, 3);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_zoom) { PG_RETURN_INT32(quadkey_level(datum_code(PG_GETARG_DATUM(0)))); }
+
+// quadkey_parent(quadkey, zoom int): the ancestor at that level (the cell itself at its own).
+GEOCLUSTER_FUNCTION(quadkey_parent) {
+    const QuadkeyCode code = datum_code(PG_GETARG_DATUM(0));
+    const int32 zoom = PG_GETARG_INT32(1);
+    QuadkeyCode parent = 0;
+    const Status s = geocluster::quadkey_parent(code, zoom, &parent);
+    if (s != Status::Ok) raise_status(s, "cell level = %d, requested zoom = %d", quadkey_level(code), zoom);
+    return code_datum(parent);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_children) {
+    QuadkeyCode children[4] = {0, 0, 0, 0};
+    if (SRF_IS_FIRSTCALL()) {
+        const QuadkeyCode code = datum_code(PG_GETARG_DATUM(0));
+        const Status s = geocluster::quadkey_children(code, children);
+        if (s != Status::Ok) raise_status(s, "a level-29 cell has no children");
+    }
+    return geocluster::pg::codes_to_set(fcinfo, children, 4);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_center) {
+    const LatLon c = geocluster::quadkey_center(datum_code(PG_GETARG_DATUM(0)));
+    const double values[2] = {c.lat, c.lon};
+    return geocluster::pg::float8_record(fcinfo, values, 2);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_bounds) {
+    const LatLonBox b = geocluster::quadkey_bounds(datum_code(PG_GETARG_DATUM(0)));
+    const double values[4] = {b.min_lat, b.min_lon, b.max_lat, b.max_lon};
+    return geocluster::pg::float8_record(fcinfo, values, 4);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_neighbors) {
+    QuadkeyCode out[8];
+    const int n = geocluster::quadkey_neighbors(datum_code(PG_GETARG_DATUM(0)), out);
+    return geocluster::pg::codes_to_array(fcinfo, out, n);
+}
+
+GEOCLUSTER_FUNCTION(quadkey_to_bigint) {
+    PG_RETURN_INT64(geocluster::quadkey_to_bigint(datum_code(PG_GETARG_DATUM(0))));
+}
+
+GEOCLUSTER_FUNCTION(quadkey_from_bigint) {
+    const int64 v = PG_GETARG_INT64(0);
+    const int32 zoom = PG_GETARG_INT32(1);
+    QuadkeyCode code = 0;
+    const Status s = geocluster::quadkey_from_bigint(v, zoom, &code);
+    if (s != Status::Ok) raise_status(s, "value = " INT64_FORMAT ", zoom = %d", v, zoom);
+    return code_datum(code);
+}
+
+// The last code of the cell's descendant range: [q, quadkey_range_end(q)] is "q and every
+// cell inside it", the range the btree rewrite of `<@` scans.
+GEOCLUSTER_FUNCTION(quadkey_range_end) {
+    return code_datum(geocluster::quadkey_range_max(datum_code(PG_GETARG_DATUM(0))));
+}
