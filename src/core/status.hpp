@@ -48,6 +48,11 @@ enum class ErrorClass : std::uint8_t {
     X(RadiusInvalid, InvalidParameter, "radius_px must be a finite number greater than 0")        \
     X(BoxInvalid, InvalidParameter, "the box needs min_lat <= max_lat and finite coordinates")    \
     X(CoverTooLarge, ProgramLimit, "the cover would need too many cells: use a coarser level or a smaller box") \
+    X(UnitPositionOutOfRange, OutOfRange,                                                        \
+      "Web Mercator unit coordinates must be finite and between 0 and 1")                         \
+    X(ClusterParamsDiffer, InvalidParameter,                                                       \
+      "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
+    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^62 points in one group") \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
     X(OutOfMemory, OutOfMemory, "out of memory")                                                   \

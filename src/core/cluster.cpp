@@ -1,0 +1,293 @@
+// cluster_agg's state: creation, the per-row path, combine, and the bin hash table.
+//
+// The state is a dense array of Bin records (cluster_internal.hpp) plus an open-addressing index
+// of 8-byte slots, both in allocator memory and both grown by doubling. Nothing in it has a
+// destructor, so a PostgreSQL context reset frees it without our help.
+//
+// Why the state is order- and split-independent: a bin's key depends on the point alone (its
+// fixed-point position and the sign of its lon), and a bin's fields are an integer count, integer
+// sums, minima and maxima, all commutative and associative exactly. (Latitudes and longitudes
+// are normalised so that -0.0 becomes +0.0: min(-0.0, +0.0) would otherwise depend on which came
+// first.) So the set of bins, with every field bit for bit, is a function of the multiset of
+// points, however they were added, split or merged; cluster_finalize depends on that set only.
+#include "core.hpp"
+
+#include "cluster.hpp"
+#include "cluster_internal.hpp"
+#include "mercator.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace geocluster {
+
+using namespace cluster_internal;
+
+namespace cluster_internal {
+
+void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept {
+    st->zoom = zoom;
+    st->radius_px = radius_px;
+    st->has_id = has_id;
+    // radius_px / (256 * 2^zoom) world widths = radius_px * 2^(40 - zoom) fixed units (exact:
+    // a power-of-two scaling). Overflows to inf for absurd radii, which the clamps absorb.
+    const double radius_fixed = std::ldexp(radius_px, kFixedBits - 8 - zoom);
+    const double side = std::floor(radius_fixed / kBinsPerRadius);
+    const double max_side = 562949953421312.0;  // 2^49: one bin for the whole world
+    st->bin_side = side < 1.0 ? 1 : (side > max_side ? std::uint64_t{1} << 49
+                                                     : static_cast<std::uint64_t>(side));
+    st->max_key = kFixedOne / st->bin_side;
+    const double reach = radius_fixed + kSlackFixed;
+    st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
+}
+
+Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
+    if (n > kMaxBins) return Status::OutOfMemory;
+    Bin* new_bins = nullptr;
+    std::uint64_t new_cap = st->cap_bins;
+    if (n > st->cap_bins) {
+        new_cap = std::uint64_t{st->cap_bins} * 2;
+        if (new_cap < 64) new_cap = 64;
+        if (new_cap < n) new_cap = n;
+        if (new_cap > kMaxBins) new_cap = kMaxBins;
+        new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
+        if (new_bins == nullptr) return Status::OutOfMemory;
+    }
+    Slot* new_slots = nullptr;
+    std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+    if (2 * n > n_slots) {
+        if (n_slots < 128) n_slots = 128;
+        while (n_slots < 2 * n) n_slots *= 2;
+        new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
+        if (new_slots == nullptr) {
+            if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
+            return Status::OutOfMemory;
+        }
+    }
+    // Both allocations succeeded: commit.
+    if (new_bins != nullptr) {
+        if (st->n_bins > 0) std::memcpy(new_bins, st->bins, std::size_t{st->n_bins} * sizeof(Bin));
+        if (st->bins != nullptr) st->alloc.release(st->alloc.ctx, st->bins);
+        st->bins = new_bins;
+        st->cap_bins = static_cast<std::uint32_t>(new_cap);
+    }
+    if (new_slots != nullptr) {
+        std::memset(new_slots, 0, n_slots * sizeof(Slot));
+        if (st->slots != nullptr) st->alloc.release(st->alloc.ctx, st->slots);
+        st->slots = new_slots;
+        st->slot_mask = n_slots - 1;
+        for (std::uint32_t i = 0; i < st->n_bins; ++i) {
+            const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
+            std::uint64_t j = h & st->slot_mask;
+            while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
+            st->slots[j] = Slot{i + 1, static_cast<std::uint32_t>(h >> 32)};
+        }
+    }
+    return Status::Ok;
+}
+
+Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
+    if (st->slots == nullptr) return nullptr;
+    const std::uint64_t h = hash_key(kx, ky);
+    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
+        const Slot s = st->slots[j];
+        if (s.index1 == 0) return nullptr;
+        if (s.tag == tag) {
+            Bin* b = &st->bins[s.index1 - 1];
+            if (b->kx == kx && b->ky == ky) return b;
+        }
+    }
+}
+
+Bin* insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
+    const std::uint32_t i = st->n_bins++;
+    Bin* b = &st->bins[i];
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    *b = Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
+    const std::uint64_t h = hash_key(kx, ky);
+    std::uint64_t j = h & st->slot_mask;
+    while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
+    st->slots[j] = Slot{i + 1, static_cast<std::uint32_t>(h >> 32)};
+    return b;
+}
+
+void absorb_bin(Bin* dst, const Bin& src) noexcept {
+    dst->count += src.count;
+    wide_add(dst->sum_x, wide_load(src.sum_x));
+    wide_add(dst->sum_y, wide_load(src.sum_y));
+    if (src.min_lat < dst->min_lat) dst->min_lat = src.min_lat;
+    if (src.max_lat > dst->max_lat) dst->max_lat = src.max_lat;
+    if (src.min_lon < dst->min_lon) dst->min_lon = src.min_lon;
+    if (src.max_lon > dst->max_lon) dst->max_lon = src.max_lon;
+    if (src.has_id != 0 && (dst->has_id == 0 || src.min_id < dst->min_id)) {
+        dst->min_id = src.min_id;
+        dst->has_id = 1;
+    }
+}
+
+Status validate_lat_lon(double lat, double lon) noexcept {
+    if (!std::isfinite(lat)) return Status::LatNotFinite;
+    if (!std::isfinite(lon)) return Status::LonNotFinite;
+    if (lat < -90.0 || lat > 90.0) return Status::LatOutOfRange;
+    if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
+    return Status::Ok;
+}
+
+}  // namespace cluster_internal
+
+namespace {
+
+ClusterBinKey key_of(const ClusterState* st, std::uint64_t x, std::uint64_t y, double lon) noexcept {
+    return ClusterBinKey{(x / st->bin_side) << 1 | (lon < 0.0 ? 1u : 0u), y / st->bin_side};
+}
+
+// The per-row path. lat/lon are validated and free of -0.0; x/y are fixed-point positions.
+Status add_fixed(ClusterState* st, std::uint64_t x, std::uint64_t y, double lat, double lon,
+                 bool has_id, std::int64_t id) noexcept {
+    if (st->total >= kMaxTotalCount) return Status::ClusterTooManyPoints;
+    const ClusterBinKey k = key_of(st, x, y, lon);
+    Bin* b = nullptr;
+    if (st->n_bins > 0) {
+        Bin* hint = &st->bins[st->last];  // rows often come sorted or clustered
+        if (hint->kx == k.kx && hint->ky == k.ky) b = hint;
+    }
+    if (b == nullptr) {
+        b = find_bin(st, k.kx, k.ky);
+        if (b == nullptr) {
+            const Status s = reserve_bins(st, std::uint64_t{st->n_bins} + 1);
+            if (s != Status::Ok) return s;
+            b = insert_bin(st, k.kx, k.ky);
+        }
+        st->last = static_cast<std::uint32_t>(b - st->bins);
+    }
+    b->count += 1;
+    wide_add(b->sum_x, x);
+    wide_add(b->sum_y, y);
+    if (lat < b->min_lat) b->min_lat = lat;
+    if (lat > b->max_lat) b->max_lat = lat;
+    if (lon < b->min_lon) b->min_lon = lon;
+    if (lon > b->max_lon) b->max_lon = lon;
+    if (has_id && (b->has_id == 0 || id < b->min_id)) {
+        b->min_id = id;
+        b->has_id = 1;
+    }
+    st->total += 1;
+    return Status::Ok;
+}
+
+Status unit_position(double unit_x, double unit_y, std::uint64_t* x, std::uint64_t* y) noexcept {
+    if (!(unit_x >= 0.0 && unit_x <= 1.0 && unit_y >= 0.0 && unit_y <= 1.0))
+        return Status::UnitPositionOutOfRange;  // also NaN
+    *x = fixed_from_unit(unit_x);
+    *y = fixed_from_unit(unit_y);
+    return Status::Ok;
+}
+
+}  // namespace
+
+Status cluster_create(int zoom, double radius_px, bool has_id, const Allocator& alloc,
+                      ClusterState** out) noexcept {
+    *out = nullptr;
+    if (zoom < 0 || zoom > kMaxZoom) return Status::ZoomOutOfRange;
+    if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::RadiusInvalid;
+    auto* st = static_cast<ClusterState*>(alloc.alloc(alloc.ctx, sizeof(ClusterState)));
+    if (st == nullptr) return Status::OutOfMemory;
+    std::memset(static_cast<void*>(st), 0, sizeof(ClusterState));
+    st->alloc = alloc;
+    init_params(st, zoom, radius_px, has_id);
+    *out = st;
+    return Status::Ok;
+}
+
+void cluster_destroy(ClusterState* st) noexcept {
+    if (st == nullptr) return;
+    const Allocator a = st->alloc;
+    if (st->bins != nullptr) a.release(a.ctx, st->bins);
+    if (st->slots != nullptr) a.release(a.ctx, st->slots);
+    a.release(a.ctx, st);
+}
+
+Status cluster_check_params(const ClusterState* st, int zoom, double radius_px, bool has_id) noexcept {
+    return st->zoom == zoom && st->radius_px == radius_px && st->has_id == has_id
+               ? Status::Ok
+               : Status::ClusterParamsDiffer;
+}
+
+Status cluster_add_point(ClusterState* st, double lat, double lon, bool has_id,
+                         std::int64_t id) noexcept {
+    const Status s = validate_lat_lon(lat, lon);
+    if (s != Status::Ok) return s;
+    lat += 0.0;  // -0.0 -> +0.0 (see the top of this file)
+    lon += 0.0;
+    return add_fixed(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y(lat)), lat,
+                     lon, has_id && st->has_id, id);
+}
+
+Status cluster_add_mercator(ClusterState* st, double unit_x, double unit_y, double lat, double lon,
+                            bool has_id, std::int64_t id) noexcept {
+    std::uint64_t x = 0, y = 0;
+    Status s = unit_position(unit_x, unit_y, &x, &y);
+    if (s != Status::Ok) return s;
+    s = validate_lat_lon(lat, lon);
+    if (s != Status::Ok) return s;
+    return add_fixed(st, x, y, lat + 0.0, lon + 0.0, has_id && st->has_id, id);
+}
+
+Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
+    if (dst == nullptr || src == nullptr || dst == src) return Status::Internal;
+    if (cluster_check_params(dst, src->zoom, src->radius_px, src->has_id) != Status::Ok)
+        return Status::ClusterParamsDiffer;
+    if (src->total > kMaxTotalCount - dst->total) return Status::ClusterTooManyPoints;
+    // Count the new keys first and reserve once, so that a failure leaves dst untouched.
+    std::uint64_t fresh = 0;
+    for (std::uint32_t i = 0; i < src->n_bins; ++i)
+        if (find_bin(dst, src->bins[i].kx, src->bins[i].ky) == nullptr) ++fresh;
+    if (fresh > 0) {
+        const Status s = reserve_bins(dst, dst->n_bins + fresh);
+        if (s != Status::Ok) return s;
+    }
+    for (std::uint32_t i = 0; i < src->n_bins; ++i) {
+        const Bin& sb = src->bins[i];
+        Bin* b = find_bin(dst, sb.kx, sb.ky);
+        if (b == nullptr) b = insert_bin(dst, sb.kx, sb.ky);
+        absorb_bin(b, sb);
+    }
+    dst->total += src->total;
+    return Status::Ok;
+}
+
+std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
+    return sizeof(ClusterState) + std::size_t{st->cap_bins} * sizeof(Bin) +
+           (st->slots != nullptr ? (st->slot_mask + 1) * sizeof(Slot) : 0);
+}
+
+int cluster_zoom(const ClusterState* st) noexcept { return st->zoom; }
+double cluster_radius_px(const ClusterState* st) noexcept { return st->radius_px; }
+bool cluster_has_id(const ClusterState* st) noexcept { return st->has_id; }
+std::uint64_t cluster_point_count(const ClusterState* st) noexcept { return st->total; }
+std::size_t cluster_bin_count(const ClusterState* st) noexcept { return st->n_bins; }
+const Allocator& cluster_allocator(const ClusterState* st) noexcept { return st->alloc; }
+
+Status cluster_bin_key(const ClusterState* st, double lat, double lon, ClusterBinKey* out) noexcept {
+    const Status s = validate_lat_lon(lat, lon);
+    if (s != Status::Ok) return s;
+    lat += 0.0;
+    lon += 0.0;
+    *out = key_of(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y(lat)), lon);
+    return Status::Ok;
+}
+
+Status cluster_bin_key_mercator(const ClusterState* st, double unit_x, double unit_y, double lat,
+                                double lon, ClusterBinKey* out) noexcept {
+    std::uint64_t x = 0, y = 0;
+    Status s = unit_position(unit_x, unit_y, &x, &y);
+    if (s != Status::Ok) return s;
+    s = validate_lat_lon(lat, lon);
+    if (s != Status::Ok) return s;
+    *out = key_of(st, x, y, lon + 0.0);
+    return Status::Ok;
+}
+
+}  // namespace geocluster

@@ -1,0 +1,140 @@
+// Internals shared by cluster.cpp (state, bins, hash table), cluster_serial.cpp (wire format)
+// and cluster_finalize.cpp (the clustering passes). Not part of the API: include cluster.hpp.
+//
+// Positions are fixed-point integers: X = round(x * 2^48), Y = round(y * 2^48), x and y the Web
+// Mercator unit coordinates, so X, Y are in [0, 2^48]. Why fixed point: the centre of a cluster
+// is a mean, and a floating-point running sum depends on the order of the additions, so two
+// plans (serial, or two workers merged either way round) would print different centres. Integer
+// sums are exact and commutative. 2^48 steps per world width is 2^11 steps per pixel even at
+// zoom 29 (W = 2^37 px), and 360 / 2^48 = 1.3e-12 degrees of longitude; a sum of 2^62 positions
+// stays below 2^111 and fits an unsigned 128-bit integer.
+//
+// Bins. A point goes to the bin (X / S, Y / S), S the bin side in fixed units (radius_px / 4 at
+// the state's zoom, at least 1), split in two by the sign of lon so that each bin is wholly east
+// or wholly west of the antimeridian's opposite meridian: that lets the centre of a cluster that
+// straddles +-180 be unwrapped from per-bin sums alone (contract 4 in cluster.hpp).
+#pragma once
+
+#include "core.hpp"
+
+#include "cluster.hpp"
+
+#include <cmath>
+
+namespace geocluster {
+namespace cluster_internal {
+
+// unsigned __int128 (GCC and Clang) is used in registers and on the stack only: PostgreSQL's
+// allocator aligns to 8 bytes, so 128-bit values stored in allocator memory are two uint64
+// halves (Wide) instead.
+using u128 = unsigned __int128;
+
+constexpr int kFixedBits = 48;
+constexpr std::uint64_t kFixedOne = std::uint64_t{1} << kFixedBits;  // unit coordinate 1.0
+constexpr double kFixedOneD = 281474976710656.0;                     // 2^48
+
+// Bins per radius: a bin's diagonal is radius * sqrt(2) / 4 = 0.35 radius, so treating a bin as
+// one weighted point moves any clustering decision by at most ~0.18 radius, while a city that
+// covers one radius occupies ~16-25 bins, not thousands of rows.
+constexpr int kBinsPerRadius = 4;
+
+// Distances are decided on double approximations of the exact centres, and the output centres
+// go through lat/lon and back in the caller's checks. "Within radius" is therefore taken as
+// within radius + 64 fixed units (2.3e-13 world widths: 0.03 px at zoom 29, far less below), so
+// that any two centres the engine keeps apart are >= radius_px apart by any faithful
+// recomputation. Merging a pair 0.03 px too far apart changes nothing visible.
+constexpr double kSlackFixed = 64.0;
+
+// No two positions are further apart than sqrt(0.5^2 + 1) world widths < 2^50 fixed units, so a
+// larger reach means "everything": clamping keeps inf and overflow out of the arithmetic.
+constexpr double kMaxReachFixed = 1125899906842624.0;  // 2^50
+
+constexpr std::uint64_t kMaxTotalCount = std::uint64_t{1} << 62;
+constexpr std::uint32_t kMaxBins = 0x7FFFFFF0u;
+
+struct Wide {
+    std::uint64_t lo, hi;
+};
+inline u128 wide_load(const Wide& w) noexcept { return (static_cast<u128>(w.hi) << 64) | w.lo; }
+inline Wide wide_make(u128 v) noexcept {
+    return Wide{static_cast<std::uint64_t>(v), static_cast<std::uint64_t>(v >> 64)};
+}
+inline void wide_add(Wide& w, u128 v) noexcept { w = wide_make(wide_load(w) + v); }
+
+// One occupied bin. Trivially destructible, no padding (it is also hashed by key only and
+// serialised field by field, so padding would not leak, but there is none).
+struct Bin {
+    std::uint64_t kx;      // column << 1 | west (west: lon < 0)
+    std::uint64_t ky;      // row
+    std::uint64_t count;   // points, >= 1
+    Wide sum_x, sum_y;     // sums of X and Y
+    double min_lat, max_lat, min_lon, max_lon;  // of the original lat/lon
+    std::int64_t min_id;   // 0 unless has_id
+    std::uint64_t has_id;  // 0 or 1: some member has an id
+};
+static_assert(sizeof(Bin) == 104, "Bin has no padding");
+
+// Hash slot: index + 1 of a bin in the dense bin array (0 = empty) and 32 bits of its hash, so
+// that most probes never touch the bin itself.
+struct Slot {
+    std::uint32_t index1;
+    std::uint32_t tag;
+};
+
+inline std::uint64_t hash_key(std::uint64_t kx, std::uint64_t ky) noexcept {
+    std::uint64_t h = kx * 0x9E3779B97F4A7C15ull ^ (ky + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    return h;
+}
+
+// Fixed-point position of a unit coordinate, clamped to [0, 2^48]. floor(v + 0.5) rather than
+// nearbyint: it does not depend on the FPU rounding mode. (mercator_y of the clamp latitude
+// 85.05112878, which lies 2e-10 degrees beyond the true edge of the square, is -6e-12: the clamp
+// puts it on the edge.)
+inline std::uint64_t fixed_from_unit(double u) noexcept {
+    const double v = std::floor(u * kFixedOneD + 0.5);
+    if (!(v > 0.0)) return 0;
+    if (v >= kFixedOneD) return kFixedOne;
+    return static_cast<std::uint64_t>(v);
+}
+
+}  // namespace cluster_internal
+
+struct ClusterState {
+    Allocator alloc;
+    int zoom;
+    bool has_id;
+    double radius_px;
+    std::uint64_t bin_side;  // S, fixed units, >= 1
+    std::uint64_t max_key;   // largest column or row: 2^48 / S
+    double reach;            // radius + slack in fixed units, clamped: the "within" distance
+    cluster_internal::Bin* bins;   // dense, n_bins used of cap_bins
+    std::uint32_t n_bins, cap_bins;
+    cluster_internal::Slot* slots;  // open addressing, linear probing, load <= 1/2
+    std::uint64_t slot_mask;        // slot count - 1 (power of two), 0 when no slots yet
+    std::uint64_t total;            // points
+    std::uint32_t last;             // index of the bin the previous point went to (a hint)
+};
+
+namespace cluster_internal {
+
+// Parameters derived from zoom and radius: identical for identical (zoom, radius_px), which is
+// what merge and deserialize check.
+void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept;
+
+// Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
+Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept;
+
+Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
+
+// Appends an empty bin (count 0) for a key known to be absent; needs reserved room.
+Bin* insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
+
+void absorb_bin(Bin* dst, const Bin& src) noexcept;
+
+Status validate_lat_lon(double lat, double lon) noexcept;
+
+}  // namespace cluster_internal
+}  // namespace geocluster

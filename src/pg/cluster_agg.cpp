@@ -1,0 +1,223 @@
+// cluster_agg: the aggregate glue over the clustering engine (src/core/cluster.hpp), with the
+// SQL in src/sql/geocluster/50_cluster_agg.sql.
+//
+// The state is the engine's ClusterState, allocated in the aggregate memory context through a
+// core Allocator bound to that context: when the query ends or is cancelled, PostgreSQL frees it
+// wholesale, and nothing in it needs a destructor. Every function here holds only
+// trivially-destructible data, so an ereport's longjmp skips nothing.
+#include "celltype.hpp"
+#include "cluster.hpp"
+#include "geohash.hpp"
+#include "quadkey.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "utils/typcache.h"
+}
+
+namespace {
+
+using namespace geocluster;
+using geocluster::pg::raise_status;
+
+Allocator context_allocator(MemoryContext ctx) {
+    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx};
+}
+
+// Finalisation polls this: a pending cancel or statement_timeout (QueryCancelPending) or a
+// terminate (ProcDiePending) stops the engine, and CHECK_FOR_INTERRUPTS then raises the error.
+bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
+
+MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char* fn) {
+    MemoryContext ctx = nullptr;
+    if (!AggCheckCallContext(fcinfo, &ctx))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s can only be called as part of an aggregate", fn)));
+    return ctx;
+}
+
+// The parameters every transition function reads the same way: zoom at `zoom_arg`, then an
+// optional radius_px and an optional id.
+struct RowParams {
+    int zoom;
+    double radius_px;
+    bool has_id_column;
+    bool id_present;
+    std::int64_t id;
+};
+
+RowParams read_params(FunctionCallInfo fcinfo, int zoom_arg) {
+    RowParams p{};
+    const int nargs = PG_NARGS();
+    if (PG_ARGISNULL(zoom_arg))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cluster_agg: zoom must not be NULL")));
+    p.zoom = PG_GETARG_INT32(zoom_arg);
+    p.radius_px = kDefaultRadiusPx;
+    if (nargs > zoom_arg + 1) {
+        if (PG_ARGISNULL(zoom_arg + 1))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cluster_agg: radius_px must not be NULL")));
+        p.radius_px = PG_GETARG_FLOAT8(zoom_arg + 1);
+    }
+    p.has_id_column = nargs > zoom_arg + 2;
+    p.id_present = p.has_id_column && !PG_ARGISNULL(zoom_arg + 2);
+    p.id = p.id_present ? PG_GETARG_INT64(zoom_arg + 2) : 0;
+    return p;
+}
+
+// The group's state, created on its first row. Every later row must use the same zoom and
+// radius: they are parameters of the clustering, not per-row data.
+ClusterState* state_for_row(FunctionCallInfo fcinfo, const RowParams& p) {
+    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg");
+    if (!PG_ARGISNULL(0)) {
+        ClusterState* state = reinterpret_cast<ClusterState*>(PG_GETARG_POINTER(0));
+        const Status s = cluster_check_params(state, p.zoom, p.radius_px, p.has_id_column);
+        if (s != Status::Ok)
+            raise_status(s, "this group started with zoom %d and radius_px %g, a later row has zoom %d and radius_px %g",
+                         cluster_zoom(state), cluster_radius_px(state), p.zoom, p.radius_px);
+        return state;
+    }
+    ClusterState* state = nullptr;
+    const Status s = cluster_create(p.zoom, p.radius_px, p.has_id_column, context_allocator(aggctx), &state);
+    if (s != Status::Ok) raise_status(s, "zoom = %d, radius_px = %g", p.zoom, p.radius_px);
+    return state;
+}
+
+void check_add(Status s, double lat, double lon) {
+    if (s != Status::Ok) raise_status(s, "marker at lat = %g, lon = %g", lat, lon);
+}
+
+ClusterState* state_arg(FunctionCallInfo fcinfo, int n) {
+    return PG_ARGISNULL(n) ? nullptr : reinterpret_cast<ClusterState*>(PG_GETARG_POINTER(n));
+}
+
+}  // namespace
+
+// cluster_agg(lat float8, lon float8, zoom int [, radius_px float8 [, id bigint]])
+GEOCLUSTER_FUNCTION(cluster_agg_latlon_transfn) {
+    const RowParams p = read_params(fcinfo, 3);
+    ClusterState* state = state_for_row(fcinfo, p);
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_POINTER(state);  // no position: ignored
+    const double lat = PG_GETARG_FLOAT8(1), lon = PG_GETARG_FLOAT8(2);
+    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), lat, lon);
+    PG_RETURN_POINTER(state);
+}
+
+// cluster_agg(position quadkey, zoom int [, radius_px float8 [, id bigint]]): the marker stands
+// at its cell's centre, taken exactly in Mercator unit coordinates from the tile numbers.
+GEOCLUSTER_FUNCTION(cluster_agg_quadkey_transfn) {
+    const RowParams p = read_params(fcinfo, 2);
+    ClusterState* state = state_for_row(fcinfo, p);
+    if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
+    const QuadkeyCode code = geocluster::pg::datum_code(PG_GETARG_DATUM(1));
+    const QuadkeyTile t = quadkey_to_tile(code);
+    const double scale = std::ldexp(1.0, -t.zoom);
+    const LatLon c = quadkey_center(code);
+    check_add(cluster_add_mercator(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale, c.lat, c.lon,
+                                   p.id_present, p.id),
+              c.lat, c.lon);
+    PG_RETURN_POINTER(state);
+}
+
+// cluster_agg(position geohash, zoom int [, radius_px float8 [, id bigint]]): the marker stands
+// at its cell's centre (the ST_PointFromGeoHash point).
+GEOCLUSTER_FUNCTION(cluster_agg_geohash_transfn) {
+    const RowParams p = read_params(fcinfo, 2);
+    ClusterState* state = state_for_row(fcinfo, p);
+    if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
+    const LatLon c = geohash_center(geocluster::pg::datum_code(PG_GETARG_DATUM(1)));
+    check_add(cluster_add_point(state, c.lat, c.lon, p.id_present, p.id), c.lat, c.lon);
+    PG_RETURN_POINTER(state);
+}
+
+// Not STRICT: either side may be NULL (a worker that saw no rows). The result lives in the
+// aggregate context and is never the right-hand side's pointer.
+GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
+    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg_combinefn");
+    ClusterState* left = state_arg(fcinfo, 0);
+    const ClusterState* right = state_arg(fcinfo, 1);
+    if (right == nullptr) {
+        if (left == nullptr) PG_RETURN_NULL();
+        PG_RETURN_POINTER(left);
+    }
+    if (left == nullptr) {
+        geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right), cluster_has_id(right),
+                                             context_allocator(aggctx), &left));
+    }
+    geocluster::pg::check(cluster_merge(left, right));
+    PG_RETURN_POINTER(left);
+}
+
+// Does not modify the state. Format and versioning: src/core/cluster_serial.cpp.
+GEOCLUSTER_FUNCTION(cluster_agg_serialfn) {
+    const ClusterState* state = reinterpret_cast<const ClusterState*>(PG_GETARG_POINTER(0));
+    const std::size_t size = cluster_serialized_size(state);
+    if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "state of %zu bytes", size);
+    bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
+    SET_VARSIZE(out, VARHDRSZ + size);
+    geocluster::pg::check(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size));
+    PG_RETURN_BYTEA_P(out);
+}
+
+namespace {
+
+ClusterState* deserialize_into(bytea* bytes, MemoryContext ctx) {
+    ClusterState* state = nullptr;
+    const Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
+                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state);
+    if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
+    return state;
+}
+
+// marker_cluster[] from a state (NULL state: the group had no rows -> empty array).
+Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
+    const Oid array_type = get_fn_expr_rettype(fcinfo->flinfo);
+    const Oid elem_type = OidIsValid(array_type) ? get_element_type(array_type) : InvalidOid;
+    if (!OidIsValid(elem_type)) elog(ERROR, "cluster_agg: could not determine the result element type");
+    if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
+
+    ClusterList list{nullptr, 0};
+    const Status s = cluster_finalize(state, CancelCheck{interrupt_requested, nullptr}, &list);
+    if (s != Status::Ok) raise_status(s);
+
+    TupleDesc desc = lookup_rowtype_tupdesc_copy(elem_type, -1);
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (list.size > 0 ? list.size : 1)));
+    for (std::size_t i = 0; i < list.size; ++i) {
+        const Cluster& c = list.items[i];
+        Datum values[8] = {Int64GetDatum(c.count),     Float8GetDatum(c.lat),     Float8GetDatum(c.lon),
+                           Float8GetDatum(c.min_lat),  Float8GetDatum(c.min_lon), Float8GetDatum(c.max_lat),
+                           Float8GetDatum(c.max_lon),  Int64GetDatum(c.id)};
+        bool nulls[8] = {false, false, false, false, false, false, false, !c.has_id};
+        elems[i] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    }
+    const int n = static_cast<int>(list.size);
+    cluster_free_list(cluster_allocator(state), &list);
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(elem_type, &typlen, &typbyval, &typalign);
+    PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elem_type, typlen, typbyval, typalign));
+}
+
+}  // namespace
+
+GEOCLUSTER_FUNCTION(cluster_agg_deserialfn) {
+    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg_deserialfn");
+    PG_RETURN_POINTER(deserialize_into(PG_GETARG_BYTEA_PP(0), aggctx));
+}
+
+// Not STRICT: a group without rows has a NULL state and yields an empty array, not NULL.
+GEOCLUSTER_FUNCTION(cluster_agg_finalfn) { return clusters_array(fcinfo, state_arg(fcinfo, 0)); }
+
+// cluster_state_agg(...) returns the serialised state instead of the clusters, so that states
+// can be stored (per partition, per day...) and clustered later with cluster_state_clusters().
+GEOCLUSTER_FUNCTION(cluster_state_finalfn) {
+    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    return cluster_agg_serialfn_body(fcinfo);
+}
+
+// cluster_state_clusters(state bytea) -> marker_cluster[]: validates the bytes as the
+// deserialiser does (a malformed state is a clean 22P03 error) and clusters them.
+GEOCLUSTER_FUNCTION(cluster_state_clusters) {
+    ClusterState* state = deserialize_into(PG_GETARG_BYTEA_PP(0), CurrentMemoryContext);
+    return clusters_array(fcinfo, state);
+}

@@ -1,0 +1,152 @@
+-- cluster_agg: pixel-radius marker clustering for one zoom level, as an aggregate.
+--
+-- Radius is in screen pixels at 256 px tiles (Google, Bing, Leaflet); default 60 px. For 512 px
+-- tiles (MapLibre GL / Mapbox GL) pass zoom + 1 with the same radius, or the same zoom with
+-- radius_px / 2: a 512 px tile at zoom z shows the 256 px world of zoom z + 1.
+-- The C functions are in src/pg/cluster_agg.cpp; the engine and its guarantees in
+-- src/core/cluster.hpp.
+
+CREATE TYPE @extschema@.marker_cluster AS (
+    count bigint,       -- markers in the cluster
+    lat float8,         -- centre: count-weighted mean of the members in Web Mercator
+    lon float8,
+    min_lat float8,     -- exact bounding box of the members; min_lon > max_lon when it crosses 180
+    min_lon float8,
+    max_lat float8,
+    max_lon float8,
+    id bigint           -- the marker's id when count = 1, else the smallest member id; NULL without ids
+);
+COMMENT ON TYPE @extschema@.marker_cluster IS 'one cluster of cluster_agg''s result';
+
+-- Transition functions are not STRICT: a NULL position is skipped, a NULL id is "no id".
+CREATE FUNCTION @extschema@.cluster_agg_combinefn(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_agg_serialfn(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cluster_agg_serialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_agg_deserialfn(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_deserialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_agg_finalfn(internal) RETURNS @extschema@.marker_cluster[]
+    AS 'MODULE_PATHNAME', 'cluster_agg_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_state_finalfn(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cluster_state_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- cluster_agg over lat/lon
+CREATE FUNCTION @extschema@.cluster_agg_latlon_transfn(internal, float8, float8, int) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_latlon_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg(lat float8, lon float8, zoom int) (
+    SFUNC = @extschema@.cluster_agg_latlon_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_latlon_transfn(internal, float8, float8, int, float8) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_latlon_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg(lat float8, lon float8, zoom int, radius_px float8) (
+    SFUNC = @extschema@.cluster_agg_latlon_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_latlon_transfn(internal, float8, float8, int, float8, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_latlon_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg(lat float8, lon float8, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_latlon_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+
+-- cluster_agg over quadkey positions (each stands for its cell centre)
+CREATE FUNCTION @extschema@.cluster_agg_quadkey_transfn(internal, @extschema@.quadkey, int) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_quadkey_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.quadkey, zoom int) (
+    SFUNC = @extschema@.cluster_agg_quadkey_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_quadkey_transfn(internal, @extschema@.quadkey, int, float8) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_quadkey_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.quadkey, zoom int, radius_px float8) (
+    SFUNC = @extschema@.cluster_agg_quadkey_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_quadkey_transfn(internal, @extschema@.quadkey, int, float8, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_quadkey_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.quadkey, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_quadkey_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+
+-- cluster_agg over geohash positions (each stands for its cell centre)
+CREATE FUNCTION @extschema@.cluster_agg_geohash_transfn(internal, @extschema@.geohash, int) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_geohash_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.geohash, zoom int) (
+    SFUNC = @extschema@.cluster_agg_geohash_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_geohash_transfn(internal, @extschema@.geohash, int, float8) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_geohash_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.geohash, zoom int, radius_px float8) (
+    SFUNC = @extschema@.cluster_agg_geohash_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_agg_geohash_transfn(internal, @extschema@.geohash, int, float8, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_geohash_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.geohash, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_geohash_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+
+-- The same clustering, kept as a serialised state (bytea) instead of clusters: states can be
+-- stored, for example one per partition, and clustered later. cluster_state_clusters()
+-- validates its input like the parallel deserialiser does.
+CREATE AGGREGATE @extschema@.cluster_state_agg(lat float8, lon float8, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_latlon_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_state_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.cluster_state_clusters(state bytea) RETURNS @extschema@.marker_cluster[]
+    AS 'MODULE_PATHNAME', 'cluster_state_clusters' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- GeoJSON for map libraries: a FeatureCollection of Points whose properties are the ones
+-- supercluster and MapLibre/Mapbox GL cluster styles read (cluster, point_count,
+-- point_count_abbreviated), plus id, and the cluster's bbox ([west, south, east, north]; west >
+-- east when it crosses the antimeridian, as RFC 7946 says). Features keep the array's order.
+CREATE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURNS text
+    AS $$
+    SELECT CASE
+        WHEN count >= 10000 THEN pg_catalog.round(count / 1000.0)::bigint::text || 'k'
+        WHEN count >= 1000 THEN pg_catalog.trim_scale(pg_catalog.round(count / 100.0) / 10)::text || 'k'
+        ELSE count::text END
+    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[]) RETURNS jsonb
+    AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'type', 'FeatureCollection',
+        'features', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'type', 'Feature',
+            'id', c.id,
+            'bbox', pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
+            'geometry', pg_catalog.jsonb_build_object(
+                'type', 'Point', 'coordinates', pg_catalog.jsonb_build_array(c.lon, c.lat)),
+            'properties', pg_catalog.jsonb_build_object(
+                'cluster', c.count > 1,
+                'point_count', c.count,
+                'point_count_abbreviated', @extschema@.cluster_point_count_abbreviated(c.count),
+                'id', c.id)) ORDER BY c.ord), '[]'::jsonb))
+      FROM pg_catalog.unnest(clusters) WITH ORDINALITY
+           AS c(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, ord)
+    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
