@@ -8,6 +8,7 @@
 #include "celltype.hpp"
 #include "cluster.hpp"
 #include "geohash.hpp"
+#include "postgis_calls.hpp"
 #include "quadkey.hpp"
 
 extern "C" {
@@ -126,6 +127,18 @@ GEOCLUSTER_FUNCTION(cluster_agg_geohash_transfn) {
     if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
     const LatLon c = geohash_center(geocluster::pg::datum_code(PG_GETARG_DATUM(1)));
     check_add(cluster_add_point(state, c.lat, c.lon, p.id_present, p.id), c.lat, c.lon);
+    PG_RETURN_POINTER(state);
+}
+
+// cluster_agg(geom geometry, zoom int [, radius_px float8 [, id bigint]]), declared by the
+// geocluster_postgis extension: a Point geometry, transformed to EPSG:4326 when needed.
+GEOCLUSTER_FUNCTION(cluster_agg_geometry_transfn) {
+    const RowParams p = read_params(fcinfo, 2);
+    ClusterState* state = state_for_row(fcinfo, p);
+    if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
+    double lat = 0, lon = 0;
+    geocluster::pg::geometry_point_latlon(fcinfo, PG_GETARG_DATUM(1), &lat, &lon);
+    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), lat, lon);
     PG_RETURN_POINTER(state);
 }
 
