@@ -35,6 +35,57 @@ SELECT p.id,
   JOIN cities c ON p.u3 * c.total >= c.upto - c.weight AND p.u3 * c.total < c.upto;
 SELECT count(*) AS markers, round(min(lat)::numeric, 2) AS min_lat, round(max(lat)::numeric, 2) AS max_lat FROM markers;
 
+\echo '== cell types: every marker gets a quadkey (zoom 29) and a geohash (12 characters)'
+ALTER TABLE markers ADD COLUMN qk quadkey, ADD COLUMN gh geohash;
+UPDATE markers SET qk = quadkey(lat, lon, 29), gh = geohash(lat, lon, 12);
+CREATE INDEX markers_qk ON markers (qk);
+ANALYZE markers;
+SELECT id, round(lat::numeric, 5) AS lat, round(lon::numeric, 5) AS lon, qk, gh,
+       quadkey_parent(qk, 10) AS tile_z10, quadkey_tile(quadkey_parent(qk, 10)) AS "tile (z,x,y)"
+  FROM markers ORDER BY id LIMIT 3;
+
+\echo '== the whole world at zoom 2 (1024 px wide): clusters 60 px apart, counts exact'
+SELECT count, round(lat::numeric, 3) AS lat, round(lon::numeric, 3) AS lon,
+       round(min_lon::numeric, 2) AS west, round(max_lon::numeric, 2) AS east, id
+  FROM unnest((SELECT cluster_agg(lat, lon, 2, 60, id) FROM markers));
+SELECT sum(count) AS clustered, (SELECT count(*) FROM markers) AS markers
+  FROM unnest((SELECT cluster_agg(lat, lon, 2, 60, id) FROM markers));
+
+\echo '== a 1280x800 px viewport over western Europe at zoom 6, markers picked with the quadkey index'
+SELECT count(*) AS clusters, sum(count) AS markers, max(count) AS biggest
+  FROM unnest((SELECT cluster_agg(lat, lon, 6, 60, id) FROM markers
+                WHERE lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5));
+
+\echo '== the same viewport, one cluster array per category (GROUP BY keeps categories apart)'
+SELECT category, cardinality(cluster_agg(lat, lon, 6, 60, id)) AS clusters, count(*) AS markers
+  FROM markers WHERE lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5
+ GROUP BY category ORDER BY category;
+
+\echo '== zoom 12 over central London, straight from the zoom-29 quadkey column'
+SELECT count, round(lat::numeric, 5) AS lat, round(lon::numeric, 5) AS lon, id
+  FROM unnest((SELECT cluster_agg(qk, 12, 60, id) FROM markers
+                WHERE lat BETWEEN 51.45 AND 51.56 AND lon BETWEEN -0.25 AND 0.0))
+ LIMIT 8;
+
+\echo '== clusters across the antimeridian (Fiji and Chukotka) at zoom 4'
+SELECT count, round(lat::numeric, 3) AS lat, round(lon::numeric, 3) AS lon,
+       round(min_lon::numeric, 3) AS west, round(max_lon::numeric, 3) AS east
+  FROM unnest((SELECT cluster_agg(lat, lon, 4, 60, id) FROM markers WHERE abs(lon) > 170))
+ LIMIT 6;
+
+\echo '== GeoJSON for a map (supercluster / MapLibre property names): demo/out/world_z2.geojson'
+\pset format unaligned
+\pset tuples_only on
+\o demo/out/world_z2.geojson
+SELECT jsonb_pretty(cluster_geojson(cluster_agg(lat, lon, 2, 60, id))) FROM markers;
+\o demo/out/europe_z6.geojson
+SELECT cluster_geojson(cluster_agg(lat, lon, 6, 60, id)) FROM markers
+ WHERE lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5;
+\o
+\pset format aligned
+\pset tuples_only off
+SELECT jsonb_pretty(cluster_geojson(cluster_agg(lat, lon, 2, 60, id)) -> 'features' -> 0) AS first_feature FROM markers;
+
 \echo '== the error boundary: a failure inside the C++ core is an ordinary ERROR'
 \set ON_ERROR_STOP 0
 SELECT geocluster_selftest('exception');

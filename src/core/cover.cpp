@@ -118,7 +118,10 @@ Status quadkey_axes(const LatLonBox& box, int zoom, AxisSet* rows, AxisSet* cols
     if (s != Status::Ok) return s;
     if (zoom < 0 || zoom > kQuadkeyMaxLevel) return Status::ZoomOutOfRange;
     const std::uint32_t last = (std::uint32_t{1} << zoom) - 1;
-    *rows = one_interval(quadkey_tile_y_of_lat(box.max_lat, zoom), quadkey_tile_y_of_lat(box.min_lat, zoom));
+    const std::uint32_t north = quadkey_tile_y_of_lat(box.max_lat, zoom);
+    const std::uint32_t south = quadkey_tile_y_of_lat(box.min_lat, zoom);
+    if (north > south) return Status::Internal;  // the row function must be monotone (tested)
+    *rows = one_interval(north, south);
     *cols = lon_columns(quadkey_tile_x_of_lon(box.min_lon, zoom), quadkey_tile_x_of_lon(box.max_lon, zoom), last,
                         box.min_lon > box.max_lon);
     *n = rows->size() * cols->size();
@@ -132,7 +135,10 @@ Status geohash_axes(const LatLonBox& box, int p, AxisSet* lons, AxisSet* lats, s
     const int lon_shift = kGeohashAxisBits - geohash_lon_bits(p);
     const int lat_shift = kGeohashAxisBits - geohash_lat_bits(p);
     const std::uint32_t last = (std::uint32_t{1} << geohash_lon_bits(p)) - 1;
-    *lats = one_interval(geohash_lat_index(box.min_lat) >> lat_shift, geohash_lat_index(box.max_lat) >> lat_shift);
+    const std::uint32_t south = geohash_lat_index(box.min_lat) >> lat_shift;
+    const std::uint32_t north = geohash_lat_index(box.max_lat) >> lat_shift;
+    if (south > north) return Status::Internal;  // the index function must be monotone (tested)
+    *lats = one_interval(south, north);
     *lons = lon_columns(geohash_lon_index(box.min_lon) >> lon_shift, geohash_lon_index(box.max_lon) >> lon_shift,
                         last, box.min_lon > box.max_lon);
     *n = lats->size() * lons->size();
