@@ -72,7 +72,9 @@ namespace geocluster::pg {
 void geometry_point_latlon(FunctionCallInfo fcinfo, Datum geom, double* lat, double* lon) {
     const PostgisCalls* calls = postgis_calls(fcinfo);
     const char* type = TextDatumGetCString(FunctionCall1(const_cast<FmgrInfo*>(&calls->geometry_type), geom));
-    if (strcmp(type, "POINT") != 0)
+    // GeometryType says POINT for XY and XYZ points and POINTM for XYM and XYZM ones; Z and M
+    // are ignored.
+    if (strcmp(type, "POINT") != 0 && strcmp(type, "POINTM") != 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("cluster_agg needs Point geometries"), errdetail("got a %s", type)));
     if (DatumGetBool(FunctionCall1(const_cast<FmgrInfo*>(&calls->is_empty), geom)))
