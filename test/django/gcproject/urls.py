@@ -1,0 +1,7 @@
+from django.urls import path
+
+from markers import views
+
+urlpatterns = [
+    path('clusters', views.clusters),
+]

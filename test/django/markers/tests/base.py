@@ -1,0 +1,26 @@
+from django.db.models import FloatField, Func
+from django.test import TestCase
+
+from markers.models import Marker
+
+from .data import in_box, load_markers, load_markers_fast
+
+
+class MarkerTestCase(TestCase):
+    """Loads the test markers once per class (setUpTestData: one transaction, rolled back at
+    the end) and keeps them as plain tuples, the rows that Python-side counts run over."""
+    total = 3000
+    fast_load = False
+
+    @classmethod
+    def setUpTestData(cls):
+        (load_markers_fast if cls.fast_load else load_markers)(cls.total)
+        # ST_X and ST_Y return the stored coordinates exactly, without a GEOS object per row.
+        cls.points = list(Marker.objects.values_list(
+            'id', Func('geom', function='ST_X', output_field=FloatField()),
+            Func('geom', function='ST_Y', output_field=FloatField()), 'category', 'created'))
+
+    def python_ids(self, box=None, where=lambda category, created: True):
+        """The ids of the markers in box (None: all) for which where(category, created) holds."""
+        return {pk for pk, lon, lat, category, created in self.points
+                if (box is None or in_box(lon, lat, box)) and where(category, created)}
