@@ -124,6 +124,8 @@ CREATE FUNCTION @extschema@.cluster_state_clusters(state bytea) RETURNS @extsche
 -- supercluster and MapLibre/Mapbox GL cluster styles read (cluster, point_count,
 -- point_count_abbreviated), plus id, and the cluster's bbox ([west, south, east, north]; west >
 -- east when it crosses the antimeridian, as RFC 7946 says). Features keep the array's order.
+-- A Feature's "id" must be a string or a number (RFC 7946 section 3.2), so a NULL id leaves the
+-- member out; properties.id is null then.
 CREATE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURNS text
     AS $$
     SELECT CASE
@@ -138,7 +140,6 @@ CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[
         'type', 'FeatureCollection',
         'features', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
             'type', 'Feature',
-            'id', c.id,
             'bbox', pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
             'geometry', pg_catalog.jsonb_build_object(
                 'type', 'Point', 'coordinates', pg_catalog.jsonb_build_array(c.lon, c.lat)),
@@ -146,7 +147,10 @@ CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[
                 'cluster', c.count > 1,
                 'point_count', c.count,
                 'point_count_abbreviated', @extschema@.cluster_point_count_abbreviated(c.count),
-                'id', c.id)) ORDER BY c.ord), '[]'::jsonb))
+                'id', c.id))
+            OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::jsonb
+                                         ELSE pg_catalog.jsonb_build_object('id', c.id) END
+            ORDER BY c.ord), '[]'::jsonb))
       FROM pg_catalog.unnest(clusters) WITH ORDINALITY
            AS c(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, ord)
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
