@@ -3,6 +3,10 @@
 #include "celltype.hpp"
 #include "geohash.hpp"
 
+extern "C" {
+#include "common/shortest_dec.h"
+}
+
 namespace {
 
 using namespace geocluster;
@@ -32,7 +36,13 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     const int32 precision = PG_GETARG_INT32(2);
     GeohashCode code = 0;
     const Status s = geocluster::geohash_from_latlon(lat, lon, precision, &code);
-    if (s != Status::Ok) raise_status(s, "lat = %g, lon = %g, precision = %d", lat, lon, precision);
+    if (s != Status::Ok) {
+        // Shortest exact form, so that a rejected 90.0000001 is not reported as "90" (%g).
+        char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
+        double_to_shortest_decimal_buf(lat, lat_text);
+        double_to_shortest_decimal_buf(lon, lon_text);
+        raise_status(s, "lat = %s, lon = %s, precision = %d", lat_text, lon_text, precision);
+    }
     return code_datum(code);
 }
 
