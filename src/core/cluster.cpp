@@ -35,8 +35,9 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     const double radius_fixed = std::ldexp(radius_px, kFixedBits - 8 - zoom);
     const double side = std::floor(radius_fixed / kBinsPerRadius);
     const double max_side = 562949953421312.0;  // 2^49: one bin for the whole world
-    st->bin_side = side < 1.0 ? 1 : (side > max_side ? std::uint64_t{1} << 49
-                                                     : static_cast<std::uint64_t>(side));
+    st->bin_side =
+        side < 1.0 ? 1
+                   : (side > max_side ? std::uint64_t{1} << 49 : static_cast<std::uint64_t>(side));
     st->max_key = kFixedOne / st->bin_side;
     const double reach = radius_fixed + kSlackFixed;
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
@@ -47,8 +48,10 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
     Bin* new_bins = nullptr;
     std::uint64_t new_cap = st->cap_bins;
     if (n > st->cap_bins) {
+        // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
+        // (deserialize, merge), so that a value of len bytes never costs more than ~1.5 len.
         new_cap = std::uint64_t{st->cap_bins} * 2;
-        if (new_cap < 64) new_cap = 64;
+        if (new_cap < 16) new_cap = 16;
         if (new_cap < n) new_cap = n;
         if (new_cap > kMaxBins) new_cap = kMaxBins;
         new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
@@ -57,7 +60,7 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
     Slot* new_slots = nullptr;
     std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
     if (2 * n > n_slots) {
-        if (n_slots < 128) n_slots = 128;
+        if (n_slots < 32) n_slots = 32;
         while (n_slots < 2 * n) n_slots *= 2;
         new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
         if (new_slots == nullptr) {
@@ -139,7 +142,8 @@ Status validate_lat_lon(double lat, double lon) noexcept {
 
 namespace {
 
-ClusterBinKey key_of(const ClusterState* st, std::uint64_t x, std::uint64_t y, double lon) noexcept {
+ClusterBinKey key_of(const ClusterState* st, std::uint64_t x, std::uint64_t y,
+                     double lon) noexcept {
     return ClusterBinKey{(x / st->bin_side) << 1 | (lon < 0.0 ? 1u : 0u), y / st->bin_side};
 }
 
@@ -209,7 +213,8 @@ void cluster_destroy(ClusterState* st) noexcept {
     a.release(a.ctx, st);
 }
 
-Status cluster_check_params(const ClusterState* st, int zoom, double radius_px, bool has_id) noexcept {
+Status cluster_check_params(const ClusterState* st, int zoom, double radius_px,
+                            bool has_id) noexcept {
     return st->zoom == zoom && st->radius_px == radius_px && st->has_id == has_id
                ? Status::Ok
                : Status::ClusterParamsDiffer;
@@ -270,7 +275,8 @@ std::uint64_t cluster_point_count(const ClusterState* st) noexcept { return st->
 std::size_t cluster_bin_count(const ClusterState* st) noexcept { return st->n_bins; }
 const Allocator& cluster_allocator(const ClusterState* st) noexcept { return st->alloc; }
 
-Status cluster_bin_key(const ClusterState* st, double lat, double lon, ClusterBinKey* out) noexcept {
+Status cluster_bin_key(const ClusterState* st, double lat, double lon,
+                       ClusterBinKey* out) noexcept {
     const Status s = validate_lat_lon(lat, lon);
     if (s != Status::Ok) return s;
     lat += 0.0;

@@ -22,14 +22,16 @@
 // Output contract (property-tested in test/unit/cluster_test.cpp against a slow reference):
 //  1. Conservation: the counts add up to the number of points added.
 //  2. Separation:   no two centres are closer than radius_px (world pixels at `zoom`), x distance
-//                   measured across the antimeridian as well: dx = min(|dx|, W - |dx|).
+//                   measured across the antimeridian as well: dx = min(|dx|, W - |dx|). To stay
+//                   true after rounding, the engine also merges centres up to 2.3e-13 world
+//                   widths beyond radius_px (0.03 px at zoom 29, far less below).
 //  3. Membership:   every point is in exactly one cluster; the bounds are the exact bounding box
 //                   of the members' original lat/lon (latitudes are not clamped there). Longitude
 //                   bounds take the smaller of two boxes: the ordinary [min_lon, max_lon], or, when
 //                   members lie on both sides of the antimeridian and that is shorter, the box
 //                   that crosses it, reported with min_lon > max_lon (RFC 7946 section 5.2):
-//                   min_lon = the westernmost member with lon >= 0, max_lon = the easternmost member
-//                   with lon < 0. Spans are compared as (max_lon - min_lon) against
+//                   min_lon = the westernmost member with lon >= 0, max_lon = the easternmost
+//                   member with lon < 0. Spans are compared as (max_lon - min_lon) against
 //                   360 - (min_lon_east - max_lon_west); a tie keeps the ordinary box.
 //  4. Centre:       the count-weighted mean of the members' positions in Web Mercator unit
 //                   coordinates, converted to lat/lon. A member's position is
@@ -37,18 +39,18 @@
 //                   position the caller gave), rounded to a multiple of 2^-48. When the bounds
 //                   cross the antimeridian, members with lon < 0 count as x + 1, and a mean above
 //                   1 is wrapped back by subtracting 1. Sums are exact integers, so the centre is
-//                   independent of row order and split, and within 1e-12 degrees of the mean of the
-//                   unrounded positions. The centre lon lies in [-180, 180].
+//                   independent of row order and split, and within about 1e-12 degrees of the
+//                   mean of the unrounded positions (the tests allow 1e-9). The centre lon lies
+//                   in [-180, 180].
 //  5. Determinism:  identical output, order included, for any row order and any split into
 //                   partial states merged in any order or serialised in between. Order: count
 //                   descending, then centre y ascending (north first), then centre x ascending
-//                   (west first; exact rational comparison of the centres), then id (clusters with
-//                   an id first, smaller id first), then the smallest member bin key. By the
-//                   separation guarantee no two centres coincide, so the last two keys are a
-//                   formality that makes the order total.
-//  6. id:           the marker's id when count = 1, otherwise the smallest id among the members that
-//                   have one (has_id = false when none has, or when the state was created without
-//                   ids; the glue outputs NULL then).
+//                   (west first), comparing the exact, unrounded centres. By the separation
+//                   guarantee no two centres coincide, so this order is already total (a rank
+//                   derived from the bin keys breaks the tie that cannot happen).
+//  6. id:           the marker's id when count = 1, otherwise the smallest id among the members
+//                   that have one (has_id = false when none has, or when the state was created
+//                   without ids; the glue outputs NULL then).
 //  7. Memory:       grows with the occupied bins (squares of radius_px / 4), never with the rows.
 //
 // How the guarantees hold is explained where they are implemented: binning and exact sums in
@@ -79,9 +81,9 @@ struct CancelCheck {
 // One output row of cluster_agg.
 struct Cluster {
     std::int64_t count;
-    double lat, lon;                               // centre (contract 4)
-    double min_lat, min_lon, max_lat, max_lon;     // bounds (contract 3): min_lon > max_lon crosses 180
-    std::int64_t id;                               // valid when has_id (contract 6)
+    double lat, lon;                            // centre (contract 4)
+    double min_lat, min_lon, max_lat, max_lon;  // bounds (contract 3), min_lon > max_lon at 180
+    std::int64_t id;                            // valid when has_id (contract 6)
     bool has_id;
 };
 
@@ -128,7 +130,8 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept;
 // out_len >= cluster_serialized_size(state) (Internal otherwise) and a little scratch memory
 // from the state's allocator (OutOfMemory). Equal bin sets give equal bytes.
 std::size_t cluster_serialized_size(const ClusterState* state) noexcept;
-Status cluster_serialize(const ClusterState* state, std::uint8_t* out, std::size_t out_len) noexcept;
+Status cluster_serialize(const ClusterState* state, std::uint8_t* out,
+                         std::size_t out_len) noexcept;
 
 // Validates everything and never trusts a length: StateBadVersion for an unknown version,
 // StateCorrupt for anything else malformed, OutOfMemory. Allocates O(len) at most.
@@ -162,7 +165,8 @@ struct ClusterBinAssignment {
 };
 
 // The bin a point would go to (same validation as the add functions).
-Status cluster_bin_key(const ClusterState* state, double lat, double lon, ClusterBinKey* out) noexcept;
+Status cluster_bin_key(const ClusterState* state, double lat, double lon,
+                       ClusterBinKey* out) noexcept;
 Status cluster_bin_key_mercator(const ClusterState* state, double unit_x, double unit_y, double lat,
                                 double lon, ClusterBinKey* out) noexcept;
 

@@ -10,9 +10,11 @@
 // stays below 2^111 and fits an unsigned 128-bit integer.
 //
 // Bins. A point goes to the bin (X / S, Y / S), S the bin side in fixed units (radius_px / 4 at
-// the state's zoom, at least 1), split in two by the sign of lon so that each bin is wholly east
-// or wholly west of the antimeridian's opposite meridian: that lets the centre of a cluster that
-// straddles +-180 be unwrapped from per-bin sums alone (contract 4 in cluster.hpp).
+// the state's zoom, at least 1), split in two by the sign of lon, so that a bin's members all
+// have lon < 0 or all have lon >= 0: the centre of a cluster that straddles +-180 (west members
+// counted at x + 1, contract 4 in cluster.hpp) is then computed from per-bin sums alone.
+// Y is clamped to [0, 2^48]: mercator_y of the clamp latitude 85.05112878 is -6e-12, as that
+// rounded constant lies 2e-10 degrees beyond the true edge of the square world.
 #pragma once
 
 #include "core.hpp"
@@ -21,13 +23,22 @@
 
 #include <cmath>
 
+// No floating-point contraction (a * b + c fused into one FMA) in the engine. PostgreSQL's JIT
+// may inline the clang-built bitcode of these files, compiled for the host's FMA unit, next to
+// calls into the GCC-built library: if one contracted dx * dx + dy * dy and the other did not,
+// a pair at exactly the radius could be merged by one plan and not by another. (GCC does not
+// contract in ISO mode, -std=c++17, which the build uses; clang does unless told not to.)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
 namespace geocluster {
 namespace cluster_internal {
 
 // unsigned __int128 (GCC and Clang) is used in registers and on the stack only: PostgreSQL's
 // allocator aligns to 8 bytes, so 128-bit values stored in allocator memory are two uint64
 // halves (Wide) instead.
-using u128 = unsigned __int128;
+__extension__ typedef unsigned __int128 u128;  // __extension__: quiet under -Wpedantic
 
 constexpr int kFixedBits = 48;
 constexpr std::uint64_t kFixedOne = std::uint64_t{1} << kFixedBits;  // unit coordinate 1.0
@@ -64,13 +75,13 @@ inline void wide_add(Wide& w, u128 v) noexcept { w = wide_make(wide_load(w) + v)
 // One occupied bin. Trivially destructible, no padding (it is also hashed by key only and
 // serialised field by field, so padding would not leak, but there is none).
 struct Bin {
-    std::uint64_t kx;      // column << 1 | west (west: lon < 0)
-    std::uint64_t ky;      // row
-    std::uint64_t count;   // points, >= 1
-    Wide sum_x, sum_y;     // sums of X and Y
+    std::uint64_t kx;                           // column << 1 | west (west: lon < 0)
+    std::uint64_t ky;                           // row
+    std::uint64_t count;                        // points, >= 1
+    Wide sum_x, sum_y;                          // sums of X and Y
     double min_lat, max_lat, min_lon, max_lon;  // of the original lat/lon
-    std::int64_t min_id;   // 0 unless has_id
-    std::uint64_t has_id;  // 0 or 1: some member has an id
+    std::int64_t min_id;                        // 0 unless has_id
+    std::uint64_t has_id;                       // 0 or 1: some member has an id
 };
 static_assert(sizeof(Bin) == 104, "Bin has no padding");
 
@@ -82,7 +93,8 @@ struct Slot {
 };
 
 inline std::uint64_t hash_key(std::uint64_t kx, std::uint64_t ky) noexcept {
-    std::uint64_t h = kx * 0x9E3779B97F4A7C15ull ^ (ky + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+    std::uint64_t h =
+        kx * 0x9E3779B97F4A7C15ull ^ (ky + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
     h ^= h >> 31;
     h *= 0xBF58476D1CE4E5B9ull;
     h ^= h >> 29;
@@ -90,9 +102,7 @@ inline std::uint64_t hash_key(std::uint64_t kx, std::uint64_t ky) noexcept {
 }
 
 // Fixed-point position of a unit coordinate, clamped to [0, 2^48]. floor(v + 0.5) rather than
-// nearbyint: it does not depend on the FPU rounding mode. (mercator_y of the clamp latitude
-// 85.05112878, which lies 2e-10 degrees beyond the true edge of the square, is -6e-12: the clamp
-// puts it on the edge.)
+// nearbyint: it does not depend on the FPU rounding mode.
 inline std::uint64_t fixed_from_unit(double u) noexcept {
     const double v = std::floor(u * kFixedOneD + 0.5);
     if (!(v > 0.0)) return 0;
@@ -107,10 +117,10 @@ struct ClusterState {
     int zoom;
     bool has_id;
     double radius_px;
-    std::uint64_t bin_side;  // S, fixed units, >= 1
-    std::uint64_t max_key;   // largest column or row: 2^48 / S
-    double reach;            // radius + slack in fixed units, clamped: the "within" distance
-    cluster_internal::Bin* bins;   // dense, n_bins used of cap_bins
+    std::uint64_t bin_side;       // S, fixed units, >= 1
+    std::uint64_t max_key;        // largest column or row: 2^48 / S
+    double reach;                 // radius + slack in fixed units, clamped: the "within" distance
+    cluster_internal::Bin* bins;  // dense, n_bins used of cap_bins
     std::uint32_t n_bins, cap_bins;
     cluster_internal::Slot* slots;  // open addressing, linear probing, load <= 1/2
     std::uint64_t slot_mask;        // slot count - 1 (power of two), 0 when no slots yet

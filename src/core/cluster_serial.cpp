@@ -94,7 +94,8 @@ void write_record(std::uint8_t* p, const Bin& b) noexcept {
 }
 
 // Reads and checks one record against the state's parameters. `total` accumulates counts.
-Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t* total, Bin* b) noexcept {
+Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t* total,
+                   Bin* b) noexcept {
     b->kx = get_u64(p + 0);
     b->ky = get_u64(p + 8);
     b->count = get_u64(p + 16);
@@ -161,7 +162,8 @@ Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t 
     if (n == 0) return Status::Ok;
 
     // The bins sit in insertion order, which depends on row order: sort an index by key.
-    auto* order = static_cast<std::uint32_t*>(st->alloc.alloc(st->alloc.ctx, n * sizeof(std::uint32_t)));
+    auto* order =
+        static_cast<std::uint32_t*>(st->alloc.alloc(st->alloc.ctx, n * sizeof(std::uint32_t)));
     if (order == nullptr) return Status::OutOfMemory;
     for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
     const Bin* bins = st->bins;
@@ -184,7 +186,8 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
     const std::uint8_t flags = bytes[6];
     const double radius_px = get_f64(bytes + 8);
     const std::uint64_t n = get_u64(bytes + 16);
-    if (zoom > kMaxZoom || (flags & ~kHeaderHasId) != 0 || bytes[7] != 0) return Status::StateCorrupt;
+    if (zoom > kMaxZoom || (flags & ~kHeaderHasId) != 0 || bytes[7] != 0)
+        return Status::StateCorrupt;
     if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::StateCorrupt;
     // n is only believed when the bytes are there: this caps every allocation by len.
     if ((len - kHeaderBytes) % kRecordBytes != 0 || (len - kHeaderBytes) / kRecordBytes != n)

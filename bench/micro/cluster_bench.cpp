@@ -1,0 +1,198 @@
+// Micro benchmarks of the clustering engine (src/core/cluster.hpp), without a server.
+//
+//   mkdir -p bench/build
+//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/cluster*.cpp bench/micro/cluster_bench.cpp
+//       -lbenchmark -lpthread -o bench/build/cluster_bench          (one command)
+//   bench/build/cluster_bench
+//
+// Data: city-like markers (3000 cities with Zipf sizes, each a dense core and a wider metro ring
+// of 2-30 km, 12% rural background, a few on the antimeridian and beyond 85 degrees), generated
+// in memory from a fixed seed. (bench/gen/markers_gen.cpp makes the SQL benchmark's dataset; this
+// is a simpler stand-in with the same shape, so the micro benchmark needs no files.)
+//
+// Reported: add_point throughput (items_per_second), finalize time, and memory: the state's
+// bytes (cluster_estimate_bytes), finalize's scratch, and the peak of all bytes live at once
+// through the allocator while building and finalizing.
+#include "cluster.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace geocluster;
+
+// Counts live and peak bytes; the size lives in a 16-byte header before each block.
+struct CountingAlloc {
+    std::size_t live = 0, peak = 0;
+    static void* alloc(void* ctx, std::size_t n) {
+        auto* self = static_cast<CountingAlloc*>(ctx);
+        auto* p = static_cast<unsigned char*>(std::malloc(n + 16));
+        if (p == nullptr) return nullptr;
+        std::memcpy(p, &n, sizeof n);
+        self->live += n;
+        self->peak = std::max(self->peak, self->live);
+        return p + 16;
+    }
+    static void release(void* ctx, void* q) {
+        auto* self = static_cast<CountingAlloc*>(ctx);
+        auto* p = static_cast<unsigned char*>(q) - 16;
+        std::size_t n;
+        std::memcpy(&n, p, sizeof n);
+        self->live -= n;
+        std::free(p);
+    }
+    Allocator allocator() { return Allocator{&alloc, &release, this}; }
+};
+
+struct Markers {
+    std::vector<double> lat, lon;
+};
+
+const Markers& city_markers(std::size_t n) {
+    static Markers m;
+    if (m.lat.size() >= n) return m;
+    std::mt19937_64 rng(20240601);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::normal_distribution<double> g(0, 1);
+    struct City {
+        double lat, lon, sigma_core, sigma_metro;
+    };
+    std::vector<City> cities;
+    std::vector<double> weight;
+    for (int k = 0; k < 3000; ++k) {
+        const double lat = -45 + 110 * u(rng);
+        const double lon = k < 10 ? (k % 2 ? 179.5 : -179.5) : -180 + 360 * u(rng);
+        const double km = 2 + 28 * u(rng);
+        cities.push_back(City{lat, lon, km / 4 / 111.0, km / 111.0});
+        weight.push_back(1.0 / (k + 1));
+    }
+    std::discrete_distribution<int> pick(weight.begin(), weight.end());
+    m.lat.clear();
+    m.lon.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        double lat, lon;
+        const double r = u(rng);
+        if (r < 0.12) {  // rural background
+            lat = -55 + 125 * u(rng);
+            lon = -180 + 360 * u(rng);
+        } else if (r < 0.125) {  // beyond the Mercator edge
+            lat = (u(rng) < 0.5 ? 1 : -1) * (85 + 5 * u(rng));
+            lon = -180 + 360 * u(rng);
+        } else {
+            const City& c = cities[pick(rng)];
+            const double s = u(rng) < 0.4 ? c.sigma_core : c.sigma_metro;
+            lat = c.lat + s * g(rng);
+            lon = c.lon + s * g(rng) / std::cos(c.lat * 3.14159265358979 / 180);
+        }
+        lat = std::min(std::max(lat, -90.0), 90.0);
+        if (lon > 180) lon -= 360;
+        if (lon < -180) lon += 360;
+        m.lat.push_back(lat);
+        m.lon.push_back(lon);
+    }
+    return m;
+}
+
+ClusterState* build(int zoom, std::size_t n, CountingAlloc& a) {
+    const Markers& m = city_markers(n);
+    ClusterState* st = nullptr;
+    if (cluster_create(zoom, kDefaultRadiusPx, true, a.allocator(), &st) != Status::Ok)
+        std::abort();
+    for (std::size_t i = 0; i < n; ++i)
+        if (cluster_add_point(st, m.lat[i], m.lon[i], true, static_cast<std::int64_t>(i)) !=
+            Status::Ok)
+            std::abort();
+    return st;
+}
+
+// add_point throughput: 1M city-like markers into a fresh state per iteration.
+void BM_AddPoint(benchmark::State& state) {
+    const int zoom = static_cast<int>(state.range(0));
+    const std::size_t n = 1000000;
+    const Markers& m = city_markers(n);
+    CountingAlloc a;
+    std::size_t bins = 0, bytes = 0;
+    for (auto _ : state) {
+        ClusterState* st = nullptr;
+        if (cluster_create(zoom, kDefaultRadiusPx, true, a.allocator(), &st) != Status::Ok)
+            std::abort();
+        for (std::size_t i = 0; i < n; ++i)
+            if (cluster_add_point(st, m.lat[i], m.lon[i], true, static_cast<std::int64_t>(i)) !=
+                Status::Ok)
+                std::abort();
+        bins = cluster_bin_count(st);
+        bytes = cluster_estimate_bytes(st);
+        cluster_destroy(st);
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+    state.counters["bins"] = static_cast<double>(bins);
+    state.counters["state_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_AddPoint)->Arg(3)->Arg(10)->Arg(16)->Unit(benchmark::kMillisecond);
+
+// finalize on a state built once (outside the timing) from n markers.
+void BM_Finalize(benchmark::State& state) {
+    const int zoom = static_cast<int>(state.range(0));
+    const auto n = static_cast<std::size_t>(state.range(1));
+    CountingAlloc a;
+    ClusterState* st = build(zoom, n, a);
+    const std::size_t state_bytes = cluster_estimate_bytes(st);
+    ClusterFinalizeStats stats{};
+    std::size_t clusters = 0;
+    for (auto _ : state) {
+        ClusterList l{};
+        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr,
+                                    &stats) != Status::Ok)
+            std::abort();
+        clusters = l.size;
+        cluster_free_list(a.allocator(), &l);
+    }
+    state.counters["points"] = static_cast<double>(n);
+    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
+    state.counters["clusters"] = static_cast<double>(clusters);
+    state.counters["passes"] = stats.passes;
+    state.counters["state_bytes"] = static_cast<double>(state_bytes);
+    state.counters["scratch_bytes"] = static_cast<double>(stats.scratch_bytes);
+    state.counters["peak_bytes"] = static_cast<double>(a.peak);
+    cluster_destroy(st);
+}
+BENCHMARK(BM_Finalize)
+    ->Args({3, 10000000})
+    ->Args({10, 10000000})
+    ->Args({16, 1000000})
+    ->Unit(benchmark::kMillisecond);
+
+// Parallel-aggregation path: serialize + deserialize + merge of a 1M-marker state.
+void BM_SerializeMerge(benchmark::State& state) {
+    const int zoom = static_cast<int>(state.range(0));
+    CountingAlloc a;
+    ClusterState* st = build(zoom, 1000000, a);
+    std::vector<std::uint8_t> bytes(cluster_serialized_size(st));
+    for (auto _ : state) {
+        if (cluster_serialize(st, bytes.data(), bytes.size()) != Status::Ok) std::abort();
+        ClusterState* back = nullptr;
+        ClusterState* dst = nullptr;
+        if (cluster_deserialize(bytes.data(), bytes.size(), a.allocator(), &back) != Status::Ok)
+            std::abort();
+        if (cluster_create(zoom, kDefaultRadiusPx, true, a.allocator(), &dst) != Status::Ok)
+            std::abort();
+        if (cluster_merge(dst, back) != Status::Ok) std::abort();
+        cluster_destroy(back);
+        cluster_destroy(dst);
+    }
+    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
+    state.counters["serialized_bytes"] = static_cast<double>(bytes.size());
+    cluster_destroy(st);
+}
+BENCHMARK(BM_SerializeMerge)->Arg(10)->Arg(16)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
