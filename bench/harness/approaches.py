@@ -1,0 +1,169 @@
+"""The approaches the benchmark runs, one small object each.
+
+An approach turns a viewport into one SQL statement whose rows are clusters: (n, lat, lon) first,
+anything after that is ignored. The scan floor is the exception: it returns one row, the count of
+the viewport's rows. To add an approach, append an Approach to APPROACHES (geocluster's own go in
+the marked place at the end); `requires` names SQL functions it needs, and an approach whose
+functions the database lacks is skipped with a note instead of failing the run.
+
+The baselines are written the way the seeds wrote them (see bench/README.md, "The approaches"):
+  seed004_geohash  seed 004: bbox on the (lat, lon) btree, GROUP BY left(geohash, p)
+  seed003_quadkey  seed 003: BETWEEN ranges of the bigint quadkey for the tiles that cover the
+                   viewport, GROUP BY the cell at zoom + 2; like the seed, it returns whole tiles,
+                   so its counts sum to the rows of those tiles, not of the viewport
+  postgis_grid     geom && envelope on the GiST index, GROUP BY ST_SnapToGrid(geom, 60 px in deg)
+  postgis_dbscan   ST_ClusterDBSCAN over the viewport, eps = 60 px in EPSG:3857 metres
+                   (&& compares float4 boxes, so both PostGIS rows may hold a few points just
+                   outside the viewport: their counts sum to the rows that pass &&)
+  scan_floor       count(*) of the viewport's rows: no approach that reads them can be faster
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import viewports as V
+
+DEFAULT_TIMEOUT_S = 120.0  # a safety net; DBSCAN has a tighter budget of its own
+DBSCAN_BUDGET_S = 10.0
+
+
+@dataclass
+class Approach:
+    name: str
+    description: str
+    sql: Callable  # (viewport, table) -> SQL text
+    requires: tuple = ()  # SQL function names that must exist
+    timeout_s: float = DEFAULT_TIMEOUT_S  # past this, the run counts as a timeout
+    floor: bool = False  # returns the viewport's row count instead of clusters
+    # The rows the counts must add up to: None for the viewport's rows (the scan floor's count),
+    # else (viewport, table) -> SQL counting them, and why they may exceed the viewport's.
+    expected_rows_sql: Callable = None
+    extra_rows: str = None
+    params: Callable = field(default=lambda zoom: {})  # per-zoom parameters, for the report
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+def _f(x):
+    return repr(float(x))  # shortest text that reads back as the same double
+
+
+def latlon_filter(vp):
+    """The viewport on the lat and lon columns: one BETWEEN per longitude range."""
+    lons = " OR ".join(f"lon BETWEEN {_f(w)} AND {_f(e)}" for w, e in vp.lon_ranges)
+    return f"lat BETWEEN {_f(vp.lat_min)} AND {_f(vp.lat_max)} AND ({lons})"
+
+
+def geom_filter(vp):
+    """The viewport as envelopes for the GiST index: one per longitude range."""
+    return " OR ".join(f"geom && ST_MakeEnvelope({_f(w)}, {_f(vp.lat_min)}, {_f(e)}, {_f(vp.lat_max)}, 4326)"
+                       for w, e in vp.lon_ranges)
+
+
+def quadkey_filter(vp, level):
+    return " OR ".join(f"quadkey BETWEEN {lo} AND {hi}" for lo, hi in V.quadkey_cover(vp, level))
+
+
+# --- the baselines -------------------------------------------------------------------------------
+
+def scan_floor_sql(vp, table):
+    return f"SELECT count(*) FROM {table} WHERE {latlon_filter(vp)}"
+
+
+def geohash_sql(vp, table):
+    # Seed 004 also groups by country code; the dataset has none, so the prefix alone groups.
+    p = V.geohash_precision(vp.zoom)
+    return (f"SELECT count(*) AS n, avg(lat) AS lat, avg(lon) AS lon FROM {table} "
+            f"WHERE {latlon_filter(vp)} GROUP BY left(geohash, {p})")
+
+
+def quadkey_sql(vp, table):
+    level = V.quadkey_level(vp.zoom)
+    cell = 4 ** (V.QUADKEY_ZOOM - level)  # the seed's mask keeps the digits down to `level`
+    return (f"SELECT count(id) AS n, avg(lat) AS lat, avg(lon) AS lon, min(id) AS id FROM {table} "
+            f"WHERE {quadkey_filter(vp, level)} GROUP BY quadkey / {cell}")
+
+
+def quadkey_cover_rows_sql(vp, table):
+    return f"SELECT count(*) FROM {table} WHERE {quadkey_filter(vp, V.quadkey_level(vp.zoom))}"
+
+
+def envelope_rows_sql(vp, table):
+    # && compares PostGIS' float4 bounding boxes, rounded outwards: a point up to ~1e-5 degrees
+    # outside the envelope can pass. ST_Intersects would recheck exactly; && is what users write.
+    return f"SELECT count(*) FROM {table} WHERE {geom_filter(vp)}"
+
+
+def grid_sql(vp, table):
+    # What a PostGIS user writes: snap in the data's own SRID, the cell 60 px wide in degrees of
+    # longitude. (In Mercator the cells grow taller away from the equator: 1 / cos(lat).)
+    return (f"SELECT count(*) AS n, avg(ST_Y(geom)) AS lat, avg(ST_X(geom)) AS lon FROM {table} "
+            f"WHERE {geom_filter(vp)} GROUP BY ST_SnapToGrid(geom, {_f(V.grid_degrees(vp.zoom))})")
+
+
+def dbscan_sql(vp, table):
+    eps = _f(V.dbscan_eps_m(vp.zoom))
+    if vp.crosses_antimeridian:
+        # Move the western part one world east, so that DBSCAN sees one contiguous viewport and
+        # a cluster on the line is not cut in two; then average the unwrapped longitude.
+        west = "CASE WHEN ST_X(geom) < 0 THEN 1 ELSE 0 END"
+        g = f"ST_Translate(ST_Transform(geom, 3857), {_f(V.EARTH_CIRCUMFERENCE_M)} * {west}, 0)"
+        lon_u = f"avg(ST_X(geom) + 360 * {west})"
+        lon = f"CASE WHEN {lon_u} >= 180 THEN {lon_u} - 360 ELSE {lon_u} END"
+    else:
+        g, lon = "ST_Transform(geom, 3857)", "avg(ST_X(geom))"
+    return (f"SELECT count(*) AS n, avg(ST_Y(geom)) AS lat, {lon} AS lon FROM ("
+            f"SELECT geom, ST_ClusterDBSCAN({g}, eps := {eps}, minpoints := 1) OVER () AS cid "
+            f"FROM {table} WHERE {geom_filter(vp)}) AS c GROUP BY cid")
+
+
+APPROACHES = [
+    Approach("scan_floor", "count(*) of the viewport's rows (lat/lon bbox, the planner's best index)",
+             scan_floor_sql, floor=True),
+    Approach("seed004_geohash", "seed 004: (lat, lon) btree bbox, GROUP BY left(geohash, p)",
+             geohash_sql, params=lambda z: {"precision": V.geohash_precision(z)}),
+    Approach("seed003_quadkey", "seed 003: bigint quadkey BETWEEN tile ranges, GROUP BY cell at zoom + 2",
+             quadkey_sql, expected_rows_sql=quadkey_cover_rows_sql, extra_rows="tiles",
+             params=lambda z: {"level": V.quadkey_level(z)}),
+    Approach("postgis_grid", "PostGIS: geom && envelope (GiST), GROUP BY ST_SnapToGrid(geom, 60 px in degrees)",
+             grid_sql, expected_rows_sql=envelope_rows_sql, extra_rows="float4 boxes",
+             params=lambda z: {"cell_deg": V.grid_degrees(z)}),
+    Approach("postgis_dbscan", "PostGIS: ST_ClusterDBSCAN(ST_Transform(geom, 3857), eps = 60 px, minpoints 1)",
+             dbscan_sql, requires=("st_clusterdbscan",), timeout_s=DBSCAN_BUDGET_S,
+             expected_rows_sql=envelope_rows_sql, extra_rows="float4 boxes",
+             params=lambda z: {"eps_m": V.dbscan_eps_m(z)}),
+]
+
+# --- geocluster's own approaches -----------------------------------------------------------------
+# Later issues add geocluster's rows here, for example:
+#
+#   APPROACHES.append(Approach(
+#       "geocluster_latlon", "cluster_agg(lat, lon, zoom) over the (lat, lon) bbox",
+#       lambda vp, t: f"SELECT c.count, c.lat, c.lon FROM (SELECT cluster_agg(lat, lon, {vp.zoom}) AS cs "
+#                     f"FROM {t} WHERE {latlon_filter(vp)}) s, unnest(s.cs) AS c",
+#       requires=("cluster_agg",)))
+#
+# (the field names of the cluster rows as the extension defines them). Its clusters are measured
+# like the baselines': counts must add up to the viewport's rows, centres are checked for overlap.
+#
+# bench.py creates the geocluster extension in the benchmark database when the server has it;
+# rows whose functions are missing are skipped with a note, so the harness runs before they exist.
+
+
+def by_name(names):
+    known = {a.name: a for a in APPROACHES}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"bench: unknown approach {', '.join(unknown)} (known: {', '.join(known)})")
+    return [known[n] for n in names]
+
+
+def missing_functions(conn, approach):
+    with conn.cursor() as cur:
+        missing = []
+        for fn in approach.requires:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = %s AND pg_function_is_visible(oid))",
+                        (fn,))
+            if not cur.fetchone()[0]:
+                missing.append(fn)
+        return missing

@@ -1,0 +1,219 @@
+"""Build or reuse the benchmark dataset: table markers_<N>_s<seed> with the baselines' columns and
+indexes, described by a row of bench_datasets (fingerprint, load times, profile).
+
+The generator (gen/markers_gen.cpp) is compiled on first use into bench/build/, under a name that
+carries the hash of its source: a changed generator is a new binary, and a dataset built by another
+generator is rebuilt rather than reused.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEN_SRC = os.path.join(BENCH, "gen", "markers_gen.cpp")
+BUILD = os.path.join(BENCH, "build")
+CXXFLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-ffp-contract=off"]
+
+COLUMNS = """
+    id      bigint NOT NULL,
+    lat     float8 NOT NULL,
+    lon     float8 NOT NULL,
+    geohash varchar(12) NOT NULL,  -- seed 004
+    quadkey bigint NOT NULL,       -- seed 003: zoom 23, base-4 digits read as an integer
+    geom    geometry(Point, 4326) NOT NULL
+"""
+
+# (suffix, definition): the PRIMARY KEY a DBA would add, then each baseline's index.
+INDEXES = [
+    ("pkey", "ALTER TABLE {t} ADD CONSTRAINT {t}_pkey PRIMARY KEY (id)"),
+    ("lat_lon_idx", "CREATE INDEX {t}_lat_lon_idx ON {t} (lat, lon)"),  # seed 004's bbox
+    ("geohash_idx", "CREATE INDEX {t}_geohash_idx ON {t} (geohash varchar_pattern_ops)"),  # prefix scans
+    ("quadkey_idx", "CREATE INDEX {t}_quadkey_idx ON {t} (quadkey)"),  # seed 003's ranges
+    ("geom_idx", "CREATE INDEX {t}_geom_idx ON {t} USING gist (geom)"),  # PostGIS
+]
+
+
+def generator_binary(log):
+    with open(GEN_SRC, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()[:12]
+    exe = os.path.join(BUILD, f"markers_gen-{sha}")
+    if not os.path.exists(exe):
+        os.makedirs(BUILD, exist_ok=True)
+        log(f"bench: compiling the generator ({os.path.relpath(exe, BENCH)})")
+        tmp = f"{exe}.tmp{os.getpid()}"
+        subprocess.run(["g++", *CXXFLAGS, "-o", tmp, GEN_SRC], check=True)
+        os.replace(tmp, exe)
+    return exe, sha
+
+
+def selftest(exe):
+    r = subprocess.run([exe, "--selftest"], stderr=subprocess.PIPE, text=True)
+    return r.returncode == 0, r.stderr.strip()
+
+
+def table_name(markers, seed):
+    return f"markers_{markers}_s{seed}"
+
+
+class _HashingReader:
+    """The generator's stdout, hashed on its way into COPY: the md5 of every byte of the dataset."""
+
+    def __init__(self, raw):
+        self.raw, self.md5, self.bytes = raw, hashlib.md5(), 0
+
+    def read(self, size=-1):
+        chunk = self.raw.read(size)
+        self.md5.update(chunk)
+        self.bytes += len(chunk)
+        return chunk
+
+
+def ensure(server, markers, seed, log, rebuild=False, table=None):
+    """The dataset's metadata row, building the table first if it is missing or stale."""
+    exe, gen_sha = generator_binary(log)
+    table = table or table_name(markers, seed)
+    conn = server.connect()
+    with conn.cursor() as cur:
+        cur.execute("""CREATE TABLE IF NOT EXISTS bench_datasets (
+                         table_name text PRIMARY KEY, markers bigint, seed bigint, generator text,
+                         stream_md5 text, fingerprint text, kinds jsonb, load_s float8,
+                         index_s jsonb, profile jsonb, built_at timestamptz DEFAULT now())""")
+        cur.execute("SELECT to_jsonb(d) FROM bench_datasets d WHERE table_name = %s AND to_regclass(%s) IS NOT NULL",
+                    (table, table))
+        row = cur.fetchone()
+    conn.close()
+    if row and not rebuild and row[0]["generator"] == gen_sha and row[0]["markers"] == markers \
+            and row[0]["seed"] == seed:
+        log(f"bench: reusing {table} (built {row[0]['built_at'][:19]}, fingerprint {row[0]['fingerprint']})")
+        return row[0]
+    return build(server, exe, gen_sha, markers, seed, table, log)
+
+
+def build(server, exe, gen_sha, markers, seed, table, log):
+    log(f"bench: building {table}: {markers:,} markers, seed {seed}")
+    conn = server.connect(autocommit=False)
+    t0 = time.monotonic()
+    proc = subprocess.Popen([exe, "--seed", str(seed), "--first", "1", "--last", str(markers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = _HashingReader(proc.stdout)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(f"CREATE TABLE {table} ({COLUMNS})")
+            # Created in this transaction, so FREEZE writes the rows frozen and all-visible
+            # (index-only scans need no VACUUM first), and with wal_level = minimal COPY writes no WAL.
+            cur.copy_expert(f"COPY {table} FROM STDIN WITH (FREEZE)", reader, size=1 << 20)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        conn.rollback()
+        raise
+    stderr = proc.stderr.read().decode()
+    if proc.wait() != 0:
+        conn.rollback()
+        raise RuntimeError(f"markers_gen failed: {stderr.strip()}")
+    conn.commit()
+    load_s = time.monotonic() - t0
+    kinds = json.loads(stderr.strip().splitlines()[-1])
+    log(f"bench:   generated and loaded {reader.bytes / 1e6:,.0f} MB in {load_s:.1f} s")
+
+    conn.autocommit = True
+    index_s = {}
+    with conn.cursor() as cur:
+        for suffix, ddl in INDEXES:
+            t1 = time.monotonic()
+            cur.execute(ddl.format(t=table))
+            index_s[suffix] = round(time.monotonic() - t1, 2)
+            log(f"bench:   {table}_{suffix}: {index_s[suffix]:.1f} s")
+        t1 = time.monotonic()
+        cur.execute(f"VACUUM (ANALYZE) {table}")
+        index_s["vacuum_analyze"] = round(time.monotonic() - t1, 2)
+    t1 = time.monotonic()
+    fp = fingerprint(conn, table)
+    prof = profile(conn, table)
+    prof["fingerprint_profile_s"] = round(time.monotonic() - t1, 2)
+    meta = {"table_name": table, "markers": markers, "seed": seed, "generator": gen_sha,
+            "stream_md5": reader.md5.hexdigest(), "fingerprint": fp, "kinds": kinds,
+            "load_s": round(load_s, 2), "index_s": index_s, "profile": prof}
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM bench_datasets WHERE table_name = %s", (table,))
+        cur.execute("""INSERT INTO bench_datasets (table_name, markers, seed, generator, stream_md5, fingerprint,
+                                                   kinds, load_s, index_s, profile)
+                       VALUES (%(table_name)s, %(markers)s, %(seed)s, %(generator)s, %(stream_md5)s,
+                               %(fingerprint)s, %(kinds)s, %(load_s)s, %(index_s)s, %(profile)s)
+                       RETURNING to_jsonb(bench_datasets)""",
+                    {**meta, "kinds": json.dumps(kinds), "index_s": json.dumps(index_s),
+                     "profile": json.dumps(prof)})
+        row = cur.fetchone()[0]
+    conn.close()
+    total = load_s + sum(index_s.values())
+    log(f"bench:   {table} ready in {total:.0f} s, fingerprint {fp}")
+    return row
+
+
+_ROW_TEXT = "concat_ws(',', id, lat, lon, geohash, quadkey, geom::text)"
+
+
+def fingerprint(conn, table):
+    """What the database holds, independent of physical order: the row count, the md5 of every
+    row's text in id order for a sample of ids (all of them up to 100k rows), and an
+    order-independent sum of a hash of every row."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        n = cur.fetchone()[0]
+        step = max(1, n // 100000)
+        cur.execute(f"""SELECT md5(string_agg({_ROW_TEXT}, ';' ORDER BY id) FILTER (WHERE id % {step} = 0)),
+                               sum(hashtextextended({_ROW_TEXT}, 0)::numeric)
+                        FROM {table}""")
+        sample_md5, hash_sum = cur.fetchone()
+    digest = hashlib.md5(f"{n}:{sample_md5}:{hash_sum}".encode()).hexdigest()
+    return f"{n}:{digest[:16]}"
+
+
+def profile(conn, table):
+    """The numbers that describe the dataset in bench/README.md."""
+    p = {}
+    with conn.cursor() as cur:
+        cur.execute(f"""SELECT count(*), count(*) FILTER (WHERE abs(lon) > 179.5),
+                               count(*) FILTER (WHERE abs(lat) >= 70),
+                               count(*) FILTER (WHERE abs(lat) > 85.05112878)
+                        FROM {table}""")
+        p["rows"], p["lon_beyond_179_5"], p["lat_beyond_70"], p["lat_beyond_mercator"] = cur.fetchone()
+        cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT lat, lon FROM {table}) d")
+        p["distinct_positions"] = cur.fetchone()[0]
+        # Density: tiles at zoom 6 (4096 of them, 626 km at the equator) and zoom 12 (9.8 km).
+        for zoom in (6, 12):
+            cur.execute(f"""SELECT count(*), max(n), percentile_disc(0.5) WITHIN GROUP (ORDER BY n),
+                                   sum(n) FILTER (WHERE rank <= 10)
+                            FROM (SELECT count(*) AS n, row_number() OVER (ORDER BY count(*) DESC) AS rank
+                                  FROM {table} GROUP BY quadkey >> {2 * (23 - zoom)}) t""")
+            nonempty, densest, median, top10 = cur.fetchone()
+            p[f"zoom{zoom}_tiles_nonempty"] = nonempty
+            p[f"zoom{zoom}_tiles_total"] = 4 ** zoom
+            p[f"zoom{zoom}_densest_tile_rows"] = densest
+            p[f"zoom{zoom}_median_nonempty_tile_rows"] = median
+            p[f"zoom{zoom}_top10_tiles_rows"] = int(top10)
+        cur.execute("""SELECT pg_relation_size(%s), coalesce(sum(pg_relation_size(indexrelid)), 0)
+                        FROM pg_index WHERE indrelid = %s::regclass""", (table, table))
+        p["heap_bytes"], p["index_bytes"] = (int(v) for v in cur.fetchone())
+        cur.execute("""SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                       WHERE i.indrelid = %s::regclass ORDER BY 1""", (table,))
+        p["index_sizes"] = {k: int(v) for k, v in cur.fetchall()}
+    return p
+
+
+def prewarm(conn, table):
+    """Pull the table and its indexes into shared buffers (pg_prewarm if the server has it, else a
+    scan), so the first timed query does not pay for the disk."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'")
+        if cur.fetchone():
+            cur.execute("""SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
+                           WHERE c.oid = %s::regclass
+                              OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = %s::regclass)""",
+                        (table, table))
+        else:
+            cur.execute(f"SELECT count(*) FROM {table}")
