@@ -61,11 +61,11 @@ def make_server(args, mode=None):
                          overrides=args.setting, keep_running=args.keep_running, log=log)
 
 
-def select_approaches(conn, names):
+def select_approaches(conn, names, table=None):
     chosen = A.by_name(names) if names else list(A.APPROACHES)
     ready, notes = [], []
     for a in chosen:
-        missing = A.missing_functions(conn, a)
+        missing = A.missing_functions(conn, a, table)
         if missing:
             notes.append(f"{a.name} skipped: the database has no {', '.join(missing)}")
         else:
@@ -76,7 +76,8 @@ def select_approaches(conn, names):
 def benchmark(srv, args, ds, log=log):
     """Run the workload on dataset `ds` (a bench_datasets row). Returns (meta, results, floor names)."""
     conn = srv.connect()
-    chosen, notes = select_approaches(conn, args.approaches.split(",") if args.approaches else None)
+    chosen, notes = select_approaches(conn, args.approaches.split(",") if args.approaches else None,
+                                      ds["table_name"])
     for n in notes:
         log(f"bench: {n}")
     if args.baseline not in [a.name for a in chosen]:

@@ -16,6 +16,10 @@ The baselines are written the way the seeds wrote them (see bench/README.md, "Th
                    (&& compares float4 boxes, so both PostGIS rows may hold a few points just
                    outside the viewport: their counts sum to the rows that pass &&)
   scan_floor       count(*) of the viewport's rows: no approach that reads them can be faster
+and geocluster's own (at the end):
+  geocluster_latlon   cluster_agg(lat, lon, zoom, 60, id) over seed 004's (lat, lon) bbox
+  geocluster_quadkey  cluster_agg(qk, zoom, 60, id), qk <@ quadkey_cover(viewport, zoom + 1) on the
+                      qk btree AND the exact bbox (so its counts are the viewport's rows)
 """
 
 from dataclasses import dataclass, field
@@ -40,6 +44,7 @@ class Approach:
     expected_rows_sql: Callable = None
     extra_rows: str = None
     params: Callable = field(default=lambda zoom: {})  # per-zoom parameters, for the report
+    needs_column: str = None  # a column the dataset must have (geocluster's qk), else skipped
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -135,19 +140,52 @@ APPROACHES = [
 ]
 
 # --- geocluster's own approaches -----------------------------------------------------------------
-# Later issues add geocluster's rows here, for example:
-#
-#   APPROACHES.append(Approach(
-#       "geocluster_latlon", "cluster_agg(lat, lon, zoom) over the (lat, lon) bbox",
-#       lambda vp, t: f"SELECT c.count, c.lat, c.lon FROM (SELECT cluster_agg(lat, lon, {vp.zoom}) AS cs "
-#                     f"FROM {t} WHERE {latlon_filter(vp)}) s, unnest(s.cs) AS c",
-#       requires=("cluster_agg",)))
-#
-# (the field names of the cluster rows as the extension defines them). Its clusters are measured
-# like the baselines': counts must add up to the viewport's rows, centres are checked for overlap.
-#
-# bench.py creates the geocluster extension in the benchmark database when the server has it;
-# rows whose functions are missing are skipped with a note, so the harness runs before they exist.
+# cluster_agg returns marker_cluster[] (count, lat, lon, min_lat, min_lon, max_lat, max_lon, id);
+# unnest gives one row per cluster, (count, lat, lon) first as the harness reads them. Its clusters
+# are measured like the baselines': counts must add up to the viewport's rows, centres are checked
+# for overlap (none may overlap: the engine separates them by the radius).
+
+GEOCLUSTER_RADIUS_PX = 60
+# The cover's level for geocluster_quadkey: zoom + COVER_LEVEL_OFFSET, cells of 256 / 2 = 128 px
+# (a 1280x800 viewport touches about 11x8 cells, merged into one index range per run of cells).
+# Measured at 1M (3 viewports each at zooms 3, 9, 12): +1 was the fastest or within noise at every
+# zoom, +2 up to 2x slower at zoom 3, +3 and +4 3-20x slower at zoom 3 (thousands of ranges).
+COVER_LEVEL_OFFSET = 1
+
+
+def _clusters(agg, table, where):
+    return (f"SELECT c.count, c.lat, c.lon FROM (SELECT {agg} AS cs FROM {table} WHERE {where}) s, "
+            f"unnest(s.cs) AS c")
+
+
+def geocluster_latlon_sql(vp, table):
+    return _clusters(f"cluster_agg(lat, lon, {vp.zoom}, {GEOCLUSTER_RADIUS_PX}, id)", table, latlon_filter(vp))
+
+
+def quadkey_cover_sql(vp, level):
+    """geocluster's cover of the viewport, one call: min_lon > max_lon crosses the antimeridian."""
+    west, east = vp.lon_ranges[0][0], vp.lon_ranges[-1][1]
+    return f"quadkey_cover({_f(vp.lat_min)}, {_f(west)}, {_f(vp.lat_max)}, {_f(east)}, {level})"
+
+
+def geocluster_quadkey_sql(vp, table):
+    # The cover finds the rows on the qk btree (the planner support turns `qk <@ cover` into one
+    # index range per run of cells); the lat/lon test then drops the rows of the edge cells that
+    # lie outside the viewport, so the clusters hold exactly the viewport's rows.
+    level = min(29, vp.zoom + COVER_LEVEL_OFFSET)
+    return _clusters(f"cluster_agg(qk, {vp.zoom}, {GEOCLUSTER_RADIUS_PX}, id)", table,
+                     f"qk <@ {quadkey_cover_sql(vp, level)} AND {latlon_filter(vp)}")
+
+
+GEOCLUSTER = [
+    Approach("geocluster_latlon", "geocluster: cluster_agg(lat, lon, zoom, 60, id) over the (lat, lon) btree bbox",
+             geocluster_latlon_sql, requires=("cluster_agg",)),
+    Approach("geocluster_quadkey", "geocluster: cluster_agg(qk, zoom, 60, id), qk <@ quadkey_cover(viewport, "
+             "zoom + 1) on the qk btree, AND the exact lat/lon bbox",
+             geocluster_quadkey_sql, requires=("cluster_agg", "quadkey_cover"), needs_column="qk",
+             params=lambda z: {"cover_level": min(29, z + COVER_LEVEL_OFFSET)}),
+]
+APPROACHES.extend(GEOCLUSTER)
 
 
 def by_name(names):
@@ -158,9 +196,14 @@ def by_name(names):
     return [known[n] for n in names]
 
 
-def missing_functions(conn, approach):
+def missing_functions(conn, approach, table=None):
     with conn.cursor() as cur:
         missing = []
+        if approach.needs_column and table:
+            cur.execute("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
+                        "AND NOT attisdropped", (table, approach.needs_column))
+            if not cur.fetchone():
+                missing.append(f"column {approach.needs_column}")
         for fn in approach.requires:
             cur.execute("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = %s AND pg_function_is_visible(oid))",
                         (fn,))

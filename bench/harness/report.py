@@ -69,8 +69,12 @@ def zoom_lines(z, baseline, floor_names):
         "",
         f"zoom {z['zoom']}: rows per viewport median {sorted(rows)[len(rows) // 2]:,} (max {max(rows):,}), "
         f"{z['crossing_viewports']} of {len(rows)} viewports cross the antimeridian; "
-        f"geohash precision {p.get('precision', '-')}, quadkey level {p.get('level', '-')}, "
-        f"grid {p.get('cell_deg', 0):.4g} deg, eps {p.get('eps_m', 0):,.0f} m",
+        + ", ".join(text for key, text in (
+            ("precision", f"geohash precision {p.get('precision')}"),
+            ("level", f"quadkey level {p.get('level')}"),
+            ("cell_deg", f"grid {p.get('cell_deg', 0):.4g} deg"),
+            ("eps_m", f"eps {p.get('eps_m', 0):,.0f} m"),
+            ("cover_level", f"geocluster cover level {p.get('cover_level')}")) if key in p),
     ]
     head = ["approach", "median ms", "p95 ms", "clusters", "overlap", "counts", f"vs {baseline}"]
     table = []

@@ -153,6 +153,14 @@ class Server:
                 try:
                     cur.execute("CREATE EXTENSION IF NOT EXISTS geocluster")
                     cur.execute("ALTER EXTENSION geocluster UPDATE")  # to the version installed now
+                    # During development the version stays the same while its SQL grows: an
+                    # extension created from older scripts lacks the newest functions. Recreate
+                    # it then (CASCADE drops the qk column; dataset.ensure adds it back).
+                    cur.execute("SELECT to_regprocedure('quadkey_cover(float8,float8,float8,float8,int)') IS NULL")
+                    if cur.fetchone()[0]:
+                        self.log("bench: the geocluster extension predates quadkey_cover: recreating it")
+                        cur.execute("DROP EXTENSION geocluster CASCADE")
+                        cur.execute("CREATE EXTENSION geocluster")
                 except psycopg2.Error as e:
                     self.log(f"bench: geocluster extension not created ({e.pgerror or e}); its approaches will be skipped")
         conn.close()

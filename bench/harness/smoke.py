@@ -12,7 +12,9 @@ What it asserts:
   - the full harness at zoom 3: every approach runs within its budget, returns clusters whose counts
     add up (to the viewport's rows, or to the rows it says it covers: seed 003's tiles, the rows
     that pass PostGIS' &&), some viewport crosses the antimeridian, the report and the JSON/CSV
-    files come out.
+    files come out;
+  - when the server has the geocluster extension: its rows (geocluster_latlon, geocluster_quadkey
+    on the qk column the build adds) run, their counts equal the viewport's rows, 0% overlap.
 """
 
 import copy
@@ -30,6 +32,9 @@ from .runner import SplitMix64
 SMOKE_MARKERS = 10_000
 SMOKE_ZOOM = 3
 BASELINES = ["scan_floor", "seed004_geohash", "seed003_quadkey", "postgis_grid", "postgis_dbscan"]
+# geocluster's own rows: required whenever the server has the extension (the test command installs
+# it first); their clusters must not overlap at all.
+GEOCLUSTER = ["geocluster_latlon", "geocluster_quadkey"]
 
 
 class Failure(Exception):
@@ -144,6 +149,8 @@ def check_results(meta, results, floors, approaches_run):
             check(s["rows_vs_viewport"] >= 0.0, f"{name}: covers fewer rows than the viewport holds")
             if not s["extra_rows"]:
                 check(s["rows_vs_viewport"] == 0.0, f"{name}: counts differ from the viewport's rows")
+            if name in GEOCLUSTER:
+                check(s["overlap_share"] == 0.0, f"{name}: {s['overlap_share']:.1%} of its clusters overlap")
     text = report.render(meta, results, floors)
     check(all(n in text for n in approaches_run), "the report lacks an approach")
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,13 +177,16 @@ def main(args, make_server, benchmark, log):
                   f"two builds with the same seed differ: {a['fingerprint']} vs {b['fingerprint']}")
             conn = srv.connect()
             check_oracles(conn, a["table_name"])
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'geocluster'")
+                expected = BASELINES + (GEOCLUSTER if cur.fetchone() else [])
             conn.close()
             smoke_args = copy.copy(args)
             smoke_args.zooms, smoke_args.viewports, smoke_args.repeat = [SMOKE_ZOOM], 4, 1
             meta, results, floors = benchmark(srv, smoke_args, a, quiet)
         run = list(meta["workload"]["approaches"])
-        missing = [n for n in BASELINES if n not in run]
-        check(not missing, f"baselines not run: {', '.join(missing)} ({'; '.join(meta['notes'])})")
+        missing = [n for n in expected if n not in run]
+        check(not missing, f"approaches not run: {', '.join(missing)} ({'; '.join(meta['notes'])})")
         check_results(meta, results, floors, run)
     except Failure as e:
         print(f"bench smoke: FAILED: {e}", flush=True)
