@@ -53,7 +53,9 @@ DROP SCHEMA other;
 CREATE EXTENSION geocluster;
 
 -- Every function the extension owns is PARALLEL SAFE, not SECURITY DEFINER, and of a
--- declared volatility; functions are IMMUTABLE unless listed here with the reason.
+-- declared volatility; functions are IMMUTABLE unless listed here with the reason:
+--   quadkey_contsel, geohash_contsel: restriction estimators read the column's statistics
+--   (pg_statistic), which ANALYZE changes, so they are STABLE like PostgreSQL's own eqsel.
 SELECT p.oid::regprocedure AS not_parallel_safe_or_secdef
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
@@ -61,7 +63,10 @@ SELECT p.oid::regprocedure AS not_parallel_safe_or_secdef
 SELECT p.oid::regprocedure AS not_immutable
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
- WHERE d.deptype = 'e' AND p.provolatile <> 'i' AND p.prokind = 'f';
+ WHERE d.deptype = 'e' AND p.provolatile <> 'i' AND p.prokind = 'f'
+   AND p.proname NOT IN ('quadkey_contsel', 'geohash_contsel');
+SELECT count(*) = 2 AS estimators_are_stable
+  FROM pg_proc WHERE proname IN ('quadkey_contsel', 'geohash_contsel') AND provolatile = 's';
 SELECT count(*) > 0 AS extension_has_functions
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
  WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e';

@@ -159,14 +159,19 @@ struct CellType {
         PG_RETURN_BOOL(Traits::contains(a, b) || Traits::contains(b, a));
     }
 
-    // Hashing folds the 64 bits to 32 and uses PostgreSQL's integer hash, whose extended form
-    // with seed 0 agrees with the 32-bit form in the low bits, as hash opclasses require.
-    static std::uint32_t fold(std::uint64_t code) noexcept {
-        return static_cast<std::uint32_t>(code ^ (code >> 32));
+    // Hashing runs PostgreSQL's byte hash over all 8 bytes of the code. Folding the halves
+    // together first (as hashint8 does) is not enough here: cell codes are highly structured
+    // (zero-padded digits, a level field), and on real cover/edge data whole families of
+    // codes fold to the same 32 bits, which turns a hash aggregate quadratic. hash_any_extended
+    // with seed 0 agrees with hash_any in the low 32 bits, as hash opclasses require.
+    static Datum hash(FunctionCallInfo fcinfo) {
+        const std::uint64_t code = a0(fcinfo);
+        return hash_any(reinterpret_cast<const unsigned char*>(&code), sizeof(code));
     }
-    static Datum hash(FunctionCallInfo fcinfo) { return hash_uint32(fold(a0(fcinfo))); }
     static Datum hash_extended(FunctionCallInfo fcinfo) {
-        return hash_uint32_extended(fold(a0(fcinfo)), static_cast<uint64>(PG_GETARG_INT64(1)));
+        const std::uint64_t code = a0(fcinfo);
+        return hash_any_extended(reinterpret_cast<const unsigned char*>(&code), sizeof(code),
+                                 static_cast<uint64>(PG_GETARG_INT64(1)));
     }
 
     // Sort support: codes are pass-by-value integers compared unsigned, which PostgreSQL 15's
