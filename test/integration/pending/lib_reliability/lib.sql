@@ -126,11 +126,12 @@ BEGIN
         USING n;
 END $$;
 
--- The SQL of query q: its rows' ids (odd qid) or only its count (even qid: a candidate for an
--- index-only scan).
+-- The SQL of query qid: the digest of its rows' ids, or only their count (a candidate for an
+-- index-only scan), each operator getting both forms in turn; query 0 (the root cell, every
+-- row) takes the ids.
 CREATE FUNCTION rel.query_sql(tbl text, col text, qid int, op text, cell text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN qid % 2 = 1
+    SELECT CASE WHEN qid = 0 OR (qid / 4) % 2 = 1
         THEN format('SELECT count(*), md5(coalesce(string_agg(id::text, %L ORDER BY id), %L)) FROM %I WHERE %I %s %L::%s',
                     ',', '', tbl, col, op, cell, CASE col WHEN 'qk' THEN 'quadkey' ELSE 'geohash' END)
         ELSE format('SELECT count(*), NULL::text FROM %I WHERE %I %s %L::%s',

@@ -173,6 +173,7 @@ def main():
             return ("error", e.pgcode)
 
     kinds = {}  # kind -> [queries, mismatches, first mismatch, plans with a Partial Aggregate]
+    errors = []  # queries that raised, on either side: the generator makes none
     plans = {"gather": 0, "partial": 0, "cluster": 0, "cluster_partial": 0}
     start = time.time()
     for i in range(N):
@@ -192,6 +193,8 @@ def main():
             plans["cluster"] += 1
             plans["cluster_partial"] += partial
         a, b = run(pc, sql), run(sc, sql)
+        if "error" in (a[0], b[0]):
+            errors.append((sql, a, b))
         if a != b:
             k[1] += 1
             if k[2] is None:
@@ -206,6 +209,8 @@ def main():
             result(False, f"{kind}: {bad} of {n} queries differ; first:\n    {first[0]}\n"
                           f"    parallel: {first[1]}\n    serial:   {first[2]}")
 
+    result(not errors, f"queries that raised an error: {len(errors)}"
+           + (f"; first: {errors[0][0]}\n    parallel: {errors[0][1]}, serial: {errors[0][2]}" if errors else ""))
     result(plans["gather"] > 0 and plans["partial"] > 0,
            f"parallel plans: {plans['gather']} of {N} under Gather, {plans['partial']} with a Partial Aggregate "
            f"({plans['cluster_partial']} of the {plans['cluster']} cluster queries)")
