@@ -9,8 +9,9 @@
 //   col <@ X   and   X @> col   ->   col >= X AND col <= range_end(X)        (btree, BRIN)
 //   col @> X   and   X <@ col   ->   col = ANY('{ancestors of X}')           (btree, X constant)
 //
-// The first rewrite is exact, so it is returned with lossy = false and the original clause is
-// dropped from the plan. X may be anything the planner lets us use as an index comparison
+// Both rewrites are exact, so they are returned with lossy = false: a plain index scan drops
+// the original clause (a bitmap heap scan keeps it as a filter, as PostgreSQL does with every
+// derived index condition). X may be anything the planner lets us use as an index comparison
 // value: a constant (range_end is folded here), a parameter of a prepared statement (generic
 // plans included), or a column of the outer side of a nested loop (then range_end(X) stays a
 // function call, evaluated once per scan as a run-time key). The ancestor rewrite needs the
@@ -28,6 +29,10 @@
 // Without statistics or without a constant the estimates are the defaults PostgreSQL uses for
 // a range (0.005) and for equality, but never below the share of the world a shallow cell
 // covers (a level-1 quadkey is at least a quarter of a uniform world).
+//
+// Viewport covers (SupportRequestSimplify on `cell <@ cells`, quadkey_contained_any): with a
+// constant array the call becomes the OR of the cells' exact code ranges, which every index
+// type of the column serves (see simplify_cover below).
 //
 // The statistics are read directly, without calling the operators' functions: that is the
 // same information as calling the (LEAKPROOF) containment functions on them, so it is allowed
@@ -55,7 +60,7 @@ extern "C" {
 
 namespace {
 
-// copy_node() is a typeof() macro that C++ does not have.
+// copyObject() is a typeof() macro, which C++ does not have.
 template <typename T>
 T* copy_node(const T* node) {
     return static_cast<T*>(copyObjectImpl(node));
