@@ -10,7 +10,17 @@
 #     the server is fine afterwards;
 #   * pg_dump -Fc / pg_restore of a database whose table has both types with btree and hash
 #     indexes, into a fresh database: contents equal, indexes valid, amcheck clean, and the
-#     restored indexes used by the planner.
+#     restored indexes used by the planner;
+#   * every column type and every index class: a marker table with quadkey, geohash, their
+#     arrays, marker_cluster and marker_cluster[] columns and one index per operator class that
+#     pg_opclass lists for the two types (btree, hash, GiST, SP-GiST, BRIN today; through
+#     lib_reliability/lib.sql, so a class added later joins by itself) goes out and in by binary
+#     COPY (into a copy with the same indexes, so they grow by inserts) and through pg_dump -Fc /
+#     pg_restore (indexes built anew): contents equal, the same index definitions, all valid,
+#     amcheck clean on the btrees, and each index alone (sequential scans off, the column's
+#     other indexes dropped in a rolled-back subtransaction), as index and as bitmap scans,
+#     returns what the sequential scan returns for GEOCLUSTER_ROUNDTRIP_QUERIES (default 200)
+#     random queries per column; EXPLAIN must show every index searched (an Index Cond on it).
 #
 # One check = one line `ok ...` or `FAIL ...`; the last line is `N passed, M failed`, and the
 # exit status is non-zero on any failure. Uses the server in PGHOST/PGPORT/PGUSER (scripts/test
@@ -153,6 +163,103 @@ bad_binary "geohash of 7 bytes"                        one_g d1000000000002 08P0
 check "nothing was loaded from malformed files" "$(q -c "SELECT (SELECT count(*) FROM one_q) + (SELECT count(*) FROM one_g)")" "0"
 check "server still answers after malformed input" "$(q -c "SELECT '0123'::quadkey::text || ' ' || 'u4'::geohash::text")" "0123 u4"
 
+# Every column type, every index class -------------------------------------------------------
+# lib.sql (schema rel) gives the random markers, the indexes (one per operator class in
+# pg_opclass), the random queries and the index-vs-sequential comparison. The queries are drawn
+# here, once, into rel_queries, which pg_dump carries to the restored database too.
+lib=$here/lib_reliability/lib.sql
+rt_queries=${GEOCLUSTER_ROUNDTRIP_QUERIES:-200}
+if ! q -f "$lib" >/dev/null 2>"$tmp/setup.err" || ! q -v queries="$rt_queries" >/dev/null 2>>"$tmp/setup.err" <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION amcheck;
+SELECT setseed(0.2121);
+CREATE TABLE markers (id bigint PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL,
+                      qk quadkey, gh geohash, qks quadkey[], ghs geohash[],
+                      top marker_cluster, clusters marker_cluster[]);
+CREATE TEMP TABLE pts AS
+SELECT g::bigint AS id, p.lat, p.lon FROM generate_series(1, 20000) g, LATERAL rel.point(g) p;
+-- Cells at mixed levels with 1% NULLs, their neighbours, and clusters: cluster_agg's own
+-- output over the 200 markers before every 200th one, else a made-up cluster with the
+-- awkward float8 values (NaN, -0, infinities, a subnormal) now and then, or NULL.
+INSERT INTO markers
+SELECT p.id, p.lat, p.lon, c.qk, c.gh, quadkey_neighbors(c.qk), geohash_neighbors(c.gh),
+       CASE WHEN p.id % 200 = 0 THEN NULL
+            WHEN p.id % 7 = 0 THEN ROW(p.id, 'NaN', '-0', '1e-310', 'Infinity', '-Infinity', p.lon, NULL)::marker_cluster
+            WHEN p.id % 3 = 0 THEN ROW(1, p.lat, p.lon, p.lat, p.lon, p.lat, p.lon, p.id)::marker_cluster END,
+       CASE WHEN p.id % 200 = 0 THEN
+                (SELECT cluster_agg(x.lat, x.lon, (p.id / 200 % 12)::int, 60, x.id) FROM pts x WHERE x.id BETWEEN p.id - 199 AND p.id)
+            WHEN p.id % 5 = 0 THEN '{}' END
+  FROM pts p,
+       LATERAL (SELECT CASE WHEN random() < 0.01 THEN NULL ELSE quadkey(p.lat, p.lon, rel.random_level(29)) END AS qk,
+                       CASE WHEN random() < 0.01 THEN NULL ELSE geohash(p.lat, p.lon, rel.random_level(12)) END AS gh,
+                       p.id AS k) c;
+SELECT rel.create_indexes('markers');
+ANALYZE markers;
+SELECT rel.make_queries('markers', :queries);
+SQL
+then
+  fail "setup of the marker table with every index class" "$(cat "$tmp/setup.err")"
+fi
+mfingerprint="SELECT count(*) || ' ' || md5(string_agg(concat_ws('|', id, lat, lon, qk, gh, qks, ghs, top, clusters), ',' ORDER BY id)) FROM"
+mwant=$(q -c "$mfingerprint markers")
+# The index classes by column, as the issue lists them; the definitions, to compare later.
+check "markers: one index per operator class of each type" \
+  "$(q -c "SELECT string_agg(col || ': ' || ams, '; ' ORDER BY col) FROM (SELECT a.attname AS col, string_agg(am.amname, ' ' ORDER BY am.amname) AS ams
+              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = 'markers'::regclass AND a.attname IN ('qk', 'gh') GROUP BY 1) x")" \
+  "gh: brin btree gist hash spgist; qk: brin btree gist hash spgist"
+check "markers: every operator class of the two types has its index" \
+  "$(q -c "SELECT count(*) FROM pg_opclass o WHERE o.opcintype IN ('quadkey'::regtype, 'geohash'::regtype)
+              AND NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = 'markers'::regclass AND i.indclass[0] = o.oid)")" "0"
+indexdefs="SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+             SELECT replace(pg_get_indexdef(i.indexrelid), 'markers_bin', 'markers') || ' ' || o.opcname
+                    || CASE WHEN i.indisvalid AND i.indisready THEN '' ELSE ' INVALID' END AS d
+               FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0] WHERE i.indrelid = \$1) x"
+mdefs=$(q -c "PREPARE d(regclass) AS $indexdefs" -c "EXECUTE d('markers')")
+check "markers: 20000 rows, the primary key and an index per class, valid" "${mwant%% *} rows, $(grep -vc INVALID <<<"$mdefs") indexes" \
+  "20000 rows, $(q -c "SELECT 1 + count(*) FROM pg_opclass WHERE opcintype IN ('quadkey'::regtype, 'geohash'::regtype)") indexes"
+
+# index_checks LABEL TABLE: amcheck on the table's btrees, then a test per index: each index
+# alone equals the sequential scan on rel_queries, and EXPLAIN showed it searched.
+index_checks() {
+  local label=$1 table=$2 index error lines total mism desc am
+  while IFS='|' read -r index error; do
+    [ -z "$index" ] && continue
+    if [ -z "$error" ]; then ok "$label: amcheck $index"; else fail "$label: amcheck $index" "$error"; fi
+  done < <(q -c "SELECT * FROM rel.check_btrees('$table')" 2>&1 || echo "rel.check_btrees|did not run")
+  q -c "SELECT index_name, am, scan, queries, mismatches, used_for, coalesce(detail, '') FROM rel.check_indexes('$table')" \
+    >"$tmp/indexes" 2>&1 || { fail "$label: rel.check_indexes did not run" "$(cat "$tmp/indexes")"; return; }
+  for index in $(grep '|' "$tmp/indexes" | cut -d'|' -f1 | sort -u); do
+    lines=$(grep "^$index|" "$tmp/indexes")
+    total=$(awk -F'|' '{s += $4} END {print s + 0}' <<<"$lines")
+    mism=$(awk -F'|' '{s += $5} END {print s + 0}' <<<"$lines")
+    desc=$(awk -F'|' '$4 > 0 {printf "%s%s %s (%s)", (n++ ? ", " : ""), $3, $4, $6}' <<<"$lines")
+    am=$(head -n 1 <<<"$lines" | cut -d'|' -f2)
+    if [ "$mism" = 0 ] && [ "$total" -gt 0 ]; then
+      ok "$label: $index ($am) used and = seq scan: $desc"
+    elif [ "$total" = 0 ]; then
+      fail "$label: $index ($am) used and = seq scan" "EXPLAIN never showed the index searched"
+    else
+      fail "$label: $index ($am) used and = seq scan" "$mism of $total differ: $(awk -F'|' '$7 != "" {print $7}' <<<"$lines" | head -n 1)"
+    fi
+  done
+}
+
+# Binary COPY out, and in to a table with the same indexes: the indexes grow by inserts.
+q -c "CREATE TABLE markers_bin (LIKE markers INCLUDING DEFAULTS INCLUDING CONSTRAINTS)" \
+  -c "ALTER TABLE markers_bin ADD PRIMARY KEY (id)" -c "SELECT rel.create_indexes('markers_bin')" \
+  -c "\\copy markers TO '$tmp/markers.bin' (FORMAT binary)" \
+  -c "\\copy markers_bin FROM '$tmp/markers.bin' (FORMAT binary)" -c "ANALYZE markers_bin" >/dev/null 2>"$tmp/err" \
+  || fail "markers: binary COPY out and in" "$(cat "$tmp/err")"
+check "markers, binary COPY: same rows, every column type" "$(q -c "$mfingerprint markers_bin")" "$mwant"
+check "markers, binary COPY: values equal as values" \
+  "$(q -c "SELECT count(*) FROM markers a JOIN markers_bin b USING (id) WHERE (a.lat, a.lon, a.qk, a.gh, a.qks, a.ghs, a.top, a.clusters)
+                                                                    IS NOT DISTINCT FROM (b.lat, b.lon, b.qk, b.gh, b.qks, b.ghs, b.top, b.clusters)")" \
+  "$(q -c "SELECT count(*) FROM markers")"
+check "markers, binary COPY: the same index definitions" "$(q -c "PREPARE d(regclass) AS $indexdefs" -c "EXECUTE d('markers_bin')")" "$mdefs"
+index_checks "markers, binary COPY" markers_bin
+
 # pg_dump -Fc / pg_restore -------------------------------------------------------------------
 if "$PGBIN/pg_dump" -Fc -d "$src" -f "$tmp/dump.fc" 2>"$tmp/err"; then ok "pg_dump -Fc"; else fail "pg_dump -Fc" "$(cat "$tmp/err")"; fi
 psql -X -q -d postgres -c "CREATE DATABASE $dst" >/dev/null 2>&1
@@ -182,6 +289,12 @@ uses_index() {
     fail "restored: $name uses $index" "$p"
   fi
 }
+# Every column type, every index class, restored: the indexes are built anew on the rows.
+check "markers, restored: contents equal, every column type" "$(q -c "$mfingerprint markers")" "$mwant"
+check "markers, restored: binary copy's contents equal" "$(q -c "$mfingerprint markers_bin")" "$mwant"
+check "markers, restored: the same index definitions, all valid" "$(q -c "PREPARE d(regclass) AS $indexdefs" -c "EXECUTE d('markers')")" "$mdefs"
+q -c "ANALYZE markers" >/dev/null
+index_checks "markers, restored" markers
 uses_index "quadkey =" cells_q "SELECT id FROM cells WHERE q = '0123'" "cells_q_hash, cells_g_hash"
 uses_index "geohash =" cells_g "SELECT id FROM cells WHERE g = 'u4pr'" "cells_q_hash, cells_g_hash"
 uses_index "quadkey cell range" cells_q "SELECT id FROM cells WHERE q BETWEEN '0123' AND quadkey_range_end('0123')"

@@ -25,7 +25,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lib=$here/lib_reliability
-cd "$here/../.."
+cd "$here/../.." || exit 1
 seconds=${GEOCLUSTER_CONCURRENCY_SECONDS:-15}
 clients=${GEOCLUSTER_CONCURRENCY_CLIENTS:-8}
 rows=${GEOCLUSTER_CONCURRENCY_ROWS:-20000}
@@ -105,10 +105,12 @@ processed=$(num 'number of transactions actually processed')
 failed_tx=$(num 'number of failed transactions')
 serial=$(num 'number of serialization failures')
 deadlock=$(num 'number of deadlock failures')
+retried=$(num 'number of transactions retried')
+retries=$(num 'total number of retries')
 if [ "$rc" = 0 ] && [ -n "$processed" ] && [ "${processed:-0}" -gt 0 ] \
    && [ "${failed_tx:-x}" = $(( ${serial:-0} + ${deadlock:-0} )) ] \
    && ! grep -qiE 'aborted|error' "$tmp/pgbench.log"; then
-  ok "pgbench: $processed transactions, ${failed_tx} failed after retries (serialisation ${serial}, deadlock ${deadlock})"
+  ok "pgbench: $processed transactions, ${retried:-0} retried (${retries:-0} retries), ${failed_tx} failed after retries (serialisation ${serial}, deadlock ${deadlock})"
 else
   bad "pgbench: exit $rc, processed ${processed:-?}, failed ${failed_tx:-?} (serialisation ${serial:-?}, deadlock ${deadlock:-?})"
   grep -iE 'aborted|error' "$tmp/pgbench.log" | head -n 10 | sed 's/^/    /'

@@ -28,7 +28,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lib=$here/lib_reliability
 root=$(cd "$here/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 queries=${GEOCLUSTER_CRASH_QUERIES:-500}
 min_batches=${GEOCLUSTER_CRASH_BATCHES:-8}
 db=geocluster_crash
@@ -68,8 +68,7 @@ psql_db() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 # Up to 60 s for the server to accept connections again.
 wait_ready() {
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     psql -X -q -At -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
     sleep 0.5
   done
@@ -109,8 +108,8 @@ SQL
 # Waits until at least n more batches have committed, then a random 0-0.9 s so that the crash
 # lands at any point of a batch.
 wait_batches() {
-  local target=$1 i n
-  for i in $(seq 1 600); do
+  local target=$1 n
+  for _ in $(seq 1 600); do
     n=$(psql_db -c "SELECT count(*) FROM rel_batches" 2>/dev/null || echo 0)
     [ "${n:-0}" -ge "$target" ] && { sleep "0.$((RANDOM % 10))"; return 0; }
     kill -0 "$loader" 2>/dev/null || return 1
