@@ -39,6 +39,7 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
         side < 1.0 ? 1
                    : (side > max_side ? std::uint64_t{1} << 49 : static_cast<std::uint64_t>(side));
     st->max_key = kFixedOne / st->bin_side;
+    st->inv_side = 1.0 / static_cast<double>(st->bin_side);
     const double reach = radius_fixed + kSlackFixed;
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
@@ -91,8 +92,12 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
 }
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
+    return find_bin_hashed(st, kx, ky, hash_key(kx, ky));
+}
+
+Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                     std::uint64_t h) noexcept {
     if (st->slots == nullptr) return nullptr;
-    const std::uint64_t h = hash_key(kx, ky);
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
         const Slot s = st->slots[j];
@@ -138,45 +143,143 @@ Status validate_lat_lon(double lat, double lon) noexcept {
     return Status::Ok;
 }
 
+
+namespace {
+
+void fold_point(Bin* b, const Pending& p) noexcept {
+    b->count += 1;
+    wide_add(b->sum_x, p.x);
+    wide_add(b->sum_y, p.y);
+    if (p.lat < b->min_lat) b->min_lat = p.lat;
+    if (p.lat > b->max_lat) b->max_lat = p.lat;
+    if (p.lon < b->min_lon) b->min_lon = p.lon;
+    if (p.lon > b->max_lon) b->max_lon = p.lon;
+    if (p.has_id != 0 && (b->has_id == 0 || p.id < b->min_id)) {
+        b->min_id = p.id;
+        b->has_id = 1;
+    }
+}
+
+constexpr std::uint32_t kMissingBin = 0xFFFFFFFFu;
+
+// How many distinct keys among the batch's points marked kMissingBin: reserving exactly that
+// keeps a small group small (a batch of 256 points in one new bin reserves one bin, not 256).
+// A local open-addressing set of the keys, twice the batch size.
+std::uint32_t distinct_missing(const std::uint64_t* kx, const std::uint64_t* ky,
+                               const std::uint64_t* hash, const std::uint32_t* bin,
+                               std::uint32_t n) noexcept {
+    constexpr std::uint32_t kSetSlots = 2 * kPendingCap;
+    std::uint32_t set[kSetSlots];  // point index + 1, 0 = empty
+    std::memset(set, 0, sizeof(set));
+    std::uint32_t distinct = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (bin[i] != kMissingBin) continue;
+        for (std::uint64_t j = hash[i] & (kSetSlots - 1);; j = (j + 1) & (kSetSlots - 1)) {
+            if (set[j] == 0) {
+                set[j] = i + 1;
+                ++distinct;
+                break;
+            }
+            const std::uint32_t k = set[j] - 1;
+            if (kx[k] == kx[i] && ky[k] == ky[i]) break;
+        }
+    }
+    return distinct;
+}
+
+}  // namespace
+
+Status flush_pending(ClusterState* st) noexcept {
+    const std::uint32_t n = st->n_pending;
+    if (n == 0) return Status::Ok;
+    std::uint64_t kx[kPendingCap], ky[kPendingCap], hash[kPendingCap];
+    std::uint32_t bin[kPendingCap];
+    // 1. Keys and hashes; start fetching each key's first hash slot.
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const Pending& p = st->pending[i];
+        kx[i] = div_side(st, p.x) << 1 | (p.lon < 0.0 ? 1u : 0u);
+        ky[i] = div_side(st, p.y);
+        hash[i] = hash_key(kx[i], ky[i]);
+        if (st->slots != nullptr) __builtin_prefetch(&st->slots[hash[i] & st->slot_mask]);
+    }
+    // 2. Find each bin (rows that arrive sorted hit the previous bin: no probe), and start
+    //    fetching it (a Bin spans two cache lines). Keys not found yet are counted, and room for
+    //    that many bins is reserved before anything changes: a failure leaves the state as it was.
+    std::uint32_t missing = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const Bin* b = nullptr;
+        if (st->n_bins > 0) {
+            const Bin* hint = &st->bins[st->last];
+            if (hint->kx == kx[i] && hint->ky == ky[i]) b = hint;
+        }
+        if (b == nullptr) b = find_bin_hashed(st, kx[i], ky[i], hash[i]);
+        if (b == nullptr) {
+            bin[i] = kMissingBin;
+            ++missing;
+            continue;
+        }
+        bin[i] = static_cast<std::uint32_t>(b - st->bins);
+        st->last = bin[i];
+        __builtin_prefetch(b);
+        __builtin_prefetch(reinterpret_cast<const char*>(b) + 64);
+    }
+    if (missing > 0) {
+        const Status s = reserve_bins(st, std::uint64_t{st->n_bins} + distinct_missing(kx, ky, hash, bin, n));
+        if (s != Status::Ok) return s;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if (bin[i] != kMissingBin) continue;
+            Bin* b = find_bin_hashed(st, kx[i], ky[i], hash[i]);  // an earlier point may have added it
+            if (b == nullptr) b = insert_bin(st, kx[i], ky[i]);
+            bin[i] = static_cast<std::uint32_t>(b - st->bins);
+            st->last = bin[i];
+        }
+    }
+    // 3. Fold the points in.
+    for (std::uint32_t i = 0; i < n; ++i) fold_point(&st->bins[bin[i]], st->pending[i]);
+    st->n_pending = 0;
+    return Status::Ok;
+}
+
 }  // namespace cluster_internal
 
 namespace {
 
 ClusterBinKey key_of(const ClusterState* st, std::uint64_t x, std::uint64_t y,
                      double lon) noexcept {
-    return ClusterBinKey{(x / st->bin_side) << 1 | (lon < 0.0 ? 1u : 0u), y / st->bin_side};
+    return ClusterBinKey{div_side(st, x) << 1 | (lon < 0.0 ? 1u : 0u), div_side(st, y)};
 }
 
-// The per-row path. lat/lon are validated and free of -0.0; x/y are fixed-point positions.
+// Makes room in the point buffer. It starts at 16 points and doubles (folding first) up to
+// kPendingCap, so that a GROUP BY with many small groups does not pay 12 KB per group.
+Status grow_or_flush_pending(ClusterState* st) noexcept {
+    if (st->n_pending > 0) {
+        const Status s = flush_pending(st);
+        if (s != Status::Ok) return s;
+    }
+    if (st->cap_pending < kPendingCap) {
+        const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
+        auto* p = static_cast<Pending*>(st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));
+        if (p != nullptr) {
+            if (st->pending != nullptr) st->alloc.release(st->alloc.ctx, st->pending);
+            st->pending = p;
+            st->cap_pending = cap;
+        } else if (st->pending == nullptr) {
+            return Status::OutOfMemory;  // (with a buffer already, going on with it is fine)
+        }
+    }
+    return Status::Ok;
+}
+
+// The per-row path: lat/lon are validated and free of -0.0; x/y are fixed-point positions. The
+// point waits in the pending buffer (cluster_internal.hpp) and is counted at once.
 Status add_fixed(ClusterState* st, std::uint64_t x, std::uint64_t y, double lat, double lon,
                  bool has_id, std::int64_t id) noexcept {
     if (st->total >= kMaxTotalCount) return Status::ClusterTooManyPoints;
-    const ClusterBinKey k = key_of(st, x, y, lon);
-    Bin* b = nullptr;
-    if (st->n_bins > 0) {
-        Bin* hint = &st->bins[st->last];  // rows often come sorted or clustered
-        if (hint->kx == k.kx && hint->ky == k.ky) b = hint;
+    if (st->n_pending == st->cap_pending) {
+        const Status s = grow_or_flush_pending(st);
+        if (s != Status::Ok) return s;
     }
-    if (b == nullptr) {
-        b = find_bin(st, k.kx, k.ky);
-        if (b == nullptr) {
-            const Status s = reserve_bins(st, std::uint64_t{st->n_bins} + 1);
-            if (s != Status::Ok) return s;
-            b = insert_bin(st, k.kx, k.ky);
-        }
-        st->last = static_cast<std::uint32_t>(b - st->bins);
-    }
-    b->count += 1;
-    wide_add(b->sum_x, x);
-    wide_add(b->sum_y, y);
-    if (lat < b->min_lat) b->min_lat = lat;
-    if (lat > b->max_lat) b->max_lat = lat;
-    if (lon < b->min_lon) b->min_lon = lon;
-    if (lon > b->max_lon) b->max_lon = lon;
-    if (has_id && (b->has_id == 0 || id < b->min_id)) {
-        b->min_id = id;
-        b->has_id = 1;
-    }
+    st->pending[st->n_pending++] = Pending{x, y, lat, lon, id, has_id ? 1u : 0u};
     st->total += 1;
     return Status::Ok;
 }
@@ -210,6 +313,7 @@ void cluster_destroy(ClusterState* st) noexcept {
     const Allocator a = st->alloc;
     if (st->bins != nullptr) a.release(a.ctx, st->bins);
     if (st->slots != nullptr) a.release(a.ctx, st->slots);
+    if (st->pending != nullptr) a.release(a.ctx, st->pending);
     a.release(a.ctx, st);
 }
 
@@ -245,6 +349,9 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
     if (cluster_check_params(dst, src->zoom, src->radius_px, src->has_id) != Status::Ok)
         return Status::ClusterParamsDiffer;
     if (src->total > kMaxTotalCount - dst->total) return Status::ClusterTooManyPoints;
+    Status settled = settle(src);
+    if (settled == Status::Ok) settled = settle(dst);
+    if (settled != Status::Ok) return settled;
     // Count the new keys first and reserve once, so that a failure leaves dst untouched.
     std::uint64_t fresh = 0;
     for (std::uint32_t i = 0; i < src->n_bins; ++i)
@@ -265,7 +372,8 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
 
 std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
     return sizeof(ClusterState) + std::size_t{st->cap_bins} * sizeof(Bin) +
-           (st->slots != nullptr ? (st->slot_mask + 1) * sizeof(Slot) : 0);
+           (st->slots != nullptr ? (st->slot_mask + 1) * sizeof(Slot) : 0) +
+           std::size_t{st->cap_pending} * sizeof(Pending);
 }
 
 int cluster_zoom(const ClusterState* st) noexcept { return st->zoom; }

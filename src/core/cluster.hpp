@@ -10,6 +10,11 @@
 //   cluster_serialize / cluster_deserialize / cluster_merge   parallel aggregation
 //   cluster_finalize(state, cancel) -> ClusterList      once per final call; state is unchanged
 //
+// Buffering. The add functions keep up to 256 points (16 at first) in a buffer and fold them into the bins a
+// batch at a time (why: cluster_internal.hpp). Every function that reads the bins folds the
+// buffer in first; that changes the representation, not the value, so they still take a const
+// state. An allocation failure while folding is Status::OutOfMemory from whichever call folded.
+//
 // Memory. Every byte (the state, its tables, finalize's scratch and its result) comes from the
 // caller's Allocator, and everything the state holds is trivially destructible: the glue hands
 // in a PostgreSQL memory context, and a cancelled query frees it wholesale without running any
@@ -126,9 +131,11 @@ Status cluster_add_mercator(ClusterState* state, double unit_x, double unit_y, d
 // ClusterParamsDiffer, OutOfMemory, ClusterTooManyPoints; dst == src is Internal.
 Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept;
 
-// Serialised form (format in cluster_serial.cpp). serialize does not modify the state; it needs
-// out_len >= cluster_serialized_size(state) (Internal otherwise) and a little scratch memory
-// from the state's allocator (OutOfMemory). Equal bin sets give equal bytes.
+// Serialised form (format in cluster_serial.cpp). serialize does not change the state's value; it
+// needs out_len >= cluster_serialized_size(state) (Internal otherwise) and a little scratch
+// memory from the state's allocator (OutOfMemory). Equal bin sets give equal bytes.
+// cluster_serialized_size is SIZE_MAX when the state could not get the memory to fold in its last
+// points (see "Buffering" above).
 std::size_t cluster_serialized_size(const ClusterState* state) noexcept;
 Status cluster_serialize(const ClusterState* state, std::uint8_t* out,
                          std::size_t out_len) noexcept;
@@ -143,14 +150,14 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
 Status cluster_finalize(const ClusterState* state, CancelCheck cancel, ClusterList* out) noexcept;
 void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept;
 
-// Bytes the state holds now (state, bin array, hash slots), for the memory report.
+// Bytes the state holds now (state, bin array, hash slots, point buffer), for the memory report.
 std::size_t cluster_estimate_bytes(const ClusterState* state) noexcept;
 
 int cluster_zoom(const ClusterState* state) noexcept;
 double cluster_radius_px(const ClusterState* state) noexcept;
 bool cluster_has_id(const ClusterState* state) noexcept;
 std::uint64_t cluster_point_count(const ClusterState* state) noexcept;
-std::size_t cluster_bin_count(const ClusterState* state) noexcept;
+std::size_t cluster_bin_count(const ClusterState* state) noexcept;  // folded bins (see Buffering)
 const Allocator& cluster_allocator(const ClusterState* state) noexcept;
 
 // ---- Diagnostics (used by the unit tests to check membership against a reference) ----------

@@ -614,6 +614,8 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     *out = ClusterList{nullptr, 0};
     if (assign != nullptr) *assign = nullptr;
     if (n_assign != nullptr) *n_assign = 0;
+    const Status settled = settle(st);
+    if (settled != Status::Ok) return settled;
     Finalizer f(st, cancel);
     const Status s = f.run(assign != nullptr, out, assign, n_assign);
     if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};

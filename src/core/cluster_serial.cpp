@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace geocluster {
@@ -146,10 +147,13 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
 }  // namespace
 
 std::size_t cluster_serialized_size(const ClusterState* st) noexcept {
+    if (settle(st) != Status::Ok) return SIZE_MAX;  // the caller cannot allocate that either
     return kHeaderBytes + std::size_t{st->n_bins} * kRecordBytes;
 }
 
 Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t out_len) noexcept {
+    const Status settled = settle(st);
+    if (settled != Status::Ok) return settled;
     if (out_len < cluster_serialized_size(st)) return Status::Internal;
     std::memcpy(out, kMagic, 4);
     out[4] = kVersion;

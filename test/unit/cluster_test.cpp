@@ -431,12 +431,15 @@ TEST(ClusterEdges, AMillionIdenticalPointsAreOneCluster) {
 TEST(ClusterEdges, MemoryGrowsWithBinsNotRows) {
     Built b;
     b.st = make_state(10, 60, false);
-    ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
+    // 1,000 points: past the first fold of the 256-point buffer (cluster.hpp, Buffering).
+    for (int i = 0; i < 1000; ++i)
+        ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
     const std::size_t one = cluster_estimate_bytes(b.st);
     for (int i = 0; i < 200000; ++i)
         ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
     EXPECT_EQ(cluster_estimate_bytes(b.st), one);
-    EXPECT_LT(one, 4096u);
+    EXPECT_EQ(cluster_bin_count(b.st), 1u);
+    EXPECT_LT(one, 4096u + 256u * 48u);  // state, 16 bins, 32 slots, and the point buffer
 }
 
 TEST(ClusterEdges, InvalidParameters) {
@@ -958,6 +961,17 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
         ASSERT_EQ(cluster_create(7, 60, true, t.allocator(), &st), Status::Ok);
         for (int i = 0; i < 2000; ++i)
             ASSERT_EQ(cluster_add_point(st, g.uni(-60, 60), g.uni(-180, 180), true, i), Status::Ok);
+        if (fail_at == 0) {
+            // The last points are still buffered (cluster.hpp, Buffering): with no memory to fold
+            // them in, every reader fails cleanly, and nothing is lost.
+            t.fail_after = t.allocations;
+            EXPECT_EQ(cluster_serialized_size(st), SIZE_MAX);
+            ClusterList l{};
+            EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::OutOfMemory);
+            EXPECT_EQ(cluster_point_count(st), 2000u);
+            t.fail_after = -1;
+        }
+        const std::size_t size = cluster_serialized_size(st);  // folds the buffer in
         t.fail_after = t.allocations + fail_at;
         ClusterList l{};
         ClusterBinAssignment* asg = nullptr;
@@ -971,7 +985,8 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
             EXPECT_EQ(l.items, nullptr);
         }
         // serialize needs scratch too
-        std::vector<std::uint8_t> bytes(cluster_serialized_size(st));
+        EXPECT_EQ(cluster_serialized_size(st), size);
+        std::vector<std::uint8_t> bytes(size);
         t.fail_after = t.allocations;
         EXPECT_EQ(cluster_serialize(st, bytes.data(), bytes.size()), Status::OutOfMemory);
         t.fail_after = -1;
