@@ -170,4 +170,32 @@ SELECT cluster_state_clusters(substring(s FROM 1 FOR 30)) FROM good;
 -- After all that the session goes on, and the valid state still gives its clusters.
 SELECT 'alive' AS still_alive, (SELECT sum(c.count) FROM unnest(cluster_state_clusters(s)) c) AS markers FROM good;
 
+-- The index the README recommends for viewport queries: with (lat, lon) INCLUDE (id), the
+-- aggregate over a viewport reads the index alone (Index Only Scan, no heap fetch), and gives
+-- the same clusters as a sequential scan.
+CREATE INDEX parallel_markers_lat_lon_id ON parallel_markers (lat, lon) INCLUDE (id);
+VACUUM (ANALYZE) parallel_markers;
+EXPLAIN (COSTS OFF)
+SELECT cluster_agg(lat, lon, 12, 60, id) FROM parallel_markers
+ WHERE lat BETWEEN 48.80 AND 48.95 AND lon BETWEEN 2.20 AND 2.50;
+CREATE FUNCTION pg_temp.heap_fetches(q text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF line ~ 'Heap Fetches' THEN RETURN substring(line FROM 'Heap Fetches: ([0-9]+)')::int; END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
+SELECT pg_temp.heap_fetches('SELECT cluster_agg(lat, lon, 12, 60, id) FROM parallel_markers
+ WHERE lat BETWEEN 48.80 AND 48.95 AND lon BETWEEN 2.20 AND 2.50') AS heap_fetches;
+CREATE TEMP TABLE viewport_index AS
+SELECT cluster_agg(lat, lon, 12, 60, id)::text AS clusters FROM parallel_markers
+ WHERE lat BETWEEN 48.80 AND 48.95 AND lon BETWEEN 2.20 AND 2.50;
+SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;
+SELECT clusters = (SELECT cluster_agg(lat, lon, 12, 60, id)::text FROM parallel_markers
+                    WHERE lat BETWEEN 48.80 AND 48.95 AND lon BETWEEN 2.20 AND 2.50) AS same_as_seqscan,
+       clusters <> '{}' AS not_empty
+  FROM viewport_index;
+RESET enable_indexscan; RESET enable_indexonlyscan; RESET enable_bitmapscan;
+
 DROP TABLE parallel_markers, parallel_tiny;
