@@ -72,7 +72,8 @@ SELECT count(*) > 0 AS extension_has_functions
  WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e';
 
 -- The control file's `trusted = true` (see README, "Security"): a non-superuser with CREATE on
--- the database can install it, and its objects then belong to that user.
+-- the database can install it. The extension then belongs to that user; its member objects, as
+-- for every trusted extension, to the bootstrap superuser that ran the script.
 SELECT extname, extversion FROM pg_extension WHERE extname = 'geocluster';
 SELECT trusted FROM pg_available_extension_versions WHERE name = 'geocluster' AND version = '0.1.0';
 DROP EXTENSION geocluster;
