@@ -37,6 +37,10 @@ PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(srcdir)/src/core -I$(srcdir)/src/pg -isystem $(shell $(PG_CONFIG) --includedir-server)
 # C++ only: the standard, and -Wno-register because PostgreSQL headers still use `register`.
 PG_CXXFLAGS  = -std=c++17 -Wextra -Wno-register -Wno-missing-field-initializers
+# A module is never interposed on: calls within a file may be direct and inlined (with -fPIC
+# alone, GCC calls every external function, even one defined beside the caller, through the PLT;
+# cluster_agg's per-row path makes several such calls per row).
+PG_CXXFLAGS += -fno-semantic-interposition
 PG_CFLAGS    = -Wextra
 ifeq ($(WERROR),1)
 PG_CXXFLAGS += -Werror

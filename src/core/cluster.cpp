@@ -15,6 +15,7 @@
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 #include "mercator.hpp"
+#include "mercator_series.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -194,9 +195,14 @@ Status flush_pending(ClusterState* st) noexcept {
     if (n == 0) return Status::Ok;
     std::uint64_t kx[kPendingCap], ky[kPendingCap], hash[kPendingCap];
     std::uint32_t bin[kPendingCap];
-    // 1. Keys and hashes; start fetching each key's first hash slot.
+    // 1. Positions (of points given by lat/lon), keys and hashes; start fetching each key's
+    //    first hash slot.
     for (std::uint32_t i = 0; i < n; ++i) {
-        const Pending& p = st->pending[i];
+        Pending& p = st->pending[i];
+        if (p.x == kPositionPending) {
+            p.x = fixed_from_unit(mercator_x(p.lon));
+            p.y = fixed_from_unit(mercator_y_series(p.lat));
+        }
         kx[i] = div_side(st, p.x) << 1 | (p.lon < 0.0 ? 1u : 0u);
         ky[i] = div_side(st, p.y);
         hash[i] = hash_key(kx[i], ky[i]);
@@ -330,7 +336,7 @@ Status cluster_add_point(ClusterState* st, double lat, double lon, bool has_id,
     if (s != Status::Ok) return s;
     lat += 0.0;  // -0.0 -> +0.0 (see the top of this file)
     lon += 0.0;
-    return add_fixed(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y(lat)), lat,
+    return add_fixed(st, kPositionPending, kPositionPending, lat,
                      lon, has_id && st->has_id, id);
 }
 
@@ -389,7 +395,7 @@ Status cluster_bin_key(const ClusterState* st, double lat, double lon,
     if (s != Status::Ok) return s;
     lat += 0.0;
     lon += 0.0;
-    *out = key_of(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y(lat)), lon);
+    *out = key_of(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y_series(lat)), lon);
     return Status::Ok;
 }
 

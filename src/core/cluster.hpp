@@ -40,7 +40,8 @@
 //                   360 - (min_lon_east - max_lon_west); a tie keeps the ordinary box.
 //  4. Centre:       the count-weighted mean of the members' positions in Web Mercator unit
 //                   coordinates, converted to lat/lon. A member's position is
-//                   x = (lon + 180) / 360 and y = mercator_y(lat) clamped to [0, 1] (or the unit
+//                   x = (lon + 180) / 360 and y = mercator_y_series(lat) (mercator_series.hpp: Web
+//                   Mercator y within 6e-16) clamped to [0, 1] (or the unit
 //                   position the caller gave), rounded to a multiple of 2^-48. When the bounds
 //                   cross the antimeridian, members with lon < 0 count as x + 1, and a mean above
 //                   1 is wrapped back by subtracting 1. Sums are exact integers, so the centre is

@@ -118,8 +118,12 @@ inline std::uint64_t fixed_from_unit(double u) noexcept {
 // per-row time at low zoom. The buffer is a cache of the bins: the state's value is bins plus
 // pending, and every reader folds the buffer in first (settle).
 constexpr std::uint32_t kPendingCap = 256;
+// A point given by lat/lon has its position computed in the batch too (flush_pending, pass 1):
+// there the Mercator arithmetic of many points overlaps, where one row at a time each waited
+// for the last. Its x is kPositionPending until then.
+constexpr std::uint64_t kPositionPending = ~std::uint64_t{0};
 struct Pending {
-    std::uint64_t x, y;  // fixed-point position
+    std::uint64_t x, y;  // fixed-point position (x = kPositionPending: from lat/lon, below)
     double lat, lon;     // validated, no -0.0
     std::int64_t id;
     std::uint64_t has_id;  // 0 or 1
