@@ -2,8 +2,8 @@
 # Parallel equals serial: GEOCLUSTER_PARALLEL_QUERIES (default 1000) random cluster_agg,
 # cluster_state_agg and containment queries give identical results with parallelism forced on
 # and with it off, and the parallel plans really are parallel (Gather, Partial Aggregate,
-# workers launched). The driver is lib_reliability/parallel_serial.py (python3-psycopg2); it
-# says what is compared and how.
+# workers launched, rows split among two or more processes). The driver is
+# lib_reliability/parallel_serial.py (python3-psycopg2); it says what is compared and how.
 #
 #   GEOCLUSTER_PARALLEL_ROWS     markers (default 30000: 1% NULL cells, a dense duplicate
 #                                stack, 12 cities, the antimeridian)
@@ -15,7 +15,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lib=$here/lib_reliability
-cd "$here/../.."
+cd "$here/../.." || exit 1
 rows=${GEOCLUSTER_PARALLEL_ROWS:-30000}
 seed=${GEOCLUSTER_PARALLEL_SEED:-1}
 export GEOCLUSTER_PARALLEL_DB=geocluster_parallel

@@ -3,15 +3,20 @@
 
 Random cluster_agg, cluster_state_agg and containment queries run on two connections to the
 same database: one with parallelism forced (parallel_setup_cost = 0, parallel_tuple_cost = 0,
-min_parallel_table_scan_size = 0, max_parallel_workers_per_gather = 2, force_parallel_mode =
-on), one without (max_parallel_workers_per_gather = 0). Every result must be identical, text
+min_parallel_table_scan_size = 0, min_parallel_index_scan_size = 0,
+max_parallel_workers_per_gather = 2, force_parallel_mode = on; parallel_leader_participation
+off for two queries in three, so that the workers share the rows), one without
+(max_parallel_workers_per_gather = 0). Every result must be identical, text
 for text: cluster_agg promises the same clusters, in the same order, to the last bit, for any
 split of the rows among workers (src/core/cluster.hpp, contract 5), and cluster_state_agg the
 same bytes.
 
 One test per kind of query (all its queries identical), plus: the parallel plans really are
-parallel (EXPLAIN: Gather and Partial Aggregate, counted over every query) and workers really
-ran (EXPLAIN ANALYZE: Workers Launched > 0). Prints `N passed, M failed` last.
+parallel (EXPLAIN: Gather and Partial Aggregate, counted over every query); every fourth
+partial plan of each kind, run again under EXPLAIN ANALYZE VERBOSE, launched workers, and in
+each cluster kind some of those runs split their rows among two or more processes (so that
+combining merged non-empty states); and a whole-table cluster_agg launched workers. Prints
+`N passed, M failed` last.
 
 Environment: libpq's (PGHOST, PGPORT, PGUSER); GEOCLUSTER_PARALLEL_DB (the database, which
 parallel_serial.sh creates and loads), GEOCLUSTER_PARALLEL_QUERIES (default 1000),
@@ -20,6 +25,7 @@ GEOCLUSTER_PARALLEL_SEED (default 1).
 import os
 import math
 import random
+import re
 import sys
 import time
 
@@ -172,14 +178,49 @@ def main():
         except psycopg2.Error as e:
             return ("error", e.pgcode)
 
+    def split_of(cur, sql):
+        """(workers launched, processes that received rows) of one run of sql's parallel plan:
+        the per-worker rows of the first scan node (EXPLAIN ANALYZE VERBOSE), the leader's
+        being the node's total minus the workers' (rows are per loop, rounded: a leader
+        share under one row per loop is not counted)."""
+        try:
+            cur.execute("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
+        except psycopg2.Error:
+            return 0, 0
+        plan = [row[0] for row in cur.fetchall()]
+        launched = sum(int(line.split(":")[1]) for line in plan if "Workers Launched:" in line)
+        scans = [j for j, line in enumerate(plan)
+                 if re.search(r"->  (Parallel )?(Seq|Index|Index Only|Bitmap Heap) Scan", line)]
+        if not scans:
+            return launched, 0
+        j = scans[0]
+        m = re.search(r"actual rows=(\d+) loops=(\d+)", plan[j])
+        if not m:
+            return launched, 0
+        rows, loops = int(m.group(1)), int(m.group(2))
+        workers = []
+        for line in plan[j + 1:]:
+            w = re.search(r"Worker \d+:  actual rows=(\d+) loops=(\d+)", line)
+            if w:
+                workers.append(int(w.group(1)) * int(w.group(2)))
+            elif "->" in line:
+                break
+        leader = rows * loops - sum(workers)
+        return launched, sum(1 for w in workers if w > 0) + (leader > loops)
+
     kinds = {}  # kind -> [queries, mismatches, first mismatch, plans with a Partial Aggregate]
     errors = []  # queries that raised, on either side: the generator makes none
     plans = {"gather": 0, "partial": 0, "cluster": 0, "cluster_partial": 0}
+    samples = {}  # kind -> [sampled partial plans, with workers launched, with rows split]
     start = time.time()
     for i in range(N):
         kind, sql = gen.query()
         k = kinds.setdefault(kind, [0, 0, None, 0])
         k[0] += 1
+        # Two queries in three without the leader's participation: the workers then take all
+        # the rows between them (with the leader scanning too, it often takes every row of a
+        # small scan before the workers have started, and combining has nothing to merge).
+        pc.execute(f"SET parallel_leader_participation = {'on' if i % 3 == 0 else 'off'}")
         try:
             pc.execute("EXPLAIN (COSTS OFF) " + sql)
             plan = "\n".join(row[0] for row in pc.fetchall())
@@ -192,6 +233,15 @@ def main():
         if kind.startswith("cluster"):
             plans["cluster"] += 1
             plans["cluster_partial"] += partial
+        if partial and k[3] % 4 == 1:
+            # Every fourth partial plan of a kind runs once more under EXPLAIN ANALYZE: did
+            # workers start, and did the rows really reach two or more processes (so that
+            # two non-empty partial states were combined)?
+            smp = samples.setdefault(kind, [0, 0, 0])
+            launched, parts = split_of(pc, sql)
+            smp[0] += 1
+            smp[1] += launched > 0
+            smp[2] += parts >= 2
         a, b = run(pc, sql), run(sc, sql)
         if "error" in (a[0], b[0]):
             errors.append((sql, a, b))
@@ -214,6 +264,18 @@ def main():
     result(plans["gather"] > 0 and plans["partial"] > 0,
            f"parallel plans: {plans['gather']} of {N} under Gather, {plans['partial']} with a Partial Aggregate "
            f"({plans['cluster_partial']} of the {plans['cluster']} cluster queries)")
+
+    # Workers ran and shared the rows: every sampled plan launched workers, and in every
+    # cluster kind at least one sampled run split its rows among two or more processes.
+    sampled = sum(v[0] for v in samples.values())
+    launched_all = sum(v[1] for v in samples.values())
+    split = {kind: v for kind, v in samples.items() if kind.startswith("cluster")}
+    result(sampled > 0 and launched_all == sampled
+           and all(kind in samples for kind in kinds if kind.startswith("cluster") and kinds[kind][3] > 0)
+           and all(v[2] > 0 for v in split.values()),
+           f"EXPLAIN ANALYZE of {sampled} sampled partial plans: workers launched in {launched_all}; "
+           f"rows split among 2+ processes in "
+           + ", ".join(f"{kind} {v[2]} of {v[0]}" for kind, v in sorted(samples.items())))
 
     # Workers really ran (a Gather whose workers could not start runs in the leader alone).
     pc.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT cluster_agg(lat, lon, 8, 60, id) FROM {T}")
