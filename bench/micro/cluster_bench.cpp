@@ -1,7 +1,7 @@
 // Micro benchmarks of the clustering engine (src/core/cluster.hpp), without a server.
 //
 //   mkdir -p bench/build
-//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/cluster*.cpp bench/micro/cluster_bench.cpp
+//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/cluster*.cpp src/core/mercator_series.cpp bench/micro/cluster_bench.cpp
 //       -lbenchmark -lpthread -o bench/build/cluster_bench          (one command)
 //   bench/build/cluster_bench
 //

@@ -202,6 +202,9 @@ Status flush_pending(ClusterState* st) noexcept {
         if (p.x == kPositionPending) {
             p.x = fixed_from_unit(mercator_x(p.lon));
             p.y = fixed_from_unit(mercator_y_series(p.lat));
+        } else if (std::isnan(p.lat)) {  // a cell centre: lat/lon from the exact position
+            p.lat = mercator_lat(static_cast<double>(p.y) / kFixedOneD) + 0.0;
+            p.lon = mercator_lon(static_cast<double>(p.x) / kFixedOneD) + 0.0;
         }
         kx[i] = div_side(st, p.x) << 1 | (p.lon < 0.0 ? 1u : 0u);
         ky[i] = div_side(st, p.y);
@@ -348,6 +351,18 @@ Status cluster_add_mercator(ClusterState* st, double unit_x, double unit_y, doub
     s = validate_lat_lon(lat, lon);
     if (s != Status::Ok) return s;
     return add_fixed(st, x, y, lat + 0.0, lon + 0.0, has_id && st->has_id, id);
+}
+
+Status cluster_add_cell_centre(ClusterState* st, double unit_x, double unit_y, bool has_id,
+                               std::int64_t id) noexcept {
+    std::uint64_t x = 0, y = 0;
+    const Status s = unit_position(unit_x, unit_y, &x, &y);
+    if (s != Status::Ok) return s;
+    // Cell centres are multiples of 2^-30 at most (zoom 29 and geohash precision 12 alike), so
+    // x / 2^48 and y / 2^48 give back unit_x and unit_y exactly.
+    if (static_cast<double>(x) != unit_x * kFixedOneD || static_cast<double>(y) != unit_y * kFixedOneD)
+        return Status::UnitPositionOutOfRange;
+    return add_fixed(st, x, y, std::numeric_limits<double>::quiet_NaN(), 0.0, has_id && st->has_id, id);
 }
 
 Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {

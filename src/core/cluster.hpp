@@ -127,6 +127,13 @@ Status cluster_add_point(ClusterState* state, double lat, double lon, bool has_i
 Status cluster_add_mercator(ClusterState* state, double unit_x, double unit_y, double lat,
                             double lon, bool has_id, std::int64_t id) noexcept;
 
+// A marker standing at a cell's centre, given as its exact unit position (quadkey and geohash
+// cells: dyadic fractions, exact in fixed point; anything else is UnitPositionOutOfRange). The
+// marker's lat/lon, for bounds and side, are mercator_lat(unit_y) and mercator_lon(unit_x),
+// exactly what quadkey_center returns, computed only in the batch (cluster_internal.hpp).
+Status cluster_add_cell_centre(ClusterState* state, double unit_x, double unit_y, bool has_id,
+                               std::int64_t id) noexcept;
+
 // Adds src's points to dst (the combine step of parallel aggregation); src is unchanged. The
 // result is identical to having added all points to dst. Fails without changing dst:
 // ClusterParamsDiffer, OutOfMemory, ClusterTooManyPoints; dst == src is Internal.

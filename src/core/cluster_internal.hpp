@@ -124,7 +124,7 @@ constexpr std::uint32_t kPendingCap = 256;
 constexpr std::uint64_t kPositionPending = ~std::uint64_t{0};
 struct Pending {
     std::uint64_t x, y;  // fixed-point position (x = kPositionPending: from lat/lon, below)
-    double lat, lon;     // validated, no -0.0
+    double lat, lon;     // validated, no -0.0 (lat NaN: a cell centre, lat/lon from x and y)
     std::int64_t id;
     std::uint64_t has_id;  // 0 or 1
 };

@@ -112,10 +112,11 @@ GEOCLUSTER_FUNCTION(cluster_agg_quadkey_transfn) {
     const QuadkeyCode code = geocluster::pg::datum_code(PG_GETARG_DATUM(1));
     const QuadkeyTile t = quadkey_to_tile(code);
     const double scale = std::ldexp(1.0, -t.zoom);
-    const LatLon c = quadkey_center(code);
-    check_add(cluster_add_mercator(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale, c.lat, c.lon,
-                                   p.id_present, p.id),
-              c.lat, c.lon);
+    const Status s = cluster_add_cell_centre(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale, p.id_present, p.id);
+    if (s != Status::Ok) {
+        const LatLon c = quadkey_center(code);
+        check_add(s, c.lat, c.lon);
+    }
     PG_RETURN_POINTER(state);
 }
 

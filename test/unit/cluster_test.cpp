@@ -10,6 +10,7 @@
 #include "cluster.hpp"
 #include "cluster_reference.hpp"
 #include "mercator.hpp"
+#include "quadkey.hpp"
 
 #include <gtest/gtest.h>
 
@@ -512,6 +513,38 @@ TEST(ClusterEdges, NegativeZeroIsNormalised) {
 }
 
 // A cluster straddling the antimeridian reports min_lon > max_lon and a centre on the seam.
+// cluster_add_cell_centre (lat/lon derived in the batch) gives the state, byte for byte, that
+// cluster_add_mercator gives with quadkey_center's lat/lon; and it refuses a position that is
+// not exact in fixed point rather than round it.
+TEST(ClusterEdges, CellCentresEqualQuadkeyCenters) {
+    std::mt19937_64 rng(29);
+    for (int zoom : {2, 9, 17}) {
+        Built a, b;
+        a.st = make_state(zoom, 60, true);
+        b.st = make_state(zoom, 60, true);
+        for (int i = 0; i < 5000; ++i) {
+            const int level = static_cast<int>(rng() % 30);
+            const std::int64_t n = std::int64_t{1} << level;
+            const auto x = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+            // Some rows at the edges and on the middle meridian.
+            const auto y = i % 7 == 0 ? (i % 2 == 0 ? 0 : n - 1) : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+            QuadkeyCode code{};
+            ASSERT_EQ(quadkey_from_tile(level, x, y, &code), Status::Ok);
+            const double ux = std::ldexp(static_cast<double>(x) + 0.5, -level);
+            const double uy = std::ldexp(static_cast<double>(y) + 0.5, -level);
+            const LatLon c = quadkey_center(code);
+            ASSERT_EQ(cluster_add_mercator(a.st, ux, uy, c.lat, c.lon, true, i), Status::Ok);
+            ASSERT_EQ(cluster_add_cell_centre(b.st, ux, uy, true, i), Status::Ok);
+        }
+        EXPECT_EQ(serialize_vec(a.st), serialize_vec(b.st)) << zoom;
+    }
+    Built c;
+    c.st = make_state(5, 60, false);
+    EXPECT_EQ(cluster_add_cell_centre(c.st, 0.1, 0.5, false, 0), Status::UnitPositionOutOfRange);
+    EXPECT_EQ(cluster_add_cell_centre(c.st, 0.5, 1.5, false, 0), Status::UnitPositionOutOfRange);
+    EXPECT_EQ(cluster_point_count(c.st), 0u);
+}
+
 TEST(ClusterEdges, AntimeridianCluster) {
     Built b;
     b.st = make_state(4, 60, false);
