@@ -68,7 +68,8 @@ RowParams read_params(FunctionCallInfo fcinfo, int zoom_arg) {
 // The group's state, created on its first row. Every later row must use the same zoom and
 // radius: they are parameters of the clustering, not per-row data.
 ClusterState* state_for_row(FunctionCallInfo fcinfo, const RowParams& p) {
-    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg");
+    // A non-NULL state can only come from an earlier call of this aggregate (SQL cannot make an
+    // `internal` value), so the aggregate context is checked once, on the group's first row.
     if (!PG_ARGISNULL(0)) {
         ClusterState* state = reinterpret_cast<ClusterState*>(PG_GETARG_POINTER(0));
         const Status s = cluster_check_params(state, p.zoom, p.radius_px, p.has_id_column);
@@ -77,6 +78,7 @@ ClusterState* state_for_row(FunctionCallInfo fcinfo, const RowParams& p) {
                          cluster_zoom(state), cluster_radius_px(state), p.zoom, p.radius_px);
         return state;
     }
+    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg");
     ClusterState* state = nullptr;
     const Status s = cluster_create(p.zoom, p.radius_px, p.has_id_column, context_allocator(aggctx), &state);
     if (s != Status::Ok) raise_status(s, "zoom = %d, radius_px = %g", p.zoom, p.radius_px);
