@@ -76,9 +76,16 @@ def zoom_lines(z, baseline, floor_names):
             ("eps_m", f"eps {p.get('eps_m', 0):,.0f} m"),
             ("cover_level", f"geocluster cover level {p.get('cover_level')}")) if key in p),
     ]
-    head = ["approach", "median ms", "p95 ms", "clusters", "overlap", "counts", f"vs {baseline}"]
+    head = ["approach", "median ms", "p95 ms", "clusters", "overlap", "counts", f"vs {baseline}",
+            "vs floor", "vs best seed"]
     table = []
     base = z["approaches"].get(baseline, {}).get("median_ms")
+    # The two ratios issue 6 sets goals on: against count(*) of the same rows, and against
+    # whichever seed approach had the lower median at this zoom (named in brackets).
+    floor_ms = next((s["median_ms"] for n, s in z["approaches"].items() if n in floor_names), None)
+    seeds = [(s["median_ms"], n) for n, s in z["approaches"].items()
+             if n.startswith("seed") and s.get("median_ms") is not None]
+    best_ms, best_name = min(seeds) if seeds else (None, None)
     for name, s in z["approaches"].items():
         floor = name in floor_names
         timeouts = s["timeouts"] + s["skipped"]
@@ -90,6 +97,9 @@ def zoom_lines(z, baseline, floor_names):
             "-" if floor or "overlap_share" not in s else f"{s['overlap_share']:.1%}",
             _rows(s, floor) + (f" ({timeouts}/{s['runs']} timed out)" if timeouts else ""),
             _ratio(s["median_ms"], base),
+            "-" if floor else _ratio(s["median_ms"], floor_ms),
+            "-" if floor or name.startswith("seed") or best_name is None
+            else f"{_ratio(s['median_ms'], best_ms)} ({best_name.split('_')[0]})",
         ])
     widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
     fmt = lambda r: "  ".join(str(c).ljust(w) if i in (0, 5) else str(c).rjust(w)
