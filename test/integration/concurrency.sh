@@ -33,15 +33,7 @@ queries=${GEOCLUSTER_CONCURRENCY_QUERIES:-1000}
 PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
 db=geocluster_concurrency
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok     $*"; }
-bad() { failed=$((failed + 1)); echo "FAILED $*"; }
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
-}
+. "$lib/tally.sh"
 
 tmp=$(mktemp -d /tmp/geocluster-concurrency.XXXXXX)
 own_server=

@@ -34,15 +34,7 @@ min_batches=${GEOCLUSTER_CRASH_BATCHES:-8}
 db=geocluster_crash
 tbl=crash_markers
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok     $*"; }
-bad() { failed=$((failed + 1)); echo "FAILED $*"; }
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
-}
+. "$lib/tally.sh"
 
 tmp=$(mktemp -d /tmp/geocluster-crash.XXXXXX)
 own_server=
