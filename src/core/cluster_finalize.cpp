@@ -196,17 +196,19 @@ void centre_of(const Item& it, Centre* c) noexcept {
     c->y = static_cast<double>(c->qy) + static_cast<double>(c->ry) / n;
 }
 
-bool seed_less(const Entry& a, const Entry& b) noexcept {
+// Function objects, not functions: std::sort given a function pointer calls through it for every
+// comparison; given a lambda's type it inlines the comparison.
+constexpr auto seed_less = [](const Entry& a, const Entry& b) noexcept {
     if (a.key[0] != b.key[0]) return a.key[0] < b.key[0];
     if (a.key[1] != b.key[1]) return a.key[1] < b.key[1];
     return a.key[2] < b.key[2];
-}
+};
 
-bool output_less(const Entry& a, const Entry& b) noexcept {
+constexpr auto output_less = [](const Entry& a, const Entry& b) noexcept {
     for (int i = 0; i < 5; ++i)
         if (a.key[i] != b.key[i]) return a.key[i] < b.key[i];
     return a.rank < b.rank;
-}
+};
 
 // Item states across passes, and marks within a pass.
 enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
