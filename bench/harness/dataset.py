@@ -152,6 +152,11 @@ def ensure(server, markers, seed, log, rebuild=False, table=None):
         took = ensure_qk(server, table, log)
         if took is not None:
             row[0].setdefault("index_s", {})["qk_added_s"] = took
+        conn = server.connect()
+        try:
+            row[0].setdefault("profile", {}).update(sizes(conn, table))
+        finally:
+            conn.close()
         return row[0]
     return build(server, exe, gen_sha, markers, seed, table, log)
 
@@ -264,13 +269,20 @@ def profile(conn, table):
             p[f"zoom{zoom}_densest_tile_rows"] = densest
             p[f"zoom{zoom}_median_nonempty_tile_rows"] = median
             p[f"zoom{zoom}_top10_tiles_rows"] = int(top10)
+    p.update(sizes(conn, table))
+    return p
+
+
+def sizes(conn, table):
+    """The heap's and the indexes' bytes now (a reused dataset may have gained geocluster's column
+    and indexes since its profile was taken)."""
+    with conn.cursor() as cur:
         cur.execute("""SELECT pg_relation_size(%s), coalesce(sum(pg_relation_size(indexrelid)), 0)
                         FROM pg_index WHERE indrelid = %s::regclass""", (table, table))
-        p["heap_bytes"], p["index_bytes"] = (int(v) for v in cur.fetchone())
+        heap, index = (int(v) for v in cur.fetchone())
         cur.execute("""SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                        WHERE i.indrelid = %s::regclass ORDER BY 1""", (table,))
-        p["index_sizes"] = {k: int(v) for k, v in cur.fetchall()}
-    return p
+        return {"heap_bytes": heap, "index_bytes": index, "index_sizes": {k: int(v) for k, v in cur.fetchall()}}
 
 
 def prewarm(conn, table):
