@@ -8,7 +8,7 @@
 # Why valgrind and not ASan: Debian's postgres binary hangs at start when libasan is preloaded
 # (LD_PRELOAD, GCC 12's or clang 14's runtime; a corrupted glibc lock in bindtextdomain), and a
 # sanitized extension cannot load into an unsanitized server without it. test/README.md has
-# the details and the result of a full run (about an hour on two cores).
+# the details and the result of a full run (about two hours on two busy cores).
 #
 # The server starts normally (initdb under valgrind would take minutes), then is restarted with
 # postgres wrapped in valgrind; every backend is a fork of the postmaster, so every query runs
@@ -90,13 +90,15 @@ else
 fi
 as_owner "$bin/pg_ctl" -D "$pg/data" -m fast -w stop >/dev/null
 
-# With --quiet, a log holds only errors: an error is a headline followed by its `at` frame.
+# With --quiet, a log holds only errors: an error is a headline followed by its `at` frame. The
+# extension is built with -g and the server without debug information, so a frame with a
+# source line (file.cpp:N) is the extension's.
 errors=$(cat "$logs"/vg.*.log 2>/dev/null | awk '/^==[0-9]+== [^ ]/ {h = 1; next} h && /^==[0-9]+==    at / {n++} {h = 0} END {print n + 0}')
 procs=$(ls "$logs" | wc -l)
 if [ "$errors" = 0 ]; then
   ok "valgrind: no error in $procs processes"
 else
-  bad "valgrind: $errors errors in $procs processes (logs in $logs), $(grep -l 'geocluster\.so' "$logs"/vg.*.log | wc -l) of them with a geocluster.so frame"
+  bad "valgrind: $errors errors in $procs processes (logs in $logs), $(grep -lE '\.(cpp|hpp):[0-9]+\)|module\.c:[0-9]+\)|geocluster\.so\)' "$logs"/vg.*.log | wc -l) of them with a frame in the extension"
   for f in $(find "$logs" -name 'vg.*.log' -size +0 | head -n 3); do head -n 30 "$f"; done
 fi
 echo "$(( $(date +%s) - start )) s"
