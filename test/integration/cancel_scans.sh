@@ -46,6 +46,7 @@ fi
 passed=0; failed=0
 ok()   { passed=$((passed + 1)); echo "ok:   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$here/lib_reliability/cancel_verdicts.sh"
 start=$(date +%s)
 db=geocluster_cancel_scans
 finish() {
@@ -229,25 +230,7 @@ else
   fail "$interrupted of $iters iterations (100 expected) ended with 57014"
   grep '^iter ' <<<"$out" | grep -v ' sqlstate 57014 ' | head -n 5
 fi
-for k in $kinds; do
-  grep -E "^iter [0-9]+ $k " <<<"$out" | awk -v k="$k" '
-    { over = $NF - $5; if (over > max) max = over; n++ }
-    END { printf "   %s: %d iterations, largest overshoot past the timeout %d ms\n", k, n, max }'
-done
-mb=$(sed -n 's/^mem_before //p' <<<"$out"); ma=$(sed -n 's/^mem_after //p' <<<"$out")
-ab=$(sed -n 's/^anon_before //p' <<<"$out"); am=$(sed -n 's/^anon_mid //p' <<<"$out"); aa=$(sed -n 's/^anon_after //p' <<<"$out")
-if [ -n "$mb" ] && [ -n "$ma" ] && (( ma - mb <= 1048576 )); then
-  ok "memory contexts: $mb bytes before, $ma after ($(printf '%+d' $(( ma - mb ))), limit +1 MB)"
-else
-  fail "memory contexts: ${mb:-?} bytes before, ${ma:-?} after (limit +1 MB)"
-fi
-# RssAnon may rise to the largest footprint any one query reached (malloc keeps freed memory
-# for reuse), but a leak keeps growing: compare the second 50 iterations with the first.
-if [ -n "$am" ] && [ -n "$aa" ] && (( aa - am <= 8192 )); then
-  ok "RssAnon: $ab kB after warm-up, $am kB after 50 iterations, $aa kB after 100 ($(printf '%+d' $(( aa - am ))) kB in the last 50, limit +8 MB)"
-else
-  fail "RssAnon: ${ab:-?} kB after warm-up, ${am:-?} kB after 50 iterations, ${aa:-?} kB after 100 (limit +8 MB in the last 50)"
-fi
+loop_verdicts "$out" $kinds
 if grep -q '^same_backend true$' <<<"$out"; then
   ok "the same backend still serves queries"
 else
