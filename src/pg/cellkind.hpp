@@ -10,6 +10,12 @@
 // arithmetic on valid codes, noexcept and allocation-free: it runs in per-tuple index paths.
 #pragma once
 
+#include "glue.hpp"
+
+extern "C" {
+#include "access/stratnum.h"
+}
+
 #include "geohash.hpp"
 #include "quadkey.hpp"
 
@@ -149,6 +155,36 @@ inline std::size_t exact_intervals(std::uint64_t* codes, std::size_t n, CellInte
         has_next = next_after_subtree<Kind>(c, &next);
     }
     return k;
+}
+
+}  // namespace geocluster::pg
+
+namespace geocluster::pg {
+
+// The exact answer of an operator for a stored cell v and a query cell x, by its strategy
+// number (the GiST leaf test and the SP-GiST leaf test alike).
+template <typename Kind>
+bool cell_matches(std::uint64_t v, std::uint64_t x, StrategyNumber strategy) noexcept {
+    switch (strategy) {
+        case RTOverlapStrategyNumber:
+            return Kind::contains(v, x) || Kind::contains(x, v);
+        case RTContainsStrategyNumber:
+            return Kind::contains(v, x);
+        case RTContainedByStrategyNumber:
+            return Kind::contains(x, v);
+        case RTEqualStrategyNumber:
+            return v == x;
+        case RTLessStrategyNumber:
+            return v < x;
+        case RTLessEqualStrategyNumber:
+            return v <= x;
+        case RTGreaterStrategyNumber:
+            return v > x;
+        case RTGreaterEqualStrategyNumber:
+            return v >= x;
+        default:
+            return false;
+    }
 }
 
 }  // namespace geocluster::pg

@@ -39,6 +39,7 @@ extern "C" {
 namespace {
 
 using geocluster::pg::ancestor_in_range;
+using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
 using geocluster::pg::GeohashKind;
@@ -58,31 +59,6 @@ CellRange* new_range(std::uint64_t lo, std::uint64_t hi) {
     r->lo = lo;
     r->hi = hi;
     return r;
-}
-
-// Leaf: the exact answer for the stored cell v.
-template <typename Kind>
-bool leaf_matches(std::uint64_t v, std::uint64_t x, StrategyNumber strategy) noexcept {
-    switch (strategy) {
-        case RTOverlapStrategyNumber:
-            return Kind::contains(v, x) || Kind::contains(x, v);
-        case RTContainsStrategyNumber:
-            return Kind::contains(v, x);
-        case RTContainedByStrategyNumber:
-            return Kind::contains(x, v);
-        case RTEqualStrategyNumber:
-            return v == x;
-        case RTLessStrategyNumber:
-            return v < x;
-        case RTLessEqualStrategyNumber:
-            return v <= x;
-        case RTGreaterStrategyNumber:
-            return v > x;
-        case RTGreaterEqualStrategyNumber:
-            return v >= x;
-        default:
-            return false;
-    }
 }
 
 // Inner key: may a subtree whose codes lie in [lo, hi] hold a match?
@@ -118,7 +94,7 @@ Datum consistent(FunctionCallInfo fcinfo) {
     bool* recheck = reinterpret_cast<bool*>(PG_GETARG_POINTER(4));
     const CellRange* k = key_of(entry->key);
     *recheck = false;  // keys are exact
-    if (GIST_LEAF(entry)) PG_RETURN_BOOL(leaf_matches<Kind>(k->lo, x, strategy));
+    if (GIST_LEAF(entry)) PG_RETURN_BOOL(cell_matches<Kind>(k->lo, x, strategy));
     PG_RETURN_BOOL(inner_may_match<Kind>(*k, x, strategy));
 }
 

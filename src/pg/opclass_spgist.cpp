@@ -31,6 +31,7 @@ extern "C" {
 
 namespace {
 
+using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
 using geocluster::pg::GeohashKind;
@@ -50,31 +51,6 @@ int label_for(std::uint64_t p, std::uint64_t v) noexcept {
 template <typename Kind>
 std::uint64_t prefix_of(bool has_prefix, Datum prefix) noexcept {
     return has_prefix ? datum_code(prefix) : Kind::ancestor(0, 0);  // no prefix: the root cell
-}
-
-// The exact test for a stored value v.
-template <typename Kind>
-bool value_matches(std::uint64_t v, std::uint64_t x, StrategyNumber strategy) noexcept {
-    switch (strategy) {
-        case RTOverlapStrategyNumber:
-            return Kind::contains(v, x) || Kind::contains(x, v);
-        case RTContainsStrategyNumber:
-            return Kind::contains(v, x);
-        case RTContainedByStrategyNumber:
-            return Kind::contains(x, v);
-        case RTEqualStrategyNumber:
-            return v == x;
-        case RTLessStrategyNumber:
-            return v < x;
-        case RTLessEqualStrategyNumber:
-            return v <= x;
-        case RTGreaterStrategyNumber:
-            return v > x;
-        case RTGreaterEqualStrategyNumber:
-            return v >= x;
-        default:
-            return false;
-    }
 }
 
 // May a subtree holding only descendants-or-self of cell c hold a match?
@@ -223,7 +199,7 @@ Datum inner_consistent(FunctionCallInfo fcinfo) {
         for (int k = 0; k < in->nkeys && ok; ++k) {
             const StrategyNumber strategy = in->scankeys[k].sk_strategy;
             const std::uint64_t x = datum_code(in->scankeys[k].sk_argument);
-            ok = ends_here ? value_matches<Kind>(c, x, strategy) : subtree_may_match<Kind>(c, x, strategy);
+            ok = ends_here ? cell_matches<Kind>(c, x, strategy) : subtree_may_match<Kind>(c, x, strategy);
         }
         if (ok) {
             out->nodeNumbers[out->nNodes] = i;
@@ -242,7 +218,7 @@ Datum leaf_consistent(FunctionCallInfo fcinfo) {
     out->leafValue = in->leafDatum;
     out->recheck = false;
     for (int k = 0; k < in->nkeys; ++k) {
-        if (!value_matches<Kind>(v, datum_code(in->scankeys[k].sk_argument), in->scankeys[k].sk_strategy)) {
+        if (!cell_matches<Kind>(v, datum_code(in->scankeys[k].sk_argument), in->scankeys[k].sk_strategy)) {
             PG_RETURN_BOOL(false);
         }
     }
