@@ -231,6 +231,32 @@ GEOCLUSTER_FUNCTION(cluster_state_finalfn) {
     return cluster_agg_serialfn_body(fcinfo);
 }
 
+// cluster_agg(state bytea) and cluster_state_agg(state bytea): stored states (cluster_state_agg
+// over rows, e.g. one per map tile) merged into one, exactly as the parallel combine step merges
+// the workers' states, so clustering the union of the states equals clustering the union of their
+// rows. Each state is validated as the deserialiser validates (malformed: 22P03), and all must
+// share zoom, radius_px and whether they carry ids (else 22023). NULL states are skipped.
+GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
+    ClusterState* state = state_arg(fcinfo, 0);
+    if (PG_ARGISNULL(1)) {
+        if (state == nullptr) PG_RETURN_NULL();
+        PG_RETURN_POINTER(state);
+    }
+    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg(state bytea)");
+    bytea* bytes = PG_GETARG_BYTEA_PP(1);
+    if (state == nullptr) PG_RETURN_POINTER(deserialize_into(bytes, aggctx));
+    // The row's state lives in the per-row memory, which the executor resets after each row.
+    ClusterState* row = deserialize_into(bytes, CurrentMemoryContext);
+    const Status s = cluster_merge(state, row);
+    if (s == Status::ClusterParamsDiffer)
+        raise_status(s, "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, radius_px %g%s",
+                     cluster_zoom(state), cluster_radius_px(state), cluster_has_id(state) ? " and ids" : ", no ids",
+                     cluster_zoom(row), cluster_radius_px(row), cluster_has_id(row) ? " and ids" : ", no ids");
+    geocluster::pg::check(s);
+    cluster_destroy(row);
+    PG_RETURN_POINTER(state);
+}
+
 // cluster_state_clusters(state bytea) -> marker_cluster[]: validates the bytes as the
 // deserialiser does (a malformed state is a clean 22P03 error) and clusters them.
 GEOCLUSTER_FUNCTION(cluster_state_clusters) {

@@ -120,6 +120,27 @@ CREATE AGGREGATE @extschema@.cluster_state_agg(lat float8, lon float8, zoom int,
 CREATE FUNCTION @extschema@.cluster_state_clusters(state bytea) RETURNS @extschema@.marker_cluster[]
     AS 'MODULE_PATHNAME', 'cluster_state_clusters' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- Stored states merged: cluster_agg(state) clusters the union of the states' rows, exactly as
+-- cluster_agg over those rows would (the parallel combine step does the same merge);
+-- cluster_state_agg(state) keeps the union as a state, for roll-ups. The states must share zoom,
+-- radius_px and whether they carry ids (22023 otherwise); NULL states are skipped. The README's
+-- "Precomputed tiles" recipe stores one state per map tile, so that a world-zoom viewport merges a
+-- few thousand states instead of reading millions of rows.
+CREATE FUNCTION @extschema@.cluster_agg_state_transfn(internal, bytea) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cluster_agg_state_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cluster_agg(state bytea) (
+    SFUNC = @extschema@.cluster_agg_state_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_agg_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.cluster_state_agg(state bytea) (
+    SFUNC = @extschema@.cluster_agg_state_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_state_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+
 -- GeoJSON for map libraries: a FeatureCollection of Points whose properties are the ones
 -- supercluster and MapLibre/Mapbox GL cluster styles read (cluster, point_count,
 -- point_count_abbreviated), plus id, and the cluster's bbox ([west, south, east, north]; west >
