@@ -83,6 +83,9 @@ def benchmark(srv, args, ds, log=log):
     if args.baseline not in [a.name for a in chosen]:
         raise SystemExit(f"bench: baseline {args.baseline} is not among the approaches run")
     table = ds["table_name"]
+    for a in chosen:
+        if a.prepare is not None:
+            ds.setdefault("prepared", {})[a.name] = a.prepare(conn, table, log)
     load_before = os.getloadavg()
     log(f"bench: warming the cache ({table} and its indexes)")
     dataset.prewarm(conn, table)
@@ -98,6 +101,7 @@ def benchmark(srv, args, ds, log=log):
         "settings": server.describe(conn),
         "dataset": {k: ds[k] for k in ("table_name", "markers", "seed", "generator", "stream_md5",
                                        "fingerprint", "kinds", "load_s", "index_s", "profile")},
+        "prepared": ds.get("prepared", {}),
         "workload": {"zooms": args.zooms, "viewports": args.viewports, "repeat": args.repeat,
                      "slow_s": runner.SLOW_S, "timeout_cap_per_zoom": runner.MAX_TIMEOUTS_PER_ZOOM,
                      "baseline": args.baseline, "approaches": {a.name: a.description for a in chosen},

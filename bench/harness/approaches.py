@@ -46,6 +46,8 @@ class Approach:
     extra_rows: str = None
     params: Callable = field(default=lambda zoom: {})  # per-zoom parameters, for the report
     needs_column: str = None  # a column the dataset must have (geocluster's qk), else skipped
+    max_zoom: int = None  # zooms above it are not run (geocluster_tiles keeps tiles for 0..6)
+    prepare: Callable = None  # (conn, table, log) -> dict: builds what the approach reads, once
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -178,6 +180,42 @@ def geocluster_quadkey_sql(vp, table):
                      f"qk <@ {quadkey_cover_sql(vp, level)} AND {latlon_filter(vp)}")
 
 
+# geocluster_tiles: the README's "Precomputed tiles" recipe (sql/include/tiles_recipe.sql) on the
+# bench table: one cluster_state_agg state per tile of level zoom + 4 (16 px) for zooms 0..6,
+# built once (dataset.ensure_tiles), and the viewport query merging the states of the tiles that
+# cover it, the dirty-tile check included (its table is empty here: no writes during the bench).
+# Like seed 003 it returns whole tiles: its counts add up to the rows of the covering tiles.
+TILES_LEVEL_OFFSET = 4
+TILES_MAX_ZOOM = 6
+
+
+def tiles_cover_sql(vp):
+    return quadkey_cover_sql(vp, vp.zoom + TILES_LEVEL_OFFSET)
+
+
+def geocluster_tiles_sql(vp, table):
+    z, level = vp.zoom, vp.zoom + TILES_LEVEL_OFFSET
+    return (f"WITH cover AS MATERIALIZED (SELECT unnest({tiles_cover_sql(vp)}) AS tile), "
+            f"dirty AS (SELECT DISTINCT quadkey_parent(qk, {level}) AS tile FROM {table}_tiles_dirty "
+            f"WHERE quadkey_parent(qk, {level}) IN (SELECT tile FROM cover)) "
+            f"SELECT c.count, c.lat, c.lon FROM unnest((SELECT cluster_agg(s.state) FROM ("
+            f"SELECT t.state FROM cover, LATERAL (SELECT state FROM {table}_tiles t "
+            f"WHERE t.zoom = {z} AND t.tile = cover.tile OFFSET 0) t WHERE cover.tile NOT IN (SELECT tile FROM dirty) "
+            f"UNION ALL SELECT cluster_state_agg(m.lat, m.lon, {z}, {GEOCLUSTER_RADIUS_PX}, m.id) "
+            f"FROM dirty JOIN {table} m ON m.qk BETWEEN dirty.tile AND quadkey_range_end(dirty.tile)) s)) c")
+
+
+def tiles_rows_sql(vp, table):
+    level = vp.zoom + TILES_LEVEL_OFFSET
+    return (f"SELECT count(*) FROM {table} WHERE quadkey_parent(qk, {level}) IN "
+            f"(SELECT unnest({tiles_cover_sql(vp)}))")
+
+
+def _prepare_tiles(conn, table, log):
+    from . import dataset
+    return dataset.ensure_tiles(conn, table, TILES_LEVEL_OFFSET, TILES_MAX_ZOOM, GEOCLUSTER_RADIUS_PX, log)
+
+
 GEOCLUSTER = [
     Approach("geocluster_latlon", "geocluster: cluster_agg(lat, lon, zoom, 60, id) over the (lat, lon) INCLUDE (id) btree bbox",
              geocluster_latlon_sql, requires=("cluster_agg",)),
@@ -185,6 +223,11 @@ GEOCLUSTER = [
              "zoom + 1) on the qk btree, AND the exact lat/lon bbox",
              geocluster_quadkey_sql, requires=("cluster_agg", "quadkey_cover"), needs_column="qk",
              params=lambda z: {"cover_level": min(29, z + COVER_LEVEL_OFFSET)}),
+    Approach("geocluster_tiles", "geocluster: cluster_agg(state) over stored per-tile states (level zoom + 4, "
+             "zooms 0..6; README \"Precomputed tiles\"), dirty-tile check included",
+             geocluster_tiles_sql, requires=("cluster_agg", "cluster_state_agg", "quadkey_cover"), needs_column="qk",
+             expected_rows_sql=tiles_rows_sql, extra_rows="tiles", max_zoom=TILES_MAX_ZOOM, prepare=_prepare_tiles,
+             params=lambda z: {"tiles_level": z + TILES_LEVEL_OFFSET} if z <= TILES_MAX_ZOOM else {}),
 ]
 APPROACHES.extend(GEOCLUSTER)
 

@@ -136,8 +136,10 @@ class Runner:
 
     def run(self, approaches, viewports_by_zoom):
         results = []
+        everyone = approaches
         for zoom, vps in viewports_by_zoom.items():
             t_zoom = time.monotonic()
+            approaches = [a for a in everyone if a.max_zoom is None or zoom <= a.max_zoom]
             recs = {a.name: {"latency_ms": [], "timeouts": 0, "skipped": 0, "viewports": [], "slow": False}
                     for a in approaches}
             viewport_rows = []

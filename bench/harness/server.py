@@ -156,9 +156,9 @@ class Server:
                     # During development the version stays the same while its SQL grows: an
                     # extension created from older scripts lacks the newest functions. Recreate
                     # it then (CASCADE drops the qk column; dataset.ensure adds it back).
-                    cur.execute("SELECT to_regprocedure('quadkey_cover(float8,float8,float8,float8,int)') IS NULL")
+                    cur.execute("SELECT to_regprocedure('cluster_state_agg(bytea)') IS NULL")
                     if cur.fetchone()[0]:
-                        self.log("bench: the geocluster extension predates quadkey_cover: recreating it")
+                        self.log("bench: the geocluster extension predates cluster_state_agg(bytea): recreating it")
                         cur.execute("DROP EXTENSION geocluster CASCADE")
                         cur.execute("CREATE EXTENSION geocluster")
                 except psycopg2.Error as e:

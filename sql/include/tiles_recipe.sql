@@ -1,14 +1,16 @@
 -- Precomputed tiles: one clustering state per map tile for the world zooms 0..6, kept exact
--- under writes. The tiles are quadkeys of level zoom + 4 (16 px at that zoom); the level tells
--- the zoom. A markers table with a quadkey column qk (level 23) is assumed, as created above.
+-- under writes. The tiles are quadkeys of level zoom + 4 (16 px at that zoom). A markers table
+-- with a quadkey column qk (level 23) is assumed, as created above.
 CREATE TABLE marker_tiles (
-    tile  quadkey PRIMARY KEY,
-    state bytea NOT NULL
+    zoom  int NOT NULL,
+    tile  quadkey NOT NULL,
+    state bytea NOT NULL,
+    PRIMARY KEY (zoom, tile)
 );
 INSERT INTO marker_tiles
-SELECT quadkey_parent(qk, z + 4), cluster_state_agg(lat, lon, z, 60, id)
+SELECT z, quadkey_parent(qk, z + 4), cluster_state_agg(lat, lon, z, 60, id)
   FROM markers, generate_series(0, 6) AS z
- GROUP BY z, 1;
+ GROUP BY 1, 2;
 
 -- Writes mark the positions they touch; until the next refresh, the tiles of those positions
 -- are clustered from their rows instead of their stored states.
@@ -32,19 +34,21 @@ CREATE TRIGGER marker_tiles_delete AFTER DELETE ON markers REFERENCING OLD TABLE
     FOR EACH STATEMENT EXECUTE FUNCTION marker_tiles_mark();
 
 -- The clusters of every marker in the tiles that cover a viewport (zoom 0..6): stored states
--- for the clean tiles, rows for the dirty ones.
-CREATE FUNCTION marker_tile_clusters(south float8, west float8, north float8, east float8, zoom int)
+-- for the clean tiles, rows for the dirty ones. One index probe per cover tile: OFFSET 0 keeps
+-- the planner from turning the probes into a scan of every tile of the zoom.
+CREATE FUNCTION marker_tile_clusters(south float8, west float8, north float8, east float8, z int)
 RETURNS SETOF marker_cluster LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH cover AS (SELECT unnest(quadkey_cover(south, west, north, east, zoom + 4)) AS tile),
+    WITH cover AS MATERIALIZED (SELECT unnest(quadkey_cover(south, west, north, east, z + 4)) AS tile),
     dirty AS (
-        SELECT DISTINCT quadkey_parent(qk, zoom + 4) AS tile FROM marker_tiles_dirty
-        INTERSECT SELECT tile FROM cover)
+        SELECT DISTINCT quadkey_parent(qk, z + 4) AS tile FROM marker_tiles_dirty
+         WHERE quadkey_parent(qk, z + 4) IN (SELECT tile FROM cover))
     SELECT c.* FROM unnest((
         SELECT cluster_agg(s.state) FROM (
-            SELECT t.state FROM marker_tiles t JOIN cover USING (tile)
-             WHERE t.tile NOT IN (SELECT tile FROM dirty)
+            SELECT t.state FROM cover, LATERAL (
+                SELECT state FROM marker_tiles t WHERE t.zoom = z AND t.tile = cover.tile OFFSET 0) t
+             WHERE cover.tile NOT IN (SELECT tile FROM dirty)
             UNION ALL
-            SELECT cluster_state_agg(m.lat, m.lon, zoom, 60, m.id)
+            SELECT cluster_state_agg(m.lat, m.lon, z, 60, m.id)
               FROM dirty JOIN markers m ON m.qk BETWEEN dirty.tile AND quadkey_range_end(dirty.tile)
         ) s)) c
 $$;
@@ -60,12 +64,13 @@ BEGIN
     WITH marks AS (DELETE FROM marker_tiles_dirty RETURNING qk),
     tiles AS (SELECT DISTINCT z, quadkey_parent(qk, z + 4) AS tile FROM marks, generate_series(0, 6) AS z),
     fresh AS (
-        SELECT tiles.tile, s.state FROM tiles, LATERAL (
+        SELECT tiles.z, tiles.tile, s.state FROM tiles, LATERAL (
             SELECT cluster_state_agg(m.lat, m.lon, tiles.z, 60, m.id) AS state FROM markers m
              WHERE m.qk BETWEEN tiles.tile AND quadkey_range_end(tiles.tile)) s),
-    emptied AS (DELETE FROM marker_tiles t USING fresh f WHERE t.tile = f.tile AND f.state IS NULL)
-    INSERT INTO marker_tiles SELECT tile, state FROM fresh WHERE state IS NOT NULL
-        ON CONFLICT (tile) DO UPDATE SET state = EXCLUDED.state;
+    emptied AS (DELETE FROM marker_tiles t USING fresh f
+                 WHERE t.zoom = f.z AND t.tile = f.tile AND f.state IS NULL)
+    INSERT INTO marker_tiles SELECT z, tile, state FROM fresh WHERE state IS NOT NULL
+        ON CONFLICT (zoom, tile) DO UPDATE SET state = EXCLUDED.state;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
