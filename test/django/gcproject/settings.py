@@ -28,5 +28,12 @@ DATABASES = {
         'PORT': os.environ.get('PGPORT', ''),
         'USER': os.environ.get('PGUSER', ''),
         'PASSWORD': os.environ.get('PGPASSWORD', ''),
+        # Nothing here may wait forever: a connection attempt gives up after 10 s, and a
+        # statement after 5 minutes or 2 minutes on a lock, with an error that names it
+        # (the test command's own time limit would only say that the suite hung).
+        'OPTIONS': {
+            'connect_timeout': 10,
+            'options': '-c statement_timeout=300s -c lock_timeout=120s',
+        },
     },
 }
