@@ -18,7 +18,8 @@ def _ratio(v, base):
         return "-"
     if math.isinf(v):
         return "timeout"
-    return f"{v / base:.2f}x"
+    r = v / base
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"  # 0.0032x, not 0.00x
 
 
 def _rows(s, floor):
@@ -57,6 +58,10 @@ def header_lines(meta):
         f"one, no warm-up); latency = median over viewports of each viewport's median, p95 likewise; "
         f"clusters of 60 px at 256 px tiles; ratios of medians against {meta['workload']['baseline']}",
     ]
+    for name, p in meta.get("prepared", {}).items():
+        if p and "tiles" in p:
+            lines.append(f"prepared: {name}: {p['tiles']:,} tile states, {p['bytes'] / 2**20:,.0f} MiB"
+                         + (f", built in {p['build_s']:.1f} s" if p.get("build_s") else ", reused"))
     for note in meta.get("notes", []):
         lines.append(f"note: {note}")
     return lines

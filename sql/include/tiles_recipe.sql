@@ -1,6 +1,6 @@
 -- Precomputed tiles: one clustering state per map tile for the world zooms 0..6, kept exact
--- under writes. The tiles are quadkeys of level zoom + 4 (16 px at that zoom). A markers table
--- with a quadkey column qk (level 23) is assumed, as created above.
+-- under writes. The tiles are quadkeys of level zoom + 4 (16 px at that zoom). It assumes the
+-- markers table above: id, lat, lon, and qk, their quadkey of a level of 10 or more.
 CREATE TABLE marker_tiles (
     zoom  int NOT NULL,
     tile  quadkey NOT NULL,

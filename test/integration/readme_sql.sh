@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every ```sql block of README.md runs, in order, in a fresh database of the test server, and
 # must succeed: the README shows nothing that a test does not run. A block preceded by the
-# HTML comment `<!-- test: fresh database -->` starts again in a new, empty database.
+# HTML comment `<!-- test: fresh database -->` starts again in a new, empty database. A block
+# preceded by `<!-- file: PATH -->` must also be, verbatim, the file PATH of the repository
+# (a recipe that a regression test runs with assertions, e.g. sql/include/tiles_recipe.sql).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 db=geocluster_readme
@@ -28,6 +30,22 @@ for f in "$tmp"/*.sql; do
   fi
 done
 rm -rf "$tmp"
+while IFS= read -r line; do
+  case "$line" in
+    same:*) passed=$((passed + 1)) ;;
+    *) failed=$((failed + 1)); echo "$line" ;;
+  esac
+done < <(python3 - <<'PY'
+import re
+text = open("README.md").read()
+for path, body in re.findall(r"<!-- file: (\S+) -->\s*```sql\n(.*?)```", text, re.S):
+    try:
+        same = open(path).read() == body
+    except OSError as e:
+        print(f"README block quoting {path}: {e}"); continue
+    print(f"same: {path}" if same else f"README block quoting {path} differs from the file")
+PY
+)
 psql -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
 echo "README sql blocks: $passed passed, $failed failed"
 [ "$failed" = 0 ]
