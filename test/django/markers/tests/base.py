@@ -1,3 +1,4 @@
+from django.db import connection
 from django.db.models import FloatField, Func
 from django.test import TestCase
 
@@ -15,6 +16,13 @@ class MarkerTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
         (load_markers_fast if cls.fast_load else load_markers)(cls.total)
+        # Statistics of the rows just loaded (ANALYZE counts this transaction's own rows). Without
+        # them the planner sees whatever autovacuum last left: after an earlier class's rows were
+        # rolled back and vacuumed away, reltuples = 0, so it takes the table for empty and plans
+        # `id IN (SELECT id ... )` as a nested loop over two sequential scans, quadratic in the
+        # rows (28,000^2 ST_DWithin calls ran past CI's 90 minutes once).
+        with connection.cursor() as cursor:
+            cursor.execute('ANALYZE markers_marker')
         # ST_X and ST_Y return the stored coordinates exactly, without a GEOS object per row.
         cls.points = list(Marker.objects.values_list(
             'id', Func('geom', function='ST_X', output_field=FloatField()),
