@@ -44,6 +44,9 @@ def parse_args(argv):
     p.add_argument("--pguser", help="its user (default postgres)")
     p.add_argument("--pgdatabase", help=f"its database (default {server.DATABASE}, created if missing)")
     p.add_argument("--keep-running", action="store_true", help="leave the benchmark's cluster running")
+    p.add_argument("--index-choice", metavar="FILE.json",
+                   help="time count(*), cluster_state_agg and cluster_agg on the densest viewport of each "
+                        "--zooms zoom of FILE with both (lat, lon) indexes, then the covering one alone, and stop")
     p.add_argument("--report", metavar="FILE.json", help="print the tables of a results file again, and stop")
     p.add_argument("--smoke", action="store_true",
                    help="the test command's self-check on a throwaway cluster: exits non-zero on failure")
@@ -117,6 +120,13 @@ def main(argv):
     if args.report:
         meta, results, floors = report.load(args.report)
         print(report.render(meta, results, floors))
+        return 0
+    if args.index_choice:
+        from harness import index_choice
+        with make_server(args) as srv:
+            conn = srv.connect()
+            print(index_choice.main(conn, args.index_choice, args.zooms), flush=True)
+            conn.close()
         return 0
     if args.smoke:
         from harness import smoke
