@@ -227,7 +227,7 @@ GEOCLUSTER = [
              "zooms 0..6; README \"Precomputed tiles\"), dirty-tile check included",
              geocluster_tiles_sql, requires=("cluster_agg", "cluster_state_agg", "quadkey_cover"), needs_column="qk",
              expected_rows_sql=tiles_rows_sql, extra_rows="tiles", max_zoom=TILES_MAX_ZOOM, prepare=_prepare_tiles,
-             params=lambda z: {"tiles_level": z + TILES_LEVEL_OFFSET} if z <= TILES_MAX_ZOOM else {}),
+             params=lambda z: {"tiles_level": z + TILES_LEVEL_OFFSET}),
 ]
 APPROACHES.extend(GEOCLUSTER)
 

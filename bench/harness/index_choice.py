@@ -57,7 +57,7 @@ def _median_ms(cur, sql, runs):
     return statistics.median(samples)
 
 
-def main(conn, results_path, zooms, runs=50, log=print):
+def main(conn, results_path, zooms, runs=50):
     table, cases = _densest(results_path, zooms)
     plain = f"{table}_lat_lon_idx"
     conn.autocommit = False

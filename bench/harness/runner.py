@@ -136,18 +136,17 @@ class Runner:
 
     def run(self, approaches, viewports_by_zoom):
         results = []
-        everyone = approaches
         for zoom, vps in viewports_by_zoom.items():
             t_zoom = time.monotonic()
-            approaches = [a for a in everyone if a.max_zoom is None or zoom <= a.max_zoom]
+            active = [a for a in approaches if a.max_zoom is None or zoom <= a.max_zoom]
             recs = {a.name: {"latency_ms": [], "timeouts": 0, "skipped": 0, "viewports": [], "slow": False}
-                    for a in approaches}
+                    for a in active}
             viewport_rows = []
             plan_viewport = next((i for i, vp in enumerate(vps) if vp.kind == "random"), 0)
             for i, vp in enumerate(vps):
                 rows_in_vp = self._count(f"SELECT count(*) FROM {self.table} WHERE {latlon_filter(vp)}")
                 viewport_rows.append(rows_in_vp)
-                for a in approaches:
+                for a in active:
                     rec = recs[a.name]
                     sql = a.sql(vp, self.table)
                     if i == plan_viewport:
@@ -157,7 +156,7 @@ class Runner:
                         rec["latency_ms"].append(math.inf)
                         continue
                     rec["viewports"].append(self._viewport(a, vp, sql, rec, rows_in_vp))
-            results.append(summarise(zoom, vps, viewport_rows, approaches, recs))
+            results.append(summarise(zoom, vps, viewport_rows, active, recs))
             self.log(f"bench:   zoom {zoom}: {len(vps)} viewports in {time.monotonic() - t_zoom:.0f} s")
         return results
 

@@ -242,9 +242,11 @@ GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
         if (state == nullptr) PG_RETURN_NULL();
         PG_RETURN_POINTER(state);
     }
-    MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg(state bytea)");
     bytea* bytes = PG_GETARG_BYTEA_PP(1);
-    if (state == nullptr) PG_RETURN_POINTER(deserialize_into(bytes, aggctx));
+    // As in state_for_row: a non-NULL state comes from this aggregate, so the context is checked
+    // once, when the group's state is created.
+    if (state == nullptr)
+        PG_RETURN_POINTER(deserialize_into(bytes, aggregate_context(fcinfo, "cluster_agg(state bytea)")));
     // The row's state lives in the per-row memory, which the executor resets after each row.
     ClusterState* row = deserialize_into(bytes, CurrentMemoryContext);
     const Status s = cluster_merge(state, row);
