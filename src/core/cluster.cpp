@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 
 namespace geocluster {
@@ -86,7 +87,7 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
             const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
             std::uint64_t j = h & st->slot_mask;
             while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
-            st->slots[j] = Slot{i + 1, static_cast<std::uint32_t>(h >> 32)};
+            st->slots[j] = Slot{i + 1, tag_of(h)};
         }
     }
     return Status::Ok;
@@ -99,7 +100,7 @@ Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexce
 Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
                      std::uint64_t h) noexcept {
     if (st->slots == nullptr) return nullptr;
-    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    const auto tag = tag_of(h);
     for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
         const Slot s = st->slots[j];
         if (s.index1 == 0) return nullptr;
@@ -110,15 +111,19 @@ Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
     }
 }
 
+Bin empty_bin(std::uint64_t kx, std::uint64_t ky) noexcept {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    return Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
+}
+
 Bin* insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
     const std::uint32_t i = st->n_bins++;
     Bin* b = &st->bins[i];
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    *b = Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
+    *b = empty_bin(kx, ky);
     const std::uint64_t h = hash_key(kx, ky);
     std::uint64_t j = h & st->slot_mask;
     while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
-    st->slots[j] = Slot{i + 1, static_cast<std::uint32_t>(h >> 32)};
+    st->slots[j] = Slot{i + 1, tag_of(h)};
     return b;
 }
 
@@ -151,14 +156,15 @@ void fold_point(Bin* b, const Pending& p) noexcept {
     b->count += 1;
     wide_add(b->sum_x, p.x);
     wide_add(b->sum_y, p.y);
-    if (p.lat < b->min_lat) b->min_lat = p.lat;
-    if (p.lat > b->max_lat) b->max_lat = p.lat;
-    if (p.lon < b->min_lon) b->min_lon = p.lon;
-    if (p.lon > b->max_lon) b->max_lon = p.lon;
-    if (p.has_id != 0 && (b->has_id == 0 || p.id < b->min_id)) {
-        b->min_id = p.id;
-        b->has_id = 1;
-    }
+    // Branch-free (minsd/maxsd, cmov): whether a point moves a bound is a coin toss early in a
+    // bin's life. No NaN reaches here, and -0.0 was normalised, so min/max are exact.
+    b->min_lat = std::min(b->min_lat, p.lat);
+    b->max_lat = std::max(b->max_lat, p.lat);
+    b->min_lon = std::min(b->min_lon, p.lon);
+    b->max_lon = std::max(b->max_lon, p.lon);
+    const bool take_id = p.has_id != 0 && (b->has_id == 0 || p.id < b->min_id);
+    b->min_id = take_id ? p.id : b->min_id;
+    b->has_id |= p.has_id;
 }
 
 constexpr std::uint32_t kMissingBin = 0xFFFFFFFFu;
@@ -211,40 +217,97 @@ Status flush_pending(ClusterState* st) noexcept {
         hash[i] = hash_key(kx[i], ky[i]);
         if (st->slots != nullptr) __builtin_prefetch(&st->slots[hash[i] & st->slot_mask]);
     }
-    // 2. Find each bin (rows that arrive sorted hit the previous bin: no probe), and start
-    //    fetching it (a Bin spans two cache lines). Keys not found yet are counted, and room for
-    //    that many bins is reserved before anything changes: a failure leaves the state as it was.
+    // 2. Find each bin in two steps, so that the cache misses of a batch overlap instead of
+    //    queueing one after another: (a) probe the hash slots (being fetched since step 1) by
+    //    their 32-bit tags alone and start fetching the bin a tag names (a Bin spans two cache
+    //    lines); (b) check each point's key against that bin, by then in cache, and search
+    //    properly on the rare false tag match. A point with the previous point's key (rows that
+    //    arrive sorted) takes its bin without a probe. Nothing changes in the state until every
+    //    new key has room (below).
+    if (st->slots != nullptr) {
+        const Slot* const slots = st->slots;
+        const std::uint64_t mask = st->slot_mask;
+        // The previous batch's last point (none yet: no key matches kMissingBin's bin).
+        std::uint32_t prev = st->n_bins > 0 ? st->last : kMissingBin;
+        std::uint64_t prev_kx = prev != kMissingBin ? st->bins[prev].kx : ~std::uint64_t{0};
+        std::uint64_t prev_ky = prev != kMissingBin ? st->bins[prev].ky : ~std::uint64_t{0};
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if (kx[i] == prev_kx && ky[i] == prev_ky && prev != kMissingBin) {  // verified in (b)
+                bin[i] = prev;
+                continue;
+            }
+            const auto tag = tag_of(hash[i]);
+            std::uint32_t found = kMissingBin;
+            for (std::uint64_t j = hash[i] & mask;; j = (j + 1) & mask) {
+                const Slot sl = slots[j];
+                if (sl.index1 == 0) break;
+                if (sl.tag == tag) {
+                    found = sl.index1 - 1;
+                    break;
+                }
+            }
+            if (found != kMissingBin) {
+                __builtin_prefetch(&st->bins[found]);
+                __builtin_prefetch(reinterpret_cast<const char*>(&st->bins[found]) + 64);
+            }
+            bin[i] = prev = found;
+            prev_kx = kx[i];
+            prev_ky = ky[i];
+        }
+    } else {
+        for (std::uint32_t i = 0; i < n; ++i) bin[i] = kMissingBin;
+    }
     std::uint32_t missing = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-        const Bin* b = nullptr;
-        if (st->n_bins > 0) {
-            const Bin* hint = &st->bins[st->last];
-            if (hint->kx == kx[i] && hint->ky == ky[i]) b = hint;
-        }
-        if (b == nullptr) b = find_bin_hashed(st, kx[i], ky[i], hash[i]);
-        if (b == nullptr) {
+    for (std::uint32_t i = 0; i < n; ++i) {  // (b)
+        if (bin[i] != kMissingBin) {
+            const Bin& b = st->bins[bin[i]];
+            if (b.kx == kx[i] && b.ky == ky[i]) continue;
+            const Bin* f = find_bin_hashed(st, kx[i], ky[i], hash[i]);
+            if (f != nullptr) {
+                bin[i] = static_cast<std::uint32_t>(f - st->bins);
+                continue;
+            }
             bin[i] = kMissingBin;
-            ++missing;
-            continue;
         }
-        bin[i] = static_cast<std::uint32_t>(b - st->bins);
-        st->last = bin[i];
-        __builtin_prefetch(b);
-        __builtin_prefetch(reinterpret_cast<const char*>(b) + 64);
+        ++missing;
     }
     if (missing > 0) {
-        const Status s = reserve_bins(st, std::uint64_t{st->n_bins} + distinct_missing(kx, ky, hash, bin, n));
+        // Room first. While the arrays have room for every missing point (the usual case: they
+        // grow by doubling), nothing needs counting; otherwise reserve exactly the distinct new
+        // keys, so that a small group stays small (a batch of 256 points in one new bin reserves
+        // one bin, not 256).
+        std::uint64_t need = std::uint64_t{st->n_bins} + missing;
+        const std::uint64_t slot_room = st->slots != nullptr ? (st->slot_mask + 1) / 2 : 0;
+        if (need > st->cap_bins || need > slot_room)
+            need = std::uint64_t{st->n_bins} + distinct_missing(kx, ky, hash, bin, n);
+        const Status s = reserve_bins(st, need);
         if (s != Status::Ok) return s;
+        // Then one probe per point: an earlier point of the batch may have added its key.
+        Slot* const slots = st->slots;
+        const std::uint64_t mask = st->slot_mask;
         for (std::uint32_t i = 0; i < n; ++i) {
             if (bin[i] != kMissingBin) continue;
-            Bin* b = find_bin_hashed(st, kx[i], ky[i], hash[i]);  // an earlier point may have added it
-            if (b == nullptr) b = insert_bin(st, kx[i], ky[i]);
-            bin[i] = static_cast<std::uint32_t>(b - st->bins);
-            st->last = bin[i];
+            const auto tag = tag_of(hash[i]);
+            std::uint64_t j = hash[i] & mask;
+            for (;; j = (j + 1) & mask) {
+                const Slot sl = slots[j];
+                if (sl.index1 == 0) break;
+                if (sl.tag == tag) {
+                    const Bin& b = st->bins[sl.index1 - 1];
+                    if (b.kx == kx[i] && b.ky == ky[i]) break;
+                }
+            }
+            if (slots[j].index1 == 0) {
+                const std::uint32_t k = st->n_bins++;
+                st->bins[k] = empty_bin(kx[i], ky[i]);
+                slots[j] = Slot{k + 1, tag};
+            }
+            bin[i] = slots[j].index1 - 1;
         }
     }
     // 3. Fold the points in.
     for (std::uint32_t i = 0; i < n; ++i) fold_point(&st->bins[bin[i]], st->pending[i]);
+    st->last = bin[n - 1];
     st->n_pending = 0;
     return Status::Ok;
 }

@@ -101,13 +101,17 @@ inline std::uint64_t hash_key(std::uint64_t kx, std::uint64_t ky) noexcept {
     return h;
 }
 
+inline std::uint32_t tag_of(std::uint64_t hash) noexcept {
+    return static_cast<std::uint32_t>(hash >> 32);
+}
+
 // Fixed-point position of a unit coordinate, clamped to [0, 2^48]. floor(v + 0.5) rather than
 // nearbyint: it does not depend on the FPU rounding mode.
 inline std::uint64_t fixed_from_unit(double u) noexcept {
-    const double v = std::floor(u * kFixedOneD + 0.5);
-    if (!(v > 0.0)) return 0;
+    const double v = u * kFixedOneD + 0.5;
+    if (!(v >= 1.0)) return 0;
     if (v >= kFixedOneD) return kFixedOne;
-    return static_cast<std::uint64_t>(v);
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
 }
 
 // The per-row path does not touch the bins: it appends the point to a small buffer, and a full
@@ -178,7 +182,7 @@ inline Status settle(const ClusterState* st) noexcept;
 // one correction step either way makes it exact.
 inline std::uint64_t div_side(const ClusterState* st, std::uint64_t v) noexcept {
     const std::uint64_t s = st->bin_side;
-    auto q = static_cast<std::uint64_t>(static_cast<double>(v) * st->inv_side);
+    auto q = static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(v)) * st->inv_side));
     if (q * s > v) {
         --q;
     } else if ((q + 1) * s <= v) {
