@@ -105,8 +105,10 @@ inline std::uint32_t tag_of(std::uint64_t hash) noexcept {
     return static_cast<std::uint32_t>(hash >> 32);
 }
 
-// Fixed-point position of a unit coordinate, clamped to [0, 2^48]. floor(v + 0.5) rather than
-// nearbyint: it does not depend on the FPU rounding mode.
+// Fixed-point position of a unit coordinate, clamped to [0, 2^48]: floor(u * 2^48 + 0.5), which
+// unlike nearbyint does not depend on the FPU rounding mode. For v >= 1 truncation is the floor,
+// and a conversion through int64 is one instruction on x86-64, where floor is a libm call and a
+// conversion to uint64 a branch (values here stay below 2^50).
 inline std::uint64_t fixed_from_unit(double u) noexcept {
     const double v = u * kFixedOneD + 0.5;
     if (!(v >= 1.0)) return 0;
@@ -182,7 +184,9 @@ inline Status settle(const ClusterState* st) noexcept;
 // one correction step either way makes it exact.
 inline std::uint64_t div_side(const ClusterState* st, std::uint64_t v) noexcept {
     const std::uint64_t s = st->bin_side;
-    auto q = static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(v)) * st->inv_side));
+    // Through int64 both ways: one instruction each, where uint64 <-> double costs branches.
+    const double vd = static_cast<double>(static_cast<std::int64_t>(v));
+    auto q = static_cast<std::uint64_t>(static_cast<std::int64_t>(vd * st->inv_side));
     if (q * s > v) {
         --q;
     } else if ((q + 1) * s <= v) {
