@@ -47,18 +47,32 @@
 //     (cluster.cpp). Every pass orders its items by a total order computed from their contents
 //     only (count, then the unique bin key, or the unique rank derived from it), never by array
 //     position; what a seed takes is a set defined by distances, whatever order the grid visits
-//     it in; and adding items is exact. So the same bins give the same passes and the same
-//     output, bit for bit. The output is sorted by count and exact centre, which separation
-//     makes unique; the rank settles the impossible tie so that the order is total.
+//     it in; and adding items is exact (integer sums, minima and maxima of values that have no
+//     -0.0 and no NaN), so the order in which an item's members are added does not matter
+//     either. So the same bins give the same passes and the same output, bit for bit. The
+//     output is sorted by count and exact centre, which separation makes unique; the rank
+//     settles the impossible tie so that the order is total.
 //  6. id: minimum over members that have one.
-//  7. Finalisation needs O(bins) scratch, about 260 bytes per bin at its peak (items 128, seed
-//     entries 48, grid 32, column index <= 32, centres 16, lists and flags 6), allocated from the
-//     state's allocator and released before returning; the result is one Cluster per cluster.
+//  7. Finalisation needs O(bins) scratch, allocated from the state's allocator and released
+//     before returning: per bin 69 bytes (centres 16, sort keys 16, grid 32, bin -> item 4,
+//     marks 1); per item of the first pass's result 133 (items 128, list 4, state 1), + 4 for the
+//     assignment; per grid entry 32 for the new entries of a later pass and an index of about 8
+//     (dense) or at most 64 (hash of columns); 48 per cluster (or per candidate when the seed
+//     order does not pack) for the sort entries. At most about 320 bytes per bin when every bin
+//     stays alone, under 100 when the first pass merges them ten to one. The result is one
+//     Cluster per cluster.
 //
 // Speed: every sort works on arrays of plain keys (no comparator chasing indices into the item
-// array, which at a million bins is a cache miss per comparison); the grid carries the centres,
-// so a query touches the items only for what it takes; and a hash index of the grid's columns
-// finds a column's entries in one probe.
+// array, which at a million bins is a cache miss per comparison), and the seed order and the
+// grid order pack into one uint64 per entry whenever the fields fit (they do for any viewport),
+// sorted by an LSD radix sort; the grid carries the centres, so a query touches the items only
+// for what it takes; cells a little wider than the radius make a query visit 3 x 3 cells of
+// side r (area 9 r^2) rather than 2 x 2 of side 2r (16 r^2); the grid index is a dense array
+// over the occupied cells' bounding box when that is small (a viewport), so a query finds a
+// column's entries with two loads, and otherwise a hash of the grid's columns finds a column's
+// entries in one probe; the first pass reads the bins directly, and builds only the items it
+// ends with, so a dense map (thousands of bins, a few hundred clusters) fills a few pages of
+// items rather than one 128-byte item per bin.
 #include "core.hpp"
 
 #include "cluster.hpp"
@@ -84,7 +98,7 @@ struct Item {
     double min_lon_e, max_lon_e;  // over east members (+inf/-inf when none)
     double min_lon_w, max_lon_w;  // over west members (+inf/-inf when none)
     std::int64_t min_id;
-    std::uint32_t rank;  // min over members of their bins' first-pass rank: unique
+    std::uint32_t rank;  // min over members of their first-pass item numbers: unique
     std::uint32_t has_id;
 };
 
@@ -98,8 +112,9 @@ struct Pos {
     double x, y;
 };
 
-// A sort entry: the seed order compares key[0..2] (ascending), the output order key[0..4] then
-// rank. key[0] is UINT64_MAX - count (heaviest first). index: the item.
+// A sort entry: the seed order, when it does not pack into one uint64 (seed_order), compares
+// key[0..2] (ascending), the output order key[0..4] then rank. key[0] is UINT64_MAX - count
+// (heaviest first). index: the item (or bin, in the first pass).
 struct Entry {
     std::uint64_t key[5];
     std::uint32_t rank;
@@ -128,6 +143,46 @@ struct ColumnSlot {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::uint32_t kPollEvery = 4096;
+
+// Bits needed to write v: 0 for 0.
+int bit_width(std::uint64_t v) noexcept { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+
+// Sorts keys[0..n) ascending by their bits [low, high) (all bits at or above high being 0); tmp
+// has room for n keys. Returns the array that holds the result (keys or tmp). The bits below
+// low carry an index through the sort and decide nothing the callers care about (their keys
+// are unique above low, or equal ones may come in any order), so small arrays are simply
+// sorted whole.
+// Why a radix sort: the sorted fields fit in a few dozen bits, so one to three counting passes
+// beat the n log n unpredictable branches of a comparison sort from a few dozen keys on.
+// Digits of at most 11 bits (a 2048-bucket count array stays in L1), as many as needed, of
+// equal width.
+std::uint64_t* radix_sort(std::uint64_t* keys, std::uint64_t* tmp, std::uint32_t n, int low,
+                          int high) noexcept {
+    constexpr int kMaxDigitBits = 11;
+    if (n < 64) {  // below that, clearing and summing the buckets costs more than it saves
+        std::sort(keys, keys + n);
+        return keys;
+    }
+    const int bits = high - low;
+    const int digits = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
+    const int digit_bits = digits == 0 ? 0 : (bits + digits - 1) / digits;
+    const std::uint64_t mask = (std::uint64_t{1} << digit_bits) - 1;
+    std::uint32_t count[std::size_t{1} << kMaxDigitBits];
+    for (int shift = low; shift < high; shift += digit_bits) {
+        std::memset(count, 0, (mask + 1) * sizeof count[0]);
+        for (std::uint32_t i = 0; i < n; ++i) ++count[(keys[i] >> shift) & mask];
+        if (count[(keys[0] >> shift) & mask] == n) continue;  // one digit value: nothing to do
+        std::uint32_t sum = 0;
+        for (std::uint64_t b = 0; b <= mask; ++b) {
+            const std::uint32_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (std::uint32_t i = 0; i < n; ++i) tmp[count[(keys[i] >> shift) & mask]++] = keys[i];
+        std::swap(keys, tmp);
+    }
+    return keys;
+}
 
 Item item_from_bin(const Bin& b) noexcept {
     const bool west = (b.kx & 1) != 0;
@@ -168,6 +223,31 @@ void item_add(Item& d, const Item& s) noexcept {
     d.rank = std::min(d.rank, s.rank);
 }
 
+// item_add(d, item_from_bin(b)) but the rank, without building the item (why: the first pass adds
+// thousands of bins, and a temporary item costs a store and reload of its 128 bytes each time):
+// the same operations on the same values, leaving out those that cannot change d (adding 0,
+// min with +inf, max with -inf).
+void item_add_bin(Item& d, const Bin& b) noexcept {
+    d.count += b.count;
+    if ((b.kx & 1) != 0) {  // west
+        d.count_w += b.count;
+        wide_add(d.sx_w, wide_load(b.sum_x));
+        d.min_lon_w = std::min(d.min_lon_w, b.min_lon);
+        d.max_lon_w = std::max(d.max_lon_w, b.max_lon);
+    } else {
+        wide_add(d.sx_e, wide_load(b.sum_x));
+        d.min_lon_e = std::min(d.min_lon_e, b.min_lon);
+        d.max_lon_e = std::max(d.max_lon_e, b.max_lon);
+    }
+    wide_add(d.sy, wide_load(b.sum_y));
+    d.min_lat = std::min(d.min_lat, b.min_lat);
+    d.max_lat = std::max(d.max_lat, b.max_lat);
+    if (b.has_id != 0 && (d.has_id == 0 || b.min_id < d.min_id)) {
+        d.min_id = b.min_id;
+        d.has_id = 1;
+    }
+}
+
 // Contract 3: the box that crosses the antimeridian wins only when strictly shorter, which needs
 // members on both sides. West members all have lon < 0 <= every east member's lon, so the
 // ordinary box is [min_lon_w, max_lon_e].
@@ -178,22 +258,44 @@ bool crosses(const Item& it) noexcept {
     return crossing < ordinary;
 }
 
-void centre_of(const Item& it, Centre* c) noexcept {
-    u128 nx = wide_load(it.sx_e) + wide_load(it.sx_w);
-    if (crosses(it)) nx += static_cast<u128>(it.count_w) << kFixedBits;  // west members at x + 1
-    const u128 ny = wide_load(it.sy);
+// The centre of count members whose positions add up to (nx, ny), west members of a crossing
+// cluster counted at x + 1.
+void centre_from_sums(u128 nx, u128 ny, std::uint64_t count, Centre* c) noexcept {
     // Means stay below 2^49 (positions are <= 2^48, shifted ones <= 2^49, and a crossing cluster
     // has an unshifted member), so the quotients fit 64 bits.
-    std::uint64_t qx = static_cast<std::uint64_t>(nx / it.count);
-    const auto rx = static_cast<std::uint64_t>(nx % it.count);
+    std::uint64_t qx, rx;
+    if ((nx >> 64) == 0 && (ny >> 64) == 0) {
+        // The sums fit 64 bits (always below 2^15 members): the same quotients from the hardware
+        // divider instead of the 128-bit division routine, which costs several times more.
+        const auto nx64 = static_cast<std::uint64_t>(nx), ny64 = static_cast<std::uint64_t>(ny);
+        qx = nx64 / count;
+        rx = nx64 % count;
+        c->qy = ny64 / count;
+        c->ry = ny64 % count;
+    } else {
+        qx = static_cast<std::uint64_t>(nx / count);
+        rx = static_cast<std::uint64_t>(nx % count);
+        c->qy = static_cast<std::uint64_t>(ny / count);
+        c->ry = static_cast<std::uint64_t>(ny % count);
+    }
     if (qx > kFixedOne || (qx == kFixedOne && rx > 0)) qx -= kFixedOne;  // wrap back into [0, 1]
     c->qx = qx;
     c->rx = rx;
-    c->qy = static_cast<std::uint64_t>(ny / it.count);
-    c->ry = static_cast<std::uint64_t>(ny % it.count);
-    const double n = static_cast<double>(it.count);
+    const double n = static_cast<double>(count);
     c->x = static_cast<double>(c->qx) + static_cast<double>(c->rx) / n;
     c->y = static_cast<double>(c->qy) + static_cast<double>(c->ry) / n;
+}
+
+void centre_of(const Item& it, Centre* c) noexcept {
+    u128 nx = wide_load(it.sx_e) + wide_load(it.sx_w);
+    if (crosses(it)) nx += static_cast<u128>(it.count_w) << kFixedBits;  // west members at x + 1
+    centre_from_sums(nx, wide_load(it.sy), it.count, c);
+}
+
+// centre_of(item_from_bin(b)): a bin's members all lie on one side of the antimeridian
+// (cluster_internal.hpp), so it never crosses it.
+void centre_of_bin(const Bin& b, Centre* c) noexcept {
+    centre_from_sums(wide_load(b.sum_x), wide_load(b.sum_y), b.count, c);
 }
 
 // Function objects, not functions: std::sort given a function pointer calls through it for every
@@ -215,8 +317,9 @@ enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
 enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 
 // The Finalizer owns finalisation's scratch arrays (all trivially destructible, all from the
-// state's allocator) and releases them explicitly: it has no destructor on purpose. Items keep
-// their index for the whole run (bin i starts as item i); absorbed items are marked dead.
+// state's allocator) and releases them explicitly: it has no destructor on purpose. The first
+// pass works on the bins themselves (index = bin) and creates the items: its seeds, numbered in
+// seed order. Items then keep their index (absorbed items are marked dead).
 class Finalizer {
 public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
@@ -244,17 +347,33 @@ private:
         live_ -= n * sizeof(T) + 1;
         p = nullptr;
     }
+    // Points *array at n elements of the block at *at and moves *at past them. (Blocks are
+    // carved widest alignment first: the allocator's 8 bytes then suit every array.)
+    template <typename T>
+    static void carve(T** array, std::size_t n, unsigned char** at) noexcept {
+        *array = reinterpret_cast<T*>(*at);
+        *at += n * sizeof(T);
+    }
+    Status get_bin_arrays() noexcept;
+    Status get_item_arrays(bool want_assign) noexcept;
     void release_scratch() noexcept {
-        put(items_, n0_);
-        put(pos_, n0_);
-        put(state_, n0_);
-        put(mark_, n0_);
-        put(list_, n0_);
-        put(seeds_, n0_);
-        put(grid_, n0_);
+        put(bin_block_, bin_block_bytes_);
+        put(item_block_, item_block_bytes_);
+        pos_ = nullptr;
+        keys_ = keys_tmp_ = nullptr;
+        grid_ = nullptr;
+        bin_item_ = nullptr;
+        mark_ = nullptr;
+        items_ = nullptr;
+        list_ = into_ = nullptr;
+        state_ = nullptr;
         put(fresh_, n_fresh_);
+        put(entries_, n_entries_);
+        release_index();
+    }
+    void release_index() noexcept {
         put(columns_, column_mask_ + 1);
-        put(into_, n0_);
+        put(starts_, n_starts_);
     }
     bool canceled(std::uint64_t work) noexcept {
         if (cancel_.should_cancel == nullptr) return false;
@@ -263,11 +382,13 @@ private:
         budget_ = 0;
         return cancel_.should_cancel(cancel_.ctx);
     }
+    std::uint64_t cell_key(Pos p) const noexcept {
+        return static_cast<std::uint64_t>(p.x / cell_) << 32 |
+               static_cast<std::uint64_t>(p.y / cell_);
+    }
     Cell cell_of(std::uint32_t i) const noexcept {
         const Pos p = pos_[i];
-        return Cell{
-            static_cast<std::uint64_t>(p.x / cell_) << 32 | static_cast<std::uint64_t>(p.y / cell_),
-            p.x, p.y, i, 0};
+        return Cell{cell_key(p), p.x, p.y, i, 0};
     }
     bool within(Pos p, const Cell& e) const noexcept {
         double dx = std::fabs(p.x - e.x);
@@ -276,7 +397,11 @@ private:
         return dx * dx + dy * dy < reach2_;
     }
 
+    void sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept;
+    Status first_pass(bool want_assign, bool* absorbed) noexcept;
+    Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept;
     Status update_grid() noexcept;
+    Status index_grid() noexcept;
     Status index_columns() noexcept;
     const ColumnSlot* column_run(std::uint32_t column) const noexcept;
     template <typename F>
@@ -291,48 +416,164 @@ private:
     std::uint64_t budget_ = 0;
     std::size_t live_ = 0;
 
-    std::uint32_t n0_ = 0;  // bins = items at the start
-    bool first_ = true;     // first pass: every item is dirty, the grid is empty
-    double query_ = 0;      // half-width of a neighbour query, fixed units, a little > reach
-    double cell_ = 0;       // grid cell side, fixed units, > 2 * query_
+    std::uint32_t n0_ = 0;       // bins
+    std::uint32_t n_items_ = 0;  // items: the first pass's seeds (0 until it ends)
+    bool first_ = true;          // in the first pass: indices are bins
+    double query_ = 0;           // half-width of a neighbour query, fixed units, a little > reach
+    double cell_ = 0;            // grid cell side, fixed units, a little > query_
     double reach2_ = 0;
     std::uint64_t last_col_ = 0;
 
+    // Two allocations, each carved into arrays: two calls to the allocator instead of ten. The
+    // bin block: pos_, keys_, keys_tmp_, grid_, bin_item_, mark_, n0_ elements each, indexed by
+    // bin in the first pass and by item after it. The item block, allocated once the first pass
+    // knows how many items there are: items_, list_, into_, state_.
+    unsigned char* bin_block_ = nullptr;
+    std::size_t bin_block_bytes_ = 0;
+    unsigned char* item_block_ = nullptr;
+    std::size_t item_block_bytes_ = 0;
     Item* items_ = nullptr;
-    Pos* pos_ = nullptr;             // centre of every live item, as of this pass
+    Pos* pos_ = nullptr;             // centre of every live item (first pass: bin), as of this pass
     std::uint8_t* state_ = nullptr;  // kClean / kDirty / kDead
     std::uint8_t* mark_ = nullptr;   // this pass: kOut / kCandidate / kDone
+    std::uint32_t* bin_item_ = nullptr;  // bin -> the item (first-pass seed) it went to
     std::uint32_t* list_ = nullptr;  // the dirty items (n_list_); at the end, item -> output slot
     std::uint32_t n_list_ = 0;
-    Entry* seeds_ = nullptr;  // candidates in seed order; at the end, the output order
-    Cell* grid_ = nullptr;    // live items by cell key (n_grid_)
+    Cell* grid_ = nullptr;  // live items by cell key (n_grid_)
     std::uint32_t n_grid_ = 0;
     Cell* fresh_ = nullptr;  // this pass: grid entries of the dirty items
     std::uint32_t n_fresh_ = 0;
-    ColumnSlot* columns_ = nullptr;  // this pass: occupied column -> its run in grid_
+    // This pass's index of grid_, one of two kinds. Dense, when the occupied cells' bounding box
+    // (box_cols_ x box_rows_ cells from column box_col_, row box_row_) has at most about two
+    // cells per entry, as in the usual map viewport: starts_[b] is the first entry at or after
+    // box cell b = (column - box_col_) * box_rows_ + (row - box_row_), for b <= the box's cells.
+    // Otherwise columns_, a hash of the occupied columns.
+    std::uint32_t* starts_ = nullptr;
+    std::uint64_t n_starts_ = 0;
+    std::uint64_t box_col_ = 0, box_row_ = 0, box_cols_ = 0, box_rows_ = 0;
+    ColumnSlot* columns_ = nullptr;  // occupied column -> its run in grid_
     std::uint64_t column_mask_ = 0;
-    std::uint32_t* into_ = nullptr;  // assignment only: absorbed item -> the seed that took it
+    std::uint32_t* into_ = nullptr;  // assignment only: absorbed item -> the item that took it
+    // Sort entries: the candidates when their seed order does not pack into keys_ (for that
+    // pass), then the clusters in output order.
+    Entry* entries_ = nullptr;
+    std::uint32_t n_entries_ = 0;
+    // Packed sort keys and the radix sort's second buffer. After seed_order: the item indices in
+    // seed order.
+    std::uint64_t* keys_ = nullptr;
+    std::uint64_t* keys_tmp_ = nullptr;
+    // Over the bins, for the widths of the first pass's packed seed keys.
+    std::uint64_t max_bin_count_ = 0;
+    std::uint64_t kx_min_ = ~std::uint64_t{0}, kx_max_ = 0;
+    std::uint64_t ky_min_ = ~std::uint64_t{0}, ky_max_ = 0;
 };
+
+// Writes the grid entries of items[0..n) (items null: of 0 .. n - 1) to out, sorted by cell key
+// (ties in any order: what a query does with a cell's entries does not depend on their order).
+void Finalizer::sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept {
+    if (n == 0) return;
+    const auto item = [items](std::uint32_t k) noexcept { return items ? items[k] : k; };
+    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0;
+    std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint64_t key = cell_key(pos_[item(k)]);
+        keys_[k] = key;
+        col_min = std::min(col_min, key >> 32);
+        col_max = std::max(col_max, key >> 32);
+        row_min = std::min(row_min, key & 0xFFFFFFFFu);
+        row_max = std::max(row_max, key & 0xFFFFFFFFu);
+    }
+    // Packed: (column - col_min, row - row_min, k), which sorts like the cell key and carries k.
+    const int row_bits = bit_width(row_max - row_min), index_bits = bit_width(n - 1);
+    const int bits = bit_width(col_max - col_min) + row_bits + index_bits;
+    if (bits > 64) {
+        for (std::uint32_t k = 0; k < n; ++k) out[k] = cell_of(item(k));
+        std::sort(out, out + n,
+                  [](const Cell& a, const Cell& b) noexcept { return a.key < b.key; });
+        return;
+    }
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint64_t key = keys_[k];
+        keys_[k] = (((key >> 32) - col_min) << row_bits | ((key & 0xFFFFFFFFu) - row_min))
+                       << index_bits |
+                   k;
+    }
+    const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n, index_bits, bits);
+    const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
+    const std::uint64_t row_mask = (std::uint64_t{1} << row_bits) - 1;
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint64_t packed = sorted[k];
+        const std::uint32_t i = item(static_cast<std::uint32_t>(packed & index_mask));
+        const std::uint64_t col = (packed >> (row_bits + index_bits)) + col_min;
+        const std::uint64_t row = ((packed >> index_bits) & row_mask) + row_min;
+        out[k] = Cell{col << 32 | row, pos_[i].x, pos_[i].y, i, 0};
+    }
+}
+
+// Puts the n_seeds candidates (marked kCandidate; in the first pass, every bin), whose counts are
+// at most max_count, in seed order, their indices into keys_. Packed into one uint64 when the
+// fields fit: count descending (as max_count - count), then (kx, ky) offsets in the first pass
+// or the rank in later passes, then the index, which only carries the item through the sort:
+// (count, kx, ky) and (count, rank) are unique, so the order is the same total order as
+// seed_less, whatever sort produces it.
+Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept {
+    const std::uint32_t n = first_ ? n0_ : n_items_;
+    const int index_bits = bit_width(n - 1);
+    const int a_bits = first_ ? bit_width(kx_max_ - kx_min_) : index_bits;  // rank < n_items_
+    const int b_bits = first_ ? bit_width(ky_max_ - ky_min_) : 0;
+    const int bits = bit_width(max_count) + a_bits + b_bits + index_bits;
+    if (bits <= 64) {
+        std::uint32_t k = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if (mark_[i] != kCandidate) continue;
+            std::uint64_t count, a, b;
+            if (first_) {
+                const Bin& bin = st_->bins[i];
+                count = bin.count;
+                a = bin.kx - kx_min_;
+                b = bin.ky - ky_min_;
+            } else {
+                count = items_[i].count;
+                a = items_[i].rank;
+                b = 0;
+            }
+            keys_[k++] = (((max_count - count) << a_bits | a) << b_bits | b) << index_bits | i;
+        }
+        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n_seeds, index_bits, bits);
+        const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
+        for (k = 0; k < n_seeds; ++k) keys_[k] = sorted[k] & index_mask;
+        return Status::Ok;
+    }
+    n_entries_ = n_seeds;
+    if (get(&entries_, n_entries_) != Status::Ok) return Status::OutOfMemory;
+    std::uint32_t k = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (mark_[i] != kCandidate) continue;
+        Entry& e = entries_[k++];
+        e.key[0] = ~std::uint64_t{0} - (first_ ? st_->bins[i].count : items_[i].count);
+        e.key[1] = first_ ? st_->bins[i].kx : items_[i].rank;  // unique either way
+        e.key[2] = first_ ? st_->bins[i].ky : 0;
+        e.key[3] = e.key[4] = 0;
+        e.rank = 0;
+        e.index = i;
+    }
+    std::sort(entries_, entries_ + n_seeds, seed_less);
+    for (k = 0; k < n_seeds; ++k) keys_[k] = entries_[k].index;
+    put(entries_, n_entries_);
+    return Status::Ok;
+}
 
 // Brings the grid up to date: entries of items that died or moved (the dirty ones) leave, the
 // dirty items come back at their new centres. The survivors stay sorted, so this is a filter
 // and a merge with the few new entries, not a sort of everything.
 Status Finalizer::update_grid() noexcept {
-    if (first_) {
-        for (std::uint32_t i = 0; i < n0_; ++i) grid_[i] = cell_of(i);
-        n_grid_ = n0_;
-        std::sort(grid_, grid_ + n_grid_,
-                  [](const Cell& a, const Cell& b) noexcept { return a.key < b.key; });
-        return Status::Ok;
-    }
+    release_index();  // it indexes the grid as it was
     std::uint32_t kept = 0;
     for (std::uint32_t r = 0; r < n_grid_; ++r)
         if (state_[grid_[r].index] == kClean) grid_[kept++] = grid_[r];
     n_fresh_ = n_list_;
     if (get(&fresh_, n_fresh_) != Status::Ok) return Status::OutOfMemory;
-    for (std::uint32_t k = 0; k < n_list_; ++k) fresh_[k] = cell_of(list_[k]);
-    std::sort(fresh_, fresh_ + n_fresh_,
-              [](const Cell& a, const Cell& b) noexcept { return a.key < b.key; });
+    sorted_cells(list_, n_list_, fresh_);
     // Merge from the back: live items never outnumber the bins, so the grid has the room.
     std::int64_t i = static_cast<std::int64_t>(kept) - 1,
                  j = static_cast<std::int64_t>(n_fresh_) - 1;
@@ -343,16 +584,44 @@ Status Finalizer::update_grid() noexcept {
     return Status::Ok;
 }
 
-// Indexes the sorted grid: one slot per occupied column. (A binary search over the whole grid
-// per query costs ~20 cache misses at a million bins; a probe and a search within a column's run
-// cost one or two.)
+// Indexes the sorted grid. Dense when the bounding box of the occupied cells is small: then a
+// query finds the entries of a column's rows with two loads. Otherwise one hash slot per occupied
+// column. (A binary search over the whole grid per query costs ~20 cache misses at a million
+// bins; a probe and a search within a column's run cost one or two.)
+Status Finalizer::index_grid() noexcept {
+    release_index();
+    if (n_grid_ == 0) return index_columns();
+    std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
+    for (std::uint32_t i = 0; i < n_grid_; ++i) {
+        row_min = std::min(row_min, grid_[i].key & 0xFFFFFFFFu);
+        row_max = std::max(row_max, grid_[i].key & 0xFFFFFFFFu);
+    }
+    box_col_ = grid_[0].key >> 32;  // sorted: the first and last entries hold the extreme columns
+    box_row_ = row_min;
+    box_cols_ = (grid_[n_grid_ - 1].key >> 32) - box_col_ + 1;
+    box_rows_ = row_max - row_min + 1;
+    const std::uint64_t box_cells = box_cols_ * box_rows_;  // < 2^64: both are <= 2^32
+    if (box_cells > 2 * std::uint64_t{n_grid_} + 64) return index_columns();
+    n_starts_ = box_cells + 1;
+    if (get(&starts_, n_starts_) != Status::Ok) return Status::OutOfMemory;
+    // The grid's order (column, then row) is the box cells' order, so one sweep fills starts_.
+    std::uint64_t b = 0;
+    for (std::uint32_t i = 0; i < n_grid_; ++i) {
+        const std::uint64_t key = grid_[i].key;
+        const std::uint64_t cell =
+            ((key >> 32) - box_col_) * box_rows_ + ((key & 0xFFFFFFFFu) - box_row_);
+        while (b <= cell) starts_[b++] = i;
+    }
+    while (b < n_starts_) starts_[b++] = n_grid_;
+    return Status::Ok;
+}
+
 Status Finalizer::index_columns() noexcept {
     std::uint64_t columns = 0;
     for (std::uint32_t i = 0; i < n_grid_; ++i)
         if (i == 0 || (grid_[i].key >> 32) != (grid_[i - 1].key >> 32)) ++columns;
     std::uint64_t n_slots = 16;
     while (n_slots < 2 * columns) n_slots *= 2;
-    put(columns_, column_mask_ + 1);
     column_mask_ = n_slots - 1;
     if (get(&columns_, n_slots) != Status::Ok) return Status::OutOfMemory;
     std::memset(columns_, 0, n_slots * sizeof(ColumnSlot));
@@ -379,8 +648,9 @@ const ColumnSlot* Finalizer::column_run(std::uint32_t column) const noexcept {
 // Calls visit(grid entry) for every live item whose cell meets the square of half-width query_
 // around q, columns wrapping around the world (x = 0 and x = 2^48 are the same meridian).
 // query_ is a little more than the reach, so an item within reach by the double arithmetic of
-// within() always lies in a visited cell; cells are a little more than twice query_, so the
-// square meets at most 2 x 2 cells. Returns the number of entries visited (work for the poll).
+// within() always lies in a visited cell; cells are a little wider than query_, so the square
+// (side 2 query_, under two cells) meets at most 3 x 3 cells. Returns the number of entries
+// visited (work for the poll).
 template <typename F>
 std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) const noexcept {
     const double g = cell_, r = query_;
@@ -411,12 +681,23 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) const noexcept {
     std::uint64_t visited = 0;
     for (int c = 0; c < n_cols; ++c) {
         for (std::uint64_t col = cols[c].lo; col <= cols[c].hi; ++col) {
-            const ColumnSlot* run = column_run(static_cast<std::uint32_t>(col));
-            if (run == nullptr) continue;
-            const Cell* const end = grid_ + run->end;
-            const Cell* it = std::lower_bound(
-                static_cast<const Cell*>(grid_ + (run->start1 - 1)), end, (col << 32) | row_lo,
-                [](const Cell& e, std::uint64_t key) noexcept { return e.key < key; });
+            const Cell* it;
+            const Cell* end;
+            if (starts_ != nullptr) {
+                const std::uint64_t lo = std::max(row_lo, box_row_);
+                const std::uint64_t hi = std::min(row_hi, box_row_ + box_rows_ - 1);
+                if (col < box_col_ || col - box_col_ >= box_cols_ || lo > hi) continue;
+                const std::uint64_t first = (col - box_col_) * box_rows_ - box_row_;
+                it = grid_ + starts_[first + lo];
+                end = grid_ + starts_[first + hi + 1];
+            } else {
+                const ColumnSlot* run = column_run(static_cast<std::uint32_t>(col));
+                if (run == nullptr) continue;
+                end = grid_ + run->end;
+                it = std::lower_bound(
+                    static_cast<const Cell*>(grid_ + (run->start1 - 1)), end, (col << 32) | row_lo,
+                    [](const Cell& e, std::uint64_t key) noexcept { return e.key < key; });
+            }
             for (const std::uint64_t last = (col << 32) | row_hi; it != end && it->key <= last;
                  ++it) {
                 visit(*it);
@@ -427,9 +708,91 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) const noexcept {
     return visited;
 }
 
+// The first pass, over the bins: every bin is a candidate, and the items are created as its seeds
+// are, numbered in seed order. Rank = item number: that orders items as the seeds' positions in
+// the pass did (a seed comes before every bin it takes, so its position is its item's least).
+Status Finalizer::first_pass(bool want_assign, bool* absorbed) noexcept {
+    // 1. Centres of the bins (and the ranges of their seed key fields), the grid, the seed
+    // order.
+    for (std::uint32_t b = 0; b < n0_; ++b) {
+        const Bin& bin = st_->bins[b];
+        Centre c;
+        centre_of_bin(bin, &c);
+        pos_[b] = Pos{c.x, c.y};
+        max_bin_count_ = std::max(max_bin_count_, bin.count);
+        kx_min_ = std::min(kx_min_, bin.kx);
+        kx_max_ = std::max(kx_max_, bin.kx);
+        ky_min_ = std::min(ky_min_, bin.ky);
+        ky_max_ = std::max(ky_max_, bin.ky);
+        if (canceled(1)) return Status::Canceled;
+    }
+    sorted_cells(nullptr, n0_, grid_);
+    n_grid_ = n0_;
+    Status s = index_grid();
+    if (s != Status::Ok) return s;
+    std::memset(mark_, kCandidate, n0_);
+    s = seed_order(n0_, max_bin_count_);
+    if (s != Status::Ok) return s;
+
+    // 2. Greedy absorption, heaviest first, deciding only who goes where: each seed opens an
+    // item and takes its bins. (The items are summed below, in one sweep over the bins in
+    // memory order, rather than here, one random bin at a time.)
+    for (std::uint32_t k = 0; k < n0_; ++k) {
+        const auto b = static_cast<std::uint32_t>(keys_[k]);
+        if (mark_[b] != kCandidate) continue;  // taken by an earlier seed
+        mark_[b] = kDone;
+        const std::uint32_t i = n_items_++;
+        bin_item_[b] = i;
+        const Pos q = pos_[b];
+        const std::uint64_t work = for_each_near(q, [&](const Cell& e) noexcept {
+            if (mark_[e.index] != kCandidate || !within(q, e)) return;
+            mark_[e.index] = kDone;
+            bin_item_[e.index] = i;
+        });
+        if (canceled(work + 1)) return Status::Canceled;
+    }
+    s = get_item_arrays(want_assign);
+    if (s != Status::Ok) return s;
+    // An item of one bin is clean (its seed took nothing); of more, dirty. state_ is kDead here
+    // for an item that has no bin yet.
+    std::memset(state_, kDead, n_items_);
+    for (std::uint32_t b = 0; b < n0_; ++b) {
+        const std::uint32_t i = bin_item_[b];
+        if (state_[i] == kDead) {
+            items_[i] = item_from_bin(st_->bins[b]);
+            items_[i].rank = i;
+            state_[i] = kClean;
+        } else {
+            item_add_bin(items_[i], st_->bins[b]);
+            state_[i] = kDirty;
+        }
+        if (canceled(1)) return Status::Canceled;
+    }
+    n_list_ = 0;
+    for (std::uint32_t i = 0; i < n_items_; ++i)
+        if (state_[i] == kDirty) list_[n_list_++] = i;
+
+    // 3. From bins to items: the grid keeps the entries of the clean items (seeds that took
+    // nothing, so their only bin is the seed), renumbered; they are where those items are.
+    std::uint32_t kept = 0;
+    for (std::uint32_t r = 0; r < n_grid_; ++r) {
+        Cell e = grid_[r];
+        e.index = bin_item_[e.index];
+        if (state_[e.index] != kClean) continue;
+        grid_[kept++] = e;
+        pos_[e.index] = Pos{e.x, e.y};  // bin positions are no longer needed
+    }
+    n_grid_ = kept;
+    std::memset(mark_, kOut, n_items_);
+    first_ = false;
+    *absorbed = n_list_ > 0;
+    return Status::Ok;
+}
+
+// A later pass, over the items.
 Status Finalizer::pass(bool* absorbed) noexcept {
     *absorbed = false;
-    // 1. New centres of the dirty items (the first time: of every item).
+    // 1. New centres of the dirty items.
     for (std::uint32_t k = 0; k < n_list_; ++k) {
         Centre c;
         centre_of(items_[list_[k]], &c);
@@ -437,41 +800,33 @@ Status Finalizer::pass(bool* absorbed) noexcept {
         if (canceled(1)) return Status::Canceled;
     }
     Status s = update_grid();
-    if (s == Status::Ok) s = index_columns();
+    if (s == Status::Ok) s = index_grid();
     if (s != Status::Ok) return s;
 
     // 2. The candidates: the dirty items and every clean item within reach of one.
     for (std::uint32_t k = 0; k < n_list_; ++k) mark_[list_[k]] = kCandidate;
-    if (!first_) {
-        for (std::uint32_t k = 0; k < n_list_; ++k) {
-            const Pos q = pos_[list_[k]];
-            const std::uint64_t work = for_each_near(q, [&](const Cell& e) noexcept {
-                if (state_[e.index] == kClean && mark_[e.index] == kOut && within(q, e))
-                    mark_[e.index] = kCandidate;
-            });
-            if (canceled(work + 1)) return Status::Canceled;
-        }
+    for (std::uint32_t k = 0; k < n_list_; ++k) {
+        const Pos q = pos_[list_[k]];
+        const std::uint64_t work = for_each_near(q, [&](const Cell& e) noexcept {
+            if (state_[e.index] == kClean && mark_[e.index] == kOut && within(q, e))
+                mark_[e.index] = kCandidate;
+        });
+        if (canceled(work + 1)) return Status::Canceled;
     }
     std::uint32_t n_seeds = 0;
-    for (std::uint32_t i = 0; i < n0_; ++i) {
+    std::uint64_t max_count = 0;
+    for (std::uint32_t i = 0; i < n_items_; ++i) {
         if (mark_[i] != kCandidate) continue;
-        const Item& it = items_[i];
-        Entry& e = seeds_[n_seeds++];
-        e.key[0] = ~std::uint64_t{0} - it.count;
-        e.key[1] = first_ ? st_->bins[i].kx : it.rank;  // unique either way
-        e.key[2] = first_ ? st_->bins[i].ky : 0;
-        e.key[3] = e.key[4] = 0;
-        e.rank = 0;
-        e.index = i;
+        ++n_seeds;
+        max_count = std::max(max_count, items_[i].count);
     }
-    std::sort(seeds_, seeds_ + n_seeds, seed_less);
-    if (first_)
-        for (std::uint32_t k = 0; k < n_seeds; ++k) items_[seeds_[k].index].rank = k;
+    s = seed_order(n_seeds, max_count);
+    if (s != Status::Ok) return s;
 
     // 3. Greedy absorption, heaviest first. The dirty list is rebuilt as we go.
     n_list_ = 0;
     for (std::uint32_t k = 0; k < n_seeds; ++k) {
-        const std::uint32_t i = seeds_[k].index;
+        const auto i = static_cast<std::uint32_t>(keys_[k]);
         if (mark_[i] != kCandidate) continue;  // taken by an earlier seed
         mark_[i] = kDone;
         Item& seed = items_[i];
@@ -489,7 +844,7 @@ Status Finalizer::pass(bool* absorbed) noexcept {
         if (took) list_[n_list_++] = i;
         if (canceled(work + 1)) return Status::Canceled;
     }
-    for (std::uint32_t k = 0; k < n_seeds; ++k) mark_[seeds_[k].index] = kOut;
+    for (std::uint32_t k = 0; k < n_seeds; ++k) mark_[keys_[k]] = kOut;
     *absorbed = n_list_ > 0;
     return Status::Ok;
 }
@@ -499,14 +854,18 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     // Output order (contract 5): count descending, then the exact centre, y before x. With equal
     // counts, q + r / count orders as (q, r).
     std::uint32_t n = 0;
-    for (std::uint32_t i = 0; i < n0_; ++i) {
+    for (std::uint32_t i = 0; i < n_items_; ++i) n += state_[i] != kDead;
+    n_entries_ = n;
+    if (get(&entries_, n_entries_) != Status::Ok) return Status::OutOfMemory;
+    n = 0;
+    for (std::uint32_t i = 0; i < n_items_; ++i) {
         if (state_[i] == kDead) continue;
         const Item& it = items_[i];
         Centre c;
         centre_of(it, &c);
-        seeds_[n++] = Entry{{~std::uint64_t{0} - it.count, c.qy, c.ry, c.qx, c.rx}, it.rank, i};
+        entries_[n++] = Entry{{~std::uint64_t{0} - it.count, c.qy, c.ry, c.qx, c.rx}, it.rank, i};
     }
-    std::sort(seeds_, seeds_ + n, output_less);
+    std::sort(entries_, entries_ + n, output_less);
 
     auto* clusters = static_cast<Cluster*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Cluster)));
     if (clusters == nullptr) return Status::OutOfMemory;
@@ -522,7 +881,7 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     constexpr long double kPiL = 3.141592653589793238462643383279502884L;
     const long double one = static_cast<long double>(kFixedOneD);
     for (std::uint32_t k = 0; k < n; ++k) {
-        const Entry& e = seeds_[k];
+        const Entry& e = entries_[k];
         const Item& it = items_[e.index];
         const long double count = static_cast<long double>(it.count);
         const long double ux =
@@ -549,7 +908,7 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     }
     if (want_assign) {
         for (std::uint32_t b = 0; b < n0_; ++b) {
-            std::uint32_t item = b;  // bin b started as item b; follow it into its cluster
+            std::uint32_t item = bin_item_[b];  // follow it into its cluster
             while (state_[item] == kDead) item = into_[item];
             pairs[b] =
                 ClusterBinAssignment{ClusterBinKey{st_->bins[b].kx, st_->bins[b].ky}, list_[item]};
@@ -565,46 +924,59 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     return Status::Ok;
 }
 
+Status Finalizer::get_bin_arrays() noexcept {
+    const std::size_t n = n0_;
+    bin_block_bytes_ = n * (sizeof(Pos) + 2 * sizeof(std::uint64_t) + sizeof(Cell) +
+                            sizeof(std::uint32_t) + sizeof(std::uint8_t));
+    if (get(&bin_block_, bin_block_bytes_) != Status::Ok) return Status::OutOfMemory;
+    unsigned char* at = bin_block_;
+    carve(&pos_, n, &at);
+    carve(&keys_, n, &at);
+    carve(&keys_tmp_, n, &at);
+    carve(&grid_, n, &at);
+    carve(&bin_item_, n, &at);
+    carve(&mark_, n, &at);
+    return Status::Ok;
+}
+
+Status Finalizer::get_item_arrays(bool want_assign) noexcept {
+    const std::size_t n = n_items_;
+    item_block_bytes_ =
+        n * (sizeof(Item) + (want_assign ? 2 : 1) * sizeof(std::uint32_t) + sizeof(std::uint8_t));
+    if (get(&item_block_, item_block_bytes_) != Status::Ok) return Status::OutOfMemory;
+    unsigned char* at = item_block_;
+    carve(&items_, n, &at);
+    carve(&list_, n, &at);
+    if (want_assign) carve(&into_, n, &at);
+    carve(&state_, n, &at);
+    return Status::Ok;
+}
+
 Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                       std::size_t* n_assign) noexcept {
     n0_ = st_->n_bins;
     if (n0_ == 0) return Status::Ok;
-    Status s = get(&items_, n0_);
-    if (s == Status::Ok) s = get(&pos_, n0_);
-    if (s == Status::Ok) s = get(&state_, n0_);
-    if (s == Status::Ok) s = get(&mark_, n0_);
-    if (s == Status::Ok) s = get(&list_, n0_);
-    if (s == Status::Ok) s = get(&seeds_, n0_);
-    if (s == Status::Ok) s = get(&grid_, n0_);
-    if (s == Status::Ok && want_assign) s = get(&into_, n0_);
-    if (s != Status::Ok) {
-        release_scratch();
-        return s;
-    }
-    for (std::uint32_t i = 0; i < n0_; ++i) {
-        items_[i] = item_from_bin(st_->bins[i]);
-        list_[i] = i;  // everything is dirty before the first pass
-    }
-    n_list_ = n0_;
-    std::memset(state_, kDirty, n0_);
-    std::memset(mark_, kOut, n0_);
+    Status s = get_bin_arrays();
+    if (s != Status::Ok) return s;
     // A little wider than the reach, so that rounding in the cell arithmetic never hides a
-    // neighbour (see for_each_near); +1 keeps it above the ulp of positions near 2^48.
+    // neighbour (see for_each_near); +1 keeps it above the ulp of positions near 2^48. Cells a
+    // little wider than that, so that a query spans at most three columns and three rows.
     query_ = st_->reach + st_->reach * (1.0 / 1048576.0) + 1.0;
     // At least 2^16 + 1 fixed units, so that rows and columns (< 2^48 / cell_) fit 32 bits each;
     // that is 32 px at zoom 29 and less below: only tiny radii at the deepest zooms get cells
     // larger than they need (slower queries in extremely dense data, same result).
-    cell_ = std::max(2.0 * query_ * (1.0 + 1.0 / 1048576.0), 65537.0);
+    cell_ = std::max(query_ * (1.0 + 1.0 / 1048576.0), 65537.0);
     last_col_ = static_cast<std::uint64_t>(kFixedOneD / cell_);
     reach2_ = st_->reach * st_->reach;
 
-    for (;;) {
-        bool absorbed = false;
+    bool absorbed = false;
+    ++passes;
+    s = first_pass(want_assign, &absorbed);
+    while (s == Status::Ok && absorbed) {
         ++passes;
         s = pass(&absorbed);
-        first_ = false;
-        if (s != Status::Ok || !absorbed) break;
     }
+    release_index();  // not needed by emit
     if (s == Status::Ok) s = emit(want_assign, out, assign, n_assign);
     release_scratch();
     return s;
