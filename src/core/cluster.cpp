@@ -17,9 +17,9 @@
 #include "mercator.hpp"
 #include "mercator_series.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 #include <limits>
 
 namespace geocluster {
@@ -97,34 +97,46 @@ Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexce
     return find_bin_hashed(st, kx, ky, hash_key(kx, ky));
 }
 
-Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                     std::uint64_t h) noexcept {
-    if (st->slots == nullptr) return nullptr;
-    const auto tag = tag_of(h);
-    for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
-        const Slot s = st->slots[j];
-        if (s.index1 == 0) return nullptr;
-        if (s.tag == tag) {
-            Bin* b = &st->bins[s.index1 - 1];
-            if (b->kx == kx && b->ky == ky) return b;
-        }
-    }
-}
+namespace {
 
 Bin empty_bin(std::uint64_t kx, std::uint64_t ky) noexcept {
     constexpr double inf = std::numeric_limits<double>::infinity();
     return Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
 }
 
-Bin* insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
-    const std::uint32_t i = st->n_bins++;
-    Bin* b = &st->bins[i];
-    *b = empty_bin(kx, ky);
-    const std::uint64_t h = hash_key(kx, ky);
-    std::uint64_t j = h & st->slot_mask;
-    while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
-    st->slots[j] = Slot{i + 1, tag_of(h)};
-    return b;
+// The slot of key (kx, ky), whose hash is h: the one that holds it, or the empty slot where it
+// belongs. Needs a slot table. Tags are compared first, so most probes never touch a bin.
+std::uint64_t slot_of_key(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                          std::uint64_t h) noexcept {
+    const auto tag = tag_of(h);
+    for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
+        const Slot s = st->slots[j];
+        if (s.index1 == 0) return j;
+        if (s.tag == tag) {
+            const Bin& b = st->bins[s.index1 - 1];
+            if (b.kx == kx && b.ky == ky) return j;
+        }
+    }
+}
+
+}  // namespace
+
+Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                     std::uint64_t h) noexcept {
+    if (st->slots == nullptr) return nullptr;
+    const Slot s = st->slots[slot_of_key(st, kx, ky, h)];
+    return s.index1 == 0 ? nullptr : &st->bins[s.index1 - 1];
+}
+
+Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                        std::uint64_t h) noexcept {
+    Slot& s = st->slots[slot_of_key(st, kx, ky, h)];
+    if (s.index1 == 0) {
+        const std::uint32_t i = st->n_bins++;
+        st->bins[i] = empty_bin(kx, ky);
+        s = Slot{i + 1, tag_of(h)};
+    }
+    return &st->bins[s.index1 - 1];
 }
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept {
@@ -283,26 +295,10 @@ Status flush_pending(ClusterState* st) noexcept {
         const Status s = reserve_bins(st, need);
         if (s != Status::Ok) return s;
         // Then one probe per point: an earlier point of the batch may have added its key.
-        Slot* const slots = st->slots;
-        const std::uint64_t mask = st->slot_mask;
         for (std::uint32_t i = 0; i < n; ++i) {
             if (bin[i] != kMissingBin) continue;
-            const auto tag = tag_of(hash[i]);
-            std::uint64_t j = hash[i] & mask;
-            for (;; j = (j + 1) & mask) {
-                const Slot sl = slots[j];
-                if (sl.index1 == 0) break;
-                if (sl.tag == tag) {
-                    const Bin& b = st->bins[sl.index1 - 1];
-                    if (b.kx == kx[i] && b.ky == ky[i]) break;
-                }
-            }
-            if (slots[j].index1 == 0) {
-                const std::uint32_t k = st->n_bins++;
-                st->bins[k] = empty_bin(kx[i], ky[i]);
-                slots[j] = Slot{k + 1, tag};
-            }
-            bin[i] = slots[j].index1 - 1;
+            const Bin* b = find_or_insert_bin(st, kx[i], ky[i], hash[i]);
+            bin[i] = static_cast<std::uint32_t>(b - st->bins);
         }
     }
     // 3. Fold the points in.
@@ -446,9 +442,7 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
     }
     for (std::uint32_t i = 0; i < src->n_bins; ++i) {
         const Bin& sb = src->bins[i];
-        Bin* b = find_bin(dst, sb.kx, sb.ky);
-        if (b == nullptr) b = insert_bin(dst, sb.kx, sb.ky);
-        absorb_bin(b, sb);
+        absorb_bin(find_or_insert_bin(dst, sb.kx, sb.ky, hash_key(sb.kx, sb.ky)), sb);
     }
     dst->total += src->total;
     return Status::Ok;

@@ -195,8 +195,10 @@ inline std::uint64_t div_side(const ClusterState* st, std::uint64_t v) noexcept 
     return q;
 }
 
-// Appends an empty bin (count 0) for a key known to be absent; needs reserved room.
-Bin* insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
+// The bin of key (kx, ky), whose hash is h, appended empty (count 0) if absent; needs reserved
+// room for one more bin.
+Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                        std::uint64_t h) noexcept;
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept;
 

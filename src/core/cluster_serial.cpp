@@ -214,7 +214,7 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
             s = Status::StateCorrupt;
             break;
         }
-        *insert_bin(st, b.kx, b.ky) = b;
+        *find_or_insert_bin(st, b.kx, b.ky, hash_key(b.kx, b.ky)) = b;  // absent: keys ascend
         prev = b;
     }
     if (s != Status::Ok) {
