@@ -21,6 +21,7 @@ and geocluster's own (at the end):
                       index the README recommends, (lat, lon) INCLUDE (id): index-only, like the floor
   geocluster_quadkey  cluster_agg(qk, zoom, 60, id), qk <@ quadkey_cover(viewport, zoom + 1) on the
                       qk btree AND the exact bbox (so its counts are the viewport's rows)
+and the floor ladder's rungs (LADDER, at the very end), run only when named.
 """
 
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class Approach:
     requires: tuple = ()  # SQL function names that must exist
     timeout_s: float = DEFAULT_TIMEOUT_S  # past this, the run counts as a timeout
     floor: bool = False  # returns the viewport's row count instead of clusters
+    # Returns one row, the viewport's row count first, like the floor, but is timed against it:
+    # the rungs of the floor ladder (below), which are not run unless named.
+    one_row: bool = False
     # The rows the counts must add up to: None for the viewport's rows (the scan floor's count),
     # else (viewport, table) -> SQL counting them, and why they may exceed the viewport's.
     expected_rows_sql: Callable = None
@@ -230,6 +234,42 @@ GEOCLUSTER = [
              params=lambda z: {"tiles_level": z + TILES_LEVEL_OFFSET}),
 ]
 APPROACHES.extend(GEOCLUSTER)
+
+# --- the floor ladder ----------------------------------------------------------------------------
+# Where the time between the scan floor and geocluster_latlon goes, one rung at a time, each the
+# previous one plus one thing. Every rung returns one row, count(*) first (so its rows are checked
+# like the floor's), and is reported against the floor like any approach:
+#   floor_columns        + the columns clustering reads, handed to PostgreSQL's own aggregates
+#   geocluster_zoom0     + cluster_agg's per-row path on those columns, with nothing to cluster:
+#                          at zoom 0 a viewport of zoom >= 9 falls in one or two 15 px bins
+#   geocluster_norows    + the clustering at the viewport's zoom, its clusters counted, not returned
+# and geocluster_latlon adds returning the clusters as rows. Run them by name (--approaches).
+
+
+def floor_columns_sql(vp, table):
+    return f"SELECT count(*), sum(lat), sum(lon), min(id) FROM {table} WHERE {latlon_filter(vp)}"
+
+
+def geocluster_zoom0_sql(vp, table):
+    return (f"SELECT count(*), cardinality(cluster_agg(lat, lon, 0, {GEOCLUSTER_RADIUS_PX}, id)) "
+            f"FROM {table} WHERE {latlon_filter(vp)}")
+
+
+def geocluster_norows_sql(vp, table):
+    return (f"SELECT count(*), cardinality(cluster_agg(lat, lon, {vp.zoom}, {GEOCLUSTER_RADIUS_PX}, id)) "
+            f"FROM {table} WHERE {latlon_filter(vp)}")
+
+
+LADDER = [
+    Approach("floor_columns", "ladder: count(*), sum(lat), sum(lon), min(id) of the viewport's rows",
+             floor_columns_sql, one_row=True),
+    Approach("geocluster_zoom0", "ladder: count(*), cardinality(cluster_agg(lat, lon, 0, 60, id)): "
+             "the per-row path, nothing to cluster", geocluster_zoom0_sql, requires=("cluster_agg",), one_row=True),
+    Approach("geocluster_norows", "ladder: count(*), cardinality(cluster_agg(lat, lon, zoom, 60, id)): "
+             "the clustering, no rows returned", geocluster_norows_sql, requires=("cluster_agg",), one_row=True),
+]
+APPROACHES.extend(LADDER)
+DEFAULT_APPROACHES = [a for a in APPROACHES if not a.one_row]
 
 
 def by_name(names):
