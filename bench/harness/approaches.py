@@ -246,27 +246,23 @@ APPROACHES.extend(GEOCLUSTER)
 # and geocluster_latlon adds returning the clusters as rows. Run them by name (--approaches).
 
 
-def floor_columns_sql(vp, table):
-    return f"SELECT count(*), sum(lat), sum(lon), min(id) FROM {table} WHERE {latlon_filter(vp)}"
+def _one_row_sql(aggregates, vp, table):
+    return f"SELECT count(*), {aggregates} FROM {table} WHERE {latlon_filter(vp)}"
 
 
-def geocluster_zoom0_sql(vp, table):
-    return (f"SELECT count(*), cardinality(cluster_agg(lat, lon, 0, {GEOCLUSTER_RADIUS_PX}, id)) "
-            f"FROM {table} WHERE {latlon_filter(vp)}")
-
-
-def geocluster_norows_sql(vp, table):
-    return (f"SELECT count(*), cardinality(cluster_agg(lat, lon, {vp.zoom}, {GEOCLUSTER_RADIUS_PX}, id)) "
-            f"FROM {table} WHERE {latlon_filter(vp)}")
+def _counted_clusters(zoom):
+    return f"cardinality(cluster_agg(lat, lon, {zoom}, {GEOCLUSTER_RADIUS_PX}, id))"
 
 
 LADDER = [
     Approach("floor_columns", "ladder: count(*), sum(lat), sum(lon), min(id) of the viewport's rows",
-             floor_columns_sql, one_row=True),
+             lambda vp, table: _one_row_sql("sum(lat), sum(lon), min(id)", vp, table), one_row=True),
     Approach("geocluster_zoom0", "ladder: count(*), cardinality(cluster_agg(lat, lon, 0, 60, id)): "
-             "the per-row path, nothing to cluster", geocluster_zoom0_sql, requires=("cluster_agg",), one_row=True),
+             "the per-row path, nothing to cluster", lambda vp, table: _one_row_sql(_counted_clusters(0), vp, table),
+             requires=("cluster_agg",), one_row=True),
     Approach("geocluster_norows", "ladder: count(*), cardinality(cluster_agg(lat, lon, zoom, 60, id)): "
-             "the clustering, no rows returned", geocluster_norows_sql, requires=("cluster_agg",), one_row=True),
+             "the clustering, no rows returned", lambda vp, table: _one_row_sql(_counted_clusters(vp.zoom), vp, table),
+             requires=("cluster_agg",), one_row=True),
 ]
 APPROACHES.extend(LADDER)
 DEFAULT_APPROACHES = [a for a in APPROACHES if not a.one_row]
