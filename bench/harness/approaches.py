@@ -53,6 +53,11 @@ class Approach:
     max_zoom: int = None  # zooms above it are not run (geocluster_tiles keeps tiles for 0..6)
     prepare: Callable = None  # (conn, table, log) -> dict: builds what the approach reads, once
 
+    @property
+    def counts_only(self):
+        """Returns the viewport's row count, not clusters: the floor and the ladder's rungs."""
+        return self.floor or self.one_row
+
 
 # --- filters -------------------------------------------------------------------------------------
 

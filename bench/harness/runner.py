@@ -183,7 +183,7 @@ class Runner:
         return {**self._measure(a, vp, first, rows_in_vp), "samples_ms": samples}
 
     def _measure(self, a, vp, rows, rows_in_vp):
-        if a.floor or a.one_row:
+        if a.counts_only:
             return {"clusters": None, "rows": rows[0][0], "expected_rows": rows_in_vp}
         overlapping, clusters = V.overlapping_share([(r[1], r[2]) for r in rows], vp.zoom)
         expected = rows_in_vp if a.expected_rows_sql is None else self._count(a.expected_rows_sql(vp, self.table))
@@ -215,7 +215,7 @@ def summarise(zoom, vps, viewport_rows, approaches, recs):
             "per_viewport": rec["viewports"],
             "counts_ok": all(v["rows"] == v["expected_rows"] for v in done) if done else None,
         }
-        if not (a.floor or a.one_row) and done:
+        if not a.counts_only and done:
             total = sum(v["clusters"] for v in done)
             s["clusters_median"] = statistics.median(v["clusters"] for v in done)
             s["overlap_share"] = sum(v["overlapping"] for v in done) / total if total else 0.0
