@@ -24,8 +24,8 @@
 # cluster_state_clusters and cluster_agg(bytea)) and `clusters` (cluster_agg output).
 #
 # sqlsmith connects as a role without superuser rights, with a statement_timeout of 1 s and
-# write rights on the tables (its INSERT, UPDATE and DELETE statements run in transactions it
-# rolls back, and reach the indexes' insert code). Left alone it would draw its functions from
+# write rights on the tables (one statement in ten writes; each runs in a transaction that
+# sqlsmith rolls back, and reaches the indexes' insert code). Left alone it would draw its functions from
 # all of pg_proc's 4,000, of which the extensions' are 3%, and a fifth of its queries would call
 # one of them. It reads the catalog by unqualified names (`FROM pg_proc`), and the role's
 # search_path puts a schema before pg_catalog whose materialized view `pg_proc` keeps only the
@@ -221,7 +221,17 @@ if [ -n "$log" ] && [ -f "$log" ]; then
   crashes=$(tail -c +"$((log_offset + 1))" "$log" \
             | grep -E 'terminated by signal|was terminated|server process .* exited with exit code [^0]|PANIC|TRAP:|reinitializing|not properly shut down|Failed process was running' \
             | cut -c 1-400 | head -n 6)
-  if [ -z "$crashes" ]; then ok "no crashed backend in $log"; else bad "server log: $crashes"; fi
+  if [ -z "$crashes" ]; then
+    ok "no crashed backend in $log"
+  else
+    bad "server log: $crashes"
+    # The statement of the first crashed process, whole (the DETAIL line and the lines of the
+    # query after it, up to the next line of the log).
+    echo "   the first crashed process was running:"
+    tail -c +"$((log_offset + 1))" "$log" \
+      | awk '/Failed process was running: / { on = 1; sub(/.*Failed process was running: /, ""); print; next }
+             on && /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { exit } on' | head -n 60 | sed 's/^/     /'
+  fi
 else
   echo "   (log check skipped: no GEOCLUSTER_PGTMP server log)"
 fi
