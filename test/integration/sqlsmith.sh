@@ -145,10 +145,10 @@ ALTER DATABASE $db SET track_functions = 'all';
 GRANT USAGE ON SCHEMA sqlsmith_focus TO $role;
 GRANT SELECT ON sqlsmith_focus.pg_proc TO $role;
 GRANT SELECT, INSERT, UPDATE, DELETE ON markers, cluster_states, clusters TO $role;
+GRANT USAGE ON SEQUENCE markers_id_seq TO $role;
 -- PostGIS's tables would be 3 of sqlsmith's 7: hidden from it (information_schema.tables lists
 -- only what the role may use), so that its queries read ours.
 REVOKE ALL ON spatial_ref_sys, geometry_columns, geography_columns FROM PUBLIC;
-GRANT USAGE ON SEQUENCE markers_id_seq TO $role;
 SQL
 )
 if [ $? != 0 ]; then bad "set up: $(head -c 600 "$tmp/setup.err")"; finish; fi
@@ -166,7 +166,7 @@ psql_db -c "SELECT format('   cluster_states: %s rows, clusters: %s rows; sqlsmi
                           (SELECT count(*) FROM cluster_states), (SELECT count(*) FROM clusters),
                           (SELECT count(*) FROM sqlsmith_focus.pg_proc),
                           (SELECT count(*) FROM sqlsmith_focus.pg_proc p WHERE $ext_function))"
-# Names of the extensions' functions and types, to recognise them in the queries.
+# Names of the extensions' functions, to recognise their calls in the queries.
 ext_names=$(psql_db -c "SELECT string_agg(DISTINCT p.proname, '|') FROM pg_catalog.pg_proc p WHERE $ext_function")
 
 echo "== sqlsmith: $seconds s, seed $seed (repeat with GEOCLUSTER_SQLSMITH_SEED=$seed)"
