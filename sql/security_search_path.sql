@@ -10,7 +10,8 @@
 --
 -- The test, with nothing listed by hand:
 --   1. the functions under test are every SQL and plpgsql function that either extension owns
---      (pg_depend), listed below;
+--      (pg_depend) and those of the README's precomputed-tiles recipe (sql/include/tiles_recipe.sql,
+--      the superuser's functions in public), listed below;
 --   2. as an unprivileged role with CREATE on public, shadows of everything the bodies could
 --      resolve: every pg_catalog binary and prefix operator over a universe of types, for every
 --      pair of argument types that pg_catalog serves (exactly or after a coercion); every
@@ -20,9 +21,10 @@
 --      pg_catalog types. Each shadow, when it runs, bumps a sequence (not rolled back with an
 --      error) and raises a WARNING naming itself, then does what the shadowed object would;
 --   3. as the superuser, every function of 1 is called with every combination of sample values
---      of its argument types (harness.samples; a type without samples fails the test), once with
---      the default search_path and once with public ahead of pg_catalog;
---   4. no shadow ran, and no body names a function or operator without its schema
+--      of its argument types (harness.samples; a type without samples fails the test), a trigger
+--      function through the statements that fire its triggers, once with the default search_path
+--      and once with public ahead of pg_catalog;
+--   4. no shadow ran, and no extension body names a function or operator without its schema
 --      (a lexical check, for what 2 cannot enumerate, e.g. VARIADIC "any" calls).
 -- Everything runs in a database of its own, dropped at the end with the role.
 SET client_min_messages = warning;
@@ -35,6 +37,20 @@ CREATE DATABASE geocluster_search_path TEMPLATE template0;
 \c geocluster_search_path
 SET client_min_messages = warning;
 CREATE EXTENSION geocluster_postgis CASCADE;
+-- The README's precomputed-tiles recipe, over a markers table like the README's, with some
+-- tiles marked dirty: its functions are tested too.
+CREATE TABLE markers (
+    id bigint PRIMARY KEY,
+    lat float8 NOT NULL,
+    lon float8 NOT NULL,
+    qk quadkey GENERATED ALWAYS AS (quadkey(lat, lon, 29)) STORED
+);
+INSERT INTO markers (id, lat, lon)
+SELECT i, 48.80 + (i % 20) * 0.01, 2.25 + (i / 20) * 0.01 FROM generate_series(0, 399) AS i;
+\set ECHO none
+\i sql/include/tiles_recipe.sql
+\set ECHO all
+UPDATE markers SET lat = lat + 0.001 WHERE id < 10;
 CREATE ROLE geocluster_shadower NOLOGIN;
 GRANT CREATE ON SCHEMA public TO geocluster_shadower;
 
@@ -42,15 +58,20 @@ GRANT CREATE ON SCHEMA public TO geocluster_shadower;
 CREATE SCHEMA harness;
 GRANT USAGE ON SCHEMA harness TO geocluster_shadower;
 
--- 1. The functions under test.
+-- 1. The functions under test: the extensions' own, and the recipe's (the superuser's
+-- functions in public).
 CREATE VIEW harness.bodies AS
-SELECT p.oid, p.oid::regprocedure::text AS signature, e.extname, l.lanname, p.prosrc,
+SELECT p.oid, p.oid::regprocedure::text AS signature, coalesce(e.extname, 'recipe') AS extname,
+       l.lanname, p.prosrc, p.prorettype = 'trigger'::regtype AS is_trigger,
        coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false) AS pinned_path
   FROM pg_proc p
   JOIN pg_language l ON l.oid = p.prolang
-  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-  JOIN pg_extension e ON e.oid = d.refobjid
- WHERE e.extname IN ('geocluster', 'geocluster_postgis') AND l.lanname IN ('sql', 'plpgsql');
+  LEFT JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  LEFT JOIN pg_extension e ON e.oid = d.refobjid
+ WHERE l.lanname IN ('sql', 'plpgsql')
+   AND (e.extname IN ('geocluster', 'geocluster_postgis')
+        OR (d.objid IS NULL AND p.pronamespace = 'public'::regnamespace
+            AND p.proowner = (SELECT extowner FROM pg_extension WHERE extname = 'geocluster')));
 GRANT SELECT ON harness.bodies TO geocluster_shadower;
 SELECT extname, lanname, signature, CASE WHEN pinned_path THEN 'SET search_path' ELSE '' END
   FROM harness.bodies ORDER BY extname, signature;
@@ -239,7 +260,6 @@ BEGIN
             n := n + 1;
             BEGIN
                 IF fn.prokind = 'a' THEN
-                    CONTINUE WHEN cardinality(variant) <> 1;
                     EXECUTE format('CREATE FUNCTION public.shadow_fn_%s(%s, %s) RETURNS %s LANGUAGE plpgsql AS $f$ '
                                    'BEGIN PERFORM public.shadow_ran(%L); RETURN $1; END $f$',
                                    n, rettype, args, rettype, format('aggregate public.%s(%s)', fn.proname, args));
@@ -250,8 +270,9 @@ BEGIN
                                    'BEGIN PERFORM public.shadow_ran(%L); %s; END $f$',
                                    fn.proname, coalesce(args, ''), CASE WHEN fn.proretset THEN 'SETOF ' ELSE '' END,
                                    rettype, format('function public.%s(%s)', fn.proname, args),
-                                   CASE WHEN NOT fn.proretset THEN 'RETURN ' || delegate
-                                        WHEN delegate = 'NULL' THEN 'RETURN'
+                                   CASE WHEN delegate = 'NULL' AND (fn.proretset OR rettype = 'pg_catalog.void') THEN 'RETURN'
+                                        WHEN rettype = 'pg_catalog.void' THEN 'PERFORM ' || delegate || '; RETURN'
+                                        WHEN NOT fn.proretset THEN 'RETURN ' || delegate
                                         ELSE 'RETURN QUERY SELECT * FROM ' || delegate END);
                 END IF;
                 INSERT INTO public.shadow_made
@@ -338,7 +359,18 @@ BEGIN
              WHERE a.n < p.pronargs)
         SELECT b.signature, format('SELECT %I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, a.list) AS call_sql
           FROM args a JOIN pg_proc p ON p.oid = a.oid JOIN harness.bodies b ON b.oid = a.oid
-         WHERE a.n = p.pronargs
+         WHERE a.n = p.pronargs AND NOT b.is_trigger
+        UNION ALL
+        -- a trigger function runs through the statements that fire its triggers
+        SELECT b.signature, format(CASE ev.bit WHEN 4 THEN 'INSERT INTO %1$s (%2$I) SELECT %2$I FROM %1$s WHERE false'
+                                               WHEN 8 THEN 'DELETE FROM %1$s WHERE false'
+                                               ELSE 'UPDATE %1$s SET %2$I = %2$I' END,
+                                   tg.tgrelid::regclass, col.attname)
+          FROM harness.bodies b JOIN pg_trigger tg ON tg.tgfoid = b.oid
+          CROSS JOIN LATERAL (SELECT a.attname FROM pg_attribute a
+                               WHERE a.attrelid = tg.tgrelid AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND a.attgenerated = '' ORDER BY a.attnum LIMIT 1) col
+          JOIN (VALUES (4), (8), (16)) AS ev(bit) ON tg.tgtype & ev.bit <> 0
          ORDER BY 1, 2
     LOOP
         -- the call alone runs with `path`; the harness's own statements with the pinned one
@@ -370,11 +402,12 @@ SELECT jsonb_array_length(cluster_geojson(cluster_agg(lat, lon, 3, 60::float8, i
 -- 4a. No shadow ran.
 SELECT NOT is_called AS no_shadow_ran FROM public.shadow_hits;
 
--- 4b. Lexically, outside string literals and comments, a body that does not pin search_path
--- names every function with its schema and writes every operator as OPERATOR(schema.op): an
--- identifier before "(" has a schema (SQL's own syntax, CASE, COALESCE and the like, is listed),
--- and no operator character is left (but a minus sign that starts a number, a "*" of
--- "SELECT *", ":=" and "::"). A type name is checked by the dynamic test's domains.
+-- 4b. Lexically, outside string literals and comments, an extension's body that does not pin
+-- search_path names every function with its schema and writes every operator as
+-- OPERATOR(schema.op): an identifier before "(" has a schema (SQL's own syntax, CASE, COALESCE
+-- and the like, is listed), and no operator character is left (but a minus sign that starts a
+-- number, a "*" of "SELECT *", ":=" and "::"). A type name is checked by the dynamic test's
+-- domains. (The recipe calls geocluster through the search_path, with exact argument types.)
 CREATE FUNCTION harness.stripped(body text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(
@@ -385,7 +418,7 @@ $$;
 SELECT b.signature, m[1] AS unqualified_call
   FROM harness.bodies b,
        regexp_matches(harness.stripped(b.prosrc), '(?:^|[^.\w"])([A-Za-z_]\w*)\s*\(', 'g') AS m
- WHERE NOT b.pinned_path
+ WHERE NOT b.pinned_path AND b.extname <> 'recipe'
    AND lower(m[1]) NOT IN ('select', 'case', 'when', 'then', 'else', 'coalesce', 'nullif', 'greatest',
                            'least', 'in', 'any', 'all', 'array', 'row', 'exists', 'values', 'and', 'or',
                            'not', 'over', 'filter', 'operator', 'cast', 'from', 'where', 'on', 'using', 'as', 'lateral')
@@ -394,7 +427,7 @@ SELECT b.signature, m[1] AS unqualified_operator
   FROM harness.bodies b,
        regexp_matches(regexp_replace(harness.stripped(b.prosrc), '(::|:=|[(,]\s*-(?=\d)|(SELECT|\.)\s*\*)', ' ', 'gi'),
                       '([-+*/<>=~!@#%^&|`?]+)', 'g') AS m
- WHERE NOT b.pinned_path;
+ WHERE NOT b.pinned_path AND b.extname <> 'recipe';
 
 \c :regression_db
 DROP DATABASE geocluster_search_path;
