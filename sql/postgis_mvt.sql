@@ -28,11 +28,15 @@ END $$;
 
 -- README block 1 (fresh database)
 CREATE EXTENSION geocluster_postgis CASCADE;
-CREATE TABLE markers (id bigint PRIMARY KEY, geom geometry(Point, 4326) NOT NULL);
+CREATE TABLE markers (
+    id bigint PRIMARY KEY,
+    lat float8 NOT NULL,
+    lon float8 NOT NULL,
+    geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
+);
 CREATE INDEX ON markers USING gist (geom);
-INSERT INTO markers  -- 10,000 markers on a grid over central Paris
-SELECT i, ST_SetSRID(ST_MakePoint(2.25 + (i % 100) * 0.002, 48.82 + (i / 100) * 0.0008), 4326)
-  FROM generate_series(0, 9999) AS i;
+INSERT INTO markers (id, lat, lon)  -- 10,000 markers on a grid over central Paris
+SELECT i, 48.82 + (i / 100) * 0.0008, 2.25 + (i % 100) * 0.002 FROM generate_series(0, 9999) AS i;
 -- README end
 
 -- README block 2
@@ -126,10 +130,10 @@ DEALLOCATE tile_markers;
 -- across the antimeridian, and beyond the Mercator clamp at both poles.
 TRUNCATE markers;
 SELECT setseed(0.2718);
-INSERT INTO markers
-SELECT row_number() OVER (), ST_SetSRID(ST_MakePoint(
-           greatest(-180, least(180, lon + (random() - 0.5) * spread)),
-           greatest(-90, least(90, lat + (random() - 0.5) * spread))), 4326)
+INSERT INTO markers (id, lon, lat)
+SELECT row_number() OVER (),
+       greatest(-180, least(180, lon + (random() - 0.5) * spread)),
+       greatest(-90, least(90, lat + (random() - 0.5) * spread))
   FROM (SELECT c.lon, c.lat, 0.01 AS spread, 1 + floor(random() * 40)::int AS n
           FROM generate_series(1, 20) i,
                quadkey_center(quadkey_from_tile(3, floor(random() * 8)::int, floor(random() * 8)::int)) c

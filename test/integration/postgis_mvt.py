@@ -255,10 +255,10 @@ def main():
         psql("""
             TRUNCATE markers;
             SELECT setseed(0.4242);
-            INSERT INTO markers
-            SELECT row_number() OVER (), ST_SetSRID(ST_MakePoint(
-                       greatest(-180, least(180, lon + (random() - 0.5) * spread)),
-                       greatest(-90, least(90, lat + (random() - 0.5) * spread))), 4326)
+            INSERT INTO markers (id, lon, lat)
+            SELECT row_number() OVER (),
+                   greatest(-180, least(180, lon + (random() - 0.5) * spread)),
+                   greatest(-90, least(90, lat + (random() - 0.5) * spread))
               FROM (SELECT c.lon, c.lat, 0.01 AS spread, 1 + floor(random() * 1500)::int AS n
                       FROM generate_series(1, 24) i,
                            quadkey_center(quadkey_from_tile(3, floor(random() * 8)::int, floor(random() * 8)::int)) c
