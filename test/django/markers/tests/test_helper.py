@@ -162,6 +162,13 @@ class ClusterQuerysetTests(MarkerTestCase):
         self.assertEqual(sum(c['count'] for c in cluster_queryset(Marker.objects.all(), 4, radius_px=0.5)),
                          len(self.points))
 
+    def test_sliced_and_distinct_querysets(self):
+        # The derived table is the queryset's own SQL, LIMIT and DISTINCT included.
+        latest = Marker.objects.order_by('-created')[:100]
+        self.assertEqual(sum(c['count'] for c in cluster_queryset(latest, 5)), 100)
+        distinct = Marker.objects.filter(category__in=['cafe', 'bar']).distinct()
+        self.assertEqual(sum(c['count'] for c in cluster_queryset(distinct, 5)), distinct.count())
+
     def test_nothing_to_cluster(self):
         self.assertEqual(cluster_queryset(Marker.objects.filter(pk__in=[]), 5), [])
         self.assertEqual(cluster_queryset(Marker.objects.all(), 5, (-150, -60, -149, -59)), [])
