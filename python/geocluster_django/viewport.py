@@ -8,8 +8,6 @@ east for a box across the antimeridian, and whole zoom levels.
 """
 import math
 
-WORLD = (-180.0, -90.0, 180.0, 90.0)
-
 
 def map_bbox(bbox):
     """(west, south, east, north) as floats, normalised the way a map library means them:
