@@ -16,7 +16,7 @@ def clusters(request):  # GET /clusters?bbox=west,south,east,north&zoom=z[&categ
     markers = Marker.objects.filter(bbox_q('geom', bbox))  # west > east: across the antimeridian
     if 'category' in request.GET:
         markers = markers.filter(category=request.GET['category'])
-    # The ORM's query as a derived table: one scan of the markers, never a join (see README)
+    # The ORM's query as a derived table: one scan of the markers, never a join with them
     sql, params = markers.values('id', 'geom').query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute('SELECT cluster_geojson(cluster_agg(m.geom, %s, 120, m.id))::text'  # 120 px
