@@ -875,21 +875,55 @@ Status Finalizer::pass(bool* absorbed) noexcept {
 Status Finalizer::first_pass_items(bool* absorbed) noexcept {
     n_items_ = n0_;
     Status s = get_item_arrays(true);
-    if (s == Status::Ok) s = get(&entries_, n0_);
     if (s != Status::Ok) return s;
-    n_entries_ = n0_;
+    // The order (cell, given rank), packed into one uint64 and radix sorted when the fields fit
+    // and the ranks are 0 .. n - 1 (as the hierarchy gives them; list_ then maps a rank back to
+    // its item), else sorted as entries.
+    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0}, row_max = 0;
+    bool dense_ranks = true;
+    std::memset(mark_, 0, n0_);
     for (std::uint32_t i = 0; i < n0_; ++i) {
         items_[i] = input_[i];
         bin_item_[i] = i;
-        list_[i] = i;
         Centre c;
         centre_of(items_[i], &c);
-        entries_[i] = Entry{{cell_key(Pos{c.x, c.y}), items_[i].rank, 0, 0, 0}, 0, i};
+        const std::uint64_t key = cell_key(Pos{c.x, c.y});
+        keys_[i] = key;
+        col_min = std::min(col_min, key >> 32);
+        col_max = std::max(col_max, key >> 32);
+        row_min = std::min(row_min, key & 0xFFFFFFFFu);
+        row_max = std::max(row_max, key & 0xFFFFFFFFu);
+        const std::uint32_t rank = items_[i].rank;
+        if (rank >= n0_ || mark_[rank] != 0) {
+            dense_ranks = false;
+        } else {
+            mark_[rank] = 1;
+            list_[rank] = i;
+        }
         if (canceled(1)) return Status::Canceled;
     }
-    std::sort(entries_, entries_ + n0_, seed_less);  // (cell, given rank): unique
-    for (std::uint32_t k = 0; k < n0_; ++k) items_[entries_[k].index].rank = k;
-    put(entries_, n_entries_);
+    const int rank_bits = bit_width(n0_ - 1), row_bits = bit_width(row_max - row_min);
+    const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
+    if (dense_ranks && bits <= 64) {
+        for (std::uint32_t i = 0; i < n0_; ++i) {
+            const std::uint64_t key = keys_[i];
+            keys_[i] = (((key >> 32) - col_min) << row_bits | ((key & 0xFFFFFFFFu) - row_min))
+                           << rank_bits |
+                       items_[i].rank;
+        }
+        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n0_, 0, bits);
+        const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
+        for (std::uint32_t k = 0; k < n0_; ++k) items_[list_[sorted[k] & rank_mask]].rank = k;
+    } else {
+        if (get(&entries_, n0_) != Status::Ok) return Status::OutOfMemory;
+        n_entries_ = n0_;
+        for (std::uint32_t i = 0; i < n0_; ++i)
+            entries_[i] = Entry{{keys_[i], items_[i].rank, 0, 0, 0}, 0, i};
+        std::sort(entries_, entries_ + n0_, seed_less);  // (cell, given rank): unique
+        for (std::uint32_t k = 0; k < n0_; ++k) items_[entries_[k].index].rank = k;
+        put(entries_, n_entries_);
+    }
+    for (std::uint32_t i = 0; i < n0_; ++i) list_[i] = i;
     std::memset(state_, kDirty, n_items_);
     std::memset(mark_, kOut, n_items_);
     n_list_ = n_items_;

@@ -72,6 +72,67 @@ std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(zoom) << kHierZoomShift | ordinal);
 }
 
+// An allocator over the caller's that keeps released large blocks for the next requests they
+// fit. Why: every zoom allocates the same arrays again, a little smaller than the zoom before;
+// from malloc (or PostgreSQL, which mallocs large chunks one by one) each is fresh memory that
+// the kernel zeroes page by page, which was a third of the build's time. A block is reused for
+// a request of at least half its size, so the cache never holds much more than the largest
+// level needs; flush returns everything to the caller's allocator.
+class BlockCache {
+public:
+    explicit BlockCache(const Allocator& base) noexcept : base_(base) {}
+    Allocator allocator() noexcept { return Allocator{&alloc, &release, this}; }
+    void flush() noexcept {
+        for (int i = 0; i < n_free_; ++i) base_.release(base_.ctx, free_[i].head);
+        n_free_ = 0;
+    }
+
+private:
+    static constexpr std::size_t kHeader = 16;  // the block's size, and 8-byte alignment kept
+    static constexpr std::size_t kMinCached = 65536;
+    static constexpr int kSlots = 32;
+    struct Block {
+        unsigned char* head;
+        std::size_t bytes;
+    };
+    static void* alloc(void* ctx, std::size_t bytes) noexcept {
+        auto* self = static_cast<BlockCache*>(ctx);
+        int best = -1;
+        for (int i = 0; i < self->n_free_; ++i) {
+            const std::size_t have = self->free_[i].bytes;
+            if (have >= bytes && have / 2 <= bytes &&
+                (best < 0 || have < self->free_[best].bytes))
+                best = i;
+        }
+        unsigned char* head;
+        if (best >= 0) {
+            head = self->free_[best].head;
+            self->free_[best] = self->free_[--self->n_free_];
+        } else {
+            if (bytes > ~std::size_t{0} - kHeader) return nullptr;
+            head = static_cast<unsigned char*>(self->base_.alloc(self->base_.ctx, bytes + kHeader));
+            if (head == nullptr) return nullptr;
+            std::memcpy(head, &bytes, sizeof bytes);
+        }
+        return head + kHeader;
+    }
+    static void release(void* ctx, void* p) noexcept {
+        auto* self = static_cast<BlockCache*>(ctx);
+        unsigned char* head = static_cast<unsigned char*>(p) - kHeader;
+        std::size_t bytes;
+        std::memcpy(&bytes, head, sizeof bytes);
+        if (bytes >= kMinCached && self->n_free_ < kSlots) {
+            self->free_[self->n_free_++] = Block{head, bytes};
+        } else {
+            self->base_.release(self->base_.ctx, head);
+        }
+    }
+
+    Allocator base_;
+    Block free_[kSlots];
+    int n_free_ = 0;
+};
+
 class Builder {
 public:
     Builder(const HierMarker* markers, std::size_t n_markers, double radius_px, int max_zoom,
@@ -81,7 +142,9 @@ public:
           radius_px_(radius_px),
           max_zoom_(max_zoom),
           next_ordinal_(next_ordinal),
-          a_(alloc),
+          base_(alloc),
+          cache_(alloc),
+          a_(cache_.allocator()),
           cancel_(cancel) {}
 
     Status run(HierBuild* out) noexcept;
@@ -114,11 +177,13 @@ private:
     double radius_px_;
     int max_zoom_;
     const std::uint64_t* next_ordinal_;
-    Allocator a_;
+    Allocator base_;    // the caller's: the result
+    BlockCache cache_;  // over base_: everything else
+    Allocator a_;       // cache_'s
     CancelCheck cancel_;
 
     ClusterState* st_ = nullptr;   // the markers at max_zoom, until the leaves are known
-    ItemClusters top_{};           // max_zoom: the clusters' items (and, first, every bin's)
+    ItemClusters top_{};           // max_zoom (from base_): the clusters' items, every bin's
     ItemClusters level_{};         // the last zoom clustered below max_zoom
     ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
@@ -134,17 +199,20 @@ void Builder::release() noexcept {
     st_ = nullptr;
     cluster_destroy(params_);
     params_ = nullptr;
-    item_clusters_free(a_, &top_);
+    item_clusters_free(base_, &top_);
     item_clusters_free(a_, &level_);
     for (auto& p : parent_of_) put(p);
     put(sums_);
-    put(leaf_);
-    put(nodes_);
+    if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
+    leaf_ = nullptr;
+    if (nodes_ != nullptr) base_.release(base_.ctx, nodes_);
+    nodes_ = nullptr;
+    cache_.flush();
 }
 
 // Zoom max_zoom: the engine on the markers, and each marker's cluster through its bin.
 Status Builder::leaves() noexcept {
-    Status s = cluster_create(max_zoom_, radius_px_, true, a_, &st_);
+    Status s = cluster_create(max_zoom_, radius_px_, true, base_, &st_);  // as cluster_agg
     for (std::size_t i = 0; i < n_markers_ && s == Status::Ok; ++i) {
         s = cluster_add_point(st_, markers_[i].lat, markers_[i].lon, true, markers_[i].id);
         if (canceled(i)) s = Status::Canceled;
@@ -154,7 +222,8 @@ Status Builder::leaves() noexcept {
     n_at[max_zoom_] = top_.n_items;
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
         return Status::HierarchyIdsExhausted;
-    if (get(&leaf_, n_markers_) != Status::Ok) return Status::OutOfMemory;
+    leaf_ = static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
+    if (leaf_ == nullptr) return Status::OutOfMemory;
     const std::uint64_t first = next_ordinal_[max_zoom_];
     for (std::size_t i = 0; i < n_markers_; ++i) {
         ClusterBinKey key{};
@@ -167,7 +236,8 @@ Status Builder::leaves() noexcept {
     }
     cluster_destroy(st_);  // the bins are no longer needed
     st_ = nullptr;
-    put(top_.cluster_of_input);
+    base_.release(base_.ctx, top_.cluster_of_input);
+    top_.cluster_of_input = nullptr;
     return Status::Ok;
 }
 
@@ -200,7 +270,9 @@ Status Builder::write_nodes() noexcept {
     offset[0] = 0;
     for (int z = 0; z <= max_zoom_; ++z) offset[z + 1] = offset[z] + n_at[z];
     n_nodes_ = offset[max_zoom_ + 1];
-    if (get(&nodes_, n_nodes_) != Status::Ok) return Status::OutOfMemory;
+    cache_.flush();  // the levels' blocks, before the largest allocation of all
+    nodes_ = static_cast<HierNode*>(base_.alloc(base_.ctx, n_nodes_ * sizeof(HierNode) + 1));
+    if (nodes_ == nullptr) return Status::OutOfMemory;
     const auto write = [this](int zoom, std::uint32_t k, const Item& it, HierNode* n) noexcept {
         Cluster c;
         cluster_of_item(it, &c);
@@ -223,7 +295,7 @@ Status Builder::write_nodes() noexcept {
         finer[k].expansion_zoom = finer[k].count > 1 ? max_zoom_ + 1 : -1;
         if (canceled(k)) return Status::Canceled;
     }
-    item_clusters_free(a_, &top_);
+    item_clusters_free(base_, &top_);
     if (max_zoom_ > 0 && get(&sums_, n_at[max_zoom_ - 1]) != Status::Ok)
         return Status::OutOfMemory;
     for (int z = max_zoom_ - 1; z >= 0; --z) {
