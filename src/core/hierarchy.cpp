@@ -302,16 +302,20 @@ Status Builder::write_nodes() noexcept {
         HierNode* here = nodes_ + offset[z];
         const std::uint32_t* parent = parent_of_[z];
         for (std::uint32_t p = 0; p < n_at[z]; ++p) here[p].expansion_zoom = kNoChildYet;
-        // Children in ordinal order, so the first child's sums start each parent's.
+        // Children in ordinal order. The first child's index waits in the parent's cluster_id
+        // (written for good below); a second child starts the parent's sums.
         for (std::uint32_t k = 0; k < n_at[z + 1]; ++k) {
             const std::uint32_t p = parent[k];
-            if (here[p].expansion_zoom == kNoChildYet) {
-                sums_[p] = item_of(finer[k]);
-                sums_[p].rank = k;  // the only child, so far
-                here[p].expansion_zoom = finer[k].expansion_zoom;  // one child: its split
+            HierNode& h = here[p];
+            if (h.expansion_zoom == kNoChildYet) {
+                h.cluster_id = k;
+                h.expansion_zoom = finer[k].expansion_zoom;  // one child: its split
             } else {
+                if (h.expansion_zoom != z + 1) {  // (a child's expansion zoom is above z + 1)
+                    sums_[p] = item_of(finer[h.cluster_id]);
+                    h.expansion_zoom = z + 1;  // a second child: it splits at z + 1
+                }
                 item_add(sums_[p], item_of(finer[k]));
-                here[p].expansion_zoom = z + 1;  // a second child: it splits at z + 1
             }
             finer[k].parent_id = cluster_id(z, next_ordinal_[z] + p);
             if (canceled(k)) return Status::Canceled;
@@ -322,7 +326,7 @@ Status Builder::write_nodes() noexcept {
             if (expansion != z + 1) {
                 // One child: the same members, so the same centre, bounds and sums (why compute
                 // them again: most clusters of a zoom are a single finer one).
-                here[p] = finer[sums_[p].rank];
+                here[p] = finer[here[p].cluster_id];
                 here[p].cluster_id = cluster_id(z, next_ordinal_[z] + p);
                 here[p].parent_id = -1;
                 here[p].zoom = z;
