@@ -20,9 +20,10 @@
 // order-independent and every coarser level's input order and ranks are its output order.
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
-// (the Builder has no destructor, like the Finalizer): the result, and at the peak either the
-// max_zoom state and its finalisation, or the result plus one level of items and the parent
-// positions.
+// (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
+// its finalisation (what cluster_agg needs at max_zoom), or the result plus the max_zoom items
+// and the parent positions. The coarser zooms' scratch goes through a BlockCache, which hands a
+// zoom's released arrays to the next zoom instead of back to the caller.
 #include "core.hpp"
 
 #include "hierarchy.hpp"
