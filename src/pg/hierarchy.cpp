@@ -1,0 +1,494 @@
+// The stored cluster hierarchy (src/core/hierarchy.hpp), SQL in src/sql/geocluster/60_hierarchy.sql:
+//
+//  - cluster_hierarchy_build_into: reads the markers through SPI (a cursor, in batches, one
+//    partition value after another), builds each partition's hierarchy with hierarchy_build and
+//    writes nodes and members into the hierarchy's tables with prepared multi-row INSERTs
+//    (unnest of arrays, 8192 rows a statement: one executor start per batch instead of per row).
+//  - cluster_viewport: the clusters of one zoom whose centre lies in a box, through SPI plans
+//    prepared once per hierarchy and kept for the session (SPI_keepplan), forgotten when the
+//    relcache says one of the hierarchy's tables changed (drop, truncate, ALTER).
+//
+// Memory: the marker array and the build's result come from a memory context of the call
+// through the core Allocator (MemoryContextAllocExtended HUGE | NO_OOM), so an error or a cancel
+// frees them wholesale; nothing here has a destructor.
+#include "hierarchy.hpp"
+
+#include "glue.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/hsearch.h"
+}
+
+#include <cmath>
+
+namespace {
+
+using namespace geocluster;
+using geocluster::pg::raise_status;
+
+bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
+
+constexpr int kBatchRows = 8192;  // rows per INSERT statement
+constexpr int kFetchRows = 10000;  // rows per cursor fetch
+
+const char* qualified_name(Oid rel) {
+    const char* nsp = get_namespace_name(get_rel_namespace(rel));
+    const char* name = get_rel_name(rel);
+    if (nsp == nullptr || name == nullptr) elog(ERROR, "cluster hierarchy: relation %u has gone", rel);
+    return quote_qualified_identifier(nsp, name);
+}
+
+// A 128-bit sum as a numeric.
+Datum numeric_of(std::uint64_t lo, std::uint64_t hi) {
+    __extension__ typedef unsigned __int128 u128;
+    u128 v = (static_cast<u128>(hi) << 64) | lo;
+    char buf[48];
+    char* p = buf + sizeof(buf) - 1;
+    *p = '\0';
+    do {
+        *--p = static_cast<char>('0' + static_cast<int>(v % 10));
+        v /= 10;
+    } while (v != 0);
+    return DirectFunctionCall3(numeric_in, CStringGetDatum(p), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+Datum array_of(Datum* values, bool* nulls, int n, Oid type) {
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
+}
+
+// The INSERT plans of one build.
+struct Writer {
+    SPIPlanPtr nodes;
+    SPIPlanPtr members;
+    bool partitioned;
+    MemoryContext batch;  // reset after every statement
+};
+
+constexpr int kNodeCols = 20;
+const Oid kNodeTypes[kNodeCols] = {INT8OID, INT8OID, INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+                                   FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, INT4OID, INT8OID, NUMERICOID,
+                                   NUMERICOID, NUMERICOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+const char* const kNodeNames =
+    "cluster_id, parent_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom, "
+    "count_w, sx_e, sx_w, sy, min_lon_e, max_lon_e, min_lon_w, max_lon_w";
+
+SPIPlanPtr prepare_insert(Oid rel, const char* columns, const Oid* types, int ncols, bool partitioned) {
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "INSERT INTO %s (%s%s) SELECT u.*%s FROM ROWS FROM (", qualified_name(rel), columns,
+                     partitioned ? ", part" : "", partitioned ? psprintf(", $%d", ncols + 1) : "");
+    Oid argtypes[kNodeCols + 1];
+    for (int i = 0; i < ncols; ++i) {
+        appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+        argtypes[i] = get_array_type(types[i]);
+    }
+    appendStringInfoString(&sql, ") AS u");
+    argtypes[ncols] = TEXTOID;
+    SPIPlanPtr plan = SPI_prepare(sql.data, ncols + (partitioned ? 1 : 0), argtypes);
+    if (plan == nullptr) elog(ERROR, "cluster hierarchy: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    return plan;
+}
+
+void run_insert(SPIPlanPtr plan, Datum* args, int nargs, bool partitioned, Datum part, int expected) {
+    char nulls[kNodeCols + 2];
+    for (int i = 0; i < nargs; ++i) nulls[i] = ' ';
+    if (partitioned) {
+        args[nargs] = part;
+        nulls[nargs] = ' ';
+    }
+    const int rc = SPI_execute_plan(plan, args, nulls, false, 0);
+    if (rc != SPI_OK_INSERT || SPI_processed != static_cast<uint64>(expected))
+        elog(ERROR, "cluster hierarchy: INSERT returned %d (%s), %llu rows", rc, SPI_result_code_string(rc),
+             static_cast<unsigned long long>(SPI_processed));
+}
+
+void write_nodes(const Writer& w, const HierBuild& b, Datum part) {
+    for (std::size_t first = 0; first < b.n_nodes; first += kBatchRows) {
+        CHECK_FOR_INTERRUPTS();
+        const int n = static_cast<int>(std::min<std::size_t>(kBatchRows, b.n_nodes - first));
+        MemoryContext old = MemoryContextSwitchTo(w.batch);
+        Datum* cols[kNodeCols];
+        bool* nulls[kNodeCols];
+        for (int c = 0; c < kNodeCols; ++c) {
+            cols[c] = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+            nulls[c] = static_cast<bool*>(palloc0(sizeof(bool) * n));
+        }
+        for (int i = 0; i < n; ++i) {
+            const HierNode& d = b.nodes[first + i];
+            cols[0][i] = Int64GetDatum(d.cluster_id);
+            cols[1][i] = Int64GetDatum(d.parent_id);
+            nulls[1][i] = d.parent_id < 0;
+            cols[2][i] = Int32GetDatum(d.zoom);
+            cols[3][i] = Int64GetDatum(static_cast<std::int64_t>(d.count));
+            cols[4][i] = Float8GetDatum(d.lat);
+            cols[5][i] = Float8GetDatum(d.lon);
+            cols[6][i] = Float8GetDatum(d.min_lat);
+            cols[7][i] = Float8GetDatum(d.min_lon);
+            cols[8][i] = Float8GetDatum(d.max_lat);
+            cols[9][i] = Float8GetDatum(d.max_lon);
+            cols[10][i] = Int64GetDatum(d.id);
+            cols[11][i] = Int32GetDatum(d.expansion_zoom);
+            nulls[11][i] = d.expansion_zoom < 0;
+            cols[12][i] = Int64GetDatum(static_cast<std::int64_t>(d.sums.count_w));
+            cols[13][i] = numeric_of(d.sums.sx_e_lo, d.sums.sx_e_hi);
+            cols[14][i] = numeric_of(d.sums.sx_w_lo, d.sums.sx_w_hi);
+            cols[15][i] = numeric_of(d.sums.sy_lo, d.sums.sy_hi);
+            cols[16][i] = Float8GetDatum(d.sums.min_lon_e);
+            cols[17][i] = Float8GetDatum(d.sums.max_lon_e);
+            cols[18][i] = Float8GetDatum(d.sums.min_lon_w);
+            cols[19][i] = Float8GetDatum(d.sums.max_lon_w);
+        }
+        Datum args[kNodeCols + 1];
+        for (int c = 0; c < kNodeCols; ++c) args[c] = array_of(cols[c], nulls[c], n, kNodeTypes[c]);
+        MemoryContextSwitchTo(old);
+        run_insert(w.nodes, args, kNodeCols, w.partitioned, part, n);
+        MemoryContextReset(w.batch);
+    }
+}
+
+constexpr int kMemberCols = 4;
+const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
+
+void write_members(const Writer& w, const HierMarker* markers, const HierBuild& b, Datum part) {
+    for (std::size_t first = 0; first < b.n_markers; first += kBatchRows) {
+        CHECK_FOR_INTERRUPTS();
+        const int n = static_cast<int>(std::min<std::size_t>(kBatchRows, b.n_markers - first));
+        MemoryContext old = MemoryContextSwitchTo(w.batch);
+        Datum* cols[kMemberCols];
+        for (int c = 0; c < kMemberCols; ++c) cols[c] = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+        for (int i = 0; i < n; ++i) {
+            const HierMarker& m = markers[first + i];
+            cols[0][i] = Int64GetDatum(m.id);
+            cols[1][i] = Int64GetDatum(b.leaf_of_marker[first + i]);
+            cols[2][i] = Float8GetDatum(m.lat);
+            cols[3][i] = Float8GetDatum(m.lon);
+        }
+        Datum args[kMemberCols + 1];
+        for (int c = 0; c < kMemberCols; ++c) args[c] = array_of(cols[c], nullptr, n, kMemberTypes[c]);
+        MemoryContextSwitchTo(old);
+        run_insert(w.members, args, kMemberCols, w.partitioned, part, n);
+        MemoryContextReset(w.batch);
+    }
+}
+
+struct BuildParams {
+    double radius_px;
+    int max_zoom;
+    std::uint64_t next_ordinal[kHierMaxZoom + 1];
+    MemoryContext build_ctx;  // markers and the build's result; reset after each partition
+};
+
+// Builds one partition's markers and writes them; returns the markers written.
+void build_and_write(BuildParams* p, const Writer& w, const HierMarker* markers, std::size_t n, Datum part,
+                     const char* part_text) {
+    if (n == 0) return;
+    HierBuild build{nullptr, 0, nullptr, 0};
+    const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx};
+    const Status s = hierarchy_build(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, alloc,
+                                     CancelCheck{interrupt_requested, nullptr}, &build);
+    if (s != Status::Ok) {
+        if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
+        raise_status(s);
+    }
+    write_nodes(w, build, part);
+    write_members(w, markers, build, part);
+    hierarchy_free(alloc, &build);
+}
+
+void check_marker(double lat, double lon, std::int64_t id) {
+    Status s = Status::Ok;
+    if (!std::isfinite(lat)) s = Status::LatNotFinite;
+    else if (!std::isfinite(lon)) s = Status::LonNotFinite;
+    else if (lat < -90.0 || lat > 90.0) s = Status::LatOutOfRange;
+    else if (lon < -180.0 || lon > 180.0) s = Status::LonOutOfRange;
+    if (s != Status::Ok)
+        raise_status(s, "the marker with id %lld is at lat = %g, lon = %g", static_cast<long long>(id), lat, lon);
+}
+
+}  // namespace
+
+// cluster_hierarchy_build_into(rows_query text, partitioned boolean, radius_px float8,
+//                              max_zoom int, nodes regclass, members regclass) -> bigint
+// rows_query returns (lat float8, lon float8, id int8), or (part text, lat, lon, id) sorted by
+// part when partitioned, positions non-NULL. Internal: cluster_hierarchy_create and _rebuild
+// compose the query from quoted identifiers. Returns the number of markers.
+GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
+    text* query_text = PG_GETARG_TEXT_PP(0);
+    const bool partitioned = PG_GETARG_BOOL(1);
+    BuildParams p{};
+    p.radius_px = PG_GETARG_FLOAT8(2);
+    p.max_zoom = PG_GETARG_INT32(3);
+    const Oid nodes_rel = PG_GETARG_OID(4);
+    const Oid members_rel = PG_GETARG_OID(5);
+    if (!(p.radius_px > 0) || !std::isfinite(p.radius_px)) raise_status(Status::RadiusInvalid, "radius_px = %g", p.radius_px);
+    if (p.max_zoom < 0 || p.max_zoom > kHierMaxZoom)
+        ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                        errmsg("max_zoom must be between 0 and %d", kHierMaxZoom), errdetail("max_zoom = %d", p.max_zoom)));
+    const char* query = text_to_cstring(query_text);
+
+    MemoryContext caller = CurrentMemoryContext;
+    p.build_ctx = AllocSetContextCreate(caller, "cluster hierarchy build", ALLOCSET_DEFAULT_SIZES);
+    Writer w{};
+    w.partitioned = partitioned;
+    w.batch = AllocSetContextCreate(caller, "cluster hierarchy insert batch", ALLOCSET_DEFAULT_SIZES);
+
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
+    w.nodes = prepare_insert(nodes_rel, kNodeNames, kNodeTypes, kNodeCols, partitioned);
+    w.members = prepare_insert(members_rel, "id, leaf_id, lat, lon", kMemberTypes, kMemberCols, partitioned);
+    SPIPlanPtr rows = SPI_prepare(query, 0, nullptr);
+    if (rows == nullptr) elog(ERROR, "cluster hierarchy: SPI_prepare of the rows query failed: %s", SPI_result_code_string(SPI_result));
+    Portal cursor = SPI_cursor_open(nullptr, rows, nullptr, nullptr, true);
+
+    std::size_t cap = 0, n = 0;
+    HierMarker* markers = nullptr;
+    char* part_text = nullptr;  // the current partition value, in build_ctx's parent (caller)
+    Datum part = (Datum)0;
+    std::int64_t total = 0;
+    const int off = partitioned ? 1 : 0;
+    for (;;) {
+        SPI_cursor_fetch(cursor, true, kFetchRows);
+        // Kept apart: writing a partition's hierarchy runs other statements, which replace
+        // SPI_tuptable and SPI_processed.
+        SPITupleTable* fetched = SPI_tuptable;
+        const uint64 got = SPI_processed;
+        if (got == 0) break;
+        TupleDesc desc = fetched->tupdesc;
+        if (desc->natts != 3 + off) elog(ERROR, "cluster hierarchy: the rows query returns %d columns", desc->natts);
+        for (uint64 r = 0; r < got; ++r) {
+            HeapTuple t = fetched->vals[r];
+            bool isnull = false;
+            if (partitioned) {
+                const char* value = SPI_getvalue(t, desc, 1);
+                if (value == nullptr) continue;  // rows without a partition value are not clustered
+                if (part_text == nullptr || strcmp(value, part_text) != 0) {
+                    build_and_write(&p, w, markers, n, part, part_text);
+                    MemoryContextReset(p.build_ctx);
+                    markers = nullptr;
+                    cap = n = 0;
+                    MemoryContext old = MemoryContextSwitchTo(caller);
+                    if (part_text != nullptr) pfree(part_text);
+                    part_text = pstrdup(value);
+                    part = CStringGetTextDatum(part_text);
+                    MemoryContextSwitchTo(old);
+                }
+            }
+            const Datum lat = SPI_getbinval(t, desc, 1 + off, &isnull);
+            if (isnull) continue;
+            const Datum lon = SPI_getbinval(t, desc, 2 + off, &isnull);
+            if (isnull) continue;
+            const Datum id = SPI_getbinval(t, desc, 3 + off, &isnull);
+            if (isnull)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("a cluster hierarchy needs an id for every marker"),
+                                errdetail("a row at lat = %g, lon = %g has a NULL id", DatumGetFloat8(lat), DatumGetFloat8(lon)),
+                                errhint("Give the rows ids, or filter them into a table or partition of their own.")));
+            const HierMarker m{DatumGetFloat8(lat), DatumGetFloat8(lon), DatumGetInt64(id)};
+            check_marker(m.lat, m.lon, m.id);
+            if (n == cap) {
+                const std::size_t grown = cap == 0 ? 65536 : cap * 2;
+                auto* bigger = static_cast<HierMarker*>(geocluster::pg::context_alloc(p.build_ctx, grown * sizeof(HierMarker)));
+                if (bigger == nullptr) raise_status(Status::OutOfMemory, "%zu markers", grown);
+                if (n > 0) memcpy(bigger, markers, n * sizeof(HierMarker));
+                if (markers != nullptr) pfree(markers);
+                markers = bigger;
+                cap = grown;
+            }
+            markers[n++] = m;
+            ++total;
+        }
+        SPI_freetuptable(fetched);
+        CHECK_FOR_INTERRUPTS();
+    }
+    build_and_write(&p, w, markers, n, part, part_text);
+    SPI_cursor_close(cursor);
+    SPI_finish();
+    MemoryContextDelete(p.build_ctx);
+    MemoryContextDelete(w.batch);
+    PG_RETURN_INT64(total);
+}
+
+// ---- cluster_viewport ---------------------------------------------------------------------
+
+namespace {
+
+// What a session keeps per hierarchy: its shape and the two viewport plans.
+struct HierCacheEntry {
+    Oid handle;  // hash key
+    bool valid;
+    Oid members;
+    int max_zoom;
+    bool partitioned;
+    SPIPlanPtr nodes_plan;    // $1 zoom, $2 south, $3 north, $4 west1, $5 east1, $6 west2, $7 east2 [, $8 part]
+    SPIPlanPtr members_plan;  // $1 zoom, then as above
+};
+
+HTAB* hier_cache = nullptr;
+
+// Any change to a hierarchy's tables (drop, truncate, ALTER) forgets what the session knew of
+// it; the plans themselves are released at the next lookup, outside the callback.
+void hier_cache_invalidate(Datum, Oid relid) {
+    if (hier_cache == nullptr) return;
+    HASH_SEQ_STATUS it;
+    hash_seq_init(&it, hier_cache);
+    while (auto* e = static_cast<HierCacheEntry*>(hash_seq_search(&it)))
+        if (relid == InvalidOid || e->handle == relid || e->members == relid) e->valid = false;
+}
+
+const char* kNodeSelect =
+    "SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom FROM %s "
+    "WHERE zoom OPERATOR(pg_catalog.=) $1 AND lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
+    "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
+const char* kMemberSelect =
+    "SELECT NULL::pg_catalog.int8, $1, 1::pg_catalog.int8, lat, lon, lat, lon, lat, lon, id, NULL::pg_catalog.int4 "
+    "FROM %s WHERE lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
+    "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
+
+SPIPlanPtr prepare_viewport(const char* select, const char* rel, bool partitioned) {
+    const char* part = partitioned ? " AND part OPERATOR(pg_catalog.=) $8" : "";
+    char* one = psprintf(select, rel, 4, 5, part);
+    char* two = psprintf(select, rel, 6, 7, part);
+    char* sql = psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one, two);
+    Oid types[8] = {INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+    SPIPlanPtr plan = SPI_prepare(sql, partitioned ? 8 : 7, types);
+    if (plan == nullptr) elog(ERROR, "cluster_viewport: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    return plan;
+}
+
+// The session's entry for a hierarchy, (re)filled from its metadata when needed. Inside SPI.
+const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
+    if (hier_cache == nullptr) {
+        HASHCTL ctl{};
+        ctl.keysize = sizeof(Oid);
+        ctl.entrysize = sizeof(HierCacheEntry);
+        ctl.hcxt = CacheMemoryContext;
+        hier_cache = hash_create("geocluster hierarchies", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        CacheRegisterRelcacheCallback(hier_cache_invalidate, (Datum)0);
+    }
+    bool found = false;
+    auto* e = static_cast<HierCacheEntry*>(hash_search(hier_cache, &handle, HASH_ENTER, &found));
+    if (!found) {
+        e->valid = false;
+        e->nodes_plan = e->members_plan = nullptr;
+        e->members = InvalidOid;
+    }
+    if (e->valid) return e;
+    if (e->nodes_plan != nullptr) SPI_freeplan(e->nodes_plan);
+    if (e->members_plan != nullptr) SPI_freeplan(e->members_plan);
+    e->nodes_plan = e->members_plan = nullptr;
+    // The metadata, through the SQL function that validates the handle (22023 if it is none).
+    const char* schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
+    char* sql = psprintf("SELECT members::pg_catalog.oid, max_zoom, partition_column IS NOT NULL "
+                         "FROM %s.cluster_hierarchy_info(%u::pg_catalog.oid::pg_catalog.regclass)", schema, handle);
+    if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "cluster_viewport: cluster_hierarchy_info returned no row");
+    bool isnull = false;
+    const Oid members = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    const int max_zoom = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    const bool partitioned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+    SPIPlanPtr nodes_plan = prepare_viewport(kNodeSelect, qualified_name(handle), partitioned);
+    SPIPlanPtr members_plan = prepare_viewport(kMemberSelect, qualified_name(members), partitioned);
+    if (SPI_keepplan(nodes_plan) != 0 || SPI_keepplan(members_plan) != 0) elog(ERROR, "cluster_viewport: SPI_keepplan failed");
+    e->nodes_plan = nodes_plan;
+    e->members_plan = members_plan;
+    e->members = members;
+    e->max_zoom = max_zoom;
+    e->partitioned = partitioned;
+    e->valid = true;
+    return e;
+}
+
+[[noreturn]] void bad_viewport(const char* msg, const char* detail_fmt, double a, double b) {
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", msg), errdetail(detail_fmt, a, b)));
+    pg_unreachable();
+}
+
+// lon into [-180, 180) (west) or (-180, 180] (east). In-range values are kept bit for bit, and
+// the others moved by exact steps (fmod is exact, and by Sterbenz's lemma so is adding or
+// subtracting 360 to a value within a factor of two of it), so that an edge on a centre stays on it.
+double wrap_west(double lon) {
+    if (lon >= -180.0 && lon < 180.0) return lon;
+    double v = std::fmod(lon, 360.0);
+    if (v >= 180.0) v -= 360.0;
+    if (v < -180.0) v += 360.0;
+    return v;
+}
+double wrap_east(double lon) {
+    if (lon > -180.0 && lon <= 180.0) return lon;
+    double v = std::fmod(lon, 360.0);
+    if (v > 180.0) v -= 360.0;
+    if (v <= -180.0) v += 360.0;
+    return v;
+}
+
+}  // namespace
+
+// cluster_viewport(hierarchy regclass, south, west, north, east float8, zoom float8 [, partition text])
+//   -> SETOF cluster_node
+GEOCLUSTER_FUNCTION(cluster_viewport) {
+    const Oid handle = PG_GETARG_OID(0);
+    const double south = PG_GETARG_FLOAT8(1), west = PG_GETARG_FLOAT8(2);
+    const double north = PG_GETARG_FLOAT8(3), east = PG_GETARG_FLOAT8(4);
+    const double zoom_in = PG_GETARG_FLOAT8(5);
+    const bool with_part = PG_NARGS() > 6;
+    if (std::isnan(south) || std::isnan(west) || std::isnan(north) || std::isnan(east))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("cluster_viewport needs a box without NaN")));
+    if (south > north) bad_viewport("cluster_viewport needs south <= north", "south = %g, north = %g", south, north);
+    if (!(zoom_in >= 0) || std::isinf(zoom_in))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("cluster_viewport needs a finite zoom >= 0"),
+                        errdetail("zoom = %g", zoom_in)));
+    // Longitudes: a box 360 degrees wide or more is the world; otherwise each edge is wrapped
+    // into the world and a box whose west edge is then east of its east edge crosses 180.
+    double w1 = -180, e1 = 180, w2 = 1, e2 = 0;  // the second part empty unless it crosses
+    if (std::isinf(west) || std::isinf(east) || east - west >= 360.0) {
+        // the world (an infinite edge can only mean that)
+    } else {
+        const double w = wrap_west(west), e = wrap_east(east);
+        if (west <= east && w <= e) {
+            w1 = w;
+            e1 = e;
+        } else {
+            w1 = w;
+            e1 = 180;
+            w2 = -180;
+            e2 = e;
+        }
+    }
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    InitMaterializedSRF(fcinfo, 0);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster_viewport: SPI_connect failed");
+    const HierCacheEntry* h = hier_lookup(handle, fcinfo->flinfo->fn_oid);
+    if (h->partitioned != with_part)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg(h->partitioned ? "cluster hierarchy %s is partitioned: pass the partition value"
+                                              : "cluster hierarchy %s is not partitioned: call without a partition value",
+                               qualified_name(handle))));
+    const int zoom = zoom_in > 1e6 ? 1000000 : static_cast<int>(std::floor(zoom_in));
+    Datum args[8] = {Int32GetDatum(zoom), Float8GetDatum(std::max(south, -90.0)), Float8GetDatum(std::min(north, 90.0)),
+                     Float8GetDatum(w1), Float8GetDatum(e1), Float8GetDatum(w2), Float8GetDatum(e2),
+                     with_part ? PG_GETARG_DATUM(6) : (Datum)0};
+    SPIPlanPtr plan = zoom > h->max_zoom ? h->members_plan : h->nodes_plan;
+    const int rc = SPI_execute_plan(plan, args, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "cluster_viewport: SELECT failed: %s", SPI_result_code_string(rc));
+    Datum values[11];
+    bool nulls[11];
+    for (uint64 r = 0; r < SPI_processed; ++r) {
+        heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    SPI_finish();
+    return (Datum)0;
+}
