@@ -450,19 +450,16 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     if (!(zoom_in >= 0) || std::isinf(zoom_in))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("cluster_viewport needs a finite zoom >= 0"),
                         errdetail("zoom = %g", zoom_in)));
-    // Longitudes: a box 360 degrees wide or more is the world; otherwise each edge is wrapped
-    // into the world and a box whose west edge is then east of its east edge crosses 180.
+    // Longitudes: a box 360 degrees wide or more is the world. Otherwise it runs east from west
+    // to east (so west > east crosses 180): each edge is wrapped into the world, and when the
+    // wrapped west edge lies east of the wrapped east edge, the box is cut in two at 180.
     double w1 = -180, e1 = 180, w2 = 1, e2 = 0;  // the second part empty unless it crosses
-    if (std::isinf(west) || std::isinf(east) || east - west >= 360.0) {
-        // the world (an infinite edge can only mean that)
-    } else {
+    if (!std::isinf(west) && !std::isinf(east) && east - west < 360.0) {
         const double w = wrap_west(west), e = wrap_east(east);
-        if (west <= east && w <= e) {
-            w1 = w;
+        w1 = w;
+        if (w <= e) {
             e1 = e;
         } else {
-            w1 = w;
-            e1 = 180;
             w2 = -180;
             e2 = e;
         }
