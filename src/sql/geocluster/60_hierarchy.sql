@@ -293,6 +293,7 @@ BEGIN
     RETURN n;
 END $$;
 
+-- Not STRICT: a NULL partition_column means none (the other NULL arguments are 22004).
 CREATE FUNCTION @extschema@.cluster_hierarchy_create(source regclass, lat_column name, lon_column name, id_column name,
         radius_px float8 DEFAULT 60, max_zoom int DEFAULT 16, partition_column name DEFAULT NULL) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$

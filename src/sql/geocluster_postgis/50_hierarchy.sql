@@ -21,7 +21,8 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_point(geom @extschema:postgis@.geo
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
 
 -- cluster_hierarchy_create over a Point geometry column: the same hierarchy, tables and
--- functions as over lat/lon columns.
+-- functions as over lat/lon columns. Not STRICT: a NULL partition_column means none (the other
+-- NULL arguments are 22004).
 CREATE FUNCTION @extschema@.cluster_hierarchy_create(source regclass, geom_column name, id_column name,
         radius_px float8 DEFAULT 60, max_zoom int DEFAULT 16, partition_column name DEFAULT NULL) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -44,7 +45,7 @@ END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_create(regclass, name, name, float8, int, name) IS
     'builds the cluster hierarchy of a table of Points at every zoom 0..max_zoom and returns its handle';
 
--- Internal: the tile of a hierarchy (partition NULL when it has none).
+-- Internal: the tile of a hierarchy. Not STRICT: partition is NULL when it has none.
 CREATE FUNCTION @extschema@.cluster_hierarchy_tile_of(hierarchy regclass, z int, x int, y int, "partition" text)
     RETURNS bytea
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
