@@ -351,11 +351,35 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_rebuild(hierarchy regclass) RETURN
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i record;
+    idx record;
+    again text[] := '{}';
 BEGIN
     i := @extschema@.cluster_hierarchy_info(hierarchy);
     PERFORM @extschema@.cluster_hierarchy_check_owner(hierarchy);
     EXECUTE format('TRUNCATE %s, %s', hierarchy, i.members);
-    PERFORM @extschema@.cluster_hierarchy_fill(hierarchy, true);
+    -- The build fills tables without indexes (src/pg/hierarchy.cpp): the indexes, a DBA's own
+    -- included, are dropped and created again from their definitions, under the same names.
+    FOR idx IN
+        SELECT x.indexrelid::regclass AS index_name, x.indrelid::regclass AS table_name, c.conname,
+               pg_get_indexdef(x.indexrelid) AS index_def, pg_get_constraintdef(c.oid) AS constraint_def
+          FROM pg_index x LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
+         WHERE x.indrelid IN (hierarchy, i.members)
+         ORDER BY x.indexrelid
+    LOOP
+        IF idx.conname IS NOT NULL THEN
+            again := again || format('ALTER TABLE %s ADD CONSTRAINT %I %s', idx.table_name, idx.conname, idx.constraint_def);
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', idx.table_name, idx.conname);
+        ELSE
+            again := again || idx.index_def;
+            EXECUTE format('DROP INDEX %s', idx.index_name);
+        END IF;
+    END LOOP;
+    PERFORM @extschema@.cluster_hierarchy_fill(hierarchy, false);
+    FOR k IN 1 .. cardinality(again) LOOP
+        EXECUTE again[k];
+    END LOOP;
+    EXECUTE format('ANALYZE %s', hierarchy);
+    EXECUTE format('ANALYZE %s', i.members);
 END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_rebuild(regclass) IS
     'rebuilds a cluster hierarchy from its source, in the calling transaction';
