@@ -187,7 +187,8 @@ CREATE TABLE "odd Sch".city AS
 SELECT g AS id, 48.8 + (g * 7919 % 20011) / 100000.0 AS lat, 2.2 + (g * 104729 % 20011) / 80000.0 AS lon
   FROM generate_series(1, 20000) g;
 SELECT cluster_hierarchy_create('"odd Sch".city', 'lat', 'lon', 'id', 60, 14) AS city;
--- cluster_viewport runs this statement (src/pg/hierarchy.cpp), planned once per session as a
+-- cluster_viewport runs this statement for a box across 180 (its first half for others;
+-- src/pg/hierarchy.cpp), planned once per session as a
 -- generic plan: one index range scan per part of the box.
 PREPARE viewport(int, float8, float8, float8, float8, float8, float8) AS
 SELECT cluster_id FROM "odd Sch".city_clusters

@@ -34,6 +34,7 @@ extern "C" {
 #include "utils/hsearch.h"
 }
 
+#include <algorithm>
 #include <cmath>
 
 namespace {
@@ -151,9 +152,24 @@ const Oid kNodeTypes[kNodeCols] = {INT8OID, INT8OID, INT4OID, INT8OID, FLOAT8OID
 constexpr int kMemberCols = 4;
 const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 
-void write_nodes(Sink* k, const HierBuild& b, Datum part) {
-    for (std::size_t i = 0; i < b.n_nodes; ++i) {
-        const HierNode& d = b.nodes[i];
+// Nodes are written zoom by zoom, north to south: a viewport reads one latitude band of one
+// zoom through the (zoom, lat, lon) index, and with the heap in that order its rows share pages
+// (in the build's order, by count, every row of a viewport was a page of its own).
+void write_nodes(Sink* k, const HierBuild& b, Datum part, MemoryContext scratch) {
+    std::uint32_t* order = static_cast<std::uint32_t*>(
+        MemoryContextAllocHuge(scratch, sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1)));
+    for (std::size_t i = 0; i < b.n_nodes; ++i) order[i] = static_cast<std::uint32_t>(i);
+    const HierNode* nodes = b.nodes;
+    std::sort(order, order + b.n_nodes, [nodes](std::uint32_t x, std::uint32_t y) noexcept {
+        const HierNode& a = nodes[x];
+        const HierNode& c = nodes[y];
+        if (a.zoom != c.zoom) return a.zoom < c.zoom;
+        if (a.lat != c.lat) return a.lat > c.lat;
+        if (a.lon != c.lon) return a.lon < c.lon;
+        return a.cluster_id < c.cluster_id;
+    });
+    for (std::size_t j = 0; j < b.n_nodes; ++j) {
+        const HierNode& d = b.nodes[order[j]];
         TupleTableSlot* slot = next_slot(k);
         Datum* v = slot->tts_values;
         bool* null = slot->tts_isnull;
@@ -222,7 +238,7 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
         if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
         raise_status(s);
     }
-    write_nodes(&w->nodes, build, part);
+    write_nodes(&w->nodes, build, part, p->build_ctx);
     write_members(&w->members, markers, build, part);
     hierarchy_free(alloc, &build);
 }
@@ -348,8 +364,10 @@ struct HierCacheEntry {
     Oid members;
     int max_zoom;
     bool partitioned;
-    SPIPlanPtr nodes_plan;    // $1 zoom, $2 south, $3 north, $4 west1, $5 east1, $6 west2, $7 east2 [, $8 part]
-    SPIPlanPtr members_plan;  // $1 zoom, then as above
+    // [0]: boxes in one part; [1]: in two (across 180). Parameters: $1 zoom, $2 south, $3 north,
+    // $4 west1, $5 east1, $6 west2, $7 east2, $8 part (the unused ones are ignored).
+    SPIPlanPtr nodes_plan[2];
+    SPIPlanPtr members_plan[2];
 };
 
 HTAB* hier_cache = nullptr;
@@ -373,14 +391,15 @@ const char* kMemberSelect =
     "FROM %s WHERE lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
     "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
 
-SPIPlanPtr prepare_viewport(const char* select, const char* rel, bool partitioned) {
+SPIPlanPtr prepare_viewport(const char* select, const char* rel, bool partitioned, bool two_parts) {
     const char* part = partitioned ? " AND part OPERATOR(pg_catalog.=) $8" : "";
     char* one = psprintf(select, rel, 4, 5, part);
-    char* two = psprintf(select, rel, 6, 7, part);
-    char* sql = psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one, two);
+    char* sql = two_parts ? psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one, psprintf(select, rel, 6, 7, part))
+                          : psprintf("%s ORDER BY 3 DESC, 4 DESC, 5, 10", one);
     Oid types[8] = {INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
     SPIPlanPtr plan = SPI_prepare(sql, partitioned ? 8 : 7, types);
     if (plan == nullptr) elog(ERROR, "cluster_viewport: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "cluster_viewport: SPI_keepplan failed");
     return plan;
 }
 
@@ -398,13 +417,15 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     auto* e = static_cast<HierCacheEntry*>(hash_search(hier_cache, &handle, HASH_ENTER, &found));
     if (!found) {
         e->valid = false;
-        e->nodes_plan = e->members_plan = nullptr;
+        e->nodes_plan[0] = e->nodes_plan[1] = e->members_plan[0] = e->members_plan[1] = nullptr;
         e->members = InvalidOid;
     }
     if (e->valid) return e;
-    if (e->nodes_plan != nullptr) SPI_freeplan(e->nodes_plan);
-    if (e->members_plan != nullptr) SPI_freeplan(e->members_plan);
-    e->nodes_plan = e->members_plan = nullptr;
+    for (int i = 0; i < 2; ++i) {
+        if (e->nodes_plan[i] != nullptr) SPI_freeplan(e->nodes_plan[i]);
+        if (e->members_plan[i] != nullptr) SPI_freeplan(e->members_plan[i]);
+        e->nodes_plan[i] = e->members_plan[i] = nullptr;
+    }
     // The metadata, through the SQL function that validates the handle (22023 if it is none).
     const char* schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
     char* sql = psprintf("SELECT members::pg_catalog.oid, max_zoom, partition_column IS NOT NULL "
@@ -415,11 +436,12 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     const Oid members = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     const int max_zoom = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     const bool partitioned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-    SPIPlanPtr nodes_plan = prepare_viewport(kNodeSelect, qualified_name(handle), partitioned);
-    SPIPlanPtr members_plan = prepare_viewport(kMemberSelect, qualified_name(members), partitioned);
-    if (SPI_keepplan(nodes_plan) != 0 || SPI_keepplan(members_plan) != 0) elog(ERROR, "cluster_viewport: SPI_keepplan failed");
-    e->nodes_plan = nodes_plan;
-    e->members_plan = members_plan;
+    // Kept as each is made: an error half-way leaves the entry invalid, and these are freed at
+    // the next lookup.
+    for (int i = 0; i < 2; ++i) {
+        e->nodes_plan[i] = prepare_viewport(kNodeSelect, qualified_name(handle), partitioned, i == 1);
+        e->members_plan[i] = prepare_viewport(kMemberSelect, qualified_name(members), partitioned, i == 1);
+    }
     e->members = members;
     e->max_zoom = max_zoom;
     e->partitioned = partitioned;
@@ -493,7 +515,8 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     Datum args[8] = {Int32GetDatum(zoom), Float8GetDatum(std::max(south, -90.0)), Float8GetDatum(std::min(north, 90.0)),
                      Float8GetDatum(w1), Float8GetDatum(e1), Float8GetDatum(w2), Float8GetDatum(e2),
                      with_part ? PG_GETARG_DATUM(6) : (Datum)0};
-    SPIPlanPtr plan = zoom > h->max_zoom ? h->members_plan : h->nodes_plan;
+    const int parts = w2 <= e2 ? 1 : 0;
+    SPIPlanPtr plan = zoom > h->max_zoom ? h->members_plan[parts] : h->nodes_plan[parts];
     const int rc = SPI_execute_plan(plan, args, nullptr, true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "cluster_viewport: SELECT failed: %s", SPI_result_code_string(rc));
     Datum values[11];
