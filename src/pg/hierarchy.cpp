@@ -156,6 +156,7 @@ const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 // zoom through the (zoom, lat, lon) index, and with the heap in that order its rows share pages
 // (in the build's order, by count, every row of a viewport was a page of its own).
 void write_nodes(Sink* k, const HierBuild& b, Datum part, MemoryContext scratch) {
+    if (b.n_nodes > UINT32_MAX) raise_status(Status::ClusterTooManyPoints, "%zu clusters", b.n_nodes);
     std::uint32_t* order = static_cast<std::uint32_t*>(
         MemoryContextAllocHuge(scratch, sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1)));
     for (std::size_t i = 0; i < b.n_nodes; ++i) order[i] = static_cast<std::uint32_t>(i);

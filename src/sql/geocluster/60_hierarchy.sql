@@ -44,7 +44,9 @@ DECLARE
 BEGIN
     SELECT n.nspname, c.relname INTO nsp, rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hierarchy;
-    meta := to_regclass(format('%I.%I', nsp, rel || '_meta'));
+    IF rel IS NOT NULL THEN
+        meta := to_regclass(format('%I.%I', nsp, rel || '_meta'));
+    END IF;
     IF meta IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a
                                     WHERE a.attrelid = meta AND a.attname = 'hierarchy_table' AND NOT a.attisdropped) THEN
         RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
