@@ -13,6 +13,11 @@
 --   a statement trigger on the source that refuses writes to the columns the hierarchy uses
 -- Renaming any of them, or the source's columns, breaks the hierarchy: drop it and create it
 -- again instead.
+--
+-- Viewports read the nodes through one btree on (zoom, lat, lon) (part first when partitioned):
+-- zoom is an equality, so a box is one range scan per part of it, as a table per zoom would
+-- give, without partition pruning at every call or a table per zoom to create, own and dump.
+-- The nodes are written zoom by zoom, north to south, so a viewport's rows share heap pages.
 
 CREATE TYPE @extschema@.cluster_node AS (
     cluster_id bigint,      -- zoom << 40 | ordinal; NULL for a single marker beyond max_zoom
