@@ -293,13 +293,18 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     const int off = partitioned ? 1 : 0;
     for (;;) {
         SPI_cursor_fetch(cursor, true, kFetchRows);
-        // Kept apart: writing a partition's hierarchy runs other statements, which replace
-        // SPI_tuptable and SPI_processed.
         SPITupleTable* fetched = SPI_tuptable;
         const uint64 got = SPI_processed;
         if (got == 0) break;
         TupleDesc desc = fetched->tupdesc;
-        if (desc->natts != 3 + off) elog(ERROR, "cluster hierarchy: the rows query returns %d columns", desc->natts);
+        // The Datums below are read as these types: anything else is refused, not misread.
+        bool shape = desc->natts == 3 + off && (!partitioned || TupleDescAttr(desc, 0)->atttypid == TEXTOID);
+        for (int c = 0; shape && c < 3; ++c)
+            shape = TupleDescAttr(desc, off + c)->atttypid == (c < 2 ? FLOAT8OID : INT8OID);
+        if (!shape)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("the rows query must return %s(lat float8, lon float8, id bigint)",
+                                   partitioned ? "(part text, then) " : "")));
         for (uint64 r = 0; r < got; ++r) {
             HeapTuple t = fetched->vals[r];
             bool isnull = false;
