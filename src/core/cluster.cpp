@@ -48,7 +48,6 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
 
 Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
     if (n > kMaxBins) return Status::OutOfMemory;
-    Bin* new_bins = nullptr;
     std::uint64_t new_cap = st->cap_bins;
     if (n > st->cap_bins) {
         // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
@@ -57,14 +56,33 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
         if (new_cap < 16) new_cap = 16;
         if (new_cap < n) new_cap = n;
         if (new_cap > kMaxBins) new_cap = kMaxBins;
+    }
+    const std::uint64_t old_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+    std::uint64_t n_slots = old_slots;
+    if (2 * n > n_slots) {
+        if (n_slots < 32) n_slots = 32;
+        while (n_slots < 2 * n) n_slots *= 2;
+    }
+    // The budget, checked before allocating. A doubling that would pass it grows only as far as
+    // it allows (at least to n), so that a state can use the whole budget.
+    const std::size_t budget = st->alloc.budget_bytes;
+    if (budget != 0 && state_bytes(new_cap, n_slots, st->cap_pending) > budget) {
+        const std::size_t fixed = state_bytes(0, n_slots, st->cap_pending);
+        const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
+        if (fit < new_cap) new_cap = std::max<std::uint64_t>(std::max<std::uint64_t>(fit, n), st->cap_bins);
+        const std::size_t need = state_bytes(new_cap, n_slots, st->cap_pending);
+        if (need > budget) {
+            st->refused_bytes = need;
+            return Status::StateTooLarge;
+        }
+    }
+    Bin* new_bins = nullptr;
+    if (new_cap > st->cap_bins) {
         new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
         if (new_bins == nullptr) return Status::OutOfMemory;
     }
     Slot* new_slots = nullptr;
-    std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
-    if (2 * n > n_slots) {
-        if (n_slots < 32) n_slots = 32;
-        while (n_slots < 2 * n) n_slots *= 2;
+    if (n_slots > old_slots) {
         new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
         if (new_slots == nullptr) {
             if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
@@ -326,6 +344,13 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
     }
     if (st->cap_pending < kPendingCap) {
         const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
+        const std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+        if (st->alloc.budget_bytes != 0 &&
+            state_bytes(st->cap_bins, n_slots, cap) > st->alloc.budget_bytes) {
+            if (st->pending != nullptr) return Status::Ok;  // go on with the buffer it has
+            st->refused_bytes = state_bytes(st->cap_bins, n_slots, cap);
+            return Status::StateTooLarge;
+        }
         auto* p = static_cast<Pending*>(st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));
         if (p != nullptr) {
             if (st->pending != nullptr) st->alloc.release(st->alloc.ctx, st->pending);
@@ -449,10 +474,10 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
 }
 
 std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
-    return sizeof(ClusterState) + std::size_t{st->cap_bins} * sizeof(Bin) +
-           (st->slots != nullptr ? (st->slot_mask + 1) * sizeof(Slot) : 0) +
-           std::size_t{st->cap_pending} * sizeof(Pending);
+    return state_bytes(st->cap_bins, st->slots != nullptr ? st->slot_mask + 1 : 0, st->cap_pending);
 }
+
+std::size_t cluster_refused_bytes(const ClusterState* st) noexcept { return st->refused_bytes; }
 
 int cluster_zoom(const ClusterState* st) noexcept { return st->zoom; }
 double cluster_radius_px(const ClusterState* st) noexcept { return st->radius_px; }

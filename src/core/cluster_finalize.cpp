@@ -323,17 +323,23 @@ enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 class Finalizer {
 public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
-        : st_(st), a_(st->alloc), cancel_(cancel) {}
+        : st_(st), a_(st->alloc), cancel_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
 
     std::uint32_t passes = 0;
     std::size_t peak_scratch = 0;
+    bool over_budget = false;  // an allocation was refused by the budget, not by the allocator
 
 private:
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
+        // The budget bounds the state and this scratch together (cluster.hpp, Allocator).
+        if (a_.budget_bytes != 0 && state_bytes_ + live_ + n * sizeof(T) + 1 > a_.budget_bytes) {
+            over_budget = true;
+            return Status::OutOfMemory;  // StateTooLarge, said by finalize_impl
+        }
         *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
         if (*p == nullptr) return Status::OutOfMemory;
         live_ += n * sizeof(T) + 1;
@@ -414,6 +420,7 @@ private:
     Allocator a_;
     CancelCheck cancel_;
     std::uint64_t budget_ = 0;
+    std::size_t state_bytes_;
     std::size_t live_ = 0;
 
     std::uint32_t n0_ = 0;       // bins
@@ -991,7 +998,8 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
     Finalizer f(st, cancel);
-    const Status s = f.run(assign != nullptr, out, assign, n_assign);
+    Status s = f.run(assign != nullptr, out, assign, n_assign);
+    if (s == Status::OutOfMemory && f.over_budget) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
     return s;
 }

@@ -155,6 +155,7 @@ struct ClusterState {
     cluster_internal::Pending* pending;  // cap_pending entries, n_pending used
     std::uint32_t n_pending;             // counted in total already
     std::uint32_t cap_pending;           // 0, then 16, 32 ... kPendingCap
+    std::size_t refused_bytes;           // the last growth the budget refused (for the message)
 };
 
 namespace cluster_internal {
@@ -163,7 +164,16 @@ namespace cluster_internal {
 // what merge and deserialize check.
 void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept;
 
+// The bytes a state holds with these capacities (what cluster_estimate_bytes reports and the
+// allocator's budget bounds).
+inline std::size_t state_bytes(std::uint64_t cap_bins, std::uint64_t n_slots,
+                               std::uint64_t cap_pending) noexcept {
+    return sizeof(ClusterState) + cap_bins * sizeof(Bin) + n_slots * sizeof(Slot) +
+           cap_pending * sizeof(Pending);
+}
+
 // Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
+// StateTooLarge, before allocating, when the grown state would pass the allocator's budget.
 Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept;
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;

@@ -53,6 +53,8 @@ enum class ErrorClass : std::uint8_t {
     X(ClusterParamsDiffer, InvalidParameter,                                                       \
       "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
     X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^62 points in one group") \
+    X(StateTooLarge, ProgramLimit,                                                                 \
+      "cluster_agg state would exceed geocluster.max_state_memory")                                \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
     X(OutOfMemory, OutOfMemory, "out of memory")                                                   \
@@ -75,6 +77,18 @@ constexpr const char* status_message(Status s) noexcept {
 #undef GEOCLUSTER_X
     }
     return "unknown status";
+}
+
+// What the user can change, for the few statuses where that is not plain from the message
+// (the glue adds it as errhint); nullptr for the others.
+constexpr const char* status_hint(Status s) noexcept {
+    switch (s) {
+        case Status::StateTooLarge:
+            return "Cluster fewer occupied bins: lower the zoom, raise radius_px or filter the rows to a "
+                   "smaller viewport; or raise geocluster.max_state_memory.";
+        default:
+            return nullptr;
+    }
 }
 
 constexpr ErrorClass status_class(Status s) noexcept {
