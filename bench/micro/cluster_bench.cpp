@@ -48,7 +48,7 @@ struct CountingAlloc {
         self->live -= n;
         std::free(p);
     }
-    Allocator allocator() { return Allocator{&alloc, &release, this}; }
+    Allocator allocator() { return Allocator{&alloc, &release, this, 0}; }
 };
 
 struct Markers {

@@ -236,8 +236,8 @@ Status flush_pending(ClusterState* st) noexcept {
     for (std::uint32_t i = 0; i < n; ++i) {
         Pending& p = st->pending[i];
         if (p.x == kPositionPending) {
-            p.x = fixed_from_unit(mercator_x(p.lon));
-            p.y = fixed_from_unit(mercator_y_series(p.lat));
+            p.x = fixed_x_of_lon(p.lon);
+            p.y = fixed_y_of_lat(p.lat);
         } else if (std::isnan(p.lat)) {  // a cell centre: lat/lon from the exact position
             p.lat = mercator_lat(static_cast<double>(p.y) / kFixedOneD) + 0.0;
             p.lon = mercator_lon(static_cast<double>(p.x) / kFixedOneD) + 0.0;
@@ -377,6 +377,14 @@ Status add_fixed(ClusterState* st, std::uint64_t x, std::uint64_t y, double lat,
     return Status::Ok;
 }
 
+// Whether a position lies within kLatLonSlackFixed of lat/lon's own, as the deserialiser expects
+// of every member (cluster_internal.hpp).
+bool near_own_lat_lon(std::uint64_t x, std::uint64_t y, double lat, double lon) noexcept {
+    const std::uint64_t ox = fixed_x_of_lon(lon), oy = fixed_y_of_lat(lat);
+    return (x > ox ? x - ox : ox - x) <= kLatLonSlackFixed &&
+           (y > oy ? y - oy : oy - y) <= kLatLonSlackFixed;
+}
+
 Status unit_position(double unit_x, double unit_y, std::uint64_t* x, std::uint64_t* y) noexcept {
     if (!(unit_x >= 0.0 && unit_x <= 1.0 && unit_y >= 0.0 && unit_y <= 1.0))
         return Status::UnitPositionOutOfRange;  // also NaN
@@ -434,6 +442,7 @@ Status cluster_add_mercator(ClusterState* st, double unit_x, double unit_y, doub
     if (s != Status::Ok) return s;
     s = validate_lat_lon(lat, lon);
     if (s != Status::Ok) return s;
+    if (!near_own_lat_lon(x, y, lat, lon)) return Status::UnitPositionOutOfRange;
     return add_fixed(st, x, y, lat + 0.0, lon + 0.0, has_id && st->has_id, id);
 }
 
@@ -492,7 +501,7 @@ Status cluster_bin_key(const ClusterState* st, double lat, double lon,
     if (s != Status::Ok) return s;
     lat += 0.0;
     lon += 0.0;
-    *out = key_of(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y_series(lat)), lon);
+    *out = key_of(st, fixed_x_of_lon(lon), fixed_y_of_lat(lat), lon);
     return Status::Ok;
 }
 

@@ -132,6 +132,9 @@ Status cluster_add_point(ClusterState* state, double lat, double lon, bool has_i
 // A marker given by its Web Mercator unit position (x, y in [0, 1], e.g. the exact centre of a
 // quadkey or geohash cell) and a representative lat/lon used for the bounds and to tell which
 // side of the antimeridian it counts on (lon < 0: west). The position decides bin and centre.
+// It must lie within 64 / 2^48 (2.3e-13) of lat/lon's own position, clamped as
+// cluster_add_point clamps it (else UnitPositionOutOfRange): a state's bounds and centres then
+// agree, which cluster_deserialize checks.
 Status cluster_add_mercator(ClusterState* state, double unit_x, double unit_y, double lat,
                             double lon, bool has_id, std::int64_t id) noexcept;
 

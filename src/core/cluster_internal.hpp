@@ -20,6 +20,8 @@
 #include "core.hpp"
 
 #include "cluster.hpp"
+#include "mercator.hpp"
+#include "mercator_series.hpp"
 
 #include <cmath>
 
@@ -59,6 +61,13 @@ constexpr double kSlackFixed = 64.0;
 // No two positions are further apart than sqrt(0.5^2 + 1) world widths < 2^50 fixed units, so a
 // larger reach means "everything": clamping keeps inf and overflow out of the arithmetic.
 constexpr double kMaxReachFixed = 1125899906842624.0;  // 2^50
+
+// How far (fixed units) a member's position may lie from the position of its own lat/lon, as
+// cluster_add_point computes it (fixed_position): 0 for markers given by lat/lon; below 1 for
+// cell centres, whose lat/lon are computed from the position and do not map back exactly; and
+// what cluster_add_mercator accepts. The deserialiser holds every bin's bounds and sums to it:
+// a bin's members lie in the bin and within their bounds (cluster_serial.cpp).
+constexpr std::uint64_t kLatLonSlackFixed = 64;
 
 constexpr std::uint64_t kMaxTotalCount = std::uint64_t{1} << 62;
 constexpr std::uint32_t kMaxBins = 0x7FFFFFF0u;
@@ -114,6 +123,13 @@ inline std::uint64_t fixed_from_unit(double u) noexcept {
     if (!(v >= 1.0)) return 0;
     if (v >= kFixedOneD) return kFixedOne;
     return static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
+}
+
+// The fixed-point position of a marker at lat/lon (validated): the one formula for the per-row
+// path, the diagnostics and the deserialiser's checks.
+inline std::uint64_t fixed_x_of_lon(double lon) noexcept { return fixed_from_unit(mercator_x(lon)); }
+inline std::uint64_t fixed_y_of_lat(double lat) noexcept {
+    return fixed_from_unit(mercator_y_series(lat));
 }
 
 // The per-row path does not touch the bins: it appends the point to a small buffer, and a full

@@ -115,17 +115,6 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     if (b->count == 0 || b->count > kMaxTotalCount - *total) return Status::StateCorrupt;
     *total += b->count;
 
-    // Positions in this bin lie in [key * S, min(key * S + S - 1, 2^48)], so the sums lie between
-    // count times those ends (products below 2^62 * 2^49: no overflow).
-    const auto sum_in_bin = [&](const Wide& sum, std::uint64_t key) {
-        const std::uint64_t lo = key * st->bin_side;
-        const std::uint64_t room = kFixedOne - lo;  // key <= max_key, so lo <= 2^48
-        const std::uint64_t hi = lo + (st->bin_side - 1 < room ? st->bin_side - 1 : room);
-        const u128 s = wide_load(sum);
-        return s >= static_cast<u128>(lo) * b->count && s <= static_cast<u128>(hi) * b->count;
-    };
-    if (!sum_in_bin(b->sum_x, column) || !sum_in_bin(b->sum_y, b->ky)) return Status::StateCorrupt;
-
     // NaN fails every comparison below.
     if (!(b->min_lat >= -90.0 && b->min_lat <= b->max_lat && b->max_lat <= 90.0))
         return Status::StateCorrupt;
@@ -136,6 +125,31 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
         is_negative_zero(b->min_lon) || is_negative_zero(b->max_lon))
         return Status::StateCorrupt;
     if (b->count == 1 && (b->min_lat != b->max_lat || b->min_lon != b->max_lon))
+        return Status::StateCorrupt;
+
+    // The records must agree with each other, as those of real points do. Every member's position
+    // lies in the bin, and within kLatLonSlackFixed of its own lat/lon's position; positions grow
+    // with lon and fall with lat (the same functions, clamped alike), and each bound is some
+    // member's coordinate. So the bounds' positions lie in the bin (give or take the slack), and
+    // every member's position, hence the sums' mean, in the bin and in the bounds' box (slack
+    // included): lo <= X <= hi below, in x and in y. Sums against count times those ends
+    // (products below 2^62 * 2^49: no overflow).
+    const auto members_in = [&](std::uint64_t key, std::uint64_t low_bound, std::uint64_t high_bound,
+                                 const Wide& sum) {
+        const std::uint64_t bin_lo = key * st->bin_side;  // key <= max_key, so bin_lo <= 2^48
+        const std::uint64_t room = kFixedOne - bin_lo;
+        const std::uint64_t bin_hi = bin_lo + (st->bin_side - 1 < room ? st->bin_side - 1 : room);
+        const std::uint64_t slack = kLatLonSlackFixed;
+        // The bounds' own positions (low_bound <= high_bound: monotone) lie in the bin.
+        if (low_bound + slack < bin_lo || high_bound > bin_hi + slack) return false;
+        const std::uint64_t lo = std::max(bin_lo, low_bound > slack ? low_bound - slack : 0);
+        const std::uint64_t hi = std::min(bin_hi, high_bound + slack);
+        if (lo > hi) return false;
+        const u128 s = wide_load(sum);
+        return s >= static_cast<u128>(lo) * b->count && s <= static_cast<u128>(hi) * b->count;
+    };
+    if (!members_in(column, fixed_x_of_lon(b->min_lon), fixed_x_of_lon(b->max_lon), b->sum_x) ||
+        !members_in(b->ky, fixed_y_of_lat(b->max_lat), fixed_y_of_lat(b->min_lat), b->sum_y))
         return Status::StateCorrupt;
 
     if ((flags & ~kRecordHasId) != 0) return Status::StateCorrupt;
