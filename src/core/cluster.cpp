@@ -1,7 +1,8 @@
 // cluster_agg's state: creation, the per-row path, combine, and the bin hash table.
 //
 // The state is a dense array of Bin records (cluster_internal.hpp) plus an open-addressing index
-// of 8-byte slots, both in allocator memory and both grown by doubling. Nothing in it has a
+// of 8-byte slots, both in allocator memory, grown by doubling (the bins by half once large),
+// never past the allocator's budget (reserve_bins). Nothing in it has a
 // destructor, so a PostgreSQL context reset frees it without our help.
 //
 // Why the state is order- and split-independent: a bin's key depends on the point alone (its
@@ -46,13 +47,19 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
+constexpr std::uint32_t kBinsDoublingBelow = 65536;
+
 Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
     if (n > kMaxBins) return Status::OutOfMemory;
     std::uint64_t new_cap = st->cap_bins;
     if (n > st->cap_bins) {
-        // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
-        // (deserialize, merge), so that a value of len bytes never costs more than ~1.5 len.
-        new_cap = std::uint64_t{st->cap_bins} * 2;
+        // For the per-row path (n = size + 1): doubling while small, then by half, which bounds
+        // the unused room to a third of the array and the copy's transient to 2.5 arrays (the
+        // extra copying, two bins per bin added instead of one, is memcpy). Exactly n when told
+        // the size up front (deserialize, merge), so that a value of len bytes never costs more
+        // than ~1.5 len.
+        new_cap = st->cap_bins < kBinsDoublingBelow ? std::uint64_t{st->cap_bins} * 2
+                                                    : st->cap_bins + st->cap_bins / 2;
         if (new_cap < 16) new_cap = 16;
         if (new_cap < n) new_cap = n;
         if (new_cap > kMaxBins) new_cap = kMaxBins;
@@ -119,7 +126,7 @@ namespace {
 
 Bin empty_bin(std::uint64_t kx, std::uint64_t ky) noexcept {
     constexpr double inf = std::numeric_limits<double>::infinity();
-    return Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
+    return Bin{kx, ky, 0, 0, 0, 0, 0, 0, inf, -inf, inf, -inf, 0};
 }
 
 // The slot of key (kx, ky), whose hash is h: the one that holds it, or the empty slot where it
@@ -159,8 +166,7 @@ Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept {
     dst->count += src.count;
-    wide_add(dst->sum_x, wide_load(src.sum_x));
-    wide_add(dst->sum_y, wide_load(src.sum_y));
+    bin_add_sums(*dst, bin_sum_x(src), bin_sum_y(src));
     if (src.min_lat < dst->min_lat) dst->min_lat = src.min_lat;
     if (src.max_lat > dst->max_lat) dst->max_lat = src.max_lat;
     if (src.min_lon < dst->min_lon) dst->min_lon = src.min_lon;
@@ -184,8 +190,7 @@ namespace {
 
 void fold_point(Bin* b, const Pending& p) noexcept {
     b->count += 1;
-    wide_add(b->sum_x, p.x);
-    wide_add(b->sum_y, p.y);
+    bin_add_sums(*b, p.x, p.y);
     // Branch-free (minsd/maxsd, cmov): whether a point moves a bound is a coin toss early in a
     // bin's life. No NaN reaches here, and -0.0 was normalised, so min/max are exact.
     b->min_lat = std::min(b->min_lat, p.lat);
@@ -194,7 +199,7 @@ void fold_point(Bin* b, const Pending& p) noexcept {
     b->max_lon = std::max(b->max_lon, p.lon);
     const bool take_id = p.has_id != 0 && (b->has_id == 0 || p.id < b->min_id);
     b->min_id = take_id ? p.id : b->min_id;
-    b->has_id |= p.has_id;
+    b->has_id = b->has_id | p.has_id;
 }
 
 constexpr std::uint32_t kMissingBin = 0xFFFFFFFFu;

@@ -189,9 +189,9 @@ Item item_from_bin(const Bin& b) noexcept {
     Item it;
     it.count = b.count;
     it.count_w = west ? b.count : 0;
-    it.sx_e = west ? Wide{0, 0} : b.sum_x;
-    it.sx_w = west ? b.sum_x : Wide{0, 0};
-    it.sy = b.sum_y;
+    it.sx_e = west ? Wide{0, 0} : wide_make(bin_sum_x(b));
+    it.sx_w = west ? wide_make(bin_sum_x(b)) : Wide{0, 0};
+    it.sy = wide_make(bin_sum_y(b));
     it.min_lat = b.min_lat;
     it.max_lat = b.max_lat;
     it.min_lon_e = west ? kInf : b.min_lon;
@@ -231,15 +231,15 @@ void item_add_bin(Item& d, const Bin& b) noexcept {
     d.count += b.count;
     if ((b.kx & 1) != 0) {  // west
         d.count_w += b.count;
-        wide_add(d.sx_w, wide_load(b.sum_x));
+        wide_add(d.sx_w, bin_sum_x(b));
         d.min_lon_w = std::min(d.min_lon_w, b.min_lon);
         d.max_lon_w = std::max(d.max_lon_w, b.max_lon);
     } else {
-        wide_add(d.sx_e, wide_load(b.sum_x));
+        wide_add(d.sx_e, bin_sum_x(b));
         d.min_lon_e = std::min(d.min_lon_e, b.min_lon);
         d.max_lon_e = std::max(d.max_lon_e, b.max_lon);
     }
-    wide_add(d.sy, wide_load(b.sum_y));
+    wide_add(d.sy, bin_sum_y(b));
     d.min_lat = std::min(d.min_lat, b.min_lat);
     d.max_lat = std::max(d.max_lat, b.max_lat);
     if (b.has_id != 0 && (d.has_id == 0 || b.min_id < d.min_id)) {
@@ -295,7 +295,7 @@ void centre_of(const Item& it, Centre* c) noexcept {
 // centre_of(item_from_bin(b)): a bin's members all lie on one side of the antimeridian
 // (cluster_internal.hpp), so it never crosses it.
 void centre_of_bin(const Bin& b, Centre* c) noexcept {
-    centre_from_sums(wide_load(b.sum_x), wide_load(b.sum_y), b.count, c);
+    centre_from_sums(bin_sum_x(b), bin_sum_y(b), b.count, c);
 }
 
 // Function objects, not functions: std::sort given a function pointer calls through it for every

@@ -13,7 +13,7 @@
 //   record, 97 bytes, in strictly increasing (kx, ky) order
 //     0   8  kx      column << 1 | west (lon < 0); column <= 2^48 / S
 //     8   8  ky      row <= 2^48 / S
-//    16   8  count   >= 1 (all counts add up to at most 2^62)
+//    16   8  count   >= 1 (all counts add up to at most 2^46)
 //    24  16  sum_x   sum of fixed-point X, low 8 bytes first
 //    40  16  sum_y
 //    56   8  min_lat  -90 <= min_lat <= max_lat <= 90
@@ -82,10 +82,10 @@ void write_record(std::uint8_t* p, const Bin& b) noexcept {
     put_u64(p + 0, b.kx);
     put_u64(p + 8, b.ky);
     put_u64(p + 16, b.count);
-    put_u64(p + 24, b.sum_x.lo);
-    put_u64(p + 32, b.sum_x.hi);
-    put_u64(p + 40, b.sum_y.lo);
-    put_u64(p + 48, b.sum_y.hi);
+    put_u64(p + 24, b.sum_x_lo);
+    put_u64(p + 32, b.sum_x_hi);
+    put_u64(p + 40, b.sum_y_lo);
+    put_u64(p + 48, b.sum_y_hi);
     put_f64(p + 56, b.min_lat);
     put_f64(p + 64, b.max_lat);
     put_f64(p + 72, b.min_lon);
@@ -100,8 +100,8 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     b->kx = get_u64(p + 0);
     b->ky = get_u64(p + 8);
     b->count = get_u64(p + 16);
-    b->sum_x = Wide{get_u64(p + 24), get_u64(p + 32)};
-    b->sum_y = Wide{get_u64(p + 40), get_u64(p + 48)};
+    const Wide sum_x{get_u64(p + 24), get_u64(p + 32)};
+    const Wide sum_y{get_u64(p + 40), get_u64(p + 48)};
     b->min_lat = get_f64(p + 56);
     b->max_lat = get_f64(p + 64);
     b->min_lon = get_f64(p + 72);
@@ -133,7 +133,7 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     // member's coordinate. So the bounds' positions lie in the bin (give or take the slack), and
     // every member's position, hence the sums' mean, in the bin and in the bounds' box (slack
     // included): lo <= X <= hi below, in x and in y. Sums against count times those ends
-    // (products below 2^62 * 2^49: no overflow).
+    // (products below 2^46 * 2^49: no overflow).
     const auto members_in = [&](std::uint64_t key, std::uint64_t low_bound, std::uint64_t high_bound,
                                  const Wide& sum) {
         const std::uint64_t bin_lo = key * st->bin_side;  // key <= max_key, so bin_lo <= 2^48
@@ -148,9 +148,10 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
         const u128 s = wide_load(sum);
         return s >= static_cast<u128>(lo) * b->count && s <= static_cast<u128>(hi) * b->count;
     };
-    if (!members_in(column, fixed_x_of_lon(b->min_lon), fixed_x_of_lon(b->max_lon), b->sum_x) ||
-        !members_in(b->ky, fixed_y_of_lat(b->max_lat), fixed_y_of_lat(b->min_lat), b->sum_y))
+    if (!members_in(column, fixed_x_of_lon(b->min_lon), fixed_x_of_lon(b->max_lon), sum_x) ||
+        !members_in(b->ky, fixed_y_of_lat(b->max_lat), fixed_y_of_lat(b->min_lat), sum_y))
         return Status::StateCorrupt;
+    bin_set_sums(*b, wide_load(sum_x), wide_load(sum_y));  // below 2^46 * 2^48
 
     if ((flags & ~kRecordHasId) != 0) return Status::StateCorrupt;
     b->has_id = (flags & kRecordHasId) != 0 ? 1 : 0;

@@ -52,7 +52,7 @@ enum class ErrorClass : std::uint8_t {
       "Web Mercator unit coordinates must be finite and between 0 and 1")                         \
     X(ClusterParamsDiffer, InvalidParameter,                                                       \
       "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
-    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^62 points in one group") \
+    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^46 points in one group") \
     X(StateTooLarge, ProgramLimit,                                                                 \
       "cluster_agg state would exceed geocluster.max_state_memory")                                \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \

@@ -1123,14 +1123,14 @@ TEST(ClusterBudget, GrowthStopsAtTheBudget) {
     EXPECT_EQ(cluster_serialized_size(st), SIZE_MAX);
     ClusterList l{};
     EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::StateTooLarge);
-    // The same points without a budget, serialised: refused by the deserialiser under the
+    // Twice as many points without a budget, serialised: refused by the deserialiser under the
     // budget, before its tables are allocated; accepted without one.
     ClusterState* copy = nullptr;
     {
         Built free_state;
         free_state.st = make_state(29, 1e-6, true);
         Gen g2(11);
-        for (std::uint64_t i = 0; i < added; ++i)
+        for (std::uint64_t i = 0; i < 2 * added; ++i)
             ASSERT_EQ(cluster_add_point(free_state.st, g2.uni(-80, 80), g2.uni(-180, 180), true,
                                         static_cast<std::int64_t>(i)),
                       Status::Ok);
@@ -1141,7 +1141,7 @@ TEST(ClusterBudget, GrowthStopsAtTheBudget) {
         EXPECT_EQ(copy, nullptr);
         EXPECT_EQ(t.allocations, allocations + 1);  // the ClusterState alone
         ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy), Status::Ok);
-        EXPECT_EQ(cluster_point_count(copy), added);
+        EXPECT_EQ(cluster_point_count(copy), 2 * added);
     }
     cluster_destroy(copy);
     cluster_destroy(st);
