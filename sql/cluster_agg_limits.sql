@@ -32,9 +32,10 @@ WHEN OTHERS THEN
 END $$;
 
 -- The default, and a normal query under it: every marker in a cluster of its own, 100,000 bins.
-SHOW geocluster.max_state_memory;
+-- (The setting exists once the module is loaded, by the first call of one of its functions.)
 SET max_parallel_workers_per_gather = 0;
 SELECT cardinality(cluster_agg(lat, lon, 29, 1e-6)) AS clusters_at_the_default FROM limit_markers;
+SHOW geocluster.max_state_memory;
 SELECT cardinality(cluster_agg(lat, lon, 3, 60, id)) AS world_map_at_the_default FROM limit_markers;
 
 -- Stored states for later: 10 of 10,000 markers each, made under the default.
