@@ -70,16 +70,23 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
         if (n_slots < 32) n_slots = 32;
         while (n_slots < 2 * n) n_slots *= 2;
     }
-    // The budget, checked before allocating. A doubling that would pass it grows only as far as
-    // it allows (at least to n), so that a state can use the whole budget.
+    // The budget, checked before allocating, counts all that is live while the tables are
+    // copied: the grown state and the old bin array and slots it replaces. A growth that would
+    // pass it grows only as far as it allows (at least to n).
     const std::size_t budget = st->alloc.budget_bytes;
-    if (budget != 0 && state_bytes(new_cap, n_slots, st->cap_pending) > budget) {
-        const std::size_t fixed = state_bytes(0, n_slots, st->cap_pending);
-        const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
-        if (fit < new_cap) new_cap = std::max<std::uint64_t>(std::max<std::uint64_t>(fit, n), st->cap_bins);
-        const std::size_t need = state_bytes(new_cap, n_slots, st->cap_pending);
-        if (need > budget) {
-            st->refused_bytes = need;
+    if (budget != 0) {
+        const std::size_t old_slot_bytes = n_slots > old_slots ? old_slots * sizeof(Slot) : 0;
+        const auto peak = [&](std::uint64_t cap) noexcept {
+            return state_bytes(cap, n_slots, st->cap_pending) + old_slot_bytes +
+                   (cap > st->cap_bins ? std::size_t{st->cap_bins} * sizeof(Bin) : 0);
+        };
+        if (n > st->cap_bins && new_cap > n && peak(new_cap) > budget) {
+            const std::size_t fixed = peak(0) + std::size_t{st->cap_bins} * sizeof(Bin);
+            const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
+            new_cap = std::max(std::min(fit, new_cap), n);
+        }
+        if (peak(new_cap) > budget) {
+            st->refused_bytes = peak(new_cap);
             return Status::StateTooLarge;
         }
     }
@@ -350,10 +357,11 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
     if (st->cap_pending < kPendingCap) {
         const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
         const std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
-        if (st->alloc.budget_bytes != 0 &&
-            state_bytes(st->cap_bins, n_slots, cap) > st->alloc.budget_bytes) {
+        const std::size_t peak =  // as in reserve_bins: the old buffer is live while it grows
+            state_bytes(st->cap_bins, n_slots, cap) + std::size_t{st->cap_pending} * sizeof(Pending);
+        if (st->alloc.budget_bytes != 0 && peak > st->alloc.budget_bytes) {
             if (st->pending != nullptr) return Status::Ok;  // go on with the buffer it has
-            st->refused_bytes = state_bytes(st->cap_bins, n_slots, cap);
+            st->refused_bytes = peak;
             return Status::StateTooLarge;
         }
         auto* p = static_cast<Pending*>(st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));

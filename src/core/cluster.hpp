@@ -73,11 +73,12 @@ namespace geocluster {
 // into Status::OutOfMemory; it never throws) and memory at least 8-byte aligned (PostgreSQL's
 // MAXALIGN; nothing in the engine needs more). release may be a no-op for arena allocators.
 //
-// budget_bytes (0: no limit) bounds what one state may hold: cluster_estimate_bytes after any
-// growth, and during cluster_finalize that plus finalize's scratch. A growth that would pass it
-// is refused before anything is allocated, with Status::StateTooLarge (the state unchanged), so
-// the most a state ever has live is the budget plus the one growth step being copied. The glue
-// sets it from geocluster.max_state_memory; a state keeps the allocator it was created with.
+// budget_bytes (0: no limit) bounds what one state has allocated at any moment: its tables
+// (cluster_estimate_bytes), plus the old ones while a growth copies them, plus finalize's
+// scratch while it runs. A growth that would pass it is refused before anything is allocated,
+// with Status::StateTooLarge, the state unchanged. (Not counted: serialize's output and its
+// 4 bytes of scratch per bin, and finalize's result, 64 bytes per cluster.) The glue sets it
+// from geocluster.max_state_memory; a state keeps the allocator it was created with.
 struct Allocator {
     void* (*alloc)(void* ctx, std::size_t bytes);
     void (*release)(void* ctx, void* p);
@@ -174,8 +175,8 @@ void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept;
 // Bytes the state holds now (state, bin array, hash slots, point buffer): what the budget bounds.
 std::size_t cluster_estimate_bytes(const ClusterState* state) noexcept;
 
-// The bytes of the last growth the budget refused (StateTooLarge from an add, merge or
-// finalize), 0 when none was: for the error message.
+// What the last growth the budget refused would have had live at once (StateTooLarge from an
+// add or a merge), 0 when none was: for the error message.
 std::size_t cluster_refused_bytes(const ClusterState* state) noexcept;
 
 int cluster_zoom(const ClusterState* state) noexcept;

@@ -28,14 +28,15 @@ Allocator context_allocator(MemoryContext ctx) {
     return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx, state_budget_bytes()};
 }
 
-// Raises s, a failure of an operation on state. StateTooLarge names the bytes: what the refused
-// growth would have made the state (none when it was finalize's scratch), what it holds, the limit.
+// Raises s, a failure of an operation on state. StateTooLarge names the bytes: what the state
+// holds, what the refused growth would have needed at once (none when it was finalize's
+// scratch), the limit.
 void check_state(Status s, const ClusterState* state) {
     if (s == Status::Ok) return;
     if (s != Status::StateTooLarge) raise_status(s);
     const std::size_t refused = cluster_refused_bytes(state);
     if (refused != 0)
-        raise_status(s, "The state holds %zu bytes and needed %zu; geocluster.max_state_memory is %zu bytes.",
+        raise_status(s, "The state holds %zu bytes, and growing it needs %zu at once; geocluster.max_state_memory is %zu bytes.",
                      cluster_estimate_bytes(state), refused, cluster_allocator(state).budget_bytes);
     raise_status(s, "The state holds %zu bytes (%zu bins), and finalising it needs more than the rest of "
                     "geocluster.max_state_memory, %zu bytes.",

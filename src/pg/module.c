@@ -15,12 +15,13 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 /*
- * geocluster.max_state_memory, in kB: the most one cluster_agg / cluster_state_agg state may
- * hold (with its finalisation scratch), in a parallel worker or the leader, read by the glue
- * each time it creates a state (src/pg/cluster_agg.cpp).
+ * geocluster.max_state_memory, in kB: the most memory one cluster_agg / cluster_state_agg state
+ * has allocated at any moment (its tables, the old ones while a growth copies them, and its
+ * finalisation scratch), in a parallel worker or the leader, read by the glue each time it
+ * creates a state (src/pg/cluster_agg.cpp; the accounting is the core's, cluster.hpp).
  *
- * Default 256 MB: the memory of about 600,000 occupied bins finalised one cluster per bin, and
- * far more when bins merge; a screen-sized viewport occupies a few tens of thousands at most.
+ * Default 256 MB: about 650,000 occupied bins finalised one cluster per bin (the zoom-29 worst
+ * case), more when bins merge; a screen-sized viewport occupies a few tens of thousands at most.
  * Not tied to work_mem: that is a per-sort/hash budget that spills to disk past it (4 MB by
  * default), where this state cannot spill and its limit ends the query.
  *
@@ -37,8 +38,9 @@ _PG_init(void)
 {
 	DefineCustomIntVariable("geocluster.max_state_memory",
 							"Largest memory one cluster_agg or cluster_state_agg state may use.",
-							"The state and its finalisation scratch together, per state in each "
-							"process; past it the query fails with SQLSTATE 54000.",
+							"Its tables, their copies while they grow and its finalisation scratch "
+							"together, per state in each process; past it the query fails with "
+							"SQLSTATE 54000.",
 							&geocluster_max_state_memory_kb,
 							256 * 1024,
 							64,

@@ -96,8 +96,8 @@ void check_output(const ClusterState* st, const std::vector<Cluster>& out) {
             fail("centre out of range");
         if (c.count == 1 && c.min_lon > c.max_lon) fail("a single point crossing the antimeridian");
         constexpr double kEps = 1e-9;
-        const double lat_lo = std::max(c.min_lat, -kMercatorMaxLat);
-        const double lat_hi = std::min(c.max_lat, kMercatorMaxLat);
+        const double lat_lo = clamp_mercator_lat(c.min_lat);
+        const double lat_hi = clamp_mercator_lat(c.max_lat);
         if (!(c.lat >= lat_lo - kEps && c.lat <= lat_hi + kEps)) fail("centre lat outside its bounds");
         if (!lon_within(c.lon, c.min_lon, c.max_lon, kEps)) fail("centre lon outside its bounds");
     }
