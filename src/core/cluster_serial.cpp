@@ -29,9 +29,12 @@
 // unused bits and fields are zero. So equal bin sets serialise to equal bytes, whatever the
 // history of the state, and deserialize accepts a value only if serialize would have produced
 // it: the fuzz target checks serialize(deserialize(b)) == b for every accepted b. Beyond the
-// format, deserialize checks what a state built from real points satisfies: each sum lies
-// between count * (smallest position of the bin) and count * (largest position of the bin),
-// and a bin of one point has min == max. It never allocates more than a small multiple of len.
+// format, deserialize checks that a record's fields agree with each other as those of real
+// points do (a state crosses process and storage boundaries, so it is input like any other): the
+// positions of the bounds lie in the bin, each sum lies between count times the smallest and the
+// largest position that is both in the bin and in the bounds' box (so the centre lies in both),
+// and a bin of one point has min == max (read_record). It never allocates more than a small
+// multiple of len, nor past the allocator's budget (StateTooLarge).
 #include "core.hpp"
 
 #include "cluster.hpp"
