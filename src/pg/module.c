@@ -20,7 +20,7 @@ void _PG_init(void);
  * finalisation scratch), in a parallel worker or the leader, read by the glue each time it
  * creates a state (src/pg/cluster_agg.cpp; the accounting is the core's, cluster.hpp).
  *
- * Default 256 MB: about 650,000 occupied bins finalised one cluster per bin (the zoom-29 worst
+ * Default 256 MB: about 600,000 occupied bins finalised one cluster per bin (the zoom-29 worst
  * case), more when bins merge; a screen-sized viewport occupies a few tens of thousands at most.
  * Not tied to work_mem: that is a per-sort/hash budget that spills to disk past it (4 MB by
  * default), where this state cannot spill and its limit ends the query.
