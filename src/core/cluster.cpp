@@ -16,6 +16,7 @@
 #include "cluster_internal.hpp"
 #include "mercator.hpp"
 #include "mercator_series.hpp"
+#include "polled_sort.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -424,7 +425,7 @@ Status cluster_add_cell_centre(ClusterState* st, double unit_x, double unit_y, b
     return add_fixed(st, x, y, std::numeric_limits<double>::quiet_NaN(), 0.0, has_id && st->has_id, id);
 }
 
-Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
+Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck cancel) noexcept {
     if (dst == nullptr || src == nullptr || dst == src) return Status::Internal;
     if (cluster_check_params(dst, src->zoom, src->radius_px, src->has_id) != Status::Ok)
         return Status::ClusterParamsDiffer;
@@ -433,18 +434,24 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
     if (settled == Status::Ok) settled = settle(dst);
     if (settled != Status::Ok) return settled;
     // Count the new keys first and reserve once, so that a failure leaves dst untouched.
+    Poller poll(cancel);
     std::uint64_t fresh = 0;
-    for (std::uint32_t i = 0; i < src->n_bins; ++i)
+    for (std::uint32_t i = 0; i < src->n_bins; ++i) {
         if (find_bin(dst, src->bins[i].kx, src->bins[i].ky) == nullptr) ++fresh;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
     if (fresh > 0) {
         const Status s = reserve_bins(dst, dst->n_bins + fresh);
         if (s != Status::Ok) return s;
     }
+    // src's bins hold all its points (settled above), so counting them bin by bin keeps dst
+    // consistent when a cancel stops this halfway.
     for (std::uint32_t i = 0; i < src->n_bins; ++i) {
         const Bin& sb = src->bins[i];
         absorb_bin(find_or_insert_bin(dst, sb.kx, sb.ky, hash_key(sb.kx, sb.ky)), sb);
+        dst->total += sb.count;
+        if (poll.canceled(1)) return Status::Canceled;
     }
-    dst->total += src->total;
     return Status::Ok;
 }
 

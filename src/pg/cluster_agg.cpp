@@ -25,9 +25,16 @@ Allocator context_allocator(MemoryContext ctx) {
     return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx};
 }
 
-// Finalisation polls this: a pending cancel or statement_timeout (QueryCancelPending) or a
-// terminate (ProcDiePending) stops the engine, and CHECK_FOR_INTERRUPTS then raises the error.
+// The engine polls this in every loop over bins or clusters (finalize, serialize, deserialize,
+// merge): a pending cancel or statement_timeout (QueryCancelPending) or a terminate
+// (ProcDiePending) stops it with Status::Canceled, which raise_status turns into
+// CHECK_FOR_INTERRUPTS and so into PostgreSQL's own error.
 bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
+constexpr CancelCheck kInterrupts{interrupt_requested, nullptr};
+
+// The output array's loop runs CHECK_FOR_INTERRUPTS once per this many clusters (a few ms of
+// heap_form_tuple).
+constexpr std::size_t kClustersPerInterruptCheck = 4096;
 
 MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char* fn) {
     MemoryContext ctx = nullptr;
@@ -159,7 +166,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
         geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right), cluster_has_id(right),
                                              context_allocator(aggctx), &left));
     }
-    geocluster::pg::check(cluster_merge(left, right));
+    geocluster::pg::check(cluster_merge(left, right, kInterrupts));
     PG_RETURN_POINTER(left);
 }
 
@@ -170,7 +177,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_serialfn) {
     if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "state of %zu bytes", size);
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
     SET_VARSIZE(out, VARHDRSZ + size);
-    geocluster::pg::check(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size));
+    geocluster::pg::check(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size, kInterrupts));
     PG_RETURN_BYTEA_P(out);
 }
 
@@ -179,7 +186,7 @@ namespace {
 ClusterState* deserialize_into(bytea* bytes, MemoryContext ctx) {
     ClusterState* state = nullptr;
     const Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
-                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state);
+                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state, kInterrupts);
     if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     return state;
 }
@@ -192,12 +199,15 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
     if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
 
     ClusterList list{nullptr, 0};
-    const Status s = cluster_finalize(state, CancelCheck{interrupt_requested, nullptr}, &list);
+    const Status s = cluster_finalize(state, kInterrupts, &list);
     if (s != Status::Ok) raise_status(s);
 
     TupleDesc desc = lookup_rowtype_tupdesc_copy(elem_type, -1);
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (list.size > 0 ? list.size : 1)));
     for (std::size_t i = 0; i < list.size; ++i) {
+        // Safe to leave here by longjmp: only plain data is alive (list, desc and elems are
+        // palloc'd, freed with the query's memory).
+        if (i % kClustersPerInterruptCheck == 0) CHECK_FOR_INTERRUPTS();
         const Cluster& c = list.items[i];
         Datum values[8] = {Int64GetDatum(c.count),     Float8GetDatum(c.lat),     Float8GetDatum(c.lon),
                            Float8GetDatum(c.min_lat),  Float8GetDatum(c.min_lon), Float8GetDatum(c.max_lat),
@@ -249,7 +259,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
         PG_RETURN_POINTER(deserialize_into(bytes, aggregate_context(fcinfo, "cluster_agg(state bytea)")));
     // The row's state lives in the per-row memory, which the executor resets after each row.
     ClusterState* row = deserialize_into(bytes, CurrentMemoryContext);
-    const Status s = cluster_merge(state, row);
+    const Status s = cluster_merge(state, row, kInterrupts);
     if (s == Status::ClusterParamsDiffer)
         raise_status(s, "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, radius_px %g%s",
                      cluster_zoom(state), cluster_radius_px(state), cluster_has_id(state) ? " and ids" : ", no ids",
