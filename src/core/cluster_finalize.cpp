@@ -661,7 +661,12 @@ Status Finalizer::index_columns() noexcept {
     while (n_slots < 2 * columns) n_slots *= 2;
     column_mask_ = n_slots - 1;
     if (get(&columns_, n_slots) != Status::Ok) return Status::OutOfMemory;
-    std::memset(columns_, 0, n_slots * sizeof(ColumnSlot));
+    // Cleared in steps that poll: at millions of columns this is hundreds of MB of fresh pages.
+    constexpr std::uint64_t kClearStep = 65536;
+    for (std::uint64_t at = 0; at < n_slots; at += kClearStep) {
+        std::memset(columns_ + at, 0, std::min(kClearStep, n_slots - at) * sizeof(ColumnSlot));
+        if (canceled(Poller::kPollEvery)) return Status::Canceled;
+    }
     for (std::uint32_t i = 0; i < n_grid_;) {
         const std::uint64_t column = grid_[i].col;
         std::uint32_t end = i + 1;
