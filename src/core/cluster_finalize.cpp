@@ -502,7 +502,10 @@ Status Finalizer::sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell
     const int row_bits = bit_width(row_max - row_min), index_bits = bit_width(n - 1);
     const int bits = bit_width(col_max - col_min) + row_bits + index_bits;
     if (bits > 64) {
-        for (std::uint32_t k = 0; k < n; ++k) out[k] = cell_of(item(k));
+        for (std::uint32_t k = 0; k < n; ++k) {
+            out[k] = cell_of(item(k));
+            if (canceled(1)) return Status::Canceled;
+        }
         n_cells_tmp_ = n;
         if (get(&cells_tmp_, n_cells_tmp_) != Status::Ok) return Status::OutOfMemory;
         const Cell* sorted = polled_sort(out, cells_tmp_, n, cell_less, poll_);

@@ -163,8 +163,11 @@ namespace cluster_internal {
 // what merge and deserialize check.
 void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept;
 
-// Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
-Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept;
+class Poller;  // polled_sort.hpp
+
+// Ensures room for n bins (array and hash slots). Either both grow or nothing changes. With a
+// poll, Canceled when it says so (nothing changed then).
+Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll = nullptr) noexcept;
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
 Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,

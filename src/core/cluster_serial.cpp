@@ -213,12 +213,12 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
     ClusterState* st = nullptr;
     Status s = cluster_create(zoom, radius_px, (flags & kHeaderHasId) != 0, alloc, &st);
     if (s != Status::Ok) return s == Status::OutOfMemory ? s : Status::StateCorrupt;
-    if (n > 0) s = reserve_bins(st, n);
+    Poller poll(cancel);
+    if (n > 0) s = reserve_bins(st, n, &poll);
 
     std::uint64_t total = 0;
     const std::uint8_t* p = bytes + kHeaderBytes;
     Bin b{}, prev{};
-    Poller poll(cancel);
     for (std::uint64_t i = 0; i < n && s == Status::Ok; ++i, p += kRecordBytes) {
         if (poll.canceled(1)) {
             s = Status::Canceled;
