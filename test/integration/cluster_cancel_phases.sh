@@ -12,9 +12,9 @@
 #   parallel  cluster_agg over the markers, parallel plan forced (two workers): the workers
 #             serialise their partial states, the leader deserialises and combines them, then
 #             finalises and builds the output array
-# The delay of a cancel is the query's elapsed time (from just before it starts until the
-# session answers the next statement: the ERROR, and for a parallel plan the workers' exit)
-# minus its statement_timeout. Checks: every iteration ends with SQLSTATE 57014 (one that
+# The delay of a cancel is the query's elapsed time (from a clock_timestamp() just before it
+# until one in the next statement, which the session answers once the ERROR is out and, for a
+# parallel plan, the workers have exited) minus its statement_timeout. Checks: every iteration ends with SQLSTATE 57014 (one that
 # outran its timeout is reported, at most 5 allowed), the largest delay is at most 200 ms
 # (printed with the median, per kind and overall), the same backend then still answers, the plan
 # of the parallel kind is parallel, and the server log shows no crashed backend.
@@ -122,12 +122,15 @@ script=$(mktemp)
     next_pct  # (not in a $(...) subshell: the seed must advance)
     t=$(( dur[$k] * pct / 1000 ))
     (( t < 1 )) && t=1
-    echo "SELECT clock_timestamp() AS t0 \\gset"
+    # The settings first: between t0 and t1 only the query itself and one round trip each way.
+    kind_sql "$k" | sed 's/SELECT .*//'
     echo "SET statement_timeout = ${t};"
-    kind_sql "$k"
+    echo "SELECT clock_timestamp() AS t0 \\gset"
+    kind_sql "$k" | sed 's/^.*; SELECT/SELECT/'
     echo "\\set qstate :SQLSTATE"
+    echo "SELECT clock_timestamp() AS t1 \\gset"
     echo "$reset_sql"
-    echo "SELECT format('iter %s %s %s sqlstate %s elapsed %s', $i, '$k', $t, :'qstate', round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000));"
+    echo "SELECT format('iter %s %s %s sqlstate %s elapsed %s', $i, '$k', $t, :'qstate', round(extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz) * 1000));"
   done
   echo "SELECT 'same_backend ' || (pg_backend_pid() = :pid0);"
   echo "SELECT 'still_serving ' || cardinality(cluster_agg(lat, lon, 3)) FROM phase_markers WHERE id <= 100000;"
