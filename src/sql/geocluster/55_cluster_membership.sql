@@ -2,13 +2,16 @@
 -- (a sum, counts per category, the newest marker). Design and table format:
 -- src/core/cluster_membership.hpp; C functions: src/pg/cluster_membership.cpp.
 --
---   WITH s AS (SELECT cluster_state_agg(lat, lon, 12, 60, id) AS st FROM markers WHERE <filter>),
---        m AS (SELECT cluster_membership(st) AS mb FROM s)
---   SELECT cluster_of(m.mb, lat, lon) AS k, count(*), sum(price) FROM markers, m WHERE <filter>
+--   WITH c AS (SELECT cluster_agg(lat, lon, 12, 60, id) AS clusters,
+--                     cluster_membership(cluster_state_agg(lat, lon, 12, 60, id)) AS mb
+--                FROM markers WHERE <filter>)
+--   SELECT cluster_of(c.mb, lat, lon) AS k, count(*), sum(price) FROM c, markers WHERE <filter>
 --    GROUP BY 1;
 --
--- k is the 1-based position of the row's cluster in cluster_state_clusters(st), which is
--- cluster_agg's array for the same rows, zoom and radius_px.
+-- k is the 1-based position of the row's cluster in cluster_state_clusters(state), which is
+-- cluster_agg's array for the same rows, zoom and radius_px. cluster_membership belongs in the
+-- aggregate query: over a column of a plain subquery, the planner may inline it into the outer
+-- query and run it once per row.
 
 -- The state aggregate over quadkey and geohash positions, as cluster_agg has them (the lat/lon
 -- form is in 50_cluster_agg.sql), so that cluster_of can place such positions.
