@@ -1,0 +1,221 @@
+// The demo map page in a real browser, checked against SQL (run by map_page.sh, which starts
+// PostgreSQL, demo/serve.py and headless chromium first).
+//
+//   node --experimental-websocket map_page.mjs BASE_URL DEVTOOLS_PORT SCREENSHOT_DIR
+//
+// Drives chromium through the DevTools protocol over node's built-in WebSocket client, and asks
+// PostgreSQL (psql, from PG* variables) for the clusters the same viewport should show, computed
+// here independently of the server's own query. Prints one line per check.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+const [baseUrl, devtoolsPort, shotDir] = process.argv.slice(2);
+const RADIUS_PX = 60;
+const WIDTH = 1024, HEIGHT = 768;
+let passed = 0, failed = 0;
+
+function check(name, ok, detail = '') {
+  if (ok) passed++; else failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+}
+
+// A driver error (a protocol failure, a page that never draws) is one more failed check.
+process.on('unhandledRejection', (e) => {
+  check('driver', false, String(e?.stack ?? e));
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(1);
+});
+
+// --- DevTools protocol ---------------------------------------------------------------------
+const targets = await (await fetch(`http://127.0.0.1:${devtoolsPort}/json/list`)).json();
+const ws = new WebSocket(targets.find((t) => t.type === 'page').webSocketDebuggerUrl);
+await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+let nextId = 0;
+const pending = new Map();
+ws.onmessage = (event) => {
+  const msg = JSON.parse(event.data);
+  if (msg.id && pending.has(msg.id)) {
+    const { resolve, reject } = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.error) reject(new Error(JSON.stringify(msg.error))); else resolve(msg.result);
+  }
+};
+function send(method, params = {}) {
+  const id = ++nextId;
+  ws.send(JSON.stringify({ id, method, params }));
+  return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+}
+async function evaluate(expression) {
+  const r = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+  if (r.exceptionDetails) throw new Error(`in page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+  return r.result.value;
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitFor(expression, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await evaluate(expression)) return true;
+    await sleep(100);
+  }
+  return false;
+}
+// Drawn: the last response asked for is on the map and the map has finished rendering it.
+const DRAWN = 'window.demo && demo.asked > 0 && demo.drawn === demo.asked && demo.map.loaded()';
+
+async function open(hash) {
+  await send('Page.navigate', { url: 'about:blank' });
+  await send('Page.navigate', { url: `${baseUrl}#${hash}` });
+  return waitFor(DRAWN);
+}
+
+// What is on screen: every rendered cluster and marker once (world copies collapse to the copy
+// nearest the view's centre), with its screen position.
+const RENDERED = `(() => {
+  const m = demo.map, centre = m.getCenter().lng, seen = new Map();
+  for (const f of m.queryRenderedFeatures({ layers: ['clusters', 'markers'] })) {
+    const cluster = f.properties.point_count !== undefined;
+    const key = cluster ? (f.properties.cluster_id ?? f.properties.id) : (f.id ?? f.properties.id);
+    let [lon, lat] = f.geometry.coordinates;
+    lon += 360 * Math.round((centre - lon) / 360);
+    const p = m.project([lon, lat]);
+    seen.set(key, { key, cluster, count: cluster ? f.properties.point_count : 1, x: p.x, y: p.y });
+  }
+  const b = m.getBounds();
+  return { features: [...seen.values()], zoom: m.getZoom(), request: demo.request, errors: demo.errors,
+           bbox: [b.getWest(), Math.max(b.getSouth(), -90), b.getEast(), Math.min(b.getNorth(), 90)] };
+})()`;
+
+// --- the oracle ----------------------------------------------------------------------------
+// The markers in the viewport, by a longitude test of its own (distance east of the west edge,
+// modulo a turn), and cluster_agg's clusters of them at the map's zoom + 1 (512 px tiles).
+function sqlClusters(bbox, mapZoom, category) {
+  const [w, s, e, n] = bbox.map((v) => Number(v.toFixed(6)));
+  const sql = `
+    WITH v AS (SELECT * FROM markers
+                WHERE lat BETWEEN ${s} AND ${n}
+                  AND (${e - w} >= 360 OR mod(mod((lon - (${w}))::numeric, 360) + 360, 360) <= ${e - w})
+                  ${category ? `AND category = '${category}'` : ''})
+    SELECT json_build_object(
+             'total', (SELECT count(*) FROM v),
+             'clusters', (SELECT coalesce(json_agg(json_build_array(c.id, c.count)), '[]')
+                            FROM unnest((SELECT cluster_agg(lat, lon, ${Math.floor(mapZoom) + 1}, ${RADIUS_PX}, id) FROM v)) c))`;
+  return JSON.parse(execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }));
+}
+
+function compare(label, view, category) {
+  const oracle = sqlClusters(view.bbox, view.zoom, category);
+  const rendered = view.features.map((f) => `${f.key}:${f.count}`).sort();
+  const expected = oracle.clusters.map(([id, count]) => `${id}:${count}`).sort();
+  const missing = expected.filter((k) => !rendered.includes(k));
+  const extra = rendered.filter((k) => !expected.includes(k));
+  check(`${label}: rendered clusters are SQL's`, missing.length === 0 && extra.length === 0,
+    `${rendered.length} rendered, ${expected.length} from SQL` +
+    (missing.length ? `; missing ${missing.slice(0, 5).join(' ')}` : '') + (extra.length ? `; extra ${extra.slice(0, 5).join(' ')}` : ''));
+  const sum = view.features.reduce((acc, f) => acc + f.count, 0);
+  check(`${label}: counts add up to the markers in view`, sum === Number(oracle.total),
+    `${sum} rendered, ${oracle.total} markers in the viewport`);
+  return oracle;
+}
+
+function spacing(label, view) {
+  let closest = Infinity;
+  for (let i = 0; i < view.features.length; i++) {
+    for (let j = i + 1; j < view.features.length; j++) {
+      const a = view.features[i], b = view.features[j];
+      closest = Math.min(closest, Math.hypot(a.x - b.x, a.y - b.y));
+    }
+  }
+  // Half a pixel for the rendered positions (tile coordinates) and the fractional zoom.
+  check(`${label}: no two rendered centres closer than ${RADIUS_PX} px`, closest >= RADIUS_PX - 0.5,
+    `closest ${closest.toFixed(1)} px`);
+}
+
+async function screenshot(label) {
+  const { data } = await send('Page.captureScreenshot', { format: 'png' });
+  const path = `${shotDir}/map_${label}.png`;
+  writeFileSync(path, Buffer.from(data, 'base64'));
+  check(`${label}: screenshot`, true, path);
+}
+
+async function click(x, y) {
+  for (const type of ['mouseMoved', 'mousePressed', 'mouseReleased']) {
+    await send('Input.dispatchMouseEvent', { type, x, y, button: 'left', clickCount: 1 });
+  }
+}
+
+// --- the checks ----------------------------------------------------------------------------
+await send('Page.enable');
+await send('Runtime.enable');
+await send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: HEIGHT, deviceScaleFactor: 1, mobile: false });
+
+const VIEWS = [
+  ['world', '1/20/0'],
+  ['europe', '5/48/6'],
+  ['antimeridian', '4/-15/180'],   // shows 135 E to 135 W: the server's two longitude ranges
+];
+let single = null;
+for (const [label, hash] of VIEWS) {
+  check(`${label}: page drawn (#${hash})`, await open(hash));
+  const view = await evaluate(RENDERED);
+  check(`${label}: no console error`, view.errors.length === 0, view.errors.slice(0, 3).join(' | '));
+  check(`${label}: asked for zoom ${Math.floor(view.zoom)}`, new URLSearchParams(view.request).get('zoom') === String(Math.floor(view.zoom)),
+    view.request);
+  compare(label, view, null);
+  spacing(label, view);
+  await screenshot(label);
+  const marker = view.features.find((f) => !f.cluster && f.x > 40 && f.x < WIDTH - 40 && f.y > 60 && f.y < HEIGHT - 40);
+  if (marker && !single) single = { key: marker.key, hash };
+
+  if (label === 'europe') {
+    // The category filter: the page asks for it, the server applies it.
+    await evaluate(`(() => { const s = document.getElementById('category'); s.value = 'park';
+                             s.dispatchEvent(new Event('change')); })()`);
+    await sleep(50);
+    check('europe, park only: drawn', await waitFor(`${DRAWN} && demo.request.includes('category=park')`));
+    const park = await evaluate(RENDERED);
+    const oracle = compare('europe, park only', park, 'park');
+    check('europe, park only: fewer markers than all categories', Number(oracle.total) < view.features.reduce((a, f) => a + f.count, 0),
+      `${oracle.total} parks`);
+    await screenshot('europe_park');
+
+    // A click on the biggest cluster in the middle of the view zooms to its members, where it splits.
+    await evaluate(`(() => { const s = document.getElementById('category'); s.value = '';
+                             s.dispatchEvent(new Event('change')); })()`);
+    await sleep(50);
+    await waitFor(`${DRAWN} && !demo.request.includes('category')`);
+    const all = await evaluate(RENDERED);
+    const target = all.features.filter((f) => f.cluster && f.x > 100 && f.x < WIDTH - 100 && f.y > 100 && f.y < HEIGHT - 100)
+      .sort((a, b) => b.count - a.count)[0];
+    const asked = await evaluate('demo.asked');
+    await click(target.x, target.y);
+    await sleep(50);
+    const drawn = await waitFor(`demo.asked > ${asked} && ${DRAWN}`);
+    const after = await evaluate(RENDERED);
+    check('cluster click: zooms in', drawn && after.zoom > all.zoom,
+      `cluster of ${target.count} at zoom ${all.zoom.toFixed(2)} -> ${after.zoom.toFixed(2)}`);
+    const biggest = Math.max(...after.features.map((f) => f.count));
+    const sum = after.features.reduce((a, f) => a + f.count, 0);
+    check('cluster click: the cluster splits', after.features.length >= 2 && biggest < target.count && sum >= target.count,
+      `${after.features.length} clusters and markers in view, the biggest ${biggest}, ${sum} markers in all`);
+    compare('after the click', after, null);
+    spacing('after the click', after);
+    await screenshot('after_click');
+  }
+}
+
+// A single marker's click shows its id.
+if (single) {
+  check(`marker click: page drawn (#${single.hash})`, await open(single.hash));
+  const again = (await evaluate(RENDERED)).features.find((f) => f.key === single.key);
+  await click(again.x, again.y);
+  const shown = await waitFor(`document.querySelector('.maplibregl-popup-content')?.textContent.includes('marker ${single.key}')`, 5000);
+  check('marker click: a popup shows its id', shown, `marker ${single.key}`);
+} else {
+  check('marker click: a single marker in some view', false);
+}
+const errors = await evaluate('demo.errors');
+check('no console error in the whole run', errors.length === 0, errors.slice(0, 3).join(' | '));
+
+ws.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
