@@ -166,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, "not found\n", "text/plain")
         except BadRequest as e:
             return self.send(400, f"bad request: {e}\n", "text/plain")
+        except psycopg2.Error as e:
+            self.log_error("database error: %s", str(e).strip())
+            return self.send(500, "database error\n", "text/plain")
 
 
 def load_markers(conn, count):

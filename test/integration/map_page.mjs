@@ -213,6 +213,23 @@ if (single) {
 } else {
   check('marker click: a single marker in some view', false);
 }
+// The server: 400 for bad parameters (checked before any SQL), 404 for anything not its own.
+const ok = 'bbox=-10,40,10,50&zoom=5';
+for (const [query, status] of [
+  [ok, 200], [`${ok}&category=park`, 200],
+  ['bbox=-10,40,10&zoom=5', 400], ['bbox=10,40,-10,50&zoom=5', 400], ['bbox=-10,50,10,40&zoom=5', 400],
+  ['bbox=-10,40,10,95&zoom=5', 400], ['bbox=-10,40,10,50&zoom=23', 400], ['bbox=-10,40,10,50&zoom=5.5', 400],
+  ['bbox=-10,40,10,50', 400], [`${ok}&zoom=6`, 400], ['bbox=1e3,40,10,50&zoom=5', 400],
+  [`${ok}&category=park'%20OR%20'1'='1`, 400], [`${ok}&category=`, 400],
+]) {
+  const r = await fetch(`${baseUrl}clusters/agg?${query}`);
+  check(`server: /clusters/agg?${decodeURIComponent(query)} -> ${status}`, r.status === status, `got ${r.status}`);
+}
+for (const path of ['clusters/none?bbox=-10,40,10,50&zoom=5', 'index.html', '../serve.py', 'node_modules/maplibre-gl/package.json']) {
+  const r = await fetch(`${baseUrl}${path}`);
+  check(`server: /${path} -> 404`, r.status === 404, `got ${r.status}`);
+}
+
 const errors = await evaluate('demo.errors');
 check('no console error in the whole run', errors.length === 0, errors.slice(0, 3).join(' | '));
 
