@@ -7,13 +7,15 @@ Serves, on 127.0.0.1 only, the page (demo/web/index.html), MapLibre GL JS from
 demo/web/node_modules (so the page works offline), label glyphs made by demo/glyphs.py, and the
 clusters of a viewport as GeoJSON. Nothing else: every other path is a 404.
 
-The clusters come from a *source*, one endpoint each (SOURCES below): today `agg`, cluster_agg
-over the markers in the viewport. A stored cluster hierarchy would be one more entry, with its
-own function, and the page picks the source named by /config.json.
+The clusters come from a *source*, one endpoint each (SOURCES below): `hierarchy`, the stored
+cluster hierarchy (cluster_viewport_geojson, with expansion zooms for a click), and `agg`,
+cluster_agg over the markers in the viewport. The page uses the first unless its URL names
+another (?source=agg).
 
 With --load-markers N it first creates the extension and a table `markers (id, lat, lon,
 category)` of N markers from the benchmark's generator (bench/gen: cities, antimeridian
-clusters, high latitudes), category one of CATEGORIES by id.
+clusters, high latitudes), category one of CATEGORIES by id, and two hierarchies of it: one of
+all markers, one partitioned by category.
 """
 
 import argparse
@@ -46,6 +48,7 @@ CATEGORIES = ("cafe", "shop", "park")
 # cluster_agg's (256 px tiles) zoom z + 1, at the same radius.
 RADIUS_PX = 60.0
 MAX_MAP_ZOOM = 22
+HIERARCHY_MAX_ZOOM = 18
 FONTSTACK = "geocluster-digits"
 
 NUMBER = r"-?\d{1,3}(?:\.\d{1,15})?"
@@ -112,9 +115,29 @@ def clusters_from_agg(cur, bbox, map_zoom, category):
     return text if text is not None else '{"type": "FeatureCollection", "features": []}'
 
 
-# One endpoint per source: /clusters/<name>?bbox=...&zoom=...[&category=...]
-SOURCES = {"agg": clusters_from_agg}
-DEFAULT_SOURCE = "agg"
+# The stored hierarchies load_markers makes: one of all markers, one partitioned by category.
+HIERARCHIES = {}
+
+
+def clusters_from_hierarchy(cur, bbox, map_zoom, category):
+    """The stored hierarchy's clusters centred in the viewport (cluster_viewport_geojson: each
+    with its expansion_zoom, in the hierarchy's 256 px zooms), from the one of all markers or,
+    for a category, its partition of the one by category. cluster_viewport takes longitudes
+    past +-180 as they come."""
+    west, south, east, north = bbox
+    if category is None:
+        cur.execute("SELECT cluster_viewport_geojson(%s::regclass, %s::float8, %s::float8, %s::float8, %s::float8, %s::float8)::text",
+                    (HIERARCHIES["all"], south, west, north, east, map_zoom + 1))
+    else:
+        cur.execute("""SELECT cluster_viewport_geojson(%s::regclass, %s::float8, %s::float8, %s::float8, %s::float8,
+                                                       %s::float8, %s::text)::text""",
+                    (HIERARCHIES["by_category"], south, west, north, east, map_zoom + 1, category))
+    return cur.fetchone()[0]
+
+
+# One endpoint per source: /clusters/<name>?bbox=...&zoom=...[&category=...]; the page uses
+# the first unless its URL names another (?source=agg).
+SOURCES = {"hierarchy": clusters_from_hierarchy, "agg": clusters_from_agg}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -142,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
                 with open(path, "rb") as f:
                     return self.send(200, f.read(), content_type)
             if url.path == "/config.json":
-                return self.send(200, json.dumps({"source": DEFAULT_SOURCE, "categories": CATEGORIES,
+                return self.send(200, json.dumps({"sources": list(SOURCES), "categories": CATEGORIES,
                                                   "radius_px": RADIUS_PX, "fontstack": FONTSTACK}),
                                  "application/json")
             m = GLYPH_RE.match(url.path)
@@ -195,6 +218,19 @@ def load_markers(conn, count):
         cur.execute("CREATE INDEX ON markers (lat, lon) INCLUDE (id)")
         cur.execute("CREATE INDEX ON markers (category, lat, lon) INCLUDE (id)")
         cur.execute("DROP TABLE generated")
+        cur.execute("SELECT to_regprocedure('cluster_hierarchy_create(regclass, name, name, name, float8, int, name)') IS NOT NULL")
+        if not cur.fetchone()[0]:   # an older geocluster: cluster_agg only
+            del SOURCES["hierarchy"]
+            conn.commit()
+            return
+        # MapLibre's zooms 0..HIERARCHY_MAX_ZOOM - 1 (the hierarchy's 1..HIERARCHY_MAX_ZOOM);
+        # beyond, the hierarchy gives single markers.
+        cur.execute("SELECT cluster_hierarchy_create('markers', 'lat', 'lon', 'id', %s::float8, %s::int)::text",
+                    (RADIUS_PX, HIERARCHY_MAX_ZOOM))
+        HIERARCHIES["all"] = cur.fetchone()[0]
+        cur.execute("""SELECT cluster_hierarchy_create('markers', 'lat', 'lon', 'id', %s::float8, %s::int,
+                                                       'category')::text""", (RADIUS_PX, HIERARCHY_MAX_ZOOM))
+        HIERARCHIES["by_category"] = cur.fetchone()[0]
     conn.commit()
     conn.autocommit = True
     with conn.cursor() as cur:

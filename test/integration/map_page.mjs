@@ -62,9 +62,9 @@ async function waitFor(expression, timeoutMs = 20000) {
 // Drawn: the last response asked for is on the map and the map has finished rendering it.
 const DRAWN = 'window.demo && demo.asked > 0 && demo.drawn === demo.asked && demo.map.loaded()';
 
-async function open(hash) {
+async function open(hash, source) {
   await send('Page.navigate', { url: 'about:blank' });
-  await send('Page.navigate', { url: `${baseUrl}#${hash}` });
+  await send('Page.navigate', { url: `${baseUrl}?source=${source}#${hash}` });
   return waitFor(DRAWN);
 }
 
@@ -85,12 +85,19 @@ const RENDERED = `(() => {
            bbox: [b.getWest(), Math.max(b.getSouth(), -90), b.getEast(), Math.min(b.getNorth(), 90)] };
 })()`;
 
-// --- the oracle ----------------------------------------------------------------------------
-// The markers in the viewport, by a longitude test of its own (distance east of the west edge,
-// modulo a turn), and cluster_agg's clusters of them at the map's zoom + 1 (512 px tiles).
-function sqlClusters(bbox, mapZoom, category) {
+// --- the oracles ---------------------------------------------------------------------------
+// `agg`: the markers in the viewport, by a longitude test of its own (distance east of the west
+// edge, modulo a turn), and cluster_agg's clusters of them at the map's zoom + 1 (512 px tiles);
+// `total` counts those markers. `hierarchy`: cluster_viewport over the same box, the hierarchy
+// of all markers or the one by category (the server's two); `total` is the sum of their counts.
+function sqlClusters(bbox, mapZoom, category, source) {
   const [w, s, e, n] = bbox.map((v) => Number(v.toFixed(6)));
-  const sql = `
+  const zoom = Math.floor(mapZoom) + 1;
+  const sql = source === 'hierarchy' ? `
+    WITH c AS (SELECT * FROM cluster_viewport(${category ? `'markers_clusters_2', ${s}, ${w}, ${n}, ${e}, ${zoom}, '${category}'`
+                                                         : `'markers_clusters', ${s}, ${w}, ${n}, ${e}, ${zoom}`}))
+    SELECT json_build_object('total', (SELECT coalesce(sum(count), 0) FROM c),
+                             'clusters', (SELECT coalesce(json_agg(json_build_array(CASE WHEN count = 1 THEN id ELSE cluster_id END, count)), '[]') FROM c))` : `
     WITH v AS (SELECT * FROM markers
                 WHERE lat BETWEEN ${s} AND ${n}
                   AND (${e - w} >= 360 OR mod(mod((lon - (${w}))::numeric, 360) + 360, 360) <= ${e - w})
@@ -98,12 +105,27 @@ function sqlClusters(bbox, mapZoom, category) {
     SELECT json_build_object(
              'total', (SELECT count(*) FROM v),
              'clusters', (SELECT coalesce(json_agg(json_build_array(c.id, c.count)), '[]')
-                            FROM unnest((SELECT cluster_agg(lat, lon, ${Math.floor(mapZoom) + 1}, ${RADIUS_PX}, id) FROM v)) c))`;
+                            FROM unnest((SELECT cluster_agg(lat, lon, ${zoom}, ${RADIUS_PX}, id) FROM v)) c))`;
   return JSON.parse(execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }));
 }
 
-function compare(label, view, category) {
-  const oracle = sqlClusters(view.bbox, view.zoom, category);
+// A hierarchy cluster's expansion zoom and its descendants at that zoom (key, count), from the
+// nodes table's parent links.
+function sqlDescendants(clusterId) {
+  const sql = `
+    WITH RECURSIVE top AS (SELECT cluster_id, zoom, expansion_zoom FROM markers_clusters WHERE cluster_id = ${clusterId}),
+    below AS (SELECT cluster_id, zoom, count, id FROM markers_clusters WHERE cluster_id = ${clusterId}
+              UNION ALL
+              SELECT n.cluster_id, n.zoom, n.count, n.id FROM below b JOIN markers_clusters n ON n.parent_id = b.cluster_id
+               WHERE b.zoom < (SELECT expansion_zoom FROM top))
+    SELECT json_build_object('expansion_zoom', (SELECT expansion_zoom FROM top),
+                             'parts', (SELECT json_agg(json_build_array(CASE WHEN count = 1 THEN id ELSE cluster_id END, count))
+                                         FROM below WHERE zoom = (SELECT expansion_zoom FROM top)))`;
+  return JSON.parse(execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }));
+}
+
+function compare(label, view, category, source) {
+  const oracle = sqlClusters(view.bbox, view.zoom, category, source);
   const rendered = view.features.map((f) => `${f.key}:${f.count}`).sort();
   const expected = oracle.clusters.map(([id, count]) => `${id}:${count}`).sort();
   const missing = expected.filter((k) => !rendered.includes(k));
@@ -112,8 +134,8 @@ function compare(label, view, category) {
     `${rendered.length} rendered, ${expected.length} from SQL` +
     (missing.length ? `; missing ${missing.slice(0, 5).join(' ')}` : '') + (extra.length ? `; extra ${extra.slice(0, 5).join(' ')}` : ''));
   const sum = view.features.reduce((acc, f) => acc + f.count, 0);
-  check(`${label}: counts add up to the markers in view`, sum === Number(oracle.total),
-    `${sum} rendered, ${oracle.total} markers in the viewport`);
+  check(`${label}: counts add up to the markers ${source === 'agg' ? 'in view' : 'of the clusters in view'}`,
+    sum === Number(oracle.total), `${sum} rendered, ${oracle.total} from SQL`);
   return oracle;
 }
 
@@ -151,68 +173,92 @@ await send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: HEIGHT,
 const VIEWS = [
   ['world', '1/20/0'],
   ['europe', '5/48/6'],
-  ['antimeridian', '4/-15/180'],   // shows 135 E to 135 W: the server's two longitude ranges
+  ['antimeridian', '4/-15/180'],   // shows 157.5 E to 157.5 W, across 180
 ];
-let single = null;
-for (const [label, hash] of VIEWS) {
-  check(`${label}: page drawn (#${hash})`, await open(hash));
-  const view = await evaluate(RENDERED);
-  check(`${label}: no console error`, view.errors.length === 0, view.errors.slice(0, 3).join(' | '));
-  check(`${label}: asked for zoom ${Math.floor(view.zoom)}`, new URLSearchParams(view.request).get('zoom') === String(Math.floor(view.zoom)),
-    view.request);
-  compare(label, view, null);
-  spacing(label, view);
-  await screenshot(label);
-  const marker = view.features.find((f) => !f.cluster && f.x > 40 && f.x < WIDTH - 40 && f.y > 60 && f.y < HEIGHT - 40);
-  if (marker && !single) single = { key: marker.key, hash };
 
-  if (label === 'europe') {
-    // The category filter: the page asks for it, the server applies it.
-    await evaluate(`(() => { const s = document.getElementById('category'); s.value = 'park';
-                             s.dispatchEvent(new Event('change')); })()`);
-    await sleep(50);
-    check('europe, park only: drawn', await waitFor(`${DRAWN} && demo.request.includes('category=park')`));
-    const park = await evaluate(RENDERED);
-    const oracle = compare('europe, park only', park, 'park');
-    check('europe, park only: fewer markers than all categories', Number(oracle.total) < view.features.reduce((a, f) => a + f.count, 0),
-      `${oracle.total} parks`);
-    await screenshot('europe_park');
+// Each source of the server, through the page (?source=NAME): the stored hierarchy, then
+// cluster_agg. Views are labelled `source view`; screenshots are map_<source>_<view>.png.
+async function checkSource(source) {
+  let single = null;
+  const page = (hash) => open(`${hash}`, source);
+  for (const [name, hash] of VIEWS) {
+    const label = `${source} ${name}`;
+    check(`${label}: page drawn (#${hash})`, await page(hash));
+    const view = await evaluate(RENDERED);
+    check(`${label}: no console error`, view.errors.length === 0, view.errors.slice(0, 3).join(' | '));
+    check(`${label}: asked ${source} for zoom ${Math.floor(view.zoom)}`,
+      view.request.startsWith(`${source}?`) && new URLSearchParams(view.request.split('?')[1]).get('zoom') === String(Math.floor(view.zoom)),
+      view.request);
+    const oracle = compare(label, view, null, source);
+    spacing(label, view);
+    await screenshot(`${source}_${name}`);
+    const marker = view.features.find((f) => !f.cluster && f.x > 40 && f.x < WIDTH - 40 && f.y > 60 && f.y < HEIGHT - 40);
+    if (marker && !single) single = { key: marker.key, hash };
 
-    // A click on the biggest cluster in the middle of the view zooms to its members, where it splits.
-    await evaluate(`(() => { const s = document.getElementById('category'); s.value = '';
-                             s.dispatchEvent(new Event('change')); })()`);
-    await sleep(50);
-    await waitFor(`${DRAWN} && !demo.request.includes('category')`);
-    const all = await evaluate(RENDERED);
-    const target = all.features.filter((f) => f.cluster && f.x > 100 && f.x < WIDTH - 100 && f.y > 100 && f.y < HEIGHT - 100)
-      .sort((a, b) => b.count - a.count)[0];
-    const asked = await evaluate('demo.asked');
-    await click(target.x, target.y);
-    await sleep(50);
-    const drawn = await waitFor(`demo.asked > ${asked} && ${DRAWN}`);
-    const after = await evaluate(RENDERED);
-    check('cluster click: zooms in', drawn && after.zoom > all.zoom,
-      `cluster of ${target.count} at zoom ${all.zoom.toFixed(2)} -> ${after.zoom.toFixed(2)}`);
-    const biggest = Math.max(...after.features.map((f) => f.count));
-    const sum = after.features.reduce((a, f) => a + f.count, 0);
-    check('cluster click: the cluster splits', after.features.length >= 2 && biggest < target.count && sum >= target.count,
-      `${after.features.length} clusters and markers in view, the biggest ${biggest}, ${sum} markers in all`);
-    compare('after the click', after, null);
-    spacing('after the click', after);
-    await screenshot('after_click');
+    if (name === 'europe') {
+      // The category filter: the page asks for it, the server applies it.
+      await evaluate(`(() => { const s = document.getElementById('category'); s.value = 'park';
+                               s.dispatchEvent(new Event('change')); })()`);
+      await sleep(50);
+      check(`${label}, park only: drawn`, await waitFor(`${DRAWN} && demo.request.includes('category=park')`));
+      const park = await evaluate(RENDERED);
+      const parks = compare(`${label}, park only`, park, 'park', source);
+      check(`${label}, park only: fewer markers than all categories`, Number(parks.total) < Number(oracle.total),
+        `${parks.total} parks of ${oracle.total}`);
+      await screenshot(`${source}_${name}_park`);
+
+      // A click on the biggest cluster in the middle of the view zooms in, where it splits.
+      await evaluate(`(() => { const s = document.getElementById('category'); s.value = '';
+                               s.dispatchEvent(new Event('change')); })()`);
+      await sleep(50);
+      await waitFor(`${DRAWN} && !demo.request.includes('category')`);
+      const all = await evaluate(RENDERED);
+      const target = all.features.filter((f) => f.cluster && f.x > 100 && f.x < WIDTH - 100 && f.y > 100 && f.y < HEIGHT - 100)
+        .sort((a, b) => b.count - a.count)[0];
+      const asked = await evaluate('demo.asked');
+      await click(target.x, target.y);
+      await sleep(50);
+      const drawn = await waitFor(`demo.asked > ${asked} && ${DRAWN}`);
+      const after = await evaluate(RENDERED);
+      check(`${label}: a cluster click zooms in`, drawn && after.zoom > all.zoom,
+        `cluster of ${target.count} at zoom ${all.zoom.toFixed(2)} -> ${after.zoom.toFixed(2)}`);
+      const biggest = Math.max(...after.features.map((f) => f.count));
+      const sum = after.features.reduce((a, f) => a + f.count, 0);
+      check(`${label}: the clicked cluster splits`, after.features.length >= 2 && biggest < target.count && sum >= target.count,
+        `${after.features.length} clusters and markers in view, the biggest ${biggest}, ${sum} markers in all`);
+      if (source === 'hierarchy') {
+        // To exactly its expansion zoom (256 px zooms: MapLibre's is one less), where its
+        // descendants, at least two, all show.
+        const d = sqlDescendants(target.key);
+        check(`${label}: the click zooms to the expansion zoom`, Math.abs(after.zoom - (d.expansion_zoom - 1)) < 1e-9,
+          `expansion zoom ${d.expansion_zoom}, map zoom ${after.zoom}`);
+        const keys = new Set(after.features.map((f) => `${f.key}:${f.count}`));
+        const shown = d.parts.filter(([key, count]) => keys.has(`${key}:${count}`));
+        check(`${label}: its parts at that zoom are drawn`, d.parts.length >= 2 && shown.length === d.parts.length
+          && d.parts.reduce((a, [, c]) => a + Number(c), 0) === target.count,
+          `${shown.length} of ${d.parts.length} parts drawn, of ${d.parts.reduce((a, [, c]) => a + Number(c), 0)} markers`);
+      }
+      compare(`${label}, after the click`, after, null, source);
+      spacing(`${label}, after the click`, after);
+      await screenshot(`${source}_${name}_after_click`);
+    }
+  }
+  // A single marker's click shows its id.
+  if (single) {
+    check(`${source} marker click: page drawn (#${single.hash})`, await page(single.hash));
+    const again = (await evaluate(RENDERED)).features.find((f) => f.key === single.key);
+    await click(again.x, again.y);
+    const shown = await waitFor(`document.querySelector('.maplibregl-popup-content')?.textContent.includes('marker ${single.key}')`, 5000);
+    check(`${source} marker click: a popup shows its id`, shown, `marker ${single.key}`);
+  } else {
+    check(`${source} marker click: a single marker in some view`, false);
   }
 }
 
-// A single marker's click shows its id.
-if (single) {
-  check(`marker click: page drawn (#${single.hash})`, await open(single.hash));
-  const again = (await evaluate(RENDERED)).features.find((f) => f.key === single.key);
-  await click(again.x, again.y);
-  const shown = await waitFor(`document.querySelector('.maplibregl-popup-content')?.textContent.includes('marker ${single.key}')`, 5000);
-  check('marker click: a popup shows its id', shown, `marker ${single.key}`);
-} else {
-  check('marker click: a single marker in some view', false);
-}
+const sources = (await (await fetch(`${baseUrl}config.json`)).json()).sources;
+check('server: sources', sources.includes('agg'), sources.join(', '));
+for (const source of sources) await checkSource(source);
+
 // The server: 400 for bad parameters (checked before any SQL), 404 for anything not its own.
 const ok = 'bbox=-10,40,10,50&zoom=5';
 for (const [query, status] of [
@@ -222,8 +268,10 @@ for (const [query, status] of [
   ['bbox=-10,40,10,50', 400], [`${ok}&zoom=6`, 400], ['bbox=1e3,40,10,50&zoom=5', 400],
   [`${ok}&category=park'%20OR%20'1'='1`, 400], [`${ok}&category=`, 400],
 ]) {
-  const r = await fetch(`${baseUrl}clusters/agg?${query}`);
-  check(`server: /clusters/agg?${decodeURIComponent(query)} -> ${status}`, r.status === status, `got ${r.status}`);
+  for (const source of sources) {
+    const r = await fetch(`${baseUrl}clusters/${source}?${query}`);
+    check(`server: /clusters/${source}?${decodeURIComponent(query)} -> ${status}`, r.status === status, `got ${r.status}`);
+  }
 }
 for (const path of ['clusters/none?bbox=-10,40,10,50&zoom=5', 'index.html', '../serve.py', 'node_modules/maplibre-gl/package.json']) {
   const r = await fetch(`${baseUrl}${path}`);
