@@ -48,7 +48,7 @@ CATEGORIES = ("cafe", "shop", "park")
 # cluster_agg's (256 px tiles) zoom z + 1, at the same radius.
 RADIUS_PX = 60.0
 MAX_MAP_ZOOM = 22
-HIERARCHY_MAX_ZOOM = 18
+HIERARCHY_MAX_ZOOM = 16
 FONTSTACK = "geocluster-digits"
 
 NUMBER = r"-?\d{1,3}(?:\.\d{1,15})?"

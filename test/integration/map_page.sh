@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The demo map (scripts/demo-map) in a real browser: demo/serve.py over 300,000 generated
 # markers, the page (demo/web/index.html) in Debian's chromium, headless, with software WebGL,
-# driven through the DevTools protocol by map_page.mjs. For three views (the world at zoom 1,
-# Europe at zoom 5, and a view across the antimeridian at zoom 4) it checks that the page drew
-# without a console error, that the clusters and markers it rendered (queryRenderedFeatures) are
-# the ones cluster_agg gives for the same viewport in SQL written here, with counts adding up to
-# the markers in the viewport, and that no two rendered centres are closer than the 60 px
-# radius; then the category filter (rendered = SQL with the filter), a cluster click (the map
-# zooms to the cluster, which splits) and a marker click (a popup with its id). Screenshots of
-# each view go to test/logs/map_page/ (MAP_PNG=path copies the Europe view there too: that is
-# how docs/map.png is made).
+# driven through the DevTools protocol by map_page.mjs. For each of the server's sources (the
+# stored cluster hierarchy, when the extension has it, and cluster_agg) and three views (the
+# world at zoom 1, Europe at zoom 5, and a view across the antimeridian at zoom 4) it checks
+# that the page drew without a console error, that the clusters and markers it rendered
+# (queryRenderedFeatures) are the ones SQL gives for the same viewport (cluster_agg over the
+# markers in it, selected here by a longitude test of this file's own; cluster_viewport for the
+# hierarchy), with counts adding up (to the markers in the viewport for cluster_agg), and that
+# no two rendered centres are closer than the 60 px radius; then the category filter (rendered
+# = SQL with the filter), a cluster click (the map zooms in, the cluster splits; with the
+# hierarchy, to exactly its expansion zoom, where all its parts show), a marker click (a popup
+# with its id), and the server's 400s and 404s. Screenshots of each view go to
+# test/logs/map_page/ (MAP_PNG=path copies the Europe view of the page's first source there
+# too: that is how docs/map.png is made).
 #
 # One check = one line `ok ...` or `FAIL ...`; the last line is `N passed, M failed`. Uses the
 # server in PGHOST/PGPORT/PGUSER (a database of its own, dropped at the end) or starts a
@@ -20,6 +24,7 @@ cd "$here/../.."
 MARKERS=${MAP_PAGE_MARKERS:-300000}
 shots=test/logs/map_page
 mkdir -p "$shots"
+rm -f "$shots"/map_*.png
 work=$(mktemp -d /tmp/geocluster-map.XXXXXX)
 
 fail_setup() { echo "FAIL setup: $1"; echo "0 passed, 1 failed"; exit 1; }
@@ -84,5 +89,11 @@ done
 timeout 150 node --no-warnings --experimental-websocket "$here/map_page.mjs" "$url" "$port" "$shots"
 status=$?
 if [ "$status" = 124 ]; then echo "FAIL map_page.mjs timed out"; echo "0 passed, 1 failed"; fi
-if [ -n "${MAP_PNG:-}" ] && [ -f "$shots/map_europe.png" ]; then cp "$shots/map_europe.png" "$MAP_PNG"; fi
+# The picture of the page as scripts/demo-map opens it: its first source, the hierarchy when
+# the extension has one.
+if [ -n "${MAP_PNG:-}" ]; then
+  for f in "$shots/map_hierarchy_europe.png" "$shots/map_agg_europe.png"; do
+    if [ -f "$f" ]; then cp "$f" "$MAP_PNG"; break; fi
+  done
+fi
 exit "$status"
