@@ -166,6 +166,8 @@ async function click(x, y) {
 }
 
 // --- the checks ----------------------------------------------------------------------------
+// A driver error (a protocol failure, a page that never draws) is one more failed check.
+try {
 await send('Page.enable');
 await send('Runtime.enable');
 await send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: HEIGHT, deviceScaleFactor: 1, mobile: false });
@@ -174,6 +176,7 @@ const VIEWS = [
   ['world', '1/20/0'],
   ['europe', '5/48/6'],
   ['antimeridian', '4/-15/180'],   // shows 157.5 E to 157.5 W, across 180
+  ['europe_2_turns_east', '5/48/726'],   // Europe after panning twice round the world
 ];
 
 // Each source of the server, through the page (?source=NAME): the stored hierarchy, then
@@ -281,6 +284,9 @@ for (const path of ['clusters/none?bbox=-10,40,10,50&zoom=5', 'index.html', '../
 const errors = await evaluate('demo.errors');
 check('no console error in the whole run', errors.length === 0, errors.slice(0, 3).join(' | '));
 
+} catch (e) {
+  check('driver', false, String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '));
+}
 ws.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
