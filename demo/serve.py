@@ -105,6 +105,7 @@ def clusters_from_agg(cur, bbox, map_zoom, category):
     (w1, e1), (w2, e2) = viewport_boxes(*bbox)
     params = {"zoom": map_zoom + 1, "radius_px": RADIUS_PX, "south": bbox[1], "north": bbox[3],
               "w1": w1, "e1": e1, "w2": w2, "e2": e2, "category": category}
+    # Every value is a bound parameter; the f-string adds only the constant category clause.
     cur.execute(f"""
         SELECT cluster_geojson(cluster_agg(lat, lon, %(zoom)s::int, %(radius_px)s::float8, id))::text
           FROM markers

@@ -2,8 +2,9 @@
 # The demo map (scripts/demo-map) in a real browser: demo/serve.py over 300,000 generated
 # markers, the page (demo/web/index.html) in Debian's chromium, headless, with software WebGL,
 # driven through the DevTools protocol by map_page.mjs. For each of the server's sources (the
-# stored cluster hierarchy, when the extension has it, and cluster_agg) and three views (the
-# world at zoom 1, Europe at zoom 5, and a view across the antimeridian at zoom 4) it checks
+# stored cluster hierarchy, when the extension has it, and cluster_agg) and four views (the
+# world at zoom 1, Europe at zoom 5, a view across the antimeridian at zoom 4, and Europe again
+# after panning twice round the world, where MapLibre's longitudes pass 700) it checks
 # that the page drew without a console error, that the clusters and markers it rendered
 # (queryRenderedFeatures) are the ones SQL gives for the same viewport (cluster_agg over the
 # markers in it, selected here by a longitude test of this file's own; cluster_viewport for the
