@@ -63,7 +63,7 @@ export PGDATABASE=geocluster_map_page
 /usr/bin/python3 demo/serve.py --port 0 --load-markers "$MARKERS" --quiet >"$work/serve.out" 2>"$work/serve.err" &
 server_pid=$!
 url=
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1500); do   # the load: about 25 s on an idle machine
   url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$work/serve.out" 2>/dev/null | head -n 1)
   [ -n "$url" ] && break
   kill -0 "$server_pid" 2>/dev/null || break
