@@ -45,12 +45,7 @@ void check_state(Status s, const ClusterState* state) {
                  cluster_estimate_bytes(state), cluster_bin_count(state), cluster_allocator(state).budget_bytes);
 }
 
-// The engine polls this in every loop over bins or clusters (finalize, serialize, deserialize,
-// merge): a pending cancel or statement_timeout (QueryCancelPending) or a terminate
-// (ProcDiePending) stops it with Status::Canceled, which raise_status turns into
-// CHECK_FOR_INTERRUPTS and so into PostgreSQL's own error.
-bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
-constexpr CancelCheck kInterrupts{interrupt_requested, nullptr};
+constexpr CancelCheck kInterrupts{geocluster::pg::interrupt_requested, nullptr};
 
 // The output array's loop runs CHECK_FOR_INTERRUPTS once per this many clusters (a few ms of
 // heap_form_tuple).

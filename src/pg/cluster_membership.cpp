@@ -16,13 +16,13 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::raise_status;
 
+// The state is deserialised and finalised under the same geocluster.max_state_memory budget as
+// cluster_state_clusters.
 Allocator context_allocator(MemoryContext ctx) {
-    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx};
+    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx,
+                     static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024};
 }
 
-// As in cluster_agg.cpp: a pending cancel, statement_timeout or terminate stops finalisation, and
-// raise_status(Canceled) then lets CHECK_FOR_INTERRUPTS raise the error.
-bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
 
 MembershipView view_arg(FunctionCallInfo fcinfo) {
     bytea* bytes = PG_GETARG_BYTEA_PP(0);
@@ -80,12 +80,13 @@ GEOCLUSTER_FUNCTION(cluster_membership) {
     bytea* bytes = PG_GETARG_BYTEA_PP(0);
     ClusterState* state = nullptr;
     Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)), VARSIZE_ANY_EXHDR(bytes),
-                                   context_allocator(CurrentMemoryContext), &state);
+                                   context_allocator(CurrentMemoryContext), &state,
+                                   CancelCheck{geocluster::pg::interrupt_requested, nullptr});
     if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     ClusterList list{nullptr, 0};
     ClusterBinAssignment* assign = nullptr;
     std::size_t n_assign = 0;
-    s = cluster_finalize_assign(state, CancelCheck{interrupt_requested, nullptr}, &list, &assign, &n_assign, nullptr);
+    s = cluster_finalize_assign(state, CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &list, &assign, &n_assign, nullptr);
     if (s != Status::Ok) raise_status(s);
     const std::size_t size = membership_size(n_assign);
     if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "membership table of %zu bins", n_assign);
