@@ -59,8 +59,9 @@ class Approach:
     # Returns as many rows as this other approach returns on the viewport (the result floor):
     # sql then takes (viewport, table, rows).
     rows_like: str = None
-    # Its clusters are the ones whose centre lies in the viewport (supercluster's getClusters), so
-    # their counts are not checked against the viewport's rows, only compared: 'centres -1.2%'.
+    # Its clusters are the ones whose centre lies in the viewport (supercluster's getClusters,
+    # cluster_viewport), so their counts are not checked against the viewport's rows, only
+    # compared ('by centre -1.2%'); their conservation is checked on the whole world instead.
     counts_by_centre: bool = False
 
     @property
@@ -280,7 +281,8 @@ def _run_supercluster(server, conn, table, viewports_by_zoom, repeat, log):
 HIERARCHY = [
     Approach("geocluster_hierarchy", "geocluster: cluster_viewport(hierarchy, viewport, zoom) on "
              "cluster_hierarchy_create(table, 'lat', 'lon', 'id', 60, 16), every cluster_node column",
-             _hierarchy_sql, requires=("cluster_hierarchy_create", "cluster_viewport"), prepare=_prepare_hierarchy),
+             _hierarchy_sql, requires=("cluster_hierarchy_create", "cluster_viewport"), prepare=_prepare_hierarchy,
+             counts_by_centre=True),
     Approach("result_floor", "as many rows of cluster_node's columns as geocluster_hierarchy returns, from a "
              "plain table: WHERE pk BETWEEN a AND a + n - 1",
              _result_floor_sql, requires=("cluster_hierarchy_create", "cluster_viewport"),

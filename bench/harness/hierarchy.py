@@ -147,12 +147,13 @@ def hierarchy_relations(conn, hierarchy):
         cur.execute("""WITH RECURSIVE rels(oid) AS (
                            SELECT %s::regclass::oid
                            UNION
-                           SELECT c.oid FROM rels r
-                             JOIN pg_depend d ON d.refobjid = r.oid AND d.refclassid = 'pg_class'::regclass
-                                             AND d.classid = 'pg_class'::regclass
-                             JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('r', 'p', 'm')
-                           UNION
-                           SELECT i.inhrelid FROM rels r JOIN pg_inherits i ON i.inhparent = r.oid)
+                           SELECT k.oid FROM rels r CROSS JOIN LATERAL (
+                             SELECT c.oid FROM pg_depend d
+                               JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('r', 'p', 'm')
+                              WHERE d.refobjid = r.oid AND d.refclassid = 'pg_class'::regclass
+                                AND d.classid = 'pg_class'::regclass
+                             UNION ALL
+                             SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = r.oid) k)
                        SELECT c.oid::regclass::text, c.relkind::text, pg_total_relation_size(c.oid),
                               pg_relation_size(c.oid), (SELECT count(*) FROM pg_index WHERE indrelid = c.oid)
                        FROM rels JOIN pg_class c ON c.oid = rels.oid ORDER BY 1""", (hierarchy,))

@@ -153,7 +153,7 @@ def check_results(meta, results, floors, approaches_run):
     check(min(z["viewport_rows"]) > 0, "a viewport holds no rows")
     for name, s in z["approaches"].items():
         check(s["timeouts"] == 0 and s["skipped"] == 0, f"{name} timed out on 10k markers")
-        if name in SUPERCLUSTER:  # by centre: checked on the whole world below
+        if s["counts_by_centre"]:  # supercluster, the hierarchy: checked on the whole world below
             check(s["counts_ok"] is None and s["rows_vs_viewport"] is not None, f"{name}: no counts")
         else:
             check(s["counts_ok"] is True, f"{name}: counts do not add up to the rows they cover")
@@ -161,9 +161,9 @@ def check_results(meta, results, floors, approaches_run):
         if name not in floors and name not in LADDER_BASE + LADDER_GEOCLUSTER + ["result_floor"]:
             check(s["clusters_median"] > 0, f"{name}: no clusters")
             check(0.0 <= s["overlap_share"] <= 1.0, f"{name}: overlap share {s['overlap_share']}")
-            check(name in SUPERCLUSTER or s["rows_vs_viewport"] >= 0.0,
+            check(s["counts_by_centre"] or s["rows_vs_viewport"] >= 0.0,
                   f"{name}: covers fewer rows than the viewport holds")
-            if not s["extra_rows"] and name not in SUPERCLUSTER:
+            if not s["extra_rows"] and not s["counts_by_centre"]:
                 check(s["rows_vs_viewport"] == 0.0, f"{name}: counts differ from the viewport's rows")
             if name in GEOCLUSTER + ["geocluster_hierarchy"]:
                 check(s["overlap_share"] == 0.0, f"{name}: {s['overlap_share']:.1%} of its clusters overlap")
