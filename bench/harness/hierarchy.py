@@ -19,6 +19,8 @@ import os
 import threading
 import time
 
+import psycopg2
+
 RADIUS_PX = 60
 MAX_ZOOM = 16
 # The result floor's table holds this many rows (real nodes of the hierarchy, repeated when it has
@@ -141,23 +143,17 @@ class MemorySampler:
 # --- the hierarchy and the floor table ------------------------------------------------------------
 
 def hierarchy_relations(conn, hierarchy):
-    """The relations the hierarchy consists of: its table, the partitions below it and every table
-    that depends on it (pg_depend), each with its indexes and TOAST in pg_total_relation_size."""
+    """The relations the hierarchy consists of, each with its indexes and TOAST
+    (pg_total_relation_size): its nodes table (the handle), and the members and metadata tables
+    cluster_hierarchy_info names."""
     with conn.cursor() as cur:
-        cur.execute("""WITH RECURSIVE rels(oid) AS (
-                           SELECT %s::regclass::oid
-                           UNION
-                           SELECT k.oid FROM rels r CROSS JOIN LATERAL (
-                             SELECT c.oid FROM pg_depend d
-                               JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('r', 'p', 'm')
-                              WHERE d.refobjid = r.oid AND d.refclassid = 'pg_class'::regclass
-                                AND d.classid = 'pg_class'::regclass
-                             UNION ALL
-                             SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = r.oid) k)
-                       SELECT c.oid::regclass::text, c.relkind::text, pg_total_relation_size(c.oid),
-                              pg_relation_size(c.oid), (SELECT count(*) FROM pg_index WHERE indrelid = c.oid)
-                       FROM rels JOIN pg_class c ON c.oid = rels.oid ORDER BY 1""", (hierarchy,))
-        return [{"relation": r[0], "kind": r[1], "total_bytes": int(r[2]), "heap_bytes": int(r[3]), "indexes": r[4]}
+        cur.execute("""SELECT c.oid::regclass::text, pg_total_relation_size(c.oid), pg_relation_size(c.oid),
+                              (SELECT count(*) FROM pg_index WHERE indrelid = c.oid)
+                       FROM cluster_hierarchy_info(%s::regclass) i,
+                            unnest(ARRAY[%s::regclass, i.members, i.meta]) WITH ORDINALITY AS r(rel, n)
+                            JOIN pg_class c ON c.oid = r.rel
+                       ORDER BY r.n""", (hierarchy, hierarchy))
+        return [{"relation": r[0], "total_bytes": int(r[1]), "heap_bytes": int(r[2]), "indexes": r[3]}
                 for r in cur.fetchall()]
 
 
@@ -187,17 +183,18 @@ def _build(server, table, log):
         conn.close()
 
 
-def _drop(cur, hierarchy):
-    """Drops an earlier build. A dedicated drop function, when the extension has one, knows what
-    else belongs to the hierarchy; otherwise its table goes, with what depends on it."""
-    cur.execute("SELECT to_regclass(%s)", (hierarchy,))
-    if cur.fetchone()[0] is None:
-        return
-    cur.execute("SELECT to_regprocedure('cluster_hierarchy_drop(regclass)') IS NOT NULL")
-    if cur.fetchone()[0]:
-        cur.execute("SELECT cluster_hierarchy_drop(%s::regclass)", (hierarchy,))
-    else:
-        cur.execute(f"DROP TABLE {hierarchy} CASCADE")
+def _drop(conn, hierarchy, log):
+    """Drops an earlier build with cluster_hierarchy_drop. If that fails (its source table was
+    rebuilt under it: --rebuild drops the dataset's table), its three tables go by name."""
+    with conn.cursor() as cur:
+        if not _exists(cur, hierarchy):
+            return
+        try:
+            cur.execute("SELECT cluster_hierarchy_drop(%s::regclass)", (hierarchy,))
+        except psycopg2.Error as e:
+            log(f"bench: cluster_hierarchy_drop({hierarchy}) failed ({e.pgerror or e}): dropping its tables")
+            for suffix in ("", "_members", "_meta"):
+                cur.execute(f"DROP TABLE IF EXISTS {hierarchy}{suffix}")
 
 
 def ensure(server, conn, table, log, rebuild=False):
@@ -217,7 +214,7 @@ def ensure(server, conn, table, log, rebuild=False):
             log(f"bench: reusing the hierarchy {hierarchy} (built {known[3][:19]} in {build['build_s']:.1f} s)")
         else:
             if known is not None:
-                _drop(cur, known[1])
+                _drop(conn, known[1], log)
             log(f"bench: building the cluster hierarchy of {table} (radius {RADIUS_PX} px, max_zoom {MAX_ZOOM})")
             hierarchy, build = _build(server, table, log)
             log(f"bench:   {hierarchy} built in {build['build_s']:.1f} s")
