@@ -31,7 +31,8 @@ def parse_args(argv):
     p.add_argument("--zooms", help="comma-separated zooms (default 3,6,9,12,15; with --hierarchy 0,3,6,9,12,15)")
     p.add_argument("--viewports", type=int, help="viewports per zoom (default 10; with --hierarchy 20)")
     p.add_argument("--repeat", type=int, help="timed runs per viewport and approach (default 3; with --hierarchy 5)")
-    p.add_argument("--approaches", help="comma-separated list (default: all available but the floor ladder's rungs and --hierarchy's three)")
+    p.add_argument("--approaches", help="comma-separated list (default: all available but the floor ladder's "
+                                        "rungs and --hierarchy's three)")
     p.add_argument("--baseline", help="ratios against this approach (default seed004_geohash; with --hierarchy "
                                       "result_floor)")
     p.add_argument("--hierarchy", action="store_true",
