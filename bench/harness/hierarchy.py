@@ -270,8 +270,8 @@ def _world_counts(cur, table, hierarchy):
     rows = cur.fetchone()[0]
     bad = {}
     for zoom in range(MAX_ZOOM + 1):
-        cur.execute("SELECT coalesce(sum(count), 0) FROM cluster_viewport(%s::regclass, -90, -180, 90, 180, %s::float8)",
-                    (hierarchy, float(zoom)))
+        cur.execute("SELECT coalesce(sum(count), 0) "
+                    "FROM cluster_viewport(%s::regclass, -90, -180, 90, 180, %s::float8)", (hierarchy, float(zoom)))
         total = int(cur.fetchone()[0])
         if total != rows:
             bad[zoom] = total

@@ -156,18 +156,21 @@ def hierarchy_lines(meta, results):
                 if sc else "") + ":"]
     built = "reused: built " + h["reused_from"][:19] if h.get("reused_from") else "built in this run"
     load = (f"load {h['loadavg_before'][0]:.2f} before" if h.get("loadavg_before") else "")
-    line = f"  build: hierarchy {h['build_s']:,.1f} s ({built}, {load}; VACUUM ANALYZE after it {h.get('vacuum_analyze_s', 0):.1f} s, not counted)"
+    line = (f"  build: hierarchy {h['build_s']:,.1f} s ({built}, {load}; "
+            f"VACUUM ANALYZE after it {h.get('vacuum_analyze_s', 0):.1f} s, not counted)")
     if sc:
         sc_s = sc["build_ms"] / 1000
         line += (f"; supercluster index {sc_s:,.1f} s (load {sc['loadavg_before'][0]:.2f} before; "
                  f"reading and making {sc['points']:,} GeoJSON features {sc['read_ms'] / 1000:,.1f} s, not counted)")
         lines.append(line)
-        lines.append(f"  build time ratio hierarchy / supercluster: {_goal(h['build_s'] / sc_s if sc_s else None, 0.3)}")
+        ratio = h["build_s"] / sc_s if sc_s else None
+        lines.append(f"  build time ratio hierarchy / supercluster: {_goal(ratio, 0.3)}")
     else:
         lines.append(line)
     mem = h.get("memory", {})
     line = "  memory: hierarchy build backend " + (
-        f"peak private (RssAnon) {_mib(mem.get('peak_rss_anon_bytes'))} (from {_mib(mem.get('rss_anon_before_bytes'))}), "
+        f"peak private (RssAnon) {_mib(mem.get('peak_rss_anon_bytes'))} "
+        f"(from {_mib(mem.get('rss_anon_before_bytes'))}), "
         f"VmHWM {_mib(mem.get('vm_hwm_bytes'))} (shared buffers it touched included)"
         if mem.get("sampled") else "not sampled (the server is not on this machine)")
     if sc:
