@@ -47,13 +47,14 @@ SELECT c.count, c.id, ST_AsText(cluster_point(c), 5) AS centre, ST_AsText(cluste
 CREATE FUNCTION cluster_tile(z integer, x integer, y integer, query_params json DEFAULT '{}')
 RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT ST_AsMVT(feature, 'clusters') FROM (
-    SELECT ST_AsMVTGeom(ST_Transform(cluster_point(c), 3857), ST_TileEnvelope(z, x, y)) AS geom,
+    SELECT ST_AsMVTGeom(ST_Transform(cluster_point(c), 3857), ST_TileEnvelope(z, x, y)::box2d) AS geom,
            c.count AS point_count,
            cluster_point_count_abbreviated(c.count) AS point_count_abbreviated,
-           c.count > 1 AS cluster, c.id
-      FROM unnest((SELECT cluster_agg(m.geom, z, 60, m.id)
-                     FROM markers m  -- the markers within 60 px of the tile
-                    WHERE m.geom && ANY (cluster_tile_boxes(z, x, y, 60)))) AS c
+           c.count OPERATOR(pg_catalog.>) 1::bigint AS cluster, c.id
+      FROM pg_catalog.unnest((
+        SELECT cluster_agg(m.geom, z, 60::double precision, m.id)
+          FROM markers m  -- the markers within 60 px of the tile
+         WHERE m.geom && ANY (cluster_tile_boxes(z, x, y, 60::double precision)))) AS c
      WHERE quadkey(c.lat, c.lon, z) = quadkey_from_tile(z, x, y)  -- clusters centred in it
   ) AS feature
 $$;

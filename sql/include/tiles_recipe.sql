@@ -1,6 +1,9 @@
 -- Precomputed tiles: one clustering state per map tile for the world zooms 0..6, kept exact
 -- under writes. The tiles are quadkeys of level zoom + 4 (16 px at that zoom). It assumes the
--- markers table above: id, lat, lon, and qk, their quadkey of a level of 10 or more.
+-- markers table above: id, lat, lon, and qk, their quadkey of a level of 10 or more. Its
+-- functions run with the caller's search_path: pg_catalog's functions and operators are named
+-- with their schema, and geocluster's get arguments of exactly their types (60::double
+-- precision for a radius), so that nothing another user creates in public can take a call.
 CREATE TABLE marker_tiles (
     zoom  int NOT NULL,
     tile  quadkey NOT NULL,
@@ -17,10 +20,10 @@ SELECT z, quadkey_parent(qk, z + 4), cluster_state_agg(lat, lon, z, 60, id)
 CREATE TABLE marker_tiles_dirty (qk quadkey NOT NULL);
 CREATE FUNCTION marker_tiles_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE'::pg_catalog.text THEN
         INSERT INTO marker_tiles_dirty SELECT qk FROM new_rows;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT'::pg_catalog.text THEN
         INSERT INTO marker_tiles_dirty SELECT qk FROM old_rows;
     END IF;
     RETURN NULL;
@@ -38,17 +41,19 @@ CREATE TRIGGER marker_tiles_delete AFTER DELETE ON markers REFERENCING OLD TABLE
 -- the planner from turning the probes into a scan of every tile of the zoom.
 CREATE FUNCTION marker_tile_clusters(south float8, west float8, north float8, east float8, z int)
 RETURNS SETOF marker_cluster LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH cover AS MATERIALIZED (SELECT unnest(quadkey_cover(south, west, north, east, z + 4)) AS tile),
+    WITH cover AS MATERIALIZED (
+        SELECT pg_catalog.unnest(quadkey_cover(south, west, north, east, z OPERATOR(pg_catalog.+) 4)) AS tile),
     dirty AS (
-        SELECT DISTINCT quadkey_parent(qk, z + 4) AS tile FROM marker_tiles_dirty
-         WHERE quadkey_parent(qk, z + 4) IN (SELECT tile FROM cover))
-    SELECT c.* FROM unnest((
+        SELECT DISTINCT quadkey_parent(qk, z OPERATOR(pg_catalog.+) 4) AS tile FROM marker_tiles_dirty
+         WHERE quadkey_parent(qk, z OPERATOR(pg_catalog.+) 4) IN (SELECT tile FROM cover))
+    SELECT c.* FROM pg_catalog.unnest((
         SELECT cluster_agg(s.state) FROM (
             SELECT t.state FROM cover, LATERAL (
-                SELECT state FROM marker_tiles t WHERE t.zoom = z AND t.tile = cover.tile OFFSET 0) t
+                SELECT state FROM marker_tiles t
+                 WHERE t.zoom OPERATOR(pg_catalog.=) z AND t.tile = cover.tile OFFSET 0) t
              WHERE cover.tile NOT IN (SELECT tile FROM dirty)
             UNION ALL
-            SELECT cluster_state_agg(m.lat, m.lon, z, 60, m.id)
+            SELECT cluster_state_agg(m.lat, m.lon, z, 60::double precision, m.id)
               FROM dirty JOIN markers m ON m.qk BETWEEN dirty.tile AND quadkey_range_end(dirty.tile)
         ) s)) c
 $$;
@@ -60,15 +65,16 @@ CREATE FUNCTION marker_tiles_refresh() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock('marker_tiles'::regclass::oid::bigint);
+    PERFORM pg_catalog.pg_advisory_xact_lock('marker_tiles'::regclass::oid::bigint);
     WITH marks AS (DELETE FROM marker_tiles_dirty RETURNING qk),
-    tiles AS (SELECT DISTINCT z, quadkey_parent(qk, z + 4) AS tile FROM marks, generate_series(0, 6) AS z),
+    tiles AS (SELECT DISTINCT z, quadkey_parent(qk, z OPERATOR(pg_catalog.+) 4) AS tile
+                FROM marks, pg_catalog.generate_series(0, 6) AS z),
     fresh AS (
         SELECT tiles.z, tiles.tile, s.state FROM tiles, LATERAL (
-            SELECT cluster_state_agg(m.lat, m.lon, tiles.z, 60, m.id) AS state FROM markers m
+            SELECT cluster_state_agg(m.lat, m.lon, tiles.z, 60::double precision, m.id) AS state FROM markers m
              WHERE m.qk BETWEEN tiles.tile AND quadkey_range_end(tiles.tile)) s),
     emptied AS (DELETE FROM marker_tiles t USING fresh f
-                 WHERE t.zoom = f.z AND t.tile = f.tile AND f.state IS NULL)
+                 WHERE t.zoom OPERATOR(pg_catalog.=) f.z AND t.tile = f.tile AND f.state IS NULL)
     INSERT INTO marker_tiles SELECT z, tile, state FROM fresh WHERE state IS NOT NULL
         ON CONFLICT (zoom, tile) DO UPDATE SET state = EXCLUDED.state;
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -147,12 +147,23 @@ CREATE AGGREGATE @extschema@.cluster_state_agg(state bytea) (
 -- east when it crosses the antimeridian, as RFC 7946 says). Features keep the array's order.
 -- A Feature's "id" must be a string or a number (RFC 7946 section 3.2), so a NULL id leaves the
 -- member out; properties.id is null then.
+--
+-- Both bodies run with the caller's search_path (a SQL function that pins its own is no longer
+-- inlined), so every operator is OPERATOR(pg_catalog.op), every type and function qualified, and
+-- every literal cast to the exact type the operator takes: pg_catalog has no bigint / numeric,
+-- and an operator that matches exactly, created in any schema on the path, would win over the
+-- coercion (sql/security_search_path.sql).
 CREATE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURNS text
     AS $$
     SELECT CASE
-        WHEN count >= 10000 THEN pg_catalog.round(count / 1000.0)::bigint::text || 'k'
-        WHEN count >= 1000 THEN pg_catalog.trim_scale(pg_catalog.round(count / 100.0) / 10)::text || 'k'
-        ELSE count::text END
+        WHEN count OPERATOR(pg_catalog.>=) 10000::bigint
+            THEN pg_catalog.round(count::numeric OPERATOR(pg_catalog./) 1000.0::numeric)::bigint::pg_catalog.text
+                 OPERATOR(pg_catalog.||) 'k'::pg_catalog.text
+        WHEN count OPERATOR(pg_catalog.>=) 1000::bigint
+            THEN pg_catalog.trim_scale(pg_catalog.round(count::numeric OPERATOR(pg_catalog./) 100.0::numeric)
+                                       OPERATOR(pg_catalog./) 10::numeric)::pg_catalog.text
+                 OPERATOR(pg_catalog.||) 'k'::pg_catalog.text
+        ELSE count::pg_catalog.text END
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[]) RETURNS jsonb
@@ -165,13 +176,13 @@ CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[
             'geometry', pg_catalog.jsonb_build_object(
                 'type', 'Point', 'coordinates', pg_catalog.jsonb_build_array(c.lon, c.lat)),
             'properties', pg_catalog.jsonb_build_object(
-                'cluster', c.count > 1,
+                'cluster', c.count OPERATOR(pg_catalog.>) 1::bigint,
                 'point_count', c.count,
                 'point_count_abbreviated', @extschema@.cluster_point_count_abbreviated(c.count),
                 'id', c.id))
-            OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::jsonb
+            OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
                                          ELSE pg_catalog.jsonb_build_object('id', c.id) END
-            ORDER BY c.ord), '[]'::jsonb))
+            ORDER BY c.ord), '[]'::pg_catalog.jsonb))
       FROM pg_catalog.unnest(clusters) WITH ORDINALITY
            AS c(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, ord)
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;

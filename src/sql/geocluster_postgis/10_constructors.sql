@@ -15,11 +15,14 @@
 
 SELECT @extschema@.geocluster_postgis_install($script$
 
--- Raises the error for a geometry that is not a marker position, naming `caller`; returns
--- nothing else (result_type only gives the call the caller's result type). Called only for
--- such a geometry, so its SET costs nothing on the normal path.
-CREATE FUNCTION @extschema@.geocluster_geometry_error(caller text, geom @extschema:postgis@.geometry,
-        result_type anyelement) RETURNS anyelement
+-- Raises the error for a geometry that is not a marker position, naming `caller`; never
+-- returns (the text result is only there for the caller to cast to its own result type). Called
+-- only for such a geometry, so its SET costs nothing on the normal path. Not polymorphic: an
+-- argument declared anyelement is matched less well than an exact type, so a function of the
+-- same name taking (text, geometry, quadkey), created in this schema by anyone who may create
+-- there, would be called instead (sql/security_search_path.sql).
+CREATE FUNCTION @extschema@.geocluster_geometry_error(caller text, geom @extschema:postgis@.geometry)
+    RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF @extschema:postgis@.ST_GeometryType(geom) <> 'ST_Point' THEN
@@ -39,7 +42,7 @@ BEGIN
     RAISE EXCEPTION 'geocluster_geometry_error called for a valid marker position'
         USING ERRCODE = 'internal_error', DETAIL = @extschema:postgis@.ST_AsEWKT(geom);
 END $$;
-COMMENT ON FUNCTION @extschema@.geocluster_geometry_error(text, @extschema:postgis@.geometry, anyelement) IS
+COMMENT ON FUNCTION @extschema@.geocluster_geometry_error(text, @extschema:postgis@.geometry) IS
     'raises the 22023 error for a geometry that is not a marker position (internal)';
 
 -- The two constructors are one CASE with the cell function swapped.
@@ -47,9 +50,9 @@ CREATE FUNCTION @extschema@.quadkey(geom @extschema:postgis@.geometry, zoom int)
     RETURNS @extschema:geocluster@.quadkey AS $$
     SELECT CASE
         WHEN geom IS NULL OR zoom IS NULL THEN NULL
-        WHEN @extschema:postgis@.ST_GeometryType(geom) OPERATOR(pg_catalog.<>) 'ST_Point'
+        WHEN @extschema:postgis@.ST_GeometryType(geom) OPERATOR(pg_catalog.<>) 'ST_Point'::pg_catalog.text
              OR @extschema:postgis@.ST_IsEmpty(geom) OR @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 0
-            THEN @extschema@.geocluster_geometry_error('quadkey', geom, NULL::@extschema:geocluster@.quadkey)
+            THEN @extschema@.geocluster_geometry_error('quadkey'::pg_catalog.text, geom)::@extschema:geocluster@.quadkey
         WHEN @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 4326
             THEN @extschema:geocluster@.quadkey(@extschema:postgis@.ST_Y(geom), @extschema:postgis@.ST_X(geom), zoom)
         ELSE @extschema:geocluster@.quadkey(@extschema:postgis@.ST_Y(@extschema:postgis@.ST_Transform(geom, 4326)),
@@ -63,9 +66,9 @@ CREATE FUNCTION @extschema@.geohash(geom @extschema:postgis@.geometry, "precisio
     RETURNS @extschema:geocluster@.geohash AS $$
     SELECT CASE
         WHEN geom IS NULL OR "precision" IS NULL THEN NULL
-        WHEN @extschema:postgis@.ST_GeometryType(geom) OPERATOR(pg_catalog.<>) 'ST_Point'
+        WHEN @extschema:postgis@.ST_GeometryType(geom) OPERATOR(pg_catalog.<>) 'ST_Point'::pg_catalog.text
              OR @extschema:postgis@.ST_IsEmpty(geom) OR @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 0
-            THEN @extschema@.geocluster_geometry_error('geohash', geom, NULL::@extschema:geocluster@.geohash)
+            THEN @extschema@.geocluster_geometry_error('geohash'::pg_catalog.text, geom)::@extschema:geocluster@.geohash
         WHEN @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 4326
             THEN @extschema:geocluster@.geohash(@extschema:postgis@.ST_Y(geom), @extschema:postgis@.ST_X(geom), "precision")
         ELSE @extschema:geocluster@.geohash(@extschema:postgis@.ST_Y(@extschema:postgis@.ST_Transform(geom, 4326)),

@@ -19,6 +19,9 @@ SELECT @extschema@.geocluster_postgis_install($script$
 CREATE FUNCTION @extschema@.cluster_tile_boxes(zoom int, x int, y int, radius_px float8 DEFAULT 60)
     RETURNS @extschema:postgis@.geometry[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+-- The pinned search_path keeps other schemas out of the body's own operators and functions;
+-- the calls into PostGIS's schema, which other users may be able to create in, pass arguments
+-- of exactly the declared types (float8 coordinates, an integer SRID).
 DECLARE
     tiles float8;    -- tiles across the world at this zoom
     margin float8;   -- radius_px in tiles
@@ -47,10 +50,10 @@ BEGIN
     END IF;
     boxes := boxes || @extschema:postgis@.ST_MakeEnvelope(greatest(west, -180), south, least(east, 180), north, 4326);
     IF west < -180 THEN
-        boxes := boxes || @extschema:postgis@.ST_MakeEnvelope(west + 360, south, 180, north, 4326);
+        boxes := boxes || @extschema:postgis@.ST_MakeEnvelope(west + 360, south, 180::pg_catalog.float8, north, 4326);
     END IF;
     IF east > 180 THEN
-        boxes := boxes || @extschema:postgis@.ST_MakeEnvelope(-180, south, east - 360, north, 4326);
+        boxes := boxes || @extschema:postgis@.ST_MakeEnvelope((-180)::pg_catalog.float8, south, east - 360, north, 4326);
     END IF;
     RETURN boxes;
 END $$;
