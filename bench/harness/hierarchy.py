@@ -229,6 +229,7 @@ def ensure(server, conn, table, log, rebuild=False):
             for rel in hierarchy_relations(conn, hierarchy):
                 cur.execute(f"VACUUM (ANALYZE) {rel['relation']}")
             build["vacuum_analyze_s"] = round(time.monotonic() - t0, 3)
+            log("bench:   checking that every zoom's nodes over the whole world add up to the table's rows")
             build.update(_world_counts(cur, table, hierarchy))
             cur.execute("UPDATE bench_hierarchies SET build = %s WHERE source = %s", (_json(build), table))
         cur.execute("SELECT quote_literal(%s) || '::regclass'", (hierarchy,))
@@ -266,6 +267,7 @@ def _prewarm(conn, relations):
 def _world_counts(cur, table, hierarchy):
     """Conservation, checked once per build: at every zoom the nodes of the whole world hold every
     row of the table."""
+    t0 = time.monotonic()
     cur.execute(f"SELECT count(*) FROM {table}")
     rows = cur.fetchone()[0]
     bad = {}
@@ -275,7 +277,8 @@ def _world_counts(cur, table, hierarchy):
         total = int(cur.fetchone()[0])
         if total != rows:
             bad[zoom] = total
-    return {"world_counts_ok": not bad, "world_counts_bad": bad, "rows": rows}
+    return {"world_counts_ok": not bad, "world_counts_bad": bad, "rows": rows,
+            "world_counts_s": round(time.monotonic() - t0, 3)}
 
 
 def _exists(cur, rel):
