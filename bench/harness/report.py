@@ -136,6 +136,14 @@ def _mib(b):
     return "-" if b is None else f"{b / 2**20:,.0f} MiB"
 
 
+def _ms3(v):
+    """Milliseconds to three significant digits below 100 ms: the hierarchy's queries take a few
+    tenths of a millisecond, and their ratios need more than one digit of them."""
+    if v is None or math.isinf(v) or v >= 100:
+        return _ms(v)
+    return f"{v:.3g}"
+
+
 def _goal(ratio, goal, below=True):
     if ratio is None:
         return "-"
@@ -199,11 +207,11 @@ def hierarchy_lines(meta, results):
         table.append([
             str(z["zoom"]), f"{rows[len(rows) // 2]:,}",
             f"{hz['clusters_median']:,.0f}" if hz and "clusters_median" in hz else "-",
-            _ms(hz["p95_ms"]) if hz else "-",
-            _ms(fz["p95_ms"]) if fz else "-",
+            _ms3(hz["p95_ms"]) if hz else "-",
+            _ms3(fz["p95_ms"]) if fz else "-",
             "-" if ratio is None else f"{ratio:.2f}x {'ok' if ratio <= 1.5 else 'over'}",
             f"{hz['overlap_share']:.1%}" if hz and "overlap_share" in hz else "-",
-            _ms(sz["p95_ms"]) if sz else "-",
+            _ms3(sz["p95_ms"]) if sz else "-",
             f"{sz['clusters_median']:,.0f}" if sz and "clusters_median" in sz else "-",
             f"{sz['overlap_share']:.1%}" if sz and "overlap_share" in sz else "-",
         ])
