@@ -52,13 +52,18 @@ SELECT sum(count) AS clustered, (SELECT count(*) FROM markers) AS markers
   FROM unnest((SELECT cluster_agg(lat, lon, 2, 60, id) FROM markers));
 
 \echo '== a 1280x800 px viewport over western Europe at zoom 6, markers picked with the quadkey index'
+-- quadkey_cover(south, west, north, east, zoom) lists the zoom-6 tiles that touch the box, and
+-- the planner turns `qk <@` it into index ranges on markers_qk (a bitmap scan, as EXPLAIN
+-- shows); the lat/lon conditions keep the box's exact edges.
 SELECT count(*) AS clusters, sum(count) AS markers, max(count) AS biggest
   FROM unnest((SELECT cluster_agg(lat, lon, 6, 60, id) FROM markers
-                WHERE lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5));
+                WHERE qk <@ quadkey_cover(43.0, -10.0, 55.5, 17.5, 6)
+                  AND lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5));
 
 \echo '== the same viewport, one cluster array per category (GROUP BY keeps categories apart)'
 SELECT category, cardinality(cluster_agg(lat, lon, 6, 60, id)) AS clusters, count(*) AS markers
-  FROM markers WHERE lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5
+  FROM markers WHERE qk <@ quadkey_cover(43.0, -10.0, 55.5, 17.5, 6)
+                AND lat BETWEEN 43.0 AND 55.5 AND lon BETWEEN -10.0 AND 17.5
  GROUP BY category ORDER BY category;
 
 \echo '== zoom 12 over central London, straight from the zoom-29 quadkey column'

@@ -185,42 +185,86 @@ SELECT bool_and(cluster_point_count_abbreviated(n) = CASE
          WHEN n >= 1000 THEN (floor(n / 100.0::float8 + 0.5) / 10)::text || 'k'
          ELSE n::text END) AS same_as_supercluster
   FROM generate_series(0::bigint, 200000) n;
--- An exact example (a hand-made array).
+-- An exact example (a hand-made array): a cluster with an id, a single marker without one, a
+-- cluster across the antimeridian, a single marker with an id.
 SELECT jsonb_pretty(cluster_geojson(ARRAY[
          ROW(1234, 48.5, 2.5, 48.0, 2.0, 49.0, 3.0, 7)::marker_cluster,
          ROW(1, -33.5, 179.5, -33.5, 179.5, -33.5, 179.5, NULL)::marker_cluster,
-         ROW(2, 0.25, -179.75, 0.0, 179.5, 0.5, -179.0, 3)::marker_cluster]));
+         ROW(2, 0.25, -179.75, 0.0, 179.5, 0.5, -179.0, 3)::marker_cluster,
+         ROW(1, 30.1, -97.99999999999997, 30.1, -98.0, 30.1, -98.0, 60)::marker_cluster]));
 -- Empty array: an empty FeatureCollection.
 SELECT cluster_geojson('{}'::marker_cluster[]);
 -- Over real clusters: a valid FeatureCollection (RFC 7946) that matches the array feature by
--- feature, in order.
-WITH a AS (SELECT cluster_agg(lat, lon, 12, 60, id) AS c FROM markers),
-     g AS (SELECT cluster_geojson(c) AS j FROM a),
-     f AS (SELECT e.f, e.o, u.* FROM g, a,
-                  jsonb_array_elements(g.j -> 'features') WITH ORDINALITY e(f, o)
+-- feature, in order; clusters shaped as supercluster's (cluster, cluster_id, point_count,
+-- point_count_abbreviated: a number below 1000, text from 1000 on), single markers as input
+-- points (their id, their exact position, no cluster property, so that MapLibre's
+-- ['has', 'point_count'] filter does not take them for clusters). Zooms 9 and 14 give both kinds and
+-- counts over 1000.
+WITH a AS (SELECT cluster_agg(lat, lon, z, 60, id) AS c FROM markers, (VALUES (9), (14)) v(z) GROUP BY z),
+     f AS (SELECT e.f, u.* FROM a,
+                  jsonb_array_elements(cluster_geojson(a.c) -> 'features') WITH ORDINALITY e(f, o)
              JOIN unnest(a.c) WITH ORDINALITY u(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, uo)
-               ON u.uo = e.o)
-SELECT (SELECT j ->> 'type' = 'FeatureCollection' AND jsonb_typeof(j -> 'features') = 'array'
-               AND jsonb_array_length(j -> 'features') = (SELECT cardinality(c) FROM a) FROM g) AS collection,
-       bool_and(f ->> 'type' = 'Feature'
-                AND f -> 'geometry' ->> 'type' = 'Point'
-                AND (f -> 'geometry' -> 'coordinates' ->> 0)::float8 = lon
-                AND (f -> 'geometry' -> 'coordinates' ->> 1)::float8 = lat
+               ON u.uo = e.o),
+     k AS (SELECT f.*, (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(f -> 'properties') k) AS keys FROM f)
+SELECT (SELECT bool_and(jsonb_array_length(cluster_geojson(c) -> 'features') = cardinality(c)) FROM a) AS one_feature_each,
+       count(*) FILTER (WHERE count = 1) > 10 AND count(*) FILTER (WHERE count > 1000) > 0 AS both_kinds,
+       bool_and(f ->> 'type' = 'Feature' AND f -> 'geometry' ->> 'type' = 'Point'
                 AND jsonb_array_length(f -> 'geometry' -> 'coordinates') = 2) AS point_geometries,
-       bool_and(f -> 'bbox' = jsonb_build_array(min_lon, min_lat, max_lon, max_lat)) AS bboxes,
-       bool_and((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(f -> 'properties') k)
-                = ARRAY['cluster', 'id', 'point_count', 'point_count_abbreviated']) AS property_keys,
-       bool_and((f -> 'properties' -> 'cluster') = to_jsonb(count > 1)
-                AND (f -> 'properties' ->> 'point_count')::bigint = count
-                AND f -> 'properties' ->> 'point_count_abbreviated' = cluster_point_count_abbreviated(count)
-                AND (f -> 'properties' -> 'id') = coalesce(to_jsonb(id), 'null')
-                AND CASE WHEN id IS NULL THEN NOT f ? 'id' ELSE f -> 'id' = to_jsonb(id) END) AS properties
-  FROM f;
--- A Feature's id must be a string or a number (RFC 7946 3.2): without an id there is none.
-SELECT NOT (cluster_geojson(ARRAY[ROW(1, 0, 0, 0, 0, 0, 0, NULL)::marker_cluster]) -> 'features' -> 0 ? 'id')
-       AS no_null_feature_id;
+       bool_and(f -> 'geometry' -> 'coordinates' = jsonb_build_array(lon, lat)
+                AND f -> 'bbox' = jsonb_build_array(min_lon, min_lat, max_lon, max_lat)
+                AND keys = ARRAY['cluster', 'cluster_id', 'point_count', 'point_count_abbreviated']
+                AND f -> 'properties' -> 'cluster' = 'true'
+                AND f -> 'properties' -> 'cluster_id' = to_jsonb(id)
+                AND f -> 'properties' -> 'point_count' = to_jsonb(count)
+                AND f -> 'properties' -> 'point_count_abbreviated' = CASE WHEN count < 1000 THEN to_jsonb(count)
+                    ELSE to_jsonb(cluster_point_count_abbreviated(count)) END
+                AND NOT f ? 'id') FILTER (WHERE count > 1) AS clusters,
+       bool_and(f -> 'geometry' -> 'coordinates' = jsonb_build_array(min_lon, min_lat)
+                AND f -> 'id' = to_jsonb(id) AND f -> 'properties' = '{}' AND NOT f ? 'bbox')
+           FILTER (WHERE count = 1) AS single_markers
+  FROM k;
+-- A single marker comes back where it is stored, not at its Mercator round trip.
+SELECT cluster_geojson(cluster_agg(30.1, -98.0, 10, 60, 60::bigint)) -> 'features' -> 0 -> 'geometry'
+       AS exact_position;
+-- Top-level ids name markers only: no id names both a cluster and a marker in it.
+SELECT count(*) FILTER (WHERE f ? 'id') = count(*) FILTER (WHERE f -> 'properties' = '{}')
+       AND count(DISTINCT f -> 'id') = count(*) FILTER (WHERE f ? 'id') AS ids_are_markers
+  FROM jsonb_array_elements(cluster_geojson((SELECT cluster_agg(lat, lon, 11, 60, id) FROM markers)) -> 'features') f;
+-- A Feature's id must be a string or a number (RFC 7946 3.2): without an id there is none, and
+-- a cluster without ids has no cluster_id.
+SELECT NOT (j -> 'features' -> 0 ? 'id') AND j -> 'features' -> 0 -> 'properties' = '{}'
+       AND NOT (j -> 'features' -> 1 -> 'properties' ? 'cluster_id') AS no_null_ids
+  FROM cluster_geojson(ARRAY[ROW(1, 0, 0, 0, 0, 0, 0, NULL)::marker_cluster,
+                             ROW(2, 0, 0, 0, 0, 0, 0, NULL)::marker_cluster]) j;
 -- A NULL array gives NULL (the function is STRICT).
 SELECT cluster_geojson(NULL) IS NULL AS null_in_null_out;
+
+-- Single markers' own columns, in the same query: the ids of the single markers are looked up
+-- by primary key (one index probe each, never a second scan of the viewport) into an object
+-- keyed by id, which cluster_geojson puts in their features. A marker missing from it gets {}.
+CREATE TEMP TABLE named AS SELECT id, lat, lon, 'marker ' || id AS name FROM markers;
+ALTER TABLE named ADD PRIMARY KEY (id);
+ANALYZE named;
+WITH g AS (
+    WITH c AS (SELECT cluster_agg(lat, lon, 14, 60, id) AS clusters FROM named
+                WHERE lat BETWEEN 48.80 AND 49.00 AND lon BETWEEN 2.25 AND 2.50)
+    SELECT cluster_geojson(c.clusters, (
+             SELECT jsonb_object_agg(m.id, jsonb_build_object('name', m.name, 'url', '/m/' || m.id))
+               FROM named m WHERE m.id IN (SELECT s.id FROM unnest(c.clusters) s WHERE s.count = 1))) AS j
+      FROM c),
+     f AS (SELECT e.f FROM g, jsonb_array_elements(g.j -> 'features') e(f))
+SELECT count(*) FILTER (WHERE f ? 'id') > 10 AS several_single_markers,
+       bool_and(f -> 'properties' = jsonb_build_object('name', 'marker ' || (f ->> 'id'), 'url', '/m/' || (f ->> 'id')))
+           FILTER (WHERE f ? 'id') AS their_own_properties,
+       bool_and(f -> 'properties' ? 'point_count' AND NOT f -> 'properties' ? 'name')
+           FILTER (WHERE NOT f ? 'id') AS clusters_unchanged
+  FROM f;
+-- No single marker in the box: the lookup is NULL, and so is a missing key: {} for each.
+SELECT cluster_geojson(ARRAY[ROW(1, 1, 1, 1, 1, 1, 1, 5)::marker_cluster], NULL) -> 'features' -> 0 -> 'properties'
+       AS null_lookup,
+       cluster_geojson(ARRAY[ROW(1, 1, 1, 1, 1, 1, 1, 5)::marker_cluster], '{"6": {"name": "x"}}') -> 'features' -> 0 -> 'properties'
+       AS missing_key,
+       cluster_geojson(NULL, '{}') IS NULL AS null_clusters;
 
 -- ---- quadkey and geohash positions --------------------------------------------------------------
 -- Each position stands for its cell's centre. At level 29 (quadkey) or precision 12 (geohash)

@@ -28,11 +28,15 @@ END $$;
 
 -- README block 1 (fresh database)
 CREATE EXTENSION geocluster_postgis CASCADE;
-CREATE TABLE markers (id bigint PRIMARY KEY, geom geometry(Point, 4326) NOT NULL);
+CREATE TABLE markers (
+    id bigint PRIMARY KEY,
+    lat float8 NOT NULL,
+    lon float8 NOT NULL,
+    geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
+);
 CREATE INDEX ON markers USING gist (geom);
-INSERT INTO markers  -- 10,000 markers on a grid over central Paris
-SELECT i, ST_SetSRID(ST_MakePoint(2.25 + (i % 100) * 0.002, 48.82 + (i / 100) * 0.0008), 4326)
-  FROM generate_series(0, 9999) AS i;
+INSERT INTO markers (id, lat, lon)  -- 10,000 markers on a grid over central Paris
+SELECT i, 48.82 + (i / 100) * 0.0008, 2.25 + (i % 100) * 0.002 FROM generate_series(0, 9999) AS i;
 -- README end
 
 -- README block 2
@@ -46,11 +50,16 @@ SELECT c.count, c.id, ST_AsText(cluster_point(c), 5) AS centre, ST_AsText(cluste
 -- README block 3
 CREATE FUNCTION cluster_tile(z integer, x integer, y integer, query_params json DEFAULT '{}')
 RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT ST_AsMVT(feature, 'clusters') FROM (
+  SELECT ST_AsMVT(feature, 'clusters', 4096, 'geom', 'id') FROM (
     SELECT ST_AsMVTGeom(ST_Transform(cluster_point(c), 3857), ST_TileEnvelope(z, x, y)::box2d) AS geom,
-           c.count AS point_count,
-           cluster_point_count_abbreviated(c.count) AS point_count_abbreviated,
-           c.count OPERATOR(pg_catalog.>) 1::bigint AS cluster, c.id
+           -- cluster_geojson's shape: a NULL leaves the property out, so a single marker has
+           -- only its id (the feature id) and a cluster cluster, cluster_id, point_count...
+           CASE WHEN c.count OPERATOR(pg_catalog.>) 1::bigint THEN true END AS cluster,
+           CASE WHEN c.count OPERATOR(pg_catalog.>) 1::bigint THEN c.id END AS cluster_id,
+           CASE WHEN c.count OPERATOR(pg_catalog.>) 1::bigint THEN c.count END AS point_count,
+           CASE WHEN c.count OPERATOR(pg_catalog.>) 1::bigint
+                THEN cluster_point_count_abbreviated(c.count) END AS point_count_abbreviated,
+           CASE WHEN c.count OPERATOR(pg_catalog.=) 1::bigint THEN c.id END AS id
       FROM pg_catalog.unnest((
         SELECT cluster_agg(m.geom, z, 60::double precision, m.id)
           FROM markers m  -- the markers within 60 px of the tile
@@ -127,10 +136,10 @@ DEALLOCATE tile_markers;
 -- across the antimeridian, and beyond the Mercator clamp at both poles.
 TRUNCATE markers;
 SELECT setseed(0.2718);
-INSERT INTO markers
-SELECT row_number() OVER (), ST_SetSRID(ST_MakePoint(
-           greatest(-180, least(180, lon + (random() - 0.5) * spread)),
-           greatest(-90, least(90, lat + (random() - 0.5) * spread))), 4326)
+INSERT INTO markers (id, lon, lat)
+SELECT row_number() OVER (),
+       greatest(-180, least(180, lon + (random() - 0.5) * spread)),
+       greatest(-90, least(90, lat + (random() - 0.5) * spread))
   FROM (SELECT c.lon, c.lat, 0.01 AS spread, 1 + floor(random() * 40)::int AS n
           FROM generate_series(1, 20) i,
                quadkey_center(quadkey_from_tile(3, floor(random() * 8)::int, floor(random() * 8)::int)) c
@@ -152,12 +161,14 @@ SELECT z, c AS cluster, t.x, t.y
        LATERAL quadkey_tile(quadkey(c.lat, c.lon, z)) t;
 -- What a tile should be: those clusters, encoded the way the recipe encodes them.
 CREATE FUNCTION pg_temp.expected_tile(z int, x int, y int) RETURNS bytea LANGUAGE sql STABLE AS $$
-  SELECT ST_AsMVT(feature, 'clusters') FROM (
+  SELECT ST_AsMVT(feature, 'clusters', 4096, 'geom', 'id') FROM (
     SELECT ST_AsMVTGeom(ST_Transform(cluster_point(w.cluster), 3857), ST_TileEnvelope(z, x, y)) AS geom,
-           (w.cluster).count AS point_count,
-           cluster_point_count_abbreviated((w.cluster).count) AS point_count_abbreviated,
-           (w.cluster).count > 1 AS cluster,
-           (w.cluster).id
+           NULLIF((w.cluster).count > 1, false) AS cluster,
+           CASE WHEN (w.cluster).count > 1 THEN (w.cluster).id END AS cluster_id,
+           CASE WHEN (w.cluster).count > 1 THEN (w.cluster).count END AS point_count,
+           CASE WHEN (w.cluster).count > 1 THEN cluster_point_count_abbreviated((w.cluster).count) END
+               AS point_count_abbreviated,
+           CASE WHEN (w.cluster).count = 1 THEN (w.cluster).id END AS id
       FROM pg_temp.world w WHERE (w.z, w.x, w.y) = (expected_tile.z, expected_tile.x, expected_tile.y)) AS feature
 $$;
 -- Every tile of zooms 0..4; at zooms 6 and 9, the tile of every cluster and its neighbours.
@@ -183,10 +194,12 @@ SELECT bool_or((cluster).min_lon > (cluster).max_lon) AS some_cluster_crosses_18
 -- ...and that without the margin, the wrap or the poles, tiles would have been wrong: the
 -- same check with the tile's own box finds differences.
 SELECT count(*) > 0 AS a_bare_tile_box_would_fail FROM tiles
- WHERE z <= 4 AND (SELECT ST_AsMVT(feature, 'clusters') FROM (
+ WHERE z <= 4 AND (SELECT ST_AsMVT(feature, 'clusters', 4096, 'geom', 'id') FROM (
          SELECT ST_AsMVTGeom(ST_Transform(cluster_point(c), 3857), ST_TileEnvelope(z, x, y)) AS geom,
-                c.count AS point_count, cluster_point_count_abbreviated(c.count) AS point_count_abbreviated,
-                c.count > 1 AS cluster, c.id
+                NULLIF(c.count > 1, false) AS cluster, CASE WHEN c.count > 1 THEN c.id END AS cluster_id,
+                CASE WHEN c.count > 1 THEN c.count END AS point_count,
+                CASE WHEN c.count > 1 THEN cluster_point_count_abbreviated(c.count) END AS point_count_abbreviated,
+                CASE WHEN c.count = 1 THEN c.id END AS id
            FROM unnest((SELECT cluster_agg(m.geom, z, 60, m.id) FROM markers m
                          WHERE m.geom && ST_Transform(ST_TileEnvelope(z, x, y), 4326))) AS c
           WHERE quadkey(c.lat, c.lon, z) = quadkey_from_tile(z, x, y)) feature)

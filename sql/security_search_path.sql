@@ -335,6 +335,7 @@ SELECT v.t, pg_catalog.format('%L::%s', v.s, harness.qualified_type(v.t)) FROM (
     ('marker_cluster', '(3,48.8,2.3,48.7,2.2,48.9,2.4,7)'),
     ('marker_cluster', '(2,0,180,-1,179.5,1,-179.5,)'),
     ('marker_cluster[]', '{}'),
+    ('jsonb', '{}'), ('jsonb', '{"9": {"name": "x"}}'),
     ('marker_cluster[]', '{"(12345,48.8,2.3,48.7,2.2,48.9,2.4,7)","(1500,1,2,0,1,2,3,)","(1,5,6,5,6,5,6,9)","(2,0,180,-1,179.5,1,-179.5,)"}')
 ) AS v(t, s);
 SELECT b.signature AS function_without_samples, a::regtype AS argument_type

@@ -5,8 +5,9 @@ Needs only Django (GeoDjango on the PostGIS backend for cluster_queryset and bbo
 database with CREATE EXTENSION geocluster_postgis CASCADE. README, "Using from Django".
 """
 from .fields import GeohashField, QuadkeyField
+from .viewport import map_bbox, map_zoom
 
-__all__ = ['QuadkeyField', 'GeohashField', 'cluster_queryset', 'bbox_q']
+__all__ = ['QuadkeyField', 'GeohashField', 'cluster_queryset', 'bbox_q', 'map_bbox', 'map_zoom']
 
 
 def __getattr__(name):

@@ -77,6 +77,7 @@
 
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
+#include "cluster_items.hpp"
 #include "mercator.hpp"
 
 #include <algorithm>
@@ -89,18 +90,6 @@ namespace geocluster {
 using namespace cluster_internal;
 
 namespace {
-
-// A cluster in the making (or a bin, in the first pass).
-struct Item {
-    std::uint64_t count, count_w;  // all members; members with lon < 0
-    Wide sx_e, sx_w, sy;           // sums of X over east / west members, of Y over all
-    double min_lat, max_lat;
-    double min_lon_e, max_lon_e;  // over east members (+inf/-inf when none)
-    double min_lon_w, max_lon_w;  // over west members (+inf/-inf when none)
-    std::int64_t min_id;
-    std::uint32_t rank;  // min over members of their first-pass item numbers: unique
-    std::uint32_t has_id;
-};
 
 // An item's centre: exactly q + r / count fixed units (r < count), and as doubles.
 struct Centre {
@@ -204,6 +193,10 @@ Item item_from_bin(const Bin& b) noexcept {
     return it;
 }
 
+}  // namespace
+
+namespace cluster_internal {
+
 void item_add(Item& d, const Item& s) noexcept {
     d.count += s.count;
     d.count_w += s.count_w;
@@ -222,6 +215,10 @@ void item_add(Item& d, const Item& s) noexcept {
     }
     d.rank = std::min(d.rank, s.rank);
 }
+
+}  // namespace cluster_internal
+
+namespace {
 
 // item_add(d, item_from_bin(b)) but the rank, without building the item (why: the first pass adds
 // thousands of bins, and a temporary item costs a store and reload of its 128 bytes each time):
@@ -327,6 +324,18 @@ public:
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
+    // run on given items instead of the state's bins (the state gives the parameters only).
+    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
+        input_ = items;
+        n_input_ = n;
+        items_out_ = out;
+        return run(true, nullptr, nullptr, nullptr);
+    }
+    // run, with the clusters as items (emit_items).
+    Status run_to_items(ItemClusters* out) noexcept {
+        items_out_ = out;
+        return run(true, nullptr, nullptr, nullptr);
+    }
 
     std::uint32_t passes = 0;
     std::size_t peak_scratch = 0;
@@ -399,6 +408,7 @@ private:
 
     void sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept;
     Status first_pass(bool want_assign, bool* absorbed) noexcept;
+    Status first_pass_items(bool* absorbed) noexcept;
     Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept;
     Status update_grid() noexcept;
     Status index_grid() noexcept;
@@ -407,8 +417,10 @@ private:
     template <typename F>
     std::uint64_t for_each_near(Pos q, F&& visit) const noexcept;
     Status pass(bool* absorbed) noexcept;
+    Status output_order(std::uint32_t* n) noexcept;
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
+    Status emit_items() noexcept;
 
     const ClusterState* st_;
     Allocator a_;
@@ -466,6 +478,11 @@ private:
     std::uint64_t max_bin_count_ = 0;
     std::uint64_t kx_min_ = ~std::uint64_t{0}, kx_max_ = 0;
     std::uint64_t ky_min_ = ~std::uint64_t{0}, ky_max_ = 0;
+    // run_items: the input items (then the "bins" are these items, bin_item_ the identity);
+    // run_items and run_to_items: where emit_items puts the result.
+    const Item* input_ = nullptr;
+    std::uint32_t n_input_ = 0;
+    ItemClusters* items_out_ = nullptr;
 };
 
 // Writes the grid entries of items[0..n) (items null: of 0 .. n - 1) to out, sorted by cell key
@@ -803,9 +820,10 @@ Status Finalizer::pass(bool* absorbed) noexcept {
     if (s == Status::Ok) s = index_grid();
     if (s != Status::Ok) return s;
 
-    // 2. The candidates: the dirty items and every clean item within reach of one.
+    // 2. The candidates: the dirty items and every clean item within reach of one (none to look
+    // for when every live item, all n_grid_ of them, is dirty: the first pass of run_items).
     for (std::uint32_t k = 0; k < n_list_; ++k) mark_[list_[k]] = kCandidate;
-    for (std::uint32_t k = 0; k < n_list_; ++k) {
+    for (std::uint32_t k = 0; k < n_list_ && n_list_ < n_grid_; ++k) {
         const Pos q = pos_[list_[k]];
         const std::uint64_t work = for_each_near(q, [&](const Cell& e) noexcept {
             if (state_[e.index] == kClean && mark_[e.index] == kOut && within(q, e))
@@ -849,10 +867,74 @@ Status Finalizer::pass(bool* absorbed) noexcept {
     return Status::Ok;
 }
 
-Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
-                       std::size_t* n_assign) noexcept {
-    // Output order (contract 5): count descending, then the exact centre, y before x. With equal
-    // counts, q + r / count orders as (q, r).
+// The first pass of run_items, over the given items: they are the items (bin_item_ is the
+// identity), all dirty, so that pass() takes every one of them as a candidate: a full greedy
+// pass, heaviest first. Equal counts go by grid cell, column by column, then by the given rank,
+// and the items are ranked anew in that order: like the first pass over bins (by bin key), so
+// that consecutive seeds query neighbouring parts of the grid instead of a cache miss each.
+Status Finalizer::first_pass_items(bool* absorbed) noexcept {
+    n_items_ = n0_;
+    Status s = get_item_arrays(true);
+    if (s != Status::Ok) return s;
+    // The order (cell, given rank), packed into one uint64 and radix sorted when the fields fit
+    // and the ranks are 0 .. n - 1 (as the hierarchy gives them; list_ then maps a rank back to
+    // its item), else sorted as entries.
+    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0}, row_max = 0;
+    bool dense_ranks = true;
+    std::memset(mark_, 0, n0_);
+    for (std::uint32_t i = 0; i < n0_; ++i) {
+        items_[i] = input_[i];
+        bin_item_[i] = i;
+        Centre c;
+        centre_of(items_[i], &c);
+        const std::uint64_t key = cell_key(Pos{c.x, c.y});
+        keys_[i] = key;
+        col_min = std::min(col_min, key >> 32);
+        col_max = std::max(col_max, key >> 32);
+        row_min = std::min(row_min, key & 0xFFFFFFFFu);
+        row_max = std::max(row_max, key & 0xFFFFFFFFu);
+        const std::uint32_t rank = items_[i].rank;
+        if (rank >= n0_ || mark_[rank] != 0) {
+            dense_ranks = false;
+        } else {
+            mark_[rank] = 1;
+            list_[rank] = i;
+        }
+        if (canceled(1)) return Status::Canceled;
+    }
+    const int rank_bits = bit_width(n0_ - 1), row_bits = bit_width(row_max - row_min);
+    const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
+    if (dense_ranks && bits <= 64) {
+        for (std::uint32_t i = 0; i < n0_; ++i) {
+            const std::uint64_t key = keys_[i];
+            keys_[i] = (((key >> 32) - col_min) << row_bits | ((key & 0xFFFFFFFFu) - row_min))
+                           << rank_bits |
+                       items_[i].rank;
+        }
+        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n0_, 0, bits);
+        const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
+        for (std::uint32_t k = 0; k < n0_; ++k) items_[list_[sorted[k] & rank_mask]].rank = k;
+    } else {
+        if (get(&entries_, n0_) != Status::Ok) return Status::OutOfMemory;
+        n_entries_ = n0_;
+        for (std::uint32_t i = 0; i < n0_; ++i)
+            entries_[i] = Entry{{keys_[i], items_[i].rank, 0, 0, 0}, 0, i};
+        std::sort(entries_, entries_ + n0_, seed_less);  // (cell, given rank): unique
+        for (std::uint32_t k = 0; k < n0_; ++k) items_[entries_[k].index].rank = k;
+        put(entries_, n_entries_);
+    }
+    for (std::uint32_t i = 0; i < n0_; ++i) list_[i] = i;
+    std::memset(state_, kDirty, n_items_);
+    std::memset(mark_, kOut, n_items_);
+    n_list_ = n_items_;
+    n_grid_ = 0;
+    first_ = false;
+    return pass(absorbed);
+}
+
+// Output order (contract 5): count descending, then the exact centre, y before x. With equal
+// counts, q + r / count orders as (q, r). Leaves the live items in that order in entries_[0..n).
+Status Finalizer::output_order(std::uint32_t* n_out) noexcept {
     std::uint32_t n = 0;
     for (std::uint32_t i = 0; i < n_items_; ++i) n += state_[i] != kDead;
     n_entries_ = n;
@@ -866,6 +948,14 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
         entries_[n++] = Entry{{~std::uint64_t{0} - it.count, c.qy, c.ry, c.qx, c.rx}, it.rank, i};
     }
     std::sort(entries_, entries_ + n, output_less);
+    *n_out = n;
+    return Status::Ok;
+}
+
+Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
+                       std::size_t* n_assign) noexcept {
+    std::uint32_t n = 0;
+    if (output_order(&n) != Status::Ok) return Status::OutOfMemory;
 
     auto* clusters = static_cast<Cluster*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Cluster)));
     if (clusters == nullptr) return Status::OutOfMemory;
@@ -878,32 +968,9 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
             return Status::OutOfMemory;
         }
     }
-    constexpr long double kPiL = 3.141592653589793238462643383279502884L;
-    const long double one = static_cast<long double>(kFixedOneD);
     for (std::uint32_t k = 0; k < n; ++k) {
         const Entry& e = entries_[k];
-        const Item& it = items_[e.index];
-        const long double count = static_cast<long double>(it.count);
-        const long double ux =
-            (static_cast<long double>(e.key[3]) + static_cast<long double>(e.key[4]) / count) / one;
-        const long double uy =
-            (static_cast<long double>(e.key[1]) + static_cast<long double>(e.key[2]) / count) / one;
-        Cluster& o = clusters[k];
-        o.count = static_cast<std::int64_t>(it.count);
-        o.lon = static_cast<double>(ux * 360.0L - 180.0L);
-        o.lat =
-            static_cast<double>(std::atan(std::sinh(kPiL * (1.0L - 2.0L * uy))) * (180.0L / kPiL));
-        o.min_lat = it.min_lat;
-        o.max_lat = it.max_lat;
-        if (crosses(it)) {
-            o.min_lon = it.min_lon_e;
-            o.max_lon = it.max_lon_w;
-        } else {
-            o.min_lon = it.count_w > 0 ? it.min_lon_w : it.min_lon_e;
-            o.max_lon = it.count_w < it.count ? it.max_lon_e : it.max_lon_w;
-        }
-        o.has_id = it.has_id != 0;
-        o.id = o.has_id ? it.min_id : 0;
+        cluster_of_item(items_[e.index], &clusters[k]);
         list_[e.index] = k;  // item -> output position, for the assignment
     }
     if (want_assign) {
@@ -921,6 +988,36 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
         *n_assign = n0_;
     }
     *out = ClusterList{clusters, n};
+    return Status::Ok;
+}
+
+// The clusters as items in output order, and the cluster of every input (bin, or given item),
+// into *items_out_.
+Status Finalizer::emit_items() noexcept {
+    std::uint32_t n = 0;
+    if (output_order(&n) != Status::Ok) return Status::OutOfMemory;
+    auto* items = static_cast<Item*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Item) + 1));
+    auto* of_input = static_cast<std::uint32_t*>(
+        a_.alloc(a_.ctx, std::size_t{n0_} * sizeof(std::uint32_t) + 1));
+    Status s = items != nullptr && of_input != nullptr ? Status::Ok : Status::OutOfMemory;
+    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
+        const std::uint32_t i = entries_[k].index;
+        items[k] = items_[i];
+        list_[i] = k;  // item -> output position
+        if (canceled(1)) s = Status::Canceled;
+    }
+    for (std::uint32_t b = 0; b < n0_ && s == Status::Ok; ++b) {
+        std::uint32_t item = bin_item_[b];  // follow it into its cluster
+        while (state_[item] == kDead) item = into_[item];
+        of_input[b] = list_[item];
+        if (canceled(1)) s = Status::Canceled;
+    }
+    if (s != Status::Ok) {
+        if (items != nullptr) a_.release(a_.ctx, items);
+        if (of_input != nullptr) a_.release(a_.ctx, of_input);
+        return s;
+    }
+    *items_out_ = ItemClusters{items, n, of_input, n0_};
     return Status::Ok;
 }
 
@@ -954,7 +1051,7 @@ Status Finalizer::get_item_arrays(bool want_assign) noexcept {
 
 Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                       std::size_t* n_assign) noexcept {
-    n0_ = st_->n_bins;
+    n0_ = input_ != nullptr ? n_input_ : st_->n_bins;
     if (n0_ == 0) return Status::Ok;
     Status s = get_bin_arrays();
     if (s != Status::Ok) return s;
@@ -971,13 +1068,14 @@ Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment**
 
     bool absorbed = false;
     ++passes;
-    s = first_pass(want_assign, &absorbed);
+    s = input_ != nullptr ? first_pass_items(&absorbed) : first_pass(want_assign, &absorbed);
     while (s == Status::Ok && absorbed) {
         ++passes;
         s = pass(&absorbed);
     }
     release_index();  // not needed by emit
-    if (s == Status::Ok) s = emit(want_assign, out, assign, n_assign);
+    if (s == Status::Ok)
+        s = items_out_ != nullptr ? emit_items() : emit(want_assign, out, assign, n_assign);
     release_scratch();
     return s;
 }
@@ -1012,5 +1110,64 @@ void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept {
     if (list->items != nullptr) alloc.release(alloc.ctx, list->items);
     *list = ClusterList{nullptr, 0};
 }
+
+namespace cluster_internal {
+
+Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemClusters* out,
+                              ClusterFinalizeStats* stats) noexcept {
+    *out = ItemClusters{nullptr, 0, nullptr, 0};
+    const Status settled = settle(st);
+    if (settled != Status::Ok) return settled;
+    Finalizer f(st, cancel);
+    const Status s = f.run_to_items(out);
+    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
+    return s;
+}
+
+Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
+                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept {
+    *out = ItemClusters{nullptr, 0, nullptr, 0};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0};
+    if (n > kMaxBins) return Status::OutOfMemory;
+    Finalizer f(params, cancel);
+    const Status s = f.run_items(items, n, out);
+    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
+    return s;
+}
+
+void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept {
+    if (c->items != nullptr) alloc.release(alloc.ctx, c->items);
+    if (c->cluster_of_input != nullptr) alloc.release(alloc.ctx, c->cluster_of_input);
+    *c = ItemClusters{nullptr, 0, nullptr, 0};
+}
+
+void cluster_of_item(const Item& it, Cluster* o) noexcept {
+    Centre c;
+    centre_of(it, &c);
+    constexpr long double kPiL = 3.141592653589793238462643383279502884L;
+    const long double one = static_cast<long double>(kFixedOneD);
+    const long double count = static_cast<long double>(it.count);
+    const long double ux =
+        (static_cast<long double>(c.qx) + static_cast<long double>(c.rx) / count) / one;
+    const long double uy =
+        (static_cast<long double>(c.qy) + static_cast<long double>(c.ry) / count) / one;
+    o->count = static_cast<std::int64_t>(it.count);
+    o->lon = static_cast<double>(ux * 360.0L - 180.0L);
+    o->lat =
+        static_cast<double>(std::atan(std::sinh(kPiL * (1.0L - 2.0L * uy))) * (180.0L / kPiL));
+    o->min_lat = it.min_lat;
+    o->max_lat = it.max_lat;
+    if (crosses(it)) {
+        o->min_lon = it.min_lon_e;
+        o->max_lon = it.max_lon_w;
+    } else {
+        o->min_lon = it.count_w > 0 ? it.min_lon_w : it.min_lon_e;
+        o->max_lon = it.count_w < it.count ? it.max_lon_e : it.max_lon_w;
+    }
+    o->has_id = it.has_id != 0;
+    o->id = o->has_id ? it.min_id : 0;
+}
+
+}  // namespace cluster_internal
 
 }  // namespace geocluster

@@ -81,7 +81,9 @@ struct HierBuild {
 };
 
 // radius_px finite and > 0 (RadiusInvalid); max_zoom 0..kHierMaxZoom (ZoomOutOfRange);
-// next_ordinal has max_zoom + 1 entries. Canceled, OutOfMemory as for cluster_finalize.
+// next_ordinal has max_zoom + 1 entries, and a zoom's ordinals must stay below 2^40
+// (HierarchyIdsExhausted). Canceled, OutOfMemory as for cluster_finalize. On any failure
+// next_ordinal is unchanged and *out is empty.
 Status hierarchy_build(const HierMarker* markers, std::size_t n_markers, double radius_px,
                        int max_zoom, std::uint64_t* next_ordinal, const Allocator& alloc,
                        CancelCheck cancel, HierBuild* out) noexcept;

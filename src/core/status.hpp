@@ -53,6 +53,8 @@ enum class ErrorClass : std::uint8_t {
     X(ClusterParamsDiffer, InvalidParameter,                                                       \
       "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
     X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^62 points in one group") \
+    X(HierarchyIdsExhausted, ProgramLimit,                                                         \
+      "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
     X(OutOfMemory, OutOfMemory, "out of memory")                                                   \

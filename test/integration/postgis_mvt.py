@@ -165,6 +165,14 @@ def point_of(geometry):
 
 # ---- expectations computed here, independently of SQL ----------------------------------
 
+SINGLES_SEEN = []  # ids of the single markers check_tile saw
+
+
+def markers_in(feature):
+    """A cluster's point_count; a single marker has none and stands for 1."""
+    return feature["properties"].get("point_count", 1)
+
+
 def abbreviated(count):
     """supercluster's point_count_abbreviated (JavaScript's Math.round: halves go up)."""
     if count >= 10000:
@@ -203,21 +211,27 @@ def check_tile(label, buf, expected, z, x, y):
           str((layer.get("name"), layer["version"], layer["extent"])))
     features = layer["features"]
     check(f"{label}: feature count", len(features) == len(expected), f"{len(features)} != {len(expected)}")
-    counts = sorted(f["properties"].get("point_count") for f in features)
+    counts = sorted(markers_in(f) for f in features)
     check(f"{label}: point_count values", counts == sorted(e[0] for e in expected),
           f"{counts} != {sorted(e[0] for e in expected)}")
     by_id = {e[3]: e for e in expected}
     for f in features:
         props = f["properties"]
-        fid = props.get("id")
+        # cluster_geojson's shape: a single marker is its feature id and nothing else; a
+        # cluster has no feature id and supercluster's properties.
+        fid = props.get("cluster_id", f["id"])
         e = by_id.get(fid)
         if e is None:
             check(f"{label}: feature id {fid} expected", False)
             continue
         count, lat, lon, _ = e
-        ok_props = (props.get("point_count") == count and props.get("cluster") == (count > 1)
-                    and props.get("point_count_abbreviated") == abbreviated(count))
-        check(f"{label}: properties of cluster {fid}", ok_props, str(props))
+        if count == 1:
+            SINGLES_SEEN.append(fid)
+            ok_props = props == {} and f["id"] == fid
+        else:
+            ok_props = f["id"] is None and props == {"cluster": True, "cluster_id": fid, "point_count": count,
+                                                     "point_count_abbreviated": abbreviated(count)}
+        check(f"{label}: properties of cluster {fid}", ok_props, f"id {f['id']}, {props}")
         pt = point_of(f["geometry"])
         ex, ey = tile_units(lat, lon, z, x, y)
         check(f"{label}: cluster {fid} is one point at its centre",
@@ -248,17 +262,17 @@ def main():
                          WHERE quadkey(c.lat, c.lon, {z}) = quadkey_from_tile({z}, {x}, {y})""")[0]
         decoded = decode_tile(buf)[0]["features"]
         check("README grid: cluster count and sum of point_count as computed in SQL",
-              (len(decoded), sum(f["properties"]["point_count"] for f in decoded)) == (int(total[0]), int(total[1])),
-              f"{len(decoded)}, {sum(f['properties']['point_count'] for f in decoded)} != {total}")
+              (len(decoded), sum(markers_in(f) for f in decoded)) == (int(total[0]), int(total[1])),
+              f"{len(decoded)}, {sum(markers_in(f) for f in decoded)} != {total}")
 
         # Compact spots: every tile against the whole map's clusters.
         psql("""
             TRUNCATE markers;
             SELECT setseed(0.4242);
-            INSERT INTO markers
-            SELECT row_number() OVER (), ST_SetSRID(ST_MakePoint(
-                       greatest(-180, least(180, lon + (random() - 0.5) * spread)),
-                       greatest(-90, least(90, lat + (random() - 0.5) * spread))), 4326)
+            INSERT INTO markers (id, lon, lat)
+            SELECT row_number() OVER (),
+                   greatest(-180, least(180, lon + (random() - 0.5) * spread)),
+                   greatest(-90, least(90, lat + (random() - 0.5) * spread))
               FROM (SELECT c.lon, c.lat, 0.01 AS spread, 1 + floor(random() * 1500)::int AS n
                       FROM generate_series(1, 24) i,
                            quadkey_center(quadkey_from_tile(3, floor(random() * 8)::int, floor(random() * 8)::int)) c
@@ -269,7 +283,9 @@ def main():
                     UNION ALL
                     SELECT lon, 30, 0.004, 40 FROM (VALUES (179.999), (-179.999)) v(lon)
                     UNION ALL
-                    SELECT -60.1, lat, 0.01, 11 FROM (VALUES (87.0), (-88.0)) v(lat)) spots,
+                    SELECT -60.1, lat, 0.01, 11 FROM (VALUES (87.0), (-88.0)) v(lat)
+                    UNION ALL  -- markers alone, drawn as single markers at every zoom
+                    SELECT lon, lat, 0, 1 FROM (VALUES (-30.5, -45.25), (100.75, 55.5), (-150.25, 20.5)) v(lon, lat)) spots,
                    generate_series(1, n);
             ANALYZE markers;""")
         n_markers = int(psql("SELECT count(*) FROM markers")[0][0])
@@ -294,9 +310,10 @@ def main():
             buf = bytes.fromhex(hexbytes)
             check_tile(f"spots {z}/{x}/{y}", buf, expected_by_tile.get((z, x, y), []), z, x, y)
             if buf:
-                counted[z] = counted.get(z, 0) + sum(f["properties"].get("point_count", 0)
+                counted[z] = counted.get(z, 0) + sum(markers_in(f)
                                                      for layer in decode_tile(buf) for f in layer["features"])
         check("spots: tiles decoded", len(rows) == len(tiles), f"{len(rows)} of {len(tiles)}")
+        check("single markers were drawn (as their feature id alone)", len(SINGLES_SEEN) > 10, str(len(SINGLES_SEEN)))
         for z in range(9):
             check(f"spots: zoom {z}, the tiles hold every marker once", counted.get(z) == n_markers,
                   f"{counted.get(z)} != {n_markers}")

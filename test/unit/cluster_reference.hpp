@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cluster.hpp"
+#include "mercator_reference.hpp"
 
 #include <gtest/gtest.h>
 
@@ -77,24 +78,12 @@ inline Status add_pt(ClusterState* st, const Pt& p) {
                       : cluster_add_point(st, p.lat, p.lon, p.has_id, p.id);
 }
 
-constexpr long double kPiL = 3.141592653589793238462643383279502884L;
-
 // The contract's position of a point, in long double, unrounded.
 inline long double ref_x(const Pt& p) {
     return p.mercator ? static_cast<long double>(p.ux) : (p.lon + 180.0L) / 360.0L;
 }
-inline long double ref_mercator_y(long double lat) {
-    const long double m = 85.05112878L;
-    lat = std::min(std::max(lat, -m), m);
-    const long double s = std::sin(lat * kPiL / 180.0L);
-    const long double y = 0.5L - std::log((1.0L + s) / (1.0L - s)) / (4.0L * kPiL);
-    return std::min(std::max(y, 0.0L), 1.0L);
-}
 inline long double ref_y(const Pt& p) {
     return p.mercator ? static_cast<long double>(p.uy) : ref_mercator_y(p.lat);
-}
-inline long double ref_lat_of_y(long double y) {
-    return std::atan(std::sinh(kPiL * (1.0L - 2.0L * y))) * 180.0L / kPiL;
 }
 
 // ---- Output comparison --------------------------------------------------------------------

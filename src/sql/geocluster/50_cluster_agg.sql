@@ -141,12 +141,8 @@ CREATE AGGREGATE @extschema@.cluster_state_agg(state bytea) (
     SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
     PARALLEL = SAFE);
 
--- GeoJSON for map libraries: a FeatureCollection of Points whose properties are the ones
--- supercluster and MapLibre/Mapbox GL cluster styles read (cluster, point_count,
--- point_count_abbreviated), plus id, and the cluster's bbox ([west, south, east, north]; west >
--- east when it crosses the antimeridian, as RFC 7946 says). Features keep the array's order.
--- A Feature's "id" must be a string or a number (RFC 7946 section 3.2), so a NULL id leaves the
--- member out; properties.id is null then.
+-- supercluster's point_count_abbreviated as text: below 1000 the count, below 10000 one decimal
+-- and "k" (no trailing .0), else rounded thousands and "k" (halves round up, as Math.round).
 --
 -- Both bodies run with the caller's search_path (a SQL function that pins its own is no longer
 -- inlined), so every operator is OPERATOR(pg_catalog.op), every type and function qualified, and
@@ -166,23 +162,56 @@ CREATE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURN
         ELSE count::pg_catalog.text END
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[]) RETURNS jsonb
+-- GeoJSON for map libraries, shaped like supercluster's getClusters() so that MapLibre/Mapbox GL
+-- cluster styles work unchanged. Features keep the array's order.
+--  * A cluster (count > 1): properties cluster: true, cluster_id, point_count and
+--    point_count_abbreviated (a number below 1000, else text such as "1.2k"), and the members'
+--    bbox ([west, south, east, north]; west > east across the antimeridian, RFC 7946 5.2). It has
+--    no top-level "id": cluster_agg's clusters are regrouped by every viewport and zoom, so no
+--    number names one across requests, and a marker's id must never name a cluster too.
+--    cluster_id is the smallest member's id (absent without ids): a key within one response.
+--  * A single marker: the marker itself, as supercluster gives an input point back: "id" its id
+--    (absent when NULL: RFC 7946 3.2 allows only a string or a number), coordinates exactly
+--    as stored (its bounds, not the Mercator-mean centre, which differs in the last bits), and
+--    properties that are only its own, so that ['has', 'point_count'] tells clusters apart:
+--    {} or, with marker_properties, the object stored there under its id as text (a marker
+--    left out of it gets {}).
+CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[], marker_properties jsonb)
+RETURNS jsonb
     AS $$
-    SELECT pg_catalog.jsonb_build_object(
-        'type', 'FeatureCollection',
-        'features', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-            'type', 'Feature',
-            'bbox', pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
-            'geometry', pg_catalog.jsonb_build_object(
-                'type', 'Point', 'coordinates', pg_catalog.jsonb_build_array(c.lon, c.lat)),
-            'properties', pg_catalog.jsonb_build_object(
-                'cluster', c.count OPERATOR(pg_catalog.>) 1::bigint,
-                'point_count', c.count,
-                'point_count_abbreviated', @extschema@.cluster_point_count_abbreviated(c.count),
-                'id', c.id))
-            OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
-                                         ELSE pg_catalog.jsonb_build_object('id', c.id) END
-            ORDER BY c.ord), '[]'::pg_catalog.jsonb))
+    SELECT CASE WHEN clusters IS NOT NULL THEN pg_catalog.jsonb_build_object(
+        'type'::pg_catalog.text, 'FeatureCollection'::pg_catalog.text,
+        'features'::pg_catalog.text, COALESCE(pg_catalog.jsonb_agg(CASE
+            WHEN c.count OPERATOR(pg_catalog.=) 1::bigint THEN pg_catalog.jsonb_build_object(
+                'type'::pg_catalog.text, 'Feature'::pg_catalog.text,
+                'geometry'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'type'::pg_catalog.text, 'Point'::pg_catalog.text,
+                    'coordinates'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat)),
+                'properties'::pg_catalog.text, COALESCE(marker_properties OPERATOR(pg_catalog.->) c.id::pg_catalog.text, '{}'::pg_catalog.jsonb))
+                OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
+                                             ELSE pg_catalog.jsonb_build_object('id'::pg_catalog.text, c.id) END
+            ELSE pg_catalog.jsonb_build_object(
+                'type'::pg_catalog.text, 'Feature'::pg_catalog.text,
+                'bbox'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
+                'geometry'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'type'::pg_catalog.text, 'Point'::pg_catalog.text,
+                    'coordinates'::pg_catalog.text, pg_catalog.jsonb_build_array(c.lon, c.lat)),
+                'properties'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'cluster'::pg_catalog.text, true,
+                    'point_count'::pg_catalog.text, c.count,
+                    'point_count_abbreviated'::pg_catalog.text, CASE
+                        WHEN c.count OPERATOR(pg_catalog.<) 1000::bigint THEN pg_catalog.to_jsonb(c.count)
+                        ELSE pg_catalog.to_jsonb(@extschema@.cluster_point_count_abbreviated(c.count)) END)
+                    OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
+                                                 ELSE pg_catalog.jsonb_build_object('cluster_id'::pg_catalog.text, c.id) END)
+            END ORDER BY c.ord), '[]'::pg_catalog.jsonb)) END
       FROM pg_catalog.unnest(clusters) WITH ORDINALITY
            AS c(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, ord)
-    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+    $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cluster_geojson(@extschema@.marker_cluster[], jsonb) IS
+    'GeoJSON FeatureCollection of clusters as supercluster gives them; single markers carry marker_properties->(id::pg_catalog.text) as their properties';
+
+-- Without marker properties: single markers have {} for properties. NULL in, NULL out.
+CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[]) RETURNS jsonb
+    AS $$ SELECT @extschema@.cluster_geojson(clusters, '{}'::pg_catalog.jsonb) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;

@@ -18,9 +18,9 @@ class MarkerTestCase(TestCase):
         (load_markers_fast if cls.fast_load else load_markers)(cls.total)
         # Statistics of the rows just loaded (ANALYZE counts this transaction's own rows). Without
         # them the planner sees whatever autovacuum last left: after an earlier class's rows were
-        # rolled back and vacuumed away, reltuples = 0, so it takes the table for empty and plans
-        # `id IN (SELECT id ... )` as a nested loop over two sequential scans, quadratic in the
-        # rows (28,000^2 ST_DWithin calls ran past CI's 90 minutes once).
+        # rolled back and vacuumed away, reltuples = 0, and it takes the table for empty. (The
+        # recipes read the ORM's query as a derived table, so no plan can join the table to
+        # itself whatever the statistics: test_seed checks the plans.)
         with connection.cursor() as cursor:
             cursor.execute('ANALYZE markers_marker')
         # ST_X and ST_Y return the stored coordinates exactly, without a GEOS object per row.

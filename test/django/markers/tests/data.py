@@ -91,7 +91,7 @@ def wrap_lon(lon):
 
 
 def in_box(lon, lat, box):
-    """The reference for views.viewport(): edges included, west > east across 180."""
+    """The reference for geocluster_django.bbox_q(): edges included, west > east across 180."""
     west, south, east, north = box
     if not south <= lat <= north:
         return False

@@ -7,7 +7,7 @@ from django.db import DataError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.test import TestCase
 
-from geocluster_django import QuadkeyField, bbox_q, cluster_queryset
+from geocluster_django import QuadkeyField, bbox_q, cluster_queryset, map_bbox, map_zoom
 from markers.models import Marker, Region
 
 from .base import MarkerTestCase
@@ -129,6 +129,26 @@ class ClusterQuerysetTests(MarkerTestCase):
         for c in singles:
             self.assertEqual((c['min_lon'], c['min_lat']), (geoms[c['id']].x, geoms[c['id']].y))
 
+    def test_what_maps_send(self):
+        # Leaflet's toBBoxString() longitudes beyond ±180 and MapLibre's fractional zooms are
+        # taken as the map means them (map_bbox, map_zoom): the same clusters as the normalised
+        # request.
+        everything = Marker.objects.all()
+        for bbox, zoom, same_as in (((-215.156, -85.05, 234.84, 85.05), 1, ((-180, -85.05, 180, 85.05), 1)),
+                                    ((150.86, -45.2, 207.11, -3.5), 4.0, ((150.86, -45.2, -152.89, -3.5), 4)),
+                                    (EUROPE, 11.5, (EUROPE, 11)), (EUROPE, 5.99, (EUROPE, 5))):
+            with self.subTest(bbox=bbox, zoom=zoom):
+                self.assertEqual(cluster_queryset(everything, zoom, bbox), cluster_queryset(everything, *reversed(same_as)))
+        self.assertEqual(map_bbox('-215.156,-85.05,234.84,85.05'.split(',')), (-180.0, -85.05, 180.0, 85.05))
+        west, south, east, north = map_bbox('150.86,-45.2,207.11,-3.5'.split(','))
+        self.assertEqual((west, south, north), (150.86, -45.2, -3.5))
+        self.assertAlmostEqual(east, -152.89, places=9)
+        self.assertEqual(map_bbox((-10, -95, 30, 95)), (-10.0, -90.0, 30.0, 90.0))  # poles, not 85.05
+        self.assertEqual(map_bbox((170, 0, -170, 1)), (170.0, 0.0, -170.0, 1.0))    # as it was
+        self.assertEqual(map_bbox((0, 0, 180, 1)), (0.0, 0.0, 180.0, 1.0))          # 180 kept
+        self.assertEqual(map_bbox((179.5, 0, 540, 1)), (-180.0, 0.0, 180.0, 1.0))   # 360.5 wide
+        self.assertEqual((map_zoom('11.5'), map_zoom(0.2), map_zoom('29.9')), (11, 0, 29))
+
     def test_parameters_stay_bound(self):
         for category in ("cafe'; DROP TABLE markers_marker; --", "x' OR '1'='1"):
             with self.subTest(category=category):
@@ -142,17 +162,24 @@ class ClusterQuerysetTests(MarkerTestCase):
         self.assertEqual(sum(c['count'] for c in cluster_queryset(Marker.objects.all(), 4, radius_px=0.5)),
                          len(self.points))
 
+    def test_sliced_and_distinct_querysets(self):
+        # The derived table is the queryset's own SQL, LIMIT and DISTINCT included.
+        latest = Marker.objects.order_by('-created')[:100]
+        self.assertEqual(sum(c['count'] for c in cluster_queryset(latest, 5)), 100)
+        distinct = Marker.objects.filter(category__in=['cafe', 'bar']).distinct()
+        self.assertEqual(sum(c['count'] for c in cluster_queryset(distinct, 5)), distinct.count())
+
     def test_nothing_to_cluster(self):
         self.assertEqual(cluster_queryset(Marker.objects.filter(pk__in=[]), 5), [])
         self.assertEqual(cluster_queryset(Marker.objects.all(), 5, (-150, -60, -149, -59)), [])
 
     def test_bad_arguments(self):
         everything = Marker.objects.all()
-        for kwargs in ({'zoom': -1}, {'zoom': 30}, {'zoom': 2.0}, {'zoom': True}, {'zoom': '3'},
+        for kwargs in ({'zoom': -1}, {'zoom': 30}, {'zoom': -0.5}, {'zoom': math.nan}, {'zoom': True}, {'zoom': '3'},
                        {'zoom': 3, 'radius_px': 0}, {'zoom': 3, 'radius_px': -5},
                        {'zoom': 3, 'radius_px': math.nan}, {'zoom': 3, 'radius_px': math.inf},
                        {'zoom': 3, 'bbox': (0, 0, 1)}, {'zoom': 3, 'bbox': ('a', 0, 1, 1)},
-                       {'zoom': 3, 'bbox': (0, 10, 1, 5)}, {'zoom': 3, 'bbox': (-181, 0, 1, 1)},
+                       {'zoom': 3, 'bbox': (0, 10, 1, 5)}, {'zoom': 3, 'bbox': (0, 91, 1, 95)},
                        {'zoom': 3, 'bbox': (0, math.nan, 1, 1)}):
             with self.subTest(**kwargs):
                 with self.assertRaises(ValueError):

@@ -10,21 +10,27 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from geocluster_django import bbox_q
 from markers.models import Marker
-from markers.views import viewport
 
 from .base import MarkerTestCase
 from .data import (CO_LOCATED, EIFFEL_TOWER, EUROPE, ON_EDGES, OUTSIDE_EDGES, PACIFIC, WORLD, in_box,
                    py_quadkey)
 
 
+def markers_in(feature):
+    """The markers a feature of the view stands for: a cluster's point_count, or 1 for a single
+    marker, which carries no point_count (as supercluster's input points)."""
+    return feature['properties'].get('point_count', 1)
+
+
 # README snippet: cluster_rows
 def cluster_rows(queryset, zoom):
     """(count, lat, lon) of each cluster of the queryset's markers, in one query."""
-    sql, params = queryset.values('id').query.sql_with_params()
+    sql, params = queryset.values('id', 'geom').query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute('SELECT c.count, c.lat, c.lon FROM unnest((SELECT cluster_agg(geom, %s, 60, id)'
-                       f' FROM markers_marker WHERE id IN ({sql}))) AS c', [zoom, *params])
+        cursor.execute('SELECT c.count, c.lat, c.lon FROM unnest((SELECT cluster_agg(m.geom, %s, 60, m.id)'
+                       f' FROM ({sql}) AS m)) AS c', [zoom, *params])
         return cursor.fetchall()
 # README snippet end
 
@@ -43,7 +49,7 @@ class RawViewportTests(MarkerTestCase):
     """Recipe 1: Marker.objects.raw() over cluster_agg, one object per cluster."""
 
     def test_counts_add_up_to_the_viewport(self):
-        expected = Marker.objects.filter(viewport(*EUROPE)).count()
+        expected = Marker.objects.filter(bbox_q('geom', EUROPE)).count()
         self.assertEqual(expected, len(self.python_ids(EUROPE)))
         for zoom in (2, 4, 6, 10):
             with self.subTest(zoom=zoom):
@@ -97,7 +103,7 @@ class QuerysetTests(MarkerTestCase):
     def test_sliced_and_spatial_querysets(self):
         latest = Marker.objects.order_by('-created')[:100]
         self.assertEqual(sum(count for count, lat, lon in cluster_rows(latest, 5)), 100)
-        pacific = Marker.objects.filter(viewport(*PACIFIC))
+        pacific = Marker.objects.filter(bbox_q('geom', PACIFIC))
         self.assertEqual(sum(count for count, lat, lon in cluster_rows(pacific, 5)), len(self.python_ids(PACIFIC)))
 
     def test_parameters_are_bound_not_interpolated(self):
@@ -119,7 +125,7 @@ class QuerysetTests(MarkerTestCase):
                 self.assertEqual(sum(count for count, lat, lon in cluster_rows(markers, 3)), expected)
                 response = self.client.get('/clusters', {'bbox': '-180,-90,180,90', 'zoom': 3, 'category': category})
                 features = response.json()['features']
-                self.assertEqual(sum(f['properties']['point_count'] for f in features), expected)
+                self.assertEqual(sum(markers_in(f) for f in features), expected)
                 self.assertIn('markers_marker', connection.introspection.table_names())
                 self.assertEqual(Marker.objects.count(), total)
 
@@ -141,28 +147,37 @@ class GeoJSONViewTests(MarkerTestCase):
                     collection = json.loads(response.content)
                     self.assertEqual(collection['type'], 'FeatureCollection')
                     features = collection['features']
-                    counts = [f['properties']['point_count'] for f in features]
-                    self.assertEqual(sum(counts), Marker.objects.filter(viewport(*box)).count())
+                    counts = [markers_in(f) for f in features]
+                    self.assertEqual(sum(counts), Marker.objects.filter(bbox_q('geom', box)).count())
                     self.assertEqual(sum(counts), len(self.python_ids(box)))
+                    positions = {pk: (lon, lat) for pk, lon, lat, _, _ in self.points}
                     for f in features:
                         self.assertEqual(f['geometry']['type'], 'Point')
-                        # The centre is exact to 1e-12 degrees (src/core/cluster.hpp, contract 4).
                         lon, lat = f['geometry']['coordinates']
+                        if 'point_count' not in f['properties']:
+                            # A single marker: itself, at its stored position exactly.
+                            self.assertEqual((lon, lat), positions[f['id']])
+                            self.assertEqual(f['properties'], {})
+                            self.assertNotIn('bbox', f)
+                            continue
+                        self.assertNotIn('id', f)
+                        self.assertIs(f['properties']['cluster'], True)
+                        self.assertGreater(f['properties']['point_count'], 1)
+                        # The centre is exact to 1e-12 degrees (src/core/cluster.hpp, contract 4).
                         self.assertTrue(any(in_box(lon + dx, lat + dy, box) for dx in (-1e-9, 0, 1e-9)
                                             for dy in (-1e-9, 0, 1e-9)), (lon, lat))
                         west, south, east, north = f['bbox']
                         self.assertTrue(in_box(west, south, box) and in_box(east, north, box))
-                        self.assertEqual(f['properties']['cluster'], f['properties']['point_count'] > 1)
 
     def test_category_filter(self):
         features = self.get(EUROPE, 5, category='museum').json()['features']
-        self.assertEqual(sum(f['properties']['point_count'] for f in features),
-                         Marker.objects.filter(viewport(*EUROPE), category='museum').count())
+        self.assertEqual(sum(markers_in(f) for f in features),
+                         Marker.objects.filter(bbox_q('geom', EUROPE), category='museum').count())
 
     def test_edges_are_included_and_exact(self):
         # ON_EDGES and CO_LOCATED in data.py: a box exactly around the co-located markers, and
         # a box whose edges pass through markers.
-        inside = set(Marker.objects.filter(viewport(*EUROPE)).values_list('pk', flat=True))
+        inside = set(Marker.objects.filter(bbox_q('geom', EUROPE)).values_list('pk', flat=True))
         for pk, lon, lat, _, _ in self.points:
             if (lon, lat) in ON_EDGES:
                 self.assertIn(pk, inside)
@@ -170,20 +185,40 @@ class GeoJSONViewTests(MarkerTestCase):
                 self.assertNotIn(pk, inside)
         lon, lat = EIFFEL_TOWER
         features = self.get((lon - 1e-9, lat - 1e-9, lon + 1e-9, lat + 1e-9), 12).json()['features']
-        self.assertEqual([f['properties']['point_count'] for f in features], [CO_LOCATED])
+        self.assertEqual([markers_in(f) for f in features], [CO_LOCATED])
 
     def test_empty_viewport(self):
         self.assertEqual(self.get((-150.0, -60.0, -149.0, -59.0), 6).json(),
                          {'type': 'FeatureCollection', 'features': []})
 
+    def test_what_maps_send(self):
+        # Leaflet's map.getBounds().toBBoxString(): at a low zoom the world repeats and the
+        # longitudes run past ±180; across the antimeridian it never sends west > east.
+        # MapLibre sends fractional zooms. Each is the request of its normalised box and zoom.
+        for bbox, zoom, same_as in (
+                ('-215.156,-85.05,234.84,85.05', '1', ((-180, -85.05, 180, 85.05), 1)),
+                ('150.86,-45.2,207.11,-3.5', '4', ((150.86, -45.2, -152.89, -3.5), 4)),
+                ('-190.5,-30,-170.25,10', '5', ((169.5, -30, -170.25, 10), 5)),
+                ('-10,35,30,60', '11.5', (EUROPE, 11)),
+                ('-10,35,30,60', '4.999', (EUROPE, 4)),
+                ('-10,-95,30,95', '3', ((-10, -90, 30, 90), 3))):
+            with self.subTest(bbox=bbox, zoom=zoom):
+                response = self.client.get('/clusters', {'bbox': bbox, 'zoom': zoom})
+                self.assertEqual(response.status_code, 200)
+                expected = self.get(*same_as)
+                self.assertEqual(response.json(), expected.json())
+                box, _ = same_as
+                self.assertEqual(sum(markers_in(f) for f in response.json()['features']),
+                                 len(self.python_ids(tuple(map(float, box)))))
+
     def test_bad_requests(self):
         for query in ({}, {'zoom': 3}, {'bbox': '0,0,1,1'}, {'bbox': '0,0,1', 'zoom': 3},
                       {'bbox': '0,0,1,1,2', 'zoom': 3}, {'bbox': 'a,b,c,d', 'zoom': 3},
-                      {'bbox': '0,0,1,1', 'zoom': 'x'}, {'bbox': '0,0,1,1', 'zoom': '3.5'},
+                      {'bbox': '0,0,1,1', 'zoom': 'x'}, {'bbox': '0,0,1,1', 'zoom': 'nan'},
                       {'bbox': '0,0,1,1', 'zoom': -1}, {'bbox': '0,0,1,1', 'zoom': 30},
+                      {'bbox': '0,0,1,1', 'zoom': '-0.5'}, {'bbox': '0,0,1,1', 'zoom': 'inf'},
                       {'bbox': 'nan,0,1,1', 'zoom': 3}, {'bbox': '0,0,inf,1', 'zoom': 3},
-                      {'bbox': '-181,0,1,1', 'zoom': 3}, {'bbox': '0,-91,1,1', 'zoom': 3},
-                      {'bbox': '0,1,1,0', 'zoom': 3}, {'bbox': '0,1,1,1', 'zoom': 3},
+                      {'bbox': '0,1,1,0', 'zoom': 3}, {'bbox': '0,91,1,95', 'zoom': 3},
                       {'bbox': "0,0,1,1'; DROP TABLE markers_marker; --", 'zoom': 3}):
             with self.subTest(query=query):
                 response = self.client.get('/clusters', query)
@@ -200,8 +235,10 @@ class DrillDownTests(MarkerTestCase):
         alone = 0
         for cluster in clusters:
             # README snippet: drill_down_bounds
+            from django.core.paginator import Paginator
+            from geocluster_django import bbox_q
             members = Marker.objects.filter(
-                viewport(cluster.min_lon, cluster.min_lat, cluster.max_lon, cluster.max_lat)).order_by('id')
+                bbox_q('geom', (cluster.min_lon, cluster.min_lat, cluster.max_lon, cluster.max_lat))).order_by('id')
             page = Paginator(members, 20).page(1)
             # README snippet end
             ids = [m.pk for n in page.paginator.page_range for m in page.paginator.page(n)]
@@ -225,7 +262,7 @@ class DrillDownTests(MarkerTestCase):
         lon, lat = EIFFEL_TOWER
         [cluster] = [c for c in raw_clusters(18, *EUROPE) if (c.min_lon, c.max_lat) == (lon, lat)]
         self.assertEqual((cluster.count, cluster.max_lon, cluster.min_lat), (CO_LOCATED, lon, lat))
-        members = Marker.objects.filter(viewport(cluster.min_lon, cluster.min_lat, cluster.max_lon, cluster.max_lat))
+        members = Marker.objects.filter(bbox_q('geom', (cluster.min_lon, cluster.min_lat, cluster.max_lon, cluster.max_lat)))
         self.assertEqual(members.count(), CO_LOCATED)
 
     def test_by_cell(self):

@@ -1,0 +1,385 @@
+// The cluster hierarchy's build (hierarchy.hpp): the engine at max_zoom, then the finaliser's
+// passes on whole clusters, one zoom coarser at a time.
+//
+// Two phases, so that the nodes are written once, straight into the result:
+//   A. Clustering, from max_zoom down. Zoom max_zoom is cluster_finalize on a state of all the
+//      markers (cluster_finalize_items: the clusters as exact items, and every bin's cluster,
+//      which gives every marker's leaf through its bin). Zoom z < max_zoom clusters the items of
+//      zoom z + 1 (cluster_items), ranked by their ordinal, which is a function of the markers
+//      alone. Kept: the items of max_zoom, and per zoom z < max_zoom the parent position of
+//      every zoom z + 1 cluster (4 bytes each). Each level's items are dropped once the next
+//      coarser level is made, so at most three levels of items are alive at once.
+//   B. Writing, once the node count of every zoom is known: the max_zoom nodes from their items,
+//      then every coarser zoom by adding up its children's exact sums (the same items the
+//      clustering of phase A produced, bit for bit: integer sums, minima and maxima are exact
+//      whatever the order), its parent links and expansion zooms set along the way.
+//
+// Why the guarantees hold (numbers as in hierarchy.hpp): 1, 2 and 4 are cluster.hpp's contract
+// at every zoom (the passes are the finaliser's, the centre and bounds its cluster_of_item);
+// 3 because a zoom-z cluster is a union of whole input items; 5 because the engine's output is
+// order-independent and every coarser level's input order and ranks are its output order.
+//
+// Memory: everything from the caller's allocator, all of it plain data released explicitly
+// (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
+// its finalisation (what cluster_agg needs at max_zoom), or the result plus the max_zoom items
+// and the parent positions. The coarser zooms' scratch goes through a BlockCache, which hands a
+// zoom's released arrays to the next zoom instead of back to the caller.
+#include "core.hpp"
+
+#include "hierarchy.hpp"
+
+#include "cluster.hpp"
+#include "cluster_internal.hpp"
+#include "cluster_items.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace geocluster {
+
+using namespace cluster_internal;
+
+namespace {
+
+constexpr std::uint64_t kOrdinalLimit = std::uint64_t{1} << kHierZoomShift;
+constexpr std::size_t kPollEvery = 4096;
+constexpr int kNoChildYet = -2;  // expansion_zoom of a node while phase B meets its children
+
+HierSums sums_of(const Item& it) noexcept {
+    return HierSums{it.count_w,   it.sx_e.lo,  it.sx_e.hi,  it.sx_w.lo,  it.sx_w.hi, it.sy.lo,
+                    it.sy.hi,     it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
+}
+
+Item item_of(const HierNode& n) noexcept {
+    Item it;
+    it.count = n.count;
+    it.count_w = n.sums.count_w;
+    it.sx_e = Wide{n.sums.sx_e_lo, n.sums.sx_e_hi};
+    it.sx_w = Wide{n.sums.sx_w_lo, n.sums.sx_w_hi};
+    it.sy = Wide{n.sums.sy_lo, n.sums.sy_hi};
+    it.min_lat = n.min_lat;
+    it.max_lat = n.max_lat;
+    it.min_lon_e = n.sums.min_lon_e;
+    it.max_lon_e = n.sums.max_lon_e;
+    it.min_lon_w = n.sums.min_lon_w;
+    it.max_lon_w = n.sums.max_lon_w;
+    it.min_id = n.id;
+    it.rank = 0;
+    it.has_id = 1;  // every marker has an id
+    return it;
+}
+
+std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(zoom) << kHierZoomShift | ordinal);
+}
+
+// An allocator over the caller's that keeps released large blocks for the next requests they
+// fit. Why: every zoom allocates the same arrays again, a little smaller than the zoom before;
+// from malloc (or PostgreSQL, which mallocs large chunks one by one) each is fresh memory that
+// the kernel zeroes page by page, which was a third of the build's time. A block is reused for
+// a request of at least half its size, so the cache never holds much more than the largest
+// level needs; flush returns everything to the caller's allocator.
+class BlockCache {
+public:
+    explicit BlockCache(const Allocator& base) noexcept : base_(base) {}
+    Allocator allocator() noexcept { return Allocator{&alloc, &release, this}; }
+    void flush() noexcept {
+        for (int i = 0; i < n_free_; ++i) base_.release(base_.ctx, free_[i].head);
+        n_free_ = 0;
+    }
+
+private:
+    static constexpr std::size_t kHeader = 16;  // the block's size, and 8-byte alignment kept
+    static constexpr std::size_t kMinCached = 65536;
+    static constexpr int kSlots = 32;
+    struct Block {
+        unsigned char* head;
+        std::size_t bytes;
+    };
+    static void* alloc(void* ctx, std::size_t bytes) noexcept {
+        auto* self = static_cast<BlockCache*>(ctx);
+        int best = -1;
+        for (int i = 0; i < self->n_free_; ++i) {
+            const std::size_t have = self->free_[i].bytes;
+            if (have >= bytes && have / 2 <= bytes &&
+                (best < 0 || have < self->free_[best].bytes))
+                best = i;
+        }
+        unsigned char* head;
+        if (best >= 0) {
+            head = self->free_[best].head;
+            self->free_[best] = self->free_[--self->n_free_];
+        } else {
+            if (bytes > ~std::size_t{0} - kHeader) return nullptr;
+            head = static_cast<unsigned char*>(self->base_.alloc(self->base_.ctx, bytes + kHeader));
+            if (head == nullptr) return nullptr;
+            std::memcpy(head, &bytes, sizeof bytes);
+        }
+        return head + kHeader;
+    }
+    static void release(void* ctx, void* p) noexcept {
+        auto* self = static_cast<BlockCache*>(ctx);
+        unsigned char* head = static_cast<unsigned char*>(p) - kHeader;
+        std::size_t bytes;
+        std::memcpy(&bytes, head, sizeof bytes);
+        if (bytes >= kMinCached && self->n_free_ < kSlots) {
+            self->free_[self->n_free_++] = Block{head, bytes};
+        } else {
+            self->base_.release(self->base_.ctx, head);
+        }
+    }
+
+    Allocator base_;
+    Block free_[kSlots];
+    int n_free_ = 0;
+};
+
+class Builder {
+public:
+    Builder(const HierMarker* markers, std::size_t n_markers, double radius_px, int max_zoom,
+            const std::uint64_t* next_ordinal, const Allocator& alloc, CancelCheck cancel) noexcept
+        : markers_(markers),
+          n_markers_(n_markers),
+          radius_px_(radius_px),
+          max_zoom_(max_zoom),
+          next_ordinal_(next_ordinal),
+          base_(alloc),
+          cache_(alloc),
+          a_(cache_.allocator()),
+          cancel_(cancel) {}
+
+    Status run(HierBuild* out) noexcept;
+
+    // Counts per zoom, for the caller to advance next_ordinal once the build succeeded.
+    std::uint32_t n_at[kHierMaxZoom + 1] = {};
+
+private:
+    Status leaves() noexcept;
+    Status coarser_levels() noexcept;
+    Status write_nodes() noexcept;
+    void release() noexcept;
+    bool canceled(std::size_t i) const noexcept {
+        return i % kPollEvery == kPollEvery - 1 && cancel_.should_cancel != nullptr &&
+               cancel_.should_cancel(cancel_.ctx);
+    }
+    template <typename T>
+    Status get(T** p, std::size_t n) noexcept {
+        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+        return *p == nullptr ? Status::OutOfMemory : Status::Ok;
+    }
+    template <typename T>
+    void put(T*& p) noexcept {
+        if (p != nullptr) a_.release(a_.ctx, p);
+        p = nullptr;
+    }
+
+    const HierMarker* markers_;
+    std::size_t n_markers_;
+    double radius_px_;
+    int max_zoom_;
+    const std::uint64_t* next_ordinal_;
+    Allocator base_;    // the caller's: the result
+    BlockCache cache_;  // over base_: everything else
+    Allocator a_;       // cache_'s
+    CancelCheck cancel_;
+
+    ClusterState* st_ = nullptr;   // the markers at max_zoom, until the leaves are known
+    ItemClusters top_{};           // max_zoom (from base_): the clusters' items, every bin's
+    ItemClusters level_{};         // the last zoom clustered below max_zoom
+    ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
+    // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
+    std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
+    Item* sums_ = nullptr;  // phase B: the zoom being written, summed from its children
+    std::int64_t* leaf_ = nullptr;
+    HierNode* nodes_ = nullptr;
+    std::size_t n_nodes_ = 0;
+};
+
+void Builder::release() noexcept {
+    cluster_destroy(st_);
+    st_ = nullptr;
+    cluster_destroy(params_);
+    params_ = nullptr;
+    item_clusters_free(base_, &top_);
+    item_clusters_free(a_, &level_);
+    for (auto& p : parent_of_) put(p);
+    put(sums_);
+    if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
+    leaf_ = nullptr;
+    if (nodes_ != nullptr) base_.release(base_.ctx, nodes_);
+    nodes_ = nullptr;
+    cache_.flush();
+}
+
+// Zoom max_zoom: the engine on the markers, and each marker's cluster through its bin.
+Status Builder::leaves() noexcept {
+    Status s = cluster_create(max_zoom_, radius_px_, true, base_, &st_);  // as cluster_agg
+    for (std::size_t i = 0; i < n_markers_ && s == Status::Ok; ++i) {
+        s = cluster_add_point(st_, markers_[i].lat, markers_[i].lon, true, markers_[i].id);
+        if (canceled(i)) s = Status::Canceled;
+    }
+    if (s == Status::Ok) s = cluster_finalize_items(st_, cancel_, &top_, nullptr);
+    if (s != Status::Ok) return s;
+    n_at[max_zoom_] = top_.n_items;
+    if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
+        return Status::HierarchyIdsExhausted;
+    leaf_ = static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
+    if (leaf_ == nullptr) return Status::OutOfMemory;
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    for (std::size_t i = 0; i < n_markers_; ++i) {
+        ClusterBinKey key{};
+        s = cluster_bin_key(st_, markers_[i].lat, markers_[i].lon, &key);
+        if (s != Status::Ok) return s;
+        const Bin* bin = find_bin(st_, key.kx, key.ky);
+        if (bin == nullptr) return Status::Internal;
+        leaf_[i] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin - st_->bins]);
+        if (canceled(i)) return Status::Canceled;
+    }
+    cluster_destroy(st_);  // the bins are no longer needed
+    st_ = nullptr;
+    base_.release(base_.ctx, top_.cluster_of_input);
+    top_.cluster_of_input = nullptr;
+    return Status::Ok;
+}
+
+// Zooms max_zoom - 1 .. 0: the items of zoom z + 1, ranked by ordinal, clustered at zoom z.
+Status Builder::coarser_levels() noexcept {
+    for (int z = max_zoom_ - 1; z >= 0; --z) {
+        ItemClusters& finer = z == max_zoom_ - 1 ? top_ : level_;
+        for (std::uint32_t k = 0; k < finer.n_items; ++k) finer.items[k].rank = k;
+        Status s = cluster_create(z, radius_px_, true, a_, &params_);
+        if (s != Status::Ok) return s;
+        ItemClusters coarser{};
+        s = cluster_items(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr);
+        cluster_destroy(params_);
+        params_ = nullptr;
+        if (s != Status::Ok) return s;
+        parent_of_[z] = coarser.cluster_of_input;  // one per zoom z + 1 cluster
+        coarser.cluster_of_input = nullptr;
+        if (&finer != &top_) item_clusters_free(a_, &level_);
+        level_ = coarser;
+        n_at[z] = coarser.n_items;
+        if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
+    }
+    item_clusters_free(a_, &level_);  // phase B sums them again from the children
+    return Status::Ok;
+}
+
+// Phase B: every node, zoom by zoom from max_zoom, in (zoom, ordinal) order.
+Status Builder::write_nodes() noexcept {
+    std::size_t offset[kHierMaxZoom + 2];
+    offset[0] = 0;
+    for (int z = 0; z <= max_zoom_; ++z) offset[z + 1] = offset[z] + n_at[z];
+    n_nodes_ = offset[max_zoom_ + 1];
+    cache_.flush();  // the levels' blocks, before the largest allocation of all
+    nodes_ = static_cast<HierNode*>(base_.alloc(base_.ctx, n_nodes_ * sizeof(HierNode) + 1));
+    if (nodes_ == nullptr) return Status::OutOfMemory;
+    const auto write = [this](int zoom, std::uint32_t k, const Item& it, HierNode* n) noexcept {
+        Cluster c;
+        cluster_of_item(it, &c);
+        n->cluster_id = cluster_id(zoom, next_ordinal_[zoom] + k);
+        n->parent_id = -1;
+        n->zoom = zoom;
+        n->count = it.count;
+        n->lat = c.lat;
+        n->lon = c.lon;
+        n->min_lat = c.min_lat;
+        n->min_lon = c.min_lon;
+        n->max_lat = c.max_lat;
+        n->max_lon = c.max_lon;
+        n->id = it.min_id;
+        n->sums = sums_of(it);
+    };
+    HierNode* finer = nodes_ + offset[max_zoom_];
+    for (std::uint32_t k = 0; k < n_at[max_zoom_]; ++k) {
+        write(max_zoom_, k, top_.items[k], &finer[k]);
+        finer[k].expansion_zoom = finer[k].count > 1 ? max_zoom_ + 1 : -1;
+        if (canceled(k)) return Status::Canceled;
+    }
+    item_clusters_free(base_, &top_);
+    if (max_zoom_ > 0 && get(&sums_, n_at[max_zoom_ - 1]) != Status::Ok)
+        return Status::OutOfMemory;
+    for (int z = max_zoom_ - 1; z >= 0; --z) {
+        HierNode* here = nodes_ + offset[z];
+        const std::uint32_t* parent = parent_of_[z];
+        for (std::uint32_t p = 0; p < n_at[z]; ++p) here[p].expansion_zoom = kNoChildYet;
+        // Children in ordinal order. The first child's index waits in the parent's cluster_id
+        // (written for good below); a second child starts the parent's sums.
+        for (std::uint32_t k = 0; k < n_at[z + 1]; ++k) {
+            const std::uint32_t p = parent[k];
+            HierNode& h = here[p];
+            if (h.expansion_zoom == kNoChildYet) {
+                h.cluster_id = k;
+                h.expansion_zoom = finer[k].expansion_zoom;  // one child: its split
+            } else {
+                if (h.expansion_zoom != z + 1) {  // (a child's expansion zoom is above z + 1)
+                    sums_[p] = item_of(finer[h.cluster_id]);
+                    h.expansion_zoom = z + 1;  // a second child: it splits at z + 1
+                }
+                item_add(sums_[p], item_of(finer[k]));
+            }
+            finer[k].parent_id = cluster_id(z, next_ordinal_[z] + p);
+            if (canceled(k)) return Status::Canceled;
+        }
+        for (std::uint32_t p = 0; p < n_at[z]; ++p) {
+            if (here[p].expansion_zoom == kNoChildYet) return Status::Internal;  // childless
+            const int expansion = here[p].expansion_zoom;
+            if (expansion != z + 1) {
+                // One child: the same members, so the same centre, bounds and sums (why compute
+                // them again: most clusters of a zoom are a single finer one).
+                here[p] = finer[here[p].cluster_id];
+                here[p].cluster_id = cluster_id(z, next_ordinal_[z] + p);
+                here[p].parent_id = -1;
+                here[p].zoom = z;
+            } else {
+                write(z, p, sums_[p], &here[p]);
+            }
+            here[p].expansion_zoom = expansion;
+            if (canceled(p)) return Status::Canceled;
+        }
+        put(parent_of_[z]);
+        finer = here;
+    }
+    put(sums_);
+    return Status::Ok;
+}
+
+Status Builder::run(HierBuild* out) noexcept {
+    Status s = leaves();
+    if (s == Status::Ok) s = coarser_levels();
+    if (s == Status::Ok) s = write_nodes();
+    if (s != Status::Ok) {
+        release();
+        return s;
+    }
+    *out = HierBuild{nodes_, n_nodes_, leaf_, n_markers_};
+    nodes_ = nullptr;
+    leaf_ = nullptr;
+    release();
+    return Status::Ok;
+}
+
+}  // namespace
+
+Status hierarchy_build(const HierMarker* markers, std::size_t n_markers, double radius_px,
+                       int max_zoom, std::uint64_t* next_ordinal, const Allocator& alloc,
+                       CancelCheck cancel, HierBuild* out) noexcept {
+    *out = HierBuild{nullptr, 0, nullptr, 0};
+    if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::RadiusInvalid;
+    if (max_zoom < 0 || max_zoom > kHierMaxZoom) return Status::ZoomOutOfRange;
+    for (int z = 0; z <= max_zoom; ++z)
+        if (next_ordinal[z] >= kOrdinalLimit) return Status::HierarchyIdsExhausted;
+    Builder b(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc, cancel);
+    const Status s = b.run(out);
+    if (s != Status::Ok) return s;
+    for (int z = 0; z <= max_zoom; ++z) next_ordinal[z] += b.n_at[z];
+    return Status::Ok;
+}
+
+void hierarchy_free(const Allocator& alloc, HierBuild* build) noexcept {
+    if (build->nodes != nullptr) alloc.release(alloc.ctx, build->nodes);
+    if (build->leaf_of_marker != nullptr) alloc.release(alloc.ctx, build->leaf_of_marker);
+    *build = HierBuild{nullptr, 0, nullptr, 0};
+}
+
+}  // namespace geocluster

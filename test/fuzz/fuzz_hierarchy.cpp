@@ -1,0 +1,147 @@
+// libFuzzer target for the cluster hierarchy (src/core/hierarchy.cpp): random small marker sets
+// (groups of near neighbours, the poles, the antimeridian, exact duplicates, -0.0), any radius
+// and max_zoom, built and checked against every guarantee by the oracle the unit tests use
+// (test/unit/hierarchy_reference.hpp): conservation, separation, nesting, centres, bounds, sums,
+// ids, order, expansion zooms and identity; plus max_zoom equal to cluster_agg's engine and the
+// same nodes for the markers in reverse order.
+//
+// Input: byte 0 max_zoom, bytes 1-2 radius (log scale, 0.01 to 1e7 px), byte 3 the first
+// ordinals, then 6 bytes per marker (kind, four bytes of position, id).
+//
+// Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy
+#include "cluster.hpp"
+#include "hierarchy.hpp"
+
+#include "../unit/hierarchy_reference.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+using namespace geocluster;
+
+void* fuzz_alloc(void*, std::size_t n) { return std::malloc(n); }
+void fuzz_release(void*, void* p) { std::free(p); }
+const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr};
+constexpr CancelCheck kNoCancel{nullptr, nullptr};
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "fuzz_hierarchy: %s\n", what.c_str());
+    std::abort();
+}
+
+constexpr std::size_t kMaxMarkers = 256;
+
+struct Input {
+    int max_zoom = 0;
+    double radius = 60;
+    std::vector<std::uint64_t> next;
+    std::vector<HierMarker> markers;
+};
+
+Input decode(const std::uint8_t* data, std::size_t size) {
+    Input in;
+    in.max_zoom = data[0] >= 240 ? 19 + data[0] % 6 : data[0] % 19;
+    const double u = ((data[1] << 8) | data[2]) / 65535.0;
+    in.radius = std::exp(std::log(0.01) + u * std::log(1e9));
+    in.next.assign(static_cast<std::size_t>(in.max_zoom) + 1, 0);
+    for (std::size_t z = 0; z < in.next.size(); ++z)
+        in.next[z] = data[3] & 1 ? z * 1000 : ((data[3] & 2) ? (std::uint64_t{1} << 40) - 200 : 0);
+    static const double kLat[] = {90.0, -90.0, 85.05112878, -85.05112878, 0.0, -0.0, 89.999, 45.0};
+    static const double kLon[] = {180.0, -180.0, 0.0, -0.0, 179.9999, -179.9999, 90.0, -1e-9};
+    double lat = 0, lon = 0;
+    for (std::size_t at = 4; at + 6 <= size && in.markers.size() < kMaxMarkers; at += 6) {
+        const std::uint8_t* b = data + at;
+        const int a16 = (b[1] << 8) | b[2], c16 = (b[3] << 8) | b[4];
+        switch (b[0] % 4) {
+            case 0:  // anywhere
+                lat = -90.0 + 180.0 * a16 / 65535.0;
+                lon = -180.0 + 360.0 * c16 / 65535.0;
+                break;
+            case 1: {  // near the previous one: up to a few radii at some zoom
+                const int zoom = (b[0] >> 2) % (in.max_zoom + 1);
+                const double deg = 360.0 * in.radius / std::ldexp(256.0, zoom) / 32.0;
+                lat = std::fmin(90.0, std::fmax(-90.0, lat + static_cast<std::int8_t>(b[1]) * deg));
+                lon += static_cast<std::int8_t>(b[3]) * deg;
+                lon = std::fmod(lon, 360.0);
+                if (lon > 180.0) lon -= 360.0;
+                if (lon < -180.0) lon += 360.0;
+                break;
+            }
+            case 2:  // special places
+                lat = kLat[b[1] % 8];
+                lon = kLon[b[3] % 8];
+                break;
+            default:  // the previous marker again
+                break;
+        }
+        in.markers.push_back(HierMarker{lat, lon, static_cast<std::int8_t>(b[5])});
+    }
+    return in;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 4) return 0;
+    Input in = decode(data, size);
+    const std::vector<std::uint64_t> before = in.next;
+    HierBuild b{};
+    const Status s = hierarchy_build(in.markers.data(), in.markers.size(), in.radius, in.max_zoom,
+                                     in.next.data(), kAlloc, kNoCancel, &b);
+    if (s == Status::HierarchyIdsExhausted && (data[3] & 3) == 2) {
+        if (in.next != before) fail("a failed build advanced next_ordinal");
+        return 0;
+    }
+    if (s != Status::Ok) fail(std::string("build failed: ") + status_name(s));
+    const std::string err = testing::check_hierarchy(in.markers.data(), in.markers.size(),
+                                                     in.radius, in.max_zoom, before.data(),
+                                                     in.next.data(), b);
+    if (!err.empty()) fail(err);
+
+    // max_zoom is cluster_agg's engine at max_zoom, bit for bit.
+    ClusterState* st = nullptr;
+    if (cluster_create(in.max_zoom, in.radius, true, kAlloc, &st) != Status::Ok) fail("create");
+    for (const HierMarker& m : in.markers)
+        if (cluster_add_point(st, m.lat, m.lon, true, m.id) != Status::Ok) fail("add");
+    ClusterList l{};
+    if (cluster_finalize(st, kNoCancel, &l) != Status::Ok) fail("finalize");
+    const std::size_t first = b.n_nodes - l.size;
+    if (l.size > b.n_nodes) fail("max_zoom has fewer nodes than the engine has clusters");
+    for (std::size_t k = 0; k < l.size; ++k) {
+        const HierNode& o = b.nodes[first + k];
+        const Cluster& c = l.items[k];
+        if (o.zoom != in.max_zoom || static_cast<std::int64_t>(o.count) != c.count ||
+            !testing::same_bits(o.lat, c.lat) || !testing::same_bits(o.lon, c.lon) ||
+            !testing::same_bits(o.min_lat, c.min_lat) ||
+            !testing::same_bits(o.min_lon, c.min_lon) ||
+            !testing::same_bits(o.max_lat, c.max_lat) ||
+            !testing::same_bits(o.max_lon, c.max_lon) || o.id != c.id)
+            fail("max_zoom differs from the engine");
+    }
+    if (first > 0 && b.nodes[first - 1].zoom == in.max_zoom)
+        fail("max_zoom has more nodes than the engine has clusters");
+    cluster_free_list(kAlloc, &l);
+    cluster_destroy(st);
+
+    // The same markers in reverse order: the same nodes, the same leaves.
+    std::vector<HierMarker> rev(in.markers.rbegin(), in.markers.rend());
+    std::vector<std::uint64_t> next2 = before;
+    HierBuild r{};
+    if (hierarchy_build(rev.data(), rev.size(), in.radius, in.max_zoom, next2.data(), kAlloc,
+                        kNoCancel, &r) != Status::Ok)
+        fail("second build failed");
+    if (r.n_nodes != b.n_nodes || next2 != in.next) fail("reversed: other node counts");
+    for (std::size_t j = 0; j < b.n_nodes; ++j)
+        if (!testing::same_node(b.nodes[j], r.nodes[j])) fail("reversed: a node differs");
+    for (std::size_t i = 0; i < rev.size(); ++i)
+        if (r.leaf_of_marker[i] != b.leaf_of_marker[rev.size() - 1 - i])
+            fail("reversed: a leaf differs");
+    hierarchy_free(kAlloc, &r);
+    hierarchy_free(kAlloc, &b);
+    return 0;
+}
