@@ -114,6 +114,9 @@ def benchmark(srv, args, ds, log=log):
     load_before = os.getloadavg()
     log(f"bench: warming the cache ({table} and its indexes)")
     dataset.prewarm(conn, table)
+    for a in chosen:
+        if a.prewarm is not None:
+            a.prewarm(conn, table)
     vps = runner.draw_viewports(conn, table, ds["markers"], args.zooms, args.viewports, args.seed)
     external = {}
     for a in chosen:

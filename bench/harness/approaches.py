@@ -52,6 +52,9 @@ class Approach:
     needs_column: str = None  # a column the dataset must have (geocluster's qk), else skipped
     max_zoom: int = None  # zooms above it are not run (geocluster_tiles keeps tiles for 0..6)
     prepare: Callable = None  # (server, conn, table, args, log) -> dict: builds what it reads, once
+    # (conn, table): loads what it reads into shared buffers, after the dataset's prewarm (so that
+    # the dataset does not evict it when both do not fit)
+    prewarm: Callable = None
     # Not SQL: (server, conn, table, viewports by zoom, repeat, log) -> (dict for the report,
     # {(zoom, viewport index): {"samples_ms", "clusters", "counts_sum", "centres"}}), run once
     # before the SQL approaches (supercluster, in node).
@@ -263,6 +266,11 @@ def _prepare_hierarchy(server, conn, table, args, log):
     return hierarchy.ensure(server, conn, table, log, rebuild=getattr(args, "rebuild_hierarchy", False))
 
 
+def _prewarm_hierarchy(conn, table):
+    from . import hierarchy
+    hierarchy.prewarm(conn, table)
+
+
 def _hierarchy_sql(vp, table):
     from . import hierarchy
     return hierarchy.viewport_sql(vp, table)
@@ -282,7 +290,7 @@ HIERARCHY = [
     Approach("geocluster_hierarchy", "geocluster: cluster_viewport(hierarchy, viewport, zoom) on "
              "cluster_hierarchy_create(table, 'lat', 'lon', 'id', 60, 16), every cluster_node column",
              _hierarchy_sql, requires=("cluster_hierarchy_create", "cluster_viewport"), prepare=_prepare_hierarchy,
-             counts_by_centre=True),
+             prewarm=_prewarm_hierarchy, counts_by_centre=True),
     Approach("result_floor", "as many rows of cluster_node's columns as geocluster_hierarchy returns, from a "
              "plain table: WHERE pk BETWEEN a AND a + n - 1",
              _result_floor_sql, requires=("cluster_hierarchy_create", "cluster_viewport"),

@@ -240,7 +240,6 @@ def ensure(server, conn, table, log, rebuild=False):
                                 columns, log)
     _BUILT[table]["floor_table"] = floor_table
     rels = hierarchy_relations(conn, hierarchy)
-    _prewarm(conn, [r["relation"] for r in rels] + [floor_table])
     with conn.cursor() as cur:
         cur.execute("SELECT pg_relation_size(%s::regclass), pg_total_relation_size(%s::regclass)", (table, table))
         source_heap, source_total = (int(v) for v in cur.fetchone())
@@ -251,17 +250,19 @@ def ensure(server, conn, table, log, rebuild=False):
             "node_columns": [f"{n} {t}" for n, t in columns]}
 
 
-def _prewarm(conn, relations):
-    """Into shared buffers with their indexes, as dataset.prewarm does for the dataset."""
+def prewarm(conn, table):
+    """The floor table and the hierarchy's tables into shared buffers, each heap after its indexes,
+    the nodes table last, after the dataset's prewarm: at 10M the hierarchy alone exceeds 4 GB of
+    shared buffers, and what is loaded last stays."""
+    built = _BUILT[table]
+    rels = [r["relation"] for r in hierarchy_relations(conn, built["hierarchy"])]
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'")
         if not cur.fetchone():
             return
-        cur.execute("""SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
-                       WHERE c.relkind IN ('r', 'i', 'm', 't')
-                         AND (c.oid = ANY(%s::regclass[])
-                              OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%s::regclass[])))""",
-                    (relations, relations))
+        for rel in [built["floor_table"]] + rels[1:] + rels[:1]:
+            cur.execute("""SELECT sum(pg_prewarm(indexrelid)) FROM pg_index WHERE indrelid = %s::regclass""", (rel,))
+            cur.execute("SELECT pg_prewarm(%s::regclass)", (rel,))
 
 
 def _world_counts(cur, table, hierarchy):
