@@ -56,15 +56,28 @@ CREATE EXTENSION geocluster;
 -- declared volatility; functions are IMMUTABLE unless listed here with the reason:
 --   quadkey_contsel, geohash_contsel: restriction estimators read the column's statistics
 --   (pg_statistic), which ANALYZE changes, so they are STABLE like PostgreSQL's own eqsel.
+--   the stored cluster hierarchy's functions (below) read or write its tables.
 SELECT p.oid::regprocedure AS not_parallel_safe_or_secdef
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
- WHERE d.deptype = 'e' AND (p.prosecdef OR p.proparallel <> 's');
+ WHERE d.deptype = 'e' AND (p.prosecdef OR (p.proparallel <> 's' AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)'));
 SELECT p.oid::regprocedure AS not_immutable
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
  WHERE d.deptype = 'e' AND p.provolatile <> 'i' AND p.prokind = 'f'
-   AND p.proname NOT IN ('quadkey_contsel', 'geohash_contsel');
+   AND p.proname NOT IN ('quadkey_contsel', 'geohash_contsel')
+   AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)';
+-- The hierarchy's functions: those that write (build, drop, rebuild, the write trigger) are
+-- VOLATILE and PARALLEL UNSAFE; those that read its tables are STABLE and PARALLEL RESTRICTED
+-- (a hierarchy of a temporary table lives in the session's temporary schema, which parallel
+-- workers cannot read; cluster_viewport also keeps its plans in the session); the checks that
+-- read the catalogs only are STABLE and PARALLEL SAFE.
+SELECT p.oid::regprocedure AS hierarchy_function, p.provolatile, p.proparallel
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
+ WHERE d.deptype = 'e' AND (p.provolatile <> 'i' OR p.proparallel <> 's')
+   AND p.proname ~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)'
+ ORDER BY p.oid::regprocedure::text;
 SELECT count(*) = 2 AS estimators_are_stable
   FROM pg_proc WHERE proname IN ('quadkey_contsel', 'geohash_contsel') AND provolatile = 's';
 SELECT count(*) > 0 AS extension_has_functions

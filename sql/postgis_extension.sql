@@ -40,7 +40,15 @@ SELECT count(*) = 0 AS installer_dropped FROM pg_proc WHERE proname = 'geocluste
 SELECT p.oid::regprocedure AS not_parallel_safe_or_secdef_or_not_immutable
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster_postgis'
- WHERE d.deptype = 'e' AND (p.prosecdef OR p.proparallel <> 's' OR (p.prokind = 'f' AND p.provolatile <> 'i'));
+ WHERE d.deptype = 'e' AND (p.prosecdef OR p.proparallel <> 's' OR (p.prokind = 'f' AND p.provolatile <> 'i'))
+   AND p.proname NOT IN ('cluster_hierarchy_create', 'cluster_hierarchy_tile', 'cluster_hierarchy_tile_of');
+-- ...but the stored cluster hierarchy's (as in geocluster): create writes (VOLATILE, PARALLEL
+-- UNSAFE), the tiles read its tables (STABLE, PARALLEL RESTRICTED).
+SELECT p.oid::regprocedure AS hierarchy_function, p.provolatile, p.proparallel, p.prosecdef
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster_postgis'
+ WHERE d.deptype = 'e' AND p.proname IN ('cluster_hierarchy_create', 'cluster_hierarchy_tile', 'cluster_hierarchy_tile_of')
+ ORDER BY p.oid::regprocedure::text;
 SELECT p.prokind, p.oid::regprocedure AS not_strict
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster_postgis'

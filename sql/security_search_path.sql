@@ -114,6 +114,14 @@ CREATE FUNCTION harness.fits(t oid, declared oid) RETURNS boolean
               FROM pg_type d, pg_type tt WHERE d.oid = declared AND tt.oid = t)
 $$;
 
+-- A cluster hierarchy, queried among the shadows below (its C functions run SQL through SPI).
+CREATE TABLE harness.h_src (id bigint, lat double precision, lon double precision);
+INSERT INTO harness.h_src
+SELECT i, 48.8::float8 + (i % 20)::float8 * 0.01::float8, 2.3::float8 + (i / 20)::float8 * 0.01::float8
+  FROM generate_series(1::bigint, 400::bigint) i;
+SELECT cluster_hierarchy_create('harness.h_src'::regclass, 'lat'::name, 'lon'::name, 'id'::name,
+                                60::float8, 12::integer) AS hierarchy \gset
+
 -- 2. The shadows, created by the unprivileged role.
 CREATE FUNCTION harness.make_shadows() RETURNS TABLE (kind text, made bigint)
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $make$
@@ -336,11 +344,14 @@ SELECT v.t, pg_catalog.format('%L::%s', v.s, harness.qualified_type(v.t)) FROM (
     ('marker_cluster', '(2,0,180,-1,179.5,1,-179.5,)'),
     ('marker_cluster[]', '{}'),
     ('jsonb', '{}'), ('jsonb', '{"9": {"name": "x"}}'),
+    ('regclass', 'harness.h_src_clusters'),
+    ('cluster_node[]', '{}'), ('cluster_node[]', '{"(1099511627776,1,3,48.8,2.3,48.7,2.2,48.9,2.4,7,2)","(,1,1,1,2,1,2,1,2,9,)"}'),
     ('marker_cluster[]', '{"(12345,48.8,2.3,48.7,2.2,48.9,2.4,7)","(1500,1,2,0,1,2,3,)","(1,5,6,5,6,5,6,9)","(2,0,180,-1,179.5,1,-179.5,)"}')
 ) AS v(t, s);
 SELECT b.signature AS function_without_samples, a::regtype AS argument_type
   FROM harness.bodies b JOIN pg_proc p ON p.oid = b.oid, unnest(p.proargtypes::oid[]) AS a
- WHERE NOT EXISTS (SELECT FROM harness.samples s WHERE s.t = a);
+ WHERE NOT b.pinned_path  -- a body pinned to pg_catalog, pg_temp cannot reach public's objects
+   AND NOT EXISTS (SELECT FROM harness.samples s WHERE s.t = a);
 
 -- Calls every function of 1 with every combination of samples, with `path` as the search_path
 -- of the call alone. Errors are expected of some samples (a LineString, an invalid tile):
@@ -364,6 +375,9 @@ BEGIN
         SELECT b.signature, format('SELECT %I.%I(%s)', p.pronamespace::regnamespace::text, p.proname, a.list) AS call_sql
           FROM args a JOIN pg_proc p ON p.oid = a.oid JOIN harness.bodies b ON b.oid = a.oid
          WHERE a.n = p.pronargs AND NOT b.is_trigger
+           -- a pinned VOLATILE function (create, drop, rebuild) is immune and changes what the
+           -- other calls need; the hierarchy section below calls those once
+           AND NOT (b.pinned_path AND p.provolatile OPERATOR(pg_catalog.=) 'v'::"char")
         UNION ALL
         -- a trigger function runs through the statements that fire its triggers
         SELECT b.signature, format(CASE ev.bit WHEN 4 THEN 'INSERT INTO %1$s (%2$I) SELECT %2$I FROM %1$s WHERE false'
@@ -402,6 +416,37 @@ SELECT * FROM harness.call_all('public, pg_catalog');
 SELECT jsonb_array_length(cluster_geojson(cluster_agg(lat, lon, 3, 60::float8, i)) -> 'features') AS features
   FROM (SELECT i::bigint AS i, 48.8::float8 + i::float8 * 1e-6::float8 AS lat, 2.3::float8 AS lon
           FROM generate_series(1, 1500) i) s;
+
+-- The cluster hierarchy: its plpgsql functions are pinned (not called above when their
+-- arguments have no samples), but its C functions run SQL through SPI under the caller's
+-- search_path; so a hierarchy is built, queried, rebuilt and dropped here, as the superuser,
+-- with public ahead of pg_catalog, among the shadows.
+SET search_path = public, pg_catalog;
+SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0::pg_catalog.int8 AS viewport_rows
+  FROM cluster_viewport(:'hierarchy'::pg_catalog.regclass, 48.0::pg_catalog.float8, 2.0::pg_catalog.float8, 49.5::pg_catalog.float8, 3.0::pg_catalog.float8, 9.5::pg_catalog.float8);
+SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0::pg_catalog.int8 AS children,
+       pg_catalog.bool_and(cluster_expansion_zoom(:'hierarchy'::pg_catalog.regclass, c.cluster_id) IS NOT NULL
+                OR c.count OPERATOR(pg_catalog.=) 1::pg_catalog.int8) AS expansion_zooms
+  FROM cluster_viewport(:'hierarchy'::pg_catalog.regclass, '-90'::pg_catalog.float8, '-180'::pg_catalog.float8, 90::pg_catalog.float8, 180::pg_catalog.float8, 0::pg_catalog.float8) v,
+       cluster_children(:'hierarchy'::pg_catalog.regclass, v.cluster_id) c;
+SELECT pg_catalog.count(*) AS leaves
+  FROM cluster_viewport(:'hierarchy'::pg_catalog.regclass, '-90'::pg_catalog.float8, '-180'::pg_catalog.float8, 90::pg_catalog.float8, 180::pg_catalog.float8, 0::pg_catalog.float8) v,
+       cluster_leaves(:'hierarchy'::pg_catalog.regclass, v.cluster_id, 1000::pg_catalog.int4, 0::pg_catalog.int8);
+SELECT pg_catalog.jsonb_typeof(cluster_viewport_geojson(:'hierarchy'::pg_catalog.regclass, '-90'::pg_catalog.float8, '-180'::pg_catalog.float8, 90::pg_catalog.float8,
+                                             180::pg_catalog.float8, 3::pg_catalog.float8)) AS geojson;
+-- (PostGIS's ST_AsMVT is polymorphic and lives in public: a shadow there makes the tile's call
+-- ambiguous, an ERROR, which is all the README's security section promises for it.)
+DO $$
+BEGIN
+    PERFORM cluster_hierarchy_tile('harness.h_src_clusters'::pg_catalog.regclass, 3::pg_catalog.int4,
+                                   4::pg_catalog.int4, 2::pg_catalog.int4);
+    RAISE NOTICE 'tile: built';
+EXCEPTION WHEN ambiguous_function THEN
+    RAISE NOTICE 'tile: ST_AsMVT ambiguous';
+END $$;
+SELECT cluster_hierarchy_rebuild(:'hierarchy'::pg_catalog.regclass);
+SELECT cluster_hierarchy_drop(:'hierarchy'::pg_catalog.regclass);
+RESET search_path;
 
 -- 4a. No shadow ran.
 SELECT NOT is_called AS no_shadow_ran FROM public.shadow_hits;

@@ -48,7 +48,7 @@ struct CountingAlloc {
         self->live -= n;
         std::free(p);
     }
-    Allocator allocator() { return Allocator{&alloc, &release, this}; }
+    Allocator allocator() { return Allocator{&alloc, &release, this, 0}; }
 };
 
 struct Markers {
@@ -168,6 +168,54 @@ BENCHMARK(BM_Finalize)
     ->Args({10, 10000000})
     ->Args({16, 1000000})
     ->Unit(benchmark::kMillisecond);
+
+// Memory per occupied bin in the worst case the budget (geocluster.max_state_memory) is for:
+// zoom 29 with a tiny radius, every marker a bin and a cluster of its own. n markers spread
+// uniformly; reported per bin: the state (cluster_estimate_bytes), the peak of all bytes live
+// while adding (a growth copies the bin array), finalize's peak scratch, and the peak of all
+// bytes live while finalizing (state + scratch + the result list). The README quotes these.
+void BM_MemoryPerBin(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
+    std::vector<double> la(n), lo(n);
+    for (std::size_t i = 0; i < n; ++i) la[i] = lat(rng), lo[i] = lon(rng);
+    std::size_t bins = 0, state_bytes = 0, add_peak = 0, scratch = 0, final_peak = 0;
+    for (auto _ : state) {
+        CountingAlloc a;
+        ClusterState* st = nullptr;
+        if (cluster_create(29, 1e-6, true, a.allocator(), &st) != Status::Ok) std::abort();
+        for (std::size_t i = 0; i < n; ++i)
+            if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) != Status::Ok)
+                std::abort();
+        ClusterList l{};
+        ClusterFinalizeStats stats{};
+        a.peak = a.live;
+        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr, &stats) != Status::Ok)
+            std::abort();
+        final_peak = a.peak;
+        scratch = stats.scratch_bytes;
+        bins = cluster_bin_count(st);
+        state_bytes = cluster_estimate_bytes(st);
+        cluster_free_list(a.allocator(), &l);
+        cluster_destroy(st);
+        // The adds' peak: a fresh state, the allocator's peak over the adds alone.
+        CountingAlloc b;
+        if (cluster_create(29, 1e-6, true, b.allocator(), &st) != Status::Ok) std::abort();
+        for (std::size_t i = 0; i < n; ++i)
+            if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) != Status::Ok)
+                std::abort();
+        add_peak = b.peak;
+        cluster_destroy(st);
+    }
+    const double per = 1.0 / static_cast<double>(bins);
+    state.counters["bins"] = static_cast<double>(bins);
+    state.counters["state_B_per_bin"] = static_cast<double>(state_bytes) * per;
+    state.counters["adding_peak_B_per_bin"] = static_cast<double>(add_peak) * per;
+    state.counters["scratch_B_per_bin"] = static_cast<double>(scratch) * per;
+    state.counters["finalize_peak_B_per_bin"] = static_cast<double>(final_peak) * per;
+}
+BENCHMARK(BM_MemoryPerBin)->Arg(1100000)->Arg(2000000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // Parallel-aggregation path: serialize + deserialize + merge of a 1M-marker state.
 void BM_SerializeMerge(benchmark::State& state) {

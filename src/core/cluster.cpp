@@ -1,7 +1,8 @@
 // cluster_agg's state: creation, the per-row path, combine, and the bin hash table.
 //
 // The state is a dense array of Bin records (cluster_internal.hpp) plus an open-addressing index
-// of 8-byte slots, both in allocator memory and both grown by doubling. Nothing in it has a
+// of 8-byte slots, both in allocator memory, grown by doubling, never past the allocator's
+// budget (reserve_bins). Nothing in it has a
 // destructor, so a PostgreSQL context reset frees it without our help.
 //
 // Why the state is order- and split-independent: a bin's key depends on the point alone (its
@@ -48,23 +49,51 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
 
 Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
     if (n > kMaxBins) return Status::OutOfMemory;
-    Bin* new_bins = nullptr;
     std::uint64_t new_cap = st->cap_bins;
     if (n > st->cap_bins) {
         // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
         // (deserialize, merge), so that a value of len bytes never costs more than ~1.5 len.
+        // (Growing by half instead leaves less room unused, but costs the per-row path a third
+        // more time at a million bins, in copies and fresh pages: bench/micro BM_AddPoint/16.
+        // Near the budget the growth is cut to what fits anyway, below.)
         new_cap = std::uint64_t{st->cap_bins} * 2;
         if (new_cap < 16) new_cap = 16;
         if (new_cap < n) new_cap = n;
         if (new_cap > kMaxBins) new_cap = kMaxBins;
+    }
+    const std::uint64_t old_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+    std::uint64_t n_slots = old_slots;
+    if (2 * n > n_slots) {
+        if (n_slots < 32) n_slots = 32;
+        while (n_slots < 2 * n) n_slots *= 2;
+    }
+    // The budget, checked before allocating, counts all that is live while the tables are
+    // copied: the grown state and the old bin array and slots it replaces. A growth that would
+    // pass it grows only as far as it allows (at least to n).
+    const std::size_t budget = st->alloc.budget_bytes;
+    if (budget != 0) {
+        const std::size_t old_slot_bytes = n_slots > old_slots ? old_slots * sizeof(Slot) : 0;
+        const auto peak = [&](std::uint64_t cap) noexcept {
+            return state_bytes(cap, n_slots, st->cap_pending) + old_slot_bytes +
+                   (cap > st->cap_bins ? std::size_t{st->cap_bins} * sizeof(Bin) : 0);
+        };
+        if (n > st->cap_bins && new_cap > n && peak(new_cap) > budget) {
+            const std::size_t fixed = peak(0) + std::size_t{st->cap_bins} * sizeof(Bin);
+            const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
+            new_cap = std::max(std::min(fit, new_cap), n);
+        }
+        if (peak(new_cap) > budget) {
+            st->refused_bytes = peak(new_cap);
+            return Status::StateTooLarge;
+        }
+    }
+    Bin* new_bins = nullptr;
+    if (new_cap > st->cap_bins) {
         new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
         if (new_bins == nullptr) return Status::OutOfMemory;
     }
     Slot* new_slots = nullptr;
-    std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
-    if (2 * n > n_slots) {
-        if (n_slots < 32) n_slots = 32;
-        while (n_slots < 2 * n) n_slots *= 2;
+    if (n_slots > old_slots) {
         new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
         if (new_slots == nullptr) {
             if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
@@ -101,7 +130,7 @@ namespace {
 
 Bin empty_bin(std::uint64_t kx, std::uint64_t ky) noexcept {
     constexpr double inf = std::numeric_limits<double>::infinity();
-    return Bin{kx, ky, 0, Wide{0, 0}, Wide{0, 0}, inf, -inf, inf, -inf, 0, 0};
+    return Bin{kx, ky, 0, 0, 0, 0, 0, 0, inf, -inf, inf, -inf, 0};
 }
 
 // The slot of key (kx, ky), whose hash is h: the one that holds it, or the empty slot where it
@@ -141,8 +170,7 @@ Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept {
     dst->count += src.count;
-    wide_add(dst->sum_x, wide_load(src.sum_x));
-    wide_add(dst->sum_y, wide_load(src.sum_y));
+    bin_add_sums(*dst, bin_sum_x(src), bin_sum_y(src));
     if (src.min_lat < dst->min_lat) dst->min_lat = src.min_lat;
     if (src.max_lat > dst->max_lat) dst->max_lat = src.max_lat;
     if (src.min_lon < dst->min_lon) dst->min_lon = src.min_lon;
@@ -166,8 +194,7 @@ namespace {
 
 void fold_point(Bin* b, const Pending& p) noexcept {
     b->count += 1;
-    wide_add(b->sum_x, p.x);
-    wide_add(b->sum_y, p.y);
+    bin_add_sums(*b, p.x, p.y);
     // Branch-free (minsd/maxsd, cmov): whether a point moves a bound is a coin toss early in a
     // bin's life. No NaN reaches here, and -0.0 was normalised, so min/max are exact.
     b->min_lat = std::min(b->min_lat, p.lat);
@@ -176,7 +203,7 @@ void fold_point(Bin* b, const Pending& p) noexcept {
     b->max_lon = std::max(b->max_lon, p.lon);
     const bool take_id = p.has_id != 0 && (b->has_id == 0 || p.id < b->min_id);
     b->min_id = take_id ? p.id : b->min_id;
-    b->has_id |= p.has_id;
+    b->has_id = b->has_id | p.has_id;
 }
 
 constexpr std::uint32_t kMissingBin = 0xFFFFFFFFu;
@@ -218,8 +245,8 @@ Status flush_pending(ClusterState* st) noexcept {
     for (std::uint32_t i = 0; i < n; ++i) {
         Pending& p = st->pending[i];
         if (p.x == kPositionPending) {
-            p.x = fixed_from_unit(mercator_x(p.lon));
-            p.y = fixed_from_unit(mercator_y_series(p.lat));
+            p.x = fixed_x_of_lon(p.lon);
+            p.y = fixed_y_of_lat(p.lat);
         } else if (std::isnan(p.lat)) {  // a cell centre: lat/lon from the exact position
             p.lat = mercator_lat(static_cast<double>(p.y) / kFixedOneD) + 0.0;
             p.lon = mercator_lon(static_cast<double>(p.x) / kFixedOneD) + 0.0;
@@ -326,6 +353,14 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
     }
     if (st->cap_pending < kPendingCap) {
         const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
+        const std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+        const std::size_t peak =  // as in reserve_bins: the old buffer is live while it grows
+            state_bytes(st->cap_bins, n_slots, cap) + std::size_t{st->cap_pending} * sizeof(Pending);
+        if (st->alloc.budget_bytes != 0 && peak > st->alloc.budget_bytes) {
+            if (st->pending != nullptr) return Status::Ok;  // go on with the buffer it has
+            st->refused_bytes = peak;
+            return Status::StateTooLarge;
+        }
         auto* p = static_cast<Pending*>(st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));
         if (p != nullptr) {
             if (st->pending != nullptr) st->alloc.release(st->alloc.ctx, st->pending);
@@ -350,6 +385,14 @@ Status add_fixed(ClusterState* st, std::uint64_t x, std::uint64_t y, double lat,
     st->pending[st->n_pending++] = Pending{x, y, lat, lon, id, has_id ? 1u : 0u};
     st->total += 1;
     return Status::Ok;
+}
+
+// Whether a position lies within kLatLonSlackFixed of lat/lon's own, as the deserialiser expects
+// of every member (cluster_internal.hpp).
+bool near_own_lat_lon(std::uint64_t x, std::uint64_t y, double lat, double lon) noexcept {
+    const std::uint64_t ox = fixed_x_of_lon(lon), oy = fixed_y_of_lat(lat);
+    return (x > ox ? x - ox : ox - x) <= kLatLonSlackFixed &&
+           (y > oy ? y - oy : oy - y) <= kLatLonSlackFixed;
 }
 
 Status unit_position(double unit_x, double unit_y, std::uint64_t* x, std::uint64_t* y) noexcept {
@@ -409,6 +452,7 @@ Status cluster_add_mercator(ClusterState* st, double unit_x, double unit_y, doub
     if (s != Status::Ok) return s;
     s = validate_lat_lon(lat, lon);
     if (s != Status::Ok) return s;
+    if (!near_own_lat_lon(x, y, lat, lon)) return Status::UnitPositionOutOfRange;
     return add_fixed(st, x, y, lat + 0.0, lon + 0.0, has_id && st->has_id, id);
 }
 
@@ -449,10 +493,10 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
 }
 
 std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
-    return sizeof(ClusterState) + std::size_t{st->cap_bins} * sizeof(Bin) +
-           (st->slots != nullptr ? (st->slot_mask + 1) * sizeof(Slot) : 0) +
-           std::size_t{st->cap_pending} * sizeof(Pending);
+    return state_bytes(st->cap_bins, st->slots != nullptr ? st->slot_mask + 1 : 0, st->cap_pending);
 }
+
+std::size_t cluster_refused_bytes(const ClusterState* st) noexcept { return st->refused_bytes; }
 
 int cluster_zoom(const ClusterState* st) noexcept { return st->zoom; }
 double cluster_radius_px(const ClusterState* st) noexcept { return st->radius_px; }
@@ -467,7 +511,7 @@ Status cluster_bin_key(const ClusterState* st, double lat, double lon,
     if (s != Status::Ok) return s;
     lat += 0.0;
     lon += 0.0;
-    *out = key_of(st, fixed_from_unit(mercator_x(lon)), fixed_from_unit(mercator_y_series(lat)), lon);
+    *out = key_of(st, fixed_x_of_lon(lon), fixed_y_of_lat(lat), lon);
     return Status::Ok;
 }
 

@@ -19,7 +19,8 @@
 // caller's Allocator, and everything the state holds is trivially destructible: the glue hands
 // in a PostgreSQL memory context, and a cancelled query frees it wholesale without running any
 // destructor. An allocation failure is Status::OutOfMemory, never an exception, and leaves the
-// state as it was. The state grows with the number of occupied bins, not with rows.
+// state as it was. The state grows with the number of occupied bins, not with rows, and never
+// past the allocator's budget (Status::StateTooLarge, see Allocator).
 //
 // Units. lat/lon in degrees; x/y in Web Mercator unit coordinates (mercator.hpp); names ending
 // in _px are world pixels at 256 px tiles, W = 256 * 2^zoom px across.
@@ -71,10 +72,18 @@ namespace geocluster {
 // Where the engine's memory comes from. alloc returns nullptr on failure (the engine turns that
 // into Status::OutOfMemory; it never throws) and memory at least 8-byte aligned (PostgreSQL's
 // MAXALIGN; nothing in the engine needs more). release may be a no-op for arena allocators.
+//
+// budget_bytes (0: no limit) bounds what one state has allocated at any moment: its tables
+// (cluster_estimate_bytes), plus the old ones while a growth copies them, plus finalize's
+// scratch while it runs. A growth that would pass it is refused before anything is allocated,
+// with Status::StateTooLarge, the state unchanged. (Not counted: serialize's output and its
+// 4 bytes of scratch per bin, and finalize's result, 64 bytes per cluster.) The glue sets it
+// from geocluster.max_state_memory; a state keeps the allocator it was created with.
 struct Allocator {
     void* (*alloc)(void* ctx, std::size_t bytes);
     void (*release)(void* ctx, void* p);
     void* ctx;
+    std::size_t budget_bytes;
 };
 
 // Polled every few thousand steps of finalisation. Must not throw or longjmp: it only answers.
@@ -124,6 +133,9 @@ Status cluster_add_point(ClusterState* state, double lat, double lon, bool has_i
 // A marker given by its Web Mercator unit position (x, y in [0, 1], e.g. the exact centre of a
 // quadkey or geohash cell) and a representative lat/lon used for the bounds and to tell which
 // side of the antimeridian it counts on (lon < 0: west). The position decides bin and centre.
+// It must lie within 64 / 2^48 (2.3e-13) of lat/lon's own position, clamped as
+// cluster_add_point clamps it (else UnitPositionOutOfRange): a state's bounds and centres then
+// agree, which cluster_deserialize checks.
 Status cluster_add_mercator(ClusterState* state, double unit_x, double unit_y, double lat,
                             double lon, bool has_id, std::int64_t id) noexcept;
 
@@ -149,17 +161,23 @@ Status cluster_serialize(const ClusterState* state, std::uint8_t* out,
                          std::size_t out_len) noexcept;
 
 // Validates everything and never trusts a length: StateBadVersion for an unknown version,
-// StateCorrupt for anything else malformed, OutOfMemory. Allocates O(len) at most.
+// StateCorrupt for anything else malformed, OutOfMemory, StateTooLarge when the state would not
+// fit alloc's budget (checked before its tables are allocated). Allocates O(len) at most.
 Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const Allocator& alloc,
                            ClusterState** out) noexcept;
 
 // Clusters the state (which is not modified, so a final function may run more than once).
-// Canceled when cancel says so; OutOfMemory. On failure *out is {nullptr, 0}.
+// Canceled when cancel says so; OutOfMemory; StateTooLarge when the state and the scratch
+// would pass the state's budget. On failure *out is {nullptr, 0}.
 Status cluster_finalize(const ClusterState* state, CancelCheck cancel, ClusterList* out) noexcept;
 void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept;
 
-// Bytes the state holds now (state, bin array, hash slots, point buffer), for the memory report.
+// Bytes the state holds now (state, bin array, hash slots, point buffer): what the budget bounds.
 std::size_t cluster_estimate_bytes(const ClusterState* state) noexcept;
+
+// What the last growth the budget refused would have had live at once (StateTooLarge from an
+// add or a merge), 0 when none was: for the error message.
+std::size_t cluster_refused_bytes(const ClusterState* state) noexcept;
 
 int cluster_zoom(const ClusterState* state) noexcept;
 double cluster_radius_px(const ClusterState* state) noexcept;

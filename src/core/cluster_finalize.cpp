@@ -178,9 +178,9 @@ Item item_from_bin(const Bin& b) noexcept {
     Item it;
     it.count = b.count;
     it.count_w = west ? b.count : 0;
-    it.sx_e = west ? Wide{0, 0} : b.sum_x;
-    it.sx_w = west ? b.sum_x : Wide{0, 0};
-    it.sy = b.sum_y;
+    it.sx_e = west ? Wide{0, 0} : wide_make(bin_sum_x(b));
+    it.sx_w = west ? wide_make(bin_sum_x(b)) : Wide{0, 0};
+    it.sy = wide_make(bin_sum_y(b));
     it.min_lat = b.min_lat;
     it.max_lat = b.max_lat;
     it.min_lon_e = west ? kInf : b.min_lon;
@@ -228,15 +228,15 @@ void item_add_bin(Item& d, const Bin& b) noexcept {
     d.count += b.count;
     if ((b.kx & 1) != 0) {  // west
         d.count_w += b.count;
-        wide_add(d.sx_w, wide_load(b.sum_x));
+        wide_add(d.sx_w, bin_sum_x(b));
         d.min_lon_w = std::min(d.min_lon_w, b.min_lon);
         d.max_lon_w = std::max(d.max_lon_w, b.max_lon);
     } else {
-        wide_add(d.sx_e, wide_load(b.sum_x));
+        wide_add(d.sx_e, bin_sum_x(b));
         d.min_lon_e = std::min(d.min_lon_e, b.min_lon);
         d.max_lon_e = std::max(d.max_lon_e, b.max_lon);
     }
-    wide_add(d.sy, wide_load(b.sum_y));
+    wide_add(d.sy, bin_sum_y(b));
     d.min_lat = std::min(d.min_lat, b.min_lat);
     d.max_lat = std::max(d.max_lat, b.max_lat);
     if (b.has_id != 0 && (d.has_id == 0 || b.min_id < d.min_id)) {
@@ -292,7 +292,7 @@ void centre_of(const Item& it, Centre* c) noexcept {
 // centre_of(item_from_bin(b)): a bin's members all lie on one side of the antimeridian
 // (cluster_internal.hpp), so it never crosses it.
 void centre_of_bin(const Bin& b, Centre* c) noexcept {
-    centre_from_sums(wide_load(b.sum_x), wide_load(b.sum_y), b.count, c);
+    centre_from_sums(bin_sum_x(b), bin_sum_y(b), b.count, c);
 }
 
 // Function objects, not functions: std::sort given a function pointer calls through it for every
@@ -320,7 +320,7 @@ enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 class Finalizer {
 public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
-        : st_(st), a_(st->alloc), cancel_(cancel) {}
+        : st_(st), a_(st->alloc), cancel_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
@@ -339,10 +339,16 @@ public:
 
     std::uint32_t passes = 0;
     std::size_t peak_scratch = 0;
+    bool over_budget = false;  // an allocation was refused by the budget, not by the allocator
 
 private:
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
+        // The budget bounds the state and this scratch together (cluster.hpp, Allocator).
+        if (a_.budget_bytes != 0 && state_bytes_ + live_ + n * sizeof(T) + 1 > a_.budget_bytes) {
+            over_budget = true;
+            return Status::OutOfMemory;  // StateTooLarge, said by finalize_impl
+        }
         *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
         if (*p == nullptr) return Status::OutOfMemory;
         live_ += n * sizeof(T) + 1;
@@ -426,6 +432,7 @@ private:
     Allocator a_;
     CancelCheck cancel_;
     std::uint64_t budget_ = 0;
+    std::size_t state_bytes_;
     std::size_t live_ = 0;
 
     std::uint32_t n0_ = 0;       // bins
@@ -1089,7 +1096,8 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
     Finalizer f(st, cancel);
-    const Status s = f.run(assign != nullptr, out, assign, n_assign);
+    Status s = f.run(assign != nullptr, out, assign, n_assign);
+    if (s == Status::OutOfMemory && f.over_budget) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
     return s;
 }

@@ -6,8 +6,9 @@
 // is a mean, and a floating-point running sum depends on the order of the additions, so two
 // plans (serial, or two workers merged either way round) would print different centres. Integer
 // sums are exact and commutative. 2^48 steps per world width is 2^11 steps per pixel even at
-// zoom 29 (W = 2^37 px), and 360 / 2^48 = 1.3e-12 degrees of longitude; a sum of 2^62 positions
-// stays below 2^111 and fits an unsigned 128-bit integer.
+// zoom 29 (W = 2^37 px), and 360 / 2^48 = 1.3e-12 degrees of longitude. A group counts at most
+// 2^46 points (kMaxTotalCount), so a sum of positions stays below 2^95: a bin keeps its sums in
+// 95 bits each, finalisation adds them in 128.
 //
 // Bins. A point goes to the bin (X / S, Y / S), S the bin side in fixed units (radius_px / 4 at
 // the state's zoom, at least 1), split in two by the sign of lon, so that a bin's members all
@@ -20,6 +21,8 @@
 #include "core.hpp"
 
 #include "cluster.hpp"
+#include "mercator.hpp"
+#include "mercator_series.hpp"
 
 #include <cmath>
 
@@ -60,7 +63,15 @@ constexpr double kSlackFixed = 64.0;
 // larger reach means "everything": clamping keeps inf and overflow out of the arithmetic.
 constexpr double kMaxReachFixed = 1125899906842624.0;  // 2^50
 
-constexpr std::uint64_t kMaxTotalCount = std::uint64_t{1} << 62;
+// How far (fixed units) a member's position may lie from the position of its own lat/lon, as
+// cluster_add_point computes it (fixed_position): 0 for markers given by lat/lon; below 1 for
+// cell centres, whose lat/lon are computed from the position and do not map back exactly; and
+// what cluster_add_mercator accepts. The deserialiser holds every bin's bounds and sums to it:
+// a bin's members lie in the bin and within their bounds (cluster_serial.cpp).
+constexpr std::uint64_t kLatLonSlackFixed = 64;
+
+// Points per group: 7e13, beyond any table, and small enough that a bin's sums fit 95 bits.
+constexpr std::uint64_t kMaxTotalCount = std::uint64_t{1} << 46;
 constexpr std::uint32_t kMaxBins = 0x7FFFFFF0u;
 
 struct Wide {
@@ -72,18 +83,38 @@ inline Wide wide_make(u128 v) noexcept {
 }
 inline void wide_add(Wide& w, u128 v) noexcept { w = wide_make(wide_load(w) + v); }
 
-// One occupied bin. Trivially destructible, no padding (it is also hashed by key only and
-// serialised field by field, so padding would not leak, but there is none).
+// One occupied bin: the state is mostly these (one per occupied bin, plus 2 to 4 hash slots of
+// 8 bytes), so every byte counts against geocluster.max_state_memory. Trivially destructible, no
+// padding (it is also hashed by key only and serialised field by field, so padding would not
+// leak, but there is none). The sums are 96-bit integers, low 64 bits and high 32 (31 for
+// sum_y, whose top bit holds has_id): read and add them with bin_sum_x/y and bin_add_sums.
 struct Bin {
     std::uint64_t kx;                           // column << 1 | west (west: lon < 0)
     std::uint64_t ky;                           // row
-    std::uint64_t count;                        // points, >= 1
-    Wide sum_x, sum_y;                          // sums of X and Y
+    std::uint64_t count;                        // points, 1 .. kMaxTotalCount
+    std::uint64_t sum_x_lo, sum_y_lo;           // sums of X and Y (< 2^95), low 64 bits
+    std::uint32_t sum_x_hi;                     // ... and high bits
+    std::uint32_t sum_y_hi : 31;
+    std::uint32_t has_id : 1;                   // some member has an id
     double min_lat, max_lat, min_lon, max_lon;  // of the original lat/lon
     std::int64_t min_id;                        // 0 unless has_id
-    std::uint64_t has_id;                       // 0 or 1: some member has an id
 };
-static_assert(sizeof(Bin) == 104, "Bin has no padding");
+static_assert(sizeof(Bin) == 88, "Bin is 11 words, no padding");
+static_assert(static_cast<u128>(kMaxTotalCount) * kFixedOne < static_cast<u128>(1) << 95,
+              "sums fit 95 bits: sum_y_hi has 31");
+
+inline u128 bin_sum_x(const Bin& b) noexcept { return static_cast<u128>(b.sum_x_hi) << 64 | b.sum_x_lo; }
+inline u128 bin_sum_y(const Bin& b) noexcept { return static_cast<u128>(b.sum_y_hi) << 64 | b.sum_y_lo; }
+// Sets the sums (each below 2^95, as any sums of at most kMaxTotalCount positions are).
+inline void bin_set_sums(Bin& b, u128 sx, u128 sy) noexcept {
+    b.sum_x_lo = static_cast<std::uint64_t>(sx);
+    b.sum_x_hi = static_cast<std::uint32_t>(sx >> 64);
+    b.sum_y_lo = static_cast<std::uint64_t>(sy);
+    b.sum_y_hi = static_cast<std::uint32_t>(sy >> 64) & 0x7FFFFFFFu;
+}
+inline void bin_add_sums(Bin& b, u128 dx, u128 dy) noexcept {
+    bin_set_sums(b, bin_sum_x(b) + dx, bin_sum_y(b) + dy);
+}
 
 // Hash slot: index + 1 of a bin in the dense bin array (0 = empty) and 32 bits of its hash, so
 // that most probes never touch the bin itself.
@@ -91,6 +122,7 @@ struct Slot {
     std::uint32_t index1;
     std::uint32_t tag;
 };
+static_assert(sizeof(Slot) == 8, "a slot is 8 bytes: 16 to 32 per bin at load 1/4 to 1/2");
 
 inline std::uint64_t hash_key(std::uint64_t kx, std::uint64_t ky) noexcept {
     std::uint64_t h =
@@ -114,6 +146,13 @@ inline std::uint64_t fixed_from_unit(double u) noexcept {
     if (!(v >= 1.0)) return 0;
     if (v >= kFixedOneD) return kFixedOne;
     return static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
+}
+
+// The fixed-point position of a marker at lat/lon (validated): the one formula for the per-row
+// path, the diagnostics and the deserialiser's checks.
+inline std::uint64_t fixed_x_of_lon(double lon) noexcept { return fixed_from_unit(mercator_x(lon)); }
+inline std::uint64_t fixed_y_of_lat(double lat) noexcept {
+    return fixed_from_unit(mercator_y_series(lat));
 }
 
 // The per-row path does not touch the bins: it appends the point to a small buffer, and a full
@@ -155,6 +194,7 @@ struct ClusterState {
     cluster_internal::Pending* pending;  // cap_pending entries, n_pending used
     std::uint32_t n_pending;             // counted in total already
     std::uint32_t cap_pending;           // 0, then 16, 32 ... kPendingCap
+    std::size_t refused_bytes;           // the last growth the budget refused (for the message)
 };
 
 namespace cluster_internal {
@@ -163,7 +203,16 @@ namespace cluster_internal {
 // what merge and deserialize check.
 void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept;
 
+// The bytes a state holds with these capacities (what cluster_estimate_bytes reports and the
+// allocator's budget bounds).
+inline std::size_t state_bytes(std::uint64_t cap_bins, std::uint64_t n_slots,
+                               std::uint64_t cap_pending) noexcept {
+    return sizeof(ClusterState) + cap_bins * sizeof(Bin) + n_slots * sizeof(Slot) +
+           cap_pending * sizeof(Pending);
+}
+
 // Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
+// StateTooLarge, before allocating, when the grown state would pass the allocator's budget.
 Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept;
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;

@@ -13,7 +13,7 @@
 //   record, 97 bytes, in strictly increasing (kx, ky) order
 //     0   8  kx      column << 1 | west (lon < 0); column <= 2^48 / S
 //     8   8  ky      row <= 2^48 / S
-//    16   8  count   >= 1 (all counts add up to at most 2^62)
+//    16   8  count   >= 1 (all counts add up to at most 2^46)
 //    24  16  sum_x   sum of fixed-point X, low 8 bytes first
 //    40  16  sum_y
 //    56   8  min_lat  -90 <= min_lat <= max_lat <= 90
@@ -29,9 +29,12 @@
 // unused bits and fields are zero. So equal bin sets serialise to equal bytes, whatever the
 // history of the state, and deserialize accepts a value only if serialize would have produced
 // it: the fuzz target checks serialize(deserialize(b)) == b for every accepted b. Beyond the
-// format, deserialize checks what a state built from real points satisfies: each sum lies
-// between count * (smallest position of the bin) and count * (largest position of the bin),
-// and a bin of one point has min == max. It never allocates more than a small multiple of len.
+// format, deserialize checks that a record's fields agree with each other as those of real
+// points do (a state crosses process and storage boundaries, so it is input like any other): the
+// positions of the bounds lie in the bin, each sum lies between count times the smallest and the
+// largest position that is both in the bin and in the bounds' box (so the centre lies in both),
+// and a bin of one point has min == max (read_record). It never allocates more than a small
+// multiple of len, nor past the allocator's budget (StateTooLarge).
 #include "core.hpp"
 
 #include "cluster.hpp"
@@ -82,10 +85,10 @@ void write_record(std::uint8_t* p, const Bin& b) noexcept {
     put_u64(p + 0, b.kx);
     put_u64(p + 8, b.ky);
     put_u64(p + 16, b.count);
-    put_u64(p + 24, b.sum_x.lo);
-    put_u64(p + 32, b.sum_x.hi);
-    put_u64(p + 40, b.sum_y.lo);
-    put_u64(p + 48, b.sum_y.hi);
+    put_u64(p + 24, b.sum_x_lo);
+    put_u64(p + 32, b.sum_x_hi);
+    put_u64(p + 40, b.sum_y_lo);
+    put_u64(p + 48, b.sum_y_hi);
     put_f64(p + 56, b.min_lat);
     put_f64(p + 64, b.max_lat);
     put_f64(p + 72, b.min_lon);
@@ -100,8 +103,8 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     b->kx = get_u64(p + 0);
     b->ky = get_u64(p + 8);
     b->count = get_u64(p + 16);
-    b->sum_x = Wide{get_u64(p + 24), get_u64(p + 32)};
-    b->sum_y = Wide{get_u64(p + 40), get_u64(p + 48)};
+    const Wide sum_x{get_u64(p + 24), get_u64(p + 32)};
+    const Wide sum_y{get_u64(p + 40), get_u64(p + 48)};
     b->min_lat = get_f64(p + 56);
     b->max_lat = get_f64(p + 64);
     b->min_lon = get_f64(p + 72);
@@ -115,17 +118,6 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     if (b->count == 0 || b->count > kMaxTotalCount - *total) return Status::StateCorrupt;
     *total += b->count;
 
-    // Positions in this bin lie in [key * S, min(key * S + S - 1, 2^48)], so the sums lie between
-    // count times those ends (products below 2^62 * 2^49: no overflow).
-    const auto sum_in_bin = [&](const Wide& sum, std::uint64_t key) {
-        const std::uint64_t lo = key * st->bin_side;
-        const std::uint64_t room = kFixedOne - lo;  // key <= max_key, so lo <= 2^48
-        const std::uint64_t hi = lo + (st->bin_side - 1 < room ? st->bin_side - 1 : room);
-        const u128 s = wide_load(sum);
-        return s >= static_cast<u128>(lo) * b->count && s <= static_cast<u128>(hi) * b->count;
-    };
-    if (!sum_in_bin(b->sum_x, column) || !sum_in_bin(b->sum_y, b->ky)) return Status::StateCorrupt;
-
     // NaN fails every comparison below.
     if (!(b->min_lat >= -90.0 && b->min_lat <= b->max_lat && b->max_lat <= 90.0))
         return Status::StateCorrupt;
@@ -137,6 +129,32 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
         return Status::StateCorrupt;
     if (b->count == 1 && (b->min_lat != b->max_lat || b->min_lon != b->max_lon))
         return Status::StateCorrupt;
+
+    // The records must agree with each other, as those of real points do. Every member's position
+    // lies in the bin, and within kLatLonSlackFixed of its own lat/lon's position; positions grow
+    // with lon and fall with lat (the same functions, clamped alike), and each bound is some
+    // member's coordinate. So the bounds' positions lie in the bin (give or take the slack), and
+    // every member's position, hence the sums' mean, in the bin and in the bounds' box (slack
+    // included): lo <= X <= hi below, in x and in y. Sums against count times those ends
+    // (products below 2^46 * 2^49: no overflow).
+    const auto members_in = [&](std::uint64_t key, std::uint64_t low_bound, std::uint64_t high_bound,
+                                 const Wide& sum) {
+        const std::uint64_t bin_lo = key * st->bin_side;  // key <= max_key, so bin_lo <= 2^48
+        const std::uint64_t room = kFixedOne - bin_lo;
+        const std::uint64_t bin_hi = bin_lo + (st->bin_side - 1 < room ? st->bin_side - 1 : room);
+        const std::uint64_t slack = kLatLonSlackFixed;
+        // The bounds' own positions (low_bound <= high_bound: monotone) lie in the bin.
+        if (low_bound + slack < bin_lo || high_bound > bin_hi + slack) return false;
+        const std::uint64_t lo = std::max(bin_lo, low_bound > slack ? low_bound - slack : 0);
+        const std::uint64_t hi = std::min(bin_hi, high_bound + slack);
+        if (lo > hi) return false;
+        const u128 s = wide_load(sum);
+        return s >= static_cast<u128>(lo) * b->count && s <= static_cast<u128>(hi) * b->count;
+    };
+    if (!members_in(column, fixed_x_of_lon(b->min_lon), fixed_x_of_lon(b->max_lon), sum_x) ||
+        !members_in(b->ky, fixed_y_of_lat(b->max_lat), fixed_y_of_lat(b->min_lat), sum_y))
+        return Status::StateCorrupt;
+    bin_set_sums(*b, wide_load(sum_x), wide_load(sum_y));  // below 2^46 * 2^48
 
     if ((flags & ~kRecordHasId) != 0) return Status::StateCorrupt;
     b->has_id = (flags & kRecordHasId) != 0 ? 1 : 0;

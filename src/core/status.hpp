@@ -52,7 +52,9 @@ enum class ErrorClass : std::uint8_t {
       "Web Mercator unit coordinates must be finite and between 0 and 1")                         \
     X(ClusterParamsDiffer, InvalidParameter,                                                       \
       "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
-    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^62 points in one group") \
+    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^46 points in one group") \
+    X(StateTooLarge, ProgramLimit,                                                                 \
+      "cluster_agg state would exceed geocluster.max_state_memory")                                \
     X(HierarchyIdsExhausted, ProgramLimit,                                                         \
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
@@ -77,6 +79,18 @@ constexpr const char* status_message(Status s) noexcept {
 #undef GEOCLUSTER_X
     }
     return "unknown status";
+}
+
+// What the user can change, for the few statuses where that is not plain from the message
+// (the glue adds it as errhint); nullptr for the others.
+constexpr const char* status_hint(Status s) noexcept {
+    switch (s) {
+        case Status::StateTooLarge:
+            return "Cluster fewer occupied bins: lower the zoom, raise radius_px or filter the rows to a "
+                   "smaller viewport; or raise geocluster.max_state_memory.";
+        default:
+            return nullptr;
+    }
 }
 
 constexpr ErrorClass status_class(Status s) noexcept {

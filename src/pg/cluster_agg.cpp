@@ -21,8 +21,26 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::raise_status;
 
+// The budget is geocluster.max_state_memory as it is when the state is created (module.c).
+std::size_t state_budget_bytes() { return static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024; }
+
 Allocator context_allocator(MemoryContext ctx) {
-    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx};
+    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx, state_budget_bytes()};
+}
+
+// Raises s, a failure of an operation on state. StateTooLarge names the bytes: what the state
+// holds, what the refused growth would have needed at once (none when it was finalize's
+// scratch), the limit.
+void check_state(Status s, const ClusterState* state) {
+    if (s == Status::Ok) return;
+    if (s != Status::StateTooLarge) raise_status(s);
+    const std::size_t refused = cluster_refused_bytes(state);
+    if (refused != 0)
+        raise_status(s, "The state holds %zu bytes, and growing it needs %zu at once; geocluster.max_state_memory is %zu bytes.",
+                     cluster_estimate_bytes(state), refused, cluster_allocator(state).budget_bytes);
+    raise_status(s, "The state holds %zu bytes (%zu bins), and finalising it needs more than the rest of "
+                    "geocluster.max_state_memory, %zu bytes.",
+                 cluster_estimate_bytes(state), cluster_bin_count(state), cluster_allocator(state).budget_bytes);
 }
 
 // Finalisation polls this: a pending cancel or statement_timeout (QueryCancelPending) or a
@@ -85,7 +103,8 @@ ClusterState* state_for_row(FunctionCallInfo fcinfo, const RowParams& p) {
     return state;
 }
 
-void check_add(Status s, double lat, double lon) {
+void check_add(Status s, const ClusterState* state, double lat, double lon) {
+    if (s == Status::StateTooLarge) check_state(s, state);
     if (s != Status::Ok) raise_status(s, "marker at lat = %g, lon = %g", lat, lon);
 }
 
@@ -101,7 +120,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_latlon_transfn) {
     ClusterState* state = state_for_row(fcinfo, p);
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_POINTER(state);  // no position: ignored
     const double lat = PG_GETARG_FLOAT8(1), lon = PG_GETARG_FLOAT8(2);
-    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), lat, lon);
+    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), state, lat, lon);
     PG_RETURN_POINTER(state);
 }
 
@@ -117,7 +136,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_quadkey_transfn) {
     const Status s = cluster_add_cell_centre(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale, p.id_present, p.id);
     if (s != Status::Ok) {
         const LatLon c = quadkey_center(code);
-        check_add(s, c.lat, c.lon);
+        check_add(s, state, c.lat, c.lon);
     }
     PG_RETURN_POINTER(state);
 }
@@ -129,7 +148,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_geohash_transfn) {
     ClusterState* state = state_for_row(fcinfo, p);
     if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
     const LatLon c = geohash_center(geocluster::pg::datum_code(PG_GETARG_DATUM(1)));
-    check_add(cluster_add_point(state, c.lat, c.lon, p.id_present, p.id), c.lat, c.lon);
+    check_add(cluster_add_point(state, c.lat, c.lon, p.id_present, p.id), state, c.lat, c.lon);
     PG_RETURN_POINTER(state);
 }
 
@@ -141,7 +160,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_geometry_transfn) {
     if (PG_ARGISNULL(1)) PG_RETURN_POINTER(state);
     double lat = 0, lon = 0;
     geocluster::pg::geometry_point_latlon(fcinfo, PG_GETARG_DATUM(1), &lat, &lon);
-    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), lat, lon);
+    check_add(cluster_add_point(state, lat, lon, p.id_present, p.id), state, lat, lon);
     PG_RETURN_POINTER(state);
 }
 
@@ -159,7 +178,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
         geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right), cluster_has_id(right),
                                              context_allocator(aggctx), &left));
     }
-    geocluster::pg::check(cluster_merge(left, right));
+    check_state(cluster_merge(left, right), left);
     PG_RETURN_POINTER(left);
 }
 
@@ -167,10 +186,12 @@ GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
 GEOCLUSTER_FUNCTION(cluster_agg_serialfn) {
     const ClusterState* state = reinterpret_cast<const ClusterState*>(PG_GETARG_POINTER(0));
     const std::size_t size = cluster_serialized_size(state);
+    // SIZE_MAX: folding the last points in failed; serialize says why (OutOfMemory, StateTooLarge).
+    if (size == SIZE_MAX) check_state(cluster_serialize(state, nullptr, 0), state);
     if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "state of %zu bytes", size);
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
     SET_VARSIZE(out, VARHDRSZ + size);
-    geocluster::pg::check(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size));
+    check_state(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size), state);
     PG_RETURN_BYTEA_P(out);
 }
 
@@ -180,6 +201,9 @@ ClusterState* deserialize_into(bytea* bytes, MemoryContext ctx) {
     ClusterState* state = nullptr;
     const Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
                                          VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state);
+    if (s == Status::StateTooLarge)
+        raise_status(s, "A stored state of %zu bytes does not fit in geocluster.max_state_memory, %zu bytes.",
+                     static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)), state_budget_bytes());
     if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     return state;
 }
@@ -192,8 +216,7 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
     if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
 
     ClusterList list{nullptr, 0};
-    const Status s = cluster_finalize(state, CancelCheck{interrupt_requested, nullptr}, &list);
-    if (s != Status::Ok) raise_status(s);
+    check_state(cluster_finalize(state, CancelCheck{interrupt_requested, nullptr}, &list), state);
 
     TupleDesc desc = lookup_rowtype_tupdesc_copy(elem_type, -1);
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (list.size > 0 ? list.size : 1)));
@@ -254,7 +277,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
         raise_status(s, "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, radius_px %g%s",
                      cluster_zoom(state), cluster_radius_px(state), cluster_has_id(state) ? " and ids" : ", no ids",
                      cluster_zoom(row), cluster_radius_px(row), cluster_has_id(row) ? " and ids" : ", no ids");
-    geocluster::pg::check(s);
+    check_state(s, state);
     cluster_destroy(row);
     PG_RETURN_POINTER(state);
 }

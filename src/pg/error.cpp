@@ -45,8 +45,9 @@ void raise_status(Status status, const char* detail_fmt, ...) {
         pg_vsnprintf(detail, sizeof(detail), detail_fmt, args);
         va_end(args);
     }
+    const char* hint = status_hint(status);
     ereport(ERROR, (errcode(sqlstate_for(cls)), errmsg("%s", status_message(status)),
-                    detail[0] != '\0' ? errdetail("%s", detail) : 0));
+                    detail[0] != '\0' ? errdetail("%s", detail) : 0, hint != nullptr ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 

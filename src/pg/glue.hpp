@@ -27,6 +27,9 @@ extern "C" {
 #include <cstdarg>
 #include <new>
 
+// geocluster.max_state_memory in kB (defined in module.c).
+extern "C" int geocluster_max_state_memory_kb;
+
 namespace geocluster::pg {
 
 // Maps a status's class to its SQLSTATE and raises it as an ERROR, with the status's message

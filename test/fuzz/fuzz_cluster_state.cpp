@@ -9,6 +9,9 @@
 //   - merging it into an empty state with the same parameters gives the same state;
 //   - finalize succeeds, its counts add up to the state's point count, no two centres are closer
 //     than radius_px (wrap-aware, for up to 3000 clusters), and bounds are ordered as documented;
+//   - every cluster's centre lies in its own bounds (latitudes clamped to the Web Mercator edge
+//     as positions are; 1e-9 degrees of slack), which holds only if the deserialiser refused
+//     every state whose bounds, sums and bins contradict each other;
 //   - finalize after a serialise/deserialise round-trip gives the same clusters, bit for bit.
 //
 // Build and run from the repository root (the seed corpus is written by the unit test
@@ -33,7 +36,7 @@ using namespace geocluster;
 
 void* fuzz_alloc(void*, std::size_t n) { return std::malloc(n); }
 void fuzz_release(void*, void* p) { std::free(p); }
-const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr};
+const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr, 0};
 constexpr CancelCheck kNoCancel{nullptr, nullptr};
 
 [[noreturn]] void fail(const char* what) {
@@ -74,6 +77,15 @@ long double unit_y(long double lat) {
     return std::min(std::max(y, 0.0L), 1.0L);
 }
 
+// Whether lon lies in the longitude range [lo, hi] (crossing the antimeridian when lo > hi),
+// give or take eps degrees, -180 and 180 being the same meridian.
+bool lon_within(double lon, double lo, double hi, double eps) {
+    const double span = lo <= hi ? hi - lo : hi - lo + 360.0;
+    double off = std::fmod(lon - lo, 360.0);
+    if (off < 0) off += 360.0;
+    return off <= span + eps || off >= 360.0 - eps;
+}
+
 void check_output(const ClusterState* st, const std::vector<Cluster>& out) {
     long double total = 0;
     for (const Cluster& c : out) {
@@ -83,6 +95,11 @@ void check_output(const ClusterState* st, const std::vector<Cluster>& out) {
         if (!(c.lon >= -180.0 && c.lon <= 180.0 && std::fabs(c.lat) <= kMercatorMaxLat))
             fail("centre out of range");
         if (c.count == 1 && c.min_lon > c.max_lon) fail("a single point crossing the antimeridian");
+        constexpr double kEps = 1e-9;
+        const double lat_lo = clamp_mercator_lat(c.min_lat);
+        const double lat_hi = clamp_mercator_lat(c.max_lat);
+        if (!(c.lat >= lat_lo - kEps && c.lat <= lat_hi + kEps)) fail("centre lat outside its bounds");
+        if (!lon_within(c.lon, c.min_lon, c.max_lon, kEps)) fail("centre lon outside its bounds");
     }
     if (total != static_cast<long double>(cluster_point_count(st))) fail("counts do not add up");
     if (out.size() > 3000) return;

@@ -54,13 +54,15 @@ struct TrackingAllocator {
         self->sizes.erase(it);
         std::free(p);
     }
-    Allocator allocator() { return Allocator{&do_alloc, &do_release, this}; }
+    Allocator allocator(std::size_t budget_bytes = 0) {
+        return Allocator{&do_alloc, &do_release, this, budget_bytes};
+    }
     std::size_t live_blocks() const { return sizes.size(); }
 };
 
 inline Allocator malloc_allocator() {
     return Allocator{[](void*, std::size_t n) -> void* { return std::malloc(n); },
-                     [](void*, void* p) { std::free(p); }, nullptr};
+                     [](void*, void* p) { std::free(p); }, nullptr, 0};
 }
 
 // ---- Points -------------------------------------------------------------------------------

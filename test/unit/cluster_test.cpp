@@ -753,6 +753,19 @@ std::vector<std::uint8_t> sample_state_bytes(int zoom = 8, double radius = 60, b
     return serialize_vec(b.st);
 }
 
+// Whether a cluster's centre lies in its own bounds, latitudes clamped as positions are, give or
+// take 1e-9 degrees (the bounds are the members' lat/lon, the centre their mean position).
+bool centre_in_own_bounds(const Cluster& c) {
+    constexpr double eps = 1e-9;
+    const double lat_lo = clamp_mercator_lat(c.min_lat);
+    const double lat_hi = clamp_mercator_lat(c.max_lat);
+    if (!(c.lat >= lat_lo - eps && c.lat <= lat_hi + eps)) return false;
+    const double span = c.min_lon <= c.max_lon ? c.max_lon - c.min_lon : c.max_lon - c.min_lon + 360.0;
+    double off = std::fmod(c.lon - c.min_lon, 360.0);
+    if (off < 0) off += 360.0;
+    return off <= span + eps || off >= 360.0 - eps;
+}
+
 // Accepts a mutated value or rejects it cleanly; an accepted value must behave like a state.
 void exercise(const std::vector<std::uint8_t>& bytes, TrackingAllocator& t, const char* what) {
     ClusterState* st = nullptr;
@@ -772,7 +785,10 @@ void exercise(const std::vector<std::uint8_t>& bytes, TrackingAllocator& t, cons
     ClusterList l{};
     EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::Ok);
     long double total = 0;
-    for (std::size_t i = 0; i < l.size; ++i) total += l.items[i].count;
+    for (std::size_t i = 0; i < l.size; ++i) {
+        total += l.items[i].count;
+        EXPECT_TRUE(centre_in_own_bounds(l.items[i])) << what << ": cluster " << i;
+    }
     EXPECT_EQ(total, static_cast<long double>(cluster_point_count(st)));
     cluster_free_list(t.allocator(), &l);
     cluster_destroy(st);
@@ -876,6 +892,55 @@ TEST(ClusterSerial, RecordChecks) {
         putf(b, R + 64, -0.0);
     });
     corrupt("record flag bits", [&](auto& b) { b[R + 96] = 2; });
+    // Records that contradict each other, each field valid alone (the Paris/Sydney kind: bounds
+    // of one place, bin and sums of another).
+    auto first_one_point = [&](const std::vector<std::uint8_t>& b) {
+        for (std::size_t r = R; r < b.size(); r += 97)
+            if (b[r + 16] == 1 && std::all_of(b.begin() + r + 17, b.begin() + r + 24, [](std::uint8_t c) { return c == 0; }))
+                return r;
+        ADD_FAILURE() << "the sample has no one-point bin";
+        return R;
+    };
+    const std::size_t p1 = first_one_point(good);
+    corrupt("bounds moved to another place (same side)", [&](auto& b) {
+        const double lon = b[p1 + 7] & 0x80 ? -120.5 : 120.5;  // the sign of the stored lon
+        putf(b, p1 + 56, -33.8688);
+        putf(b, p1 + 64, -33.8688);
+        putf(b, p1 + 72, lon);
+        putf(b, p1 + 80, lon);
+    });
+    corrupt("latitude moved within the column", [&](auto& b) {
+        double lat;
+        std::memcpy(&lat, &b[p1 + 56], 8);
+        putf(b, p1 + 56, lat > 0 ? lat - 20 : lat + 20);
+        putf(b, p1 + 64, lat > 0 ? lat - 20 : lat + 20);
+    });
+    corrupt("longitude moved within the row", [&](auto& b) {
+        double lon;
+        std::memcpy(&lon, &b[p1 + 72], 8);
+        putf(b, p1 + 72, lon / 2);  // same side, many bins (0.08 degrees at zoom 8) away
+        putf(b, p1 + 80, lon / 2);
+    });
+    corrupt("centre outside the bounds (sum moved within the bin)", [&](auto& b) {
+        // A bin of one point whose sum_x is another position of the same bin, the end further
+        // from the point: at zoom 8 a bin is 15 px = 15 * 2^32 fixed units wide, the slack 64.
+        std::uint64_t sx = 0;
+        for (int i = 0; i < 8; ++i) sx |= std::uint64_t{b[p1 + 24 + i]} << (8 * i);
+        std::uint64_t kx = 0;
+        for (int i = 0; i < 8; ++i) kx |= std::uint64_t{b[p1 + i]} << (8 * i);
+        const std::uint64_t side = (std::uint64_t{60} << (40 - 8)) / 4;
+        const std::uint64_t lo = (kx >> 1) * side;
+        put64(b, p1 + 24, sx - lo > side / 2 ? lo : lo + side - 1);
+    });
+    corrupt("bounds of several points stretched beyond their bin", [&](auto& b) {
+        std::size_t r = R;
+        for (; r < b.size(); r += 97)
+            if (b[r + 16] >= 2) break;
+        if (r >= b.size()) return ADD_FAILURE() << "the sample has no bin of several points", void();
+        double lon;
+        std::memcpy(&lon, &b[r + 80], 8);
+        putf(b, r + 80, lon + 1.0);
+    });
     corrupt("min_id without id", [&](auto& b) {
         for (std::size_t r = R; r < b.size(); r += 97)
             if (b[r + 96] == 0) return put64(b, r + 88, 5);
@@ -1026,6 +1091,135 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
         cluster_destroy(st);
         EXPECT_EQ(t.live_blocks(), 0u) << fail_at;
     }
+}
+
+// ---- The memory budget (Allocator::budget_bytes) ---------------------------------------------
+
+// Every point in its own bin (zoom 29, a tiny radius) until the budget refuses: nothing beyond
+// the budget is ever live, not even while a growth copies the tables, and the refused state is
+// unchanged.
+TEST(ClusterBudget, GrowthStopsAtTheBudget) {
+    constexpr std::size_t budget = 1u << 20;
+    TrackingAllocator t;
+    ClusterState* st = nullptr;
+    ASSERT_EQ(cluster_create(29, 1e-6, true, t.allocator(budget), &st), Status::Ok);
+    Gen g(11);
+    Status s = Status::Ok;
+    std::uint64_t added = 0;
+    while (s == Status::Ok && added < 1000000) {
+        s = cluster_add_point(st, g.uni(-80, 80), g.uni(-180, 180), true, static_cast<std::int64_t>(added));
+        if (s == Status::Ok) ++added;
+        ASSERT_LE(cluster_estimate_bytes(st), budget);
+    }
+    ASSERT_EQ(s, Status::StateTooLarge);
+    EXPECT_GT(cluster_refused_bytes(st), budget);
+    EXPECT_EQ(cluster_point_count(st), added);
+    // The last growth was cut to what fits beside the old tables it copies.
+    EXPECT_GT(cluster_estimate_bytes(st), budget * 2 / 5);
+    EXPECT_LE(t.peak_bytes, budget);
+    // The points already buffered need the growth that was refused: every reader says so, and
+    // the state is still destroyed cleanly.
+    EXPECT_EQ(cluster_serialized_size(st), SIZE_MAX);
+    ClusterList l{};
+    EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::StateTooLarge);
+    // Twice as many points without a budget, serialised: refused by the deserialiser under the
+    // budget, before its tables are allocated; accepted without one.
+    ClusterState* copy = nullptr;
+    {
+        Built free_state;
+        free_state.st = make_state(29, 1e-6, true);
+        Gen g2(11);
+        for (std::uint64_t i = 0; i < 2 * added; ++i)
+            ASSERT_EQ(cluster_add_point(free_state.st, g2.uni(-80, 80), g2.uni(-180, 180), true,
+                                        static_cast<std::int64_t>(i)),
+                      Status::Ok);
+        const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
+        const long allocations = t.allocations;
+        EXPECT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(budget), &copy),
+                  Status::StateTooLarge);
+        EXPECT_EQ(copy, nullptr);
+        EXPECT_EQ(t.allocations, allocations + 1);  // the ClusterState alone
+        ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy), Status::Ok);
+        EXPECT_EQ(cluster_point_count(copy), 2 * added);
+    }
+    cluster_destroy(copy);
+    cluster_destroy(st);
+    EXPECT_EQ(t.live_blocks(), 0u);
+}
+
+// Finalisation's scratch counts on top of the state: a state that fits, whose scratch does not,
+// finalizes to StateTooLarge and nothing leaks; a budget with room gives the same clusters as no
+// budget.
+TEST(ClusterBudget, FinalizeScratchCounts) {
+    Gen g(12);
+    std::vector<Pt> pts;
+    for (int i = 0; i < 5000; ++i) pts.push_back(latlon(g.uni(-60, 60), g.uni(-180, 180), true, i));
+    Built free_state;
+    free_state.st = make_state(16, 30, true);
+    add_all(free_state.st, pts);
+    const std::vector<Cluster> want = finalize_vec(free_state.st);
+
+    // Deserialised, the state is exactly its size (no room to grow).
+    const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
+    ClusterState* st = nullptr;
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &st), Status::Ok);
+    const std::size_t state_bytes = cluster_estimate_bytes(st);
+    cluster_destroy(st);
+    TrackingAllocator t;
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(state_bytes + 1024), &st),
+              Status::Ok);
+    ClusterList l{};
+    EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::StateTooLarge);
+    EXPECT_EQ(l.items, nullptr);
+    EXPECT_EQ(cluster_refused_bytes(st), 0u);  // the state itself was never refused
+    cluster_destroy(st);
+    EXPECT_EQ(t.live_blocks(), 0u);
+
+    ASSERT_EQ(cluster_create(16, 30, true, t.allocator(64 * state_bytes), &st), Status::Ok);
+    add_all(st, pts);
+    const std::vector<Cluster> got = finalize_vec(st);
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {  // bit for bit (Cluster has padding: by field)
+        const Cluster &x = got[i], &y = want[i];
+        const double fx[] = {x.lat, x.lon, x.min_lat, x.min_lon, x.max_lat, x.max_lon};
+        const double fy[] = {y.lat, y.lon, y.min_lat, y.min_lon, y.max_lat, y.max_lon};
+        EXPECT_TRUE(x.count == y.count && x.has_id == y.has_id && x.id == y.id &&
+                    std::memcmp(fx, fy, sizeof fx) == 0)
+            << i;
+    }
+    cluster_destroy(st);
+}
+
+// Merging (the combine step) is refused before dst grows past the budget, leaving dst as it was.
+TEST(ClusterBudget, MergeIsRefusedBeforeGrowing) {
+    Gen g(13);
+    TrackingAllocator t;
+    ClusterState *a = nullptr, *b = nullptr;
+    ASSERT_EQ(cluster_create(29, 1e-6, false, malloc_allocator(), &b), Status::Ok);
+    for (int i = 0; i < 20000; ++i) ASSERT_EQ(cluster_add_point(b, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
+    const std::size_t b_bytes = cluster_estimate_bytes(b);
+    ASSERT_EQ(cluster_create(29, 1e-6, false, t.allocator(b_bytes / 2), &a), Status::Ok);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(cluster_add_point(a, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
+    const std::vector<std::uint8_t> before = serialize_vec(a);
+    const long allocations = t.allocations;
+    EXPECT_EQ(cluster_merge(a, b), Status::StateTooLarge);
+    EXPECT_EQ(t.allocations, allocations);  // refused before allocating
+    EXPECT_EQ(serialize_vec(a), before);
+    EXPECT_GT(cluster_refused_bytes(a), b_bytes / 2);
+    cluster_destroy(a);
+    cluster_destroy(b);
+    EXPECT_EQ(t.live_blocks(), 0u);
+}
+
+// A budget of 0 is no limit, and a state that needs no growth is never refused: a million
+// points in one bin fit in a few kB.
+TEST(ClusterBudget, OneBinFitsAnySensibleBudget) {
+    TrackingAllocator t;
+    ClusterState* st = nullptr;
+    ASSERT_EQ(cluster_create(10, 60, false, t.allocator(64 * 1024), &st), Status::Ok);
+    for (int i = 0; i < 1000000; ++i) ASSERT_EQ(cluster_add_point(st, 10, 10, false, 0), Status::Ok);
+    EXPECT_EQ(finalize_vec(st).size(), 1u);
+    cluster_destroy(st);
 }
 
 TEST(ClusterResources, CancelStopsFinalizeCleanly) {

@@ -1,0 +1,115 @@
+-- The stored cluster hierarchy (geocluster's cluster_hierarchy_create) over a geometry column,
+-- and its vector tiles.
+--
+-- SRID rule: as cluster_agg(geom): Points (Z and M ignored) in EPSG:4326 are read as they are,
+-- Points of any other SRID that ST_Transform knows are transformed to 4326; anything else (not a
+-- Point, empty, SRID 0) is the 22023 error of cluster_agg(geom). NULL geometries are skipped.
+
+SELECT @extschema@.geocluster_postgis_install($script$
+
+-- Internal: a marker's position in EPSG:4326, validated as above (the hierarchy's rows query
+-- reads the geometry column through it).
+CREATE FUNCTION @extschema@.cluster_hierarchy_point(geom @extschema:postgis@.geometry)
+    RETURNS @extschema:postgis@.geometry AS $$
+    SELECT CASE
+        WHEN @extschema:postgis@.ST_GeometryType(geom) OPERATOR(pg_catalog.<>) 'ST_Point'::pg_catalog.text
+             OR @extschema:postgis@.ST_IsEmpty(geom) OR @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 0
+            THEN @extschema@.geocluster_geometry_error('cluster_hierarchy_create'::pg_catalog.text, geom)::@extschema:postgis@.geometry
+        WHEN @extschema:postgis@.ST_SRID(geom) OPERATOR(pg_catalog.=) 4326 THEN geom
+        ELSE @extschema:postgis@.ST_Transform(geom, 4326)
+    END
+    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+
+-- cluster_hierarchy_create over a Point geometry column: the same hierarchy, tables and
+-- functions as over lat/lon columns. Not STRICT: a NULL partition_column means none (the other
+-- NULL arguments are 22004).
+CREATE FUNCTION @extschema@.cluster_hierarchy_create(source regclass, geom_column name, id_column name,
+        radius_px float8 DEFAULT 60, max_zoom int DEFAULT 16, partition_column name DEFAULT NULL) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nsp name;
+    t regtype;
+BEGIN
+    nsp := @extschema:geocluster@.cluster_hierarchy_check_source(source, radius_px, max_zoom, id_column, partition_column);
+    IF geom_column IS NULL THEN
+        RAISE EXCEPTION 'cluster_hierarchy_create: geom_column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    t := @extschema:geocluster@.cluster_hierarchy_column_type(source, geom_column);
+    IF t IS DISTINCT FROM '@extschema:postgis@.geometry'::regtype THEN
+        RAISE EXCEPTION 'the column % must be a geometry', geom_column
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%I is %s', geom_column, t);
+    END IF;
+    RETURN @extschema:geocluster@.cluster_hierarchy_make(source, nsp, NULL, NULL, geom_column, id_column,
+                                                         radius_px, max_zoom, partition_column);
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_create(regclass, name, name, float8, int, name) IS
+    'builds the cluster hierarchy of a table of Points at every zoom 0..max_zoom and returns its handle';
+
+-- Internal: the tile of a hierarchy. Not STRICT: partition is NULL when it has none.
+CREATE FUNCTION @extschema@.cluster_hierarchy_tile_of(hierarchy regclass, z int, x int, y int, "partition" text)
+    RETURNS bytea
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tiles float8;
+    margin float8 := 64.0 / 4096;  -- the render buffer, in tiles
+    west float8;
+    east float8;
+    north float8;
+    south float8;
+    envelope @extschema:postgis@.box2d;
+    result bytea;
+BEGIN
+    PERFORM @extschema:geocluster@.quadkey_from_tile(z, x, y);  -- 22003 unless a tile
+    tiles := 2.0::float8 ^ z;
+    west := (x - margin) / tiles * 360 - 180;
+    east := (x + 1 + margin) / tiles * 360 - 180;
+    north := CASE WHEN y - margin <= 0 THEN 90 ELSE degrees(atan(sinh(pi() * (1 - 2 * (y - margin) / tiles)))) END;
+    south := CASE WHEN y + 1 + margin >= tiles THEN -90 ELSE degrees(atan(sinh(pi() * (1 - 2 * (y + 1 + margin) / tiles)))) END;
+    -- PostGIS's default bounds and margin, passed explicitly: a three-argument call is ambiguous
+    -- once someone adds an ST_TileEnvelope(integer, integer, integer) (quadkey_envelope says more).
+    envelope := @extschema:postgis@.ST_TileEnvelope(z, x, y,
+        '0102000020110F00000200000093107C45F81B73C193107C45F81B73C193107C45F81B734193107C45F81B7341'::@extschema:postgis@.geometry,
+        0.0::pg_catalog.float8)::@extschema:postgis@.box2d;
+    SELECT @extschema:postgis@.ST_AsMVT(f, 'clusters', 4096, 'geom', 'fid') INTO result FROM (
+        SELECT @extschema:postgis@.ST_AsMVTGeom(@extschema:postgis@.ST_Transform(@extschema:postgis@.ST_SetSRID(
+                   @extschema:postgis@.ST_MakePoint(
+                       -- a centre beyond the antimeridian from the tile is drawn on the tile's side
+                       CASE WHEN v.lon < west THEN v.lon + 360 WHEN v.lon > east THEN v.lon - 360 ELSE v.lon END,
+                       greatest(-85.0511287798, least(85.0511287798, v.lat))), 4326), 3857),
+                   envelope, 4096, 64, true) AS geom,
+               -- clusters (and single markers up to max_zoom) by cluster_id; single markers beyond
+               -- max_zoom, where a tile holds no cluster, by their id (none when negative)
+               CASE WHEN v.cluster_id IS NOT NULL THEN v.cluster_id WHEN v.id >= 0 THEN v.id END AS fid,
+               v.count > 1 AS cluster,
+               v.count AS point_count,
+               @extschema:geocluster@.cluster_point_count_abbreviated(v.count) AS point_count_abbreviated,
+               v.id,
+               v.expansion_zoom
+          FROM (SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z)
+                 WHERE "partition" IS NULL
+                UNION ALL
+                SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z, "partition")
+                 WHERE "partition" IS NOT NULL) AS v) AS f;
+    RETURN coalesce(result, ''::bytea);
+END $$;
+
+-- A Mapbox Vector Tile of a hierarchy at zoom z: one layer, clusters, with a Point per cluster
+-- of zoom z whose centre lies in tile (z, x, y) or within the 64-unit render buffer around it
+-- (extent 4096), with cluster_geojson's properties (cluster, point_count,
+-- point_count_abbreviated, id) and expansion_zoom. Every cluster is in exactly one tile, the
+-- one holding its centre (tiles are half-open: a centre on an edge belongs east and south, as
+-- quadkey() says); the buffer only draws neighbours' clusters that reach over the edge. The
+-- feature id is the cluster_id; beyond max_zoom, where tiles hold single markers, their id.
+CREATE FUNCTION @extschema@.cluster_hierarchy_tile(hierarchy regclass, z int, x int, y int) RETURNS bytea
+    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
+    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, NULL::pg_catalog.text)
+$$;
+CREATE FUNCTION @extschema@.cluster_hierarchy_tile(hierarchy regclass, z int, x int, y int, "partition" text)
+    RETURNS bytea
+    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
+    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, "partition")
+$$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_tile(regclass, int, int, int) IS
+    'a Mapbox Vector Tile of the clusters of a stored hierarchy centred in tile z/x/y (and its render buffer)';
+
+$script$);
