@@ -1,5 +1,5 @@
 -- The geohash type: values, accessors, children, parents, neighbours, zoom -> precision,
--- casts and the varchar(12) migration of seed 004.
+-- casts and the migration of a varchar(12) geohash column.
 -- (The PostGIS oracle is in types_oracle_postgis.sql, order and containment over 1M random
 -- pairs in types_order.sql, indexes in types_index.sql, bad input in types_bad_input.sql.)
 SET client_min_messages = warning;
@@ -113,7 +113,7 @@ SELECT count(*) = 0 AS neighbors_symmetric FROM nb_expected, LATERAL unnest(geoh
 
 -- Zoom -> precision ---------------------------------------------------------------------------
 
--- Seed 004's exponential fit through (zoom 0, precision 1) and (zoom 17, precision 12),
+-- The geohash-prefix recipe's exponential fit through (zoom 0, precision 1) and (zoom 17, precision 12),
 -- truncated and clamped to 1..12, computed here in SQL for every zoom 0..29.
 SELECT count(*) = 30 AS precision_for_zoom_is_the_formula
   FROM generate_series(0, 29) z
@@ -122,13 +122,13 @@ SELECT array_agg(geohash_precision_for_zoom(z) ORDER BY z)
      = '{1,1,1,1,1,2,2,2,3,3,4,4,5,6,7,8,10,12,12,12,12,12,12,12,12,12,12,12,12,12}'
     AS precision_for_zoom_table FROM generate_series(0, 29) z;
 
--- Casts and seed 004's migration --------------------------------------------------------------
+-- Casts and the varchar(12) migration ---------------------------------------------------------
 
 SELECT 'u4pr'::text::geohash = 'u4pr' AND 'u4pr'::geohash::text = 'u4pr'
    AND 'U4PR'::varchar::geohash = 'u4pr' AND 'u4pr'::geohash::varchar = 'u4pr'
    AND 'u4pr'::varchar(12)::geohash = 'u4pr' AND geohash('u4pr'::text) = 'u4pr'
    AND text('u4pr'::geohash) = 'u4pr' AS text_casts;
--- A varchar(12) geohash column (seed 004) becomes a geohash column in place, keeping every
+-- A varchar(12) geohash column (the usual schema) becomes a geohash column in place, keeping every
 -- value (read back as text) and its NULLs; its plain index is rebuilt with geohash_ops.
 CREATE TABLE places (id int PRIMARY KEY, lat float8, lon float8, gh varchar(12));
 INSERT INTO places

@@ -24,10 +24,10 @@ SELECT quadkey_from_tile(29, 0, 0)::text = repeat('0', 29)
    AND quadkey_tile(repeat('3', 29)::quadkey) = ROW(29, 536870911, 536870911)::record
    AND quadkey(-85.05112878, 180, 29)::text = repeat('3', 29)
    AND quadkey(85.05112878, -180, 29)::text = repeat('0', 29) AS level_29_corners;
--- Seed 003's zoom-23 quadkey of a Toronto point and its bigint form, both ways.
+-- A Toronto point's zoom-23 quadkey and its bigint form (a published worked example), both ways.
 SELECT quadkey(43.653785705566406, -79.3778076171875, 23) = '03022313122033033011213'
    AND quadkey_to_bigint('03022313122033033011213') = 13940830302567
-   AND quadkey_from_bigint(13940830302567, 23) = '03022313122033033011213' AS seed_003;
+   AND quadkey_from_bigint(13940830302567, 23) = '03022313122033033011213' AS toronto_bigint_example;
 -- The bigint keeps no level: leading zeros need the zoom back.
 SELECT quadkey_to_bigint('') = 0 AND quadkey_to_bigint('0') = 0 AND quadkey_to_bigint('000') = 0
    AND quadkey_to_bigint('3') = 3 AND quadkey_to_bigint('10') = 4
@@ -136,7 +136,7 @@ SELECT count(*) = 0 AS neighbors_symmetric FROM nb_expected, LATERAL unnest(quad
 SELECT '0123'::text::quadkey = '0123' AND '0123'::quadkey::text = '0123'
    AND '0123'::varchar::quadkey = '0123' AND '0123'::quadkey::varchar = '0123'
    AND quadkey('0123'::text) = '0123' AND text('0123'::quadkey) = '0123' AS text_casts;
--- Migrating seed 003's bigint column (zoom 23) keeps every value.
+-- Migrating a bigint quadkey column (zoom 23) keeps every value.
 CREATE TABLE markers (id int PRIMARY KEY, lat float8, lon float8, qk bigint);
 INSERT INTO markers
 SELECT i, random() * 170 - 85, random() * 360 - 180, NULL FROM generate_series(1, 1000) i;

@@ -180,10 +180,10 @@ SELECT count(*) = 0 AS point_inside_own_cell
 -- Bing's documented example (Bing Maps Tile System): tile (3, 5) at level 3 is "213".
 SELECT quadkey_from_tile(3, 3, 5)::text = '213' AND quadkey_tile('213') = ROW(3, 3, 5)::record
     AS bing_example;
--- Seed 003: the zoom-23 quadkey of a Toronto point, and its bigint form.
+-- The bigint quadkey schema's worked example: a Toronto point at zoom 23, and its bigint form.
 SELECT quadkey(43.653785705566406, -79.3778076171875, 23)::text = '03022313122033033011213'
    AND quadkey_to_bigint(quadkey(43.653785705566406, -79.3778076171875, 23)) = 13940830302567
-   AND quadkey_from_bigint(13940830302567, 23)::text = '03022313122033033011213' AS seed_003_example;
+   AND quadkey_from_bigint(13940830302567, 23)::text = '03022313122033033011213' AS toronto_bigint_example;
 
 -- 100k random tiles, zooms 0..29 in turn, plus the four corner tiles of every zoom.
 SELECT setseed(0.5772156649) \g /dev/null

@@ -21,6 +21,8 @@ and geocluster's own (at the end):
                       index the README recommends, (lat, lon) INCLUDE (id): index-only, like the floor
   geocluster_quadkey  cluster_agg(qk, zoom, 60, id), qk <@ quadkey_cover(viewport, zoom + 1) on the
                       qk btree AND the exact bbox (so its counts are the viewport's rows)
+  geocluster_membership  geocluster_latlon plus an aggregate per cluster (max(id)) by GROUP BY
+                      cluster_of(cluster_membership(...), lat, lon) over the same rows
 and the floor ladder's rungs (LADDER, at the very end), run only when named.
 """
 
@@ -239,6 +241,18 @@ def _prepare_tiles(server, conn, table, args, log):
     return dataset.ensure_tiles(conn, table, TILES_LEVEL_OFFSET, TILES_MAX_ZOOM, GEOCLUSTER_RADIUS_PX, log)
 
 
+def geocluster_membership_sql(vp, table):
+    # The README's "Any aggregate per cluster": cluster_agg and the membership from one pass over
+    # the viewport (the two aggregates share their transition state), then a second pass that
+    # groups the same rows by cluster_of and takes an aggregate per cluster (the newest id).
+    z, r, f = vp.zoom, GEOCLUSTER_RADIUS_PX, latlon_filter(vp)
+    return (f"WITH c AS (SELECT cluster_agg(lat, lon, {z}, {r}, id) AS cs, "
+            f"cluster_membership(cluster_state_agg(lat, lon, {z}, {r}, id)) AS mb FROM {table} WHERE {f}), "
+            f"p AS (SELECT cluster_of(c.mb, lat, lon) AS k, max(id) AS newest FROM c, {table} WHERE {f} GROUP BY 1) "
+            f"SELECT cl.count, cl.lat, cl.lon, p.newest FROM c, unnest(c.cs) WITH ORDINALITY "
+            f"AS cl(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, k) JOIN p USING (k)")
+
+
 GEOCLUSTER = [
     Approach("geocluster_latlon", "geocluster: cluster_agg(lat, lon, zoom, 60, id) over the (lat, lon) INCLUDE (id) btree bbox",
              geocluster_latlon_sql, requires=("cluster_agg",)),
@@ -246,6 +260,9 @@ GEOCLUSTER = [
              "zoom + 1) on the qk btree, AND the exact lat/lon bbox",
              geocluster_quadkey_sql, requires=("cluster_agg", "quadkey_cover"), needs_column="qk",
              params=lambda z: {"cover_level": min(29, z + COVER_LEVEL_OFFSET)}),
+    Approach("geocluster_membership", "geocluster: geocluster_latlon plus max(id) per cluster by GROUP BY "
+             "cluster_of(cluster_membership(cluster_state_agg(...)), lat, lon) over the same rows",
+             geocluster_membership_sql, requires=("cluster_agg", "cluster_membership", "cluster_of")),
     Approach("geocluster_tiles", "geocluster: cluster_agg(state) over stored per-tile states (level zoom + 4, "
              "zooms 0..6; README \"Precomputed tiles\"), dirty-tile check included",
              geocluster_tiles_sql, requires=("cluster_agg", "cluster_state_agg", "quadkey_cover"), needs_column="qk",

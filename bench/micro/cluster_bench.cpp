@@ -28,6 +28,8 @@ namespace {
 
 using namespace geocluster;
 
+constexpr CancelCheck kNoCancel{nullptr, nullptr};
+
 // Counts live and peak bytes; the size lives in a 16-byte header before each block.
 struct CountingAlloc {
     std::size_t live = 0, peak = 0;
@@ -217,6 +219,44 @@ void BM_MemoryPerBin(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryPerBin)->Arg(1100000)->Arg(2000000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
+// finalize at a tiny radius: a 400 x 400 lattice of markers 1.3e-10 degrees apart at zoom 29,
+// radius 0.001 px (160,000 bins, each its own cluster), the SQL reproducer
+//   SELECT cardinality(cluster_agg(2 + (i % 400) * 1.3e-10, 2 + (i / 400) * 1.3e-10, 29, 0.001))
+//     FROM generate_series(0, 159999) i;
+// whose finalisation was quadratic while the neighbour grid's cells stopped shrinking at 65,537
+// fixed units (27.5 s); its goal is well under a second. Arg: 1 adds two markers at opposite
+// corners of the world, so that the grid's cells do not pack into one sort key.
+void BM_FinalizeTinyRadius(benchmark::State& state) {
+    const bool far = state.range(0) != 0;
+    CountingAlloc a;
+    ClusterState* st = nullptr;
+    if (cluster_create(29, 0.001, false, a.allocator(), &st) != Status::Ok) std::abort();
+    for (int i = 0; i < 160000; ++i)
+        if (cluster_add_point(st, 2 + (i / 400) * 1.3e-10, 2 + (i % 400) * 1.3e-10, false, 0) !=
+            Status::Ok)
+            std::abort();
+    if (far && (cluster_add_point(st, -85, -179.9, false, 0) != Status::Ok ||
+                cluster_add_point(st, 85, 179.9, false, 0) != Status::Ok))
+        std::abort();
+    ClusterFinalizeStats stats{};
+    std::size_t clusters = 0;
+    for (auto _ : state) {
+        ClusterList l{};
+        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr,
+                                    &stats) != Status::Ok)
+            std::abort();
+        clusters = l.size;
+        cluster_free_list(a.allocator(), &l);
+    }
+    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
+    state.counters["clusters"] = static_cast<double>(clusters);
+    state.counters["passes"] = stats.passes;
+    state.counters["near_visits"] = static_cast<double>(stats.near_visits);
+    state.counters["scratch_bytes"] = static_cast<double>(stats.scratch_bytes);
+    cluster_destroy(st);
+}
+BENCHMARK(BM_FinalizeTinyRadius)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 // Parallel-aggregation path: serialize + deserialize + merge of a 1M-marker state.
 void BM_SerializeMerge(benchmark::State& state) {
     const int zoom = static_cast<int>(state.range(0));
@@ -224,14 +264,15 @@ void BM_SerializeMerge(benchmark::State& state) {
     ClusterState* st = build(zoom, 1000000, a);
     std::vector<std::uint8_t> bytes(cluster_serialized_size(st));
     for (auto _ : state) {
-        if (cluster_serialize(st, bytes.data(), bytes.size()) != Status::Ok) std::abort();
+        if (cluster_serialize(st, bytes.data(), bytes.size(), kNoCancel) != Status::Ok) std::abort();
         ClusterState* back = nullptr;
         ClusterState* dst = nullptr;
-        if (cluster_deserialize(bytes.data(), bytes.size(), a.allocator(), &back) != Status::Ok)
+        if (cluster_deserialize(bytes.data(), bytes.size(), a.allocator(), &back, kNoCancel) !=
+            Status::Ok)
             std::abort();
         if (cluster_create(zoom, kDefaultRadiusPx, true, a.allocator(), &dst) != Status::Ok)
             std::abort();
-        if (cluster_merge(dst, back) != Status::Ok) std::abort();
+        if (cluster_merge(dst, back, kNoCancel) != Status::Ok) std::abort();
         cluster_destroy(back);
         cluster_destroy(dst);
     }

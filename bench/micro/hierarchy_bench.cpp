@@ -48,7 +48,7 @@ struct CountingAlloc {
         self->live -= n;
         std::free(p);
     }
-    Allocator allocator() { return Allocator{&alloc, &release, this}; }
+    Allocator allocator() { return Allocator{&alloc, &release, this, 0}; }
 };
 
 // markers_gen's COPY text rows: id, lat, lon, then columns we do not need.

@@ -17,6 +17,7 @@
 #include "cluster_internal.hpp"
 #include "mercator.hpp"
 #include "mercator_series.hpp"
+#include "polled_sort.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -47,7 +48,7 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
-Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
+Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll) noexcept {
     if (n > kMaxBins) return Status::OutOfMemory;
     std::uint64_t new_cap = st->cap_bins;
     if (n > st->cap_bins) {
@@ -100,24 +101,46 @@ Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept {
             return Status::OutOfMemory;
         }
     }
-    // Both allocations succeeded: commit.
+    // Both allocations succeeded: fill them, then commit. Filling polls (at millions of bins it
+    // moves hundreds of MB); a cancel releases the new arrays and leaves the state as it was.
+    constexpr std::uint32_t kStep = 65536;
+    const auto canceled = [&](std::uint64_t work) {
+        if (poll == nullptr || !poll->canceled(work)) return false;
+        if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
+        if (new_slots != nullptr) st->alloc.release(st->alloc.ctx, new_slots);
+        return true;
+    };
     if (new_bins != nullptr) {
-        if (st->n_bins > 0) std::memcpy(new_bins, st->bins, std::size_t{st->n_bins} * sizeof(Bin));
+        for (std::uint32_t at = 0; at < st->n_bins; at += kStep) {
+            const std::uint32_t m = std::min(kStep, st->n_bins - at);
+            std::memcpy(new_bins + at, st->bins + at, std::size_t{m} * sizeof(Bin));
+            if (canceled(Poller::kPollEvery)) return Status::Canceled;
+        }
+    }
+    if (new_slots != nullptr) {
+        for (std::uint64_t at = 0; at < n_slots; at += kStep) {
+            const std::uint64_t m = std::min<std::uint64_t>(kStep, n_slots - at);
+            std::memset(new_slots + at, 0, m * sizeof(Slot));
+            if (canceled(Poller::kPollEvery)) return Status::Canceled;
+        }
+        const std::uint64_t mask = n_slots - 1;
+        for (std::uint32_t i = 0; i < st->n_bins; ++i) {
+            const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
+            std::uint64_t j = h & mask;
+            while (new_slots[j].index1 != 0) j = (j + 1) & mask;
+            new_slots[j] = Slot{i + 1, tag_of(h)};
+            if (canceled(1)) return Status::Canceled;
+        }
+    }
+    if (new_bins != nullptr) {
         if (st->bins != nullptr) st->alloc.release(st->alloc.ctx, st->bins);
         st->bins = new_bins;
         st->cap_bins = static_cast<std::uint32_t>(new_cap);
     }
     if (new_slots != nullptr) {
-        std::memset(new_slots, 0, n_slots * sizeof(Slot));
         if (st->slots != nullptr) st->alloc.release(st->alloc.ctx, st->slots);
         st->slots = new_slots;
         st->slot_mask = n_slots - 1;
-        for (std::uint32_t i = 0; i < st->n_bins; ++i) {
-            const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
-            std::uint64_t j = h & st->slot_mask;
-            while (st->slots[j].index1 != 0) j = (j + 1) & st->slot_mask;
-            st->slots[j] = Slot{i + 1, tag_of(h)};
-        }
     }
     return Status::Ok;
 }
@@ -468,7 +491,7 @@ Status cluster_add_cell_centre(ClusterState* st, double unit_x, double unit_y, b
     return add_fixed(st, x, y, std::numeric_limits<double>::quiet_NaN(), 0.0, has_id && st->has_id, id);
 }
 
-Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
+Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck cancel) noexcept {
     if (dst == nullptr || src == nullptr || dst == src) return Status::Internal;
     if (cluster_check_params(dst, src->zoom, src->radius_px, src->has_id) != Status::Ok)
         return Status::ClusterParamsDiffer;
@@ -477,18 +500,24 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept {
     if (settled == Status::Ok) settled = settle(dst);
     if (settled != Status::Ok) return settled;
     // Count the new keys first and reserve once, so that a failure leaves dst untouched.
+    Poller poll(cancel);
     std::uint64_t fresh = 0;
-    for (std::uint32_t i = 0; i < src->n_bins; ++i)
+    for (std::uint32_t i = 0; i < src->n_bins; ++i) {
         if (find_bin(dst, src->bins[i].kx, src->bins[i].ky) == nullptr) ++fresh;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
     if (fresh > 0) {
-        const Status s = reserve_bins(dst, dst->n_bins + fresh);
+        const Status s = reserve_bins(dst, dst->n_bins + fresh, &poll);
         if (s != Status::Ok) return s;
     }
+    // src's bins hold all its points (settled above), so counting them bin by bin keeps dst
+    // consistent when a cancel stops this halfway.
     for (std::uint32_t i = 0; i < src->n_bins; ++i) {
         const Bin& sb = src->bins[i];
         absorb_bin(find_or_insert_bin(dst, sb.kx, sb.ky, hash_key(sb.kx, sb.ky)), sb);
+        dst->total += sb.count;
+        if (poll.canceled(1)) return Status::Canceled;
     }
-    dst->total += src->total;
     return Status::Ok;
 }
 

@@ -10,6 +10,11 @@
 //   cluster_serialize / cluster_deserialize / cluster_merge   parallel aggregation
 //   cluster_finalize(state, cancel) -> ClusterList      once per final call; state is unchanged
 //
+// Cancellation. Every call whose work grows with the bins (finalize, serialize, deserialize,
+// merge) takes a CancelCheck and polls it every few thousand steps, sorts included, and then
+// returns Status::Canceled: a cancelled query stops within milliseconds at any size. (The
+// per-row functions do O(1) work, the buffer's fold at most 256 points: they do not poll.)
+//
 // Buffering. The add functions keep up to 256 points (16 at first) in a buffer and fold them into the bins a
 // batch at a time (why: cluster_internal.hpp). Every function that reads the bins folds the
 // buffer in first; that changes the representation, not the value, so they still take a const
@@ -86,8 +91,8 @@ struct Allocator {
     std::size_t budget_bytes;
 };
 
-// Polled every few thousand steps of finalisation. Must not throw or longjmp: it only answers.
-// A null function never cancels.
+// Polled every few thousand steps of finalize, serialize, deserialize and merge. Must not throw
+// or longjmp: it only answers. A null function never cancels.
 struct CancelCheck {
     bool (*should_cancel)(void* ctx);
     void* ctx;
@@ -148,23 +153,27 @@ Status cluster_add_cell_centre(ClusterState* state, double unit_x, double unit_y
 
 // Adds src's points to dst (the combine step of parallel aggregation); src is unchanged. The
 // result is identical to having added all points to dst. Fails without changing dst:
-// ClusterParamsDiffer, OutOfMemory, ClusterTooManyPoints; dst == src is Internal.
-Status cluster_merge(ClusterState* dst, const ClusterState* src) noexcept;
+// ClusterParamsDiffer, OutOfMemory, ClusterTooManyPoints; dst == src is Internal. Canceled
+// (when cancel says so) may leave dst holding part of src's bins: a consistent state, but not
+// the merge, for the caller to discard.
+Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck cancel) noexcept;
 
 // Serialised form (format in cluster_serial.cpp). serialize does not change the state's value; it
 // needs out_len >= cluster_serialized_size(state) (Internal otherwise) and a little scratch
-// memory from the state's allocator (OutOfMemory). Equal bin sets give equal bytes.
+// memory from the state's allocator (OutOfMemory), Canceled when cancel says so (out is then
+// incomplete). Equal bin sets give equal bytes.
 // cluster_serialized_size is SIZE_MAX when the state could not get the memory to fold in its last
 // points (see "Buffering" above).
 std::size_t cluster_serialized_size(const ClusterState* state) noexcept;
-Status cluster_serialize(const ClusterState* state, std::uint8_t* out,
-                         std::size_t out_len) noexcept;
+Status cluster_serialize(const ClusterState* state, std::uint8_t* out, std::size_t out_len,
+                         CancelCheck cancel) noexcept;
 
 // Validates everything and never trusts a length: StateBadVersion for an unknown version,
 // StateCorrupt for anything else malformed, OutOfMemory, StateTooLarge when the state would not
-// fit alloc's budget (checked before its tables are allocated). Allocates O(len) at most.
+// fit alloc's budget (checked before its tables are allocated), Canceled when cancel says so.
+// Allocates O(len) at most.
 Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const Allocator& alloc,
-                           ClusterState** out) noexcept;
+                           ClusterState** out, CancelCheck cancel) noexcept;
 
 // Clusters the state (which is not modified, so a final function may run more than once).
 // Canceled when cancel says so; OutOfMemory; StateTooLarge when the state and the scratch
@@ -206,6 +215,7 @@ Status cluster_bin_key_mercator(const ClusterState* state, double unit_x, double
 struct ClusterFinalizeStats {
     std::uint32_t passes;       // clustering passes run (the last one changes nothing)
     std::size_t scratch_bytes;  // peak scratch memory, result excluded
+    std::uint64_t near_visits;  // grid entries visited by neighbour queries, all passes (work)
 };
 
 // cluster_finalize, plus which cluster each bin went to: *assign (allocated with the state's

@@ -54,13 +54,19 @@
 //     settles the impossible tie so that the order is total.
 //  6. id: minimum over members that have one.
 //  7. Finalisation needs O(bins) scratch, allocated from the state's allocator and released
-//     before returning: per bin 69 bytes (centres 16, sort keys 16, grid 32, bin -> item 4,
+//     before returning: per bin 77 bytes (centres 16, sort keys 16, grid 40, bin -> item 4,
 //     marks 1); per item of the first pass's result 133 (items 128, list 4, state 1), + 4 for the
-//     assignment; per grid entry 32 for the new entries of a later pass and an index of about 8
-//     (dense) or at most 64 (hash of columns); 48 per cluster (or per candidate when the seed
-//     order does not pack) for the sort entries. At most about 320 bytes per bin when every bin
-//     stays alone, under 100 when the first pass merges them ten to one. The result is one
-//     Cluster per cluster.
+//     assignment; per grid entry 40 for the new entries of a later pass and an index of about 8
+//     (dense) or at most 64 (hash of columns); 48 per cluster (twice per candidate when the seed
+//     order does not pack) for the sort entries, whose second buffer for the output order is the
+//     bin block's first arrays; 40 more per grid entry in the rare sort of cells that do not pack
+//     (tiny radii over far-apart data). At most about 330 bytes per bin when every bin stays
+//     alone, under 110 when the first pass merges them ten to one. The result is one Cluster per
+//     cluster.
+//
+// Cancellation: every loop over bins, items, grid entries or clusters, and every sort (radix
+// passes, polled_sort), polls the caller's CancelCheck every few thousand steps, so that a
+// cancel is answered within milliseconds at any number of bins.
 //
 // Speed: every sort works on arrays of plain keys (no comparator chasing indices into the item
 // array, which at a million bins is a cache miss per comparison), and the seed order and the
@@ -79,6 +85,7 @@
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
 #include "mercator.hpp"
+#include "polled_sort.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -110,34 +117,38 @@ struct Entry {
     std::uint32_t index;
 };
 
-// A neighbour-grid entry. key = column << 32 | row of the item's cell; the grid is sorted by
-// key, so a column's cells are contiguous and, within it, ordered by row. (Column-major like
-// the seed order of the first pass, which visits bins column by column: consecutive queries
-// then read neighbouring parts of the grid.)
+// A neighbour-grid entry: the column and row of the item's cell (each up to 2^42: cells are at
+// least 65 fixed units wide, see Finalizer::run). The grid is sorted by (column, row), so a
+// column's cells are contiguous and, within it, ordered by row. (Column-major like the seed order
+// of the first pass, which visits bins column by column: consecutive queries then read
+// neighbouring parts of the grid.)
 struct Cell {
-    std::uint64_t key;
+    std::uint64_t col, row;
     double x, y;
     std::uint32_t index;
     std::uint32_t unused;
 };
 
+constexpr auto cell_less = [](const Cell& a, const Cell& b) noexcept {
+    return a.col != b.col ? a.col < b.col : a.row < b.row;
+};
+
 // Open-addressing index from an occupied grid column to its run [start, end) in the sorted grid;
 // start1 = start + 1, 0 marks an empty slot.
 struct ColumnSlot {
-    std::uint32_t column;
+    std::uint64_t column;
     std::uint32_t start1;
     std::uint32_t end;
-    std::uint32_t unused;
 };
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr std::uint32_t kPollEvery = 4096;
 
 // Bits needed to write v: 0 for 0.
 int bit_width(std::uint64_t v) noexcept { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 
 // Sorts keys[0..n) ascending by their bits [low, high) (all bits at or above high being 0); tmp
-// has room for n keys. Returns the array that holds the result (keys or tmp). The bits below
+// has room for n keys. Returns the array that holds the result (keys or tmp), or nullptr when
+// poll said cancel (it is asked after every counting pass over the keys). The bits below
 // low carry an index through the sort and decide nothing the callers care about (their keys
 // are unique above low, or equal ones may come in any order), so small arrays are simply
 // sorted whole.
@@ -146,7 +157,7 @@ int bit_width(std::uint64_t v) noexcept { return v == 0 ? 0 : 64 - __builtin_clz
 // Digits of at most 11 bits (a 2048-bucket count array stays in L1), as many as needed, of
 // equal width.
 std::uint64_t* radix_sort(std::uint64_t* keys, std::uint64_t* tmp, std::uint32_t n, int low,
-                          int high) noexcept {
+                          int high, Poller& poll) noexcept {
     constexpr int kMaxDigitBits = 11;
     if (n < 64) {  // below that, clearing and summing the buckets costs more than it saves
         std::sort(keys, keys + n);
@@ -169,6 +180,7 @@ std::uint64_t* radix_sort(std::uint64_t* keys, std::uint64_t* tmp, std::uint32_t
         }
         for (std::uint32_t i = 0; i < n; ++i) tmp[count[(keys[i] >> shift) & mask]++] = keys[i];
         std::swap(keys, tmp);
+        if (poll.canceled(n)) return nullptr;
     }
     return keys;
 }
@@ -320,7 +332,7 @@ enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 class Finalizer {
 public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
-        : st_(st), a_(st->alloc), cancel_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
+        : st_(st), a_(st->alloc), poll_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
@@ -340,6 +352,7 @@ public:
     std::uint32_t passes = 0;
     std::size_t peak_scratch = 0;
     bool over_budget = false;  // an allocation was refused by the budget, not by the allocator
+    std::uint64_t near_visits = 0;  // grid entries visited by neighbour queries
 
 private:
     template <typename T>
@@ -384,26 +397,20 @@ private:
         state_ = nullptr;
         put(fresh_, n_fresh_);
         put(entries_, n_entries_);
+        put(cells_tmp_, n_cells_tmp_);
+        put(entries_tmp_, n_entries_tmp_);
         release_index();
     }
     void release_index() noexcept {
         put(columns_, column_mask_ + 1);
         put(starts_, n_starts_);
     }
-    bool canceled(std::uint64_t work) noexcept {
-        if (cancel_.should_cancel == nullptr) return false;
-        budget_ += work;
-        if (budget_ < kPollEvery) return false;
-        budget_ = 0;
-        return cancel_.should_cancel(cancel_.ctx);
-    }
-    std::uint64_t cell_key(Pos p) const noexcept {
-        return static_cast<std::uint64_t>(p.x / cell_) << 32 |
-               static_cast<std::uint64_t>(p.y / cell_);
-    }
+    bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
+    std::uint64_t col_of(Pos p) const noexcept { return static_cast<std::uint64_t>(p.x / cell_); }
+    std::uint64_t row_of(Pos p) const noexcept { return static_cast<std::uint64_t>(p.y / cell_); }
     Cell cell_of(std::uint32_t i) const noexcept {
         const Pos p = pos_[i];
-        return Cell{cell_key(p), p.x, p.y, i, 0};
+        return Cell{col_of(p), row_of(p), p.x, p.y, i, 0};
     }
     bool within(Pos p, const Cell& e) const noexcept {
         double dx = std::fabs(p.x - e.x);
@@ -412,25 +419,25 @@ private:
         return dx * dx + dy * dy < reach2_;
     }
 
-    void sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept;
+    Status sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept;
     Status first_pass(bool want_assign, bool* absorbed) noexcept;
     Status first_pass_items(bool* absorbed) noexcept;
     Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept;
     Status update_grid() noexcept;
     Status index_grid() noexcept;
     Status index_columns() noexcept;
-    const ColumnSlot* column_run(std::uint32_t column) const noexcept;
+    const ColumnSlot* column_run(std::uint64_t column) const noexcept;
     template <typename F>
-    std::uint64_t for_each_near(Pos q, F&& visit) const noexcept;
+    std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
     Status pass(bool* absorbed) noexcept;
-    Status output_order(std::uint32_t* n) noexcept;
+    Status output_order(std::uint32_t* n, const Entry** sorted) noexcept;
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
 
     const ClusterState* st_;
     Allocator a_;
-    CancelCheck cancel_;
+    Poller poll_;
     std::uint64_t budget_ = 0;
     std::size_t state_bytes_;
     std::size_t live_ = 0;
@@ -462,6 +469,12 @@ private:
     std::uint32_t n_grid_ = 0;
     Cell* fresh_ = nullptr;  // this pass: grid entries of the dirty items
     std::uint32_t n_fresh_ = 0;
+    // The second buffer of a sort that does not pack into keys_ (rare: see sorted_cells and
+    // seed_order), released when the sort is done.
+    Cell* cells_tmp_ = nullptr;
+    std::uint32_t n_cells_tmp_ = 0;
+    Entry* entries_tmp_ = nullptr;
+    std::uint32_t n_entries_tmp_ = 0;
     // This pass's index of grid_, one of two kinds. Dense, when the occupied cells' bounding box
     // (box_cols_ x box_rows_ cells from column box_col_, row box_row_) has at most about two
     // cells per entry, as in the usual map viewport: starts_[b] is the first entry at or after
@@ -492,37 +505,47 @@ private:
     ItemClusters* items_out_ = nullptr;
 };
 
-// Writes the grid entries of items[0..n) (items null: of 0 .. n - 1) to out, sorted by cell key
+// Writes the grid entries of items[0..n) (items null: of 0 .. n - 1) to out, sorted by cell
 // (ties in any order: what a query does with a cell's entries does not depend on their order).
-void Finalizer::sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept {
-    if (n == 0) return;
+// Canceled, OutOfMemory (only when the keys do not pack: see below).
+Status Finalizer::sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* out) noexcept {
+    if (n == 0) return Status::Ok;
     const auto item = [items](std::uint32_t k) noexcept { return items ? items[k] : k; };
     std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0;
     std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
     for (std::uint32_t k = 0; k < n; ++k) {
-        const std::uint64_t key = cell_key(pos_[item(k)]);
-        keys_[k] = key;
-        col_min = std::min(col_min, key >> 32);
-        col_max = std::max(col_max, key >> 32);
-        row_min = std::min(row_min, key & 0xFFFFFFFFu);
-        row_max = std::max(row_max, key & 0xFFFFFFFFu);
+        const Pos p = pos_[item(k)];
+        col_min = std::min(col_min, col_of(p));
+        col_max = std::max(col_max, col_of(p));
+        row_min = std::min(row_min, row_of(p));
+        row_max = std::max(row_max, row_of(p));
+        if (canceled(1)) return Status::Canceled;
     }
-    // Packed: (column - col_min, row - row_min, k), which sorts like the cell key and carries k.
+    // Packed: (column - col_min, row - row_min, k), which sorts like the cell and carries k. It
+    // fits whenever the occupied cells span less than about 2^44 / n cells (any viewport); only
+    // tiny radii over far-apart data need the comparison sort, and its second buffer.
     const int row_bits = bit_width(row_max - row_min), index_bits = bit_width(n - 1);
     const int bits = bit_width(col_max - col_min) + row_bits + index_bits;
     if (bits > 64) {
-        for (std::uint32_t k = 0; k < n; ++k) out[k] = cell_of(item(k));
-        std::sort(out, out + n,
-                  [](const Cell& a, const Cell& b) noexcept { return a.key < b.key; });
-        return;
+        for (std::uint32_t k = 0; k < n; ++k) {
+            out[k] = cell_of(item(k));
+            if (canceled(1)) return Status::Canceled;
+        }
+        n_cells_tmp_ = n;
+        if (get(&cells_tmp_, n_cells_tmp_) != Status::Ok) return Status::OutOfMemory;
+        const Cell* sorted = polled_sort(out, cells_tmp_, n, cell_less, poll_);
+        if (sorted == nullptr) return Status::Canceled;
+        if (sorted != out) std::memcpy(out, sorted, std::size_t{n} * sizeof(Cell));
+        put(cells_tmp_, n_cells_tmp_);
+        return Status::Ok;
     }
     for (std::uint32_t k = 0; k < n; ++k) {
-        const std::uint64_t key = keys_[k];
-        keys_[k] = (((key >> 32) - col_min) << row_bits | ((key & 0xFFFFFFFFu) - row_min))
-                       << index_bits |
-                   k;
+        const Pos p = pos_[item(k)];
+        keys_[k] = ((col_of(p) - col_min) << row_bits | (row_of(p) - row_min)) << index_bits | k;
+        if (canceled(1)) return Status::Canceled;
     }
-    const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n, index_bits, bits);
+    const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n, index_bits, bits, poll_);
+    if (sorted == nullptr) return Status::Canceled;
     const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
     const std::uint64_t row_mask = (std::uint64_t{1} << row_bits) - 1;
     for (std::uint32_t k = 0; k < n; ++k) {
@@ -530,8 +553,10 @@ void Finalizer::sorted_cells(const std::uint32_t* items, std::uint32_t n, Cell* 
         const std::uint32_t i = item(static_cast<std::uint32_t>(packed & index_mask));
         const std::uint64_t col = (packed >> (row_bits + index_bits)) + col_min;
         const std::uint64_t row = ((packed >> index_bits) & row_mask) + row_min;
-        out[k] = Cell{col << 32 | row, pos_[i].x, pos_[i].y, i, 0};
+        out[k] = Cell{col, row, pos_[i].x, pos_[i].y, i, 0};
+        if (canceled(1)) return Status::Canceled;
     }
+    return Status::Ok;
 }
 
 // Puts the n_seeds candidates (marked kCandidate; in the first pass, every bin), whose counts are
@@ -562,8 +587,11 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
                 b = 0;
             }
             keys_[k++] = (((max_count - count) << a_bits | a) << b_bits | b) << index_bits | i;
+            if (canceled(1)) return Status::Canceled;
         }
-        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n_seeds, index_bits, bits);
+        const std::uint64_t* sorted =
+            radix_sort(keys_, keys_tmp_, n_seeds, index_bits, bits, poll_);
+        if (sorted == nullptr) return Status::Canceled;
         const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
         for (k = 0; k < n_seeds; ++k) keys_[k] = sorted[k] & index_mask;
         return Status::Ok;
@@ -580,9 +608,14 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
         e.key[3] = e.key[4] = 0;
         e.rank = 0;
         e.index = i;
+        if (canceled(1)) return Status::Canceled;
     }
-    std::sort(entries_, entries_ + n_seeds, seed_less);
-    for (k = 0; k < n_seeds; ++k) keys_[k] = entries_[k].index;
+    n_entries_tmp_ = n_seeds;
+    if (get(&entries_tmp_, n_entries_tmp_) != Status::Ok) return Status::OutOfMemory;
+    const Entry* sorted = polled_sort(entries_, entries_tmp_, n_seeds, seed_less, poll_);
+    if (sorted == nullptr) return Status::Canceled;
+    for (k = 0; k < n_seeds; ++k) keys_[k] = sorted[k].index;
+    put(entries_tmp_, n_entries_tmp_);
     put(entries_, n_entries_);
     return Status::Ok;
 }
@@ -593,16 +626,21 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
 Status Finalizer::update_grid() noexcept {
     release_index();  // it indexes the grid as it was
     std::uint32_t kept = 0;
-    for (std::uint32_t r = 0; r < n_grid_; ++r)
+    for (std::uint32_t r = 0; r < n_grid_; ++r) {
         if (state_[grid_[r].index] == kClean) grid_[kept++] = grid_[r];
+        if (canceled(1)) return Status::Canceled;
+    }
     n_fresh_ = n_list_;
     if (get(&fresh_, n_fresh_) != Status::Ok) return Status::OutOfMemory;
-    sorted_cells(list_, n_list_, fresh_);
+    const Status s = sorted_cells(list_, n_list_, fresh_);
+    if (s != Status::Ok) return s;
     // Merge from the back: live items never outnumber the bins, so the grid has the room.
     std::int64_t i = static_cast<std::int64_t>(kept) - 1,
                  j = static_cast<std::int64_t>(n_fresh_) - 1;
-    for (std::int64_t k = kept + n_fresh_ - 1; j >= 0; --k)
-        grid_[k] = (i >= 0 && grid_[i].key > fresh_[j].key) ? grid_[i--] : fresh_[j--];
+    for (std::int64_t k = kept + n_fresh_ - 1; j >= 0; --k) {
+        grid_[k] = (i >= 0 && cell_less(fresh_[j], grid_[i])) ? grid_[i--] : fresh_[j--];
+        if (canceled(1)) return Status::Canceled;
+    }
     n_grid_ = kept + n_fresh_;
     put(fresh_, n_fresh_);
     return Status::Ok;
@@ -617,24 +655,27 @@ Status Finalizer::index_grid() noexcept {
     if (n_grid_ == 0) return index_columns();
     std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
     for (std::uint32_t i = 0; i < n_grid_; ++i) {
-        row_min = std::min(row_min, grid_[i].key & 0xFFFFFFFFu);
-        row_max = std::max(row_max, grid_[i].key & 0xFFFFFFFFu);
+        row_min = std::min(row_min, grid_[i].row);
+        row_max = std::max(row_max, grid_[i].row);
+        if (canceled(1)) return Status::Canceled;
     }
-    box_col_ = grid_[0].key >> 32;  // sorted: the first and last entries hold the extreme columns
+    box_col_ = grid_[0].col;  // sorted: the first and last entries hold the extreme columns
     box_row_ = row_min;
-    box_cols_ = (grid_[n_grid_ - 1].key >> 32) - box_col_ + 1;
+    box_cols_ = grid_[n_grid_ - 1].col - box_col_ + 1;
     box_rows_ = row_max - row_min + 1;
-    const std::uint64_t box_cells = box_cols_ * box_rows_;  // < 2^64: both are <= 2^32
-    if (box_cells > 2 * std::uint64_t{n_grid_} + 64) return index_columns();
+    // box_cols_ * box_rows_ > limit, without the product (both may be up to 2^42).
+    const std::uint64_t limit = 2 * std::uint64_t{n_grid_} + 64;
+    if (box_rows_ > limit || box_cols_ > limit / box_rows_) return index_columns();
+    const std::uint64_t box_cells = box_cols_ * box_rows_;
     n_starts_ = box_cells + 1;
     if (get(&starts_, n_starts_) != Status::Ok) return Status::OutOfMemory;
     // The grid's order (column, then row) is the box cells' order, so one sweep fills starts_.
     std::uint64_t b = 0;
     for (std::uint32_t i = 0; i < n_grid_; ++i) {
-        const std::uint64_t key = grid_[i].key;
         const std::uint64_t cell =
-            ((key >> 32) - box_col_) * box_rows_ + ((key & 0xFFFFFFFFu) - box_row_);
+            (grid_[i].col - box_col_) * box_rows_ + (grid_[i].row - box_row_);
         while (b <= cell) starts_[b++] = i;
+        if (canceled(1)) return Status::Canceled;
     }
     while (b < n_starts_) starts_[b++] = n_grid_;
     return Status::Ok;
@@ -643,25 +684,31 @@ Status Finalizer::index_grid() noexcept {
 Status Finalizer::index_columns() noexcept {
     std::uint64_t columns = 0;
     for (std::uint32_t i = 0; i < n_grid_; ++i)
-        if (i == 0 || (grid_[i].key >> 32) != (grid_[i - 1].key >> 32)) ++columns;
+        if (i == 0 || grid_[i].col != grid_[i - 1].col) ++columns;
     std::uint64_t n_slots = 16;
     while (n_slots < 2 * columns) n_slots *= 2;
     column_mask_ = n_slots - 1;
     if (get(&columns_, n_slots) != Status::Ok) return Status::OutOfMemory;
-    std::memset(columns_, 0, n_slots * sizeof(ColumnSlot));
+    // Cleared in steps that poll: at millions of columns this is hundreds of MB of fresh pages.
+    constexpr std::uint64_t kClearStep = 65536;
+    for (std::uint64_t at = 0; at < n_slots; at += kClearStep) {
+        std::memset(columns_ + at, 0, std::min(kClearStep, n_slots - at) * sizeof(ColumnSlot));
+        if (canceled(Poller::kPollEvery)) return Status::Canceled;
+    }
     for (std::uint32_t i = 0; i < n_grid_;) {
-        const auto column = static_cast<std::uint32_t>(grid_[i].key >> 32);
+        const std::uint64_t column = grid_[i].col;
         std::uint32_t end = i + 1;
-        while (end < n_grid_ && static_cast<std::uint32_t>(grid_[end].key >> 32) == column) ++end;
+        while (end < n_grid_ && grid_[end].col == column) ++end;
         std::uint64_t j = hash_key(column, 0) & column_mask_;
         while (columns_[j].start1 != 0) j = (j + 1) & column_mask_;
-        columns_[j] = ColumnSlot{column, i + 1, end, 0};
+        columns_[j] = ColumnSlot{column, i + 1, end};
+        if (canceled(end - i)) return Status::Canceled;
         i = end;
     }
     return Status::Ok;
 }
 
-const ColumnSlot* Finalizer::column_run(std::uint32_t column) const noexcept {
+const ColumnSlot* Finalizer::column_run(std::uint64_t column) const noexcept {
     for (std::uint64_t j = hash_key(column, 0) & column_mask_;; j = (j + 1) & column_mask_) {
         const ColumnSlot& s = columns_[j];
         if (s.start1 == 0) return nullptr;
@@ -676,7 +723,7 @@ const ColumnSlot* Finalizer::column_run(std::uint32_t column) const noexcept {
 // (side 2 query_, under two cells) meets at most 3 x 3 cells. Returns the number of entries
 // visited (work for the poll).
 template <typename F>
-std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) const noexcept {
+std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
     const double g = cell_, r = query_;
     const double world = kFixedOneD;
     struct Range {
@@ -715,20 +762,20 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) const noexcept {
                 it = grid_ + starts_[first + lo];
                 end = grid_ + starts_[first + hi + 1];
             } else {
-                const ColumnSlot* run = column_run(static_cast<std::uint32_t>(col));
+                const ColumnSlot* run = column_run(col);
                 if (run == nullptr) continue;
                 end = grid_ + run->end;
                 it = std::lower_bound(
-                    static_cast<const Cell*>(grid_ + (run->start1 - 1)), end, (col << 32) | row_lo,
-                    [](const Cell& e, std::uint64_t key) noexcept { return e.key < key; });
+                    static_cast<const Cell*>(grid_ + (run->start1 - 1)), end, row_lo,
+                    [](const Cell& e, std::uint64_t row) noexcept { return e.row < row; });
             }
-            for (const std::uint64_t last = (col << 32) | row_hi; it != end && it->key <= last;
-                 ++it) {
+            for (; it != end && it->row <= row_hi; ++it) {
                 visit(*it);
                 ++visited;
             }
         }
     }
+    near_visits += visited;
     return visited;
 }
 
@@ -750,9 +797,10 @@ Status Finalizer::first_pass(bool want_assign, bool* absorbed) noexcept {
         ky_max_ = std::max(ky_max_, bin.ky);
         if (canceled(1)) return Status::Canceled;
     }
-    sorted_cells(nullptr, n0_, grid_);
+    Status s = sorted_cells(nullptr, n0_, grid_);
+    if (s != Status::Ok) return s;
     n_grid_ = n0_;
-    Status s = index_grid();
+    s = index_grid();
     if (s != Status::Ok) return s;
     std::memset(mark_, kCandidate, n0_);
     s = seed_order(n0_, max_bin_count_);
@@ -793,8 +841,10 @@ Status Finalizer::first_pass(bool want_assign, bool* absorbed) noexcept {
         if (canceled(1)) return Status::Canceled;
     }
     n_list_ = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i)
+    for (std::uint32_t i = 0; i < n_items_; ++i) {
         if (state_[i] == kDirty) list_[n_list_++] = i;
+        if (canceled(1)) return Status::Canceled;
+    }
 
     // 3. From bins to items: the grid keeps the entries of the clean items (seeds that took
     // nothing, so their only bin is the seed), renumbered; they are where those items are.
@@ -805,6 +855,7 @@ Status Finalizer::first_pass(bool want_assign, bool* absorbed) noexcept {
         if (state_[e.index] != kClean) continue;
         grid_[kept++] = e;
         pos_[e.index] = Pos{e.x, e.y};  // bin positions are no longer needed
+        if (canceled(1)) return Status::Canceled;
     }
     n_grid_ = kept;
     std::memset(mark_, kOut, n_items_);
@@ -841,6 +892,7 @@ Status Finalizer::pass(bool* absorbed) noexcept {
     std::uint32_t n_seeds = 0;
     std::uint64_t max_count = 0;
     for (std::uint32_t i = 0; i < n_items_; ++i) {
+        if (canceled(1)) return Status::Canceled;
         if (mark_[i] != kCandidate) continue;
         ++n_seeds;
         max_count = std::max(max_count, items_[i].count);
@@ -889,17 +941,19 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
     std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0}, row_max = 0;
     bool dense_ranks = true;
     std::memset(mark_, 0, n0_);
+    const auto centre_pos = [this](std::uint32_t i) noexcept {
+        Centre c;
+        centre_of(items_[i], &c);
+        return Pos{c.x, c.y};
+    };
     for (std::uint32_t i = 0; i < n0_; ++i) {
         items_[i] = input_[i];
         bin_item_[i] = i;
-        Centre c;
-        centre_of(items_[i], &c);
-        const std::uint64_t key = cell_key(Pos{c.x, c.y});
-        keys_[i] = key;
-        col_min = std::min(col_min, key >> 32);
-        col_max = std::max(col_max, key >> 32);
-        row_min = std::min(row_min, key & 0xFFFFFFFFu);
-        row_max = std::max(row_max, key & 0xFFFFFFFFu);
+        const Pos p = centre_pos(i);
+        col_min = std::min(col_min, col_of(p));
+        col_max = std::max(col_max, col_of(p));
+        row_min = std::min(row_min, row_of(p));
+        row_max = std::max(row_max, row_of(p));
         const std::uint32_t rank = items_[i].rank;
         if (rank >= n0_ || mark_[rank] != 0) {
             dense_ranks = false;
@@ -913,21 +967,29 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
     const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
     if (dense_ranks && bits <= 64) {
         for (std::uint32_t i = 0; i < n0_; ++i) {
-            const std::uint64_t key = keys_[i];
-            keys_[i] = (((key >> 32) - col_min) << row_bits | ((key & 0xFFFFFFFFu) - row_min))
-                           << rank_bits |
+            const Pos p = centre_pos(i);
+            keys_[i] = ((col_of(p) - col_min) << row_bits | (row_of(p) - row_min)) << rank_bits |
                        items_[i].rank;
+            if (canceled(1)) return Status::Canceled;
         }
-        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n0_, 0, bits);
+        const std::uint64_t* sorted = radix_sort(keys_, keys_tmp_, n0_, 0, bits, poll_);
+        if (sorted == nullptr) return Status::Canceled;
         const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
         for (std::uint32_t k = 0; k < n0_; ++k) items_[list_[sorted[k] & rank_mask]].rank = k;
     } else {
         if (get(&entries_, n0_) != Status::Ok) return Status::OutOfMemory;
         n_entries_ = n0_;
-        for (std::uint32_t i = 0; i < n0_; ++i)
-            entries_[i] = Entry{{keys_[i], items_[i].rank, 0, 0, 0}, 0, i};
-        std::sort(entries_, entries_ + n0_, seed_less);  // (cell, given rank): unique
-        for (std::uint32_t k = 0; k < n0_; ++k) items_[entries_[k].index].rank = k;
+        for (std::uint32_t i = 0; i < n0_; ++i) {
+            const Pos p = centre_pos(i);
+            entries_[i] = Entry{{col_of(p), row_of(p), items_[i].rank, 0, 0}, 0, i};
+            if (canceled(1)) return Status::Canceled;
+        }
+        // (cell, given rank): unique. The second buffer is the bin block's front (pos_, keys_,
+        // keys_tmp_, grid_), unused until the pass below.
+        const Entry* sorted =
+            polled_sort(entries_, reinterpret_cast<Entry*>(bin_block_), n0_, seed_less, poll_);
+        if (sorted == nullptr) return Status::Canceled;
+        for (std::uint32_t k = 0; k < n0_; ++k) items_[sorted[k].index].rank = k;
         put(entries_, n_entries_);
     }
     for (std::uint32_t i = 0; i < n0_; ++i) list_[i] = i;
@@ -940,8 +1002,9 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
 }
 
 // Output order (contract 5): count descending, then the exact centre, y before x. With equal
-// counts, q + r / count orders as (q, r). Leaves the live items in that order in entries_[0..n).
-Status Finalizer::output_order(std::uint32_t* n_out) noexcept {
+// counts, q + r / count orders as (q, r). *sorted_out: the live items' entries in that order
+// (entries_ or the front of the bin block, whichever the polled sort ended in).
+Status Finalizer::output_order(std::uint32_t* n_out, const Entry** sorted_out) noexcept {
     std::uint32_t n = 0;
     for (std::uint32_t i = 0; i < n_items_; ++i) n += state_[i] != kDead;
     n_entries_ = n;
@@ -953,8 +1016,14 @@ Status Finalizer::output_order(std::uint32_t* n_out) noexcept {
         Centre c;
         centre_of(it, &c);
         entries_[n++] = Entry{{~std::uint64_t{0} - it.count, c.qy, c.ry, c.qx, c.rx}, it.rank, i};
+        if (canceled(1)) return Status::Canceled;
     }
-    std::sort(entries_, entries_ + n, output_less);
+    // The sort's second buffer is the front of the bin block: its first arrays (pos_, keys_,
+    // keys_tmp_, grid_: 72 bytes per bin) are not read from here on, and n <= n0_.
+    static_assert(sizeof(Entry) <= sizeof(Pos) + 2 * sizeof(std::uint64_t) + sizeof(Cell),
+                  "the output sort's second buffer fits the bin block's first arrays");
+    *sorted_out = polled_sort(entries_, reinterpret_cast<Entry*>(bin_block_), n, output_less, poll_);
+    if (*sorted_out == nullptr) return Status::Canceled;
     *n_out = n;
     return Status::Ok;
 }
@@ -962,7 +1031,9 @@ Status Finalizer::output_order(std::uint32_t* n_out) noexcept {
 Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                        std::size_t* n_assign) noexcept {
     std::uint32_t n = 0;
-    if (output_order(&n) != Status::Ok) return Status::OutOfMemory;
+    const Entry* sorted = nullptr;
+    const Status order = output_order(&n, &sorted);
+    if (order != Status::Ok) return order;
 
     auto* clusters = static_cast<Cluster*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Cluster)));
     if (clusters == nullptr) return Status::OutOfMemory;
@@ -976,7 +1047,12 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
         }
     }
     for (std::uint32_t k = 0; k < n; ++k) {
-        const Entry& e = entries_[k];
+        if (canceled(1)) {
+            if (pairs != nullptr) a_.release(a_.ctx, pairs);
+            a_.release(a_.ctx, clusters);
+            return Status::Canceled;
+        }
+        const Entry& e = sorted[k];
         cluster_of_item(items_[e.index], &clusters[k]);
         list_[e.index] = k;  // item -> output position, for the assignment
     }
@@ -1002,13 +1078,15 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
 // into *items_out_.
 Status Finalizer::emit_items() noexcept {
     std::uint32_t n = 0;
-    if (output_order(&n) != Status::Ok) return Status::OutOfMemory;
+    const Entry* sorted = nullptr;
+    const Status order = output_order(&n, &sorted);
+    if (order != Status::Ok) return order;
     auto* items = static_cast<Item*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Item) + 1));
     auto* of_input = static_cast<std::uint32_t*>(
         a_.alloc(a_.ctx, std::size_t{n0_} * sizeof(std::uint32_t) + 1));
     Status s = items != nullptr && of_input != nullptr ? Status::Ok : Status::OutOfMemory;
     for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        const std::uint32_t i = entries_[k].index;
+        const std::uint32_t i = sorted[k].index;
         items[k] = items_[i];
         list_[i] = k;  // item -> output position
         if (canceled(1)) s = Status::Canceled;
@@ -1066,10 +1144,11 @@ Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment**
     // neighbour (see for_each_near); +1 keeps it above the ulp of positions near 2^48. Cells a
     // little wider than that, so that a query spans at most three columns and three rows.
     query_ = st_->reach + st_->reach * (1.0 / 1048576.0) + 1.0;
-    // At least 2^16 + 1 fixed units, so that rows and columns (< 2^48 / cell_) fit 32 bits each;
-    // that is 32 px at zoom 29 and less below: only tiny radii at the deepest zooms get cells
-    // larger than they need (slower queries in extremely dense data, same result).
-    cell_ = std::max(query_ * (1.0 + 1.0 / 1048576.0), 65537.0);
+    // The cell follows the reach down to the smallest radius (reach >= 64 fixed units, so cells
+    // are at least 65 wide and columns and rows below 2^42): a query then visits a bounded
+    // number of entries, O(1) per bin and pass, at any radius. (Cells of a fixed minimum size
+    // made tiny radii quadratic: every bin of a dense square of one cell visited all the others.)
+    cell_ = query_ * (1.0 + 1.0 / 1048576.0);
     last_col_ = static_cast<std::uint64_t>(kFixedOneD / cell_);
     reach2_ = st_->reach * st_->reach;
 
@@ -1098,7 +1177,7 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     Finalizer f(st, cancel);
     Status s = f.run(assign != nullptr, out, assign, n_assign);
     if (s == Status::OutOfMemory && f.over_budget) s = Status::StateTooLarge;
-    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, f.near_visits};
     return s;
 }
 

@@ -211,9 +211,12 @@ inline std::size_t state_bytes(std::uint64_t cap_bins, std::uint64_t n_slots,
            cap_pending * sizeof(Pending);
 }
 
+class Poller;  // polled_sort.hpp
+
 // Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
-// StateTooLarge, before allocating, when the grown state would pass the allocator's budget.
-Status reserve_bins(ClusterState* st, std::uint64_t n) noexcept;
+// StateTooLarge, before allocating, when the grown state would pass the allocator's budget. With
+// a poll, Canceled when it says so (nothing changed then).
+Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll = nullptr) noexcept;
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
 Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,

@@ -40,6 +40,7 @@
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 #include "mercator.hpp"
+#include "polled_sort.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -169,7 +170,8 @@ std::size_t cluster_serialized_size(const ClusterState* st) noexcept {
     return kHeaderBytes + std::size_t{st->n_bins} * kRecordBytes;
 }
 
-Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t out_len) noexcept {
+Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t out_len,
+                         CancelCheck cancel) noexcept {
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
     if (out_len < cluster_serialized_size(st)) return Status::Internal;
@@ -183,23 +185,33 @@ Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t 
     const std::uint32_t n = st->n_bins;
     if (n == 0) return Status::Ok;
 
-    // The bins sit in insertion order, which depends on row order: sort an index by key.
-    auto* order =
-        static_cast<std::uint32_t*>(st->alloc.alloc(st->alloc.ctx, n * sizeof(std::uint32_t)));
+    // The bins sit in insertion order, which depends on row order: sort an index by key (polled:
+    // polled_sort.hpp; its second buffer is the second half of `order`).
+    auto* order = static_cast<std::uint32_t*>(
+        st->alloc.alloc(st->alloc.ctx, 2 * std::size_t{n} * sizeof(std::uint32_t)));
     if (order == nullptr) return Status::OutOfMemory;
+    Poller poll(cancel);
     for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
     const Bin* bins = st->bins;
-    std::sort(order, order + n, [bins](std::uint32_t a, std::uint32_t b) noexcept {
-        return bins[a].kx != bins[b].kx ? bins[a].kx < bins[b].kx : bins[a].ky < bins[b].ky;
-    });
+    const std::uint32_t* sorted =
+        polled_sort(order, order + n, n,
+                    [bins](std::uint32_t a, std::uint32_t b) noexcept {
+                        return bins[a].kx != bins[b].kx ? bins[a].kx < bins[b].kx
+                                                        : bins[a].ky < bins[b].ky;
+                    },
+                    poll);
+    Status s = sorted != nullptr ? Status::Ok : Status::Canceled;
     std::uint8_t* p = out + kHeaderBytes;
-    for (std::uint32_t i = 0; i < n; ++i, p += kRecordBytes) write_record(p, bins[order[i]]);
+    for (std::uint32_t i = 0; i < n && s == Status::Ok; ++i, p += kRecordBytes) {
+        write_record(p, bins[sorted[i]]);
+        if (poll.canceled(1)) s = Status::Canceled;
+    }
     st->alloc.release(st->alloc.ctx, order);
-    return Status::Ok;
+    return s;
 }
 
 Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const Allocator& alloc,
-                           ClusterState** out) noexcept {
+                           ClusterState** out, CancelCheck cancel) noexcept {
     *out = nullptr;
     if (bytes == nullptr || len < kHeaderBytes) return Status::StateCorrupt;
     if (std::memcmp(bytes, kMagic, 4) != 0) return Status::StateCorrupt;
@@ -219,12 +231,17 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
     ClusterState* st = nullptr;
     Status s = cluster_create(zoom, radius_px, (flags & kHeaderHasId) != 0, alloc, &st);
     if (s != Status::Ok) return s == Status::OutOfMemory ? s : Status::StateCorrupt;
-    if (n > 0) s = reserve_bins(st, n);
+    Poller poll(cancel);
+    if (n > 0) s = reserve_bins(st, n, &poll);
 
     std::uint64_t total = 0;
     const std::uint8_t* p = bytes + kHeaderBytes;
     Bin b{}, prev{};
     for (std::uint64_t i = 0; i < n && s == Status::Ok; ++i, p += kRecordBytes) {
+        if (poll.canceled(1)) {
+            s = Status::Canceled;
+            break;
+        }
         s = read_record(p, st, &total, &b);
         if (s != Status::Ok) break;
         // Strictly increasing keys: canonical, and no bin can appear twice.

@@ -178,10 +178,11 @@ LatLon geohash_center(GeohashCode code) noexcept;
 // the poles; the cell itself and repeats are skipped. Returns the count (0 at precision 0).
 int geohash_neighbors(GeohashCode code, GeohashCode out[8]) noexcept;
 
-// Geohash precision for a web-map zoom level, seed 004 (E. Khyst, "Server-side geo
-// clustering based on Geohash", 2015): an exponential fit y = a * e^(b * zoom) through
-// (zmin, gmin) = (0, 1) and (zmax, gmax) = (17, 12), so a = 1 and b = ln(12) / 17, clamped
-// to [1, 12] and truncated to an integer, as the article's reference code does
+// Geohash precision for a web-map zoom level, as the geohash-prefix GROUP BY chooses it
+// (E. Khyst, "Server-side geo clustering based on Geohash", 2015): an exponential fit
+// y = a * e^(b * zoom) through (zmin, gmin) = (0, 1) and (zmax, gmax) = (17, 12), so a = 1
+// and b = ln(12) / 17, clamped to [1, 12] and truncated to an integer, as the article's
+// reference code does
 // (github.com/eugene-khyst/geohash-example, ZoomGeohashLengthStrategy.java, Dec 2015)
 // (`(int) Math.max(gmin, Math.min(a * Math.exp(b * zoom), gmax))`):
 //

@@ -82,7 +82,7 @@ std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
 class BlockCache {
 public:
     explicit BlockCache(const Allocator& base) noexcept : base_(base) {}
-    Allocator allocator() noexcept { return Allocator{&alloc, &release, this}; }
+    Allocator allocator() noexcept { return Allocator{&alloc, &release, this, 0}; }
     void flush() noexcept {
         for (int i = 0; i < n_free_; ++i) base_.release(base_.ctx, free_[i].head);
         n_free_ = 0;

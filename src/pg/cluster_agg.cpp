@@ -13,6 +13,8 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/typcache.h"
 }
 
@@ -43,9 +45,11 @@ void check_state(Status s, const ClusterState* state) {
                  cluster_estimate_bytes(state), cluster_bin_count(state), cluster_allocator(state).budget_bytes);
 }
 
-// Finalisation polls this: a pending cancel or statement_timeout (QueryCancelPending) or a
-// terminate (ProcDiePending) stops the engine, and CHECK_FOR_INTERRUPTS then raises the error.
-bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
+constexpr CancelCheck kInterrupts{geocluster::pg::interrupt_requested, nullptr};
+
+// The output array's loop runs CHECK_FOR_INTERRUPTS once per this many clusters (a few ms of
+// heap_form_tuple).
+constexpr std::size_t kClustersPerInterruptCheck = 4096;
 
 MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char* fn) {
     MemoryContext ctx = nullptr;
@@ -178,7 +182,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
         geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right), cluster_has_id(right),
                                              context_allocator(aggctx), &left));
     }
-    check_state(cluster_merge(left, right), left);
+    check_state(cluster_merge(left, right, kInterrupts), left);
     PG_RETURN_POINTER(left);
 }
 
@@ -187,11 +191,11 @@ GEOCLUSTER_FUNCTION(cluster_agg_serialfn) {
     const ClusterState* state = reinterpret_cast<const ClusterState*>(PG_GETARG_POINTER(0));
     const std::size_t size = cluster_serialized_size(state);
     // SIZE_MAX: folding the last points in failed; serialize says why (OutOfMemory, StateTooLarge).
-    if (size == SIZE_MAX) check_state(cluster_serialize(state, nullptr, 0), state);
+    if (size == SIZE_MAX) check_state(cluster_serialize(state, nullptr, 0, kInterrupts), state);
     if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "state of %zu bytes", size);
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
     SET_VARSIZE(out, VARHDRSZ + size);
-    check_state(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size), state);
+    check_state(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size, kInterrupts), state);
     PG_RETURN_BYTEA_P(out);
 }
 
@@ -200,12 +204,57 @@ namespace {
 ClusterState* deserialize_into(bytea* bytes, MemoryContext ctx) {
     ClusterState* state = nullptr;
     const Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
-                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state);
+                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state, kInterrupts);
     if (s == Status::StateTooLarge)
         raise_status(s, "A stored state of %zu bytes does not fit in geocluster.max_state_memory, %zu bytes.",
                      static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)), state_budget_bytes());
     if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     return state;
+}
+
+// construct_array(elems, n, elem_type, ...) for a one-dimensional array of n composite datums
+// (varlena, no NULLs), the same bytes, built in steps that check for interrupts: construct_array's
+// own loops over the elements do not, and at millions of clusters they copy hundreds of MB.
+// Only plain palloc'd data is alive here, so CHECK_FOR_INTERRUPTS may leave by longjmp.
+ArrayType* polled_array(const Datum* elems, std::size_t n, Oid elem_type) {
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(elem_type, &typlen, &typbyval, &typalign);
+    if (typlen != -1 || typbyval || n > MaxArraySize)
+        elog(ERROR, "cluster_agg: unexpected result element type or size");
+    if (n == 0) return construct_empty_array(elem_type);  // ndim 0, as construct_array makes it
+    Size nbytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % kClustersPerInterruptCheck == 0) CHECK_FOR_INTERRUPTS();
+        nbytes = att_addlength_datum(nbytes, typlen, elems[i]);
+        nbytes = att_align_nominal(nbytes, typalign);
+        if (!AllocSizeIsValid(nbytes))
+            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                            errmsg("array size exceeds the maximum allowed (%d)", (int)MaxAllocSize)));
+    }
+    const Size total = ARR_OVERHEAD_NONULLS(1) + nbytes;
+    if (!AllocSizeIsValid(total))
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("array size exceeds the maximum allowed (%d)", (int)MaxAllocSize)));
+    ArrayType* result = static_cast<ArrayType*>(palloc(total));
+    std::memset(result, 0, ARR_OVERHEAD_NONULLS(1));
+    SET_VARSIZE(result, total);
+    result->ndim = 1;
+    result->dataoffset = 0;
+    result->elemtype = elem_type;
+    ARR_DIMS(result)[0] = static_cast<int>(n);
+    ARR_LBOUND(result)[0] = 1;
+    char* p = ARR_DATA_PTR(result);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % kClustersPerInterruptCheck == 0) CHECK_FOR_INTERRUPTS();
+        const Size len = att_addlength_datum(0, typlen, elems[i]);
+        const Size padded = att_align_nominal(len, typalign);
+        std::memcpy(p, DatumGetPointer(elems[i]), len);
+        std::memset(p + len, 0, padded - len);  // as construct_array's palloc0 leaves it
+        p += padded;
+    }
+    return result;
 }
 
 // marker_cluster[] from a state (NULL state: the group had no rows -> empty array).
@@ -216,11 +265,14 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
     if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
 
     ClusterList list{nullptr, 0};
-    check_state(cluster_finalize(state, CancelCheck{interrupt_requested, nullptr}, &list), state);
+    check_state(cluster_finalize(state, kInterrupts, &list), state);
 
     TupleDesc desc = lookup_rowtype_tupdesc_copy(elem_type, -1);
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (list.size > 0 ? list.size : 1)));
     for (std::size_t i = 0; i < list.size; ++i) {
+        // Safe to leave here by longjmp: only plain data is alive (list, desc and elems are
+        // palloc'd, freed with the query's memory).
+        if (i % kClustersPerInterruptCheck == 0) CHECK_FOR_INTERRUPTS();
         const Cluster& c = list.items[i];
         Datum values[8] = {Int64GetDatum(c.count),     Float8GetDatum(c.lat),     Float8GetDatum(c.lon),
                            Float8GetDatum(c.min_lat),  Float8GetDatum(c.min_lon), Float8GetDatum(c.max_lat),
@@ -228,13 +280,9 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
         bool nulls[8] = {false, false, false, false, false, false, false, !c.has_id};
         elems[i] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     }
-    const int n = static_cast<int>(list.size);
+    const std::size_t n = list.size;
     cluster_free_list(cluster_allocator(state), &list);
-    int16 typlen;
-    bool typbyval;
-    char typalign;
-    get_typlenbyvalalign(elem_type, &typlen, &typbyval, &typalign);
-    PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elem_type, typlen, typbyval, typalign));
+    PG_RETURN_ARRAYTYPE_P(polled_array(elems, n, elem_type));
 }
 
 }  // namespace
@@ -272,7 +320,7 @@ GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
         PG_RETURN_POINTER(deserialize_into(bytes, aggregate_context(fcinfo, "cluster_agg(state bytea)")));
     // The row's state lives in the per-row memory, which the executor resets after each row.
     ClusterState* row = deserialize_into(bytes, CurrentMemoryContext);
-    const Status s = cluster_merge(state, row);
+    const Status s = cluster_merge(state, row, kInterrupts);
     if (s == Status::ClusterParamsDiffer)
         raise_status(s, "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, radius_px %g%s",
                      cluster_zoom(state), cluster_radius_px(state), cluster_has_id(state) ? " and ids" : ", no ids",

@@ -72,6 +72,11 @@ inline Datum run_guarded(Body body, FunctionCallInfo fcinfo) noexcept {
 // A core Allocator whose memory comes from a PostgreSQL memory context, so a cancelled query
 // or a context reset frees it wholesale. Allocation failure returns nullptr (the core turns it
 // into Status::OutOfMemory) instead of ereporting from inside core code.
+// The core's cancel hook (CancelCheck::should_cancel): a pending cancel or statement_timeout
+// (QueryCancelPending) or terminate (ProcDiePending) stops a core loop with Status::Canceled,
+// which raise_status turns into CHECK_FOR_INTERRUPTS' own error.
+inline bool interrupt_requested(void*) noexcept { return QueryCancelPending || ProcDiePending; }
+
 void* context_alloc(void* memory_context, std::size_t bytes) noexcept;
 void context_free(void* memory_context, void* pointer) noexcept;
 

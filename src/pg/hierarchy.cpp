@@ -42,7 +42,6 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::raise_status;
 
-bool interrupt_requested(void*) { return QueryCancelPending || ProcDiePending; }
 
 constexpr int kBatchRows = 8192;  // rows per INSERT statement
 constexpr int kFetchRows = 10000;  // rows per cursor fetch
@@ -232,9 +231,11 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
                      const char* part_text) {
     if (n == 0) return;
     HierBuild build{nullptr, 0, nullptr, 0};
-    const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx};
+    // No geocluster.max_state_memory budget (0): that setting bounds what any query can make a
+    // cluster_agg state grow to; a build is its table owner's maintenance step over the whole table.
+    const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx, 0};
     const Status s = hierarchy_build(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, alloc,
-                                     CancelCheck{interrupt_requested, nullptr}, &build);
+                                     CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &build);
     if (s != Status::Ok) {
         if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
         raise_status(s);

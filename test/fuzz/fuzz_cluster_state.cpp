@@ -46,7 +46,8 @@ constexpr CancelCheck kNoCancel{nullptr, nullptr};
 
 std::vector<std::uint8_t> serialize(const ClusterState* st) {
     std::vector<std::uint8_t> b(cluster_serialized_size(st));
-    if (cluster_serialize(st, b.data(), b.size()) != Status::Ok) fail("serialize failed");
+    if (cluster_serialize(st, b.data(), b.size(), kNoCancel) != Status::Ok)
+        fail("serialize failed");
     return b;
 }
 
@@ -119,7 +120,7 @@ void check_output(const ClusterState* st, const std::vector<Cluster>& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     ClusterState* st = nullptr;
-    const Status s = cluster_deserialize(data, size, kAlloc, &st);
+    const Status s = cluster_deserialize(data, size, kAlloc, &st, kNoCancel);
     if (s != Status::Ok) {
         if (s != Status::StateCorrupt && s != Status::StateBadVersion && s != Status::OutOfMemory)
             fail("unexpected status from deserialize");
@@ -133,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ClusterState* merged = nullptr;
     if (cluster_create(cluster_zoom(st), cluster_radius_px(st), cluster_has_id(st), kAlloc,
                        &merged) != Status::Ok ||
-        cluster_merge(merged, st) != Status::Ok)
+        cluster_merge(merged, st, kNoCancel) != Status::Ok)
         fail("merge into an empty state failed");
     if (serialize(merged) != bytes) fail("merge into an empty state changed the state");
     cluster_destroy(merged);
@@ -142,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_output(st, out);
 
     ClusterState* again = nullptr;
-    if (cluster_deserialize(bytes.data(), bytes.size(), kAlloc, &again) != Status::Ok)
+    if (cluster_deserialize(bytes.data(), bytes.size(), kAlloc, &again, kNoCancel) != Status::Ok)
         fail("round trip rejected");
     if (!same_bits(out, finalize(again))) fail("finalize differs after a round trip");
     cluster_destroy(again);

@@ -202,7 +202,7 @@ then
 fi
 mfingerprint="SELECT count(*) || ' ' || md5(string_agg(concat_ws('|', id, lat, lon, qk, gh, qks, ghs, top, clusters), ',' ORDER BY id)) FROM"
 mwant=$(q -c "$mfingerprint markers")
-# The index classes by column, as the issue lists them; the definitions, to compare later.
+# The index classes by column (one per operator class of each type); the definitions, to compare later.
 check "markers: one index per operator class of each type" \
   "$(q -c "SELECT string_agg(col || ': ' || ams, '; ' ORDER BY col) FROM (SELECT a.attname AS col, string_agg(am.amname, ' ' ORDER BY am.amname) AS ams
               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam

@@ -58,7 +58,7 @@ std::vector<Cluster> finalize_vec(const ClusterState* st) {
 
 std::vector<std::uint8_t> serialize_vec(const ClusterState* st) {
     std::vector<std::uint8_t> b(cluster_serialized_size(st));
-    EXPECT_EQ(cluster_serialize(st, b.data(), b.size()), Status::Ok);
+    EXPECT_EQ(cluster_serialize(st, b.data(), b.size(), kNoCancel), Status::Ok);
     return b;
 }
 
@@ -67,7 +67,7 @@ std::vector<std::uint8_t> serialize_vec(const ClusterState* st) {
 ClusterState* round_trip(ClusterState* st) {
     const std::vector<std::uint8_t> b = serialize_vec(st);
     ClusterState* out = nullptr;
-    const Status s = cluster_deserialize(b.data(), b.size(), malloc_allocator(), &out);
+    const Status s = cluster_deserialize(b.data(), b.size(), malloc_allocator(), &out, kNoCancel);
     if (s != Status::Ok) {
         std::fprintf(stderr, "round trip failed: %s\n", status_name(s));
         std::abort();
@@ -310,7 +310,7 @@ ClusterState* build_split(const Dataset& d, Gen& g, int parts) {
         const int i = g.integer(0, static_cast<int>(states.size()) - 1);
         int j = g.integer(0, static_cast<int>(states.size()) - 2);
         if (j >= i) ++j;
-        EXPECT_EQ(cluster_merge(states[i], states[j]), Status::Ok);
+        EXPECT_EQ(cluster_merge(states[i], states[j], kNoCancel), Status::Ok);
         cluster_destroy(states[j]);
         states.erase(states.begin() + j);
         if (g.coin(0.2)) {
@@ -368,7 +368,8 @@ TEST(ClusterProperties, RandomDatasets) {
         // Serialise/deserialise the whole state.
         {
             Built r;
-            ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &r.st),
+            ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &r.st,
+                                          kNoCancel),
                       Status::Ok);
             EXPECT_TRUE(same_output(ref.clusters, finalize_vec(r.st))) << "after round-trip";
             EXPECT_EQ(serialize_vec(r.st), bytes);
@@ -443,6 +444,48 @@ TEST(ClusterEdges, MemoryGrowsWithBinsNotRows) {
     EXPECT_LT(one, 4096u + 256u * 48u);  // state, 16 bins, 32 slots, and the point buffer
 }
 
+// Finalisation's work stays O(bins) per pass at any radius the function accepts: its
+// neighbour queries visit a bounded number of grid entries each (ClusterFinalizeStats
+// near_visits), also at radii of a thousandth of a pixel at zoom 29, where the grid's cells are
+// a few dozen fixed units wide. A lattice of bins (the spacing of the tiny-radius reproducer,
+// 1.3e-10 degrees, and one at which they merge over several passes), alone and with two markers
+// at opposite corners of the world (the cells then span too much to pack into one sort key).
+// Cells that stopped shrinking below a fixed size made every bin of such a lattice visit all the
+// others: about bins / 2 visits per bin.
+TEST(ClusterEdges, TinyRadiiKeepFinalizeWorkLinear) {
+    constexpr int kSide = 120;  // 14,400 bins
+    for (const double radius : {0.001, 0.01, 0.1}) {
+        for (const double step : {1.3e-10, 3e-11}) {
+            for (const bool far : {false, true}) {
+                Built b;
+                b.st = make_state(29, radius, false);
+                for (int i = 0; i < kSide * kSide; ++i)
+                    ASSERT_EQ(cluster_add_point(b.st, 2 + (i / kSide) * step,
+                                                2 + (i % kSide) * step, false, 0),
+                              Status::Ok);
+                if (far) {
+                    ASSERT_EQ(cluster_add_point(b.st, -85, -179.9, false, 0), Status::Ok);
+                    ASSERT_EQ(cluster_add_point(b.st, 85, 179.9, false, 0), Status::Ok);
+                }
+                ClusterList l{};
+                ClusterFinalizeStats stats{};
+                ASSERT_EQ(cluster_finalize_assign(b.st, kNoCancel, &l, nullptr, nullptr, &stats),
+                          Status::Ok);
+                const std::vector<Cluster> out = to_vector(l);
+                cluster_free_list(cluster_allocator(b.st), &l);
+                const std::uint64_t bins = cluster_bin_count(b.st);
+                EXPECT_LE(stats.near_visits, 16 * bins * stats.passes)
+                    << "radius " << radius << " step " << step << " far " << far << ": "
+                    << stats.near_visits << " visits, " << bins << " bins, " << stats.passes
+                    << " passes";
+                std::int64_t total = 0;
+                for (const Cluster& c : out) total += c.count;
+                EXPECT_EQ(total, kSide * kSide + (far ? 2 : 0));
+            }
+        }
+    }
+}
+
 TEST(ClusterEdges, InvalidParameters) {
     ClusterState* st = nullptr;
     const Allocator a = malloc_allocator();
@@ -483,10 +526,10 @@ TEST(ClusterEdges, MergeChecksParameters) {
     b.st = make_state(6, 60, true);
     c.st = make_state(5, 61, true);
     d.st = make_state(5, 60, false);
-    EXPECT_EQ(cluster_merge(a.st, b.st), Status::ClusterParamsDiffer);
-    EXPECT_EQ(cluster_merge(a.st, c.st), Status::ClusterParamsDiffer);
-    EXPECT_EQ(cluster_merge(a.st, d.st), Status::ClusterParamsDiffer);
-    EXPECT_EQ(cluster_merge(a.st, a.st), Status::Internal);
+    EXPECT_EQ(cluster_merge(a.st, b.st, kNoCancel), Status::ClusterParamsDiffer);
+    EXPECT_EQ(cluster_merge(a.st, c.st, kNoCancel), Status::ClusterParamsDiffer);
+    EXPECT_EQ(cluster_merge(a.st, d.st, kNoCancel), Status::ClusterParamsDiffer);
+    EXPECT_EQ(cluster_merge(a.st, a.st, kNoCancel), Status::Internal);
     EXPECT_EQ(cluster_check_params(a.st, 5, 60, true), Status::Ok);
     EXPECT_EQ(cluster_check_params(a.st, 5, 60.5, true), Status::ClusterParamsDiffer);
 }
@@ -770,7 +813,7 @@ bool centre_in_own_bounds(const Cluster& c) {
 void exercise(const std::vector<std::uint8_t>& bytes, TrackingAllocator& t, const char* what) {
     ClusterState* st = nullptr;
     const std::size_t before = t.peak_bytes = t.live_bytes;
-    const Status s = cluster_deserialize(bytes.data(), bytes.size(), t.allocator(), &st);
+    const Status s = cluster_deserialize(bytes.data(), bytes.size(), t.allocator(), &st, kNoCancel);
     EXPECT_LE(t.peak_bytes - before, 4 * bytes.size() + 4096)
         << what << ": allocation not capped by length";
     if (s != Status::Ok) {
@@ -780,7 +823,7 @@ void exercise(const std::vector<std::uint8_t>& bytes, TrackingAllocator& t, cons
         return;
     }
     std::vector<std::uint8_t> again(cluster_serialized_size(st));
-    EXPECT_EQ(cluster_serialize(st, again.data(), again.size()), Status::Ok);
+    EXPECT_EQ(cluster_serialize(st, again.data(), again.size(), kNoCancel), Status::Ok);
     EXPECT_EQ(again, bytes) << what << ": accepted a non-canonical value";
     ClusterList l{};
     EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::Ok);
@@ -807,7 +850,7 @@ TEST(ClusterSerial, HeaderChecks) {
     ClusterState* st = nullptr;
     const Allocator a = malloc_allocator();
     auto expect = [&](std::vector<std::uint8_t> b, Status want, const char* what) {
-        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), a, &st), want) << what;
+        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), a, &st, kNoCancel), want) << what;
         EXPECT_EQ(st, nullptr);
     };
     auto with = [&](std::size_t at, std::uint8_t v) {
@@ -834,13 +877,14 @@ TEST(ClusterSerial, HeaderChecks) {
     for (std::uint64_t n : {std::uint64_t{8}, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
         auto b = good;
         for (int i = 0; i < 8; ++i) b[16 + i] = static_cast<std::uint8_t>(n >> (8 * i));
-        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), t.allocator(), &st),
+        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), t.allocator(), &st, kNoCancel),
                   Status::StateCorrupt);
     }
     EXPECT_EQ(t.allocations, 0);
     // Every truncation.
     for (std::size_t len = 0; len < good.size(); ++len)
-        EXPECT_EQ(cluster_deserialize(good.data(), len, a, &st), Status::StateCorrupt) << len;
+        EXPECT_EQ(cluster_deserialize(good.data(), len, a, &st, kNoCancel), Status::StateCorrupt)
+            << len;
 }
 
 TEST(ClusterSerial, RecordChecks) {
@@ -859,7 +903,8 @@ TEST(ClusterSerial, RecordChecks) {
     auto corrupt = [&](const char* what, auto mutate) {
         auto b = good;
         mutate(b);
-        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), a, &st), Status::StateCorrupt) << what;
+        EXPECT_EQ(cluster_deserialize(b.data(), b.size(), a, &st, kNoCancel), Status::StateCorrupt)
+            << what;
         cluster_destroy(st);
         st = nullptr;
     };
@@ -1027,11 +1072,11 @@ TEST(ClusterResources, OutOfMemoryEverywhere) {
             return bytes;
         };
         const std::vector<std::uint8_t> a_before = snapshot(a);
-        while (!ok(cluster_merge(a, b))) EXPECT_EQ(snapshot(a), a_before);
+        while (!ok(cluster_merge(a, b, kNoCancel))) EXPECT_EQ(snapshot(a), a_before);
         std::vector<std::uint8_t> bytes(cluster_serialized_size(a));
-        while (!ok(cluster_serialize(a, bytes.data(), bytes.size()))) {
+        while (!ok(cluster_serialize(a, bytes.data(), bytes.size(), kNoCancel))) {
         }
-        while (!ok(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(), &c)))
+        while (!ok(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(), &c, kNoCancel)))
             EXPECT_EQ(c, nullptr);
         ClusterList l{};
         ClusterBinAssignment* asg = nullptr;
@@ -1086,7 +1131,8 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
         EXPECT_EQ(cluster_serialized_size(st), size);
         std::vector<std::uint8_t> bytes(size);
         t.fail_after = t.allocations;
-        EXPECT_EQ(cluster_serialize(st, bytes.data(), bytes.size()), Status::OutOfMemory);
+        EXPECT_EQ(cluster_serialize(st, bytes.data(), bytes.size(), kNoCancel),
+                  Status::OutOfMemory);
         t.fail_after = -1;
         cluster_destroy(st);
         EXPECT_EQ(t.live_blocks(), 0u) << fail_at;
@@ -1135,11 +1181,11 @@ TEST(ClusterBudget, GrowthStopsAtTheBudget) {
                       Status::Ok);
         const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
         const long allocations = t.allocations;
-        EXPECT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(budget), &copy),
+        EXPECT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(budget), &copy, kNoCancel),
                   Status::StateTooLarge);
         EXPECT_EQ(copy, nullptr);
         EXPECT_EQ(t.allocations, allocations + 1);  // the ClusterState alone
-        ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy), Status::Ok);
+        ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy, kNoCancel), Status::Ok);
         EXPECT_EQ(cluster_point_count(copy), 2 * added);
     }
     cluster_destroy(copy);
@@ -1162,11 +1208,11 @@ TEST(ClusterBudget, FinalizeScratchCounts) {
     // Deserialised, the state is exactly its size (no room to grow).
     const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
     ClusterState* st = nullptr;
-    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &st), Status::Ok);
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &st, kNoCancel), Status::Ok);
     const std::size_t state_bytes = cluster_estimate_bytes(st);
     cluster_destroy(st);
     TrackingAllocator t;
-    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(state_bytes + 1024), &st),
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(state_bytes + 1024), &st, kNoCancel),
               Status::Ok);
     ClusterList l{};
     EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::StateTooLarge);
@@ -1202,7 +1248,7 @@ TEST(ClusterBudget, MergeIsRefusedBeforeGrowing) {
     for (int i = 0; i < 100; ++i) ASSERT_EQ(cluster_add_point(a, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
     const std::vector<std::uint8_t> before = serialize_vec(a);
     const long allocations = t.allocations;
-    EXPECT_EQ(cluster_merge(a, b), Status::StateTooLarge);
+    EXPECT_EQ(cluster_merge(a, b, kNoCancel), Status::StateTooLarge);
     EXPECT_EQ(t.allocations, allocations);  // refused before allocating
     EXPECT_EQ(serialize_vec(a), before);
     EXPECT_GT(cluster_refused_bytes(a), b_bytes / 2);
@@ -1262,6 +1308,78 @@ TEST(ClusterResources, CancelStopsFinalizeCleanly) {
                   Status::Canceled);
         EXPECT_EQ(l.items, nullptr);
         EXPECT_EQ(t.live_blocks(), state_blocks);
+    }
+    cluster_destroy(st);
+    EXPECT_EQ(t.live_blocks(), 0u);
+}
+
+// serialize, deserialize and merge poll too: cancelled at every few polls they return Canceled
+// and release their scratch; the sorts poll as well (finalize of a lattice at a tiny radius with
+// two far-apart markers takes the comparison sort of cells, polled_sort).
+TEST(ClusterResources, CancelStopsSerializeDeserializeMergeCleanly) {
+    struct Ctx {
+        int calls = 0, cancel_at = 0;
+        static bool check(void* c) {
+            auto* self = static_cast<Ctx*>(c);
+            return ++self->calls >= self->cancel_at;
+        }
+    };
+    Gen g(9);
+    TrackingAllocator t;
+    ClusterState* st = nullptr;
+    ASSERT_EQ(cluster_create(14, 60, true, t.allocator(), &st), Status::Ok);
+    for (int i = 0; i < 30000; ++i)
+        ASSERT_EQ(cluster_add_point(st, g.uni(-60, 60), g.uni(-180, 180), true, i), Status::Ok);
+    std::vector<std::uint8_t> bytes(cluster_serialized_size(st));
+    ASSERT_EQ(cluster_serialize(st, bytes.data(), bytes.size(), kNoCancel), Status::Ok);
+    const std::size_t state_blocks = t.live_blocks();
+    // Polls each call makes when never cancelled; then cancelled at 20 points of each.
+    const auto run = [&](int which, CancelCheck cancel) {
+        if (which == 0) {
+            std::vector<std::uint8_t> out(bytes.size());
+            return cluster_serialize(st, out.data(), out.size(), cancel);
+        }
+        ClusterState* back = nullptr;
+        Status s = cluster_deserialize(bytes.data(), bytes.size(), t.allocator(), &back,
+                                       which == 1 ? cancel : kNoCancel);
+        if (s == Status::Ok && which == 2) {
+            ClusterState* dst = nullptr;
+            EXPECT_EQ(cluster_create(14, 60, true, t.allocator(), &dst), Status::Ok);
+            s = cluster_merge(dst, back, cancel);
+            cluster_destroy(dst);
+        }
+        cluster_destroy(back);
+        return s;
+    };
+    for (int which = 0; which < 3; ++which) {
+        Ctx never{0, 1 << 30};
+        ASSERT_EQ(run(which, CancelCheck{Ctx::check, &never}), Status::Ok) << which;
+        EXPECT_GT(never.calls, 5) << which;
+        for (int at = 1; at <= never.calls; at += std::max(1, never.calls / 20)) {
+            Ctx ctx{0, at};
+            EXPECT_EQ(run(which, CancelCheck{Ctx::check, &ctx}), Status::Canceled) << which;
+            EXPECT_EQ(t.live_blocks(), state_blocks) << which;
+        }
+    }
+    cluster_destroy(st);
+    EXPECT_EQ(t.live_blocks(), 0u);
+
+    ASSERT_EQ(cluster_create(29, 0.001, false, t.allocator(), &st), Status::Ok);
+    for (int i = 0; i < 10000; ++i)
+        ASSERT_EQ(cluster_add_point(st, 2 + (i / 100) * 1.3e-10, 2 + (i % 100) * 1.3e-10, false, 0),
+                  Status::Ok);
+    ASSERT_EQ(cluster_add_point(st, -85, -179.9, false, 0), Status::Ok);
+    ASSERT_EQ(cluster_add_point(st, 85, 179.9, false, 0), Status::Ok);
+    Ctx never{0, 1 << 30};
+    ClusterList l{};
+    ASSERT_EQ(cluster_finalize(st, CancelCheck{Ctx::check, &never}, &l), Status::Ok);
+    cluster_free_list(t.allocator(), &l);
+    const std::size_t blocks = t.live_blocks();
+    for (int at = 1; at <= never.calls; at += std::max(1, never.calls / 20)) {
+        Ctx ctx{0, at};
+        EXPECT_EQ(cluster_finalize(st, CancelCheck{Ctx::check, &ctx}, &l), Status::Canceled);
+        EXPECT_EQ(l.items, nullptr);
+        EXPECT_EQ(t.live_blocks(), blocks);
     }
     cluster_destroy(st);
     EXPECT_EQ(t.live_blocks(), 0u);

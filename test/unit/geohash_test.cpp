@@ -2744,7 +2744,8 @@ TEST(Geohash, MatchesPostgisStGeoHash) {
     EXPECT_GT(n, 2000);
 }
 
-TEST(Geohash, SeedExamples) {
+TEST(Geohash, WorkedExamples) {
+    // Two Kyiv points of the geohash-prefix GROUP BY article, at precision 12.
     GeohashCode c;
     ASSERT_EQ(geohash_from_latlon(50.450101, 30.523401, 12, &c), Status::Ok);
     EXPECT_EQ(text_of(c), "u8vxn84mnu3q");
@@ -2998,7 +2999,7 @@ TEST(Geohash, Neighbors) {
 }
 
 TEST(Geohash, PrecisionForZoom) {
-    // Seed 004, recomputed from the formula: (int) clamp(a * e^(b * zoom), gmin, gmax) with
+    // The geohash-prefix recipe's fit, recomputed from the formula: (int) clamp(a * e^(b * zoom), gmin, gmax) with
     // gmin = 1, gmax = 12, zmin = 0, zmax = 17, a = 1, b = ln(12) / 17.
     const double b = std::log(12.0) / 17.0;
     for (int zoom = 0; zoom <= kMaxZoom; ++zoom) {

@@ -69,8 +69,8 @@ std::uint32_t clamp_tile(long double t, int zoom) {
     return static_cast<std::uint32_t>(f);
 }
 
-TEST(Quadkey, SeedExamples) {
-    // Seed 003: Toronto at zoom 23.
+TEST(Quadkey, TorontoBigintExample) {
+    // The bigint quadkey schema's worked example: Toronto at zoom 23.
     QuadkeyCode c;
     ASSERT_EQ(quadkey_from_latlon(43.653785705566406, -79.3778076171875, 23, &c), Status::Ok);
     EXPECT_EQ(text_of(c), "03022313122033033011213");

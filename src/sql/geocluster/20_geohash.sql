@@ -64,7 +64,7 @@ COMMENT ON FUNCTION @extschema@.geohash_neighbors(@extschema@.geohash) IS
 CREATE FUNCTION @extschema@.geohash_precision_for_zoom(zoom int) RETURNS int
     AS 'MODULE_PATHNAME', 'geohash_precision_for_zoom' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.geohash_precision_for_zoom(int) IS
-    'seed 004''s zoom -> precision fit: trunc(e^(zoom * ln(12) / 17)) clamped to 1..12';
+    'the geohash-prefix recipe''s zoom -> precision fit: trunc(e^(zoom * ln(12) / 17)) clamped to 1..12';
 
 CREATE FUNCTION @extschema@.geohash_range_end(@extschema@.geohash) RETURNS @extschema@.geohash
     AS 'MODULE_PATHNAME', 'geohash_range_end' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -4,7 +4,7 @@ from geocluster_django import GeohashField, QuadkeyField
 
 
 class Marker(models.Model):
-    """A user's place on the map (seed 000: a social network's members).
+    """A user's place on the map (a social network's members).
 
     The table has one more column that this model does not declare: `cell quadkey`, generated
     from geom and indexed (migration 0002_geocluster). Django 3.2 has no GeneratedField, and a

@@ -20,7 +20,7 @@ class MarkerTestCase(TestCase):
         # them the planner sees whatever autovacuum last left: after an earlier class's rows were
         # rolled back and vacuumed away, reltuples = 0, and it takes the table for empty. (The
         # recipes read the ORM's query as a derived table, so no plan can join the table to
-        # itself whatever the statistics: test_seed checks the plans.)
+        # itself whatever the statistics: test_social_network checks the plans.)
         with connection.cursor() as cursor:
             cursor.execute('ANALYZE markers_marker')
         # ST_X and ST_Y return the stored coordinates exactly, without a GEOS object per row.

@@ -56,7 +56,7 @@ class RawViewportTests(MarkerTestCase):
                 clusters = raw_clusters(zoom, *EUROPE)
                 self.assertEqual(sum(c.count for c in clusters), expected)
                 self.assertEqual(len({c.pk for c in clusters}), len(clusters))
-        # The map of seed 000: a handful of markers for the client, not thousands.
+        # The social network's map: a handful of markers for the client, not thousands.
         self.assertLessEqual(len(raw_clusters(4, *EUROPE)), 50)
 
     def test_the_primary_key_is_a_member(self):

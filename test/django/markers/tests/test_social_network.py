@@ -1,5 +1,5 @@
-"""Seed 000: "a social network with 28,000+ users ... the client side will have to deal only
-with 10-50 markers per request/zoom level". The README's shortest path, the /clusters view,
+"""The use case: a Django social network with 28,000+ users whose map client should deal only
+with 10-50 markers per request and zoom level. The README's shortest path, the /clusters view,
 on 28,000 users, with a 1280x800 px map centred on cities at zoom levels from the world to
 the street; and the plans of its query at every zoom."""
 import json
@@ -35,7 +35,7 @@ def nested_loops_over_two_scans(node, table):
     return found
 
 
-class Seed000Tests(MarkerTestCase):
+class SocialNetworkTests(MarkerTestCase):
     total = 28000
     fast_load = True
 
