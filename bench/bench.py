@@ -28,11 +28,19 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--markers", type=int, default=1_000_000, help="dataset size (default 1000000)")
     p.add_argument("--seed", type=int, default=1, help="dataset and viewport seed (default 1)")
-    p.add_argument("--zooms", default="3,6,9,12,15", help="comma-separated zooms (default 3,6,9,12,15)")
-    p.add_argument("--viewports", type=int, default=10, help="viewports per zoom (default 10)")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs per viewport and approach (default 3)")
-    p.add_argument("--approaches", help="comma-separated list (default: all available but the floor ladder's rungs)")
-    p.add_argument("--baseline", default="seed004_geohash", help="ratios against this approach")
+    p.add_argument("--zooms", help="comma-separated zooms (default 3,6,9,12,15; with --hierarchy 0,3,6,9,12,15)")
+    p.add_argument("--viewports", type=int, help="viewports per zoom (default 10; with --hierarchy 20)")
+    p.add_argument("--repeat", type=int, help="timed runs per viewport and approach (default 3; with --hierarchy 5)")
+    p.add_argument("--approaches", help="comma-separated list (default: all available but the floor ladder's "
+                                        "rungs and --hierarchy's three)")
+    p.add_argument("--baseline", help="ratios against this approach (default seed004_geohash; with --hierarchy "
+                                      "result_floor)")
+    p.add_argument("--hierarchy", action="store_true",
+                   help="the cluster hierarchy comparison: geocluster_hierarchy, result_floor and supercluster "
+                        "(unless --approaches names others), and its report section")
+    p.add_argument("--rebuild-hierarchy", action="store_true",
+                   help="build the cluster hierarchy again even if the dataset's is current (so that its build "
+                        "is timed in the same run as supercluster's)")
     p.add_argument("--out", help="results file (.json, with a .csv beside it); "
                                  "default bench/results/<markers>-s<seed>.json")
     p.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
@@ -51,7 +59,17 @@ def parse_args(argv):
     p.add_argument("--smoke", action="store_true",
                    help="the test command's self-check on a throwaway cluster: exits non-zero on failure")
     args = p.parse_args(argv)
-    args.zooms = [int(z) for z in args.zooms.split(",")]
+    if args.hierarchy:
+        args.approaches = args.approaches or ",".join(A.HIERARCHY_APPROACHES)
+        args.zooms = args.zooms or "0,3,6,9,12,15"
+        args.baseline = args.baseline or "result_floor"
+        # Its queries take well under a millisecond: more viewports and runs make the p95 steadier.
+        args.viewports = args.viewports or 20
+        args.repeat = args.repeat or 5
+    args.viewports = args.viewports or 10
+    args.repeat = args.repeat or 3
+    args.zooms = [int(z) for z in (args.zooms or "3,6,9,12,15").split(",")]
+    args.baseline = args.baseline or "seed004_geohash"
     return args
 
 
@@ -83,19 +101,31 @@ def benchmark(srv, args, ds, log=log):
                                       ds["table_name"])
     for n in notes:
         log(f"bench: {n}")
+    names = [a.name for a in chosen]
+    for a in chosen:
+        if a.rows_like and a.rows_like not in names:
+            raise SystemExit(f"bench: {a.name} returns as many rows as {a.rows_like}, which is not run")
     if args.baseline not in [a.name for a in chosen]:
         raise SystemExit(f"bench: baseline {args.baseline} is not among the approaches run")
     table = ds["table_name"]
     for a in chosen:
         if a.prepare is not None:
-            ds.setdefault("prepared", {})[a.name] = a.prepare(conn, table, log)
+            ds.setdefault("prepared", {})[a.name] = a.prepare(srv, conn, table, args, log)
     load_before = os.getloadavg()
     log(f"bench: warming the cache ({table} and its indexes)")
     dataset.prewarm(conn, table)
+    for a in chosen:
+        if a.prewarm is not None:
+            a.prewarm(conn, table)
     vps = runner.draw_viewports(conn, table, ds["markers"], args.zooms, args.viewports, args.seed)
+    external = {}
+    for a in chosen:
+        if a.external is not None:
+            ds.setdefault("prepared", {})[a.name], external[a.name] = a.external(srv, conn, table, vps,
+                                                                                 args.repeat, log)
     log(f"bench: running {len(chosen)} approaches on {args.viewports} viewports x {len(args.zooms)} zooms, "
         f"{args.repeat} timed runs each")
-    results = runner.Runner(conn, table, args.repeat, log).run(chosen, vps)
+    results = runner.Runner(conn, table, args.repeat, log, external).run(chosen, vps)
     meta = {
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["bench/run"] + sys.argv[1:]),

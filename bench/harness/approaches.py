@@ -53,7 +53,21 @@ class Approach:
     params: Callable = field(default=lambda zoom: {})  # per-zoom parameters, for the report
     needs_column: str = None  # a column the dataset must have (geocluster's qk), else skipped
     max_zoom: int = None  # zooms above it are not run (geocluster_tiles keeps tiles for 0..6)
-    prepare: Callable = None  # (conn, table, log) -> dict: builds what the approach reads, once
+    prepare: Callable = None  # (server, conn, table, args, log) -> dict: builds what it reads, once
+    # (conn, table): loads what it reads into shared buffers, after the dataset's prewarm (so that
+    # the dataset does not evict it when both do not fit)
+    prewarm: Callable = None
+    # Not SQL: (server, conn, table, viewports by zoom, repeat, log) -> (dict for the report,
+    # {(zoom, viewport index): {"samples_ms", "clusters", "counts_sum", "centres"}}), run once
+    # before the SQL approaches (supercluster, in node).
+    external: Callable = None
+    # Returns as many rows as this other approach returns on the viewport (the result floor):
+    # sql then takes (viewport, table, rows).
+    rows_like: str = None
+    # Its clusters are the ones whose centre lies in the viewport (supercluster's getClusters,
+    # cluster_viewport), so their counts are not checked against the viewport's rows, only
+    # compared ('by centre -1.2%'); their conservation is checked on the whole world instead.
+    counts_by_centre: bool = False
 
     @property
     def counts_only(self):
@@ -222,7 +236,7 @@ def tiles_rows_sql(vp, table):
             f"(SELECT unnest({tiles_cover_sql(vp)}))")
 
 
-def _prepare_tiles(conn, table, log):
+def _prepare_tiles(server, conn, table, args, log):
     from . import dataset
     return dataset.ensure_tiles(conn, table, TILES_LEVEL_OFFSET, TILES_MAX_ZOOM, GEOCLUSTER_RADIUS_PX, log)
 
@@ -257,6 +271,53 @@ GEOCLUSTER = [
 ]
 APPROACHES.extend(GEOCLUSTER)
 
+# --- the cluster hierarchy against supercluster and the result floor (harness/hierarchy.py) ------
+# geocluster_hierarchy reads a stored clustering of the whole table at every zoom (built once per
+# dataset); the result floor returns as many rows of the same columns from a plain table by primary
+# key range, so cluster_viewport's ratio to it is what finding its rows costs; supercluster is the
+# in-process JavaScript index map clients build the same hierarchy with. `--hierarchy` runs these.
+
+
+def _prepare_hierarchy(server, conn, table, args, log):
+    from . import hierarchy
+    return hierarchy.ensure(server, conn, table, log, rebuild=getattr(args, "rebuild_hierarchy", False))
+
+
+def _prewarm_hierarchy(conn, table):
+    from . import hierarchy
+    hierarchy.prewarm(conn, table)
+
+
+def _hierarchy_sql(vp, table):
+    from . import hierarchy
+    return hierarchy.viewport_sql(vp, table)
+
+
+def _result_floor_sql(vp, table, rows):
+    from . import hierarchy
+    return hierarchy.floor_sql(vp, table, rows)
+
+
+def _run_supercluster(server, conn, table, viewports_by_zoom, repeat, log):
+    from . import supercluster
+    return supercluster.run(server, conn, table, viewports_by_zoom, repeat, log)
+
+
+HIERARCHY = [
+    Approach("geocluster_hierarchy", "geocluster: cluster_viewport(hierarchy, viewport, zoom) on "
+             "cluster_hierarchy_create(table, 'lat', 'lon', 'id', 60, 16), every cluster_node column",
+             _hierarchy_sql, requires=("cluster_hierarchy_create", "cluster_viewport"), prepare=_prepare_hierarchy,
+             prewarm=_prewarm_hierarchy, counts_by_centre=True),
+    Approach("result_floor", "as many rows of cluster_node's columns as geocluster_hierarchy returns, from a "
+             "plain table: WHERE pk BETWEEN a AND a + n - 1",
+             _result_floor_sql, requires=("cluster_hierarchy_create", "cluster_viewport"),
+             rows_like="geocluster_hierarchy"),
+    Approach("supercluster", "supercluster (node, in process): getClusters([w, s, e, n], zoom) on an index of "
+             "every point, {radius: 60, extent: 256, maxZoom: 16}; no round trip",
+             None, external=_run_supercluster, counts_by_centre=True),
+]
+APPROACHES.extend(HIERARCHY)
+
 # --- the floor ladder ----------------------------------------------------------------------------
 # Where the time between the scan floor and geocluster_latlon goes, one rung at a time, each the
 # previous one plus one thing. Every rung returns one row, count(*) first (so its rows are checked
@@ -287,7 +348,10 @@ LADDER = [
              requires=("cluster_agg",), one_row=True),
 ]
 APPROACHES.extend(LADDER)
-DEFAULT_APPROACHES = [a for a in APPROACHES if not a.one_row]
+# Run unless named: the ladder's rungs, and the hierarchy comparison's three (--hierarchy), whose
+# builds take minutes at 10M.
+DEFAULT_APPROACHES = [a for a in APPROACHES if not a.one_row and a not in HIERARCHY]
+HIERARCHY_APPROACHES = [a.name for a in HIERARCHY]
 
 
 def by_name(names):

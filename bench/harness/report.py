@@ -10,6 +10,8 @@ def _ms(v):
         return "-"
     if math.isinf(v):
         return "timeout"
+    if v < 0.1:
+        return f"{v:.2g}"  # supercluster answers in microseconds: 0.012, not 0.0
     return f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
 
 
@@ -26,11 +28,17 @@ def _rows(s, floor):
     """Whether the counts add up: 'ok' when they equal the rows the approach covers, which are the
     viewport's unless it says otherwise (seed 003's whole tiles, PostGIS' float4 boxes); then the
     excess over the viewport follows. 'MISMATCH' is a bug."""
+    if s.get("counts_by_centre") and "rows_vs_viewport" in s:
+        # supercluster: the clusters whose centre is in the viewport, against the viewport's rows
+        extra = s["rows_vs_viewport"]
+        return f"by centre {100 * extra:+.1f}%" if abs(extra) >= 0.0005 else "by centre ±<0.1%"
     if s["counts_ok"] is None:
         return "-"
     if not s["counts_ok"]:
         return "MISMATCH"
     extra = s.get("rows_vs_viewport", 0.0)
+    if s.get("rows_like"):
+        return f"ok, rows of {s['rows_like']}"
     if floor or extra == 0:
         return "ok"
     pct = f"{100 * extra:+.1f}%" if abs(extra) >= 0.0005 else "+<0.1%"
@@ -73,13 +81,13 @@ def zoom_lines(z, baseline, floor_names):
     lines = [
         "",
         f"zoom {z['zoom']}: rows per viewport median {sorted(rows)[len(rows) // 2]:,} (max {max(rows):,}), "
-        f"{z['crossing_viewports']} of {len(rows)} viewports cross the antimeridian; "
-        + ", ".join(text for key, text in (
+        f"{z['crossing_viewports']} of {len(rows)} viewports cross the antimeridian"
+        + "".join("; " + ", ".join(texts) for texts in [[text for key, text in (
             ("precision", f"geohash precision {p.get('precision')}"),
             ("level", f"quadkey level {p.get('level')}"),
             ("cell_deg", f"grid {p.get('cell_deg', 0):.4g} deg"),
             ("eps_m", f"eps {p.get('eps_m', 0):,.0f} m"),
-            ("cover_level", f"geocluster cover level {p.get('cover_level')}")) if key in p),
+            ("cover_level", f"geocluster cover level {p.get('cover_level')}")) if key in p]] if texts),
     ]
     head = ["approach", "median ms", "p95 ms", "clusters", "overlap", "counts", f"vs {baseline}",
             "vs floor", "vs best seed"]
@@ -98,7 +106,8 @@ def zoom_lines(z, baseline, floor_names):
             name,
             _ms(s["median_ms"]),
             _ms(s["p95_ms"]),
-            "-" if floor or "clusters_median" not in s else f"{s['clusters_median']:,.0f}",
+            f"{s['rows_median']:,.0f} rows" if "rows_median" in s
+            else "-" if floor or "clusters_median" not in s else f"{s['clusters_median']:,.0f}",
             "-" if floor or "overlap_share" not in s else f"{s['overlap_share']:.1%}",
             _rows(s, floor) + (f" ({timeouts}/{s['runs']} timed out)" if timeouts else ""),
             _ratio(s["median_ms"], base),
@@ -123,10 +132,105 @@ def plan_lines(results):
     return lines
 
 
+def _mib(b):
+    return "-" if b is None else f"{b / 2**20:,.0f} MiB"
+
+
+def _ms3(v):
+    """Milliseconds to three significant digits below 100 ms: the hierarchy's queries take a few
+    tenths of a millisecond, and their ratios need more than one digit of them."""
+    if v is None or math.isinf(v) or v >= 100:
+        return _ms(v)
+    return f"{v:.3g}"
+
+
+def _goal(ratio, goal, below=True):
+    if ratio is None:
+        return "-"
+    met = ratio <= goal if below else ratio >= goal
+    return f"{_ratio(ratio, 1.0)} (goal <= {goal:g}x: {'met' if met else 'NOT met'})"
+
+
+def hierarchy_lines(meta, results):
+    """The cluster hierarchy against supercluster and the result floor: build time and memory,
+    storage, and per zoom the p95s and the overlap (bench/README.md, "The cluster hierarchy")."""
+    prepared = meta.get("prepared", {})
+    h, sc = prepared.get("geocluster_hierarchy"), prepared.get("supercluster")
+    if not h:
+        return []
+    lines = ["", f"cluster hierarchy {h['hierarchy']} (radius {h['radius_px']} px, max_zoom {h['max_zoom']})"
+             + (f" against supercluster {sc['supercluster']} ({sc['node']}, the same points, "
+                f"{sc['options']['radius']} px, extent {sc['options']['extent']}, maxZoom {sc['options']['maxZoom']})"
+                if sc else "") + ":"]
+    built = "reused: built " + h["reused_from"][:19] if h.get("reused_from") else "built in this run"
+    load = (f"load {h['loadavg_before'][0]:.2f} before" if h.get("loadavg_before") else "")
+    line = (f"  build: hierarchy {h['build_s']:,.1f} s ({built}, {load}; "
+            f"VACUUM ANALYZE after it {h.get('vacuum_analyze_s', 0):.1f} s, not counted)")
+    if sc:
+        sc_s = sc["build_ms"] / 1000
+        line += (f"; supercluster index {sc_s:,.1f} s (load {sc['loadavg_before'][0]:.2f} before; "
+                 f"reading and making {sc['points']:,} GeoJSON features {sc['read_ms'] / 1000:,.1f} s, not counted)")
+        lines.append(line)
+        ratio = h["build_s"] / sc_s if sc_s else None
+        lines.append(f"  build time ratio hierarchy / supercluster: {_goal(ratio, 0.3)}")
+    else:
+        lines.append(line)
+    mem = h.get("memory", {})
+    line = "  memory: hierarchy build backend " + (
+        f"peak private (RssAnon) {_mib(mem.get('peak_rss_anon_bytes'))} "
+        f"(from {_mib(mem.get('rss_anon_before_bytes'))}), "
+        f"VmHWM {_mib(mem.get('vm_hwm_bytes'))} (shared buffers it touched included)"
+        if mem.get("sampled") else "not sampled (the server is not on this machine)")
+    if sc:
+        line += (f"; supercluster process peak RSS {_mib(sc['peak_rss_bytes'])} "
+                 f"(the features alone {_mib(sc['peak_rss_before_build_bytes'])})")
+    lines.append(line)
+    share = h["bytes"] / h["source_heap_bytes"] if h["source_heap_bytes"] else None
+    lines.append(f"  storage: hierarchy {_mib(h['bytes'])} (tables and indexes: "
+                 + ", ".join(f"{r['relation']} {_mib(r['total_bytes'])}" for r in h["relations"])
+                 + f") against the source heap {_mib(h['source_heap_bytes'])}: "
+                 + ("-" if share is None else f"{share:.1%} (goal <= 50%: {'met' if share <= 0.5 else 'NOT met'})"))
+    if h.get("world_counts_ok") is not None:
+        lines.append(f"  counts: every zoom's nodes over the whole world add up to the table's rows: "
+                     f"{'yes' if h['world_counts_ok'] else 'NO: ' + str(h.get('world_counts_bad'))}"
+                     + (f"; supercluster's at zoom 0: {'yes' if sc['world_counts_sum'] == sc['points'] else 'NO'}"
+                        if sc else ""))
+    head = ["zoom", "rows median", "clusters", "hierarchy p95 ms", "result floor p95 ms",
+            "hierarchy / floor (goal <= 1.5x)", "medians' ratio", "overlap", "supercluster p95 ms", "sc clusters",
+            "sc overlap"]
+    table = []
+    for z in results:
+        a = z["approaches"]
+        hz, fz, sz = a.get("geocluster_hierarchy"), a.get("result_floor"), a.get("supercluster")
+        rows = sorted(z["viewport_rows"])
+        ratio = (hz["p95_ms"] / fz["p95_ms"] if hz and fz and hz["p95_ms"] is not None and fz["p95_ms"]
+                 and not math.isinf(hz["p95_ms"]) else None)
+        table.append([
+            str(z["zoom"]), f"{rows[len(rows) // 2]:,}",
+            f"{hz['clusters_median']:,.0f}" if hz and "clusters_median" in hz else "-",
+            _ms3(hz["p95_ms"]) if hz else "-",
+            _ms3(fz["p95_ms"]) if fz else "-",
+            "-" if ratio is None else f"{ratio:.2f}x {'ok' if ratio <= 1.5 else 'over'}",
+            # Under load a p95 is one or two preempted viewports; the medians say what is typical.
+            _ratio(hz["median_ms"], fz["median_ms"]) if hz and fz else "-",
+            f"{hz['overlap_share']:.1%}" if hz and "overlap_share" in hz else "-",
+            _ms3(sz["p95_ms"]) if sz else "-",
+            f"{sz['clusters_median']:,.0f}" if sz and "clusters_median" in sz else "-",
+            f"{sz['overlap_share']:.1%}" if sz and "overlap_share" in sz else "-",
+        ])
+    widths = [max(len(r[i]) for r in [head] + table) for i in range(len(head))]
+    lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(head, widths)))
+    lines.extend("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in table)
+    lines.append("  (p95 over the viewports of each viewport's median; supercluster answers in process, "
+                 "the SQL rows include the round trip to the server)")
+    return lines
+
+
 def render(meta, results, floor_names):
     lines = header_lines(meta)
     for z in results:
         lines.extend(zoom_lines(z, meta["workload"]["baseline"], floor_names))
+    lines.extend(hierarchy_lines(meta, results))
     lines.extend(plan_lines(results))
     return "\n".join(lines)
 

@@ -112,8 +112,11 @@ def plan_summary(conn, sql):
 
 
 class Runner:
-    def __init__(self, conn, table, repeat, log):
+    def __init__(self, conn, table, repeat, log, external=None):
         self.conn, self.table, self.repeat, self.log = conn, table, repeat, log
+        # Results of the approaches that ran outside PostgreSQL before the SQL ones (supercluster):
+        # {name: {(zoom, viewport index): {"samples_ms", "clusters", "counts_sum", "centres"}}}.
+        self.external = external or {}
         self._timeout = None
 
     def _run(self, sql, timeout_s):
@@ -146,21 +149,42 @@ class Runner:
             for i, vp in enumerate(vps):
                 rows_in_vp = self._count(f"SELECT count(*) FROM {self.table} WHERE {latlon_filter(vp)}")
                 viewport_rows.append(rows_in_vp)
+                rows_like = {}  # the row counts the result floor matches, per approach it follows
                 for a in active:
                     rec = recs[a.name]
-                    sql = a.sql(vp, self.table)
+                    if a.external is not None:
+                        rec["viewports"].append(self._external(a, vp, self.external[a.name][(zoom, i)], rec,
+                                                               rows_in_vp))
+                        continue
+                    if a.rows_like:
+                        if a.rows_like not in rows_like:
+                            like = next(b for b in approaches if b.name == a.rows_like)
+                            rows_like[a.rows_like] = self._count(
+                                f"SELECT count(*) FROM ({like.sql(vp, self.table)}) s")
+                        sql = a.sql(vp, self.table, rows_like[a.rows_like])
+                    else:
+                        sql = a.sql(vp, self.table)
                     if i == plan_viewport:
                         rec["plan"] = plan_summary(self.conn, sql)
                     if rec["timeouts"] >= MAX_TIMEOUTS_PER_ZOOM:
                         rec["skipped"] += 1
                         rec["latency_ms"].append(math.inf)
                         continue
-                    rec["viewports"].append(self._viewport(a, vp, sql, rec, rows_in_vp))
+                    rec["viewports"].append(self._viewport(a, vp, sql, rec, rows_in_vp,
+                                                           rows_like.get(a.rows_like)))
             results.append(summarise(zoom, vps, viewport_rows, active, recs))
             self.log(f"bench:   zoom {zoom}: {len(vps)} viewports in {time.monotonic() - t_zoom:.0f} s")
         return results
 
-    def _viewport(self, a, vp, sql, rec, rows_in_vp):
+    def _external(self, a, vp, res, rec, rows_in_vp):
+        """An approach that ran outside PostgreSQL (its timed runs and first answer in `res`)."""
+        latency = statistics.median(res["samples_ms"])
+        rec["latency_ms"].append(latency)
+        overlapping, clusters = V.overlapping_share([tuple(c) for c in res["centres"]], vp.zoom)
+        return {"clusters": clusters, "overlapping": overlapping, "rows": res["counts_sum"],
+                "expected_rows": rows_in_vp, "viewport_rows": rows_in_vp, "samples_ms": res["samples_ms"]}
+
+    def _viewport(self, a, vp, sql, rec, rows_in_vp, rows_expected=None):
         """One approach on one viewport: warm-up, timed runs, measurements of the first run.
         rec["slow"] says whether the approach's last run was slower than SLOW_S."""
         first, samples = None, []
@@ -180,11 +204,13 @@ class Runner:
             rec["timeouts"] += 1
         if first is None:
             return {"timeout": True, "samples_ms": samples}
-        return {**self._measure(a, vp, first, rows_in_vp), "samples_ms": samples}
+        return {**self._measure(a, vp, first, rows_in_vp, rows_expected), "samples_ms": samples}
 
-    def _measure(self, a, vp, rows, rows_in_vp):
+    def _measure(self, a, vp, rows, rows_in_vp, rows_expected=None):
         if a.counts_only:
             return {"clusters": None, "rows": rows[0][0], "expected_rows": rows_in_vp}
+        if a.rows_like:  # the result floor: its rows are not clusters, only their number counts
+            return {"clusters": None, "rows": len(rows), "expected_rows": rows_expected}
         overlapping, clusters = V.overlapping_share([(r[1], r[2]) for r in rows], vp.zoom)
         expected = rows_in_vp if a.expected_rows_sql is None else self._count(a.expected_rows_sql(vp, self.table))
         return {"clusters": clusters, "overlapping": overlapping, "rows": int(sum(r[0] for r in rows)),
@@ -213,9 +239,14 @@ def summarise(zoom, vps, viewport_rows, approaches, recs):
             "plan": rec.get("plan"),
             "latency_ms": rec["latency_ms"],
             "per_viewport": rec["viewports"],
-            "counts_ok": all(v["rows"] == v["expected_rows"] for v in done) if done else None,
+            "counts_ok": (all(v["rows"] == v["expected_rows"] for v in done)
+                          if done and not a.counts_by_centre else None),
+            "counts_by_centre": a.counts_by_centre,
+            "rows_like": a.rows_like,
         }
-        if not a.counts_only and done:
+        if a.rows_like and done:
+            s["rows_median"] = statistics.median(v["rows"] for v in done)
+        if not a.counts_only and not a.rows_like and done:
             total = sum(v["clusters"] for v in done)
             s["clusters_median"] = statistics.median(v["clusters"] for v in done)
             s["overlap_share"] = sum(v["overlapping"] for v in done) / total if total else 0.0

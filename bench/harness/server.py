@@ -156,14 +156,44 @@ class Server:
                     # During development the version stays the same while its SQL grows: an
                     # extension created from older scripts lacks the newest functions. Recreate
                     # it then (CASCADE drops the qk column; dataset.ensure adds it back).
-                    cur.execute("SELECT to_regprocedure('cluster_state_agg(bytea)') IS NULL")
-                    if cur.fetchone()[0]:
-                        self.log("bench: the geocluster extension predates cluster_state_agg(bytea): recreating it")
+                    stale = _stale_extension(cur)
+                    if stale:
+                        self.log(f"bench: the geocluster extension predates {stale}: recreating it")
                         cur.execute("DROP EXTENSION geocluster CASCADE")
                         cur.execute("CREATE EXTENSION geocluster")
                 except psycopg2.Error as e:
                     self.log(f"bench: geocluster extension not created ({e.pgerror or e}); its approaches will be skipped")
         conn.close()
+
+
+# SQL functions added during development, newest last: the extension is recreated when it lacks
+# one. Those with a C symbol are looked for only when the installed library has that symbol, so a
+# server built before them keeps its extension instead of recreating it at every run.
+NEWER_FUNCTIONS = [("cluster_state_agg(bytea)", None),
+                   ("cluster_viewport(regclass,float8,float8,float8,float8,float8)", "cluster_viewport")]
+
+
+def _library_has(cur, symbol):
+    """Whether geocluster's shared library exports a C function `symbol`: a throwaway
+    declaration of it, rolled back (the benchmark connects as a superuser)."""
+    cur.execute("BEGIN")
+    try:
+        cur.execute(f"CREATE FUNCTION pg_temp.geocluster_probe() RETURNS void AS '$libdir/geocluster', "
+                    f"'{symbol}' LANGUAGE C")
+        return True
+    except psycopg2.Error:
+        return False
+    finally:
+        cur.execute("ROLLBACK")
+
+
+def _stale_extension(cur):
+    """The first function of NEWER_FUNCTIONS the installed library has but the extension lacks."""
+    for signature, symbol in NEWER_FUNCTIONS:
+        cur.execute("SELECT to_regprocedure(%s) IS NULL", (signature,))
+        if cur.fetchone()[0] and (symbol is None or _library_has(cur, symbol)):
+            return signature
+    return None
 
 
 def describe(conn):

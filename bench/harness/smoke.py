@@ -14,7 +14,11 @@ What it asserts:
     that pass PostGIS' &&), some viewport crosses the antimeridian, the report and the JSON/CSV
     files come out;
   - when the server has the geocluster extension: its rows (geocluster_latlon, geocluster_quadkey
-    on the qk column the build adds) run, their counts equal the viewport's rows, 0% overlap.
+    on the qk column the build adds) run, their counts equal the viewport's rows, 0% overlap;
+  - supercluster (node, bench/supercluster; `npm ci` first when node_modules is missing) runs, and
+    its zoom-0 world query holds every marker; when the extension has the cluster hierarchy,
+    geocluster_hierarchy and result_floor run too: every zoom's nodes over the whole world add up
+    to the markers, no two clusters of a viewport overlap, and the floor returns as many rows.
 """
 
 import copy
@@ -39,6 +43,10 @@ GEOCLUSTER = ["geocluster_latlon", "geocluster_quadkey"]
 # The floor ladder's rungs (approaches.LADDER), run by name: one row each, the count checked.
 LADDER_BASE = ["floor_columns"]
 LADDER_GEOCLUSTER = ["geocluster_zoom0", "geocluster_norows"]
+# The cluster hierarchy comparison (approaches.HIERARCHY): supercluster always (node), the other
+# two when the extension has cluster_hierarchy_create.
+SUPERCLUSTER = ["supercluster"]
+HIERARCHY = ["geocluster_hierarchy", "result_floor"]
 
 
 class Failure(Exception):
@@ -145,16 +153,31 @@ def check_results(meta, results, floors, approaches_run):
     check(min(z["viewport_rows"]) > 0, "a viewport holds no rows")
     for name, s in z["approaches"].items():
         check(s["timeouts"] == 0 and s["skipped"] == 0, f"{name} timed out on 10k markers")
-        check(s["counts_ok"] is True, f"{name}: cluster counts do not add up to the rows they cover")
+        if s["counts_by_centre"]:  # supercluster, the hierarchy: checked on the whole world below
+            check(s["counts_ok"] is None and s["rows_vs_viewport"] is not None, f"{name}: no counts")
+        else:
+            check(s["counts_ok"] is True, f"{name}: counts do not add up to the rows they cover")
         check(s["median_ms"] is not None and s["median_ms"] > 0, f"{name}: no latency measured")
-        if name not in floors and name not in LADDER_BASE + LADDER_GEOCLUSTER:
+        if name not in floors and name not in LADDER_BASE + LADDER_GEOCLUSTER + ["result_floor"]:
             check(s["clusters_median"] > 0, f"{name}: no clusters")
             check(0.0 <= s["overlap_share"] <= 1.0, f"{name}: overlap share {s['overlap_share']}")
-            check(s["rows_vs_viewport"] >= 0.0, f"{name}: covers fewer rows than the viewport holds")
-            if not s["extra_rows"]:
+            check(s["counts_by_centre"] or s["rows_vs_viewport"] >= 0.0,
+                  f"{name}: covers fewer rows than the viewport holds")
+            if not s["extra_rows"] and not s["counts_by_centre"]:
                 check(s["rows_vs_viewport"] == 0.0, f"{name}: counts differ from the viewport's rows")
-            if name in GEOCLUSTER:
+            if name in GEOCLUSTER + ["geocluster_hierarchy"]:
                 check(s["overlap_share"] == 0.0, f"{name}: {s['overlap_share']:.1%} of its clusters overlap")
+    sc = meta["prepared"].get("supercluster")
+    if sc:
+        check(sc["world_counts_sum"] == sc["points"] == SMOKE_MARKERS,
+              f"supercluster: the world at zoom 0 holds {sc['world_counts_sum']} of {sc['points']} points")
+        check(sc["build_ms"] > 0 and sc["peak_rss_bytes"] > 0, "supercluster: no build time or memory")
+    h = meta["prepared"].get("geocluster_hierarchy")
+    if h:
+        check(h["world_counts_ok"] and h["rows"] == SMOKE_MARKERS,
+              f"geocluster_hierarchy: zooms whose nodes do not add up to {h['rows']} markers: {h['world_counts_bad']}")
+        check(h["build_s"] > 0 and h["bytes"] > 0, "geocluster_hierarchy: no build time or size")
+        check("cluster hierarchy" in report.render(meta, results, floors), "the report lacks the hierarchy section")
     text = report.render(meta, results, floors)
     check(all(n in text for n in approaches_run), "the report lacks an approach")
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,7 +207,10 @@ def main(args, make_server, benchmark, log):
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'geocluster'")
                 has_ext = cur.fetchone() is not None
-            expected = BASELINES + LADDER_BASE + (GEOCLUSTER + LADDER_GEOCLUSTER if has_ext else [])
+                cur.execute("SELECT to_regproc('cluster_hierarchy_create') IS NOT NULL")
+                has_hierarchy = has_ext and cur.fetchone()[0]
+            expected = (BASELINES + LADDER_BASE + SUPERCLUSTER + (GEOCLUSTER + LADDER_GEOCLUSTER if has_ext else [])
+                        + (HIERARCHY if has_hierarchy else []))
             conn.close()
             smoke_args = copy.copy(args)
             smoke_args.approaches = ",".join(a.name for a in A.APPROACHES)  # the ladder's rungs too
