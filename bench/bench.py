@@ -2,7 +2,7 @@
 """geocluster's benchmark: every approach, the same data, the same viewports, one run.
 
     bench/run --markers 1000000                  # build or reuse the dataset, run all zooms
-    bench/run --markers 10000000 --viewports 10 --repeat 3 --baseline seed004_geohash
+    bench/run --markers 10000000 --viewports 10 --repeat 3 --baseline geohash_prefix
     bench/run --smoke                            # the test command's check (10k markers, one zoom)
 
 See bench/README.md for what is measured and how.
@@ -33,7 +33,7 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, help="timed runs per viewport and approach (default 3; with --hierarchy 5)")
     p.add_argument("--approaches", help="comma-separated list (default: all available but the floor ladder's "
                                         "rungs and --hierarchy's three)")
-    p.add_argument("--baseline", help="ratios against this approach (default seed004_geohash; with --hierarchy "
+    p.add_argument("--baseline", help="ratios against this approach (default geohash_prefix; with --hierarchy "
                                       "result_floor)")
     p.add_argument("--hierarchy", action="store_true",
                    help="the cluster hierarchy comparison: geocluster_hierarchy, result_floor and supercluster "
@@ -69,7 +69,7 @@ def parse_args(argv):
     args.viewports = args.viewports or 10
     args.repeat = args.repeat or 3
     args.zooms = [int(z) for z in (args.zooms or "3,6,9,12,15").split(",")]
-    args.baseline = args.baseline or "seed004_geohash"
+    args.baseline = args.baseline or "geohash_prefix"
     return args
 
 

@@ -11,7 +11,7 @@
 //   id       bigint, 1..N
 //   lat, lon float8 degrees, on a 1e-7 degree grid (printed exactly as 7 decimals)
 //   geohash  varchar(12), PostGIS' ST_GeoHash(geom, 12) (ties go north/east, as in PostGIS 3)
-//   quadkey  bigint, seed 003's quadkey at zoom 23 (Bing tile math, base-4 digits read as an
+//   quadkey  bigint, the bigint quadkey schema's quadkey at zoom 23 (Bing tile math, base-4 digits read as an
 //            integer: digit = x bit + 2 * y bit, most significant digit first)
 //   geom     geometry(Point, 4326) as hex EWKB, so the server only parses, never recomputes
 //
@@ -133,7 +133,7 @@ double det_log(double x) {
 // ---------------------------------------------------------------------------------------------
 // Baseline columns.
 
-// Seed 003 (TileSystem.php, after Bing Maps): pixel = (int) clip(v * mapSize + 0.5, 0, mapSize-1)
+// the bigint quadkey schema (TileSystem.php, after Bing Maps): pixel = (int) clip(v * mapSize + 0.5, 0, mapSize-1)
 // with mapSize = 256 << 23, tile = pixel / 256, digits interleaved x (bit 0) and y (bit 1).
 // The seed clips latitude at +-90; clamping at the Mercator limit first gives the same pixel
 // (row 0 or the last row) and keeps the log finite.
@@ -489,13 +489,13 @@ int selftest() {
     auto check = [&failures](bool ok, const char* what) {
         if (!ok) { std::fprintf(stderr, "selftest: FAILED: %s\n", what); ++failures; }
     };
-    // Seed 003's worked example.
+    // the bigint quadkey schema's worked example.
     check(quadkey23(43.653785705566406, -79.3778076171875) == 13940830302567LL, "quadkey of Toronto");
     check(quadkey23(85.0511287798, -180.0) == 0, "quadkey of the top-left corner");
     check(quadkey23(-89.0, 179.9999999) == (1LL << 46) - 1, "quadkey of the bottom-right corner");
     char gh[13] = {};
     geohash12(50.450101, 30.523401, gh);
-    check(std::strcmp(gh, "u8vxn84mnu3q") == 0, "geohash of Kyiv (seed 004's example)");
+    check(std::strcmp(gh, "u8vxn84mnu3q") == 0, "geohash of Kyiv (the geohash-prefix GROUP BY's example)");
     // The series against libm: a few ulp everywhere we use them.
     double worst_sin = 0, worst_log = 0;
     for (int i = -9000; i <= 9000; ++i) {

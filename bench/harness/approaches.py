@@ -7,8 +7,8 @@ the marked place at the end); `requires` names SQL functions it needs, and an ap
 functions the database lacks is skipped with a note instead of failing the run.
 
 The baselines are written the way the seeds wrote them (see bench/README.md, "The approaches"):
-  seed004_geohash  seed 004: bbox on the (lat, lon) btree, GROUP BY left(geohash, p)
-  seed003_quadkey  seed 003: BETWEEN ranges of the bigint quadkey for the tiles that cover the
+  geohash_prefix  the geohash-prefix GROUP BY: bbox on the (lat, lon) btree, GROUP BY left(geohash, p)
+  bigint_quadkey  the bigint quadkey schema: BETWEEN ranges of the bigint quadkey for the tiles that cover the
                    viewport, GROUP BY the cell at zoom + 2; like the seed, it returns whole tiles,
                    so its counts sum to the rows of those tiles, not of the viewport
   postgis_grid     geom && envelope on the GiST index, GROUP BY ST_SnapToGrid(geom, 60 px in deg)
@@ -17,7 +17,7 @@ The baselines are written the way the seeds wrote them (see bench/README.md, "Th
                    outside the viewport: their counts sum to the rows that pass &&)
   scan_floor       count(*) of the viewport's rows: no approach that reads them can be faster
 and geocluster's own (at the end):
-  geocluster_latlon   cluster_agg(lat, lon, zoom, 60, id) over seed 004's (lat, lon) bbox, with the
+  geocluster_latlon   cluster_agg(lat, lon, zoom, 60, id) over the geohash-prefix GROUP BY's (lat, lon) bbox, with the
                       index the README recommends, (lat, lon) INCLUDE (id): index-only, like the floor
   geocluster_quadkey  cluster_agg(qk, zoom, 60, id), qk <@ quadkey_cover(viewport, zoom + 1) on the
                       qk btree AND the exact bbox (so its counts are the viewport's rows)
@@ -104,7 +104,7 @@ def scan_floor_sql(vp, table):
 
 
 def geohash_sql(vp, table):
-    # Seed 004 also groups by country code; the dataset has none, so the prefix alone groups.
+    # the geohash-prefix GROUP BY also groups by country code; the dataset has none, so the prefix alone groups.
     p = V.geohash_precision(vp.zoom)
     return (f"SELECT count(*) AS n, avg(lat) AS lat, avg(lon) AS lon FROM {table} "
             f"WHERE {latlon_filter(vp)} GROUP BY left(geohash, {p})")
@@ -153,9 +153,9 @@ def dbscan_sql(vp, table):
 APPROACHES = [
     Approach("scan_floor", "count(*) of the viewport's rows (lat/lon bbox, the planner's best index)",
              scan_floor_sql, floor=True),
-    Approach("seed004_geohash", "seed 004: (lat, lon) btree bbox, GROUP BY left(geohash, p)",
+    Approach("geohash_prefix", "the geohash-prefix GROUP BY: (lat, lon) btree bbox, GROUP BY left(geohash, p)",
              geohash_sql, params=lambda z: {"precision": V.geohash_precision(z)}),
-    Approach("seed003_quadkey", "seed 003: bigint quadkey BETWEEN tile ranges, GROUP BY cell at zoom + 2",
+    Approach("bigint_quadkey", "the bigint quadkey schema: bigint quadkey BETWEEN tile ranges, GROUP BY cell at zoom + 2",
              quadkey_sql, expected_rows_sql=quadkey_cover_rows_sql, extra_rows="tiles",
              params=lambda z: {"level": V.quadkey_level(z)}),
     Approach("postgis_grid", "PostGIS: geom && envelope (GiST), GROUP BY ST_SnapToGrid(geom, 60 px in degrees)",
@@ -209,7 +209,7 @@ def geocluster_quadkey_sql(vp, table):
 # bench table: one cluster_state_agg state per tile of level zoom + 4 (16 px) for zooms 0..6,
 # built once (dataset.ensure_tiles), and the viewport query merging the states of the tiles that
 # cover it, the dirty-tile check included (its table is empty here: no writes during the bench).
-# Like seed 003 it returns whole tiles: its counts add up to the rows of the covering tiles.
+# Like the bigint quadkey schema it returns whole tiles: its counts add up to the rows of the covering tiles.
 TILES_LEVEL_OFFSET = 4
 TILES_MAX_ZOOM = 6
 

@@ -21,17 +21,17 @@ COLUMNS = """
     id      bigint NOT NULL,
     lat     float8 NOT NULL,
     lon     float8 NOT NULL,
-    geohash varchar(12) NOT NULL,  -- seed 004
-    quadkey bigint NOT NULL,       -- seed 003: zoom 23, base-4 digits read as an integer
+    geohash varchar(12) NOT NULL,  -- the geohash-prefix GROUP BY
+    quadkey bigint NOT NULL,       -- the bigint quadkey schema: zoom 23, base-4 digits read as an integer
     geom    geometry(Point, 4326) NOT NULL
 """
 
 # (suffix, definition): the PRIMARY KEY a DBA would add, then each baseline's index.
 INDEXES = [
     ("pkey", "ALTER TABLE {t} ADD CONSTRAINT {t}_pkey PRIMARY KEY (id)"),
-    ("lat_lon_idx", "CREATE INDEX {t}_lat_lon_idx ON {t} (lat, lon)"),  # seed 004's bbox
+    ("lat_lon_idx", "CREATE INDEX {t}_lat_lon_idx ON {t} (lat, lon)"),  # the geohash-prefix GROUP BY's bbox
     ("geohash_idx", "CREATE INDEX {t}_geohash_idx ON {t} (geohash varchar_pattern_ops)"),  # prefix scans
-    ("quadkey_idx", "CREATE INDEX {t}_quadkey_idx ON {t} (quadkey)"),  # seed 003's ranges
+    ("quadkey_idx", "CREATE INDEX {t}_quadkey_idx ON {t} (quadkey)"),  # the bigint quadkey schema's ranges
     ("geom_idx", "CREATE INDEX {t}_geom_idx ON {t} USING gist (geom)"),  # PostGIS
 ]
 
@@ -52,7 +52,7 @@ GEOCLUSTER_INDEXES = [QK_INDEX, COVERING_INDEX]
 # planner, which underestimates a viewport's rows by orders of magnitude (markers crowd into
 # cities), reads small viewports through the narrower index with a heap fetch per row
 # (harness/index_choice.py measured 4.2x the floor at zoom 12 that way, 1.84x without it). The
-# covering index has the same key columns, so seed 004's bbox filter and the scan floor use it
+# covering index has the same key columns, so the geohash-prefix GROUP BY's bbox filter and the scan floor use it
 # exactly as they used the plain one.
 PLAIN_LATLON_SUFFIX = "lat_lon_idx"
 

@@ -2,15 +2,15 @@
 (or --pghost). Prints one line, `bench smoke: ok` or `bench smoke: FAILED: ...`, and exits 0 or 1.
 
 What it asserts:
-  - the generator's self-test (seed 003's quadkey test vector, seed 004's geohash example, its math);
+  - the generator's self-test (the bigint quadkey schema's quadkey test vector, the geohash-prefix GROUP BY's geohash example, its math);
   - the same seed gives byte-identical output, any id range alone gives the same rows, and two
     builds of the dataset have the same fingerprint; another seed gives other data;
   - every row's geohash equals PostGIS' ST_GeoHash, its quadkey names a zoom-23 tile whose
     ST_TileEnvelope holds the point, lat/lon equal the geometry;
-  - seed 003's tile cover holds every point of a viewport, at zooms 3 to 15, across the antimeridian;
+  - the bigint quadkey schema's tile cover holds every point of a viewport, at zooms 3 to 15, across the antimeridian;
   - the overlap share agrees with a brute-force count, across the antimeridian too;
   - the full harness at zoom 3: every approach runs within its budget, returns clusters whose counts
-    add up (to the viewport's rows, or to the rows it says it covers: seed 003's tiles, the rows
+    add up (to the viewport's rows, or to the rows it says it covers: the bigint quadkey schema's tiles, the rows
     that pass PostGIS' &&), some viewport crosses the antimeridian, the report and the JSON/CSV
     files come out;
   - when the server has the geocluster extension: its rows (geocluster_latlon, geocluster_quadkey
@@ -36,7 +36,7 @@ from .runner import SplitMix64
 
 SMOKE_MARKERS = 10_000
 SMOKE_ZOOM = 3
-BASELINES = ["scan_floor", "seed004_geohash", "seed003_quadkey", "postgis_grid", "postgis_dbscan"]
+BASELINES = ["scan_floor", "geohash_prefix", "bigint_quadkey", "postgis_grid", "postgis_dbscan"]
 # geocluster's own rows: required whenever the server has the extension (the test command installs
 # it first); their clusters must not overlap at all.
 GEOCLUSTER = ["geocluster_latlon", "geocluster_quadkey"]
@@ -79,7 +79,7 @@ def check_generator(exe, seed):
 
 
 def check_cover(seed):
-    """Points drawn inside viewports fall in seed 003's cover ranges (pure Python, no server)."""
+    """Points drawn inside viewports fall in the bigint quadkey schema's cover ranges (pure Python, no server)."""
     rng = SplitMix64(seed)
     for zoom in range(3, 16):
         level = V.quadkey_level(zoom)
@@ -95,7 +95,7 @@ def check_cover(seed):
                 plat = vp.lat_min + (vp.lat_max - vp.lat_min) * (rng.next() / 2**64)
                 q = V.quadkey_of_tile(V.tile_x(plon, 23), V.tile_y(plat, 23), 23)
                 check(any(lo <= q <= hi for lo, hi in ranges),
-                      f"zoom {zoom}: point {plat},{plon} outside seed 003's cover of its viewport")
+                      f"zoom {zoom}: point {plat},{plon} outside the bigint quadkey schema's cover of its viewport")
 
 
 def check_overlap(seed):

@@ -14,7 +14,7 @@ TILE_PX = 256
 MERCATOR_MAX_LAT = 85.05112878  # Bing's clamp: see src/core/mercator.hpp
 VIEW_W_PX, VIEW_H_PX = 1280, 800
 CLUSTER_PX = 60  # cluster size (and overlap distance) at 256 px tiles
-QUADKEY_ZOOM = 23  # seed 003 stores quadkeys at zoom 23
+QUADKEY_ZOOM = 23  # the bigint quadkey schema stores quadkeys at zoom 23
 EARTH_CIRCUMFERENCE_M = 2 * math.pi * 6378137.0  # EPSG:3857 world width in metres
 
 
@@ -43,7 +43,7 @@ def y_to_lat(y, zoom):
 # --- the parameters each approach derives from the zoom -------------------------------------------
 
 def geohash_precision(zoom, gmin=1, gmax=12, zmin=0, zmax=17):
-    """Seed 004's exponential fit y = a * e^(b * zoom) through (zmin, gmin) and (zmax, gmax),
+    """the geohash-prefix GROUP BY's exponential fit y = a * e^(b * zoom) through (zmin, gmin) and (zmax, gmax),
     clamped to [gmin, gmax] and truncated to an integer, as the seed's example code does
     ((int) Math.max(gmin, Math.min(a * Math.exp(b * zoom), gmax)))."""
     b = math.log(gmax / gmin) / (zmax - zmin)
@@ -52,7 +52,7 @@ def geohash_precision(zoom, gmin=1, gmax=12, zmin=0, zmax=17):
 
 
 def quadkey_level(zoom):
-    """Seed 003 groups by a deeper tile level; zoom + 2 gives 64 px cells, the nearest to 60 px."""
+    """the bigint quadkey schema groups by a deeper tile level; zoom + 2 gives 64 px cells, the nearest to 60 px."""
     return zoom + 2
 
 
@@ -67,7 +67,7 @@ def dbscan_eps_m(zoom):
     return CLUSTER_PX * EARTH_CIRCUMFERENCE_M / world_px(zoom)
 
 
-# --- seed 003's tile math (TileSystem.php), as the generator computes it ---------------------------
+# --- the bigint quadkey schema's tile math (TileSystem.php), as the generator computes it ---------------------------
 
 def _pixel23(v):
     map_size = float(TILE_PX << QUADKEY_ZOOM)
@@ -148,7 +148,7 @@ def viewport_around(zoom, kind, centre_id, lat, lon, cross_antimeridian=False):
 
 
 def quadkey_cover(vp, level):
-    """Seed 003's tiles for a viewport: every level-`level` cell that the viewport touches, as
+    """the bigint quadkey schema's tiles for a viewport: every level-`level` cell that the viewport touches, as
     merged [lo, hi] ranges of zoom-23 quadkeys (a cell is the contiguous range of its
     descendants). Cells are found with the same tile math that stored the quadkeys, so every
     stored point inside the viewport falls in one of them."""
@@ -172,7 +172,7 @@ def quadkey_cover(vp, level):
 def overlapping_share(centres, zoom, radius_px=CLUSTER_PX):
     """Share of cluster centres (lat, lon) with another centre closer than radius_px, in world
     pixels at the zoom, the distance wrapping across the antimeridian: markers drawn that close
-    overlap on screen (the flaw seed 002 describes). Returns (overlapping, total)."""
+    overlap on screen (the flaw grid (square) clustering describes). Returns (overlapping, total)."""
     w = world_px(zoom)
     pts = [(lon_to_x(lon, zoom) % w, lat_to_y(lat, zoom)) for lat, lon in centres]
     # Buckets at least radius_px wide that tile the world width exactly, so the 3x3 neighbourhood

@@ -5,7 +5,7 @@ A model of the two trees, built the way the sorted GiST build builds them (pages
 order), counting the pages a `col <@ X` scan visits with each key. Both keys are exact; the
 question is how many inner pages each lets the scan skip.
 
-  bench/index/gist_key_model.py [FILE]   FILE: one seed-003 bigint quadkey (zoom 23) per line;
+  bench/index/gist_key_model.py [FILE]   FILE: one the bigint quadkey schema bigint quadkey (zoom 23) per line;
                                           without it, 1M codes from the benchmark's generator
                                           (bench/gen/markers_gen, seed 1) are used.
 
@@ -25,7 +25,7 @@ LEVEL_BITS = 5
 ZOOM = 23
 
 
-def code_of(big):  # seed-003 bigint at zoom 23 -> geocluster quadkey code
+def code_of(big):  # the bigint quadkey schema bigint at zoom 23 -> geocluster quadkey code
     return (big << (63 - 2 * ZOOM)) | ZOOM
 
 
