@@ -1207,18 +1207,18 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
     if (settled != Status::Ok) return settled;
     Finalizer f(st, cancel);
     const Status s = f.run_to_items(out);
-    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, f.near_visits};
     return s;
 }
 
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
                      CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
-    if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0};
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
     const Status s = f.run_items(items, n, out);
-    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, f.near_visits};
     return s;
 }
 
