@@ -1,5 +1,7 @@
 """The two paths of GET /map (views.map_clusters): the stored hierarchy of migration 0004 for the
 unfiltered map, cluster_agg (the /clusters view) for a filtered one; and the migration itself."""
+import json
+
 from django.db import NotSupportedError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
@@ -119,6 +121,16 @@ class HierarchyViewTests(MarkerTestCase):
             hierarchy_geojson("x'); DROP TABLE markers_marker; --", WORLD, 0)
         self.assertEqual(raised.exception.__cause__.pgcode, '42602')
         self.assertEqual(Marker.objects.count(), len(self.points))
+
+    def test_helper_partition(self):
+        # One hierarchy per category: the partition value is the last, bound, argument.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT cluster_hierarchy_create('markers_marker', 'geom', 'id', 120, 16, 'category')::text")
+            [[name]] = cursor.fetchall()
+        for category in ('cafe', 'museum', "x' OR '1'='1"):
+            with self.subTest(category=category):
+                features = json.loads(hierarchy_geojson(name, WORLD, 0, partition=category))['features']
+                self.assertEqual(sum(markers_in(f) for f in features), len(self.python_ids(None, in_category(category))))
 
     def test_bad_requests(self):
         for query in ({}, {'zoom': 3}, {'bbox': '0,0,1,1'}, {'bbox': '0,0,1', 'zoom': 3},
