@@ -42,9 +42,12 @@ def admin(sql):
 
 
 def load(total):
-    """The markers of data.marker_rows in batches of one INSERT (as load_markers_fast)."""
+    """The markers of data.marker_rows in batches of one INSERT (as load_markers_fast). The
+    migrations' cluster hierarchy refuses writes to the markers; /clusters does not read it, so
+    it is dropped rather than built again after the load."""
     rows = marker_rows(total, special=False)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT cluster_hierarchy_drop('markers_marker_clusters')")
         for start in range(0, len(rows), 100000):
             columns = [list(c) for c in zip(*rows[start:start + 100000])]
             cursor.execute('INSERT INTO markers_marker (geom, category, created)'

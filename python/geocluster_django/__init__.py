@@ -1,13 +1,16 @@
 """geocluster for Django: model fields for the quadkey and geohash types, and
-cluster_queryset() to cluster a queryset's points in the database.
+cluster_queryset() to cluster a queryset's points in the database, hierarchy_geojson() to read
+a viewport of a stored cluster hierarchy.
 
 Needs only Django (GeoDjango on the PostGIS backend for cluster_queryset and bbox_q) and a
 database with CREATE EXTENSION geocluster_postgis CASCADE. README, "Using from Django".
 """
 from .fields import GeohashField, QuadkeyField
+from .hierarchy import hierarchy_geojson
 from .viewport import map_bbox, map_zoom
 
-__all__ = ['QuadkeyField', 'GeohashField', 'cluster_queryset', 'bbox_q', 'map_bbox', 'map_zoom']
+__all__ = ['QuadkeyField', 'GeohashField', 'cluster_queryset', 'bbox_q', 'map_bbox', 'map_zoom',
+           'hierarchy_geojson']
 
 
 def __getattr__(name):

@@ -4,4 +4,5 @@ from markers import views
 
 urlpatterns = [
     path('clusters', views.clusters),
+    path('map', views.map_clusters),
 ]
