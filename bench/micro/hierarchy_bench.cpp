@@ -24,32 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "counting_alloc.hpp"
+
 namespace {
 
 using namespace geocluster;
 
-// Counts live and peak bytes; the size lives in a 16-byte header before each block.
-struct CountingAlloc {
-    std::size_t live = 0, peak = 0;
-    static void* alloc(void* ctx, std::size_t n) {
-        auto* self = static_cast<CountingAlloc*>(ctx);
-        auto* p = static_cast<unsigned char*>(std::malloc(n + 16));
-        if (p == nullptr) return nullptr;
-        std::memcpy(p, &n, sizeof n);
-        self->live += n;
-        self->peak = std::max(self->peak, self->live);
-        return p + 16;
-    }
-    static void release(void* ctx, void* q) {
-        auto* self = static_cast<CountingAlloc*>(ctx);
-        auto* p = static_cast<unsigned char*>(q) - 16;
-        std::size_t n;
-        std::memcpy(&n, p, sizeof n);
-        self->live -= n;
-        std::free(p);
-    }
-    Allocator allocator() { return Allocator{&alloc, &release, this, 0}; }
-};
 
 // markers_gen's COPY text rows: id, lat, lon, then columns we do not need.
 std::vector<HierMarker> read_markers(std::FILE* in) {
