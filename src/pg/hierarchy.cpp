@@ -11,6 +11,7 @@
 // through the core Allocator (MemoryContextAllocExtended HUGE | NO_OOM), so an error or a cancel
 // frees them wholesale; nothing here has a destructor.
 #include "hierarchy.hpp"
+#include "polled_sort.hpp"
 
 #include "glue.hpp"
 
@@ -156,20 +157,27 @@ const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 // (in the build's order, by count, every row of a viewport was a page of its own).
 void write_nodes(Sink* k, const HierBuild& b, Datum part, MemoryContext scratch) {
     if (b.n_nodes > UINT32_MAX) raise_status(Status::ClusterTooManyPoints, "%zu clusters", b.n_nodes);
-    std::uint32_t* order = static_cast<std::uint32_t*>(
-        MemoryContextAllocHuge(scratch, sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1)));
+    const std::size_t order_bytes = sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1);
+    std::uint32_t* order = static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
+    std::uint32_t* order_tmp = static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
     for (std::size_t i = 0; i < b.n_nodes; ++i) order[i] = static_cast<std::uint32_t>(i);
     const HierNode* nodes = b.nodes;
-    std::sort(order, order + b.n_nodes, [nodes](std::uint32_t x, std::uint32_t y) noexcept {
+    // Tens of millions of nodes at 10M markers: the core's polled sort, so a cancel lands.
+    cluster_internal::Poller poll(CancelCheck{geocluster::pg::interrupt_requested, nullptr});
+    const std::uint32_t* sorted = cluster_internal::polled_sort(order, order_tmp, b.n_nodes, [nodes](std::uint32_t x, std::uint32_t y) noexcept {
         const HierNode& a = nodes[x];
         const HierNode& c = nodes[y];
         if (a.zoom != c.zoom) return a.zoom < c.zoom;
         if (a.lat != c.lat) return a.lat > c.lat;
         if (a.lon != c.lon) return a.lon < c.lon;
         return a.cluster_id < c.cluster_id;
-    });
+    }, poll);
+    if (sorted == nullptr) {
+        CHECK_FOR_INTERRUPTS();
+        elog(ERROR, "cluster hierarchy: the sort of its clusters stopped without a pending interrupt");
+    }
     for (std::size_t j = 0; j < b.n_nodes; ++j) {
-        const HierNode& d = b.nodes[order[j]];
+        const HierNode& d = b.nodes[sorted[j]];
         TupleTableSlot* slot = next_slot(k);
         Datum* v = slot->tts_values;
         bool* null = slot->tts_isnull;
