@@ -13,19 +13,24 @@
 #   test/unit, test/fuzz, test/integration, test/django   the other suites (scripts/test runs all)
 
 EXTENSION    = geocluster geocluster_postgis
-EXTVERSION   = 0.1.0
+# The version has one source, geocluster.control's default_version: the install scripts' names,
+# the library's geocluster_version() and `make dist` take it from there (META.json must agree:
+# test/integration/meta_json.sh checks it, and `make dist` refuses a mismatch).
+EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))geocluster.control)
 
 MODULE_big   = geocluster
 CORE_SRCS    = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS    = $(sort $(wildcard src/pg/*.cpp))
 OBJS         = src/pg/module.o $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
-# The install scripts are generated from their pieces; upgrade scripts
-# (geocluster--A--B.sql) are kept in src/sql/upgrade/ and installed as they are.
+# The current version's install scripts are generated from their pieces. Released versions'
+# install scripts are frozen, byte for byte as released, in src/sql/frozen/ (a supported start
+# version for ALTER EXTENSION UPDATE), and the upgrade scripts (geocluster--A--B.sql) are kept in
+# src/sql/upgrade/; both are installed as they are.
 INSTALL_SQL  = geocluster--$(EXTVERSION).sql geocluster_postgis--$(EXTVERSION).sql
 DATA_built   = $(INSTALL_SQL)
-DATA         = $(wildcard src/sql/upgrade/*.sql)
-EXTRA_CLEAN  = $(INSTALL_SQL) results regression.diffs regression.out
+DATA         = $(sort $(wildcard src/sql/frozen/*.sql src/sql/upgrade/*.sql))
+EXTRA_CLEAN  = $(INSTALL_SQL) results regression.diffs regression.out dist
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 CONTRIB_TESTDB = geocluster_regression
@@ -35,6 +40,7 @@ PG_CONFIG   ?= pg_config
 # The server headers are included as system headers: they do not build clean under -Wextra
 # (unused parameters in inline functions), and their warnings are not ours to fix.
 PG_CPPFLAGS  = -I$(srcdir)/src/core -I$(srcdir)/src/pg -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS += -DGEOCLUSTER_VERSION='"$(EXTVERSION)"'
 # C++ only: the standard, and -Wno-register because PostgreSQL headers still use `register`.
 PG_CXXFLAGS  = -std=c++17 -Wextra -Wno-register -Wno-missing-field-initializers
 # A module is never interposed on: calls within a file may be direct and inlined (with -fPIC
@@ -66,9 +72,31 @@ $(CORE_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.bc): override CPPFLAGS := -I$(srcdir)/src
 # Every object depends on every header: the tree is small and a stale object is worse than a
 # rebuild.
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+# geocluster_version() is compiled with the control file's version.
+src/pg/version.o src/pg/version.bc: geocluster.control
 
 geocluster--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster/*.sql))
 	cat $^ > $@
 
 geocluster_postgis--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster_postgis/*.sql))
 	cat $^ > $@
+
+# The current version's install scripts and a supported start version's frozen one must not have
+# the same name (a bump without freezing would install the generated script over the frozen one).
+ifneq ($(wildcard src/sql/frozen/geocluster--$(EXTVERSION).sql),)
+$(error src/sql/frozen/ holds geocluster--$(EXTVERSION).sql, the version being built: bump default_version)
+endif
+
+# `make dist`: the PGXN release zip of the committed tree (HEAD), named by the control file's
+# version; META.json, which PGXN reads, must carry that version for both extensions.
+.PHONY: dist
+dist:
+	@for ext in $(EXTENSION); do \
+	  v=$$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" $$ext.control); \
+	  [ "$$v" = "$(EXTVERSION)" ] || { echo "$$ext.control has $$v, geocluster.control $(EXTVERSION)" >&2; exit 1; }; \
+	done
+	@python3 -c 'import json,sys; m=json.load(open("META.json")); v=sys.argv[1]; \
+	  bad=[k for k,p in m["provides"].items() if p["version"]!=v or p["file"]!=k+"--"+v+".sql"]; \
+	  sys.exit("META.json: version %s, provides %s do not match %s" % (m["version"], bad, v) if m["version"]!=v or bad else 0)' $(EXTVERSION)
+	mkdir -p dist
+	git archive --format zip --prefix=geocluster-$(EXTVERSION)/ --output dist/geocluster-$(EXTVERSION).zip HEAD

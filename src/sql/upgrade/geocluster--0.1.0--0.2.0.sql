@@ -1,0 +1,649 @@
+-- geocluster 0.1.0 -> 0.2.0 (ALTER EXTENSION geocluster UPDATE). Kept by hand: after it, the
+-- extension's catalog must equal a fresh install of 0.2.0's script, object by object, which
+-- test/integration/upgrade.sh checks (test/README.md, "Upgrades", says how to add a step).
+--
+-- Sections follow the install script's pieces (src/sql/geocluster/NN_*.sql). Objects that 0.1.0
+-- already had are changed in place (CREATE OR REPLACE, COMMENT ON); the pieces that are wholly
+-- new in 0.2.0 (55_cluster_membership.sql, 60_hierarchy.sql) are copied whole.
+
+\echo Use "ALTER EXTENSION geocluster UPDATE TO '0.2.0'" to load this file. \quit
+
+-- 20_geohash.sql: the comment names the recipe.
+COMMENT ON FUNCTION @extschema@.geohash_precision_for_zoom(int) IS
+    'the geohash-prefix recipe''s zoom -> precision fit: trunc(e^(zoom * ln(12) / 17)) clamped to 1..12';
+
+-- 50_cluster_agg.sql: cluster_point_count_abbreviated with a qualified body; cluster_geojson
+-- shaped like supercluster's (single markers as points, marker properties), its one-argument
+-- form a call of the two-argument one.
+-- supercluster's point_count_abbreviated as text: below 1000 the count, below 10000 one decimal
+-- and "k" (no trailing .0), else rounded thousands and "k" (halves round up, as Math.round).
+--
+-- Both bodies run with the caller's search_path (a SQL function that pins its own is no longer
+-- inlined), so every operator is OPERATOR(pg_catalog.op), every type and function qualified, and
+-- every literal cast to the exact type the operator takes: pg_catalog has no bigint / numeric,
+-- and an operator that matches exactly, created in any schema on the path, would win over the
+-- coercion (sql/security_search_path.sql).
+CREATE OR REPLACE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURNS text
+    AS $$
+    SELECT CASE
+        WHEN count OPERATOR(pg_catalog.>=) 10000::bigint
+            THEN pg_catalog.round(count::numeric OPERATOR(pg_catalog./) 1000.0::numeric)::bigint::pg_catalog.text
+                 OPERATOR(pg_catalog.||) 'k'::pg_catalog.text
+        WHEN count OPERATOR(pg_catalog.>=) 1000::bigint
+            THEN pg_catalog.trim_scale(pg_catalog.round(count::numeric OPERATOR(pg_catalog./) 100.0::numeric)
+                                       OPERATOR(pg_catalog./) 10::numeric)::pg_catalog.text
+                 OPERATOR(pg_catalog.||) 'k'::pg_catalog.text
+        ELSE count::pg_catalog.text END
+    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+
+-- GeoJSON for map libraries, shaped like supercluster's getClusters() so that MapLibre/Mapbox GL
+-- cluster styles work unchanged. Features keep the array's order.
+--  * A cluster (count > 1): properties cluster: true, cluster_id, point_count and
+--    point_count_abbreviated (a number below 1000, else text such as "1.2k"), and the members'
+--    bbox ([west, south, east, north]; west > east across the antimeridian, RFC 7946 5.2). It has
+--    no top-level "id": cluster_agg's clusters are regrouped by every viewport and zoom, so no
+--    number names one across requests, and a marker's id must never name a cluster too.
+--    cluster_id is the smallest member's id (absent without ids): a key within one response.
+--  * A single marker: the marker itself, as supercluster gives an input point back: "id" its id
+--    (absent when NULL: RFC 7946 3.2 allows only a string or a number), coordinates exactly
+--    as stored (its bounds, not the Mercator-mean centre, which differs in the last bits), and
+--    properties that are only its own, so that ['has', 'point_count'] tells clusters apart:
+--    {} or, with marker_properties, the object stored there under its id as text (a marker
+--    left out of it gets {}).
+CREATE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[], marker_properties jsonb)
+RETURNS jsonb
+    AS $$
+    SELECT CASE WHEN clusters IS NOT NULL THEN pg_catalog.jsonb_build_object(
+        'type'::pg_catalog.text, 'FeatureCollection'::pg_catalog.text,
+        'features'::pg_catalog.text, COALESCE(pg_catalog.jsonb_agg(CASE
+            WHEN c.count OPERATOR(pg_catalog.=) 1::bigint THEN pg_catalog.jsonb_build_object(
+                'type'::pg_catalog.text, 'Feature'::pg_catalog.text,
+                'geometry'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'type'::pg_catalog.text, 'Point'::pg_catalog.text,
+                    'coordinates'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat)),
+                'properties'::pg_catalog.text, COALESCE(marker_properties OPERATOR(pg_catalog.->) c.id::pg_catalog.text, '{}'::pg_catalog.jsonb))
+                OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
+                                             ELSE pg_catalog.jsonb_build_object('id'::pg_catalog.text, c.id) END
+            ELSE pg_catalog.jsonb_build_object(
+                'type'::pg_catalog.text, 'Feature'::pg_catalog.text,
+                'bbox'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
+                'geometry'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'type'::pg_catalog.text, 'Point'::pg_catalog.text,
+                    'coordinates'::pg_catalog.text, pg_catalog.jsonb_build_array(c.lon, c.lat)),
+                'properties'::pg_catalog.text, pg_catalog.jsonb_build_object(
+                    'cluster'::pg_catalog.text, true,
+                    'point_count'::pg_catalog.text, c.count,
+                    'point_count_abbreviated'::pg_catalog.text, CASE
+                        WHEN c.count OPERATOR(pg_catalog.<) 1000::bigint THEN pg_catalog.to_jsonb(c.count)
+                        ELSE pg_catalog.to_jsonb(@extschema@.cluster_point_count_abbreviated(c.count)) END)
+                    OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
+                                                 ELSE pg_catalog.jsonb_build_object('cluster_id'::pg_catalog.text, c.id) END)
+            END ORDER BY c.ord), '[]'::pg_catalog.jsonb)) END
+      FROM pg_catalog.unnest(clusters) WITH ORDINALITY
+           AS c(count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, ord)
+    $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cluster_geojson(@extschema@.marker_cluster[], jsonb) IS
+    'GeoJSON FeatureCollection of clusters as supercluster gives them; single markers carry marker_properties->(id::pg_catalog.text) as their properties';
+
+-- Without marker properties: single markers have {} for properties. NULL in, NULL out.
+CREATE OR REPLACE FUNCTION @extschema@.cluster_geojson(clusters @extschema@.marker_cluster[]) RETURNS jsonb
+    AS $$ SELECT @extschema@.cluster_geojson(clusters, '{}'::pg_catalog.jsonb) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+
+-- 55_cluster_membership.sql (new in 0.2.0), whole.
+-- Cluster membership: each marker's cluster, so that GROUP BY gives any aggregate per cluster
+-- (a sum, counts per category, the newest marker). Design and table format:
+-- src/core/cluster_membership.hpp; C functions: src/pg/cluster_membership.cpp.
+--
+--   WITH c AS (SELECT cluster_agg(lat, lon, 12, 60, id) AS clusters,
+--                     cluster_membership(cluster_state_agg(lat, lon, 12, 60, id)) AS mb
+--                FROM markers WHERE <filter>)
+--   SELECT cluster_of(c.mb, lat, lon) AS k, count(*), sum(price) FROM c, markers WHERE <filter>
+--    GROUP BY 1;
+--
+-- k is the 1-based position of the row's cluster in cluster_state_clusters(state), which is
+-- cluster_agg's array for the same rows, zoom and radius_px. cluster_membership belongs in the
+-- aggregate query: over a column of a plain subquery, the planner may inline it into the outer
+-- query and run it once per row.
+
+-- The state aggregate over quadkey and geohash positions, as cluster_agg has them (the lat/lon
+-- form is in 50_cluster_agg.sql), so that cluster_of can place such positions.
+CREATE AGGREGATE @extschema@.cluster_state_agg("position" @extschema@.quadkey, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_quadkey_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_state_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.cluster_state_agg("position" @extschema@.geohash, zoom int, radius_px float8, id bigint) (
+    SFUNC = @extschema@.cluster_agg_geohash_transfn, STYPE = internal,
+    FINALFUNC = @extschema@.cluster_state_finalfn,
+    COMBINEFUNC = @extschema@.cluster_agg_combinefn,
+    SERIALFUNC = @extschema@.cluster_agg_serialfn, DESERIALFUNC = @extschema@.cluster_agg_deserialfn,
+    PARALLEL = SAFE);
+
+-- The state (validated as the deserialiser does: 22P03) clustered once, kept as a table from
+-- each occupied bin to its cluster. O(bins) bytes.
+CREATE FUNCTION @extschema@.cluster_membership(state bytea) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cluster_membership' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cluster_membership(bytea) IS
+    'a cluster_state_agg state clustered once, as the bin -> cluster table that cluster_of reads';
+
+-- The position's cluster: its 1-based index into cluster_state_clusters(state) (= cluster_agg's
+-- array for the same rows, zoom and radius_px). Exact for every row that went into the state. A
+-- position in a bin that no row of the state occupies gives NULL: nothing places it. A position
+-- that did not go into the state but shares a bin with one that did gets that bin's cluster.
+-- Bad positions raise the errors cluster_agg raises; a bytea that is not a membership table
+-- raises 22P03.
+CREATE FUNCTION @extschema@.cluster_of(membership bytea, lat float8, lon float8) RETURNS int
+    AS 'MODULE_PATHNAME', 'cluster_of_latlon' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_of(membership bytea, "position" @extschema@.quadkey) RETURNS int
+    AS 'MODULE_PATHNAME', 'cluster_of_quadkey' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cluster_of(membership bytea, "position" @extschema@.geohash) RETURNS int
+    AS 'MODULE_PATHNAME', 'cluster_of_geohash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- 60_hierarchy.sql (new in 0.2.0), whole.
+-- The stored cluster hierarchy: one clustering of a whole table at every zoom 0..max_zoom,
+-- nested (each cluster of zoom z is the union of its children at zoom z + 1), kept in ordinary
+-- tables beside the source table. The build is in src/pg/hierarchy.cpp over the core's
+-- hierarchy_build (src/core/hierarchy.hpp, which states the guarantees).
+--
+-- Objects of a hierarchy, all in the source table's schema and owned by its owner, so that a DBA
+-- sees them, pg_dump dumps them and WAL protects them:
+--   <table>_clusters          the nodes, and the handle the functions take (regclass); a second
+--                             hierarchy of the same table is <table>_clusters_2, then _3...
+--   <table>_clusters_members  one row per marker: its id, its max_zoom cluster, its position
+--   <table>_clusters_meta     one row: source, columns, radius_px, max_zoom, partition column
+--                             (names, not OIDs: what pg_dump restores and pg_upgrade accepts)
+--   a statement trigger on the source that refuses writes to the columns the hierarchy uses
+-- Renaming any of them, or the source's columns, breaks the hierarchy: drop it and create it
+-- again instead.
+--
+-- Viewports read the nodes through one btree on (zoom, lat, lon) (part first when partitioned):
+-- zoom is an equality, so a box is one range scan per part of it, as a table per zoom would
+-- give, without partition pruning at every call or a table per zoom to create, own and dump.
+-- The nodes are written zoom by zoom, north to south, so a viewport's rows share heap pages.
+
+CREATE TYPE @extschema@.cluster_node AS (
+    cluster_id bigint,      -- zoom << 40 | ordinal; NULL for a single marker beyond max_zoom
+    zoom int,
+    count bigint,
+    lat float8,             -- centre: count-weighted Web Mercator mean of the members
+    lon float8,
+    min_lat float8,         -- the members' exact box; min_lon > max_lon across the antimeridian
+    min_lon float8,
+    max_lat float8,
+    max_lon float8,
+    id bigint,              -- the marker's id when count = 1, else the smallest member id
+    expansion_zoom int      -- the lowest zoom at which it splits (max_zoom + 1: only beyond
+                            -- max_zoom); NULL for a single marker
+);
+COMMENT ON TYPE @extschema@.cluster_node IS 'one cluster (or single marker) of a stored cluster hierarchy';
+
+-- The metadata of hierarchy h (22023 when h is not one), with the regclasses of its tables
+-- resolved now. Also the check every function makes first.
+CREATE FUNCTION @extschema@.cluster_hierarchy_info(hierarchy regclass,
+        OUT source regclass, OUT members regclass, OUT meta regclass,
+        OUT lat_column name, OUT lon_column name, OUT id_column name, OUT geometry_column name,
+        OUT partition_column name, OUT radius_px float8, OUT max_zoom int, OUT trigger_name name)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nsp name;
+    rel name;
+    m record;
+BEGIN
+    SELECT n.nspname, c.relname INTO nsp, rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hierarchy;
+    IF rel IS NOT NULL THEN
+        meta := to_regclass(format('%I.%I', nsp, rel || '_meta'));
+    END IF;
+    IF meta IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a
+                                    WHERE a.attrelid = meta AND a.attname = 'hierarchy_table' AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the regclass that cluster_hierarchy_create returned (its nodes table).';
+    END IF;
+    EXECUTE format('SELECT * FROM %s', meta) INTO m;
+    IF m.hierarchy_table IS DISTINCT FROM rel THEN
+        RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s names %s', meta, m.hierarchy_table);
+    END IF;
+    source := to_regclass(format('%I.%I', m.source_schema, m.source_table));
+    members := to_regclass(format('%I.%I', nsp, m.members_table));
+    lat_column := m.lat_column;
+    lon_column := m.lon_column;
+    id_column := m.id_column;
+    geometry_column := m.geometry_column;
+    partition_column := m.partition_column;
+    radius_px := m.radius_px;
+    max_zoom := m.max_zoom;
+    trigger_name := m.trigger_name;
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_info(regclass) IS
+    'the metadata of a cluster hierarchy: source, tables, columns, radius_px, max_zoom (22023 if it is none)';
+
+-- Internal: reads the rows query (lat, lon, id or part, lat, lon, id sorted by part), builds and
+-- writes nodes and members. Returns the number of markers.
+CREATE FUNCTION @extschema@.cluster_hierarchy_build_into(rows_query text, partitioned boolean, radius_px float8,
+        max_zoom int, nodes regclass, members regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_build_into' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- Internal: the query that reads a hierarchy's markers from its source, from quoted names only.
+-- A geometry column (geocluster_postgis) is read through PostGIS, found by its extension.
+CREATE FUNCTION @extschema@.cluster_hierarchy_rows_query(hierarchy regclass) RETURNS text
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+    lat_expr text;
+    lon_expr text;
+    from_expr text;
+    postgis name;
+    companion name;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    IF i.source IS NULL THEN
+        RAISE EXCEPTION 'the source table of cluster hierarchy % has gone', hierarchy
+            USING ERRCODE = 'undefined_table', HINT = 'Drop the hierarchy with cluster_hierarchy_drop.';
+    END IF;
+    IF i.geometry_column IS NULL THEN
+        lat_expr := format('%I::pg_catalog.float8', i.lat_column);
+        lon_expr := format('%I::pg_catalog.float8', i.lon_column);
+        from_expr := format('%s WHERE %I IS NOT NULL AND %I IS NOT NULL', i.source, i.lat_column, i.lon_column);
+    ELSE
+        SELECT n.nspname INTO postgis FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'postgis';
+        SELECT n.nspname INTO companion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'geocluster_postgis';
+        IF postgis IS NULL OR companion IS NULL THEN
+            RAISE EXCEPTION 'cluster hierarchy % reads a geometry column: it needs geocluster_postgis', hierarchy
+                USING ERRCODE = 'undefined_function';
+        END IF;
+        lat_expr := format('%I.st_y(g.p)', postgis);
+        lon_expr := format('%I.st_x(g.p)', postgis);
+        from_expr := format('%s AS s, LATERAL (SELECT %I.cluster_hierarchy_point(s.%I) AS p) AS g WHERE s.%I IS NOT NULL',
+                            i.source, companion, i.geometry_column, i.geometry_column);
+    END IF;
+    IF i.partition_column IS NULL THEN
+        RETURN format('SELECT %s, %s, %I::pg_catalog.int8 FROM %s', lat_expr, lon_expr, i.id_column, from_expr);
+    END IF;
+    RETURN format('SELECT %I::pg_catalog.text COLLATE pg_catalog."C", %s, %s, %I::pg_catalog.int8 FROM %s AND %I IS NOT NULL ORDER BY 1',
+                  i.partition_column, lat_expr, lon_expr, i.id_column, from_expr, i.partition_column);
+END $$;
+
+-- The statement trigger that keeps a hierarchy from going silently stale.
+CREATE FUNCTION @extschema@.cluster_hierarchy_refuse_write() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION '% on % would leave its cluster hierarchy % stale', TG_OP, TG_TABLE_NAME, TG_ARGV[0]
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'Cluster hierarchies do not follow writes to the columns they use yet.',
+              HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)), write, and create it again; '
+                            'all three can run in one transaction. Columns it does not use can be updated freely.',
+                            TG_ARGV[0]);
+END $$;
+
+-- The checks shared by both create functions: raises the error, or returns the source's schema.
+CREATE FUNCTION @extschema@.cluster_hierarchy_check_source(source regclass, radius_px float8, max_zoom int,
+        id_column name, partition_column name) RETURNS name
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kind "char";
+    owner oid;
+    nsp name;
+    t regtype;
+BEGIN
+    IF source IS NULL OR radius_px IS NULL OR max_zoom IS NULL OR id_column IS NULL THEN
+        RAISE EXCEPTION 'cluster_hierarchy_create: source, columns, radius_px and max_zoom must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT (radius_px > 0 AND radius_px < 'Infinity'::float8) THEN
+        RAISE EXCEPTION 'radius_px must be a finite number greater than 0'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('radius_px = %s', radius_px);
+    END IF;
+    IF max_zoom < 0 OR max_zoom > 24 THEN
+        RAISE EXCEPTION 'max_zoom must be between 0 and 24'
+            USING ERRCODE = 'numeric_value_out_of_range', DETAIL = format('max_zoom = %s', max_zoom);
+    END IF;
+    SELECT c.relkind, c.relowner, n.nspname INTO kind, owner, nsp
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'a cluster hierarchy needs a table: % is not one', source
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', source USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    t := @extschema@.cluster_hierarchy_column_type(source, id_column);
+    IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+        RAISE EXCEPTION 'the id column % must be bigint, integer or smallint', id_column
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%I is %s', id_column, t);
+    END IF;
+    IF partition_column IS NOT NULL THEN
+        PERFORM @extschema@.cluster_hierarchy_column_type(source, partition_column);
+    END IF;
+    RETURN nsp;
+END $$;
+
+-- The type of column col of source, or 22023 naming the column.
+CREATE FUNCTION @extschema@.cluster_hierarchy_column_type(source regclass, col name) RETURNS regtype
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+BEGIN
+    SELECT a.atttypid INTO t FROM pg_attribute a
+     WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'column % does not exist in %', col, source USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN t;
+END $$;
+
+-- Internal: creates the tables of a new hierarchy of source, fills them, indexes them, hands
+-- them to the source's owner and installs the write trigger. Returns the nodes table.
+CREATE FUNCTION @extschema@.cluster_hierarchy_make(source regclass, nsp name, lat_column name, lon_column name,
+        geometry_column name, id_column name, radius_px float8, max_zoom int, partition_column name)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base text;
+    nodes text;
+    k int := 1;
+    owner name;
+    h regclass;
+    part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
+    trig name;
+    used text;
+BEGIN
+    SELECT c.relname, pg_get_userbyid(c.relowner) INTO base, owner FROM pg_class c WHERE c.oid = source;
+    -- Room for '_clusters_NN_members' within the 63 bytes of a name.
+    WHILE octet_length(base) > 40 LOOP
+        base := left(base, length(base) - 1);
+    END LOOP;
+    LOOP
+        nodes := base || '_clusters' || CASE WHEN k = 1 THEN '' ELSE '_' || k END;
+        EXIT WHEN to_regclass(format('%I.%I', nsp, nodes)) IS NULL
+              AND to_regclass(format('%I.%I', nsp, nodes || '_members')) IS NULL
+              AND to_regclass(format('%I.%I', nsp, nodes || '_meta')) IS NULL;
+        k := k + 1;
+    END LOOP;
+    EXECUTE format($f$CREATE TABLE %1$I.%2$I (
+        cluster_id bigint NOT NULL,   -- zoom << 40 | ordinal
+        parent_id bigint,             -- the zoom - 1 cluster holding it; NULL at zoom 0
+        zoom int NOT NULL,
+        count bigint NOT NULL,
+        lat float8 NOT NULL,          -- centre
+        lon float8 NOT NULL,
+        min_lat float8 NOT NULL,      -- the members' box
+        min_lon float8 NOT NULL,
+        max_lat float8 NOT NULL,
+        max_lon float8 NOT NULL,
+        id bigint NOT NULL,           -- the marker's id when count = 1, else the smallest
+        expansion_zoom int,           -- NULL for a single marker
+        -- the exact sums behind the centre (src/core/hierarchy.hpp, HierSums): fixed-point
+        -- positions, 2^48 per world width, summed over east (lon >= 0) and west members
+        count_w bigint NOT NULL,      -- members with lon < 0
+        sx_e numeric NOT NULL,
+        sx_w numeric NOT NULL,
+        sy numeric NOT NULL,
+        min_lon_e float8 NOT NULL,    -- +-Infinity when no member on that side
+        max_lon_e float8 NOT NULL,
+        min_lon_w float8 NOT NULL,
+        max_lon_w float8 NOT NULL%3$s)$f$, nsp, nodes, part_col);
+    EXECUTE format('CREATE TABLE %I.%I (id bigint NOT NULL, leaf_id bigint NOT NULL, lat float8 NOT NULL, lon float8 NOT NULL%s)',
+                   nsp, nodes || '_members', part_col);
+    EXECUTE format('CREATE TABLE %I.%I (hierarchy_table name NOT NULL, members_table name NOT NULL, '
+                   'source_schema name NOT NULL, source_table name NOT NULL, lat_column name, lon_column name, '
+                   'geometry_column name, id_column name NOT NULL, partition_column name, '
+                   'radius_px float8 NOT NULL, max_zoom int NOT NULL, trigger_name name NOT NULL)',
+                   nsp, nodes || '_meta');
+    trig := left('geocluster_' || nodes, 63);
+    EXECUTE format('INSERT INTO %I.%I VALUES (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L::float8, %L::int, %L)',
+                   nsp, nodes || '_meta', nodes, nodes || '_members', nsp,
+                   (SELECT c.relname FROM pg_class c WHERE c.oid = source), lat_column, lon_column,
+                   geometry_column, id_column, partition_column, radius_px, max_zoom, trig);
+    h := format('%I.%I', nsp, nodes)::regclass;
+    PERFORM @extschema@.cluster_hierarchy_fill(h, false);
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (cluster_id)', nsp, nodes);
+    EXECUTE format('CREATE INDEX ON %I.%I (%szoom, lat, lon)', nsp, nodes,
+                   CASE WHEN partition_column IS NULL THEN '' ELSE 'part, ' END);
+    EXECUTE format('CREATE INDEX ON %I.%I (parent_id)', nsp, nodes);
+    EXECUTE format('CREATE INDEX ON %I.%I (leaf_id, id)', nsp, nodes || '_members');
+    EXECUTE format('CREATE INDEX ON %I.%I (%slat, lon)', nsp, nodes || '_members',
+                   CASE WHEN partition_column IS NULL THEN '' ELSE 'part, ' END);
+    EXECUTE format('ANALYZE %I.%I', nsp, nodes);
+    EXECUTE format('ANALYZE %I.%I', nsp, nodes || '_members');
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes, owner);
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes || '_members', owner);
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes || '_meta', owner);
+    used := concat_ws(', ', quote_ident(lat_column), quote_ident(lon_column), quote_ident(geometry_column),
+                      quote_ident(id_column), quote_ident(partition_column));
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %s OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
+                   trig, used, source, format('%I.%I', nsp, nodes));
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', nsp, nodes,
+                   format('geocluster cluster hierarchy of %s (radius_px %s, zooms 0..%s%s); remove it with cluster_hierarchy_drop',
+                          source, radius_px, max_zoom,
+                          CASE WHEN partition_column IS NULL THEN '' ELSE ', one per ' || quote_ident(partition_column) END));
+    RETURN h;
+END $$;
+
+-- Internal: fills the (empty) tables of hierarchy h from its source.
+CREATE FUNCTION @extschema@.cluster_hierarchy_fill(hierarchy regclass, then_analyze boolean) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+    n bigint;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    n := @extschema@.cluster_hierarchy_build_into(@extschema@.cluster_hierarchy_rows_query(hierarchy),
+                                                   i.partition_column IS NOT NULL, i.radius_px, i.max_zoom,
+                                                   hierarchy, i.members);
+    IF then_analyze THEN
+        EXECUTE format('ANALYZE %s', hierarchy);
+        EXECUTE format('ANALYZE %s', i.members);
+    END IF;
+    RETURN n;
+END $$;
+
+-- Not STRICT: a NULL partition_column means none (the other NULL arguments are 22004).
+CREATE FUNCTION @extschema@.cluster_hierarchy_create(source regclass, lat_column name, lon_column name, id_column name,
+        radius_px float8 DEFAULT 60, max_zoom int DEFAULT 16, partition_column name DEFAULT NULL) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nsp name;
+    t regtype;
+BEGIN
+    nsp := @extschema@.cluster_hierarchy_check_source(source, radius_px, max_zoom, id_column, partition_column);
+    IF lat_column IS NULL OR lon_column IS NULL THEN
+        RAISE EXCEPTION 'cluster_hierarchy_create: lat_column and lon_column must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOREACH t IN ARRAY ARRAY[@extschema@.cluster_hierarchy_column_type(source, lat_column),
+                             @extschema@.cluster_hierarchy_column_type(source, lon_column)] LOOP
+        IF t NOT IN ('double precision'::regtype, 'real'::regtype, 'numeric'::regtype, 'bigint'::regtype,
+                     'integer'::regtype, 'smallint'::regtype) THEN
+            RAISE EXCEPTION 'the latitude and longitude columns must be numbers (double precision, real, numeric or an integer type)'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('%I is %s, %I is %s',
+                                      lat_column, @extschema@.cluster_hierarchy_column_type(source, lat_column),
+                                      lon_column, @extschema@.cluster_hierarchy_column_type(source, lon_column));
+        END IF;
+    END LOOP;
+    RETURN @extschema@.cluster_hierarchy_make(source, nsp, lat_column, lon_column, NULL, id_column, radius_px,
+                                              max_zoom, partition_column);
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_create(regclass, name, name, name, float8, int, name) IS
+    'builds the cluster hierarchy of a table at every zoom 0..max_zoom and returns its nodes table, the handle of the other cluster_hierarchy functions';
+
+-- The owner check of drop and rebuild.
+CREATE FUNCTION @extschema@.cluster_hierarchy_check_owner(hierarchy regclass) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = hierarchy), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', hierarchy USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END $$;
+
+CREATE FUNCTION @extschema@.cluster_hierarchy_drop(hierarchy regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    PERFORM @extschema@.cluster_hierarchy_check_owner(hierarchy);
+    IF i.source IS NOT NULL THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', i.trigger_name, i.source);
+    END IF;
+    EXECUTE format('DROP TABLE %s, %s, %s', hierarchy, i.members, i.meta);
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_drop(regclass) IS
+    'removes a cluster hierarchy: its tables and the trigger on its source';
+
+CREATE FUNCTION @extschema@.cluster_hierarchy_rebuild(hierarchy regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+    idx record;
+    again text[] := '{}';
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    PERFORM @extschema@.cluster_hierarchy_check_owner(hierarchy);
+    EXECUTE format('TRUNCATE %s, %s', hierarchy, i.members);
+    -- The build fills tables without indexes (src/pg/hierarchy.cpp): the indexes, a DBA's own
+    -- included, are dropped and created again from their definitions, under the same names.
+    FOR idx IN
+        SELECT x.indexrelid::regclass AS index_name, x.indrelid::regclass AS table_name, c.conname,
+               pg_get_indexdef(x.indexrelid) AS index_def, pg_get_constraintdef(c.oid) AS constraint_def
+          FROM pg_index x LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
+         WHERE x.indrelid IN (hierarchy, i.members)
+         ORDER BY x.indexrelid
+    LOOP
+        IF idx.conname IS NOT NULL THEN
+            again := again || format('ALTER TABLE %s ADD CONSTRAINT %I %s', idx.table_name, idx.conname, idx.constraint_def);
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', idx.table_name, idx.conname);
+        ELSE
+            again := again || idx.index_def;
+            EXECUTE format('DROP INDEX %s', idx.index_name);
+        END IF;
+    END LOOP;
+    PERFORM @extschema@.cluster_hierarchy_fill(hierarchy, false);
+    FOR k IN 1 .. cardinality(again) LOOP
+        EXECUTE again[k];
+    END LOOP;
+    EXECUTE format('ANALYZE %s', hierarchy);
+    EXECUTE format('ANALYZE %s', i.members);
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_rebuild(regclass) IS
+    'rebuilds a cluster hierarchy from its source, in the calling transaction';
+
+-- Viewports: the clusters of zoom floor(zoom) whose centre lies in the box (edges included).
+-- Longitudes may be out of range (a box 360 degrees wide or more is the world; others are
+-- wrapped) and west > east crosses the antimeridian. Beyond max_zoom, the single markers in the
+-- box (count 1, their exact position, cluster_id and expansion_zoom NULL). Ordered by count
+-- descending, north to south, west to east. A partitioned hierarchy takes the partition value
+-- (compared with the column's text form) as a last argument, and only then.
+CREATE FUNCTION @extschema@.cluster_viewport(hierarchy regclass, south float8, west float8, north float8,
+        east float8, zoom float8) RETURNS SETOF @extschema@.cluster_node
+    AS 'MODULE_PATHNAME', 'cluster_viewport' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 100;
+CREATE FUNCTION @extschema@.cluster_viewport(hierarchy regclass, south float8, west float8, north float8,
+        east float8, zoom float8, "partition" text) RETURNS SETOF @extschema@.cluster_node
+    AS 'MODULE_PATHNAME', 'cluster_viewport' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.cluster_viewport(regclass, float8, float8, float8, float8, float8) IS
+    'the clusters of a stored hierarchy at a zoom whose centre lies in the box (single markers beyond max_zoom)';
+COMMENT ON FUNCTION @extschema@.cluster_viewport(regclass, float8, float8, float8, float8, float8, text) IS
+    'cluster_viewport of one partition value of a partitioned hierarchy';
+
+-- Drill-down. Cluster ids are unique across the partitions of a hierarchy, so these take no
+-- partition value. An unknown id gives an empty set (NULL for cluster_expansion_zoom).
+CREATE FUNCTION @extschema@.cluster_children(hierarchy regclass, cluster_id bigint)
+    RETURNS SETOF @extschema@.cluster_node
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 4 SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@.cluster_hierarchy_info(hierarchy);
+    RETURN QUERY EXECUTE format(
+        'SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom '
+        'FROM %s WHERE parent_id = $1 ORDER BY count DESC, lat DESC, lon, cluster_id', hierarchy) USING cluster_id;
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_children(regclass, bigint) IS
+    'the clusters of the next zoom that make up a cluster';
+
+CREATE FUNCTION @extschema@.cluster_expansion_zoom(hierarchy regclass, cluster_id bigint) RETURNS int
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    z int;
+BEGIN
+    PERFORM @extschema@.cluster_hierarchy_info(hierarchy);
+    EXECUTE format('SELECT expansion_zoom FROM %s WHERE cluster_id = $1', hierarchy) INTO z USING cluster_id;
+    RETURN z;
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_expansion_zoom(regclass, bigint) IS
+    'the lowest zoom at which a cluster splits (max_zoom + 1: only into single markers); NULL for a single marker';
+
+-- The member ids of a cluster in id order, a page at a time: the leaves (max_zoom clusters) below
+-- it, then their members through the (leaf_id, id) index.
+CREATE FUNCTION @extschema@.cluster_leaves(hierarchy regclass, cluster_id bigint, lim int DEFAULT 10,
+        off bigint DEFAULT 0) RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 10 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    IF lim < 0 OR off < 0 THEN
+        RAISE EXCEPTION 'cluster_leaves needs lim >= 0 and off >= 0'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('lim = %s, off = %s', lim, off);
+    END IF;
+    IF lim > 100000 THEN
+        RAISE EXCEPTION 'cluster_leaves returns at most 100000 ids a call'
+            USING ERRCODE = 'program_limit_exceeded', DETAIL = format('lim = %s', lim),
+                  HINT = 'Page through the members with off.';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'WITH RECURSIVE below AS ('
+        '  SELECT n.cluster_id, n.zoom FROM %1$s n WHERE n.cluster_id = $1'
+        '  UNION ALL'
+        '  SELECT n.cluster_id, n.zoom FROM below b JOIN %1$s n ON n.parent_id = b.cluster_id WHERE b.zoom < $4)'
+        ' SELECT m.id FROM %2$s m WHERE m.leaf_id IN (SELECT b.cluster_id FROM below b WHERE b.zoom = $4)'
+        ' ORDER BY m.id LIMIT $2 OFFSET $3', hierarchy, i.members) USING cluster_id, lim, off, i.max_zoom;
+END $$;
+COMMENT ON FUNCTION @extschema@.cluster_leaves(regclass, bigint, int, bigint) IS
+    'the ids of a cluster''s members in id order, lim at a time from off';
+
+-- A viewport as GeoJSON: cluster_geojson's FeatureCollection of the viewport's clusters, each
+-- with cluster_id (when it has one) and expansion_zoom added to its properties, and a cluster's
+-- cluster_id as its top-level id too (stable while the cluster exists; a single marker's is
+-- its marker id). Cluster ids are zoom * 2^40 + n: a marker id in that range could name a
+-- marker and a cluster of one response alike.
+CREATE FUNCTION @extschema@.cluster_viewport_geojson_of(nodes @extschema@.cluster_node[]) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT pg_catalog.jsonb_build_object('type', 'FeatureCollection', 'features', COALESCE((
+        SELECT pg_catalog.jsonb_agg(f.feature OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'id', CASE WHEN n.count OPERATOR(pg_catalog.>) 1::bigint THEN n.cluster_id END))
+                   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('properties',
+                   (f.feature OPERATOR(pg_catalog.->) 'properties'::pg_catalog.text)
+                   OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'cluster_id', n.cluster_id, 'expansion_zoom', n.expansion_zoom)))
+                   ORDER BY f.ord)
+          FROM pg_catalog.jsonb_array_elements(@extschema@.cluster_geojson(ARRAY(
+                   SELECT ROW(c.count, c.lat, c.lon, c.min_lat, c.min_lon, c.max_lat, c.max_lon, c.id)::@extschema@.marker_cluster
+                     FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS c ORDER BY c.ordinality))
+                   OPERATOR(pg_catalog.->) 'features'::pg_catalog.text) WITH ORDINALITY AS f(feature, ord)
+          JOIN pg_catalog.unnest(nodes) WITH ORDINALITY AS n ON n.ordinality OPERATOR(pg_catalog.=) f.ord),
+        '[]'::pg_catalog.jsonb))
+$$;
+CREATE FUNCTION @extschema@.cluster_viewport_geojson(hierarchy regclass, south float8, west float8, north float8,
+        east float8, zoom float8) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
+    SELECT @extschema@.cluster_viewport_geojson_of(ARRAY(
+        SELECT ROW(v.cluster_id, v.zoom, v.count, v.lat, v.lon, v.min_lat, v.min_lon, v.max_lat, v.max_lon, v.id, v.expansion_zoom)::@extschema@.cluster_node
+          FROM @extschema@.cluster_viewport(hierarchy, south, west, north, east, zoom) WITH ORDINALITY AS v
+         ORDER BY v.ordinality))
+$$;
+CREATE FUNCTION @extschema@.cluster_viewport_geojson(hierarchy regclass, south float8, west float8, north float8,
+        east float8, zoom float8, "partition" text) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
+    SELECT @extschema@.cluster_viewport_geojson_of(ARRAY(
+        SELECT ROW(v.cluster_id, v.zoom, v.count, v.lat, v.lon, v.min_lat, v.min_lon, v.max_lat, v.max_lon, v.id, v.expansion_zoom)::@extschema@.cluster_node
+          FROM @extschema@.cluster_viewport(hierarchy, south, west, north, east, zoom, "partition") WITH ORDINALITY AS v
+         ORDER BY v.ordinality))
+$$;
+COMMENT ON FUNCTION @extschema@.cluster_viewport_geojson(regclass, float8, float8, float8, float8, float8) IS
+    'cluster_viewport as a GeoJSON FeatureCollection (cluster_geojson''s properties, plus cluster_id and expansion_zoom)';
