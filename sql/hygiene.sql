@@ -87,8 +87,9 @@ SELECT count(*) > 0 AS extension_has_functions
 -- The control file's `trusted = true` (see README, "Security"): a non-superuser with CREATE on
 -- the database can install it. The extension then belongs to that user; its member objects, as
 -- for every trusted extension, to the bootstrap superuser that ran the script.
-SELECT extname, extversion FROM pg_extension WHERE extname = 'geocluster';
-SELECT trusted FROM pg_available_extension_versions WHERE name = 'geocluster' AND version = '0.1.0';
+SELECT e.extname, e.extversion = a.default_version AS default_version, e.extversion = geocluster_version() AS library_version
+  FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'geocluster';
+SELECT bool_and(trusted) AS trusted FROM pg_available_extension_versions WHERE name = 'geocluster';
 DROP EXTENSION geocluster;
 CREATE ROLE geocluster_plain_user LOGIN;
 SELECT current_database() AS db \gset
