@@ -48,7 +48,7 @@ Table build_table() noexcept {
 
 }  // namespace
 
-// Built when the library is loaded (about 4,000 long double tan/cos: microseconds).
+// Built when the library is loaded (about 4,000 long double tan/cos, once).
 const Table kTable = build_table();
 
 }  // namespace mercator_series_internal

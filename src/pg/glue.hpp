@@ -1,7 +1,8 @@
 // The glue layer's one include: PostgreSQL headers (inside extern "C"), the core, and the
 // error boundary every SQL-callable function goes through.
 //
-// Rules for code in src/pg/ (see ../shared/guides/cpp-in-postgres.md):
+// Rules for code in src/pg/ (an ERROR is a longjmp: it skips C++ destructors and must not leave
+// a catch block):
 //  - Define SQL-callable functions only with GEOCLUSTER_FUNCTION (below). Its body runs inside
 //    run_guarded(), which turns any C++ exception into an ERROR after the catch block closed.
 //  - While an object with a non-trivial destructor is alive, call nothing that can ereport

@@ -8,9 +8,8 @@
 --
 -- Why quadkey and geohash are SQL functions that are not STRICT, though NULL gives NULL: the
 -- planner inlines a SQL function into the calling query, so that a scan calls PostGIS and
--- geocluster directly, only if a STRICT one's body is strict too, and a CASE is not. Inlined,
--- quadkey(geom, z) costs about twice quadkey(ST_Y(geom), ST_X(geom), z); called, about ten
--- times. (An argument that is itself a costly expression, such as ST_Transform(geom, 4326),
+-- geocluster directly, only if a STRICT one's body is strict too, and a CASE is not; a call
+-- that is not inlined costs a function call per row on top. (An argument that is itself a costly expression, such as ST_Transform(geom, 4326),
 -- is not inlined: the planner will not evaluate it once per mention of `geom` in the body.)
 
 SELECT @extschema@.geocluster_postgis_install($script$
