@@ -4,10 +4,11 @@
 // Why a second implementation: cluster_agg converts every row's latitude, and on a world-zoom
 // query over millions of rows sin, log and the two divisions around them were most of the
 // engine's per-row time (perf). The series costs a fraction of that and is more accurate:
-// within 6e-16 of the exact value over the whole range (test/unit, against long double), where the sin/log formula is within 1.5e-15; both are far below the engine's fixed
-// point step of 2^-48 = 3.6e-15. The cell types keep mercator_y: their tile edges are compared
-// with PostGIS and Bing bit for bit, and changing their arithmetic would move points that lie
-// exactly on an edge.
+// within 6e-16 of the exact value over the whole range (test/unit, against long double), where
+// the sin/log formula is within 1.5e-15; both are far below the engine's fixed point step of
+// 2^-48 = 3.6e-15. The cell types keep mercator_y: their tile edges are compared with PostGIS
+// and Bing bit for bit, and changing their arithmetic would move points that lie exactly on an
+// edge.
 //
 // How: g(phi) = atanh(sin phi) is odd, and y = 0.5 - g / (2 pi). [0, phi_max] (phi_max the clamp
 // latitude in radians) is cut into 512 equal intervals; on each, g is its degree-7 Taylor
