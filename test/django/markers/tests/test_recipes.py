@@ -160,7 +160,8 @@ class GeoJSONViewTests(MarkerTestCase):
                             self.assertEqual(f['properties'], {})
                             self.assertNotIn('bbox', f)
                             continue
-                        self.assertNotIn('id', f)
+                        # A cluster's id lies above every marker id, below 2^53 (exact in JavaScript).
+                        self.assertTrue(2 ** 52 <= f['id'] < 2 ** 53, f['id'])
                         self.assertIs(f['properties']['cluster'], True)
                         self.assertGreater(f['properties']['point_count'], 1)
                         # The centre is exact to 1e-12 degrees (src/core/cluster.hpp, contract 4).
