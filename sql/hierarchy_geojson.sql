@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS geocluster;
 CREATE TABLE places (id bigint PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL, name text NOT NULL);
 INSERT INTO places
 SELECT g, 48.85, 2.35, 'clump ' || g FROM generate_series(0, 49) g
-UNION ALL SELECT g, -40 + (g - 50) * 8, -150 + (g - 50) * 30, 'place ' || g FROM generate_series(50, 59) g;
+UNION ALL SELECT g, -40 + (g - 50) * 8, -153 + (g - 50) * 30, 'place ' || g FROM generate_series(50, 59) g;
 SELECT cluster_hierarchy_create('places', 'lat', 'lon', 'id', 60, 12) AS handle;
 
 -- The recipe: the viewport's rows once, their single markers' names by primary key.
@@ -70,6 +70,17 @@ SELECT cluster_viewport_geojson(ARRAY(SELECT n FROM cluster_viewport('places_clu
        = cluster_viewport_geojson('places_clusters', -90, -180, 90, 180, 5) AS null_object_is_none,
        cluster_viewport_geojson(NULL::cluster_node[], '{}'::jsonb) IS NULL AS null_nodes_null,
        cluster_viewport_geojson('{}'::cluster_node[], '{}'::jsonb) AS empty;
+
+-- What maps send: Leaflet's longitudes past 180 across the antimeridian ("150.86,...,207.11,...",
+-- never west > east), beyond +-180 at low zooms ("-215.156,...,234.84,..."), MapLibre's zoom
+-- 11.5: the same as the wrapped box and the floored zoom.
+SELECT cluster_viewport_geojson('places_clusters', -45.2, 150.86, 40, 207.11, 4)
+       = cluster_viewport_geojson('places_clusters', -45.2, 150.86, 40, -152.89, 4) AS across_antimeridian,
+       jsonb_array_length(cluster_viewport_geojson('places_clusters', -45.2, 150.86, 40, 207.11, 4) -> 'features') AS features,
+       cluster_viewport_geojson('places_clusters', -85.05, -215.156, 85.05, 234.84, 1)
+       = cluster_viewport_geojson('places_clusters', -85.05, -180, 85.05, 180, 1) AS world,
+       cluster_viewport_geojson('places_clusters', -90, -180, 90, 180, 11.5)
+       = cluster_viewport_geojson('places_clusters', -90, -180, 90, 180, 11) AS fractional_zoom;
 
 SELECT cluster_hierarchy_drop('places_clusters');
 DROP TABLE places;
