@@ -8,10 +8,13 @@ Mercator clamp at the poles; one partitioned), every tile of zooms 0..3 and, at 
 (max_zoom and one beyond it included), every tile that holds a centre and its neighbours:
 
   * each cluster is drawn in exactly the tile holding its centre (tile numbers computed here
-    from the Web Mercator formulas), as a feature whose id is its cluster_id, at its centre;
+    from the Web Mercator formulas), at its centre, as a feature whose id is 2^52 + its
+    cluster_id, or for a single marker its marker id (as in cluster_viewport_geojson: no id
+    names both a cluster and a marker);
   * the other features of a tile are neighbours' clusters within the 64-unit render buffer;
   * the owned features of a zoom together count every marker once (sum of point_count);
-  * properties: cluster, point_count, point_count_abbreviated, id.
+  * properties: cluster, point_count, point_count_abbreviated, id, cluster_id (none beyond
+    max_zoom).
 
 Prints failures and `N passed, M failed` last.
 """
@@ -85,9 +88,9 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
                 cur.execute(f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND part IS NOT DISTINCT FROM %s"
                             if partitioned else f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND %s IS NULL",
                             (z, p))
-                items = {r[0]: r for r in cur.fetchall()}
+                items = {(2 ** 52 + r[0] if r[3] > 1 else r[4]): r for r in cur.fetchall()}
             else:  # beyond max_zoom: the markers, by id
-                items = {i: (i, lat, lon, 1, i) for i, lat, lon in pts if (not partitioned or "c%d" % (i % 2) == p)}
+                items = {i: (None, lat, lon, 1, i) for i, lat, lon in pts if (not partitioned or "c%d" % (i % 2) == p)}
             owner = {k: tile_of(v[1], v[2], z) for k, v in items.items()}
             n = 1 << z
             tiles = {(x, y) for x in range(n) for y in range(n)} if z <= 3 else set()
@@ -115,8 +118,8 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
                         continue
                     ids.add(fid)
                     cnt = item[3]
-                    if (props.get("point_count"), props.get("cluster"), props.get("id"), props.get("point_count_abbreviated")) != \
-                            (cnt, cnt > 1, item[4], mvt.abbreviated(cnt)):
+                    if (props.get("point_count"), props.get("cluster"), props.get("id"), props.get("point_count_abbreviated"),
+                            props.get("cluster_id")) != (cnt, cnt > 1, item[4], mvt.abbreviated(cnt), item[0]):
                         bad.append(f"tile {z}/{x}/{y}: properties of {fid}: {props}")
                     pt = mvt.point_of(f["geometry"])
                     ex, ey = mvt.tile_units(max(-MAX_LAT, min(MAX_LAT, item[1])), item[2], z, x, y)

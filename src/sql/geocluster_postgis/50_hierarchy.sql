@@ -77,9 +77,11 @@ BEGIN
                        CASE WHEN v.lon < west THEN v.lon + 360 WHEN v.lon > east THEN v.lon - 360 ELSE v.lon END,
                        greatest(-85.0511287798, least(85.0511287798, v.lat))), 4326), 3857),
                    envelope, 4096, 64, true) AS geom,
-               -- clusters (and single markers up to max_zoom) by cluster_id; single markers beyond
-               -- max_zoom, where a tile holds no cluster, by their id (none when negative)
-               CASE WHEN v.cluster_id IS NOT NULL THEN v.cluster_id WHEN v.id >= 0 THEN v.id END AS fid,
+               -- cluster_viewport_geojson's ids: a cluster 2^52 + its cluster_id, a single marker
+               -- its id (none outside [0, 2^52)), so that no id names a cluster and a marker
+               CASE WHEN v.count > 1 THEN 4503599627370496::bigint + v.cluster_id
+                    ELSE @extschema:geocluster@.cluster_marker_feature_id(v.id) END AS fid,
+               v.cluster_id,
                v.count > 1 AS cluster,
                v.count AS point_count,
                @extschema:geocluster@.cluster_point_count_abbreviated(v.count) AS point_count_abbreviated,
@@ -96,10 +98,11 @@ END $$;
 -- A Mapbox Vector Tile of a hierarchy at zoom z: one layer, clusters, with a Point per cluster
 -- of zoom z whose centre lies in tile (z, x, y) or within the 64-unit render buffer around it
 -- (extent 4096), with cluster_geojson's properties (cluster, point_count,
--- point_count_abbreviated, id) and expansion_zoom. Every cluster is in exactly one tile, the
+-- point_count_abbreviated, id), cluster_id and expansion_zoom. Every cluster is in exactly one tile, the
 -- one holding its centre (tiles are half-open: a centre on an edge belongs east and south, as
 -- quadkey() says); the buffer only draws neighbours' clusters that reach over the edge. The
--- feature id is the cluster_id; beyond max_zoom, where tiles hold single markers, their id.
+-- feature id is cluster_viewport_geojson's: 2^52 + cluster_id for a cluster, the marker id for a
+-- single marker.
 CREATE FUNCTION @extschema@.cluster_hierarchy_tile(hierarchy regclass, z int, x int, y int) RETURNS bytea
     LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
     SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, NULL::pg_catalog.text)
