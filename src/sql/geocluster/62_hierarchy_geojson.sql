@@ -3,7 +3,7 @@
 -- expansion_zoom added to its properties. Built only on the hierarchy's public functions.
 --  * A cluster's top-level id is 2^52 + its cluster_id (zoom << 40 | ordinal, below 2^45): as
 --    long-lived as the hierarchy, and never a marker's id, which is a top-level id only below
---    2^52 (cluster_marker_feature_id): the stored cluster_id alone starts at 0 at every zoom.
+--    2^52 (cluster_marker_feature_id): the stored cluster_ids of zoom 0 are 0, 1, 2..., marker ids too.
 --    Drill-down (cluster_children, cluster_expansion_zoom, cluster_leaves) takes the
 --    properties' cluster_id.
 --  * A single marker's properties are its own, from marker_properties keyed by its id as text
