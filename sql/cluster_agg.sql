@@ -218,7 +218,8 @@ SELECT (SELECT bool_and(jsonb_array_length(cluster_geojson(c) -> 'features') = c
                 AND f -> 'properties' -> 'point_count' = to_jsonb(count)
                 AND f -> 'properties' -> 'point_count_abbreviated' = CASE WHEN count < 1000 THEN to_jsonb(count)
                     ELSE to_jsonb(cluster_point_count_abbreviated(count)) END
-                AND NOT f ? 'id') FILTER (WHERE count > 1) AS clusters,
+                AND f -> 'id' = to_jsonb(cluster_feature_id(count, min_lat, min_lon, max_lat, max_lon, id)))
+           FILTER (WHERE count > 1) AS clusters,
        bool_and(f -> 'geometry' -> 'coordinates' = jsonb_build_array(min_lon, min_lat)
                 AND f -> 'id' = to_jsonb(id) AND f -> 'properties' = '{}' AND NOT f ? 'bbox')
            FILTER (WHERE count = 1) AS single_markers
@@ -226,10 +227,30 @@ SELECT (SELECT bool_and(jsonb_array_length(cluster_geojson(c) -> 'features') = c
 -- A single marker comes back where it is stored, not at its Mercator round trip.
 SELECT cluster_geojson(cluster_agg(30.1, -98.0, 10, 60, 60::bigint)) -> 'features' -> 0 -> 'geometry'
        AS exact_position;
--- Top-level ids name markers only: no id names both a cluster and a marker in it.
-SELECT count(*) FILTER (WHERE f ? 'id') = count(*) FILTER (WHERE f -> 'properties' = '{}')
-       AND count(DISTINCT f -> 'id') = count(*) FILTER (WHERE f ? 'id') AS ids_are_markers
-  FROM jsonb_array_elements(cluster_geojson((SELECT cluster_agg(lat, lon, 11, 60, id) FROM markers)) -> 'features') f;
+-- Top-level ids: every feature has one, distinct; markers' are their ids (below 2^52), clusters'
+-- lie in [2^52, 2^53) (integers that JavaScript holds exactly), so no id names both a cluster
+-- and a marker, in this response or any other.
+SELECT count(*) FILTER (WHERE f ? 'id') = count(*)
+       AND count(DISTINCT f -> 'id') = count(*)
+       AND bool_and((f ->> 'id')::bigint < 4503599627370496) FILTER (WHERE f -> 'properties' = '{}')
+       AND bool_and((f ->> 'id')::bigint >= 4503599627370496 AND (f ->> 'id')::bigint < 9007199254740992)
+           FILTER (WHERE f -> 'properties' ? 'point_count')
+       AND count(*) FILTER (WHERE f -> 'properties' = '{}') > 10 AND count(*) FILTER (WHERE f ? 'bbox') > 10
+       AS ids_are_markers
+  FROM jsonb_array_elements(cluster_geojson((SELECT cluster_agg(lat, lon, 14, 60, id) FROM markers)) -> 'features') f;
+-- The same members give the same cluster id, whatever the query around them: here the rows in
+-- two orders.
+WITH a AS (SELECT cluster_geojson(cluster_agg(lat, lon, 11, 60, id ORDER BY id)) AS j FROM markers),
+     b AS (SELECT cluster_geojson(cluster_agg(lat, lon, 11, 60, id ORDER BY id DESC)) AS j FROM markers)
+SELECT a.j = b.j AS same_ids FROM a, b;
+-- A marker id outside [0, 2^52) is no top-level id: above lie the clusters', below zero vector
+-- tiles have none.
+SELECT cluster_marker_feature_id('-1'::bigint) AS minus_one, cluster_marker_feature_id(0) AS zero,
+       cluster_marker_feature_id(4503599627370495) AS below_2_52, cluster_marker_feature_id(4503599627370496) AS at_2_52;
+SELECT jsonb_path_query_array(cluster_geojson(ARRAY[ROW(1, 1, 2, 1, 2, 1, 2, -5)::marker_cluster,
+                                                    ROW(1, 1, 2, 1, 2, 1, 2, 4503599627370496)::marker_cluster,
+                                                    ROW(1, 1, 2, 1, 2, 1, 2, 5)::marker_cluster]),
+                              '$.features[*].id') AS top_level_ids;
 -- A Feature's id must be a string or a number (RFC 7946 3.2): without an id there is none, and
 -- a cluster without ids has no cluster_id.
 SELECT NOT (j -> 'features' -> 0 ? 'id') AND j -> 'features' -> 0 -> 'properties' = '{}'
@@ -253,11 +274,11 @@ WITH g AS (
                FROM named m WHERE m.id IN (SELECT s.id FROM unnest(c.clusters) s WHERE s.count = 1))) AS j
       FROM c),
      f AS (SELECT e.f FROM g, jsonb_array_elements(g.j -> 'features') e(f))
-SELECT count(*) FILTER (WHERE f ? 'id') > 10 AS several_single_markers,
+SELECT count(*) FILTER (WHERE NOT f ? 'bbox') > 10 AS several_single_markers,
        bool_and(f -> 'properties' = jsonb_build_object('name', 'marker ' || (f ->> 'id'), 'url', '/m/' || (f ->> 'id')))
-           FILTER (WHERE f ? 'id') AS their_own_properties,
+           FILTER (WHERE NOT f ? 'bbox') AS their_own_properties,
        bool_and(f -> 'properties' ? 'point_count' AND NOT f -> 'properties' ? 'name')
-           FILTER (WHERE NOT f ? 'id') AS clusters_unchanged
+           FILTER (WHERE f ? 'bbox') AS clusters_unchanged
   FROM f;
 -- No single marker in the box: the lookup is NULL, and so is a missing key: {} for each.
 SELECT cluster_geojson(ARRAY[ROW(1, 1, 1, 1, 1, 1, 1, 5)::marker_cluster], NULL) -> 'features' -> 0 -> 'properties'

@@ -47,14 +47,14 @@ def load(total):
     it is dropped rather than built again after the load."""
     rows = marker_rows(total, special=False)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT cluster_hierarchy_drop('markers_marker_clusters')")
+        cursor.execute("SELECT cluster_hierarchy_drop('markers_clusters')")
         for start in range(0, len(rows), 100000):
             columns = [list(c) for c in zip(*rows[start:start + 100000])]
-            cursor.execute('INSERT INTO markers_marker (geom, category, created)'
+            cursor.execute('INSERT INTO markers (geom, category, created)'
                            ' SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), category, created'
                            ' FROM unnest(%s::float8[], %s::float8[], %s::text[], %s::timestamptz[])'
                            ' AS m(lon, lat, category, created)', columns)
-        cursor.execute('VACUUM ANALYZE markers_marker')
+        cursor.execute('VACUUM ANALYZE markers')
 
 
 def time_in_subquery(bbox, zoom):
@@ -65,7 +65,7 @@ def time_in_subquery(bbox, zoom):
         start = time.perf_counter()
         try:
             cursor.execute('SELECT cluster_geojson(cluster_agg(geom, %s, 120, id))::text'
-                           f' FROM markers_marker WHERE id IN ({sql})', [zoom, *params])
+                           f' FROM markers WHERE id IN ({sql})', [zoom, *params])
             return (time.perf_counter() - start) * 1000
         except django.db.utils.OperationalError:  # the statement timeout
             return None

@@ -8,7 +8,7 @@ from .viewport import map_bbox, map_zoom
 def hierarchy_geojson(hierarchy_name, bbox, zoom, partition=None, using='default'):
     """The GeoJSON FeatureCollection, as JSON text, of cluster_viewport_geojson: the clusters of
     the hierarchy hierarchy_name (the handle cluster_hierarchy_create returned, e.g.
-    'markers_marker_clusters') at zoom whose centre lies in bbox, with cluster_geojson's
+    'markers_clusters') at zoom whose centre lies in bbox, with cluster_geojson's
     properties plus cluster_id and expansion_zoom.
 
     bbox = (west, south, east, north) and zoom are taken as a map sends them (map_bbox,

@@ -11,9 +11,9 @@ cluster_geojson(clusters, marker_properties) and checks, feature by feature:
 
   * a cluster has supercluster's properties, with the same JSON types (cluster: boolean,
     cluster_id, point_count: numbers, point_count_abbreviated: a number below 1000, else text),
-    and supercluster's feature keys but two on purpose: no top-level id (cluster_agg's clusters
-    have no id that lasts across requests, and a marker's id must never name a cluster) and a
-    bbox (the members' bounds, to zoom to);
+    and supercluster's feature keys plus a bbox (the members' bounds, to zoom to); its top-level
+    id is an integer in [2^52, 2^53) (exact in JavaScript; marker ids lie below), so that no id
+    names both a cluster and a marker, and every id of a response is distinct;
   * a single marker has exactly supercluster's point feature keys, its own id, only its own
     properties (nothing that MapLibre's ['has', 'point_count'] filter would match) and its
     stored coordinates bit for bit (supercluster's come back within a few ulps);
@@ -84,7 +84,7 @@ def main():
               FROM generate_series(0::bigint, 24999::bigint) i;
             ANALYZE markers;""")
         inputs = points()
-        cluster_shapes = [(sorted(set(s["feature"]) - {"id"} | {"bbox"}), s["geometry"], s["properties"])
+        cluster_shapes = [(sorted(set(s["feature"]) | {"bbox"}), s["geometry"], s["properties"])
                           for s in expected["cluster"]]
         point_shapes = [(sorted(s["feature"]), s["geometry"], s["properties"]) for s in expected["point"]]
         for zoom in ZOOMS:
@@ -107,6 +107,10 @@ def main():
                    or tuple(f["geometry"]["coordinates"]) != inputs[f["id"]]]
             check(f"zoom {zoom}: {len(singles)} single markers are supercluster's points, at their exact position",
                   not bad, bad[:1])
+            bad = [f.get("id") for f in clusters if not (isinstance(f.get("id"), int) and 2**52 <= f["id"] < 2**53)]
+            check(f"zoom {zoom}: cluster ids in [2^52, 2^53), above every marker id", not bad, bad[:3])
+            ids = [f.get("id") for f in features]
+            check(f"zoom {zoom}: {len(ids)} top-level ids, all distinct", len(set(ids)) == len(ids) == len(features))
             check(f"zoom {zoom}: every marker counted once",
                   sum(f["properties"].get("point_count", 1) for f in features) == len(inputs))
         check("supercluster keeps a point's own properties", expected["points_keep_their_properties"])

@@ -8,10 +8,16 @@ Mercator clamp at the poles; one partitioned), every tile of zooms 0..3 and, at 
 (max_zoom and one beyond it included), every tile that holds a centre and its neighbours:
 
   * each cluster is drawn in exactly the tile holding its centre (tile numbers computed here
-    from the Web Mercator formulas), as a feature whose id is its cluster_id, at its centre;
+    from the Web Mercator formulas), at its centre, as a feature whose id is 2^52 + its
+    cluster_id, or for a single marker its marker id (as in cluster_viewport_geojson: no id
+    names both a cluster and a marker);
   * the other features of a tile are neighbours' clusters within the 64-unit render buffer;
   * the owned features of a zoom together count every marker once (sum of point_count);
-  * properties: cluster, point_count, point_count_abbreviated, id.
+  * properties: cluster, point_count, point_count_abbreviated, id, cluster_id (none beyond
+    max_zoom);
+  * cluster_hierarchy_tile_with_properties (unpartitioned datasets): the same tile, but single
+    markers carry their row's other columns of a view (name, score), except those named like the
+    tile's own properties (cluster, point_count), which keep the tile's values.
 
 Prints failures and `N passed, M failed` last.
 """
@@ -70,7 +76,7 @@ def dataset(rng, kind):
 
 
 def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
-    cur.execute("DROP TABLE IF EXISTS tm")
+    cur.execute("DROP TABLE IF EXISTS tm CASCADE")
     cur.execute("CREATE TABLE tm (id bigint, geom geometry(Point, 4326), cat text)")
     for i, lat, lon in pts:
         cur.execute("INSERT INTO tm VALUES (%s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s)",
@@ -78,16 +84,20 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
     cur.execute("SELECT cluster_hierarchy_create('tm', 'geom', 'id', 60, %s" + (", 'cat'" if partitioned else "") + ")::text",
                 (max_zoom,))
     h = cur.fetchone()[0]
+    if not partitioned:
+        cur.execute("CREATE VIEW tm_props AS SELECT id, 'm' || id AS name, id * 2 AS score,"
+                    " 'x'::text AS cluster, 'y'::text AS point_count FROM tm")
     parts = ["c0", "c1"] if partitioned else [None]
+    named_total = 0
     for p in parts:
         for z in list(range(0, 4)) + deep_zooms:
             if z <= max_zoom:
                 cur.execute(f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND part IS NOT DISTINCT FROM %s"
                             if partitioned else f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND %s IS NULL",
                             (z, p))
-                items = {r[0]: r for r in cur.fetchall()}
+                items = {(2 ** 52 + r[0] if r[3] > 1 else r[4]): r for r in cur.fetchall()}
             else:  # beyond max_zoom: the markers, by id
-                items = {i: (i, lat, lon, 1, i) for i, lat, lon in pts if (not partitioned or "c%d" % (i % 2) == p)}
+                items = {i: (None, lat, lon, 1, i) for i, lat, lon in pts if (not partitioned or "c%d" % (i % 2) == p)}
             owner = {k: tile_of(v[1], v[2], z) for k, v in items.items()}
             n = 1 << z
             tiles = {(x, y) for x in range(n) for y in range(n)} if z <= 3 else set()
@@ -97,7 +107,7 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
                         for dy in (-1, 0, 1):
                             if 0 <= ty + dy < n:
                                 tiles.add(((tx + dx) % n, ty + dy))
-            seen, owned_count, bad = {}, 0, []
+            seen, owned_count, bad, single_markers_named = {}, 0, [], 0
             for (x, y) in sorted(tiles):
                 args = (h, z, x, y) + ((p,) if partitioned else ())
                 cur.execute("SELECT cluster_hierarchy_tile(" + ", ".join(["%s"] * len(args)) + ")", args)
@@ -106,6 +116,17 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
                 features = layers[0]["features"] if layers else []
                 if layers and (layers[0].get("name"), layers[0]["extent"]) != ("clusters", 4096):
                     bad.append(f"tile {z}/{x}/{y}: layer {layers[0].get('name')}")
+                if not partitioned:
+                    cur.execute("SELECT cluster_hierarchy_tile_with_properties(%s, %s, %s, %s, 'tm_props')", (h, z, x, y))
+                    buf = bytes(cur.fetchone()[0])
+                    own = mvt.decode_tile(buf)[0]["features"] if buf else []
+                    expected = [(f["id"], f["geometry"], dict(f["properties"], **(
+                        {} if f["properties"]["cluster"] else
+                        {"name": f"m{f['properties']['id']}", "score": 2 * f["properties"]["id"]})))
+                        for f in features]
+                    if [(f["id"], f["geometry"], f["properties"]) for f in own] != expected:
+                        bad.append(f"tile {z}/{x}/{y}: with properties {own[:2]}, expected {expected[:2]}")
+                    single_markers_named += sum(1 for f in own if "name" in f["properties"])
                 ids = set()
                 for f in features:
                     fid, props = f["id"], f["properties"]
@@ -115,8 +136,8 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
                         continue
                     ids.add(fid)
                     cnt = item[3]
-                    if (props.get("point_count"), props.get("cluster"), props.get("id"), props.get("point_count_abbreviated")) != \
-                            (cnt, cnt > 1, item[4], mvt.abbreviated(cnt)):
+                    if (props.get("point_count"), props.get("cluster"), props.get("id"), props.get("point_count_abbreviated"),
+                            props.get("cluster_id")) != (cnt, cnt > 1, item[4], mvt.abbreviated(cnt), item[0]):
                         bad.append(f"tile {z}/{x}/{y}: properties of {fid}: {props}")
                     pt = mvt.point_of(f["geometry"])
                     ex, ey = mvt.tile_units(max(-MAX_LAT, min(MAX_LAT, item[1])), item[2], z, x, y)
@@ -138,6 +159,9 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
             if owned_count != total or any(v != 1 for v in seen.values()) or len(seen) != len(items):
                 bad.append(f"owned features count {owned_count} markers of {total}, {len(seen)} of {len(items)} clusters")
             check(f"{name} part {p} zoom {z}: {len(tiles)} tiles, {len(items)} clusters", not bad, "; ".join(bad[:3]))
+            named_total += single_markers_named
+    if not partitioned:
+        check(f"{name}: single markers' own columns in the tiles with properties ({named_total} features)", named_total > 0)
     cur.execute("SELECT cluster_hierarchy_drop(%s)", (h,))
 
 

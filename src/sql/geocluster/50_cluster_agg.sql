@@ -162,16 +162,47 @@ CREATE FUNCTION @extschema@.cluster_point_count_abbreviated(count bigint) RETURN
         ELSE count::pg_catalog.text END
     $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The top-level GeoJSON id of a cluster feature: 2^52 plus 52 bits of a SHA-256 of the
+-- cluster's count, smallest member id and bounds, so that the same members give the same id in
+-- every response (the id is all a map library keys its feature state on, and that state outlives
+-- the data it was set on). Ids in [2^52, 2^53) are integers that JavaScript holds exactly, that
+-- MapLibre takes without promoteId and that vector tiles take (unsigned); marker ids get a
+-- top-level id only below 2^52 (cluster_marker_feature_id), so no cluster id is ever a marker's.
+-- SHA-256 of the values' binary send forms: the same on every platform and under every
+-- extra_float_digits. Two clusters of one response share an id with a chance of about
+-- n^2 / 2^53 (1e-9 for 3,000 clusters).
+CREATE FUNCTION @extschema@.cluster_feature_id(count bigint, min_lat float8, min_lon float8, max_lat float8,
+        max_lon float8, id bigint) RETURNS bigint
+    AS $$
+    SELECT 4503599627370496::bigint OPERATOR(pg_catalog.+) (('x'::pg_catalog.text OPERATOR(pg_catalog.||)
+        pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
+            pg_catalog.int8send(count) OPERATOR(pg_catalog.||) pg_catalog.int8send(COALESCE(id, '-1'::bigint))
+            OPERATOR(pg_catalog.||) pg_catalog.float8send(min_lat) OPERATOR(pg_catalog.||) pg_catalog.float8send(min_lon)
+            OPERATOR(pg_catalog.||) pg_catalog.float8send(max_lat) OPERATOR(pg_catalog.||) pg_catalog.float8send(max_lon)),
+            1::integer, 7::integer), 'hex'::pg_catalog.text))::pg_catalog."bit"(56)::bigint OPERATOR(pg_catalog.>>) 4::integer)
+    $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cluster_feature_id(bigint, float8, float8, float8, float8, bigint) IS
+    'the top-level GeoJSON id of a cluster: in [2^52, 2^53), the same for the same members, never a marker''s';
+
+-- The top-level GeoJSON id of a single marker: its id when it is in [0, 2^52), else none (NULL):
+-- above that range lie the clusters' ids, and below zero vector tiles have no ids.
+CREATE FUNCTION @extschema@.cluster_marker_feature_id(id bigint) RETURNS bigint
+    AS $$
+    SELECT CASE WHEN id OPERATOR(pg_catalog.>=) 0::bigint AND id OPERATOR(pg_catalog.<) 4503599627370496::bigint
+                THEN id END
+    $$ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cluster_marker_feature_id(bigint) IS
+    'the top-level GeoJSON id of a single marker: its id when in [0, 2^52), else NULL';
+
 -- GeoJSON for map libraries, shaped like supercluster's getClusters() so that MapLibre/Mapbox GL
 -- cluster styles work unchanged. Features keep the array's order.
---  * A cluster (count > 1): properties cluster: true, cluster_id, point_count and
+--  * A cluster (count > 1): a top-level "id" (cluster_feature_id: never a marker's id, the same
+--    for the same members), properties cluster: true, cluster_id, point_count and
 --    point_count_abbreviated (a number below 1000, else text such as "1.2k"), and the members'
---    bbox ([west, south, east, north]; west > east across the antimeridian, RFC 7946 5.2). It has
---    no top-level "id": cluster_agg's clusters are regrouped by every viewport and zoom, so no
---    number names one across requests, and a marker's id must never name a cluster too.
+--    bbox ([west, south, east, north]; west > east across the antimeridian, RFC 7946 5.2).
 --    cluster_id is the smallest member's id (absent without ids): a key within one response.
 --  * A single marker: the marker itself, as supercluster gives an input point back: "id" its id
---    (absent when NULL: RFC 7946 3.2 allows only a string or a number), coordinates exactly
+--    (cluster_marker_feature_id: absent when NULL, negative or 2^52 or more), coordinates exactly
 --    as stored (its bounds, not the Mercator-mean centre, which differs in the last bits), and
 --    properties that are only its own, so that ['has', 'point_count'] tells clusters apart:
 --    {} or, with marker_properties, the object stored there under its id as text (a marker
@@ -188,10 +219,11 @@ RETURNS jsonb
                     'type'::pg_catalog.text, 'Point'::pg_catalog.text,
                     'coordinates'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat)),
                 'properties'::pg_catalog.text, COALESCE(marker_properties OPERATOR(pg_catalog.->) c.id::pg_catalog.text, '{}'::pg_catalog.jsonb))
-                OPERATOR(pg_catalog.||) CASE WHEN c.id IS NULL THEN '{}'::pg_catalog.jsonb
+                OPERATOR(pg_catalog.||) CASE WHEN @extschema@.cluster_marker_feature_id(c.id) IS NULL THEN '{}'::pg_catalog.jsonb
                                              ELSE pg_catalog.jsonb_build_object('id'::pg_catalog.text, c.id) END
             ELSE pg_catalog.jsonb_build_object(
                 'type'::pg_catalog.text, 'Feature'::pg_catalog.text,
+                'id'::pg_catalog.text, @extschema@.cluster_feature_id(c.count, c.min_lat, c.min_lon, c.max_lat, c.max_lon, c.id),
                 'bbox'::pg_catalog.text, pg_catalog.jsonb_build_array(c.min_lon, c.min_lat, c.max_lon, c.max_lat),
                 'geometry'::pg_catalog.text, pg_catalog.jsonb_build_object(
                     'type'::pg_catalog.text, 'Point'::pg_catalog.text,

@@ -463,43 +463,4 @@ END $$;
 COMMENT ON FUNCTION @extschema@.cluster_leaves(regclass, bigint, int, bigint) IS
     'the ids of a cluster''s members in id order, lim at a time from off';
 
--- A viewport as GeoJSON: cluster_geojson's FeatureCollection of the viewport's clusters, each
--- with cluster_id (when it has one) and expansion_zoom added to its properties, and a cluster's
--- cluster_id as its top-level id too (stable while the cluster exists; a single marker's is
--- its marker id). Cluster ids are zoom * 2^40 + n: a marker id in that range could name a
--- marker and a cluster of one response alike.
-CREATE FUNCTION @extschema@.cluster_viewport_geojson_of(nodes @extschema@.cluster_node[]) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT pg_catalog.jsonb_build_object('type', 'FeatureCollection', 'features', COALESCE((
-        SELECT pg_catalog.jsonb_agg(f.feature OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                   'id', CASE WHEN n.count OPERATOR(pg_catalog.>) 1::bigint THEN n.cluster_id END))
-                   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('properties',
-                   (f.feature OPERATOR(pg_catalog.->) 'properties'::pg_catalog.text)
-                   OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                       'cluster_id', n.cluster_id, 'expansion_zoom', n.expansion_zoom)))
-                   ORDER BY f.ord)
-          FROM pg_catalog.jsonb_array_elements(@extschema@.cluster_geojson(ARRAY(
-                   SELECT ROW(c.count, c.lat, c.lon, c.min_lat, c.min_lon, c.max_lat, c.max_lon, c.id)::@extschema@.marker_cluster
-                     FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS c ORDER BY c.ordinality))
-                   OPERATOR(pg_catalog.->) 'features'::pg_catalog.text) WITH ORDINALITY AS f(feature, ord)
-          JOIN pg_catalog.unnest(nodes) WITH ORDINALITY AS n ON n.ordinality OPERATOR(pg_catalog.=) f.ord),
-        '[]'::pg_catalog.jsonb))
-$$;
-CREATE FUNCTION @extschema@.cluster_viewport_geojson(hierarchy regclass, south float8, west float8, north float8,
-        east float8, zoom float8) RETURNS jsonb
-    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
-    SELECT @extschema@.cluster_viewport_geojson_of(ARRAY(
-        SELECT ROW(v.cluster_id, v.zoom, v.count, v.lat, v.lon, v.min_lat, v.min_lon, v.max_lat, v.max_lon, v.id, v.expansion_zoom)::@extschema@.cluster_node
-          FROM @extschema@.cluster_viewport(hierarchy, south, west, north, east, zoom) WITH ORDINALITY AS v
-         ORDER BY v.ordinality))
-$$;
-CREATE FUNCTION @extschema@.cluster_viewport_geojson(hierarchy regclass, south float8, west float8, north float8,
-        east float8, zoom float8, "partition" text) RETURNS jsonb
-    LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
-    SELECT @extschema@.cluster_viewport_geojson_of(ARRAY(
-        SELECT ROW(v.cluster_id, v.zoom, v.count, v.lat, v.lon, v.min_lat, v.min_lon, v.max_lat, v.max_lon, v.id, v.expansion_zoom)::@extschema@.cluster_node
-          FROM @extschema@.cluster_viewport(hierarchy, south, west, north, east, zoom, "partition") WITH ORDINALITY AS v
-         ORDER BY v.ordinality))
-$$;
-COMMENT ON FUNCTION @extschema@.cluster_viewport_geojson(regclass, float8, float8, float8, float8, float8) IS
-    'cluster_viewport as a GeoJSON FeatureCollection (cluster_geojson''s properties, plus cluster_id and expansion_zoom)';
+-- A viewport as GeoJSON: cluster_viewport_geojson, in 62_hierarchy_geojson.sql.

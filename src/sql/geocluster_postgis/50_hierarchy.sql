@@ -45,8 +45,11 @@ END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_create(regclass, name, name, float8, int, name) IS
     'builds the cluster hierarchy of a table of Points at every zoom 0..max_zoom and returns its handle';
 
--- Internal: the tile of a hierarchy. Not STRICT: partition is NULL when it has none.
-CREATE FUNCTION @extschema@.cluster_hierarchy_tile_of(hierarchy regclass, z int, x int, y int, "partition" text)
+-- Internal: the tile of a hierarchy. Not STRICT: partition is NULL when it has none, and
+-- marker_properties (a relation with an id column: its other columns are the single markers'
+-- own properties, as in cluster_viewport_geojson) NULL without it.
+CREATE FUNCTION @extschema@.cluster_hierarchy_tile_of(hierarchy regclass, z int, x int, y int, "partition" text,
+        marker_properties regclass)
     RETURNS bytea
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -57,6 +60,8 @@ DECLARE
     north float8;
     south float8;
     envelope @extschema:postgis@.box2d;
+    nodes @extschema:geocluster@.cluster_node[];
+    own jsonb;
     result bytea;
 BEGIN
     PERFORM @extschema:geocluster@.quadkey_from_tile(z, x, y);  -- 22003 unless a tile
@@ -70,6 +75,23 @@ BEGIN
     envelope := @extschema:postgis@.ST_TileEnvelope(z, x, y,
         '0102000020110F00000200000093107C45F81B73C193107C45F81B73C193107C45F81B734193107C45F81B7341'::@extschema:postgis@.geometry,
         0.0::pg_catalog.float8)::@extschema:postgis@.box2d;
+    nodes := ARRAY(
+        SELECT ROW(v.cluster_id, v.zoom, v.count, v.lat, v.lon, v.min_lat, v.min_lon, v.max_lat, v.max_lon, v.id,
+                   v.expansion_zoom)::@extschema:geocluster@.cluster_node
+          FROM (SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z::pg_catalog.float8)
+                 WHERE "partition" IS NULL
+                UNION ALL
+                SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z::pg_catalog.float8, "partition")
+                 WHERE "partition" IS NOT NULL) AS v);
+    IF marker_properties IS NOT NULL THEN
+        -- The single markers' rows by id (an index probe each); columns named like the tile's
+        -- own properties are left out rather than written twice into a feature.
+        EXECUTE format('SELECT jsonb_object_agg(p.id, to_jsonb(p) - $2) FROM %s p WHERE p.id = ANY ($1)',
+                       marker_properties)
+           INTO own
+          USING ARRAY(SELECT n.id FROM unnest(nodes) n WHERE n.count = 1),
+                ARRAY['id', 'cluster', 'cluster_id', 'point_count', 'point_count_abbreviated', 'expansion_zoom'];
+    END IF;
     SELECT @extschema:postgis@.ST_AsMVT(f, 'clusters', 4096, 'geom', 'fid') INTO result FROM (
         SELECT @extschema:postgis@.ST_AsMVTGeom(@extschema:postgis@.ST_Transform(@extschema:postgis@.ST_SetSRID(
                    @extschema:postgis@.ST_MakePoint(
@@ -77,37 +99,37 @@ BEGIN
                        CASE WHEN v.lon < west THEN v.lon + 360 WHEN v.lon > east THEN v.lon - 360 ELSE v.lon END,
                        greatest(-85.0511287798, least(85.0511287798, v.lat))), 4326), 3857),
                    envelope, 4096, 64, true) AS geom,
-               -- clusters (and single markers up to max_zoom) by cluster_id; single markers beyond
-               -- max_zoom, where a tile holds no cluster, by their id (none when negative)
-               CASE WHEN v.cluster_id IS NOT NULL THEN v.cluster_id WHEN v.id >= 0 THEN v.id END AS fid,
+               -- cluster_viewport_geojson's ids: a cluster 2^52 + its cluster_id, a single marker
+               -- its id (none outside [0, 2^52)), so that no id names a cluster and a marker
+               CASE WHEN v.count > 1 THEN 4503599627370496::bigint + v.cluster_id
+                    ELSE @extschema:geocluster@.cluster_marker_feature_id(v.id) END AS fid,
+               v.cluster_id,
                v.count > 1 AS cluster,
                v.count AS point_count,
                @extschema:geocluster@.cluster_point_count_abbreviated(v.count) AS point_count_abbreviated,
                v.id,
-               v.expansion_zoom
-          FROM (SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z)
-                 WHERE "partition" IS NULL
-                UNION ALL
-                SELECT * FROM @extschema:geocluster@.cluster_viewport(hierarchy, south, west, north, east, z, "partition")
-                 WHERE "partition" IS NOT NULL) AS v) AS f;
+               v.expansion_zoom,
+               CASE WHEN v.count = 1 THEN own -> v.id::text END AS own  -- its keys, each a property
+          FROM unnest(nodes) AS v) AS f;
     RETURN coalesce(result, ''::bytea);
 END $$;
 
 -- A Mapbox Vector Tile of a hierarchy at zoom z: one layer, clusters, with a Point per cluster
 -- of zoom z whose centre lies in tile (z, x, y) or within the 64-unit render buffer around it
 -- (extent 4096), with cluster_geojson's properties (cluster, point_count,
--- point_count_abbreviated, id) and expansion_zoom. Every cluster is in exactly one tile, the
+-- point_count_abbreviated, id), cluster_id and expansion_zoom. Every cluster is in exactly one tile, the
 -- one holding its centre (tiles are half-open: a centre on an edge belongs east and south, as
 -- quadkey() says); the buffer only draws neighbours' clusters that reach over the edge. The
--- feature id is the cluster_id; beyond max_zoom, where tiles hold single markers, their id.
+-- feature id is cluster_viewport_geojson's: 2^52 + cluster_id for a cluster, the marker id for a
+-- single marker.
 CREATE FUNCTION @extschema@.cluster_hierarchy_tile(hierarchy regclass, z int, x int, y int) RETURNS bytea
     LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
-    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, NULL::pg_catalog.text)
+    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, NULL::pg_catalog.text, NULL::pg_catalog.regclass)
 $$;
 CREATE FUNCTION @extschema@.cluster_hierarchy_tile(hierarchy regclass, z int, x int, y int, "partition" text)
     RETURNS bytea
     LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
-    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, "partition")
+    SELECT @extschema@.cluster_hierarchy_tile_of(hierarchy, z, x, y, "partition", NULL::pg_catalog.regclass)
 $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_tile(regclass, int, int, int) IS
     'a Mapbox Vector Tile of the clusters of a stored hierarchy centred in tile z/x/y (and its render buffer)';

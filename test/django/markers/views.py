@@ -30,7 +30,7 @@ def map_clusters(request):  # GET /map?bbox=...&zoom=z[&category=c]: the hierarc
     if 'category' in request.GET:  # a filter: cluster_agg over the rows it selects
         return clusters(request)
     try:  # the whole table: one index range scan of the stored hierarchy (migration 0004)
-        body = hierarchy_geojson('markers_marker_clusters', request.GET['bbox'].split(','), request.GET['zoom'])
+        body = hierarchy_geojson('markers_clusters', request.GET['bbox'].split(','), request.GET['zoom'])
     except (KeyError, ValueError):
         return JsonResponse({'error': 'expected bbox=west,south,east,north&zoom=0..29'}, status=400)
     return HttpResponse(body, content_type='application/json')

@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                 ('category', models.CharField(db_index=True, max_length=40)),
                 ('created', models.DateTimeField(db_index=True)),
             ],
+            options={'db_table': 'markers'},
         ),
         migrations.CreateModel(
             name='Region',

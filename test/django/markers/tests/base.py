@@ -22,19 +22,19 @@ class MarkerTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT cluster_hierarchy_drop('markers_marker_clusters')")
+            cursor.execute("SELECT cluster_hierarchy_drop('markers_clusters')")
         (load_markers_fast if cls.fast_load else load_markers)(cls.total)
         if cls.hierarchy:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT cluster_hierarchy_create('markers_marker', 'geom', 'id', 120)::text")
-                assert cursor.fetchone()[0] == 'markers_marker_clusters'
+                cursor.execute("SELECT cluster_hierarchy_create('markers', 'geom', 'id', 120)::text")
+                assert cursor.fetchone()[0] == 'markers_clusters'
         # Statistics of the rows just loaded (ANALYZE counts this transaction's own rows). Without
         # them the planner sees whatever autovacuum last left: after an earlier class's rows were
         # rolled back and vacuumed away, reltuples = 0, and it takes the table for empty. (The
         # recipes read the ORM's query as a derived table, so no plan can join the table to
         # itself whatever the statistics: test_social_network checks the plans.)
         with connection.cursor() as cursor:
-            cursor.execute('ANALYZE markers_marker')
+            cursor.execute('ANALYZE markers')
         # ST_X and ST_Y return the stored coordinates exactly, without a GEOS object per row.
         cls.points = list(Marker.objects.values_list(
             'id', Func('geom', function='ST_X', output_field=FloatField()),

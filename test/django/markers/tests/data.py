@@ -80,7 +80,7 @@ def load_markers_fast(total, **kwargs):
     bulk_create (a GEOS object and its EWKB per point), which 28,000 rows would feel."""
     columns = list(zip(*marker_rows(total, **kwargs)))
     with connection.cursor() as cursor:
-        cursor.execute('INSERT INTO markers_marker (geom, category, created)'
+        cursor.execute('INSERT INTO markers (geom, category, created)'
                        ' SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), category, created'
                        ' FROM unnest(%s::float8[], %s::float8[], %s::text[], %s::timestamptz[])'
                        ' AS m(lon, lat, category, created)', [list(c) for c in columns])

@@ -83,7 +83,7 @@ class CellColumnTests(MarkerTestCase):
 
     def test_read_and_drill_down(self):
         # README snippet: cell_annotation
-        markers = Marker.objects.annotate(cell=RawSQL('markers_marker.cell', (), output_field=QuadkeyField()))
+        markers = Marker.objects.annotate(cell=RawSQL('markers.qk', (), output_field=QuadkeyField()))
         page = Paginator(markers.filter(cell__contained_by='1202').order_by('id'), 20).page(1)
         # README snippet end
         expected = sorted(pk for pk, lon, lat, _, _ in self.points if py_quadkey(lat, lon, 4) == '1202')
@@ -150,7 +150,7 @@ class ClusterQuerysetTests(MarkerTestCase):
         self.assertEqual((map_zoom('11.5'), map_zoom(0.2), map_zoom('29.9')), (11, 0, 29))
 
     def test_parameters_stay_bound(self):
-        for category in ("cafe'; DROP TABLE markers_marker; --", "x' OR '1'='1"):
+        for category in ("cafe'; DROP TABLE markers; --", "x' OR '1'='1"):
             with self.subTest(category=category):
                 self.assertEqual(cluster_queryset(Marker.objects.filter(category=category), 3), [])
         self.assertEqual(Marker.objects.count(), len(self.points))

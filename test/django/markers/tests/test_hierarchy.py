@@ -14,7 +14,7 @@ from .base import MarkerTestCase
 from .data import EUROPE, PACIFIC, WORLD
 from .test_recipes import markers_in
 
-HIERARCHY = 'markers_marker_clusters'
+HIERARCHY = 'markers_clusters'
 
 
 def viewport(box, zoom):
@@ -118,14 +118,14 @@ class HierarchyViewTests(MarkerTestCase):
                 hierarchy_geojson(HIERARCHY, bbox, zoom)
         # The name is a bound parameter: an odd one is a bad relation name (42602), not SQL.
         with self.assertRaises(Exception) as raised, transaction.atomic():
-            hierarchy_geojson("x'); DROP TABLE markers_marker; --", WORLD, 0)
+            hierarchy_geojson("x'); DROP TABLE markers; --", WORLD, 0)
         self.assertEqual(raised.exception.__cause__.pgcode, '42602')
         self.assertEqual(Marker.objects.count(), len(self.points))
 
     def test_helper_partition(self):
         # One hierarchy per category: the partition value is the last, bound, argument.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT cluster_hierarchy_create('markers_marker', 'geom', 'id', 120, 16, 'category')::text")
+            cursor.execute("SELECT cluster_hierarchy_create('markers', 'geom', 'id', 120, 16, 'category')::text")
             [[name]] = cursor.fetchall()
         for category in ('cafe', 'museum', "x' OR '1'='1"):
             with self.subTest(category=category):
@@ -160,7 +160,7 @@ class HierarchyMigrationTests(TestCase):
     def test_reversible(self):
         self.assertTrue(self.exists())
         executor = MigrationExecutor(connection)
-        executor.migrate([('markers', '0003_marker_cell')])
+        executor.migrate([('markers', '0003_marker_lat_lon_qk')])
         self.assertFalse(self.exists())
         executor = MigrationExecutor(connection)
         executor.migrate([('markers', '0004_marker_hierarchy')])

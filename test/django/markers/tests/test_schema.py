@@ -1,4 +1,5 @@
-"""What the migrations build: the extensions, the generated cell column and its btree index."""
+"""What the migrations build: the extensions, the README's markers table (lat, lon and qk generated
+from geom) and the btree index of qk."""
 from django.contrib.gis.geos import Point
 from django.db import connection
 
@@ -20,21 +21,31 @@ class SchemaTests(MarkerTestCase):
         names = {name for [name] in query('SELECT extname FROM pg_extension')}
         self.assertLessEqual({'postgis', 'geocluster', 'geocluster_postgis'}, names)
 
+    def test_markers_is_the_readme_table(self):
+        # The README's markers (id, lat, lon, qk; geom in the PostGIS section) and its category,
+        # with lat and lon exactly the stored coordinates.
+        columns = dict(query("SELECT column_name, udt_name FROM information_schema.columns"
+                             " WHERE table_name = 'markers'"))
+        self.assertEqual(columns, {'id': 'int8', 'lat': 'float8', 'lon': 'float8', 'qk': 'quadkey',
+                                   'geom': 'geometry', 'category': 'varchar', 'created': 'timestamptz'})
+        stored = {pk: (lon, lat) for pk, lon, lat, _, _ in self.points}
+        self.assertEqual(dict((pk, (lon, lat)) for pk, lon, lat in query('SELECT id, lon, lat FROM markers')), stored)
+
     def test_cell_is_a_generated_column_with_a_btree_index(self):
         [(generated, expression, type_name)] = query(
             "SELECT is_generated, generation_expression, udt_name FROM information_schema.columns"
-            " WHERE table_name = 'markers_marker' AND column_name = 'cell'")
+            " WHERE table_name = 'markers' AND column_name = 'qk'")
         self.assertEqual((generated, type_name), ('ALWAYS', 'quadkey'))
         self.assertIn('quadkey(geom, 29)', expression)
         [[volatility]] = query("SELECT provolatile FROM pg_proc WHERE oid = 'quadkey(geometry, int)'::regprocedure")
         self.assertEqual(volatility, 'i')  # IMMUTABLE: the condition for a generated column
-        [[indexdef]] = query("SELECT indexdef FROM pg_indexes WHERE indexname = 'markers_marker_cell'")
-        self.assertIn('USING btree (cell)', indexdef)
+        [[indexdef]] = query("SELECT indexdef FROM pg_indexes WHERE indexname = 'markers_qk_idx'")
+        self.assertIn('USING btree (qk)', indexdef)
 
     def test_cell_is_the_markers_quadkey(self):
         # Against the Bing tile system written in Python, at level 16 (about 600 m): far enough
         # from the last bits that two floating-point evaluations of an edge could disagree on.
-        cells = dict(query('SELECT id, cell::text FROM markers_marker'))
+        cells = dict(query('SELECT id, qk::text FROM markers'))
         for pk, lon, lat, _, _ in self.points:
             self.assertEqual(cells[pk][:16], py_quadkey(lat, lon, 16), (lon, lat))
             self.assertEqual(len(cells[pk]), 29)
@@ -43,7 +54,7 @@ class SchemaTests(MarkerTestCase):
         marker = Marker.objects.get(pk=self.points[0][0])
         marker.geom = Point(139.6917, 35.6895, srid=4326)
         marker.save()
-        [[cell]] = query('SELECT cell::text FROM markers_marker WHERE id = %s', [marker.pk])
+        [[cell]] = query('SELECT qk::text FROM markers WHERE id = %s', [marker.pk])
         self.assertEqual(cell[:16], py_quadkey(35.6895, 139.6917, 16))
 
     def test_drill_down_by_cell_uses_the_index(self):
@@ -51,6 +62,6 @@ class SchemaTests(MarkerTestCase):
             self.skipTest('this geocluster has no planner support for <@ (src/sql/geocluster/41_planner_support.sql)')
         with connection.cursor() as cursor:
             cursor.execute('SET LOCAL enable_seqscan = off')
-            cursor.execute("EXPLAIN (COSTS OFF) SELECT id FROM markers_marker WHERE cell <@ %s::quadkey", ['1202'])
+            cursor.execute("EXPLAIN (COSTS OFF) SELECT id FROM markers WHERE qk <@ %s::quadkey", ['1202'])
             plan = '\n'.join(row[0] for row in cursor.fetchall())
-        self.assertIn('markers_marker_cell', plan)
+        self.assertIn('markers_qk_idx', plan)
