@@ -25,12 +25,14 @@ OBJS         = src/pg/module.o $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 # The current version's install scripts are generated from their pieces. Released versions'
 # install scripts are frozen, byte for byte as released, in src/sql/frozen/ (a supported start
-# version for ALTER EXTENSION UPDATE), and the upgrade scripts (geocluster--A--B.sql) are kept in
-# src/sql/upgrade/; both are installed as they are.
+# version for ALTER EXTENSION UPDATE). The upgrade scripts (geocluster--A--B.sql) are generated
+# from src/sql/upgrade/*.sql.in by scripts/sql-include, which pastes in the pieces that an upgrade
+# creates whole, so that they cannot drift from the install script.
 INSTALL_SQL  = geocluster--$(EXTVERSION).sql geocluster_postgis--$(EXTVERSION).sql
-DATA_built   = $(INSTALL_SQL)
-DATA         = $(sort $(wildcard src/sql/frozen/*.sql src/sql/upgrade/*.sql))
-EXTRA_CLEAN  = $(INSTALL_SQL) results regression.diffs regression.out dist
+UPGRADE_SQL  = $(notdir $(patsubst %.sql.in,%.sql,$(sort $(wildcard src/sql/upgrade/*.sql.in))))
+DATA_built   = $(INSTALL_SQL) $(UPGRADE_SQL)
+DATA         = $(sort $(wildcard src/sql/frozen/*.sql))
+EXTRA_CLEAN  = $(INSTALL_SQL) $(UPGRADE_SQL) results regression.diffs regression.out dist
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 CONTRIB_TESTDB = geocluster_regression
@@ -80,6 +82,9 @@ geocluster--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster/*.sql))
 
 geocluster_postgis--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster_postgis/*.sql))
 	cat $^ > $@
+
+$(UPGRADE_SQL): %.sql: src/sql/upgrade/%.sql.in scripts/sql-include $(wildcard src/sql/*/*.sql)
+	scripts/sql-include $< > $@
 
 # The current version's install scripts and a supported start version's frozen one must not have
 # the same name (a bump without freezing would install the generated script over the frozen one).
