@@ -1,6 +1,8 @@
 // SQL functions of the geohash type (src/sql/geocluster/20_geohash.sql). Encoding and the bit
 // layout live in src/core/geohash.hpp; this file only moves values in and out.
 #include "celltype.hpp"
+
+#include "cell_tree.hpp"
 #include "geohash.hpp"
 
 extern "C" {
@@ -14,20 +16,9 @@ using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
 using geocluster::pg::raise_status;
 
-struct GeohashTraits {
-    static constexpr const char* kTypeName = "geohash";
-    static constexpr std::size_t kTextBufSize = kGeohashTextBufSize;
-    static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
-        return geohash_parse(text, len, out);
-    }
-    static std::size_t format(std::uint64_t code, char* buf) noexcept { return geohash_format(code, buf); }
-    static bool is_valid(std::uint64_t code) noexcept { return geohash_is_valid(code); }
-    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return geohash_contains(a, b); }
-};
-
 }  // namespace
 
-GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, GeohashTraits)
+GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, geocluster::GeohashKind)
 
 // geohash(lat float8, lon float8, precision int)
 GEOCLUSTER_FUNCTION(geohash_from_latlon) {

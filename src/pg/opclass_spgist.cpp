@@ -20,7 +20,7 @@
 // Consistent, for a node: its subtree holds either exactly {P} (label -1) or descendants of
 // the child cell C = P + digit; each operator is tested against that set exactly as the GiST
 // class tests a code range (see opclass_gist.cpp). Leaves are exact: no recheck.
-#include "cellkind.hpp"
+#include "cell_matches.hpp"
 #include "celltype.hpp"
 
 extern "C" {
@@ -34,8 +34,8 @@ namespace {
 using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::pg::GeohashKind;
-using geocluster::pg::QuadkeyKind;
+using geocluster::GeohashKind;
+using geocluster::QuadkeyKind;
 
 constexpr int kEndsHere = -1;
 

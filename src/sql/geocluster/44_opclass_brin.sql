@@ -1,8 +1,9 @@
 -- BRIN minmax operator classes, the default BRIN classes of the two types: PostgreSQL's own
 -- minmax support functions over the btree operators. BRIN serves `col <@ X` through the
--- planner support of 41_planner_support.sql, which turns it into `col >= X AND col <= range
--- end` for BRIN indexes as for btree ones. Worth it on tables loaded in code order (CLUSTER
--- or ORDER BY the cell), where each block range holds a narrow run of codes.
+-- planner support of 41_planner_index_conditions.sql, which turns it into
+-- `col >= X AND col <= range end` for BRIN indexes as for btree ones. Worth it on tables loaded
+-- in code order (CLUSTER or ORDER BY the cell), where each block range holds a narrow run of
+-- codes.
 
 CREATE OPERATOR CLASS @extschema@.quadkey_minmax_ops
     DEFAULT FOR TYPE @extschema@.quadkey USING brin AS
