@@ -76,6 +76,8 @@ struct QuadkeyKind {
     }
 };
 
+// The same members as QuadkeyKind over the geohash codec: the traits are the one per-type part
+// of the cell tree, so their shape repeats.
 struct GeohashKind {
     static constexpr const char* kTypeName = "geohash";
     static constexpr const char* kRangeEndFunction = "geohash_range_end";

@@ -174,6 +174,7 @@ Status quadkey_cover_fill(const LatLonBox& box, int zoom, QuadkeyCode* out, std:
     return k == count ? Status::Ok : Status::Internal;
 }
 
+// The shape of quadkey_cover_fill: the axes and the Morton bits of a code differ per type.
 Status geohash_cover_fill(const LatLonBox& box, int precision, GeohashCode* out, std::size_t cap,
                           std::size_t* n) noexcept {
     *n = 0;

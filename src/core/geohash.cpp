@@ -82,6 +82,7 @@ Status geohash_children(GeohashCode code, GeohashCode out[32]) noexcept {
     return Status::Ok;
 }
 
+// The shape of quadkey_from_latlon (the same checks, then this codec's own cell).
 Status geohash_from_latlon(double lat, double lon, int p, GeohashCode* out) noexcept {
     const Status s = check_latlon(lat, lon);
     if (s != Status::Ok) return s;

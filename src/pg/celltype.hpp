@@ -9,6 +9,7 @@
 extern "C" {
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
+#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -24,6 +25,16 @@ namespace geocluster::pg {
 
 inline Datum code_datum(std::uint64_t code) noexcept { return static_cast<Datum>(code); }
 inline std::uint64_t datum_code(Datum d) noexcept { return static_cast<std::uint64_t>(d); }
+
+// Reports a point constructor's failure (quadkey(lat, lon, zoom), geohash(lat, lon, precision))
+// with the coordinates in their shortest exact form, so that a rejected 90.0000001 is not
+// reported as "90" (%g).
+[[noreturn]] inline void raise_point_status(Status s, double lat, double lon, const char* level_name, int level) {
+    char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
+    double_to_shortest_decimal_buf(lat, lat_text);
+    double_to_shortest_decimal_buf(lon, lon_text);
+    raise_status(s, "lat = %s, lon = %s, %s = %d", lat_text, lon_text, level_name, level);
+}
 
 // Element type of the array this function returns (quadkey[] -> quadkey), looked up from the
 // call's declared result type so that it is right whatever schema the extension lives in.

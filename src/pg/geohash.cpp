@@ -5,10 +5,6 @@
 #include "cell_tree.hpp"
 #include "geohash.hpp"
 
-extern "C" {
-#include "common/shortest_dec.h"
-}
-
 namespace {
 
 using namespace geocluster;
@@ -27,16 +23,12 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     const int32 precision = PG_GETARG_INT32(2);
     GeohashCode code = 0;
     const Status s = geocluster::geohash_from_latlon(lat, lon, precision, &code);
-    if (s != Status::Ok) {
-        // Shortest exact form, so that a rejected 90.0000001 is not reported as "90" (%g).
-        char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
-        double_to_shortest_decimal_buf(lat, lat_text);
-        double_to_shortest_decimal_buf(lon, lon_text);
-        raise_status(s, "lat = %s, lon = %s, precision = %d", lat_text, lon_text, precision);
-    }
+    if (s != Status::Ok) geocluster::pg::raise_point_status(s, lat, lon, "precision", precision);
     return code_datum(code);
 }
 
+// The wrappers from here on have the shape of quadkey.cpp's: each calls its own codec and
+// names its own parameters in its errors.
 GEOCLUSTER_FUNCTION(geohash_precision) { PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0)))); }
 
 GEOCLUSTER_FUNCTION(geohash_parent) {

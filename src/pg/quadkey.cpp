@@ -5,10 +5,6 @@
 #include "cell_tree.hpp"
 #include "quadkey.hpp"
 
-extern "C" {
-#include "common/shortest_dec.h"
-}
-
 namespace {
 
 using namespace geocluster;
@@ -28,16 +24,11 @@ GEOCLUSTER_FUNCTION(quadkey_from_latlon) {
     const int32 zoom = PG_GETARG_INT32(2);
     QuadkeyCode code = 0;
     const Status s = geocluster::quadkey_from_latlon(lat, lon, zoom, &code);
-    if (s != Status::Ok) {
-        // Shortest exact form, so that a rejected 90.0000001 is not reported as "90" (%g).
-        char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
-        double_to_shortest_decimal_buf(lat, lat_text);
-        double_to_shortest_decimal_buf(lon, lon_text);
-        raise_status(s, "lat = %s, lon = %s, zoom = %d", lat_text, lon_text, zoom);
-    }
+    if (s != Status::Ok) geocluster::pg::raise_point_status(s, lat, lon, "zoom", zoom);
     return code_datum(code);
 }
 
+// Like quadkey_from_latlon: read the arguments, call the codec, report its Status.
 // quadkey_from_tile(zoom int, x int, y int)
 GEOCLUSTER_FUNCTION(quadkey_from_tile) {
     const int32 zoom = PG_GETARG_INT32(0);

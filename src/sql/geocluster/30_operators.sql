@@ -107,6 +107,8 @@ CREATE OPERATOR CLASS @extschema@.quadkey_hash_ops
 -- geohash: comparison -----------------------------------------------------------------------
 CREATE FUNCTION @extschema@.geohash_cmp(@extschema@.geohash, @extschema@.geohash) RETURNS int
     AS 'MODULE_PATHNAME', 'geohash_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+-- The geohash twin of the quadkey operators above: SQL has no generic types, so each type
+-- declares its own (the C side is one template, src/pg/celltype.hpp).
 CREATE FUNCTION @extschema@.geohash_eq(@extschema@.geohash, @extschema@.geohash) RETURNS boolean
     AS 'MODULE_PATHNAME', 'geohash_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE FUNCTION @extschema@.geohash_ne(@extschema@.geohash, @extschema@.geohash) RETURNS boolean

@@ -51,6 +51,7 @@ CREATE OPERATOR @extschema@.<@ (
 COMMENT ON OPERATOR @extschema@.<@ (@extschema@.quadkey, @extschema@.quadkey[]) IS
     'is inside one of the cells';
 
+-- The geohash twin of the quadkey declarations above (SQL has no generic types).
 CREATE FUNCTION @extschema@.geohash_contained_any(@extschema@.geohash, @extschema@.geohash[]) RETURNS boolean
     AS 'MODULE_PATHNAME', 'geohash_contained_any' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE OPERATOR @extschema@.<@ (

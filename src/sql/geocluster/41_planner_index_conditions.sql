@@ -19,6 +19,7 @@ ALTER FUNCTION @extschema@.quadkey_contained(@extschema@.quadkey, @extschema@.qu
 ALTER FUNCTION @extschema@.quadkey_contains(@extschema@.quadkey, @extschema@.quadkey)
     SUPPORT @extschema@.quadkey_contains_support;
 
+-- The geohash twin of the quadkey declarations above (SQL has no generic types).
 CREATE FUNCTION @extschema@.geohash_contained_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'geohash_contained_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION @extschema@.geohash_contains_support(internal) RETURNS internal

@@ -17,6 +17,7 @@ ALTER OPERATOR @extschema@.&& (@extschema@.quadkey, @extschema@.quadkey)
 ALTER OPERATOR @extschema@.<@ (@extschema@.quadkey, @extschema@.quadkey[])
     SET (RESTRICT = @extschema@.quadkey_contsel);
 
+-- The geohash twin of the quadkey declarations above (SQL has no generic types).
 CREATE FUNCTION @extschema@.geohash_contsel(internal, oid, internal, integer) RETURNS float8
     AS 'MODULE_PATHNAME', 'geohash_contsel' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 

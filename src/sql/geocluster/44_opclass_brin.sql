@@ -5,6 +5,7 @@
 -- in code order (CLUSTER or ORDER BY the cell), where each block range holds a narrow run of
 -- codes.
 
+-- The btree operators of 30_operators.sql under BRIN minmax's strategy numbers.
 CREATE OPERATOR CLASS @extschema@.quadkey_minmax_ops
     DEFAULT FOR TYPE @extschema@.quadkey USING brin AS
         OPERATOR 1 @extschema@.<,
@@ -17,6 +18,7 @@ CREATE OPERATOR CLASS @extschema@.quadkey_minmax_ops
         FUNCTION 3 pg_catalog.brin_minmax_consistent(internal, internal, internal),
         FUNCTION 4 pg_catalog.brin_minmax_union(internal, internal, internal);
 
+-- The geohash twin of the quadkey class above (SQL has no generic types).
 CREATE OPERATOR CLASS @extschema@.geohash_minmax_ops
     DEFAULT FOR TYPE @extschema@.geohash USING brin AS
         OPERATOR 1 @extschema@.<,
