@@ -54,7 +54,8 @@ template <typename Kind>
 Datum support(FunctionCallInfo fcinfo, bool contained_fn) {
     Node* rawreq = reinterpret_cast<Node*>(PG_GETARG_POINTER(0));
     if (IsA(rawreq, SupportRequestIndexCondition)) {
-        PG_RETURN_POINTER(index_condition<Kind>(reinterpret_cast<SupportRequestIndexCondition*>(rawreq), contained_fn));
+        SupportRequestIndexCondition* req = reinterpret_cast<SupportRequestIndexCondition*>(rawreq);
+        PG_RETURN_POINTER(index_condition<Kind>(req, contained_fn));
     }
     if (IsA(rawreq, SupportRequestSelectivity)) {
         SupportRequestSelectivity* req = reinterpret_cast<SupportRequestSelectivity*>(rawreq);

@@ -46,8 +46,8 @@ void pairs(const std::vector<std::uint64_t>& cells) {
         const bool has = next_after_subtree<Kind>(a, &next);
         check(has == ref_next_after_subtree<Kind>(a, &ref_next) && (!has || next == ref_next), "next_after_subtree");
         const std::uint64_t lo = std::min(b, Kind::range_max(b));
-        check(ancestor_in_range<Kind>(a, lo, Kind::range_max(b)) == ref_ancestor_in_range<Kind>(a, lo, Kind::range_max(b)),
-              "ancestor_in_range over a subtree");
+        const std::uint64_t hi = Kind::range_max(b);
+        check(ancestor_in_range<Kind>(a, lo, hi) == ref_ancestor_in_range<Kind>(a, lo, hi), "ancestor_in_range over a subtree");
         const std::uint64_t c = cells[(i + 2) % cells.size()];
         const std::uint64_t lo2 = std::min(b, c), hi2 = std::max(b, c);
         check(ancestor_in_range<Kind>(a, lo2, hi2) == ref_ancestor_in_range<Kind>(a, lo2, hi2),
@@ -76,7 +76,9 @@ void ranges(const std::vector<std::uint64_t>& cells) {
         got.resize(coarsen_ranges(got.data(), got.size(), target, gaps.data()));
         const std::vector<CodeRange> want = ref_coarsen(exact, target);
         check(got.size() == want.size(), "coarsen count");
-        for (std::size_t i = 0; i < got.size(); ++i) check(got[i].lo == want[i].lo && got[i].hi == want[i].hi, "coarsen");
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            check(got[i].lo == want[i].lo && got[i].hi == want[i].hi, "coarsen");
+        }
     }
 }
 

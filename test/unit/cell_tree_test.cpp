@@ -176,7 +176,8 @@ void random_same_level(std::uint64_t seed, int max_level) {
         }
         std::sort(cells.begin(), cells.end());
         std::vector<CodeRange> out(cells.size() + 1);
-        const std::size_t k = merge_sorted_subtrees<Kind>(cells.data(), cells.size(), out.data(), SubtreeJoin::SameLevel);
+        const std::size_t k =
+            merge_sorted_subtrees<Kind>(cells.data(), cells.size(), out.data(), SubtreeJoin::SameLevel);
         const std::vector<CodeRange> ref = ref_same_level_ranges<Kind>(cells);
         ASSERT_EQ(k, ref.size()) << "round " << round;
         for (std::size_t i = 0; i < k; ++i) {
