@@ -1,4 +1,5 @@
--- Shared by sql/opclass_{btree,gist,spgist,brin}.sql (\i from the top directory, where
+-- Shared by sql/opclass_{btree,gist,spgist,brin}.sql and
+-- sql/planner_{index_conditions,selectivity}.sql (\i from the top directory, where
 -- pg_regress runs psql): the marker cells, the query cells and ix_check().
 -- Fixture: 20,000 markers (a uniform scatter and three dense cities), one in ten also stored
 -- as a coarser cell of every level 0..23 / 0..12 (mixed levels, including the root ''), and

@@ -145,33 +145,6 @@ Status geohash_axes(const LatLonBox& box, int p, AxisSet* lons, AxisSet* lats, s
     return *n > kMaxCoverCells ? Status::CoverTooLarge : Status::Ok;
 }
 
-template <typename LevelOf, typename RangeMax>
-std::size_t merge_ranges(const std::uint64_t* cells, std::size_t n, CodeRange* out, int max_level,
-                         int bits_per_level, int shift_base, LevelOf level_of, RangeMax range_max) noexcept {
-    if (n == 0) return 0;
-    std::size_t k = 0;
-    CodeRange cur{cells[0], range_max(cells[0])};
-    std::uint64_t prev = cells[0];
-    for (std::size_t i = 1; i < n; ++i) {
-        const std::uint64_t c = cells[i];
-        if (c <= cur.hi) {  // inside the current range: a descendant of an earlier cell
-            continue;
-        }
-        const int level = level_of(prev);
-        const bool next_in_order = level > 0 && level <= max_level && level_of(c) == level &&
-                                   c == prev + (std::uint64_t{1} << (shift_base - bits_per_level * level));
-        if (next_in_order) {
-            cur.hi = range_max(c);
-        } else {
-            out[k++] = cur;
-            cur = CodeRange{c, range_max(c)};
-        }
-        prev = c;
-    }
-    out[k++] = cur;
-    return k;
-}
-
 }  // namespace
 
 Status quadkey_cover_count(const LatLonBox& box, int zoom, std::uint64_t* n) noexcept {
@@ -201,6 +174,7 @@ Status quadkey_cover_fill(const LatLonBox& box, int zoom, QuadkeyCode* out, std:
     return k == count ? Status::Ok : Status::Internal;
 }
 
+// The shape of quadkey_cover_fill: the axes and the Morton bits of a code differ per type.
 Status geohash_cover_fill(const LatLonBox& box, int precision, GeohashCode* out, std::size_t cap,
                           std::size_t* n) noexcept {
     *n = 0;
@@ -219,16 +193,13 @@ Status geohash_cover_fill(const LatLonBox& box, int precision, GeohashCode* out,
     return k == count ? Status::Ok : Status::Internal;
 }
 
+// Cells that follow each other in code order at their level share a range (SubtreeJoin::SameLevel).
 std::size_t quadkey_cover_ranges(const QuadkeyCode* cells, std::size_t n, CodeRange* out) noexcept {
-    return merge_ranges(
-        cells, n, out, kQuadkeyMaxLevel, 2, 63, [](std::uint64_t c) noexcept { return quadkey_level(c); },
-        [](std::uint64_t c) noexcept { return quadkey_range_max(c); });
+    return merge_sorted_subtrees<QuadkeyKind>(cells, n, out, SubtreeJoin::SameLevel);
 }
 
 std::size_t geohash_cover_ranges(const GeohashCode* cells, std::size_t n, CodeRange* out) noexcept {
-    return merge_ranges(
-        cells, n, out, kGeohashMaxPrecision, 5, 64, [](std::uint64_t c) noexcept { return geohash_precision(c); },
-        [](std::uint64_t c) noexcept { return geohash_range_max(c); });
+    return merge_sorted_subtrees<GeohashKind>(cells, n, out, SubtreeJoin::SameLevel);
 }
 
 }  // namespace geocluster

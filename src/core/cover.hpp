@@ -27,6 +27,7 @@
 
 #include "core.hpp"
 
+#include "cell_tree.hpp"  // CodeRange
 #include "geohash.hpp"
 #include "quadkey.hpp"
 
@@ -35,12 +36,6 @@ namespace geocluster {
 // The largest cover we produce (8 MB of codes). A box at a level that needs more cells
 // is almost certainly a mistake (a world box at zoom 20); a coarser level answers it.
 constexpr std::uint64_t kMaxCoverCells = 1000000;
-
-// An inclusive range of codes [lo, hi], for btree range scans.
-struct CodeRange {
-    std::uint64_t lo;
-    std::uint64_t hi;
-};
 
 // Exact number of cells in the cover. On CoverTooLarge *n is still set (for the message).
 Status quadkey_cover_count(const LatLonBox& box, int zoom, std::uint64_t* n) noexcept;

@@ -82,11 +82,10 @@ Status geohash_children(GeohashCode code, GeohashCode out[32]) noexcept {
     return Status::Ok;
 }
 
+// The shape of quadkey_from_latlon (the same checks, then this codec's own cell).
 Status geohash_from_latlon(double lat, double lon, int p, GeohashCode* out) noexcept {
-    if (!std::isfinite(lat)) return Status::LatNotFinite;
-    if (!std::isfinite(lon)) return Status::LonNotFinite;
-    if (lat < -90.0 || lat > 90.0) return Status::LatOutOfRange;
-    if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
+    const Status s = check_latlon(lat, lon);
+    if (s != Status::Ok) return s;
     if (p < 0 || p > kGeohashMaxPrecision) return Status::PrecisionOutOfRange;
     *out = code_from_indices(geohash_lon_index(lon), geohash_lat_index(lat), p);
     return Status::Ok;

@@ -126,6 +126,7 @@ inline std::size_t geohash_format(GeohashCode code, char* buf) noexcept {
     return static_cast<std::size_t>(p);
 }
 
+// parse .. parent have the shape of quadkey.hpp's: the same contract over another bit layout.
 // True when a is b or an ancestor of b (text of a is a prefix of text of b).
 inline bool geohash_contains(GeohashCode a, GeohashCode b) noexcept {
     const int pa = geohash_precision(a);

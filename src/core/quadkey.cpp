@@ -21,8 +21,6 @@ QuadkeyCode code_from_tile(int zoom, std::uint32_t x, std::uint32_t y) noexcept 
     return (digits << digit_shift(zoom)) | static_cast<std::uint64_t>(zoom);
 }
 
-bool is_finite(double v) noexcept { return std::isfinite(v); }
-
 }  // namespace
 
 Status quadkey_children(QuadkeyCode code, QuadkeyCode out[4]) noexcept {
@@ -110,10 +108,8 @@ std::uint32_t quadkey_tile_y_of_lat(double lat, int zoom) noexcept {
 }
 
 Status quadkey_from_latlon(double lat, double lon, int zoom, QuadkeyCode* out) noexcept {
-    if (!is_finite(lat)) return Status::LatNotFinite;
-    if (!is_finite(lon)) return Status::LonNotFinite;
-    if (lat < -90.0 || lat > 90.0) return Status::LatOutOfRange;
-    if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
+    const Status s = check_latlon(lat, lon);
+    if (s != Status::Ok) return s;
     if (zoom < 0 || zoom > kQuadkeyMaxLevel) return Status::ZoomOutOfRange;
     *out = code_from_tile(zoom, quadkey_tile_x_of_lon(lon, zoom), quadkey_tile_y_of_lat(lat, zoom));
     return Status::Ok;

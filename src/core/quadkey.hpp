@@ -40,6 +40,8 @@
 
 #include "mercator.hpp"
 
+#include <cmath>
+
 namespace geocluster {
 
 using QuadkeyCode = std::uint64_t;
@@ -57,6 +59,16 @@ struct LatLonBox {
     double max_lat;
     double max_lon;
 };
+
+// The checks every point constructor makes, in this order (the first failure is reported):
+// LatNotFinite, LonNotFinite, LatOutOfRange (|lat| > 90), LonOutOfRange (|lon| > 180).
+inline Status check_latlon(double lat, double lon) noexcept {
+    if (!std::isfinite(lat)) return Status::LatNotFinite;
+    if (!std::isfinite(lon)) return Status::LonNotFinite;
+    if (lat < -90.0 || lat > 90.0) return Status::LatOutOfRange;
+    if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
+    return Status::Ok;
+}
 
 struct QuadkeyTile {
     int zoom;

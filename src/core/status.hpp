@@ -28,7 +28,8 @@ enum class ErrorClass : std::uint8_t {
 };
 
 // X(name, class, message). Messages are complete sentences a user can act on; the glue adds
-// the offending value as errdetail. Add new statuses here and nowhere else.
+// the offending value as errdetail. Add new statuses here and nowhere else (the rows look alike:
+// this is a table).
 #define GEOCLUSTER_STATUS_LIST(X)                                                                  \
     X(Ok, None, "success")                                                                         \
     X(QuadkeyBadDigit, InvalidText, "invalid quadkey: digits must be 0, 1, 2 or 3")                \

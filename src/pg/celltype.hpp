@@ -9,6 +9,7 @@
 extern "C" {
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
+#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -24,6 +25,16 @@ namespace geocluster::pg {
 
 inline Datum code_datum(std::uint64_t code) noexcept { return static_cast<Datum>(code); }
 inline std::uint64_t datum_code(Datum d) noexcept { return static_cast<std::uint64_t>(d); }
+
+// Reports a point constructor's failure (quadkey(lat, lon, zoom), geohash(lat, lon, precision))
+// with the coordinates in their shortest exact form, so that a rejected 90.0000001 is not
+// reported as "90" (%g).
+[[noreturn]] inline void raise_point_status(Status s, double lat, double lon, const char* level_name, int level) {
+    char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
+    double_to_shortest_decimal_buf(lat, lat_text);
+    double_to_shortest_decimal_buf(lon, lon_text);
+    raise_status(s, "lat = %s, lon = %s, %s = %d", lat_text, lon_text, level_name, level);
+}
 
 // Element type of the array this function returns (quadkey[] -> quadkey), looked up from the
 // call's declared result type so that it is right whatever schema the extension lives in.
@@ -64,33 +75,32 @@ inline Datum codes_to_set(FunctionCallInfo fcinfo, const std::uint64_t* codes, i
     SRF_RETURN_DONE(funcctx);
 }
 
-// Builds the composite result of a function with OUT parameters from float8/int4 values.
+// Builds the composite result of a function with OUT parameters from n values (n <= 8), each
+// turned into a Datum by to_datum (Float8GetDatum for float8, Int32GetDatum for int4).
+template <typename T, typename ToDatum>
+Datum values_record(FunctionCallInfo fcinfo, const T* values, int n, ToDatum to_datum) {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "geocluster: function returning record called in a context that cannot accept it");
+    desc = BlessTupleDesc(desc);
+    Datum datums[8];
+    bool nulls[8] = {false, false, false, false, false, false, false, false};
+    for (int i = 0; i < n; ++i) datums[i] = to_datum(values[i]);
+    HeapTuple tuple = heap_form_tuple(desc, datums, nulls);
+    PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
 inline Datum float8_record(FunctionCallInfo fcinfo, const double* values, int n) {
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "geocluster: function returning record called in a context that cannot accept it");
-    desc = BlessTupleDesc(desc);
-    Datum datums[8];
-    bool nulls[8] = {false, false, false, false, false, false, false, false};
-    for (int i = 0; i < n; ++i) datums[i] = Float8GetDatum(values[i]);
-    HeapTuple tuple = heap_form_tuple(desc, datums, nulls);
-    PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+    return values_record(fcinfo, values, n, [](double v) { return Float8GetDatum(v); });
 }
 
-inline Datum int4_record(FunctionCallInfo fcinfo, const std::int64_t* values, int n) {
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "geocluster: function returning record called in a context that cannot accept it");
-    desc = BlessTupleDesc(desc);
-    Datum datums[8];
-    bool nulls[8] = {false, false, false, false, false, false, false, false};
-    for (int i = 0; i < n; ++i) datums[i] = Int32GetDatum(static_cast<int32>(values[i]));
-    HeapTuple tuple = heap_form_tuple(desc, datums, nulls);
-    PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+inline Datum int4_record(FunctionCallInfo fcinfo, const std::int32_t* values, int n) {
+    return values_record(fcinfo, values, n, [](std::int32_t v) { return Int32GetDatum(v); });
 }
 
-// The type-independent part of the cell types. Traits provides:
-//   kTypeName, kTextBufSize, parse(), format(), is_valid(), contains()
+// The type-independent part of the cell types, over the core's traits (QuadkeyKind or
+// GeohashKind in src/core/cell_tree.hpp): kTypeName, kTextBufSize, parse(), format(),
+// is_valid(), compare(), contains().
 template <typename Traits>
 struct CellType {
     static Datum in(FunctionCallInfo fcinfo) {
@@ -131,13 +141,12 @@ struct CellType {
         PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
     }
 
-    // Unsigned order of the codes is the C-collation order of their text (see the bit
-    // layouts in src/core/quadkey.hpp and geohash.hpp).
-    static int cmp_codes(std::uint64_t a, std::uint64_t b) noexcept { return (a > b) - (a < b); }
     static std::uint64_t a0(FunctionCallInfo fcinfo) noexcept { return datum_code(PG_GETARG_DATUM(0)); }
     static std::uint64_t a1(FunctionCallInfo fcinfo) noexcept { return datum_code(PG_GETARG_DATUM(1)); }
 
-    static Datum cmp(FunctionCallInfo fcinfo) { PG_RETURN_INT32(cmp_codes(a0(fcinfo), a1(fcinfo))); }
+    // Unsigned order of the codes is the C-collation order of their text (see the bit
+    // layouts in src/core/quadkey.hpp and geohash.hpp); the core's compare is that order.
+    static Datum cmp(FunctionCallInfo fcinfo) { PG_RETURN_INT32(Traits::compare(a0(fcinfo), a1(fcinfo))); }
     static Datum eq(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) == a1(fcinfo)); }
     static Datum ne(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) != a1(fcinfo)); }
     static Datum lt(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) < a1(fcinfo)); }

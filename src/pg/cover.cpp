@@ -5,8 +5,9 @@
 // Memory: the core counts the cover first (O(1)) and refuses one above kMaxCoverCells with
 // CoverTooLarge, so nothing is allocated for a request we would refuse; the codes then go
 // straight into a palloc'd buffer.
-#include "cellkind.hpp"
 #include "celltype.hpp"
+
+#include "cell_tree.hpp"
 #include "cover.hpp"
 
 namespace {
@@ -14,14 +15,12 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::pg::GeohashKind;
-using geocluster::pg::QuadkeyKind;
 using geocluster::pg::raise_status;
 
 // cell <@ cells: is the cell inside one of the array's cells? NULL elements behave as in
 // `= ANY`: no match and a NULL element give NULL. A linear scan over the array as stored (no
 // copy): covers are small, and the planner support rewrites a constant cover into index ranges
-// before this runs on many rows (see planner_support.cpp).
+// before this runs on many rows (see planner_cover.cpp).
 template <typename Kind>
 Datum contained_any(FunctionCallInfo fcinfo) {
     const std::uint64_t v = datum_code(PG_GETARG_DATUM(0));

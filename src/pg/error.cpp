@@ -5,6 +5,7 @@
 namespace geocluster::pg {
 namespace {
 
+// One case per error class; the cases look alike because a mapping table does.
 int sqlstate_for(ErrorClass cls) {
     switch (cls) {
         case ErrorClass::InvalidText:

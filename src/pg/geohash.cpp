@@ -1,11 +1,9 @@
 // SQL functions of the geohash type (src/sql/geocluster/20_geohash.sql). Encoding and the bit
 // layout live in src/core/geohash.hpp; this file only moves values in and out.
 #include "celltype.hpp"
-#include "geohash.hpp"
 
-extern "C" {
-#include "common/shortest_dec.h"
-}
+#include "cell_tree.hpp"
+#include "geohash.hpp"
 
 namespace {
 
@@ -14,20 +12,9 @@ using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
 using geocluster::pg::raise_status;
 
-struct GeohashTraits {
-    static constexpr const char* kTypeName = "geohash";
-    static constexpr std::size_t kTextBufSize = kGeohashTextBufSize;
-    static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
-        return geohash_parse(text, len, out);
-    }
-    static std::size_t format(std::uint64_t code, char* buf) noexcept { return geohash_format(code, buf); }
-    static bool is_valid(std::uint64_t code) noexcept { return geohash_is_valid(code); }
-    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return geohash_contains(a, b); }
-};
-
 }  // namespace
 
-GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, GeohashTraits)
+GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, geocluster::GeohashKind)
 
 // geohash(lat float8, lon float8, precision int)
 GEOCLUSTER_FUNCTION(geohash_from_latlon) {
@@ -36,16 +23,12 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     const int32 precision = PG_GETARG_INT32(2);
     GeohashCode code = 0;
     const Status s = geocluster::geohash_from_latlon(lat, lon, precision, &code);
-    if (s != Status::Ok) {
-        // Shortest exact form, so that a rejected 90.0000001 is not reported as "90" (%g).
-        char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
-        double_to_shortest_decimal_buf(lat, lat_text);
-        double_to_shortest_decimal_buf(lon, lon_text);
-        raise_status(s, "lat = %s, lon = %s, precision = %d", lat_text, lon_text, precision);
-    }
+    if (s != Status::Ok) geocluster::pg::raise_point_status(s, lat, lon, "precision", precision);
     return code_datum(code);
 }
 
+// The wrappers from here on have the shape of quadkey.cpp's: each calls its own codec and
+// names its own parameters in its errors.
 GEOCLUSTER_FUNCTION(geohash_precision) { PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0)))); }
 
 GEOCLUSTER_FUNCTION(geohash_parent) {

@@ -26,7 +26,7 @@
 //   col @> X   some ancestor-or-self of X lies in [lo, hi]
 //   col && X   either of the two above
 //   col < X    lo < X,   col <= X  lo <= X,   col > X  hi > X,   col >= X  hi >= X
-#include "cellkind.hpp"
+#include "cell_matches.hpp"
 #include "celltype.hpp"
 
 extern "C" {
@@ -38,12 +38,12 @@ extern "C" {
 
 namespace {
 
-using geocluster::pg::ancestor_in_range;
+using geocluster::ancestor_in_range;
 using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::pg::GeohashKind;
-using geocluster::pg::QuadkeyKind;
+using geocluster::GeohashKind;
+using geocluster::QuadkeyKind;
 
 // The on-disk key (the SQL type cell_gist_key, INTERNALLENGTH 16, ALIGNMENT double).
 struct CellRange {

@@ -20,7 +20,7 @@
 // Consistent, for a node: its subtree holds either exactly {P} (label -1) or descendants of
 // the child cell C = P + digit; each operator is tested against that set exactly as the GiST
 // class tests a code range (see opclass_gist.cpp). Leaves are exact: no recheck.
-#include "cellkind.hpp"
+#include "cell_matches.hpp"
 #include "celltype.hpp"
 
 extern "C" {
@@ -34,8 +34,8 @@ namespace {
 using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::pg::GeohashKind;
-using geocluster::pg::QuadkeyKind;
+using geocluster::GeohashKind;
+using geocluster::QuadkeyKind;
 
 constexpr int kEndsHere = -1;
 
@@ -78,6 +78,21 @@ bool subtree_may_match(std::uint64_t c, std::uint64_t x, StrategyNumber strategy
     }
 }
 
+// spgSplitTuple: an upper tuple with prefix `upper` and one node labelled `label`, leading to
+// the current tuple, which keeps (or takes) the prefix `lower`.
+void split_tuple(spgChooseOut* out, std::uint64_t upper, Datum label, std::uint64_t lower) {
+    Datum* labels = static_cast<Datum*>(palloc(sizeof(Datum)));
+    labels[0] = label;
+    out->resultType = spgSplitTuple;
+    out->result.splitTuple.prefixHasPrefix = true;
+    out->result.splitTuple.prefixPrefixDatum = code_datum(upper);
+    out->result.splitTuple.prefixNNodes = 1;
+    out->result.splitTuple.prefixNodeLabels = labels;
+    out->result.splitTuple.childNodeN = 0;
+    out->result.splitTuple.postfixHasPrefix = true;
+    out->result.splitTuple.postfixPrefixDatum = code_datum(lower);
+}
+
 template <typename Kind>
 Datum choose(FunctionCallInfo fcinfo) {
     const spgChooseIn* in = reinterpret_cast<const spgChooseIn*>(PG_GETARG_POINTER(0));
@@ -89,16 +104,7 @@ Datum choose(FunctionCallInfo fcinfo) {
         // v lies outside the prefix: put a tuple for the common ancestor a on top, with one
         // node (p's digit after a) leading to the current tuple, which keeps its prefix.
         const std::uint64_t a = Kind::common_ancestor(p, v);
-        Datum* labels = static_cast<Datum*>(palloc(sizeof(Datum)));
-        labels[0] = Int16GetDatum(static_cast<int16>(Kind::digit(p, Kind::level(a) + 1)));
-        out->resultType = spgSplitTuple;
-        out->result.splitTuple.prefixHasPrefix = true;
-        out->result.splitTuple.prefixPrefixDatum = code_datum(a);
-        out->result.splitTuple.prefixNNodes = 1;
-        out->result.splitTuple.prefixNodeLabels = labels;
-        out->result.splitTuple.childNodeN = 0;
-        out->result.splitTuple.postfixHasPrefix = true;
-        out->result.splitTuple.postfixPrefixDatum = code_datum(p);
+        split_tuple(out, a, Int16GetDatum(static_cast<int16>(Kind::digit(p, Kind::level(a) + 1))), p);
         PG_RETURN_VOID();
     }
 
@@ -115,16 +121,7 @@ Datum choose(FunctionCallInfo fcinfo) {
         // Nodes cannot be added to an all-the-same tuple: move it one level down, below an
         // upper tuple with the same prefix and one node of its label; v then gets its own
         // node there.
-        Datum* labels = static_cast<Datum*>(palloc(sizeof(Datum)));
-        labels[0] = in->nNodes > 0 ? in->nodeLabels[0] : Int16GetDatum(kEndsHere);
-        out->resultType = spgSplitTuple;
-        out->result.splitTuple.prefixHasPrefix = true;
-        out->result.splitTuple.prefixPrefixDatum = code_datum(p);
-        out->result.splitTuple.prefixNNodes = 1;
-        out->result.splitTuple.prefixNodeLabels = labels;
-        out->result.splitTuple.childNodeN = 0;
-        out->result.splitTuple.postfixHasPrefix = true;
-        out->result.splitTuple.postfixPrefixDatum = code_datum(p);
+        split_tuple(out, p, in->nNodes > 0 ? in->nodeLabels[0] : Int16GetDatum(kEndsHere), p);
         PG_RETURN_VOID();
     }
 

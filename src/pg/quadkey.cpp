@@ -1,11 +1,9 @@
 // SQL functions of the quadkey type (src/sql/geocluster/10_quadkey.sql). Encoding, tile math
 // and the bit layout live in src/core/quadkey.hpp; this file only moves values in and out.
 #include "celltype.hpp"
-#include "quadkey.hpp"
 
-extern "C" {
-#include "common/shortest_dec.h"
-}
+#include "cell_tree.hpp"
+#include "quadkey.hpp"
 
 namespace {
 
@@ -15,20 +13,9 @@ using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
 using geocluster::pg::raise_status;
 
-struct QuadkeyTraits {
-    static constexpr const char* kTypeName = "quadkey";
-    static constexpr std::size_t kTextBufSize = kQuadkeyTextBufSize;
-    static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
-        return quadkey_parse(text, len, out);
-    }
-    static std::size_t format(std::uint64_t code, char* buf) noexcept { return quadkey_format(code, buf); }
-    static bool is_valid(std::uint64_t code) noexcept { return quadkey_is_valid(code); }
-    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return quadkey_contains(a, b); }
-};
-
 }  // namespace
 
-GEOCLUSTER_CELLTYPE_FUNCTIONS(quadkey, QuadkeyTraits)
+GEOCLUSTER_CELLTYPE_FUNCTIONS(quadkey, geocluster::QuadkeyKind)
 
 // quadkey(lat float8, lon float8, zoom int)
 GEOCLUSTER_FUNCTION(quadkey_from_latlon) {
@@ -37,16 +24,11 @@ GEOCLUSTER_FUNCTION(quadkey_from_latlon) {
     const int32 zoom = PG_GETARG_INT32(2);
     QuadkeyCode code = 0;
     const Status s = geocluster::quadkey_from_latlon(lat, lon, zoom, &code);
-    if (s != Status::Ok) {
-        // Shortest exact form, so that a rejected 90.0000001 is not reported as "90" (%g).
-        char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
-        double_to_shortest_decimal_buf(lat, lat_text);
-        double_to_shortest_decimal_buf(lon, lon_text);
-        raise_status(s, "lat = %s, lon = %s, zoom = %d", lat_text, lon_text, zoom);
-    }
+    if (s != Status::Ok) geocluster::pg::raise_point_status(s, lat, lon, "zoom", zoom);
     return code_datum(code);
 }
 
+// Like quadkey_from_latlon: read the arguments, call the codec, report its Status.
 // quadkey_from_tile(zoom int, x int, y int)
 GEOCLUSTER_FUNCTION(quadkey_from_tile) {
     const int32 zoom = PG_GETARG_INT32(0);
@@ -61,7 +43,7 @@ GEOCLUSTER_FUNCTION(quadkey_from_tile) {
 // quadkey_tile(quadkey, OUT zoom int, OUT x int, OUT y int)
 GEOCLUSTER_FUNCTION(quadkey_tile) {
     const QuadkeyTile t = geocluster::quadkey_to_tile(datum_code(PG_GETARG_DATUM(0)));
-    const std::int64_t values[3] = {t.zoom, t.x, t.y};
+    const std::int32_t values[3] = {t.zoom, static_cast<std::int32_t>(t.x), static_cast<std::int32_t>(t.y)};
     return geocluster::pg::int4_record(fcinfo, values, 3);
 }
 

@@ -4,6 +4,8 @@
 -- every cell's descendants form one contiguous range of values; the bit layout is
 -- documented in src/core/geohash.hpp.
 
+-- Declared like quadkey (10_quadkey.sql), function for function: SQL has no generic types;
+-- the C side is one template (src/pg/celltype.hpp).
 CREATE TYPE @extschema@.geohash;
 
 CREATE FUNCTION @extschema@.geohash_in(cstring) RETURNS @extschema@.geohash

@@ -63,7 +63,7 @@ CREATE AGGREGATE @extschema@.max(@extschema@.quadkey) (
 -- quadkey: containment. a @> b: a is b or an ancestor of b; a <@ b: the converse; a && b: one
 -- contains the other. matchingsel estimates by running the operator over the column's
 -- most-common values and histogram, which follows the prefix structure well enough; the
--- planner support function (41_planner_support.sql) refines <@ into a key range.
+-- planner support function (41_planner_index_conditions.sql) refines <@ into a key range.
 CREATE FUNCTION @extschema@.quadkey_contains(@extschema@.quadkey, @extschema@.quadkey) RETURNS boolean
     AS 'MODULE_PATHNAME', 'quadkey_contains' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE FUNCTION @extschema@.quadkey_contained(@extschema@.quadkey, @extschema@.quadkey) RETURNS boolean
@@ -107,6 +107,8 @@ CREATE OPERATOR CLASS @extschema@.quadkey_hash_ops
 -- geohash: comparison -----------------------------------------------------------------------
 CREATE FUNCTION @extschema@.geohash_cmp(@extschema@.geohash, @extschema@.geohash) RETURNS int
     AS 'MODULE_PATHNAME', 'geohash_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+-- The geohash twin of the quadkey operators above: SQL has no generic types, so each type
+-- declares its own (the C side is one template, src/pg/celltype.hpp).
 CREATE FUNCTION @extschema@.geohash_eq(@extschema@.geohash, @extschema@.geohash) RETURNS boolean
     AS 'MODULE_PATHNAME', 'geohash_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE FUNCTION @extschema@.geohash_ne(@extschema@.geohash, @extschema@.geohash) RETURNS boolean
@@ -165,7 +167,7 @@ CREATE AGGREGATE @extschema@.max(@extschema@.geohash) (
 -- geohash: containment. a @> b: a is b or an ancestor of b; a <@ b: the converse; a && b: one
 -- contains the other. matchingsel estimates by running the operator over the column's
 -- most-common values and histogram, which follows the prefix structure well enough; the
--- planner support function (41_planner_support.sql) refines <@ into a key range.
+-- planner support function (41_planner_index_conditions.sql) refines <@ into a key range.
 CREATE FUNCTION @extschema@.geohash_contains(@extschema@.geohash, @extschema@.geohash) RETURNS boolean
     AS 'MODULE_PATHNAME', 'geohash_contains' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE FUNCTION @extschema@.geohash_contained(@extschema@.geohash, @extschema@.geohash) RETURNS boolean

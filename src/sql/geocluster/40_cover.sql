@@ -40,7 +40,7 @@ COMMENT ON FUNCTION @extschema@.geohash_cover_ranges(float8, float8, float8, flo
 
 -- cell <@ cells: the cell lies inside one of the cells (as `cell <@ ANY (cells)`, NULL
 -- elements included). Written against a constant cover it is the viewport query that every
--- index of the column serves: the planner support (41_planner_support.sql) turns
+-- index of the column serves: the planner support (41_planner_cover.sql) turns
 -- `col <@ quadkey_cover(...)` into the OR of the cover's exact code ranges, one index range
 -- scan each (README, "Viewport queries").
 CREATE FUNCTION @extschema@.quadkey_contained_any(@extschema@.quadkey, @extschema@.quadkey[]) RETURNS boolean
@@ -51,6 +51,7 @@ CREATE OPERATOR @extschema@.<@ (
 COMMENT ON OPERATOR @extschema@.<@ (@extschema@.quadkey, @extschema@.quadkey[]) IS
     'is inside one of the cells';
 
+-- The geohash twin of the quadkey declarations above (SQL has no generic types).
 CREATE FUNCTION @extschema@.geohash_contained_any(@extschema@.geohash, @extschema@.geohash[]) RETURNS boolean
     AS 'MODULE_PATHNAME', 'geohash_contained_any' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 CREATE OPERATOR @extschema@.<@ (

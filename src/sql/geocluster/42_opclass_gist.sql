@@ -6,6 +6,7 @@
 -- function 11) and index-only scans (fetch, support function 9) are supported. Strategy
 -- numbers are PostgreSQL's R-tree numbers (access/stratnum.h).
 
+-- Input and output functions declared the way the cell types declare theirs (10_, 20_).
 CREATE TYPE @extschema@.cell_gist_key;
 CREATE FUNCTION @extschema@.cell_gist_key_in(cstring) RETURNS @extschema@.cell_gist_key
     AS 'MODULE_PATHNAME', 'cell_gist_key_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -62,6 +63,7 @@ CREATE OPERATOR CLASS @extschema@.quadkey_gist_ops
         FUNCTION 11 @extschema@.cell_gist_sortsupport(internal),
         STORAGE @extschema@.cell_gist_key;
 
+-- The geohash twin of the quadkey class above (SQL has no generic types).
 CREATE OPERATOR CLASS @extschema@.geohash_gist_ops
     DEFAULT FOR TYPE @extschema@.geohash USING gist AS
         OPERATOR 3 @extschema@.&&,

@@ -17,6 +17,8 @@ CREATE FUNCTION @extschema@.quadkey_spgist_inner_consistent(internal, internal) 
 CREATE FUNCTION @extschema@.quadkey_spgist_leaf_consistent(internal, internal) RETURNS boolean
     AS 'MODULE_PATHNAME', 'quadkey_spgist_leaf_consistent' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The operators of the GiST classes (42_opclass_gist.sql), answered by the same
+-- cell_matches (src/pg/cell_matches.hpp).
 CREATE OPERATOR CLASS @extschema@.quadkey_spgist_ops
     DEFAULT FOR TYPE @extschema@.quadkey USING spgist AS
         OPERATOR 3 @extschema@.&&,
@@ -33,6 +35,8 @@ CREATE OPERATOR CLASS @extschema@.quadkey_spgist_ops
         FUNCTION 4 @extschema@.quadkey_spgist_inner_consistent(internal, internal),
         FUNCTION 5 @extschema@.quadkey_spgist_leaf_consistent(internal, internal);
 
+-- The geohash twin of the quadkey class above (SQL has no generic types; the C side is one
+-- template, src/pg/opclass_spgist.cpp).
 CREATE FUNCTION @extschema@.geohash_spgist_choose(internal, internal) RETURNS void
     AS 'MODULE_PATHNAME', 'geohash_spgist_choose' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION @extschema@.geohash_spgist_picksplit(internal, internal) RETURNS void

@@ -59,7 +59,7 @@ class SchemaTests(MarkerTestCase):
 
     def test_drill_down_by_cell_uses_the_index(self):
         if not query("SELECT 1 FROM pg_proc WHERE proname = 'quadkey_contained_support'"):
-            self.skipTest('this geocluster has no planner support for <@ (src/sql/geocluster/41_planner_support.sql)')
+            self.skipTest('this geocluster has no planner support for <@ (src/sql/geocluster/41_planner_index_conditions.sql)')
         with connection.cursor() as cursor:
             cursor.execute('SET LOCAL enable_seqscan = off')
             cursor.execute("EXPLAIN (COSTS OFF) SELECT id FROM markers WHERE qk <@ %s::quadkey", ['1202'])
