@@ -89,14 +89,14 @@ ok( $rc == 0 && ($processed // 0) > 0 && defined $failed && $failed == $serial +
 	sprintf('pgbench: %s transactions, %s retried (%s retries), %s failed after retries (serialisation %s, deadlock %s)',
 		$processed // '?', num('number of transactions retried') // 0, num('total number of retries') // 0,
 		$failed // '?', $serial, $deadlock))
-  or diag("exit $rc\n" . join("\n", (grep { /aborted|error/i } split /\n/, $bench_out)[0 .. 9]));
+  or diag("exit $rc\n" . join("\n", head_of(10, grep { /aborted|error/i } split /\n/, $bench_out)));
 
 my $log = log_since($node, $log_from);
 my @unexpected = grep { !/could not serialize access|deadlock detected|canceling autovacuum task/ }
   grep { /ERROR:|PANIC:|FATAL:|terminated by signal|was terminated|server process/ } split /\n/, $log;
 my $expected_errors = () = $log =~ /could not serialize access|deadlock detected/g;
 ok(!@unexpected, "server log: no errors but $expected_errors serialisation failures/deadlocks, no crash")
-  or diag(join("\n", @unexpected[0 .. ($#unexpected < 9 ? $#unexpected : 9)]));
+  or diag(join("\n", head_of(10, @unexpected)));
 
 my ($count, $sum) = split /\|/, $node->safe_psql($db, 'SELECT (SELECT count(*) FROM rel_markers), (SELECT sum(delta) FROM rel_ledger)');
 is($count, $sum, "row count $count = inserts - deletes ("

@@ -187,7 +187,7 @@ my @iters = grep { /^iter / } split /\n/, $out;
 my @interrupted = grep { / sqlstate 57014 / } @iters;
 ok(@iters == 100 && @interrupted == 100,
 	sprintf('%d of %d statement_timeout iterations (100 expected) ended with 57014 (%.0f s)', scalar @interrupted, scalar @iters, time - $t_loop))
-  or diag(join("\n", (grep { !/ sqlstate 57014 / } @iters)[0 .. 4]));
+  or diag(join("\n", head_of(5, grep { !/ sqlstate 57014 / } @iters)));
 loop_verdicts($out, @kinds);
 like($out, qr/^same_backend true$/m, 'the same backend still serves queries');
 my @changed;
@@ -203,7 +203,7 @@ ok(!@changed, 'the small query of each of the ' . scalar(@kinds) . ' kinds gives
 note('3. no crash, no restart');
 like($out, qr/^same_postmaster true$/m, 'pg_postmaster_start_time() unchanged');
 my @crashes = crash_lines(log_since($node, $log_from));
-ok(!@crashes, 'no crashed backend in the server log') or diag(join("\n", @crashes[0 .. ($#crashes < 4 ? $#crashes : 4)]));
+ok(!@crashes, 'no crashed backend in the server log') or diag(join("\n", head_of(5, @crashes)));
 note(sprintf('total %.0f s', time - $start));
 
 $node->stop;

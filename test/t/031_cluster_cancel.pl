@@ -33,6 +33,7 @@ use Time::HiRes qw(time sleep);
 
 my $db = 'cancel';
 my $node = geocluster_node('cluster_cancel');
+my $tmp = PostgreSQL::Test::Utils::tempdir();
 create_database($node, $db, 'geocluster');
 my $start = time;
 note('data: 2,000,000 markers and a stored state');
@@ -141,7 +142,7 @@ my @iters = grep { /^iter / } split /\n/, $out;
 my @interrupted = grep { / sqlstate 57014 / } @iters;
 ok(@iters == 100 && @interrupted == 100,
 	sprintf('%d of %d statement_timeout iterations (100 expected) ended with 57014 (%.0f s)', scalar @interrupted, scalar @iters, time - $t_loop))
-  or diag(join("\n", (grep { !/ sqlstate 57014 / } @iters)[0 .. 4]));
+  or diag(join("\n", head_of(5, grep { !/ sqlstate 57014 / } @iters)));
 loop_verdicts($out, @kinds);
 ok($out =~ /^same_backend true$/m && $out =~ /^still_serving \d+$/m, 'the same backend still serves queries')
   or diag(substr($out, -300));
@@ -181,9 +182,13 @@ for my $v ([ 'scan', 15 ], [ 'finalize', 30 ], [ 'parallel', 25 ], [ 'finalize',
 	my $app = "gc_cancel_victim_$$\_$k$pct";
 	my $vsql = "SET application_name = '$app';\nSET jit = off;\n\\set VERBOSITY sqlstate\n$kind_sql{$k}\n"
 	  . "\\echo victim_sqlstate :SQLSTATE\nSELECT 'victim_alive ' || pg_backend_pid();\n";
-	my $vout = '';
-	my $victim = IPC::Run::start([ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr($db) ],
-		'<', \$vsql, '>', \$vout, '2>', \my $verr);
+	# From and to files: IPC::Run moves a scalar's data only while it is pumped.
+	my $vfile = "$tmp/victim.sql";
+	open my $fh, '>', $vfile or die "$vfile: $!";
+	print $fh $vsql;
+	close $fh;
+	my $victim = IPC::Run::start([ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr($db), '-f', $vfile ],
+		'>', "$tmp/victim.out", '2>', "$tmp/victim.err");
 	my ($pid, $age);
 	for (1 .. 200)
 	{
@@ -207,6 +212,7 @@ for my $v ([ 'scan', 15 ], [ 'finalize', 30 ], [ 'parallel', 25 ], [ 'finalize',
 	my $sent = $node->safe_psql($db, "SELECT pg_cancel_backend($pid)");
 	$victim->finish;
 	my $el = int((time - $t0) * 1000);
+	my $vout = slurp_file("$tmp/victim.out");
 	ok($sent eq 't' && $vout =~ /^victim_sqlstate 57014$/m && $vout =~ /^victim_alive $pid$/m,
 		"pg_cancel_backend of a $k query $delay_ms ms in: 57014 after $el ms, the connection still serves")
 	  or diag("sent: $sent; $vout");
@@ -214,7 +220,7 @@ for my $v ([ 'scan', 15 ], [ 'finalize', 30 ], [ 'parallel', 25 ], [ 'finalize',
 
 note('4. server log');
 my @crashes = crash_lines(log_since($node, $log_from));
-ok(!@crashes, 'no crashed backend in the server log') or diag(join("\n", @crashes[0 .. ($#crashes < 4 ? $#crashes : 4)]));
+ok(!@crashes, 'no crashed backend in the server log') or diag(join("\n", head_of(5, @crashes)));
 
 note('5. peak memory at world zoom (fresh backend per query, serial, JIT off)');
 # kB of VmHWM after the query minus VmRSS before it, in a backend of its own.

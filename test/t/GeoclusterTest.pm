@@ -21,7 +21,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw($ROOT $LIB geocluster_node create_database log_offset log_since crash_lines
-  index_checks loop_verdicts proc_status_sql);
+  index_checks loop_verdicts proc_status_sql head_of);
 
 # The repository, and the reliability suites' shared SQL, pgbench scripts and drivers.
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -80,6 +80,13 @@ sub crash_lines
 	return grep {
 		/terminated by signal|was terminated|server process .* exited with exit code [1-9]|PANIC|TRAP:|reinitializing|not properly shut down/
 	} split /\n/, $text;
+}
+
+# The first $n elements of a list (for diagnostics).
+sub head_of
+{
+	my ($n, @list) = @_;
+	return @list > $n ? @list[0 .. $n - 1] : @list;
 }
 
 # A SELECT of a field of the backend's /proc/self/status (kB), as text.
