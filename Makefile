@@ -83,6 +83,11 @@ ifeq ($(shell id -u),0)
 prove_installcheck = PATH="$(bindir):$$PATH" scripts/tap-prove $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(PROVE_TESTS)
 endif
 
+# The TAP tests alone (no running server needed: each test starts its own).
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
+
 geocluster--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster/*.sql))
 	cat $^ > $@
 

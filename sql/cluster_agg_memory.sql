@@ -1,7 +1,7 @@
 -- cluster_agg's memory grows with the occupied bins (squares of radius_px / 4 world pixels at the
 -- zoom), not with the rows: the serialised state (cluster_state_agg: a 24-byte header and one
 -- fixed-size record per bin) shows it. Peak memory of a whole query is measured in
--- test/integration/cluster_cancel.sh (it reads the backend's /proc status).
+-- test/t/031_cluster_cancel.pl (it reads the backend's /proc status).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS geocluster;
 \pset footer off
