@@ -2,7 +2,7 @@
 #
 #   make                 build geocluster.so (C++17) and the install scripts
 #   make install         install into the PostgreSQL that pg_config names
-#   make installcheck    pg_regress suites in sql/ against a running server, then the TAP tests
+#   make installcheck    pg_regress suites in test/sql/ against a running server, then the TAP tests
 #                        test/t/*.pl (each starts servers of its own; see scripts/test)
 #   make prove_installcheck   the TAP tests alone (PROVE_TESTS=test/t/NNN_name.pl for one)
 #   make WERROR=1        what CI builds: warnings are errors
@@ -11,7 +11,7 @@
 #   src/core/   pure C++17, no PostgreSQL header (compile-time guard in src/core/core.hpp)
 #   src/pg/     fmgr glue; the only code that includes postgres.h; one error boundary
 #   src/sql/<extension>/NN_*.sql   the one source of the install scripts, concatenated in order
-#   sql/, expected/   pg_regress suites, discovered by wildcard
+#   test/sql/, test/expected/   pg_regress suites (--inputdir=test), discovered by wildcard
 #   test/t/           TAP tests (PostgreSQL::Test::Cluster), discovered by wildcard
 #   test/unit, test/fuzz, test/integration, test/django   the other suites (scripts/test runs all)
 
@@ -30,7 +30,8 @@ DATA_built   = $(INSTALL_SQL)
 DATA         = $(wildcard src/sql/upgrade/*.sql)
 EXTRA_CLEAN  = $(INSTALL_SQL) results regression.diffs regression.out
 
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test
 # pg_regress works in a database named after the module (contrib_regression_geocluster), which
 # it drops and creates; PGXS ignores a CONTRIB_TESTDB set here, this is its own switch.
 USE_MODULE_DB = 1

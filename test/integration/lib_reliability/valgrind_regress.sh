@@ -3,7 +3,7 @@
 # built -O1 -g from the working tree into a private installation (private_build.sh), so the
 # system installation and the other servers on the machine are untouched.
 #
-#   test/integration/lib_reliability/valgrind_regress.sh [TEST ...]    default: every sql/*.sql
+#   test/integration/lib_reliability/valgrind_regress.sh [TEST ...]    default: every test/sql/*.sql
 #
 # Why valgrind and not ASan: Debian's postgres binary hangs at start when libasan is preloaded
 # (LD_PRELOAD, GCC 12's or clang 14's runtime; a corrupted glibc lock in bindtextdomain), and a
