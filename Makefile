@@ -2,14 +2,17 @@
 #
 #   make                 build geocluster.so (C++17) and the install scripts
 #   make install         install into the PostgreSQL that pg_config names
-#   make installcheck    pg_regress suites in sql/ against a running server (see scripts/test)
+#   make installcheck    pg_regress suites in test/sql/ against a running server, then the TAP tests
+#                        test/t/*.pl (each starts servers of its own; see scripts/test)
+#   make prove_installcheck   the TAP tests alone (PROVE_TESTS=test/t/NNN_name.pl for one)
 #   make WERROR=1        what CI builds: warnings are errors
 #
 # Layout (mirrors the architecture):
 #   src/core/   pure C++17, no PostgreSQL header (compile-time guard in src/core/core.hpp)
 #   src/pg/     fmgr glue; the only code that includes postgres.h; one error boundary
 #   src/sql/<extension>/NN_*.sql   the one source of the install scripts, concatenated in order
-#   sql/, expected/   pg_regress suites, discovered by wildcard
+#   test/sql/, test/expected/   pg_regress suites (--inputdir=test), discovered by wildcard
+#   test/t/           TAP tests (PostgreSQL::Test::Cluster), discovered by wildcard
 #   test/unit, test/fuzz, test/integration, test/django   the other suites (scripts/test runs all)
 
 EXTENSION    = geocluster geocluster_postgis
@@ -34,8 +37,15 @@ DATA_built   = $(INSTALL_SQL) $(UPGRADE_SQL)
 DATA         = $(sort $(wildcard src/sql/frozen/*.sql))
 EXTRA_CLEAN  = $(INSTALL_SQL) $(UPGRADE_SQL) results regression.diffs regression.out dist
 
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-CONTRIB_TESTDB = geocluster_regression
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test
+# pg_regress works in a database named after the module (contrib_regression_geocluster), which
+# it drops and creates; PGXS ignores a CONTRIB_TESTDB set here, this is its own switch.
+USE_MODULE_DB = 1
+
+# TAP tests: every test/t/*.pl, after pg_regress in `make installcheck`.
+TAP_TESTS    = 1
+PROVE_TESTS  = test/t/*.pl
 
 PG_CONFIG   ?= pg_config
 
@@ -76,6 +86,18 @@ $(CORE_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.bc): override CPPFLAGS := -I$(srcdir)/src
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
 # geocluster_version() is compiled with the control file's version.
 src/pg/version.o src/pg/version.bc: geocluster.control
+
+# PostgreSQL::Test::Cluster runs initdb and the servers as the user running prove, and
+# PostgreSQL refuses to run as root: as root (CI), scripts/tap-prove runs the same prove as the
+# `postgres` account, on a copy of the tree that account can read.
+ifeq ($(shell id -u),0)
+prove_installcheck = PATH="$(bindir):$$PATH" scripts/tap-prove $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(PROVE_TESTS)
+endif
+
+# The TAP tests alone (no running server needed: each test starts its own).
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
 
 geocluster--$(EXTVERSION).sql: $(sort $(wildcard src/sql/geocluster/*.sql))
 	cat $^ > $@

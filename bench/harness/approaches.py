@@ -205,7 +205,7 @@ def geocluster_quadkey_sql(vp, table):
                      f"qk <@ {quadkey_cover_sql(vp, level)} AND {latlon_filter(vp)}")
 
 
-# geocluster_tiles: the README's "Precomputed tiles" recipe (sql/include/tiles_recipe.sql) on the
+# geocluster_tiles: the README's "Precomputed tiles" recipe (test/sql/include/tiles_recipe.sql) on the
 # bench table: one cluster_state_agg state per tile of level zoom + 4 (16 px) for zooms 0..6,
 # built once (dataset.ensure_tiles), and the viewport query merging the states of the tiles that
 # cover it, the dirty-tile check included (its table is empty here: no writes during the bench).

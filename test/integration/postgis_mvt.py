@@ -4,7 +4,7 @@
 PostGIS can write Mapbox Vector Tiles (ST_AsMVT) but not read them, so this is a small decoder
 of the MVT protobuf (https://github.com/mapbox/vector-tile-spec, version 2) in the standard
 library. In a database of its own on the server that PGHOST/PGPORT/PGUSER name, it creates the
-README's table and tile function, taken word for word from sql/postgis_mvt.sql (README blocks 1
+README's table and tile function, taken word for word from test/sql/postgis_mvt.sql (README blocks 1
 and 3), and checks:
 
   * the README's Paris grid: the tile of central Paris holds the clusters that the recipe's

@@ -3,7 +3,7 @@
 # must succeed: the README shows nothing that a test does not run. A block preceded by the
 # HTML comment `<!-- test: fresh database -->` starts again in a new, empty database. A block
 # preceded by `<!-- file: PATH -->` must also be, verbatim, the file PATH of the repository
-# (a recipe that a regression test runs with assertions, e.g. sql/include/tiles_recipe.sql).
+# (a recipe that a regression test runs with assertions, e.g. test/sql/include/tiles_recipe.sql).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 db=geocluster_readme

@@ -1,5 +1,6 @@
--- Helpers of the reliability suites (concurrency.sh, crash_recovery.sh), installed into the
--- suite's own database in the schema `rel`. They need the geocluster and amcheck extensions.
+-- Helpers of the reliability tests (test/t/: concurrency, crash recovery, round trips), installed
+-- into the test's own database in the schema `rel`. They need the geocluster and amcheck
+-- extensions.
 --
 --   rel.point(k)                      a random marker position (half in 12 dense "cities")
 --   rel.create_markers(tbl)           the marker table

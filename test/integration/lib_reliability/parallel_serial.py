@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Parallel equals serial (parallel_serial.sh runs this).
+"""Parallel equals serial (test/t/040_parallel_serial.pl runs this).
 
 Random cluster_agg, cluster_state_agg and containment queries run on two connections to the
 same database: one with parallelism forced (parallel_setup_cost = 0, parallel_tuple_cost = 0,
@@ -19,7 +19,7 @@ combining merged non-empty states); and a whole-table cluster_agg launched worke
 `N passed, M failed` last.
 
 Environment: libpq's (PGHOST, PGPORT, PGUSER); GEOCLUSTER_PARALLEL_DB (the database, which
-parallel_serial.sh creates and loads), GEOCLUSTER_PARALLEL_QUERIES (default 1000),
+040_parallel_serial.pl creates and loads), GEOCLUSTER_PARALLEL_QUERIES (default 1000),
 GEOCLUSTER_PARALLEL_SEED (default 1).
 """
 import os

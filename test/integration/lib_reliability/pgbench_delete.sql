@@ -1,5 +1,5 @@
--- concurrency.sh: delete up to 3 markers of a random geohash cell (found through an index) and
--- one by id; the ledger takes the count of deleted rows in the same transaction.
+-- test/t/020_concurrency.pl: delete up to 3 markers of a random geohash cell (found through an
+-- index) and one by id; the ledger takes the count of deleted rows in the same transaction.
 \set r random(1, :maxid)
 \set p random(3, 7)
 BEGIN ISOLATION LEVEL REPEATABLE READ;

@@ -1,5 +1,5 @@
--- concurrency.sh: 1 to 20 new markers at mixed levels, counted into the ledger in the same
--- transaction.
+-- test/t/020_concurrency.pl: 1 to 20 new markers at mixed levels, counted into the ledger in the
+-- same transaction.
 \set n random(1, 20)
 WITH ins AS (
     INSERT INTO rel_markers (lat, lon, qk, gh)

@@ -1,6 +1,6 @@
--- concurrency.sh: move one marker (new position, new cells at new levels: every index gets a
--- new entry), or every marker of a small quadkey cell found through an index. REPEATABLE READ,
--- so that two sessions moving the same marker meet a serialisation failure, which pgbench
+-- test/t/020_concurrency.pl: move one marker (new position, new cells at new levels: every index
+-- gets a new entry), or every marker of a small quadkey cell found through an index. REPEATABLE
+-- READ, so that two sessions moving the same marker meet a serialisation failure, which pgbench
 -- retries.
 \set r random(1, :maxid)
 \set z random(13, 20)

@@ -1,5 +1,5 @@
--- concurrency.sh: viewport clustering while the table changes. The query checks itself: the
--- cluster counts must add up to the rows it clustered (one snapshot), else rel.assert raises
+-- test/t/020_concurrency.pl: viewport clustering while the table changes. The query checks itself:
+-- the cluster counts must add up to the rows it clustered (one snapshot), else rel.assert raises
 -- and pgbench reports an error.
 \set z random(2, 14)
 SELECT rel.assert(coalesce((SELECT sum(c.count) FROM unnest(s.clusters) c), 0) = s.n,

@@ -3,7 +3,7 @@
 # built -O1 -g from the working tree into a private installation (private_build.sh), so the
 # system installation and the other servers on the machine are untouched.
 #
-#   test/integration/lib_reliability/valgrind_regress.sh [TEST ...]    default: every sql/*.sql
+#   test/integration/lib_reliability/valgrind_regress.sh [TEST ...]    default: every test/sql/*.sql
 #
 # Why valgrind and not ASan: Debian's postgres binary hangs at start when libasan is preloaded
 # (LD_PRELOAD, GCC 12's or clang 14's runtime; a corrupted glibc lock in bindtextdomain), and a
@@ -82,7 +82,8 @@ fi
 echo "== pg_regress under valgrind (server $PGHOST, logs $logs)"
 regress=()
 [ $# -gt 0 ] && regress=(REGRESS="$*")
-if make -C "$inst/src" installcheck "${regress[@]}" >"$work/regress.log" 2>&1; then
+# pg_regress only (TAP_TESTS emptied): the TAP tests start servers of their own, not under valgrind.
+if make -C "$inst/src" installcheck TAP_TESTS= "${regress[@]}" >"$work/regress.log" 2>&1; then
   ok "regression: $(grep -oE 'All [0-9]+ tests passed' "$work/regress.log")"
 else
   bad "regression: $(grep -oE '[0-9]+ of [0-9]+ tests failed' "$work/regress.log" || echo 'did not run'), see $work/regress.log"

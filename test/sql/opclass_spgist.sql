@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS geocluster;
 SELECT opcname, amvalidate(oid) FROM pg_opclass WHERE opcname IN ('quadkey_spgist_ops', 'geohash_spgist_ops') ORDER BY 1;
 
 -- The fixture (ix_cells, the query cells, ix_check) is shared by the four opclass_* files.
-\i sql/include/opclass_fixture.sql
+\i test/sql/include/opclass_fixture.sql
 
 -- Many identical values, and values that end exactly where an inner node splits, inserted
 -- after the build (choose: split a prefix, add a node, descend into all-the-same tuples).

@@ -5,7 +5,7 @@ CREATE EXTENSION IF NOT EXISTS geocluster;
 
 -- The fixture (ix_cells, the query cells, ix_check) is shared by the opclass_* and planner_*
 -- files that index ix_cells.
-\i sql/include/opclass_fixture.sql
+\i test/sql/include/opclass_fixture.sql
 
 CREATE INDEX ix_qk_btree ON ix_cells (qk);
 CREATE INDEX ix_gh_btree ON ix_cells (gh);

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS geocluster;
 SELECT opcname, amvalidate(oid) FROM pg_opclass WHERE opcname IN ('quadkey_gist_ops', 'geohash_gist_ops') ORDER BY 1;
 
 -- The fixture (ix_cells, the query cells, ix_check) is shared by the four opclass_* files.
-\i sql/include/opclass_fixture.sql
+\i test/sql/include/opclass_fixture.sql
 
 -- Built sorted on the full table.
 CREATE INDEX ix_qk_gist ON ix_cells USING gist (qk);

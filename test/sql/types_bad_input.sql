@@ -1,7 +1,7 @@
 -- Bad input to the quadkey and geohash functions: every one is an ordinary ERROR with the
 -- documented SQLSTATE (README, "Errors") and a message that says what is wrong, and the
 -- session goes on. Malformed binary values are fed through binary COPY in
--- test/integration/types_roundtrip.sh (recv is not callable from SQL).
+-- test/t/060_types_roundtrip.pl (recv is not callable from SQL).
 --
 --   22P02 invalid_text_representation   malformed quadkey / geohash text
 --   22003 numeric_value_out_of_range    lat, lon (also NaN, +-Infinity), zoom, precision, tile,

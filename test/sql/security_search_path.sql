@@ -48,7 +48,7 @@ CREATE TABLE markers (
 INSERT INTO markers (id, lat, lon)
 SELECT i, 48.80 + (i % 20) * 0.01, 2.25 + (i / 20) * 0.01 FROM generate_series(0, 399) AS i;
 \set ECHO none
-\i sql/include/tiles_recipe.sql
+\i test/sql/include/tiles_recipe.sql
 \set ECHO all
 UPDATE markers SET lat = lat + 0.001 WHERE id < 10;
 CREATE ROLE geocluster_shadower NOLOGIN;

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS geocluster;
 SELECT opcname, amvalidate(oid) FROM pg_opclass WHERE opcname IN ('quadkey_minmax_ops', 'geohash_minmax_ops') ORDER BY 1;
 
 -- The fixture (ix_cells, the query cells, ix_check) is shared by the four opclass_* files.
-\i sql/include/opclass_fixture.sql
+\i test/sql/include/opclass_fixture.sql
 
 -- BRIN pays off on rows stored in code order.
 CREATE TABLE ix_by_qk AS SELECT * FROM ix_cells ORDER BY qk;

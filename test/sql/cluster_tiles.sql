@@ -31,7 +31,7 @@ SELECT g,
   FROM generate_series(1, 30000) g;
 ANALYZE markers;
 
-\i sql/include/tiles_recipe.sql
+\i test/sql/include/tiles_recipe.sql
 
 -- The oracle: cluster_agg over the rows whose tile is in the cover (no index, no stored state).
 CREATE FUNCTION oracle(south float8, west float8, north float8, east float8, zoom int)

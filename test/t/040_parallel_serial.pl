@@ -1,38 +1,34 @@
-#!/usr/bin/env bash
 # Parallel equals serial: GEOCLUSTER_PARALLEL_QUERIES (default 1000) random cluster_agg,
 # cluster_state_agg and containment queries give identical results with parallelism forced on
 # and with it off, and the parallel plans really are parallel (Gather, Partial Aggregate,
 # workers launched, rows split among two or more processes). The driver is
-# lib_reliability/parallel_serial.py (python3-psycopg2); it says what is compared and how.
+# test/integration/lib_reliability/parallel_serial.py (python3-psycopg2); it says what is
+# compared and how, and prints one line per check, each a test here.
 #
 #   GEOCLUSTER_PARALLEL_ROWS     markers (default 30000: 1% NULL cells, a dense duplicate
 #                                stack, 12 cities, the antimeridian)
 #   GEOCLUSTER_PARALLEL_QUERIES  random queries (default 1000)
 #   GEOCLUSTER_PARALLEL_SEED     data and query seed (default 1): the same seed, the same run
-#
-# Uses the server in the environment (scripts/test exports it) or starts a throwaway one; works
-# in its own database, dropped at the end. Prints `N passed, M failed` last.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-lib=$here/lib_reliability
-cd "$here/../.." || exit 1
-rows=${GEOCLUSTER_PARALLEL_ROWS:-30000}
-seed=${GEOCLUSTER_PARALLEL_SEED:-1}
-export GEOCLUSTER_PARALLEL_DB=geocluster_parallel
-db=$GEOCLUSTER_PARALLEL_DB
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use GeoclusterTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
 
-if [ -z "${GEOCLUSTER_PGTMP:-}" ] && [ -z "${PGHOST:-}" ]; then
-  eval "$(scripts/pgtmp start)" || { echo "0 passed, 1 failed (no server)"; exit 1; }
-  trap 'scripts/pgtmp stop "$GEOCLUSTER_PGTMP"' EXIT
-fi
+my $rows = $ENV{GEOCLUSTER_PARALLEL_ROWS} // 30000;
+my $seed = $ENV{GEOCLUSTER_PARALLEL_SEED} // 1;
+my $db = 'parallel';
+# The server's default max_worker_processes (8) and max_parallel_workers (8) leave room for the
+# two workers per query that the driver forces.
+my $node = geocluster_node('parallel');
+create_database($node, $db, 'geocluster');
 
-psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null \
-  || { echo "0 passed, 1 failed (no database)"; exit 1; }
-start=$(date +%s)
+my $t0 = time;
 # setseed makes rel.point's random() reproducible: the same seed loads the same markers.
-if ! psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<SQL
-CREATE EXTENSION geocluster;
-\i $lib/lib.sql
+$node->safe_psql($db, "\\i $LIB/lib.sql\n" . <<SQL);
 CREATE TABLE par_markers (id bigserial PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL,
                           qk quadkey, gh geohash, batch int);
 SELECT setseed(1.0 / ($seed + 1));
@@ -63,26 +59,43 @@ BEGIN
 END \$\$;
 VACUUM ANALYZE par_markers;
 SQL
-then
-  echo "0 passed, 1 failed (loading the data)"; exit 1
-fi
-echo "loaded $(psql -X -q -At -d "$db" -c "SELECT count(*) FROM par_markers") markers in $(( $(date +%s) - start )) s"
+note(sprintf('loaded %s markers in %.0f s', $node->safe_psql($db, 'SELECT count(*) FROM par_markers'), time - $t0));
+
 # Debian's python3 has python3-psycopg2 (scripts/install-deps); a python3 earlier on PATH may not.
-py=${PYTHON:-}
-if [ -z "$py" ]; then
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import psycopg2' 2>/dev/null; then
-      py=$candidate; break
-    fi
-  done
-fi
-if [ -n "$py" ]; then
-  "$py" "$lib/parallel_serial.py"
-  rc=$?
-else
-  echo "no python3 with psycopg2 (scripts/install-deps installs python3-psycopg2)"
-  echo "0 passed, 1 failed"
-  rc=1
-fi
-[ -n "${GEOCLUSTER_PARALLEL_KEEP:-}" ] || psql -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
-exit $rc
+my $python = $ENV{PYTHON};
+if (!$python)
+{
+	for my $candidate ('python3', '/usr/bin/python3')
+	{
+		if (system("$candidate -c 'import psycopg2' >/dev/null 2>&1") == 0)
+		{
+			$python = $candidate;
+			last;
+		}
+	}
+}
+BAIL_OUT('no python3 with psycopg2 (scripts/install-deps installs python3-psycopg2)') unless $python;
+
+local $ENV{PGHOST} = $node->host;
+local $ENV{PGPORT} = $node->port;
+local $ENV{GEOCLUSTER_PARALLEL_DB} = $db;
+my ($out, $err) = ('', '');
+IPC::Run::run([ $python, "$LIB/parallel_serial.py" ], '>', \$out, '2>', \$err);
+my $checks = 0;
+for my $line (split /\n/, $out)
+{
+	if ($line =~ /^(ok|FAILED) +(.*)$/)
+	{
+		ok($1 eq 'ok', $2);
+		$checks++;
+	}
+	elsif ($line !~ /^\d+ passed, \d+ failed$/)
+	{
+		note($line);
+	}
+}
+# The driver exits non-zero when a check failed; it ran to its end when it printed its tally.
+ok($checks > 0 && $out =~ /^\d+ passed, \d+ failed$/m, 'the driver ran to its end') or diag("exit $?: $err");
+
+$node->stop;
+done_testing();

@@ -1,0 +1,84 @@
+# pg_dump / pg_restore of a database holding cluster hierarchies (a plain one on odd names, and
+# a partitioned one): the restored database has the same nodes, members and metadata, answers
+# the same viewports, drill-downs and leaves, still refuses writes to the source, and its
+# hierarchies can be rebuilt and dropped.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use GeoclusterTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = geocluster_node('hier_dump');
+my ($src, $dst) = qw(hier_dump_src hier_dump_dst);
+create_database($node, $src, 'geocluster');
+$node->safe_psql($src, <<'SQL');
+SET client_min_messages = warning;
+CREATE SCHEMA "Odd";
+CREATE TABLE "Odd"."Mark ers" ("I d" bigint PRIMARY KEY, "La t" float8, "Lo n" float8, "Cat" text);
+INSERT INTO "Odd"."Mark ers"
+SELECT g, 48.8 + (g * 7919 % 5003) / 20000.0, 2.2 + (g * 104729 % 5003) / 16000.0, (ARRAY['a', 'b', 'c'])[1 + g % 3]
+  FROM generate_series(1, 5000) g
+UNION ALL SELECT 10000 + g, -17 + g * 0.001, CASE WHEN g % 2 = 0 THEN 179.999 ELSE -179.999 END, 'a' FROM generate_series(1, 40) g;
+SELECT cluster_hierarchy_create('"Odd"."Mark ers"', 'La t', 'Lo n', 'I d', 60, 14);
+SELECT cluster_hierarchy_create('"Odd"."Mark ers"', 'La t', 'Lo n', 'I d', 80, 12, 'Cat');
+SQL
+
+# What a client sees, as text: every table of the hierarchies, and answers of every function.
+my $snapshot_sql = <<'SQL';
+SET extra_float_digits = 3;
+SELECT 'nodes', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM "Odd"."Mark ers_clusters" n;
+SELECT 'members', md5(string_agg(m::text, ',' ORDER BY id)), count(*) FROM "Odd"."Mark ers_clusters_members" m;
+SELECT 'meta', m::text FROM "Odd"."Mark ers_clusters_meta" m;
+SELECT 'nodes2', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM "Odd"."Mark ers_clusters_2" n;
+SELECT 'members2', md5(string_agg(m::text, ',' ORDER BY id, part)), count(*) FROM "Odd"."Mark ers_clusters_2_members" m;
+SELECT 'meta2', m::text FROM "Odd"."Mark ers_clusters_2_meta" m;
+SELECT 'viewport', z, md5(string_agg(v::text, ',')) FROM generate_series(0, 16) z,
+       LATERAL cluster_viewport('"Odd"."Mark ers_clusters"', -85, -215.156, 85, 234.84, z) v GROUP BY z ORDER BY z;
+SELECT 'viewport2', p, md5(string_agg(v::text, ',')) FROM unnest(ARRAY['a', 'b', 'c']) p,
+       LATERAL cluster_viewport('"Odd"."Mark ers_clusters_2"', 48, 2, 49.5, 3, 9, p) v GROUP BY p ORDER BY p;
+SELECT 'children', md5(string_agg(c::text, ',')) FROM cluster_viewport('"Odd"."Mark ers_clusters"', -90, -180, 90, 180, 8) v,
+       LATERAL cluster_children('"Odd"."Mark ers_clusters"', v.cluster_id) c;
+SELECT 'leaves', md5(string_agg(l::text, ',')) FROM cluster_viewport('"Odd"."Mark ers_clusters"', -90, -180, 90, 180, 3) v,
+       LATERAL cluster_leaves('"Odd"."Mark ers_clusters"', v.cluster_id, 100000) l;
+SELECT 'geojson', md5(cluster_viewport_geojson('"Odd"."Mark ers_clusters"', -90, -180, 90, 180, 10)::text);
+SELECT 'objects', string_agg(relname || ':' || relkind::text || ':' || pg_get_userbyid(relowner), ' ' ORDER BY relname)
+  FROM pg_class WHERE relnamespace = '"Odd"'::regnamespace;
+SELECT 'triggers', string_agg(pg_get_triggerdef(oid), ' ' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = '"Odd"."Mark ers"'::regclass;
+SQL
+sub snapshot
+{
+	my ($rc, $out, $err) = $node->psql($_[0], $snapshot_sql);
+	return $rc == 0 ? $out : "error: $err";
+}
+
+my $before = snapshot($src);
+cmp_ok(scalar(split /\n/, $before), '>=', 30, 'snapshot of the source database') or diag($before);
+
+my $dump = PostgreSQL::Test::Utils::tempdir() . '/db.dump';
+my ($stdout, $stderr);
+my $ok = IPC::Run::run([ 'pg_dump', '-Fc', '-d', $node->connstr($src), '-f', $dump ], '>', \$stdout, '2>', \$stderr);
+ok($ok && -s $dump && $stderr eq '', 'pg_dump -Fc') or diag($stderr);
+$node->safe_psql('postgres', "CREATE DATABASE $dst");
+$ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $node->connstr($dst), $dump ], '>', \$stdout, '2>', \$stderr);
+ok($ok && $stderr eq '', 'pg_restore without error') or diag($stderr);
+
+is(snapshot($dst), $before, 'restored: identical tables, viewports, children, leaves, GeoJSON, objects and triggers');
+
+my ($rc, $out, $err) = $node->psql($dst, q{INSERT INTO "Odd"."Mark ers" VALUES (99999, 1, 1, 'a')});
+like($err, qr/would leave its cluster hierarchy/, 'restored: writes to the source are still refused (0A000)');
+
+($rc, $out, $err) = $node->psql($dst,
+	q{SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters"'); SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters_2"')});
+ok($rc == 0 && $out =~ /^\s*$/ && $err eq '', 'restored: rebuild') or diag("$out $err");
+is(snapshot($dst), $before, 'restored and rebuilt: identical again');
+
+$out = $node->safe_psql($dst, q{
+SELECT cluster_hierarchy_drop('"Odd"."Mark ers_clusters"'); SELECT cluster_hierarchy_drop('"Odd"."Mark ers_clusters_2"');
+SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = '"Odd"'::regnamespace) = 2
+   AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = '"Odd"."Mark ers"'::regclass) = 0});
+is((split /\n/, $out)[-1], 't', 'restored: drop leaves the table and its primary key only');
+
+$node->stop;
+done_testing();
