@@ -200,6 +200,21 @@ my $plan_partial = $coord->safe_psql('postgres', q{
 	SELECT public.cluster_agg(lat, lon, 5, 60::float8, id) FROM markers});
 unlike($plan_partial, qr/Remote SQL: SELECT .*cluster/, 'a plain cluster_agg over the partitioned table is not pushed down (rows are fetched)');
 
+# Without geocluster in a server's extensions option, postgres_fdw may not send its functions
+# there: that shard's rows are fetched and aggregated on the coordinator, the others' are not.
+my $plan_noext = $coord->safe_psql('postgres', q{
+	ALTER SERVER shard1 OPTIONS (DROP extensions);
+	SET enable_partitionwise_aggregate = on;
+	EXPLAIN (VERBOSE, COSTS OFF)
+	SELECT public.cluster_agg(s.state) FROM (
+		SELECT public.cluster_state_agg(lat, lon, 5, 60::float8, id) AS state
+		  FROM markers WHERE category = 2 GROUP BY tile) s;
+	ALTER SERVER shard1 OPTIONS (ADD extensions 'geocluster');});
+my @remote_noext = $plan_noext =~ /Remote SQL: (.*)/g;
+ok(scalar(@remote_noext) == 3 && $remote_noext[0] !~ /cluster_state_agg/ && (grep { /cluster_state_agg/ } @remote_noext) == 2,
+	"extensions option dropped on shard1: its Remote SQL fetches rows ($remote_noext[0]), the other two still aggregate")
+  or diag($plan_noext);
+
 # A shard that is down: an ERROR naming it, and no rows.
 $shards[1]->stop('fast');
 my ($rc, $out, $err) = $coord->psql('postgres', q{
