@@ -136,7 +136,8 @@ my @viewports = (
 	[48, 2, 49, 3],                      # a city
 	[-1, 100, 1, 101],                   # nothing there
 );
-my @filters = (undef, 'category = 2', 'id % 7 < 3', 'category = 42', 'id IS NULL OR id > 99999');
+my @filters = (undef, 'category = 2', 'id % 7 < 3', 'category = 42', 'id IS NULL OR id > 99999',
+	'tile = ANY(ARRAY[5, 6, 7, 8])');    # the tiles as a literal: the planner prunes shards 1 and 3
 my ($cases, $equal, $clusters, $markers) = (0, 0, 0, 0);
 my @bad;
 for my $v (@viewports)
@@ -191,6 +192,19 @@ my $fn_async = () = $fn_explain =~ /Async Foreign Scan/g;
 ok($fn_async == 3 && (() = $fn_explain =~ /Remote SQL: SELECT public\.cluster_state_agg\(/g) == 3,
 	"cluster_agg_sharded's own plan: 3 Async Foreign Scans, cluster_state_agg in 3 Remote SQLs")
   or diag($fn_explain);
+
+# The viewport's tiles in the filter: only the shard holding them is asked.
+my ($pr_rc, $pr_out, $pr_explain) = $coord->psql('postgres', q{
+	LOAD 'auto_explain';
+	SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+	SET auto_explain.log_verbose = on; SET client_min_messages = log; SET auto_explain.log_level = notice;
+	SELECT pg_catalog.cardinality(public.cluster_agg_sharded('markers'::regclass, 'tile', 40::float8, 0::float8, 60::float8, 20::float8, 7, 60::float8,
+	                                                         'tile = ANY(ARRAY[5, 6, 7])'));
+});
+my $pr_scans = () = $pr_explain =~ /Foreign Scan/g;
+ok($pr_rc == 0 && $pr_scans == 1 && $pr_explain =~ /Relations: Aggregate on \(public\.markers_s2 /,
+	"tiles in the filter: one Foreign Scan, on shard2 ($pr_scans in the plan)")
+  or diag($pr_explain);
 
 # Without the partition key in GROUP BY the aggregate can only be partial, which postgres_fdw
 # does not push down (PostgreSQL 15): every row crosses the network. Measured, not assumed.
