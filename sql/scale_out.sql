@@ -1,8 +1,8 @@
 -- cluster_agg_sharded and cluster_viewport_merge on one server (test/t/050_scale_out.pl runs
 -- them over real shards): the same answers as cluster_agg over a partitioned table, the errors,
 -- and the merge's properties on small inputs.
-CREATE EXTENSION IF NOT EXISTS geocluster;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS geocluster;
 
 CREATE TABLE so_markers (id bigint, lat float8, lon float8, category int, tile int) PARTITION BY LIST (tile);
 CREATE TABLE so_p1 PARTITION OF so_markers FOR VALUES IN (NULL, 0, 1, 2, 3, 4, 5);
