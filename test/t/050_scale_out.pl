@@ -36,6 +36,7 @@ for my $s (@shards)
 		CREATE TABLE markers_part (id bigint, lat float8, lon float8, category int, tile int);
 		CREATE VIEW markers_slow AS
 			SELECT m.* FROM markers_part m, pg_catalog.pg_sleep(30) AS s;
+		CREATE TABLE markers_empty (LIKE markers_part);
 	});
 }
 
@@ -165,6 +166,28 @@ ok($equal == $cases && $cases > 250 && $markers > 100000,
 
 # The empty table: both give the same (an empty array).
 is(compare(undef, undef, undef, undef, 5, 60, 'false'), 't|0|0|', 'no rows at all: the same empty result');
+
+# A shard without any row (shard 3's partition pointed at an empty table): the same as one
+# server without shard 3's rows.
+$coord->safe_psql('postgres', q{ALTER FOREIGN TABLE markers_s3 OPTIONS (SET table_name 'markers_empty')});
+my ($e_cases, $e_equal) = (0, 0);
+for my $v ([undef, undef, undef, undef], [-85, -180, 85, 180], [-5, -5, 5, 5])
+{
+	for my $zoom (0, 5, 12)
+	{
+		my ($s, $w, $n, $e) = @$v;
+		my $box = defined $s ? "lat BETWEEN $s AND $n AND lon BETWEEN $w AND $e" : 'true';
+		my $args = defined $s ? "${s}::float8, ${w}::float8, ${n}::float8, ${e}::float8" : 'NULL, NULL, NULL, NULL';
+		my $same = $coord->safe_psql('postgres', qq{
+			SELECT pg_catalog.array_send(public.cluster_agg_sharded('markers'::regclass, 'tile', $args, $zoom, 60::float8))
+			     = pg_catalog.array_send((SELECT public.cluster_agg(lat, lon, $zoom, 60::float8, id) FROM markers_local
+			                               WHERE $box AND (tile IS NULL OR tile <= 10)))});
+		$e_cases++;
+		$e_equal++ if $same eq 't';
+	}
+}
+is($e_equal, $e_cases, "an empty shard: $e_equal of $e_cases cases equal one server without its rows");
+$coord->safe_psql('postgres', q{ALTER FOREIGN TABLE markers_s3 OPTIONS (SET table_name 'markers_part')});
 
 # The plan: the whole aggregate runs on each shard (pushed down, under Async Foreign Scans), the
 # coordinator only merges the states.
