@@ -57,16 +57,26 @@ CREATE EXTENSION geocluster;
 --   quadkey_contsel, geohash_contsel: restriction estimators read the column's statistics
 --   (pg_statistic), which ANALYZE changes, so they are STABLE like PostgreSQL's own eqsel.
 --   the stored cluster hierarchy's functions (below) read or write its tables.
+--   cluster_agg_sharded (below) runs a query on other servers (postgres_fdw).
 SELECT p.oid::regprocedure AS not_parallel_safe_or_secdef
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
- WHERE d.deptype = 'e' AND (p.prosecdef OR (p.proparallel <> 's' AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)'));
+ WHERE d.deptype = 'e' AND (p.prosecdef OR (p.proparallel <> 's' AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)'
+                                          AND p.proname <> 'cluster_agg_sharded'));
 SELECT p.oid::regprocedure AS not_immutable
   FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
  WHERE d.deptype = 'e' AND p.provolatile <> 'i' AND p.prokind = 'f'
    AND p.proname NOT IN ('quadkey_contsel', 'geohash_contsel')
-   AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)';
+   AND p.proname !~ '^cluster_(hierarchy|viewport|children|expansion_zoom|leaves)'
+   AND p.proname <> 'cluster_agg_sharded';
+-- cluster_agg_sharded reads tables, on this server and through postgres_fdw on others, with
+-- whatever filter the caller gives: VOLATILE, and PARALLEL UNSAFE (a worker must not open the
+-- foreign servers' connections the leader's transaction owns).
+SELECT p.oid::regprocedure AS sharded_function, p.provolatile, p.proparallel, p.prosecdef
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'geocluster'
+ WHERE d.deptype = 'e' AND p.proname = 'cluster_agg_sharded';
 -- The hierarchy's functions: those that write (build, drop, rebuild, the write trigger) are
 -- VOLATILE and PARALLEL UNSAFE; those that read its tables are STABLE and PARALLEL RESTRICTED
 -- (a hierarchy of a temporary table lives in the session's temporary schema, which parallel
