@@ -294,7 +294,17 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNode
     return Status::Ok;
 }
 
-bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {
+namespace {
+
+bool in_box(const HierBlockBox& b, double lat, double lon, double margin) noexcept {
+    return lat >= b.south - margin && lat <= b.north + margin &&
+           ((lon >= b.west1 - margin && lon <= b.east1 + margin) || (lon >= b.west2 - margin && lon <= b.east2 + margin));
+}
+
+// One record: decoded and checked whole, except that with a box a single marker's centre is
+// computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
+bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode* out, bool* kept,
+                 Status* status) noexcept {
     *status = Status::Ok;
     if (r->left == 0) {
         if (r->p != r->end) *status = Status::HierarchyBlockCorrupt;  // trailing bytes
@@ -345,7 +355,17 @@ bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* st
         if (single) {
             d.min_lat = d.max_lat = double_of(lat_bits);
             d.min_lon = d.max_lon = double_of(lon_bits);
-            if (lat_ok(d.min_lat) && lon_ok(d.min_lon)) hier_single_centre(d.min_lat, d.min_lon, &d.lat, &d.lon);
+            // The centre is within 1e-12 degrees of the position (1e-8 allowed), but beyond Web Mercator's
+            // clamp (85.0511 degrees) it is on the clamp: only there, or near the box, is it needed.
+            const bool maybe = box == nullptr ||
+                               (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
+                                (!(std::fabs(d.min_lat) < 85.05) || in_box(*box, d.min_lat, d.min_lon, 1e-8)));
+            if (!maybe) {
+                d.lat = d.min_lat;  // (not the centre: the record is not handed out)
+                d.lon = d.min_lon;
+            } else if (lat_ok(d.min_lat) && lon_ok(d.min_lon)) {
+                hier_single_centre(d.min_lat, d.min_lon, &d.lat, &d.lon);
+            }
         } else {
             d.lat = double_of(lat_bits);
             d.lon = double_of(lon_bits);
@@ -385,8 +405,29 @@ bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* st
     r->prev_parent = d.parent_id;
     r->prev_lat_bits = lat_bits;
     r->prev_lon_bits = lon_bits;
+    *kept = box == nullptr ||
+            (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max && in_box(*box, d.lat, d.lon, 0.0));
     *out = d;
     return true;
+}
+
+}  // namespace
+
+bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {
+    bool kept;
+    return next_record(r, nullptr, out, &kept, status);
+}
+
+bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
+                             Status* status) noexcept {
+    bool kept = false;
+    HierBlockNode d;
+    while (next_record(r, &box, &d, &kept, status))
+        if (kept) {
+            *out = d;
+            return true;
+        }
+    return false;
 }
 
 Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,

@@ -100,6 +100,19 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNode
 inline std::uint64_t hier_node_block_count(const HierNodeBlockReader& r) noexcept { return r.left; }
 bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept;
 
+// What a viewport keeps: the records alive at zoom (zoom_min <= zoom <= zoom_max) whose centre
+// lies in the box, edges included: south <= lat <= north, and west1 <= lon <= east1 or
+// west2 <= lon <= east2 (an empty second part: west2 > east2).
+struct HierBlockBox {
+    int zoom;
+    double south, north, west1, east1, west2, east2;
+};
+// The next record the box keeps, as hier_node_block_next would give it; the others are read and
+// checked as thoroughly, but a single marker's centre (most of a record's decoding) is computed
+// only for the markers that could be kept. False at the end or on a malformation (*status).
+bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
+                             Status* status) noexcept;
+
 // Member lists: leaf slot and its ids, ascending.
 struct HierMemberList {
     std::uint32_t leaf_slot;

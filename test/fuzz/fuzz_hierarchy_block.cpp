@@ -3,7 +3,8 @@
 //
 // A decoder must never read out of bounds (ASan) and must end with Ok or HierarchyBlockCorrupt.
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes (or
-// lists) again gives back exactly the input bytes.
+// lists) again gives back exactly the input bytes. The box filter (next_in) keeps what a full
+// decode filtered by the same box keeps.
 //
 // Input: byte 0 chooses the reader (even: node block, odd: member block); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
@@ -37,6 +38,23 @@ void nodes(const unsigned char* data, std::size_t len) {
     std::size_t n_bytes = 0;
     check(hier_node_block_encode(got.data(), got.size(), r.zoom_lo, r.zoom_hi, again.data(), &n_bytes) == Status::Ok);
     check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
+    // A box around a decoded record keeps, through next_in, exactly what the full decode keeps.
+    if (got.empty()) return;
+    const HierBlockNode& c = got[len % got.size()];
+    const HierBlockBox box{c.zoom_min, c.lat - 0.01, c.lat, c.lon - 0.01, c.lon + 0.01, c.lon + 1, c.lon + 2};
+    std::vector<HierBlockNode> want;
+    for (const HierBlockNode& d : got)
+        if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south && d.lat <= box.north &&
+            ((d.lon >= box.west1 && d.lon <= box.east1) || (d.lon >= box.west2 && d.lon <= box.east2)))
+            want.push_back(d);
+    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    std::size_t k = 0;
+    while (hier_node_block_next_in(&r, box, &n, &s)) {
+        check(k < want.size() && n.slot == want[k].slot && std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
+              std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
+        ++k;
+    }
+    check(s == Status::Ok && k == want.size());
 }
 
 void members(const unsigned char* data, std::size_t len) {

@@ -261,6 +261,64 @@ TEST(HierarchyBlock, DamagedBytes) {
     EXPECT_EQ(Status::Ok, decode({1, 0, 24, 0}, &back));
 }
 
+// next_in keeps exactly the records a full decode would keep for the box, whatever the box
+// (edges on positions, across the antimeridian, beyond the Web Mercator clamp), and a damaged
+// block is as corrupt through it.
+TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
+    std::mt19937_64 rng(13);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int round = 0; round < 300; ++round) {
+        std::vector<HierBlockNode> nodes;
+        std::uint32_t slot = 0;
+        const double lat0 = unit(rng) * 178 - 89, lon0 = unit(rng) * 356 - 178;
+        for (int i = 0; i < 40; ++i) {
+            const double lat = std::max(-90.0, std::min(90.0, lat0 + (unit(rng) - 0.5) * 2));
+            const double lon = std::max(-180.0, std::min(180.0, lon0 + (unit(rng) - 0.5) * 4));
+            if (rng() % 4 == 0) {
+                HierBlockNode m = multi(rng, slot);
+                m.lat = lat;
+                m.lon = lon;
+                nodes.push_back(m);
+            } else {
+                nodes.push_back(single(slot, lat, lon, i, -1, static_cast<int>(rng() % 25), kHierMaxZoom));
+            }
+            slot += 1 + static_cast<std::uint32_t>(rng() % 2);
+        }
+        const auto bytes = encode(nodes);
+        HierBlockBox box{static_cast<int>(rng() % 25), lat0 - unit(rng), lat0 + unit(rng),
+                         lon0 - 2 * unit(rng), lon0 + 2 * unit(rng), 1, 0};
+        if (rng() % 3 == 0) {  // edges exactly on a record's position or centre
+            const HierBlockNode& e = nodes[rng() % nodes.size()];
+            box.south = rng() % 2 ? e.lat : e.min_lat;
+            box.west1 = rng() % 2 ? e.lon : e.min_lon;
+        }
+        if (rng() % 4 == 0) {  // two parts
+            box.west2 = box.west1 - 3;
+            box.east2 = box.west1 - 1;
+        }
+        std::vector<HierBlockNode> all, want, got;
+        ASSERT_EQ(Status::Ok, decode(bytes, &all));
+        for (const auto& n : all)
+            if (box.zoom >= n.zoom_min && box.zoom <= n.zoom_max && n.lat >= box.south && n.lat <= box.north &&
+                ((n.lon >= box.west1 && n.lon <= box.east1) || (n.lon >= box.west2 && n.lon <= box.east2)))
+                want.push_back(n);
+        HierNodeBlockReader r;
+        ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
+        HierBlockNode n;
+        Status s;
+        while (hier_node_block_next_in(&r, box, &n, &s)) got.push_back(n);
+        ASSERT_EQ(Status::Ok, s);
+        ASSERT_EQ(want.size(), got.size());
+        for (std::size_t i = 0; i < want.size(); ++i) expect_same(want[i], got[i]);
+        // A cut block: corrupt through next_in too.
+        std::vector<unsigned char> cut(bytes.begin(), bytes.end() - 1);
+        ASSERT_EQ(Status::Ok, hier_node_block_open(cut.data(), cut.size(), &r));
+        while (hier_node_block_next_in(&r, box, &n, &s)) {
+        }
+        EXPECT_EQ(Status::HierarchyBlockCorrupt, s);
+    }
+}
+
 struct Lists {
     std::vector<std::vector<std::int64_t>> ids;
     std::vector<HierMemberList> lists;
