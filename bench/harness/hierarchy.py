@@ -78,11 +78,15 @@ def _floor_start(vp, rows):
     return 1 + (int(vp.cx * 7919 + vp.cy * 104729 + vp.zoom) % span)
 
 
+def floor_range_sql(floor_table, columns, start, rows):
+    """The result floor's statement: rows rows of the floor table from pk start on."""
+    return (f"SELECT {_select_list(columns)} FROM {floor_table} "
+            f"WHERE pk BETWEEN {start} AND {start + rows - 1}")
+
+
 def floor_sql(vp, table, rows):
     built = _BUILT[table]
-    a = _floor_start(vp, rows)
-    return (f"SELECT {_select_list(built['columns'])} FROM {built['floor_table']} "
-            f"WHERE pk BETWEEN {a} AND {a + rows - 1}")
+    return floor_range_sql(built["floor_table"], built["columns"], _floor_start(vp, rows), rows)
 
 
 # --- memory of a backend, sampled while it works ---------------------------------------------------
@@ -236,7 +240,7 @@ def ensure(server, conn, table, log, rebuild=False):
         literal = cur.fetchone()[0]
     columns = node_columns(conn)
     _BUILT[table] = {"hierarchy": hierarchy, "hierarchy_literal": literal, "columns": columns}
-    floor_table = _ensure_floor(conn, table, literal, f"{hierarchy} {built_at} {key}",
+    floor_table = ensure_floor(conn, table, literal, f"{hierarchy} {built_at} {key}",
                                 columns, log)
     _BUILT[table]["floor_table"] = floor_table
     rels = hierarchy_relations(conn, hierarchy)
@@ -292,7 +296,7 @@ def _json(v):
     return json.dumps(v)
 
 
-def _ensure_floor(conn, table, hierarchy_literal, key, columns, log):
+def ensure_floor(conn, table, hierarchy_literal, key, columns, log):
     """{table}_result_floor: pk bigint PRIMARY KEY and cluster_node's columns, FLOOR_ROWS rows
     copied from the hierarchy's own nodes (zoom 0 upwards, repeated if there are fewer), so the
     floor returns values like the hierarchy's, NULLs included."""

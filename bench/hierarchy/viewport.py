@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """cluster_viewport against its floor: the same number of rows of the same shape read from a
-plain table by a primary key range (the nodes table itself, by cluster_id).
+plain table by a primary key range (the harness's result floor, harness/hierarchy.py: its table
+{TABLE}_result_floor and its statement, one implementation for both).
 
     bench/hierarchy/viewport.py TABLE [VIEWPORTS]      (PGHOST/PGPORT/PGUSER/PGDATABASE name the server)
 
@@ -11,12 +12,16 @@ same connection (prepared through psycopg2's plain protocol: the time includes p
 application's call would). Prints the p50 and p95 of both and of their ratio per viewport.
 """
 import math
+import os
 import random
 import statistics
 import sys
 import time
 
 import psycopg2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import hierarchy as hh  # noqa: E402
 
 
 def main():
@@ -26,12 +31,20 @@ def main():
     conn = psycopg2.connect("")
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute(f"SELECT max_zoom FROM cluster_hierarchy_info(%s)", (h,))
+    cur.execute("SELECT max_zoom FROM cluster_hierarchy_info(%s)", (h,))
     max_zoom = cur.fetchone()[0]
+    cur.execute("SELECT quote_literal(%s) || '::regclass'", (h,))
+    literal = cur.fetchone()[0]
+    columns = hh.node_columns(conn)
+    # The floor table is rebuilt when its comment (the key) names another build of the hierarchy
+    # (a build or rebuild gives its nodes table a new relfilenode).
+    cur.execute("SELECT %s || ' ' || relfilenode::text FROM pg_class WHERE oid = %s::regclass", (h, h))
+    floor = hh.ensure_floor(conn, table, literal, f"viewport.py {cur.fetchone()[0]}", columns,
+                            lambda msg: print(msg, file=sys.stderr))
     cur.execute(f"SELECT lat, lon FROM {table} TABLESAMPLE SYSTEM (1) LIMIT %s", (n,))
     centres = cur.fetchall()
     rng = random.Random(1)
-    cols = "cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom"
+    select = ", ".join(f'"{name}"' for name, _ in columns)
     rows_of = []
     t_view, t_floor, ratios = [], [], []
 
@@ -46,7 +59,7 @@ def main():
             runs.append(time.perf_counter() - t0)
         return statistics.median(runs), len(got)
 
-    for lat, lon in centres:
+    for i, (lat, lon) in enumerate(centres):
         z = rng.randint(0, max_zoom + 2)
         world = 256.0 * 2 ** z
         x = (lon + 180) / 360 * world
@@ -55,10 +68,10 @@ def main():
         west, east = (x - 640) / world * 360 - 180, (x + 640) / world * 360 - 180
         lat_of = lambda py: math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * max(0, min(world, py)) / world))))
         north, south = lat_of(y - 400), lat_of(y + 400)
-        tv, rows = timed("SELECT * FROM cluster_viewport(%s, %s, %s, %s, %s, %s)", (h, south, west, north, east, z))
-        cur.execute(f"SELECT cluster_id FROM {h} WHERE zoom = %s ORDER BY cluster_id LIMIT 1", (min(z, max_zoom),))
-        first = cur.fetchone()[0]
-        tf, _ = timed(f"SELECT {cols} FROM {h} WHERE cluster_id BETWEEN %s AND %s", (first, first + max(rows, 1) - 1))
+        tv, rows = timed(f"SELECT {select} FROM cluster_viewport(%s, %s, %s, %s, %s, %s)",
+                         (h, south, west, north, east, z))
+        start = 1 + (i * 7919) % max(1, hh.FLOOR_ROWS - rows)
+        tf, _ = timed(hh.floor_range_sql(floor, columns, start, max(rows, 1)), None)
         t_view.append(tv)
         t_floor.append(tf)
         ratios.append(tv / tf)

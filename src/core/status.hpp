@@ -60,6 +60,7 @@ enum class ErrorClass : std::uint8_t {
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
+    X(HierarchyBlockCorrupt, BadBinary, "a block of a cluster hierarchy's tables is malformed")   \
     X(OutOfMemory, OutOfMemory, "out of memory")                                                   \
     X(Canceled, Canceled, "canceled")                                                              \
     X(TestException, Internal, "test-only failure status raised on request")                       \

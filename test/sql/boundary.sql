@@ -64,7 +64,7 @@ DECLARE names text[] := ARRAY[
   'QuadkeyBadDigit', 'QuadkeyTooLong', 'GeohashBadChar', 'GeohashTooLong',
   'LatNotFinite', 'LonNotFinite', 'LatOutOfRange', 'LonOutOfRange', 'ZoomOutOfRange',
   'PrecisionOutOfRange', 'TileOutOfRange', 'BigintOutOfRange', 'ParentTooDeep',
-  'RadiusInvalid', 'BoxInvalid', 'CoverTooLarge', 'StateBadVersion', 'StateCorrupt',
+  'RadiusInvalid', 'BoxInvalid', 'CoverTooLarge', 'StateBadVersion', 'StateCorrupt', 'HierarchyBlockCorrupt',
   'OutOfMemory', 'TestException', 'Internal'];
         n text;
 BEGIN

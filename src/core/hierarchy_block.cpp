@@ -1,0 +1,525 @@
+// The packed blocks of a cluster hierarchy (hierarchy_block.hpp has the format).
+#include "core.hpp"
+
+#include "hierarchy_block.hpp"
+
+#include "cluster_internal.hpp"
+#include "cluster_items.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace geocluster {
+
+namespace {
+
+using cluster_internal::u128;
+
+constexpr unsigned kFlagSingle = 1;  // count = 1: its position only
+constexpr unsigned kFlagEast = 2;    // an east range (min_lon_e, max_lon_e) follows
+constexpr unsigned kFlagWest = 4;    // a west range follows
+constexpr unsigned kFlagToEnd = 8;   // zoom_max is the block's last zoom
+constexpr unsigned kFlagGap = 16;    // slot - previous slot - 2 follows (else slot = previous + 1)
+constexpr unsigned kFlagBits = 5;
+constexpr std::uint64_t kMaxSlot = 0xffffffffu;
+
+}  // namespace
+
+void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+    using namespace cluster_internal;
+    Item it{};
+    const bool west = lon < 0.0;
+    it.count = 1;
+    it.count_w = west ? 1 : 0;
+    const u128 x = fixed_x_of_lon(lon);
+    it.sx_e = wide_make(west ? 0 : x);
+    it.sx_w = wide_make(west ? x : 0);
+    it.sy = wide_make(fixed_y_of_lat(lat));
+    it.min_lat = it.max_lat = lat;
+    it.min_lon_e = west ? INFINITY : lon;
+    it.max_lon_e = west ? -INFINITY : lon;
+    it.min_lon_w = west ? lon : INFINITY;
+    it.max_lon_w = west ? lon : -INFINITY;
+    Cluster c;
+    cluster_of_item(it, &c);
+    *c_lat = c.lat;
+    *c_lon = c.lon;
+}
+
+namespace {
+
+u128 wide_of(std::uint64_t lo, std::uint64_t hi) noexcept { return static_cast<u128>(hi) << 64 | lo; }
+
+// A multi-marker node's sums less count times its centre's fixed-point position: a few bytes
+// where the sums themselves take seven or more. Wrapping arithmetic: exact for any sums.
+struct Residuals {
+    u128 sx_e, sx_w, sy;
+};
+Residuals residuals_of(const HierBlockNode& d) noexcept {
+    using namespace cluster_internal;
+    const u128 x = fixed_x_of_lon(d.lon), y = fixed_y_of_lat(d.lat);
+    const u128 count_e = d.count - d.sums.count_w, count_w = d.sums.count_w;
+    return Residuals{wide_of(d.sums.sx_e_lo, d.sums.sx_e_hi) - count_e * x,
+                     wide_of(d.sums.sx_w_lo, d.sums.sx_w_hi) - count_w * x,
+                     wide_of(d.sums.sy_lo, d.sums.sy_hi) - static_cast<u128>(d.count) * y};
+}
+void sums_from(const Residuals& r, HierBlockNode* d) noexcept {
+    using namespace cluster_internal;
+    const u128 x = fixed_x_of_lon(d->lon), y = fixed_y_of_lat(d->lat);
+    const u128 count_e = d->count - d->sums.count_w, count_w = d->sums.count_w;
+    const u128 sx_e = r.sx_e + count_e * x, sx_w = r.sx_w + count_w * x, sy = r.sy + static_cast<u128>(d->count) * y;
+    d->sums.sx_e_lo = static_cast<std::uint64_t>(sx_e);
+    d->sums.sx_e_hi = static_cast<std::uint64_t>(sx_e >> 64);
+    d->sums.sx_w_lo = static_cast<std::uint64_t>(sx_w);
+    d->sums.sx_w_hi = static_cast<std::uint64_t>(sx_w >> 64);
+    d->sums.sy_lo = static_cast<std::uint64_t>(sy);
+    d->sums.sy_hi = static_cast<std::uint64_t>(sy >> 64);
+}
+u128 zigzag128(u128 v) noexcept { return (v << 1) ^ (0 - (v >> 127)); }
+u128 unzigzag128(u128 v) noexcept { return (v >> 1) ^ (0 - (v & 1)); }
+
+std::uint64_t bits_of(double v) noexcept {
+    std::uint64_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+}
+double double_of(std::uint64_t b) noexcept {
+    double v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+}
+std::uint64_t zigzag(std::uint64_t v) noexcept {  // v as a two's complement int64
+    return (v << 1) ^ (0 - (v >> 63));
+}
+std::uint64_t unzigzag(std::uint64_t v) noexcept { return (v >> 1) ^ (0 - (v & 1)); }
+
+// ---- writing ----
+
+struct Out {
+    unsigned char* p;
+    void u64(std::uint64_t v) noexcept {
+        while (v >= 0x80) {
+            *p++ = static_cast<unsigned char>(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = static_cast<unsigned char>(v);
+    }
+    void v128(std::uint64_t lo, std::uint64_t hi) noexcept {
+        while (hi != 0 || lo >= 0x80) {
+            *p++ = static_cast<unsigned char>(lo | 0x80);
+            lo = lo >> 7 | hi << 57;
+            hi >>= 7;
+        }
+        *p++ = static_cast<unsigned char>(lo);
+    }
+    void s64(std::int64_t v) noexcept { u64(zigzag(static_cast<std::uint64_t>(v))); }
+    void s128(u128 v) noexcept {
+        const u128 z = zigzag128(v);
+        v128(static_cast<std::uint64_t>(z), static_cast<std::uint64_t>(z >> 64));
+    }
+    // b's bits minus base's, zigzagged (wrapping: exact for any two doubles).
+    void bits_delta(double v, std::uint64_t base) noexcept { u64(zigzag(bits_of(v) - base)); }
+};
+
+// ---- reading ----
+
+struct In {
+    const unsigned char* p;
+    const unsigned char* end;
+    bool ok = true;
+    std::uint64_t u64() noexcept {
+        std::uint64_t v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+            if (p == end) break;
+            const unsigned c = *p++;
+            if (shift == 63 && c > 1) break;  // beyond 64 bits
+            v |= static_cast<std::uint64_t>(c & 0x7f) << shift;
+            if ((c & 0x80) == 0) {
+                if (c == 0 && shift > 0) break;  // overlong: one encoding per value
+                return v;
+            }
+        }
+        ok = false;
+        return 0;
+    }
+    void v128(std::uint64_t* lo, std::uint64_t* hi) noexcept {
+        *lo = *hi = 0;
+        for (int shift = 0; shift < 128; shift += 7) {
+            if (p == end) break;
+            const unsigned c = *p++;
+            if (shift == 126 && c > 3) break;  // beyond 128 bits
+            const std::uint64_t part = c & 0x7f;
+            if (shift < 64) {
+                *lo |= part << shift;
+                if (shift > 57) *hi |= part >> (64 - shift);
+            } else {
+                *hi |= part << (shift - 64);
+            }
+            if ((c & 0x80) == 0) {
+                if (c == 0 && shift > 0) break;
+                return;
+            }
+        }
+        ok = false;
+        *lo = *hi = 0;
+    }
+    std::int64_t s64() noexcept { return static_cast<std::int64_t>(unzigzag(u64())); }
+    u128 s128() noexcept {
+        std::uint64_t lo, hi;
+        v128(&lo, &hi);
+        return unzigzag128(wide_of(lo, hi));
+    }
+    double bits_delta(std::uint64_t base) noexcept { return double_of(base + unzigzag(u64())); }
+};
+
+bool lat_ok(double v) noexcept { return v >= -90.0 && v <= 90.0; }
+bool lon_ok(double v) noexcept { return v >= -180.0 && v <= 180.0; }
+
+// What a decoder accepts, checked by the encoder too (so that what is written reads back). A
+// decoder computes a single marker's centre itself: it skips that check (check_centre false).
+bool node_ok(const HierBlockNode& n, int zoom_lo, int zoom_hi, bool check_centre = true) noexcept {
+    if (n.zoom_min < zoom_lo || n.zoom_max < n.zoom_min || n.zoom_max > zoom_hi) return false;
+    if (n.count == 0 || n.parent_id < -1) return false;
+    if (!lat_ok(n.lat) || !lon_ok(n.lon) || !lat_ok(n.min_lat) || !lon_ok(n.min_lon)) return false;
+    if (n.count == 1 ? n.expansion_zoom != -1
+                     : n.expansion_zoom <= n.zoom_max || n.expansion_zoom > kHierMaxZoom + 1 ||
+                           (n.zoom_max != zoom_hi && n.expansion_zoom != n.zoom_max + 1))
+        return false;
+    if (n.count == 1) {
+        if (!check_centre) return n.max_lat == n.min_lat && n.max_lon == n.min_lon;
+        double c_lat, c_lon;
+        hier_single_centre(n.min_lat, n.min_lon, &c_lat, &c_lon);
+        return n.max_lat == n.min_lat && n.max_lon == n.min_lon && bits_of(n.lat) == bits_of(c_lat) &&
+               bits_of(n.lon) == bits_of(c_lon);
+    }
+    if (!lat_ok(n.max_lat) || !lon_ok(n.max_lon) || n.sums.count_w > n.count) return false;
+    const bool east = n.sums.count_w < n.count, west = n.sums.count_w > 0;
+    if (east ? !(lon_ok(n.sums.min_lon_e) && lon_ok(n.sums.max_lon_e))
+             : !(n.sums.min_lon_e == INFINITY && n.sums.max_lon_e == -INFINITY))
+        return false;
+    if (west ? !(lon_ok(n.sums.min_lon_w) && lon_ok(n.sums.max_lon_w))
+             : !(n.sums.min_lon_w == INFINITY && n.sums.max_lon_w == -INFINITY))
+        return false;
+    return true;
+}
+
+// A record's anchor, which the next record's position is a delta from: a single marker's
+// position, a cluster's centre.
+void anchor_of(const HierBlockNode& d, std::uint64_t* lat_bits, std::uint64_t* lon_bits) noexcept {
+    *lat_bits = bits_of(d.count == 1 ? d.min_lat : d.lat);
+    *lon_bits = bits_of(d.count == 1 ? d.min_lon : d.lon);
+}
+
+}  // namespace
+
+std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept {
+    return 3 + 10 + n_nodes * kHierBlockMaxRecordBytes;
+}
+
+std::size_t hier_member_block_bound(std::size_t n_lists, std::size_t n_ids) noexcept {
+    return 1 + 10 + n_lists * 30 + n_ids * 10;
+}
+
+Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
+                              unsigned char* out, std::size_t* len) noexcept {
+    *len = 0;
+    if (zoom_lo < 0 || zoom_hi < zoom_lo || zoom_hi > kHierMaxZoom) return Status::Internal;
+    Out o{out};
+    *o.p++ = kHierBlockVersion;
+    *o.p++ = static_cast<unsigned char>(zoom_lo);
+    *o.p++ = static_cast<unsigned char>(zoom_hi);
+    o.u64(n);
+    std::int64_t prev_slot = -1, prev_parent = -1;
+    std::uint64_t prev_lat = 0, prev_lon = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const HierBlockNode& d = nodes[i];
+        if (static_cast<std::int64_t>(d.slot) <= prev_slot || !node_ok(d, zoom_lo, zoom_hi)) return Status::Internal;
+        const bool single = d.count == 1;
+        unsigned flags = single ? kFlagSingle : 0;
+        if (!single && d.sums.count_w < d.count) flags |= kFlagEast;
+        if (!single && d.sums.count_w > 0) flags |= kFlagWest;
+        if (d.zoom_max == zoom_hi) flags |= kFlagToEnd;
+        const std::uint64_t slot_step = static_cast<std::uint64_t>(static_cast<std::int64_t>(d.slot) - prev_slot - 1);
+        if (slot_step > 0) flags |= kFlagGap;
+        std::uint64_t zooms = flags | static_cast<std::uint64_t>(d.zoom_min - zoom_lo) << kFlagBits;
+        if (!(flags & kFlagToEnd)) zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
+        o.u64(zooms);
+        if (slot_step > 0) o.u64(slot_step - 1);
+        if (!single) o.u64(d.count - 2);
+        if (!single && (flags & kFlagToEnd)) o.u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
+        o.s64(d.id);
+        o.u64(zigzag(static_cast<std::uint64_t>(d.parent_id) - static_cast<std::uint64_t>(prev_parent)));
+        std::uint64_t lat_bits, lon_bits;
+        anchor_of(d, &lat_bits, &lon_bits);
+        o.u64(zigzag(lat_bits - prev_lat));
+        o.u64(zigzag(lon_bits - prev_lon));
+        if (!single) {
+            o.bits_delta(d.min_lat, lat_bits);
+            o.bits_delta(d.max_lat, lat_bits);
+            o.bits_delta(d.min_lon, lon_bits);
+            o.bits_delta(d.max_lon, lon_bits);
+            o.u64(d.sums.count_w);
+            const Residuals r = residuals_of(d);
+            o.s128(r.sx_e);
+            o.s128(r.sx_w);
+            o.s128(r.sy);
+            if (flags & kFlagEast) {
+                o.bits_delta(d.sums.min_lon_e, bits_of(d.min_lon));
+                o.bits_delta(d.sums.max_lon_e, bits_of(d.max_lon));
+            }
+            if (flags & kFlagWest) {
+                o.bits_delta(d.sums.min_lon_w, bits_of(d.min_lon));
+                o.bits_delta(d.sums.max_lon_w, bits_of(d.max_lon));
+            }
+        }
+        prev_slot = d.slot;
+        prev_parent = d.parent_id;
+        prev_lat = lat_bits;
+        prev_lon = lon_bits;
+    }
+    *len = static_cast<std::size_t>(o.p - out);
+    return Status::Ok;
+}
+
+Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNodeBlockReader* r) noexcept {
+    *r = HierNodeBlockReader{data, data, 0, 0, 0, -1, -1, 0, 0};
+    In in{data, data + len};
+    if (len < 3 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
+    const int lo = *in.p++, hi = *in.p++;
+    if (hi < lo || hi > kHierMaxZoom) return Status::HierarchyBlockCorrupt;
+    const std::uint64_t n = in.u64();
+    // Every record takes at least 5 bytes (zooms, id, parent, two deltas).
+    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5) return Status::HierarchyBlockCorrupt;
+    *r = HierNodeBlockReader{in.p, in.end, n, lo, hi, -1, -1, 0, 0};
+    return Status::Ok;
+}
+
+namespace {
+
+bool in_box(const HierBlockBox& b, double lat, double lon, double margin) noexcept {
+    return lat >= b.south - margin && lat <= b.north + margin &&
+           ((lon >= b.west1 - margin && lon <= b.east1 + margin) || (lon >= b.west2 - margin && lon <= b.east2 + margin));
+}
+
+// One record: decoded and checked whole, except that with a box a single marker's centre is
+// computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
+bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode* out, bool* kept,
+                 Status* status) noexcept {
+    *status = Status::Ok;
+    if (r->left == 0) {
+        if (r->p != r->end) *status = Status::HierarchyBlockCorrupt;  // trailing bytes
+        return false;
+    }
+    In in{r->p, r->end};
+    HierBlockNode d{};
+    const std::uint64_t zooms = in.u64();
+    const unsigned flags = static_cast<unsigned>(zooms & ((1u << kFlagBits) - 1));
+    std::uint64_t slot_step = 0;
+    if (flags & kFlagGap) {
+        slot_step = in.u64();
+        slot_step = slot_step < kMaxSlot ? slot_step + 1 : kMaxSlot + 1;  // (beyond: refused below)
+    }
+    const bool single = (flags & kFlagSingle) != 0;
+    const std::uint64_t span1 = zooms >> (kFlagBits + 5);  // zoom_max - zoom_min + 1, 0 when to the end
+    bool good = in.ok && slot_step <= kMaxSlot && static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step <= kMaxSlot &&
+                span1 <= 32 && ((flags & kFlagToEnd) != 0) == (span1 == 0) &&
+                (!single || (flags & (kFlagEast | kFlagWest)) == 0);
+    std::uint64_t lat_bits = 0, lon_bits = 0;
+    if (good) {
+        d.slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
+        d.zoom_min = r->zoom_lo + static_cast<int>(zooms >> kFlagBits & 31);
+        d.zoom_max = flags & kFlagToEnd ? r->zoom_hi : d.zoom_min + static_cast<int>(span1) - 1;
+        // (to the end but zoom_min beyond it, or an explicit zoom_max equal to the end: node_ok
+        // and the to-end check below refuse them)
+        good = (flags & kFlagToEnd) != 0 || d.zoom_max != r->zoom_hi;
+        if (single) {
+            d.count = 1;
+            d.expansion_zoom = -1;
+        } else {
+            const std::uint64_t c = in.u64();
+            good = good && c <= ~std::uint64_t{0} - 2;
+            d.count = c + 2;
+            d.expansion_zoom = d.zoom_max + 1;
+            if (flags & kFlagToEnd) {
+                const std::uint64_t beyond = in.u64();
+                good = good && beyond <= static_cast<std::uint64_t>(kHierMaxZoom);
+                d.expansion_zoom += static_cast<int>(beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
+            }
+        }
+        d.id = in.s64();
+        d.parent_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_parent) + unzigzag(in.u64()));
+        lat_bits = r->prev_lat_bits + unzigzag(in.u64());
+        lon_bits = r->prev_lon_bits + unzigzag(in.u64());
+        d.sums.min_lon_e = d.sums.min_lon_w = INFINITY;
+        d.sums.max_lon_e = d.sums.max_lon_w = -INFINITY;
+        if (single) {
+            d.min_lat = d.max_lat = double_of(lat_bits);
+            d.min_lon = d.max_lon = double_of(lon_bits);
+            // The centre is within 1e-12 degrees of the position (1e-8 allowed), but beyond Web Mercator's
+            // clamp (85.0511 degrees) it is on the clamp: only there, or near the box, is it needed.
+            const bool maybe = box == nullptr ||
+                               (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
+                                (!(std::fabs(d.min_lat) < 85.05) || in_box(*box, d.min_lat, d.min_lon, 1e-8)));
+            if (!maybe) {
+                d.lat = d.min_lat;  // (not the centre: the record is not handed out)
+                d.lon = d.min_lon;
+            } else if (lat_ok(d.min_lat) && lon_ok(d.min_lon)) {
+                hier_single_centre(d.min_lat, d.min_lon, &d.lat, &d.lon);
+            }
+        } else {
+            d.lat = double_of(lat_bits);
+            d.lon = double_of(lon_bits);
+            d.min_lat = in.bits_delta(lat_bits);
+            d.max_lat = in.bits_delta(lat_bits);
+            d.min_lon = in.bits_delta(lon_bits);
+            d.max_lon = in.bits_delta(lon_bits);
+            d.sums.count_w = in.u64();
+            Residuals res;
+            res.sx_e = in.s128();
+            res.sx_w = in.s128();
+            res.sy = in.s128();
+            // The flags must say what count_w implies (node_ok checks the ranges themselves).
+            good = good && ((flags & kFlagEast) != 0) == (d.sums.count_w < d.count) &&
+                   ((flags & kFlagWest) != 0) == (d.sums.count_w > 0);
+            if (good && lat_ok(d.lat) && lon_ok(d.lon)) sums_from(res, &d);
+            if (flags & kFlagEast) {
+                d.sums.min_lon_e = in.bits_delta(bits_of(d.min_lon));
+                d.sums.max_lon_e = in.bits_delta(bits_of(d.max_lon));
+            }
+            if (flags & kFlagWest) {
+                d.sums.min_lon_w = in.bits_delta(bits_of(d.min_lon));
+                d.sums.max_lon_w = in.bits_delta(bits_of(d.max_lon));
+            }
+        }
+        good = good && in.ok && node_ok(d, r->zoom_lo, r->zoom_hi, false);
+    }
+    if (!good) {
+        *status = Status::HierarchyBlockCorrupt;
+        r->left = 0;
+        r->p = r->end;
+        return false;
+    }
+    r->p = in.p;
+    --r->left;
+    r->prev_slot = d.slot;
+    r->prev_parent = d.parent_id;
+    r->prev_lat_bits = lat_bits;
+    r->prev_lon_bits = lon_bits;
+    *kept = box == nullptr ||
+            (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max && in_box(*box, d.lat, d.lon, 0.0));
+    *out = d;
+    return true;
+}
+
+}  // namespace
+
+bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {
+    bool kept;
+    return next_record(r, nullptr, out, &kept, status);
+}
+
+bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
+                             Status* status) noexcept {
+    bool kept = false;
+    HierBlockNode d;
+    while (next_record(r, &box, &d, &kept, status))
+        if (kept) {
+            *out = d;
+            return true;
+        }
+    return false;
+}
+
+Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,
+                                std::size_t* len) noexcept {
+    *len = 0;
+    Out o{out};
+    *o.p++ = kHierBlockVersion;
+    o.u64(n);
+    std::int64_t prev_slot = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+        const HierMemberList& l = lists[i];
+        if (static_cast<std::int64_t>(l.leaf_slot) <= prev_slot || l.n_ids == 0) return Status::Internal;
+        for (std::uint32_t k = 1; k < l.n_ids; ++k)
+            if (l.ids[k] <= l.ids[k - 1]) return Status::Internal;
+        o.u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(l.leaf_slot) - prev_slot - 1));
+        o.u64(l.n_ids);
+        o.s64(l.ids[0]);
+        for (std::uint32_t k = 1; k < l.n_ids; ++k)
+            o.u64(static_cast<std::uint64_t>(l.ids[k]) - static_cast<std::uint64_t>(l.ids[k - 1]) - 1);
+        prev_slot = l.leaf_slot;
+    }
+    *len = static_cast<std::size_t>(o.p - out);
+    return Status::Ok;
+}
+
+Status hier_member_block_open(const unsigned char* data, std::size_t len, HierMemberBlockReader* r) noexcept {
+    *r = HierMemberBlockReader{data, data, 0, 0, -1, 0, false};
+    In in{data, data + len};
+    if (len == 0 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
+    const std::uint64_t n = in.u64();
+    // Every list takes at least 3 bytes (slot, id count, first id).
+    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 3) return Status::HierarchyBlockCorrupt;
+    *r = HierMemberBlockReader{in.p, in.end, n, 0, -1, 0, false};
+    return Status::Ok;
+}
+
+namespace {
+bool member_corrupt(HierMemberBlockReader* r, Status* status) noexcept {
+    *status = Status::HierarchyBlockCorrupt;
+    r->lists_left = r->ids_left = 0;
+    r->first_pending = false;
+    r->p = r->end;
+    return false;
+}
+}  // namespace
+
+bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Status* status) noexcept {
+    *status = Status::Ok;
+    if (r->ids_left == 0) return false;
+    if (r->first_pending) {
+        r->first_pending = false;
+        --r->ids_left;
+        *id = r->prev_id;
+        return true;
+    }
+    In in{r->p, r->end};
+    const std::uint64_t step = in.u64();
+    const std::uint64_t room = static_cast<std::uint64_t>(INT64_MAX) - static_cast<std::uint64_t>(r->prev_id);
+    if (!in.ok || room == 0 || step > room - 1) return member_corrupt(r, status);  // beyond INT64_MAX
+    r->prev_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_id) + step + 1);
+    r->p = in.p;
+    --r->ids_left;
+    *id = r->prev_id;
+    return true;
+}
+
+bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot, std::uint32_t* n_ids,
+                                 Status* status) noexcept {
+    *status = Status::Ok;
+    std::int64_t skipped;
+    while (r->ids_left > 0)
+        if (!hier_member_block_next_id(r, &skipped, status)) return false;
+    if (r->lists_left == 0) {
+        if (r->p != r->end) return member_corrupt(r, status);  // trailing bytes
+        return false;
+    }
+    In in{r->p, r->end};
+    const std::uint64_t slot_step = in.u64();
+    const std::uint64_t count = in.u64();
+    const std::int64_t first = in.s64();
+    if (!in.ok || slot_step > kMaxSlot || static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step > kMaxSlot ||
+        count == 0 || count > 0xffffffffu || count - 1 > static_cast<std::uint64_t>(in.end - in.p))
+        return member_corrupt(r, status);
+    r->p = in.p;
+    --r->lists_left;
+    r->prev_slot = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
+    r->ids_left = count;
+    *leaf_slot = static_cast<std::uint32_t>(r->prev_slot);
+    *n_ids = static_cast<std::uint32_t>(count);
+    r->prev_id = first;
+    r->first_pending = true;
+    return true;
+}
+
+}  // namespace geocluster

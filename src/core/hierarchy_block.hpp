@@ -1,0 +1,145 @@
+// The packed storage of a cluster hierarchy (docs/hierarchy-storage.md): the byte format of one
+// block of nodes and of one block of leaf member lists, encoded and decoded here, outside the
+// server, so that the format is unit-tested and fuzzed on its own.
+//
+// A node block holds the nodes of one (zoom band, block tile) of a hierarchy: every node whose
+// centre was in that tile when it was made. A node is stored once for the whole range of zooms
+// over which it is the same cluster (the same members): a single marker from max_zoom down to
+// where it merges, a cluster down to where it absorbs another. Records are in slot order; a
+// node's slot is its place in the block for life (the low bits of its cluster_id), so records
+// are never renumbered, and a block may have gaps where nodes were removed.
+//
+// A member block lists, for the multi-marker leaves (max_zoom clusters) of one block, the ids
+// of their markers in ascending order. A single-marker leaf needs no list: its node holds the id.
+//
+// Encoding (version 1), all integers LEB128 varints, signed ones zigzagged:
+//   node block:   version byte, the block's first and last zoom (bytes), record count, then per
+//     record
+//     flags | (zoom_min - first zoom) << 5 | (zoom_max - zoom_min + 1) << 10, the last part
+//       only when zoom_max is not the block's last zoom (flags: single, east, west, to-end,
+//       gap)
+//     with flag gap only: slot - previous slot - 2 (else the slot is the previous one's + 1;
+//       the first record's previous is -1)
+//     count - 2                                (multi only)
+//     expansion_zoom - zoom_max - 1            (multi with flag to-end only)
+//     id; parent_id - previous record's parent_id (-1 before the first)
+//     the anchor (a single marker's position, a cluster's centre): its lat's and lon's IEEE
+//       bits minus the previous record's anchor's (0 before the first)
+//     a single marker stops there: its box is its position, and its centre is what the build
+//       makes of one marker there (cluster_of_item), recomputed, not stored
+//     multi: min_lat, max_lat, min_lon, max_lon: bits minus the centre's; count_w; the sums
+//       less count (east, west, all) times the centre's fixed-point x (x, y), as 128-bit
+//       varints; the east range (min_lon_e, max_lon_e) when flag East, bits minus min_lon's
+//       and max_lon's; the west range likewise when flag West (an absent range is +inf /
+//       -inf, as in HierSums)
+//   member block: version byte, list count, then per list: leaf slot - previous - 1, id count,
+//     the first id, then each next id minus the previous minus 1 (ids strictly ascending).
+// Bit deltas keep every double exact, whatever its value; records sorted by centre give small
+// deltas, which is where the bytes are saved.
+//
+// Decoding checks everything a block's bytes could get wrong (truncation, overlong varints,
+// slots out of order or beyond 32 bits, zooms beyond kHierMaxZoom or reversed, flags unknown or
+// contradicting count_w, positions non-finite or out of range, ids not ascending, trailing
+// bytes): a damaged block gives HierarchyBlockCorrupt, never a read out of bounds.
+#pragma once
+
+#include "core.hpp"
+
+#include "hierarchy.hpp"
+
+namespace geocluster {
+
+// One stored node: the same cluster at zooms zoom_min..zoom_max of its band.
+struct HierBlockNode {
+    std::uint32_t slot;
+    int zoom_min, zoom_max;
+    std::uint64_t count;
+    std::int64_t id;         // the marker's id when count = 1, else the smallest member id
+    std::int64_t parent_id;  // the cluster_id holding it at zoom_min - 1; -1 at zoom 0
+    int expansion_zoom;      // -1 for a single marker; else > zoom_max, and zoom_max + 1 unless
+                             // zoom_max is the block's last zoom (the cluster goes on unchanged
+                             // into the next band: where it splits is kept here, so that a
+                             // reader never looks further)
+    double lat, lon;         // centre
+    double min_lat, min_lon, max_lat, max_lon;  // count = 1: max = min (the marker's position)
+    HierSums sums;  // count > 1 only; zero for a single marker (its sums follow from its position)
+};
+
+// The centre the build gives a cluster of one marker at (lat, lon) (validated): its fixed-point
+// position through cluster_of_item, within 1e-9 degrees of it but not always bit for bit.
+void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept;
+
+constexpr unsigned char kHierBlockVersion = 1;
+// The bytes one record takes at most (hier_node_block_bound).
+constexpr std::size_t kHierBlockMaxRecordBytes = 256;
+
+// Bytes enough to encode n records (nodes or member lists with n ids in all, plus their lists).
+std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept;
+std::size_t hier_member_block_bound(std::size_t n_lists, std::size_t n_ids) noexcept;
+
+// Encodes n nodes of a block of zooms zoom_lo..zoom_hi (every node's zooms within them) into out
+// (at least hier_node_block_bound(n) bytes); *len gets the bytes written. Slots must be strictly ascending and every field as a decoder accepts it, else
+// Internal (a caller's bug: nothing is written that would not read back) and *len = 0.
+Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
+                              unsigned char* out, std::size_t* len) noexcept;
+
+// A decoder over one node block: open, then next until it gives false. The bytes must outlive
+// it. Any malformation is HierarchyBlockCorrupt from open or next (next then gives false with
+// *status set); a block that decodes to the end was wholly valid.
+struct HierNodeBlockReader {
+    const unsigned char* p;
+    const unsigned char* end;
+    std::uint64_t left;  // records still to read
+    int zoom_lo, zoom_hi;  // the block's zooms
+    std::int64_t prev_slot;
+    std::int64_t prev_parent;
+    std::uint64_t prev_lat_bits, prev_lon_bits;
+};
+Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNodeBlockReader* r) noexcept;
+// The number of records the block says it holds (valid after a successful open).
+inline std::uint64_t hier_node_block_count(const HierNodeBlockReader& r) noexcept { return r.left; }
+bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept;
+
+// What a viewport keeps: the records alive at zoom (zoom_min <= zoom <= zoom_max) whose centre
+// lies in the box, edges included: south <= lat <= north, and west1 <= lon <= east1 or
+// west2 <= lon <= east2 (an empty second part: west2 > east2).
+struct HierBlockBox {
+    int zoom;
+    double south, north, west1, east1, west2, east2;
+};
+// The next record the box keeps, as hier_node_block_next would give it; the others are read and
+// checked as thoroughly, but a single marker's centre (most of a record's decoding) is computed
+// only for the markers that could be kept. False at the end or on a malformation (*status).
+bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
+                             Status* status) noexcept;
+
+// Member lists: leaf slot and its ids, ascending.
+struct HierMemberList {
+    std::uint32_t leaf_slot;
+    const std::int64_t* ids;  // encode: n_ids ids, strictly ascending
+    std::uint32_t n_ids;      // >= 1
+};
+// Encodes n lists (leaf slots strictly ascending, ids strictly ascending, at least one each;
+// else Internal) into out (hier_member_block_bound bytes).
+Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,
+                                std::size_t* len) noexcept;
+
+// A decoder over one member block: each list's slot and id count, then its ids one by one.
+struct HierMemberBlockReader {
+    const unsigned char* p;
+    const unsigned char* end;
+    std::uint64_t lists_left;
+    std::uint64_t ids_left;  // of the current list
+    std::int64_t prev_slot;
+    std::int64_t prev_id;
+    bool first_pending;  // the current list's first id is prev_id, not yet handed out
+};
+Status hier_member_block_open(const unsigned char* data, std::size_t len, HierMemberBlockReader* r) noexcept;
+// The next list's leaf slot and id count, skipping what is left of the current one; false at
+// the end or on a malformation (*status says which).
+bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot, std::uint32_t* n_ids,
+                                 Status* status) noexcept;
+// The current list's next id; false when the list is done or on a malformation.
+bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Status* status) noexcept;
+
+}  // namespace geocluster

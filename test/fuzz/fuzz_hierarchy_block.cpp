@@ -1,0 +1,101 @@
+// libFuzzer target for the decoders of a cluster hierarchy's packed blocks
+// (src/core/hierarchy_block.hpp): any bytes, read as a node block and as a member block.
+//
+// A decoder must never read out of bounds (ASan) and must end with Ok or HierarchyBlockCorrupt.
+// What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes (or
+// lists) again gives back exactly the input bytes. The box filter (next_in) keeps what a full
+// decode filtered by the same box keeps.
+//
+// Input: byte 0 chooses the reader (even: node block, odd: member block); the rest is the block.
+// Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
+#include "hierarchy_block.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+using namespace geocluster;
+
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+
+void nodes(const unsigned char* data, std::size_t len) {
+    HierNodeBlockReader r;
+    Status s = hier_node_block_open(data, len, &r);
+    if (s != Status::Ok) {
+        check(s == Status::HierarchyBlockCorrupt);
+        return;
+    }
+    std::vector<HierBlockNode> got;
+    HierBlockNode n;
+    while (hier_node_block_next(&r, &n, &s)) got.push_back(n);
+    check(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
+    if (s != Status::Ok) return;
+    std::vector<unsigned char> again(hier_node_block_bound(got.size()));
+    std::size_t n_bytes = 0;
+    check(hier_node_block_encode(got.data(), got.size(), r.zoom_lo, r.zoom_hi, again.data(), &n_bytes) == Status::Ok);
+    check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
+    // A box around a decoded record keeps, through next_in, exactly what the full decode keeps.
+    if (got.empty()) return;
+    const HierBlockNode& c = got[len % got.size()];
+    const HierBlockBox box{c.zoom_min, c.lat - 0.01, c.lat, c.lon - 0.01, c.lon + 0.01, c.lon + 1, c.lon + 2};
+    std::vector<HierBlockNode> want;
+    for (const HierBlockNode& d : got)
+        if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south && d.lat <= box.north &&
+            ((d.lon >= box.west1 && d.lon <= box.east1) || (d.lon >= box.west2 && d.lon <= box.east2)))
+            want.push_back(d);
+    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    std::size_t k = 0;
+    while (hier_node_block_next_in(&r, box, &n, &s)) {
+        check(k < want.size() && n.slot == want[k].slot && std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
+              std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
+        ++k;
+    }
+    check(s == Status::Ok && k == want.size());
+}
+
+void members(const unsigned char* data, std::size_t len) {
+    HierMemberBlockReader r;
+    Status s = hier_member_block_open(data, len, &r);
+    if (s != Status::Ok) {
+        check(s == Status::HierarchyBlockCorrupt);
+        return;
+    }
+    std::vector<std::vector<std::int64_t>> ids;
+    std::vector<std::uint32_t> slots;
+    std::uint32_t slot, n;
+    std::size_t n_ids = 0;
+    while (hier_member_block_next_list(&r, &slot, &n, &s)) {
+        slots.push_back(slot);
+        ids.emplace_back();
+        std::int64_t id;
+        while (hier_member_block_next_id(&r, &id, &s)) ids.back().push_back(id);
+        if (s != Status::Ok) break;
+        check(ids.back().size() == n);
+        n_ids += n;
+    }
+    check(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
+    if (s != Status::Ok) return;
+    std::vector<HierMemberList> lists;
+    for (std::size_t i = 0; i < slots.size(); ++i)
+        lists.push_back(HierMemberList{slots[i], ids[i].data(), static_cast<std::uint32_t>(ids[i].size())});
+    std::vector<unsigned char> again(hier_member_block_bound(lists.size(), n_ids));
+    std::size_t n_bytes = 0;
+    check(hier_member_block_encode(lists.data(), lists.size(), again.data(), &n_bytes) == Status::Ok);
+    check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
+    if (size == 0) return 0;
+    // A copy of exactly the block's bytes, so that ASan sees a read past its end.
+    std::vector<unsigned char> block(data + 1, data + size);
+    unsigned char* p = block.empty() ? nullptr : block.data();
+    if (data[0] % 2 == 0) nodes(p, block.size());
+    else members(p, block.size());
+    return 0;
+}

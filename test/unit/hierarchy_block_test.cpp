@@ -1,0 +1,423 @@
+// The packed blocks of a cluster hierarchy (src/core/hierarchy_block.hpp): every node and member
+// list reads back bit for bit, the encoding is canonical (decoding and encoding again gives the
+// same bytes), and damaged bytes give HierarchyBlockCorrupt without reading out of bounds (ASan).
+#include "hierarchy.hpp"
+#include "hierarchy_block.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace geocluster;
+
+void* test_alloc(void*, std::size_t n) { return std::malloc(n); }
+void test_release(void*, void* p) { std::free(p); }
+const Allocator kAlloc{&test_alloc, &test_release, nullptr, 0};
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+void expect_same(const HierBlockNode& a, const HierBlockNode& b) {
+    EXPECT_EQ(a.slot, b.slot);
+    EXPECT_EQ(a.zoom_min, b.zoom_min);
+    EXPECT_EQ(a.zoom_max, b.zoom_max);
+    EXPECT_EQ(a.count, b.count);
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.parent_id, b.parent_id);
+    EXPECT_EQ(a.expansion_zoom, b.expansion_zoom);
+    for (auto [x, y] : {std::pair{a.lat, b.lat}, {a.lon, b.lon}, {a.min_lat, b.min_lat}, {a.min_lon, b.min_lon},
+                        {a.max_lat, b.max_lat}, {a.max_lon, b.max_lon}})
+        EXPECT_TRUE(same_bits(x, y)) << x << " vs " << y;
+    if (a.count > 1) {
+        EXPECT_EQ(0, std::memcmp(&a.sums, &b.sums, sizeof a.sums));
+    }
+}
+
+std::vector<unsigned char> encode(const std::vector<HierBlockNode>& nodes, int zoom_lo = 0, int zoom_hi = kHierMaxZoom) {
+    std::vector<unsigned char> out(hier_node_block_bound(nodes.size()));
+    std::size_t len = 0;
+    EXPECT_EQ(Status::Ok, hier_node_block_encode(nodes.data(), nodes.size(), zoom_lo, zoom_hi, out.data(), &len));
+    out.resize(len);
+    return out;
+}
+
+// Decodes a whole block: Ok and the nodes, or the first failure.
+Status decode(const std::vector<unsigned char>& bytes, std::vector<HierBlockNode>* nodes) {
+    nodes->clear();
+    HierNodeBlockReader r;
+    Status s = hier_node_block_open(bytes.data(), bytes.size(), &r);
+    if (s != Status::Ok) return s;
+    HierBlockNode n;
+    while (hier_node_block_next(&r, &n, &s)) nodes->push_back(n);
+    return s;
+}
+
+HierBlockNode single(std::uint32_t slot, double lat, double lon, std::int64_t id, std::int64_t parent, int zmin,
+                     int zmax) {
+    HierBlockNode n{};
+    n.slot = slot;
+    n.zoom_min = zmin;
+    n.zoom_max = zmax;
+    n.count = 1;
+    n.id = id;
+    n.parent_id = parent;
+    n.expansion_zoom = -1;
+    n.min_lat = n.max_lat = lat;
+    n.min_lon = n.max_lon = lon;
+    hier_single_centre(lat, lon, &n.lat, &n.lon);
+    return n;
+}
+
+// A multi-marker node with sums of any shape (the codec does not check that they add up).
+HierBlockNode multi(std::mt19937_64& rng, std::uint32_t slot) {
+    std::uniform_real_distribution<double> lat(-90, 90), lon(-180, 180);
+    HierBlockNode n{};
+    n.slot = slot;
+    n.zoom_min = static_cast<int>(rng() % 25);
+    n.zoom_max = rng() % 2 ? kHierMaxZoom : n.zoom_min + static_cast<int>(rng() % (25 - n.zoom_min));
+    // (the tests' blocks end at kHierMaxZoom: a cluster that reaches it may split beyond it)
+    n.expansion_zoom = n.zoom_max + 1;
+    n.count = 2 + rng() % (rng() % 2 ? 5 : std::uint64_t{1} << 46);
+    n.id = static_cast<std::int64_t>(rng());
+    n.parent_id = rng() % 4 == 0 ? -1 : static_cast<std::int64_t>(rng() >> 1);
+    n.lat = lat(rng);
+    n.lon = lon(rng);
+    n.min_lat = lat(rng);
+    n.max_lat = lat(rng);
+    n.min_lon = lon(rng);
+    n.max_lon = lon(rng);
+    const int side = static_cast<int>(rng() % 3);  // east only, west only, both
+    n.sums.count_w = side == 0 ? 0 : side == 1 ? n.count : 1 + rng() % (n.count - 1);
+    n.sums.sx_e_lo = rng();
+    n.sums.sx_e_hi = rng() >> (rng() % 64);
+    n.sums.sx_w_lo = rng();
+    n.sums.sx_w_hi = rng() % 2 ? 0 : rng();
+    n.sums.sy_lo = rng();
+    n.sums.sy_hi = ~std::uint64_t{0};
+    n.sums.min_lon_e = side == 1 ? INFINITY : lon(rng);
+    n.sums.max_lon_e = side == 1 ? -INFINITY : lon(rng);
+    n.sums.min_lon_w = side == 0 ? INFINITY : lon(rng);
+    n.sums.max_lon_w = side == 0 ? -INFINITY : -0.0;
+    return n;
+}
+
+std::vector<HierBlockNode> random_block(std::mt19937_64& rng, std::size_t n) {
+    std::vector<HierBlockNode> v;
+    std::uint32_t slot = static_cast<std::uint32_t>(rng() % 3);
+    std::uniform_real_distribution<double> lat(-90, 90), lon(-180, 180);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (rng() % 2) {
+            const int zmin = static_cast<int>(rng() % 25);
+            v.push_back(single(slot, lat(rng), lon(rng), static_cast<std::int64_t>(rng()), rng() % 5 ? 7 : -1, zmin,
+                               rng() % 2 ? kHierMaxZoom : zmin + static_cast<int>(rng() % (kHierMaxZoom + 1 - zmin))));
+        } else {
+            v.push_back(multi(rng, slot));
+        }
+        slot += 1 + static_cast<std::uint32_t>(rng() % (rng() % 8 == 0 ? 1000000 : 2));
+    }
+    return v;
+}
+
+TEST(HierarchyBlock, RandomNodesReadBackBitForBit) {
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        const auto nodes = random_block(rng, rng() % 60);
+        const auto bytes = encode(nodes);
+        std::vector<HierBlockNode> back;
+        ASSERT_EQ(Status::Ok, decode(bytes, &back));
+        ASSERT_EQ(nodes.size(), back.size());
+        for (std::size_t i = 0; i < nodes.size(); ++i) expect_same(nodes[i], back[i]);
+        EXPECT_EQ(bytes, encode(back));  // canonical
+    }
+}
+
+TEST(HierarchyBlock, EdgeValues) {
+    std::vector<HierBlockNode> nodes{
+        single(0, -90, -180, std::numeric_limits<std::int64_t>::min(), -1, 0, 0),
+        single(1, 90, 180, std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max(), 24, 24),
+        single(0xffffffffu, -0.0, 0.0, 0, 0, 3, 17),
+    };
+    const auto bytes = encode(nodes);
+    std::vector<HierBlockNode> back;
+    ASSERT_EQ(Status::Ok, decode(bytes, &back));
+    ASSERT_EQ(3u, back.size());
+    for (int i = 0; i < 3; ++i) expect_same(nodes[i], back[i]);
+    // An empty block.
+    ASSERT_EQ(Status::Ok, decode(encode({}), &back));
+    EXPECT_TRUE(back.empty());
+}
+
+// The nodes of a real build, one record per node, read back with their exact sums.
+TEST(HierarchyBlock, BuildNodesReadBack) {
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
+    std::vector<HierMarker> markers;
+    for (int i = 0; i < 3000; ++i) markers.push_back(HierMarker{lat(rng), i % 10 == 0 ? 179.99 : lon(rng), i * 7 - 5000});
+    std::uint64_t next[kHierMaxZoom + 1] = {};
+    HierBuild b{};
+    ASSERT_EQ(Status::Ok, hierarchy_build(markers.data(), markers.size(), 60, 10, next, kAlloc,
+                                          CancelCheck{nullptr, nullptr}, &b));
+    // One block per zoom (each node's expansion zoom kept: it is the block's last zoom).
+    for (int z = 0; z <= 10; ++z) {
+        std::vector<HierBlockNode> nodes;
+        for (std::size_t i = 0; i < b.n_nodes; ++i) {
+            const HierNode& h = b.nodes[i];
+            if (h.zoom != z) continue;
+            nodes.push_back(HierBlockNode{static_cast<std::uint32_t>(i), h.zoom, h.zoom, h.count, h.id, h.parent_id,
+                                          h.expansion_zoom, h.lat, h.lon, h.min_lat, h.min_lon, h.max_lat, h.max_lon,
+                                          h.count > 1 ? h.sums : HierSums{}});
+        }
+        const auto bytes = encode(nodes, z, z);
+        std::vector<HierBlockNode> back;
+        ASSERT_EQ(Status::Ok, decode(bytes, &back));
+        ASSERT_EQ(nodes.size(), back.size());
+        for (std::size_t i = 0; i < nodes.size(); ++i) expect_same(nodes[i], back[i]);
+    }
+    hierarchy_free(kAlloc, &b);
+}
+
+TEST(HierarchyBlock, EncoderRefusesWhatCouldNotReadBack) {
+    std::vector<unsigned char> out(hier_node_block_bound(2));
+    std::size_t len = 99;
+    const auto refused = [&](const HierBlockNode* nodes, std::size_t n, int lo, int hi) {
+        len = 99;
+        return hier_node_block_encode(nodes, n, lo, hi, out.data(), &len) == Status::Internal && len == 0;
+    };
+    HierBlockNode two[2] = {single(5, 1, 1, 1, -1, 0, 0), single(5, 2, 2, 2, -1, 0, 0)};
+    EXPECT_TRUE(refused(two, 2, 0, 24));  // slots not ascending
+    HierBlockNode bad = single(0, 1, 1, 1, -1, 0, 0);
+    bad.min_lat = bad.max_lat = NAN;
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad = single(0, 1, 1, 1, -1, 5, 4);  // zooms reversed
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad = single(0, 1, 1, 1, -1, 3, 6);  // zooms beyond the block's
+    EXPECT_TRUE(refused(&bad, 1, 4, 8));
+    EXPECT_TRUE(refused(&bad, 1, 0, 5));
+    EXPECT_TRUE(refused(&bad, 1, 0, kHierMaxZoom + 1));
+    bad = single(0, 1, 1, 1, -2, 0, 0);
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad = single(0, 10, 20, 1, -1, 0, 0);
+    bad.lon = std::nextafter(bad.lon, 180.0);  // not the centre the build gives a marker there
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    std::mt19937_64 rng(1);
+    bad = multi(rng, 0);
+    bad.sums.count_w = bad.count + 1;
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad = multi(rng, 0);
+    bad.sums.count_w = 0;
+    bad.sums.min_lon_w = 3;  // a west range without west members
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad = multi(rng, 0);
+    bad.zoom_min = bad.zoom_max = 3;
+    bad.expansion_zoom = 5;  // a cluster that ends before the block's last zoom splits right after
+    EXPECT_TRUE(refused(&bad, 1, 0, 24));
+    bad.expansion_zoom = 3;
+    EXPECT_TRUE(refused(&bad, 1, 0, 3));
+    bad.expansion_zoom = 4;
+    HierBlockNode ok = bad;
+    encode({ok}, 0, 3);  // (encode expects Ok)
+    ok.expansion_zoom = 9;  // it goes on unchanged beyond the block
+    std::vector<HierBlockNode> back;
+    ASSERT_EQ(Status::Ok, decode(encode({ok}, 0, 3), &back));
+    EXPECT_EQ(9, back.at(0).expansion_zoom);
+    ok.count = 1;
+    EXPECT_TRUE(refused(&ok, 1, 0, 3));  // a single marker has none
+}
+
+// Every prefix, a trailing byte, every bit flipped: corrupt or (for flips) some valid block,
+// never a read out of bounds; and what decodes re-encodes to the same bytes.
+TEST(HierarchyBlock, DamagedBytes) {
+    std::mt19937_64 rng(11);
+    const auto bytes = encode(random_block(rng, 12));
+    std::vector<HierBlockNode> back;
+    for (std::size_t len = 0; len < bytes.size(); ++len) {
+        std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
+        EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(cut, &back)) << "prefix of " << len << " bytes";
+    }
+    auto longer = bytes;
+    longer.push_back(0);
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(longer, &back));
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        for (int bit = 0; bit < 8; ++bit) {
+            auto flipped = bytes;
+            flipped[i] ^= static_cast<unsigned char>(1 << bit);
+            const Status s = decode(flipped, &back);
+            ASSERT_TRUE(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
+            if (s == Status::Ok) {
+                EXPECT_EQ(flipped, encode(back, flipped[1], flipped[2]));  // (bytes 1, 2: the block's zooms)
+            }
+        }
+    }
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0}, &back));  // unknown version
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0x80, 0}, &back));  // overlong count
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 5, 4, 0}, &back));  // zooms reversed
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 25, 0}, &back));  // beyond kHierMaxZoom
+    EXPECT_EQ(Status::Ok, decode({1, 0, 24, 0}, &back));
+}
+
+// next_in keeps exactly the records a full decode would keep for the box, whatever the box
+// (edges on positions, across the antimeridian, beyond the Web Mercator clamp), and a damaged
+// block is as corrupt through it.
+TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
+    std::mt19937_64 rng(13);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int round = 0; round < 300; ++round) {
+        std::vector<HierBlockNode> nodes;
+        std::uint32_t slot = 0;
+        const double lat0 = unit(rng) * 178 - 89, lon0 = unit(rng) * 356 - 178;
+        for (int i = 0; i < 40; ++i) {
+            const double lat = std::max(-90.0, std::min(90.0, lat0 + (unit(rng) - 0.5) * 2));
+            const double lon = std::max(-180.0, std::min(180.0, lon0 + (unit(rng) - 0.5) * 4));
+            if (rng() % 4 == 0) {
+                HierBlockNode m = multi(rng, slot);
+                m.lat = lat;
+                m.lon = lon;
+                nodes.push_back(m);
+            } else {
+                nodes.push_back(single(slot, lat, lon, i, -1, static_cast<int>(rng() % 25), kHierMaxZoom));
+            }
+            slot += 1 + static_cast<std::uint32_t>(rng() % 2);
+        }
+        const auto bytes = encode(nodes);
+        HierBlockBox box{static_cast<int>(rng() % 25), lat0 - unit(rng), lat0 + unit(rng),
+                         lon0 - 2 * unit(rng), lon0 + 2 * unit(rng), 1, 0};
+        if (rng() % 3 == 0) {  // edges exactly on a record's position or centre
+            const HierBlockNode& e = nodes[rng() % nodes.size()];
+            box.south = rng() % 2 ? e.lat : e.min_lat;
+            box.west1 = rng() % 2 ? e.lon : e.min_lon;
+        }
+        if (rng() % 4 == 0) {  // two parts
+            box.west2 = box.west1 - 3;
+            box.east2 = box.west1 - 1;
+        }
+        std::vector<HierBlockNode> all, want, got;
+        ASSERT_EQ(Status::Ok, decode(bytes, &all));
+        for (const auto& n : all)
+            if (box.zoom >= n.zoom_min && box.zoom <= n.zoom_max && n.lat >= box.south && n.lat <= box.north &&
+                ((n.lon >= box.west1 && n.lon <= box.east1) || (n.lon >= box.west2 && n.lon <= box.east2)))
+                want.push_back(n);
+        HierNodeBlockReader r;
+        ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
+        HierBlockNode n;
+        Status s;
+        while (hier_node_block_next_in(&r, box, &n, &s)) got.push_back(n);
+        ASSERT_EQ(Status::Ok, s);
+        ASSERT_EQ(want.size(), got.size());
+        for (std::size_t i = 0; i < want.size(); ++i) expect_same(want[i], got[i]);
+        // A cut block: corrupt through next_in too.
+        std::vector<unsigned char> cut(bytes.begin(), bytes.end() - 1);
+        ASSERT_EQ(Status::Ok, hier_node_block_open(cut.data(), cut.size(), &r));
+        while (hier_node_block_next_in(&r, box, &n, &s)) {
+        }
+        EXPECT_EQ(Status::HierarchyBlockCorrupt, s);
+    }
+}
+
+struct Lists {
+    std::vector<std::vector<std::int64_t>> ids;
+    std::vector<HierMemberList> lists;
+};
+
+Lists random_lists(std::mt19937_64& rng, std::size_t n) {
+    Lists l;
+    l.ids.resize(n);
+    std::uint32_t slot = static_cast<std::uint32_t>(rng() % 4);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::int64_t id = rng() % 3 == 0 ? std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(rng() % 9)
+                                         : static_cast<std::int64_t>(rng() % 2000000) - 1000000;
+        const std::size_t k = 1 + rng() % 9;
+        for (std::size_t j = 0; j < k; ++j) {
+            l.ids[i].push_back(id);
+            id += 1 + static_cast<std::int64_t>(rng() % (rng() % 2 ? 3 : 100000));
+        }
+        if (i + 1 == n && n > 2) l.ids[i].back() = std::numeric_limits<std::int64_t>::max();
+        l.lists.push_back(HierMemberList{slot, l.ids[i].data(), static_cast<std::uint32_t>(k)});
+        slot += 1 + static_cast<std::uint32_t>(rng() % 50);
+    }
+    return l;
+}
+
+std::vector<unsigned char> encode_members(const std::vector<HierMemberList>& lists) {
+    std::size_t n_ids = 0;
+    for (const auto& l : lists) n_ids += l.n_ids;
+    std::vector<unsigned char> out(hier_member_block_bound(lists.size(), n_ids));
+    std::size_t len = 0;
+    EXPECT_EQ(Status::Ok, hier_member_block_encode(lists.data(), lists.size(), out.data(), &len));
+    out.resize(len);
+    return out;
+}
+
+// Whole lists: Ok and (slot, ids) per list, or the first failure.
+Status decode_members(const std::vector<unsigned char>& bytes, std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>>* out) {
+    out->clear();
+    HierMemberBlockReader r;
+    Status s = hier_member_block_open(bytes.data(), bytes.size(), &r);
+    if (s != Status::Ok) return s;
+    std::uint32_t slot, n;
+    while (hier_member_block_next_list(&r, &slot, &n, &s)) {
+        out->push_back({slot, {}});
+        std::int64_t id;
+        while (hier_member_block_next_id(&r, &id, &s)) out->back().second.push_back(id);
+        if (s != Status::Ok) return s;
+        if (out->back().second.size() != n) return Status::Internal;
+    }
+    return s;
+}
+
+TEST(HierarchyBlock, MemberListsReadBack) {
+    std::mt19937_64 rng(5);
+    for (int round = 0; round < 200; ++round) {
+        const Lists l = random_lists(rng, rng() % 20);
+        const auto bytes = encode_members(l.lists);
+        std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> back;
+        ASSERT_EQ(Status::Ok, decode_members(bytes, &back));
+        ASSERT_EQ(l.lists.size(), back.size());
+        for (std::size_t i = 0; i < back.size(); ++i) {
+            EXPECT_EQ(l.lists[i].leaf_slot, back[i].first);
+            EXPECT_EQ(l.ids[i], back[i].second);
+        }
+    }
+}
+
+TEST(HierarchyBlock, MemberListsSkipAndDamage) {
+    std::mt19937_64 rng(9);
+    const Lists l = random_lists(rng, 8);
+    const auto bytes = encode_members(l.lists);
+    // next_list skips the rest of a list: every slot comes out, in order.
+    HierMemberBlockReader r;
+    ASSERT_EQ(Status::Ok, hier_member_block_open(bytes.data(), bytes.size(), &r));
+    std::uint32_t slot, n;
+    Status s;
+    std::size_t i = 0;
+    std::int64_t id;
+    while (hier_member_block_next_list(&r, &slot, &n, &s)) {
+        EXPECT_EQ(l.lists[i].leaf_slot, slot);
+        if (i % 2) {
+            ASSERT_TRUE(hier_member_block_next_id(&r, &id, &s));  // read one, skip the rest
+        }
+        ++i;
+    }
+    EXPECT_EQ(Status::Ok, s);
+    EXPECT_EQ(8u, i);
+    std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> back;
+    for (std::size_t len = 0; len < bytes.size(); ++len) {
+        std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
+        EXPECT_EQ(Status::HierarchyBlockCorrupt, decode_members(cut, &back)) << len;
+    }
+    // Ids beyond INT64_MAX.
+    EXPECT_EQ(Status::HierarchyBlockCorrupt,
+              decode_members({1, 1, 0, 2, 0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 5}, &back));
+    std::int64_t two[2] = {3, 3};
+    HierMemberList dup{0, two, 2};
+    std::vector<unsigned char> out(hier_member_block_bound(1, 2));
+    std::size_t len;
+    EXPECT_EQ(Status::Internal, hier_member_block_encode(&dup, 1, out.data(), &len));
+}
+
+}  // namespace
