@@ -79,7 +79,13 @@ struct CellHash {
         return static_cast<std::size_t>(hash_key(k.col, k.row));
     }
 };
-using Grid = std::unordered_map<CellKey, std::vector<std::int64_t>, CellHash>;
+// A cell's clusters with their centres: the neighbour search reads the cells alone, not the
+// nodes (a node lookup per candidate was most of a write's time at a million markers).
+struct GridEntry {
+    std::int64_t id;
+    double x, y;
+};
+using Grid = std::unordered_map<CellKey, std::vector<GridEntry>, CellHash>;
 
 Item marker_item(double lat, double lon, std::int64_t id) noexcept {
     Item it;
@@ -218,22 +224,28 @@ struct HierarchyUpdater::Impl {
         const int z = zoom_of(id);
         const auto col = std::min(static_cast<std::uint64_t>(n.x / side[z]), last_col[z]);
         const auto row = std::min(static_cast<std::uint64_t>(n.y / side[z]), last_col[z]);
-        if (n.cell_slot != UINT32_MAX && col == n.cell_col && row == n.cell_row) return;
+        std::vector<Grid>& grids_here = grid_of(n.partition);
+        if (n.cell_slot != UINT32_MAX && col == n.cell_col && row == n.cell_row) {
+            GridEntry& e = grids_here[static_cast<std::size_t>(z)].find(CellKey{col, row})->second[n.cell_slot];
+            e.x = n.x;
+            e.y = n.y;
+            return;
+        }
         if (n.cell_slot != UINT32_MAX) grid_remove(n, id);
         n.cell_col = col;
         n.cell_row = row;
-        auto& list = grid_of(n.partition)[static_cast<std::size_t>(z)][CellKey{col, row}];
+        auto& list = grids_here[static_cast<std::size_t>(z)][CellKey{col, row}];
         n.cell_slot = static_cast<std::uint32_t>(list.size());
-        list.push_back(id);
+        list.push_back(GridEntry{id, n.x, n.y});
     }
 
     void grid_remove(Node& n, std::int64_t id) {
         Grid& g = grid_of(n.partition)[static_cast<std::size_t>(zoom_of(id))];
         auto cell = g.find(CellKey{n.cell_col, n.cell_row});
-        std::vector<std::int64_t>& list = cell->second;
-        const std::int64_t last = list.back();
+        std::vector<GridEntry>& list = cell->second;
+        const GridEntry last = list.back();
         list[n.cell_slot] = last;
-        nodes.at(last).cell_slot = n.cell_slot;
+        if (last.id != id) nodes.at(last.id).cell_slot = n.cell_slot;
         list.pop_back();
         if (list.empty()) g.erase(cell);
         n.cell_slot = UINT32_MAX;
@@ -286,9 +298,9 @@ struct HierarchyUpdater::Impl {
             for (std::uint64_t r = row_a; r <= row_b; ++r) {
                 const auto cell = g.find(CellKey{c, r});
                 if (cell == g.end()) continue;
-                for (const std::int64_t id : cell->second) {
+                for (const GridEntry& o : cell->second) {
+                    const std::int64_t id = o.id;
                     if (id == self) continue;
-                    const Node& o = nodes.at(id);
                     ++stats.nodes_touched;
                     if (!within(x, y, o.x, o.y, z)) continue;
                     double dx = std::fabs(x - o.x);
