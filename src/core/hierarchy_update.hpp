@@ -79,9 +79,9 @@ public:
 
     // Builds every partition's hierarchy with hierarchy_build (one next_ordinal for all of them,
     // partitions in ascending order, so the ids are the deterministic build's) and loads it.
-    // partitions may be null (all markers in partition 0). Marker ids must be unique
-    // (ClusterParamsDiffer otherwise: the build would accept them, the updater could not name
-    // them).
+    // partitions may be null (all markers in partition 0). Call it once, after init. Marker ids
+    // must be unique (Internal otherwise: the build accepts repeated ids, but writes name
+    // markers by id).
     Status build(const HierMarker* markers, const std::int64_t* partitions, std::size_t n) noexcept;
 
     // Applies the writes in order, then restores separation and the expansion zooms once: a
