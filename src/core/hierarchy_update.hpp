@@ -101,7 +101,7 @@ public:
                             std::vector<HierMarker>* markers,
                             std::vector<std::int64_t>* leaf_of_marker) const noexcept;
 
-    // Partitions that hold markers, ascending.
+    // The accessors below need a successful init. Partitions that hold markers, ascending.
     std::vector<std::int64_t> partitions() const;
     std::size_t n_markers() const noexcept;
     // Clusters per zoom of one partition (size max_zoom + 1).
