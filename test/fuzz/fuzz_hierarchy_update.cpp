@@ -1,0 +1,166 @@
+// libFuzzer target for incremental hierarchy maintenance (src/core/hierarchy_update.cpp): a
+// small built hierarchy, then random writes (inserts, moves, erases, batches; near neighbours,
+// the poles, the antimeridian, -0.0; up to three partitions), every guarantee checked after
+// every step by the build's brute-force oracle and the id rules
+// (test/unit/hierarchy_update_reference.hpp), and at the end no zoom empty in the updated
+// hierarchy that a fresh build of the same markers fills, or the reverse.
+//
+// Input: byte 0 max_zoom, bytes 1-2 radius (log scale, 0.01 to 1e7 px), byte 3 partitions and
+// the initial markers, then 6 bytes per write (kind and batching, four bytes of position, the
+// marker it names).
+//
+// Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_update
+#include "hierarchy_update.hpp"
+
+#include "../unit/hierarchy_update_reference.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace geocluster;
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "fuzz_hierarchy_update: %s\n", what.c_str());
+    std::abort();
+}
+
+constexpr std::size_t kMaxWrites = 48;
+
+std::map<std::int64_t, std::vector<std::int64_t>> all_members(const HierarchyUpdater& u,
+                                                              int n_parts) {
+    std::map<std::int64_t, std::vector<std::int64_t>> all;
+    for (int p = 0; p < n_parts; ++p) {
+        const auto m = testing::members_of(testing::export_of(u, p));
+        all.insert(m.begin(), m.end());
+    }
+    return all;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 4) return 0;
+    const int max_zoom = data[0] >= 240 ? 19 + data[0] % 6 : data[0] % 19;
+    const double u01 = ((data[1] << 8) | data[2]) / 65535.0;
+    const double radius = std::exp(std::log(0.01) + u01 * std::log(1e9));
+    const int n_parts = 1 + (data[3] & 3) % 3;
+    const int n_initial = data[3] >> 3;  // 0 .. 31, placed like the first writes
+
+    static const double kLat[] = {90.0, -90.0, 85.05112878, -85.05112878, 0.0, -0.0, 89.999, 45.0};
+    static const double kLon[] = {180.0, -180.0, 0.0, -0.0, 179.9999, -179.9999, 90.0, -1e-9};
+    double lat = 0, lon = 0;
+    std::int64_t next_id = 1;
+    std::vector<std::int64_t> live;
+    const auto position = [&](const std::uint8_t* b) {
+        const int a16 = (b[1] << 8) | b[2], c16 = (b[3] << 8) | b[4];
+        switch ((b[0] >> 3) % 4) {
+            case 0:  // anywhere
+                lat = -90.0 + 180.0 * a16 / 65535.0;
+                lon = -180.0 + 360.0 * c16 / 65535.0;
+                break;
+            case 1: {  // near the previous position: up to a few radii at some zoom
+                const int zoom = (b[0] >> 5) % (max_zoom + 1);
+                const double deg = 360.0 * radius / std::ldexp(256.0, zoom) / 32.0;
+                lat = std::fmin(90.0, std::fmax(-90.0, lat + static_cast<std::int8_t>(b[1]) * deg));
+                lon += static_cast<std::int8_t>(b[3]) * deg;
+                lon = std::fmod(lon, 360.0);
+                if (lon > 180.0) lon -= 360.0;
+                if (lon < -180.0) lon += 360.0;
+                break;
+            }
+            case 2:  // special places
+                lat = kLat[b[1] % 8];
+                lon = kLon[b[3] % 8];
+                break;
+            default:  // the previous position again
+                break;
+        }
+    };
+
+    // The initial markers from the first writes' bytes (so a short input still has some).
+    std::vector<HierMarker> initial;
+    std::vector<std::int64_t> initial_parts;
+    for (int i = 0; i < n_initial && 4 + 6 * static_cast<std::size_t>(i) + 6 <= size; ++i) {
+        const std::uint8_t* b = data + 4 + 6 * i;
+        position(b);
+        initial.push_back(HierMarker{lat, lon, next_id});
+        initial_parts.push_back(b[5] % n_parts);
+        live.push_back(next_id++);
+    }
+    HierarchyUpdater u;
+    if (u.init(radius, max_zoom) != Status::Ok) fail("init");
+    if (u.build(initial.data(), initial_parts.data(), initial.size()) != Status::Ok) fail("build");
+    for (int p = 0; p < n_parts; ++p) {
+        const std::string f = testing::check_updated(testing::export_of(u, p), radius, max_zoom);
+        if (!f.empty()) fail("after the build: " + f);
+    }
+
+    std::vector<HierWrite> batch;
+    std::size_t n_writes = 0;
+    for (std::size_t at = 4; at + 6 <= size && n_writes < kMaxWrites; at += 6, ++n_writes) {
+        const std::uint8_t* b = data + at;
+        HierWrite w{HierWriteKind::Insert, 0, 0.0, 0.0, b[5] % n_parts};
+        const int kind = b[0] % 4;  // insert, insert, move, erase
+        if (live.empty() || kind < 2) {
+            position(b);
+            w.id = next_id++;
+            live.push_back(w.id);
+        } else if (kind == 2) {
+            position(b);
+            w.kind = HierWriteKind::Move;
+            w.id = live[b[5] % live.size()];
+        } else {
+            w.kind = HierWriteKind::Erase;
+            const std::size_t i = b[5] % live.size();
+            w.id = live[i];
+            live[i] = live.back();
+            live.pop_back();
+        }
+        w.lat = lat;
+        w.lon = lon;
+        batch.push_back(w);
+        if ((b[0] & 4) != 0 && at + 12 <= size) continue;  // batch it with the next write
+
+        const auto before = all_members(u, n_parts);
+        const std::vector<std::uint64_t> next(u.next_ordinal(), u.next_ordinal() + max_zoom + 1);
+        if (u.apply(batch.data(), batch.size()) != Status::Ok) fail("apply failed");
+        for (int p = 0; p < n_parts; ++p) {
+            const std::string f = testing::check_updated(testing::export_of(u, p), radius, max_zoom);
+            if (!f.empty()) fail("write " + std::to_string(n_writes) + ": " + f);
+        }
+        std::set<std::int64_t> written;
+        for (const HierWrite& x : batch) written.insert(x.id);
+        const std::string f = testing::check_identity(before, all_members(u, n_parts), written,
+                                                      u.last_retired(), next, batch.size() == 1);
+        if (!f.empty()) fail("write " + std::to_string(n_writes) + ": " + f);
+        batch.clear();
+    }
+
+    // A fresh build of the final markers fills the same zooms.
+    std::vector<HierMarker> markers;
+    std::vector<std::int64_t> parts;
+    for (int p = 0; p < n_parts; ++p) {
+        const testing::UpdaterExport e = testing::export_of(u, p);
+        for (const HierMarker& m : e.markers) {
+            markers.push_back(m);
+            parts.push_back(p);
+        }
+    }
+    HierarchyUpdater fresh;
+    if (fresh.init(radius, max_zoom) != Status::Ok ||
+        fresh.build(markers.data(), parts.data(), markers.size()) != Status::Ok)
+        fail("fresh build");
+    for (int p = 0; p < n_parts; ++p) {
+        const auto a = u.nodes_per_zoom(p), c = fresh.nodes_per_zoom(p);
+        for (std::size_t z = 0; z < a.size(); ++z)
+            if ((a[z] == 0) != (c[z] == 0)) fail("a zoom is empty in one hierarchy only");
+    }
+    return 0;
+}
