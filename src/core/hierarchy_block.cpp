@@ -301,6 +301,54 @@ bool in_box(const HierBlockBox& b, double lat, double lon, double margin) noexce
            ((lon >= b.west1 - margin && lon <= b.east1 + margin) || (lon >= b.west2 - margin && lon <= b.east2 + margin));
 }
 
+// A single marker's position; with a box, its centre only when the marker could be kept.
+void decode_single_position(std::uint64_t lat_bits, std::uint64_t lon_bits, const HierBlockBox* box,
+                            HierBlockNode* d) noexcept {
+    d->min_lat = d->max_lat = double_of(lat_bits);
+    d->min_lon = d->max_lon = double_of(lon_bits);
+    // The centre is within 1e-12 degrees of the position (1e-8 allowed), but beyond Web Mercator's
+    // clamp (85.0511 degrees) it is on the clamp: only there, or near the box, is it needed.
+    const bool maybe = box == nullptr ||
+                       (box->zoom >= d->zoom_min && box->zoom <= d->zoom_max &&
+                        (!(std::fabs(d->min_lat) < 85.05) || in_box(*box, d->min_lat, d->min_lon, 1e-8)));
+    if (!maybe) {
+        d->lat = d->min_lat;  // (not the centre: the record is not handed out)
+        d->lon = d->min_lon;
+    } else if (lat_ok(d->min_lat) && lon_ok(d->min_lon)) {
+        hier_single_centre(d->min_lat, d->min_lon, &d->lat, &d->lon);
+    }
+}
+
+// A cluster's centre, bounds, sums and per-side longitude ranges; returns good, cleared when the
+// flags disagree with count_w.
+bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits, bool good,
+                             HierBlockNode* d) noexcept {
+    d->lat = double_of(lat_bits);
+    d->lon = double_of(lon_bits);
+    d->min_lat = in->bits_delta(lat_bits);
+    d->max_lat = in->bits_delta(lat_bits);
+    d->min_lon = in->bits_delta(lon_bits);
+    d->max_lon = in->bits_delta(lon_bits);
+    d->sums.count_w = in->u64();
+    Residuals res;
+    res.sx_e = in->s128();
+    res.sx_w = in->s128();
+    res.sy = in->s128();
+    // The flags must say what count_w implies (node_ok checks the ranges themselves).
+    good = good && ((flags & kFlagEast) != 0) == (d->sums.count_w < d->count) &&
+           ((flags & kFlagWest) != 0) == (d->sums.count_w > 0);
+    if (good && lat_ok(d->lat) && lon_ok(d->lon)) sums_from(res, d);
+    if (flags & kFlagEast) {
+        d->sums.min_lon_e = in->bits_delta(bits_of(d->min_lon));
+        d->sums.max_lon_e = in->bits_delta(bits_of(d->max_lon));
+    }
+    if (flags & kFlagWest) {
+        d->sums.min_lon_w = in->bits_delta(bits_of(d->min_lon));
+        d->sums.max_lon_w = in->bits_delta(bits_of(d->max_lon));
+    }
+    return good;
+}
+
 // One record: decoded and checked whole, except that with a box a single marker's centre is
 // computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
 bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode* out, bool* kept,
@@ -353,43 +401,9 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
         d.sums.min_lon_e = d.sums.min_lon_w = INFINITY;
         d.sums.max_lon_e = d.sums.max_lon_w = -INFINITY;
         if (single) {
-            d.min_lat = d.max_lat = double_of(lat_bits);
-            d.min_lon = d.max_lon = double_of(lon_bits);
-            // The centre is within 1e-12 degrees of the position (1e-8 allowed), but beyond Web Mercator's
-            // clamp (85.0511 degrees) it is on the clamp: only there, or near the box, is it needed.
-            const bool maybe = box == nullptr ||
-                               (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
-                                (!(std::fabs(d.min_lat) < 85.05) || in_box(*box, d.min_lat, d.min_lon, 1e-8)));
-            if (!maybe) {
-                d.lat = d.min_lat;  // (not the centre: the record is not handed out)
-                d.lon = d.min_lon;
-            } else if (lat_ok(d.min_lat) && lon_ok(d.min_lon)) {
-                hier_single_centre(d.min_lat, d.min_lon, &d.lat, &d.lon);
-            }
+            decode_single_position(lat_bits, lon_bits, box, &d);
         } else {
-            d.lat = double_of(lat_bits);
-            d.lon = double_of(lon_bits);
-            d.min_lat = in.bits_delta(lat_bits);
-            d.max_lat = in.bits_delta(lat_bits);
-            d.min_lon = in.bits_delta(lon_bits);
-            d.max_lon = in.bits_delta(lon_bits);
-            d.sums.count_w = in.u64();
-            Residuals res;
-            res.sx_e = in.s128();
-            res.sx_w = in.s128();
-            res.sy = in.s128();
-            // The flags must say what count_w implies (node_ok checks the ranges themselves).
-            good = good && ((flags & kFlagEast) != 0) == (d.sums.count_w < d.count) &&
-                   ((flags & kFlagWest) != 0) == (d.sums.count_w > 0);
-            if (good && lat_ok(d.lat) && lon_ok(d.lon)) sums_from(res, &d);
-            if (flags & kFlagEast) {
-                d.sums.min_lon_e = in.bits_delta(bits_of(d.min_lon));
-                d.sums.max_lon_e = in.bits_delta(bits_of(d.max_lon));
-            }
-            if (flags & kFlagWest) {
-                d.sums.min_lon_w = in.bits_delta(bits_of(d.min_lon));
-                d.sums.max_lon_w = in.bits_delta(bits_of(d.max_lon));
-            }
+            good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, &d);
         }
         good = good && in.ok && node_ok(d, r->zoom_lo, r->zoom_hi, false);
     }

@@ -12,6 +12,7 @@
 // frees them wholesale; nothing here has a destructor.
 #include "hierarchy.hpp"
 #include "polled_sort.hpp"
+#include "quadkey.hpp"
 
 #include "glue.hpp"
 
@@ -254,13 +255,105 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
 }
 
 void check_marker(double lat, double lon, std::int64_t id) {
-    Status s = Status::Ok;
-    if (!std::isfinite(lat)) s = Status::LatNotFinite;
-    else if (!std::isfinite(lon)) s = Status::LonNotFinite;
-    else if (lat < -90.0 || lat > 90.0) s = Status::LatOutOfRange;
-    else if (lon < -180.0 || lon > 180.0) s = Status::LonOutOfRange;
+    const Status s = check_latlon(lat, lon);
     if (s != Status::Ok)
         raise_status(s, "the marker with id %lld is at lat = %g, lon = %g", static_cast<long long>(id), lat, lon);
+}
+
+void check_build_params(const BuildParams& p) {
+    if (!(p.radius_px > 0) || !std::isfinite(p.radius_px)) raise_status(Status::RadiusInvalid, "radius_px = %g", p.radius_px);
+    if (p.max_zoom < 0 || p.max_zoom > kHierMaxZoom)
+        ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                        errmsg("max_zoom must be between 0 and %d", kHierMaxZoom), errdetail("max_zoom = %d", p.max_zoom)));
+}
+
+// The Datums read_marker reads are read as these types: anything else is refused, not misread.
+void check_rows_shape(TupleDesc desc, bool partitioned) {
+    const int off = partitioned ? 1 : 0;
+    bool shape = desc->natts == 3 + off && (!partitioned || TupleDescAttr(desc, 0)->atttypid == TEXTOID);
+    for (int c = 0; shape && c < 3; ++c)
+        shape = TupleDescAttr(desc, off + c)->atttypid == (c < 2 ? FLOAT8OID : INT8OID);
+    if (!shape)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("the rows query must return %s(lat float8, lon float8, id bigint)",
+                               partitioned ? "(part text, then) " : "")));
+}
+
+// The partition being read: its markers, in build_ctx, and its value, in build_ctx's parent
+// (the caller's context), so that resetting build_ctx between partitions keeps the value.
+struct Partition {
+    HierMarker* markers;
+    std::size_t cap;
+    std::size_t n;
+    char* part_text;
+    Datum part;
+};
+
+// Builds and writes the partition read so far, then starts the one whose value is value.
+void start_partition(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller, const char* value) {
+    build_and_write(p, w, cur->markers, cur->n, cur->part, cur->part_text);
+    MemoryContextReset(p->build_ctx);
+    cur->markers = nullptr;
+    cur->cap = cur->n = 0;
+    MemoryContext old = MemoryContextSwitchTo(caller);
+    if (cur->part_text != nullptr) pfree(cur->part_text);
+    cur->part_text = pstrdup(value);
+    cur->part = CStringGetTextDatum(cur->part_text);
+    MemoryContextSwitchTo(old);
+}
+
+// One row's marker, checked; false for a row without a position (it is not clustered).
+bool read_marker(HeapTuple t, TupleDesc desc, int off, HierMarker* out) {
+    bool isnull = false;
+    const Datum lat = SPI_getbinval(t, desc, 1 + off, &isnull);
+    if (isnull) return false;
+    const Datum lon = SPI_getbinval(t, desc, 2 + off, &isnull);
+    if (isnull) return false;
+    const Datum id = SPI_getbinval(t, desc, 3 + off, &isnull);
+    if (isnull)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a cluster hierarchy needs an id for every marker"),
+                        errdetail("a row at lat = %g, lon = %g has a NULL id", DatumGetFloat8(lat), DatumGetFloat8(lon)),
+                        errhint("Give the rows ids, or filter them into a table or partition of their own.")));
+    *out = HierMarker{DatumGetFloat8(lat), DatumGetFloat8(lon), DatumGetInt64(id)};
+    check_marker(out->lat, out->lon, out->id);
+    return true;
+}
+
+void append_marker(const BuildParams& p, Partition* cur, const HierMarker& m) {
+    if (cur->n == cur->cap) {
+        const std::size_t grown = cur->cap == 0 ? 65536 : cur->cap * 2;
+        auto* bigger = static_cast<HierMarker*>(geocluster::pg::context_alloc(p.build_ctx, grown * sizeof(HierMarker)));
+        if (bigger == nullptr) raise_status(Status::OutOfMemory, "%zu markers", grown);
+        if (cur->n > 0) memcpy(bigger, cur->markers, cur->n * sizeof(HierMarker));
+        if (cur->markers != nullptr) pfree(cur->markers);
+        cur->markers = bigger;
+        cur->cap = grown;
+    }
+    cur->markers[cur->n++] = m;
+}
+
+// One fetched batch of rows into the partitions (a new partition value builds the one before);
+// returns the markers read.
+std::int64_t read_rows(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller, SPITupleTable* fetched,
+                       uint64 got, bool partitioned) {
+    TupleDesc desc = fetched->tupdesc;
+    check_rows_shape(desc, partitioned);
+    std::int64_t read = 0;
+    for (uint64 r = 0; r < got; ++r) {
+        HeapTuple t = fetched->vals[r];
+        if (partitioned) {
+            const char* value = SPI_getvalue(t, desc, 1);
+            if (value == nullptr) continue;  // rows without a partition value are not clustered
+            if (cur->part_text == nullptr || strcmp(value, cur->part_text) != 0)
+                start_partition(p, w, cur, caller, value);
+        }
+        HierMarker m;
+        if (!read_marker(t, desc, partitioned ? 1 : 0, &m)) continue;
+        append_marker(*p, cur, m);
+        ++read;
+    }
+    return read;
 }
 
 }  // namespace
@@ -278,10 +371,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     p.max_zoom = PG_GETARG_INT32(3);
     const Oid nodes_rel = PG_GETARG_OID(4);
     const Oid members_rel = PG_GETARG_OID(5);
-    if (!(p.radius_px > 0) || !std::isfinite(p.radius_px)) raise_status(Status::RadiusInvalid, "radius_px = %g", p.radius_px);
-    if (p.max_zoom < 0 || p.max_zoom > kHierMaxZoom)
-        ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                        errmsg("max_zoom must be between 0 and %d", kHierMaxZoom), errdetail("max_zoom = %d", p.max_zoom)));
+    check_build_params(p);
     const char* query = text_to_cstring(query_text);
 
     MemoryContext caller = CurrentMemoryContext;
@@ -294,72 +384,18 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     if (rows == nullptr) elog(ERROR, "cluster hierarchy: SPI_prepare of the rows query failed: %s", SPI_result_code_string(SPI_result));
     Portal cursor = SPI_cursor_open(nullptr, rows, nullptr, nullptr, true);
 
-    std::size_t cap = 0, n = 0;
-    HierMarker* markers = nullptr;
-    char* part_text = nullptr;  // the current partition value, in build_ctx's parent (caller)
-    Datum part = (Datum)0;
+    Partition cur{nullptr, 0, 0, nullptr, (Datum)0};
     std::int64_t total = 0;
-    const int off = partitioned ? 1 : 0;
     for (;;) {
         SPI_cursor_fetch(cursor, true, kFetchRows);
         SPITupleTable* fetched = SPI_tuptable;
         const uint64 got = SPI_processed;
         if (got == 0) break;
-        TupleDesc desc = fetched->tupdesc;
-        // The Datums below are read as these types: anything else is refused, not misread.
-        bool shape = desc->natts == 3 + off && (!partitioned || TupleDescAttr(desc, 0)->atttypid == TEXTOID);
-        for (int c = 0; shape && c < 3; ++c)
-            shape = TupleDescAttr(desc, off + c)->atttypid == (c < 2 ? FLOAT8OID : INT8OID);
-        if (!shape)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("the rows query must return %s(lat float8, lon float8, id bigint)",
-                                   partitioned ? "(part text, then) " : "")));
-        for (uint64 r = 0; r < got; ++r) {
-            HeapTuple t = fetched->vals[r];
-            bool isnull = false;
-            if (partitioned) {
-                const char* value = SPI_getvalue(t, desc, 1);
-                if (value == nullptr) continue;  // rows without a partition value are not clustered
-                if (part_text == nullptr || strcmp(value, part_text) != 0) {
-                    build_and_write(&p, &w, markers, n, part, part_text);
-                    MemoryContextReset(p.build_ctx);
-                    markers = nullptr;
-                    cap = n = 0;
-                    MemoryContext old = MemoryContextSwitchTo(caller);
-                    if (part_text != nullptr) pfree(part_text);
-                    part_text = pstrdup(value);
-                    part = CStringGetTextDatum(part_text);
-                    MemoryContextSwitchTo(old);
-                }
-            }
-            const Datum lat = SPI_getbinval(t, desc, 1 + off, &isnull);
-            if (isnull) continue;
-            const Datum lon = SPI_getbinval(t, desc, 2 + off, &isnull);
-            if (isnull) continue;
-            const Datum id = SPI_getbinval(t, desc, 3 + off, &isnull);
-            if (isnull)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("a cluster hierarchy needs an id for every marker"),
-                                errdetail("a row at lat = %g, lon = %g has a NULL id", DatumGetFloat8(lat), DatumGetFloat8(lon)),
-                                errhint("Give the rows ids, or filter them into a table or partition of their own.")));
-            const HierMarker m{DatumGetFloat8(lat), DatumGetFloat8(lon), DatumGetInt64(id)};
-            check_marker(m.lat, m.lon, m.id);
-            if (n == cap) {
-                const std::size_t grown = cap == 0 ? 65536 : cap * 2;
-                auto* bigger = static_cast<HierMarker*>(geocluster::pg::context_alloc(p.build_ctx, grown * sizeof(HierMarker)));
-                if (bigger == nullptr) raise_status(Status::OutOfMemory, "%zu markers", grown);
-                if (n > 0) memcpy(bigger, markers, n * sizeof(HierMarker));
-                if (markers != nullptr) pfree(markers);
-                markers = bigger;
-                cap = grown;
-            }
-            markers[n++] = m;
-            ++total;
-        }
+        total += read_rows(&p, &w, &cur, caller, fetched, got, partitioned);
         SPI_freetuptable(fetched);
         CHECK_FOR_INTERRUPTS();
     }
-    build_and_write(&p, &w, markers, n, part, part_text);
+    build_and_write(&p, &w, cur.markers, cur.n, cur.part, cur.part_text);
     SPI_cursor_close(cursor);
     SPI_finish();
     close_sink(&w.nodes);
