@@ -31,6 +31,7 @@
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
+#include "hierarchy_items.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -48,25 +49,6 @@ constexpr int kNoChildYet = -2;  // expansion_zoom of a node while phase B meets
 HierSums sums_of(const Item& it) noexcept {
     return HierSums{it.count_w,   it.sx_e.lo,  it.sx_e.hi,  it.sx_w.lo,  it.sx_w.hi, it.sy.lo,
                     it.sy.hi,     it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
-}
-
-Item item_of(const HierNode& n) noexcept {
-    Item it;
-    it.count = n.count;
-    it.count_w = n.sums.count_w;
-    it.sx_e = Wide{n.sums.sx_e_lo, n.sums.sx_e_hi};
-    it.sx_w = Wide{n.sums.sx_w_lo, n.sums.sx_w_hi};
-    it.sy = Wide{n.sums.sy_lo, n.sums.sy_hi};
-    it.min_lat = n.min_lat;
-    it.max_lat = n.max_lat;
-    it.min_lon_e = n.sums.min_lon_e;
-    it.max_lon_e = n.sums.max_lon_e;
-    it.min_lon_w = n.sums.min_lon_w;
-    it.max_lon_w = n.sums.max_lon_w;
-    it.min_id = n.id;
-    it.rank = 0;
-    it.has_id = 1;  // every marker has an id
-    return it;
 }
 
 std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
@@ -313,10 +295,10 @@ Status Builder::write_nodes() noexcept {
                 h.expansion_zoom = finer[k].expansion_zoom;  // one child: its split
             } else {
                 if (h.expansion_zoom != z + 1) {  // (a child's expansion zoom is above z + 1)
-                    sums_[p] = item_of(finer[h.cluster_id]);
+                    sums_[p] = hier_item_of_node(finer[h.cluster_id]);
                     h.expansion_zoom = z + 1;  // a second child: it splits at z + 1
                 }
-                item_add(sums_[p], item_of(finer[k]));
+                item_add(sums_[p], hier_item_of_node(finer[k]));
             }
             finer[k].parent_id = cluster_id(z, next_ordinal_[z] + p);
             if (canceled(k)) return Status::Canceled;

@@ -26,6 +26,7 @@
 
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
+#include "hierarchy_items.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -107,25 +108,6 @@ Item marker_item(double lat, double lon, std::int64_t id) noexcept {
     return it;
 }
 
-Item item_of_node(const HierNode& n) noexcept {
-    Item it;
-    it.count = n.count;
-    it.count_w = n.sums.count_w;
-    it.sx_e = Wide{n.sums.sx_e_lo, n.sums.sx_e_hi};
-    it.sx_w = Wide{n.sums.sx_w_lo, n.sums.sx_w_hi};
-    it.sy = Wide{n.sums.sy_lo, n.sums.sy_hi};
-    it.min_lat = n.min_lat;
-    it.max_lat = n.max_lat;
-    it.min_lon_e = n.sums.min_lon_e;
-    it.max_lon_e = n.sums.max_lon_e;
-    it.min_lon_w = n.sums.min_lon_w;
-    it.max_lon_w = n.sums.max_lon_w;
-    it.min_id = n.id;
-    it.rank = 0;
-    it.has_id = 1;
-    return it;
-}
-
 // The extremes of an item reset, for refolding from its children.
 void reset_extremes(Item& it) noexcept {
     it.min_lat = kInf;
@@ -135,6 +117,7 @@ void reset_extremes(Item& it) noexcept {
     it.min_id = std::numeric_limits<std::int64_t>::max();
 }
 
+// item_add's extremes (cluster_finalize.cpp) without its sums: a refold must not add them twice.
 void fold_extremes(Item& d, const Item& s) noexcept {
     d.min_lat = std::min(d.min_lat, s.min_lat);
     d.max_lat = std::max(d.max_lat, s.max_lat);
@@ -537,7 +520,7 @@ struct HierarchyUpdater::Impl {
     void load(std::int64_t partition, const HierMarker* m, const HierBuild& b) {
         for (std::size_t j = 0; j < b.n_nodes; ++j) {
             const HierNode& h = b.nodes[j];
-            Node& n = make_node(h.cluster_id, partition, item_of_node(h));
+            Node& n = make_node(h.cluster_id, partition, hier_item_of_node(h));
             --stats.created;
             n.parent = h.parent_id;
             n.expansion = h.expansion_zoom;

@@ -41,6 +41,7 @@ GEOCLUSTER_FUNCTION(geohash_parent) {
     return code_datum(parent);
 }
 
+// children .. neighbors have the shape of pg/quadkey.cpp's: each wraps its own codec's function.
 GEOCLUSTER_FUNCTION(geohash_children) {
     GeohashCode children[32] = {};
     if (SRF_IS_FIRSTCALL()) {
