@@ -83,6 +83,7 @@ CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.quadkey, zoom in
     PARALLEL = SAFE);
 
 -- cluster_agg over geohash positions (each stands for its cell centre)
+-- (the quadkey overloads' twin: SQL has no generic types, and aggregates no argument defaults)
 CREATE FUNCTION @extschema@.cluster_agg_geohash_transfn(internal, @extschema@.geohash, int) RETURNS internal
     AS 'MODULE_PATHNAME', 'cluster_agg_geohash_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE @extschema@.cluster_agg("position" @extschema@.geohash, zoom int) (

@@ -8,6 +8,7 @@
 -- geometry through PostGIS's SQL functions (ST_SRID, ST_X, ST_Y, ST_Transform...) looked up in
 -- the geometry type's schema. A NULL geometry is skipped, like a NULL lat/lon; a geometry that
 -- is not a non-empty Point with an SRID is the same 22023 error as quadkey(geom, zoom) gives.
+-- One declaration an arity, as in 50_cluster_agg.sql: aggregates take no argument defaults.
 
 SELECT @extschema@.geocluster_postgis_install($script$
 

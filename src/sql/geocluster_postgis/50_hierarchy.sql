@@ -23,6 +23,7 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_point(geom @extschema:postgis@.geo
 -- cluster_hierarchy_create over a Point geometry column: the same hierarchy, tables and
 -- functions as over lat/lon columns. Not STRICT: a NULL partition_column means none (the other
 -- NULL arguments are 22004).
+-- It starts as the lat/lon one does (60_hierarchy.sql), with the same shared source checks.
 CREATE FUNCTION @extschema@.cluster_hierarchy_create(source regclass, geom_column name, id_column name,
         radius_px float8 DEFAULT 60, max_zoom int DEFAULT 16, partition_column name DEFAULT NULL) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
