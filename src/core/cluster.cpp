@@ -1,9 +1,9 @@
 // cluster_agg's state: creation, the per-row path, combine, and the bin hash table.
 //
-// The state is a dense array of Bin records (cluster_internal.hpp) plus an open-addressing index
-// of 8-byte slots, both in allocator memory, grown by doubling, never past the allocator's
-// budget (reserve_bins). Nothing in it has a
-// destructor, so a PostgreSQL context reset frees it without our help.
+// The state is Bin records in chunks (cluster_internal.hpp, BinStore) plus an open-addressing
+// index of 8-byte slots, both in allocator memory, never grown past the allocator's budget
+// (reserve_bins). Nothing in it has a destructor, so a PostgreSQL context reset frees it
+// without our help.
 //
 // Why the state is order- and split-independent: a bin's key depends on the point alone (its
 // fixed-point position and the sign of its lon), and a bin's fields are an integer count, integer
@@ -21,8 +21,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace geocluster {
 
@@ -48,80 +50,123 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
-Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll) noexcept {
+namespace {
+
+// What growing the bins to a capacity of cap takes: the chunk table's new size, and the bytes of
+// the old short last chunk that a regrowth copies (live with its new copy).
+struct ChunkPlan {
+    std::uint64_t cap;          // bins allocated afterwards
+    std::uint32_t n_chunks;     // chunks afterwards
+    std::uint32_t cap_chunks;   // chunk table entries afterwards
+    std::size_t copied_bytes;   // old last chunk, reallocated (0: none)
+    std::size_t old_table_bytes;  // old chunk table, replaced (0: none)
+};
+
+ChunkPlan plan_chunks(const ClusterState* st, std::uint64_t cap) noexcept {
+    const BinStore& bs = st->bins;
+    ChunkPlan p{st->cap_bins, bs.n_chunks, bs.cap_chunks, 0, 0};
+    if (cap <= st->cap_bins) return p;
+    if (bs.n_chunks > 0 && bs.last_bins < chunk_bins(bs.n_chunks - 1))
+        p.copied_bytes = std::size_t{bs.last_bins} * sizeof(Bin);
+    p.n_chunks = chunk_of(static_cast<std::uint32_t>(cap - 1)) + 1;
+    p.cap = cap;
+    if (p.n_chunks > bs.cap_chunks) {
+        std::uint64_t t = std::max<std::uint64_t>(16, 2 * std::uint64_t{bs.cap_chunks});
+        while (t < p.n_chunks) t *= 2;
+        p.cap_chunks = static_cast<std::uint32_t>(t);
+        p.old_table_bytes = std::size_t{bs.cap_chunks} * sizeof(Bin*);
+    }
+    return p;
+}
+
+// The capacity that whole chunks give for n bins.
+std::uint64_t whole_chunks(std::uint64_t n) noexcept {
+    const std::uint32_t last = chunk_of(static_cast<std::uint32_t>(n - 1));
+    return std::uint64_t{chunk_base(last)} + chunk_bins(last);
+}
+
+}  // namespace
+
+Status reserve_bins(ClusterState* st, std::uint64_t n, bool exact, Poller* poll) noexcept {
     if (n > kMaxBins) return Status::OutOfMemory;
     std::uint64_t new_cap = st->cap_bins;
-    if (n > st->cap_bins) {
-        // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
-        // (deserialize, merge), so that a value of len bytes never costs more than ~1.5 len.
-        // (Growing by half instead leaves less room unused, but costs the per-row path a third
-        // more time at a million bins, in copies and fresh pages: bench/micro BM_AddPoint/16.
-        // Near the budget the growth is cut to what fits anyway, below.)
-        new_cap = std::uint64_t{st->cap_bins} * 2;
-        if (new_cap < 16) new_cap = 16;
-        if (new_cap < n) new_cap = n;
-        if (new_cap > kMaxBins) new_cap = kMaxBins;
-    }
-    const std::uint64_t old_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
+    if (n > st->cap_bins) new_cap = exact ? n : std::min<std::uint64_t>(whole_chunks(n), kMaxBins);
+    const std::uint64_t old_slots = slot_count(st);
     std::uint64_t n_slots = old_slots;
     if (2 * n > n_slots) {
         if (n_slots < 32) n_slots = 32;
         while (n_slots < 2 * n) n_slots *= 2;
     }
-    // The budget, checked before allocating, counts all that is live while the tables are
-    // copied: the grown state and the old bin array and slots it replaces. A growth that would
-    // pass it grows only as far as it allows (at least to n).
+    // The budget, checked before allocating, counts all that is live while the tables grow: the
+    // grown state, the old slots it replaces, a short last chunk's old copy and the old chunk
+    // table. Growth by whole chunks that would pass it grows only as far as n.
+    ChunkPlan plan = plan_chunks(st, new_cap);
     const std::size_t budget = st->alloc.budget_bytes;
     if (budget != 0) {
         const std::size_t old_slot_bytes = n_slots > old_slots ? old_slots * sizeof(Slot) : 0;
-        const auto peak = [&](std::uint64_t cap) noexcept {
-            return state_bytes(cap, n_slots, st->cap_pending) + old_slot_bytes +
-                   (cap > st->cap_bins ? std::size_t{st->cap_bins} * sizeof(Bin) : 0);
+        const auto peak = [&](const ChunkPlan& c) noexcept {
+            return state_bytes(c.cap, c.cap_chunks, n_slots, st->cap_pending) + old_slot_bytes +
+                   c.copied_bytes + c.old_table_bytes;
         };
-        if (n > st->cap_bins && new_cap > n && peak(new_cap) > budget) {
-            const std::size_t fixed = peak(0) + std::size_t{st->cap_bins} * sizeof(Bin);
-            const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
-            new_cap = std::max(std::min(fit, new_cap), n);
-        }
-        if (peak(new_cap) > budget) {
-            st->refused_bytes = peak(new_cap);
+        if (new_cap > n && n > st->cap_bins && peak(plan) > budget) plan = plan_chunks(st, n);
+        if (peak(plan) > budget) {
+            st->refused_bytes = peak(plan);
             return Status::StateTooLarge;
         }
     }
-    Bin* new_bins = nullptr;
-    if (new_cap > st->cap_bins) {
-        new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
-        if (new_bins == nullptr) return Status::OutOfMemory;
-    }
+    BinStore& bs = st->bins;
+    // Allocate everything first (new chunk table, regrown last chunk, new chunks, slots); on any
+    // failure release what was allocated, and the state is unchanged.
+    Bin** table = bs.chunks;
+    Bin* regrown = nullptr;
     Slot* new_slots = nullptr;
-    if (n_slots > old_slots) {
-        new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
-        if (new_slots == nullptr) {
-            if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
+    std::uint32_t made = bs.n_chunks;  // table[bs.n_chunks .. made) are new chunks
+    const auto release_new = [&]() noexcept {
+        for (std::uint32_t j = bs.n_chunks; j < made; ++j) st->alloc.release(st->alloc.ctx, table[j]);
+        if (table != bs.chunks) st->alloc.release(st->alloc.ctx, table);
+        if (regrown != nullptr) st->alloc.release(st->alloc.ctx, regrown);
+        if (new_slots != nullptr) st->alloc.release(st->alloc.ctx, new_slots);
+    };
+    const auto size_of_chunk = [&](std::uint32_t j) noexcept {
+        return static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(chunk_bins(j), plan.cap - chunk_base(j)));
+    };
+    if (plan.cap_chunks > bs.cap_chunks) {
+        table = static_cast<Bin**>(st->alloc.alloc(st->alloc.ctx, plan.cap_chunks * sizeof(Bin*)));
+        if (table == nullptr) return Status::OutOfMemory;
+        if (bs.n_chunks > 0) std::memcpy(table, bs.chunks, bs.n_chunks * sizeof(Bin*));
+    }
+    if (plan.copied_bytes > 0) {
+        regrown = static_cast<Bin*>(
+            st->alloc.alloc(st->alloc.ctx, size_of_chunk(bs.n_chunks - 1) * sizeof(Bin)));
+        if (regrown == nullptr) {
+            release_new();
             return Status::OutOfMemory;
         }
     }
-    // Both allocations succeeded: fill them, then commit. Filling polls (at millions of bins it
-    // moves hundreds of MB); a cancel releases the new arrays and leaves the state as it was.
-    constexpr std::uint32_t kStep = 65536;
-    const auto canceled = [&](std::uint64_t work) {
-        if (poll == nullptr || !poll->canceled(work)) return false;
-        if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
-        if (new_slots != nullptr) st->alloc.release(st->alloc.ctx, new_slots);
-        return true;
-    };
-    if (new_bins != nullptr) {
-        for (std::uint32_t at = 0; at < st->n_bins; at += kStep) {
-            const std::uint32_t m = std::min(kStep, st->n_bins - at);
-            std::memcpy(new_bins + at, st->bins + at, std::size_t{m} * sizeof(Bin));
-            if (canceled(Poller::kPollEvery)) return Status::Canceled;
+    for (; made < plan.n_chunks; ++made) {
+        table[made] = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, size_of_chunk(made) * sizeof(Bin)));
+        if (table[made] == nullptr) {
+            release_new();
+            return Status::OutOfMemory;
         }
     }
-    if (new_slots != nullptr) {
+    if (n_slots > old_slots) {
+        new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
+        if (new_slots == nullptr) {
+            release_new();
+            return Status::OutOfMemory;
+        }
+        // Filling polls (at millions of bins it writes tens of MB); a cancel releases the new
+        // arrays and leaves the state as it was.
+        constexpr std::uint32_t kStep = 65536;
         for (std::uint64_t at = 0; at < n_slots; at += kStep) {
             const std::uint64_t m = std::min<std::uint64_t>(kStep, n_slots - at);
             std::memset(new_slots + at, 0, m * sizeof(Slot));
-            if (canceled(Poller::kPollEvery)) return Status::Canceled;
+            if (poll != nullptr && poll->canceled(Poller::kPollEvery)) {
+                release_new();
+                return Status::Canceled;
+            }
         }
         const std::uint64_t mask = n_slots - 1;
         for (std::uint32_t i = 0; i < st->n_bins; ++i) {
@@ -129,19 +174,66 @@ Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll) noexcept {
             std::uint64_t j = h & mask;
             while (new_slots[j].index1 != 0) j = (j + 1) & mask;
             new_slots[j] = Slot{i + 1, tag_of(h)};
-            if (canceled(1)) return Status::Canceled;
+            if (poll != nullptr && poll->canceled(1)) {
+                release_new();
+                return Status::Canceled;
+            }
         }
     }
-    if (new_bins != nullptr) {
-        if (st->bins != nullptr) st->alloc.release(st->alloc.ctx, st->bins);
-        st->bins = new_bins;
-        st->cap_bins = static_cast<std::uint32_t>(new_cap);
+    // Commit.
+    if (regrown != nullptr) {
+        Bin*& last = table[bs.n_chunks - 1];
+        const std::uint32_t used = st->n_bins - chunk_base(bs.n_chunks - 1);
+        if (used > 0) std::memcpy(regrown, last, std::size_t{used} * sizeof(Bin));
+        st->alloc.release(st->alloc.ctx, last);
+        last = regrown;
+    }
+    if (table != bs.chunks) {
+        if (bs.chunks != nullptr) st->alloc.release(st->alloc.ctx, bs.chunks);
+        bs.chunks = table;
+        bs.cap_chunks = plan.cap_chunks;
+    }
+    if (plan.cap > st->cap_bins) {
+        bs.n_chunks = plan.n_chunks;
+        bs.last_bins = size_of_chunk(plan.n_chunks - 1);
+        st->cap_bins = static_cast<std::uint32_t>(plan.cap);
     }
     if (new_slots != nullptr) {
         if (st->slots != nullptr) st->alloc.release(st->alloc.ctx, st->slots);
         st->slots = new_slots;
         st->slot_mask = n_slots - 1;
     }
+    return Status::Ok;
+}
+
+std::ptrdiff_t operator-(const Bin* b, const BinStore& bins) noexcept {
+    static_assert(std::is_standard_layout<ClusterState>::value, "offsetof applies");
+    const auto* st = reinterpret_cast<const ClusterState*>(reinterpret_cast<const char*>(&bins) -
+                                                           offsetof(ClusterState, bins));
+    const std::uint32_t i = find_index_hashed(st, b->kx, b->ky, hash_key(b->kx, b->ky));
+    return i == kNoBin ? -1 : static_cast<std::ptrdiff_t>(i);
+}
+
+void release_slots(ClusterState* st) noexcept {
+    if (st->slots != nullptr) st->alloc.release(st->alloc.ctx, st->slots);
+    st->slots = nullptr;
+    st->slot_mask = 0;
+}
+
+Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept {
+    if (st->slots != nullptr || n_slots == 0) return Status::Ok;
+    auto* slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
+    if (slots == nullptr) return Status::OutOfMemory;
+    std::memset(slots, 0, n_slots * sizeof(Slot));
+    const std::uint64_t mask = n_slots - 1;
+    for (std::uint32_t i = 0; i < st->n_bins; ++i) {
+        const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
+        std::uint64_t j = h & mask;
+        while (slots[j].index1 != 0) j = (j + 1) & mask;
+        slots[j] = Slot{i + 1, tag_of(h)};
+    }
+    st->slots = slots;
+    st->slot_mask = mask;
     return Status::Ok;
 }
 
@@ -173,22 +265,32 @@ std::uint64_t slot_of_key(const ClusterState* st, std::uint64_t kx, std::uint64_
 
 }  // namespace
 
-Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                     std::uint64_t h) noexcept {
-    if (st->slots == nullptr) return nullptr;
-    const Slot s = st->slots[slot_of_key(st, kx, ky, h)];
-    return s.index1 == 0 ? nullptr : &st->bins[s.index1 - 1];
+std::uint32_t find_index_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                                std::uint64_t h) noexcept {
+    if (st->slots == nullptr) return kNoBin;
+    return st->slots[slot_of_key(st, kx, ky, h)].index1 - 1;  // 0 - 1: kNoBin
 }
 
-Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                        std::uint64_t h) noexcept {
+Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                     std::uint64_t h) noexcept {
+    const std::uint32_t i = find_index_hashed(st, kx, ky, h);
+    return i == kNoBin ? nullptr : &st->bins[i];
+}
+
+std::uint32_t find_or_insert_index(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                                   std::uint64_t h) noexcept {
     Slot& s = st->slots[slot_of_key(st, kx, ky, h)];
     if (s.index1 == 0) {
         const std::uint32_t i = st->n_bins++;
         st->bins[i] = empty_bin(kx, ky);
         s = Slot{i + 1, tag_of(h)};
     }
-    return &st->bins[s.index1 - 1];
+    return s.index1 - 1;
+}
+
+Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                        std::uint64_t h) noexcept {
+    return &st->bins[find_or_insert_index(st, kx, ky, h)];
 }
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept {
@@ -324,9 +426,9 @@ Status flush_pending(ClusterState* st) noexcept {
         if (bin[i] != kMissingBin) {
             const Bin& b = st->bins[bin[i]];
             if (b.kx == kx[i] && b.ky == ky[i]) continue;
-            const Bin* f = find_bin_hashed(st, kx[i], ky[i], hash[i]);
-            if (f != nullptr) {
-                bin[i] = static_cast<std::uint32_t>(f - st->bins);
+            const std::uint32_t f = find_index_hashed(st, kx[i], ky[i], hash[i]);
+            if (f != kNoBin) {
+                bin[i] = f;
                 continue;
             }
             bin[i] = kMissingBin;
@@ -342,14 +444,11 @@ Status flush_pending(ClusterState* st) noexcept {
         const std::uint64_t slot_room = st->slots != nullptr ? (st->slot_mask + 1) / 2 : 0;
         if (need > st->cap_bins || need > slot_room)
             need = std::uint64_t{st->n_bins} + distinct_missing(kx, ky, hash, bin, n);
-        const Status s = reserve_bins(st, need);
+        const Status s = reserve_bins(st, need, false);
         if (s != Status::Ok) return s;
         // Then one probe per point: an earlier point of the batch may have added its key.
-        for (std::uint32_t i = 0; i < n; ++i) {
-            if (bin[i] != kMissingBin) continue;
-            const Bin* b = find_or_insert_bin(st, kx[i], ky[i], hash[i]);
-            bin[i] = static_cast<std::uint32_t>(b - st->bins);
-        }
+        for (std::uint32_t i = 0; i < n; ++i)
+            if (bin[i] == kMissingBin) bin[i] = find_or_insert_index(st, kx[i], ky[i], hash[i]);
     }
     // 3. Fold the points in.
     for (std::uint32_t i = 0; i < n; ++i) fold_point(&st->bins[bin[i]], st->pending[i]);
@@ -376,9 +475,9 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
     }
     if (st->cap_pending < kPendingCap) {
         const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
-        const std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
         const std::size_t peak =  // as in reserve_bins: the old buffer is live while it grows
-            state_bytes(st->cap_bins, n_slots, cap) + std::size_t{st->cap_pending} * sizeof(Pending);
+            state_bytes(st->cap_bins, st->bins.cap_chunks, slot_count(st), cap) +
+            std::size_t{st->cap_pending} * sizeof(Pending);
         if (st->alloc.budget_bytes != 0 && peak > st->alloc.budget_bytes) {
             if (st->pending != nullptr) return Status::Ok;  // go on with the buffer it has
             st->refused_bytes = peak;
@@ -445,7 +544,8 @@ Status cluster_create(int zoom, double radius_px, bool has_id, const Allocator& 
 void cluster_destroy(ClusterState* st) noexcept {
     if (st == nullptr) return;
     const Allocator a = st->alloc;
-    if (st->bins != nullptr) a.release(a.ctx, st->bins);
+    for (std::uint32_t j = 0; j < st->bins.n_chunks; ++j) a.release(a.ctx, st->bins.chunks[j]);
+    if (st->bins.chunks != nullptr) a.release(a.ctx, st->bins.chunks);
     if (st->slots != nullptr) a.release(a.ctx, st->slots);
     if (st->pending != nullptr) a.release(a.ctx, st->pending);
     a.release(a.ctx, st);
@@ -507,7 +607,7 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck can
         if (poll.canceled(1)) return Status::Canceled;
     }
     if (fresh > 0) {
-        const Status s = reserve_bins(dst, dst->n_bins + fresh, &poll);
+        const Status s = reserve_bins(dst, dst->n_bins + fresh, true, &poll);
         if (s != Status::Ok) return s;
     }
     // src's bins hold all its points (settled above), so counting them bin by bin keeps dst
@@ -522,7 +622,7 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck can
 }
 
 std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
-    return state_bytes(st->cap_bins, st->slots != nullptr ? st->slot_mask + 1 : 0, st->cap_pending);
+    return state_bytes(st->cap_bins, st->bins.cap_chunks, slot_count(st), st->cap_pending);
 }
 
 std::size_t cluster_refused_bytes(const ClusterState* st) noexcept { return st->refused_bytes; }

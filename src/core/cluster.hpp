@@ -215,6 +215,8 @@ Status cluster_bin_key_mercator(const ClusterState* state, double unit_x, double
 struct ClusterFinalizeStats {
     std::uint32_t passes;       // clustering passes run (the last one changes nothing)
     std::size_t scratch_bytes;  // peak scratch memory, result excluded
+    std::size_t state_bytes;    // the state's bytes meanwhile (hash slots released): the budget
+                                // bounds state_bytes + scratch_bytes
     std::uint64_t near_visits;  // grid entries visited by neighbour queries, all passes (work)
 };
 
