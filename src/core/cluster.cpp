@@ -220,7 +220,7 @@ void release_slots(ClusterState* st) noexcept {
     st->slot_mask = 0;
 }
 
-Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept {
+Status restore_slots(ClusterState* st, std::uint64_t n_slots, Poller* poll) noexcept {
     if (st->slots != nullptr || n_slots == 0) return Status::Ok;
     auto* slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
     if (slots == nullptr) return Status::OutOfMemory;
@@ -231,6 +231,10 @@ Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept {
         std::uint64_t j = h & mask;
         while (slots[j].index1 != 0) j = (j + 1) & mask;
         slots[j] = Slot{i + 1, tag_of(h)};
+        if (poll->canceled(1)) {
+            st->alloc.release(st->alloc.ctx, slots);
+            return Status::Canceled;
+        }
     }
     st->slots = slots;
     st->slot_mask = mask;

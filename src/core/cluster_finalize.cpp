@@ -1277,12 +1277,13 @@ Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment**
 // rebuilds them after. The cast: the slots are an index, not the state's value, and states are
 // never const objects (as for settle).
 template <typename F>
-Status without_slots(const ClusterState* st, F&& f) noexcept {
+Status without_slots(const ClusterState* st, CancelCheck cancel, F&& f) noexcept {
     auto* mst = const_cast<ClusterState*>(st);
     const std::uint64_t n_slots = slot_count(st);
     release_slots(mst);
     const Status s = f();
-    const Status restored = restore_slots(mst, n_slots);
+    Poller poll(cancel);
+    const Status restored = restore_slots(mst, n_slots, &poll);
     return s != Status::Ok ? s : restored;
 }
 
@@ -1294,7 +1295,7 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     if (n_assign != nullptr) *n_assign = 0;
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
-    Status s = without_slots(st, [&]() noexcept {
+    Status s = without_slots(st, cancel, [&]() noexcept {
         Finalizer f(st, cancel);
         Status r = f.run(assign != nullptr, out, assign, n_assign);
         if (r == Status::OutOfMemory && f.over_budget) r = Status::StateTooLarge;
@@ -1336,7 +1337,7 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
-    const Status s = without_slots(st, [&]() noexcept {
+    const Status s = without_slots(st, cancel, [&]() noexcept {
         Finalizer f(st, cancel);
         const Status r = f.run_to_items(out);
         if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st), f.near_visits};
@@ -1366,7 +1367,6 @@ void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept {
 void cluster_of_item(const Item& it, Cluster* o) noexcept {
     Centre c;
     centre_of(it, &c);
-    constexpr long double kPiL = 3.141592653589793238462643383279502884L;
     const long double one = static_cast<long double>(kFixedOneD);
     const long double count = static_cast<long double>(it.count);
     const long double ux =
@@ -1375,8 +1375,7 @@ void cluster_of_item(const Item& it, Cluster* o) noexcept {
         (static_cast<long double>(c.qy) + static_cast<long double>(c.ry) / count) / one;
     o->count = static_cast<std::int64_t>(it.count);
     o->lon = static_cast<double>(ux * 360.0L - 180.0L);
-    o->lat =
-        static_cast<double>(std::atan(std::sinh(kPiL * (1.0L - 2.0L * uy))) * (180.0L / kPiL));
+    o->lat = mercator_lat_precise(1.0L - 2.0L * uy);
     o->min_lat = it.min_lat;
     o->max_lat = it.max_lat;
     if (crosses(it)) {
