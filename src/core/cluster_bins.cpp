@@ -203,14 +203,11 @@ void release_slots(ClusterState* st) noexcept {
     st->slot_mask = 0;
 }
 
-Status restore_slots(ClusterState* st, std::uint64_t n_slots, Poller* poll) noexcept {
+Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept {
     if (st->slots != nullptr || n_slots == 0) return Status::Ok;
     auto* slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
     if (slots == nullptr) return Status::OutOfMemory;
-    if (!fill_slots(st, slots, n_slots, poll)) {
-        st->alloc.release(st->alloc.ctx, slots);
-        return Status::Canceled;
-    }
+    fill_slots(st, slots, n_slots, nullptr);
     st->slots = slots;
     st->slot_mask = n_slots - 1;
     return Status::Ok;

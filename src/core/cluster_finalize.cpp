@@ -143,13 +143,12 @@ namespace {
 // rebuilds them after. The cast: the slots are an index, not the state's value, and states are
 // never const objects (as for settle).
 template <typename F>
-Status without_slots(const ClusterState* st, CancelCheck cancel, F&& f) noexcept {
+Status without_slots(const ClusterState* st, F&& f) noexcept {
     auto* mst = const_cast<ClusterState*>(st);
     const std::uint64_t n_slots = slot_count(st);
     release_slots(mst);
     const Status s = f();
-    Poller poll(cancel);
-    const Status restored = restore_slots(mst, n_slots, &poll);
+    const Status restored = restore_slots(mst, n_slots);
     return s != Status::Ok ? s : restored;
 }
 
@@ -161,7 +160,7 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     if (n_assign != nullptr) *n_assign = 0;
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
-    Status s = without_slots(st, cancel, [&]() noexcept {
+    Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
         Status r = f.run(assign != nullptr, out, assign, n_assign);
         if (r == Status::OutOfMemory && f.over_budget) r = Status::StateTooLarge;
@@ -203,7 +202,7 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
-    const Status s = without_slots(st, cancel, [&]() noexcept {
+    const Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
         const Status r = f.run_to_items(out);
         if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st), f.near_visits};

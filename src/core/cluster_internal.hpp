@@ -254,11 +254,13 @@ inline std::uint64_t slot_count(const ClusterState* st) noexcept {
 
 // The hash slots are an index of the bins, nothing else: finalisation releases them while its
 // scratch is live, so that the two are not held at once, and builds them again afterwards
-// (identical: the same bins inserted in the same order). OutOfMemory or Canceled from
-// restore_slots leaves the state without slots, which the next reserve_bins rebuilds.
+// (identical: the same bins inserted in the same order). restore_slots does not poll: a
+// cancelled finalize leaves the state as it was. OutOfMemory from it leaves the state without
+// slots, which the next reserve_bins rebuilds.
 void release_slots(ClusterState* st) noexcept;
+Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept;
+
 class Poller;  // polled_sort.hpp
-Status restore_slots(ClusterState* st, std::uint64_t n_slots, Poller* poll) noexcept;
 
 // Ensures room for n bins (bin chunks and hash slots). Either both grow or nothing changes. With
 // exact, the last chunk is allocated only as far as n needs (a size known up front); otherwise
