@@ -176,17 +176,6 @@ inline void centre_of_bin(const Bin& b, Centre* c) noexcept {
     centre_from_sums(bin_sum_x(b), bin_sum_y(b), b.count, c);
 }
 
-// Output order (contract 5) on exact centres: count descending, then q + r / count, y before x
-// (with equal counts, (q, r) orders the same), then rank.
-inline bool output_before(const Item& a, const Centre& ca, const Item& b, const Centre& cb) noexcept {
-    if (a.count != b.count) return a.count > b.count;
-    if (ca.qy != cb.qy) return ca.qy < cb.qy;
-    if (ca.ry != cb.ry) return ca.ry < cb.ry;
-    if (ca.qx != cb.qx) return ca.qx < cb.qx;
-    if (ca.rx != cb.rx) return ca.rx < cb.rx;
-    return a.rank < b.rank;
-}
-
 // Item states across passes, and marks within a pass.
 enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
 enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
@@ -280,6 +269,7 @@ private:
     }
     // Item i, added up from its members (*members: how many, for the poll).
     Item item_sum(std::uint32_t i, std::uint64_t* members) const noexcept;
+    Centre exact_centre(std::uint32_t i) const noexcept;
     // Item i takes item j: one ring, one count, the smaller rank.
     void join(std::uint32_t i, std::uint32_t j) noexcept {
         count_[i] += count_[j];

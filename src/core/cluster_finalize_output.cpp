@@ -6,9 +6,22 @@ namespace geocluster {
 namespace cluster_internal {
 namespace finalize {
 
+// Item i's exact centre: of its bin alone when it has one (the usual tie: lone markers on one
+// row), without adding up an item.
+Centre Finalizer::exact_centre(std::uint32_t i) const noexcept {
+    Centre c;
+    if (input_ == nullptr && next_[head_[i]] == head_[i]) {
+        centre_of_bin(st_->bins[head_[i]], &c);
+    } else {
+        std::uint64_t members = 0;
+        centre_of(item_sum(i, &members), &c);
+    }
+    return c;
+}
+
 // Output order (contract 5): count descending, then the exact centre, y before x, then rank.
 // The sort key holds the count and as much of the centre's row (q of y) as fits; equal keys are
-// decided by output_before on the exact centres. *sorted: the live items in that order, in
+// decided by the exact centres. *sorted: the live items in that order, in
 // *entries (the caller's to release, with *entries_tmp on failure; n entries each).
 Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry** entries,
                                OutEntry** entries_tmp) noexcept {
@@ -22,27 +35,52 @@ Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry
     *n_out = n;
     if (get(entries, n) != Status::Ok || get(entries_tmp, n) != Status::Ok)
         return Status::OutOfMemory;
+    // Every cluster a lone marker (count 1, so r = 0): the order is (qy, qx), and the key holds
+    // both, as offsets from their minima, as far as they fit (the usual tie otherwise: a row of
+    // markers with one qy).
+    std::uint64_t qy_min = ~std::uint64_t{0}, qy_max = 0, qx_min = ~std::uint64_t{0}, qx_max = 0;
+    for (std::uint32_t i = 0; i < n_items_ && max_count == 1; ++i) {
+        if (state_[i] == kDead) continue;
+        const Centre c = exact_centre(i);
+        qy_min = std::min(qy_min, c.qy);
+        qy_max = std::max(qy_max, c.qy);
+        qx_min = std::min(qx_min, c.qx);
+        qx_max = std::max(qx_max, c.qx);
+        if (canceled(1)) return Status::Canceled;
+    }
     const int y_bits = 64 - bit_width(max_count);  // max_count >= 1
     const int y_shift = y_bits >= kFixedBits + 1 ? 0 : kFixedBits + 1 - y_bits;  // qy <= 2^48
+    const int x_bits = max_count == 1 ? 64 - bit_width(qy_max - qy_min) : 0;
+    const int x_used = bit_width(qx_max - qx_min);
+    const int x_shift = x_used > x_bits ? x_used - x_bits : 0;
     n = 0;
     for (std::uint32_t i = 0; i < n_items_; ++i) {
         if (state_[i] == kDead) continue;
-        std::uint64_t members = 0;
+        std::uint64_t members = 1, key;
         Centre c;
-        centre_of(item_sum(i, &members), &c);
-        (*entries)[n++] = OutEntry{(max_count - count_[i]) << y_bits | c.qy >> y_shift, i, 0};
+        if (max_count == 1) {
+            c = exact_centre(i);
+            key = x_bits == 64 ? (c.qx - qx_min) >> x_shift
+                               : (c.qy - qy_min) << x_bits | (c.qx - qx_min) >> x_shift;
+        } else {
+            centre_of(item_sum(i, &members), &c);
+            key = (max_count - count_[i]) << y_bits | c.qy >> y_shift;
+        }
+        (*entries)[n++] = OutEntry{key, i, 0};
         if (canceled(members)) return Status::Canceled;
     }
     *sorted = polled_sort(
         *entries, *entries_tmp, n,
         [this](const OutEntry& a, const OutEntry& b) noexcept {
             if (a.key != b.key) return a.key < b.key;
-            std::uint64_t members = 0;
-            const Item ia = item_sum(a.item, &members), ib = item_sum(b.item, &members);
-            Centre ca, cb;
-            centre_of(ia, &ca);
-            centre_of(ib, &cb);
-            return output_before(ia, ca, ib, cb);
+            const std::uint32_t i = a.item, j = b.item;
+            if (count_[i] != count_[j]) return count_[i] > count_[j];
+            const Centre ci = exact_centre(i), cj = exact_centre(j);
+            if (ci.qy != cj.qy) return ci.qy < cj.qy;
+            if (ci.ry != cj.ry) return ci.ry < cj.ry;
+            if (ci.qx != cj.qx) return ci.qx < cj.qx;
+            if (ci.rx != cj.rx) return ci.rx < cj.rx;
+            return rank_[i] < rank_[j];
         },
         poll_);
     if (*sorted == nullptr) return Status::Canceled;
