@@ -151,53 +151,77 @@ BENCHMARK(BM_Finalize)
     ->Args({16, 1000000})
     ->Unit(benchmark::kMillisecond);
 
-// Memory per occupied bin in the worst case the budget (geocluster.max_state_memory) is for:
-// zoom 29 with a tiny radius, every marker a bin and a cluster of its own. n markers spread
-// uniformly; reported per bin: the state (cluster_estimate_bytes), the peak of all bytes live
-// while adding (a growth copies the bin array), finalize's peak scratch, and the peak of all
-// bytes live while finalizing (state + scratch + the result list). The README quotes these.
+// Memory per occupied bin (what geocluster.max_state_memory bounds, divided by the bins at the
+// end), over four kinds of data. Arg 0 picks the kind, arg 1 the markers:
+//   0 lone:     uniform over the world at zoom 29, radius 1e-6 px: every marker a bin and a
+//               cluster of its own, the worst case the budget is for;
+//   1 street:   the city markers at zoom 16, radius 60 (mostly lone bins, some merging);
+//   2 clustered: the city markers at zoom 10 (bins merge several to one);
+//   3 world:    the city markers at zoom 3 (thousands of bins, each holding many markers).
+// Reported per bin: the state after the adds (cluster_estimate_bytes); the peak of all bytes
+// live while adding (a growth holds old and new hash slots); finalize's state (hash slots
+// released) plus its peak scratch; budget_peak, the larger of the two peaks; and, for scale,
+// all bytes live at finalize's peak including the result list, which the budget does not count.
+// The README quotes these.
 void BM_MemoryPerBin(benchmark::State& state) {
-    const auto n = static_cast<std::size_t>(state.range(0));
-    std::mt19937_64 rng(3);
-    std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
+    const int kind = static_cast<int>(state.range(0));
+    const auto n = static_cast<std::size_t>(state.range(1));
     std::vector<double> la(n), lo(n);
-    for (std::size_t i = 0; i < n; ++i) la[i] = lat(rng), lo[i] = lon(rng);
-    std::size_t bins = 0, state_bytes = 0, add_peak = 0, scratch = 0, final_peak = 0;
+    if (kind == 0) {
+        std::mt19937_64 rng(3);
+        std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
+        for (std::size_t i = 0; i < n; ++i) la[i] = lat(rng), lo[i] = lon(rng);
+    } else {
+        const Markers& m = city_markers(n);
+        std::copy(m.lat.begin(), m.lat.begin() + static_cast<std::ptrdiff_t>(n), la.begin());
+        std::copy(m.lon.begin(), m.lon.begin() + static_cast<std::ptrdiff_t>(n), lo.begin());
+    }
+    const int zoom = kind == 0 ? 29 : kind == 1 ? 16 : kind == 2 ? 10 : 3;
+    const double radius = kind == 0 ? 1e-6 : kDefaultRadiusPx;
+    std::size_t bins = 0, clusters = 0, state_bytes = 0, add_peak = 0, final_bytes = 0,
+                all_peak = 0;
     for (auto _ : state) {
         CountingAlloc a;
         ClusterState* st = nullptr;
-        if (cluster_create(29, 1e-6, true, a.allocator(), &st) != Status::Ok) std::abort();
+        if (cluster_create(zoom, radius, true, a.allocator(), &st) != Status::Ok) std::abort();
         for (std::size_t i = 0; i < n; ++i)
             if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) != Status::Ok)
                 std::abort();
+        if (cluster_serialized_size(st) == SIZE_MAX) std::abort();  // folds the last points in
+        add_peak = a.peak;
         ClusterList l{};
         ClusterFinalizeStats stats{};
         a.peak = a.live;
-        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr, &stats) != Status::Ok)
+        if (cluster_finalize_assign(st, kNoCancel, &l, nullptr, nullptr, &stats) != Status::Ok)
             std::abort();
-        final_peak = a.peak;
-        scratch = stats.scratch_bytes;
+        all_peak = a.peak;
+        final_bytes = stats.state_bytes + stats.scratch_bytes;
         bins = cluster_bin_count(st);
+        clusters = l.size;
         state_bytes = cluster_estimate_bytes(st);
         cluster_free_list(a.allocator(), &l);
-        cluster_destroy(st);
-        // The adds' peak: a fresh state, the allocator's peak over the adds alone.
-        CountingAlloc b;
-        if (cluster_create(29, 1e-6, true, b.allocator(), &st) != Status::Ok) std::abort();
-        for (std::size_t i = 0; i < n; ++i)
-            if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) != Status::Ok)
-                std::abort();
-        add_peak = b.peak;
         cluster_destroy(st);
     }
     const double per = 1.0 / static_cast<double>(bins);
     state.counters["bins"] = static_cast<double>(bins);
+    state.counters["clusters"] = static_cast<double>(clusters);
     state.counters["state_B_per_bin"] = static_cast<double>(state_bytes) * per;
     state.counters["adding_peak_B_per_bin"] = static_cast<double>(add_peak) * per;
-    state.counters["scratch_B_per_bin"] = static_cast<double>(scratch) * per;
-    state.counters["finalize_peak_B_per_bin"] = static_cast<double>(final_peak) * per;
+    state.counters["finalize_B_per_bin"] = static_cast<double>(final_bytes) * per;
+    state.counters["budget_peak_B_per_bin"] =
+        static_cast<double>(std::max(add_peak, final_bytes)) * per;
+    state.counters["with_result_B_per_bin"] = static_cast<double>(all_peak) * per;
 }
-BENCHMARK(BM_MemoryPerBin)->Arg(1100000)->Arg(2000000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryPerBin)
+    ->Args({0, 1100000})
+    ->Args({0, 2000000})
+    ->Args({1, 1000000})
+    ->Args({1, 3000000})
+    ->Args({2, 1000000})
+    ->Args({2, 3000000})
+    ->Args({3, 1000000})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 // finalize at a tiny radius: a 400 x 400 lattice of markers 1.3e-10 degrees apart at zoom 29,
 // radius 0.001 px (160,000 bins, each its own cluster), the SQL reproducer

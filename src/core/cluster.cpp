@@ -1,9 +1,9 @@
-// cluster_agg's state: creation, the per-row path, combine, and the bin hash table.
+// cluster_agg's state: creation, the per-row path and combine (the bin table: cluster_bins.cpp).
 //
-// The state is a dense array of Bin records (cluster_internal.hpp) plus an open-addressing index
-// of 8-byte slots, both in allocator memory, grown by doubling, never past the allocator's
-// budget (reserve_bins). Nothing in it has a
-// destructor, so a PostgreSQL context reset frees it without our help.
+// The state is Bin records in chunks (cluster_internal.hpp, BinStore) plus an open-addressing
+// index of 8-byte slots, both in allocator memory, never grown past the allocator's budget
+// (reserve_bins). Nothing in it has a destructor, so a PostgreSQL context reset frees it
+// without our help.
 //
 // Why the state is order- and split-independent: a bin's key depends on the point alone (its
 // fixed-point position and the sign of its lon), and a bin's fields are an integer count, integer
@@ -21,8 +21,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace geocluster {
 
@@ -48,161 +50,6 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
-Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll) noexcept {
-    if (n > kMaxBins) return Status::OutOfMemory;
-    std::uint64_t new_cap = st->cap_bins;
-    if (n > st->cap_bins) {
-        // Doubling for the per-row path (n = size + 1); exactly n when told the size up front
-        // (deserialize, merge), so that a value of len bytes never costs more than ~1.5 len.
-        // (Growing by half instead leaves less room unused, but costs the per-row path a third
-        // more time at a million bins, in copies and fresh pages: bench/micro BM_AddPoint/16.
-        // Near the budget the growth is cut to what fits anyway, below.)
-        new_cap = std::uint64_t{st->cap_bins} * 2;
-        if (new_cap < 16) new_cap = 16;
-        if (new_cap < n) new_cap = n;
-        if (new_cap > kMaxBins) new_cap = kMaxBins;
-    }
-    const std::uint64_t old_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
-    std::uint64_t n_slots = old_slots;
-    if (2 * n > n_slots) {
-        if (n_slots < 32) n_slots = 32;
-        while (n_slots < 2 * n) n_slots *= 2;
-    }
-    // The budget, checked before allocating, counts all that is live while the tables are
-    // copied: the grown state and the old bin array and slots it replaces. A growth that would
-    // pass it grows only as far as it allows (at least to n).
-    const std::size_t budget = st->alloc.budget_bytes;
-    if (budget != 0) {
-        const std::size_t old_slot_bytes = n_slots > old_slots ? old_slots * sizeof(Slot) : 0;
-        const auto peak = [&](std::uint64_t cap) noexcept {
-            return state_bytes(cap, n_slots, st->cap_pending) + old_slot_bytes +
-                   (cap > st->cap_bins ? std::size_t{st->cap_bins} * sizeof(Bin) : 0);
-        };
-        if (n > st->cap_bins && new_cap > n && peak(new_cap) > budget) {
-            const std::size_t fixed = peak(0) + std::size_t{st->cap_bins} * sizeof(Bin);
-            const std::uint64_t fit = fixed < budget ? (budget - fixed) / sizeof(Bin) : 0;
-            new_cap = std::max(std::min(fit, new_cap), n);
-        }
-        if (peak(new_cap) > budget) {
-            st->refused_bytes = peak(new_cap);
-            return Status::StateTooLarge;
-        }
-    }
-    Bin* new_bins = nullptr;
-    if (new_cap > st->cap_bins) {
-        new_bins = static_cast<Bin*>(st->alloc.alloc(st->alloc.ctx, new_cap * sizeof(Bin)));
-        if (new_bins == nullptr) return Status::OutOfMemory;
-    }
-    Slot* new_slots = nullptr;
-    if (n_slots > old_slots) {
-        new_slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));
-        if (new_slots == nullptr) {
-            if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
-            return Status::OutOfMemory;
-        }
-    }
-    // Both allocations succeeded: fill them, then commit. Filling polls (at millions of bins it
-    // moves hundreds of MB); a cancel releases the new arrays and leaves the state as it was.
-    constexpr std::uint32_t kStep = 65536;
-    const auto canceled = [&](std::uint64_t work) {
-        if (poll == nullptr || !poll->canceled(work)) return false;
-        if (new_bins != nullptr) st->alloc.release(st->alloc.ctx, new_bins);
-        if (new_slots != nullptr) st->alloc.release(st->alloc.ctx, new_slots);
-        return true;
-    };
-    if (new_bins != nullptr) {
-        for (std::uint32_t at = 0; at < st->n_bins; at += kStep) {
-            const std::uint32_t m = std::min(kStep, st->n_bins - at);
-            std::memcpy(new_bins + at, st->bins + at, std::size_t{m} * sizeof(Bin));
-            if (canceled(Poller::kPollEvery)) return Status::Canceled;
-        }
-    }
-    if (new_slots != nullptr) {
-        for (std::uint64_t at = 0; at < n_slots; at += kStep) {
-            const std::uint64_t m = std::min<std::uint64_t>(kStep, n_slots - at);
-            std::memset(new_slots + at, 0, m * sizeof(Slot));
-            if (canceled(Poller::kPollEvery)) return Status::Canceled;
-        }
-        const std::uint64_t mask = n_slots - 1;
-        for (std::uint32_t i = 0; i < st->n_bins; ++i) {
-            const std::uint64_t h = hash_key(st->bins[i].kx, st->bins[i].ky);
-            std::uint64_t j = h & mask;
-            while (new_slots[j].index1 != 0) j = (j + 1) & mask;
-            new_slots[j] = Slot{i + 1, tag_of(h)};
-            if (canceled(1)) return Status::Canceled;
-        }
-    }
-    if (new_bins != nullptr) {
-        if (st->bins != nullptr) st->alloc.release(st->alloc.ctx, st->bins);
-        st->bins = new_bins;
-        st->cap_bins = static_cast<std::uint32_t>(new_cap);
-    }
-    if (new_slots != nullptr) {
-        if (st->slots != nullptr) st->alloc.release(st->alloc.ctx, st->slots);
-        st->slots = new_slots;
-        st->slot_mask = n_slots - 1;
-    }
-    return Status::Ok;
-}
-
-Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept {
-    return find_bin_hashed(st, kx, ky, hash_key(kx, ky));
-}
-
-namespace {
-
-Bin empty_bin(std::uint64_t kx, std::uint64_t ky) noexcept {
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    return Bin{kx, ky, 0, 0, 0, 0, 0, 0, inf, -inf, inf, -inf, 0};
-}
-
-// The slot of key (kx, ky), whose hash is h: the one that holds it, or the empty slot where it
-// belongs. Needs a slot table. Tags are compared first, so most probes never touch a bin.
-std::uint64_t slot_of_key(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                          std::uint64_t h) noexcept {
-    const auto tag = tag_of(h);
-    for (std::uint64_t j = h & st->slot_mask;; j = (j + 1) & st->slot_mask) {
-        const Slot s = st->slots[j];
-        if (s.index1 == 0) return j;
-        if (s.tag == tag) {
-            const Bin& b = st->bins[s.index1 - 1];
-            if (b.kx == kx && b.ky == ky) return j;
-        }
-    }
-}
-
-}  // namespace
-
-Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                     std::uint64_t h) noexcept {
-    if (st->slots == nullptr) return nullptr;
-    const Slot s = st->slots[slot_of_key(st, kx, ky, h)];
-    return s.index1 == 0 ? nullptr : &st->bins[s.index1 - 1];
-}
-
-Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
-                        std::uint64_t h) noexcept {
-    Slot& s = st->slots[slot_of_key(st, kx, ky, h)];
-    if (s.index1 == 0) {
-        const std::uint32_t i = st->n_bins++;
-        st->bins[i] = empty_bin(kx, ky);
-        s = Slot{i + 1, tag_of(h)};
-    }
-    return &st->bins[s.index1 - 1];
-}
-
-void absorb_bin(Bin* dst, const Bin& src) noexcept {
-    dst->count += src.count;
-    bin_add_sums(*dst, bin_sum_x(src), bin_sum_y(src));
-    if (src.min_lat < dst->min_lat) dst->min_lat = src.min_lat;
-    if (src.max_lat > dst->max_lat) dst->max_lat = src.max_lat;
-    if (src.min_lon < dst->min_lon) dst->min_lon = src.min_lon;
-    if (src.max_lon > dst->max_lon) dst->max_lon = src.max_lon;
-    if (src.has_id != 0 && (dst->has_id == 0 || src.min_id < dst->min_id)) {
-        dst->min_id = src.min_id;
-        dst->has_id = 1;
-    }
-}
 
 Status validate_lat_lon(double lat, double lon) noexcept {
     if (!std::isfinite(lat)) return Status::LatNotFinite;
@@ -258,13 +105,17 @@ std::uint32_t distinct_missing(const std::uint64_t* kx, const std::uint64_t* ky,
 
 }  // namespace
 
-Status flush_pending(ClusterState* st) noexcept {
-    const std::uint32_t n = st->n_pending;
-    if (n == 0) return Status::Ok;
+namespace {
+
+// A batch of pending points on its way into the bins: each point's key, hash and bin index.
+struct Batch {
     std::uint64_t kx[kPendingCap], ky[kPendingCap], hash[kPendingCap];
     std::uint32_t bin[kPendingCap];
-    // 1. Positions (of points given by lat/lon), keys and hashes; start fetching each key's
-    //    first hash slot.
+};
+
+// 1. Positions (of points given by lat/lon), keys and hashes; start fetching each key's first
+//    hash slot.
+void batch_keys(ClusterState* st, std::uint32_t n, Batch* b) noexcept {
     for (std::uint32_t i = 0; i < n; ++i) {
         Pending& p = st->pending[i];
         if (p.x == kPositionPending) {
@@ -274,86 +125,104 @@ Status flush_pending(ClusterState* st) noexcept {
             p.lat = mercator_lat(static_cast<double>(p.y) / kFixedOneD) + 0.0;
             p.lon = mercator_lon(static_cast<double>(p.x) / kFixedOneD) + 0.0;
         }
-        kx[i] = div_side(st, p.x) << 1 | (p.lon < 0.0 ? 1u : 0u);
-        ky[i] = div_side(st, p.y);
-        hash[i] = hash_key(kx[i], ky[i]);
-        if (st->slots != nullptr) __builtin_prefetch(&st->slots[hash[i] & st->slot_mask]);
+        b->kx[i] = div_side(st, p.x) << 1 | (p.lon < 0.0 ? 1u : 0u);
+        b->ky[i] = div_side(st, p.y);
+        b->hash[i] = hash_key(b->kx[i], b->ky[i]);
+        if (st->slots != nullptr) __builtin_prefetch(&st->slots[b->hash[i] & st->slot_mask]);
     }
-    // 2. Find each bin in two steps, so that the cache misses of a batch overlap instead of
-    //    queueing one after another: (a) probe the hash slots (being fetched since step 1) by
-    //    their 32-bit tags alone and start fetching the bin a tag names (a Bin spans two cache
-    //    lines); (b) check each point's key against that bin, by then in cache, and search
-    //    properly on the rare false tag match. A point with the previous point's key (rows that
-    //    arrive sorted) takes its bin without a probe. Nothing changes in the state until every
-    //    new key has room (below).
-    if (st->slots != nullptr) {
-        const Slot* const slots = st->slots;
-        const std::uint64_t mask = st->slot_mask;
-        // The previous batch's last point (none yet: no key matches kMissingBin's bin).
-        std::uint32_t prev = st->n_bins > 0 ? st->last : kMissingBin;
-        std::uint64_t prev_kx = prev != kMissingBin ? st->bins[prev].kx : ~std::uint64_t{0};
-        std::uint64_t prev_ky = prev != kMissingBin ? st->bins[prev].ky : ~std::uint64_t{0};
-        for (std::uint32_t i = 0; i < n; ++i) {
-            if (kx[i] == prev_kx && ky[i] == prev_ky && prev != kMissingBin) {  // verified in (b)
-                bin[i] = prev;
-                continue;
-            }
-            const auto tag = tag_of(hash[i]);
-            std::uint32_t found = kMissingBin;
-            for (std::uint64_t j = hash[i] & mask;; j = (j + 1) & mask) {
-                const Slot sl = slots[j];
-                if (sl.index1 == 0) break;
-                if (sl.tag == tag) {
-                    found = sl.index1 - 1;
-                    break;
-                }
-            }
-            if (found != kMissingBin) {
-                __builtin_prefetch(&st->bins[found]);
-                __builtin_prefetch(reinterpret_cast<const char*>(&st->bins[found]) + 64);
-            }
-            bin[i] = prev = found;
-            prev_kx = kx[i];
-            prev_ky = ky[i];
+}
+
+// 2. Find each bin in two steps, so that the cache misses of a batch overlap instead of queueing
+//    one after another: (a, here) probe the hash slots (being fetched since step 1) by their
+//    32-bit tags alone and start fetching the bin a tag names (a Bin spans two cache lines);
+//    (b, batch_verify) check each point's key against that bin. A point with the previous
+//    point's key (rows that arrive sorted) takes its bin without a probe.
+void batch_probe(const ClusterState* st, std::uint32_t n, Batch* b) noexcept {
+    if (st->slots == nullptr) {
+        for (std::uint32_t i = 0; i < n; ++i) b->bin[i] = kMissingBin;
+        return;
+    }
+    const Slot* const slots = st->slots;
+    const std::uint64_t mask = st->slot_mask;
+    // The previous batch's last point (none yet: no key matches kMissingBin's bin).
+    std::uint32_t prev = st->n_bins > 0 ? st->last : kMissingBin;
+    std::uint64_t prev_kx = prev != kMissingBin ? st->bins[prev].kx : ~std::uint64_t{0};
+    std::uint64_t prev_ky = prev != kMissingBin ? st->bins[prev].ky : ~std::uint64_t{0};
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (b->kx[i] == prev_kx && b->ky[i] == prev_ky && prev != kMissingBin) {  // verified in (b)
+            b->bin[i] = prev;
+            continue;
         }
-    } else {
-        for (std::uint32_t i = 0; i < n; ++i) bin[i] = kMissingBin;
-    }
-    std::uint32_t missing = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {  // (b)
-        if (bin[i] != kMissingBin) {
-            const Bin& b = st->bins[bin[i]];
-            if (b.kx == kx[i] && b.ky == ky[i]) continue;
-            const Bin* f = find_bin_hashed(st, kx[i], ky[i], hash[i]);
-            if (f != nullptr) {
-                bin[i] = static_cast<std::uint32_t>(f - st->bins);
-                continue;
+        const auto tag = tag_of(b->hash[i]);
+        std::uint32_t found = kMissingBin;
+        for (std::uint64_t j = b->hash[i] & mask;; j = (j + 1) & mask) {
+            const Slot sl = slots[j];
+            if (sl.index1 == 0) break;
+            if (sl.tag == tag) {
+                found = sl.index1 - 1;
+                break;
             }
-            bin[i] = kMissingBin;
+        }
+        if (found != kMissingBin) {
+            __builtin_prefetch(&st->bins[found]);
+            __builtin_prefetch(reinterpret_cast<const char*>(&st->bins[found]) + 64);
+        }
+        b->bin[i] = prev = found;
+        prev_kx = b->kx[i];
+        prev_ky = b->ky[i];
+    }
+}
+
+// (b): each point's key against its bin, by then in cache; a proper search on the rare false tag
+// match. Returns how many points have no bin yet (bin = kMissingBin).
+std::uint32_t batch_verify(const ClusterState* st, std::uint32_t n, Batch* b) noexcept {
+    std::uint32_t missing = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (b->bin[i] != kMissingBin) {
+            const Bin& bin = st->bins[b->bin[i]];
+            if (bin.kx == b->kx[i] && bin.ky == b->ky[i]) continue;
+            b->bin[i] = find_index_hashed(st, b->kx[i], b->ky[i], b->hash[i]);
+            if (b->bin[i] != kNoBin) continue;
+            b->bin[i] = kMissingBin;
         }
         ++missing;
     }
+    return missing;
+}
+
+// 3. Room for the missing keys, then their bins. While the tables have room for every missing
+//    point (the usual case), nothing needs counting; otherwise reserve exactly the distinct new
+//    keys, so that a small group stays small (a batch of 256 points in one new bin reserves one
+//    bin, not 256). Nothing changes in the state unless every new key has room.
+Status batch_insert(ClusterState* st, std::uint32_t n, std::uint32_t missing, Batch* b) noexcept {
+    std::uint64_t need = std::uint64_t{st->n_bins} + missing;
+    const std::uint64_t slot_room = st->slots != nullptr ? (st->slot_mask + 1) / 2 : 0;
+    if (need > st->cap_bins || need > slot_room)
+        need = std::uint64_t{st->n_bins} + distinct_missing(b->kx, b->ky, b->hash, b->bin, n);
+    const Status s = reserve_bins(st, need, false);
+    if (s != Status::Ok) return s;
+    // One probe per point: an earlier point of the batch may have added its key.
+    for (std::uint32_t i = 0; i < n; ++i)
+        if (b->bin[i] == kMissingBin) b->bin[i] = find_or_insert_index(st, b->kx[i], b->ky[i], b->hash[i]);
+    return Status::Ok;
+}
+
+}  // namespace
+
+Status flush_pending(ClusterState* st) noexcept {
+    const std::uint32_t n = st->n_pending;
+    if (n == 0) return Status::Ok;
+    Batch b;
+    batch_keys(st, n, &b);
+    batch_probe(st, n, &b);
+    const std::uint32_t missing = batch_verify(st, n, &b);
     if (missing > 0) {
-        // Room first. While the arrays have room for every missing point (the usual case: they
-        // grow by doubling), nothing needs counting; otherwise reserve exactly the distinct new
-        // keys, so that a small group stays small (a batch of 256 points in one new bin reserves
-        // one bin, not 256).
-        std::uint64_t need = std::uint64_t{st->n_bins} + missing;
-        const std::uint64_t slot_room = st->slots != nullptr ? (st->slot_mask + 1) / 2 : 0;
-        if (need > st->cap_bins || need > slot_room)
-            need = std::uint64_t{st->n_bins} + distinct_missing(kx, ky, hash, bin, n);
-        const Status s = reserve_bins(st, need);
+        const Status s = batch_insert(st, n, missing, &b);
         if (s != Status::Ok) return s;
-        // Then one probe per point: an earlier point of the batch may have added its key.
-        for (std::uint32_t i = 0; i < n; ++i) {
-            if (bin[i] != kMissingBin) continue;
-            const Bin* b = find_or_insert_bin(st, kx[i], ky[i], hash[i]);
-            bin[i] = static_cast<std::uint32_t>(b - st->bins);
-        }
     }
-    // 3. Fold the points in.
-    for (std::uint32_t i = 0; i < n; ++i) fold_point(&st->bins[bin[i]], st->pending[i]);
-    st->last = bin[n - 1];
+    // 4. Fold the points in.
+    for (std::uint32_t i = 0; i < n; ++i) fold_point(&st->bins[b.bin[i]], st->pending[i]);
+    st->last = b.bin[n - 1];
     st->n_pending = 0;
     return Status::Ok;
 }
@@ -376,9 +245,9 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
     }
     if (st->cap_pending < kPendingCap) {
         const std::uint32_t cap = st->cap_pending == 0 ? 16 : 2 * st->cap_pending;
-        const std::uint64_t n_slots = st->slots != nullptr ? st->slot_mask + 1 : 0;
         const std::size_t peak =  // as in reserve_bins: the old buffer is live while it grows
-            state_bytes(st->cap_bins, n_slots, cap) + std::size_t{st->cap_pending} * sizeof(Pending);
+            state_bytes(st->cap_bins, st->bins.cap_chunks, slot_count(st), cap) +
+            std::size_t{st->cap_pending} * sizeof(Pending);
         if (st->alloc.budget_bytes != 0 && peak > st->alloc.budget_bytes) {
             if (st->pending != nullptr) return Status::Ok;  // go on with the buffer it has
             st->refused_bytes = peak;
@@ -445,7 +314,8 @@ Status cluster_create(int zoom, double radius_px, bool has_id, const Allocator& 
 void cluster_destroy(ClusterState* st) noexcept {
     if (st == nullptr) return;
     const Allocator a = st->alloc;
-    if (st->bins != nullptr) a.release(a.ctx, st->bins);
+    for (std::uint32_t j = 0; j < st->bins.n_chunks; ++j) a.release(a.ctx, st->bins.chunks[j]);
+    if (st->bins.chunks != nullptr) a.release(a.ctx, st->bins.chunks);
     if (st->slots != nullptr) a.release(a.ctx, st->slots);
     if (st->pending != nullptr) a.release(a.ctx, st->pending);
     a.release(a.ctx, st);
@@ -507,7 +377,7 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck can
         if (poll.canceled(1)) return Status::Canceled;
     }
     if (fresh > 0) {
-        const Status s = reserve_bins(dst, dst->n_bins + fresh, &poll);
+        const Status s = reserve_bins(dst, dst->n_bins + fresh, true, &poll);
         if (s != Status::Ok) return s;
     }
     // src's bins hold all its points (settled above), so counting them bin by bin keeps dst
@@ -522,7 +392,7 @@ Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck can
 }
 
 std::size_t cluster_estimate_bytes(const ClusterState* st) noexcept {
-    return state_bytes(st->cap_bins, st->slots != nullptr ? st->slot_mask + 1 : 0, st->cap_pending);
+    return state_bytes(st->cap_bins, st->bins.cap_chunks, slot_count(st), st->cap_pending);
 }
 
 std::size_t cluster_refused_bytes(const ClusterState* st) noexcept { return st->refused_bytes; }

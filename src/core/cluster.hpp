@@ -82,7 +82,7 @@ namespace geocluster {
 // (cluster_estimate_bytes), plus the old ones while a growth copies them, plus finalize's
 // scratch while it runs. A growth that would pass it is refused before anything is allocated,
 // with Status::StateTooLarge, the state unchanged. (Not counted: serialize's output and its
-// 4 bytes of scratch per bin, and finalize's result, 64 bytes per cluster.) The glue sets it
+// 4 bytes of scratch per bin, and finalize's result, one Cluster per cluster.) The glue sets it
 // from geocluster.max_state_memory; a state keeps the allocator it was created with.
 struct Allocator {
     void* (*alloc)(void* ctx, std::size_t bytes);
@@ -106,6 +106,8 @@ struct Cluster {
     std::int64_t id;                            // valid when has_id (contract 6)
     bool has_id;
 };
+
+static_assert(sizeof(Cluster) == 72, "a result row is 72 bytes (README, Memory)");
 
 // A finalize result. items is allocated with the state's allocator; free it with
 // cluster_free_list (or let the memory context go).
@@ -215,6 +217,8 @@ Status cluster_bin_key_mercator(const ClusterState* state, double unit_x, double
 struct ClusterFinalizeStats {
     std::uint32_t passes;       // clustering passes run (the last one changes nothing)
     std::size_t scratch_bytes;  // peak scratch memory, result excluded
+    std::size_t state_bytes;    // the state's bytes meanwhile (hash slots released): the budget
+                                // bounds state_bytes + scratch_bytes
     std::uint64_t near_visits;  // grid entries visited by neighbour queries, all passes (work)
 };
 

@@ -116,6 +116,40 @@ inline void bin_add_sums(Bin& b, u128 dx, u128 dy) noexcept {
     bin_set_sums(b, bin_sum_x(b) + dx, bin_sum_y(b) + dy);
 }
 
+// The bins of a state, in chunks that never move. Why chunks: a growth then allocates one more
+// chunk instead of copying the whole array into one twice its size, which held the old array and
+// the new (three times the bins) at once and left up to half of the new one unused; with chunks
+// the bins cost their 88 bytes plus at most one partly filled chunk. Chunk 0 holds bins [0, 16),
+// chunk j = 1 .. 6 holds [8 << j, 16 << j) (sizes doubling, so that a small group stays small),
+// every later chunk 2^10 bins (90 kB). The last chunk may be allocated short of its full size
+// (a reservation of an exact count: deserialize, merge); it is reallocated full when it must grow.
+constexpr int kChunkBits = 10;
+constexpr std::uint32_t kChunkMask = (std::uint32_t{1} << kChunkBits) - 1;
+constexpr std::uint32_t kSmallChunks = kChunkBits - 3;  // chunks 0 .. 6, below 2^10 bins
+
+inline std::uint32_t chunk_of(std::uint32_t i) noexcept {
+    if (i > kChunkMask) return kSmallChunks - 1 + (i >> kChunkBits);
+    return i < 16 ? 0 : static_cast<std::uint32_t>(28 - __builtin_clz(i));  // bit width - 4
+}
+inline std::uint32_t chunk_base(std::uint32_t j) noexcept {
+    return j == 0 ? 0 : j < kSmallChunks ? 8u << j : (j - (kSmallChunks - 1)) << kChunkBits;
+}
+inline std::uint32_t chunk_bins(std::uint32_t j) noexcept {
+    return j == 0 ? 16 : j < kSmallChunks ? 8u << j : std::uint32_t{1} << kChunkBits;
+}
+
+struct BinStore {
+    Bin** chunks;             // n_chunks used of cap_chunks
+    std::uint32_t n_chunks, cap_chunks;
+    std::uint32_t last_bins;  // bins allocated in the last chunk (chunk_bins, or fewer)
+
+    Bin& operator[](std::uint32_t i) const noexcept {
+        if (i > kChunkMask) return chunks[kSmallChunks - 1 + (i >> kChunkBits)][i & kChunkMask];
+        const std::uint32_t j = chunk_of(i);
+        return chunks[j][i - chunk_base(j)];
+    }
+};
+
 // Hash slot: index + 1 of a bin in the dense bin array (0 = empty) and 32 bits of its hash, so
 // that most probes never touch the bin itself.
 struct Slot {
@@ -184,7 +218,7 @@ struct ClusterState {
     std::uint64_t bin_side;       // S, fixed units, >= 1
     std::uint64_t max_key;        // largest column or row: 2^48 / S
     double reach;                 // radius + slack in fixed units, clamped: the "within" distance
-    cluster_internal::Bin* bins;  // dense, n_bins used of cap_bins
+    cluster_internal::BinStore bins;  // n_bins used of cap_bins
     std::uint32_t n_bins, cap_bins;
     cluster_internal::Slot* slots;  // open addressing, linear probing, load <= 1/2
     std::uint64_t slot_mask;        // slot count - 1 (power of two), 0 when no slots yet
@@ -199,24 +233,41 @@ struct ClusterState {
 
 namespace cluster_internal {
 
+// "bin - st->bins", as when the bins were one array: the index of a bin of the state (found by
+// its key: the state is the one that holds the store). For code that holds a Bin pointer.
+std::ptrdiff_t operator-(const Bin* b, const BinStore& bins) noexcept;
+
 // Parameters derived from zoom and radius: identical for identical (zoom, radius_px), which is
 // what merge and deserialize check.
 void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noexcept;
 
 // The bytes a state holds with these capacities (what cluster_estimate_bytes reports and the
 // allocator's budget bounds).
-inline std::size_t state_bytes(std::uint64_t cap_bins, std::uint64_t n_slots,
-                               std::uint64_t cap_pending) noexcept {
-    return sizeof(ClusterState) + cap_bins * sizeof(Bin) + n_slots * sizeof(Slot) +
-           cap_pending * sizeof(Pending);
+inline std::size_t state_bytes(std::uint64_t cap_bins, std::uint64_t cap_chunks,
+                               std::uint64_t n_slots, std::uint64_t cap_pending) noexcept {
+    return sizeof(ClusterState) + cap_bins * sizeof(Bin) + cap_chunks * sizeof(Bin*) +
+           n_slots * sizeof(Slot) + cap_pending * sizeof(Pending);
 }
+inline std::uint64_t slot_count(const ClusterState* st) noexcept {
+    return st->slots != nullptr ? st->slot_mask + 1 : 0;
+}
+
+// The hash slots are an index of the bins, nothing else: finalisation releases them while its
+// scratch is live, so that the two are not held at once, and builds them again afterwards
+// (identical: the same bins inserted in the same order). restore_slots does not poll: a
+// cancelled finalize leaves the state as it was. OutOfMemory from it leaves the state without
+// slots, which the next reserve_bins rebuilds.
+void release_slots(ClusterState* st) noexcept;
+Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept;
 
 class Poller;  // polled_sort.hpp
 
-// Ensures room for n bins (array and hash slots). Either both grow or nothing changes.
+// Ensures room for n bins (bin chunks and hash slots). Either both grow or nothing changes. With
+// exact, the last chunk is allocated only as far as n needs (a size known up front); otherwise
+// whole chunks (the per-row path), or as far as n needs when whole ones would pass the budget.
 // StateTooLarge, before allocating, when the grown state would pass the allocator's budget. With
 // a poll, Canceled when it says so (nothing changed then).
-Status reserve_bins(ClusterState* st, std::uint64_t n, Poller* poll = nullptr) noexcept;
+Status reserve_bins(ClusterState* st, std::uint64_t n, bool exact, Poller* poll = nullptr) noexcept;
 
 Bin* find_bin(const ClusterState* st, std::uint64_t kx, std::uint64_t ky) noexcept;
 Bin* find_bin_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
@@ -251,6 +302,12 @@ inline std::uint64_t div_side(const ClusterState* st, std::uint64_t v) noexcept 
 // room for one more bin.
 Bin* find_or_insert_bin(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
                         std::uint64_t h) noexcept;
+// The same, as the bin's index; and find_bin_hashed's index (kNoBin when absent).
+constexpr std::uint32_t kNoBin = 0xFFFFFFFFu;
+std::uint32_t find_or_insert_index(ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                                   std::uint64_t h) noexcept;
+std::uint32_t find_index_hashed(const ClusterState* st, std::uint64_t kx, std::uint64_t ky,
+                                std::uint64_t h) noexcept;
 
 void absorb_bin(Bin* dst, const Bin& src) noexcept;
 

@@ -192,7 +192,7 @@ Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t 
     if (order == nullptr) return Status::OutOfMemory;
     Poller poll(cancel);
     for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
-    const Bin* bins = st->bins;
+    const BinStore& bins = st->bins;
     const std::uint32_t* sorted =
         polled_sort(order, order + n, n,
                     [bins](std::uint32_t a, std::uint32_t b) noexcept {
@@ -232,7 +232,7 @@ Status cluster_deserialize(const std::uint8_t* bytes, std::size_t len, const All
     Status s = cluster_create(zoom, radius_px, (flags & kHeaderHasId) != 0, alloc, &st);
     if (s != Status::Ok) return s == Status::OutOfMemory ? s : Status::StateCorrupt;
     Poller poll(cancel);
-    if (n > 0) s = reserve_bins(st, n, &poll);
+    if (n > 0) s = reserve_bins(st, n, true, &poll);
 
     std::uint64_t total = 0;
     const std::uint8_t* p = bytes + kHeaderBytes;

@@ -13,6 +13,7 @@
 namespace geocluster {
 
 constexpr double kPi = 3.14159265358979323846;
+constexpr long double kPiL = 3.141592653589793238462643383279502884L;
 
 // Web Mercator cannot show the poles (y runs to infinity). Tiled maps cut the world into a
 // square, which puts the edge at lat = atan(sinh(pi)) = 85.0511287798...: Bing documents the
@@ -41,6 +42,13 @@ inline double mercator_lon(double unit_x) noexcept { return unit_x * 360.0 - 180
 
 inline double mercator_lat(double unit_y) noexcept {
     return std::atan(std::sinh(kPi * (1.0 - 2.0 * unit_y))) * (180.0 / kPi);
+}
+
+// The same in long double, given t = 1 - 2 * unit_y (exact in long double for the callers'
+// dyadic or fixed-point y), with one final rounding: where a latitude must be the nearest
+// double (tile edges, cluster centres), not merely close.
+inline double mercator_lat_precise(long double t) noexcept {
+    return static_cast<double>(std::atan(std::sinh(kPiL * t)) * (180.0L / kPiL));
 }
 
 // World size in pixels at a zoom, 256 px tiles.

@@ -11,7 +11,6 @@ namespace mercator_series_internal {
 namespace {
 
 Table build_table() noexcept {
-    constexpr long double kPiL = 3.141592653589793238462643383279502884L;
     const long double phi_max = static_cast<long double>(kMercatorMaxLat) * (kPiL / 180.0L);
     Table t{};
     t.step = static_cast<double>(phi_max / kIntervals);

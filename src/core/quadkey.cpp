@@ -58,9 +58,7 @@ double quadkey_row_edge_lat(int zoom, std::uint32_t y) noexcept {
     // The boundary is transcendental, so it cannot be exact; long double and a single final
     // rounding make it the nearest double in practice. atan and sinh are odd, so rows
     // y and 2^zoom - y get edges of exactly opposite sign and the equator is exactly 0.
-    constexpr long double kPiL = 3.141592653589793238462643383279502884L;
-    const long double u = 1.0L - std::ldexp(static_cast<long double>(y), 1 - zoom);
-    return static_cast<double>(std::atan(std::sinh(kPiL * u)) * (180.0L / kPiL));
+    return mercator_lat_precise(1.0L - std::ldexp(static_cast<long double>(y), 1 - zoom));
 }
 
 std::uint32_t quadkey_tile_x_of_lon(double lon, int zoom) noexcept {

@@ -1106,13 +1106,24 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
             ASSERT_EQ(cluster_add_point(st, g.uni(-60, 60), g.uni(-180, 180), true, i), Status::Ok);
         if (fail_at == 0) {
             // The last points are still buffered (cluster.hpp, Buffering): with no memory to fold
-            // them in, every reader fails cleanly, and nothing is lost.
-            t.fail_after = t.allocations;
-            EXPECT_EQ(cluster_serialized_size(st), SIZE_MAX);
+            // them in, every reader fails cleanly, and nothing is lost. 2,148 markers in bins of
+            // their own: the buffer is folded in at 16, 48, 112, 240, then every 256 points, so
+            // 2,032 bins are folded (in chunks for 2,048) and the 116 buffered ones need more.
+            TrackingAllocator u;
+            ClusterState* lone = nullptr;
+            ASSERT_EQ(cluster_create(29, 1e-6, true, u.allocator(), &lone), Status::Ok);
+            for (int i = 0; i < 2148; ++i)
+                ASSERT_EQ(cluster_add_point(lone, -60 + i * 0.05, -170 + i * 0.1, true, i), Status::Ok);
+            ASSERT_EQ(cluster_bin_count(lone), 2032u);
+            u.fail_after = u.allocations;
+            EXPECT_EQ(cluster_serialized_size(lone), SIZE_MAX);
             ClusterList l{};
-            EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::OutOfMemory);
-            EXPECT_EQ(cluster_point_count(st), 2000u);
-            t.fail_after = -1;
+            EXPECT_EQ(cluster_finalize(lone, kNoCancel, &l), Status::OutOfMemory);
+            EXPECT_EQ(cluster_point_count(lone), 2148u);
+            u.fail_after = -1;
+            EXPECT_EQ(cluster_serialized_size(lone), 24u + 2148u * 97u);
+            cluster_destroy(lone);
+            EXPECT_EQ(u.live_blocks(), 0u);
         }
         const std::size_t size = cluster_serialized_size(st);  // folds the buffer in
         t.fail_after = t.allocations + fail_at;
@@ -1234,6 +1245,34 @@ TEST(ClusterBudget, FinalizeScratchCounts) {
             << i;
     }
     cluster_destroy(st);
+}
+
+// 160 bytes per occupied bin is enough for everything the budget bounds, adding and finalizing:
+// 300,000 markers over the world at zoom 29 with a tiny radius, every one a bin and a cluster
+// of its own (the worst case: the most bins per marker, no merging), under a budget of 160 bytes
+// per marker. (The engine needs about 145: 88 per bin, up to 48 for the hash slots while they
+// grow, and about 55 of finalisation scratch while the slots are released.)
+TEST(ClusterBudget, AHundredAndSixtyBytesPerBin) {
+    constexpr std::size_t n = 300000;
+    constexpr std::size_t budget = 160 * n;
+    TrackingAllocator t;
+    ClusterState* st = nullptr;
+    ASSERT_EQ(cluster_create(29, 1e-6, true, t.allocator(budget), &st), Status::Ok);
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
+    for (std::size_t i = 0; i < n; ++i)
+        ASSERT_EQ(cluster_add_point(st, lat(rng), lon(rng), true, static_cast<std::int64_t>(i)),
+                  Status::Ok)
+            << i << " markers, " << cluster_refused_bytes(st) << " bytes refused";
+    ClusterList l{};
+    ClusterFinalizeStats stats{};
+    ASSERT_EQ(cluster_finalize_assign(st, kNoCancel, &l, nullptr, nullptr, &stats), Status::Ok);
+    EXPECT_EQ(cluster_bin_count(st), n);
+    EXPECT_EQ(l.size, n);
+    EXPECT_LE(stats.state_bytes + stats.scratch_bytes, budget);
+    cluster_free_list(t.allocator(), &l);
+    cluster_destroy(st);
+    EXPECT_EQ(t.live_blocks(), 0u);
 }
 
 // Merging (the combine step) is refused before dst grows past the budget, leaving dst as it was.

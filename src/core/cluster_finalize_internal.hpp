@@ -1,0 +1,501 @@
+// Internals of cluster_agg's finaliser, shared by its files (one per phase, over this header):
+//   cluster_finalize.cpp         the algorithm's overview, run, the entry points
+//   cluster_finalize_grid.cpp    the neighbour grid: patching it between passes, indexing it
+//   cluster_finalize_passes.cpp  the seed order, the first pass and the later passes
+//   cluster_finalize_output.cpp  the output order and the results
+//   cluster_items.cpp            item arithmetic and an item's output row
+// Not part of the API: include cluster.hpp.
+#pragma once
+
+#include "core.hpp"
+
+#include "cluster.hpp"
+#include "cluster_internal.hpp"
+#include "cluster_items.hpp"
+#include "polled_sort.hpp"
+#include "radix_sort.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace geocluster {
+namespace cluster_internal {
+namespace finalize {
+
+// An item's centre: exactly q + r / count fixed units (r < count), and as doubles.
+struct Centre {
+    std::uint64_t qx, rx, qy, ry;
+    double x, y;
+};
+
+struct Pos {
+    double x, y;
+};
+
+// A neighbour-grid entry: an item (a bin, in the first pass) at its centre. The grid is sorted
+// by cell (column, then row: cells of side cell_, see Finalizer::run), so a column's cells are
+// contiguous and, within it, ordered by row; an entry's cell is computed from x and y.
+struct GridEntry {
+    double x, y;
+    std::uint32_t index;
+    std::uint32_t unused;
+};
+static_assert(sizeof(GridEntry) == 24, "three words per grid entry");
+
+// A sort key of up to 128 bits, for orders whose fields do not pack into one uint64 (far-apart
+// data at tiny radii: columns, rows and bin keys of 40 to 50 bits each).
+struct Key128 {
+    std::uint64_t hi, lo;
+};
+constexpr auto key128_less = [](const Key128& a, const Key128& b) noexcept {
+    return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
+};
+inline Key128 key128(u128 v) noexcept {
+    return Key128{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)};
+}
+
+// Sort entries for the rarest orders, that do not pack into 128 bits (see seed_order and
+// output_order): seed order by key[0..2], then the grid row it carries.
+struct SeedEntry {
+    std::uint64_t key[3];
+    std::uint32_t row;
+    std::uint32_t unused;
+};
+// The output order: key is a prefix of the order (count, then the centre's row), the rest is
+// decided from the item itself when two keys are equal.
+struct OutEntry {
+    std::uint64_t key;
+    std::uint32_t item;
+    std::uint32_t unused;
+};
+static_assert(sizeof(OutEntry) == 16, "an output sort entry is two words");
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+
+
+inline Item item_from_bin(const Bin& b) noexcept {
+    const bool west = (b.kx & 1) != 0;
+    Item it;
+    it.count = b.count;
+    it.count_w = west ? b.count : 0;
+    it.sx_e = west ? Wide{0, 0} : wide_make(bin_sum_x(b));
+    it.sx_w = west ? wide_make(bin_sum_x(b)) : Wide{0, 0};
+    it.sy = wide_make(bin_sum_y(b));
+    it.min_lat = b.min_lat;
+    it.max_lat = b.max_lat;
+    it.min_lon_e = west ? kInf : b.min_lon;
+    it.max_lon_e = west ? -kInf : b.max_lon;
+    it.min_lon_w = west ? b.min_lon : kInf;
+    it.max_lon_w = west ? b.max_lon : -kInf;
+    it.min_id = b.min_id;
+    it.rank = 0;
+    it.has_id = static_cast<std::uint32_t>(b.has_id);
+    return it;
+}
+
+
+// item_add(d, item_from_bin(b)) but the rank, without building the item (a temporary item costs
+// a store and reload of its 128 bytes per bin): the same operations on the same values, leaving
+// out those that cannot change d (adding 0, min with +inf, max with -inf).
+inline void item_add_bin(Item& d, const Bin& b) noexcept {
+    d.count += b.count;
+    if ((b.kx & 1) != 0) {  // west
+        d.count_w += b.count;
+        wide_add(d.sx_w, bin_sum_x(b));
+        d.min_lon_w = std::min(d.min_lon_w, b.min_lon);
+        d.max_lon_w = std::max(d.max_lon_w, b.max_lon);
+    } else {
+        wide_add(d.sx_e, bin_sum_x(b));
+        d.min_lon_e = std::min(d.min_lon_e, b.min_lon);
+        d.max_lon_e = std::max(d.max_lon_e, b.max_lon);
+    }
+    wide_add(d.sy, bin_sum_y(b));
+    d.min_lat = std::min(d.min_lat, b.min_lat);
+    d.max_lat = std::max(d.max_lat, b.max_lat);
+    if (b.has_id != 0 && (d.has_id == 0 || b.min_id < d.min_id)) {
+        d.min_id = b.min_id;
+        d.has_id = 1;
+    }
+}
+
+// Contract 3: the box that crosses the antimeridian wins only when strictly shorter, which needs
+// members on both sides. West members all have lon < 0 <= every east member's lon, so the
+// ordinary box is [min_lon_w, max_lon_e].
+inline bool crosses(const Item& it) noexcept {
+    if (it.count_w == 0 || it.count_w == it.count) return false;
+    const double ordinary = it.max_lon_e - it.min_lon_w;
+    const double crossing = 360.0 - (it.min_lon_e - it.max_lon_w);
+    return crossing < ordinary;
+}
+
+// The centre of count members whose positions add up to (nx, ny), west members of a crossing
+// cluster counted at x + 1.
+inline void centre_from_sums(u128 nx, u128 ny, std::uint64_t count, Centre* c) noexcept {
+    // Means stay below 2^49 (positions are <= 2^48, shifted ones <= 2^49, and a crossing cluster
+    // has an unshifted member), so the quotients fit 64 bits.
+    std::uint64_t qx, rx;
+    if (count == 1) {  // the same quotients, without a division: a lone marker's bin
+        qx = static_cast<std::uint64_t>(nx);
+        rx = 0;
+        c->qy = static_cast<std::uint64_t>(ny);
+        c->ry = 0;
+    } else if ((nx >> 64) == 0 && (ny >> 64) == 0) {
+        // The sums fit 64 bits (always below 2^15 members): the same quotients from the hardware
+        // divider instead of the 128-bit division routine, which costs several times more.
+        const auto nx64 = static_cast<std::uint64_t>(nx), ny64 = static_cast<std::uint64_t>(ny);
+        qx = nx64 / count;
+        rx = nx64 % count;
+        c->qy = ny64 / count;
+        c->ry = ny64 % count;
+    } else {
+        qx = static_cast<std::uint64_t>(nx / count);
+        rx = static_cast<std::uint64_t>(nx % count);
+        c->qy = static_cast<std::uint64_t>(ny / count);
+        c->ry = static_cast<std::uint64_t>(ny % count);
+    }
+    if (qx > kFixedOne || (qx == kFixedOne && rx > 0)) qx -= kFixedOne;  // wrap back into [0, 1]
+    c->qx = qx;
+    c->rx = rx;
+    const double n = static_cast<double>(count);
+    c->x = static_cast<double>(c->qx) + static_cast<double>(c->rx) / n;
+    c->y = static_cast<double>(c->qy) + static_cast<double>(c->ry) / n;
+}
+
+inline void centre_of(const Item& it, Centre* c) noexcept {
+    u128 nx = wide_load(it.sx_e) + wide_load(it.sx_w);
+    if (crosses(it)) nx += static_cast<u128>(it.count_w) << kFixedBits;  // west members at x + 1
+    centre_from_sums(nx, wide_load(it.sy), it.count, c);
+}
+
+// centre_of(item_from_bin(b)): a bin's members all lie on one side of the antimeridian
+// (cluster_internal.hpp), so it never crosses it.
+inline void centre_of_bin(const Bin& b, Centre* c) noexcept {
+    centre_from_sums(bin_sum_x(b), bin_sum_y(b), b.count, c);
+}
+
+// Item states across passes, and marks within a pass.
+enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
+enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
+
+// The Finalizer owns finalisation's scratch arrays (all trivially destructible, all from the
+// state's allocator) and releases them explicitly: it has no destructor on purpose. Its inputs
+// ("units") are the state's bins, or given items (run_items). The first pass works on the units
+// (grid entries and seeds are units) and creates the items: its seeds, numbered in seed order.
+// Items then keep their number (absorbed items are marked dead).
+class Finalizer {
+public:
+    Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
+        : st_(st), a_(st->alloc), poll_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
+
+    Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
+               std::size_t* n_assign) noexcept;
+    // run on given items instead of the state's bins (the state gives the parameters only).
+    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
+        input_ = items;
+        n_input_ = n;
+        items_out_ = out;
+        return run(true, nullptr, nullptr, nullptr);
+    }
+    // run, with the clusters as items (emit_items).
+    Status run_to_items(ItemClusters* out) noexcept {
+        items_out_ = out;
+        return run(true, nullptr, nullptr, nullptr);
+    }
+
+    std::uint32_t passes = 0;
+    std::size_t peak_scratch = 0;
+    bool over_budget = false;  // an allocation was refused by the budget, not by the allocator
+    std::uint64_t near_visits = 0;  // grid entries visited by neighbour queries
+
+private:
+    template <typename T>
+    Status get(T** p, std::size_t n) noexcept {
+        // The budget bounds the state and this scratch together (cluster.hpp, Allocator).
+        if (a_.budget_bytes != 0 && state_bytes_ + live_ + n * sizeof(T) + 1 > a_.budget_bytes) {
+            over_budget = true;
+            return Status::OutOfMemory;  // StateTooLarge, said by finalize_impl
+        }
+        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+        if (*p == nullptr) return Status::OutOfMemory;
+        live_ += n * sizeof(T) + 1;
+        peak_scratch = std::max(peak_scratch, live_);
+        return Status::Ok;
+    }
+    template <typename T>
+    void put(T*& p, std::size_t n) noexcept {
+        if (p == nullptr) return;
+        a_.release(a_.ctx, p);
+        live_ -= n * sizeof(T) + 1;
+        p = nullptr;
+    }
+    template <typename T>
+    static void carve(T** array, std::size_t n, unsigned char** at) noexcept {
+        *array = reinterpret_cast<T*>(*at);
+        *at += n * sizeof(T);
+    }
+    Status get_item_arrays() noexcept;
+    void release_scratch() noexcept {
+        put(grid_, n0_);
+        put(unit_item_, n0_);
+        put(order_, n_order_);
+        put(item_block_, item_block_bytes_);
+        count_ = nullptr;
+        rank_ = head_ = next_ = nullptr;
+        state_ = mark_ = nullptr;
+        release_index();
+    }
+    void release_index() noexcept { put(starts_, n_starts_); }
+    bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
+    std::uint64_t col_of(double x) const noexcept { return static_cast<std::uint64_t>(x / cell_); }
+    std::uint64_t row_of(double y) const noexcept { return static_cast<std::uint64_t>(y / cell_); }
+    bool within(Pos p, const GridEntry& e) const noexcept {
+        double dx = std::fabs(p.x - e.x);
+        if (dx > 0.5 * kFixedOneD) dx = kFixedOneD - dx;  // across the antimeridian
+        const double dy = p.y - e.y;
+        return dx * dx + dy * dy < reach2_;
+    }
+    // A unit alone: its centre, and its sums as an item.
+    Pos unit_pos(std::uint32_t u) const noexcept {
+        Centre c;
+        if (input_ != nullptr) {
+            centre_of(input_[u], &c);
+        } else {
+            centre_of_bin(st_->bins[u], &c);
+        }
+        return Pos{c.x, c.y};
+    }
+    // Item i, added up from its members (*members: how many, for the poll).
+    Item item_sum(std::uint32_t i, std::uint64_t* members) const noexcept;
+    Centre exact_centre(std::uint32_t i) const noexcept;
+    // Item i takes item j: one ring, one count, the smaller rank.
+    void join(std::uint32_t i, std::uint32_t j) noexcept {
+        count_[i] += count_[j];
+        rank_[i] = std::min(rank_[i], rank_[j]);
+        std::swap(next_[head_[i]], next_[head_[j]]);
+    }
+
+    template <typename PosOf>
+    Status sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint32_t* index,
+                        GridEntry* out) noexcept;
+    Status first_pass(bool* absorbed) noexcept;
+    Status first_pass_items(bool* absorbed) noexcept;
+    Status rank_items() noexcept;
+    template <typename T, typename Sort, typename Row>
+    Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key) noexcept;
+    Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept;
+    Status update_grid(std::uint32_t* n_dirty) noexcept;
+    Status index_grid() noexcept;
+    template <typename F>
+    std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
+    Status pass(bool* absorbed) noexcept;
+    Status output_order(std::uint32_t* n, OutEntry** sorted, OutEntry** entries,
+                        OutEntry** entries_tmp) noexcept;
+    Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
+                std::size_t* n_assign) noexcept;
+    Status emit_items() noexcept;
+
+    const ClusterState* st_;
+    Allocator a_;
+    Poller poll_;
+    std::size_t state_bytes_;
+    std::size_t live_ = 0;
+
+    std::uint32_t n0_ = 0;       // units
+    std::uint32_t n_items_ = 0;  // items: the first pass's seeds (0 until it ends)
+    bool first_ = true;          // in the first pass: grid entries and seeds are units
+    double query_ = 0;           // half-width of a neighbour query, fixed units, a little > reach
+    double cell_ = 0;            // grid cell side, fixed units, a little > query_
+    double reach2_ = 0;
+    std::uint64_t last_col_ = 0;
+
+    // The grid: live items (first pass: units) by cell, n_grid_ of n0_.
+    GridEntry* grid_ = nullptr;
+    std::uint32_t n_grid_ = 0;
+    // This pass's index of grid_: starts_[b] is the first entry at or after box cell b, for
+    // b <= the box's cells. The box is box_cols_ x box_rows_ cells from column box_col_, row
+    // box_row_. Cells, when the occupied cells' bounding box has at most about two cells per
+    // entry (the usual map viewport): b = (column - box_col_) * box_rows_ + (row - box_row_).
+    // Otherwise (sparse data) coarse columns: box_rows_ = 0, and b = (column - box_col_) >>
+    // col_shift_, a run of columns sorted by (column, row) that a query searches.
+    std::uint32_t* starts_ = nullptr;
+    std::uint64_t n_starts_ = 0;
+    std::uint64_t box_col_ = 0, box_row_ = 0, box_cols_ = 0, box_rows_ = 0;
+    int col_shift_ = 0;
+    // This pass's seed order: grid rows (n_order_ of them).
+    std::uint32_t* order_ = nullptr;
+    std::uint32_t n_order_ = 0;
+    // First pass only: the item each unit went to (kNone: not yet taken).
+    std::uint32_t* unit_item_ = nullptr;
+    // Over the bins, for the widths of the first pass's packed seed keys.
+    std::uint64_t max_bin_count_ = 0;
+    std::uint64_t kx_min_ = ~std::uint64_t{0}, kx_max_ = 0;
+    std::uint64_t ky_min_ = ~std::uint64_t{0}, ky_max_ = 0;
+
+    // The items, one allocation carved into arrays (get_item_arrays), by item number, but next_,
+    // which is by unit: every item's members form a ring, head_[i] -> next_ -> ... -> head_[i].
+    unsigned char* item_block_ = nullptr;
+    std::size_t item_block_bytes_ = 0;
+    std::uint64_t* count_ = nullptr;  // points
+    std::uint32_t* rank_ = nullptr;   // min over members of their first-pass item numbers
+    std::uint32_t* head_ = nullptr;   // a member unit
+    std::uint32_t* next_ = nullptr;   // by unit: the next member of its item's ring
+    std::uint8_t* state_ = nullptr;   // kClean / kDirty / kDead
+    std::uint8_t* mark_ = nullptr;    // this pass: kOut / kCandidate / kDone
+
+    // run_items: the input items (the units); run_items and run_to_items: where emit_items puts
+    // the result.
+    const Item* input_ = nullptr;
+    std::uint32_t n_input_ = 0;
+    ItemClusters* items_out_ = nullptr;
+};
+
+// Writes n grid entries to out, sorted by cell (ties in any order: what a query does with a
+// cell's entries does not depend on their order): entry k at pos_of(k), for item index[k]
+// (index null: k). pos_of is called up to three times per entry. Canceled, OutOfMemory.
+template <typename PosOf>
+Status Finalizer::sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint32_t* index,
+                               GridEntry* out) noexcept {
+    if (n == 0) return Status::Ok;
+    const auto item = [index](std::uint32_t k) noexcept { return index ? index[k] : k; };
+    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0;
+    std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const Pos p = pos_of(k);
+        col_min = std::min(col_min, col_of(p.x));
+        col_max = std::max(col_max, col_of(p.x));
+        row_min = std::min(row_min, row_of(p.y));
+        row_max = std::max(row_max, row_of(p.y));
+        if (canceled(1)) return Status::Canceled;
+    }
+    // Packed: (column - col_min, row - row_min, k), which sorts like the cell and carries k. It
+    // fits whenever the occupied cells span less than about 2^44 / n cells (any viewport); only
+    // tiny radii over far-apart data need the comparison sort.
+    const int row_bits = bit_width(row_max - row_min), index_bits = bit_width(n - 1);
+    const int bits = bit_width(col_max - col_min) + row_bits + index_bits;
+    const auto packed = [&](std::uint32_t k) noexcept {
+        const Pos p = pos_of(k);
+        return (static_cast<u128>(col_of(p.x) - col_min) << row_bits | (row_of(p.y) - row_min))
+                   << index_bits |
+               k;
+    };
+    const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
+    if (bits > 64) {  // at most 42 + 42 + 32 bits (cells are at least 65 fixed units wide)
+        Key128 *keys = nullptr, *tmp = nullptr;
+        if (get(&keys, n) != Status::Ok || get(&tmp, n) != Status::Ok) {
+            put(keys, n);
+            return Status::OutOfMemory;
+        }
+        Status s = Status::Ok;
+        for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
+            keys[k] = key128(packed(k));
+            if (canceled(1)) s = Status::Canceled;
+        }
+        const Key128* sorted = s == Status::Ok ? polled_sort(keys, tmp, n, key128_less, poll_) : nullptr;
+        if (s == Status::Ok && sorted == nullptr) s = Status::Canceled;
+        for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
+            const auto from = static_cast<std::uint32_t>(sorted[k].lo & index_mask);
+            const Pos p = pos_of(from);
+            out[k] = GridEntry{p.x, p.y, item(from), 0};
+            if (canceled(1)) s = Status::Canceled;
+        }
+        put(tmp, n);
+        put(keys, n);
+        return s;
+    }
+    std::uint64_t *keys = nullptr, *keys_tmp = nullptr;
+    if (get(&keys, n) != Status::Ok || get(&keys_tmp, n) != Status::Ok) {
+        put(keys, n);
+        return Status::OutOfMemory;
+    }
+    Status s = Status::Ok;
+    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
+        keys[k] = static_cast<std::uint64_t>(packed(k));
+        if (canceled(1)) s = Status::Canceled;
+    }
+    const std::uint64_t* sorted =
+        s == Status::Ok ? radix_sort(keys, keys_tmp, n, index_bits, bits, poll_) : nullptr;
+    if (s == Status::Ok && sorted == nullptr) s = Status::Canceled;
+    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
+        const auto from = static_cast<std::uint32_t>(sorted[k] & index_mask);
+        const Pos p = pos_of(from);
+        out[k] = GridEntry{p.x, p.y, item(from), 0};
+        if (canceled(1)) s = Status::Canceled;
+    }
+    put(keys_tmp, n);
+    put(keys, n);
+    return s;
+}
+
+// Calls visit(grid entry) for every live item whose cell meets the square of half-width query_
+// around q, columns wrapping around the world (x = 0 and x = 2^48 are the same meridian).
+// query_ is a little more than the reach, so an item within reach by the double arithmetic of
+// within() always lies in a visited cell; cells are a little wider than query_, so the square
+// (side 2 query_, under two cells) meets at most 3 x 3 cells. Returns the number of entries
+// visited (work for the poll).
+template <typename F>
+std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
+    const double g = cell_, r = query_;
+    const double world = kFixedOneD;
+    struct Range {
+        std::uint64_t lo, hi;
+    } cols[2];
+    int n_cols = 0;
+    if (2.0 * r >= world) {
+        cols[n_cols++] = Range{0, last_col_};
+    } else {
+        const double a = q.x - r, b = q.x + r;
+        cols[n_cols++] = Range{static_cast<std::uint64_t>(std::max(a, 0.0) / g),
+                               static_cast<std::uint64_t>(std::min(b, world) / g)};
+        if (a < 0.0) cols[n_cols++] = Range{static_cast<std::uint64_t>((a + world) / g), last_col_};
+        if (b > world) cols[n_cols++] = Range{0, static_cast<std::uint64_t>((b - world) / g)};
+        // Two ranges at most (2r < world: only one end can wrap); join them if they overlap.
+        if (n_cols == 2) {
+            if (cols[1].lo < cols[0].lo) std::swap(cols[0], cols[1]);
+            if (cols[1].lo <= cols[0].hi + 1) {
+                cols[0].hi = std::max(cols[0].hi, cols[1].hi);
+                n_cols = 1;
+            }
+        }
+    }
+    const auto row_lo = static_cast<std::uint64_t>(std::max(q.y - r, 0.0) / g);
+    const auto row_hi = static_cast<std::uint64_t>(std::min(q.y + r, world) / g);
+    std::uint64_t visited = 0;
+    for (int c = 0; c < n_cols; ++c) {
+        for (std::uint64_t col = cols[c].lo; col <= cols[c].hi; ++col) {
+            if (col < box_col_ || col - box_col_ >= box_cols_) continue;
+            if (box_rows_ != 0) {  // the entries of rows lo .. hi are one run
+                const std::uint64_t lo = std::max(row_lo, box_row_);
+                const std::uint64_t hi = std::min(row_hi, box_row_ + box_rows_ - 1);
+                if (lo > hi) continue;
+                const std::uint64_t first = (col - box_col_) * box_rows_ - box_row_;
+                const GridEntry* end = grid_ + starts_[first + hi + 1];
+                for (const GridEntry* it = grid_ + starts_[first + lo]; it != end; ++it) {
+                    visit(*it);
+                    ++visited;
+                }
+                continue;
+            }
+            const std::uint64_t run = (col - box_col_) >> col_shift_;
+            const GridEntry* end = grid_ + starts_[run + 1];
+            const GridEntry* it = std::lower_bound(
+                static_cast<const GridEntry*>(grid_ + starts_[run]), end, col,
+                [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
+                    const std::uint64_t ec = col_of(e.x);
+                    return ec != column ? ec < column : row_of(e.y) < row_lo;
+                });
+            for (; it != end && col_of(it->x) == col && row_of(it->y) <= row_hi; ++it) {
+                visit(*it);
+                ++visited;
+            }
+        }
+    }
+    near_visits += visited;
+    return visited;
+}
+
+}  // namespace finalize
+}  // namespace cluster_internal
+}  // namespace geocluster
