@@ -11,15 +11,16 @@
 //   id       bigint, 1..N
 //   lat, lon float8 degrees, on a 1e-7 degree grid (printed exactly as 7 decimals)
 //   geohash  varchar(12), PostGIS' ST_GeoHash(geom, 12) (ties go north/east, as in PostGIS 3)
-//   quadkey  bigint, the bigint quadkey schema's quadkey at zoom 23 (Bing tile math, base-4 digits read as an
+//   quadkey  bigint, the bigint quadkey schema's quadkey at zoom 23 (Bing tile math, base-4 digits
+//   read as an
 //            integer: digit = x bit + 2 * y bit, most significant digit first)
 //   geom     geometry(Point, 4326) as hex EWKB, so the server only parses, never recomputes
 //
 // Why no libm and no <random>: std:: distributions differ between standard libraries, and libm's
 // sin/log may differ in the last bit between versions, which would move a point on a tile border to
 // the next quadkey. Everything here uses +, -, *, / and floor, which IEEE 754 rounds exactly, and
-// the series below, evaluated in a fixed order. Build with -ffp-contract=off (no fused multiply-add)
-// so every machine rounds the same way.
+// the series below, evaluated in a fixed order. Build with -ffp-contract=off (no fused
+// multiply-add) so every machine rounds the same way.
 //
 // The world model (numbers in the tables below are coarse, hand-made, and part of the dataset):
 //   ~84%  cities: 3000 centres in land boxes, Zipf sizes (rank k gets weight 1/k), each a mix of a
@@ -53,7 +54,7 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 }
 
 class Rng {
-public:
+  public:
     // stream 0 is the world model; stream id (>= 1) is row id.
     Rng(std::uint64_t seed, std::uint64_t stream) {
         std::uint64_t x = seed;
@@ -76,9 +77,11 @@ public:
     std::uint64_t below(std::uint64_t n) { return next() % n; }  // bias < n / 2^64: irrelevant here
     // Standard normal approximated by the sum of four uniforms (Irwin-Hall, variance 1/3, tails
     // cut at 3.46 sigma): no log/cos, so bit-identical everywhere.
-    double gauss() { return (uniform() + uniform() + uniform() + uniform() - 2.0) * 1.7320508075688772; }
+    double gauss() {
+        return (uniform() + uniform() + uniform() + uniform() - 2.0) * 1.7320508075688772;
+    }
 
-private:
+  private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     std::uint64_t s_[4];
 };
@@ -133,13 +136,14 @@ double det_log(double x) {
 // ---------------------------------------------------------------------------------------------
 // Baseline columns.
 
-// the bigint quadkey schema (TileSystem.php, after Bing Maps): pixel = (int) clip(v * mapSize + 0.5, 0, mapSize-1)
-// with mapSize = 256 << 23, tile = pixel / 256, digits interleaved x (bit 0) and y (bit 1).
-// The seed clips latitude at +-90; clamping at the Mercator limit first gives the same pixel
-// (row 0 or the last row) and keeps the log finite.
+// the bigint quadkey schema (TileSystem.php, after Bing Maps): pixel = (int) clip(v * mapSize +
+// 0.5, 0, mapSize-1) with mapSize = 256 << 23, tile = pixel / 256, digits interleaved x (bit 0) and
+// y (bit 1). The seed clips latitude at +-90; clamping at the Mercator limit first gives the same
+// pixel (row 0 or the last row) and keeps the log finite.
 std::int64_t quadkey23(double lat, double lon) {
     const double map_size = 2147483648.0;  // 256 << 23
-    lat = lat > kMercatorMaxLat ? kMercatorMaxLat : (lat < -kMercatorMaxLat ? -kMercatorMaxLat : lat);
+    lat =
+        lat > kMercatorMaxLat ? kMercatorMaxLat : (lat < -kMercatorMaxLat ? -kMercatorMaxLat : lat);
     const double s = det_sin(lat * kDegToRad);
     const double y = 0.5 - det_log((1.0 + s) / (1.0 - s)) / (4.0 * kPi);
     const double x = (lon + 180.0) / 360.0;
@@ -165,10 +169,20 @@ void geohash12(double lat, double lon, char out[12]) {
         for (int bit = 4; bit >= 0; --bit) {
             if (even) {
                 const double mid = (lon_lo + lon_hi) / 2;
-                if (lon >= mid) { ch |= 1 << bit; lon_lo = mid; } else { lon_hi = mid; }
+                if (lon >= mid) {
+                    ch |= 1 << bit;
+                    lon_lo = mid;
+                } else {
+                    lon_hi = mid;
+                }
             } else {
                 const double mid = (lat_lo + lat_hi) / 2;
-                if (lat >= mid) { ch |= 1 << bit; lat_lo = mid; } else { lat_hi = mid; }
+                if (lat >= mid) {
+                    ch |= 1 << bit;
+                    lat_lo = mid;
+                } else {
+                    lat_hi = mid;
+                }
             }
             even = !even;
         }
@@ -179,32 +193,38 @@ void geohash12(double lat, double lon, char out[12]) {
 // ---------------------------------------------------------------------------------------------
 // The world model.
 
-struct Box { double lat0, lat1, lon0, lon1, weight; };
+struct Box {
+    double lat0, lat1, lon0, lon1, weight;
+};
 
 // Populated land, coarse. Weights are relative shares of city centres (and of rural background).
 const Box kLand[] = {
-    {25, 47, -98, -70, 9},     {32, 48, -124, -104, 4}, {14, 32, -117, -86, 4},  {43, 54, -128, -60, 2},
-    {-35, -3, -60, -35, 5},    {-40, 11, -81, -66, 3},  {36, 58, -10, 16, 10},   {44, 62, 16, 50, 6},
-    {24, 42, 26, 60, 4},       {27, 37, -10, 32, 2},    {4, 15, -17, 10, 4},     {-12, 15, 29, 45, 3},
-    {-35, -15, 15, 35, 2},     {-10, 5, 10, 30, 2},     {8, 32, 68, 90, 12},     {21, 42, 100, 123, 13},
-    {7, 23, 95, 110, 4},       {-9, 18, 95, 126, 5},    {31, 44, 125, 146, 5},   {-38, -17, 140, 154, 1.5},
-    {-35, -30, 114, 118, 0.3}, {-47, -35, 166, 178.5, 0.5}, {37, 55, 55, 87, 1.5}, {50, 58, 60, 135, 1},
+    {25, 47, -98, -70, 9},       {32, 48, -124, -104, 4},   {14, 32, -117, -86, 4},
+    {43, 54, -128, -60, 2},      {-35, -3, -60, -35, 5},    {-40, 11, -81, -66, 3},
+    {36, 58, -10, 16, 10},       {44, 62, 16, 50, 6},       {24, 42, 26, 60, 4},
+    {27, 37, -10, 32, 2},        {4, 15, -17, 10, 4},       {-12, 15, 29, 45, 3},
+    {-35, -15, 15, 35, 2},       {-10, 5, 10, 30, 2},       {8, 32, 68, 90, 12},
+    {21, 42, 100, 123, 13},      {7, 23, 95, 110, 4},       {-9, 18, 95, 126, 5},
+    {31, 44, 125, 146, 5},       {-38, -17, 140, 154, 1.5}, {-35, -30, 114, 118, 0.3},
+    {-47, -35, 166, 178.5, 0.5}, {37, 55, 55, 87, 1.5},     {50, 58, 60, 135, 1},
     {25, 37, 50, 75, 4},
 };
 
 // A named cluster: centre, gaussian sigma in km, relative weight within its group.
-struct Place { double lat, lon, sigma_km, weight; };
+struct Place {
+    double lat, lon, sigma_km, weight;
+};
 
 const Place kAntimeridian[] = {
-    {-18.14, 178.44, 8, 3},   // Suva, Fiji
-    {-16.83, 180.0, 6, 3},    // Taveuni, on the line itself: half its rows have lon < -179.9
-    {64.73, 177.51, 5, 2},    // Anadyr
-    {64.42, -173.23, 3, 1},   // Provideniya
-    {66.32, -179.12, 3, 1},   // Egvekinot
-    {71.0, -179.6, 4, 0.5},   // Wrangel Island
-    {-8.52, 179.2, 2, 1},     // Funafuti, Tuvalu
-    {-21.14, -175.2, 4, 1},   // Nuku'alofa, Tonga
-    {-13.83, -171.76, 4, 1},  // Apia, Samoa
+    {-18.14, 178.44, 8, 3},     // Suva, Fiji
+    {-16.83, 180.0, 6, 3},      // Taveuni, on the line itself: half its rows have lon < -179.9
+    {64.73, 177.51, 5, 2},      // Anadyr
+    {64.42, -173.23, 3, 1},     // Provideniya
+    {66.32, -179.12, 3, 1},     // Egvekinot
+    {71.0, -179.6, 4, 0.5},     // Wrangel Island
+    {-8.52, 179.2, 2, 1},       // Funafuti, Tuvalu
+    {-21.14, -175.2, 4, 1},     // Nuku'alofa, Tonga
+    {-13.83, -171.76, 4, 1},    // Apia, Samoa
     {-13.28, -176.17, 2, 0.5},  // Wallis
 };
 
@@ -230,10 +250,11 @@ const Place kHighLatitude[] = {
 };
 
 const Place kIslands[] = {
-    {21.31, -157.86, 10, 3}, {37.74, -25.67, 5, 1}, {28.29, -16.63, 8, 2}, {-20.16, 57.5, 6, 1},
-    {-21.11, 55.53, 6, 1},   {-17.53, -149.57, 4, 1}, {13.44, 144.79, 4, 1}, {64.15, -21.94, 5, 2},
-    {-51.7, -57.85, 2, 0.3}, {4.18, 73.51, 2, 0.5},  {-0.74, -90.31, 2, 0.3}, {32.3, -64.78, 2, 0.5},
-    {14.93, -23.51, 3, 0.5}, {-4.62, 55.45, 2, 0.5}, {-27.11, -109.35, 1, 0.1},
+    {21.31, -157.86, 10, 3}, {37.74, -25.67, 5, 1},   {28.29, -16.63, 8, 2},
+    {-20.16, 57.5, 6, 1},    {-21.11, 55.53, 6, 1},   {-17.53, -149.57, 4, 1},
+    {13.44, 144.79, 4, 1},   {64.15, -21.94, 5, 2},   {-51.7, -57.85, 2, 0.3},
+    {4.18, 73.51, 2, 0.5},   {-0.74, -90.31, 2, 0.3}, {32.3, -64.78, 2, 0.5},
+    {14.93, -23.51, 3, 0.5}, {-4.62, 55.45, 2, 0.5},  {-27.11, -109.35, 1, 0.1},
 };
 
 // Geocoder artefacts: rows that land on exactly the same coordinates.
@@ -245,13 +266,15 @@ const Place kCentroids[] = {
 
 // Shipping lanes: straight in lat/lon from (lat0, lon0) to (lat1, lon1); lon1 may pass 180 and is
 // wrapped afterwards (the transpacific lane crosses the antimeridian).
-struct Lane { double lat0, lon0, lat1, lon1, weight; };
+struct Lane {
+    double lat0, lon0, lat1, lon1, weight;
+};
 const Lane kLanes[] = {
-    {40.5, -69, 49.5, -6, 3},        // North Atlantic
-    {37.5, -123, 35.0, -220, 3},     // California - Japan, across the antimeridian
-    {12.5, 44, 5.5, 95, 3},          // Gulf of Aden - Malacca
-    {5, -5, -34.5, 18, 1},           // West Africa - Cape Town
-    {-35.5, 153, -36.8, 174.5, 1},   // Tasman Sea
+    {40.5, -69, 49.5, -6, 3},       // North Atlantic
+    {37.5, -123, 35.0, -220, 3},    // California - Japan, across the antimeridian
+    {12.5, 44, 5.5, 95, 3},         // Gulf of Aden - Malacca
+    {5, -5, -34.5, 18, 1},          // West Africa - Cape Town
+    {-35.5, 153, -36.8, 174.5, 1},  // Tasman Sea
 };
 
 constexpr int kCities = 3000;
@@ -261,11 +284,23 @@ constexpr double kLaneJitterDeg = 0.25;
 constexpr double kPDuplicate = 0.010, kPCentroid = 0.003, kPAntimeridian = 0.006, kPHighLat = 0.006,
                  kPLane = 0.010, kPIsland = 0.005, kPBackground = 0.120;  // the rest: cities
 
-enum Kind { kCity, kBackground, kLane, kIsland, kAntimeridianKind, kHighLatKind, kCentroid, kDuplicate, kKinds };
-const char* const kKindNames[kKinds] = {"city", "background", "lane", "island", "antimeridian",
-                                        "high_latitude", "centroid", "duplicate"};
+enum Kind {
+    kCity,
+    kBackground,
+    kLane,
+    kIsland,
+    kAntimeridianKind,
+    kHighLatKind,
+    kCentroid,
+    kDuplicate,
+    kKinds
+};
+const char* const kKindNames[kKinds] = {"city",         "background",    "lane",     "island",
+                                        "antimeridian", "high_latitude", "centroid", "duplicate"};
 
-struct City { double lat, lon, sigma_km, cos_lat; };
+struct City {
+    double lat, lon, sigma_km, cos_lat;
+};
 
 // Cumulative weights for picking one of n items with a single uniform.
 template <class T>
@@ -281,13 +316,16 @@ std::size_t pick(const std::vector<double>& cum, double u) {
     std::size_t lo = 0, hi = cum.size() - 1;
     while (lo < hi) {
         const std::size_t mid = (lo + hi) / 2;
-        if (cum[mid] > target) hi = mid; else lo = mid + 1;
+        if (cum[mid] > target)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }
 
 class World {
-public:
+  public:
     explicit World(std::uint64_t seed) : seed_(seed) {
         land_cum_ = cumulative(kLand, std::size(kLand));
         anti_cum_ = cumulative(kAntimeridian, std::size(kAntimeridian));
@@ -344,13 +382,18 @@ public:
             Kind k;
             if (u < (t += kPCentroid)) {
                 const Place& p = kCentroids[pick(centroid_cum_, rng.uniform())];
-                lat = p.lat; lon = p.lon; k = kCentroid;
+                lat = p.lat;
+                lon = p.lon;
+                k = kCentroid;
             } else if (u < (t += kPAntimeridian)) {
-                place(rng, kAntimeridian[pick(anti_cum_, rng.uniform())], lat, lon); k = kAntimeridianKind;
+                place(rng, kAntimeridian[pick(anti_cum_, rng.uniform())], lat, lon);
+                k = kAntimeridianKind;
             } else if (u < (t += kPHighLat)) {
-                place(rng, kHighLatitude[pick(high_cum_, rng.uniform())], lat, lon); k = kHighLatKind;
+                place(rng, kHighLatitude[pick(high_cum_, rng.uniform())], lat, lon);
+                k = kHighLatKind;
             } else if (u < (t += kPIsland)) {
-                place(rng, kIslands[pick(island_cum_, rng.uniform())], lat, lon); k = kIsland;
+                place(rng, kIslands[pick(island_cum_, rng.uniform())], lat, lon);
+                k = kIsland;
             } else if (u < (t += kPLane)) {
                 const Lane& l = kLanes[pick(lane_cum_, rng.uniform())];
                 const double f = rng.uniform();
@@ -376,7 +419,7 @@ public:
         }
     }
 
-private:
+  private:
     static void offset(Rng& rng, double lat_c, double lon_c, double cos_lat, double sigma_km,
                        double& lat, double& lon) {
         if (cos_lat < 0.01) cos_lat = 0.01;
@@ -389,8 +432,14 @@ private:
     // Over a pole: come back down on the other side. Then wrap lon into [-180, 180) and round to
     // the 1e-7 grid.
     static void quantize(double lat, double lon, std::int64_t& lat_e7, std::int64_t& lon_e7) {
-        if (lat > 90.0) { lat = 180.0 - lat; lon += 180.0; }
-        if (lat < -90.0) { lat = -180.0 - lat; lon += 180.0; }
+        if (lat > 90.0) {
+            lat = 180.0 - lat;
+            lon += 180.0;
+        }
+        if (lat < -90.0) {
+            lat = -180.0 - lat;
+            lon += 180.0;
+        }
         lat_e7 = static_cast<std::int64_t>(std::floor(lat * 1e7 + 0.5));
         lon_e7 = static_cast<std::int64_t>(std::floor(lon * 1e7 + 0.5));
         const std::int64_t full = 3600000000LL, half = 1800000000LL;
@@ -400,8 +449,8 @@ private:
     }
 
     std::uint64_t seed_;
-    std::vector<double> land_cum_, background_cum_, anti_cum_, high_cum_, island_cum_, centroid_cum_,
-        lane_cum_, zipf_cum_;
+    std::vector<double> land_cum_, background_cum_, anti_cum_, high_cum_, island_cum_,
+        centroid_cum_, lane_cum_, zipf_cum_;
     std::vector<City> cities_;
 };
 
@@ -411,7 +460,10 @@ private:
 char* put_uint(char* p, std::uint64_t v) {
     char tmp[24];
     int n = 0;
-    do { tmp[n++] = static_cast<char>('0' + v % 10); v /= 10; } while (v);
+    do {
+        tmp[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
     while (n) *p++ = tmp[--n];
     return p;
 }
@@ -419,11 +471,17 @@ char* put_uint(char* p, std::uint64_t v) {
 // An e7 integer as an exact decimal with 7 places: the double the server parses is the correctly
 // rounded value of the decimal, which equals e7 / 1e7 computed here (one IEEE division).
 char* put_e7(char* p, std::int64_t v) {
-    if (v < 0) { *p++ = '-'; v = -v; }
+    if (v < 0) {
+        *p++ = '-';
+        v = -v;
+    }
     p = put_uint(p, static_cast<std::uint64_t>(v / 10000000));
     *p++ = '.';
     std::int64_t frac = v % 10000000;
-    for (std::int64_t d = 1000000; d; d /= 10) { *p++ = static_cast<char>('0' + frac / d); frac %= d; }
+    for (std::int64_t d = 1000000; d; d /= 10) {
+        *p++ = static_cast<char>('0' + frac / d);
+        frac %= d;
+    }
     return p;
 }
 
@@ -448,7 +506,8 @@ int generate(std::uint64_t seed, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t id = first; id <= last; ++id) {
         std::int64_t lat_e7, lon_e7;
         kinds[world.row(id, lat_e7, lon_e7)]++;
-        const double lat = static_cast<double>(lat_e7) / 1e7, lon = static_cast<double>(lon_e7) / 1e7;
+        const double lat = static_cast<double>(lat_e7) / 1e7,
+                     lon = static_cast<double>(lon_e7) / 1e7;
         p = put_uint(p, id);
         *p++ = '\t';
         p = put_e7(p, lat_e7);
@@ -479,7 +538,8 @@ int generate(std::uint64_t seed, std::uint64_t first, std::uint64_t last) {
     // One JSON line of row counts per kind, for the dataset description.
     std::fprintf(stderr, "{");
     for (int k = 0; k < kKinds; ++k)
-        std::fprintf(stderr, "%s\"%s\": %llu", k ? ", " : "", kKindNames[k], static_cast<unsigned long long>(kinds[k]));
+        std::fprintf(stderr, "%s\"%s\": %llu", k ? ", " : "", kKindNames[k],
+                     static_cast<unsigned long long>(kinds[k]));
     std::fprintf(stderr, "}\n");
     return 0;
 }
@@ -487,15 +547,20 @@ int generate(std::uint64_t seed, std::uint64_t first, std::uint64_t last) {
 int selftest() {
     int failures = 0;
     auto check = [&failures](bool ok, const char* what) {
-        if (!ok) { std::fprintf(stderr, "selftest: FAILED: %s\n", what); ++failures; }
+        if (!ok) {
+            std::fprintf(stderr, "selftest: FAILED: %s\n", what);
+            ++failures;
+        }
     };
     // the bigint quadkey schema's worked example.
-    check(quadkey23(43.653785705566406, -79.3778076171875) == 13940830302567LL, "quadkey of Toronto");
+    check(quadkey23(43.653785705566406, -79.3778076171875) == 13940830302567LL,
+          "quadkey of Toronto");
     check(quadkey23(85.0511287798, -180.0) == 0, "quadkey of the top-left corner");
     check(quadkey23(-89.0, 179.9999999) == (1LL << 46) - 1, "quadkey of the bottom-right corner");
     char gh[13] = {};
     geohash12(50.450101, 30.523401, gh);
-    check(std::strcmp(gh, "u8vxn84mnu3q") == 0, "geohash of Kyiv (the geohash-prefix GROUP BY's example)");
+    check(std::strcmp(gh, "u8vxn84mnu3q") == 0,
+          "geohash of Kyiv (the geohash-prefix GROUP BY's example)");
     // The series against libm: a few ulp everywhere we use them.
     double worst_sin = 0, worst_log = 0;
     for (int i = -9000; i <= 9000; ++i) {
@@ -505,7 +570,8 @@ int selftest() {
     }
     for (int i = 1; i <= 20000; ++i) {
         const double x = i * 0.37 / 7.0 + 1e-9 * i;
-        worst_log = std::fmax(worst_log, std::fabs(det_log(x) - std::log(x)) / std::fmax(1.0, std::fabs(std::log(x))));
+        worst_log = std::fmax(worst_log, std::fabs(det_log(x) - std::log(x)) /
+                                             std::fmax(1.0, std::fabs(std::log(x))));
     }
     check(worst_sin < 1e-15, "det_sin/det_cos within 1e-15 of libm");
     check(worst_log < 1e-15, "det_log within 1e-15 of libm (relative)");
@@ -534,10 +600,14 @@ int main(int argc, char** argv) {
         const std::string a = argv[i];
         if (a == "--selftest") return selftest();
         if (i + 1 >= argc) usage();
-        if (a == "--seed") seed = parse_u64(argv[++i]);
-        else if (a == "--first") first = parse_u64(argv[++i]);
-        else if (a == "--last") last = parse_u64(argv[++i]);
-        else usage();
+        if (a == "--seed")
+            seed = parse_u64(argv[++i]);
+        else if (a == "--first")
+            first = parse_u64(argv[++i]);
+        else if (a == "--last")
+            last = parse_u64(argv[++i]);
+        else
+            usage();
     }
     if (first < 1 || last < first) usage();
     return generate(seed, first, last);

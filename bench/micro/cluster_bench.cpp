@@ -1,7 +1,8 @@
 // Micro benchmarks of the clustering engine (src/core/cluster.hpp), without a server.
 //
 //   mkdir -p bench/build
-//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/cluster*.cpp src/core/mercator_series.cpp bench/micro/cluster_bench.cpp
+//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/cluster*.cpp src/core/mercator_series.cpp
+//   bench/micro/cluster_bench.cpp
 //       -lbenchmark -lpthread -o bench/build/cluster_bench          (one command)
 //   bench/build/cluster_bench
 //
@@ -31,7 +32,6 @@ namespace {
 using namespace geocluster;
 
 constexpr CancelCheck kNoCancel{nullptr, nullptr};
-
 
 struct Markers {
     std::vector<double> lat, lon;
@@ -185,7 +185,8 @@ void BM_MemoryPerBin(benchmark::State& state) {
         ClusterState* st = nullptr;
         if (cluster_create(zoom, radius, true, a.allocator(), &st) != Status::Ok) std::abort();
         for (std::size_t i = 0; i < n; ++i)
-            if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) != Status::Ok)
+            if (cluster_add_point(st, la[i], lo[i], true, static_cast<std::int64_t>(i)) !=
+                Status::Ok)
                 std::abort();
         if (cluster_serialized_size(st) == SIZE_MAX) std::abort();  // folds the last points in
         add_peak = a.peak;
@@ -268,7 +269,8 @@ void BM_SerializeMerge(benchmark::State& state) {
     ClusterState* st = build(zoom, 1000000, a);
     std::vector<std::uint8_t> bytes(cluster_serialized_size(st));
     for (auto _ : state) {
-        if (cluster_serialize(st, bytes.data(), bytes.size(), kNoCancel) != Status::Ok) std::abort();
+        if (cluster_serialize(st, bytes.data(), bytes.size(), kNoCancel) != Status::Ok)
+            std::abort();
         ClusterState* back = nullptr;
         ClusterState* dst = nullptr;
         if (cluster_deserialize(bytes.data(), bytes.size(), a.allocator(), &back, kNoCancel) !=

@@ -2,8 +2,9 @@
 // the SQL benchmark's own dataset: markers_gen's rows on stdin (only id, lat and lon are read).
 //
 //   mkdir -p bench/build
-//   g++ -std=c++17 -O2 -Wall -Wextra -ffp-contract=off bench/gen/markers_gen.cpp -o bench/build/markers_gen
-//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/*.cpp bench/micro/hierarchy_bench.cpp
+//   g++ -std=c++17 -O2 -Wall -Wextra -ffp-contract=off bench/gen/markers_gen.cpp -o
+//   bench/build/markers_gen g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/*.cpp
+//   bench/micro/hierarchy_bench.cpp
 //       -o bench/build/hierarchy_bench                                   (one command)
 //   bench/build/markers_gen --seed 1 --first 1 --last 10000000 |
 //       bench/build/hierarchy_bench [--max-zoom 16] [--radius 60] [--repeat 3]
@@ -39,7 +40,6 @@
 namespace {
 
 using namespace geocluster;
-
 
 // markers_gen's COPY text rows: id, lat, lon, then columns we do not need.
 std::vector<HierMarker> read_markers(std::FILE* in) {
@@ -102,7 +102,8 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
                     const std::vector<Band>& bands, double heap_bytes) {
     // Nodes are in (zoom, ordinal) order with ordinals from 0: a cluster_id's position.
     std::vector<std::size_t> first(static_cast<std::size_t>(max_zoom) + 2, 0);
-    for (std::size_t i = 0; i < b.n_nodes; ++i) first[static_cast<std::size_t>(b.nodes[i].zoom) + 1] = i + 1;
+    for (std::size_t i = 0; i < b.n_nodes; ++i)
+        first[static_cast<std::size_t>(b.nodes[i].zoom) + 1] = i + 1;
     for (int z = 1; z <= max_zoom + 1; ++z) first[z] = std::max(first[z], first[z - 1]);
     const auto pos = [&](std::int64_t cid) {
         return first[static_cast<std::size_t>(cid >> kHierZoomShift)] +
@@ -114,11 +115,13 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
     for (std::size_t i = 0; i < b.n_nodes; ++i) {
         const HierNode& n = b.nodes[i];
         top[i] = i;
-        if (n.parent_id >= 0 && b.nodes[pos(n.parent_id)].count == n.count) top[i] = top[pos(n.parent_id)];
+        if (n.parent_id >= 0 && b.nodes[pos(n.parent_id)].count == n.count)
+            top[i] = top[pos(n.parent_id)];
     }
     // span_bottom of a top: the finest zoom of its span.
     std::vector<int> bottom(b.n_nodes, -1);
-    for (std::size_t i = 0; i < b.n_nodes; ++i) bottom[top[i]] = std::max(bottom[top[i]], b.nodes[i].zoom);
+    for (std::size_t i = 0; i < b.n_nodes; ++i)
+        bottom[top[i]] = std::max(bottom[top[i]], b.nodes[i].zoom);
     double total = 0;
     std::printf("storage (bands zoom range/block zoom):\n");
     for (const Band& band : bands) {
@@ -134,8 +137,20 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             const int zmin = b.nodes[top[i]].zoom, zmax = bottom[top[i]];
             const int lo = std::max(zmin, band.lo), hi = std::min(zmax, band.hi);
             if (lo > hi || h.zoom != lo) continue;
-            HierBlockNode n{0, lo, hi, h.count, h.id, h.parent_id, h.expansion_zoom, h.lat, h.lon, h.min_lat, h.min_lon,
-                            h.max_lat, h.max_lon, h.count > 1 ? h.sums : HierSums{}};
+            HierBlockNode n{0,
+                            lo,
+                            hi,
+                            h.count,
+                            h.id,
+                            h.parent_id,
+                            h.expansion_zoom,
+                            h.lat,
+                            h.lon,
+                            h.min_lat,
+                            h.min_lon,
+                            h.max_lat,
+                            h.max_lon,
+                            h.count > 1 ? h.sums : HierSums{}};
             recs.push_back(Rec{tile_of(h.lat, h.lon, band.block_zoom), n});
         }
         std::sort(recs.begin(), recs.end(), [](const Rec& x, const Rec& y) {
@@ -154,7 +169,8 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             if (i + 1 < recs.size() && recs[i + 1].block == recs[i].block) continue;
             buf.resize(hier_node_block_bound(block.size()));
             std::size_t len = 0;
-            if (hier_node_block_encode(block.data(), block.size(), band.lo, band.hi, buf.data(), &len) != Status::Ok) {
+            if (hier_node_block_encode(block.data(), block.size(), band.lo, band.hi, buf.data(),
+                                       &len) != Status::Ok) {
                 std::fprintf(stderr, "encode failed\n");
                 std::exit(1);
             }
@@ -174,8 +190,13 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             // the block around its middle record (next_in: only candidates get their centre).
             const HierBlockNode& mid = block[block.size() / 2];
             const double side = 360.0 / std::pow(2.0, band.block_zoom) / 4;
-            const HierBlockBox box{band.lo, mid.lat - side / 2, mid.lat + side / 2, mid.lon - side / 2,
-                                   mid.lon + side / 2, 1, 0};
+            const HierBlockBox box{band.lo,
+                                   mid.lat - side / 2,
+                                   mid.lat + side / 2,
+                                   mid.lon - side / 2,
+                                   mid.lon + side / 2,
+                                   1,
+                                   0};
             const double f0 = cpu_seconds();
             ds = hier_node_block_open(buf.data(), len, &rd);
             while (ds == Status::Ok && hier_node_block_next_in(&rd, box, &got, &ds)) {
@@ -188,13 +209,17 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             block.clear();
         }
         total += static_cast<double>(bytes);
-        std::printf("  %2d-%2d/%2d: %9zu records in %7zu blocks, %8.1f MB (%.1f B/record), largest block %zu records, "
-                    "records per block read %.0f, decoded at %.0f ns (cpu)/record, %.0f through a small box\n",
-                    band.lo, band.hi, band.block_zoom, recs.size(), blocks, static_cast<double>(bytes) / 1e6,
-                    recs.empty() ? 0.0 : static_cast<double>(bytes) / static_cast<double>(recs.size()), largest,
-                    recs.empty() ? 0.0 : weighted / static_cast<double>(recs.size()),
-                    recs.empty() ? 0.0 : decode_s * 1e9 / static_cast<double>(recs.size()),
-                    recs.empty() ? 0.0 : filtered_s * 1e9 / static_cast<double>(recs.size()));
+        std::printf(
+            "  %2d-%2d/%2d: %9zu records in %7zu blocks, %8.1f MB (%.1f B/record), largest block "
+            "%zu records, "
+            "records per block read %.0f, decoded at %.0f ns (cpu)/record, %.0f through a small "
+            "box\n",
+            band.lo, band.hi, band.block_zoom, recs.size(), blocks,
+            static_cast<double>(bytes) / 1e6,
+            recs.empty() ? 0.0 : static_cast<double>(bytes) / static_cast<double>(recs.size()),
+            largest, recs.empty() ? 0.0 : weighted / static_cast<double>(recs.size()),
+            recs.empty() ? 0.0 : decode_s * 1e9 / static_cast<double>(recs.size()),
+            recs.empty() ? 0.0 : filtered_s * 1e9 / static_cast<double>(recs.size()));
     }
     // Members: the ids of every multi-marker leaf, in blocks of the band holding max_zoom.
     int leaf_block_zoom = max_zoom;
@@ -207,7 +232,8 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
     }
     std::sort(of_leaf.begin(), of_leaf.end(), [&](const auto& x, const auto& y) {
         const HierNode &a = b.nodes[x.first], &c = b.nodes[y.first];
-        const std::uint64_t ta = tile_of(a.lat, a.lon, leaf_block_zoom), tc = tile_of(c.lat, c.lon, leaf_block_zoom);
+        const std::uint64_t ta = tile_of(a.lat, a.lon, leaf_block_zoom),
+                            tc = tile_of(c.lat, c.lon, leaf_block_zoom);
         if (ta != tc) return ta < tc;
         return x < y;
     });
@@ -222,9 +248,10 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
         for (std::size_t k = i; k < j; ++k) held.back().push_back(of_leaf[k].second);
         ++leaves;
         const HierNode& a = b.nodes[of_leaf[i].first];
-        const bool end_of_block = j == of_leaf.size() ||
-            tile_of(a.lat, a.lon, leaf_block_zoom) !=
-                tile_of(b.nodes[of_leaf[j].first].lat, b.nodes[of_leaf[j].first].lon, leaf_block_zoom);
+        const bool end_of_block =
+            j == of_leaf.size() || tile_of(a.lat, a.lon, leaf_block_zoom) !=
+                                       tile_of(b.nodes[of_leaf[j].first].lat,
+                                               b.nodes[of_leaf[j].first].lon, leaf_block_zoom);
         if (end_of_block) {
             std::size_t n_ids = 0;
             lists.clear();
@@ -235,7 +262,8 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             }
             std::vector<unsigned char> buf(hier_member_block_bound(lists.size(), n_ids));
             std::size_t len = 0;
-            if (hier_member_block_encode(lists.data(), lists.size(), buf.data(), &len) != Status::Ok) {
+            if (hier_member_block_encode(lists.data(), lists.size(), buf.data(), &len) !=
+                Status::Ok) {
                 std::fprintf(stderr, "member encode failed\n");
                 std::exit(1);
             }
@@ -247,8 +275,10 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
     total += static_cast<double>(member_bytes);
     std::printf("  members: %zu multi-marker leaves, %zu ids, %.1f MB\n", leaves, of_leaf.size(),
                 static_cast<double>(member_bytes) / 1e6);
-    std::printf("  total %.1f MB, %.1f bytes per marker", total / 1e6, total / static_cast<double>(markers.size()));
-    if (heap_bytes > 0) std::printf(", %.0f%% of a heap of %.1f MB", 100.0 * total / heap_bytes, heap_bytes / 1e6);
+    std::printf("  total %.1f MB, %.1f bytes per marker", total / 1e6,
+                total / static_cast<double>(markers.size()));
+    if (heap_bytes > 0)
+        std::printf(", %.0f%% of a heap of %.1f MB", 100.0 * total / heap_bytes, heap_bytes / 1e6);
     std::printf(" (encoded bytes: without row headers, TOAST chunking or compression)\n");
 }
 
@@ -260,14 +290,20 @@ int main(int argc, char** argv) {
     std::vector<Band> bands;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--max-zoom") max_zoom = std::atoi(argv[i + 1]);
-        else if (a == "--radius") radius = std::atof(argv[i + 1]);
-        else if (a == "--repeat") repeat = std::atoi(argv[i + 1]);
-        else if (a == "--heap-bytes") heap_bytes = std::atof(argv[i + 1]);
-        else if (a == "--storage" && !(bands = parse_bands(argv[i + 1])).empty()) continue;
+        if (a == "--max-zoom")
+            max_zoom = std::atoi(argv[i + 1]);
+        else if (a == "--radius")
+            radius = std::atof(argv[i + 1]);
+        else if (a == "--repeat")
+            repeat = std::atoi(argv[i + 1]);
+        else if (a == "--heap-bytes")
+            heap_bytes = std::atof(argv[i + 1]);
+        else if (a == "--storage" && !(bands = parse_bands(argv[i + 1])).empty())
+            continue;
         else {
-            std::fprintf(stderr, "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
-                                 "[--storage LO-HI/BZ,...] [--heap-bytes N] < rows\n");
+            std::fprintf(stderr,
+                         "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
+                         "[--storage LO-HI/BZ,...] [--heap-bytes N] < rows\n");
             return 2;
         }
     }
@@ -294,7 +330,8 @@ int main(int argc, char** argv) {
         if (r + 1 == repeat) {
             std::printf("nodes per zoom:");
             for (int z = 0; z <= max_zoom; ++z)
-                std::printf(" %d:%llu", z, static_cast<unsigned long long>(next[static_cast<std::size_t>(z)]));
+                std::printf(" %d:%llu", z,
+                            static_cast<unsigned long long>(next[static_cast<std::size_t>(z)]));
             std::printf("\n");
             if (!bands.empty()) storage_report(b, markers, max_zoom, bands, heap_bytes);
         }
@@ -310,8 +347,10 @@ int main(int argc, char** argv) {
     const double added = cpu_seconds() - cpu0;
     ClusterList l{};
     if (cluster_finalize(st, no_cancel, &l) != Status::Ok) return 1;
-    std::printf("engine at max_zoom (cpu): add %.3f s, finalize %.3f s, %zu bins, %zu clusters, peak %.1f MB\n",
-                added, cpu_seconds() - cpu0 - added, cluster_bin_count(st), l.size, a.peak / 1e6);
+    std::printf(
+        "engine at max_zoom (cpu): add %.3f s, finalize %.3f s, %zu bins, %zu clusters, peak %.1f "
+        "MB\n",
+        added, cpu_seconds() - cpu0 - added, cluster_bin_count(st), l.size, a.peak / 1e6);
     cluster_free_list(a.allocator(), &l);
     cluster_destroy(st);
     return 0;

@@ -2,18 +2,21 @@
 // server, on the SQL benchmark's dataset: markers_gen's rows on stdin (id, lat, lon read).
 //
 //   mkdir -p bench/build
-//   g++ -std=c++17 -O2 -Wall -Wextra -ffp-contract=off bench/gen/markers_gen.cpp -o bench/build/markers_gen
-//   g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/*.cpp bench/micro/hierarchy_update_bench.cpp
+//   g++ -std=c++17 -O2 -Wall -Wextra -ffp-contract=off bench/gen/markers_gen.cpp -o
+//   bench/build/markers_gen g++ -std=c++17 -O2 -DNDEBUG -Isrc/core src/core/*.cpp
+//   bench/micro/hierarchy_update_bench.cpp
 //       -o bench/build/hierarchy_update_bench                            (one command)
 //   bench/build/markers_gen --seed 1 --first 1 --last 2000000 |
-//       bench/build/hierarchy_update_bench --markers 1000000 [--writes N] [--max-zoom 16] [--radius 60]
+//       bench/build/hierarchy_update_bench --markers 1000000 [--writes N] [--max-zoom 16] [--radius
+//       60]
 //
 // The first --markers rows are built into a hierarchy; then --writes random writes (default as
 // many as markers), a third each: inserts (positions from the rows after the first --markers,
 // so they follow the dataset), moves (a live marker to one of those positions) and erases (a
 // live marker), one apply per write. Reported: the time per write (mean, and p50/p99/max over
-// the writes, CPU time of the thread), merges per write, clusters touched per write, then per zoom the clusters of the
-// updated hierarchy against a fresh build of the same final markers, and both build times.
+// the writes, CPU time of the thread), merges per write, clusters touched per write, then per zoom
+// the clusters of the updated hierarchy against a fresh build of the same final markers, and both
+// build times.
 #include "hierarchy.hpp"
 #include "hierarchy_update.hpp"
 
@@ -63,13 +66,18 @@ int main(int argc, char** argv) {
     std::size_t n_markers = 1000000, n_writes = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--max-zoom") max_zoom = std::atoi(argv[i + 1]);
-        else if (a == "--radius") radius = std::atof(argv[i + 1]);
-        else if (a == "--markers") n_markers = std::strtoull(argv[i + 1], nullptr, 10);
-        else if (a == "--writes") n_writes = std::strtoull(argv[i + 1], nullptr, 10);
+        if (a == "--max-zoom")
+            max_zoom = std::atoi(argv[i + 1]);
+        else if (a == "--radius")
+            radius = std::atof(argv[i + 1]);
+        else if (a == "--markers")
+            n_markers = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (a == "--writes")
+            n_writes = std::strtoull(argv[i + 1], nullptr, 10);
         else {
-            std::fprintf(stderr, "usage: hierarchy_update_bench [--markers N] [--writes N] "
-                                 "[--max-zoom Z] [--radius PX] < rows\n");
+            std::fprintf(stderr,
+                         "usage: hierarchy_update_bench [--markers N] [--writes N] "
+                         "[--max-zoom Z] [--radius PX] < rows\n");
             return 2;
         }
     }
@@ -79,7 +87,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "need more than --markers rows (the rest are insert positions)\n");
         return 2;
     }
-    const std::vector<HierMarker> initial(rows.begin(), rows.begin() + static_cast<long>(n_markers));
+    const std::vector<HierMarker> initial(rows.begin(),
+                                          rows.begin() + static_cast<long>(n_markers));
     const std::size_t n_pool = rows.size() - n_markers;
 
     HierarchyUpdater u;
@@ -127,7 +136,9 @@ int main(int argc, char** argv) {
     const HierUpdateStats s1 = u.stats();
     std::vector<double> sorted = op_us;
     std::sort(sorted.begin(), sorted.end());
-    const auto pct = [&](double p) { return sorted[static_cast<std::size_t>(p * (sorted.size() - 1))]; };
+    const auto pct = [&](double p) {
+        return sorted[static_cast<std::size_t>(p * (sorted.size() - 1))];
+    };
 
     std::vector<HierMarker> final_markers, unused;
     std::vector<HierNode> nodes;
@@ -139,20 +150,21 @@ int main(int argc, char** argv) {
     if (fresh.build(final_markers.data(), nullptr, final_markers.size()) != Status::Ok) return 1;
     const double fresh_s = seconds_since(t0);
 
-    std::printf("markers %zu, max_zoom %d, radius %g px; %zu writes: %zu inserts, %zu moves, "
-                "%zu erases; %zu markers at the end\n",
-                n_markers, max_zoom, radius, n_writes, n_ins, n_mov, n_del, final_markers.size());
+    std::printf(
+        "markers %zu, max_zoom %d, radius %g px; %zu writes: %zu inserts, %zu moves, "
+        "%zu erases; %zu markers at the end\n",
+        n_markers, max_zoom, radius, n_writes, n_ins, n_mov, n_del, final_markers.size());
     std::printf("build + load %.1f s; fresh build + load of the final markers %.1f s\n", load_s,
                 fresh_s);
     double cpu_sum = 0;
     for (const double x : op_us) cpu_sum += x;
-    std::printf("per write: wall %.1f us; CPU mean %.1f us, p50 %.1f us, p99 %.1f us, max %.0f us; "
-                "%.3f merges, %.1f clusters touched\n",
-                writes_s * 1e6 / static_cast<double>(n_writes),
-                cpu_sum / static_cast<double>(n_writes), pct(0.5), pct(0.99), sorted.back(),
-                static_cast<double>(s1.merges - s0.merges) / static_cast<double>(n_writes),
-                static_cast<double>(s1.nodes_touched - s0.nodes_touched) /
-                    static_cast<double>(n_writes));
+    std::printf(
+        "per write: wall %.1f us; CPU mean %.1f us, p50 %.1f us, p99 %.1f us, max %.0f us; "
+        "%.3f merges, %.1f clusters touched\n",
+        writes_s * 1e6 / static_cast<double>(n_writes), cpu_sum / static_cast<double>(n_writes),
+        pct(0.5), pct(0.99), sorted.back(),
+        static_cast<double>(s1.merges - s0.merges) / static_cast<double>(n_writes),
+        static_cast<double>(s1.nodes_touched - s0.nodes_touched) / static_cast<double>(n_writes));
     const std::vector<std::size_t> a = u.nodes_per_zoom(0), b = fresh.nodes_per_zoom(0);
     std::printf("zoom  updated    fresh   updated/fresh\n");
     std::size_t sa = 0, sb = 0;
@@ -163,6 +175,7 @@ int main(int argc, char** argv) {
         std::printf("%4d %8zu %8zu   %.3f\n", z, a[zu], b[zu],
                     static_cast<double>(a[zu]) / static_cast<double>(b[zu]));
     }
-    std::printf(" all %8zu %8zu   %.3f\n", sa, sb, static_cast<double>(sa) / static_cast<double>(sb));
+    std::printf(" all %8zu %8zu   %.3f\n", sa, sb,
+                static_cast<double>(sa) / static_cast<double>(sb));
     return 0;
 }

@@ -45,11 +45,15 @@ struct QuadkeyKind {
     static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
         return quadkey_parse(text, len, out);
     }
-    static std::size_t format(std::uint64_t c, char* buf) noexcept { return quadkey_format(c, buf); }
+    static std::size_t format(std::uint64_t c, char* buf) noexcept {
+        return quadkey_format(c, buf);
+    }
     static bool is_valid(std::uint64_t c) noexcept { return quadkey_is_valid(c); }
     static int compare(std::uint64_t a, std::uint64_t b) noexcept { return quadkey_compare(a, b); }
     static int level(std::uint64_t c) noexcept { return quadkey_level(c); }
-    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return quadkey_contains(a, b); }
+    static bool contains(std::uint64_t a, std::uint64_t b) noexcept {
+        return quadkey_contains(a, b);
+    }
     static std::uint64_t range_max(std::uint64_t c) noexcept { return quadkey_range_max(c); }
     // Shift of digit i (1-based): one unit of digit i is 1 << digit_shift(i).
     static int digit_shift(int i) noexcept { return quadkey_detail::digit_shift(i); }
@@ -64,7 +68,8 @@ struct QuadkeyKind {
     // The child of c (level(c) < kMaxLevel) by digit d.
     static std::uint64_t child(std::uint64_t c, int d) noexcept {
         const int l = level(c) + 1;
-        return (c & ~quadkey_detail::kLevelMask) | (static_cast<std::uint64_t>(d) << quadkey_detail::digit_shift(l)) |
+        return (c & ~quadkey_detail::kLevelMask) |
+               (static_cast<std::uint64_t>(d) << quadkey_detail::digit_shift(l)) |
                static_cast<std::uint64_t>(l);
     }
     // The deepest cell that contains both a and b.
@@ -88,11 +93,15 @@ struct GeohashKind {
     static Status parse(const char* text, std::size_t len, std::uint64_t* out) noexcept {
         return geohash_parse(text, len, out);
     }
-    static std::size_t format(std::uint64_t c, char* buf) noexcept { return geohash_format(c, buf); }
+    static std::size_t format(std::uint64_t c, char* buf) noexcept {
+        return geohash_format(c, buf);
+    }
     static bool is_valid(std::uint64_t c) noexcept { return geohash_is_valid(c); }
     static int compare(std::uint64_t a, std::uint64_t b) noexcept { return geohash_compare(a, b); }
     static int level(std::uint64_t c) noexcept { return geohash_precision(c); }
-    static bool contains(std::uint64_t a, std::uint64_t b) noexcept { return geohash_contains(a, b); }
+    static bool contains(std::uint64_t a, std::uint64_t b) noexcept {
+        return geohash_contains(a, b);
+    }
     static std::uint64_t range_max(std::uint64_t c) noexcept { return geohash_range_max(c); }
     static int digit_shift(int i) noexcept { return geohash_detail::symbol_shift(i); }
     static std::uint64_t ancestor(std::uint64_t c, int l) noexcept {
@@ -103,7 +112,8 @@ struct GeohashKind {
     }
     static std::uint64_t child(std::uint64_t c, int d) noexcept {
         const int l = level(c) + 1;
-        return (c & geohash_detail::kSymbolMask) | (static_cast<std::uint64_t>(d) << geohash_detail::symbol_shift(l)) |
+        return (c & geohash_detail::kSymbolMask) |
+               (static_cast<std::uint64_t>(d) << geohash_detail::symbol_shift(l)) |
                static_cast<std::uint64_t>(l);
     }
     static std::uint64_t common_ancestor(std::uint64_t a, std::uint64_t b) noexcept {
@@ -201,7 +211,8 @@ inline std::size_t exact_intervals(std::uint64_t* codes, std::size_t n, CodeRang
 // Merges the ascending, disjoint ranges iv[0 .. k) separated by the smallest gaps (in code
 // order) until `target` remain; returns the new count. Ties at the threshold gap are merged
 // left to right. gaps is scratch space for k - 1 values.
-inline std::size_t coarsen_ranges(CodeRange* iv, std::size_t k, std::size_t target, std::uint64_t* gaps) noexcept {
+inline std::size_t coarsen_ranges(CodeRange* iv, std::size_t k, std::size_t target,
+                                  std::uint64_t* gaps) noexcept {
     if (k <= target || target == 0) return k;
     const std::size_t need = k - target;  // merges to make
     for (std::size_t i = 0; i + 1 < k; ++i) gaps[i] = iv[i + 1].lo - iv[i].hi;

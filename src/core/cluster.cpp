@@ -50,7 +50,6 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
-
 Status validate_lat_lon(double lat, double lon) noexcept {
     if (!std::isfinite(lat)) return Status::LatNotFinite;
     if (!std::isfinite(lon)) return Status::LonNotFinite;
@@ -58,7 +57,6 @@ Status validate_lat_lon(double lat, double lon) noexcept {
     if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
     return Status::Ok;
 }
-
 
 namespace {
 
@@ -203,7 +201,8 @@ Status batch_insert(ClusterState* st, std::uint32_t n, std::uint32_t missing, Ba
     if (s != Status::Ok) return s;
     // One probe per point: an earlier point of the batch may have added its key.
     for (std::uint32_t i = 0; i < n; ++i)
-        if (b->bin[i] == kMissingBin) b->bin[i] = find_or_insert_index(st, b->kx[i], b->ky[i], b->hash[i]);
+        if (b->bin[i] == kMissingBin)
+            b->bin[i] = find_or_insert_index(st, b->kx[i], b->ky[i], b->hash[i]);
     return Status::Ok;
 }
 
@@ -253,7 +252,8 @@ Status grow_or_flush_pending(ClusterState* st) noexcept {
             st->refused_bytes = peak;
             return Status::StateTooLarge;
         }
-        auto* p = static_cast<Pending*>(st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));
+        auto* p = static_cast<Pending*>(
+            st->alloc.alloc(st->alloc.ctx, std::size_t{cap} * sizeof(Pending)));
         if (p != nullptr) {
             if (st->pending != nullptr) st->alloc.release(st->alloc.ctx, st->pending);
             st->pending = p;
@@ -334,8 +334,7 @@ Status cluster_add_point(ClusterState* st, double lat, double lon, bool has_id,
     if (s != Status::Ok) return s;
     lat += 0.0;  // -0.0 -> +0.0 (see the top of this file)
     lon += 0.0;
-    return add_fixed(st, kPositionPending, kPositionPending, lat,
-                     lon, has_id && st->has_id, id);
+    return add_fixed(st, kPositionPending, kPositionPending, lat, lon, has_id && st->has_id, id);
 }
 
 Status cluster_add_mercator(ClusterState* st, double unit_x, double unit_y, double lat, double lon,
@@ -356,9 +355,11 @@ Status cluster_add_cell_centre(ClusterState* st, double unit_x, double unit_y, b
     if (s != Status::Ok) return s;
     // Cell centres are multiples of 2^-30 at most (zoom 29 and geohash precision 12 alike), so
     // x / 2^48 and y / 2^48 give back unit_x and unit_y exactly.
-    if (static_cast<double>(x) != unit_x * kFixedOneD || static_cast<double>(y) != unit_y * kFixedOneD)
+    if (static_cast<double>(x) != unit_x * kFixedOneD ||
+        static_cast<double>(y) != unit_y * kFixedOneD)
         return Status::UnitPositionOutOfRange;
-    return add_fixed(st, x, y, std::numeric_limits<double>::quiet_NaN(), 0.0, has_id && st->has_id, id);
+    return add_fixed(st, x, y, std::numeric_limits<double>::quiet_NaN(), 0.0, has_id && st->has_id,
+                     id);
 }
 
 Status cluster_merge(ClusterState* dst, const ClusterState* src, CancelCheck cancel) noexcept {

@@ -15,9 +15,9 @@
 // returns Status::Canceled: a cancelled query stops within milliseconds at any size. (The
 // per-row functions do O(1) work, the buffer's fold at most 256 points: they do not poll.)
 //
-// Buffering. The add functions keep up to 256 points (16 at first) in a buffer and fold them into the bins a
-// batch at a time (why: cluster_internal.hpp). Every function that reads the bins folds the
-// buffer in first; that changes the representation, not the value, so they still take a const
+// Buffering. The add functions keep up to 256 points (16 at first) in a buffer and fold them into
+// the bins a batch at a time (why: cluster_internal.hpp). Every function that reads the bins folds
+// the buffer in first; that changes the representation, not the value, so they still take a const
 // state. An allocation failure while folding is Status::OutOfMemory from whichever call folded.
 //
 // Memory. Every byte (the state, its tables, finalize's scratch and its result) comes from the

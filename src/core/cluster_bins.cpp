@@ -21,10 +21,10 @@ namespace {
 // What growing the bins to a capacity of cap takes: the chunk table's new size, and the bytes of
 // the old short last chunk that a regrowth copies (live with its new copy).
 struct ChunkPlan {
-    std::uint64_t cap;          // bins allocated afterwards
-    std::uint32_t n_chunks;     // chunks afterwards
-    std::uint32_t cap_chunks;   // chunk table entries afterwards
-    std::size_t copied_bytes;   // old last chunk, reallocated (0: none)
+    std::uint64_t cap;            // bins allocated afterwards
+    std::uint32_t n_chunks;       // chunks afterwards
+    std::uint32_t cap_chunks;     // chunk table entries afterwards
+    std::size_t copied_bytes;     // old last chunk, reallocated (0: none)
     std::size_t old_table_bytes;  // old chunk table, replaced (0: none)
 };
 
@@ -67,14 +67,16 @@ struct Growth {
 
 void release_growth(ClusterState* st, const Growth& g) noexcept {
     const BinStore& bs = st->bins;
-    for (std::uint32_t j = bs.n_chunks; j < g.made; ++j) st->alloc.release(st->alloc.ctx, g.table[j]);
+    for (std::uint32_t j = bs.n_chunks; j < g.made; ++j)
+        st->alloc.release(st->alloc.ctx, g.table[j]);
     if (g.table != bs.chunks) st->alloc.release(st->alloc.ctx, g.table);
     if (g.regrown != nullptr) st->alloc.release(st->alloc.ctx, g.regrown);
     if (g.slots != nullptr) st->alloc.release(st->alloc.ctx, g.slots);
 }
 
 std::uint32_t planned_chunk_bins(const ChunkPlan& plan, std::uint32_t j) noexcept {
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(chunk_bins(j), plan.cap - chunk_base(j)));
+    return static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(chunk_bins(j), plan.cap - chunk_base(j)));
 }
 
 // Allocates what plan and n_slots (if more than the state has) need; on failure releases it.
@@ -84,7 +86,8 @@ Status allocate_growth(ClusterState* st, const ChunkPlan& plan, std::uint64_t n_
     *g = Growth{bs.chunks, nullptr, nullptr, bs.n_chunks};
     bool ok = true;
     if (plan.cap_chunks > bs.cap_chunks) {
-        g->table = static_cast<Bin**>(st->alloc.alloc(st->alloc.ctx, plan.cap_chunks * sizeof(Bin*)));
+        g->table =
+            static_cast<Bin**>(st->alloc.alloc(st->alloc.ctx, plan.cap_chunks * sizeof(Bin*)));
         if (g->table == nullptr) {
             g->table = bs.chunks;
             return Status::OutOfMemory;

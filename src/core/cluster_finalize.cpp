@@ -164,7 +164,9 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
         Finalizer f(st, cancel);
         Status r = f.run(assign != nullptr, out, assign, n_assign);
         if (r == Status::OutOfMemory && f.over_budget) r = Status::StateTooLarge;
-        if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st), f.near_visits};
+        if (stats != nullptr)
+            *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st),
+                                          f.near_visits};
         return r;
     });
     if (s != Status::Ok) {
@@ -205,7 +207,9 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
     const Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
         const Status r = f.run_to_items(out);
-        if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st), f.near_visits};
+        if (stats != nullptr)
+            *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st),
+                                          f.near_visits};
         return r;
     });
     if (s != Status::Ok) item_clusters_free(st->alloc, out);
@@ -219,7 +223,9 @@ Status cluster_items(const ClusterState* params, const Item* items, std::uint32_
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
     const Status s = f.run_items(items, n, out);
-    if (stats != nullptr) *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(params), f.near_visits};
+    if (stats != nullptr)
+        *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(params),
+                                      f.near_visits};
     return s;
 }
 

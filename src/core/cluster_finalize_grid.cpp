@@ -46,7 +46,8 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
             return Status::Canceled;
         }
     }
-    Status s = sorted_cells(n, [pos](std::uint32_t j) noexcept { return pos[j]; }, dirty, fresh);
+    Status s = sorted_cells(
+        n, [pos](std::uint32_t j) noexcept { return pos[j]; }, dirty, fresh);
     // Merge from the back: live items never outnumber the units, so the grid has the room.
     if (s == Status::Ok) {
         std::int64_t i = static_cast<std::int64_t>(kept) - 1, j = static_cast<std::int64_t>(n) - 1;

@@ -75,7 +75,6 @@ static_assert(sizeof(OutEntry) == 16, "an output sort entry is two words");
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
-
 inline Item item_from_bin(const Bin& b) noexcept {
     const bool west = (b.kx & 1) != 0;
     Item it;
@@ -95,7 +94,6 @@ inline Item item_from_bin(const Bin& b) noexcept {
     it.has_id = static_cast<std::uint32_t>(b.has_id);
     return it;
 }
-
 
 // item_add(d, item_from_bin(b)) but the rank, without building the item (a temporary item costs
 // a store and reload of its 128 bytes per bin): the same operations on the same values, leaving
@@ -186,7 +184,7 @@ enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 // (grid entries and seeds are units) and creates the items: its seeds, numbered in seed order.
 // Items then keep their number (absorbed items are marked dead).
 class Finalizer {
-public:
+  public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
         : st_(st), a_(st->alloc), poll_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
 
@@ -207,10 +205,10 @@ public:
 
     std::uint32_t passes = 0;
     std::size_t peak_scratch = 0;
-    bool over_budget = false;  // an allocation was refused by the budget, not by the allocator
+    bool over_budget = false;       // an allocation was refused by the budget, not by the allocator
     std::uint64_t near_visits = 0;  // grid entries visited by neighbour queries
 
-private:
+  private:
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
         // The budget bounds the state and this scratch together (cluster.hpp, Allocator).
@@ -393,7 +391,8 @@ Status Finalizer::sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint3
             keys[k] = key128(packed(k));
             if (canceled(1)) s = Status::Canceled;
         }
-        const Key128* sorted = s == Status::Ok ? polled_sort(keys, tmp, n, key128_less, poll_) : nullptr;
+        const Key128* sorted =
+            s == Status::Ok ? polled_sort(keys, tmp, n, key128_less, poll_) : nullptr;
         if (s == Status::Ok && sorted == nullptr) s = Status::Canceled;
         for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
             const auto from = static_cast<std::uint32_t>(sorted[k].lo & index_mask);
@@ -480,12 +479,12 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
             }
             const std::uint64_t run = (col - box_col_) >> col_shift_;
             const GridEntry* end = grid_ + starts_[run + 1];
-            const GridEntry* it = std::lower_bound(
-                static_cast<const GridEntry*>(grid_ + starts_[run]), end, col,
-                [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
-                    const std::uint64_t ec = col_of(e.x);
-                    return ec != column ? ec < column : row_of(e.y) < row_lo;
-                });
+            const GridEntry* it =
+                std::lower_bound(static_cast<const GridEntry*>(grid_ + starts_[run]), end, col,
+                                 [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
+                                     const std::uint64_t ec = col_of(e.x);
+                                     return ec != column ? ec < column : row_of(e.y) < row_lo;
+                                 });
             for (; it != end && col_of(it->x) == col && row_of(it->y) <= row_hi; ++it) {
                 visit(*it);
                 ++visited;

@@ -48,7 +48,7 @@ Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry
         qx_max = std::max(qx_max, c.qx);
         if (canceled(1)) return Status::Canceled;
     }
-    const int y_bits = 64 - bit_width(max_count);  // max_count >= 1
+    const int y_bits = 64 - bit_width(max_count);                                // max_count >= 1
     const int y_shift = y_bits >= kFixedBits + 1 ? 0 : kFixedBits + 1 - y_bits;  // qy <= 2^48
     const int x_bits = max_count == 1 ? 64 - bit_width(qy_max - qy_min) : 0;
     const int x_used = bit_width(qx_max - qx_min);

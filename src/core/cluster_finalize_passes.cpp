@@ -9,7 +9,8 @@ namespace finalize {
 // Sorts n keys with sort(keys, tmp) (which returns the array holding the result, or nullptr on
 // cancel), then writes row_of_key(sorted key) into order_ (allocated here) and releases the keys.
 template <typename T, typename Sort, typename Row>
-Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key) noexcept {
+Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort,
+                                  Row&& row_of_key) noexcept {
     T* tmp = nullptr;
     Status s = get(&tmp, n);
     const T* sorted = s == Status::Ok ? sort(keys, tmp) : nullptr;
@@ -65,9 +66,10 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
     if (bits <= 64) {
         std::uint64_t* keys = nullptr;
         if (get(&keys, n_seeds) != Status::Ok) return Status::OutOfMemory;
-        const bool done = for_each_candidate([&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
-            keys[k++] = static_cast<std::uint64_t>(packed(r, c, a, b));
-        });
+        const bool done = for_each_candidate(
+            [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
+                keys[k++] = static_cast<std::uint64_t>(packed(r, c, a, b));
+            });
         if (!done) {
             put(keys, n_seeds);
             return Status::Canceled;
@@ -77,28 +79,36 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
             [&](std::uint64_t* x, std::uint64_t* y) noexcept {
                 return radix_sort(x, y, n_seeds, row_bits, bits, poll_);
             },
-            [row_mask](std::uint64_t key) noexcept { return static_cast<std::uint32_t>(key & row_mask); });
+            [row_mask](std::uint64_t key) noexcept {
+                return static_cast<std::uint32_t>(key & row_mask);
+            });
     }
     if (bits <= 128) {
         Key128* keys = nullptr;
         if (get(&keys, n_seeds) != Status::Ok) return Status::OutOfMemory;
-        const bool done = for_each_candidate([&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
-            keys[k++] = key128(packed(r, c, a, b));
-        });
+        const bool done = for_each_candidate(
+            [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
+                keys[k++] = key128(packed(r, c, a, b));
+            });
         if (!done) {
             put(keys, n_seeds);
             return Status::Canceled;
         }
         return order_from_keys(
             keys, n_seeds,
-            [&](Key128* x, Key128* y) noexcept { return polled_sort(x, y, n_seeds, key128_less, poll_); },
-            [row_mask](const Key128& key) noexcept { return static_cast<std::uint32_t>(key.lo & row_mask); });
+            [&](Key128* x, Key128* y) noexcept {
+                return polled_sort(x, y, n_seeds, key128_less, poll_);
+            },
+            [row_mask](const Key128& key) noexcept {
+                return static_cast<std::uint32_t>(key.lo & row_mask);
+            });
     }
     SeedEntry* entries = nullptr;
     if (get(&entries, n_seeds) != Status::Ok) return Status::OutOfMemory;
-    const bool done = for_each_candidate([&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
-        entries[k++] = SeedEntry{{max_count - c, a, b}, r, 0};
-    });
+    const bool done = for_each_candidate(
+        [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
+            entries[k++] = SeedEntry{{max_count - c, a, b}, r, 0};
+        });
     if (!done) {
         put(entries, n_seeds);
         return Status::Canceled;
@@ -106,11 +116,14 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
     return order_from_keys(
         entries, n_seeds,
         [&](SeedEntry* x, SeedEntry* y) noexcept {
-            return polled_sort(x, y, n_seeds, [](const SeedEntry& u, const SeedEntry& v) noexcept {
-                if (u.key[0] != v.key[0]) return u.key[0] < v.key[0];
-                if (u.key[1] != v.key[1]) return u.key[1] < v.key[1];
-                return u.key[2] < v.key[2];
-            }, poll_);
+            return polled_sort(
+                x, y, n_seeds,
+                [](const SeedEntry& u, const SeedEntry& v) noexcept {
+                    if (u.key[0] != v.key[0]) return u.key[0] < v.key[0];
+                    if (u.key[1] != v.key[1]) return u.key[1] < v.key[1];
+                    return u.key[2] < v.key[2];
+                },
+                poll_);
         },
         [](const SeedEntry& e) noexcept { return e.row; });
 }
@@ -129,8 +142,8 @@ Status Finalizer::first_pass(bool* absorbed) noexcept {
         ky_max_ = std::max(ky_max_, bin.ky);
         if (canceled(1)) return Status::Canceled;
     }
-    Status s = sorted_cells(n0_, [this](std::uint32_t b) noexcept { return unit_pos(b); },
-                            nullptr, grid_);
+    Status s = sorted_cells(
+        n0_, [this](std::uint32_t b) noexcept { return unit_pos(b); }, nullptr, grid_);
     if (s != Status::Ok) return s;
     n_grid_ = n0_;
     s = seed_order(n0_, max_bin_count_);
@@ -284,7 +297,8 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
 // one uint64 and radix sorted when the fields fit and the given ranks are 0 .. n - 1 (as the
 // hierarchy gives them), else sorted as entries.
 Status Finalizer::rank_items() noexcept {
-    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0}, row_max = 0;
+    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0},
+                  row_max = 0;
     bool dense_ranks = true;
     std::memset(rank_, 0xFF, std::size_t{n0_} * sizeof(std::uint32_t));  // given rank -> item
     for (std::uint32_t i = 0; i < n0_; ++i) {

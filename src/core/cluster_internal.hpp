@@ -89,11 +89,11 @@ inline void wide_add(Wide& w, u128 v) noexcept { w = wide_make(wide_load(w) + v)
 // leak, but there is none). The sums are 96-bit integers, low 64 bits and high 32 (31 for
 // sum_y, whose top bit holds has_id): read and add them with bin_sum_x/y and bin_add_sums.
 struct Bin {
-    std::uint64_t kx;                           // column << 1 | west (west: lon < 0)
-    std::uint64_t ky;                           // row
-    std::uint64_t count;                        // points, 1 .. kMaxTotalCount
-    std::uint64_t sum_x_lo, sum_y_lo;           // sums of X and Y (< 2^95), low 64 bits
-    std::uint32_t sum_x_hi;                     // ... and high bits
+    std::uint64_t kx;                  // column << 1 | west (west: lon < 0)
+    std::uint64_t ky;                  // row
+    std::uint64_t count;               // points, 1 .. kMaxTotalCount
+    std::uint64_t sum_x_lo, sum_y_lo;  // sums of X and Y (< 2^95), low 64 bits
+    std::uint32_t sum_x_hi;            // ... and high bits
     std::uint32_t sum_y_hi : 31;
     std::uint32_t has_id : 1;                   // some member has an id
     double min_lat, max_lat, min_lon, max_lon;  // of the original lat/lon
@@ -103,8 +103,12 @@ static_assert(sizeof(Bin) == 88, "Bin is 11 words, no padding");
 static_assert(static_cast<u128>(kMaxTotalCount) * kFixedOne < static_cast<u128>(1) << 95,
               "sums fit 95 bits: sum_y_hi has 31");
 
-inline u128 bin_sum_x(const Bin& b) noexcept { return static_cast<u128>(b.sum_x_hi) << 64 | b.sum_x_lo; }
-inline u128 bin_sum_y(const Bin& b) noexcept { return static_cast<u128>(b.sum_y_hi) << 64 | b.sum_y_lo; }
+inline u128 bin_sum_x(const Bin& b) noexcept {
+    return static_cast<u128>(b.sum_x_hi) << 64 | b.sum_x_lo;
+}
+inline u128 bin_sum_y(const Bin& b) noexcept {
+    return static_cast<u128>(b.sum_y_hi) << 64 | b.sum_y_lo;
+}
 // Sets the sums (each below 2^95, as any sums of at most kMaxTotalCount positions are).
 inline void bin_set_sums(Bin& b, u128 sx, u128 sy) noexcept {
     b.sum_x_lo = static_cast<std::uint64_t>(sx);
@@ -139,7 +143,7 @@ inline std::uint32_t chunk_bins(std::uint32_t j) noexcept {
 }
 
 struct BinStore {
-    Bin** chunks;             // n_chunks used of cap_chunks
+    Bin** chunks;  // n_chunks used of cap_chunks
     std::uint32_t n_chunks, cap_chunks;
     std::uint32_t last_bins;  // bins allocated in the last chunk (chunk_bins, or fewer)
 
@@ -184,7 +188,9 @@ inline std::uint64_t fixed_from_unit(double u) noexcept {
 
 // The fixed-point position of a marker at lat/lon (validated): the one formula for the per-row
 // path, the diagnostics and the deserialiser's checks.
-inline std::uint64_t fixed_x_of_lon(double lon) noexcept { return fixed_from_unit(mercator_x(lon)); }
+inline std::uint64_t fixed_x_of_lon(double lon) noexcept {
+    return fixed_from_unit(mercator_x(lon));
+}
 inline std::uint64_t fixed_y_of_lat(double lat) noexcept {
     return fixed_from_unit(mercator_y_series(lat));
 }
@@ -215,16 +221,16 @@ struct ClusterState {
     int zoom;
     bool has_id;
     double radius_px;
-    std::uint64_t bin_side;       // S, fixed units, >= 1
-    std::uint64_t max_key;        // largest column or row: 2^48 / S
-    double reach;                 // radius + slack in fixed units, clamped: the "within" distance
+    std::uint64_t bin_side;  // S, fixed units, >= 1
+    std::uint64_t max_key;   // largest column or row: 2^48 / S
+    double reach;            // radius + slack in fixed units, clamped: the "within" distance
     cluster_internal::BinStore bins;  // n_bins used of cap_bins
     std::uint32_t n_bins, cap_bins;
-    cluster_internal::Slot* slots;  // open addressing, linear probing, load <= 1/2
-    std::uint64_t slot_mask;        // slot count - 1 (power of two), 0 when no slots yet
-    std::uint64_t total;            // points
-    std::uint32_t last;             // index of the bin the previous point went to (a hint)
-    double inv_side;                // 1 / bin_side, for div_side
+    cluster_internal::Slot* slots;       // open addressing, linear probing, load <= 1/2
+    std::uint64_t slot_mask;             // slot count - 1 (power of two), 0 when no slots yet
+    std::uint64_t total;                 // points
+    std::uint32_t last;                  // index of the bin the previous point went to (a hint)
+    double inv_side;                     // 1 / bin_side, for div_side
     cluster_internal::Pending* pending;  // cap_pending entries, n_pending used
     std::uint32_t n_pending;             // counted in total already
     std::uint32_t cap_pending;           // 0, then 16, 32 ... kPendingCap

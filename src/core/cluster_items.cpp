@@ -7,7 +7,6 @@ namespace cluster_internal {
 
 using namespace finalize;
 
-
 void item_add(Item& d, const Item& s) noexcept {
     d.count += s.count;
     d.count_w += s.count_w;
@@ -26,7 +25,6 @@ void item_add(Item& d, const Item& s) noexcept {
     }
     d.rank = std::min(d.rank, s.rank);
 }
-
 
 void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept {
     if (c->items != nullptr) alloc.release(alloc.ctx, c->items);
@@ -58,7 +56,6 @@ void cluster_of_item(const Item& it, Cluster* o) noexcept {
     o->has_id = it.has_id != 0;
     o->id = o->has_id ? it.min_id : 0;
 }
-
 
 }  // namespace cluster_internal
 }  // namespace geocluster

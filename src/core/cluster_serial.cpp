@@ -138,8 +138,8 @@ Status read_record(const std::uint8_t* p, const ClusterState* st, std::uint64_t*
     // every member's position, hence the sums' mean, in the bin and in the bounds' box (slack
     // included): lo <= X <= hi below, in x and in y. Sums against count times those ends
     // (products below 2^46 * 2^49: no overflow).
-    const auto members_in = [&](std::uint64_t key, std::uint64_t low_bound, std::uint64_t high_bound,
-                                 const Wide& sum) {
+    const auto members_in = [&](std::uint64_t key, std::uint64_t low_bound,
+                                std::uint64_t high_bound, const Wide& sum) {
         const std::uint64_t bin_lo = key * st->bin_side;  // key <= max_key, so bin_lo <= 2^48
         const std::uint64_t room = kFixedOne - bin_lo;
         const std::uint64_t bin_hi = bin_lo + (st->bin_side - 1 < room ? st->bin_side - 1 : room);
@@ -193,13 +193,12 @@ Status cluster_serialize(const ClusterState* st, std::uint8_t* out, std::size_t 
     Poller poll(cancel);
     for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
     const BinStore& bins = st->bins;
-    const std::uint32_t* sorted =
-        polled_sort(order, order + n, n,
-                    [bins](std::uint32_t a, std::uint32_t b) noexcept {
-                        return bins[a].kx != bins[b].kx ? bins[a].kx < bins[b].kx
-                                                        : bins[a].ky < bins[b].ky;
-                    },
-                    poll);
+    const std::uint32_t* sorted = polled_sort(
+        order, order + n, n,
+        [bins](std::uint32_t a, std::uint32_t b) noexcept {
+            return bins[a].kx != bins[b].kx ? bins[a].kx < bins[b].kx : bins[a].ky < bins[b].ky;
+        },
+        poll);
     Status s = sorted != nullptr ? Status::Ok : Status::Canceled;
     std::uint8_t* p = out + kHeaderBytes;
     for (std::uint32_t i = 0; i < n && s == Status::Ok; ++i, p += kRecordBytes) {

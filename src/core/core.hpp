@@ -14,7 +14,8 @@
 //    PostgreSQL header included after this one is not found at all.
 #if !defined(GEOCLUSTER_GLUE) && \
     (defined(POSTGRES_H) || defined(FMGR_H) || defined(C_H) || defined(PG_CONFIG_H))
-#error "src/core/ must not include PostgreSQL headers: keep the core pure C++ (see src/core/core.hpp)"
+#error \
+    "src/core/ must not include PostgreSQL headers: keep the core pure C++ (see src/core/core.hpp)"
 #endif
 
 #if __cplusplus < 201703L

@@ -40,7 +40,8 @@ AxisSet one_interval(std::uint32_t lo, std::uint32_t hi) noexcept {
 
 // Columns of a longitude range. west > east means across the antimeridian: [west, last]
 // and [0, east], merged into one interval when they meet or overlap.
-AxisSet lon_columns(std::uint32_t west, std::uint32_t east, std::uint32_t last, bool wraps) noexcept {
+AxisSet lon_columns(std::uint32_t west, std::uint32_t east, std::uint32_t last,
+                    bool wraps) noexcept {
     if (!wraps) return one_interval(west, east);
     if (std::uint64_t{east} + 1 >= west) return one_interval(0, last);
     AxisSet s{};
@@ -56,7 +57,8 @@ AxisSet lon_columns(std::uint32_t west, std::uint32_t east, std::uint32_t last, 
 // `first` taking bit 0 (the most significant) of each pair; with an odd total the first
 // axis has one bit more. emit(m) receives the Morton bits, total_bits of them.
 template <typename Emit>
-void walk_morton(const AxisSet& first, const AxisSet& second, int total_bits, Emit&& emit) noexcept {
+void walk_morton(const AxisSet& first, const AxisSet& second, int total_bits,
+                 Emit&& emit) noexcept {
     struct Node {
         std::uint64_t morton;
         std::uint32_t a;  // index prefix along `first`
@@ -113,7 +115,8 @@ Status check_box(const LatLonBox& b) noexcept {
 }
 
 // Rows and columns of a quadkey cover. Rows: north (max_lat) has the smaller y.
-Status quadkey_axes(const LatLonBox& box, int zoom, AxisSet* rows, AxisSet* cols, std::uint64_t* n) noexcept {
+Status quadkey_axes(const LatLonBox& box, int zoom, AxisSet* rows, AxisSet* cols,
+                    std::uint64_t* n) noexcept {
     Status s = check_box(box);
     if (s != Status::Ok) return s;
     if (zoom < 0 || zoom > kQuadkeyMaxLevel) return Status::ZoomOutOfRange;
@@ -122,13 +125,14 @@ Status quadkey_axes(const LatLonBox& box, int zoom, AxisSet* rows, AxisSet* cols
     const std::uint32_t south = quadkey_tile_y_of_lat(box.min_lat, zoom);
     if (north > south) return Status::Internal;  // the row function must be monotone (tested)
     *rows = one_interval(north, south);
-    *cols = lon_columns(quadkey_tile_x_of_lon(box.min_lon, zoom), quadkey_tile_x_of_lon(box.max_lon, zoom), last,
-                        box.min_lon > box.max_lon);
+    *cols = lon_columns(quadkey_tile_x_of_lon(box.min_lon, zoom),
+                        quadkey_tile_x_of_lon(box.max_lon, zoom), last, box.min_lon > box.max_lon);
     *n = rows->size() * cols->size();
     return *n > kMaxCoverCells ? Status::CoverTooLarge : Status::Ok;
 }
 
-Status geohash_axes(const LatLonBox& box, int p, AxisSet* lons, AxisSet* lats, std::uint64_t* n) noexcept {
+Status geohash_axes(const LatLonBox& box, int p, AxisSet* lons, AxisSet* lats,
+                    std::uint64_t* n) noexcept {
     Status s = check_box(box);
     if (s != Status::Ok) return s;
     if (p < 0 || p > kGeohashMaxPrecision) return Status::PrecisionOutOfRange;
@@ -139,8 +143,9 @@ Status geohash_axes(const LatLonBox& box, int p, AxisSet* lons, AxisSet* lats, s
     const std::uint32_t north = geohash_lat_index(box.max_lat) >> lat_shift;
     if (south > north) return Status::Internal;  // the index function must be monotone (tested)
     *lats = one_interval(south, north);
-    *lons = lon_columns(geohash_lon_index(box.min_lon) >> lon_shift, geohash_lon_index(box.max_lon) >> lon_shift,
-                        last, box.min_lon > box.max_lon);
+    *lons =
+        lon_columns(geohash_lon_index(box.min_lon) >> lon_shift,
+                    geohash_lon_index(box.max_lon) >> lon_shift, last, box.min_lon > box.max_lon);
     *n = lats->size() * lons->size();
     return *n > kMaxCoverCells ? Status::CoverTooLarge : Status::Ok;
 }
@@ -169,7 +174,8 @@ Status quadkey_cover_fill(const LatLonBox& box, int zoom, QuadkeyCode* out, std:
     // A digit is x bit + 2 * y bit, so rows take the first (higher) bit of each pair.
     const int shift = 63 - 2 * zoom;
     const std::uint64_t level = static_cast<std::uint64_t>(zoom);
-    walk_morton(rows, cols, 2 * zoom, [&](std::uint64_t m) noexcept { out[k++] = (m << shift) | level; });
+    walk_morton(rows, cols, 2 * zoom,
+                [&](std::uint64_t m) noexcept { out[k++] = (m << shift) | level; });
     *n = k;
     return k == count ? Status::Ok : Status::Internal;
 }
@@ -188,7 +194,9 @@ Status geohash_cover_fill(const LatLonBox& box, int precision, GeohashCode* out,
     const std::uint64_t p = static_cast<std::uint64_t>(precision);
     // Longitude takes the first bit of each pair. Precision 0 is the one empty-text cell
     // (and a shift by 64 would be undefined).
-    walk_morton(lons, lats, bits, [&](std::uint64_t m) noexcept { out[k++] = bits == 0 ? p : (m << (64 - bits)) | p; });
+    walk_morton(lons, lats, bits, [&](std::uint64_t m) noexcept {
+        out[k++] = bits == 0 ? p : (m << (64 - bits)) | p;
+    });
     *n = k;
     return k == count ? Status::Ok : Status::Internal;
 }

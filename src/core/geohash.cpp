@@ -22,7 +22,8 @@ constexpr std::uint32_t kAxisCells = std::uint32_t{1} << kGeohashAxisBits;
 // or 180, and adding lo lands on a multiple of span / 2^30 no larger than span).
 std::uint32_t axis_index(double v, double lo, double span) noexcept {
     const double step = std::ldexp(span, -kGeohashAxisBits);
-    std::int64_t k = static_cast<std::int64_t>(std::floor((v - lo) / span * static_cast<double>(kAxisCells)));
+    std::int64_t k =
+        static_cast<std::int64_t>(std::floor((v - lo) / span * static_cast<double>(kAxisCells)));
     k = k < 0 ? 0 : (k >= kAxisCells ? kAxisCells - 1 : k);
     // v - lo may round up onto the next edge (or down below one); the edges are exact, so
     // one comparison each way settles it.
@@ -61,7 +62,8 @@ CellIndex cell_index(GeohashCode code) noexcept {
 
 GeohashCode code_from_cell(std::uint32_t lon, std::uint32_t lat, int lon_bits, int lat_bits,
                            int p) noexcept {
-    return code_from_indices(lon << (kGeohashAxisBits - lon_bits), lat << (kGeohashAxisBits - lat_bits), p);
+    return code_from_indices(lon << (kGeohashAxisBits - lon_bits),
+                             lat << (kGeohashAxisBits - lat_bits), p);
 }
 
 // Edge k of 2^bits slices of [lo, lo + span]: exact.
@@ -77,7 +79,8 @@ std::uint32_t geohash_lat_index(double lat) noexcept { return axis_index(lat, -9
 Status geohash_children(GeohashCode code, GeohashCode out[32]) noexcept {
     const int p = geohash_precision(code);
     if (p >= kGeohashMaxPrecision) return Status::PrecisionOutOfRange;
-    const GeohashCode base = (code & geohash_detail::prefix_mask(p)) | static_cast<std::uint64_t>(p + 1);
+    const GeohashCode base =
+        (code & geohash_detail::prefix_mask(p)) | static_cast<std::uint64_t>(p + 1);
     for (std::uint64_t s = 0; s < 32; ++s) out[s] = base | (s << symbol_shift(p + 1));
     return Status::Ok;
 }
@@ -119,9 +122,11 @@ int geohash_neighbors(GeohashCode code, GeohashCode out[8]) noexcept {
     for (int i = 0; i < 8; ++i) {
         const std::int64_t la = static_cast<std::int64_t>(c.lat) + kDlat[i];
         if (la < 0 || la >= nlat) continue;  // beyond a pole
-        const std::int64_t lo = ((static_cast<std::int64_t>(c.lon) + kDlon[i]) % nlon + nlon) % nlon;
-        const GeohashCode g = code_from_cell(static_cast<std::uint32_t>(lo), static_cast<std::uint32_t>(la),
-                                             c.lon_bits, c.lat_bits, p);
+        const std::int64_t lo =
+            ((static_cast<std::int64_t>(c.lon) + kDlon[i]) % nlon + nlon) % nlon;
+        const GeohashCode g =
+            code_from_cell(static_cast<std::uint32_t>(lo), static_cast<std::uint32_t>(la),
+                           c.lon_bits, c.lat_bits, p);
         if (g == code) continue;
         bool seen = false;
         for (int j = 0; j < count; ++j) seen = seen || out[j] == g;
@@ -134,8 +139,8 @@ namespace {
 // geohash_precision_for_zoom's table; see the header for the formula it comes from. The unit
 // test recomputes every entry from the formula.
 constexpr std::int8_t kPrecisionForZoom[kMaxZoom + 1] = {
-    1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 10, 12,  // zoom 0..17
-    12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,          // zoom 18..29
+    1,  1,  1,  1,  1,  2,  2,  2,  3,  3,  4,  4,  5, 6, 7, 8, 10, 12,  // zoom 0..17
+    12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,                      // zoom 18..29
 };
 }  // namespace
 

@@ -76,7 +76,8 @@ constexpr DecodeTable make_decode_table() noexcept {
     for (int i = 0; i < 32; ++i) {
         const char c = kAlphabet[i];
         t.v[static_cast<unsigned char>(c)] = static_cast<std::uint8_t>(i);
-        if (c >= 'a' && c <= 'z') t.v[static_cast<unsigned char>(c - 'a' + 'A')] = static_cast<std::uint8_t>(i);
+        if (c >= 'a' && c <= 'z')
+            t.v[static_cast<unsigned char>(c - 'a' + 'A')] = static_cast<std::uint8_t>(i);
     }
     return t;
 }

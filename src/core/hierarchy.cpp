@@ -47,8 +47,8 @@ constexpr std::size_t kPollEvery = 4096;
 constexpr int kNoChildYet = -2;  // expansion_zoom of a node while phase B meets its children
 
 HierSums sums_of(const Item& it) noexcept {
-    return HierSums{it.count_w,   it.sx_e.lo,  it.sx_e.hi,  it.sx_w.lo,  it.sx_w.hi, it.sy.lo,
-                    it.sy.hi,     it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
+    return HierSums{it.count_w, it.sx_e.lo,   it.sx_e.hi,   it.sx_w.lo,   it.sx_w.hi,  it.sy.lo,
+                    it.sy.hi,   it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
 }
 
 std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
@@ -62,7 +62,7 @@ std::int64_t cluster_id(int zoom, std::uint64_t ordinal) noexcept {
 // a request of at least half its size, so the cache never holds much more than the largest
 // level needs; flush returns everything to the caller's allocator.
 class BlockCache {
-public:
+  public:
     explicit BlockCache(const Allocator& base) noexcept : base_(base) {}
     Allocator allocator() noexcept { return Allocator{&alloc, &release, this, 0}; }
     void flush() noexcept {
@@ -70,7 +70,7 @@ public:
         n_free_ = 0;
     }
 
-private:
+  private:
     static constexpr std::size_t kHeader = 16;  // the block's size, and 8-byte alignment kept
     static constexpr std::size_t kMinCached = 65536;
     static constexpr int kSlots = 32;
@@ -83,8 +83,7 @@ private:
         int best = -1;
         for (int i = 0; i < self->n_free_; ++i) {
             const std::size_t have = self->free_[i].bytes;
-            if (have >= bytes && have / 2 <= bytes &&
-                (best < 0 || have < self->free_[best].bytes))
+            if (have >= bytes && have / 2 <= bytes && (best < 0 || have < self->free_[best].bytes))
                 best = i;
         }
         unsigned char* head;
@@ -117,7 +116,7 @@ private:
 };
 
 class Builder {
-public:
+  public:
     Builder(const HierMarker* markers, std::size_t n_markers, double radius_px, int max_zoom,
             const std::uint64_t* next_ordinal, const Allocator& alloc, CancelCheck cancel) noexcept
         : markers_(markers),
@@ -135,7 +134,7 @@ public:
     // Counts per zoom, for the caller to advance next_ordinal once the build succeeded.
     std::uint32_t n_at[kHierMaxZoom + 1] = {};
 
-private:
+  private:
     Status leaves() noexcept;
     Status coarser_levels() noexcept;
     Status write_nodes() noexcept;
@@ -165,9 +164,9 @@ private:
     Allocator a_;       // cache_'s
     CancelCheck cancel_;
 
-    ClusterState* st_ = nullptr;   // the markers at max_zoom, until the leaves are known
-    ItemClusters top_{};           // max_zoom (from base_): the clusters' items, every bin's
-    ItemClusters level_{};         // the last zoom clustered below max_zoom
+    ClusterState* st_ = nullptr;      // the markers at max_zoom, until the leaves are known
+    ItemClusters top_{};              // max_zoom (from base_): the clusters' items, every bin's
+    ItemClusters level_{};            // the last zoom clustered below max_zoom
     ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
@@ -205,7 +204,8 @@ Status Builder::leaves() noexcept {
     n_at[max_zoom_] = top_.n_items;
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
         return Status::HierarchyIdsExhausted;
-    leaf_ = static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
+    leaf_ =
+        static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
     if (leaf_ == nullptr) return Status::OutOfMemory;
     const std::uint64_t first = next_ordinal_[max_zoom_];
     for (std::size_t i = 0; i < n_markers_; ++i) {
@@ -279,8 +279,7 @@ Status Builder::write_nodes() noexcept {
         if (canceled(k)) return Status::Canceled;
     }
     item_clusters_free(base_, &top_);
-    if (max_zoom_ > 0 && get(&sums_, n_at[max_zoom_ - 1]) != Status::Ok)
-        return Status::OutOfMemory;
+    if (max_zoom_ > 0 && get(&sums_, n_at[max_zoom_ - 1]) != Status::Ok) return Status::OutOfMemory;
     for (int z = max_zoom_ - 1; z >= 0; --z) {
         HierNode* here = nodes_ + offset[z];
         const std::uint32_t* parent = parent_of_[z];

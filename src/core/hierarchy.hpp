@@ -48,12 +48,12 @@ struct HierMarker {
 // over east (lon >= 0) and west (lon < 0) members separately, and the east and west longitude
 // ranges, so the antimeridian choice of contract 3 can be redone exactly.
 struct HierSums {
-    std::uint64_t count_w;                   // members with lon < 0
-    std::uint64_t sx_e_lo, sx_e_hi;          // sum of X over east members (128-bit)
-    std::uint64_t sx_w_lo, sx_w_hi;          // sum of X over west members
-    std::uint64_t sy_lo, sy_hi;              // sum of Y over all members
-    double min_lon_e, max_lon_e;             // +inf / -inf when no east member
-    double min_lon_w, max_lon_w;             // +inf / -inf when no west member
+    std::uint64_t count_w;           // members with lon < 0
+    std::uint64_t sx_e_lo, sx_e_hi;  // sum of X over east members (128-bit)
+    std::uint64_t sx_w_lo, sx_w_hi;  // sum of X over west members
+    std::uint64_t sy_lo, sy_hi;      // sum of Y over all members
+    double min_lon_e, max_lon_e;     // +inf / -inf when no east member
+    double min_lon_w, max_lon_w;     // +inf / -inf when no west member
 };
 
 struct HierNode {

@@ -48,7 +48,9 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
 
 namespace {
 
-u128 wide_of(std::uint64_t lo, std::uint64_t hi) noexcept { return static_cast<u128>(hi) << 64 | lo; }
+u128 wide_of(std::uint64_t lo, std::uint64_t hi) noexcept {
+    return static_cast<u128>(hi) << 64 | lo;
+}
 
 // A multi-marker node's sums less count times its centre's fixed-point position: a few bytes
 // where the sums themselves take seven or more. Wrapping arithmetic: exact for any sums.
@@ -67,7 +69,8 @@ void sums_from(const Residuals& r, HierBlockNode* d) noexcept {
     using namespace cluster_internal;
     const u128 x = fixed_x_of_lon(d->lon), y = fixed_y_of_lat(d->lat);
     const u128 count_e = d->count - d->sums.count_w, count_w = d->sums.count_w;
-    const u128 sx_e = r.sx_e + count_e * x, sx_w = r.sx_w + count_w * x, sy = r.sy + static_cast<u128>(d->count) * y;
+    const u128 sx_e = r.sx_e + count_e * x, sx_w = r.sx_w + count_w * x,
+               sy = r.sy + static_cast<u128>(d->count) * y;
     d->sums.sx_e_lo = static_cast<std::uint64_t>(sx_e);
     d->sums.sx_e_hi = static_cast<std::uint64_t>(sx_e >> 64);
     d->sums.sx_w_lo = static_cast<std::uint64_t>(sx_w);
@@ -189,11 +192,11 @@ bool node_ok(const HierBlockNode& n, int zoom_lo, int zoom_hi, bool check_centre
         if (!check_centre) return n.max_lat == n.min_lat && n.max_lon == n.min_lon;
         double c_lat, c_lon;
         hier_single_centre(n.min_lat, n.min_lon, &c_lat, &c_lon);
-        return n.max_lat == n.min_lat && n.max_lon == n.min_lon && bits_of(n.lat) == bits_of(c_lat) &&
-               bits_of(n.lon) == bits_of(c_lon);
+        return n.max_lat == n.min_lat && n.max_lon == n.min_lon &&
+               bits_of(n.lat) == bits_of(c_lat) && bits_of(n.lon) == bits_of(c_lon);
     }
     if (!lat_ok(n.max_lat) || !lon_ok(n.max_lon) || n.sums.count_w > n.count) return false;
-    const bool east = n.sums.count_w < n.count, west = n.sums.count_w > 0;
+    const bool east = n.sums.count_w<n.count, west = n.sums.count_w> 0;
     if (east ? !(lon_ok(n.sums.min_lon_e) && lon_ok(n.sums.max_lon_e))
              : !(n.sums.min_lon_e == INFINITY && n.sums.max_lon_e == -INFINITY))
         return false;
@@ -233,22 +236,27 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     std::uint64_t prev_lat = 0, prev_lon = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const HierBlockNode& d = nodes[i];
-        if (static_cast<std::int64_t>(d.slot) <= prev_slot || !node_ok(d, zoom_lo, zoom_hi)) return Status::Internal;
+        if (static_cast<std::int64_t>(d.slot) <= prev_slot || !node_ok(d, zoom_lo, zoom_hi))
+            return Status::Internal;
         const bool single = d.count == 1;
         unsigned flags = single ? kFlagSingle : 0;
         if (!single && d.sums.count_w < d.count) flags |= kFlagEast;
         if (!single && d.sums.count_w > 0) flags |= kFlagWest;
         if (d.zoom_max == zoom_hi) flags |= kFlagToEnd;
-        const std::uint64_t slot_step = static_cast<std::uint64_t>(static_cast<std::int64_t>(d.slot) - prev_slot - 1);
+        const std::uint64_t slot_step =
+            static_cast<std::uint64_t>(static_cast<std::int64_t>(d.slot) - prev_slot - 1);
         if (slot_step > 0) flags |= kFlagGap;
         std::uint64_t zooms = flags | static_cast<std::uint64_t>(d.zoom_min - zoom_lo) << kFlagBits;
-        if (!(flags & kFlagToEnd)) zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
+        if (!(flags & kFlagToEnd))
+            zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
         o.u64(zooms);
         if (slot_step > 0) o.u64(slot_step - 1);
         if (!single) o.u64(d.count - 2);
-        if (!single && (flags & kFlagToEnd)) o.u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
+        if (!single && (flags & kFlagToEnd))
+            o.u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
         o.s64(d.id);
-        o.u64(zigzag(static_cast<std::uint64_t>(d.parent_id) - static_cast<std::uint64_t>(prev_parent)));
+        o.u64(zigzag(static_cast<std::uint64_t>(d.parent_id) -
+                     static_cast<std::uint64_t>(prev_parent)));
         std::uint64_t lat_bits, lon_bits;
         anchor_of(d, &lat_bits, &lon_bits);
         o.u64(zigzag(lat_bits - prev_lat));
@@ -281,7 +289,8 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     return Status::Ok;
 }
 
-Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNodeBlockReader* r) noexcept {
+Status hier_node_block_open(const unsigned char* data, std::size_t len,
+                            HierNodeBlockReader* r) noexcept {
     *r = HierNodeBlockReader{data, data, 0, 0, 0, -1, -1, 0, 0};
     In in{data, data + len};
     if (len < 3 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
@@ -289,7 +298,8 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNode
     if (hi < lo || hi > kHierMaxZoom) return Status::HierarchyBlockCorrupt;
     const std::uint64_t n = in.u64();
     // Every record takes at least 5 bytes (zooms, id, parent, two deltas).
-    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5) return Status::HierarchyBlockCorrupt;
+    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5)
+        return Status::HierarchyBlockCorrupt;
     *r = HierNodeBlockReader{in.p, in.end, n, lo, hi, -1, -1, 0, 0};
     return Status::Ok;
 }
@@ -298,7 +308,8 @@ namespace {
 
 bool in_box(const HierBlockBox& b, double lat, double lon, double margin) noexcept {
     return lat >= b.south - margin && lat <= b.north + margin &&
-           ((lon >= b.west1 - margin && lon <= b.east1 + margin) || (lon >= b.west2 - margin && lon <= b.east2 + margin));
+           ((lon >= b.west1 - margin && lon <= b.east1 + margin) ||
+            (lon >= b.west2 - margin && lon <= b.east2 + margin));
 }
 
 // A single marker's position; with a box, its centre only when the marker could be kept.
@@ -308,9 +319,10 @@ void decode_single_position(std::uint64_t lat_bits, std::uint64_t lon_bits, cons
     d->min_lon = d->max_lon = double_of(lon_bits);
     // The centre is within 1e-12 degrees of the position (1e-8 allowed), but beyond Web Mercator's
     // clamp (85.0511 degrees) it is on the clamp: only there, or near the box, is it needed.
-    const bool maybe = box == nullptr ||
-                       (box->zoom >= d->zoom_min && box->zoom <= d->zoom_max &&
-                        (!(std::fabs(d->min_lat) < 85.05) || in_box(*box, d->min_lat, d->min_lon, 1e-8)));
+    const bool maybe =
+        box == nullptr ||
+        (box->zoom >= d->zoom_min && box->zoom <= d->zoom_max &&
+         (!(std::fabs(d->min_lat) < 85.05) || in_box(*box, d->min_lat, d->min_lon, 1e-8)));
     if (!maybe) {
         d->lat = d->min_lat;  // (not the centre: the record is not handed out)
         d->lon = d->min_lon;
@@ -321,8 +333,8 @@ void decode_single_position(std::uint64_t lat_bits, std::uint64_t lon_bits, cons
 
 // A cluster's centre, bounds, sums and per-side longitude ranges; returns good, cleared when the
 // flags disagree with count_w.
-bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits, bool good,
-                             HierBlockNode* d) noexcept {
+bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits,
+                             bool good, HierBlockNode* d) noexcept {
     d->lat = double_of(lat_bits);
     d->lon = double_of(lon_bits);
     d->min_lat = in->bits_delta(lat_bits);
@@ -368,13 +380,16 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
         slot_step = slot_step < kMaxSlot ? slot_step + 1 : kMaxSlot + 1;  // (beyond: refused below)
     }
     const bool single = (flags & kFlagSingle) != 0;
-    const std::uint64_t span1 = zooms >> (kFlagBits + 5);  // zoom_max - zoom_min + 1, 0 when to the end
-    bool good = in.ok && slot_step <= kMaxSlot && static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step <= kMaxSlot &&
+    const std::uint64_t span1 =
+        zooms >> (kFlagBits + 5);  // zoom_max - zoom_min + 1, 0 when to the end
+    bool good = in.ok && slot_step <= kMaxSlot &&
+                static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step <= kMaxSlot &&
                 span1 <= 32 && ((flags & kFlagToEnd) != 0) == (span1 == 0) &&
                 (!single || (flags & (kFlagEast | kFlagWest)) == 0);
     std::uint64_t lat_bits = 0, lon_bits = 0;
     if (good) {
-        d.slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
+        d.slot =
+            static_cast<std::uint32_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
         d.zoom_min = r->zoom_lo + static_cast<int>(zooms >> kFlagBits & 31);
         d.zoom_max = flags & kFlagToEnd ? r->zoom_hi : d.zoom_min + static_cast<int>(span1) - 1;
         // (to the end but zoom_min beyond it, or an explicit zoom_max equal to the end: node_ok
@@ -391,11 +406,13 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
             if (flags & kFlagToEnd) {
                 const std::uint64_t beyond = in.u64();
                 good = good && beyond <= static_cast<std::uint64_t>(kHierMaxZoom);
-                d.expansion_zoom += static_cast<int>(beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
+                d.expansion_zoom += static_cast<int>(
+                    beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
             }
         }
         d.id = in.s64();
-        d.parent_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_parent) + unzigzag(in.u64()));
+        d.parent_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_parent) +
+                                                unzigzag(in.u64()));
         lat_bits = r->prev_lat_bits + unzigzag(in.u64());
         lon_bits = r->prev_lon_bits + unzigzag(in.u64());
         d.sums.min_lon_e = d.sums.min_lon_w = INFINITY;
@@ -453,27 +470,31 @@ Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsi
     std::int64_t prev_slot = -1;
     for (std::size_t i = 0; i < n; ++i) {
         const HierMemberList& l = lists[i];
-        if (static_cast<std::int64_t>(l.leaf_slot) <= prev_slot || l.n_ids == 0) return Status::Internal;
+        if (static_cast<std::int64_t>(l.leaf_slot) <= prev_slot || l.n_ids == 0)
+            return Status::Internal;
         for (std::uint32_t k = 1; k < l.n_ids; ++k)
             if (l.ids[k] <= l.ids[k - 1]) return Status::Internal;
         o.u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(l.leaf_slot) - prev_slot - 1));
         o.u64(l.n_ids);
         o.s64(l.ids[0]);
         for (std::uint32_t k = 1; k < l.n_ids; ++k)
-            o.u64(static_cast<std::uint64_t>(l.ids[k]) - static_cast<std::uint64_t>(l.ids[k - 1]) - 1);
+            o.u64(static_cast<std::uint64_t>(l.ids[k]) - static_cast<std::uint64_t>(l.ids[k - 1]) -
+                  1);
         prev_slot = l.leaf_slot;
     }
     *len = static_cast<std::size_t>(o.p - out);
     return Status::Ok;
 }
 
-Status hier_member_block_open(const unsigned char* data, std::size_t len, HierMemberBlockReader* r) noexcept {
+Status hier_member_block_open(const unsigned char* data, std::size_t len,
+                              HierMemberBlockReader* r) noexcept {
     *r = HierMemberBlockReader{data, data, 0, 0, -1, 0, false};
     In in{data, data + len};
     if (len == 0 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
     const std::uint64_t n = in.u64();
     // Every list takes at least 3 bytes (slot, id count, first id).
-    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 3) return Status::HierarchyBlockCorrupt;
+    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 3)
+        return Status::HierarchyBlockCorrupt;
     *r = HierMemberBlockReader{in.p, in.end, n, 0, -1, 0, false};
     return Status::Ok;
 }
@@ -488,7 +509,8 @@ bool member_corrupt(HierMemberBlockReader* r, Status* status) noexcept {
 }
 }  // namespace
 
-bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Status* status) noexcept {
+bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id,
+                               Status* status) noexcept {
     *status = Status::Ok;
     if (r->ids_left == 0) return false;
     if (r->first_pending) {
@@ -499,8 +521,10 @@ bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Statu
     }
     In in{r->p, r->end};
     const std::uint64_t step = in.u64();
-    const std::uint64_t room = static_cast<std::uint64_t>(INT64_MAX) - static_cast<std::uint64_t>(r->prev_id);
-    if (!in.ok || room == 0 || step > room - 1) return member_corrupt(r, status);  // beyond INT64_MAX
+    const std::uint64_t room =
+        static_cast<std::uint64_t>(INT64_MAX) - static_cast<std::uint64_t>(r->prev_id);
+    if (!in.ok || room == 0 || step > room - 1)
+        return member_corrupt(r, status);  // beyond INT64_MAX
     r->prev_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_id) + step + 1);
     r->p = in.p;
     --r->ids_left;
@@ -508,8 +532,8 @@ bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Statu
     return true;
 }
 
-bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot, std::uint32_t* n_ids,
-                                 Status* status) noexcept {
+bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot,
+                                 std::uint32_t* n_ids, Status* status) noexcept {
     *status = Status::Ok;
     std::int64_t skipped;
     while (r->ids_left > 0)
@@ -522,12 +546,14 @@ bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_s
     const std::uint64_t slot_step = in.u64();
     const std::uint64_t count = in.u64();
     const std::int64_t first = in.s64();
-    if (!in.ok || slot_step > kMaxSlot || static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step > kMaxSlot ||
-        count == 0 || count > 0xffffffffu || count - 1 > static_cast<std::uint64_t>(in.end - in.p))
+    if (!in.ok || slot_step > kMaxSlot ||
+        static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step > kMaxSlot || count == 0 ||
+        count > 0xffffffffu || count - 1 > static_cast<std::uint64_t>(in.end - in.p))
         return member_corrupt(r, status);
     r->p = in.p;
     --r->lists_left;
-    r->prev_slot = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
+    r->prev_slot =
+        static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
     r->ids_left = count;
     *leaf_slot = static_cast<std::uint32_t>(r->prev_slot);
     *n_ids = static_cast<std::uint32_t>(count);

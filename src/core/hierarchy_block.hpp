@@ -78,8 +78,9 @@ std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept;
 std::size_t hier_member_block_bound(std::size_t n_lists, std::size_t n_ids) noexcept;
 
 // Encodes n nodes of a block of zooms zoom_lo..zoom_hi (every node's zooms within them) into out
-// (at least hier_node_block_bound(n) bytes); *len gets the bytes written. Slots must be strictly ascending and every field as a decoder accepts it, else
-// Internal (a caller's bug: nothing is written that would not read back) and *len = 0.
+// (at least hier_node_block_bound(n) bytes); *len gets the bytes written. Slots must be strictly
+// ascending and every field as a decoder accepts it, else Internal (a caller's bug: nothing is
+// written that would not read back) and *len = 0.
 Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
                               unsigned char* out, std::size_t* len) noexcept;
 
@@ -89,13 +90,14 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
 struct HierNodeBlockReader {
     const unsigned char* p;
     const unsigned char* end;
-    std::uint64_t left;  // records still to read
+    std::uint64_t left;    // records still to read
     int zoom_lo, zoom_hi;  // the block's zooms
     std::int64_t prev_slot;
     std::int64_t prev_parent;
     std::uint64_t prev_lat_bits, prev_lon_bits;
 };
-Status hier_node_block_open(const unsigned char* data, std::size_t len, HierNodeBlockReader* r) noexcept;
+Status hier_node_block_open(const unsigned char* data, std::size_t len,
+                            HierNodeBlockReader* r) noexcept;
 // The number of records the block says it holds (valid after a successful open).
 inline std::uint64_t hier_node_block_count(const HierNodeBlockReader& r) noexcept { return r.left; }
 bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept;
@@ -134,11 +136,12 @@ struct HierMemberBlockReader {
     std::int64_t prev_id;
     bool first_pending;  // the current list's first id is prev_id, not yet handed out
 };
-Status hier_member_block_open(const unsigned char* data, std::size_t len, HierMemberBlockReader* r) noexcept;
+Status hier_member_block_open(const unsigned char* data, std::size_t len,
+                              HierMemberBlockReader* r) noexcept;
 // The next list's leaf slot and id count, skipping what is left of the current one; false at
 // the end or on a malformation (*status says which).
-bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot, std::uint32_t* n_ids,
-                                 Status* status) noexcept;
+bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot,
+                                 std::uint32_t* n_ids, Status* status) noexcept;
 // The current list's next id; false when the list is done or on a malformation.
 bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Status* status) noexcept;
 

@@ -137,8 +137,8 @@ bool item_subtract(Item& d, const Item& m) noexcept {
     d.sx_w = wide_make(wide_load(d.sx_w) - wide_load(m.sx_w));
     d.sy = wide_make(wide_load(d.sy) - wide_load(m.sy));
     return m.min_lat == d.min_lat || m.max_lat == d.max_lat || m.min_lon_e == d.min_lon_e ||
-           m.max_lon_e == d.max_lon_e || m.min_lon_w == d.min_lon_w ||
-           m.max_lon_w == d.max_lon_w || m.min_id == d.min_id;
+           m.max_lon_e == d.max_lon_e || m.min_lon_w == d.min_lon_w || m.max_lon_w == d.max_lon_w ||
+           m.min_id == d.min_id;
 }
 
 }  // namespace
@@ -146,7 +146,7 @@ bool item_subtract(Item& d, const Item& m) noexcept {
 struct HierarchyUpdater::Impl {
     double radius_px = 0;
     int max_zoom = -1;
-    bool broken = false;            // a failed allocation left the state half-changed
+    bool broken = false;             // a failed allocation left the state half-changed
     bool skip_parent_merge = false;  // the tests' deliberate break
     double reach[kHierMaxZoom + 1] = {};
     double query[kHierMaxZoom + 1] = {};  // a little more than the reach (rounding, as the engine)
@@ -155,7 +155,7 @@ struct HierarchyUpdater::Impl {
     std::uint64_t next_ordinal[kHierMaxZoom + 1] = {};
     std::unordered_map<std::int64_t, Node> nodes;
     std::unordered_map<std::int64_t, Marker> markers;
-    std::map<std::int64_t, std::vector<Grid>> grids;  // partition -> grid per zoom
+    std::map<std::int64_t, std::vector<Grid>> grids;   // partition -> grid per zoom
     std::set<std::int64_t> dirty[kHierMaxZoom + 1];    // centre moved: separation candidates
     std::set<std::int64_t> touched[kHierMaxZoom + 1];  // expansion zoom to recompute
     std::vector<std::int64_t> retired;
@@ -209,7 +209,9 @@ struct HierarchyUpdater::Impl {
         const auto row = std::min(static_cast<std::uint64_t>(n.y / side[z]), last_col[z]);
         std::vector<Grid>& grids_here = grid_of(n.partition);
         if (n.cell_slot != UINT32_MAX && col == n.cell_col && row == n.cell_row) {
-            GridEntry& e = grids_here[static_cast<std::size_t>(z)].find(CellKey{col, row})->second[n.cell_slot];
+            GridEntry& e = grids_here[static_cast<std::size_t>(z)]
+                               .find(CellKey{col, row})
+                               ->second[n.cell_slot];
             e.x = n.x;
             e.y = n.y;
             return;
@@ -268,13 +270,17 @@ struct HierarchyUpdater::Impl {
         }
         std::vector<std::uint64_t> cols;
         for (int r = 0; r < n_ranges; ++r) {
-            const auto a = std::min(static_cast<std::uint64_t>(std::max(ranges[r][0], 0.0) / side[z]), last_col[z]);
-            const auto b = std::min(static_cast<std::uint64_t>(ranges[r][1] / side[z]), last_col[z]);
+            const auto a = std::min(
+                static_cast<std::uint64_t>(std::max(ranges[r][0], 0.0) / side[z]), last_col[z]);
+            const auto b =
+                std::min(static_cast<std::uint64_t>(ranges[r][1] / side[z]), last_col[z]);
             for (std::uint64_t c = a; c <= b; ++c)
                 if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
         }
-        const auto row_a = std::min(static_cast<std::uint64_t>(std::max(y - q, 0.0) / side[z]), last_col[z]);
-        const auto row_b = std::min(static_cast<std::uint64_t>(std::max(y + q, 0.0) / side[z]), last_col[z]);
+        const auto row_a =
+            std::min(static_cast<std::uint64_t>(std::max(y - q, 0.0) / side[z]), last_col[z]);
+        const auto row_b =
+            std::min(static_cast<std::uint64_t>(std::max(y + q, 0.0) / side[z]), last_col[z]);
         std::int64_t best = -1;
         double best_d2 = kInf;
         for (const std::uint64_t c : cols)
@@ -446,7 +452,8 @@ struct HierarchyUpdater::Impl {
         ++stats.merges;
         const Node& na = nodes.at(a);
         const Node& nb = nodes.at(b);
-        const bool a_keeps = na.item.count > nb.item.count || (na.item.count == nb.item.count && a < b);
+        const bool a_keeps =
+            na.item.count > nb.item.count || (na.item.count == nb.item.count && a < b);
         const std::int64_t keep = a_keeps ? a : b, gone = a_keeps ? b : a;
         const int z = zoom_of(keep);
         if (z > 0) {
@@ -591,8 +598,9 @@ Status HierarchyUpdater::build(const HierMarker* markers, const std::int64_t* pa
         Impl& t = *impl_;
         for (auto& [part, ms] : by_part) {
             HierBuild b{nullptr, 0, nullptr, 0};
-            const Status st = hierarchy_build(ms.data(), ms.size(), t.radius_px, t.max_zoom,
-                                              t.next_ordinal, kMallocAlloc, CancelCheck{nullptr, nullptr}, &b);
+            const Status st =
+                hierarchy_build(ms.data(), ms.size(), t.radius_px, t.max_zoom, t.next_ordinal,
+                                kMallocAlloc, CancelCheck{nullptr, nullptr}, &b);
             if (st != Status::Ok) {
                 t.broken = true;
                 return st;
@@ -625,7 +633,8 @@ Status HierarchyUpdater::apply(const HierWrite* writes, std::size_t n) noexcept 
         for (std::size_t i = 0; i < n; ++i) {
             const HierWrite& w = writes[i];
             s.detach(w.id);  // an insert of a present id is a move
-            if (w.kind != HierWriteKind::Erase) s.attach(w.id, w.lat + 0.0, w.lon + 0.0, w.partition);
+            if (w.kind != HierWriteKind::Erase)
+                s.attach(w.id, w.lat + 0.0, w.lon + 0.0, w.partition);
             ++s.stats.writes;
         }
         s.repair();
@@ -687,8 +696,8 @@ Status HierarchyUpdater::export_partition(std::int64_t partition, std::vector<Hi
             h.max_lat = c.max_lat;
             h.max_lon = c.max_lon;
             h.id = it.min_id;
-            h.sums = HierSums{it.count_w,   it.sx_e.lo,    it.sx_e.hi,    it.sx_w.lo,
-                              it.sx_w.hi,   it.sy.lo,      it.sy.hi,      it.min_lon_e,
+            h.sums = HierSums{it.count_w,   it.sx_e.lo,   it.sx_e.hi,  it.sx_w.lo,
+                              it.sx_w.hi,   it.sy.lo,     it.sy.hi,    it.min_lon_e,
                               it.max_lon_e, it.min_lon_w, it.max_lon_w};
             out->push_back(h);
         }
@@ -712,7 +721,9 @@ std::vector<std::int64_t> HierarchyUpdater::partitions() const {
     return std::vector<std::int64_t>(p.begin(), p.end());
 }
 
-std::size_t HierarchyUpdater::n_markers() const noexcept { return impl_ ? impl_->markers.size() : 0; }
+std::size_t HierarchyUpdater::n_markers() const noexcept {
+    return impl_ ? impl_->markers.size() : 0;
+}
 
 std::vector<std::size_t> HierarchyUpdater::nodes_per_zoom(std::int64_t partition) const {
     std::vector<std::size_t> per(static_cast<std::size_t>(impl_->max_zoom) + 1, 0);

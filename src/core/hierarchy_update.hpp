@@ -54,21 +54,21 @@ enum class HierWriteKind : std::uint8_t { Insert, Erase, Move };
 struct HierWrite {
     HierWriteKind kind;
     std::int64_t id;
-    double lat, lon;          // Insert, Move; validated as by cluster_add_point
-    std::int64_t partition;   // Insert, Move
+    double lat, lon;         // Insert, Move; validated as by cluster_add_point
+    std::int64_t partition;  // Insert, Move
 };
 
 // Work done, summed over the calls since the updater was made (for the benchmark and tests).
 struct HierUpdateStats {
-    std::uint64_t writes;          // writes applied
-    std::uint64_t nodes_touched;   // clusters read or changed (each counted once per change)
-    std::uint64_t merges;          // pairs merged, all zooms
-    std::uint64_t created;         // clusters created
-    std::uint64_t removed;         // clusters retired (merged away or emptied)
+    std::uint64_t writes;         // writes applied
+    std::uint64_t nodes_touched;  // clusters read or changed (each counted once per change)
+    std::uint64_t merges;         // pairs merged, all zooms
+    std::uint64_t created;        // clusters created
+    std::uint64_t removed;        // clusters retired (merged away or emptied)
 };
 
 class HierarchyUpdater {
-public:
+  public:
     // radius_px and max_zoom as for hierarchy_build (RadiusInvalid, ZoomOutOfRange from init).
     HierarchyUpdater() noexcept;
     ~HierarchyUpdater();
@@ -115,7 +115,7 @@ public:
     // property test must catch).
     void test_skip_parent_merge(bool skip) noexcept;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -21,8 +21,8 @@ constexpr long double kPiL = 3.141592653589793238462643383279502884L;
 // point at lat 89 lands in the top row of tiles rather than being rejected or lost.
 constexpr double kMercatorMaxLat = 85.05112878;
 
-constexpr int kMaxZoom = 29;     // deepest quadkey level
-constexpr int kTilePx = 256;     // tile size of the pixel convention
+constexpr int kMaxZoom = 29;  // deepest quadkey level
+constexpr int kTilePx = 256;  // tile size of the pixel convention
 
 inline double clamp_mercator_lat(double lat_deg) noexcept {
     return lat_deg > kMercatorMaxLat ? kMercatorMaxLat

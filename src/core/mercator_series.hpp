@@ -12,10 +12,11 @@
 //
 // How: g(phi) = atanh(sin phi) is odd, and y = 0.5 - g / (2 pi). [0, phi_max] (phi_max the clamp
 // latitude in radians) is cut into 512 equal intervals; on each, g is its degree-7 Taylor
-// polynomial about the interval's centre (evaluated by Estrin's scheme). Its coefficients come from g^(k) = sec(phi) * P_k(tan
-// phi), with P_1 = 1 and P_{k+1}(t) = t P_k(t) + (1 + t^2) P_k'(t), evaluated in long double once
-// per process. The remainder is largest at phi_max, 0.086 rad from the pole (where g has its
-// singularity): about (1/8) (h / (2 * 0.086))^8 with h = phi_max / 512, i.e. 8e-16.
+// polynomial about the interval's centre (evaluated by Estrin's scheme). Its coefficients come from
+// g^(k) = sec(phi) * P_k(tan phi), with P_1 = 1 and P_{k+1}(t) = t P_k(t) + (1 + t^2) P_k'(t),
+// evaluated in long double once per process. The remainder is largest at phi_max, 0.086 rad from
+// the pole (where g has its singularity): about (1/8) (h / (2 * 0.086))^8 with h = phi_max / 512,
+// i.e. 8e-16.
 #pragma once
 
 #include "core.hpp"

@@ -22,7 +22,7 @@ namespace cluster_internal {
 // Counts work and asks the CancelCheck once every kPollEvery units of it (a unit: about one
 // entry visited, a few nanoseconds to a cache miss). A null function never cancels.
 class Poller {
-public:
+  public:
     static constexpr std::uint64_t kPollEvery = 4096;
 
     explicit Poller(CancelCheck cancel) noexcept : cancel_(cancel) {}
@@ -35,7 +35,7 @@ public:
         return cancel_.should_cancel(cancel_.ctx);
     }
 
-private:
+  private:
     CancelCheck cancel_;
     std::uint64_t budget_ = 0;
 };

@@ -63,14 +63,16 @@ double quadkey_row_edge_lat(int zoom, std::uint32_t y) noexcept {
 
 std::uint32_t quadkey_tile_x_of_lon(double lon, int zoom) noexcept {
     const std::int64_t n = std::int64_t{1} << zoom;
-    std::int64_t x = static_cast<std::int64_t>(std::floor((lon + 180.0) / 360.0 * static_cast<double>(n)));
+    std::int64_t x =
+        static_cast<std::int64_t>(std::floor((lon + 180.0) / 360.0 * static_cast<double>(n)));
     x = x < 0 ? 0 : (x >= n ? n - 1 : x);
     // The sum lon + 180 can round, which can put floor() one column off right at an edge.
     // The edges are exact doubles (quadkey_column_edge_lon), so compare against them: the
     // result is exactly "the last column whose west edge is <= lon".
     if (x > 0 && lon < quadkey_column_edge_lon(zoom, static_cast<std::uint32_t>(x))) {
         --x;
-    } else if (x + 1 < n && lon >= quadkey_column_edge_lon(zoom, static_cast<std::uint32_t>(x + 1))) {
+    } else if (x + 1 < n &&
+               lon >= quadkey_column_edge_lon(zoom, static_cast<std::uint32_t>(x + 1))) {
         ++x;
     }
     return static_cast<std::uint32_t>(x);

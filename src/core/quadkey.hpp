@@ -233,8 +233,8 @@ LatLon quadkey_center(QuadkeyCode code) noexcept;
 // 8 otherwise).
 int quadkey_neighbors(QuadkeyCode code, QuadkeyCode out[8]) noexcept;
 
-// The bigint form of the bigint quadkey schemas: the digits read as a base-4 integer (level 0 -> 0). The level is
-// not in the bigint; quadkey_from_bigint takes it back as `zoom`.
+// The bigint form of the bigint quadkey schemas: the digits read as a base-4 integer (level 0 ->
+// 0). The level is not in the bigint; quadkey_from_bigint takes it back as `zoom`.
 inline std::int64_t quadkey_to_bigint(QuadkeyCode code) noexcept {
     const int level = quadkey_level(code);
     if (level == 0) return 0;

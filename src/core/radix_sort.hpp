@@ -26,7 +26,7 @@ inline int bit_width(std::uint64_t v) noexcept { return v == 0 ? 0 : 64 - __buil
 // Digits of at most 11 bits (a 2048-bucket count array stays in L1), as many as needed, of
 // equal width.
 inline std::uint64_t* radix_sort(std::uint64_t* keys, std::uint64_t* tmp, std::uint32_t n, int low,
-                          int high, Poller& poll) noexcept {
+                                 int high, Poller& poll) noexcept {
     constexpr int kMaxDigitBits = 11;
     if (n < 64) {  // below that, clearing and summing the buckets costs more than it saves
         std::sort(keys, keys + n);

@@ -11,11 +11,11 @@ bool selftest_kind_from_name(const char* name, SelftestKind* out, Status* status
     constexpr const char kPrefix[] = "status:";
     if (std::strncmp(name, kPrefix, sizeof(kPrefix) - 1) == 0) {
         const char* wanted = name + sizeof(kPrefix) - 1;
-#define GEOCLUSTER_X(sname, cls, msg)        \
-    if (std::strcmp(wanted, #sname) == 0) {  \
-        *out = SelftestKind::Status;         \
-        *status = Status::sname;             \
-        return true;                         \
+#define GEOCLUSTER_X(sname, cls, msg)       \
+    if (std::strcmp(wanted, #sname) == 0) { \
+        *out = SelftestKind::Status;        \
+        *status = Status::sname;            \
+        return true;                        \
     }
         GEOCLUSTER_STATUS_LIST(GEOCLUSTER_X)
 #undef GEOCLUSTER_X

@@ -33,10 +33,11 @@ enum class ErrorClass : std::uint8_t {
 #define GEOCLUSTER_STATUS_LIST(X)                                                                  \
     X(Ok, None, "success")                                                                         \
     X(QuadkeyBadDigit, InvalidText, "invalid quadkey: digits must be 0, 1, 2 or 3")                \
-    X(QuadkeyTooLong, InvalidText, "invalid quadkey: more than 29 digits (the deepest level is 29)") \
+    X(QuadkeyTooLong, InvalidText,                                                                 \
+      "invalid quadkey: more than 29 digits (the deepest level is 29)")                            \
     X(GeohashBadChar, InvalidText,                                                                 \
-      "invalid geohash: characters must come from the base32 alphabet 0-9 b-h j k m n p-z")       \
-    X(GeohashTooLong, InvalidText, "invalid geohash: more than 12 characters")                    \
+      "invalid geohash: characters must come from the base32 alphabet 0-9 b-h j k m n p-z")        \
+    X(GeohashTooLong, InvalidText, "invalid geohash: more than 12 characters")                     \
     X(LatNotFinite, OutOfRange, "latitude must be a finite number")                                \
     X(LonNotFinite, OutOfRange, "longitude must be a finite number")                               \
     X(LatOutOfRange, OutOfRange, "latitude must be between -90 and 90 degrees")                    \
@@ -44,23 +45,25 @@ enum class ErrorClass : std::uint8_t {
     X(ZoomOutOfRange, OutOfRange, "zoom must be between 0 and 29")                                 \
     X(PrecisionOutOfRange, OutOfRange, "geohash precision must be between 0 and 12")               \
     X(TileOutOfRange, OutOfRange, "tile x and y must be between 0 and 2^zoom - 1")                 \
-    X(BigintOutOfRange, OutOfRange, "bigint quadkey does not fit the given zoom (needs 0 <= value < 4^zoom)") \
+    X(BigintOutOfRange, OutOfRange,                                                                \
+      "bigint quadkey does not fit the given zoom (needs 0 <= value < 4^zoom)")                    \
     X(ParentTooDeep, InvalidParameter, "the parent level must not be deeper than the cell itself") \
-    X(RadiusInvalid, InvalidParameter, "radius_px must be a finite number greater than 0")        \
-    X(BoxInvalid, InvalidParameter, "the box needs min_lat <= max_lat and finite coordinates")    \
-    X(CoverTooLarge, ProgramLimit, "the cover would need too many cells: use a coarser level or a smaller box") \
-    X(UnitPositionOutOfRange, OutOfRange,                                                        \
-      "Web Mercator unit coordinates must be finite and between 0 and 1")                         \
+    X(RadiusInvalid, InvalidParameter, "radius_px must be a finite number greater than 0")         \
+    X(BoxInvalid, InvalidParameter, "the box needs min_lat <= max_lat and finite coordinates")     \
+    X(CoverTooLarge, ProgramLimit,                                                                 \
+      "the cover would need too many cells: use a coarser level or a smaller box")                 \
+    X(UnitPositionOutOfRange, OutOfRange,                                                          \
+      "Web Mercator unit coordinates must be finite and between 0 and 1")                          \
     X(ClusterParamsDiffer, InvalidParameter,                                                       \
-      "cluster_agg needs the same zoom, radius_px and id column for every row of a group")        \
-    X(ClusterTooManyPoints, ProgramLimit, "cluster_agg cannot count more than 2^46 points in one group") \
-    X(StateTooLarge, ProgramLimit,                                                                 \
-      "cluster_agg state would exceed geocluster.max_state_memory")                                \
+      "cluster_agg needs the same zoom, radius_px and id column for every row of a group")         \
+    X(ClusterTooManyPoints, ProgramLimit,                                                          \
+      "cluster_agg cannot count more than 2^46 points in one group")                               \
+    X(StateTooLarge, ProgramLimit, "cluster_agg state would exceed geocluster.max_state_memory")   \
     X(HierarchyIdsExhausted, ProgramLimit,                                                         \
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
-    X(HierarchyBlockCorrupt, BadBinary, "a block of a cluster hierarchy's tables is malformed")   \
+    X(HierarchyBlockCorrupt, BadBinary, "a block of a cluster hierarchy's tables is malformed")    \
     X(OutOfMemory, OutOfMemory, "out of memory")                                                   \
     X(Canceled, Canceled, "canceled")                                                              \
     X(TestException, Internal, "test-only failure status raised on request")                       \
@@ -88,7 +91,8 @@ constexpr const char* status_message(Status s) noexcept {
 constexpr const char* status_hint(Status s) noexcept {
     switch (s) {
         case Status::StateTooLarge:
-            return "Cluster fewer occupied bins: lower the zoom, raise radius_px or filter the rows to a "
+            return "Cluster fewer occupied bins: lower the zoom, raise radius_px or filter the "
+                   "rows to a "
                    "smaller viewport; or raise geocluster.max_state_memory.";
         default:
             return nullptr;

@@ -29,7 +29,8 @@ inline std::uint64_t datum_code(Datum d) noexcept { return static_cast<std::uint
 // Reports a point constructor's failure (quadkey(lat, lon, zoom), geohash(lat, lon, precision))
 // with the coordinates in their shortest exact form, so that a rejected 90.0000001 is not
 // reported as "90" (%g).
-[[noreturn]] inline void raise_point_status(Status s, double lat, double lon, const char* level_name, int level) {
+[[noreturn]] inline void raise_point_status(Status s, double lat, double lon,
+                                            const char* level_name, int level) {
     char lat_text[DOUBLE_SHORTEST_DECIMAL_LEN], lon_text[DOUBLE_SHORTEST_DECIMAL_LEN];
     double_to_shortest_decimal_buf(lat, lat_text);
     double_to_shortest_decimal_buf(lon, lon_text);
@@ -59,7 +60,8 @@ inline Datum codes_to_set(FunctionCallInfo fcinfo, const std::uint64_t* codes, i
     if (SRF_IS_FIRSTCALL()) {
         funcctx = SRF_FIRSTCALL_INIT();
         MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-        std::uint64_t* saved = static_cast<std::uint64_t*>(palloc(sizeof(std::uint64_t) * (n > 0 ? n : 1)));
+        std::uint64_t* saved =
+            static_cast<std::uint64_t*>(palloc(sizeof(std::uint64_t) * (n > 0 ? n : 1)));
         if (n > 0) std::memcpy(saved, codes, sizeof(std::uint64_t) * n);
         funcctx->user_fctx = saved;
         funcctx->max_calls = static_cast<uint64>(n);
@@ -81,7 +83,8 @@ template <typename T, typename ToDatum>
 Datum values_record(FunctionCallInfo fcinfo, const T* values, int n, ToDatum to_datum) {
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "geocluster: function returning record called in a context that cannot accept it");
+        elog(ERROR,
+             "geocluster: function returning record called in a context that cannot accept it");
     desc = BlessTupleDesc(desc);
     Datum datums[8];
     bool nulls[8] = {false, false, false, false, false, false, false, false};
@@ -129,7 +132,8 @@ struct CellType {
         if (!Traits::is_valid(code)) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
                             errmsg("invalid binary %s value", Traits::kTypeName),
-                            errdetail("0x%016llx is not a valid encoding", static_cast<unsigned long long>(code))));
+                            errdetail("0x%016llx is not a valid encoding",
+                                      static_cast<unsigned long long>(code))));
         }
         return code_datum(code);
     }
@@ -141,12 +145,18 @@ struct CellType {
         PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
     }
 
-    static std::uint64_t a0(FunctionCallInfo fcinfo) noexcept { return datum_code(PG_GETARG_DATUM(0)); }
-    static std::uint64_t a1(FunctionCallInfo fcinfo) noexcept { return datum_code(PG_GETARG_DATUM(1)); }
+    static std::uint64_t a0(FunctionCallInfo fcinfo) noexcept {
+        return datum_code(PG_GETARG_DATUM(0));
+    }
+    static std::uint64_t a1(FunctionCallInfo fcinfo) noexcept {
+        return datum_code(PG_GETARG_DATUM(1));
+    }
 
     // Unsigned order of the codes is the C-collation order of their text (see the bit
     // layouts in src/core/quadkey.hpp and geohash.hpp); the core's compare is that order.
-    static Datum cmp(FunctionCallInfo fcinfo) { PG_RETURN_INT32(Traits::compare(a0(fcinfo), a1(fcinfo))); }
+    static Datum cmp(FunctionCallInfo fcinfo) {
+        PG_RETURN_INT32(Traits::compare(a0(fcinfo), a1(fcinfo)));
+    }
     static Datum eq(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) == a1(fcinfo)); }
     static Datum ne(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) != a1(fcinfo)); }
     static Datum lt(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(a0(fcinfo) < a1(fcinfo)); }
@@ -161,8 +171,12 @@ struct CellType {
     }
 
     // Containment: a @> b when a is b or an ancestor of b; && when either contains the other.
-    static Datum contains(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(Traits::contains(a0(fcinfo), a1(fcinfo))); }
-    static Datum contained(FunctionCallInfo fcinfo) { PG_RETURN_BOOL(Traits::contains(a1(fcinfo), a0(fcinfo))); }
+    static Datum contains(FunctionCallInfo fcinfo) {
+        PG_RETURN_BOOL(Traits::contains(a0(fcinfo), a1(fcinfo)));
+    }
+    static Datum contained(FunctionCallInfo fcinfo) {
+        PG_RETURN_BOOL(Traits::contains(a1(fcinfo), a0(fcinfo)));
+    }
     static Datum overlaps(FunctionCallInfo fcinfo) {
         const std::uint64_t a = a0(fcinfo), b = a1(fcinfo);
         PG_RETURN_BOOL(Traits::contains(a, b) || Traits::contains(b, a));
@@ -198,23 +212,23 @@ struct CellType {
 #define GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, fn) \
     GEOCLUSTER_FUNCTION(prefix##_##fn) { return ::geocluster::pg::CellType<traits>::fn(fcinfo); }
 
-#define GEOCLUSTER_CELLTYPE_FUNCTIONS(prefix, traits)                 \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, in)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, out)                    \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, recv)                   \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, send)                   \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, cmp)                    \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, eq)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, ne)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, lt)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, le)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, gt)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, ge)                     \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, larger)                 \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, smaller)                \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, contains)               \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, contained)              \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, overlaps)               \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash)                   \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash_extended)          \
+#define GEOCLUSTER_CELLTYPE_FUNCTIONS(prefix, traits)        \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, in)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, out)           \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, recv)          \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, send)          \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, cmp)           \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, eq)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, ne)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, lt)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, le)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, gt)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, ge)            \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, larger)        \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, smaller)       \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, contains)      \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, contained)     \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, overlaps)      \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash)          \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash_extended) \
     GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, sortsupport)

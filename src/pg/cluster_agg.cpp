@@ -24,10 +24,13 @@ using namespace geocluster;
 using geocluster::pg::raise_status;
 
 // The budget is geocluster.max_state_memory as it is when the state is created (module.c).
-std::size_t state_budget_bytes() { return static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024; }
+std::size_t state_budget_bytes() {
+    return static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024;
+}
 
 Allocator context_allocator(MemoryContext ctx) {
-    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx, state_budget_bytes()};
+    return Allocator{geocluster::pg::context_alloc, geocluster::pg::context_free, ctx,
+                     state_budget_bytes()};
 }
 
 // Raises s, a failure of an operation on state. StateTooLarge names the bytes: what the state
@@ -38,11 +41,16 @@ void check_state(Status s, const ClusterState* state) {
     if (s != Status::StateTooLarge) raise_status(s);
     const std::size_t refused = cluster_refused_bytes(state);
     if (refused != 0)
-        raise_status(s, "The state holds %zu bytes, and growing it needs %zu at once; geocluster.max_state_memory is %zu bytes.",
+        raise_status(s,
+                     "The state holds %zu bytes, and growing it needs %zu at once; "
+                     "geocluster.max_state_memory is %zu bytes.",
                      cluster_estimate_bytes(state), refused, cluster_allocator(state).budget_bytes);
-    raise_status(s, "The state holds %zu bytes (%zu bins), and finalising it needs more than the rest of "
-                    "geocluster.max_state_memory, %zu bytes.",
-                 cluster_estimate_bytes(state), cluster_bin_count(state), cluster_allocator(state).budget_bytes);
+    raise_status(
+        s,
+        "The state holds %zu bytes (%zu bins), and finalising it needs more than the rest of "
+        "geocluster.max_state_memory, %zu bytes.",
+        cluster_estimate_bytes(state), cluster_bin_count(state),
+        cluster_allocator(state).budget_bytes);
 }
 
 constexpr CancelCheck kInterrupts{geocluster::pg::interrupt_requested, nullptr};
@@ -73,12 +81,14 @@ RowParams read_params(FunctionCallInfo fcinfo, int zoom_arg) {
     RowParams p{};
     const int nargs = PG_NARGS();
     if (PG_ARGISNULL(zoom_arg))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cluster_agg: zoom must not be NULL")));
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("cluster_agg: zoom must not be NULL")));
     p.zoom = PG_GETARG_INT32(zoom_arg);
     p.radius_px = kDefaultRadiusPx;
     if (nargs > zoom_arg + 1) {
         if (PG_ARGISNULL(zoom_arg + 1))
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cluster_agg: radius_px must not be NULL")));
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("cluster_agg: radius_px must not be NULL")));
         p.radius_px = PG_GETARG_FLOAT8(zoom_arg + 1);
     }
     p.has_id_column = nargs > zoom_arg + 2;
@@ -96,13 +106,16 @@ ClusterState* state_for_row(FunctionCallInfo fcinfo, const RowParams& p) {
         ClusterState* state = reinterpret_cast<ClusterState*>(PG_GETARG_POINTER(0));
         const Status s = cluster_check_params(state, p.zoom, p.radius_px, p.has_id_column);
         if (s != Status::Ok)
-            raise_status(s, "this group started with zoom %d and radius_px %g, a later row has zoom %d and radius_px %g",
+            raise_status(s,
+                         "this group started with zoom %d and radius_px %g, a later row has zoom "
+                         "%d and radius_px %g",
                          cluster_zoom(state), cluster_radius_px(state), p.zoom, p.radius_px);
         return state;
     }
     MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg");
     ClusterState* state = nullptr;
-    const Status s = cluster_create(p.zoom, p.radius_px, p.has_id_column, context_allocator(aggctx), &state);
+    const Status s =
+        cluster_create(p.zoom, p.radius_px, p.has_id_column, context_allocator(aggctx), &state);
     if (s != Status::Ok) raise_status(s, "zoom = %d, radius_px = %g", p.zoom, p.radius_px);
     return state;
 }
@@ -137,7 +150,8 @@ GEOCLUSTER_FUNCTION(cluster_agg_quadkey_transfn) {
     const QuadkeyCode code = geocluster::pg::datum_code(PG_GETARG_DATUM(1));
     const QuadkeyTile t = quadkey_to_tile(code);
     const double scale = std::ldexp(1.0, -t.zoom);
-    const Status s = cluster_add_cell_centre(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale, p.id_present, p.id);
+    const Status s = cluster_add_cell_centre(state, (t.x + 0.5) * scale, (t.y + 0.5) * scale,
+                                             p.id_present, p.id);
     if (s != Status::Ok) {
         const LatLon c = quadkey_center(code);
         check_add(s, state, c.lat, c.lon);
@@ -179,8 +193,9 @@ GEOCLUSTER_FUNCTION(cluster_agg_combinefn) {
         PG_RETURN_POINTER(left);
     }
     if (left == nullptr) {
-        geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right), cluster_has_id(right),
-                                             context_allocator(aggctx), &left));
+        geocluster::pg::check(cluster_create(cluster_zoom(right), cluster_radius_px(right),
+                                             cluster_has_id(right), context_allocator(aggctx),
+                                             &left));
     }
     check_state(cluster_merge(left, right, kInterrupts), left);
     PG_RETURN_POINTER(left);
@@ -192,10 +207,13 @@ GEOCLUSTER_FUNCTION(cluster_agg_serialfn) {
     const std::size_t size = cluster_serialized_size(state);
     // SIZE_MAX: folding the last points in failed; serialize says why (OutOfMemory, StateTooLarge).
     if (size == SIZE_MAX) check_state(cluster_serialize(state, nullptr, 0, kInterrupts), state);
-    if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "state of %zu bytes", size);
+    if (size > MaxAllocSize - VARHDRSZ)
+        raise_status(Status::OutOfMemory, "state of %zu bytes", size);
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
     SET_VARSIZE(out, VARHDRSZ + size);
-    check_state(cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size, kInterrupts), state);
+    check_state(
+        cluster_serialize(state, reinterpret_cast<std::uint8_t*>(VARDATA(out)), size, kInterrupts),
+        state);
     PG_RETURN_BYTEA_P(out);
 }
 
@@ -203,12 +221,16 @@ namespace {
 
 ClusterState* deserialize_into(bytea* bytes, MemoryContext ctx) {
     ClusterState* state = nullptr;
-    const Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
-                                         VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state, kInterrupts);
+    const Status s =
+        cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
+                            VARSIZE_ANY_EXHDR(bytes), context_allocator(ctx), &state, kInterrupts);
     if (s == Status::StateTooLarge)
-        raise_status(s, "A stored state of %zu bytes does not fit in geocluster.max_state_memory, %zu bytes.",
-                     static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)), state_budget_bytes());
-    if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
+        raise_status(
+            s,
+            "A stored state of %zu bytes does not fit in geocluster.max_state_memory, %zu bytes.",
+            static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)), state_budget_bytes());
+    if (s != Status::Ok)
+        raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     return state;
 }
 
@@ -230,8 +252,9 @@ ArrayType* polled_array(const Datum* elems, std::size_t n, Oid elem_type) {
         nbytes = att_addlength_datum(nbytes, typlen, elems[i]);
         nbytes = att_align_nominal(nbytes, typalign);
         if (!AllocSizeIsValid(nbytes))
-            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                            errmsg("array size exceeds the maximum allowed (%d)", (int)MaxAllocSize)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                     errmsg("array size exceeds the maximum allowed (%d)", (int)MaxAllocSize)));
     }
     const Size total = ARR_OVERHEAD_NONULLS(1) + nbytes;
     if (!AllocSizeIsValid(total))
@@ -261,7 +284,8 @@ ArrayType* polled_array(const Datum* elems, std::size_t n, Oid elem_type) {
 Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
     const Oid array_type = get_fn_expr_rettype(fcinfo->flinfo);
     const Oid elem_type = OidIsValid(array_type) ? get_element_type(array_type) : InvalidOid;
-    if (!OidIsValid(elem_type)) elog(ERROR, "cluster_agg: could not determine the result element type");
+    if (!OidIsValid(elem_type))
+        elog(ERROR, "cluster_agg: could not determine the result element type");
     if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
 
     ClusterList list{nullptr, 0};
@@ -274,9 +298,10 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
         // palloc'd, freed with the query's memory).
         if (i % kClustersPerInterruptCheck == 0) CHECK_FOR_INTERRUPTS();
         const Cluster& c = list.items[i];
-        Datum values[8] = {Int64GetDatum(c.count),     Float8GetDatum(c.lat),     Float8GetDatum(c.lon),
-                           Float8GetDatum(c.min_lat),  Float8GetDatum(c.min_lon), Float8GetDatum(c.max_lat),
-                           Float8GetDatum(c.max_lon),  Int64GetDatum(c.id)};
+        Datum values[8] = {Int64GetDatum(c.count),    Float8GetDatum(c.lat),
+                           Float8GetDatum(c.lon),     Float8GetDatum(c.min_lat),
+                           Float8GetDatum(c.min_lon), Float8GetDatum(c.max_lat),
+                           Float8GetDatum(c.max_lon), Int64GetDatum(c.id)};
         bool nulls[8] = {false, false, false, false, false, false, false, !c.has_id};
         elems[i] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     }
@@ -317,14 +342,18 @@ GEOCLUSTER_FUNCTION(cluster_agg_state_transfn) {
     // As in state_for_row: a non-NULL state comes from this aggregate, so the context is checked
     // once, when the group's state is created.
     if (state == nullptr)
-        PG_RETURN_POINTER(deserialize_into(bytes, aggregate_context(fcinfo, "cluster_agg(state bytea)")));
+        PG_RETURN_POINTER(
+            deserialize_into(bytes, aggregate_context(fcinfo, "cluster_agg(state bytea)")));
     // The row's state lives in the per-row memory, which the executor resets after each row.
     ClusterState* row = deserialize_into(bytes, CurrentMemoryContext);
     const Status s = cluster_merge(state, row, kInterrupts);
     if (s == Status::ClusterParamsDiffer)
-        raise_status(s, "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, radius_px %g%s",
-                     cluster_zoom(state), cluster_radius_px(state), cluster_has_id(state) ? " and ids" : ", no ids",
-                     cluster_zoom(row), cluster_radius_px(row), cluster_has_id(row) ? " and ids" : ", no ids");
+        raise_status(s,
+                     "this group's states have zoom %d, radius_px %g%s; a later state has zoom %d, "
+                     "radius_px %g%s",
+                     cluster_zoom(state), cluster_radius_px(state),
+                     cluster_has_id(state) ? " and ids" : ", no ids", cluster_zoom(row),
+                     cluster_radius_px(row), cluster_has_id(row) ? " and ids" : ", no ids");
     check_state(s, state);
     cluster_destroy(row);
     PG_RETURN_POINTER(state);

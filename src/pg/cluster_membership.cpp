@@ -1,6 +1,6 @@
 // cluster_membership(state) and cluster_of(membership, position): each marker's cluster, so that
-// GROUP BY gives any aggregate per cluster. Design and table format: src/core/cluster_membership.hpp;
-// SQL: src/sql/geocluster/55_cluster_membership.sql.
+// GROUP BY gives any aggregate per cluster. Design and table format:
+// src/core/cluster_membership.hpp; SQL: src/sql/geocluster/55_cluster_membership.sql.
 //
 // Everything held here is trivially destructible (core structs, palloc'd memory), so an ereport's
 // longjmp skips nothing.
@@ -23,15 +23,15 @@ Allocator context_allocator(MemoryContext ctx) {
                      static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024};
 }
 
-
 MembershipView view_arg(FunctionCallInfo fcinfo) {
     bytea* bytes = PG_GETARG_BYTEA_PP(0);
     MembershipView view{};
     const Status s = membership_view(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
                                      VARSIZE_ANY_EXHDR(bytes), &view);
     if (s != Status::Ok)
-        raise_status(s, "cluster_of needs the bytea that cluster_membership() returns, not a %zu-byte value",
-                     static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
+        raise_status(
+            s, "cluster_of needs the bytea that cluster_membership() returns, not a %zu-byte value",
+            static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     return view;
 }
 
@@ -48,7 +48,8 @@ const ClusterState* key_state(FunctionCallInfo fcinfo, const MembershipView& vie
     auto* km = static_cast<KeyMaker*>(fcinfo->flinfo->fn_extra);
     if (km != nullptr && km->zoom == view.zoom && km->radius_px == view.radius_px) return km->state;
     if (km == nullptr) {
-        km = static_cast<KeyMaker*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(KeyMaker)));
+        km = static_cast<KeyMaker*>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(KeyMaker)));
         fcinfo->flinfo->fn_extra = km;
     }
     if (km->state != nullptr) {
@@ -56,7 +57,8 @@ const ClusterState* key_state(FunctionCallInfo fcinfo, const MembershipView& vie
         km->state = nullptr;
     }
     ClusterState* st = nullptr;
-    const Status s = cluster_create(view.zoom, view.radius_px, false, context_allocator(fcinfo->flinfo->fn_mcxt), &st);
+    const Status s = cluster_create(view.zoom, view.radius_px, false,
+                                    context_allocator(fcinfo->flinfo->fn_mcxt), &st);
     if (s != Status::Ok) raise_status(s);
     km->zoom = view.zoom;
     km->radius_px = view.radius_px;
@@ -79,17 +81,21 @@ Datum ordinal_result(FunctionCallInfo fcinfo, const MembershipView& view, Cluste
 GEOCLUSTER_FUNCTION(cluster_membership) {
     bytea* bytes = PG_GETARG_BYTEA_PP(0);
     ClusterState* state = nullptr;
-    Status s = cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)), VARSIZE_ANY_EXHDR(bytes),
-                                   context_allocator(CurrentMemoryContext), &state,
-                                   CancelCheck{geocluster::pg::interrupt_requested, nullptr});
-    if (s != Status::Ok) raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
+    Status s =
+        cluster_deserialize(reinterpret_cast<const std::uint8_t*>(VARDATA_ANY(bytes)),
+                            VARSIZE_ANY_EXHDR(bytes), context_allocator(CurrentMemoryContext),
+                            &state, CancelCheck{geocluster::pg::interrupt_requested, nullptr});
+    if (s != Status::Ok)
+        raise_status(s, "state of %zu bytes", static_cast<std::size_t>(VARSIZE_ANY_EXHDR(bytes)));
     ClusterList list{nullptr, 0};
     ClusterBinAssignment* assign = nullptr;
     std::size_t n_assign = 0;
-    s = cluster_finalize_assign(state, CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &list, &assign, &n_assign, nullptr);
+    s = cluster_finalize_assign(state, CancelCheck{geocluster::pg::interrupt_requested, nullptr},
+                                &list, &assign, &n_assign, nullptr);
     if (s != Status::Ok) raise_status(s);
     const std::size_t size = membership_size(n_assign);
-    if (size > MaxAllocSize - VARHDRSZ) raise_status(Status::OutOfMemory, "membership table of %zu bins", n_assign);
+    if (size > MaxAllocSize - VARHDRSZ)
+        raise_status(Status::OutOfMemory, "membership table of %zu bins", n_assign);
     bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + size));
     SET_VARSIZE(out, VARHDRSZ + size);
     s = membership_write(cluster_zoom(state), cluster_radius_px(state), assign, n_assign, list.size,
@@ -121,8 +127,9 @@ GEOCLUSTER_FUNCTION(cluster_of_quadkey) {
     const double scale = std::ldexp(1.0, -t.zoom);
     const double unit_x = (t.x + 0.5) * scale, unit_y = (t.y + 0.5) * scale;
     ClusterBinKey key{};
-    const Status s = cluster_bin_key_mercator(key_state(fcinfo, view), unit_x, unit_y, mercator_lat(unit_y) + 0.0,
-                                              mercator_lon(unit_x) + 0.0, &key);
+    const Status s =
+        cluster_bin_key_mercator(key_state(fcinfo, view), unit_x, unit_y,
+                                 mercator_lat(unit_y) + 0.0, mercator_lon(unit_x) + 0.0, &key);
     if (s != Status::Ok) raise_status(s);
     return ordinal_result(fcinfo, view, key);
 }

@@ -44,28 +44,34 @@ Datum contained_any(FunctionCallInfo fcinfo) {
 }
 
 LatLonBox box_args(FunctionCallInfo fcinfo) {
-    return LatLonBox{PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3)};
+    return LatLonBox{PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2),
+                     PG_GETARG_FLOAT8(3)};
 }
 
-[[noreturn]] void raise_cover(Status s, const LatLonBox& b, const char* level_name, int level, std::uint64_t n) {
+[[noreturn]] void raise_cover(Status s, const LatLonBox& b, const char* level_name, int level,
+                              std::uint64_t n) {
     if (s == Status::CoverTooLarge) {
-        raise_status(s, "the box (%g, %g, %g, %g) at %s %d needs " UINT64_FORMAT " cells; the limit is " UINT64_FORMAT,
-                     b.min_lat, b.min_lon, b.max_lat, b.max_lon, level_name, level, static_cast<uint64>(n),
-                     static_cast<uint64>(kMaxCoverCells));
+        raise_status(s,
+                     "the box (%g, %g, %g, %g) at %s %d needs " UINT64_FORMAT
+                     " cells; the limit is " UINT64_FORMAT,
+                     b.min_lat, b.min_lon, b.max_lat, b.max_lon, level_name, level,
+                     static_cast<uint64>(n), static_cast<uint64>(kMaxCoverCells));
     }
-    raise_status(s, "min_lat = %g, min_lon = %g, max_lat = %g, max_lon = %g, %s = %d", b.min_lat, b.min_lon,
-                 b.max_lat, b.max_lon, level_name, level);
+    raise_status(s, "min_lat = %g, min_lon = %g, max_lat = %g, max_lon = %g, %s = %d", b.min_lat,
+                 b.min_lon, b.max_lat, b.max_lon, level_name, level);
 }
 
 // The cover of the call's box at its level, in a palloc'd array; *n receives its length.
 template <typename Count, typename Fill>
-std::uint64_t* cover(FunctionCallInfo fcinfo, const char* level_name, Count count, Fill fill, std::size_t* n) {
+std::uint64_t* cover(FunctionCallInfo fcinfo, const char* level_name, Count count, Fill fill,
+                     std::size_t* n) {
     const LatLonBox box = box_args(fcinfo);
     const int32 level = PG_GETARG_INT32(4);
     std::uint64_t needed = 0;
     Status s = count(box, level, &needed);
     if (s != Status::Ok) raise_cover(s, box, level_name, level, needed);
-    std::uint64_t* codes = static_cast<std::uint64_t*>(palloc(sizeof(std::uint64_t) * (needed > 0 ? needed : 1)));
+    std::uint64_t* codes =
+        static_cast<std::uint64_t*>(palloc(sizeof(std::uint64_t) * (needed > 0 ? needed : 1)));
     s = fill(box, level, codes, static_cast<std::size_t>(needed), n);
     if (s != Status::Ok) raise_cover(s, box, level_name, level, needed);
     return codes;
@@ -79,14 +85,16 @@ struct RangeSet {
 };
 
 template <typename Count, typename Fill, typename Merge>
-Datum cover_ranges_srf(FunctionCallInfo fcinfo, const char* level_name, Count count, Fill fill, Merge merge) {
+Datum cover_ranges_srf(FunctionCallInfo fcinfo, const char* level_name, Count count, Fill fill,
+                       Merge merge) {
     FuncCallContext* funcctx;
     if (SRF_IS_FIRSTCALL()) {
         funcctx = SRF_FIRSTCALL_INIT();
         MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
         TupleDesc desc;
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) {
-            elog(ERROR, "geocluster: function returning record called in a context that cannot accept it");
+            elog(ERROR,
+                 "geocluster: function returning record called in a context that cannot accept it");
         }
         funcctx->tuple_desc = BlessTupleDesc(desc);
         std::size_t n = 0;
@@ -129,11 +137,13 @@ GEOCLUSTER_FUNCTION(geohash_cover) {
 
 // quadkey_cover_ranges(min_lat, min_lon, max_lat, max_lon, zoom) -> SETOF (lo, hi)
 GEOCLUSTER_FUNCTION(quadkey_cover_ranges) {
-    return cover_ranges_srf(fcinfo, "zoom", quadkey_cover_count, quadkey_cover_fill, &geocluster::quadkey_cover_ranges);
+    return cover_ranges_srf(fcinfo, "zoom", quadkey_cover_count, quadkey_cover_fill,
+                            &geocluster::quadkey_cover_ranges);
 }
 
 GEOCLUSTER_FUNCTION(geohash_cover_ranges) {
-    return cover_ranges_srf(fcinfo, "precision", geohash_cover_count, geohash_cover_fill, &geocluster::geohash_cover_ranges);
+    return cover_ranges_srf(fcinfo, "precision", geohash_cover_count, geohash_cover_fill,
+                            &geocluster::geohash_cover_ranges);
 }
 
 // quadkey <@ quadkey[], geohash <@ geohash[]

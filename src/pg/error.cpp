@@ -48,7 +48,8 @@ void raise_status(Status status, const char* detail_fmt, ...) {
     }
     const char* hint = status_hint(status);
     ereport(ERROR, (errcode(sqlstate_for(cls)), errmsg("%s", status_message(status)),
-                    detail[0] != '\0' ? errdetail("%s", detail) : 0, hint != nullptr ? errhint("%s", hint) : 0));
+                    detail[0] != '\0' ? errdetail("%s", detail) : 0,
+                    hint != nullptr ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 

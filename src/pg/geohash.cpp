@@ -29,7 +29,9 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
 
 // The wrappers from here on have the shape of quadkey.cpp's: each calls its own codec and
 // names its own parameters in its errors.
-GEOCLUSTER_FUNCTION(geohash_precision) { PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0)))); }
+GEOCLUSTER_FUNCTION(geohash_precision) {
+    PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0))));
+}
 
 GEOCLUSTER_FUNCTION(geohash_parent) {
     const GeohashCode code = datum_code(PG_GETARG_DATUM(0));
@@ -37,7 +39,8 @@ GEOCLUSTER_FUNCTION(geohash_parent) {
     GeohashCode parent = 0;
     const Status s = geocluster::geohash_parent(code, precision, &parent);
     if (s != Status::Ok)
-        raise_status(s, "cell precision = %d, requested precision = %d", geohash_precision(code), precision);
+        raise_status(s, "cell precision = %d, requested precision = %d", geohash_precision(code),
+                     precision);
     return code_datum(parent);
 }
 

@@ -88,12 +88,12 @@ void context_free(void* memory_context, void* pointer) noexcept;
 //   GEOCLUSTER_FUNCTION(quadkey_in) {
 //       ... PG_GETARG_...; return ...;
 //   }
-#define GEOCLUSTER_FUNCTION(name)                                                      \
-    extern "C" {                                                                       \
-    PG_FUNCTION_INFO_V1(name);                                                         \
-    }                                                                                  \
-    static Datum name##_body(FunctionCallInfo fcinfo);                                 \
-    extern "C" Datum name(PG_FUNCTION_ARGS) {                                          \
-        return ::geocluster::pg::run_guarded(name##_body, fcinfo);                      \
-    }                                                                                  \
+#define GEOCLUSTER_FUNCTION(name)                                  \
+    extern "C" {                                                   \
+    PG_FUNCTION_INFO_V1(name);                                     \
+    }                                                              \
+    static Datum name##_body(FunctionCallInfo fcinfo);             \
+    extern "C" Datum name(PG_FUNCTION_ARGS) {                      \
+        return ::geocluster::pg::run_guarded(name##_body, fcinfo); \
+    }                                                              \
     static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo)

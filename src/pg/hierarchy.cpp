@@ -1,4 +1,5 @@
-// The stored cluster hierarchy (src/core/hierarchy.hpp), SQL in src/sql/geocluster/60_hierarchy.sql:
+// The stored cluster hierarchy (src/core/hierarchy.hpp), SQL in
+// src/sql/geocluster/60_hierarchy.sql:
 //
 //  - cluster_hierarchy_build_into: reads the markers through SPI (a cursor, in batches, one
 //    partition value after another), builds each partition's hierarchy with hierarchy_build and
@@ -44,14 +45,14 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::raise_status;
 
-
-constexpr int kBatchRows = 8192;  // rows per INSERT statement
+constexpr int kBatchRows = 8192;   // rows per INSERT statement
 constexpr int kFetchRows = 10000;  // rows per cursor fetch
 
 const char* qualified_name(Oid rel) {
     const char* nsp = get_namespace_name(get_rel_namespace(rel));
     const char* name = get_rel_name(rel);
-    if (nsp == nullptr || name == nullptr) elog(ERROR, "cluster hierarchy: relation %u has gone", rel);
+    if (nsp == nullptr || name == nullptr)
+        elog(ERROR, "cluster hierarchy: relation %u has gone", rel);
     return quote_qualified_identifier(nsp, name);
 }
 
@@ -66,7 +67,8 @@ Datum numeric_of(std::uint64_t lo, std::uint64_t hi) {
         *--p = static_cast<char>('0' + static_cast<int>(v % 10));
         v /= 10;
     } while (v != 0);
-    return DirectFunctionCall3(numeric_in, CStringGetDatum(p), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+    return DirectFunctionCall3(numeric_in, CStringGetDatum(p), ObjectIdGetDatum(InvalidOid),
+                               Int32GetDatum(-1));
 }
 
 // Where a build's rows go: the hierarchy's nodes or members table, written like COPY writes
@@ -78,8 +80,8 @@ Datum numeric_of(std::uint64_t lo, std::uint64_t hi) {
 struct Sink {
     Relation rel;
     TupleTableSlot** slots;
-    int n;               // slots filled
-    int natts;           // columns, the partition value last when partitioned
+    int n;      // slots filled
+    int natts;  // columns, the partition value last when partitioned
     bool partitioned;
     CommandId cid;
     BulkInsertState bistate;
@@ -100,17 +102,21 @@ Sink open_sink(Oid relid, const Oid* types, int ncols, bool partitioned, const c
     }
     if (!shape)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("%s is not the %s table of a cluster hierarchy", RelationGetRelationName(k.rel), what)));
-    if (RelationGetIndexList(k.rel) != NIL || k.rel->trigdesc != nullptr || k.rel->rd_rel->relrowsecurity)
+                        errmsg("%s is not the %s table of a cluster hierarchy",
+                               RelationGetRelationName(k.rel), what)));
+    if (RelationGetIndexList(k.rel) != NIL || k.rel->trigdesc != nullptr ||
+        k.rel->rd_rel->relrowsecurity)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("cluster hierarchy table %s must have no index, trigger or row security while it is filled",
+                        errmsg("cluster hierarchy table %s must have no index, trigger or row "
+                               "security while it is filled",
                                RelationGetRelationName(k.rel))));
     k.partitioned = partitioned;
     k.slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * kBatchRows));
     for (int i = 0; i < kBatchRows; ++i) k.slots[i] = table_slot_create(k.rel, nullptr);
     k.cid = GetCurrentCommandId(true);
     k.bistate = GetBulkInsertState();
-    k.batch = AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy batch", ALLOCSET_DEFAULT_SIZES);
+    k.batch = AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy batch",
+                                    ALLOCSET_DEFAULT_SIZES);
     return k;
 }
 
@@ -147,9 +153,10 @@ void close_sink(Sink* k) {
 }
 
 constexpr int kNodeCols = 20;
-const Oid kNodeTypes[kNodeCols] = {INT8OID, INT8OID, INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                   FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID, INT4OID, INT8OID, NUMERICOID,
-                                   NUMERICOID, NUMERICOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+const Oid kNodeTypes[kNodeCols] = {INT8OID,    INT8OID,   INT4OID,   INT8OID,    FLOAT8OID,
+                                   FLOAT8OID,  FLOAT8OID, FLOAT8OID, FLOAT8OID,  FLOAT8OID,
+                                   INT8OID,    INT4OID,   INT8OID,   NUMERICOID, NUMERICOID,
+                                   NUMERICOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,  FLOAT8OID};
 constexpr int kMemberCols = 4;
 const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 
@@ -157,25 +164,32 @@ const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 // zoom through the (zoom, lat, lon) index, and with the heap in that order its rows share pages
 // (in the build's order, by count, every row of a viewport was a page of its own).
 void write_nodes(Sink* k, const HierBuild& b, Datum part, MemoryContext scratch) {
-    if (b.n_nodes > UINT32_MAX) raise_status(Status::ClusterTooManyPoints, "%zu clusters", b.n_nodes);
+    if (b.n_nodes > UINT32_MAX)
+        raise_status(Status::ClusterTooManyPoints, "%zu clusters", b.n_nodes);
     const std::size_t order_bytes = sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1);
-    std::uint32_t* order = static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
-    std::uint32_t* order_tmp = static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
+    std::uint32_t* order =
+        static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
+    std::uint32_t* order_tmp =
+        static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
     for (std::size_t i = 0; i < b.n_nodes; ++i) order[i] = static_cast<std::uint32_t>(i);
     const HierNode* nodes = b.nodes;
     // Tens of millions of nodes at 10M markers: the core's polled sort, so a cancel lands.
     cluster_internal::Poller poll(CancelCheck{geocluster::pg::interrupt_requested, nullptr});
-    const std::uint32_t* sorted = cluster_internal::polled_sort(order, order_tmp, b.n_nodes, [nodes](std::uint32_t x, std::uint32_t y) noexcept {
-        const HierNode& a = nodes[x];
-        const HierNode& c = nodes[y];
-        if (a.zoom != c.zoom) return a.zoom < c.zoom;
-        if (a.lat != c.lat) return a.lat > c.lat;
-        if (a.lon != c.lon) return a.lon < c.lon;
-        return a.cluster_id < c.cluster_id;
-    }, poll);
+    const std::uint32_t* sorted = cluster_internal::polled_sort(
+        order, order_tmp, b.n_nodes,
+        [nodes](std::uint32_t x, std::uint32_t y) noexcept {
+            const HierNode& a = nodes[x];
+            const HierNode& c = nodes[y];
+            if (a.zoom != c.zoom) return a.zoom < c.zoom;
+            if (a.lat != c.lat) return a.lat > c.lat;
+            if (a.lon != c.lon) return a.lon < c.lon;
+            return a.cluster_id < c.cluster_id;
+        },
+        poll);
     if (sorted == nullptr) {
         CHECK_FOR_INTERRUPTS();
-        elog(ERROR, "cluster hierarchy: the sort of its clusters stopped without a pending interrupt");
+        elog(ERROR,
+             "cluster hierarchy: the sort of its clusters stopped without a pending interrupt");
     }
     for (std::size_t j = 0; j < b.n_nodes; ++j) {
         const HierNode& d = b.nodes[sorted[j]];
@@ -236,15 +250,18 @@ struct BuildParams {
 };
 
 // Builds one partition's markers and writes them; returns the markers written.
-void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::size_t n, Datum part,
-                     const char* part_text) {
+void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::size_t n,
+                     Datum part, const char* part_text) {
     if (n == 0) return;
     HierBuild build{nullptr, 0, nullptr, 0};
     // No geocluster.max_state_memory budget (0): that setting bounds what any query can make a
-    // cluster_agg state grow to; a build is its table owner's maintenance step over the whole table.
-    const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx, 0};
-    const Status s = hierarchy_build(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, alloc,
-                                     CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &build);
+    // cluster_agg state grow to; a build is its table owner's maintenance step over the whole
+    // table.
+    const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx,
+                          0};
+    const Status s =
+        hierarchy_build(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, alloc,
+                        CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &build);
     if (s != Status::Ok) {
         if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
         raise_status(s);
@@ -257,20 +274,24 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
 void check_marker(double lat, double lon, std::int64_t id) {
     const Status s = check_latlon(lat, lon);
     if (s != Status::Ok)
-        raise_status(s, "the marker with id %lld is at lat = %g, lon = %g", static_cast<long long>(id), lat, lon);
+        raise_status(s, "the marker with id %lld is at lat = %g, lon = %g",
+                     static_cast<long long>(id), lat, lon);
 }
 
 void check_build_params(const BuildParams& p) {
-    if (!(p.radius_px > 0) || !std::isfinite(p.radius_px)) raise_status(Status::RadiusInvalid, "radius_px = %g", p.radius_px);
+    if (!(p.radius_px > 0) || !std::isfinite(p.radius_px))
+        raise_status(Status::RadiusInvalid, "radius_px = %g", p.radius_px);
     if (p.max_zoom < 0 || p.max_zoom > kHierMaxZoom)
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                        errmsg("max_zoom must be between 0 and %d", kHierMaxZoom), errdetail("max_zoom = %d", p.max_zoom)));
+                        errmsg("max_zoom must be between 0 and %d", kHierMaxZoom),
+                        errdetail("max_zoom = %d", p.max_zoom)));
 }
 
 // The Datums read_marker reads are read as these types: anything else is refused, not misread.
 void check_rows_shape(TupleDesc desc, bool partitioned) {
     const int off = partitioned ? 1 : 0;
-    bool shape = desc->natts == 3 + off && (!partitioned || TupleDescAttr(desc, 0)->atttypid == TEXTOID);
+    bool shape =
+        desc->natts == 3 + off && (!partitioned || TupleDescAttr(desc, 0)->atttypid == TEXTOID);
     for (int c = 0; shape && c < 3; ++c)
         shape = TupleDescAttr(desc, off + c)->atttypid == (c < 2 ? FLOAT8OID : INT8OID);
     if (!shape)
@@ -290,7 +311,8 @@ struct Partition {
 };
 
 // Builds and writes the partition read so far, then starts the one whose value is value.
-void start_partition(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller, const char* value) {
+void start_partition(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller,
+                     const char* value) {
     build_and_write(p, w, cur->markers, cur->n, cur->part, cur->part_text);
     MemoryContextReset(p->build_ctx);
     cur->markers = nullptr;
@@ -311,10 +333,13 @@ bool read_marker(HeapTuple t, TupleDesc desc, int off, HierMarker* out) {
     if (isnull) return false;
     const Datum id = SPI_getbinval(t, desc, 3 + off, &isnull);
     if (isnull)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("a cluster hierarchy needs an id for every marker"),
-                        errdetail("a row at lat = %g, lon = %g has a NULL id", DatumGetFloat8(lat), DatumGetFloat8(lon)),
-                        errhint("Give the rows ids, or filter them into a table or partition of their own.")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg("a cluster hierarchy needs an id for every marker"),
+             errdetail("a row at lat = %g, lon = %g has a NULL id", DatumGetFloat8(lat),
+                       DatumGetFloat8(lon)),
+             errhint("Give the rows ids, or filter them into a table or partition of their own.")));
     *out = HierMarker{DatumGetFloat8(lat), DatumGetFloat8(lon), DatumGetInt64(id)};
     check_marker(out->lat, out->lon, out->id);
     return true;
@@ -323,7 +348,8 @@ bool read_marker(HeapTuple t, TupleDesc desc, int off, HierMarker* out) {
 void append_marker(const BuildParams& p, Partition* cur, const HierMarker& m) {
     if (cur->n == cur->cap) {
         const std::size_t grown = cur->cap == 0 ? 65536 : cur->cap * 2;
-        auto* bigger = static_cast<HierMarker*>(geocluster::pg::context_alloc(p.build_ctx, grown * sizeof(HierMarker)));
+        auto* bigger = static_cast<HierMarker*>(
+            geocluster::pg::context_alloc(p.build_ctx, grown * sizeof(HierMarker)));
         if (bigger == nullptr) raise_status(Status::OutOfMemory, "%zu markers", grown);
         if (cur->n > 0) memcpy(bigger, cur->markers, cur->n * sizeof(HierMarker));
         if (cur->markers != nullptr) pfree(cur->markers);
@@ -335,8 +361,8 @@ void append_marker(const BuildParams& p, Partition* cur, const HierMarker& m) {
 
 // One fetched batch of rows into the partitions (a new partition value builds the one before);
 // returns the markers read.
-std::int64_t read_rows(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller, SPITupleTable* fetched,
-                       uint64 got, bool partitioned) {
+std::int64_t read_rows(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller,
+                       SPITupleTable* fetched, uint64 got, bool partitioned) {
     TupleDesc desc = fetched->tupdesc;
     check_rows_shape(desc, partitioned);
     std::int64_t read = 0;
@@ -381,7 +407,9 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
     SPIPlanPtr rows = SPI_prepare(query, 0, nullptr);
-    if (rows == nullptr) elog(ERROR, "cluster hierarchy: SPI_prepare of the rows query failed: %s", SPI_result_code_string(SPI_result));
+    if (rows == nullptr)
+        elog(ERROR, "cluster hierarchy: SPI_prepare of the rows query failed: %s",
+             SPI_result_code_string(SPI_result));
     Portal cursor = SPI_cursor_open(nullptr, rows, nullptr, nullptr, true);
 
     Partition cur{nullptr, 0, 0, nullptr, (Datum)0};
@@ -434,22 +462,28 @@ void hier_cache_invalidate(Datum, Oid relid) {
 }
 
 const char* kNodeSelect =
-    "SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom FROM %s "
-    "WHERE zoom OPERATOR(pg_catalog.=) $1 AND lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
+    "SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, "
+    "expansion_zoom FROM %s "
+    "WHERE zoom OPERATOR(pg_catalog.=) $1 AND lat OPERATOR(pg_catalog.>=) $2 AND lat "
+    "OPERATOR(pg_catalog.<=) $3 "
     "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
 const char* kMemberSelect =
-    "SELECT NULL::pg_catalog.int8, $1, 1::pg_catalog.int8, lat, lon, lat, lon, lat, lon, id, NULL::pg_catalog.int4 "
+    "SELECT NULL::pg_catalog.int8, $1, 1::pg_catalog.int8, lat, lon, lat, lon, lat, lon, id, "
+    "NULL::pg_catalog.int4 "
     "FROM %s WHERE lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
     "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
 
 SPIPlanPtr prepare_viewport(const char* select, const char* rel, bool partitioned, bool two_parts) {
     const char* part = partitioned ? " AND part OPERATOR(pg_catalog.=) $8" : "";
     char* one = psprintf(select, rel, 4, 5, part);
-    char* sql = two_parts ? psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one, psprintf(select, rel, 6, 7, part))
+    char* sql = two_parts ? psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one,
+                                     psprintf(select, rel, 6, 7, part))
                           : psprintf("%s ORDER BY 3 DESC, 4 DESC, 5, 10", one);
-    Oid types[8] = {INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+    Oid types[8] = {INT4OID,   FLOAT8OID, FLOAT8OID, FLOAT8OID,
+                    FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
     SPIPlanPtr plan = SPI_prepare(sql, partitioned ? 8 : 7, types);
-    if (plan == nullptr) elog(ERROR, "cluster_viewport: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    if (plan == nullptr)
+        elog(ERROR, "cluster_viewport: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     if (SPI_keepplan(plan) != 0) elog(ERROR, "cluster_viewport: SPI_keepplan failed");
     return plan;
 }
@@ -461,7 +495,8 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
         ctl.keysize = sizeof(Oid);
         ctl.entrysize = sizeof(HierCacheEntry);
         ctl.hcxt = CacheMemoryContext;
-        hier_cache = hash_create("geocluster hierarchies", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        hier_cache =
+            hash_create("geocluster hierarchies", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
         CacheRegisterRelcacheCallback(hier_cache_invalidate, (Datum)0);
     }
     bool found = false;
@@ -479,19 +514,26 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     }
     // The metadata, through the SQL function that validates the handle (22023 if it is none).
     const char* schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
-    char* sql = psprintf("SELECT members::pg_catalog.oid, max_zoom, partition_column IS NOT NULL "
-                         "FROM %s.cluster_hierarchy_info(%u::pg_catalog.oid::pg_catalog.regclass)", schema, handle);
+    char* sql = psprintf(
+        "SELECT members::pg_catalog.oid, max_zoom, partition_column IS NOT NULL "
+        "FROM %s.cluster_hierarchy_info(%u::pg_catalog.oid::pg_catalog.regclass)",
+        schema, handle);
     if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "cluster_viewport: cluster_hierarchy_info returned no row");
     bool isnull = false;
-    const Oid members = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    const int max_zoom = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    const bool partitioned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+    const Oid members =
+        DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    const int max_zoom =
+        DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    const bool partitioned =
+        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
     // Kept as each is made: an error half-way leaves the entry invalid, and these are freed at
     // the next lookup.
     for (int i = 0; i < 2; ++i) {
-        e->nodes_plan[i] = prepare_viewport(kNodeSelect, qualified_name(handle), partitioned, i == 1);
-        e->members_plan[i] = prepare_viewport(kMemberSelect, qualified_name(members), partitioned, i == 1);
+        e->nodes_plan[i] =
+            prepare_viewport(kNodeSelect, qualified_name(handle), partitioned, i == 1);
+        e->members_plan[i] =
+            prepare_viewport(kMemberSelect, qualified_name(members), partitioned, i == 1);
     }
     e->members = members;
     e->max_zoom = max_zoom;
@@ -501,13 +543,15 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
 }
 
 [[noreturn]] void bad_viewport(const char* msg, const char* detail_fmt, double a, double b) {
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", msg), errdetail(detail_fmt, a, b)));
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", msg),
+                    errdetail(detail_fmt, a, b)));
     pg_unreachable();
 }
 
 // lon into [-180, 180) (west) or (-180, 180] (east). In-range values are kept bit for bit, and
 // the others moved by exact steps (fmod is exact, and by Sterbenz's lemma so is adding or
-// subtracting 360 to a value within a factor of two of it), so that an edge on a centre stays on it.
+// subtracting 360 to a value within a factor of two of it), so that an edge on a centre stays on
+// it.
 double wrap_west(double lon) {
     if (lon >= -180.0 && lon < 180.0) return lon;
     double v = std::fmod(lon, 360.0);
@@ -525,7 +569,8 @@ double wrap_east(double lon) {
 
 }  // namespace
 
-// cluster_viewport(hierarchy regclass, south, west, north, east float8, zoom float8 [, partition text])
+// cluster_viewport(hierarchy regclass, south, west, north, east float8, zoom float8 [, partition
+// text])
 //   -> SETOF cluster_node
 GEOCLUSTER_FUNCTION(cluster_viewport) {
     const Oid handle = PG_GETARG_OID(0);
@@ -534,10 +579,14 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     const double zoom_in = PG_GETARG_FLOAT8(5);
     const bool with_part = PG_NARGS() > 6;
     if (std::isnan(south) || std::isnan(west) || std::isnan(north) || std::isnan(east))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("cluster_viewport needs a box without NaN")));
-    if (south > north) bad_viewport("cluster_viewport needs south <= north", "south = %g, north = %g", south, north);
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cluster_viewport needs a box without NaN")));
+    if (south > north)
+        bad_viewport("cluster_viewport needs south <= north", "south = %g, north = %g", south,
+                     north);
     if (!(zoom_in >= 0) || std::isinf(zoom_in))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("cluster_viewport needs a finite zoom >= 0"),
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cluster_viewport needs a finite zoom >= 0"),
                         errdetail("zoom = %g", zoom_in)));
     // Longitudes: a box 360 degrees wide or more is the world. Otherwise it runs east from west
     // to east (so west > east crosses 180): each edge is wrapped into the world, and when the
@@ -558,18 +607,27 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster_viewport: SPI_connect failed");
     const HierCacheEntry* h = hier_lookup(handle, fcinfo->flinfo->fn_oid);
     if (h->partitioned != with_part)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg(h->partitioned ? "cluster hierarchy %s is partitioned: pass the partition value"
-                                              : "cluster hierarchy %s is not partitioned: call without a partition value",
-                               qualified_name(handle))));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg(h->partitioned
+                        ? "cluster hierarchy %s is partitioned: pass the partition value"
+                        : "cluster hierarchy %s is not partitioned: call without a partition value",
+                    qualified_name(handle))));
     const int zoom = zoom_in > 1e6 ? 1000000 : static_cast<int>(std::floor(zoom_in));
-    Datum args[8] = {Int32GetDatum(zoom), Float8GetDatum(std::max(south, -90.0)), Float8GetDatum(std::min(north, 90.0)),
-                     Float8GetDatum(w1), Float8GetDatum(e1), Float8GetDatum(w2), Float8GetDatum(e2),
+    Datum args[8] = {Int32GetDatum(zoom),
+                     Float8GetDatum(std::max(south, -90.0)),
+                     Float8GetDatum(std::min(north, 90.0)),
+                     Float8GetDatum(w1),
+                     Float8GetDatum(e1),
+                     Float8GetDatum(w2),
+                     Float8GetDatum(e2),
                      with_part ? PG_GETARG_DATUM(6) : (Datum)0};
     const int parts = w2 <= e2 ? 1 : 0;
     SPIPlanPtr plan = zoom > h->max_zoom ? h->members_plan[parts] : h->nodes_plan[parts];
     const int rc = SPI_execute_plan(plan, args, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "cluster_viewport: SELECT failed: %s", SPI_result_code_string(rc));
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "cluster_viewport: SELECT failed: %s", SPI_result_code_string(rc));
     Datum values[11];
     bool nulls[11];
     for (uint64 r = 0; r < SPI_processed; ++r) {

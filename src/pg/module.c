@@ -33,20 +33,13 @@ void _PG_init(void);
 extern int geocluster_max_state_memory_kb;
 int geocluster_max_state_memory_kb = 256 * 1024;
 
-void
-_PG_init(void)
-{
-	DefineCustomIntVariable("geocluster.max_state_memory",
-							"Largest memory one cluster_agg or cluster_state_agg state may use.",
-							"Its tables, their copies while they grow and its finalisation scratch "
-							"together, per state in each process; past it the query fails with "
-							"SQLSTATE 54000.",
-							&geocluster_max_state_memory_kb,
-							256 * 1024,
-							64,
-							MAX_KILOBYTES,
-							PGC_USERSET,
-							GUC_UNIT_KB,
-							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("geocluster");
+void _PG_init(void) {
+    DefineCustomIntVariable("geocluster.max_state_memory",
+                            "Largest memory one cluster_agg or cluster_state_agg state may use.",
+                            "Its tables, their copies while they grow and its finalisation scratch "
+                            "together, per state in each process; past it the query fails with "
+                            "SQLSTATE 54000.",
+                            &geocluster_max_state_memory_kb, 256 * 1024, 64, MAX_KILOBYTES,
+                            PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+    MarkGUCPrefixReserved("geocluster");
 }

@@ -39,11 +39,11 @@ extern "C" {
 namespace {
 
 using geocluster::ancestor_in_range;
+using geocluster::GeohashKind;
+using geocluster::QuadkeyKind;
 using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::GeohashKind;
-using geocluster::QuadkeyKind;
 
 // The on-disk key (the SQL type cell_gist_key, INTERNALLENGTH 16, ALIGNMENT double).
 struct CellRange {
@@ -52,7 +52,9 @@ struct CellRange {
 };
 static_assert(sizeof(CellRange) == 16, "cell_gist_key is 16 bytes");
 
-inline const CellRange* key_of(Datum d) noexcept { return reinterpret_cast<const CellRange*>(DatumGetPointer(d)); }
+inline const CellRange* key_of(Datum d) noexcept {
+    return reinterpret_cast<const CellRange*>(DatumGetPointer(d));
+}
 
 CellRange* new_range(std::uint64_t lo, std::uint64_t hi) {
     CellRange* r = static_cast<CellRange*>(palloc(sizeof(CellRange)));
@@ -66,7 +68,8 @@ template <typename Kind>
 bool inner_may_match(const CellRange& k, std::uint64_t x, StrategyNumber strategy) noexcept {
     switch (strategy) {
         case RTOverlapStrategyNumber:
-            return (k.lo <= Kind::range_max(x) && k.hi >= x) || ancestor_in_range<Kind>(x, k.lo, k.hi);
+            return (k.lo <= Kind::range_max(x) && k.hi >= x) ||
+                   ancestor_in_range<Kind>(x, k.lo, k.hi);
         case RTContainsStrategyNumber:
             return ancestor_in_range<Kind>(x, k.lo, k.hi);
         case RTContainedByStrategyNumber:
@@ -121,7 +124,8 @@ GEOCLUSTER_FUNCTION(geohash_gist_consistent) { return consistent<GeohashKind>(fc
 
 // union(entryvec, sizep): (min lo, max hi).
 GEOCLUSTER_FUNCTION(cell_gist_union) {
-    const GistEntryVector* entryvec = reinterpret_cast<const GistEntryVector*>(PG_GETARG_POINTER(0));
+    const GistEntryVector* entryvec =
+        reinterpret_cast<const GistEntryVector*>(PG_GETARG_POINTER(0));
     int* sizep = reinterpret_cast<int*>(PG_GETARG_POINTER(1));
     std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
     for (int i = 0; i < entryvec->n; ++i) {
@@ -139,7 +143,8 @@ GEOCLUSTER_FUNCTION(cell_gist_compress) {
     if (!entry->leafkey) PG_RETURN_POINTER(entry);
     const std::uint64_t v = datum_code(entry->key);
     GISTENTRY* out = static_cast<GISTENTRY*>(palloc(sizeof(GISTENTRY)));
-    gistentryinit(*out, PointerGetDatum(new_range(v, v)), entry->rel, entry->page, entry->offset, false);
+    gistentryinit(*out, PointerGetDatum(new_range(v, v)), entry->rel, entry->page, entry->offset,
+                  false);
     PG_RETURN_POINTER(out);
 }
 
@@ -147,7 +152,8 @@ GEOCLUSTER_FUNCTION(cell_gist_compress) {
 GEOCLUSTER_FUNCTION(cell_gist_fetch) {
     GISTENTRY* entry = reinterpret_cast<GISTENTRY*>(PG_GETARG_POINTER(0));
     GISTENTRY* out = static_cast<GISTENTRY*>(palloc(sizeof(GISTENTRY)));
-    gistentryinit(*out, code_datum(key_of(entry->key)->lo), entry->rel, entry->page, entry->offset, false);
+    gistentryinit(*out, code_datum(key_of(entry->key)->lo), entry->rel, entry->page, entry->offset,
+                  false);
     PG_RETURN_POINTER(out);
 }
 
@@ -167,7 +173,8 @@ GEOCLUSTER_FUNCTION(cell_gist_penalty) {
 
 // picksplit(entryvec, splitvec): entries sorted by code, the lower half left, the rest right.
 GEOCLUSTER_FUNCTION(cell_gist_picksplit) {
-    const GistEntryVector* entryvec = reinterpret_cast<const GistEntryVector*>(PG_GETARG_POINTER(0));
+    const GistEntryVector* entryvec =
+        reinterpret_cast<const GistEntryVector*>(PG_GETARG_POINTER(0));
     GIST_SPLITVEC* v = reinterpret_cast<GIST_SPLITVEC*>(PG_GETARG_POINTER(1));
     const OffsetNumber maxoff = static_cast<OffsetNumber>(entryvec->n - 1);
     const int n = maxoff - FirstOffsetNumber + 1;
@@ -229,8 +236,11 @@ GEOCLUSTER_FUNCTION(cell_gist_sortsupport) {
 // The key type's text I/O: keys are never typed in; output shows the range in hex for
 // pageinspect and debugging.
 GEOCLUSTER_FUNCTION(cell_gist_key_in) {
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("cell_gist_key is the internal key of the GiST operator classes and has no input")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+         errmsg(
+             "cell_gist_key is the internal key of the GiST operator classes and has no input")));
     PG_RETURN_NULL();
 }
 

@@ -31,11 +31,11 @@ extern "C" {
 
 namespace {
 
+using geocluster::GeohashKind;
+using geocluster::QuadkeyKind;
 using geocluster::pg::cell_matches;
 using geocluster::pg::code_datum;
 using geocluster::pg::datum_code;
-using geocluster::GeohashKind;
-using geocluster::QuadkeyKind;
 
 constexpr int kEndsHere = -1;
 
@@ -104,7 +104,8 @@ Datum choose(FunctionCallInfo fcinfo) {
         // v lies outside the prefix: put a tuple for the common ancestor a on top, with one
         // node (p's digit after a) leading to the current tuple, which keeps its prefix.
         const std::uint64_t a = Kind::common_ancestor(p, v);
-        split_tuple(out, a, Int16GetDatum(static_cast<int16>(Kind::digit(p, Kind::level(a) + 1))), p);
+        split_tuple(out, a, Int16GetDatum(static_cast<int16>(Kind::digit(p, Kind::level(a) + 1))),
+                    p);
         PG_RETURN_VOID();
     }
 
@@ -155,7 +156,8 @@ Datum picksplit(FunctionCallInfo fcinfo) {
     constexpr int kSlots = Kind::kFanout + 1;  // slot = label + 1
     int node_of_slot[kSlots];
     for (int& n : node_of_slot) n = 0;
-    for (int i = 0; i < in->nTuples; ++i) node_of_slot[label_for<Kind>(p, datum_code(in->datums[i])) + 1] = 1;
+    for (int i = 0; i < in->nTuples; ++i)
+        node_of_slot[label_for<Kind>(p, datum_code(in->datums[i])) + 1] = 1;
     int nodes = 0;
     Datum* labels = static_cast<Datum*>(palloc(sizeof(Datum) * kSlots));
     for (int s = 0; s < kSlots; ++s) {
@@ -181,7 +183,8 @@ Datum picksplit(FunctionCallInfo fcinfo) {
 
 template <typename Kind>
 Datum inner_consistent(FunctionCallInfo fcinfo) {
-    const spgInnerConsistentIn* in = reinterpret_cast<const spgInnerConsistentIn*>(PG_GETARG_POINTER(0));
+    const spgInnerConsistentIn* in =
+        reinterpret_cast<const spgInnerConsistentIn*>(PG_GETARG_POINTER(0));
     spgInnerConsistentOut* out = reinterpret_cast<spgInnerConsistentOut*>(PG_GETARG_POINTER(1));
     const std::uint64_t p = prefix_of<Kind>(in->hasPrefix, in->prefixDatum);
 
@@ -196,7 +199,8 @@ Datum inner_consistent(FunctionCallInfo fcinfo) {
         for (int k = 0; k < in->nkeys && ok; ++k) {
             const StrategyNumber strategy = in->scankeys[k].sk_strategy;
             const std::uint64_t x = datum_code(in->scankeys[k].sk_argument);
-            ok = ends_here ? cell_matches<Kind>(c, x, strategy) : subtree_may_match<Kind>(c, x, strategy);
+            ok = ends_here ? cell_matches<Kind>(c, x, strategy)
+                           : subtree_may_match<Kind>(c, x, strategy);
         }
         if (ok) {
             out->nodeNumbers[out->nNodes] = i;
@@ -209,13 +213,15 @@ Datum inner_consistent(FunctionCallInfo fcinfo) {
 
 template <typename Kind>
 Datum leaf_consistent(FunctionCallInfo fcinfo) {
-    const spgLeafConsistentIn* in = reinterpret_cast<const spgLeafConsistentIn*>(PG_GETARG_POINTER(0));
+    const spgLeafConsistentIn* in =
+        reinterpret_cast<const spgLeafConsistentIn*>(PG_GETARG_POINTER(0));
     spgLeafConsistentOut* out = reinterpret_cast<spgLeafConsistentOut*>(PG_GETARG_POINTER(1));
     const std::uint64_t v = datum_code(in->leafDatum);
     out->leafValue = in->leafDatum;
     out->recheck = false;
     for (int k = 0; k < in->nkeys; ++k) {
-        if (!cell_matches<Kind>(v, datum_code(in->scankeys[k].sk_argument), in->scankeys[k].sk_strategy)) {
+        if (!cell_matches<Kind>(v, datum_code(in->scankeys[k].sk_argument),
+                                in->scankeys[k].sk_strategy)) {
             PG_RETURN_BOOL(false);
         }
     }
@@ -239,10 +245,14 @@ GEOCLUSTER_FUNCTION(cell_spgist_config) { return config(fcinfo); }
 
 GEOCLUSTER_FUNCTION(quadkey_spgist_choose) { return choose<QuadkeyKind>(fcinfo); }
 GEOCLUSTER_FUNCTION(quadkey_spgist_picksplit) { return picksplit<QuadkeyKind>(fcinfo); }
-GEOCLUSTER_FUNCTION(quadkey_spgist_inner_consistent) { return inner_consistent<QuadkeyKind>(fcinfo); }
+GEOCLUSTER_FUNCTION(quadkey_spgist_inner_consistent) {
+    return inner_consistent<QuadkeyKind>(fcinfo);
+}
 GEOCLUSTER_FUNCTION(quadkey_spgist_leaf_consistent) { return leaf_consistent<QuadkeyKind>(fcinfo); }
 
 GEOCLUSTER_FUNCTION(geohash_spgist_choose) { return choose<GeohashKind>(fcinfo); }
 GEOCLUSTER_FUNCTION(geohash_spgist_picksplit) { return picksplit<GeohashKind>(fcinfo); }
-GEOCLUSTER_FUNCTION(geohash_spgist_inner_consistent) { return inner_consistent<GeohashKind>(fcinfo); }
+GEOCLUSTER_FUNCTION(geohash_spgist_inner_consistent) {
+    return inner_consistent<GeohashKind>(fcinfo);
+}
 GEOCLUSTER_FUNCTION(geohash_spgist_leaf_consistent) { return leaf_consistent<GeohashKind>(fcinfo); }

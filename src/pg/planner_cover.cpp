@@ -29,8 +29,8 @@ constexpr std::size_t kMaxCoverArms = 128;
 OpExpr* comparison(Oid op, Node* left, std::uint64_t code, Oid type) {
     OpExpr* e = reinterpret_cast<OpExpr*>(
         make_opclause(op, BOOLOID, false, reinterpret_cast<Expr*>(copy_node(left)),
-                      reinterpret_cast<Expr*>(makeConst(type, -1, InvalidOid, sizeof(std::uint64_t), code_datum(code),
-                                                        false, true)),
+                      reinterpret_cast<Expr*>(makeConst(type, -1, InvalidOid, sizeof(std::uint64_t),
+                                                        code_datum(code), false, true)),
                       InvalidOid, InvalidOid));
     e->opfuncid = get_opcode(op);
     return e;
@@ -100,7 +100,8 @@ Node* simplify_cover(SupportRequestSimplify* req) {
         if (iv[i].lo == iv[i].hi) {
             arm = reinterpret_cast<Expr*>(comparison(eq, col, iv[i].lo, type));
         } else {
-            arm = make_andclause(list_make2(comparison(ge, col, iv[i].lo, type), comparison(le, col, iv[i].hi, type)));
+            arm = make_andclause(list_make2(comparison(ge, col, iv[i].lo, type),
+                                            comparison(le, col, iv[i].hi, type)));
         }
         arms = lappend(arms, arm);
     }
@@ -121,13 +122,17 @@ template <typename Kind>
 Datum cover_support(FunctionCallInfo fcinfo) {
     Node* rawreq = reinterpret_cast<Node*>(PG_GETARG_POINTER(0));
     if (IsA(rawreq, SupportRequestSimplify)) {
-        PG_RETURN_POINTER(
-            geocluster::pg::planner::simplify_cover<Kind>(reinterpret_cast<SupportRequestSimplify*>(rawreq)));
+        PG_RETURN_POINTER(geocluster::pg::planner::simplify_cover<Kind>(
+            reinterpret_cast<SupportRequestSimplify*>(rawreq)));
     }
     PG_RETURN_POINTER(nullptr);
 }
 
 }  // namespace
 
-GEOCLUSTER_FUNCTION(quadkey_contained_any_support) { return cover_support<geocluster::QuadkeyKind>(fcinfo); }
-GEOCLUSTER_FUNCTION(geohash_contained_any_support) { return cover_support<geocluster::GeohashKind>(fcinfo); }
+GEOCLUSTER_FUNCTION(quadkey_contained_any_support) {
+    return cover_support<geocluster::QuadkeyKind>(fcinfo);
+}
+GEOCLUSTER_FUNCTION(geohash_contained_any_support) {
+    return cover_support<geocluster::GeohashKind>(fcinfo);
+}

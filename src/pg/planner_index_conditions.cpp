@@ -56,19 +56,21 @@ List* descendant_range(SupportRequestIndexCondition* req, Node* indexop, Node* o
     if (IsA(other, Const)) {
         const Const* c = reinterpret_cast<const Const*>(other);
         if (c->constisnull) return NIL;  // a strict operator: the planner folds this away
-        upper = reinterpret_cast<Expr*>(makeConst(type, -1, InvalidOid, sizeof(std::uint64_t),
-                                                  code_datum(Kind::range_max(datum_code(c->constvalue))), false,
-                                                  true));
+        upper = reinterpret_cast<Expr*>(
+            makeConst(type, -1, InvalidOid, sizeof(std::uint64_t),
+                      code_datum(Kind::range_max(datum_code(c->constvalue))), false, true));
     } else {
         const Oid fn = range_end_function(req->funcid, type, Kind::kRangeEndFunction);
         if (!OidIsValid(fn)) return NIL;
-        upper = reinterpret_cast<Expr*>(makeFuncExpr(fn, type, list_make1(copy_node(other)), InvalidOid,
-                                                     InvalidOid, COERCE_EXPLICIT_CALL));
+        upper = reinterpret_cast<Expr*>(makeFuncExpr(fn, type, list_make1(copy_node(other)),
+                                                     InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
     }
-    Expr* lower_clause = make_opclause(ge, BOOLOID, false, reinterpret_cast<Expr*>(copy_node(indexop)),
-                                       reinterpret_cast<Expr*>(copy_node(other)), InvalidOid, InvalidOid);
-    Expr* upper_clause = make_opclause(le, BOOLOID, false, reinterpret_cast<Expr*>(copy_node(indexop)), upper,
-                                       InvalidOid, InvalidOid);
+    Expr* lower_clause =
+        make_opclause(ge, BOOLOID, false, reinterpret_cast<Expr*>(copy_node(indexop)),
+                      reinterpret_cast<Expr*>(copy_node(other)), InvalidOid, InvalidOid);
+    Expr* upper_clause =
+        make_opclause(le, BOOLOID, false, reinterpret_cast<Expr*>(copy_node(indexop)), upper,
+                      InvalidOid, InvalidOid);
     // Exact: the range holds the descendants of X and nothing else.
     req->lossy = false;
     return list_make2(lower_clause, upper_clause);
@@ -89,9 +91,10 @@ List* ancestor_set(SupportRequestIndexCondition* req, Node* indexop, Node* other
     for (int l = 0; l < n; ++l) values[l] = code_datum(Kind::ancestor(x, l));
     ArrayType* arr = construct_array(values, n, type, sizeof(std::uint64_t), true, TYPALIGN_DOUBLE);
 
-    ScalarArrayOpExpr* saop = make_any(
-        eq, copy_node(indexop), reinterpret_cast<Node*>(makeConst(array_type, -1, InvalidOid, -1, PointerGetDatum(arr),
-                                                                  false, false)));
+    ScalarArrayOpExpr* saop =
+        make_any(eq, copy_node(indexop),
+                 reinterpret_cast<Node*>(makeConst(array_type, -1, InvalidOid, -1,
+                                                   PointerGetDatum(arr), false, false)));
     req->lossy = false;
     return list_make1(saop);
 }

@@ -45,13 +45,13 @@ CellRelation flip(CellRelation r) noexcept {
 struct ColumnStats {
     bool valid;
     double nullfrac;
-    double sumcommon;     // total frequency of the most-common values
-    double one_value;     // frequency of one average value outside the most-common list
+    double sumcommon;  // total frequency of the most-common values
+    double one_value;  // frequency of one average value outside the most-common list
     int nmcv;
     Datum* mcv;
     float4* mcv_freq;
     int nhist;
-    Datum* hist;          // histogram bounds (of the values outside the MCV list)
+    Datum* hist;  // histogram bounds (of the values outside the MCV list)
 };
 
 // Reads what we need from pg_statistic. The slots' arrays are palloc'd copies in the planner's
@@ -59,7 +59,8 @@ struct ColumnStats {
 ColumnStats read_stats(VariableStatData* vardata) {
     ColumnStats s{};
     if (!HeapTupleIsValid(vardata->statsTuple)) return s;
-    const Form_pg_statistic stats = reinterpret_cast<Form_pg_statistic>(GETSTRUCT(vardata->statsTuple));
+    const Form_pg_statistic stats =
+        reinterpret_cast<Form_pg_statistic>(GETSTRUCT(vardata->statsTuple));
     s.valid = true;
     s.nullfrac = stats->stanullfrac;
 
@@ -73,7 +74,8 @@ ColumnStats read_stats(VariableStatData* vardata) {
     }
     // The histogram is sorted by the type's default btree `<`, which is unsigned code order.
     const TypeCacheEntry* tc = lookup_type_cache(vardata->atttype, TYPECACHE_LT_OPR);
-    if (get_attstatsslot(&slot, vardata->statsTuple, STATISTIC_KIND_HISTOGRAM, InvalidOid, ATTSTATSSLOT_VALUES)) {
+    if (get_attstatsslot(&slot, vardata->statsTuple, STATISTIC_KIND_HISTOGRAM, InvalidOid,
+                         ATTSTATSSLOT_VALUES)) {
         if (slot.staop == tc->lt_opr && slot.nvalues >= 2) {
             s.nhist = slot.nvalues;
             s.hist = slot.values;
@@ -95,10 +97,14 @@ double histogram_position(const ColumnStats& s, std::uint64_t v) {
     int lo = 0, hi = n - 1;  // hist[lo] < v < hist[hi] ... or equal at lo
     while (hi - lo > 1) {
         const int mid = lo + (hi - lo) / 2;
-        if (datum_code(s.hist[mid]) <= v) lo = mid; else hi = mid;
+        if (datum_code(s.hist[mid]) <= v)
+            lo = mid;
+        else
+            hi = mid;
     }
     const std::uint64_t b0 = datum_code(s.hist[lo]), b1 = datum_code(s.hist[hi]);
-    const double in_bucket = b1 > b0 ? static_cast<double>(v - b0) / static_cast<double>(b1 - b0) : 0.0;
+    const double in_bucket =
+        b1 > b0 ? static_cast<double>(v - b0) / static_cast<double>(b1 - b0) : 0.0;
     return (lo + in_bucket) / (n - 1);
 }
 
@@ -106,7 +112,8 @@ template <typename Kind>
 double default_inside(std::uint64_t x) {
     // A shallow cell is at least its share of a uniform world.
     double share = 1.0;
-    for (int l = Kind::level(x); l > 0 && share > DEFAULT_RANGE_INEQ_SEL; --l) share /= Kind::kFanout;
+    for (int l = Kind::level(x); l > 0 && share > DEFAULT_RANGE_INEQ_SEL; --l)
+        share /= Kind::kFanout;
     return share > DEFAULT_RANGE_INEQ_SEL ? share : DEFAULT_RANGE_INEQ_SEL;
 }
 
@@ -204,7 +211,8 @@ double cells_selectivity(VariableStatData* vardata, Node* other) {
     Datum* elems;
     bool* nulls;
     int n;
-    deconstruct_array(arr, ARR_ELEMTYPE(arr), sizeof(std::uint64_t), true, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+    deconstruct_array(arr, ARR_ELEMTYPE(arr), sizeof(std::uint64_t), true, TYPALIGN_DOUBLE, &elems,
+                      &nulls, &n);
     if (n == 0) return 0.0;
     const ColumnStats s = read_stats(vardata);
     const int step = n > 1000 ? n / 1000 : 1;
@@ -233,7 +241,8 @@ double restriction_selectivity(PlannerInfo* root, List* args, int varRelid, Cell
     double sel = DEFAULT_RANGE_INEQ_SEL;
     if (vardata.vartype == exprType(other)) {
         sel = relation_selectivity<Kind>(&vardata, other, varonleft ? rel : flip(rel));
-    } else if (varonleft && rel == CellRelation::Inside && exprType(other) == get_array_type(vardata.vartype)) {
+    } else if (varonleft && rel == CellRelation::Inside &&
+               exprType(other) == get_array_type(vardata.vartype)) {
         sel = cells_selectivity<Kind>(&vardata, other);
     }
     ReleaseVariableStats(vardata);
@@ -261,7 +270,8 @@ Datum contsel(FunctionCallInfo fcinfo) {
     CellRelation rel = CellRelation::Overlaps;
     if (name != nullptr && std::strcmp(name, "<@") == 0) rel = CellRelation::Inside;
     if (name != nullptr && std::strcmp(name, "@>") == 0) rel = CellRelation::Contains;
-    PG_RETURN_FLOAT8(geocluster::pg::planner::restriction_selectivity<Kind>(root, args, varRelid, rel));
+    PG_RETURN_FLOAT8(
+        geocluster::pg::planner::restriction_selectivity<Kind>(root, args, varRelid, rel));
 }
 
 }  // namespace

@@ -28,7 +28,6 @@ Oid family_operator(Oid opfamily, Oid type, int16 strategy, const char* name) {
     return ok ? op : InvalidOid;
 }
 
-
 ScalarArrayOpExpr* make_any(Oid op, Node* left, Node* right) {
     ScalarArrayOpExpr* saop = makeNode(ScalarArrayOpExpr);
     saop->opno = op;
@@ -62,8 +61,9 @@ Datum support(FunctionCallInfo fcinfo, bool contained_fn) {
         if (req->is_join || list_length(req->args) != 2) {
             req->selectivity = DEFAULT_MATCHING_SEL;  // what matchingjoinsel says
         } else {
-            req->selectivity = restriction_selectivity<Kind>(req->root, req->args, req->varRelid,
-                                                             contained_fn ? CellRelation::Inside : CellRelation::Contains);
+            req->selectivity = restriction_selectivity<Kind>(
+                req->root, req->args, req->varRelid,
+                contained_fn ? CellRelation::Inside : CellRelation::Contains);
         }
         PG_RETURN_POINTER(req);
     }
@@ -72,7 +72,15 @@ Datum support(FunctionCallInfo fcinfo, bool contained_fn) {
 
 }  // namespace
 
-GEOCLUSTER_FUNCTION(quadkey_contained_support) { return support<geocluster::QuadkeyKind>(fcinfo, true); }
-GEOCLUSTER_FUNCTION(quadkey_contains_support) { return support<geocluster::QuadkeyKind>(fcinfo, false); }
-GEOCLUSTER_FUNCTION(geohash_contained_support) { return support<geocluster::GeohashKind>(fcinfo, true); }
-GEOCLUSTER_FUNCTION(geohash_contains_support) { return support<geocluster::GeohashKind>(fcinfo, false); }
+GEOCLUSTER_FUNCTION(quadkey_contained_support) {
+    return support<geocluster::QuadkeyKind>(fcinfo, true);
+}
+GEOCLUSTER_FUNCTION(quadkey_contains_support) {
+    return support<geocluster::QuadkeyKind>(fcinfo, false);
+}
+GEOCLUSTER_FUNCTION(geohash_contained_support) {
+    return support<geocluster::GeohashKind>(fcinfo, true);
+}
+GEOCLUSTER_FUNCTION(geohash_contains_support) {
+    return support<geocluster::GeohashKind>(fcinfo, false);
+}

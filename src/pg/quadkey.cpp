@@ -43,11 +43,14 @@ GEOCLUSTER_FUNCTION(quadkey_from_tile) {
 // quadkey_tile(quadkey, OUT zoom int, OUT x int, OUT y int)
 GEOCLUSTER_FUNCTION(quadkey_tile) {
     const QuadkeyTile t = geocluster::quadkey_to_tile(datum_code(PG_GETARG_DATUM(0)));
-    const std::int32_t values[3] = {t.zoom, static_cast<std::int32_t>(t.x), static_cast<std::int32_t>(t.y)};
+    const std::int32_t values[3] = {t.zoom, static_cast<std::int32_t>(t.x),
+                                    static_cast<std::int32_t>(t.y)};
     return geocluster::pg::int4_record(fcinfo, values, 3);
 }
 
-GEOCLUSTER_FUNCTION(quadkey_zoom) { PG_RETURN_INT32(quadkey_level(datum_code(PG_GETARG_DATUM(0)))); }
+GEOCLUSTER_FUNCTION(quadkey_zoom) {
+    PG_RETURN_INT32(quadkey_level(datum_code(PG_GETARG_DATUM(0))));
+}
 
 // quadkey_parent(quadkey, zoom int): the ancestor at that level (the cell itself at its own).
 GEOCLUSTER_FUNCTION(quadkey_parent) {
@@ -55,7 +58,8 @@ GEOCLUSTER_FUNCTION(quadkey_parent) {
     const int32 zoom = PG_GETARG_INT32(1);
     QuadkeyCode parent = 0;
     const Status s = geocluster::quadkey_parent(code, zoom, &parent);
-    if (s != Status::Ok) raise_status(s, "cell level = %d, requested zoom = %d", quadkey_level(code), zoom);
+    if (s != Status::Ok)
+        raise_status(s, "cell level = %d, requested zoom = %d", quadkey_level(code), zoom);
     return code_datum(parent);
 }
 

@@ -1,4 +1,5 @@
-// geocluster_selftest(kind text): exercises the error boundary from SQL (see src/core/selftest.hpp).
+// geocluster_selftest(kind text): exercises the error boundary from SQL (see
+// src/core/selftest.hpp).
 #include "glue.hpp"
 #include "selftest.hpp"
 
@@ -9,7 +10,8 @@ GEOCLUSTER_FUNCTION(geocluster_selftest) {
     if (!geocluster::selftest_kind_from_name(name, &kind, &status)) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("unknown selftest kind \"%s\"", name),
-                        errhint("Use one of: ok, status, status:<StatusName>, exception, bad_alloc, huge_vector.")));
+                        errhint("Use one of: ok, status, status:<StatusName>, exception, "
+                                "bad_alloc, huge_vector.")));
     }
     geocluster::pg::check(geocluster::selftest_run(kind, status));
     PG_RETURN_BOOL(true);

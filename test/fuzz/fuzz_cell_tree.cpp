@@ -32,7 +32,8 @@ void check(bool ok, const char* what) {
 template <typename Kind>
 std::uint64_t valid_code(std::uint64_t raw) {
     const int mask_bits = Kind::kFanout == 4 ? 5 : 4;  // the level field's width
-    const int level = static_cast<int>((raw & ((std::uint64_t{1} << mask_bits) - 1)) % (Kind::kMaxLevel + 1));
+    const int level =
+        static_cast<int>((raw & ((std::uint64_t{1} << mask_bits) - 1)) % (Kind::kMaxLevel + 1));
     return Kind::ancestor(raw, level);  // keeps the digits above the level, clears the rest
 }
 
@@ -44,10 +45,12 @@ void pairs(const std::vector<std::uint64_t>& cells) {
         check(Kind::common_ancestor(a, b) == ref_common_ancestor<Kind>(a, b), "common_ancestor");
         std::uint64_t next = 0, ref_next = 0;
         const bool has = next_after_subtree<Kind>(a, &next);
-        check(has == ref_next_after_subtree<Kind>(a, &ref_next) && (!has || next == ref_next), "next_after_subtree");
+        check(has == ref_next_after_subtree<Kind>(a, &ref_next) && (!has || next == ref_next),
+              "next_after_subtree");
         const std::uint64_t lo = std::min(b, Kind::range_max(b));
         const std::uint64_t hi = Kind::range_max(b);
-        check(ancestor_in_range<Kind>(a, lo, hi) == ref_ancestor_in_range<Kind>(a, lo, hi), "ancestor_in_range over a subtree");
+        check(ancestor_in_range<Kind>(a, lo, hi) == ref_ancestor_in_range<Kind>(a, lo, hi),
+              "ancestor_in_range over a subtree");
         const std::uint64_t c = cells[(i + 2) % cells.size()];
         const std::uint64_t lo2 = std::min(b, c), hi2 = std::max(b, c);
         check(ancestor_in_range<Kind>(a, lo2, hi2) == ref_ancestor_in_range<Kind>(a, lo2, hi2),
@@ -64,10 +67,12 @@ void ranges(const std::vector<std::uint64_t>& cells) {
     if (!problem.empty()) check(false, problem.c_str());
 
     std::vector<CodeRange> same(work.size() + 1);
-    const std::size_t ks = merge_sorted_subtrees<Kind>(work.data(), work.size(), same.data(), SubtreeJoin::SameLevel);
+    const std::size_t ks =
+        merge_sorted_subtrees<Kind>(work.data(), work.size(), same.data(), SubtreeJoin::SameLevel);
     const std::vector<CodeRange> ref = ref_same_level_ranges<Kind>(work);
     check(ks == ref.size(), "same-level range count");
-    for (std::size_t i = 0; i < ks; ++i) check(same[i].lo == ref[i].lo && same[i].hi == ref[i].hi, "same-level range");
+    for (std::size_t i = 0; i < ks; ++i)
+        check(same[i].lo == ref[i].lo && same[i].hi == ref[i].hi, "same-level range");
 
     const std::vector<CodeRange> exact(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k));
     std::vector<std::uint64_t> gaps(k + 1);

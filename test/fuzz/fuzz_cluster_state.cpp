@@ -99,7 +99,8 @@ void check_output(const ClusterState* st, const std::vector<Cluster>& out) {
         constexpr double kEps = 1e-9;
         const double lat_lo = clamp_mercator_lat(c.min_lat);
         const double lat_hi = clamp_mercator_lat(c.max_lat);
-        if (!(c.lat >= lat_lo - kEps && c.lat <= lat_hi + kEps)) fail("centre lat outside its bounds");
+        if (!(c.lat >= lat_lo - kEps && c.lat <= lat_hi + kEps))
+            fail("centre lat outside its bounds");
         if (!lon_within(c.lon, c.min_lon, c.max_lon, kEps)) fail("centre lon outside its bounds");
     }
     if (total != static_cast<long double>(cluster_point_count(st))) fail("counts do not add up");

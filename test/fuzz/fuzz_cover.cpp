@@ -2,8 +2,8 @@
 // antimeridian, degenerate boxes), both encodings.
 //
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I../../src/core \
-//       fuzz_cover.cpp ../../src/core/cover.cpp ../../src/core/quadkey.cpp ../../src/core/geohash.cpp \
-//       -o fuzz_cover
+//       fuzz_cover.cpp ../../src/core/cover.cpp ../../src/core/quadkey.cpp
+//       ../../src/core/geohash.cpp \ -o fuzz_cover
 //   ./fuzz_cover -max_total_time=20 corpus/fuzz_cover
 //
 // Input: 4 doubles (min_lat, min_lon, max_lat, max_lon) and one byte (bit 7: geohash;
@@ -54,10 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const int level = static_cast<int>(data[32] & 0x1F) - (geo ? 1 : 0);
 
     std::uint64_t n = 0;
-    const Status s = geo ? geohash_cover_count(box, level, &n) : quadkey_cover_count(box, level, &n);
+    const Status s =
+        geo ? geohash_cover_count(box, level, &n) : quadkey_cover_count(box, level, &n);
     if (s != Status::Ok) {
         check(s == Status::BoxInvalid || s == Status::LatOutOfRange || s == Status::LonOutOfRange ||
-              s == Status::ZoomOutOfRange || s == Status::PrecisionOutOfRange || s == Status::CoverTooLarge);
+              s == Status::ZoomOutOfRange || s == Status::PrecisionOutOfRange ||
+              s == Status::CoverTooLarge);
         if (s == Status::CoverTooLarge) check(n > kMaxCoverCells);
         return 0;
     }
@@ -68,21 +70,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // One short of the count must be refused without writing past the end.
     if (n > 1) {
         check((geo ? geohash_cover_fill(box, level, cells.data(), cells.size() - 1, &written)
-                   : quadkey_cover_fill(box, level, cells.data(), cells.size() - 1, &written)) == Status::CoverTooLarge);
+                   : quadkey_cover_fill(box, level, cells.data(), cells.size() - 1, &written)) ==
+              Status::CoverTooLarge);
     }
     check((geo ? geohash_cover_fill(box, level, cells.data(), cells.size(), &written)
-               : quadkey_cover_fill(box, level, cells.data(), cells.size(), &written)) == Status::Ok);
+               : quadkey_cover_fill(box, level, cells.data(), cells.size(), &written)) ==
+          Status::Ok);
     check(written == n);
     for (std::size_t i = 1; i < cells.size(); ++i) check(cells[i - 1] < cells[i]);
     for (std::uint64_t c : cells) check(geo ? geohash_is_valid(c) : quadkey_is_valid(c));
 
-    const double lats[3] = {box.min_lat, box.max_lat, box.min_lat + (box.max_lat - box.min_lat) / 2};
+    const double lats[3] = {box.min_lat, box.max_lat,
+                            box.min_lat + (box.max_lat - box.min_lat) / 2};
     const double lons[2] = {box.min_lon, box.max_lon};
     for (double lat : lats) {
         for (double lon : lons) {
             std::uint64_t c = 0;
-            check((geo ? geohash_from_latlon(lat, lon, level, &c) : quadkey_from_latlon(lat, lon, level, &c)) ==
-                  Status::Ok);
+            check((geo ? geohash_from_latlon(lat, lon, level, &c)
+                       : quadkey_from_latlon(lat, lon, level, &c)) == Status::Ok);
             check(holds(cells, c));
         }
     }

@@ -1,7 +1,8 @@
 // libFuzzer target: geohash text and raw 8-byte values.
 //
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I../../src/core \
-//       fuzz_geohash_parse.cpp ../../src/core/geohash.cpp ../../src/core/quadkey.cpp -o fuzz_geohash_parse
+//       fuzz_geohash_parse.cpp ../../src/core/geohash.cpp ../../src/core/quadkey.cpp -o
+//       fuzz_geohash_parse
 //   ./fuzz_geohash_parse -max_total_time=20 corpus/fuzz_geohash_parse
 //
 // Parsed text must format back to its lower-case self; a raw uint64 that geohash_is_valid

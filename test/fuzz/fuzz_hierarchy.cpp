@@ -98,9 +98,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     if (s != Status::Ok) fail(std::string("build failed: ") + status_name(s));
-    const std::string err = testing::check_hierarchy(in.markers.data(), in.markers.size(),
-                                                     in.radius, in.max_zoom, before.data(),
-                                                     in.next.data(), b);
+    const std::string err =
+        testing::check_hierarchy(in.markers.data(), in.markers.size(), in.radius, in.max_zoom,
+                                 before.data(), in.next.data(), b);
     if (!err.empty()) fail(err);
 
     // max_zoom is cluster_agg's engine at max_zoom, bit for bit.

@@ -36,21 +36,26 @@ void nodes(const unsigned char* data, std::size_t len) {
     if (s != Status::Ok) return;
     std::vector<unsigned char> again(hier_node_block_bound(got.size()));
     std::size_t n_bytes = 0;
-    check(hier_node_block_encode(got.data(), got.size(), r.zoom_lo, r.zoom_hi, again.data(), &n_bytes) == Status::Ok);
+    check(hier_node_block_encode(got.data(), got.size(), r.zoom_lo, r.zoom_hi, again.data(),
+                                 &n_bytes) == Status::Ok);
     check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
     // A box around a decoded record keeps, through next_in, exactly what the full decode keeps.
     if (got.empty()) return;
     const HierBlockNode& c = got[len % got.size()];
-    const HierBlockBox box{c.zoom_min, c.lat - 0.01, c.lat, c.lon - 0.01, c.lon + 0.01, c.lon + 1, c.lon + 2};
+    const HierBlockBox box{c.zoom_min,   c.lat - 0.01, c.lat,    c.lon - 0.01,
+                           c.lon + 0.01, c.lon + 1,    c.lon + 2};
     std::vector<HierBlockNode> want;
     for (const HierBlockNode& d : got)
-        if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south && d.lat <= box.north &&
-            ((d.lon >= box.west1 && d.lon <= box.east1) || (d.lon >= box.west2 && d.lon <= box.east2)))
+        if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south &&
+            d.lat <= box.north &&
+            ((d.lon >= box.west1 && d.lon <= box.east1) ||
+             (d.lon >= box.west2 && d.lon <= box.east2)))
             want.push_back(d);
     check(hier_node_block_open(data, len, &r) == Status::Ok);
     std::size_t k = 0;
     while (hier_node_block_next_in(&r, box, &n, &s)) {
-        check(k < want.size() && n.slot == want[k].slot && std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
+        check(k < want.size() && n.slot == want[k].slot &&
+              std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
               std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
         ++k;
     }
@@ -81,10 +86,12 @@ void members(const unsigned char* data, std::size_t len) {
     if (s != Status::Ok) return;
     std::vector<HierMemberList> lists;
     for (std::size_t i = 0; i < slots.size(); ++i)
-        lists.push_back(HierMemberList{slots[i], ids[i].data(), static_cast<std::uint32_t>(ids[i].size())});
+        lists.push_back(
+            HierMemberList{slots[i], ids[i].data(), static_cast<std::uint32_t>(ids[i].size())});
     std::vector<unsigned char> again(hier_member_block_bound(lists.size(), n_ids));
     std::size_t n_bytes = 0;
-    check(hier_member_block_encode(lists.data(), lists.size(), again.data(), &n_bytes) == Status::Ok);
+    check(hier_member_block_encode(lists.data(), lists.size(), again.data(), &n_bytes) ==
+          Status::Ok);
     check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
 }
 
@@ -95,7 +102,9 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     // A copy of exactly the block's bytes, so that ASan sees a read past its end.
     std::vector<unsigned char> block(data + 1, data + size);
     unsigned char* p = block.empty() ? nullptr : block.data();
-    if (data[0] % 2 == 0) nodes(p, block.size());
-    else members(p, block.size());
+    if (data[0] % 2 == 0)
+        nodes(p, block.size());
+    else
+        members(p, block.size());
     return 0;
 }

@@ -132,7 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::vector<std::uint64_t> next(u.next_ordinal(), u.next_ordinal() + max_zoom + 1);
         if (u.apply(batch.data(), batch.size()) != Status::Ok) fail("apply failed");
         for (int p = 0; p < n_parts; ++p) {
-            const std::string f = testing::check_updated(testing::export_of(u, p), radius, max_zoom);
+            const std::string f =
+                testing::check_updated(testing::export_of(u, p), radius, max_zoom);
             if (!f.empty()) fail("write " + std::to_string(n_writes) + ": " + f);
         }
         std::set<std::int64_t> written;

@@ -124,19 +124,24 @@ inline std::string hex(std::uint64_t v) {
 // contains it (on the cells, their ends, the codes right after them, their ancestors and the
 // extra probes); and no two ranges could be one (the code right after a range is not covered).
 template <typename Kind>
-std::string check_exact_intervals(const std::vector<std::uint64_t>& cells, const CodeRange* r, std::size_t k,
-                                  const std::vector<std::uint64_t>& probes) {
+std::string check_exact_intervals(const std::vector<std::uint64_t>& cells, const CodeRange* r,
+                                  std::size_t k, const std::vector<std::uint64_t>& probes) {
     if (cells.empty() != (k == 0)) return "empty input and empty output differ";
     for (std::size_t i = 0; i < k; ++i) {
         if (r[i].lo > r[i].hi) return "range " + std::to_string(i) + " is reversed";
-        if (i + 1 < k && r[i].hi >= r[i + 1].lo) return "ranges " + std::to_string(i) + " overlap or touch";
-        if (std::find(cells.begin(), cells.end(), r[i].lo) == cells.end()) return "range starts at no cell";
+        if (i + 1 < k && r[i].hi >= r[i + 1].lo)
+            return "ranges " + std::to_string(i) + " overlap or touch";
+        if (std::find(cells.begin(), cells.end(), r[i].lo) == cells.end())
+            return "range starts at no cell";
         bool ends_at_cell = false;
-        for (std::uint64_t c : cells) ends_at_cell = ends_at_cell || ref_range_max<Kind>(c) == r[i].hi;
+        for (std::uint64_t c : cells)
+            ends_at_cell = ends_at_cell || ref_range_max<Kind>(c) == r[i].hi;
         if (!ends_at_cell) return "range ends at no cell's range_max";
         std::uint64_t after = 0;
-        if (i + 1 < k && (!ref_next_after_subtree<Kind>(r[i].hi, &after) || ref_covered<Kind>(cells, after))) {
-            return "ranges " + std::to_string(i) + " and " + std::to_string(i + 1) + " could be one";
+        if (i + 1 < k &&
+            (!ref_next_after_subtree<Kind>(r[i].hi, &after) || ref_covered<Kind>(cells, after))) {
+            return "ranges " + std::to_string(i) + " and " + std::to_string(i + 1) +
+                   " could be one";
         }
     }
     std::vector<std::uint64_t> all = probes;
@@ -149,7 +154,8 @@ std::string check_exact_intervals(const std::vector<std::uint64_t>& cells, const
         for (std::size_t n = 0; n < t.size(); ++n) all.push_back(ref_code<Kind>(t.substr(0, n)));
     }
     for (std::uint64_t v : all) {
-        if (in_ranges(r, k, v) != ref_covered<Kind>(cells, v)) return "code " + hex(v) + " is misplaced";
+        if (in_ranges(r, k, v) != ref_covered<Kind>(cells, v))
+            return "code " + hex(v) + " is misplaced";
     }
     return "";
 }

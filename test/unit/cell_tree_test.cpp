@@ -78,7 +78,8 @@ void random_pairs(std::uint64_t seed) {
         std::uint64_t b = random_cell<Kind>(rng);
         if (rng() % 2 == 0) {
             const std::string t = ref_text<Kind>(a);
-            const std::string rt = t.substr(0, rng() % (t.size() + 1)) + ref_text<Kind>(b).substr(0, rng() % 3);
+            const std::string rt =
+                t.substr(0, rng() % (t.size() + 1)) + ref_text<Kind>(b).substr(0, rng() % 3);
             b = rt.size() <= static_cast<std::size_t>(Kind::kMaxLevel) ? ref_code<Kind>(rt) : a;
         }
         std::uint64_t next = 0, ref_next = 0;
@@ -133,14 +134,19 @@ void random_exact_intervals(std::uint64_t seed, int max_level, int rounds) {
         std::vector<CodeRange> out(work.size() + 1);
         const std::size_t k = exact_intervals<Kind>(work.data(), work.size(), out.data());
         ASSERT_TRUE(std::is_sorted(work.begin(), work.end()));
-        ASSERT_EQ(check_exact_intervals<Kind>(cells, out.data(), k, probes), "") << "round " << round;
+        ASSERT_EQ(check_exact_intervals<Kind>(cells, out.data(), k, probes), "")
+            << "round " << round;
     }
 }
 
 TEST(CellTree, QuadkeyExactIntervals) { random_exact_intervals<QuadkeyKind>(3, 4, 1500); }
 TEST(CellTree, GeohashExactIntervals) { random_exact_intervals<GeohashKind>(4, 2, 300); }
-TEST(CellTree, QuadkeyExactIntervalsDeep) { random_exact_intervals<QuadkeyKind>(5, QuadkeyKind::kMaxLevel - 1, 300); }
-TEST(CellTree, GeohashExactIntervalsDeep) { random_exact_intervals<GeohashKind>(6, GeohashKind::kMaxLevel - 1, 100); }
+TEST(CellTree, QuadkeyExactIntervalsDeep) {
+    random_exact_intervals<QuadkeyKind>(5, QuadkeyKind::kMaxLevel - 1, 300);
+}
+TEST(CellTree, GeohashExactIntervalsDeep) {
+    random_exact_intervals<GeohashKind>(6, GeohashKind::kMaxLevel - 1, 100);
+}
 
 TEST(CellTree, ExactIntervalsJoinOnlyWithoutAGap) {
     // "03" and "10" follow each other at level 2, but "1" lies between them: two intervals.
@@ -148,8 +154,8 @@ TEST(CellTree, ExactIntervalsJoinOnlyWithoutAGap) {
     CodeRange out[2];
     ASSERT_EQ(exact_intervals<QuadkeyKind>(cells, 2, out), 2u);
     // The four children of "2" are one interval, the cell's own range less "2" itself.
-    std::uint64_t kids[] = {ref_code<QuadkeyKind>("23"), ref_code<QuadkeyKind>("21"), ref_code<QuadkeyKind>("20"),
-                            ref_code<QuadkeyKind>("22")};
+    std::uint64_t kids[] = {ref_code<QuadkeyKind>("23"), ref_code<QuadkeyKind>("21"),
+                            ref_code<QuadkeyKind>("20"), ref_code<QuadkeyKind>("22")};
     CodeRange one[4];
     ASSERT_EQ(exact_intervals<QuadkeyKind>(kids, 4, one), 1u);
     EXPECT_EQ(one[0].lo, ref_code<QuadkeyKind>("20"));
@@ -176,8 +182,8 @@ void random_same_level(std::uint64_t seed, int max_level) {
         }
         std::sort(cells.begin(), cells.end());
         std::vector<CodeRange> out(cells.size() + 1);
-        const std::size_t k =
-            merge_sorted_subtrees<Kind>(cells.data(), cells.size(), out.data(), SubtreeJoin::SameLevel);
+        const std::size_t k = merge_sorted_subtrees<Kind>(cells.data(), cells.size(), out.data(),
+                                                          SubtreeJoin::SameLevel);
         const std::vector<CodeRange> ref = ref_same_level_ranges<Kind>(cells);
         ASSERT_EQ(k, ref.size()) << "round " << round;
         for (std::size_t i = 0; i < k; ++i) {

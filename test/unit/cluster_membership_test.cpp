@@ -21,8 +21,8 @@ std::vector<std::uint8_t> table_of(const ClusterState* st, std::size_t* n_cluste
     std::size_t n = 0;
     EXPECT_EQ(cluster_finalize_assign(st, kNoCancel, &list, &assign, &n, nullptr), Status::Ok);
     std::vector<std::uint8_t> bytes(membership_size(n));
-    EXPECT_EQ(membership_write(cluster_zoom(st), cluster_radius_px(st), assign, n, list.size, bytes.data(),
-                               bytes.size()),
+    EXPECT_EQ(membership_write(cluster_zoom(st), cluster_radius_px(st), assign, n, list.size,
+                               bytes.data(), bytes.size()),
               Status::Ok);
     *n_clusters = list.size;
     cluster_allocator(st).release(cluster_allocator(st).ctx, assign);

@@ -94,7 +94,7 @@ struct Dataset {
 };
 
 class Gen {
-public:
+  public:
     explicit Gen(std::uint64_t seed) : rng_(seed) {}
 
     double uni(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
@@ -155,7 +155,7 @@ public:
         return d;
     }
 
-private:
+  private:
     void push(std::vector<Pt>& out, double lat, double lon) {
         Pt p = latlon(lat, lon);
         give_id(p);
@@ -434,8 +434,7 @@ TEST(ClusterEdges, MemoryGrowsWithBinsNotRows) {
     Built b;
     b.st = make_state(10, 60, false);
     // 1,000 points: past the first fold of the 256-point buffer (cluster.hpp, Buffering).
-    for (int i = 0; i < 1000; ++i)
-        ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
     const std::size_t one = cluster_estimate_bytes(b.st);
     for (int i = 0; i < 200000; ++i)
         ASSERT_EQ(cluster_add_point(b.st, 10, 10, false, 0), Status::Ok);
@@ -570,7 +569,9 @@ TEST(ClusterEdges, CellCentresEqualQuadkeyCenters) {
             const std::int64_t n = std::int64_t{1} << level;
             const auto x = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
             // Some rows at the edges and on the middle meridian.
-            const auto y = i % 7 == 0 ? (i % 2 == 0 ? 0 : n - 1) : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+            const auto y = i % 7 == 0
+                               ? (i % 2 == 0 ? 0 : n - 1)
+                               : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
             QuadkeyCode code{};
             ASSERT_EQ(quadkey_from_tile(level, x, y, &code), Status::Ok);
             const double ux = std::ldexp(static_cast<double>(x) + 0.5, -level);
@@ -803,7 +804,8 @@ bool centre_in_own_bounds(const Cluster& c) {
     const double lat_lo = clamp_mercator_lat(c.min_lat);
     const double lat_hi = clamp_mercator_lat(c.max_lat);
     if (!(c.lat >= lat_lo - eps && c.lat <= lat_hi + eps)) return false;
-    const double span = c.min_lon <= c.max_lon ? c.max_lon - c.min_lon : c.max_lon - c.min_lon + 360.0;
+    const double span =
+        c.min_lon <= c.max_lon ? c.max_lon - c.min_lon : c.max_lon - c.min_lon + 360.0;
     double off = std::fmod(c.lon - c.min_lon, 360.0);
     if (off < 0) off += 360.0;
     return off <= span + eps || off >= 360.0 - eps;
@@ -941,7 +943,8 @@ TEST(ClusterSerial, RecordChecks) {
     // of one place, bin and sums of another).
     auto first_one_point = [&](const std::vector<std::uint8_t>& b) {
         for (std::size_t r = R; r < b.size(); r += 97)
-            if (b[r + 16] == 1 && std::all_of(b.begin() + r + 17, b.begin() + r + 24, [](std::uint8_t c) { return c == 0; }))
+            if (b[r + 16] == 1 && std::all_of(b.begin() + r + 17, b.begin() + r + 24,
+                                              [](std::uint8_t c) { return c == 0; }))
                 return r;
         ADD_FAILURE() << "the sample has no one-point bin";
         return R;
@@ -981,7 +984,8 @@ TEST(ClusterSerial, RecordChecks) {
         std::size_t r = R;
         for (; r < b.size(); r += 97)
             if (b[r + 16] >= 2) break;
-        if (r >= b.size()) return ADD_FAILURE() << "the sample has no bin of several points", void();
+        if (r >= b.size())
+            return ADD_FAILURE() << "the sample has no bin of several points", void();
         double lon;
         std::memcpy(&lon, &b[r + 80], 8);
         putf(b, r + 80, lon + 1.0);
@@ -1113,7 +1117,8 @@ TEST(ClusterResources, FinalizeOutOfMemoryAtEachAllocation) {
             ClusterState* lone = nullptr;
             ASSERT_EQ(cluster_create(29, 1e-6, true, u.allocator(), &lone), Status::Ok);
             for (int i = 0; i < 2148; ++i)
-                ASSERT_EQ(cluster_add_point(lone, -60 + i * 0.05, -170 + i * 0.1, true, i), Status::Ok);
+                ASSERT_EQ(cluster_add_point(lone, -60 + i * 0.05, -170 + i * 0.1, true, i),
+                          Status::Ok);
             ASSERT_EQ(cluster_bin_count(lone), 2032u);
             u.fail_after = u.allocations;
             EXPECT_EQ(cluster_serialized_size(lone), SIZE_MAX);
@@ -1164,7 +1169,8 @@ TEST(ClusterBudget, GrowthStopsAtTheBudget) {
     Status s = Status::Ok;
     std::uint64_t added = 0;
     while (s == Status::Ok && added < 1000000) {
-        s = cluster_add_point(st, g.uni(-80, 80), g.uni(-180, 180), true, static_cast<std::int64_t>(added));
+        s = cluster_add_point(st, g.uni(-80, 80), g.uni(-180, 180), true,
+                              static_cast<std::int64_t>(added));
         if (s == Status::Ok) ++added;
         ASSERT_LE(cluster_estimate_bytes(st), budget);
     }
@@ -1192,11 +1198,14 @@ TEST(ClusterBudget, GrowthStopsAtTheBudget) {
                       Status::Ok);
         const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
         const long allocations = t.allocations;
-        EXPECT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(budget), &copy, kNoCancel),
-                  Status::StateTooLarge);
+        EXPECT_EQ(
+            cluster_deserialize(bytes.data(), bytes.size(), t.allocator(budget), &copy, kNoCancel),
+            Status::StateTooLarge);
         EXPECT_EQ(copy, nullptr);
         EXPECT_EQ(t.allocations, allocations + 1);  // the ClusterState alone
-        ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy, kNoCancel), Status::Ok);
+        ASSERT_EQ(
+            cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &copy, kNoCancel),
+            Status::Ok);
         EXPECT_EQ(cluster_point_count(copy), 2 * added);
     }
     cluster_destroy(copy);
@@ -1219,11 +1228,13 @@ TEST(ClusterBudget, FinalizeScratchCounts) {
     // Deserialised, the state is exactly its size (no room to grow).
     const std::vector<std::uint8_t> bytes = serialize_vec(free_state.st);
     ClusterState* st = nullptr;
-    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &st, kNoCancel), Status::Ok);
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), malloc_allocator(), &st, kNoCancel),
+              Status::Ok);
     const std::size_t state_bytes = cluster_estimate_bytes(st);
     cluster_destroy(st);
     TrackingAllocator t;
-    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(state_bytes + 1024), &st, kNoCancel),
+    ASSERT_EQ(cluster_deserialize(bytes.data(), bytes.size(), t.allocator(state_bytes + 1024), &st,
+                                  kNoCancel),
               Status::Ok);
     ClusterList l{};
     EXPECT_EQ(cluster_finalize(st, kNoCancel, &l), Status::StateTooLarge);
@@ -1281,10 +1292,12 @@ TEST(ClusterBudget, MergeIsRefusedBeforeGrowing) {
     TrackingAllocator t;
     ClusterState *a = nullptr, *b = nullptr;
     ASSERT_EQ(cluster_create(29, 1e-6, false, malloc_allocator(), &b), Status::Ok);
-    for (int i = 0; i < 20000; ++i) ASSERT_EQ(cluster_add_point(b, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
+    for (int i = 0; i < 20000; ++i)
+        ASSERT_EQ(cluster_add_point(b, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
     const std::size_t b_bytes = cluster_estimate_bytes(b);
     ASSERT_EQ(cluster_create(29, 1e-6, false, t.allocator(b_bytes / 2), &a), Status::Ok);
-    for (int i = 0; i < 100; ++i) ASSERT_EQ(cluster_add_point(a, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
+    for (int i = 0; i < 100; ++i)
+        ASSERT_EQ(cluster_add_point(a, g.uni(-80, 80), g.uni(-180, 180), false, 0), Status::Ok);
     const std::vector<std::uint8_t> before = serialize_vec(a);
     const long allocations = t.allocations;
     EXPECT_EQ(cluster_merge(a, b, kNoCancel), Status::StateTooLarge);
@@ -1302,7 +1315,8 @@ TEST(ClusterBudget, OneBinFitsAnySensibleBudget) {
     TrackingAllocator t;
     ClusterState* st = nullptr;
     ASSERT_EQ(cluster_create(10, 60, false, t.allocator(64 * 1024), &st), Status::Ok);
-    for (int i = 0; i < 1000000; ++i) ASSERT_EQ(cluster_add_point(st, 10, 10, false, 0), Status::Ok);
+    for (int i = 0; i < 1000000; ++i)
+        ASSERT_EQ(cluster_add_point(st, 10, 10, false, 0), Status::Ok);
     EXPECT_EQ(finalize_vec(st).size(), 1u);
     cluster_destroy(st);
 }

@@ -34,7 +34,8 @@ Status cover(const Kind& k, const LatLonBox& b, std::vector<std::uint64_t>* out)
 
 std::uint64_t cell_of(const Kind& k, double lat, double lon) {
     std::uint64_t c = 0;
-    const Status s = k.quadkey ? quadkey_from_latlon(lat, lon, k.level, &c) : geohash_from_latlon(lat, lon, k.level, &c);
+    const Status s = k.quadkey ? quadkey_from_latlon(lat, lon, k.level, &c)
+                               : geohash_from_latlon(lat, lon, k.level, &c);
     EXPECT_EQ(s, Status::Ok);
     return c;
 }
@@ -69,9 +70,11 @@ bool cell_meets_box(const Kind& k, std::uint64_t c, const LatLonBox& box) {
     if (k.quadkey) {
         const double north = first_row ? 90 : b.max_lat;
         const double south = last_row ? -90 : b.min_lat;
-        lat_ok = box.min_lat <= north && (box.max_lat > south || (last_row && box.max_lat >= south));
+        lat_ok =
+            box.min_lat <= north && (box.max_lat > south || (last_row && box.max_lat >= south));
     } else {
-        lat_ok = b.min_lat <= box.max_lat && (box.min_lat < b.max_lat || (b.max_lat == 90 && box.min_lat <= 90));
+        lat_ok = b.min_lat <= box.max_lat &&
+                 (box.min_lat < b.max_lat || (b.max_lat == 90 && box.min_lat <= 90));
     }
     return lon_ok && lat_ok;
 }
@@ -101,7 +104,8 @@ LatLonBox random_box(std::mt19937_64& rng, const Kind& k) {
         const std::uint32_t x0 = static_cast<std::uint32_t>(rng() % (n + 1));
         const std::uint32_t y0 = static_cast<std::uint32_t>(rng() % (n + 1));
         lon0 = quadkey_column_edge_lon(level, x0);
-        lon1 = quadkey_column_edge_lon(level, std::min(n, x0 + static_cast<std::uint32_t>(rng() % 4)));
+        lon1 =
+            quadkey_column_edge_lon(level, std::min(n, x0 + static_cast<std::uint32_t>(rng() % 4)));
         lat1 = quadkey_row_edge_lat(level, y0);
         lat0 = quadkey_row_edge_lat(level, std::min(n, y0 + static_cast<std::uint32_t>(rng() % 4)));
     } else if (mode == 2) {  // polar
@@ -114,7 +118,7 @@ LatLonBox random_box(std::mt19937_64& rng, const Kind& k) {
         lon1 = lon0;
         if (rng() % 2) lat1 = lat0;
     }
-    if (lon1 > 180) lon1 -= 360;  // crosses the antimeridian: min_lon > max_lon
+    if (lon1 > 180) lon1 -= 360;           // crosses the antimeridian: min_lon > max_lon
     if (mode == 5) std::swap(lon0, lon1);  // sometimes an antimeridian box the long way round
     lat0 = std::max(-90.0, std::min(90.0, lat0));
     lat1 = std::max(-90.0, std::min(90.0, lat1));
@@ -127,7 +131,8 @@ double box_lon(std::mt19937_64& rng, const LatLonBox& b) {
     const int pick = static_cast<int>(rng() % 6);
     if (pick == 0) return b.min_lon;
     if (pick == 1) return b.max_lon;
-    if (b.min_lon <= b.max_lon) return std::min(b.max_lon, b.min_lon + (b.max_lon - b.min_lon) * u(rng));
+    if (b.min_lon <= b.max_lon)
+        return std::min(b.max_lon, b.min_lon + (b.max_lon - b.min_lon) * u(rng));
     const double span = (180 - b.min_lon) + (b.max_lon + 180);
     const double v = b.min_lon + span * u(rng);
     if (pick == 2) return 180;
@@ -156,40 +161,47 @@ bool check_cover_properties(const Kind& k, const LatLonBox& box, std::mt19937_64
 void check_cover_cells(const Kind& k, const LatLonBox& box, std::mt19937_64& rng) {
     std::vector<std::uint64_t> cells;
     const Status s = cover(k, box, &cells);
-    ASSERT_EQ(s, Status::Ok) << box.min_lat << " " << box.min_lon << " " << box.max_lat << " " << box.max_lon;
+    ASSERT_EQ(s, Status::Ok) << box.min_lat << " " << box.min_lon << " " << box.max_lat << " "
+                             << box.max_lon;
     ASSERT_FALSE(cells.empty());
-    for (std::size_t i = 1; i < cells.size(); ++i) ASSERT_LT(cells[i - 1], cells[i]);  // ascending, unique
+    for (std::size_t i = 1; i < cells.size(); ++i)
+        ASSERT_LT(cells[i - 1], cells[i]);  // ascending, unique
     // Every point of the box (edges and corners included) has its cell in the cover.
     for (int i = 0; i < 200; ++i) {
         const double lat = box_lat(rng, box), lon = box_lon(rng, box);
         const std::uint64_t c = cell_of(k, lat, lon);
         ASSERT_TRUE(std::binary_search(cells.begin(), cells.end(), c))
-            << "point " << lat << " " << lon << " level " << k.level << " box " << box.min_lat << " " << box.min_lon
-            << " " << box.max_lat << " " << box.max_lon;
+            << "point " << lat << " " << lon << " level " << k.level << " box " << box.min_lat
+            << " " << box.min_lon << " " << box.max_lat << " " << box.max_lon;
     }
     // Every cover cell owns a point of the box (minimality).
     for (std::uint64_t c : cells) {
-        ASSERT_TRUE(cell_meets_box(k, c, box)) << "level " << k.level << " box " << box.min_lat << " " << box.min_lon
-                                               << " " << box.max_lat << " " << box.max_lon;
+        ASSERT_TRUE(cell_meets_box(k, c, box))
+            << "level " << k.level << " box " << box.min_lat << " " << box.min_lon << " "
+            << box.max_lat << " " << box.max_lon;
     }
     // Ranges: ascending, disjoint, each cell inside one; a range holds only descendants and
     // ancestors of cover cells; consecutive ranges could not have been merged.
     std::vector<CodeRange> ranges(cells.size());
-    const std::size_t nr = k.quadkey ? quadkey_cover_ranges(cells.data(), cells.size(), ranges.data())
-                                     : geohash_cover_ranges(cells.data(), cells.size(), ranges.data());
+    const std::size_t nr = k.quadkey
+                               ? quadkey_cover_ranges(cells.data(), cells.size(), ranges.data())
+                               : geohash_cover_ranges(cells.data(), cells.size(), ranges.data());
     ASSERT_GE(nr, 1u);
     ranges.resize(nr);
     std::size_t ci = 0;
     for (std::size_t r = 0; r < nr; ++r) {
         ASSERT_LE(ranges[r].lo, ranges[r].hi);
-        if (r > 0) { ASSERT_LT(ranges[r - 1].hi, ranges[r].lo); }
+        if (r > 0) {
+            ASSERT_LT(ranges[r - 1].hi, ranges[r].lo);
+        }
         ASSERT_EQ(ranges[r].lo, cells[ci]);
         while (ci < cells.size() && cells[ci] <= ranges[r].hi) ++ci;
         const std::uint64_t last = cells[ci - 1];
         ASSERT_EQ(ranges[r].hi, k.quadkey ? quadkey_range_max(last) : geohash_range_max(last));
         if (ci < cells.size()) {
             const int level = k.level;
-            const std::uint64_t unit = k.quadkey ? std::uint64_t{1} << (63 - 2 * level) : std::uint64_t{1} << (64 - 5 * level);
+            const std::uint64_t unit = k.quadkey ? std::uint64_t{1} << (63 - 2 * level)
+                                                 : std::uint64_t{1} << (64 - 5 * level);
             ASSERT_NE(cells[ci], last + unit);  // otherwise it belonged to this range
         }
     }
@@ -264,7 +276,10 @@ TEST(Cover, BadInputTable) {
         {{0, 0, 1, 1}, -1, Status::ZoomOutOfRange, Status::PrecisionOutOfRange},
         {{0, 0, 1, 1}, 13, Status::Ok, Status::PrecisionOutOfRange},
         {{0, 0, 1, 1}, 30, Status::ZoomOutOfRange, Status::PrecisionOutOfRange},
-        {{-90, -180, 90, 180}, 10, Status::CoverTooLarge, Status::CoverTooLarge},  // 4^10 > 1e6; 32^10
+        {{-90, -180, 90, 180},
+         10,
+         Status::CoverTooLarge,
+         Status::CoverTooLarge},  // 4^10 > 1e6; 32^10
         {{-90, -180, 90, 180}, 9, Status::Ok, Status::CoverTooLarge},
     };
     for (const Case& c : cases) {
@@ -273,7 +288,8 @@ TEST(Cover, BadInputTable) {
         EXPECT_EQ(geohash_cover_count(c.box, c.level, &n), c.g) << c.level;
         std::uint64_t one = 0;
         std::size_t written = 7;
-        EXPECT_EQ(quadkey_cover_fill(c.box, c.level, &one, 0, &written), c.q == Status::Ok ? Status::CoverTooLarge : c.q);
+        EXPECT_EQ(quadkey_cover_fill(c.box, c.level, &one, 0, &written),
+                  c.q == Status::Ok ? Status::CoverTooLarge : c.q);
         EXPECT_EQ(written, 0u);
     }
     // The count is still reported with CoverTooLarge, and it is exact.
@@ -332,13 +348,15 @@ TEST(Cover, EqualsBruteForceAtCoarseLevels) {
         } else {
             const std::uint64_t n = std::uint64_t{1} << (5 * k.level);
             for (std::uint64_t m = 0; m < n; ++m) {
-                const GeohashCode c = k.level == 0 ? 0 : (m << (64 - 5 * k.level)) | static_cast<std::uint64_t>(k.level);
+                const GeohashCode c =
+                    k.level == 0 ? 0
+                                 : (m << (64 - 5 * k.level)) | static_cast<std::uint64_t>(k.level);
                 if (cell_meets_box(k, c, box)) brute.push_back(c);
             }
         }
         std::sort(brute.begin(), brute.end());
-        ASSERT_EQ(cells, brute) << "level " << k.level << " quad " << quad << " box " << box.min_lat << " "
-                                << box.min_lon << " " << box.max_lat << " " << box.max_lon;
+        ASSERT_EQ(cells, brute) << "level " << k.level << " quad " << quad << " box " << box.min_lat
+                                << " " << box.min_lon << " " << box.max_lat << " " << box.max_lon;
     }
 }
 
@@ -369,8 +387,12 @@ TEST(Cover, RangesHoldOnlyDescendantsAndAncestors) {
                 descendant = descendant || quadkey_contains(c, q);
                 ancestor = ancestor || quadkey_contains(q, c);
             }
-            if (descendant) { ASSERT_TRUE(in_range); }
-            if (in_range) { ASSERT_TRUE(descendant || ancestor); }
+            if (descendant) {
+                ASSERT_TRUE(in_range);
+            }
+            if (in_range) {
+                ASSERT_TRUE(descendant || ancestor);
+            }
         }
     }
 }

@@ -2773,38 +2773,60 @@ TEST(Geohash, FastPathEqualsBisection) {
     auto edge_value = [&](double lo, double span) {
         const int bits = 1 + static_cast<int>(rng() % 30);
         const std::uint64_t k = rng() % ((std::uint64_t{1} << bits) + 1);
-        const double e = lo + static_cast<double>(k) * span / static_cast<double>(std::uint64_t{1} << bits);
+        const double e =
+            lo + static_cast<double>(k) * span / static_cast<double>(std::uint64_t{1} << bits);
         switch (rng() % 3) {
-            case 0: return e;
-            case 1: return std::nextafter(e, HUGE_VAL);
-            default: return std::nextafter(e, -HUGE_VAL);
+            case 0:
+                return e;
+            case 1:
+                return std::nextafter(e, HUGE_VAL);
+            default:
+                return std::nextafter(e, -HUGE_VAL);
         }
     };
     auto within = [](double v, double lim) { return v < -lim ? -lim : (v > lim ? lim : v); };
     for (int i = 0; i < 1500000; ++i) {
         double lat, lon;
         switch (i % 4) {
-            case 0: lat = lat_d(rng); lon = lon_d(rng); break;
-            case 1: lat = within(edge_value(-90, 180), 90); lon = lon_d(rng); break;
-            case 2: lat = lat_d(rng); lon = within(edge_value(-180, 360), 180); break;
-            default: lat = within(edge_value(-90, 180), 90); lon = within(edge_value(-180, 360), 180); break;
+            case 0:
+                lat = lat_d(rng);
+                lon = lon_d(rng);
+                break;
+            case 1:
+                lat = within(edge_value(-90, 180), 90);
+                lon = lon_d(rng);
+                break;
+            case 2:
+                lat = lat_d(rng);
+                lon = within(edge_value(-180, 360), 180);
+                break;
+            default:
+                lat = within(edge_value(-90, 180), 90);
+                lon = within(edge_value(-180, 360), 180);
+                break;
         }
         GeohashCode c;
         ASSERT_EQ(geohash_from_latlon(lat, lon, 12, &c), Status::Ok);
-        ASSERT_EQ(text_of(c), reference_geohash(lat, lon, 12)) << std::hexfloat << lat << " " << lon;
+        ASSERT_EQ(text_of(c), reference_geohash(lat, lon, 12))
+            << std::hexfloat << lat << " " << lon;
     }
 }
 
 TEST(Geohash, BadInputTable) {
     GeohashCode c = 0;
-    for (const char* bad : {"a", "i", "l", "o", "A", "I", "L", "O", "u4a", "-", " ", "u4 ", "{", "@", "\xc3\xa9"}) {
+    for (const char* bad :
+         {"a", "i", "l", "o", "A", "I", "L", "O", "u4a", "-", " ", "u4 ", "{", "@", "\xc3\xa9"}) {
         EXPECT_EQ(geohash_parse(bad, std::strlen(bad), &c), Status::GeohashBadChar) << bad;
     }
-    EXPECT_EQ(geohash_parse("u\0" "4", 3, &c), Status::GeohashBadChar);
+    EXPECT_EQ(geohash_parse("u\0"
+                            "4",
+                            3, &c),
+              Status::GeohashBadChar);
     EXPECT_EQ(geohash_parse("0123456789bcd", 13, &c), Status::GeohashTooLong);
-    EXPECT_EQ(geohash_parse("aaaaaaaaaaaaa", 13, &c), Status::GeohashTooLong);  // length is checked first
-    ASSERT_EQ(geohash_parse("U8VXN84MNU3Q", 12, &c), Status::Ok);               // upper case accepted
-    EXPECT_EQ(text_of(c), "u8vxn84mnu3q");                                      // lower case out
+    EXPECT_EQ(geohash_parse("aaaaaaaaaaaaa", 13, &c),
+              Status::GeohashTooLong);                             // length is checked first
+    ASSERT_EQ(geohash_parse("U8VXN84MNU3Q", 12, &c), Status::Ok);  // upper case accepted
+    EXPECT_EQ(text_of(c), "u8vxn84mnu3q");                         // lower case out
     ASSERT_EQ(geohash_parse("", 0, &c), Status::Ok);
     EXPECT_EQ(c, 0u);
 
@@ -2815,12 +2837,18 @@ TEST(Geohash, BadInputTable) {
         Status want;
     };
     const PointCase points[] = {
-        {nan, 0, 5, Status::LatNotFinite},      {-inf, 0, 5, Status::LatNotFinite},
-        {0, nan, 5, Status::LonNotFinite},      {0, inf, 5, Status::LonNotFinite},
-        {90.000000001, 0, 5, Status::LatOutOfRange}, {-90.000000001, 0, 5, Status::LatOutOfRange},
-        {0, 180.000000001, 5, Status::LonOutOfRange}, {0, -180.000000001, 5, Status::LonOutOfRange},
-        {0, 0, -1, Status::PrecisionOutOfRange}, {0, 0, 13, Status::PrecisionOutOfRange},
-        {90, 180, 12, Status::Ok},               {-90, -180, 0, Status::Ok},
+        {nan, 0, 5, Status::LatNotFinite},
+        {-inf, 0, 5, Status::LatNotFinite},
+        {0, nan, 5, Status::LonNotFinite},
+        {0, inf, 5, Status::LonNotFinite},
+        {90.000000001, 0, 5, Status::LatOutOfRange},
+        {-90.000000001, 0, 5, Status::LatOutOfRange},
+        {0, 180.000000001, 5, Status::LonOutOfRange},
+        {0, -180.000000001, 5, Status::LonOutOfRange},
+        {0, 0, -1, Status::PrecisionOutOfRange},
+        {0, 0, 13, Status::PrecisionOutOfRange},
+        {90, 180, 12, Status::Ok},
+        {-90, -180, 0, Status::Ok},
     };
     for (const PointCase& p : points) EXPECT_EQ(geohash_from_latlon(p.lat, p.lon, p.p, &c), p.want);
 
@@ -2848,13 +2876,15 @@ TEST(Geohash, RoundTripAndOrder) {
         ASSERT_EQ(text_of(ca), a);
         ASSERT_TRUE(geohash_is_valid(ca));
         ASSERT_EQ(geohash_precision(ca), static_cast<int>(a.size()));
-        ASSERT_EQ(geohash_compare(ca, cb), sign(std::strcmp(a.c_str(), b.c_str()))) << a << " " << b;
+        ASSERT_EQ(geohash_compare(ca, cb), sign(std::strcmp(a.c_str(), b.c_str())))
+            << a << " " << b;
         const bool prefix = a.size() <= b.size() && b.compare(0, a.size(), a) == 0;
         ASSERT_EQ(geohash_contains(ca, cb), prefix) << a << " " << b;
         ASSERT_EQ(ca <= cb && cb <= geohash_range_max(ca), prefix) << a << " " << b;
         if (i % 10 == 0) {  // upper case parses to the same code
             std::string up = a;
-            for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            for (char& ch : up)
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
             ASSERT_EQ(parse_ok(up), ca);
         }
         prev = b.empty() ? "7" : b;
@@ -2873,7 +2903,8 @@ TEST(Geohash, RangeContiguityExhaustiveAndSampled) {
         const GeohashCode ca = parse_ok(a);
         for (const std::string& b : all) {
             const GeohashCode cb = parse_ok(b);
-            ASSERT_EQ(ca <= cb && cb <= geohash_range_max(ca), b.compare(0, a.size(), a) == 0) << a << " " << b;
+            ASSERT_EQ(ca <= cb && cb <= geohash_range_max(ca), b.compare(0, a.size(), a) == 0)
+                << a << " " << b;
         }
     }
     std::mt19937_64 rng(13);
@@ -2884,7 +2915,8 @@ TEST(Geohash, RangeContiguityExhaustiveAndSampled) {
         const GeohashCode v = p + std::uniform_int_distribution<std::uint64_t>(0, hi - p)(rng);
         int prec = geohash_precision(v);
         if (prec > kGeohashMaxPrecision) prec = kGeohashMaxPrecision;
-        const GeohashCode q = (v & geohash_detail::prefix_mask(prec)) | static_cast<std::uint64_t>(prec);
+        const GeohashCode q =
+            (v & geohash_detail::prefix_mask(prec)) | static_cast<std::uint64_t>(prec);
         ASSERT_TRUE(geohash_is_valid(q));
         if (p <= q && q <= hi) {
             ASSERT_TRUE(geohash_contains(p, q)) << text_of(p) << " " << text_of(q);
@@ -2912,7 +2944,9 @@ TEST(Geohash, ParentChildren) {
             ASSERT_EQ(geohash_children(c, kids), Status::Ok);
             for (int s = 0; s < 32; ++s) {
                 ASSERT_EQ(text_of(kids[s]), text_of(c) + kAlphabet[s]);
-                if (s > 0) { ASSERT_LT(kids[s - 1], kids[s]); }
+                if (s > 0) {
+                    ASSERT_LT(kids[s - 1], kids[s]);
+                }
             }
             ASSERT_EQ(geohash_range_max(kids[31]), geohash_range_max(c));
         }
@@ -2999,8 +3033,8 @@ TEST(Geohash, Neighbors) {
 }
 
 TEST(Geohash, PrecisionForZoom) {
-    // The geohash-prefix recipe's fit, recomputed from the formula: (int) clamp(a * e^(b * zoom), gmin, gmax) with
-    // gmin = 1, gmax = 12, zmin = 0, zmax = 17, a = 1, b = ln(12) / 17.
+    // The geohash-prefix recipe's fit, recomputed from the formula: (int) clamp(a * e^(b * zoom),
+    // gmin, gmax) with gmin = 1, gmax = 12, zmin = 0, zmax = 17, a = 1, b = ln(12) / 17.
     const double b = std::log(12.0) / 17.0;
     for (int zoom = 0; zoom <= kMaxZoom; ++zoom) {
         const int want = static_cast<int>(std::fmax(1.0, std::fmin(std::exp(b * zoom), 12.0)));

@@ -31,18 +31,24 @@ void expect_same(const HierBlockNode& a, const HierBlockNode& b) {
     EXPECT_EQ(a.id, b.id);
     EXPECT_EQ(a.parent_id, b.parent_id);
     EXPECT_EQ(a.expansion_zoom, b.expansion_zoom);
-    for (auto [x, y] : {std::pair{a.lat, b.lat}, {a.lon, b.lon}, {a.min_lat, b.min_lat}, {a.min_lon, b.min_lon},
-                        {a.max_lat, b.max_lat}, {a.max_lon, b.max_lon}})
+    for (auto [x, y] : {std::pair{a.lat, b.lat},
+                        {a.lon, b.lon},
+                        {a.min_lat, b.min_lat},
+                        {a.min_lon, b.min_lon},
+                        {a.max_lat, b.max_lat},
+                        {a.max_lon, b.max_lon}})
         EXPECT_TRUE(same_bits(x, y)) << x << " vs " << y;
     if (a.count > 1) {
         EXPECT_EQ(0, std::memcmp(&a.sums, &b.sums, sizeof a.sums));
     }
 }
 
-std::vector<unsigned char> encode(const std::vector<HierBlockNode>& nodes, int zoom_lo = 0, int zoom_hi = kHierMaxZoom) {
+std::vector<unsigned char> encode(const std::vector<HierBlockNode>& nodes, int zoom_lo = 0,
+                                  int zoom_hi = kHierMaxZoom) {
     std::vector<unsigned char> out(hier_node_block_bound(nodes.size()));
     std::size_t len = 0;
-    EXPECT_EQ(Status::Ok, hier_node_block_encode(nodes.data(), nodes.size(), zoom_lo, zoom_hi, out.data(), &len));
+    EXPECT_EQ(Status::Ok, hier_node_block_encode(nodes.data(), nodes.size(), zoom_lo, zoom_hi,
+                                                 out.data(), &len));
     out.resize(len);
     return out;
 }
@@ -58,8 +64,8 @@ Status decode(const std::vector<unsigned char>& bytes, std::vector<HierBlockNode
     return s;
 }
 
-HierBlockNode single(std::uint32_t slot, double lat, double lon, std::int64_t id, std::int64_t parent, int zmin,
-                     int zmax) {
+HierBlockNode single(std::uint32_t slot, double lat, double lon, std::int64_t id,
+                     std::int64_t parent, int zmin, int zmax) {
     HierBlockNode n{};
     n.slot = slot;
     n.zoom_min = zmin;
@@ -80,7 +86,8 @@ HierBlockNode multi(std::mt19937_64& rng, std::uint32_t slot) {
     HierBlockNode n{};
     n.slot = slot;
     n.zoom_min = static_cast<int>(rng() % 25);
-    n.zoom_max = rng() % 2 ? kHierMaxZoom : n.zoom_min + static_cast<int>(rng() % (25 - n.zoom_min));
+    n.zoom_max =
+        rng() % 2 ? kHierMaxZoom : n.zoom_min + static_cast<int>(rng() % (25 - n.zoom_min));
     // (the tests' blocks end at kHierMaxZoom: a cluster that reaches it may split beyond it)
     n.expansion_zoom = n.zoom_max + 1;
     n.count = 2 + rng() % (rng() % 2 ? 5 : std::uint64_t{1} << 46);
@@ -114,8 +121,11 @@ std::vector<HierBlockNode> random_block(std::mt19937_64& rng, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         if (rng() % 2) {
             const int zmin = static_cast<int>(rng() % 25);
-            v.push_back(single(slot, lat(rng), lon(rng), static_cast<std::int64_t>(rng()), rng() % 5 ? 7 : -1, zmin,
-                               rng() % 2 ? kHierMaxZoom : zmin + static_cast<int>(rng() % (kHierMaxZoom + 1 - zmin))));
+            v.push_back(single(slot, lat(rng), lon(rng), static_cast<std::int64_t>(rng()),
+                               rng() % 5 ? 7 : -1, zmin,
+                               rng() % 2
+                                   ? kHierMaxZoom
+                                   : zmin + static_cast<int>(rng() % (kHierMaxZoom + 1 - zmin))));
         } else {
             v.push_back(multi(rng, slot));
         }
@@ -140,7 +150,8 @@ TEST(HierarchyBlock, RandomNodesReadBackBitForBit) {
 TEST(HierarchyBlock, EdgeValues) {
     std::vector<HierBlockNode> nodes{
         single(0, -90, -180, std::numeric_limits<std::int64_t>::min(), -1, 0, 0),
-        single(1, 90, 180, std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max(), 24, 24),
+        single(1, 90, 180, std::numeric_limits<std::int64_t>::max(),
+               std::numeric_limits<std::int64_t>::max(), 24, 24),
         single(0xffffffffu, -0.0, 0.0, 0, 0, 3, 17),
     };
     const auto bytes = encode(nodes);
@@ -158,7 +169,8 @@ TEST(HierarchyBlock, BuildNodesReadBack) {
     std::mt19937_64 rng(3);
     std::uniform_real_distribution<double> lat(-85, 85), lon(-180, 180);
     std::vector<HierMarker> markers;
-    for (int i = 0; i < 3000; ++i) markers.push_back(HierMarker{lat(rng), i % 10 == 0 ? 179.99 : lon(rng), i * 7 - 5000});
+    for (int i = 0; i < 3000; ++i)
+        markers.push_back(HierMarker{lat(rng), i % 10 == 0 ? 179.99 : lon(rng), i * 7 - 5000});
     std::uint64_t next[kHierMaxZoom + 1] = {};
     HierBuild b{};
     ASSERT_EQ(Status::Ok, hierarchy_build(markers.data(), markers.size(), 60, 10, next, kAlloc,
@@ -169,8 +181,9 @@ TEST(HierarchyBlock, BuildNodesReadBack) {
         for (std::size_t i = 0; i < b.n_nodes; ++i) {
             const HierNode& h = b.nodes[i];
             if (h.zoom != z) continue;
-            nodes.push_back(HierBlockNode{static_cast<std::uint32_t>(i), h.zoom, h.zoom, h.count, h.id, h.parent_id,
-                                          h.expansion_zoom, h.lat, h.lon, h.min_lat, h.min_lon, h.max_lat, h.max_lon,
+            nodes.push_back(HierBlockNode{static_cast<std::uint32_t>(i), h.zoom, h.zoom, h.count,
+                                          h.id, h.parent_id, h.expansion_zoom, h.lat, h.lon,
+                                          h.min_lat, h.min_lon, h.max_lat, h.max_lon,
                                           h.count > 1 ? h.sums : HierSums{}});
         }
         const auto bytes = encode(nodes, z, z);
@@ -187,7 +200,8 @@ TEST(HierarchyBlock, EncoderRefusesWhatCouldNotReadBack) {
     std::size_t len = 99;
     const auto refused = [&](const HierBlockNode* nodes, std::size_t n, int lo, int hi) {
         len = 99;
-        return hier_node_block_encode(nodes, n, lo, hi, out.data(), &len) == Status::Internal && len == 0;
+        return hier_node_block_encode(nodes, n, lo, hi, out.data(), &len) == Status::Internal &&
+               len == 0;
     };
     HierBlockNode two[2] = {single(5, 1, 1, 1, -1, 0, 0), single(5, 2, 2, 2, -1, 0, 0)};
     EXPECT_TRUE(refused(two, 2, 0, 24));  // slots not ascending
@@ -221,7 +235,7 @@ TEST(HierarchyBlock, EncoderRefusesWhatCouldNotReadBack) {
     EXPECT_TRUE(refused(&bad, 1, 0, 3));
     bad.expansion_zoom = 4;
     HierBlockNode ok = bad;
-    encode({ok}, 0, 3);  // (encode expects Ok)
+    encode({ok}, 0, 3);     // (encode expects Ok)
     ok.expansion_zoom = 9;  // it goes on unchanged beyond the block
     std::vector<HierBlockNode> back;
     ASSERT_EQ(Status::Ok, decode(encode({ok}, 0, 3), &back));
@@ -237,8 +251,10 @@ TEST(HierarchyBlock, DamagedBytes) {
     const auto bytes = encode(random_block(rng, 12));
     std::vector<HierBlockNode> back;
     for (std::size_t len = 0; len < bytes.size(); ++len) {
-        std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
-        EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(cut, &back)) << "prefix of " << len << " bytes";
+        std::vector<unsigned char> cut(bytes.begin(),
+                                       bytes.begin() + static_cast<std::ptrdiff_t>(len));
+        EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(cut, &back))
+            << "prefix of " << len << " bytes";
     }
     auto longer = bytes;
     longer.push_back(0);
@@ -250,13 +266,14 @@ TEST(HierarchyBlock, DamagedBytes) {
             const Status s = decode(flipped, &back);
             ASSERT_TRUE(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
             if (s == Status::Ok) {
-                EXPECT_EQ(flipped, encode(back, flipped[1], flipped[2]));  // (bytes 1, 2: the block's zooms)
+                EXPECT_EQ(flipped,
+                          encode(back, flipped[1], flipped[2]));  // (bytes 1, 2: the block's zooms)
             }
         }
     }
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0}, &back));  // unknown version
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0}, &back));        // unknown version
     EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0x80, 0}, &back));  // overlong count
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 5, 4, 0}, &back));  // zooms reversed
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 5, 4, 0}, &back));        // zooms reversed
     EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 25, 0}, &back));  // beyond kHierMaxZoom
     EXPECT_EQ(Status::Ok, decode({1, 0, 24, 0}, &back));
 }
@@ -280,13 +297,19 @@ TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
                 m.lon = lon;
                 nodes.push_back(m);
             } else {
-                nodes.push_back(single(slot, lat, lon, i, -1, static_cast<int>(rng() % 25), kHierMaxZoom));
+                nodes.push_back(
+                    single(slot, lat, lon, i, -1, static_cast<int>(rng() % 25), kHierMaxZoom));
             }
             slot += 1 + static_cast<std::uint32_t>(rng() % 2);
         }
         const auto bytes = encode(nodes);
-        HierBlockBox box{static_cast<int>(rng() % 25), lat0 - unit(rng), lat0 + unit(rng),
-                         lon0 - 2 * unit(rng), lon0 + 2 * unit(rng), 1, 0};
+        HierBlockBox box{static_cast<int>(rng() % 25),
+                         lat0 - unit(rng),
+                         lat0 + unit(rng),
+                         lon0 - 2 * unit(rng),
+                         lon0 + 2 * unit(rng),
+                         1,
+                         0};
         if (rng() % 3 == 0) {  // edges exactly on a record's position or centre
             const HierBlockNode& e = nodes[rng() % nodes.size()];
             box.south = rng() % 2 ? e.lat : e.min_lat;
@@ -299,8 +322,10 @@ TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
         std::vector<HierBlockNode> all, want, got;
         ASSERT_EQ(Status::Ok, decode(bytes, &all));
         for (const auto& n : all)
-            if (box.zoom >= n.zoom_min && box.zoom <= n.zoom_max && n.lat >= box.south && n.lat <= box.north &&
-                ((n.lon >= box.west1 && n.lon <= box.east1) || (n.lon >= box.west2 && n.lon <= box.east2)))
+            if (box.zoom >= n.zoom_min && box.zoom <= n.zoom_max && n.lat >= box.south &&
+                n.lat <= box.north &&
+                ((n.lon >= box.west1 && n.lon <= box.east1) ||
+                 (n.lon >= box.west2 && n.lon <= box.east2)))
                 want.push_back(n);
         HierNodeBlockReader r;
         ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
@@ -329,7 +354,8 @@ Lists random_lists(std::mt19937_64& rng, std::size_t n) {
     l.ids.resize(n);
     std::uint32_t slot = static_cast<std::uint32_t>(rng() % 4);
     for (std::size_t i = 0; i < n; ++i) {
-        std::int64_t id = rng() % 3 == 0 ? std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(rng() % 9)
+        std::int64_t id = rng() % 3 == 0 ? std::numeric_limits<std::int64_t>::min() +
+                                               static_cast<std::int64_t>(rng() % 9)
                                          : static_cast<std::int64_t>(rng() % 2000000) - 1000000;
         const std::size_t k = 1 + rng() % 9;
         for (std::size_t j = 0; j < k; ++j) {
@@ -354,7 +380,8 @@ std::vector<unsigned char> encode_members(const std::vector<HierMemberList>& lis
 }
 
 // Whole lists: Ok and (slot, ids) per list, or the first failure.
-Status decode_members(const std::vector<unsigned char>& bytes, std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>>* out) {
+Status decode_members(const std::vector<unsigned char>& bytes,
+                      std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>>* out) {
     out->clear();
     HierMemberBlockReader r;
     Status s = hier_member_block_open(bytes.data(), bytes.size(), &r);
@@ -407,12 +434,14 @@ TEST(HierarchyBlock, MemberListsSkipAndDamage) {
     EXPECT_EQ(8u, i);
     std::vector<std::pair<std::uint32_t, std::vector<std::int64_t>>> back;
     for (std::size_t len = 0; len < bytes.size(); ++len) {
-        std::vector<unsigned char> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
+        std::vector<unsigned char> cut(bytes.begin(),
+                                       bytes.begin() + static_cast<std::ptrdiff_t>(len));
         EXPECT_EQ(Status::HierarchyBlockCorrupt, decode_members(cut, &back)) << len;
     }
     // Ids beyond INT64_MAX.
-    EXPECT_EQ(Status::HierarchyBlockCorrupt,
-              decode_members({1, 1, 0, 2, 0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 5}, &back));
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode_members({1, 1, 0, 2, 0xfc, 0xff, 0xff, 0xff,
+                                                             0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 5},
+                                                            &back));
     std::int64_t two[2] = {3, 3};
     HierMemberList dup{0, two, 2};
     std::vector<unsigned char> out(hier_member_block_bound(1, 2));

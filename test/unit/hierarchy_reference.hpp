@@ -34,7 +34,7 @@ inline bool same_node(const HierNode& a, const HierNode& b) {
 
 // Collects failures; keeps the first few messages.
 class HierFailures {
-public:
+  public:
     std::ostringstream& add() {
         ++count_;
         if (count_ > 8) {
@@ -46,13 +46,13 @@ public:
     }
     std::string text() const {
         return count_ == 0 ? std::string()
-                           : text_.str() + (count_ > 8 ? "\n(" + std::to_string(count_) +
-                                                             " failures in all)"
-                                                       : std::string());
+                           : text_.str() +
+                                 (count_ > 8 ? "\n(" + std::to_string(count_) + " failures in all)"
+                                             : std::string());
     }
     std::size_t count() const { return count_; }
 
-private:
+  private:
     std::ostringstream text_, sink_;
     std::size_t count_ = 0;
 };
@@ -144,8 +144,8 @@ inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double ra
                 continue;
             }
             // Bounds and id.
-            double min_lat = 1e300, max_lat = -1e300, min_e = 1e300, max_e = -1e300,
-                   min_w = 1e300, max_w = -1e300;
+            double min_lat = 1e300, max_lat = -1e300, min_e = 1e300, max_e = -1e300, min_w = 1e300,
+                   max_w = -1e300;
             std::int64_t min_id = std::numeric_limits<std::int64_t>::max();
             std::uint64_t count_w = 0;
             for (const std::size_t i : mem) {
@@ -264,8 +264,8 @@ inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double ra
                 const long double d = std::sqrt(dx * dx + dy * dy);
                 if (d < radius)
                     f.add() << "zoom " << z << ": centres of nodes " << ps[i].k << " and "
-                            << ps[j].k << " are " << static_cast<double>(d)
-                            << " px apart, radius " << radius_px;
+                            << ps[j].k << " are " << static_cast<double>(d) << " px apart, radius "
+                            << radius_px;
             }
     }
     return f.text();

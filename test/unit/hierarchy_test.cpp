@@ -58,7 +58,7 @@ std::string check(const std::vector<HierMarker>& m, double radius, int max_zoom,
 }
 
 class HierGen {
-public:
+  public:
     explicit HierGen(std::uint64_t seed) : rng_(seed) {}
 
     double uni(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
@@ -77,8 +77,8 @@ public:
         radius_ = d.radius;
         max_zoom_ = d.max_zoom;
         const int n_target = coin(0.03) ? 0 : static_cast<int>(log_uni(1, max_n));
-        d.desc = "max_zoom " + std::to_string(d.max_zoom) + " radius " +
-                 std::to_string(d.radius) + ":";
+        d.desc =
+            "max_zoom " + std::to_string(d.max_zoom) + " radius " + std::to_string(d.radius) + ":";
         while (static_cast<int>(d.markers.size()) < n_target) {
             const int n = std::min(n_target - static_cast<int>(d.markers.size()),
                                    static_cast<int>(log_uni(1, n_target + 1)));
@@ -118,13 +118,13 @@ public:
         return d;
     }
 
-private:
+  private:
     void push(std::vector<HierMarker>& out, double lat, double lon) {
         const double r = uni(0, 1);
-        const std::int64_t id = r < 0.05   ? std::numeric_limits<std::int64_t>::min() + integer(0, 3)
-                                : r < 0.1  ? std::numeric_limits<std::int64_t>::max() - integer(0, 3)
-                                : r < 0.6  ? integer(-1000, 1000)
-                                           : static_cast<std::int64_t>(rng_());
+        const std::int64_t id = r < 0.05  ? std::numeric_limits<std::int64_t>::min() + integer(0, 3)
+                                : r < 0.1 ? std::numeric_limits<std::int64_t>::max() - integer(0, 3)
+                                : r < 0.6 ? integer(-1000, 1000)
+                                          : static_cast<std::int64_t>(rng_());
         out.push_back(HierMarker{lat, lon, id});
     }
     // A unit position (wrapped in x, clamped in y) as a marker.
@@ -143,8 +143,7 @@ private:
         if (coin(0.15)) cx = coin() ? 1e-9L : 1.0L - 1e-9L;  // on the seam
         const int zoom = integer(0, max_zoom_);
         const long double sigma = radius_ * log_uni(0.05, 20) / std::ldexp(256.0L, zoom);
-        for (int i = 0; i < n; ++i)
-            push_unit(out, cx + sigma * normal(), cy + sigma * normal());
+        for (int i = 0; i < n; ++i) push_unit(out, cx + sigma * normal(), cy + sigma * normal());
     }
     // At and near the antimeridian, both sides, some exactly at +-180.
     void seam(std::vector<HierMarker>& out, int n) {
@@ -164,11 +163,11 @@ private:
         const double lon = uni(-180, 180);
         for (int i = 0; i < n; ++i) {
             const double r = uni(0, 1);
-            const double lat = r < 0.15   ? 90.0
-                               : r < 0.3  ? -90.0
-                               : r < 0.4  ? 85.05112878
-                               : r < 0.7  ? uni(85.0, 90.0)
-                                          : -uni(85.0, 90.0);
+            const double lat = r < 0.15  ? 90.0
+                               : r < 0.3 ? -90.0
+                               : r < 0.4 ? 85.05112878
+                               : r < 0.7 ? uni(85.0, 90.0)
+                                         : -uni(85.0, 90.0);
             double l = lon + uni(-20, 20);
             if (l > 180) l -= 360;
             if (l < -180) l += 360;
@@ -176,7 +175,8 @@ private:
         }
     }
     void dups(std::vector<HierMarker>& out, int n) {
-        const double lat = coin(0.2) ? 0.0 : uni(-85, 85), lon = coin(0.2) ? -180.0 : uni(-180, 180);
+        const double lat = coin(0.2) ? 0.0 : uni(-85, 85),
+                     lon = coin(0.2) ? -180.0 : uni(-180, 180);
         for (int i = 0; i < n; ++i) push(out, coin(0.05) ? -0.0 : lat, lon);
     }
 
@@ -190,9 +190,10 @@ std::vector<std::uint64_t> some_ordinals(HierGen& g, int max_zoom) {
     if (g.coin(0.5)) return next;
     for (auto& o : next) {
         const double r = g.uni(0, 1);
-        o = r < 0.3 ? 0
-                    : r < 0.8 ? static_cast<std::uint64_t>(g.integer(0, 1000000))
-                              : (std::uint64_t{1} << 40) - 100000 + static_cast<std::uint64_t>(g.integer(0, 90000));
+        o = r < 0.3   ? 0
+            : r < 0.8 ? static_cast<std::uint64_t>(g.integer(0, 1000000))
+                      : (std::uint64_t{1} << 40) - 100000 +
+                            static_cast<std::uint64_t>(g.integer(0, 90000));
     }
     return next;
 }
@@ -309,11 +310,11 @@ TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
             ASSERT_EQ(cluster_bin_key(st, m.lat, m.lon, &key), Status::Ok);
             const cluster_internal::Bin* bin = cluster_internal::find_bin(st, key.kx, key.ky);
             ASSERT_NE(bin, nullptr);
-            const auto* a = std::lower_bound(
-                assign, assign + n_assign, key,
-                [](const ClusterBinAssignment& x, const ClusterBinKey& k) {
-                    return x.key.kx != k.kx ? x.key.kx < k.kx : x.key.ky < k.ky;
-                });
+            const auto* a =
+                std::lower_bound(assign, assign + n_assign, key,
+                                 [](const ClusterBinAssignment& x, const ClusterBinKey& k) {
+                                     return x.key.kx != k.kx ? x.key.kx < k.kx : x.key.ky < k.ky;
+                                 });
             ASSERT_TRUE(a != assign + n_assign && a->key.kx == key.kx && a->key.ky == key.ky);
             EXPECT_EQ(top.cluster_of_input[bin - st->bins], a->cluster);
         }
@@ -528,8 +529,8 @@ TEST(HierarchyResources, OutOfMemoryAtEachAllocation) {
         a.fail_after = k;
         std::vector<std::uint64_t> next(13, 3);
         HierBuild b{};
-        const Status s = hierarchy_build(m.data(), m.size(), 60, 12, next.data(), a.allocator(),
-                                         kNoCancel, &b);
+        const Status s =
+            hierarchy_build(m.data(), m.size(), 60, 12, next.data(), a.allocator(), kNoCancel, &b);
         if (s == Status::Ok) {
             EXPECT_GT(k, 10) << "a build allocates more than that";
             EXPECT_NE(next, std::vector<std::uint64_t>(13, 3));
@@ -561,9 +562,9 @@ TEST(HierarchyResources, CancelStopsCleanly) {
         TrackingAllocator a;
         std::vector<std::uint64_t> next(17, 0);
         HierBuild b{};
-        ASSERT_EQ(hierarchy_build(m.data(), m.size(), 60, 16, next.data(), a.allocator(), never,
-                                  &b),
-                  Status::Ok);
+        ASSERT_EQ(
+            hierarchy_build(m.data(), m.size(), 60, 16, next.data(), a.allocator(), never, &b),
+            Status::Ok);
         hierarchy_free(a.allocator(), &b);
         total_polls = c.polls;
     }
@@ -578,9 +579,9 @@ TEST(HierarchyResources, CancelStopsCleanly) {
         TrackingAllocator a;
         std::vector<std::uint64_t> next(17, 0);
         HierBuild b{};
-        EXPECT_EQ(hierarchy_build(m.data(), m.size(), 60, 16, next.data(), a.allocator(), cancel,
-                                  &b),
-                  Status::Canceled)
+        EXPECT_EQ(
+            hierarchy_build(m.data(), m.size(), 60, 16, next.data(), a.allocator(), cancel, &b),
+            Status::Canceled)
             << "cancel at poll " << k;
         EXPECT_EQ(a.live_blocks(), 0u);
         EXPECT_EQ(next, std::vector<std::uint64_t>(17, 0));

@@ -29,8 +29,7 @@ struct UpdaterExport {
 
 inline UpdaterExport export_of(const HierarchyUpdater& u, std::int64_t partition) {
     UpdaterExport e;
-    if (u.export_partition(partition, &e.nodes, &e.markers, &e.leaf) != Status::Ok)
-        e.nodes.clear();
+    if (u.export_partition(partition, &e.nodes, &e.markers, &e.leaf) != Status::Ok) e.nodes.clear();
     return e;
 }
 
@@ -105,7 +104,8 @@ inline std::string check_identity(const std::map<std::int64_t, std::vector<std::
         for (const std::int64_t m : ms) {
             if (written.count(m) != 0) continue;
             for (const std::int64_t a : where[m])
-                if ((static_cast<std::uint64_t>(a) >> kHierZoomShift) == static_cast<std::uint64_t>(z))
+                if ((static_cast<std::uint64_t>(a) >> kHierZoomShift) ==
+                    static_cast<std::uint64_t>(z))
                     now.insert(a);
         }
         if (now.size() > 1)
@@ -117,7 +117,8 @@ inline std::string check_identity(const std::map<std::int64_t, std::vector<std::
     }
     for (const auto& [c, ms] : after) {
         const auto z = static_cast<std::size_t>(static_cast<std::uint64_t>(c) >> kHierZoomShift);
-        if (before.count(c) == 0 && (static_cast<std::uint64_t>(c) & kHierOrdinalMask) < next_before[z])
+        if (before.count(c) == 0 &&
+            (static_cast<std::uint64_t>(c) & kHierOrdinalMask) < next_before[z])
             f.add() << "new cluster " << c << " does not have a fresh ordinal";
     }
     for (const std::int64_t c : retired)

@@ -26,7 +26,6 @@ using testing::UpdaterExport;
 
 constexpr std::int64_t kZoomShift = kHierZoomShift;
 
-
 const HierNode* node_of(const UpdaterExport& e, int zoom, std::int64_t marker) {
     std::int64_t c = -1;
     for (std::size_t i = 0; i < e.markers.size(); ++i)
@@ -144,7 +143,7 @@ TEST(HierarchyUpdate, BadPositionChangesNothing) {
 // ---- Property test: random write sequences ---------------------------------------------------
 
 class WriteGen {
-public:
+  public:
     explicit WriteGen(std::uint64_t seed) : rng_(seed) {}
     double uni(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
     int integer(int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng_); }
@@ -182,7 +181,7 @@ public:
     }
     std::mt19937_64& rng() { return rng_; }
 
-private:
+  private:
     std::mt19937_64 rng_;
 };
 
@@ -225,11 +224,13 @@ Scenario make_scenario(std::uint64_t seed, int max_markers, int n_steps) {
                 g.position(&w.lat, &w.lon);
             } else if (k2 < 0.75) {
                 w.kind = HierWriteKind::Move;
-                w.id = live[static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1))];
+                w.id =
+                    live[static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1))];
                 g.position(&w.lat, &w.lon);
             } else {
                 w.kind = HierWriteKind::Erase;
-                const auto i = static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1));
+                const auto i =
+                    static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1));
                 w.id = live[i];
                 live[i] = live.back();
                 live.pop_back();
@@ -268,13 +269,11 @@ std::string run_scenario(const Scenario& s, bool skip_parent_merge,
     }
     for (std::size_t t = 0; t < s.steps.size(); ++t) {
         const auto before = all_members(u, s.n_parts);
-        const std::vector<std::uint64_t> next(u.next_ordinal(),
-                                              u.next_ordinal() + s.max_zoom + 1);
+        const std::vector<std::uint64_t> next(u.next_ordinal(), u.next_ordinal() + s.max_zoom + 1);
         const std::vector<HierWrite>& step = s.steps[t];
         if (u.apply(step.data(), step.size()) != Status::Ok) return "apply failed";
-        const std::string where = "step " + std::to_string(t) + " (" +
-                                  std::to_string(step.size()) + " writes, radius " +
-                                  std::to_string(s.radius) + ", max_zoom " +
+        const std::string where = "step " + std::to_string(t) + " (" + std::to_string(step.size()) +
+                                  " writes, radius " + std::to_string(s.radius) + ", max_zoom " +
                                   std::to_string(s.max_zoom) + "): ";
         for (int p = 0; p < s.n_parts; ++p) {
             const std::string f = check_updated(export_of(u, p), s.radius, s.max_zoom);

@@ -20,7 +20,8 @@ long double reference_y(double lat_deg) {
 }
 
 double error_of(double lat) {
-    return static_cast<double>(std::fabs(static_cast<long double>(mercator_y_series(lat)) - reference_y(lat)));
+    return static_cast<double>(
+        std::fabs(static_cast<long double>(mercator_y_series(lat)) - reference_y(lat)));
 }
 
 TEST(MercatorSeries, Within6e16OfTheDefinitionEverywhere) {
