@@ -1,60 +1,6 @@
-// cluster_agg's final step: turning the bins into clusters.
-//
-// Algorithm. Every bin starts as an item (a weighted point at its exact centroid). Then passes of
-// supercluster-style greedy absorption run until one changes nothing:
-//
-//   pass:  compute every item's centre exactly (integer sums / count);
-//          visit the items heaviest first (ties: by bin key in the first pass, then by a rank
-//          the first pass hands out);
-//          an item not yet taken becomes a seed and takes every item not yet taken whose centre
-//          lies within radius of the seed's centre (a grid of cells wider than the radius,
-//          wrapped east-west, finds them); the seed and what it took become one item.
-//
-// The first pass over the bins is the clustering proper: clusters grow around the heaviest bins
-// (real concentrations), and since every item a seed takes is within one radius of the seed's
-// own centre, absorption does not chain the way single-linkage/DBSCAN does (a line of markers
-// spaced radius/2 apart becomes a row of clusters of ~5, not one). The later passes only repair
-// what greedy absorption leaves behind: two centres that ended up closer than radius after their
-// centroids moved. Those are merged, again around the heavier one. Typical data needs 2-5 passes.
-//
-// Later passes are incremental, with the same result as a full pass. Call an item "dirty" when
-// it took something in the previous pass (its centre moved) and "clean" otherwise. Two clean
-// items are never within radius: both were seeds that took nothing, and whichever came first
-// would have taken the other. So every absorption of the next pass involves a dirty item, and
-// the pass only needs the candidates C = dirty items + clean items within radius of a dirty one,
-// visited in the same seed order: an item outside C is a seed that takes nothing and is never
-// taken. The grid is kept across passes and patched (entries of absorbed and moved items out,
-// moved items back in at their new centres).
-//
-// An item is a ring of its member bins (next_), a count and a rank: no sums. Its sums are
-// added up from its members when they are needed, at the start of the pass after it changed
-// (its new centre) and for the output, so that finalisation holds about 50 bytes per bin, not
-// a 128-byte Item per bin (most bins at deep zooms end as clusters of their own).
-//
-// Why each guarantee holds (numbers refer to the contract in cluster.hpp):
-//  1. Conservation: items are only ever joined, and every item ends in exactly one item of the
-//     next pass (as a seed or taken by exactly one seed: the marks make sure).
-//  2. Separation: the loop stops after a pass in which no seed took anything. In that pass every
-//     item was a seed when its turn came, and any item within radius of it was not yet taken
-//     (nothing was), so it would have been taken: hence no two items are within radius. "Within"
-//     is radius + 64 fixed units (cluster_internal.hpp), which absorbs the rounding of double
-//     distances and of the lat/lon output. Termination: a pass that takes something reduces the
-//     number of items by at least one, so there are at most (bins) passes.
-//  3. Membership: items are unions of whole bins; bounds are minima and maxima of member bins'
-//     minima and maxima, kept separately for members east (lon >= 0) and west (lon < 0) so the
-//     shorter of the ordinary and the antimeridian-crossing box can be chosen exactly.
-//  4. Centre: sums of fixed-point positions, separately for east and west members, in 128-bit
-//     integers; a crossing cluster adds count_west * 2^48 (x + 1 for every west member). The
-//     exact quotient q + r / count orders the output and is converted with long double.
-//  5. Determinism: the bins are a function of the point multiset (cluster.cpp). Every pass
-//     orders its items by a total order computed from their contents only (count, then the
-//     unique bin key, or the unique rank derived from it), never by array position; what a seed
-//     takes is a set defined by distances; and adding members is exact (integer sums, minima and
-//     maxima of values without -0.0 or NaN), so the order of a ring does not matter either.
-//  6. id: minimum over members that have one.
-//  7. Finalisation's scratch comes from the state's allocator, within its budget, and is
-//     released before returning; the state's hash slots are released while it runs and rebuilt
-//     after (cluster_internal.hpp, release_slots).
+// cluster_agg's final step: turning the bins into clusters by passes of greedy absorption around
+// the heaviest items, the later passes incremental, until a pass changes nothing. The algorithm
+// and why each guarantee of cluster.hpp holds: docs/cluster-engine.md.
 //
 // Cancellation: every loop over bins, items, grid entries or clusters, and every sort, polls the
 // caller's CancelCheck every few thousand steps.

@@ -1,5 +1,5 @@
 // Internals of cluster_agg's finaliser, shared by its files (one per phase, over this header):
-//   cluster_finalize.cpp         the algorithm's overview, run, the entry points
+//   cluster_finalize.cpp         run and the entry points (the algorithm: docs/cluster-engine.md)
 //   cluster_finalize_grid.cpp    the neighbour grid: patching it between passes, indexing it
 //   cluster_finalize_passes.cpp  the seed order, the first pass and the later passes
 //   cluster_finalize_output.cpp  the output order and the results
