@@ -32,6 +32,15 @@ Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort,
     return s;
 }
 
+// The order of the seed entries too wide for a 128-bit key: their three key words.
+namespace {
+bool seed_entry_less(const SeedEntry& u, const SeedEntry& v) noexcept {
+    if (u.key[0] != v.key[0]) return u.key[0] < v.key[0];
+    if (u.key[1] != v.key[1]) return u.key[1] < v.key[1];
+    return u.key[2] < v.key[2];
+}
+}  // namespace
+
 // Puts the n_seeds candidates (first pass: every unit; later: items marked kCandidate), whose
 // counts are at most max_count, in seed order, as grid rows into order_. Packed into one key when
 // the fields fit 64 or 128 bits: count descending (as max_count - count), then (kx, ky) offsets
@@ -62,6 +71,10 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
         return ((static_cast<u128>(max_count - count) << a_bits | a) << b_bits | b) << row_bits | r;
     };
     const std::uint64_t row_mask = (std::uint64_t{1} << row_bits) - 1;
+    const auto canceled_with = [this, n_seeds](auto* keys) noexcept {
+        put(keys, n_seeds);
+        return Status::Canceled;
+    };
     std::uint32_t k = 0;
     if (bits <= 64) {
         std::uint64_t* keys = nullptr;
@@ -70,10 +83,7 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
             [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
                 keys[k++] = static_cast<std::uint64_t>(packed(r, c, a, b));
             });
-        if (!done) {
-            put(keys, n_seeds);
-            return Status::Canceled;
-        }
+        if (!done) return canceled_with(keys);
         return order_from_keys(
             keys, n_seeds,
             [&](std::uint64_t* x, std::uint64_t* y) noexcept {
@@ -90,10 +100,7 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
             [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
                 keys[k++] = key128(packed(r, c, a, b));
             });
-        if (!done) {
-            put(keys, n_seeds);
-            return Status::Canceled;
-        }
+        if (!done) return canceled_with(keys);
         return order_from_keys(
             keys, n_seeds,
             [&](Key128* x, Key128* y) noexcept {
@@ -109,21 +116,11 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
         [&](std::uint32_t r, std::uint64_t c, std::uint64_t a, std::uint64_t b) noexcept {
             entries[k++] = SeedEntry{{max_count - c, a, b}, r, 0};
         });
-    if (!done) {
-        put(entries, n_seeds);
-        return Status::Canceled;
-    }
+    if (!done) return canceled_with(entries);
     return order_from_keys(
         entries, n_seeds,
         [&](SeedEntry* x, SeedEntry* y) noexcept {
-            return polled_sort(
-                x, y, n_seeds,
-                [](const SeedEntry& u, const SeedEntry& v) noexcept {
-                    if (u.key[0] != v.key[0]) return u.key[0] < v.key[0];
-                    if (u.key[1] != v.key[1]) return u.key[1] < v.key[1];
-                    return u.key[2] < v.key[2];
-                },
-                poll_);
+            return polled_sort(x, y, n_seeds, seed_entry_less, poll_);
         },
         [](const SeedEntry& e) noexcept { return e.row; });
 }
