@@ -191,7 +191,7 @@ def tile_units(lat, lon, z, x, y):
 
 
 def readme_blocks():
-    text = open(os.path.join(ROOT, "sql", "postgis_mvt.sql")).read()
+    text = open(os.path.join(ROOT, "test", "sql", "postgis_mvt.sql")).read()
     blocks = dict(re.findall(r"^-- README block (\d+)[^\n]*\n(.*?)^-- README end", text, re.S | re.M))
     return blocks["1"], blocks["3"]
 
