@@ -17,65 +17,65 @@ namespace cluster_internal {
 namespace finalize {
 
 Item Finalizer::item_sum(std::uint32_t i, std::uint64_t* members) const noexcept {
-    const std::uint32_t first = head_[i];
-    Item it = input_ != nullptr ? input_[first] : item_from_bin(st_->bins[first]);
+    const std::uint32_t first = items_.head[i];
+    Item it = in_.items != nullptr ? in_.items[first] : item_from_bin(in_.st->bins[first]);
     std::uint64_t m = 1;
-    for (std::uint32_t u = next_[first]; u != first; u = next_[u], ++m) {
-        if (input_ != nullptr) {
-            item_add(it, input_[u]);
+    for (std::uint32_t u = items_.next[first]; u != first; u = items_.next[u], ++m) {
+        if (in_.items != nullptr) {
+            item_add(it, in_.items[u]);
         } else {
-            item_add_bin(it, st_->bins[u]);
+            item_add_bin(it, in_.st->bins[u]);
         }
     }
-    it.rank = rank_[i];
+    it.rank = items_.rank[i];
     *members = m;
     return it;
 }
 
 Status Finalizer::get_item_arrays() noexcept {
-    const std::size_t n = n_items_;
-    item_block_bytes_ = n * (sizeof(std::uint64_t) + 2 * sizeof(std::uint32_t) + 2) +
-                        std::size_t{n0_} * sizeof(std::uint32_t);
-    if (get(&item_block_, item_block_bytes_) != Status::Ok) return Status::OutOfMemory;
-    unsigned char* at = item_block_;  // widest first: the allocator's 8 bytes suit every array
-    carve(&count_, n, &at);
-    carve(&rank_, n, &at);
-    carve(&head_, n, &at);
-    carve(&next_, n0_, &at);
-    carve(&state_, n, &at);
-    carve(&mark_, n, &at);
+    const std::size_t n = items_.n;
+    items_.block_bytes = n * (sizeof(std::uint64_t) + 2 * sizeof(std::uint32_t) + 2) +
+                         std::size_t{in_.n} * sizeof(std::uint32_t);
+    if (get(&items_.block, items_.block_bytes) != Status::Ok) return Status::OutOfMemory;
+    unsigned char* at = items_.block;  // widest first: the allocator's 8 bytes suit every array
+    carve(&items_.count, n, &at);
+    carve(&items_.rank, n, &at);
+    carve(&items_.head, n, &at);
+    carve(&items_.next, in_.n, &at);
+    carve(&items_.state, n, &at);
+    carve(&items_.mark, n, &at);
     return Status::Ok;
 }
 
 Status Finalizer::run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                       std::size_t* n_assign) noexcept {
-    n0_ = input_ != nullptr ? n_input_ : st_->n_bins;
-    if (n0_ == 0) return Status::Ok;
+    if (in_.items == nullptr) in_.n = in_.st->n_bins;  // else run_items set it
+    if (in_.n == 0) return Status::Ok;
     // A little wider than the reach, so that rounding in the cell arithmetic never hides a
     // neighbour (see for_each_near); +1 keeps it above the ulp of positions near 2^48. Cells a
     // little wider than that, so that a query spans at most three columns and three rows.
-    query_ = st_->reach + st_->reach * (1.0 / 1048576.0) + 1.0;
+    geo_.query = in_.st->reach + in_.st->reach * (1.0 / 1048576.0) + 1.0;
     // The cell follows the reach down to the smallest radius (reach >= 64 fixed units, so cells
     // are at least 65 wide and columns and rows below 2^42): a query then visits a bounded
     // number of entries, O(1) per bin and pass, at any radius.
-    cell_ = query_ * (1.0 + 1.0 / 1048576.0);
-    last_col_ = static_cast<std::uint64_t>(kFixedOneD / cell_);
-    reach2_ = st_->reach * st_->reach;
+    geo_.cell = geo_.query * (1.0 + 1.0 / 1048576.0);
+    geo_.last_col = static_cast<std::uint64_t>(kFixedOneD / geo_.cell);
+    geo_.reach2 = in_.st->reach * in_.st->reach;
 
-    Status s = get(&grid_, n0_);
+    Status s = get(&grid_.entries, in_.n);
     bool absorbed = false;
     if (s == Status::Ok) {
-        ++passes;
-        s = input_ != nullptr ? first_pass_items(&absorbed) : first_pass(&absorbed);
+        ++passes_;
+        s = in_.items != nullptr ? first_pass_items(&absorbed) : first_pass(&absorbed);
     }
     while (s == Status::Ok && absorbed) {
-        ++passes;
+        ++passes_;
         s = pass(&absorbed);
     }
     release_index();  // not needed by emit, nor is the grid
-    put(grid_, n0_);
+    put(grid_.entries, in_.n);
     if (s == Status::Ok)
-        s = items_out_ != nullptr ? emit_items() : emit(want_assign, out, assign, n_assign);
+        s = in_.items_out != nullptr ? emit_items() : emit(want_assign, out, assign, n_assign);
     release_scratch();
     return s;
 }
@@ -109,10 +109,8 @@ Status finalize_impl(const ClusterState* st, CancelCheck cancel, ClusterList* ou
     Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
         Status r = f.run(assign != nullptr, out, assign, n_assign);
-        if (r == Status::OutOfMemory && f.over_budget) r = Status::StateTooLarge;
-        if (stats != nullptr)
-            *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st),
-                                          f.near_visits};
+        if (r == Status::OutOfMemory && f.over_budget()) r = Status::StateTooLarge;
+        if (stats != nullptr) *stats = f.stats();
         return r;
     });
     if (s != Status::Ok) {
@@ -153,9 +151,7 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
     const Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
         const Status r = f.run_to_items(out);
-        if (stats != nullptr)
-            *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(st),
-                                          f.near_visits};
+        if (stats != nullptr) *stats = f.stats();
         return r;
     });
     if (s != Status::Ok) item_clusters_free(st->alloc, out);
@@ -169,9 +165,7 @@ Status cluster_items(const ClusterState* params, const Item* items, std::uint32_
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
     const Status s = f.run_items(items, n, out);
-    if (stats != nullptr)
-        *stats = ClusterFinalizeStats{f.passes, f.peak_scratch, cluster_estimate_bytes(params),
-                                      f.near_visits};
+    if (stats != nullptr) *stats = f.stats();
     return s;
 }
 

@@ -12,12 +12,13 @@ namespace finalize {
 Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
     release_index();  // it indexes the grid as it was
     std::uint32_t kept = 0;
-    for (std::uint32_t r = 0; r < n_grid_; ++r) {
-        if (state_[grid_[r].index] == kClean) grid_[kept++] = grid_[r];
+    for (std::uint32_t r = 0; r < grid_.n; ++r) {
+        if (items_.state[item_of(grid_.entries[r])] == kClean)
+            grid_.entries[kept++] = grid_.entries[r];
         if (canceled(1)) return Status::Canceled;
     }
     std::uint32_t n = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i) n += state_[i] == kDirty;
+    for (std::uint32_t i = 0; i < items_.n; ++i) n += items_.state[i] == kDirty;
     *n_dirty = n;
     // The dirty items' new centres, then their entries sorted by cell.
     std::uint32_t* dirty = nullptr;
@@ -34,8 +35,8 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
         return Status::OutOfMemory;
     }
     std::uint32_t k = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
-        if (state_[i] != kDirty) continue;
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
+        if (items_.state[i] != kDirty) continue;
         std::uint64_t members = 0;
         Centre c;
         centre_of(item_sum(i, &members), &c);
@@ -56,13 +57,14 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
             return ca != cb ? ca < cb : row_of(a.y) < row_of(b.y);
         };
         for (std::int64_t at = kept + n - 1; j >= 0; --at) {
-            grid_[at] = (i >= 0 && before(fresh[j], grid_[i])) ? grid_[i--] : fresh[j--];
+            grid_.entries[at] =
+                (i >= 0 && before(fresh[j], grid_.entries[i])) ? grid_.entries[i--] : fresh[j--];
             if (canceled(1)) {
                 s = Status::Canceled;
                 break;
             }
         }
-        n_grid_ = kept + n;
+        grid_.n = kept + n;
     }
     release();
     return s;
@@ -70,44 +72,48 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
 
 // Indexes the sorted grid by cell when the bounding box of the occupied cells is small: then a
 // query finds the entries of a column's rows with two loads. Otherwise by coarse columns (runs of
-// 2^col_shift_ columns, at most one per entry), where a query searches the run for its column:
-// 4 bytes per entry either way. (A binary search over the whole grid per query costs ~20 cache
-// misses at a million bins; a search within a run of a few entries, one or two.)
+// 2^index_.col_shift columns, at most one per entry), where a query searches the run for its
+// column: 4 bytes per entry either way. (A binary search over the whole grid per query costs ~20
+// cache misses at a million bins; a search within a run of a few entries, one or two.)
 Status Finalizer::index_grid() noexcept {
     release_index();
-    box_cols_ = 0;  // nothing to visit
-    if (n_grid_ == 0) return Status::Ok;
+    index_.box_cols = 0;  // nothing to visit
+    if (grid_.n == 0) return Status::Ok;
     std::uint64_t row_min = ~std::uint64_t{0}, row_max = 0;
-    for (std::uint32_t i = 0; i < n_grid_; ++i) {
-        row_min = std::min(row_min, row_of(grid_[i].y));
-        row_max = std::max(row_max, row_of(grid_[i].y));
+    for (std::uint32_t i = 0; i < grid_.n; ++i) {
+        row_min = std::min(row_min, row_of(grid_.entries[i].y));
+        row_max = std::max(row_max, row_of(grid_.entries[i].y));
         if (canceled(1)) return Status::Canceled;
     }
-    box_col_ = col_of(grid_[0].x);  // sorted: the first and last entries hold the extreme columns
-    box_row_ = row_min;
-    box_cols_ = col_of(grid_[n_grid_ - 1].x) - box_col_ + 1;
-    box_rows_ = row_max - row_min + 1;
-    // box_cols_ * box_rows_ > limit, without the product (both may be up to 2^42).
-    const std::uint64_t limit = 2 * std::uint64_t{n_grid_} + 64;
-    col_shift_ = 0;
-    if (box_rows_ > limit || box_cols_ > limit / box_rows_) {
-        box_rows_ = 0;
-        while (((box_cols_ - 1) >> col_shift_) + 1 > n_grid_) ++col_shift_;
-        n_starts_ = ((box_cols_ - 1) >> col_shift_) + 2;
+    // Sorted: the first and last entries hold the extreme columns.
+    index_.box_col = col_of(grid_.entries[0].x);
+    index_.box_row = row_min;
+    index_.box_cols = col_of(grid_.entries[grid_.n - 1].x) - index_.box_col + 1;
+    index_.box_rows = row_max - row_min + 1;
+    // index_.box_cols * index_.box_rows > limit, without the product (both may be up to 2^42).
+    const std::uint64_t limit = 2 * std::uint64_t{grid_.n} + 64;
+    index_.col_shift = 0;
+    if (index_.box_rows > limit || index_.box_cols > limit / index_.box_rows) {
+        index_.box_rows = 0;
+        while (((index_.box_cols - 1) >> index_.col_shift) + 1 > grid_.n) ++index_.col_shift;
+        index_.n_starts = ((index_.box_cols - 1) >> index_.col_shift) + 2;
     } else {
-        n_starts_ = box_cols_ * box_rows_ + 1;
+        index_.n_starts = index_.box_cols * index_.box_rows + 1;
     }
-    if (get(&starts_, n_starts_) != Status::Ok) return Status::OutOfMemory;
-    // The grid's order (column, then row) is the box cells' order, so one sweep fills starts_.
+    if (get(&index_.starts, index_.n_starts) != Status::Ok) return Status::OutOfMemory;
+    // The grid's order (column, then row) is the box cells' order, so one sweep fills
+    // index_.starts.
     std::uint64_t b = 0;
-    for (std::uint32_t i = 0; i < n_grid_; ++i) {
-        const std::uint64_t col = col_of(grid_[i].x) - box_col_;
+    for (std::uint32_t i = 0; i < grid_.n; ++i) {
+        const std::uint64_t col = col_of(grid_.entries[i].x) - index_.box_col;
         const std::uint64_t cell =
-            box_rows_ != 0 ? col * box_rows_ + (row_of(grid_[i].y) - box_row_) : col >> col_shift_;
-        while (b <= cell) starts_[b++] = i;
+            index_.box_rows != 0
+                ? col * index_.box_rows + (row_of(grid_.entries[i].y) - index_.box_row)
+                : col >> index_.col_shift;
+        while (b <= cell) index_.starts[b++] = i;
         if (canceled(1)) return Status::Canceled;
     }
-    while (b < n_starts_) starts_[b++] = n_grid_;
+    while (b < index_.n_starts) index_.starts[b++] = grid_.n;
     return Status::Ok;
 }
 

@@ -4,6 +4,7 @@
 //   cluster_finalize_passes.cpp  the seed order, the first pass and the later passes
 //   cluster_finalize_output.cpp  the output order and the results
 //   cluster_items.cpp            item arithmetic and an item's output row
+// and the state of each phase in cluster_finalize_state.hpp.
 // Not part of the API: include cluster.hpp.
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
+#include "cluster_finalize_state.hpp"
 #include "cluster_items.hpp"
 #include "polled_sort.hpp"
 #include "radix_sort.hpp"
@@ -34,16 +36,6 @@ struct Pos {
     double x, y;
 };
 
-// A neighbour-grid entry: an item (a bin, in the first pass) at its centre. The grid is sorted
-// by cell (column, then row: cells of side cell_, see Finalizer::run), so a column's cells are
-// contiguous and, within it, ordered by row; an entry's cell is computed from x and y.
-struct GridEntry {
-    double x, y;
-    std::uint32_t index;
-    std::uint32_t unused;
-};
-static_assert(sizeof(GridEntry) == 24, "three words per grid entry");
-
 // A sort key of up to 128 bits, for orders whose fields do not pack into one uint64 (far-apart
 // data at tiny radii: columns, rows and bin keys of 40 to 50 bits each).
 struct Key128 {
@@ -63,15 +55,6 @@ struct SeedEntry {
     std::uint32_t row;
     std::uint32_t unused;
 };
-// The output order: key is a prefix of the order (count, then the centre's row), the rest is
-// decided from the item itself when two keys are equal.
-struct OutEntry {
-    std::uint64_t key;
-    std::uint32_t item;
-    std::uint32_t unused;
-};
-static_assert(sizeof(OutEntry) == 16, "an output sort entry is two words");
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
@@ -174,60 +157,47 @@ inline void centre_of_bin(const Bin& b, Centre* c) noexcept {
     centre_from_sums(bin_sum_x(b), bin_sum_y(b), b.count, c);
 }
 
-// Item states across passes, and marks within a pass.
-enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
-enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
-
-// The Finalizer owns finalisation's scratch arrays (all trivially destructible, all from the
-// state's allocator) and releases them explicitly: it has no destructor on purpose. Its inputs
-// ("units") are the state's bins, or given items (run_items). The first pass works on the units
-// (grid entries and seeds are units) and creates the items: its seeds, numbered in seed order.
-// Items then keep their number (absorbed items are marked dead).
+// The Finalizer holds what its phases share: the input and geometry (fixed for a run), the scratch
+// memory, the poll, the grid with its index, and the items. Each phase's own state (FirstPass,
+// SeedOrder, OutputOrder) lives in that phase. Its arrays are all trivially destructible and
+// released explicitly: it has no destructor on purpose. The first pass works on the units (grid
+// entries and seeds are units) and creates the items: its seeds, numbered in seed order. Items
+// then keep their number (absorbed items are marked dead).
 class Finalizer {
   public:
     Finalizer(const ClusterState* st, CancelCheck cancel) noexcept
-        : st_(st), a_(st->alloc), poll_(cancel), state_bytes_(cluster_estimate_bytes(st)) {}
+        : mem_(st->alloc, cluster_estimate_bytes(st)), poll_(cancel) {
+        in_.st = st;
+    }
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
     // run on given items instead of the state's bins (the state gives the parameters only).
     Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
-        input_ = items;
-        n_input_ = n;
-        items_out_ = out;
+        in_.items = items;
+        in_.n = n;
+        in_.items_out = out;
         return run(true, nullptr, nullptr, nullptr);
     }
     // run, with the clusters as items (emit_items).
     Status run_to_items(ItemClusters* out) noexcept {
-        items_out_ = out;
+        in_.items_out = out;
         return run(true, nullptr, nullptr, nullptr);
     }
-
-    std::uint32_t passes = 0;
-    std::size_t peak_scratch = 0;
-    bool over_budget = false;       // an allocation was refused by the budget, not by the allocator
-    std::uint64_t near_visits = 0;  // grid entries visited by neighbour queries
+    ClusterFinalizeStats stats() const noexcept {
+        return ClusterFinalizeStats{passes_, mem_.peak, cluster_estimate_bytes(in_.st),
+                                    near_visits_};
+    }
+    bool over_budget() const noexcept { return mem_.over_budget; }
 
   private:
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
-        // The budget bounds the state and this scratch together (cluster.hpp, Allocator).
-        if (a_.budget_bytes != 0 && state_bytes_ + live_ + n * sizeof(T) + 1 > a_.budget_bytes) {
-            over_budget = true;
-            return Status::OutOfMemory;  // StateTooLarge, said by finalize_impl
-        }
-        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
-        if (*p == nullptr) return Status::OutOfMemory;
-        live_ += n * sizeof(T) + 1;
-        peak_scratch = std::max(peak_scratch, live_);
-        return Status::Ok;
+        return mem_.get(p, n);
     }
     template <typename T>
     void put(T*& p, std::size_t n) noexcept {
-        if (p == nullptr) return;
-        a_.release(a_.ctx, p);
-        live_ -= n * sizeof(T) + 1;
-        p = nullptr;
+        mem_.put(p, n);
     }
     template <typename T>
     static void carve(T** array, std::size_t n, unsigned char** at) noexcept {
@@ -236,32 +206,37 @@ class Finalizer {
     }
     Status get_item_arrays() noexcept;
     void release_scratch() noexcept {
-        put(grid_, n0_);
-        put(unit_item_, n0_);
-        put(order_, n_order_);
-        put(item_block_, item_block_bytes_);
-        count_ = nullptr;
-        rank_ = head_ = next_ = nullptr;
-        state_ = mark_ = nullptr;
+        put(grid_.entries, in_.n);
+        put(items_.block, items_.block_bytes);
+        items_.count = nullptr;
+        items_.rank = items_.head = items_.next = nullptr;
+        items_.state = items_.mark = nullptr;
         release_index();
     }
-    void release_index() noexcept { put(starts_, n_starts_); }
+    void release_index() noexcept { put(index_.starts, index_.n_starts); }
     bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
-    std::uint64_t col_of(double x) const noexcept { return static_cast<std::uint64_t>(x / cell_); }
-    std::uint64_t row_of(double y) const noexcept { return static_cast<std::uint64_t>(y / cell_); }
+    std::uint64_t col_of(double x) const noexcept {
+        return static_cast<std::uint64_t>(x / geo_.cell);
+    }
+    std::uint64_t row_of(double y) const noexcept {
+        return static_cast<std::uint64_t>(y / geo_.cell);
+    }
+    // A grid entry's unit (while the grid holds units: the first pass) or item (after it).
+    static std::uint32_t unit_of(const GridEntry& e) noexcept { return e.id; }
+    static std::uint32_t item_of(const GridEntry& e) noexcept { return e.id; }
     bool within(Pos p, const GridEntry& e) const noexcept {
         double dx = std::fabs(p.x - e.x);
         if (dx > 0.5 * kFixedOneD) dx = kFixedOneD - dx;  // across the antimeridian
         const double dy = p.y - e.y;
-        return dx * dx + dy * dy < reach2_;
+        return dx * dx + dy * dy < geo_.reach2;
     }
     // A unit alone: its centre, and its sums as an item.
     Pos unit_pos(std::uint32_t u) const noexcept {
         Centre c;
-        if (input_ != nullptr) {
-            centre_of(input_[u], &c);
+        if (in_.items != nullptr) {
+            centre_of(in_.items[u], &c);
         } else {
-            centre_of_bin(st_->bins[u], &c);
+            centre_of_bin(in_.st->bins[u], &c);
         }
         return Pos{c.x, c.y};
     }
@@ -270,84 +245,48 @@ class Finalizer {
     Centre exact_centre(std::uint32_t i) const noexcept;
     // Item i takes item j: one ring, one count, the smaller rank.
     void join(std::uint32_t i, std::uint32_t j) noexcept {
-        count_[i] += count_[j];
-        rank_[i] = std::min(rank_[i], rank_[j]);
-        std::swap(next_[head_[i]], next_[head_[j]]);
+        items_.count[i] += items_.count[j];
+        items_.rank[i] = std::min(items_.rank[i], items_.rank[j]);
+        std::swap(items_.next[items_.head[i]], items_.next[items_.head[j]]);
     }
 
     template <typename PosOf>
     Status sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint32_t* index,
                         GridEntry* out) noexcept;
     Status first_pass(bool* absorbed) noexcept;
+    Status first_pass_seeds(FirstPass* first) noexcept;
+    Status first_pass_rings(FirstPass* first, bool* any_dirty) noexcept;
     Status first_pass_items(bool* absorbed) noexcept;
     Status rank_items() noexcept;
     template <typename T, typename Sort, typename Row>
-    Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key) noexcept;
-    Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept;
+    Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
+                           SeedOrder* order) noexcept;
+    template <typename F>
+    bool for_each_seed_candidate(const BinKeyRange* bins, F&& f) noexcept;
+    Status seed_order(std::uint32_t n_seeds, std::uint64_t max_count, const BinKeyRange* bins,
+                      SeedOrder* order) noexcept;
     Status update_grid(std::uint32_t* n_dirty) noexcept;
     Status index_grid() noexcept;
     template <typename F>
     std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
     Status pass(bool* absorbed) noexcept;
-    Status output_order(std::uint32_t* n, OutEntry** sorted, OutEntry** entries,
-                        OutEntry** entries_tmp) noexcept;
+    Status pass_candidates(std::uint32_t n_dirty, std::uint32_t* n_seeds,
+                           std::uint64_t* max_count) noexcept;
+    Status pass_absorb(const SeedOrder& order, bool* any) noexcept;
+    Status output_order(OutputOrder* order) noexcept;
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
 
-    const ClusterState* st_;
-    Allocator a_;
+    Input in_;
+    Geometry geo_;
+    Scratch mem_;
     Poller poll_;
-    std::size_t state_bytes_;
-    std::size_t live_ = 0;
-
-    std::uint32_t n0_ = 0;       // units
-    std::uint32_t n_items_ = 0;  // items: the first pass's seeds (0 until it ends)
-    bool first_ = true;          // in the first pass: grid entries and seeds are units
-    double query_ = 0;           // half-width of a neighbour query, fixed units, a little > reach
-    double cell_ = 0;            // grid cell side, fixed units, a little > query_
-    double reach2_ = 0;
-    std::uint64_t last_col_ = 0;
-
-    // The grid: live items (first pass: units) by cell, n_grid_ of n0_.
-    GridEntry* grid_ = nullptr;
-    std::uint32_t n_grid_ = 0;
-    // This pass's index of grid_: starts_[b] is the first entry at or after box cell b, for
-    // b <= the box's cells. The box is box_cols_ x box_rows_ cells from column box_col_, row
-    // box_row_. Cells, when the occupied cells' bounding box has at most about two cells per
-    // entry (the usual map viewport): b = (column - box_col_) * box_rows_ + (row - box_row_).
-    // Otherwise (sparse data) coarse columns: box_rows_ = 0, and b = (column - box_col_) >>
-    // col_shift_, a run of columns sorted by (column, row) that a query searches.
-    std::uint32_t* starts_ = nullptr;
-    std::uint64_t n_starts_ = 0;
-    std::uint64_t box_col_ = 0, box_row_ = 0, box_cols_ = 0, box_rows_ = 0;
-    int col_shift_ = 0;
-    // This pass's seed order: grid rows (n_order_ of them).
-    std::uint32_t* order_ = nullptr;
-    std::uint32_t n_order_ = 0;
-    // First pass only: the item each unit went to (kNone: not yet taken).
-    std::uint32_t* unit_item_ = nullptr;
-    // Over the bins, for the widths of the first pass's packed seed keys.
-    std::uint64_t max_bin_count_ = 0;
-    std::uint64_t kx_min_ = ~std::uint64_t{0}, kx_max_ = 0;
-    std::uint64_t ky_min_ = ~std::uint64_t{0}, ky_max_ = 0;
-
-    // The items, one allocation carved into arrays (get_item_arrays), by item number, but next_,
-    // which is by unit: every item's members form a ring, head_[i] -> next_ -> ... -> head_[i].
-    unsigned char* item_block_ = nullptr;
-    std::size_t item_block_bytes_ = 0;
-    std::uint64_t* count_ = nullptr;  // points
-    std::uint32_t* rank_ = nullptr;   // min over members of their first-pass item numbers
-    std::uint32_t* head_ = nullptr;   // a member unit
-    std::uint32_t* next_ = nullptr;   // by unit: the next member of its item's ring
-    std::uint8_t* state_ = nullptr;   // kClean / kDirty / kDead
-    std::uint8_t* mark_ = nullptr;    // this pass: kOut / kCandidate / kDone
-
-    // run_items: the input items (the units); run_items and run_to_items: where emit_items puts
-    // the result.
-    const Item* input_ = nullptr;
-    std::uint32_t n_input_ = 0;
-    ItemClusters* items_out_ = nullptr;
+    Grid grid_;
+    GridIndex index_;
+    Items items_;
+    std::uint32_t passes_ = 0;
+    std::uint64_t near_visits_ = 0;  // grid entries visited by neighbour queries
 };
 
 // Writes n grid entries to out, sorted by cell (ties in any order: what a query does with a
@@ -428,27 +367,28 @@ Status Finalizer::sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint3
     return s;
 }
 
-// Calls visit(grid entry) for every live item whose cell meets the square of half-width query_
+// Calls visit(grid entry) for every live item whose cell meets the square of half-width geo_.query
 // around q, columns wrapping around the world (x = 0 and x = 2^48 are the same meridian).
-// query_ is a little more than the reach, so an item within reach by the double arithmetic of
-// within() always lies in a visited cell; cells are a little wider than query_, so the square
-// (side 2 query_, under two cells) meets at most 3 x 3 cells. Returns the number of entries
+// geo_.query is a little more than the reach, so an item within reach by the double arithmetic of
+// within() always lies in a visited cell; cells are a little wider than geo_.query, so the square
+// (side 2 geo_.query, under two cells) meets at most 3 x 3 cells. Returns the number of entries
 // visited (work for the poll).
 template <typename F>
 std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
-    const double g = cell_, r = query_;
+    const double g = geo_.cell, r = geo_.query;
     const double world = kFixedOneD;
     struct Range {
         std::uint64_t lo, hi;
     } cols[2];
     int n_cols = 0;
     if (2.0 * r >= world) {
-        cols[n_cols++] = Range{0, last_col_};
+        cols[n_cols++] = Range{0, geo_.last_col};
     } else {
         const double a = q.x - r, b = q.x + r;
         cols[n_cols++] = Range{static_cast<std::uint64_t>(std::max(a, 0.0) / g),
                                static_cast<std::uint64_t>(std::min(b, world) / g)};
-        if (a < 0.0) cols[n_cols++] = Range{static_cast<std::uint64_t>((a + world) / g), last_col_};
+        if (a < 0.0)
+            cols[n_cols++] = Range{static_cast<std::uint64_t>((a + world) / g), geo_.last_col};
         if (b > world) cols[n_cols++] = Range{0, static_cast<std::uint64_t>((b - world) / g)};
         // Two ranges at most (2r < world: only one end can wrap); join them if they overlap.
         if (n_cols == 2) {
@@ -464,34 +404,36 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
     std::uint64_t visited = 0;
     for (int c = 0; c < n_cols; ++c) {
         for (std::uint64_t col = cols[c].lo; col <= cols[c].hi; ++col) {
-            if (col < box_col_ || col - box_col_ >= box_cols_) continue;
-            if (box_rows_ != 0) {  // the entries of rows lo .. hi are one run
-                const std::uint64_t lo = std::max(row_lo, box_row_);
-                const std::uint64_t hi = std::min(row_hi, box_row_ + box_rows_ - 1);
+            if (col < index_.box_col || col - index_.box_col >= index_.box_cols) continue;
+            if (index_.box_rows != 0) {  // the entries of rows lo .. hi are one run
+                const std::uint64_t lo = std::max(row_lo, index_.box_row);
+                const std::uint64_t hi = std::min(row_hi, index_.box_row + index_.box_rows - 1);
                 if (lo > hi) continue;
-                const std::uint64_t first = (col - box_col_) * box_rows_ - box_row_;
-                const GridEntry* end = grid_ + starts_[first + hi + 1];
-                for (const GridEntry* it = grid_ + starts_[first + lo]; it != end; ++it) {
+                const std::uint64_t first =
+                    (col - index_.box_col) * index_.box_rows - index_.box_row;
+                const GridEntry* end = grid_.entries + index_.starts[first + hi + 1];
+                for (const GridEntry* it = grid_.entries + index_.starts[first + lo]; it != end;
+                     ++it) {
                     visit(*it);
                     ++visited;
                 }
                 continue;
             }
-            const std::uint64_t run = (col - box_col_) >> col_shift_;
-            const GridEntry* end = grid_ + starts_[run + 1];
-            const GridEntry* it =
-                std::lower_bound(static_cast<const GridEntry*>(grid_ + starts_[run]), end, col,
-                                 [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
-                                     const std::uint64_t ec = col_of(e.x);
-                                     return ec != column ? ec < column : row_of(e.y) < row_lo;
-                                 });
+            const std::uint64_t run = (col - index_.box_col) >> index_.col_shift;
+            const GridEntry* end = grid_.entries + index_.starts[run + 1];
+            const GridEntry* it = std::lower_bound(
+                static_cast<const GridEntry*>(grid_.entries + index_.starts[run]), end, col,
+                [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
+                    const std::uint64_t ec = col_of(e.x);
+                    return ec != column ? ec < column : row_of(e.y) < row_lo;
+                });
             for (; it != end && col_of(it->x) == col && row_of(it->y) <= row_hi; ++it) {
                 visit(*it);
                 ++visited;
             }
         }
     }
-    near_visits += visited;
+    near_visits_ += visited;
     return visited;
 }
 

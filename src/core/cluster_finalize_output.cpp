@@ -10,8 +10,8 @@ namespace finalize {
 // row), without adding up an item.
 Centre Finalizer::exact_centre(std::uint32_t i) const noexcept {
     Centre c;
-    if (input_ == nullptr && next_[head_[i]] == head_[i]) {
-        centre_of_bin(st_->bins[head_[i]], &c);
+    if (in_.items == nullptr && items_.next[items_.head[i]] == items_.head[i]) {
+        centre_of_bin(in_.st->bins[items_.head[i]], &c);
     } else {
         std::uint64_t members = 0;
         centre_of(item_sum(i, &members), &c);
@@ -21,26 +21,25 @@ Centre Finalizer::exact_centre(std::uint32_t i) const noexcept {
 
 // Output order (contract 5): count descending, then the exact centre, y before x, then rank.
 // The sort key holds the count and as much of the centre's row (q of y) as fits; equal keys are
-// decided by the exact centres. *sorted: the live items in that order, in
-// *entries (the caller's to release, with *entries_tmp on failure; n entries each).
-Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry** entries,
-                               OutEntry** entries_tmp) noexcept {
+// decided by the exact centres. order->sorted: the n live items in that order, in order->entries
+// (the caller's to release, with order->entries_tmp on failure; n entries each).
+Status Finalizer::output_order(OutputOrder* order) noexcept {
     std::uint32_t n = 0;
     std::uint64_t max_count = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
-        if (state_[i] == kDead) continue;
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
+        if (items_.state[i] == kDead) continue;
         ++n;
-        max_count = std::max(max_count, count_[i]);
+        max_count = std::max(max_count, items_.count[i]);
     }
-    *n_out = n;
-    if (get(entries, n) != Status::Ok || get(entries_tmp, n) != Status::Ok)
+    order->n = n;
+    if (get(&order->entries, n) != Status::Ok || get(&order->entries_tmp, n) != Status::Ok)
         return Status::OutOfMemory;
     // Every cluster a lone marker (count 1, so r = 0): the order is (qy, qx), and the key holds
     // both, as offsets from their minima, as far as they fit (the usual tie otherwise: a row of
     // markers with one qy).
     std::uint64_t qy_min = ~std::uint64_t{0}, qy_max = 0, qx_min = ~std::uint64_t{0}, qx_max = 0;
-    for (std::uint32_t i = 0; i < n_items_ && max_count == 1; ++i) {
-        if (state_[i] == kDead) continue;
+    for (std::uint32_t i = 0; i < items_.n && max_count == 1; ++i) {
+        if (items_.state[i] == kDead) continue;
         const Centre c = exact_centre(i);
         qy_min = std::min(qy_min, c.qy);
         qy_max = std::max(qy_max, c.qy);
@@ -54,8 +53,8 @@ Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry
     const int x_used = bit_width(qx_max - qx_min);
     const int x_shift = x_used > x_bits ? x_used - x_bits : 0;
     n = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
-        if (state_[i] == kDead) continue;
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
+        if (items_.state[i] == kDead) continue;
         std::uint64_t members = 1, key;
         Centre c;
         if (max_count == 1) {
@@ -64,116 +63,119 @@ Status Finalizer::output_order(std::uint32_t* n_out, OutEntry** sorted, OutEntry
                                : (c.qy - qy_min) << x_bits | (c.qx - qx_min) >> x_shift;
         } else {
             centre_of(item_sum(i, &members), &c);
-            key = (max_count - count_[i]) << y_bits | c.qy >> y_shift;
+            key = (max_count - items_.count[i]) << y_bits | c.qy >> y_shift;
         }
-        (*entries)[n++] = OutEntry{key, i, 0};
+        order->entries[n++] = OutEntry{key, i, 0};
         if (canceled(members)) return Status::Canceled;
     }
-    *sorted = polled_sort(
-        *entries, *entries_tmp, n,
+    order->sorted = polled_sort(
+        order->entries, order->entries_tmp, n,
         [this](const OutEntry& a, const OutEntry& b) noexcept {
             if (a.key != b.key) return a.key < b.key;
             const std::uint32_t i = a.item, j = b.item;
-            if (count_[i] != count_[j]) return count_[i] > count_[j];
+            if (items_.count[i] != items_.count[j]) return items_.count[i] > items_.count[j];
             const Centre ci = exact_centre(i), cj = exact_centre(j);
             if (ci.qy != cj.qy) return ci.qy < cj.qy;
             if (ci.ry != cj.ry) return ci.ry < cj.ry;
             if (ci.qx != cj.qx) return ci.qx < cj.qx;
             if (ci.rx != cj.rx) return ci.rx < cj.rx;
-            return rank_[i] < rank_[j];
+            return items_.rank[i] < items_.rank[j];
         },
         poll_);
-    if (*sorted == nullptr) return Status::Canceled;
+    if (order->sorted == nullptr) return Status::Canceled;
     // The other buffer goes before the output is allocated.
-    if (*sorted == *entries) {
-        put(*entries_tmp, n);
+    if (order->sorted == order->entries) {
+        put(order->entries_tmp, n);
     } else {
-        put(*entries, n);
-        *entries = *entries_tmp;
-        *entries_tmp = nullptr;
+        put(order->entries, n);
+        order->entries = order->entries_tmp;
+        order->entries_tmp = nullptr;
     }
     return Status::Ok;
 }
 
 Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                        std::size_t* n_assign) noexcept {
-    std::uint32_t n = 0;
-    OutEntry *sorted = nullptr, *entries = nullptr, *entries_tmp = nullptr;
-    Status s = output_order(&n, &sorted, &entries, &entries_tmp);
+    const Allocator& a = mem_.allocator();
+    OutputOrder order;
+    Status s = output_order(&order);
+    const std::uint32_t n = order.n;
     Cluster* clusters = nullptr;
     ClusterBinAssignment* pairs = nullptr;
     if (s == Status::Ok) {
-        clusters = static_cast<Cluster*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Cluster) + 1));
+        clusters = static_cast<Cluster*>(a.alloc(a.ctx, std::size_t{n} * sizeof(Cluster) + 1));
         if (want_assign)
             pairs = static_cast<ClusterBinAssignment*>(
-                a_.alloc(a_.ctx, std::size_t{n0_} * sizeof(ClusterBinAssignment) + 1));
+                a.alloc(a.ctx, std::size_t{in_.n} * sizeof(ClusterBinAssignment) + 1));
         if (clusters == nullptr || (want_assign && pairs == nullptr)) s = Status::OutOfMemory;
     }
     for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        const std::uint32_t i = sorted[k].item;
+        const std::uint32_t i = order.sorted[k].item;
         std::uint64_t members = 0;
         cluster_of_item(item_sum(i, &members), &clusters[k]);
         if (want_assign) {
-            std::uint32_t u = head_[i];
+            std::uint32_t u = items_.head[i];
             do {
-                pairs[u] = ClusterBinAssignment{ClusterBinKey{st_->bins[u].kx, st_->bins[u].ky}, k};
-                u = next_[u];
-            } while (u != head_[i]);
+                pairs[u] =
+                    ClusterBinAssignment{ClusterBinKey{in_.st->bins[u].kx, in_.st->bins[u].ky}, k};
+                u = items_.next[u];
+            } while (u != items_.head[i]);
         }
         if (canceled(members)) s = Status::Canceled;
     }
-    put(entries_tmp, n);
-    put(entries, n);
+    put(order.entries_tmp, n);
+    put(order.entries, n);
     if (s != Status::Ok) {
-        if (pairs != nullptr) a_.release(a_.ctx, pairs);
-        if (clusters != nullptr) a_.release(a_.ctx, clusters);
+        if (pairs != nullptr) a.release(a.ctx, pairs);
+        if (clusters != nullptr) a.release(a.ctx, clusters);
         return s;
     }
     if (want_assign) {
-        std::sort(pairs, pairs + n0_,
+        std::sort(pairs, pairs + in_.n,
                   [](const ClusterBinAssignment& x, const ClusterBinAssignment& y) noexcept {
                       return x.key.kx != y.key.kx ? x.key.kx < y.key.kx : x.key.ky < y.key.ky;
                   });
         *assign = pairs;
-        *n_assign = n0_;
+        *n_assign = in_.n;
     }
     *out = ClusterList{clusters, n};
     return Status::Ok;
 }
 
 // The clusters as items in output order, and the cluster of every input (bin, or given item),
-// into *items_out_.
+// into *in_.items_out.
 Status Finalizer::emit_items() noexcept {
-    std::uint32_t n = 0;
-    OutEntry *sorted = nullptr, *entries = nullptr, *entries_tmp = nullptr;
-    Status s = output_order(&n, &sorted, &entries, &entries_tmp);
+    const Allocator& a = mem_.allocator();
+    OutputOrder order;
+    Status s = output_order(&order);
+    const std::uint32_t n = order.n;
     Item* items = nullptr;
     std::uint32_t* of_input = nullptr;
     if (s == Status::Ok) {
-        items = static_cast<Item*>(a_.alloc(a_.ctx, std::size_t{n} * sizeof(Item) + 1));
+        items = static_cast<Item*>(a.alloc(a.ctx, std::size_t{n} * sizeof(Item) + 1));
         of_input = static_cast<std::uint32_t*>(
-            a_.alloc(a_.ctx, std::size_t{n0_} * sizeof(std::uint32_t) + 1));
+            a.alloc(a.ctx, std::size_t{in_.n} * sizeof(std::uint32_t) + 1));
         if (items == nullptr || of_input == nullptr) s = Status::OutOfMemory;
     }
     for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        const std::uint32_t i = sorted[k].item;
+        const std::uint32_t i = order.sorted[k].item;
         std::uint64_t members = 0;
         items[k] = item_sum(i, &members);
-        std::uint32_t u = head_[i];
+        std::uint32_t u = items_.head[i];
         do {
             of_input[u] = k;
-            u = next_[u];
-        } while (u != head_[i]);
+            u = items_.next[u];
+        } while (u != items_.head[i]);
         if (canceled(members)) s = Status::Canceled;
     }
-    put(entries_tmp, n);
-    put(entries, n);
+    put(order.entries_tmp, n);
+    put(order.entries, n);
     if (s != Status::Ok) {
-        if (items != nullptr) a_.release(a_.ctx, items);
-        if (of_input != nullptr) a_.release(a_.ctx, of_input);
+        if (items != nullptr) a.release(a.ctx, items);
+        if (of_input != nullptr) a.release(a.ctx, of_input);
         return s;
     }
-    *items_out_ = ItemClusters{items, n, of_input, n0_};
+    *in_.items_out = ItemClusters{items, n, of_input, in_.n};
     return Status::Ok;
 }
 

@@ -7,10 +7,11 @@ namespace cluster_internal {
 namespace finalize {
 
 // Sorts n keys with sort(keys, tmp) (which returns the array holding the result, or nullptr on
-// cancel), then writes row_of_key(sorted key) into order_ (allocated here) and releases the keys.
+// cancel), then writes row_of_key(sorted key) into *order (allocated here, the caller's to
+// release, whatever the status) and releases the keys.
 template <typename T, typename Sort, typename Row>
-Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort,
-                                  Row&& row_of_key) noexcept {
+Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
+                                  SeedOrder* order) noexcept {
     T* tmp = nullptr;
     Status s = get(&tmp, n);
     const T* sorted = s == Status::Ok ? sort(keys, tmp) : nullptr;
@@ -22,10 +23,10 @@ Status Finalizer::order_from_keys(T* keys, std::uint32_t n, Sort&& sort,
         put(keys, n);
         keys = tmp;
     }
-    n_order_ = n;
-    if (s == Status::Ok) s = get(&order_, n_order_);
+    order->n = n;
+    if (s == Status::Ok) s = get(&order->rows, order->n);
     for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        order_[k] = row_of_key(keys[k]);
+        order->rows[k] = row_of_key(keys[k]);
         if (canceled(1)) s = Status::Canceled;
     }
     put(keys, n);
@@ -41,30 +42,42 @@ bool seed_entry_less(const SeedEntry& u, const SeedEntry& v) noexcept {
 }
 }  // namespace
 
+// Calls f(grid row, count, a, b) for every seed candidate, in grid order: while the grid holds
+// units (the first pass), every unit with its bin key's offsets from *bins as (a, b); after, the
+// items marked kCandidate with their rank as a. False when canceled.
+template <typename F>
+bool Finalizer::for_each_seed_candidate(const BinKeyRange* bins, F&& f) noexcept {
+    const bool units = grid_.holds == GridHolds::kUnits;
+    for (std::uint32_t r = 0; r < grid_.n; ++r) {
+        const GridEntry& e = grid_.entries[r];
+        if (units) {
+            const Bin& bin = in_.st->bins[unit_of(e)];
+            f(r, bin.count, bin.kx - bins->kx_min, bin.ky - bins->ky_min);
+        } else if (items_.mark[item_of(e)] == kCandidate) {
+            const std::uint32_t i = item_of(e);
+            f(r, items_.count[i], std::uint64_t{items_.rank[i]}, std::uint64_t{0});
+        }
+        if (canceled(1)) return false;
+    }
+    return true;
+}
+
 // Puts the n_seeds candidates (first pass: every unit; later: items marked kCandidate), whose
-// counts are at most max_count, in seed order, as grid rows into order_. Packed into one key when
-// the fields fit 64 or 128 bits: count descending (as max_count - count), then (kx, ky) offsets
-// in the first pass or the rank in later passes, then the grid row, which only carries the entry
+// counts are at most max_count, in seed order, as grid rows into *order (the caller's to release,
+// whatever the status). Packed into one key when the fields fit 64 or 128 bits: count descending
+// (as max_count - count), then (kx, ky) offsets from *bins in the first pass (the grid holds
+// units) or the rank in later passes, then the grid row, which only carries the entry
 // through the sort: (count, kx, ky) and (count, rank) are unique, so the order is the same total
 // order whatever sort produces it.
-Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noexcept {
-    const int row_bits = bit_width(n_grid_ - 1);
-    const int a_bits = first_ ? bit_width(kx_max_ - kx_min_) : bit_width(n_items_ - 1);
-    const int b_bits = first_ ? bit_width(ky_max_ - ky_min_) : 0;
+Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count,
+                             const BinKeyRange* bins, SeedOrder* order) noexcept {
+    const bool units = grid_.holds == GridHolds::kUnits;  // the first pass: *bins is its ranges
+    const int row_bits = bit_width(grid_.n - 1);
+    const int a_bits = units ? bit_width(bins->kx_max - bins->kx_min) : bit_width(items_.n - 1);
+    const int b_bits = units ? bit_width(bins->ky_max - bins->ky_min) : 0;
     const int bits = bit_width(max_count) + a_bits + b_bits + row_bits;
-    // Calls f(row, count, a, b) for every candidate, in grid order.
-    const auto for_each_candidate = [this](auto&& f) noexcept {
-        for (std::uint32_t r = 0; r < n_grid_; ++r) {
-            const std::uint32_t i = grid_[r].index;
-            if (first_) {
-                const Bin& bin = st_->bins[i];
-                f(r, bin.count, bin.kx - kx_min_, bin.ky - ky_min_);
-            } else if (mark_[i] == kCandidate) {
-                f(r, count_[i], std::uint64_t{rank_[i]}, std::uint64_t{0});
-            }
-            if (canceled(1)) return false;
-        }
-        return true;
+    const auto for_each_candidate = [this, bins](auto&& f) noexcept {
+        return for_each_seed_candidate(bins, f);
     };
     const auto packed = [&](std::uint32_t r, std::uint64_t count, std::uint64_t a,
                             std::uint64_t b) noexcept {
@@ -91,7 +104,8 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
             },
             [row_mask](std::uint64_t key) noexcept {
                 return static_cast<std::uint32_t>(key & row_mask);
-            });
+            },
+            order);
     }
     if (bits <= 128) {
         Key128* keys = nullptr;
@@ -108,7 +122,8 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
             },
             [row_mask](const Key128& key) noexcept {
                 return static_cast<std::uint32_t>(key.lo & row_mask);
-            });
+            },
+            order);
     }
     SeedEntry* entries = nullptr;
     if (get(&entries, n_seeds) != Status::Ok) return Status::OutOfMemory;
@@ -122,90 +137,110 @@ Status Finalizer::seed_order(std::uint32_t n_seeds, std::uint64_t max_count) noe
         [&](SeedEntry* x, SeedEntry* y) noexcept {
             return polled_sort(x, y, n_seeds, seed_entry_less, poll_);
         },
-        [](const SeedEntry& e) noexcept { return e.row; });
+        [](const SeedEntry& e) noexcept { return e.row; }, order);
 }
 
 // The first pass, over the bins: every bin is a candidate, and the items are created as its seeds
 // are, numbered in seed order. Rank = item number: that orders items as the seeds' positions in
 // the pass did (a seed comes before every bin it takes, so its position is its item's least).
 Status Finalizer::first_pass(bool* absorbed) noexcept {
+    FirstPass first;
+    grid_.holds = GridHolds::kUnits;
+    Status s = first_pass_seeds(&first);
+    bool any_dirty = false;
+    if (s == Status::Ok) s = first_pass_rings(&first, &any_dirty);
+    put(first.order.rows, first.order.n);  // both released already, unless s is not Ok
+    put(first.unit_item, in_.n);
+    if (s != Status::Ok) return s;
+    std::memset(items_.mark, kOut, items_.n);
+    *absorbed = any_dirty;
+    return Status::Ok;
+}
+
+// The first pass's steps 1 and 2: who goes where, into first->unit_item.
+Status Finalizer::first_pass_seeds(FirstPass* first) noexcept {
     // 1. The ranges of the seed key fields, the grid, the seed order.
-    for (std::uint32_t b = 0; b < n0_; ++b) {
-        const Bin& bin = st_->bins[b];
-        max_bin_count_ = std::max(max_bin_count_, bin.count);
-        kx_min_ = std::min(kx_min_, bin.kx);
-        kx_max_ = std::max(kx_max_, bin.kx);
-        ky_min_ = std::min(ky_min_, bin.ky);
-        ky_max_ = std::max(ky_max_, bin.ky);
+    BinKeyRange& keys = first->keys;
+    for (std::uint32_t b = 0; b < in_.n; ++b) {
+        const Bin& bin = in_.st->bins[b];
+        keys.max_count = std::max(keys.max_count, bin.count);
+        keys.kx_min = std::min(keys.kx_min, bin.kx);
+        keys.kx_max = std::max(keys.kx_max, bin.kx);
+        keys.ky_min = std::min(keys.ky_min, bin.ky);
+        keys.ky_max = std::max(keys.ky_max, bin.ky);
         if (canceled(1)) return Status::Canceled;
     }
     Status s = sorted_cells(
-        n0_, [this](std::uint32_t b) noexcept { return unit_pos(b); }, nullptr, grid_);
+        in_.n, [this](std::uint32_t b) noexcept { return unit_pos(b); }, nullptr, grid_.entries);
     if (s != Status::Ok) return s;
-    n_grid_ = n0_;
-    s = seed_order(n0_, max_bin_count_);
+    grid_.n = in_.n;
+    s = seed_order(in_.n, keys.max_count, &keys, &first->order);
     if (s == Status::Ok) s = index_grid();
-    if (s == Status::Ok) s = get(&unit_item_, n0_);
+    if (s == Status::Ok) s = get(&first->unit_item, in_.n);
     if (s != Status::Ok) return s;
-    std::memset(unit_item_, 0xFF, std::size_t{n0_} * sizeof(std::uint32_t));  // kNone
+    std::uint32_t* unit_item = first->unit_item;
+    std::memset(unit_item, 0xFF, std::size_t{in_.n} * sizeof(std::uint32_t));  // kNone
 
     // 2. Greedy absorption, heaviest first, deciding only who goes where: each seed opens an
     // item and takes its bins.
-    for (std::uint32_t k = 0; k < n0_; ++k) {
-        const GridEntry& seed = grid_[order_[k]];
-        if (unit_item_[seed.index] != kNone) continue;  // taken by an earlier seed
-        const std::uint32_t i = n_items_++;
-        unit_item_[seed.index] = i;
+    for (std::uint32_t k = 0; k < in_.n; ++k) {
+        const GridEntry& seed = grid_.entries[first->order.rows[k]];
+        if (unit_item[unit_of(seed)] != kNone) continue;  // taken by an earlier seed
+        const std::uint32_t i = items_.n++;
+        unit_item[unit_of(seed)] = i;
         const Pos q{seed.x, seed.y};
         const std::uint64_t work = for_each_near(q, [&](const GridEntry& e) noexcept {
-            if (unit_item_[e.index] != kNone || !within(q, e)) return;
-            unit_item_[e.index] = i;
+            if (unit_item[unit_of(e)] != kNone || !within(q, e)) return;
+            unit_item[unit_of(e)] = i;
         });
         if (canceled(work + 1)) return Status::Canceled;
     }
-    put(order_, n_order_);
+    put(first->order.rows, first->order.n);
     release_index();
+    return Status::Ok;
+}
 
+// The first pass's steps 3 and 4: the items from first->unit_item, which is released after.
+Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     // 3. The items: rings of their bins, counts; an item of one bin is clean (its seed took
     // nothing), of more, dirty.
-    s = get_item_arrays();
+    const Status s = get_item_arrays();
     if (s != Status::Ok) return s;
-    std::memset(head_, 0xFF, std::size_t{n_items_} * sizeof(std::uint32_t));  // kNone
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
-        count_[i] = 0;
-        rank_[i] = i;
+    const std::uint32_t* unit_item = first->unit_item;
+    std::memset(items_.head, 0xFF, std::size_t{items_.n} * sizeof(std::uint32_t));  // kNone
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
+        items_.count[i] = 0;
+        items_.rank[i] = i;
     }
-    for (std::uint32_t b = 0; b < n0_; ++b) {
-        const std::uint32_t i = unit_item_[b];
-        count_[i] += st_->bins[b].count;
-        if (head_[i] == kNone) {
-            head_[i] = next_[b] = b;
+    for (std::uint32_t b = 0; b < in_.n; ++b) {
+        const std::uint32_t i = unit_item[b];
+        items_.count[i] += in_.st->bins[b].count;
+        if (items_.head[i] == kNone) {
+            items_.head[i] = items_.next[b] = b;
         } else {
-            next_[b] = next_[head_[i]];
-            next_[head_[i]] = b;
+            items_.next[b] = items_.next[items_.head[i]];
+            items_.next[items_.head[i]] = b;
         }
         if (canceled(1)) return Status::Canceled;
     }
-    bool any_dirty = false;
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
-        state_[i] = next_[head_[i]] == head_[i] ? kClean : kDirty;
-        any_dirty |= state_[i] == kDirty;
+    *any_dirty = false;
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
+        items_.state[i] = items_.next[items_.head[i]] == items_.head[i] ? kClean : kDirty;
+        *any_dirty |= items_.state[i] == kDirty;
     }
 
     // 4. From bins to items: the grid keeps the entries of the clean items (seeds that took
     // nothing, so their only bin is the seed), renumbered; they are where those items are.
     std::uint32_t kept = 0;
-    for (std::uint32_t r = 0; r < n_grid_; ++r) {
-        GridEntry e = grid_[r];
-        e.index = unit_item_[e.index];
-        if (state_[e.index] == kClean) grid_[kept++] = e;
+    for (std::uint32_t r = 0; r < grid_.n; ++r) {
+        GridEntry e = grid_.entries[r];
+        e.id = unit_item[unit_of(e)];
+        if (items_.state[item_of(e)] == kClean) grid_.entries[kept++] = e;
         if (canceled(1)) return Status::Canceled;
     }
-    n_grid_ = kept;
-    put(unit_item_, n0_);
-    std::memset(mark_, kOut, n_items_);
-    first_ = false;
-    *absorbed = any_dirty;
+    grid_.n = kept;
+    grid_.holds = GridHolds::kItems;
+    put(first->unit_item, in_.n);
     return Status::Ok;
 }
 
@@ -217,54 +252,71 @@ Status Finalizer::pass(bool* absorbed) noexcept {
     Status s = update_grid(&n_dirty);
     if (s == Status::Ok) s = index_grid();
     if (s != Status::Ok) return s;
+    // 2. The candidates, in seed order.
+    std::uint32_t n_seeds = 0;
+    std::uint64_t max_count = 0;
+    s = pass_candidates(n_dirty, &n_seeds, &max_count);
+    if (s != Status::Ok) return s;
+    SeedOrder order;
+    s = seed_order(n_seeds, max_count, nullptr, &order);
+    // 3. Greedy absorption, heaviest first.
+    if (s == Status::Ok) s = pass_absorb(order, absorbed);
+    put(order.rows, order.n);
+    return s;
+}
 
-    // 2. The candidates: the dirty items and every clean item within reach of one (none to look
-    // for when every live item is dirty: the first pass of run_items).
-    for (std::uint32_t r = 0; r < n_grid_; ++r)
-        if (state_[grid_[r].index] == kDirty) mark_[grid_[r].index] = kCandidate;
-    for (std::uint32_t r = 0; r < n_grid_ && n_dirty < n_grid_; ++r) {
-        if (state_[grid_[r].index] != kDirty) continue;
-        const Pos q{grid_[r].x, grid_[r].y};
+// Marks the candidates kCandidate: the dirty items and every clean item within reach of one (none
+// to look for when every live item is dirty: the first pass of run_items). *n_seeds: how many,
+// *max_count: their largest count.
+Status Finalizer::pass_candidates(std::uint32_t n_dirty, std::uint32_t* n_seeds,
+                                  std::uint64_t* max_count) noexcept {
+    for (std::uint32_t r = 0; r < grid_.n; ++r) {
+        const std::uint32_t i = item_of(grid_.entries[r]);
+        if (items_.state[i] == kDirty) items_.mark[i] = kCandidate;
+    }
+    for (std::uint32_t r = 0; r < grid_.n && n_dirty < grid_.n; ++r) {
+        if (items_.state[item_of(grid_.entries[r])] != kDirty) continue;
+        const Pos q{grid_.entries[r].x, grid_.entries[r].y};
         const std::uint64_t work = for_each_near(q, [&](const GridEntry& e) noexcept {
-            if (state_[e.index] == kClean && mark_[e.index] == kOut && within(q, e))
-                mark_[e.index] = kCandidate;
+            const std::uint32_t j = item_of(e);
+            if (items_.state[j] == kClean && items_.mark[j] == kOut && within(q, e))
+                items_.mark[j] = kCandidate;
         });
         if (canceled(work + 1)) return Status::Canceled;
     }
-    std::uint32_t n_seeds = 0;
-    std::uint64_t max_count = 0;
-    for (std::uint32_t i = 0; i < n_items_; ++i) {
+    for (std::uint32_t i = 0; i < items_.n; ++i) {
         if (canceled(1)) return Status::Canceled;
-        if (mark_[i] != kCandidate) continue;
-        ++n_seeds;
-        max_count = std::max(max_count, count_[i]);
+        if (items_.mark[i] != kCandidate) continue;
+        ++*n_seeds;
+        *max_count = std::max(*max_count, items_.count[i]);
     }
-    s = seed_order(n_seeds, max_count);
-    if (s != Status::Ok) return s;
+    return Status::Ok;
+}
 
-    // 3. Greedy absorption, heaviest first.
-    bool any = false;
-    for (std::uint32_t k = 0; k < n_seeds; ++k) {
-        const GridEntry& seed = grid_[order_[k]];
-        const std::uint32_t i = seed.index;
-        if (mark_[i] != kCandidate) continue;  // taken by an earlier seed
-        mark_[i] = kDone;
+// Each seed in order, not yet taken, takes the candidates within its reach; the marks go back to
+// kOut after. *any: whether a seed took any.
+Status Finalizer::pass_absorb(const SeedOrder& order, bool* any) noexcept {
+    for (std::uint32_t k = 0; k < order.n; ++k) {
+        const GridEntry& seed = grid_.entries[order.rows[k]];
+        const std::uint32_t i = item_of(seed);
+        if (items_.mark[i] != kCandidate) continue;  // taken by an earlier seed
+        items_.mark[i] = kDone;
         const Pos q{seed.x, seed.y};
         bool took = false;
         const std::uint64_t work = for_each_near(q, [&](const GridEntry& e) noexcept {
-            if (mark_[e.index] != kCandidate || !within(q, e)) return;
-            mark_[e.index] = kDone;
-            state_[e.index] = kDead;
-            join(i, e.index);
+            const std::uint32_t j = item_of(e);
+            if (items_.mark[j] != kCandidate || !within(q, e)) return;
+            items_.mark[j] = kDone;
+            items_.state[j] = kDead;
+            join(i, j);
             took = true;
         });
-        state_[i] = took ? kDirty : kClean;
-        any |= took;
+        items_.state[i] = took ? kDirty : kClean;
+        *any |= took;
         if (canceled(work + 1)) return Status::Canceled;
     }
-    for (std::uint32_t k = 0; k < n_seeds; ++k) mark_[grid_[order_[k]].index] = kOut;
-    put(order_, n_order_);
-    *absorbed = any;
+    for (std::uint32_t k = 0; k < order.n; ++k)
+        items_.mark[item_of(grid_.entries[order.rows[k]])] = kOut;
     return Status::Ok;
 }
 
@@ -274,82 +326,86 @@ Status Finalizer::pass(bool* absorbed) noexcept {
 // are ranked anew in that order: like the first pass over bins (by bin key), so that
 // consecutive seeds query neighbouring parts of the grid instead of a cache miss each.
 Status Finalizer::first_pass_items(bool* absorbed) noexcept {
-    n_items_ = n0_;
+    items_.n = in_.n;
     Status s = get_item_arrays();
     if (s != Status::Ok) return s;
-    for (std::uint32_t i = 0; i < n0_; ++i) {
-        head_[i] = next_[i] = i;
-        count_[i] = input_[i].count;
-        state_[i] = kDirty;
-        mark_[i] = kOut;
+    for (std::uint32_t i = 0; i < in_.n; ++i) {
+        items_.head[i] = items_.next[i] = i;
+        items_.count[i] = in_.items[i].count;
+        items_.state[i] = kDirty;
+        items_.mark[i] = kOut;
     }
     s = rank_items();
     if (s != Status::Ok) return s;
-    n_grid_ = 0;
-    first_ = false;
+    grid_.n = 0;
+    grid_.holds = GridHolds::kItems;
     return pass(absorbed);
 }
 
-// rank_[i] = the position of item i in the order (cell of its centre, given rank). Packed into
+// items_.rank[i]: the position of item i in the order (cell of its centre, given rank). Packed into
 // one uint64 and radix sorted when the fields fit and the given ranks are 0 .. n - 1 (as the
 // hierarchy gives them), else sorted as entries.
 Status Finalizer::rank_items() noexcept {
     std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0},
                   row_max = 0;
     bool dense_ranks = true;
-    std::memset(rank_, 0xFF, std::size_t{n0_} * sizeof(std::uint32_t));  // given rank -> item
-    for (std::uint32_t i = 0; i < n0_; ++i) {
+    // The rank array lends its room, until the items have their ranks, to the map from a given
+    // rank to its item (kNone: none), which tells whether the given ranks are 0 .. n - 1.
+    std::uint32_t* const item_of_given = items_.rank;
+    std::memset(item_of_given, 0xFF, std::size_t{in_.n} * sizeof(std::uint32_t));
+    for (std::uint32_t i = 0; i < in_.n; ++i) {
         const Pos p = unit_pos(i);
         col_min = std::min(col_min, col_of(p.x));
         col_max = std::max(col_max, col_of(p.x));
         row_min = std::min(row_min, row_of(p.y));
         row_max = std::max(row_max, row_of(p.y));
-        const std::uint32_t given = input_[i].rank;
-        if (given >= n0_ || rank_[given] != kNone) {
+        const std::uint32_t given = in_.items[i].rank;
+        if (given >= in_.n || item_of_given[given] != kNone) {
             dense_ranks = false;
         } else {
-            rank_[given] = i;
+            item_of_given[given] = i;
         }
         if (canceled(1)) return Status::Canceled;
     }
-    const int rank_bits = bit_width(n0_ - 1), row_bits = bit_width(row_max - row_min);
+    const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(row_max - row_min);
     const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
     if (dense_ranks && bits <= 64) {
         std::uint64_t *keys = nullptr, *tmp = nullptr;
-        if (get(&keys, n0_) != Status::Ok || get(&tmp, n0_) != Status::Ok) {
-            put(keys, n0_);
+        if (get(&keys, in_.n) != Status::Ok || get(&tmp, in_.n) != Status::Ok) {
+            put(keys, in_.n);
             return Status::OutOfMemory;
         }
-        for (std::uint32_t i = 0; i < n0_; ++i) {
+        for (std::uint32_t i = 0; i < in_.n; ++i) {
             const Pos p = unit_pos(i);
             keys[i] = ((col_of(p.x) - col_min) << row_bits | (row_of(p.y) - row_min)) << rank_bits |
-                      input_[i].rank;
+                      in_.items[i].rank;
         }
-        const std::uint64_t* sorted = radix_sort(keys, tmp, n0_, 0, bits, poll_);
+        const std::uint64_t* sorted = radix_sort(keys, tmp, in_.n, 0, bits, poll_);
         if (sorted != nullptr) {
-            // rank_ maps a given rank to its item until every item has its new rank: the sorted
-            // keys' items are read into the other buffer before rank_ is overwritten.
+            // The sorted keys' items are read (through item_of_given) into the other buffer
+            // before the ranks overwrite that map.
             std::uint64_t* by_item = sorted == keys ? tmp : keys;
             const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
-            for (std::uint32_t k = 0; k < n0_; ++k) by_item[k] = rank_[sorted[k] & rank_mask];
-            for (std::uint32_t k = 0; k < n0_; ++k) rank_[by_item[k]] = k;
+            for (std::uint32_t k = 0; k < in_.n; ++k)
+                by_item[k] = item_of_given[sorted[k] & rank_mask];
+            for (std::uint32_t k = 0; k < in_.n; ++k) items_.rank[by_item[k]] = k;
         }
-        put(tmp, n0_);
-        put(keys, n0_);
+        put(tmp, in_.n);
+        put(keys, in_.n);
         return sorted != nullptr ? Status::Ok : Status::Canceled;
     }
     SeedEntry *entries = nullptr, *tmp = nullptr;
-    if (get(&entries, n0_) != Status::Ok || get(&tmp, n0_) != Status::Ok) {
-        put(entries, n0_);
+    if (get(&entries, in_.n) != Status::Ok || get(&tmp, in_.n) != Status::Ok) {
+        put(entries, in_.n);
         return Status::OutOfMemory;
     }
-    for (std::uint32_t i = 0; i < n0_; ++i) {
+    for (std::uint32_t i = 0; i < in_.n; ++i) {
         const Pos p = unit_pos(i);
-        entries[i] = SeedEntry{{col_of(p.x), row_of(p.y), input_[i].rank}, i, 0};
+        entries[i] = SeedEntry{{col_of(p.x), row_of(p.y), in_.items[i].rank}, i, 0};
     }
     // (cell, given rank): unique.
     const SeedEntry* sorted = polled_sort(
-        entries, tmp, n0_,
+        entries, tmp, in_.n,
         [](const SeedEntry& x, const SeedEntry& y) noexcept {
             if (x.key[0] != y.key[0]) return x.key[0] < y.key[0];
             if (x.key[1] != y.key[1]) return x.key[1] < y.key[1];
@@ -357,9 +413,9 @@ Status Finalizer::rank_items() noexcept {
         },
         poll_);
     if (sorted != nullptr)
-        for (std::uint32_t k = 0; k < n0_; ++k) rank_[sorted[k].row] = k;
-    put(tmp, n0_);
-    put(entries, n0_);
+        for (std::uint32_t k = 0; k < in_.n; ++k) items_.rank[sorted[k].row] = k;
+    put(tmp, in_.n);
+    put(entries, in_.n);
     return sorted != nullptr ? Status::Ok : Status::Canceled;
 }
 
