@@ -18,6 +18,7 @@
 #include "mercator.hpp"
 #include "mercator_series.hpp"
 #include "polled_sort.hpp"
+#include "quadkey.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -50,13 +51,7 @@ void init_params(ClusterState* st, int zoom, double radius_px, bool has_id) noex
     st->reach = reach < kMaxReachFixed ? reach : kMaxReachFixed;
 }
 
-Status validate_lat_lon(double lat, double lon) noexcept {
-    if (!std::isfinite(lat)) return Status::LatNotFinite;
-    if (!std::isfinite(lon)) return Status::LonNotFinite;
-    if (lat < -90.0 || lat > 90.0) return Status::LatOutOfRange;
-    if (lon < -180.0 || lon > 180.0) return Status::LonOutOfRange;
-    return Status::Ok;
-}
+Status validate_lat_lon(double lat, double lon) noexcept { return check_latlon(lat, lon); }
 
 namespace {
 
