@@ -2,6 +2,8 @@
 // assignment) or as items.
 #include "cluster_finalize_internal.hpp"
 
+#include <cstring>
+
 namespace geocluster {
 namespace cluster_internal {
 namespace finalize {
@@ -131,10 +133,25 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
         return s;
     }
     if (want_assign) {
-        std::sort(pairs, pairs + in_.n,
-                  [](const ClusterBinAssignment& x, const ClusterBinAssignment& y) noexcept {
-                      return x.key.kx != y.key.kx ? x.key.kx < y.key.kx : x.key.ky < y.key.ky;
-                  });
+        // One entry per bin: sorted with polls, so that a cancel does not wait for the sort.
+        const auto by_key = [](const ClusterBinAssignment& x,
+                               const ClusterBinAssignment& y) noexcept {
+            return x.key.kx != y.key.kx ? x.key.kx < y.key.kx : x.key.ky < y.key.ky;
+        };
+        ClusterBinAssignment* tmp = nullptr;
+        const ClusterBinAssignment* sorted = pairs;
+        if (in_.n > 1) {
+            const Status got = get(&tmp, in_.n);
+            sorted = got == Status::Ok ? polled_sort(pairs, tmp, in_.n, by_key, poll_) : nullptr;
+            if (sorted == tmp && tmp != nullptr)
+                std::memcpy(pairs, tmp, in_.n * sizeof(ClusterBinAssignment));
+            if (got == Status::Ok) put(tmp, in_.n);
+            if (sorted == nullptr) {
+                a.release(a.ctx, pairs);
+                a.release(a.ctx, clusters);
+                return got == Status::Ok ? Status::Canceled : got;
+            }
+        }
         *assign = pairs;
         *n_assign = in_.n;
     }
