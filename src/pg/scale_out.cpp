@@ -118,6 +118,8 @@ GEOCLUSTER_FUNCTION(cluster_viewport_merge) {
     if (s == Status::StateTooLarge)
         raise_status(s, "Merging %zu nodes needs more than geocluster.max_state_memory, %zu bytes.",
                      n, budget);
+    if (s == Status::ClusterTooManyPoints)
+        raise_status(s, "The counts of the %zu nodes add up to more than 2^46.", n);
     if (s != Status::Ok && bad < n)
         raise_status(s,
                      "A node has count %lld, centre (%g, %g), box (%g, %g, %g, %g) (min_lat, "

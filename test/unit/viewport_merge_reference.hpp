@@ -4,7 +4,8 @@
 //  - check_merge: what holds for any input without knowing which parts went where: counts add
 //    up, no two centres closer than the radius (across the antimeridian), cluster_agg's order,
 //    every id a part's and the smallest one kept, the latitude bounds and the count-weighted
-//    Mercator y of all parts kept, every centre inside its latitude bounds;
+//    Mercator y of all parts kept, every centre inside its latitude bounds (when every part's
+//    is inside its own);
 //  - check_groups: for inputs whose clusters are known in advance (groups of parts far apart,
 //    each much smaller than the radius): one cluster per group, with the group's count, smallest
 //    id, exact latitude bounds, the shortest longitude arc holding its parts' boxes, and the
@@ -42,11 +43,14 @@ inline std::string check_merge(const std::vector<MergePart>& parts, double zoom,
     std::int64_t count = 0, count_out = 0;
     long double sy = 0, sy_out = 0;
     double min_lat = 1e300, max_lat = -1e300;
-    bool any_id = false;
+    bool any_id = false, centres_inside = true;
     std::int64_t min_id = 0;
     std::vector<std::int64_t> ids;
     for (const MergePart& p : parts) {
         if (p.count <= 0) continue;
+        const long double y = ref_mercator_y(p.lat);
+        centres_inside = centres_inside && y >= ref_mercator_y(p.max_lat) - 1e-12L &&
+                         y <= ref_mercator_y(p.min_lat) + 1e-12L;
         count += p.count;
         sy += p.count * ref_mercator_y(p.lat);
         min_lat = std::min(min_lat, p.min_lat);
@@ -70,7 +74,8 @@ inline std::string check_merge(const std::vector<MergePart>& parts, double zoom,
         min_lat_out = std::min(min_lat_out, c.min_lat);
         max_lat_out = std::max(max_lat_out, c.max_lat);
         const long double y = ref_mercator_y(c.lat);
-        if (y < ref_mercator_y(c.max_lat) - 1e-12L || y > ref_mercator_y(c.min_lat) + 1e-12L)
+        if (centres_inside &&  // (parts centred outside their boxes are no viewport's clusters)
+            (y < ref_mercator_y(c.max_lat) - 1e-12L || y > ref_mercator_y(c.min_lat) + 1e-12L))
             return "cluster " + std::to_string(i) + ": centre outside its latitude bounds";
         if (c.has_id) {
             if (!std::binary_search(ids.begin(), ids.end(), c.id))

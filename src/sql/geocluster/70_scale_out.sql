@@ -63,16 +63,17 @@ COMMENT ON FUNCTION @extschema@.cluster_agg_sharded(regclass, name, float8, floa
 -- world pixels (256 px tiles, across the antimeridian too; radius_px 0 merges nothing); every
 -- input marker is in exactly one cluster (the counts add up); a centre is the count-weighted Web
 -- Mercator mean of its parts' centres, so of its members' (a part's west-of-0 centre counted at
--- x + 1 when the result's box crosses 180); latitude bounds are the parts' exact ones; longitude
+-- x + 1 when the result's box crosses 180; only approximately in a cluster that holds a part
+-- across 180 and one across 0, whose box is then the whole world); latitude bounds are the parts' exact ones; longitude
 -- bounds are cluster_agg's rule applied to the parts' boxes, the members' exact box whenever no
 -- part's box holds longitude 0 or crosses 180, and always holding every member; id is the
 -- smallest member id (NULL when no part has one). The result does not depend on the order of the
 -- nodes. Nodes with a NULL, zero or negative count or a NULL centre are left out; a bound NULL
 -- where count and centre are not is 22004. Cluster ids, expansion zooms and nesting across zooms
 -- are not kept: a merged cluster is no node of any one hierarchy. Ordered like cluster_agg:
--- count descending, north to south, west to east. The items and the engine's scratch, about 200
--- bytes a node, are bounded by geocluster.max_state_memory (54000 past it), and all counts
--- together by 2^46 (54000).
+-- count descending, north to south, west to east. The nodes' items and their sorted copy (256
+-- bytes a node), then the engine's scratch, are bounded by geocluster.max_state_memory (54000
+-- past it: about a million nodes under the default), and all counts together by 2^46 (54000).
 CREATE FUNCTION @extschema@.cluster_viewport_merge(nodes @extschema@.cluster_node[], zoom float8,
         radius_px float8 DEFAULT 60)
 RETURNS @extschema@.marker_cluster[]
