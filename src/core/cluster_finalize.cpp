@@ -164,7 +164,8 @@ Status cluster_items(const ClusterState* params, const Item* items, std::uint32_
     if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
-    const Status s = f.run_items(items, n, out);
+    Status s = f.run_items(items, n, out);
+    if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = f.stats();
     return s;
 }

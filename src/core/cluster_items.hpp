@@ -49,7 +49,8 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
 // items (heaviest first; equal counts by neighbour-grid cell, then by rank, which must be unique),
 // then the incremental passes until one changes nothing. Every guarantee of cluster.hpp holds with
 // items in place of bins: the result is a function of the items' contents and ranks, not of their
-// order in the array. Canceled, OutOfMemory; on failure *out is empty.
+// order in the array. Canceled, OutOfMemory, StateTooLarge (the scratch would pass params'
+// allocator's budget); on failure *out is empty.
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
                      CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept;
 

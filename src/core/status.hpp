@@ -59,6 +59,12 @@ enum class ErrorClass : std::uint8_t {
     X(ClusterTooManyPoints, ProgramLimit,                                                          \
       "cluster_agg cannot count more than 2^46 points in one group")                               \
     X(StateTooLarge, ProgramLimit, "cluster_agg state would exceed geocluster.max_state_memory")   \
+    X(MergeZoomInvalid, InvalidParameter, "cluster_viewport_merge: zoom must be between 0 and 30") \
+    X(MergeRadiusInvalid, InvalidParameter,                                                        \
+      "cluster_viewport_merge: radius_px must be between 0 and 1e6")                               \
+    X(MergePartInvalid, InvalidParameter,                                                          \
+      "cluster_viewport_merge: a node of one marker cannot have a box on both sides of longitude " \
+      "0 or 180")                                                                                  \
     X(HierarchyIdsExhausted, ProgramLimit,                                                         \
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \

@@ -7,6 +7,7 @@
 // trivially-destructible data, so an ereport's longjmp skips nothing.
 #include "celltype.hpp"
 #include "cluster.hpp"
+#include "cluster_array.hpp"
 #include "geohash.hpp"
 #include "postgis_calls.hpp"
 #include "quadkey.hpp"
@@ -280,17 +281,29 @@ ArrayType* polled_array(const Datum* elems, std::size_t n, Oid elem_type) {
     return result;
 }
 
-// marker_cluster[] from a state (NULL state: the group had no rows -> empty array).
-Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
+Oid result_element_type(FunctionCallInfo fcinfo) {
     const Oid array_type = get_fn_expr_rettype(fcinfo->flinfo);
     const Oid elem_type = OidIsValid(array_type) ? get_element_type(array_type) : InvalidOid;
     if (!OidIsValid(elem_type))
         elog(ERROR, "cluster_agg: could not determine the result element type");
-    if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(elem_type));
+    return elem_type;
+}
 
+// marker_cluster[] from a state (NULL state: the group had no rows -> empty array).
+Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
+    if (state == nullptr) PG_RETURN_ARRAYTYPE_P(construct_empty_array(result_element_type(fcinfo)));
     ClusterList list{nullptr, 0};
     check_state(cluster_finalize(state, kInterrupts, &list), state);
+    const Datum result = geocluster::pg::marker_cluster_array(fcinfo, list);
+    cluster_free_list(cluster_allocator(state), &list);
+    return result;
+}
 
+}  // namespace
+
+// The function's marker_cluster[] result of list (the function returns marker_cluster[]).
+Datum geocluster::pg::marker_cluster_array(FunctionCallInfo fcinfo, const ClusterList& list) {
+    const Oid elem_type = result_element_type(fcinfo);
     TupleDesc desc = lookup_rowtype_tupdesc_copy(elem_type, -1);
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (list.size > 0 ? list.size : 1)));
     for (std::size_t i = 0; i < list.size; ++i) {
@@ -305,12 +318,8 @@ Datum clusters_array(FunctionCallInfo fcinfo, const ClusterState* state) {
         bool nulls[8] = {false, false, false, false, false, false, false, !c.has_id};
         elems[i] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     }
-    const std::size_t n = list.size;
-    cluster_free_list(cluster_allocator(state), &list);
-    PG_RETURN_ARRAYTYPE_P(polled_array(elems, n, elem_type));
+    PG_RETURN_ARRAYTYPE_P(polled_array(elems, list.size, elem_type));
 }
-
-}  // namespace
 
 GEOCLUSTER_FUNCTION(cluster_agg_deserialfn) {
     MemoryContext aggctx = aggregate_context(fcinfo, "cluster_agg_deserialfn");
