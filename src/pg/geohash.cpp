@@ -17,6 +17,9 @@ using geocluster::pg::raise_status;
 // I/O, comparison, hashing, containment, centre, bounds, neighbours and range end: celltype.hpp.
 GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, geocluster::GeohashKind)
 
+// The wrappers from here on have the shape of quadkey.cpp's (geohash_from_latlon of
+// quadkey_from_latlon, and so on): each calls its own codec and names its own parameters in its
+// errors.
 // geohash(lat float8, lon float8, precision int)
 GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     const double lat = PG_GETARG_FLOAT8(0);
@@ -28,8 +31,6 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     return code_datum(code);
 }
 
-// The wrappers from here on have the shape of quadkey.cpp's: each calls its own codec and
-// names its own parameters in its errors.
 GEOCLUSTER_FUNCTION(geohash_precision) {
     PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0))));
 }
