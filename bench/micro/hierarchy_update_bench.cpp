@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     int max_zoom = 16;
     double radius = 60;
     std::size_t n_markers = 1000000, n_writes = 0;
+    // --max-zoom and --radius as hierarchy_bench.cpp reads them, and options of its own.
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--max-zoom")
