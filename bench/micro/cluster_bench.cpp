@@ -119,6 +119,25 @@ void BM_AddPoint(benchmark::State& state) {
 }
 BENCHMARK(BM_AddPoint)->Arg(3)->Arg(10)->Arg(16)->Unit(benchmark::kMillisecond);
 
+// What the finalize benchmarks time: cluster_finalize_assign of st, once per iteration (its
+// result released through a); then the counters they share. Returns the last run's stats.
+ClusterFinalizeStats finalize_timed(benchmark::State& state, ClusterState* st, CountingAlloc& a) {
+    ClusterFinalizeStats stats{};
+    std::size_t clusters = 0;
+    for (auto _ : state) {
+        ClusterList l{};
+        if (cluster_finalize_assign(st, kNoCancel, &l, nullptr, nullptr, &stats) != Status::Ok)
+            std::abort();
+        clusters = l.size;
+        cluster_free_list(a.allocator(), &l);
+    }
+    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
+    state.counters["clusters"] = static_cast<double>(clusters);
+    state.counters["passes"] = stats.passes;
+    state.counters["scratch_bytes"] = static_cast<double>(stats.scratch_bytes);
+    return stats;
+}
+
 // finalize on a state built once (outside the timing) from n markers.
 void BM_Finalize(benchmark::State& state) {
     const int zoom = static_cast<int>(state.range(0));
@@ -126,22 +145,9 @@ void BM_Finalize(benchmark::State& state) {
     CountingAlloc a;
     ClusterState* st = build(zoom, n, a);
     const std::size_t state_bytes = cluster_estimate_bytes(st);
-    ClusterFinalizeStats stats{};
-    std::size_t clusters = 0;
-    for (auto _ : state) {
-        ClusterList l{};
-        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr,
-                                    &stats) != Status::Ok)
-            std::abort();
-        clusters = l.size;
-        cluster_free_list(a.allocator(), &l);
-    }
+    finalize_timed(state, st, a);
     state.counters["points"] = static_cast<double>(n);
-    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
-    state.counters["clusters"] = static_cast<double>(clusters);
-    state.counters["passes"] = stats.passes;
     state.counters["state_bytes"] = static_cast<double>(state_bytes);
-    state.counters["scratch_bytes"] = static_cast<double>(stats.scratch_bytes);
     state.counters["peak_bytes"] = static_cast<double>(a.peak);
     cluster_destroy(st);
 }
@@ -243,21 +249,8 @@ void BM_FinalizeTinyRadius(benchmark::State& state) {
     if (far && (cluster_add_point(st, -85, -179.9, false, 0) != Status::Ok ||
                 cluster_add_point(st, 85, 179.9, false, 0) != Status::Ok))
         std::abort();
-    ClusterFinalizeStats stats{};
-    std::size_t clusters = 0;
-    for (auto _ : state) {
-        ClusterList l{};
-        if (cluster_finalize_assign(st, CancelCheck{nullptr, nullptr}, &l, nullptr, nullptr,
-                                    &stats) != Status::Ok)
-            std::abort();
-        clusters = l.size;
-        cluster_free_list(a.allocator(), &l);
-    }
-    state.counters["bins"] = static_cast<double>(cluster_bin_count(st));
-    state.counters["clusters"] = static_cast<double>(clusters);
-    state.counters["passes"] = stats.passes;
+    const ClusterFinalizeStats stats = finalize_timed(state, st, a);
     state.counters["near_visits"] = static_cast<double>(stats.near_visits);
-    state.counters["scratch_bytes"] = static_cast<double>(stats.scratch_bytes);
     cluster_destroy(st);
 }
 BENCHMARK(BM_FinalizeTinyRadius)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);

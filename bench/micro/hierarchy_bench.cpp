@@ -35,36 +35,18 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "counting_alloc.hpp"
 
 namespace {
 
 using namespace geocluster;
 
-// markers_gen's COPY text rows: id, lat, lon, then columns we do not need.
-std::vector<HierMarker> read_markers(std::FILE* in) {
-    std::vector<HierMarker> m;
-    char line[512];
-    while (std::fgets(line, sizeof line, in) != nullptr) {
-        char* p = line;
-        const long long id = std::strtoll(p, &p, 10);
-        const double lat = std::strtod(p, &p);
-        const double lon = std::strtod(p, &p);
-        m.push_back(HierMarker{lat, lon, id});
-    }
-    return m;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using geocluster_bench::read_markers;
+using geocluster_bench::seconds_since;
 
 // CPU seconds of this process: on a shared machine, less noisy than the wall clock.
-double cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+double cpu_seconds() { return geocluster_bench::cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID); }
 
 struct Band {
     int lo, hi, block_zoom;

@@ -29,34 +29,18 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
+
 namespace {
 
 using namespace geocluster;
 
-std::vector<HierMarker> read_markers(std::FILE* in) {
-    std::vector<HierMarker> m;
-    char line[512];
-    while (std::fgets(line, sizeof line, in) != nullptr) {
-        char* p = line;
-        const long long id = std::strtoll(p, &p, 10);
-        const double lat = std::strtod(p, &p);
-        const double lon = std::strtod(p, &p);
-        m.push_back(HierMarker{lat, lon, id});
-    }
-    return m;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using geocluster_bench::read_markers;
+using geocluster_bench::seconds_since;
 
 // CPU seconds of this thread: on a shared machine the wall clock of one short write mostly
 // measures the scheduler (writes of 50 us took 4-20 ms whenever the process was preempted).
-double cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+double cpu_seconds() { return geocluster_bench::cpu_seconds_of(CLOCK_THREAD_CPUTIME_ID); }
 
 }  // namespace
 
@@ -64,6 +48,7 @@ int main(int argc, char** argv) {
     int max_zoom = 16;
     double radius = 60;
     std::size_t n_markers = 1000000, n_writes = 0;
+    // --max-zoom and --radius as hierarchy_bench.cpp reads them, and options of its own.
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--max-zoom")

@@ -55,6 +55,11 @@ struct QuadkeyKind {
         return quadkey_contains(a, b);
     }
     static std::uint64_t range_max(std::uint64_t c) noexcept { return quadkey_range_max(c); }
+    static LatLon center(std::uint64_t c) noexcept { return quadkey_center(c); }
+    static LatLonBox bounds(std::uint64_t c) noexcept { return quadkey_bounds(c); }
+    static int neighbors(std::uint64_t c, std::uint64_t out[8]) noexcept {
+        return quadkey_neighbors(c, out);
+    }
     // Shift of digit i (1-based): one unit of digit i is 1 << digit_shift(i).
     static int digit_shift(int i) noexcept { return quadkey_detail::digit_shift(i); }
     // The ancestor at level l, 0 <= l <= level(c).
@@ -103,6 +108,11 @@ struct GeohashKind {
         return geohash_contains(a, b);
     }
     static std::uint64_t range_max(std::uint64_t c) noexcept { return geohash_range_max(c); }
+    static LatLon center(std::uint64_t c) noexcept { return geohash_center(c); }
+    static LatLonBox bounds(std::uint64_t c) noexcept { return geohash_bounds(c); }
+    static int neighbors(std::uint64_t c, std::uint64_t out[8]) noexcept {
+        return geohash_neighbors(c, out);
+    }
     static int digit_shift(int i) noexcept { return geohash_detail::symbol_shift(i); }
     static std::uint64_t ancestor(std::uint64_t c, int l) noexcept {
         return (c & geohash_detail::prefix_mask(l)) | static_cast<std::uint64_t>(l);

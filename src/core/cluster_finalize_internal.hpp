@@ -274,6 +274,9 @@ class Finalizer {
                            std::uint64_t* max_count) noexcept;
     Status pass_absorb(const SeedOrder& order, bool* any) noexcept;
     Status output_order(OutputOrder* order) noexcept;
+    template <typename Row, typename Input, typename RowOf, typename InputOf>
+    Status emit_order(Row** rows, std::uint32_t* n_rows, Input** inputs, RowOf&& row,
+                      InputOf&& input) noexcept;
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
@@ -319,22 +322,24 @@ Status Finalizer::sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint3
                k;
     };
     const std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
-    if (bits > 64) {  // at most 42 + 42 + 32 bits (cells are at least 65 fixed units wide)
-        Key128 *keys = nullptr, *tmp = nullptr;
+    // Either key width: the keys (key_of(k)), sorted (sort(keys, tmp): the sorted buffer, null
+    // when canceled), then the entries in their order (index_of(key): the k a key carries).
+    const auto by_keys = [&](auto&& key_of, auto&& sort, auto&& index_of) noexcept {
+        using Key = decltype(key_of(std::uint32_t{0}));
+        Key *keys = nullptr, *tmp = nullptr;
         if (get(&keys, n) != Status::Ok || get(&tmp, n) != Status::Ok) {
             put(keys, n);
             return Status::OutOfMemory;
         }
         Status s = Status::Ok;
         for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-            keys[k] = key128(packed(k));
+            keys[k] = key_of(k);
             if (canceled(1)) s = Status::Canceled;
         }
-        const Key128* sorted =
-            s == Status::Ok ? polled_sort(keys, tmp, n, key128_less, poll_) : nullptr;
+        const Key* sorted = s == Status::Ok ? sort(keys, tmp) : nullptr;
         if (s == Status::Ok && sorted == nullptr) s = Status::Canceled;
         for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-            const auto from = static_cast<std::uint32_t>(sorted[k].lo & index_mask);
+            const std::uint32_t from = index_of(sorted[k]);
             const Pos p = pos_of(from);
             out[k] = GridEntry{p.x, p.y, item(from), 0};
             if (canceled(1)) s = Status::Canceled;
@@ -342,29 +347,23 @@ Status Finalizer::sorted_cells(std::uint32_t n, PosOf&& pos_of, const std::uint3
         put(tmp, n);
         put(keys, n);
         return s;
+    };
+    if (bits > 64) {  // at most 42 + 42 + 32 bits (cells are at least 65 fixed units wide)
+        return by_keys([&](std::uint32_t k) noexcept { return key128(packed(k)); },
+                       [&](Key128* keys, Key128* tmp) noexcept {
+                           return polled_sort(keys, tmp, n, key128_less, poll_);
+                       },
+                       [index_mask](const Key128& key) noexcept {
+                           return static_cast<std::uint32_t>(key.lo & index_mask);
+                       });
     }
-    std::uint64_t *keys = nullptr, *keys_tmp = nullptr;
-    if (get(&keys, n) != Status::Ok || get(&keys_tmp, n) != Status::Ok) {
-        put(keys, n);
-        return Status::OutOfMemory;
-    }
-    Status s = Status::Ok;
-    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        keys[k] = static_cast<std::uint64_t>(packed(k));
-        if (canceled(1)) s = Status::Canceled;
-    }
-    const std::uint64_t* sorted =
-        s == Status::Ok ? radix_sort(keys, keys_tmp, n, index_bits, bits, poll_) : nullptr;
-    if (s == Status::Ok && sorted == nullptr) s = Status::Canceled;
-    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        const auto from = static_cast<std::uint32_t>(sorted[k] & index_mask);
-        const Pos p = pos_of(from);
-        out[k] = GridEntry{p.x, p.y, item(from), 0};
-        if (canceled(1)) s = Status::Canceled;
-    }
-    put(keys_tmp, n);
-    put(keys, n);
-    return s;
+    return by_keys([&](std::uint32_t k) noexcept { return static_cast<std::uint64_t>(packed(k)); },
+                   [&](std::uint64_t* keys, std::uint64_t* tmp) noexcept {
+                       return radix_sort(keys, tmp, n, index_bits, bits, poll_);
+                   },
+                   [index_mask](std::uint64_t key) noexcept {
+                       return static_cast<std::uint32_t>(key & index_mask);
+                   });
 }
 
 // Calls visit(grid entry) for every live item whose cell meets the square of half-width geo_.query

@@ -96,30 +96,33 @@ Status Finalizer::output_order(OutputOrder* order) noexcept {
     return Status::Ok;
 }
 
-Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
-                       std::size_t* n_assign) noexcept {
+// What emit and emit_items share: the clusters in output order into a new array *rows of *n_rows
+// (row(sum of the k-th, &(*rows)[k])) and, when inputs is not null, the cluster of every input u
+// (bin, or given item) into a new array *inputs of in_.n (input(u, k)). Both from the state's
+// allocator, the caller's; on failure neither is left allocated.
+template <typename Row, typename Input, typename RowOf, typename InputOf>
+Status Finalizer::emit_order(Row** rows, std::uint32_t* n_rows, Input** inputs, RowOf&& row,
+                             InputOf&& input) noexcept {
     const Allocator& a = mem_.allocator();
     OutputOrder order;
     Status s = output_order(&order);
     const std::uint32_t n = order.n;
-    Cluster* clusters = nullptr;
-    ClusterBinAssignment* pairs = nullptr;
+    Row* out = nullptr;
+    Input* of_input = nullptr;
     if (s == Status::Ok) {
-        clusters = static_cast<Cluster*>(a.alloc(a.ctx, std::size_t{n} * sizeof(Cluster) + 1));
-        if (want_assign)
-            pairs = static_cast<ClusterBinAssignment*>(
-                a.alloc(a.ctx, std::size_t{in_.n} * sizeof(ClusterBinAssignment) + 1));
-        if (clusters == nullptr || (want_assign && pairs == nullptr)) s = Status::OutOfMemory;
+        out = static_cast<Row*>(a.alloc(a.ctx, std::size_t{n} * sizeof(Row) + 1));
+        if (inputs != nullptr)
+            of_input = static_cast<Input*>(a.alloc(a.ctx, std::size_t{in_.n} * sizeof(Input) + 1));
+        if (out == nullptr || (inputs != nullptr && of_input == nullptr)) s = Status::OutOfMemory;
     }
     for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
         const std::uint32_t i = order.sorted[k].item;
         std::uint64_t members = 0;
-        cluster_of_item(item_sum(i, &members), &clusters[k]);
-        if (want_assign) {
+        row(item_sum(i, &members), &out[k]);
+        if (inputs != nullptr) {
             std::uint32_t u = items_.head[i];
             do {
-                pairs[u] =
-                    ClusterBinAssignment{ClusterBinKey{in_.st->bins[u].kx, in_.st->bins[u].ky}, k};
+                of_input[u] = input(u, k);
                 u = items_.next[u];
             } while (u != items_.head[i]);
         }
@@ -128,10 +131,28 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     put(order.entries_tmp, n);
     put(order.entries, n);
     if (s != Status::Ok) {
-        if (pairs != nullptr) a.release(a.ctx, pairs);
-        if (clusters != nullptr) a.release(a.ctx, clusters);
+        if (of_input != nullptr) a.release(a.ctx, of_input);
+        if (out != nullptr) a.release(a.ctx, out);
         return s;
     }
+    *rows = out;
+    *n_rows = n;
+    if (inputs != nullptr) *inputs = of_input;
+    return Status::Ok;
+}
+
+Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
+                       std::size_t* n_assign) noexcept {
+    const Allocator& a = mem_.allocator();
+    Cluster* clusters = nullptr;
+    std::uint32_t n = 0;
+    ClusterBinAssignment* pairs = nullptr;
+    const Status s = emit_order(
+        &clusters, &n, want_assign ? &pairs : nullptr, cluster_of_item,
+        [this](std::uint32_t u, std::uint32_t k) noexcept {
+            return ClusterBinAssignment{ClusterBinKey{in_.st->bins[u].kx, in_.st->bins[u].ky}, k};
+        });
+    if (s != Status::Ok) return s;
     if (want_assign) {
         // One entry per bin: sorted with polls, so that a cancel does not wait for the sort.
         const auto by_key = [](const ClusterBinAssignment& x,
@@ -162,36 +183,13 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
 // The clusters as items in output order, and the cluster of every input (bin, or given item),
 // into *in_.items_out.
 Status Finalizer::emit_items() noexcept {
-    const Allocator& a = mem_.allocator();
-    OutputOrder order;
-    Status s = output_order(&order);
-    const std::uint32_t n = order.n;
     Item* items = nullptr;
+    std::uint32_t n = 0;
     std::uint32_t* of_input = nullptr;
-    if (s == Status::Ok) {
-        items = static_cast<Item*>(a.alloc(a.ctx, std::size_t{n} * sizeof(Item) + 1));
-        of_input = static_cast<std::uint32_t*>(
-            a.alloc(a.ctx, std::size_t{in_.n} * sizeof(std::uint32_t) + 1));
-        if (items == nullptr || of_input == nullptr) s = Status::OutOfMemory;
-    }
-    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) {
-        const std::uint32_t i = order.sorted[k].item;
-        std::uint64_t members = 0;
-        items[k] = item_sum(i, &members);
-        std::uint32_t u = items_.head[i];
-        do {
-            of_input[u] = k;
-            u = items_.next[u];
-        } while (u != items_.head[i]);
-        if (canceled(members)) s = Status::Canceled;
-    }
-    put(order.entries_tmp, n);
-    put(order.entries, n);
-    if (s != Status::Ok) {
-        if (items != nullptr) a.release(a.ctx, items);
-        if (of_input != nullptr) a.release(a.ctx, of_input);
-        return s;
-    }
+    const Status s = emit_order(
+        &items, &n, &of_input, [](const Item& sum, Item* o) noexcept { *o = sum; },
+        [](std::uint32_t, std::uint32_t k) noexcept { return k; });
+    if (s != Status::Ok) return s;
     *in_.items_out = ItemClusters{items, n, of_input, in_.n};
     return Status::Ok;
 }

@@ -61,6 +61,8 @@ void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept;
 void cluster_of_item(const Item& it, Cluster* out) noexcept;
 
 void item_add(Item& dst, const Item& src) noexcept;
+// item_add's latitude and longitude ranges alone (no sums, no id): dst's widened by src's.
+void item_add_bounds(Item& dst, const Item& src) noexcept;
 
 }  // namespace cluster_internal
 }  // namespace geocluster

@@ -117,14 +117,9 @@ void reset_extremes(Item& it) noexcept {
     it.min_id = std::numeric_limits<std::int64_t>::max();
 }
 
-// item_add's extremes (cluster_finalize.cpp) without its sums: a refold must not add them twice.
+// item_add's extremes (cluster_items.cpp) without its sums: a refold must not add them twice.
 void fold_extremes(Item& d, const Item& s) noexcept {
-    d.min_lat = std::min(d.min_lat, s.min_lat);
-    d.max_lat = std::max(d.max_lat, s.max_lat);
-    d.min_lon_e = std::min(d.min_lon_e, s.min_lon_e);
-    d.max_lon_e = std::max(d.max_lon_e, s.max_lon_e);
-    d.min_lon_w = std::min(d.min_lon_w, s.min_lon_w);
-    d.max_lon_w = std::max(d.max_lon_w, s.max_lon_w);
+    item_add_bounds(d, s);
     d.min_id = std::min(d.min_id, s.min_id);
 }
 

@@ -103,7 +103,7 @@ inline Datum int4_record(FunctionCallInfo fcinfo, const std::int32_t* values, in
 
 // The type-independent part of the cell types, over the core's traits (QuadkeyKind or
 // GeohashKind in src/core/cell_tree.hpp): kTypeName, kTextBufSize, parse(), format(),
-// is_valid(), compare(), contains().
+// is_valid(), compare(), contains(), range_max(), center(), bounds(), neighbors().
 template <typename Traits>
 struct CellType {
     static Datum in(FunctionCallInfo fcinfo) {
@@ -197,6 +197,30 @@ struct CellType {
                                  static_cast<uint64>(PG_GETARG_INT64(1)));
     }
 
+    // The cell's centre (OUT lat, lon), its bounds (OUT min_lat, min_lon, max_lat, max_lon) and
+    // its neighbours, as the codec gives them.
+    static Datum center(FunctionCallInfo fcinfo) {
+        const auto c = Traits::center(a0(fcinfo));
+        const double values[2] = {c.lat, c.lon};
+        return float8_record(fcinfo, values, 2);
+    }
+    static Datum bounds(FunctionCallInfo fcinfo) {
+        const auto b = Traits::bounds(a0(fcinfo));
+        const double values[4] = {b.min_lat, b.min_lon, b.max_lat, b.max_lon};
+        return float8_record(fcinfo, values, 4);
+    }
+    static Datum neighbors(FunctionCallInfo fcinfo) {
+        std::uint64_t out[8];
+        const int n = Traits::neighbors(a0(fcinfo), out);
+        return codes_to_array(fcinfo, out, n);
+    }
+
+    // The last code of the cell's descendant range: [c, PREFIX_range_end(c)] is "c and every
+    // cell inside it", the range the btree rewrite of `<@` scans.
+    static Datum range_end(FunctionCallInfo fcinfo) {
+        return code_datum(Traits::range_max(a0(fcinfo)));
+    }
+
     // Sort support: codes are pass-by-value integers compared unsigned, which PostgreSQL 15's
     // ssup_datum_unsigned_cmp does inline in its sort routines (radix-style fast paths).
     static Datum sortsupport(FunctionCallInfo fcinfo) {
@@ -231,4 +255,8 @@ struct CellType {
     GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, overlaps)      \
     GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash)          \
     GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, hash_extended) \
-    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, sortsupport)
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, sortsupport)   \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, center)        \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, bounds)        \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, neighbors)     \
+    GEOCLUSTER_CELLTYPE_ENTRY(prefix, traits, range_end)

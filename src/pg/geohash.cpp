@@ -14,8 +14,12 @@ using geocluster::pg::raise_status;
 
 }  // namespace
 
+// I/O, comparison, hashing, containment, centre, bounds, neighbours and range end: celltype.hpp.
 GEOCLUSTER_CELLTYPE_FUNCTIONS(geohash, geocluster::GeohashKind)
 
+// The wrappers from here on have the shape of quadkey.cpp's (geohash_from_latlon of
+// quadkey_from_latlon, and so on): each calls its own codec and names its own parameters in its
+// errors.
 // geohash(lat float8, lon float8, precision int)
 GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     const double lat = PG_GETARG_FLOAT8(0);
@@ -27,8 +31,6 @@ GEOCLUSTER_FUNCTION(geohash_from_latlon) {
     return code_datum(code);
 }
 
-// The wrappers from here on have the shape of quadkey.cpp's: each calls its own codec and
-// names its own parameters in its errors.
 GEOCLUSTER_FUNCTION(geohash_precision) {
     PG_RETURN_INT32(geohash_precision(datum_code(PG_GETARG_DATUM(0))));
 }
@@ -44,7 +46,7 @@ GEOCLUSTER_FUNCTION(geohash_parent) {
     return code_datum(parent);
 }
 
-// children .. neighbors have the shape of pg/quadkey.cpp's: each wraps its own codec's function.
+// The shape of quadkey_children: its own fanout and its own deepest level in the error.
 GEOCLUSTER_FUNCTION(geohash_children) {
     GeohashCode children[32] = {};
     if (SRF_IS_FIRSTCALL()) {
@@ -54,32 +56,10 @@ GEOCLUSTER_FUNCTION(geohash_children) {
     return geocluster::pg::codes_to_set(fcinfo, children, 32);
 }
 
-GEOCLUSTER_FUNCTION(geohash_center) {
-    const LatLon c = geocluster::geohash_center(datum_code(PG_GETARG_DATUM(0)));
-    const double values[2] = {c.lat, c.lon};
-    return geocluster::pg::float8_record(fcinfo, values, 2);
-}
-
-GEOCLUSTER_FUNCTION(geohash_bounds) {
-    const LatLonBox b = geocluster::geohash_bounds(datum_code(PG_GETARG_DATUM(0)));
-    const double values[4] = {b.min_lat, b.min_lon, b.max_lat, b.max_lon};
-    return geocluster::pg::float8_record(fcinfo, values, 4);
-}
-
-GEOCLUSTER_FUNCTION(geohash_neighbors) {
-    GeohashCode out[8];
-    const int n = geocluster::geohash_neighbors(datum_code(PG_GETARG_DATUM(0)), out);
-    return geocluster::pg::codes_to_array(fcinfo, out, n);
-}
-
 GEOCLUSTER_FUNCTION(geohash_precision_for_zoom) {
     const int32 zoom = PG_GETARG_INT32(0);
     int precision = 0;
     const Status s = geocluster::geohash_precision_for_zoom(zoom, &precision);
     if (s != Status::Ok) raise_status(s, "zoom = %d", zoom);
     PG_RETURN_INT32(precision);
-}
-
-GEOCLUSTER_FUNCTION(geohash_range_end) {
-    return code_datum(geocluster::geohash_range_max(datum_code(PG_GETARG_DATUM(0))));
 }

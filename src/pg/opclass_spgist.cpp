@@ -78,6 +78,15 @@ bool subtree_may_match(std::uint64_t c, std::uint64_t x, StrategyNumber strategy
     }
 }
 
+// The consistent functions' AND over the scan keys: match(argument code, strategy) for each.
+template <typename Match>
+bool all_keys_match(const ScanKeyData* keys, int nkeys, Match&& match) noexcept {
+    for (int k = 0; k < nkeys; ++k) {
+        if (!match(datum_code(keys[k].sk_argument), keys[k].sk_strategy)) return false;
+    }
+    return true;
+}
+
 // spgSplitTuple: an upper tuple with prefix `upper` and one node labelled `label`, leading to
 // the current tuple, which keeps (or takes) the prefix `lower`.
 void split_tuple(spgChooseOut* out, std::uint64_t upper, Datum label, std::uint64_t lower) {
@@ -181,6 +190,8 @@ Datum picksplit(FunctionCallInfo fcinfo) {
     PG_RETURN_VOID();
 }
 
+// Opens like every support function here (leaf_consistent below, choose, picksplit): the SP-GiST
+// API passes its in and out structs as two pointers.
 template <typename Kind>
 Datum inner_consistent(FunctionCallInfo fcinfo) {
     const spgInnerConsistentIn* in =
@@ -195,13 +206,12 @@ Datum inner_consistent(FunctionCallInfo fcinfo) {
         const int label = label_of(in->nodeLabels[i]);
         const bool ends_here = label == kEndsHere;
         const std::uint64_t c = ends_here ? p : Kind::child(p, label);
-        bool ok = true;
-        for (int k = 0; k < in->nkeys && ok; ++k) {
-            const StrategyNumber strategy = in->scankeys[k].sk_strategy;
-            const std::uint64_t x = datum_code(in->scankeys[k].sk_argument);
-            ok = ends_here ? cell_matches<Kind>(c, x, strategy)
-                           : subtree_may_match<Kind>(c, x, strategy);
-        }
+        const bool ok =
+            all_keys_match(in->scankeys, in->nkeys,
+                           [ends_here, c](std::uint64_t x, StrategyNumber strategy) noexcept {
+                               return ends_here ? cell_matches<Kind>(c, x, strategy)
+                                                : subtree_may_match<Kind>(c, x, strategy);
+                           });
         if (ok) {
             out->nodeNumbers[out->nNodes] = i;
             out->levelAdds[out->nNodes] = 1;
@@ -219,13 +229,10 @@ Datum leaf_consistent(FunctionCallInfo fcinfo) {
     const std::uint64_t v = datum_code(in->leafDatum);
     out->leafValue = in->leafDatum;
     out->recheck = false;
-    for (int k = 0; k < in->nkeys; ++k) {
-        if (!cell_matches<Kind>(v, datum_code(in->scankeys[k].sk_argument),
-                                in->scankeys[k].sk_strategy)) {
-            PG_RETURN_BOOL(false);
-        }
-    }
-    PG_RETURN_BOOL(true);
+    PG_RETURN_BOOL(all_keys_match(in->scankeys, in->nkeys,
+                                  [v](std::uint64_t x, StrategyNumber strategy) noexcept {
+                                      return cell_matches<Kind>(v, x, strategy);
+                                  }));
 }
 
 Datum config(FunctionCallInfo fcinfo) {

@@ -15,6 +15,7 @@ using geocluster::pg::raise_status;
 
 }  // namespace
 
+// I/O, comparison, hashing, containment, centre, bounds, neighbours and range end: celltype.hpp.
 GEOCLUSTER_CELLTYPE_FUNCTIONS(quadkey, geocluster::QuadkeyKind)
 
 // quadkey(lat float8, lon float8, zoom int)
@@ -73,24 +74,6 @@ GEOCLUSTER_FUNCTION(quadkey_children) {
     return geocluster::pg::codes_to_set(fcinfo, children, 4);
 }
 
-GEOCLUSTER_FUNCTION(quadkey_center) {
-    const LatLon c = geocluster::quadkey_center(datum_code(PG_GETARG_DATUM(0)));
-    const double values[2] = {c.lat, c.lon};
-    return geocluster::pg::float8_record(fcinfo, values, 2);
-}
-
-GEOCLUSTER_FUNCTION(quadkey_bounds) {
-    const LatLonBox b = geocluster::quadkey_bounds(datum_code(PG_GETARG_DATUM(0)));
-    const double values[4] = {b.min_lat, b.min_lon, b.max_lat, b.max_lon};
-    return geocluster::pg::float8_record(fcinfo, values, 4);
-}
-
-GEOCLUSTER_FUNCTION(quadkey_neighbors) {
-    QuadkeyCode out[8];
-    const int n = geocluster::quadkey_neighbors(datum_code(PG_GETARG_DATUM(0)), out);
-    return geocluster::pg::codes_to_array(fcinfo, out, n);
-}
-
 GEOCLUSTER_FUNCTION(quadkey_to_bigint) {
     PG_RETURN_INT64(geocluster::quadkey_to_bigint(datum_code(PG_GETARG_DATUM(0))));
 }
@@ -102,10 +85,4 @@ GEOCLUSTER_FUNCTION(quadkey_from_bigint) {
     const Status s = geocluster::quadkey_from_bigint(v, zoom, &code);
     if (s != Status::Ok) raise_status(s, "value = " INT64_FORMAT ", zoom = %d", v, zoom);
     return code_datum(code);
-}
-
-// The last code of the cell's descendant range: [q, quadkey_range_end(q)] is "q and every
-// cell inside it", the range the btree rewrite of `<@` scans.
-GEOCLUSTER_FUNCTION(quadkey_range_end) {
-    return code_datum(geocluster::quadkey_range_max(datum_code(PG_GETARG_DATUM(0))));
 }

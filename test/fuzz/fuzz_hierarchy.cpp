@@ -13,6 +13,7 @@
 #include "hierarchy.hpp"
 
 #include "../unit/hierarchy_reference.hpp"
+#include "fuzz_markers.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -45,40 +46,16 @@ struct Input {
 
 Input decode(const std::uint8_t* data, std::size_t size) {
     Input in;
-    in.max_zoom = data[0] >= 240 ? 19 + data[0] % 6 : data[0] % 19;
-    const double u = ((data[1] << 8) | data[2]) / 65535.0;
-    in.radius = std::exp(std::log(0.01) + u * std::log(1e9));
+    in.max_zoom = fuzz_markers::max_zoom_of(data);
+    in.radius = fuzz_markers::radius_of(data);
     in.next.assign(static_cast<std::size_t>(in.max_zoom) + 1, 0);
     for (std::size_t z = 0; z < in.next.size(); ++z)
         in.next[z] = data[3] & 1 ? z * 1000 : ((data[3] & 2) ? (std::uint64_t{1} << 40) - 200 : 0);
-    static const double kLat[] = {90.0, -90.0, 85.05112878, -85.05112878, 0.0, -0.0, 89.999, 45.0};
-    static const double kLon[] = {180.0, -180.0, 0.0, -0.0, 179.9999, -179.9999, 90.0, -1e-9};
     double lat = 0, lon = 0;
     for (std::size_t at = 4; at + 6 <= size && in.markers.size() < kMaxMarkers; at += 6) {
         const std::uint8_t* b = data + at;
-        const int a16 = (b[1] << 8) | b[2], c16 = (b[3] << 8) | b[4];
-        switch (b[0] % 4) {
-            case 0:  // anywhere
-                lat = -90.0 + 180.0 * a16 / 65535.0;
-                lon = -180.0 + 360.0 * c16 / 65535.0;
-                break;
-            case 1: {  // near the previous one: up to a few radii at some zoom
-                const int zoom = (b[0] >> 2) % (in.max_zoom + 1);
-                const double deg = 360.0 * in.radius / std::ldexp(256.0, zoom) / 32.0;
-                lat = std::fmin(90.0, std::fmax(-90.0, lat + static_cast<std::int8_t>(b[1]) * deg));
-                lon += static_cast<std::int8_t>(b[3]) * deg;
-                lon = std::fmod(lon, 360.0);
-                if (lon > 180.0) lon -= 360.0;
-                if (lon < -180.0) lon += 360.0;
-                break;
-            }
-            case 2:  // special places
-                lat = kLat[b[1] % 8];
-                lon = kLon[b[3] % 8];
-                break;
-            default:  // the previous marker again
-                break;
-        }
+        fuzz_markers::next_position(b, b[0] % 4, (b[0] >> 2) % (in.max_zoom + 1), in.radius, &lat,
+                                    &lon);
         in.markers.push_back(HierMarker{lat, lon, static_cast<std::int8_t>(b[5])});
     }
     return in;

@@ -13,6 +13,7 @@
 #include "hierarchy_update.hpp"
 
 #include "../unit/hierarchy_update_reference.hpp"
+#include "fuzz_markers.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -47,41 +48,17 @@ std::map<std::int64_t, std::vector<std::int64_t>> all_members(const HierarchyUpd
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 4) return 0;
-    const int max_zoom = data[0] >= 240 ? 19 + data[0] % 6 : data[0] % 19;
-    const double u01 = ((data[1] << 8) | data[2]) / 65535.0;
-    const double radius = std::exp(std::log(0.01) + u01 * std::log(1e9));
+    const int max_zoom = fuzz_markers::max_zoom_of(data);
+    const double radius = fuzz_markers::radius_of(data);
     const int n_parts = 1 + (data[3] & 3) % 3;
     const int n_initial = data[3] >> 3;  // 0 .. 31, placed like the first writes
 
-    static const double kLat[] = {90.0, -90.0, 85.05112878, -85.05112878, 0.0, -0.0, 89.999, 45.0};
-    static const double kLon[] = {180.0, -180.0, 0.0, -0.0, 179.9999, -179.9999, 90.0, -1e-9};
     double lat = 0, lon = 0;
     std::int64_t next_id = 1;
     std::vector<std::int64_t> live;
     const auto position = [&](const std::uint8_t* b) {
-        const int a16 = (b[1] << 8) | b[2], c16 = (b[3] << 8) | b[4];
-        switch ((b[0] >> 3) % 4) {
-            case 0:  // anywhere
-                lat = -90.0 + 180.0 * a16 / 65535.0;
-                lon = -180.0 + 360.0 * c16 / 65535.0;
-                break;
-            case 1: {  // near the previous position: up to a few radii at some zoom
-                const int zoom = (b[0] >> 5) % (max_zoom + 1);
-                const double deg = 360.0 * radius / std::ldexp(256.0, zoom) / 32.0;
-                lat = std::fmin(90.0, std::fmax(-90.0, lat + static_cast<std::int8_t>(b[1]) * deg));
-                lon += static_cast<std::int8_t>(b[3]) * deg;
-                lon = std::fmod(lon, 360.0);
-                if (lon > 180.0) lon -= 360.0;
-                if (lon < -180.0) lon += 360.0;
-                break;
-            }
-            case 2:  // special places
-                lat = kLat[b[1] % 8];
-                lon = kLon[b[3] % 8];
-                break;
-            default:  // the previous position again
-                break;
-        }
+        fuzz_markers::next_position(b, (b[0] >> 3) % 4, (b[0] >> 5) % (max_zoom + 1), radius, &lat,
+                                    &lon);
     };
 
     // The initial markers from the first writes' bytes (so a short input still has some).

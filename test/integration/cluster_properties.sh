@@ -25,10 +25,7 @@ cd "$here/../.."
 seed=${GEOCLUSTER_PROPS_SEED:-1}
 datasets=${GEOCLUSTER_PROPS_DATASETS:-240}
 
-if [ -z "${PGHOST:-}" ]; then
-  eval "$(scripts/pgtmp start)" || { echo "0 passed, 1 failed (no server)"; exit 1; }
-  trap 'scripts/pgtmp stop "$GEOCLUSTER_PGTMP"' EXIT
-fi
+. test/integration/lib_reliability/server.sh
 
 db=geocluster_props
 fresh_db() {

@@ -26,20 +26,13 @@ import os
 import subprocess
 import sys
 
+from tally import Tally
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DB = "geocluster_geojson_supercluster"
 ZOOMS = (0, 3, 6, 9, 12, 15, 17)
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+TALLY = Tally(print_ok=True)
+check = TALLY.check
 
 
 def psql(sql, db=DB):
@@ -124,8 +117,7 @@ def main():
               "value and JSON type", not differ and len(counts) > 50 and max(counts) >= 10000, differ[:5])
     finally:
         psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TALLY.done()
 
 
 if __name__ == "__main__":

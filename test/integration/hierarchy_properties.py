@@ -36,6 +36,8 @@ import sys
 
 import psycopg2
 
+from tally import Tally
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DB = "geocluster_hier_props"
@@ -43,16 +45,8 @@ SEED = int(os.environ.get("GEOCLUSTER_HIER_SEED", "1"))
 DATASETS = int(os.environ.get("GEOCLUSTER_HIER_DATASETS", "32"))
 MAX_LAT = 85.05112878
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
+TALLY = Tally()
+check = TALLY.check
 
 
 # ---- Web Mercator, from its definition ---------------------------------------------------
@@ -174,7 +168,6 @@ def centre_of(members, crosses):
 
 
 def run_dataset(conn, ds):
-    global passed, failed
     name = ds["name"]
     cur = conn.cursor()
     load(cur, ds, "src", "natural")
@@ -442,12 +435,12 @@ def main():
         datasets = [make_dataset(random.Random(rng.random()), k) for k in range(DATASETS)]
         datasets.append(bench_dataset(int(os.environ.get("GEOCLUSTER_HIER_BENCH_ROWS", "20000"))))
         for ds in datasets:
-            before = passed + failed
+            before = TALLY.passed + TALLY.failed
             try:
                 n = run_dataset(conn, ds)
                 print(f"{ds['name']}: {len(ds['points'])} markers, radius {ds['radius']:.1f} px, "
                       f"max_zoom {ds['max_zoom']}{', partitioned' if ds['partitioned'] else ''}: {n} nodes, "
-                      f"{passed + failed - before} checks", flush=True)
+                      f"{TALLY.passed + TALLY.failed - before} checks", flush=True)
             except psycopg2.Error as e:
                 check(f"{ds['name']}: runs", False, str(e).strip())
                 cur.execute("""DO $$ DECLARE r record; BEGIN
@@ -458,8 +451,7 @@ def main():
     finally:
         if not os.environ.get("GEOCLUSTER_HIER_KEEP"):
             admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return TALLY.done()
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
-if [ -z "${PGHOST:-}" ]; then
-  eval "$(scripts/pgtmp start)" || { echo "0 passed, 1 failed (no server)"; exit 1; }
-  trap 'scripts/pgtmp stop "$GEOCLUSTER_PGTMP"' EXIT
-fi
+. test/integration/lib_reliability/server.sh
 py=python3
 $py -c 'import psycopg2' 2>/dev/null || py=/usr/bin/python3
 $py "$here/hierarchy_properties.py"

@@ -30,19 +30,12 @@ import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postgis_mvt as mvt  # noqa: E402  (the decoder)
+from tally import Tally  # noqa: E402
 
 DB = "geocluster_hier_tiles"
 MAX_LAT = 85.05112878
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
+TALLY = Tally()
+check = TALLY.check
 
 
 def tile_of(lat, lon, z):
@@ -184,8 +177,7 @@ def main():
         conn.close()
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return TALLY.done()
 
 
 if __name__ == "__main__":

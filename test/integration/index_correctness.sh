@@ -36,10 +36,7 @@ cd "$here/../.."
 seed=${GEOCLUSTER_INDEX_SEED:-$((RANDOM * 32768 + RANDOM))}
 rows=${GEOCLUSTER_INDEX_ROWS:-100000}
 
-if [ -z "${PGHOST:-}" ]; then
-  eval "$(scripts/pgtmp start)" || { echo "0 passed, 1 failed (no server)"; exit 1; }
-  trap 'scripts/pgtmp stop "$GEOCLUSTER_PGTMP"' EXIT
-fi
+. test/integration/lib_reliability/server.sh
 db=geocluster_index
 psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1 \
   || { echo "could not create database $db"; echo "0 passed, 1 failed"; exit 1; }

@@ -25,22 +25,15 @@ import re
 import subprocess
 import sys
 
+from tally import Tally
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DB = "geocluster_postgis_mvt"
 EXTENT = 4096
 HALF_WORLD = 20037508.342789244  # Web Mercator half-width in metres (EPSG:3857)
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+TALLY = Tally()
+check = TALLY.check
 
 
 def psql(sql, db=DB):
@@ -326,5 +319,4 @@ if __name__ == "__main__":
         main()
     except Exception as e:  # a crash is a failure, and the protocol line still ends the output
         check("the suite ran to the end", False, repr(e))
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(TALLY.done())

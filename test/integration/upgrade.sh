@@ -13,10 +13,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
-if [ -z "${PGHOST:-}" ]; then
-  eval "$(scripts/pgtmp start)" || { echo "0 passed, 1 failed (no server)"; exit 1; }
-  trap 'scripts/pgtmp stop "$GEOCLUSTER_PGTMP"' EXIT
-fi
+. test/integration/lib_reliability/server.sh
 dir=test/integration/upgrade
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" geocluster.control)
 fresh=geocluster_upgrade_fresh

@@ -34,6 +34,7 @@ my $node = geocluster_node('cancel_phases');
 create_database($node, $db, 'geocluster');
 my $start = time;
 note('data: 500,000 markers, three stored states');
+# Markers and stored states set up as in 031_cluster_cancel.pl, at this test's own sizes.
 $node->safe_psql($db, <<'SQL');
 SET client_min_messages = warning;
 SELECT setseed(0.17);
@@ -73,16 +74,7 @@ ok($plan =~ /Partial Aggregate/ && $plan =~ /Workers Planned: 2/,
 sub duration_ms
 {
 	my ($k) = @_;
-	my $best;
-	for (1 .. 3)
-	{
-		my (undef, $out) = $node->psql($db, "SET jit = off;\n\\timing on\n$kind{$k}[0] $kind{$k}[1]");
-		my @t = $out =~ /^Time: ([0-9.]+)/mg;
-		return 0 unless @t;
-		my $ms = int($t[-1]);
-		$best = $ms if !defined $best || $ms < $best;
-	}
-	return $best;
+	return server_ms($node, $db, "$kind{$k}[0] $kind{$k}[1]", 3);
 }
 
 note('calibration (uninterrupted runs)');

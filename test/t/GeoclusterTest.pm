@@ -21,7 +21,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw($ROOT $LIB geocluster_node create_database log_offset log_since crash_lines
-  index_checks loop_verdicts proc_status_sql head_of);
+  index_checks server_ms cancel_loop_lines loop_verdicts proc_status_sql head_of);
 
 # The repository, and the reliability suites' shared SQL, pgbench scripts and drivers.
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -144,13 +144,63 @@ sub index_checks
 	return;
 }
 
-# The verdicts on a 100-iteration cancellation loop (cancel_scans and cluster_cancel). $out
-# holds lines `iter N KIND TIMEOUT_MS sqlstate S elapsed MS`, and mem_before/mem_after (the
-# backend's memory contexts, bytes) and anon_before/anon_mid/anon_after (its RssAnon, kB, after
-# the warm-up, after 50 iterations and after 100).
+# Milliseconds the server takes to run $sql (psql's \timing of its last statement, JIT off), the
+# smallest of $runs runs: a run slowed by a burst of load elsewhere would set timeouts the query
+# then outruns once the load is gone. 0 when a run printed no time.
+sub server_ms
+{
+	my ($node, $db, $sql, $runs) = @_;
+	my $best;
+	for (1 .. $runs)
+	{
+		my (undef, $out) = $node->psql($db, "SET jit = off;\n\\timing on\n$sql");
+		my @t = $out =~ /^Time: ([0-9.]+)/mg;
+		return 0 unless @t;
+		my $ms = int($t[-1]);
+		$best = $ms if !defined $best || $ms < $best;
+	}
+	return $best;
+}
+
+# The psql lines of a 100-iteration cancellation loop in one session (030_cancel_scans and
+# 031_cluster_cancel), after the caller's warm-up: the backend's memory before, then for
+# iteration i the kind $a{cycle}[(i - 1) % n] under a statement_timeout drawn from
+# [$a{tmin}{kind}, $a{tmax}{kind}] (the same steps every run): the lines $a{before}->(kind), the
+# timeout, $a{query}->(kind), $a{reset}, and a line `iter i kind timeout T sqlstate S elapsed MS`;
+# the memory again after 50 iterations and after 100 (what loop_verdicts reads).
+sub cancel_loop_lines
+{
+	my (%a) = @_;
+	my ($cycle, $tmin, $tmax) = @a{qw(cycle tmin tmax)};
+	my $anon = proc_status_sql('RssAnon');
+	my @lines = ("SELECT 'mem_before ' || sum(total_bytes) FROM pg_backend_memory_contexts;",
+		"SELECT 'anon_before ' || $anon;");
+	for my $i (1 .. 100)
+	{
+		my $k = $cycle->[ ($i - 1) % @$cycle ];
+		my $t = $tmin->{$k} + ($i * 37) % ($tmax->{$k} - $tmin->{$k} + 1);
+		push @lines, $a{before}->($k), "SET statement_timeout = $t;", 'SELECT clock_timestamp() AS t0 \gset',
+		  $a{query}->($k), '\set qstate :SQLSTATE', $a{reset},
+		  "SELECT format('iter %s %s timeout %s sqlstate %s elapsed %s', $i, '$k', $t, :'qstate', round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000));";
+		push @lines, "SELECT 'anon_mid ' || $anon;" if $i == 50;
+	}
+	push @lines, "SELECT 'mem_after ' || sum(total_bytes) FROM pg_backend_memory_contexts;",
+	  "SELECT 'anon_after ' || $anon;";
+	return @lines;
+}
+
+# The verdicts on a 100-iteration cancellation loop (cancel_loop_lines) whose output is $out and
+# which took $seconds: every iteration ended with 57014; the backend's memory contexts (bytes)
+# grew by at most 1 MB from mem_before to mem_after; its RssAnon (kB) by at most 8 MB from
+# anon_mid to anon_after.
 sub loop_verdicts
 {
-	my ($out, @kinds) = @_;
+	my ($out, $seconds, @kinds) = @_;
+	my @iters = grep { /^iter / } split /\n/, $out;
+	my @interrupted = grep { / sqlstate 57014 / } @iters;
+	ok(@iters == 100 && @interrupted == 100,
+		sprintf('%d of %d statement_timeout iterations (100 expected) ended with 57014 (%.0f s)', scalar @interrupted, scalar @iters, $seconds))
+	  or diag(join("\n", head_of(5, grep { !/ sqlstate 57014 / } @iters)));
 	for my $k (@kinds)
 	{
 		my @it = grep { /^iter \d+ $k / } split /\n/, $out;

@@ -8,6 +8,8 @@
 CREATE FUNCTION @extschema@.cell_spgist_config(internal, internal) RETURNS void
     AS 'MODULE_PATHNAME', 'cell_spgist_config' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The per-type support functions, declared like the GiST classes' (42_opclass_gist.sql): each
+-- type has its own C entry points (one template, src/pg/opclass_spgist.cpp).
 CREATE FUNCTION @extschema@.quadkey_spgist_choose(internal, internal) RETURNS void
     AS 'MODULE_PATHNAME', 'quadkey_spgist_choose' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION @extschema@.quadkey_spgist_picksplit(internal, internal) RETURNS void

@@ -30,7 +30,8 @@ CREATE FUNCTION @extschema@.cluster_agg_finalfn(internal) RETURNS @extschema@.ma
 CREATE FUNCTION @extschema@.cluster_state_finalfn(internal) RETURNS bytea
     AS 'MODULE_PATHNAME', 'cluster_state_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
--- cluster_agg over lat/lon
+-- cluster_agg over lat/lon: one declaration an arity (aggregates take no argument defaults);
+-- the quadkey and geohash forms below repeat this block with their own transition function.
 CREATE FUNCTION @extschema@.cluster_agg_latlon_transfn(internal, float8, float8, int) RETURNS internal
     AS 'MODULE_PATHNAME', 'cluster_agg_latlon_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE @extschema@.cluster_agg(lat float8, lon float8, zoom int) (

@@ -14,7 +14,8 @@
 -- query and run it once per row.
 
 -- The state aggregate over quadkey and geohash positions, as cluster_agg has them (the lat/lon
--- form is in 50_cluster_agg.sql), so that cluster_of can place such positions.
+-- form is in 50_cluster_agg.sql), so that cluster_of can place such positions. One declaration
+-- per type, alike but for the transition function: SQL has no generic types.
 CREATE AGGREGATE @extschema@.cluster_state_agg("position" @extschema@.quadkey, zoom int, radius_px float8, id bigint) (
     SFUNC = @extschema@.cluster_agg_quadkey_transfn, STYPE = internal,
     FINALFUNC = @extschema@.cluster_state_finalfn,
