@@ -34,6 +34,7 @@
 #include "cluster_items.hpp"
 #include "hierarchy_items.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -46,7 +47,8 @@ namespace {
 
 constexpr std::uint64_t kOrdinalLimit = std::uint64_t{1} << kHierZoomShift;
 constexpr std::size_t kPollEvery = 4096;
-constexpr int kNoChildYet = -2;  // expansion_zoom of a node while phase B meets its children
+constexpr std::size_t kBatch = 64;  // markers looked up together, their cache misses overlapping
+constexpr int kNoChildYet = -2;     // expansion_zoom of a node while phase B meets its children
 
 HierSums sums_of(const Item& it) noexcept {
     return HierSums{it.count_w, it.sx_e.lo,   it.sx_e.hi,   it.sx_w.lo,   it.sx_w.hi,  it.sy.lo,
@@ -138,6 +140,7 @@ class Builder {
 
   private:
     Status leaves() noexcept;
+    Status leaf_of_markers() noexcept;
     Status coarser_levels() noexcept;
     Status write_nodes() noexcept;
     Status write_leaves(HierNode* leaves) noexcept;
@@ -209,20 +212,45 @@ Status Builder::leaves() noexcept {
     leaf_ =
         static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
     if (leaf_ == nullptr) return Status::OutOfMemory;
-    const std::uint64_t first = next_ordinal_[max_zoom_];
-    for (std::size_t i = 0; i < n_markers_; ++i) {
-        ClusterBinKey key{};
-        s = cluster_bin_key(st_, markers_[i].lat, markers_[i].lon, &key);
-        if (s != Status::Ok) return s;
-        const Bin* bin = find_bin(st_, key.kx, key.ky);
-        if (bin == nullptr) return Status::Internal;
-        leaf_[i] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin - st_->bins]);
-        if (canceled(i)) return Status::Canceled;
-    }
+    s = leaf_of_markers();
+    if (s != Status::Ok) return s;
     cluster_destroy(st_);  // the bins are no longer needed
     st_ = nullptr;
     base_.release(base_.ctx, top_.cluster_of_input);
     top_.cluster_of_input = nullptr;
+    return Status::Ok;
+}
+
+// Every marker's leaf, through its bin, in batches whose hash slots, bins and clusters are
+// fetched ahead (as flush_pending does for the bins): one marker at a time, each lookup waits for
+// three cache misses in turn.
+Status Builder::leaf_of_markers() noexcept {
+    if (n_markers_ > 0 && st_->slots == nullptr) return Status::Internal;
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    ClusterBinKey key[kBatch];
+    std::uint64_t hash[kBatch];
+    for (std::size_t b = 0; b < n_markers_; b += kBatch) {
+        const std::size_t m = std::min(kBatch, n_markers_ - b);
+        for (std::size_t j = 0; j < m; ++j) {
+            const Status s =
+                cluster_bin_key(st_, markers_[b + j].lat, markers_[b + j].lon, &key[j]);
+            if (s != Status::Ok) return s;
+            hash[j] = hash_key(key[j].kx, key[j].ky);
+            __builtin_prefetch(&st_->slots[hash[j] & st_->slot_mask]);
+        }
+        for (std::size_t j = 0; j < m; ++j) {  // the bin the first slot probably names
+            const std::uint32_t index1 = st_->slots[hash[j] & st_->slot_mask].index1;
+            if (index1 == 0) continue;
+            __builtin_prefetch(&st_->bins[index1 - 1]);
+            __builtin_prefetch(&top_.cluster_of_input[index1 - 1]);
+        }
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::uint32_t bin = find_index_hashed(st_, key[j].kx, key[j].ky, hash[j]);
+            if (bin == kNoBin) return Status::Internal;
+            leaf_[b + j] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin]);
+        }
+        if (canceled(b + kBatch - 1)) return Status::Canceled;
+    }
     return Status::Ok;
 }
 
@@ -310,16 +338,28 @@ Status Builder::write_leaves(HierNode* leaves) noexcept {
     const std::uint32_t n = n_at[max_zoom_];
     const std::uint64_t first = next_ordinal_[max_zoom_];
     for (std::uint32_t k = 0; k < n; ++k) leaves[k].count = 0;
-    for (std::size_t i = 0; i < n_markers_; ++i) {
-        const std::uint64_t k =
-            (static_cast<std::uint64_t>(leaf_[i]) & (kOrdinalLimit - 1)) - first;
-        if (k >= n) return Status::Internal;
-        if (leaves[k].count == 0) {
-            node_set_sums(item_of_marker(markers_[i]), &leaves[k]);
-        } else {
-            node_add(item_of_marker(markers_[i]), &leaves[k]);
+    for (std::size_t b = 0; b < n_markers_; b += kBatch) {
+        // The leaves of a batch fetched ahead (they are in output order, the markers in any).
+        const std::size_t m = std::min(kBatch, n_markers_ - b);
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::uint64_t k = static_cast<std::uint64_t>(leaf_[b + j]) & (kOrdinalLimit - 1);
+            if (k - first < n) {
+                const char* at = reinterpret_cast<const char*>(&leaves[k - first]);
+                for (std::size_t line = 0; line < sizeof(HierNode); line += 64)
+                    __builtin_prefetch(at + line, 1);
+            }
         }
-        if (canceled(i)) return Status::Canceled;
+        for (std::size_t i = b; i < b + m; ++i) {
+            const std::uint64_t k =
+                (static_cast<std::uint64_t>(leaf_[i]) & (kOrdinalLimit - 1)) - first;
+            if (k >= n) return Status::Internal;
+            if (leaves[k].count == 0) {
+                node_set_sums(item_of_marker(markers_[i]), &leaves[k]);
+            } else {
+                node_add(item_of_marker(markers_[i]), &leaves[k]);
+            }
+        }
+        if (canceled(b + kBatch - 1)) return Status::Canceled;
     }
     for (std::uint32_t k = 0; k < n; ++k) {
         if (leaves[k].count == 0) return Status::Internal;  // a cluster without a marker
