@@ -14,6 +14,10 @@
 // then, once, the nodes per zoom, and for comparison the time cluster_agg's engine alone takes
 // for max_zoom (adding every marker and finalising: the first step of the build).
 //
+// --fingerprint 1 prints a 64-bit hash over every field of every node, in order, and over
+// leaf_of_marker: equal results print equal fingerprints, and a change in any byte changes it
+// but with odds of 2^-64 (how a change to the build is shown not to change its output).
+//
 // --storage BANDS (e.g. 0-5/0,6-9/4,10-12/7,13-14/10,15-16/12: zoom ranges and the zoom of their
 // block tiles) also packs the last build's nodes the way docs/hierarchy-storage.md lays them out
 // (each node once per band for the zooms over which it is the same cluster, in blocks by the tile
@@ -78,6 +82,33 @@ std::uint64_t tile_of(double lat, double lon, int z) {
     const std::uint64_t n = std::uint64_t{1} << z;
     const std::uint64_t tx = std::min(n - 1, x >> shift), ty = std::min(n - 1, y >> shift);
     return ty << 32 | tx;
+}
+
+// FNV-1a over the bytes of each value, field by field (no padding bytes hashed).
+struct Fingerprint {
+    std::uint64_t h = 1469598103934665603ull;
+    template <typename T>
+    void add(const T& v) {
+        unsigned char b[sizeof(T)];
+        std::memcpy(b, &v, sizeof(T));
+        for (unsigned char c : b) h = (h ^ c) * 1099511628211ull;
+    }
+};
+
+std::uint64_t fingerprint(const HierBuild& b) {
+    Fingerprint f;
+    for (std::size_t i = 0; i < b.n_nodes; ++i) {
+        const HierNode& n = b.nodes[i];
+        const HierSums& s = n.sums;
+        f.add(n.cluster_id), f.add(n.parent_id), f.add(n.zoom), f.add(n.expansion_zoom);
+        f.add(n.count), f.add(n.lat), f.add(n.lon), f.add(n.min_lat), f.add(n.min_lon);
+        f.add(n.max_lat), f.add(n.max_lon), f.add(n.id);
+        f.add(s.count_w), f.add(s.sx_e_lo), f.add(s.sx_e_hi), f.add(s.sx_w_lo), f.add(s.sx_w_hi);
+        f.add(s.sy_lo), f.add(s.sy_hi), f.add(s.min_lon_e), f.add(s.max_lon_e), f.add(s.min_lon_w);
+        f.add(s.max_lon_w);
+    }
+    for (std::size_t i = 0; i < b.n_markers; ++i) f.add(b.leaf_of_marker[i]);
+    return f.h;
 }
 
 void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, int max_zoom,
@@ -268,6 +299,7 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
 
 int main(int argc, char** argv) {
     int max_zoom = 16, repeat = 3;
+    bool want_fingerprint = false;
     double radius = kDefaultRadiusPx, heap_bytes = 0;
     std::vector<Band> bands;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -278,6 +310,8 @@ int main(int argc, char** argv) {
             radius = std::atof(argv[i + 1]);
         else if (a == "--repeat")
             repeat = std::atoi(argv[i + 1]);
+        else if (a == "--fingerprint")
+            want_fingerprint = std::atoi(argv[i + 1]) != 0;
         else if (a == "--heap-bytes")
             heap_bytes = std::atof(argv[i + 1]);
         else if (a == "--storage" && !(bands = parse_bands(argv[i + 1])).empty())
@@ -285,7 +319,7 @@ int main(int argc, char** argv) {
         else {
             std::fprintf(stderr,
                          "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
-                         "[--storage LO-HI/BZ,...] [--heap-bytes N] < rows\n");
+                         "[--storage LO-HI/BZ,...] [--heap-bytes N] [--fingerprint 1] < rows\n");
             return 2;
         }
     }
@@ -315,6 +349,9 @@ int main(int argc, char** argv) {
                 std::printf(" %d:%llu", z,
                             static_cast<unsigned long long>(next[static_cast<std::size_t>(z)]));
             std::printf("\n");
+            if (want_fingerprint)
+                std::printf("fingerprint %016llx\n",
+                            static_cast<unsigned long long>(fingerprint(b)));
             if (!bands.empty()) storage_report(b, markers, max_zoom, bands, heap_bytes);
         }
         hierarchy_free(a.allocator(), &b);

@@ -221,6 +221,21 @@ class Finalizer {
     std::uint64_t row_of(double y) const noexcept {
         return static_cast<std::uint64_t>(y / geo_.cell);
     }
+    // The least position whose column (or row) is at least k: col_of is monotone, so
+    // col_of(x) < k exactly when x < cell_start(k). From k * cell, moved by ulps to the edge.
+    double cell_start(std::uint64_t k) const noexcept {
+        const auto step = [](double x, std::int64_t by) noexcept {  // by ulps, x >= 0 finite
+            std::uint64_t bits;
+            std::memcpy(&bits, &x, sizeof bits);
+            bits += static_cast<std::uint64_t>(by);
+            std::memcpy(&x, &bits, sizeof x);
+            return x;
+        };
+        double x = static_cast<double>(k) * geo_.cell;
+        while (x > 0.0 && col_of(x) >= k) x = step(x, -1);
+        while (col_of(x) < k) x = step(x, 1);
+        return x;
+    }
     // A grid entry's unit (while the grid holds units: the first pass) or item (after it).
     static std::uint32_t unit_of(const GridEntry& e) noexcept { return e.id; }
     static std::uint32_t item_of(const GridEntry& e) noexcept { return e.id; }
@@ -401,6 +416,7 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
     const auto row_lo = static_cast<std::uint64_t>(std::max(q.y - r, 0.0) / g);
     const auto row_hi = static_cast<std::uint64_t>(std::min(q.y + r, world) / g);
     std::uint64_t visited = 0;
+    double y_lo = -1.0, y_hi = -1.0;  // where rows row_lo and row_hi + 1 start, once needed
     for (int c = 0; c < n_cols; ++c) {
         for (std::uint64_t col = cols[c].lo; col <= cols[c].hi; ++col) {
             if (col < index_.box_col || col - index_.box_col >= index_.box_cols) continue;
@@ -418,15 +434,21 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
                 }
                 continue;
             }
+            // The run's entries of column col, rows row_lo .. row_hi, found by comparing
+            // positions with where the column and rows start: no division per comparison.
             const std::uint64_t run = (col - index_.box_col) >> index_.col_shift;
             const GridEntry* end = grid_.entries + index_.starts[run + 1];
-            const GridEntry* it = std::lower_bound(
-                static_cast<const GridEntry*>(grid_.entries + index_.starts[run]), end, col,
-                [this, row_lo](const GridEntry& e, std::uint64_t column) noexcept {
-                    const std::uint64_t ec = col_of(e.x);
-                    return ec != column ? ec < column : row_of(e.y) < row_lo;
-                });
-            for (; it != end && col_of(it->x) == col && row_of(it->y) <= row_hi; ++it) {
+            const double x_lo = cell_start(col), x_hi = cell_start(col + 1);
+            if (y_lo < 0.0) {
+                y_lo = cell_start(row_lo);
+                y_hi = cell_start(row_hi + 1);
+            }
+            const GridEntry* it =
+                std::lower_bound(static_cast<const GridEntry*>(grid_.entries + index_.starts[run]),
+                                 end, y_lo, [x_lo, x_hi](const GridEntry& e, double y) noexcept {
+                                     return e.x < x_lo || (e.x < x_hi && e.y < y);
+                                 });
+            for (; it != end && it->x < x_hi && it->y < y_hi; ++it) {
                 visit(*it);
                 ++visited;
             }

@@ -6,13 +6,14 @@
 //      markers (cluster_finalize_items: the clusters as exact items, and every bin's cluster,
 //      which gives every marker's leaf through its bin). Zoom z < max_zoom clusters the items of
 //      zoom z + 1 (cluster_items), ranked by their ordinal, which is a function of the markers
-//      alone. Kept: the items of max_zoom, and per zoom z < max_zoom the parent position of
-//      every zoom z + 1 cluster (4 bytes each). Each level's items are dropped once the next
-//      coarser level is made, so at most three levels of items are alive at once.
-//   B. Writing, once the node count of every zoom is known: the max_zoom nodes from their items,
-//      then every coarser zoom by adding up its children's exact sums (the same items the
-//      clustering of phase A produced, bit for bit: integer sums, minima and maxima are exact
-//      whatever the order), its parent links and expansion zooms set along the way.
+//      alone. Kept: per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4
+//      bytes each). Each level's items, those of max_zoom too, are dropped once the next coarser
+//      level is made, so at most two levels of items are alive at once.
+//   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
+//      markers again, then every coarser zoom by adding up its children's exact sums, in the
+//      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
+//      sums, minima and maxima are exact whatever the order), its parent links and expansion
+//      zooms set along the way.
 //
 // Why the guarantees hold (numbers as in hierarchy.hpp): 1, 2 and 4 are cluster.hpp's contract
 // at every zoom (the passes are the finaliser's, the centre and bounds its cluster_of_item);
@@ -21,9 +22,9 @@
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
 // (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
-// its finalisation (what cluster_agg needs at max_zoom), or the result plus the max_zoom items
-// and the parent positions. The coarser zooms' scratch goes through a BlockCache, which hands a
-// zoom's released arrays to the next zoom instead of back to the caller.
+// its finalisation (what cluster_agg needs at max_zoom), or the result plus the parent positions
+// (phase B needs no other memory). The coarser zooms' scratch goes through a BlockCache, which
+// hands a zoom's released arrays to the next zoom instead of back to the caller.
 #include "core.hpp"
 
 #include "hierarchy.hpp"
@@ -33,8 +34,10 @@
 #include "cluster_items.hpp"
 #include "hierarchy_items.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace geocluster {
 
@@ -44,7 +47,8 @@ namespace {
 
 constexpr std::uint64_t kOrdinalLimit = std::uint64_t{1} << kHierZoomShift;
 constexpr std::size_t kPollEvery = 4096;
-constexpr int kNoChildYet = -2;  // expansion_zoom of a node while phase B meets its children
+constexpr std::size_t kBatch = 64;  // markers looked up together, their cache misses overlapping
+constexpr int kNoChildYet = -2;     // expansion_zoom of a node while phase B meets its children
 
 HierSums sums_of(const Item& it) noexcept {
     return HierSums{it.count_w, it.sx_e.lo,   it.sx_e.hi,   it.sx_w.lo,   it.sx_w.hi,  it.sy.lo,
@@ -136,8 +140,11 @@ class Builder {
 
   private:
     Status leaves() noexcept;
+    Status leaf_of_markers() noexcept;
     Status coarser_levels() noexcept;
     Status write_nodes() noexcept;
+    Status write_leaves(HierNode* leaves) noexcept;
+    Status write_zoom(int z, HierNode* finer, HierNode* here) noexcept;
     void release() noexcept;
     bool canceled(std::size_t i) const noexcept {
         return i % kPollEvery == kPollEvery - 1 && cancel_.should_cancel != nullptr &&
@@ -170,7 +177,6 @@ class Builder {
     ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
-    Item* sums_ = nullptr;  // phase B: the zoom being written, summed from its children
     std::int64_t* leaf_ = nullptr;
     HierNode* nodes_ = nullptr;
     std::size_t n_nodes_ = 0;
@@ -184,7 +190,6 @@ void Builder::release() noexcept {
     item_clusters_free(base_, &top_);
     item_clusters_free(a_, &level_);
     for (auto& p : parent_of_) put(p);
-    put(sums_);
     if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
     leaf_ = nullptr;
     if (nodes_ != nullptr) base_.release(base_.ctx, nodes_);
@@ -207,20 +212,45 @@ Status Builder::leaves() noexcept {
     leaf_ =
         static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
     if (leaf_ == nullptr) return Status::OutOfMemory;
-    const std::uint64_t first = next_ordinal_[max_zoom_];
-    for (std::size_t i = 0; i < n_markers_; ++i) {
-        ClusterBinKey key{};
-        s = cluster_bin_key(st_, markers_[i].lat, markers_[i].lon, &key);
-        if (s != Status::Ok) return s;
-        const Bin* bin = find_bin(st_, key.kx, key.ky);
-        if (bin == nullptr) return Status::Internal;
-        leaf_[i] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin - st_->bins]);
-        if (canceled(i)) return Status::Canceled;
-    }
+    s = leaf_of_markers();
+    if (s != Status::Ok) return s;
     cluster_destroy(st_);  // the bins are no longer needed
     st_ = nullptr;
     base_.release(base_.ctx, top_.cluster_of_input);
     top_.cluster_of_input = nullptr;
+    return Status::Ok;
+}
+
+// Every marker's leaf, through its bin, in batches whose hash slots, bins and clusters are
+// fetched ahead (as flush_pending does for the bins): one marker at a time, each lookup waits for
+// three cache misses in turn.
+Status Builder::leaf_of_markers() noexcept {
+    if (n_markers_ > 0 && st_->slots == nullptr) return Status::Internal;
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    ClusterBinKey key[kBatch];
+    std::uint64_t hash[kBatch];
+    for (std::size_t b = 0; b < n_markers_; b += kBatch) {
+        const std::size_t m = std::min(kBatch, n_markers_ - b);
+        for (std::size_t j = 0; j < m; ++j) {
+            const Status s =
+                cluster_bin_key(st_, markers_[b + j].lat, markers_[b + j].lon, &key[j]);
+            if (s != Status::Ok) return s;
+            hash[j] = hash_key(key[j].kx, key[j].ky);
+            __builtin_prefetch(&st_->slots[hash[j] & st_->slot_mask]);
+        }
+        for (std::size_t j = 0; j < m; ++j) {  // the bin the first slot probably names
+            const std::uint32_t index1 = st_->slots[hash[j] & st_->slot_mask].index1;
+            if (index1 == 0) continue;
+            __builtin_prefetch(&st_->bins[index1 - 1]);
+            __builtin_prefetch(&top_.cluster_of_input[index1 - 1]);
+        }
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::uint32_t bin = find_index_hashed(st_, key[j].kx, key[j].ky, hash[j]);
+            if (bin == kNoBin) return Status::Internal;
+            leaf_[b + j] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin]);
+        }
+        if (canceled(b + kBatch - 1)) return Status::Canceled;
+    }
     return Status::Ok;
 }
 
@@ -238,12 +268,147 @@ Status Builder::coarser_levels() noexcept {
         if (s != Status::Ok) return s;
         parent_of_[z] = coarser.cluster_of_input;  // one per zoom z + 1 cluster
         coarser.cluster_of_input = nullptr;
-        if (&finer != &top_) item_clusters_free(a_, &level_);
+        // The max_zoom items too: phase B sums the leaves from the markers again.
+        item_clusters_free(&finer == &top_ ? base_ : a_, &finer);
         level_ = coarser;
         n_at[z] = coarser.n_items;
         if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
     }
     item_clusters_free(a_, &level_);  // phase B sums them again from the children
+    if (max_zoom_ == 0) item_clusters_free(base_, &top_);
+    return Status::Ok;
+}
+
+// A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the
+// fixed-point position of cluster_add_point, west when lon < 0, an id always given).
+Item item_of_marker(const HierMarker& m) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    const bool west = lon < 0.0;
+    const Wide x{fixed_x_of_lon(lon), 0}, none{0, 0};
+    const double inf = std::numeric_limits<double>::infinity();
+    return Item{1,
+                west ? 1u : 0u,
+                west ? none : x,
+                west ? x : none,
+                Wide{fixed_y_of_lat(lat), 0},
+                lat,
+                lat,
+                west ? inf : lon,
+                west ? -inf : lon,
+                west ? lon : inf,
+                west ? lon : -inf,
+                m.id,
+                0,
+                1};
+}
+
+// The exact sums of item it into node n's count, id, latitude range and sums (the rest of the
+// node is written from them once it is complete: write_node).
+void node_set_sums(const Item& it, HierNode* n) noexcept {
+    n->count = it.count;
+    n->min_lat = it.min_lat;
+    n->max_lat = it.max_lat;
+    n->id = it.min_id;
+    n->sums = sums_of(it);
+}
+
+// Node n (its sums set) adds item it.
+void node_add(const Item& it, HierNode* n) noexcept {
+    Item sum = hier_item_of_node(*n);
+    item_add(sum, it);
+    node_set_sums(sum, n);
+}
+
+// The rest of node n from its sums: identity, centre and bounds.
+void write_node(int zoom, std::int64_t id, HierNode* n) noexcept {
+    Cluster c;
+    cluster_of_item(hier_item_of_node(*n), &c);
+    n->cluster_id = id;
+    n->parent_id = -1;
+    n->zoom = zoom;
+    n->lat = c.lat;
+    n->lon = c.lon;
+    n->min_lon = c.min_lon;
+    n->max_lon = c.max_lon;
+}
+
+// Phase B, zoom max_zoom: each leaf summed from its markers again (the sums of its bins, exactly),
+// so that the items of max_zoom need not be kept until the nodes are allocated.
+Status Builder::write_leaves(HierNode* leaves) noexcept {
+    const std::uint32_t n = n_at[max_zoom_];
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    for (std::uint32_t k = 0; k < n; ++k) leaves[k].count = 0;
+    for (std::size_t b = 0; b < n_markers_; b += kBatch) {
+        // The leaves of a batch fetched ahead (they are in output order, the markers in any).
+        const std::size_t m = std::min(kBatch, n_markers_ - b);
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::uint64_t k = static_cast<std::uint64_t>(leaf_[b + j]) & (kOrdinalLimit - 1);
+            if (k - first < n) {
+                const char* at = reinterpret_cast<const char*>(&leaves[k - first]);
+                for (std::size_t line = 0; line < sizeof(HierNode); line += 64)
+                    __builtin_prefetch(at + line, 1);
+            }
+        }
+        for (std::size_t i = b; i < b + m; ++i) {
+            const std::uint64_t k =
+                (static_cast<std::uint64_t>(leaf_[i]) & (kOrdinalLimit - 1)) - first;
+            if (k >= n) return Status::Internal;
+            if (leaves[k].count == 0) {
+                node_set_sums(item_of_marker(markers_[i]), &leaves[k]);
+            } else {
+                node_add(item_of_marker(markers_[i]), &leaves[k]);
+            }
+        }
+        if (canceled(b + kBatch - 1)) return Status::Canceled;
+    }
+    for (std::uint32_t k = 0; k < n; ++k) {
+        if (leaves[k].count == 0) return Status::Internal;  // a cluster without a marker
+        write_node(max_zoom_, cluster_id(max_zoom_, first + k), &leaves[k]);
+        leaves[k].expansion_zoom = leaves[k].count > 1 ? max_zoom_ + 1 : -1;
+        if (canceled(k)) return Status::Canceled;
+    }
+    return Status::Ok;
+}
+
+// Phase B, zoom z < max_zoom: every node from its children in finer (zoom z + 1, complete but
+// for their parent links, which this sets).
+Status Builder::write_zoom(int z, HierNode* finer, HierNode* here) noexcept {
+    const std::uint32_t* parent = parent_of_[z];
+    for (std::uint32_t p = 0; p < n_at[z]; ++p) here[p].expansion_zoom = kNoChildYet;
+    // Children in ordinal order. The first child's index waits in the parent's cluster_id
+    // (written for good below); a second child starts the parent's sums, in the parent itself.
+    for (std::uint32_t k = 0; k < n_at[z + 1]; ++k) {
+        const std::uint32_t p = parent[k];
+        HierNode& h = here[p];
+        if (h.expansion_zoom == kNoChildYet) {
+            h.cluster_id = k;
+            h.expansion_zoom = finer[k].expansion_zoom;  // one child: its split
+        } else {
+            if (h.expansion_zoom != z + 1) {  // (a child's expansion zoom is above z + 1)
+                node_set_sums(hier_item_of_node(finer[h.cluster_id]), &h);
+                h.expansion_zoom = z + 1;  // a second child: it splits at z + 1
+            }
+            node_add(hier_item_of_node(finer[k]), &h);
+        }
+        finer[k].parent_id = cluster_id(z, next_ordinal_[z] + p);
+        if (canceled(k)) return Status::Canceled;
+    }
+    for (std::uint32_t p = 0; p < n_at[z]; ++p) {
+        if (here[p].expansion_zoom == kNoChildYet) return Status::Internal;  // childless
+        const int expansion = here[p].expansion_zoom;
+        if (expansion != z + 1) {
+            // One child: the same members, so the same centre, bounds and sums (why compute
+            // them again: most clusters of a zoom are a single finer one).
+            here[p] = finer[here[p].cluster_id];
+            here[p].cluster_id = cluster_id(z, next_ordinal_[z] + p);
+            here[p].parent_id = -1;
+            here[p].zoom = z;
+        } else {
+            write_node(z, cluster_id(z, next_ordinal_[z] + p), &here[p]);
+        }
+        here[p].expansion_zoom = expansion;
+        if (canceled(p)) return Status::Canceled;
+    }
     return Status::Ok;
 }
 
@@ -256,73 +421,12 @@ Status Builder::write_nodes() noexcept {
     cache_.flush();  // the levels' blocks, before the largest allocation of all
     nodes_ = static_cast<HierNode*>(base_.alloc(base_.ctx, n_nodes_ * sizeof(HierNode) + 1));
     if (nodes_ == nullptr) return Status::OutOfMemory;
-    const auto write = [this](int zoom, std::uint32_t k, const Item& it, HierNode* n) noexcept {
-        Cluster c;
-        cluster_of_item(it, &c);
-        n->cluster_id = cluster_id(zoom, next_ordinal_[zoom] + k);
-        n->parent_id = -1;
-        n->zoom = zoom;
-        n->count = it.count;
-        n->lat = c.lat;
-        n->lon = c.lon;
-        n->min_lat = c.min_lat;
-        n->min_lon = c.min_lon;
-        n->max_lat = c.max_lat;
-        n->max_lon = c.max_lon;
-        n->id = it.min_id;
-        n->sums = sums_of(it);
-    };
-    HierNode* finer = nodes_ + offset[max_zoom_];
-    for (std::uint32_t k = 0; k < n_at[max_zoom_]; ++k) {
-        write(max_zoom_, k, top_.items[k], &finer[k]);
-        finer[k].expansion_zoom = finer[k].count > 1 ? max_zoom_ + 1 : -1;
-        if (canceled(k)) return Status::Canceled;
-    }
-    item_clusters_free(base_, &top_);
-    if (max_zoom_ > 0 && get(&sums_, n_at[max_zoom_ - 1]) != Status::Ok) return Status::OutOfMemory;
-    for (int z = max_zoom_ - 1; z >= 0; --z) {
-        HierNode* here = nodes_ + offset[z];
-        const std::uint32_t* parent = parent_of_[z];
-        for (std::uint32_t p = 0; p < n_at[z]; ++p) here[p].expansion_zoom = kNoChildYet;
-        // Children in ordinal order. The first child's index waits in the parent's cluster_id
-        // (written for good below); a second child starts the parent's sums.
-        for (std::uint32_t k = 0; k < n_at[z + 1]; ++k) {
-            const std::uint32_t p = parent[k];
-            HierNode& h = here[p];
-            if (h.expansion_zoom == kNoChildYet) {
-                h.cluster_id = k;
-                h.expansion_zoom = finer[k].expansion_zoom;  // one child: its split
-            } else {
-                if (h.expansion_zoom != z + 1) {  // (a child's expansion zoom is above z + 1)
-                    sums_[p] = hier_item_of_node(finer[h.cluster_id]);
-                    h.expansion_zoom = z + 1;  // a second child: it splits at z + 1
-                }
-                item_add(sums_[p], hier_item_of_node(finer[k]));
-            }
-            finer[k].parent_id = cluster_id(z, next_ordinal_[z] + p);
-            if (canceled(k)) return Status::Canceled;
-        }
-        for (std::uint32_t p = 0; p < n_at[z]; ++p) {
-            if (here[p].expansion_zoom == kNoChildYet) return Status::Internal;  // childless
-            const int expansion = here[p].expansion_zoom;
-            if (expansion != z + 1) {
-                // One child: the same members, so the same centre, bounds and sums (why compute
-                // them again: most clusters of a zoom are a single finer one).
-                here[p] = finer[here[p].cluster_id];
-                here[p].cluster_id = cluster_id(z, next_ordinal_[z] + p);
-                here[p].parent_id = -1;
-                here[p].zoom = z;
-            } else {
-                write(z, p, sums_[p], &here[p]);
-            }
-            here[p].expansion_zoom = expansion;
-            if (canceled(p)) return Status::Canceled;
-        }
+    Status s = write_leaves(nodes_ + offset[max_zoom_]);
+    for (int z = max_zoom_ - 1; z >= 0 && s == Status::Ok; --z) {
+        s = write_zoom(z, nodes_ + offset[z + 1], nodes_ + offset[z]);
         put(parent_of_[z]);
-        finer = here;
     }
-    put(sums_);
-    return Status::Ok;
+    return s;
 }
 
 Status Builder::run(HierBuild* out) noexcept {
