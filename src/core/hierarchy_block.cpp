@@ -25,7 +25,10 @@ constexpr std::uint64_t kMaxSlot = 0xffffffffu;
 
 }  // namespace
 
-void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+namespace {
+
+// The item the build makes of one marker.
+cluster_internal::Item single_item(double lat, double lon) noexcept {
     using namespace cluster_internal;
     Item it{};
     const bool west = lon < 0.0;
@@ -40,10 +43,23 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
     it.max_lon_e = west ? -INFINITY : lon;
     it.min_lon_w = west ? lon : INFINITY;
     it.max_lon_w = west ? lon : -INFINITY;
+    return it;
+}
+
+}  // namespace
+
+void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+    const cluster_internal::Item it = single_item(lat, lon);
     Cluster c;
-    cluster_of_item(it, &c);
+    cluster_internal::cluster_of_item(it, &c);
     *c_lat = c.lat;
     *c_lon = c.lon;
+}
+
+HierSums hier_single_sums(double lat, double lon) noexcept {
+    const cluster_internal::Item it = single_item(lat, lon);
+    return HierSums{it.count_w, it.sx_e.lo,   it.sx_e.hi,   it.sx_w.lo,   it.sx_w.hi,  it.sy.lo,
+                    it.sy.hi,   it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
 }
 
 namespace {

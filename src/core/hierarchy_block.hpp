@@ -68,6 +68,8 @@ struct HierBlockNode {
 // The centre the build gives a cluster of one marker at (lat, lon) (validated): its fixed-point
 // position through cluster_of_item, within 1e-9 degrees of it but not always bit for bit.
 void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept;
+// Its sums (HierSums), as the build makes them.
+HierSums hier_single_sums(double lat, double lon) noexcept;
 
 constexpr unsigned char kHierBlockVersion = 1;
 // The bytes one record takes at most (hier_node_block_bound).
