@@ -80,20 +80,22 @@ struct ViewportCtx {
 
 void viewport_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
     auto* v = static_cast<ViewportCtx*>(c);
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    HierBlockNode r;
-    Status s = Status::Ok;
-    if (!v->markers) {
-        while (hier_node_block_next_in(&rd, v->box, &r, &s))
-            node_list_push(&v->out, hier_node_at(r, *v->band, block, v->box.zoom));
-    } else {
-        while (hier_node_block_next(&rd, &r, &s))
+    if (v->markers) {
+        each_record(data, len, [v](const HierBlockNode& r) {
             if (r.count == 1 && r.zoom_max == v->max_zoom && in_box(v->box, r.min_lat, r.min_lon))
                 node_list_push(&v->out,
                                HierNode{-1, -1, v->box.zoom, -1, 1, r.min_lat, r.min_lon, r.min_lat,
                                         r.min_lon, r.min_lat, r.min_lon, r.id, HierSums{}});
+        });
+        return;
     }
+    // Decoded with the box: a single marker's centre is computed only where it could be kept.
+    HierNodeBlockReader rd;
+    check(hier_node_block_open(data, len, &rd));
+    HierBlockNode r;
+    Status s = Status::Ok;
+    while (hier_node_block_next_in(&rd, v->box, &r, &s))
+        node_list_push(&v->out, hier_node_at(r, *v->band, block, v->box.zoom));
     check(s);
 }
 
@@ -148,14 +150,10 @@ struct ChildCtx {
 
 void child_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
     auto* k = static_cast<ChildCtx*>(c);
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    HierBlockNode r;
-    Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s))
+    each_record(data, len, [k, block](const HierBlockNode& r) {
         if (r.zoom_min == k->zoom && r.parent_id == k->parent)
             node_list_push(&k->out, hier_node_at(r, *k->band, block, k->zoom));
-    check(s);
+    });
 }
 
 }  // namespace
@@ -210,11 +208,7 @@ struct BandRecords {
 };
 void band_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
     auto* b = static_cast<BandRecords*>(c);
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    HierBlockNode r;
-    Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s)) {
+    each_record(data, len, [b, block](const HierBlockNode& r) {
         if (b->n == b->cap) {
             b->cap = b->cap == 0 ? 1024 : 2 * b->cap;
             b->v = static_cast<HierBandRecord*>(
@@ -223,8 +217,7 @@ void band_visit(void* c, std::uint64_t block, const unsigned char* data, std::si
                     : repalloc_huge(b->v, b->cap * sizeof *b->v));
         }
         b->v[b->n++] = HierBandRecord{r, block};
-    }
-    check(s);
+    });
 }
 
 struct MemberCtx {
@@ -235,16 +228,11 @@ struct MemberCtx {
 };
 void member_visit(void* c, std::uint64_t, const unsigned char* data, std::size_t len) {
     auto* m = static_cast<MemberCtx*>(c);
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    HierBlockNode r;
-    Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s)) {
-        if (!hier_id_set_has(*m->leaves, r.parent_id)) continue;
+    each_record(data, len, [m](const HierBlockNode& r) {
+        if (!hier_id_set_has(*m->leaves, r.parent_id)) return;
         if (*m->n_ids == m->cap) raise_status(Status::HierarchyBlockCorrupt, "too many members");
         m->ids[(*m->n_ids)++] = r.id;
-    }
-    check(s);
+    });
 }
 
 }  // namespace

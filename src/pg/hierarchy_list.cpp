@@ -132,18 +132,13 @@ void members_visit(void* c, int band, std::uint64_t block, const unsigned char* 
     auto* l = static_cast<ListCtx*>(c);
     const int last = l->h->bands.n - 1;
     if (band >= 0 && band != last) return;
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    HierBlockNode r;
-    Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s)) {
+    each_record(data, len, [&](const HierBlockNode& r) {
         if (band < 0)
             put_member(*l, part, part_null, r, r.parent_id);
         else if (r.count == 1 && r.zoom_max == l->h->max_zoom)
             put_member(*l, part, part_null, r,
                        hier_cluster_id(r.zoom_max, l->h->bands.band[last], block, r.slot));
-    }
-    check(s);
+    });
 }
 
 }  // namespace

@@ -43,6 +43,17 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box,
                const Datum* part, BlockVisit visit, void* ctx);
 
+// Calls f(record) for every record of a node block (a malformed block is an ERROR).
+template <typename F>
+void each_record(const unsigned char* data, std::size_t len, F f) {
+    HierNodeBlockReader rd;
+    check(hier_node_block_open(data, len, &rd));
+    HierBlockNode r;
+    Status s = Status::Ok;
+    while (hier_node_block_next(&rd, &r, &s)) f(r);
+    check(s);
+}
+
 // The record of a cluster id (false: no such node at that zoom).
 bool find_record(const HierCacheEntry* h, std::int64_t id, HierIdParts* parts, HierBlockNode* rec);
 

@@ -165,6 +165,26 @@ bool find(const Store& st, std::int64_t id, HierIdParts* parts, HierBlockNode* r
     return false;
 }
 
+// Calls f(block, record) for every record of the rows (every partition) of table's blocks of
+// band bi covering box plus the ring, as the readers fetch them.
+template <typename F>
+void each_record_in(const std::map<BlockKey, std::vector<Bytes>>& table, const HierBands& bands,
+                    int bi, const HierBlockBox& box, F f) {
+    const HierBand& band = bands.band[bi];
+    std::vector<HierBlockRange> ranges(hier_block_ranges_cap(band));
+    ranges.resize(hier_block_ranges(band, box, kHierRingBlocks, ranges.data()));
+    for (const HierBlockRange& rg : ranges)
+        for (auto it = table.lower_bound({bi, rg.lo});
+             it != table.end() && it->first.first == bi && it->first.second <= rg.hi; ++it)
+            for (const Bytes& bytes : it->second) {
+                HierNodeBlockReader rd;
+                Status s = hier_node_block_open(bytes.data(), bytes.size(), &rd);
+                HierBlockNode c;
+                while (hier_node_block_next(&rd, &c, &s)) f(it->first.second, c);
+                EXPECT_EQ(Status::Ok, s);
+            }
+}
+
 std::vector<std::int64_t> children(const Store& st, std::int64_t id) {
     HierIdParts p;
     HierBlockNode r;
@@ -175,21 +195,10 @@ std::vector<std::int64_t> children(const Store& st, std::int64_t id) {
     box.zoom = p.zoom + 1;
     std::vector<std::int64_t> out;
     const int bi = hier_band_of(st.bands, p.zoom + 1);
-    const HierBand& band = st.bands.band[bi];
-    std::vector<HierBlockRange> ranges(hier_block_ranges_cap(band));
-    ranges.resize(hier_block_ranges(band, box, kHierRingBlocks, ranges.data()));
-    for (const HierBlockRange& rg : ranges)
-        for (auto it = st.nodes.lower_bound({bi, rg.lo});
-             it != st.nodes.end() && it->first.first == bi && it->first.second <= rg.hi; ++it)
-            for (const Bytes& bytes : it->second) {
-                HierNodeBlockReader rd;
-                Status s = hier_node_block_open(bytes.data(), bytes.size(), &rd);
-                HierBlockNode c;
-                while (hier_node_block_next(&rd, &c, &s))
-                    if (c.zoom_min == p.zoom + 1 && c.parent_id == id)
-                        out.push_back(hier_cluster_id(p.zoom + 1, band, it->first.second, c.slot));
-                EXPECT_EQ(Status::Ok, s);
-            }
+    each_record_in(st.nodes, st.bands, bi, box, [&](std::uint64_t block, const HierBlockNode& c) {
+        if (c.zoom_min == p.zoom + 1 && c.parent_id == id)
+            out.push_back(hier_cluster_id(p.zoom + 1, st.bands.band[bi], block, c.slot));
+    });
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -207,36 +216,18 @@ std::vector<std::int64_t> leaves(const Store& st, std::int64_t id, std::size_t c
                                              ids.data(), &n, a));
     HierBlockBox box = hier_bounds_box(r.min_lat, r.min_lon, r.max_lat, r.max_lon);
     for (int bi = p.band; bi < st.bands.n; ++bi) {
-        const HierBand& band = st.bands.band[bi];
-        std::vector<HierBlockRange> ranges(hier_block_ranges_cap(band));
-        ranges.resize(hier_block_ranges(band, box, kHierRingBlocks, ranges.data()));
         std::vector<HierBandRecord> recs;
-        for (const HierBlockRange& rg : ranges)
-            for (auto it = st.nodes.lower_bound({bi, rg.lo});
-                 it != st.nodes.end() && it->first.first == bi && it->first.second <= rg.hi; ++it)
-                for (const Bytes& bytes : it->second) {
-                    HierNodeBlockReader rd;
-                    Status s = hier_node_block_open(bytes.data(), bytes.size(), &rd);
-                    HierBlockNode c;
-                    while (hier_node_block_next(&rd, &c, &s))
-                        recs.push_back(HierBandRecord{c, it->first.second});
-                }
-        EXPECT_EQ(Status::Ok,
-                  hier_descent_band(&d, band, recs.data(), recs.size(), ids.data(), &n, count, a));
+        each_record_in(st.nodes, st.bands, bi, box,
+                       [&](std::uint64_t block, const HierBlockNode& c) {
+                           recs.push_back(HierBandRecord{c, block});
+                       });
+        EXPECT_EQ(Status::Ok, hier_descent_band(&d, st.bands.band[bi], recs.data(), recs.size(),
+                                                ids.data(), &n, count, a));
     }
-    const int leaf_band = st.bands.n - 1;
-    std::vector<HierBlockRange> ranges(hier_block_ranges_cap(st.bands.band[leaf_band]));
-    ranges.resize(hier_block_ranges(st.bands.band[leaf_band], box, kHierRingBlocks, ranges.data()));
-    for (const HierBlockRange& rg : ranges)
-        for (auto it = st.members.lower_bound({leaf_band, rg.lo});
-             it != st.members.end() && it->first.second <= rg.hi; ++it)
-            for (const Bytes& bytes : it->second) {
-                HierNodeBlockReader rd;
-                Status s = hier_node_block_open(bytes.data(), bytes.size(), &rd);
-                HierBlockNode c;
-                while (hier_node_block_next(&rd, &c, &s))
-                    if (hier_id_set_has(d.leaves, c.parent_id) && n < count) ids[n++] = c.id;
-            }
+    each_record_in(st.members, st.bands, st.bands.n - 1, box,
+                   [&](std::uint64_t, const HierBlockNode& c) {
+                       if (hier_id_set_has(d.leaves, c.parent_id) && n < count) ids[n++] = c.id;
+                   });
     hier_descent_free(&d, a);
     ids.resize(n);
     std::sort(ids.begin(), ids.end());
