@@ -183,8 +183,9 @@ std::size_t band_records(const Packer& k, const HierBand& band) noexcept {
     return c;
 }
 
-struct Rep {  // a record to be: its block and its build node
+struct Rep {  // a record to be: its block, its parent's packed id once known, its build node
     std::uint64_t block;
+    std::int64_t parent;
     std::size_t node;
 };
 
@@ -195,60 +196,111 @@ std::uint64_t counter_next(const HierSlotCounters& c, std::uint64_t key) noexcep
     return e != c.v + c.n && e->key == key ? e->next : 0;
 }
 
-// The records of one band's blocks, in order: hands out slots, then the ids of the band's nodes.
-// updates gets the counters of its blocks (in block order).
-Status pack_band(Packer* k, int bi, const HierSlotCounters& counters, Rep* reps, Rep* tmp,
-                 HierBlockNode* records, std::size_t* n_records, HierPackedBlock* blocks,
-                 std::size_t* n_blocks, HierSlotCounter* updates, std::size_t* n_updates) noexcept {
-    const HierBuild& b = *k->b;
-    const HierBand& band = k->bands.band[bi];
-    std::size_t n = 0;
-    const std::size_t lo = k->first[band.zoom_lo], hi = k->first[band.zoom_hi + 1];
-    for (std::size_t i = lo; i < hi; ++i)
-        if (starts_record(*k, i, band))
-            reps[n++] = Rep{hier_block_of(band.block_zoom, b.nodes[i].lat, b.nodes[i].lon), i};
-    // Within a block: siblings together (their parent once), then north to south.
-    const HierNode* nodes = b.nodes;
+// A block of the band being packed: its slots from base, used so far.
+struct BlockFill {
+    std::uint64_t block, base, used;
+};
+
+// The distinct blocks of reps[0..n), sorted, each with its slot base (fills: n entries).
+std::size_t block_fills(const Rep* reps, std::size_t n, int bi, const HierSlotCounters& counters,
+                        BlockFill* fills) noexcept {
+    for (std::size_t i = 0; i < n; ++i) fills[i] = BlockFill{reps[i].block, 0, 0};
+    std::sort(fills, fills + n,
+              [](const BlockFill& x, const BlockFill& y) { return x.block < y.block; });
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        if (m == 0 || fills[m - 1].block != fills[i].block) fills[m++] = fills[i];
+    for (std::size_t i = 0; i < m; ++i)
+        fills[i].base =
+            counter_next(counters, static_cast<std::uint64_t>(bi) << 56 | fills[i].block);
+    return m;
+}
+
+// The records of one zoom of a band, reps[0..n): sorted within their blocks so that siblings
+// are together in the order of their parents' ids (small deltas), then north to south; each
+// takes the next slot of its block. Their parents' ids are known: the zoom before is done.
+Status assign_zoom(Packer* k, const HierBand& band, Rep* reps, Rep* tmp, std::size_t n,
+                   BlockFill* fills, std::size_t n_fills, std::uint64_t slot_limit) noexcept {
+    const HierNode* nodes = k->b->nodes;
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::int64_t p = nodes[reps[r].node].parent_id;
+        reps[r].parent = p < 0 ? -1 : k->id_of_node[pos_of(*k, p)];
+    }
     const Rep* sorted = cluster_internal::polled_sort(
         reps, tmp, n,
         [nodes](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
+            if (x.parent != y.parent) return x.parent < y.parent;
             const HierNode &a = nodes[x.node], &c = nodes[y.node];
-            if (a.parent_id != c.parent_id) return a.parent_id < c.parent_id;
             if (a.lat != c.lat) return a.lat > c.lat;
             if (a.lon != c.lon) return a.lon < c.lon;
             return a.cluster_id < c.cluster_id;
         },
         *k->poll);
     if (sorted == nullptr) return Status::Canceled;
+    for (std::size_t r = 0; r < n; ++r) {
+        BlockFill* f =
+            std::lower_bound(fills, fills + n_fills, sorted[r].block,
+                             [](const BlockFill& x, std::uint64_t b) { return x.block < b; });
+        const std::uint64_t slot = f->base + f->used++;
+        if (slot >= slot_limit) return Status::HierarchyBlockFull;
+        k->id_of_node[sorted[r].node] = hier_cluster_id(
+            nodes[sorted[r].node].zoom, band, sorted[r].block, static_cast<std::uint32_t>(slot));
+    }
+    return Status::Ok;
+}
+
+// Hands out the slots of one band zoom by zoom (a node's id is known before its children are
+// ordered by it), then writes its records in (block, slot) order and its blocks' counters
+// (updates, in block order).
+Status pack_band(Packer* k, int bi, const HierSlotCounters& counters, Rep* reps, Rep* tmp,
+                 BlockFill* fills, HierPacked* out, HierSlotCounter* updates,
+                 std::size_t* n_updates) noexcept {
+    const HierBuild& b = *k->b;
+    const HierBand& band = k->bands.band[bi];
+    std::size_t n = 0;
+    for (std::size_t i = k->first[band.zoom_lo]; i < k->first[band.zoom_hi + 1]; ++i)
+        if (starts_record(*k, i, band))
+            reps[n++] = Rep{hier_block_of(band.block_zoom, b.nodes[i].lat, b.nodes[i].lon), -1, i};
+    const std::size_t n_fills = block_fills(reps, n, bi, counters, fills);
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
-    for (std::size_t j = 0; j < n;) {
-        std::size_t e = j;
-        while (e < n && sorted[e].block == sorted[j].block) ++e;
-        const std::uint64_t key = static_cast<std::uint64_t>(bi) << 56 | sorted[j].block;
-        const std::uint64_t base = counter_next(counters, key);
-        if (base + (e - j) > slot_limit) return Status::HierarchyBlockFull;
-        blocks[(*n_blocks)++] = HierPackedBlock{bi, sorted[j].block, *n_records + j, e - j};
-        updates[(*n_updates)++] = HierSlotCounter{key, base + (e - j)};
-        for (std::size_t r = j; r < e; ++r) {
-            const HierNode& h = nodes[sorted[r].node];
-            k->id_of_node[sorted[r].node] = hier_cluster_id(
-                h.zoom, band, sorted[j].block, static_cast<std::uint32_t>(base + (r - j)));
-        }
-        j = e;
+    std::size_t seg = 0;  // reps are in zoom order, as the nodes are
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        std::size_t end = seg;
+        while (end < n && b.nodes[reps[end].node].zoom == z) ++end;
+        const Status s =
+            assign_zoom(k, band, reps + seg, tmp + seg, end - seg, fills, n_fills, slot_limit);
+        if (s != Status::Ok) return s;
+        seg = end;
+        // The other nodes of the zoom are their parent at the zoom before: the same slot.
+        for (std::size_t i = k->first[z]; i < k->first[z + 1]; ++i)
+            if (!starts_record(*k, i, band))
+                k->id_of_node[i] =
+                    hier_id_at_zoom(k->id_of_node[pos_of(*k, b.nodes[i].parent_id)], z);
     }
-    // The other nodes of the band are their parent at the zoom before: the same slot.
-    for (std::size_t i = lo; i < hi; ++i)
-        if (!starts_record(*k, i, band))
-            k->id_of_node[i] =
-                hier_id_at_zoom(k->id_of_node[pos_of(*k, b.nodes[i].parent_id)], b.nodes[i].zoom);
+    const std::int64_t* ids = k->id_of_node;
+    const Rep* sorted = cluster_internal::polled_sort(
+        reps, tmp, n,
+        [ids](const Rep& x, const Rep& y) noexcept {
+            return x.block != y.block
+                       ? x.block < y.block
+                       : hier_id_at_zoom(ids[x.node], 0) < hier_id_at_zoom(ids[y.node], 0);
+        },
+        *k->poll);
+    if (sorted == nullptr) return Status::Canceled;
     for (std::size_t r = 0; r < n; ++r) {
+        if (r == 0 || sorted[r].block != sorted[r - 1].block)
+            out->blocks[out->n_blocks++] = HierPackedBlock{bi, sorted[r].block, out->n_records, 0};
+        ++out->blocks[out->n_blocks - 1].n;
         HierBlockNode rec = record_of(*k, sorted[r].node, band);
-        rec.slot = static_cast<std::uint32_t>(k->id_of_node[sorted[r].node] &
+        rec.slot = static_cast<std::uint32_t>(ids[sorted[r].node] &
                                               ((std::int64_t{1} << hier_slot_bits(band)) - 1));
-        records[(*n_records)++] = rec;
+        out->records[out->n_records++] = rec;
     }
+    for (std::size_t f = 0; f < n_fills; ++f)
+        updates[(*n_updates)++] = HierSlotCounter{
+            static_cast<std::uint64_t>(bi) << 56 | fills[f].block, fills[f].base + fills[f].used};
     return k->poll->canceled(n) ? Status::Canceled : Status::Ok;
 }
 
@@ -370,24 +422,25 @@ Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom
         band_max = std::max(band_max, c);
     }
     Rep* reps = s == Status::Ok ? alloc_array<Rep>(alloc, band_max) : nullptr;
+    BlockFill* fills = s == Status::Ok ? alloc_array<BlockFill>(alloc, band_max) : nullptr;
     Rep* tmp = s == Status::Ok ? alloc_array<Rep>(alloc, band_max) : nullptr;
     out->records = s == Status::Ok ? alloc_array<HierBlockNode>(alloc, n_records) : nullptr;
     out->blocks = s == Status::Ok ? alloc_array<HierPackedBlock>(alloc, n_records) : nullptr;
     HierSlotCounter* updates =
         s == Status::Ok ? alloc_array<HierSlotCounter>(alloc, n_records) : nullptr;
     if (s == Status::Ok && n_records > 0 &&
-        (reps == nullptr || tmp == nullptr || out->records == nullptr || out->blocks == nullptr ||
-         updates == nullptr))
+        (reps == nullptr || tmp == nullptr || fills == nullptr || out->records == nullptr ||
+         out->blocks == nullptr || updates == nullptr))
         s = Status::OutOfMemory;
     std::size_t n_updates = 0;
     for (int bi = 0; s == Status::Ok && bi < k.bands.n; ++bi)
-        s = pack_band(&k, bi, *counters, reps, tmp, out->records, &out->n_records, out->blocks,
-                      &out->n_blocks, updates, &n_updates);
+        s = pack_band(&k, bi, *counters, reps, tmp, fills, out, updates, &n_updates);
     if (s == Status::Ok) s = pack_members(&k, markers, out);
     if (s == Status::Ok) s = merge_counters(counters, updates, n_updates, counters_alloc);
     release(alloc, &k.top);
     release(alloc, &k.bottom);
     release(alloc, &reps);
+    release(alloc, &fills);
     release(alloc, &tmp);
     release(alloc, &updates);
     if (s != Status::Ok) hier_packed_free(alloc, out);

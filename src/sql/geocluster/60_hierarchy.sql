@@ -231,14 +231,18 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_tables(source regclass, nsp name, 
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
+    t text;
 BEGIN
     EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, data bytea NOT NULL%s)',
                    nsp, nodes, part_col);
     EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s)',
                    nsp, nodes || '_members', part_col);
-    -- data: a block of src/core/hierarchy_block.hpp, already compact: stored uncompressed.
-    EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN data SET STORAGE EXTERNAL', nsp, nodes);
-    EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN data SET STORAGE EXTERNAL', nsp, nodes || '_members');
+    -- data: a block of src/core/hierarchy_block.hpp, already compact: stored uncompressed, and in
+    -- the row up to a page (a block read is one heap fetch; TOAST's chunk rows only beyond that).
+    FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members'] LOOP
+        EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN data SET STORAGE EXTERNAL, SET (toast_tuple_target = 8160)',
+                       nsp, t);
+    END LOOP;
     EXECUTE format('CREATE TABLE %I.%I (hierarchy_table name NOT NULL, members_table name NOT NULL, '
                    'source_schema name NOT NULL, source_table name NOT NULL, lat_column name, lon_column name, '
                    'geometry_column name, id_column name NOT NULL, partition_column name, '
