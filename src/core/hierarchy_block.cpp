@@ -477,6 +477,21 @@ bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, Hi
     return false;
 }
 
+bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
+                                    HierBlockNode* out, Status* status) noexcept {
+    // At zoom -1 no record is alive: no single marker's centre is computed.
+    HierBlockBox none = box;
+    none.zoom = -1;
+    bool kept = false;
+    HierBlockNode d;
+    while (next_record(r, &none, &d, &kept, status))
+        if (d.count == 1 && in_box(box, d.min_lat, d.min_lon, 0.0)) {
+            *out = d;
+            return true;
+        }
+    return false;
+}
+
 Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,
                                 std::size_t* len) noexcept {
     *len = 0;

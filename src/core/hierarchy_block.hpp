@@ -117,6 +117,11 @@ struct HierBlockBox {
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept;
 
+// The next single marker whose position (not its centre) lies in the box, at any zoom: what a
+// viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed.
+bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
+                                    HierBlockNode* out, Status* status) noexcept;
+
 // Member lists: leaf slot and its ids, ascending.
 struct HierMemberList {
     std::uint32_t leaf_slot;

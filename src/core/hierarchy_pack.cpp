@@ -304,13 +304,15 @@ Status pack_band(Packer* k, int bi, const HierSlotCounters& counters, Rep* reps,
     return k->poll->canceled(n) ? Status::Canceled : Status::Ok;
 }
 
-struct Member {  // a marker of a multi-marker leaf: its leaf block, its leaf, itself
+struct Member {  // a marker of a multi-marker leaf: the block of its position, its leaf, itself
     std::uint64_t block;
     std::int64_t leaf;
     std::size_t marker;
 };
 
-// The member records: markers of multi-marker leaves, by leaf block, leaf, marker id.
+// The member records: markers of multi-marker leaves, in the block of their own position (so that
+// a viewport beyond max_zoom finds them by position, and a leaf's members lie in the blocks of its
+// bounds), by leaf and marker id within a block.
 Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexcept {
     const HierBuild& b = *k->b;
     const HierBand& band = k->bands.band[k->bands.n - 1];
@@ -332,7 +334,7 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
     for (std::size_t i = 0; s == Status::Ok && i < b.n_markers; ++i) {
         const HierNode& leaf = b.nodes[pos_of(*k, b.leaf_of_marker[i])];
         if (leaf.count > 1)
-            m[j++] = Member{hier_block_of(band.block_zoom, leaf.lat, leaf.lon),
+            m[j++] = Member{hier_block_of(band.block_zoom, markers[i].lat, markers[i].lon),
                             k->id_of_node[pos_of(*k, b.leaf_of_marker[i])], i};
     }
     const Member* sorted = s != Status::Ok

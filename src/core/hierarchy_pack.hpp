@@ -87,11 +87,12 @@ struct HierPackedBlock {
     std::size_t first, n;
 };
 
-// A packed build. Node blocks are sorted by (band, block). Member blocks hold, per block of the
-// band of max_zoom (band = that band), the markers of its multi-marker leaves as single-marker
-// records of zoom max_zoom whose parent_id is their leaf's cluster_id (a single-marker leaf is
-// its own marker: it has none), sorted by (leaf, marker id), slots from 0: what cluster_leaves
-// lists and what a viewport beyond max_zoom shows at the markers' exact positions.
+// A packed build. Node blocks are sorted by (band, block). Member blocks hold the markers of the
+// multi-marker leaves (a single-marker leaf is its own marker: it has none) as single-marker
+// records of zoom max_zoom whose parent_id is their leaf's cluster_id, in the block of the last
+// band holding the marker's position (band = that band), sorted by (leaf, marker id), slots
+// from 0: what cluster_leaves lists and what a viewport beyond max_zoom shows at the markers'
+// exact positions.
 // id_of_node[i] is the packed cluster_id of build.nodes[i].
 struct HierPacked {
     HierBlockNode* records;

@@ -2,10 +2,12 @@
 // it makes of their records. The SQL side fetches the block rows by primary key and calls these;
 // test/unit/hierarchy_pack_test.cpp reads a packed build back through them at every zoom.
 //
-//  - Viewport at zoom z: the blocks of band(z) covering the box plus a ring of one block (a node
-//    stays in the block of the centre it was made with; the ring is what lets later writes move
-//    a centre a little without moving the node), each decoded with the box
-//    (hier_node_block_next_in), each kept record given as the node at z (hier_node_at).
+//  - Viewport at zoom z: the blocks of band(z) covering the box (kHierViewportRingBlocks: a node
+//    stays in the block of the centre it was made with; a ring is what will let later writes
+//    move a centre a little without moving the node), each decoded with the box
+//    (hier_node_block_next_in), each kept record given as the node at z (hier_node_at). Beyond
+//    max_zoom: the single markers of the last band's node and member blocks whose position is
+//    in the box (hier_node_block_next_marker_in).
 //  - Children of the node id at zoom z (record r of its block): r itself at z + 1 when its run goes
 //    on (z < r.zoom_max); none at max_zoom; else the records of band(z + 1) with zoom_min z + 1 and
 //    parent_id id, in the blocks covering r's bounds plus the ring (a child's centre lies in its
@@ -22,7 +24,13 @@
 
 namespace geocluster {
 
+// The ring of blocks read around a box. Lookups by a cluster's bounds (children, leaves) need one:
+// a centre is in its members' box only up to rounding and the Web Mercator clamp. A viewport
+// needs none while centres never move (the block of a centre in the box is in the box's blocks:
+// both come from the same monotonic fixed-point position); writes that move centres will read
+// the one-block ring there too (docs/hierarchy-storage.md).
 constexpr int kHierRingBlocks = 1;
+constexpr int kHierViewportRingBlocks = 0;
 
 // A run of block numbers lo..hi (inclusive) of one band.
 struct HierBlockRange {

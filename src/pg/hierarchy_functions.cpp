@@ -65,11 +65,6 @@ HierBlockBox viewport_box(double south, double west, double north, double east, 
     return box;
 }
 
-bool in_box(const HierBlockBox& b, double lat, double lon) {
-    return lat >= b.south && lat <= b.north &&
-           ((lon >= b.west1 && lon <= b.east1) || (lon >= b.west2 && lon <= b.east2));
-}
-
 struct ViewportCtx {
     const HierBand* band;
     HierBlockBox box;
@@ -80,22 +75,22 @@ struct ViewportCtx {
 
 void viewport_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
     auto* v = static_cast<ViewportCtx*>(c);
-    if (v->markers) {
-        each_record(data, len, [v](const HierBlockNode& r) {
-            if (r.count == 1 && r.zoom_max == v->max_zoom && in_box(v->box, r.min_lat, r.min_lon))
-                node_list_push(&v->out,
-                               HierNode{-1, -1, v->box.zoom, -1, 1, r.min_lat, r.min_lon, r.min_lat,
-                                        r.min_lon, r.min_lat, r.min_lon, r.id, HierSums{}});
-        });
-        return;
-    }
-    // Decoded with the box: a single marker's centre is computed only where it could be kept.
+    // Decoded with the box: a single marker's centre is computed only where it could be kept
+    // (and beyond max_zoom never: there its position is what is shown).
     HierNodeBlockReader rd;
     check(hier_node_block_open(data, len, &rd));
     HierBlockNode r;
     Status s = Status::Ok;
-    while (hier_node_block_next_in(&rd, v->box, &r, &s))
-        node_list_push(&v->out, hier_node_at(r, *v->band, block, v->box.zoom));
+    if (v->markers) {
+        while (hier_node_block_next_marker_in(&rd, v->box, &r, &s))
+            if (r.zoom_max == v->max_zoom)
+                node_list_push(&v->out,
+                               HierNode{-1, -1, v->box.zoom, -1, 1, r.min_lat, r.min_lon, r.min_lat,
+                                        r.min_lon, r.min_lat, r.min_lon, r.id, HierSums{}});
+    } else {
+        while (hier_node_block_next_in(&rd, v->box, &r, &s))
+            node_list_push(&v->out, hier_node_at(r, *v->band, block, v->box.zoom));
+    }
     check(s);
 }
 
@@ -131,8 +126,12 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     const bool markers = zoom > h->max_zoom;
     const int band = markers ? h->bands.n - 1 : hier_band_of(h->bands, zoom);
     ViewportCtx v{&h->bands.band[band], box, h->max_zoom, markers, NodeList{nullptr, 0, 0}};
-    fetch_box(h, false, band, box, with_part ? &part : nullptr, viewport_visit, &v);
-    if (markers) fetch_box(h, true, band, box, with_part ? &part : nullptr, viewport_visit, &v);
+    const Datum* one = with_part ? &part : nullptr;
+    // Beyond max_zoom, a single-marker leaf is in the block of its centre, within rounding of its
+    // position (the ring); the members of the other leaves in the blocks of their positions.
+    fetch_box(h, false, band, box, markers ? kHierRingBlocks : kHierViewportRingBlocks, one,
+              viewport_visit, &v);
+    if (markers) fetch_box(h, true, band, box, 0, one, viewport_visit, &v);
     sort_nodes(&v.out);
     for (std::size_t i = 0; i < v.out.n; ++i) put_node(rsinfo, v.out.v[i]);
     SPI_finish();
@@ -175,7 +174,7 @@ GEOCLUSTER_FUNCTION(cluster_children) {
             const int band = hier_band_of(h->bands, p.zoom + 1);
             ChildCtx k{&h->bands.band[band], id, p.zoom + 1, NodeList{nullptr, 0, 0}};
             const HierBlockBox box = hier_bounds_box(r.min_lat, r.min_lon, r.max_lat, r.max_lon);
-            fetch_box(h, false, band, box, nullptr, child_visit, &k);
+            fetch_box(h, false, band, box, kHierRingBlocks, nullptr, child_visit, &k);
             sort_nodes(&k.out);
             for (std::size_t i = 0; i < k.out.n; ++i) put_node(rsinfo, k.out.v[i]);
         }
@@ -260,13 +259,14 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_leaves) {
         const HierBlockBox box = hier_bounds_box(r.min_lat, r.min_lon, r.max_lat, r.max_lon);
         for (int band = p.band; band < h->bands.n && d.ends.n > 0; ++band) {
             BandRecords recs{nullptr, 0, 0};
-            fetch_box(h, false, band, box, nullptr, band_visit, &recs);
+            fetch_box(h, false, band, box, kHierRingBlocks, nullptr, band_visit, &recs);
             check(hier_descent_band(&d, h->bands.band[band], recs.v, recs.n, ids, &n, r.count,
                                     alloc));
             if (recs.v != nullptr) pfree(recs.v);
         }
         MemberCtx m{&d.leaves, ids, &n, r.count};
-        if (d.leaves.n > 0) fetch_box(h, true, h->bands.n - 1, box, nullptr, member_visit, &m);
+        if (d.leaves.n > 0)
+            fetch_box(h, true, h->bands.n - 1, box, kHierRingBlocks, nullptr, member_visit, &m);
         std::sort(ids, ids + n);
         for (std::size_t i = static_cast<std::size_t>(std::min<std::int64_t>(off, n));
              i < n && static_cast<std::int64_t>(i) - off < lim; ++i) {

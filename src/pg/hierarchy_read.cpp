@@ -149,12 +149,12 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
     }
 }
 
-void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box,
+void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
                const Datum* part, BlockVisit visit, void* ctx) {
     const HierBand& b = h->bands.band[band];
     auto* ranges =
         static_cast<HierBlockRange*>(palloc(sizeof(HierBlockRange) * hier_block_ranges_cap(b)));
-    const std::size_t n = hier_block_ranges(b, box, kHierRingBlocks, ranges);
+    const std::size_t n = hier_block_ranges(b, box, ring, ranges);
     fetch_blocks(h, members, band, ranges, n, part, visit, ctx);
     pfree(ranges);
 }

@@ -39,8 +39,8 @@ using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char*
 // part, of that partition value's.
 void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
                   std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx);
-// The same for the blocks of band covering box plus the ring.
-void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box,
+// The same for the blocks of band covering box plus ring blocks around it.
+void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
                const Datum* part, BlockVisit visit, void* ctx);
 
 // Calls f(record) for every record of a node block (a malformed block is an ERROR).

@@ -131,7 +131,7 @@ std::vector<HierNode> viewport(const Store& st, const HierBlockBox& box) {
     const int bi = hier_band_of(st.bands, box.zoom);
     const HierBand& band = st.bands.band[bi];
     std::vector<HierBlockRange> ranges(hier_block_ranges_cap(band));
-    ranges.resize(hier_block_ranges(band, box, kHierRingBlocks, ranges.data()));
+    ranges.resize(hier_block_ranges(band, box, kHierViewportRingBlocks, ranges.data()));
     std::vector<HierNode> out;
     for (const HierBlockRange& r : ranges) {
         for (auto it = st.nodes.lower_bound({bi, r.lo});
