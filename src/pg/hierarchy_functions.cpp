@@ -249,6 +249,10 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_leaves) {
     HierIdParts p;
     HierBlockNode r;
     if (find_record(h, id, &p, &r)) {
+        // A block only a damaged table could hold: no id array that size.
+        if (r.count > MaxAllocHugeSize / sizeof(std::int64_t))
+            raise_status(Status::HierarchyBlockCorrupt, "a cluster of %llu markers",
+                         static_cast<unsigned long long>(r.count));
         const Allocator alloc{context_alloc, context_free, CurrentMemoryContext, 0};
         auto* ids = static_cast<std::int64_t*>(
             MemoryContextAllocHuge(CurrentMemoryContext, r.count * sizeof(std::int64_t)));

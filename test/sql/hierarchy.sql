@@ -263,6 +263,13 @@ SELECT q, pg_temp.error_of(q) FROM (VALUES
   ($$SELECT cluster_leaves('"odd Sch"."Mark ers_clusters"', 0, -1)$$),
   ($$SELECT cluster_leaves('"odd Sch"."Mark ers_clusters"', 0, 10, -1)$$),
   ($$SELECT cluster_leaves('"odd Sch"."Mark ers_clusters"', 0, 100001)$$)) t(q);
+-- A damaged block is an error (22P03) for every reader, never a crash or a wrong answer.
+BEGIN;
+UPDATE "odd Sch"."Mark ers_clusters" SET data = '\x01000605ff'::bytea WHERE band = 0;
+SELECT pg_temp.error_of($$SELECT count(*) FROM cluster_viewport('"odd Sch"."Mark ers_clusters"', -90, -180, 90, 180, 0)$$) AS viewport,
+       pg_temp.error_of($$SELECT count(*) FROM cluster_hierarchy_nodes('"odd Sch"."Mark ers_clusters"')$$) AS nodes,
+       pg_temp.error_of($$SELECT count(*) FROM cluster_children('"odd Sch"."Mark ers_clusters"', 0)$$) AS children;
+ROLLBACK;
 -- A NULL id is refused (a hierarchy's leaves need ids); so is a position out of range.
 CREATE TABLE "odd Sch".bad (id int, lat float8, lon float8);
 INSERT INTO "odd Sch".bad VALUES (1, 1, 1), (NULL, 2, 2);
