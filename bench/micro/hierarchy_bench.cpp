@@ -18,16 +18,16 @@
 // leaf_of_marker: equal results print equal fingerprints, and a change in any byte changes it
 // but with odds of 2^-64 (how a change to the build is shown not to change its output).
 //
-// --storage BANDS (e.g. 0-5/0,6-9/4,10-12/7,13-14/10,15-16/12: zoom ranges and the zoom of their
-// block tiles) also packs the last build's nodes the way docs/hierarchy-storage.md lays them out
-// (each node once per band for the zooms over which it is the same cluster, in blocks by the tile
-// of its centre, encoded by hierarchy_block.hpp; the ids of multi-marker leaves in member blocks)
-// and prints the encoded bytes per band, per marker and against a heap size given with
-// --heap-bytes, and the records a viewport decodes per block it reads (marker-weighted mean).
+// --storage 1 also packs the last build's nodes as the extension stores them (hier_pack, the
+// layout of docs/hierarchy-storage.md: each node once per band for the zooms over which it is the
+// same cluster, in blocks by the tile of its centre) and prints the encoded bytes per band, per
+// marker and against a heap size given with --heap-bytes, and the records a viewport decodes per
+// block it reads (marker-weighted mean).
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 #include "hierarchy.hpp"
 #include "hierarchy_block.hpp"
+#include "hierarchy_pack.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -51,38 +51,6 @@ using geocluster_bench::seconds_since;
 
 // CPU seconds of this process: on a shared machine, less noisy than the wall clock.
 double cpu_seconds() { return geocluster_bench::cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID); }
-
-struct Band {
-    int lo, hi, block_zoom;
-};
-
-std::vector<Band> parse_bands(const char* spec) {
-    std::vector<Band> v;
-    const char* p = spec;
-    while (*p != '\0') {
-        Band b{};
-        char* e;
-        b.lo = static_cast<int>(std::strtol(p, &e, 10));
-        if (*e != '-') return {};
-        b.hi = static_cast<int>(std::strtol(e + 1, &e, 10));
-        if (*e != '/') return {};
-        b.block_zoom = static_cast<int>(std::strtol(e + 1, &e, 10));
-        v.push_back(b);
-        p = *e == ',' ? e + 1 : e;
-        if (*e != ',' && *e != '\0') return {};
-    }
-    return v;
-}
-
-// The tile of zoom z holding (lat, lon), as one number.
-std::uint64_t tile_of(double lat, double lon, int z) {
-    using namespace cluster_internal;
-    const std::uint64_t x = fixed_x_of_lon(lon), y = fixed_y_of_lat(lat);
-    const int shift = kFixedBits - z;
-    const std::uint64_t n = std::uint64_t{1} << z;
-    const std::uint64_t tx = std::min(n - 1, x >> shift), ty = std::min(n - 1, y >> shift);
-    return ty << 32 | tx;
-}
 
 // FNV-1a over the bytes of each value, field by field (no padding bytes hashed).
 struct Fingerprint {
@@ -111,79 +79,36 @@ std::uint64_t fingerprint(const HierBuild& b) {
     return f.h;
 }
 
+
+// Packs the build as the extension stores it (hier_pack: the core's bands, blocks and ids) and
+// reports, per band, the encoded bytes and what a viewport pays to decode a block.
 void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, int max_zoom,
-                    const std::vector<Band>& bands, double heap_bytes) {
-    // Nodes are in (zoom, ordinal) order with ordinals from 0: a cluster_id's position.
-    std::vector<std::size_t> first(static_cast<std::size_t>(max_zoom) + 2, 0);
-    for (std::size_t i = 0; i < b.n_nodes; ++i)
-        first[static_cast<std::size_t>(b.nodes[i].zoom) + 1] = i + 1;
-    for (int z = 1; z <= max_zoom + 1; ++z) first[z] = std::max(first[z], first[z - 1]);
-    const auto pos = [&](std::int64_t cid) {
-        return first[static_cast<std::size_t>(cid >> kHierZoomShift)] +
-               static_cast<std::size_t>(cid & ((std::int64_t{1} << kHierZoomShift) - 1));
-    };
-    // span_top[i]: the coarsest node that is the same cluster as node i (same count as its
-    // parent = the parent's only child), found from zoom 0 down.
-    std::vector<std::size_t> top(b.n_nodes);
-    for (std::size_t i = 0; i < b.n_nodes; ++i) {
-        const HierNode& n = b.nodes[i];
-        top[i] = i;
-        if (n.parent_id >= 0 && b.nodes[pos(n.parent_id)].count == n.count)
-            top[i] = top[pos(n.parent_id)];
+                    double heap_bytes) {
+    CountingAlloc a;
+    HierSlotCounters counters{nullptr, 0};
+    HierPacked p{};
+    const double p0 = cpu_seconds();
+    if (hier_pack(b, markers.data(), max_zoom, &counters, a.allocator(), a.allocator(),
+                  CancelCheck{nullptr, nullptr}, &p) != Status::Ok) {
+        std::fprintf(stderr, "hier_pack failed\n");
+        std::exit(1);
     }
-    // span_bottom of a top: the finest zoom of its span.
-    std::vector<int> bottom(b.n_nodes, -1);
-    for (std::size_t i = 0; i < b.n_nodes; ++i)
-        bottom[top[i]] = std::max(bottom[top[i]], b.nodes[i].zoom);
+    std::printf("storage: packed in %.3f s (cpu), peak %.1f MB (bands zoom range/block zoom)\n",
+                cpu_seconds() - p0, a.peak / 1e6);
+    const HierBands bands = hier_bands(max_zoom);
     double total = 0;
-    std::printf("storage (bands zoom range/block zoom):\n");
-    for (const Band& band : bands) {
-        // Records: one per span meeting the band, its data from the node at the band's first zoom
-        // of it (the same cluster at every zoom of the span), keyed by block tile.
-        struct Rec {
-            std::uint64_t block;
-            HierBlockNode n;
-        };
-        std::vector<Rec> recs;
-        for (std::size_t i = 0; i < b.n_nodes; ++i) {
-            const HierNode& h = b.nodes[i];
-            const int zmin = b.nodes[top[i]].zoom, zmax = bottom[top[i]];
-            const int lo = std::max(zmin, band.lo), hi = std::min(zmax, band.hi);
-            if (lo > hi || h.zoom != lo) continue;
-            HierBlockNode n{0,
-                            lo,
-                            hi,
-                            h.count,
-                            h.id,
-                            h.parent_id,
-                            h.expansion_zoom,
-                            h.lat,
-                            h.lon,
-                            h.min_lat,
-                            h.min_lon,
-                            h.max_lat,
-                            h.max_lon,
-                            h.count > 1 ? h.sums : HierSums{}};
-            recs.push_back(Rec{tile_of(h.lat, h.lon, band.block_zoom), n});
-        }
-        std::sort(recs.begin(), recs.end(), [](const Rec& x, const Rec& y) {
-            if (x.block != y.block) return x.block < y.block;
-            if (x.n.parent_id != y.n.parent_id) return x.n.parent_id < y.n.parent_id;
-            if (x.n.lat != y.n.lat) return x.n.lat > y.n.lat;
-            return x.n.lon < y.n.lon;
-        });
-        std::size_t bytes = 0, blocks = 0, largest = 0;
+    std::vector<unsigned char> buf;
+    for (int bi = 0; bi < bands.n; ++bi) {
+        const HierBand& band = bands.band[bi];
+        std::size_t bytes = 0, blocks = 0, largest = 0, records = 0;
         double weighted = 0, decode_s = 0, filtered_s = 0;
-        std::vector<HierBlockNode> block;
-        std::vector<unsigned char> buf;
-        for (std::size_t i = 0; i < recs.size(); ++i) {
-            recs[i].n.slot = static_cast<std::uint32_t>(block.size());
-            block.push_back(recs[i].n);
-            if (i + 1 < recs.size() && recs[i + 1].block == recs[i].block) continue;
-            buf.resize(hier_node_block_bound(block.size()));
+        for (std::size_t k = 0; k < p.n_blocks; ++k) {
+            const HierPackedBlock& blk = p.blocks[k];
+            if (blk.band != bi) continue;
+            buf.resize(hier_node_block_bound(blk.n));
             std::size_t len = 0;
-            if (hier_node_block_encode(block.data(), block.size(), band.lo, band.hi, buf.data(),
-                                       &len) != Status::Ok) {
+            if (hier_packed_block_encode(p.records, blk, band.zoom_lo, band.zoom_hi, buf.data(),
+                                         &len) != Status::Ok) {
                 std::fprintf(stderr, "encode failed\n");
                 std::exit(1);
             }
@@ -195,15 +120,15 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             std::size_t n_got = 0;
             while (ds == Status::Ok && hier_node_block_next(&rd, &got, &ds)) ++n_got;
             decode_s += cpu_seconds() - d0;
-            if (ds != Status::Ok || n_got != block.size()) {
+            if (ds != Status::Ok || n_got != blk.n) {
                 std::fprintf(stderr, "decode failed\n");
                 std::exit(1);
             }
             // And as a viewport reads it: the band's first zoom, a box of about a sixteenth of
             // the block around its middle record (next_in: only candidates get their centre).
-            const HierBlockNode& mid = block[block.size() / 2];
+            const HierBlockNode& mid = p.records[blk.first + blk.n / 2];
             const double side = 360.0 / std::pow(2.0, band.block_zoom) / 4;
-            const HierBlockBox box{band.lo,
+            const HierBlockBox box{band.zoom_lo,
                                    mid.lat - side / 2,
                                    mid.lat + side / 2,
                                    mid.lon - side / 2,
@@ -217,82 +142,42 @@ void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, 
             filtered_s += cpu_seconds() - f0;
             bytes += len;
             ++blocks;
-            largest = std::max(largest, block.size());
-            weighted += static_cast<double>(block.size()) * static_cast<double>(block.size());
-            block.clear();
+            records += blk.n;
+            largest = std::max(largest, blk.n);
+            weighted += static_cast<double>(blk.n) * static_cast<double>(blk.n);
         }
         total += static_cast<double>(bytes);
+        const double per = records == 0 ? 0.0 : 1.0 / static_cast<double>(records);
         std::printf(
             "  %2d-%2d/%2d: %9zu records in %7zu blocks, %8.1f MB (%.1f B/record), largest block "
-            "%zu records, "
-            "records per block read %.0f, decoded at %.0f ns (cpu)/record, %.0f through a small "
-            "box\n",
-            band.lo, band.hi, band.block_zoom, recs.size(), blocks,
-            static_cast<double>(bytes) / 1e6,
-            recs.empty() ? 0.0 : static_cast<double>(bytes) / static_cast<double>(recs.size()),
-            largest, recs.empty() ? 0.0 : weighted / static_cast<double>(recs.size()),
-            recs.empty() ? 0.0 : decode_s * 1e9 / static_cast<double>(recs.size()),
-            recs.empty() ? 0.0 : filtered_s * 1e9 / static_cast<double>(recs.size()));
+            "%zu records, records per block read %.0f, decoded at %.0f ns (cpu)/record, %.0f "
+            "through a small box\n",
+            band.zoom_lo, band.zoom_hi, band.block_zoom, records, blocks,
+            static_cast<double>(bytes) / 1e6, static_cast<double>(bytes) * per, largest,
+            weighted * per, decode_s * 1e9 * per, filtered_s * 1e9 * per);
     }
-    // Members: the ids of every multi-marker leaf, in blocks of the band holding max_zoom.
-    int leaf_block_zoom = max_zoom;
-    for (const Band& band : bands)
-        if (band.lo <= max_zoom && max_zoom <= band.hi) leaf_block_zoom = band.block_zoom;
-    std::vector<std::pair<std::size_t, std::int64_t>> of_leaf;  // (leaf position, id)
-    for (std::size_t i = 0; i < b.n_markers; ++i) {
-        const std::size_t leaf = pos(b.leaf_of_marker[i]);
-        if (b.nodes[leaf].count > 1) of_leaf.push_back({leaf, markers[i].id});
-    }
-    std::sort(of_leaf.begin(), of_leaf.end(), [&](const auto& x, const auto& y) {
-        const HierNode &a = b.nodes[x.first], &c = b.nodes[y.first];
-        const std::uint64_t ta = tile_of(a.lat, a.lon, leaf_block_zoom),
-                            tc = tile_of(c.lat, c.lon, leaf_block_zoom);
-        if (ta != tc) return ta < tc;
-        return x < y;
-    });
-    std::size_t member_bytes = 0, leaves = 0;
-    std::vector<std::int64_t> ids;
-    std::vector<HierMemberList> lists;
-    std::vector<std::vector<std::int64_t>> held;
-    for (std::size_t i = 0; i < of_leaf.size();) {
-        std::size_t j = i;
-        while (j < of_leaf.size() && of_leaf[j].first == of_leaf[i].first) ++j;
-        held.emplace_back();
-        for (std::size_t k = i; k < j; ++k) held.back().push_back(of_leaf[k].second);
-        ++leaves;
-        const HierNode& a = b.nodes[of_leaf[i].first];
-        const bool end_of_block =
-            j == of_leaf.size() || tile_of(a.lat, a.lon, leaf_block_zoom) !=
-                                       tile_of(b.nodes[of_leaf[j].first].lat,
-                                               b.nodes[of_leaf[j].first].lon, leaf_block_zoom);
-        if (end_of_block) {
-            std::size_t n_ids = 0;
-            lists.clear();
-            for (std::size_t k = 0; k < held.size(); ++k) {
-                lists.push_back(HierMemberList{static_cast<std::uint32_t>(k), held[k].data(),
-                                               static_cast<std::uint32_t>(held[k].size())});
-                n_ids += held[k].size();
-            }
-            std::vector<unsigned char> buf(hier_member_block_bound(lists.size(), n_ids));
-            std::size_t len = 0;
-            if (hier_member_block_encode(lists.data(), lists.size(), buf.data(), &len) !=
-                Status::Ok) {
-                std::fprintf(stderr, "member encode failed\n");
-                std::exit(1);
-            }
-            member_bytes += len;
-            held.clear();
+    // Members: the markers of the multi-marker leaves, in blocks of the last band.
+    std::size_t member_bytes = 0;
+    for (std::size_t k = 0; k < p.n_member_blocks; ++k) {
+        buf.resize(hier_node_block_bound(p.member_blocks[k].n));
+        std::size_t len = 0;
+        if (hier_packed_block_encode(p.members, p.member_blocks[k], max_zoom, max_zoom, buf.data(),
+                                     &len) != Status::Ok) {
+            std::fprintf(stderr, "member encode failed\n");
+            std::exit(1);
         }
-        i = j;
+        member_bytes += len;
     }
     total += static_cast<double>(member_bytes);
-    std::printf("  members: %zu multi-marker leaves, %zu ids, %.1f MB\n", leaves, of_leaf.size(),
-                static_cast<double>(member_bytes) / 1e6);
-    std::printf("  total %.1f MB, %.1f bytes per marker", total / 1e6,
-                total / static_cast<double>(markers.size()));
+    std::printf("  members: %zu markers of multi-marker leaves in %zu blocks, %.1f MB\n",
+                p.n_members, p.n_member_blocks, static_cast<double>(member_bytes) / 1e6);
+    std::printf("  total %.1f MB, %.1f bytes per marker, %zu block rows", total / 1e6,
+                total / static_cast<double>(markers.size()), p.n_blocks + p.n_member_blocks);
     if (heap_bytes > 0)
         std::printf(", %.0f%% of a heap of %.1f MB", 100.0 * total / heap_bytes, heap_bytes / 1e6);
     std::printf(" (encoded bytes: without row headers, TOAST chunking or compression)\n");
+    hier_packed_free(a.allocator(), &p);
+    hier_slot_counters_free(a.allocator(), &counters);
 }
 
 }  // namespace
@@ -301,7 +186,7 @@ int main(int argc, char** argv) {
     int max_zoom = 16, repeat = 3;
     bool want_fingerprint = false;
     double radius = kDefaultRadiusPx, heap_bytes = 0;
-    std::vector<Band> bands;
+    bool storage = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--max-zoom")
@@ -314,12 +199,12 @@ int main(int argc, char** argv) {
             want_fingerprint = std::atoi(argv[i + 1]) != 0;
         else if (a == "--heap-bytes")
             heap_bytes = std::atof(argv[i + 1]);
-        else if (a == "--storage" && !(bands = parse_bands(argv[i + 1])).empty())
-            continue;
+        else if (a == "--storage")
+            storage = std::atoi(argv[i + 1]) != 0;
         else {
             std::fprintf(stderr,
                          "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
-                         "[--storage LO-HI/BZ,...] [--heap-bytes N] [--fingerprint 1] < rows\n");
+                         "[--storage 1] [--heap-bytes N] [--fingerprint 1] < rows\n");
             return 2;
         }
     }
@@ -352,7 +237,7 @@ int main(int argc, char** argv) {
             if (want_fingerprint)
                 std::printf("fingerprint %016llx\n",
                             static_cast<unsigned long long>(fingerprint(b)));
-            if (!bands.empty()) storage_report(b, markers, max_zoom, bands, heap_bytes);
+            if (storage) storage_report(b, markers, max_zoom, heap_bytes);
         }
         hierarchy_free(a.allocator(), &b);
     }

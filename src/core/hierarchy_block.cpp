@@ -5,11 +5,14 @@
 
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
+#include "hierarchy_block_internal.hpp"
 
 #include <cmath>
 #include <cstring>
 
 namespace geocluster {
+
+using namespace hier_block_internal;
 
 namespace {
 
@@ -21,11 +24,13 @@ constexpr unsigned kFlagWest = 4;    // a west range follows
 constexpr unsigned kFlagToEnd = 8;   // zoom_max is the block's last zoom
 constexpr unsigned kFlagGap = 16;    // slot - previous slot - 2 follows (else slot = previous + 1)
 constexpr unsigned kFlagBits = 5;
-constexpr std::uint64_t kMaxSlot = 0xffffffffu;
 
 }  // namespace
 
-void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+namespace {
+
+// The item the build makes of one marker.
+cluster_internal::Item single_item(double lat, double lon) noexcept {
     using namespace cluster_internal;
     Item it{};
     const bool west = lon < 0.0;
@@ -40,17 +45,26 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
     it.max_lon_e = west ? -INFINITY : lon;
     it.min_lon_w = west ? lon : INFINITY;
     it.max_lon_w = west ? lon : -INFINITY;
+    return it;
+}
+
+}  // namespace
+
+void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+    const cluster_internal::Item it = single_item(lat, lon);
     Cluster c;
-    cluster_of_item(it, &c);
+    cluster_internal::cluster_of_item(it, &c);
     *c_lat = c.lat;
     *c_lon = c.lon;
 }
 
-namespace {
-
-u128 wide_of(std::uint64_t lo, std::uint64_t hi) noexcept {
-    return static_cast<u128>(hi) << 64 | lo;
+HierSums hier_single_sums(double lat, double lon) noexcept {
+    const cluster_internal::Item it = single_item(lat, lon);
+    return HierSums{it.count_w, it.sx_e.lo,   it.sx_e.hi,   it.sx_w.lo,   it.sx_w.hi,  it.sy.lo,
+                    it.sy.hi,   it.min_lon_e, it.max_lon_e, it.min_lon_w, it.max_lon_w};
 }
+
+namespace {
 
 // A multi-marker node's sums less count times its centre's fixed-point position: a few bytes
 // where the sums themselves take seven or more. Wrapping arithmetic: exact for any sums.
@@ -78,103 +92,6 @@ void sums_from(const Residuals& r, HierBlockNode* d) noexcept {
     d->sums.sy_lo = static_cast<std::uint64_t>(sy);
     d->sums.sy_hi = static_cast<std::uint64_t>(sy >> 64);
 }
-u128 zigzag128(u128 v) noexcept { return (v << 1) ^ (0 - (v >> 127)); }
-u128 unzigzag128(u128 v) noexcept { return (v >> 1) ^ (0 - (v & 1)); }
-
-std::uint64_t bits_of(double v) noexcept {
-    std::uint64_t b;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
-}
-double double_of(std::uint64_t b) noexcept {
-    double v;
-    std::memcpy(&v, &b, sizeof v);
-    return v;
-}
-std::uint64_t zigzag(std::uint64_t v) noexcept {  // v as a two's complement int64
-    return (v << 1) ^ (0 - (v >> 63));
-}
-std::uint64_t unzigzag(std::uint64_t v) noexcept { return (v >> 1) ^ (0 - (v & 1)); }
-
-// ---- writing ----
-
-struct Out {
-    unsigned char* p;
-    void u64(std::uint64_t v) noexcept {
-        while (v >= 0x80) {
-            *p++ = static_cast<unsigned char>(v | 0x80);
-            v >>= 7;
-        }
-        *p++ = static_cast<unsigned char>(v);
-    }
-    void v128(std::uint64_t lo, std::uint64_t hi) noexcept {
-        while (hi != 0 || lo >= 0x80) {
-            *p++ = static_cast<unsigned char>(lo | 0x80);
-            lo = lo >> 7 | hi << 57;
-            hi >>= 7;
-        }
-        *p++ = static_cast<unsigned char>(lo);
-    }
-    void s64(std::int64_t v) noexcept { u64(zigzag(static_cast<std::uint64_t>(v))); }
-    void s128(u128 v) noexcept {
-        const u128 z = zigzag128(v);
-        v128(static_cast<std::uint64_t>(z), static_cast<std::uint64_t>(z >> 64));
-    }
-    // b's bits minus base's, zigzagged (wrapping: exact for any two doubles).
-    void bits_delta(double v, std::uint64_t base) noexcept { u64(zigzag(bits_of(v) - base)); }
-};
-
-// ---- reading ----
-
-struct In {
-    const unsigned char* p;
-    const unsigned char* end;
-    bool ok = true;
-    std::uint64_t u64() noexcept {
-        std::uint64_t v = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            if (p == end) break;
-            const unsigned c = *p++;
-            if (shift == 63 && c > 1) break;  // beyond 64 bits
-            v |= static_cast<std::uint64_t>(c & 0x7f) << shift;
-            if ((c & 0x80) == 0) {
-                if (c == 0 && shift > 0) break;  // overlong: one encoding per value
-                return v;
-            }
-        }
-        ok = false;
-        return 0;
-    }
-    void v128(std::uint64_t* lo, std::uint64_t* hi) noexcept {
-        *lo = *hi = 0;
-        for (int shift = 0; shift < 128; shift += 7) {
-            if (p == end) break;
-            const unsigned c = *p++;
-            if (shift == 126 && c > 3) break;  // beyond 128 bits
-            const std::uint64_t part = c & 0x7f;
-            if (shift < 64) {
-                *lo |= part << shift;
-                if (shift > 57) *hi |= part >> (64 - shift);
-            } else {
-                *hi |= part << (shift - 64);
-            }
-            if ((c & 0x80) == 0) {
-                if (c == 0 && shift > 0) break;
-                return;
-            }
-        }
-        ok = false;
-        *lo = *hi = 0;
-    }
-    std::int64_t s64() noexcept { return static_cast<std::int64_t>(unzigzag(u64())); }
-    u128 s128() noexcept {
-        std::uint64_t lo, hi;
-        v128(&lo, &hi);
-        return unzigzag128(wide_of(lo, hi));
-    }
-    double bits_delta(std::uint64_t base) noexcept { return double_of(base + unzigzag(u64())); }
-};
-
 bool lat_ok(double v) noexcept { return v >= -90.0 && v <= 90.0; }
 bool lon_ok(double v) noexcept { return v >= -180.0 && v <= 180.0; }
 
@@ -217,10 +134,6 @@ void anchor_of(const HierBlockNode& d, std::uint64_t* lat_bits, std::uint64_t* l
 
 std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept {
     return 3 + 10 + n_nodes * kHierBlockMaxRecordBytes;
-}
-
-std::size_t hier_member_block_bound(std::size_t n_lists, std::size_t n_ids) noexcept {
-    return 1 + 10 + n_lists * 30 + n_ids * 10;
 }
 
 Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
@@ -461,105 +374,19 @@ bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, Hi
     return false;
 }
 
-Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,
-                                std::size_t* len) noexcept {
-    *len = 0;
-    Out o{out};
-    *o.p++ = kHierBlockVersion;
-    o.u64(n);
-    std::int64_t prev_slot = -1;
-    for (std::size_t i = 0; i < n; ++i) {
-        const HierMemberList& l = lists[i];
-        if (static_cast<std::int64_t>(l.leaf_slot) <= prev_slot || l.n_ids == 0)
-            return Status::Internal;
-        for (std::uint32_t k = 1; k < l.n_ids; ++k)
-            if (l.ids[k] <= l.ids[k - 1]) return Status::Internal;
-        o.u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(l.leaf_slot) - prev_slot - 1));
-        o.u64(l.n_ids);
-        o.s64(l.ids[0]);
-        for (std::uint32_t k = 1; k < l.n_ids; ++k)
-            o.u64(static_cast<std::uint64_t>(l.ids[k]) - static_cast<std::uint64_t>(l.ids[k - 1]) -
-                  1);
-        prev_slot = l.leaf_slot;
-    }
-    *len = static_cast<std::size_t>(o.p - out);
-    return Status::Ok;
-}
-
-Status hier_member_block_open(const unsigned char* data, std::size_t len,
-                              HierMemberBlockReader* r) noexcept {
-    *r = HierMemberBlockReader{data, data, 0, 0, -1, 0, false};
-    In in{data, data + len};
-    if (len == 0 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
-    const std::uint64_t n = in.u64();
-    // Every list takes at least 3 bytes (slot, id count, first id).
-    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 3)
-        return Status::HierarchyBlockCorrupt;
-    *r = HierMemberBlockReader{in.p, in.end, n, 0, -1, 0, false};
-    return Status::Ok;
-}
-
-namespace {
-bool member_corrupt(HierMemberBlockReader* r, Status* status) noexcept {
-    *status = Status::HierarchyBlockCorrupt;
-    r->lists_left = r->ids_left = 0;
-    r->first_pending = false;
-    r->p = r->end;
+bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
+                                    HierBlockNode* out, Status* status) noexcept {
+    // At zoom -1 no record is alive: no single marker's centre is computed.
+    HierBlockBox none = box;
+    none.zoom = -1;
+    bool kept = false;
+    HierBlockNode d;
+    while (next_record(r, &none, &d, &kept, status))
+        if (d.count == 1 && in_box(box, d.min_lat, d.min_lon, 0.0)) {
+            *out = d;
+            return true;
+        }
     return false;
-}
-}  // namespace
-
-bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id,
-                               Status* status) noexcept {
-    *status = Status::Ok;
-    if (r->ids_left == 0) return false;
-    if (r->first_pending) {
-        r->first_pending = false;
-        --r->ids_left;
-        *id = r->prev_id;
-        return true;
-    }
-    In in{r->p, r->end};
-    const std::uint64_t step = in.u64();
-    const std::uint64_t room =
-        static_cast<std::uint64_t>(INT64_MAX) - static_cast<std::uint64_t>(r->prev_id);
-    if (!in.ok || room == 0 || step > room - 1)
-        return member_corrupt(r, status);  // beyond INT64_MAX
-    r->prev_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_id) + step + 1);
-    r->p = in.p;
-    --r->ids_left;
-    *id = r->prev_id;
-    return true;
-}
-
-bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot,
-                                 std::uint32_t* n_ids, Status* status) noexcept {
-    *status = Status::Ok;
-    std::int64_t skipped;
-    while (r->ids_left > 0)
-        if (!hier_member_block_next_id(r, &skipped, status)) return false;
-    if (r->lists_left == 0) {
-        if (r->p != r->end) return member_corrupt(r, status);  // trailing bytes
-        return false;
-    }
-    In in{r->p, r->end};
-    const std::uint64_t slot_step = in.u64();
-    const std::uint64_t count = in.u64();
-    const std::int64_t first = in.s64();
-    if (!in.ok || slot_step > kMaxSlot ||
-        static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step > kMaxSlot || count == 0 ||
-        count > 0xffffffffu || count - 1 > static_cast<std::uint64_t>(in.end - in.p))
-        return member_corrupt(r, status);
-    r->p = in.p;
-    --r->lists_left;
-    r->prev_slot =
-        static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step);
-    r->ids_left = count;
-    *leaf_slot = static_cast<std::uint32_t>(r->prev_slot);
-    *n_ids = static_cast<std::uint32_t>(count);
-    r->prev_id = first;
-    r->first_pending = true;
-    return true;
 }
 
 }  // namespace geocluster

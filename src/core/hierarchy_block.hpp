@@ -68,6 +68,8 @@ struct HierBlockNode {
 // The centre the build gives a cluster of one marker at (lat, lon) (validated): its fixed-point
 // position through cluster_of_item, within 1e-9 degrees of it but not always bit for bit.
 void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept;
+// Its sums (HierSums), as the build makes them.
+HierSums hier_single_sums(double lat, double lon) noexcept;
 
 constexpr unsigned char kHierBlockVersion = 1;
 // The bytes one record takes at most (hier_node_block_bound).
@@ -114,6 +116,11 @@ struct HierBlockBox {
 // only for the markers that could be kept. False at the end or on a malformation (*status).
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept;
+
+// The next single marker whose position (not its centre) lies in the box, at any zoom: what a
+// viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed.
+bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
+                                    HierBlockNode* out, Status* status) noexcept;
 
 // Member lists: leaf slot and its ids, ascending.
 struct HierMemberList {

@@ -67,6 +67,8 @@ enum class ErrorClass : std::uint8_t {
       "0 or 180")                                                                                  \
     X(HierarchyIdsExhausted, ProgramLimit,                                                         \
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
+    X(HierarchyBlockFull, ProgramLimit,                                                            \
+      "a block of the cluster hierarchy would hold more nodes than its ids can number")            \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
     X(HierarchyBlockCorrupt, BadBinary, "a block of a cluster hierarchy's tables is malformed")    \

@@ -2,17 +2,16 @@
 // src/sql/geocluster/60_hierarchy.sql:
 //
 //  - cluster_hierarchy_build_into: reads the markers through SPI (a cursor, in batches, one
-//    partition value after another), builds each partition's hierarchy with hierarchy_build and
-//    writes nodes and members into the hierarchy's tables as COPY does (Sink, below).
-//  - cluster_viewport: the clusters of one zoom whose centre lies in a box, through SPI plans
-//    prepared once per hierarchy and kept for the session (SPI_keepplan), forgotten when the
-//    relcache says one of the hierarchy's tables changed (drop, truncate, ALTER).
+//    partition value after another), builds each partition's hierarchy with hierarchy_build,
+//    packs it into blocks with hier_pack (src/core/hierarchy_pack.hpp) and writes one row per
+//    block into the hierarchy's tables as COPY does (Sink, below).
+// The readers (cluster_viewport, cluster_children...) are in hierarchy_read.cpp.
 //
 // Memory: the marker array and the build's result come from a memory context of the call
 // through the core Allocator (MemoryContextAllocExtended HUGE | NO_OOM), so an error or a cancel
 // frees them wholesale; nothing here has a destructor.
 #include "hierarchy.hpp"
-#include "polled_sort.hpp"
+#include "hierarchy_pack.hpp"
 #include "quadkey.hpp"
 
 #include "glue.hpp"
@@ -47,29 +46,6 @@ using geocluster::pg::raise_status;
 
 constexpr int kBatchRows = 8192;   // rows per INSERT statement
 constexpr int kFetchRows = 10000;  // rows per cursor fetch
-
-const char* qualified_name(Oid rel) {
-    const char* nsp = get_namespace_name(get_rel_namespace(rel));
-    const char* name = get_rel_name(rel);
-    if (nsp == nullptr || name == nullptr)
-        elog(ERROR, "cluster hierarchy: relation %u has gone", rel);
-    return quote_qualified_identifier(nsp, name);
-}
-
-// A 128-bit sum as a numeric.
-Datum numeric_of(std::uint64_t lo, std::uint64_t hi) {
-    __extension__ typedef unsigned __int128 u128;
-    u128 v = (static_cast<u128>(hi) << 64) | lo;
-    char buf[48];
-    char* p = buf + sizeof(buf) - 1;
-    *p = '\0';
-    do {
-        *--p = static_cast<char>('0' + static_cast<int>(v % 10));
-        v /= 10;
-    } while (v != 0);
-    return DirectFunctionCall3(numeric_in, CStringGetDatum(p), ObjectIdGetDatum(InvalidOid),
-                               Int32GetDatum(-1));
-}
 
 // Where a build's rows go: the hierarchy's nodes or members table, written like COPY writes
 // (table_multi_insert in batches, WAL-logged, through a bulk-insert buffer strategy), which
@@ -152,87 +128,46 @@ void close_sink(Sink* k) {
     table_close(k->rel, NoLock);
 }
 
-constexpr int kNodeCols = 20;
-const Oid kNodeTypes[kNodeCols] = {INT8OID,    INT8OID,   INT4OID,   INT8OID,    FLOAT8OID,
-                                   FLOAT8OID,  FLOAT8OID, FLOAT8OID, FLOAT8OID,  FLOAT8OID,
-                                   INT8OID,    INT4OID,   INT8OID,   NUMERICOID, NUMERICOID,
-                                   NUMERICOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,  FLOAT8OID};
-constexpr int kMemberCols = 4;
-const Oid kMemberTypes[kMemberCols] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
+// The block tables: (band int, block bigint, data bytea) and (block bigint, data bytea), the
+// partition value last when partitioned.
+constexpr int kNodeCols = 3;
+const Oid kNodeTypes[kNodeCols] = {INT4OID, INT8OID, BYTEAOID};
+constexpr int kMemberCols = 2;
+const Oid kMemberTypes[kMemberCols] = {INT8OID, BYTEAOID};
 
-// Nodes are written zoom by zoom, north to south: a viewport reads one latitude band of one
-// zoom through the (zoom, lat, lon) index, and with the heap in that order its rows share pages
-// (in the build's order, by count, every row of a viewport was a page of its own).
-void write_nodes(Sink* k, const HierBuild& b, Datum part, MemoryContext scratch) {
-    if (b.n_nodes > UINT32_MAX)
-        raise_status(Status::ClusterTooManyPoints, "%zu clusters", b.n_nodes);
-    const std::size_t order_bytes = sizeof(std::uint32_t) * (b.n_nodes > 0 ? b.n_nodes : 1);
-    std::uint32_t* order =
-        static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
-    std::uint32_t* order_tmp =
-        static_cast<std::uint32_t*>(MemoryContextAllocHuge(scratch, order_bytes));
-    for (std::size_t i = 0; i < b.n_nodes; ++i) order[i] = static_cast<std::uint32_t>(i);
-    const HierNode* nodes = b.nodes;
-    // Tens of millions of nodes at 10M markers: the core's polled sort, so a cancel lands.
-    cluster_internal::Poller poll(CancelCheck{geocluster::pg::interrupt_requested, nullptr});
-    const std::uint32_t* sorted = cluster_internal::polled_sort(
-        order, order_tmp, b.n_nodes,
-        [nodes](std::uint32_t x, std::uint32_t y) noexcept {
-            const HierNode& a = nodes[x];
-            const HierNode& c = nodes[y];
-            if (a.zoom != c.zoom) return a.zoom < c.zoom;
-            if (a.lat != c.lat) return a.lat > c.lat;
-            if (a.lon != c.lon) return a.lon < c.lon;
-            return a.cluster_id < c.cluster_id;
-        },
-        poll);
-    if (sorted == nullptr) {
-        CHECK_FOR_INTERRUPTS();
-        elog(ERROR,
-             "cluster hierarchy: the sort of its clusters stopped without a pending interrupt");
-    }
-    for (std::size_t j = 0; j < b.n_nodes; ++j) {
-        const HierNode& d = b.nodes[sorted[j]];
-        TupleTableSlot* slot = next_slot(k);
-        Datum* v = slot->tts_values;
-        bool* null = slot->tts_isnull;
-        MemoryContext old = MemoryContextSwitchTo(k->batch);
-        v[0] = Int64GetDatum(d.cluster_id);
-        v[1] = Int64GetDatum(d.parent_id);
-        null[1] = d.parent_id < 0;
-        v[2] = Int32GetDatum(d.zoom);
-        v[3] = Int64GetDatum(static_cast<std::int64_t>(d.count));
-        v[4] = Float8GetDatum(d.lat);
-        v[5] = Float8GetDatum(d.lon);
-        v[6] = Float8GetDatum(d.min_lat);
-        v[7] = Float8GetDatum(d.min_lon);
-        v[8] = Float8GetDatum(d.max_lat);
-        v[9] = Float8GetDatum(d.max_lon);
-        v[10] = Int64GetDatum(d.id);
-        v[11] = Int32GetDatum(d.expansion_zoom);
-        null[11] = d.expansion_zoom < 0;
-        v[12] = Int64GetDatum(static_cast<std::int64_t>(d.sums.count_w));
-        v[13] = numeric_of(d.sums.sx_e_lo, d.sums.sx_e_hi);
-        v[14] = numeric_of(d.sums.sx_w_lo, d.sums.sx_w_hi);
-        v[15] = numeric_of(d.sums.sy_lo, d.sums.sy_hi);
-        v[16] = Float8GetDatum(d.sums.min_lon_e);
-        v[17] = Float8GetDatum(d.sums.max_lon_e);
-        v[18] = Float8GetDatum(d.sums.min_lon_w);
-        v[19] = Float8GetDatum(d.sums.max_lon_w);
-        MemoryContextSwitchTo(old);
-        store_slot(k, slot, part);
-    }
+// One packed block as a bytea, in the sink's batch context.
+Datum block_datum(Sink* k, const HierBlockNode* recs, const HierPackedBlock& blk, int zoom_lo,
+                  int zoom_hi) {
+    MemoryContext old = MemoryContextSwitchTo(k->batch);
+    const std::size_t bound = hier_node_block_bound(blk.n);
+    if (bound > MaxAllocSize - VARHDRSZ)
+        raise_status(Status::HierarchyBlockFull, "%zu nodes in one block", blk.n);
+    bytea* v = static_cast<bytea*>(palloc(VARHDRSZ + bound));
+    std::size_t len = 0;
+    geocluster::pg::check(hier_packed_block_encode(
+        recs, blk, zoom_lo, zoom_hi, reinterpret_cast<unsigned char*>(VARDATA(v)), &len));
+    SET_VARSIZE(v, VARHDRSZ + len);
+    MemoryContextSwitchTo(old);
+    return PointerGetDatum(v);
 }
 
-void write_members(Sink* k, const HierMarker* markers, const HierBuild& b, Datum part) {
-    for (std::size_t i = 0; i < b.n_markers; ++i) {
-        TupleTableSlot* slot = next_slot(k);
-        Datum* v = slot->tts_values;
-        v[0] = Int64GetDatum(markers[i].id);
-        v[1] = Int64GetDatum(b.leaf_of_marker[i]);
-        v[2] = Float8GetDatum(markers[i].lat);
-        v[3] = Float8GetDatum(markers[i].lon);
-        store_slot(k, slot, part);
+void write_blocks(Sink* nodes, Sink* members, const HierPacked& p, int max_zoom, Datum part) {
+    const HierBands bands = hier_bands(max_zoom);
+    for (std::size_t i = 0; i < p.n_blocks; ++i) {
+        const HierPackedBlock& blk = p.blocks[i];
+        const HierBand& band = bands.band[blk.band];
+        TupleTableSlot* slot = next_slot(nodes);
+        slot->tts_values[0] = Int32GetDatum(blk.band);
+        slot->tts_values[1] = Int64GetDatum(static_cast<std::int64_t>(blk.block));
+        slot->tts_values[2] = block_datum(nodes, p.records, blk, band.zoom_lo, band.zoom_hi);
+        store_slot(nodes, slot, part);
+    }
+    for (std::size_t i = 0; i < p.n_member_blocks; ++i) {
+        const HierPackedBlock& blk = p.member_blocks[i];
+        TupleTableSlot* slot = next_slot(members);
+        slot->tts_values[0] = Int64GetDatum(static_cast<std::int64_t>(blk.block));
+        slot->tts_values[1] = block_datum(members, p.members, blk, max_zoom, max_zoom);
+        store_slot(members, slot, part);
     }
 }
 
@@ -246,6 +181,8 @@ struct BuildParams {
     double radius_px;
     int max_zoom;
     std::uint64_t next_ordinal[kHierMaxZoom + 1];
+    HierSlotCounters slots;   // the next slot of each block, across partitions (in the caller's
+    MemoryContext caller;     // context)
     MemoryContext build_ctx;  // markers and the build's result; reset after each partition
 };
 
@@ -266,9 +203,18 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
         if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
         raise_status(s);
     }
-    write_nodes(&w->nodes, build, part, p->build_ctx);
-    write_members(&w->members, markers, build, part);
+    HierPacked packed{};
+    const Allocator caller_alloc{geocluster::pg::context_alloc, geocluster::pg::context_free,
+                                 p->caller, 0};
+    const Status ps = hier_pack(build, markers, p->max_zoom, &p->slots, alloc, caller_alloc,
+                                CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &packed);
+    if (ps != Status::Ok) {
+        if (part_text != nullptr) raise_status(ps, "partition value %s", part_text);
+        raise_status(ps);
+    }
     hierarchy_free(alloc, &build);
+    write_blocks(&w->nodes, &w->members, packed, p->max_zoom, part);
+    hier_packed_free(alloc, &packed);
 }
 
 void check_marker(double lat, double lon, std::int64_t id) {
@@ -401,6 +347,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     const char* query = text_to_cstring(query_text);
 
     MemoryContext caller = CurrentMemoryContext;
+    p.caller = caller;
     p.build_ctx = AllocSetContextCreate(caller, "cluster hierarchy build", ALLOCSET_DEFAULT_SIZES);
     Writer w{open_sink(nodes_rel, kNodeTypes, kNodeCols, partitioned, "nodes"),
              open_sink(members_rel, kMemberTypes, kMemberCols, partitioned, "members")};
@@ -430,210 +377,4 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     close_sink(&w.members);
     MemoryContextDelete(p.build_ctx);
     PG_RETURN_INT64(total);
-}
-
-// ---- cluster_viewport ---------------------------------------------------------------------
-
-namespace {
-
-// What a session keeps per hierarchy: its shape and the two viewport plans.
-struct HierCacheEntry {
-    Oid handle;  // hash key
-    bool valid;
-    Oid members;
-    int max_zoom;
-    bool partitioned;
-    // [0]: boxes in one part; [1]: in two (across 180). Parameters: $1 zoom, $2 south, $3 north,
-    // $4 west1, $5 east1, $6 west2, $7 east2, $8 part (the unused ones are ignored).
-    SPIPlanPtr nodes_plan[2];
-    SPIPlanPtr members_plan[2];
-};
-
-HTAB* hier_cache = nullptr;
-
-// Any change to a hierarchy's tables (drop, truncate, ALTER) forgets what the session knew of
-// it; the plans themselves are released at the next lookup, outside the callback.
-void hier_cache_invalidate(Datum, Oid relid) {
-    if (hier_cache == nullptr) return;
-    HASH_SEQ_STATUS it;
-    hash_seq_init(&it, hier_cache);
-    while (auto* e = static_cast<HierCacheEntry*>(hash_seq_search(&it)))
-        if (relid == InvalidOid || e->handle == relid || e->members == relid) e->valid = false;
-}
-
-const char* kNodeSelect =
-    "SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, "
-    "expansion_zoom FROM %s "
-    "WHERE zoom OPERATOR(pg_catalog.=) $1 AND lat OPERATOR(pg_catalog.>=) $2 AND lat "
-    "OPERATOR(pg_catalog.<=) $3 "
-    "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
-const char* kMemberSelect =
-    "SELECT NULL::pg_catalog.int8, $1, 1::pg_catalog.int8, lat, lon, lat, lon, lat, lon, id, "
-    "NULL::pg_catalog.int4 "
-    "FROM %s WHERE lat OPERATOR(pg_catalog.>=) $2 AND lat OPERATOR(pg_catalog.<=) $3 "
-    "AND lon OPERATOR(pg_catalog.>=) $%d AND lon OPERATOR(pg_catalog.<=) $%d%s";
-
-SPIPlanPtr prepare_viewport(const char* select, const char* rel, bool partitioned, bool two_parts) {
-    const char* part = partitioned ? " AND part OPERATOR(pg_catalog.=) $8" : "";
-    char* one = psprintf(select, rel, 4, 5, part);
-    char* sql = two_parts ? psprintf("%s UNION ALL %s ORDER BY 3 DESC, 4 DESC, 5, 10", one,
-                                     psprintf(select, rel, 6, 7, part))
-                          : psprintf("%s ORDER BY 3 DESC, 4 DESC, 5, 10", one);
-    Oid types[8] = {INT4OID,   FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                    FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
-    SPIPlanPtr plan = SPI_prepare(sql, partitioned ? 8 : 7, types);
-    if (plan == nullptr)
-        elog(ERROR, "cluster_viewport: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    if (SPI_keepplan(plan) != 0) elog(ERROR, "cluster_viewport: SPI_keepplan failed");
-    return plan;
-}
-
-// The session's entry for a hierarchy, (re)filled from its metadata when needed. Inside SPI.
-const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
-    if (hier_cache == nullptr) {
-        HASHCTL ctl{};
-        ctl.keysize = sizeof(Oid);
-        ctl.entrysize = sizeof(HierCacheEntry);
-        ctl.hcxt = CacheMemoryContext;
-        hier_cache =
-            hash_create("geocluster hierarchies", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-        CacheRegisterRelcacheCallback(hier_cache_invalidate, (Datum)0);
-    }
-    bool found = false;
-    auto* e = static_cast<HierCacheEntry*>(hash_search(hier_cache, &handle, HASH_ENTER, &found));
-    if (!found) {
-        e->valid = false;
-        e->nodes_plan[0] = e->nodes_plan[1] = e->members_plan[0] = e->members_plan[1] = nullptr;
-        e->members = InvalidOid;
-    }
-    if (e->valid) return e;
-    for (int i = 0; i < 2; ++i) {
-        if (e->nodes_plan[i] != nullptr) SPI_freeplan(e->nodes_plan[i]);
-        if (e->members_plan[i] != nullptr) SPI_freeplan(e->members_plan[i]);
-        e->nodes_plan[i] = e->members_plan[i] = nullptr;
-    }
-    // The metadata, through the SQL function that validates the handle (22023 if it is none).
-    const char* schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
-    char* sql = psprintf(
-        "SELECT members::pg_catalog.oid, max_zoom, partition_column IS NOT NULL "
-        "FROM %s.cluster_hierarchy_info(%u::pg_catalog.oid::pg_catalog.regclass)",
-        schema, handle);
-    if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "cluster_viewport: cluster_hierarchy_info returned no row");
-    bool isnull = false;
-    const Oid members =
-        DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    const int max_zoom =
-        DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    const bool partitioned =
-        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-    // Kept as each is made: an error half-way leaves the entry invalid, and these are freed at
-    // the next lookup.
-    for (int i = 0; i < 2; ++i) {
-        e->nodes_plan[i] =
-            prepare_viewport(kNodeSelect, qualified_name(handle), partitioned, i == 1);
-        e->members_plan[i] =
-            prepare_viewport(kMemberSelect, qualified_name(members), partitioned, i == 1);
-    }
-    e->members = members;
-    e->max_zoom = max_zoom;
-    e->partitioned = partitioned;
-    e->valid = true;
-    return e;
-}
-
-[[noreturn]] void bad_viewport(const char* msg, const char* detail_fmt, double a, double b) {
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", msg),
-                    errdetail(detail_fmt, a, b)));
-    pg_unreachable();
-}
-
-// lon into [-180, 180) (west) or (-180, 180] (east). In-range values are kept bit for bit, and
-// the others moved by exact steps (fmod is exact, and by Sterbenz's lemma so is adding or
-// subtracting 360 to a value within a factor of two of it), so that an edge on a centre stays on
-// it.
-double wrap_west(double lon) {
-    if (lon >= -180.0 && lon < 180.0) return lon;
-    double v = std::fmod(lon, 360.0);
-    if (v >= 180.0) v -= 360.0;
-    if (v < -180.0) v += 360.0;
-    return v;
-}
-double wrap_east(double lon) {
-    if (lon > -180.0 && lon <= 180.0) return lon;
-    double v = std::fmod(lon, 360.0);
-    if (v > 180.0) v -= 360.0;
-    if (v <= -180.0) v += 360.0;
-    return v;
-}
-
-}  // namespace
-
-// cluster_viewport(hierarchy regclass, south, west, north, east float8, zoom float8 [, partition
-// text])
-//   -> SETOF cluster_node
-GEOCLUSTER_FUNCTION(cluster_viewport) {
-    const Oid handle = PG_GETARG_OID(0);
-    const double south = PG_GETARG_FLOAT8(1), west = PG_GETARG_FLOAT8(2);
-    const double north = PG_GETARG_FLOAT8(3), east = PG_GETARG_FLOAT8(4);
-    const double zoom_in = PG_GETARG_FLOAT8(5);
-    const bool with_part = PG_NARGS() > 6;
-    if (std::isnan(south) || std::isnan(west) || std::isnan(north) || std::isnan(east))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cluster_viewport needs a box without NaN")));
-    if (south > north)
-        bad_viewport("cluster_viewport needs south <= north", "south = %g, north = %g", south,
-                     north);
-    if (!(zoom_in >= 0) || std::isinf(zoom_in))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cluster_viewport needs a finite zoom >= 0"),
-                        errdetail("zoom = %g", zoom_in)));
-    // Longitudes: a box 360 degrees wide or more is the world. Otherwise it runs east from west
-    // to east (so west > east crosses 180): each edge is wrapped into the world, and when the
-    // wrapped west edge lies east of the wrapped east edge, the box is cut in two at 180.
-    double w1 = -180, e1 = 180, w2 = 1, e2 = 0;  // the second part empty unless it crosses
-    if (!std::isinf(west) && !std::isinf(east) && east - west < 360.0) {
-        const double w = wrap_west(west), e = wrap_east(east);
-        w1 = w;
-        if (w <= e) {
-            e1 = e;
-        } else {
-            w2 = -180;
-            e2 = e;
-        }
-    }
-    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    InitMaterializedSRF(fcinfo, 0);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster_viewport: SPI_connect failed");
-    const HierCacheEntry* h = hier_lookup(handle, fcinfo->flinfo->fn_oid);
-    if (h->partitioned != with_part)
-        ereport(
-            ERROR,
-            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-             errmsg(h->partitioned
-                        ? "cluster hierarchy %s is partitioned: pass the partition value"
-                        : "cluster hierarchy %s is not partitioned: call without a partition value",
-                    qualified_name(handle))));
-    const int zoom = zoom_in > 1e6 ? 1000000 : static_cast<int>(std::floor(zoom_in));
-    Datum args[8] = {Int32GetDatum(zoom),
-                     Float8GetDatum(std::max(south, -90.0)),
-                     Float8GetDatum(std::min(north, 90.0)),
-                     Float8GetDatum(w1),
-                     Float8GetDatum(e1),
-                     Float8GetDatum(w2),
-                     Float8GetDatum(e2),
-                     with_part ? PG_GETARG_DATUM(6) : (Datum)0};
-    const int parts = w2 <= e2 ? 1 : 0;
-    SPIPlanPtr plan = zoom > h->max_zoom ? h->members_plan[parts] : h->nodes_plan[parts];
-    const int rc = SPI_execute_plan(plan, args, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "cluster_viewport: SELECT failed: %s", SPI_result_code_string(rc));
-    Datum values[11];
-    bool nulls[11];
-    for (uint64 r = 0; r < SPI_processed; ++r) {
-        heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    }
-    SPI_finish();
-    return (Datum)0;
 }

@@ -3,8 +3,9 @@
 //
 // A decoder must never read out of bounds (ASan) and must end with Ok or HierarchyBlockCorrupt.
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes (or
-// lists) again gives back exactly the input bytes. The box filter (next_in) keeps what a full
-// decode filtered by the same box keeps.
+// lists) again gives back exactly the input bytes. The box filters (next_in by centre,
+// next_marker_in by a single marker's position) keep what a full decode filtered by the same box
+// keeps.
 //
 // Input: byte 0 chooses the reader (even: node block, odd: member block); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
@@ -57,6 +58,22 @@ void nodes(const unsigned char* data, std::size_t len) {
         check(k < want.size() && n.slot == want[k].slot &&
               std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
               std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
+        ++k;
+    }
+    check(s == Status::Ok && k == want.size());
+    // The markers by position (next_marker_in) are the single markers whose position is in it.
+    want.clear();
+    for (const HierBlockNode& d : got)
+        if (d.count == 1 && d.min_lat >= box.south && d.min_lat <= box.north &&
+            ((d.min_lon >= box.west1 && d.min_lon <= box.east1) ||
+             (d.min_lon >= box.west2 && d.min_lon <= box.east2)))
+            want.push_back(d);
+    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    k = 0;
+    while (hier_node_block_next_marker_in(&r, box, &n, &s)) {
+        check(k < want.size() && n.slot == want[k].slot && n.id == want[k].id &&
+              std::memcmp(&n.min_lat, &want[k].min_lat, sizeof n.lat) == 0 &&
+              std::memcmp(&n.min_lon, &want[k].min_lon, sizeof n.lon) == 0);
         ++k;
     }
     check(s == Status::Ok && k == want.size());

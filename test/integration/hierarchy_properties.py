@@ -139,7 +139,7 @@ def load(cur, ds, table, order):
 def fetch_nodes(cur, h):
     cols = ("cluster_id, parent_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom, "
             "count_w, sx_e, sx_w, sy, min_lon_e, max_lon_e, min_lon_w, max_lon_w")
-    cur.execute(f"SELECT {cols}, to_jsonb(n) ->> 'part' FROM {h} n ORDER BY cluster_id")
+    cur.execute(f"SELECT {cols}, part FROM cluster_hierarchy_nodes(%s) n ORDER BY cluster_id", (h,))
     keys = cols.split(", ") + ["part"]
     return [dict(zip(keys, r)) for r in cur.fetchall()]
 
@@ -289,7 +289,7 @@ def run_dataset(conn, ds):
 
     # 4. centre and bounds from the members: every node, members from the tree, and for a
     # sample also from cluster_leaves (which must give the same ids, in order)
-    cur.execute(f"SELECT id, leaf_id FROM {cluster_members_table(cur, h)}")
+    cur.execute("SELECT id, leaf_id FROM cluster_hierarchy_members(%s)", (h,))
     leaf_members = {}
     for i, leaf in cur.fetchall():
         leaf_members.setdefault(leaf, []).append(i)
@@ -401,11 +401,6 @@ def run_dataset(conn, ds):
     cur.execute("SELECT cluster_hierarchy_drop(%s)", (h2,))
     cur.execute("DROP TABLE src")
     return len(nodes)
-
-
-def cluster_members_table(cur, h):
-    cur.execute("SELECT members::text FROM cluster_hierarchy_info(%s)", (h,))
-    return cur.fetchone()[0]
 
 
 def leaves_of(cur, h, cid):

@@ -85,9 +85,8 @@ def run(cur, name, pts, partitioned, max_zoom, deep_zooms):
     for p in parts:
         for z in list(range(0, 4)) + deep_zooms:
             if z <= max_zoom:
-                cur.execute(f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND part IS NOT DISTINCT FROM %s"
-                            if partitioned else f"SELECT cluster_id, lat, lon, count, id FROM {h} WHERE zoom = %s AND %s IS NULL",
-                            (z, p))
+                cur.execute("SELECT cluster_id, lat, lon, count, id FROM cluster_hierarchy_nodes(%s)"
+                            " WHERE zoom = %s AND part IS NOT DISTINCT FROM %s", (h, z, p))
                 items = {(2 ** 52 + r[0] if r[3] > 1 else r[4]): r for r in cur.fetchall()}
             else:  # beyond max_zoom: the markers, by id
                 items = {i: (None, lat, lon, 1, i) for i, lat, lon in pts if (not partitioned or "c%d" % (i % 2) == p)}

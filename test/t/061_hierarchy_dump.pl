@@ -1,5 +1,5 @@
 # pg_dump / pg_restore of a database holding cluster hierarchies (a plain one on odd names, and
-# a partitioned one): the restored database has the same nodes, members and metadata, answers
+# a partitioned one): the restored database has the same blocks, nodes, members and metadata, answers
 # the same viewports, drill-downs and leaves, still refuses writes to the source, and its
 # hierarchies can be rebuilt and dropped.
 use strict;
@@ -28,11 +28,14 @@ SQL
 # What a client sees, as text: every table of the hierarchies, and answers of every function.
 my $snapshot_sql = <<'SQL';
 SET extra_float_digits = 3;
-SELECT 'nodes', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM "Odd"."Mark ers_clusters" n;
-SELECT 'members', md5(string_agg(m::text, ',' ORDER BY id)), count(*) FROM "Odd"."Mark ers_clusters_members" m;
+SELECT 'blocks', md5(string_agg(n::text, ',' ORDER BY band, block)), count(*) FROM "Odd"."Mark ers_clusters" n;
+SELECT 'member blocks', md5(string_agg(m::text, ',' ORDER BY block)), count(*) FROM "Odd"."Mark ers_clusters_members" m;
 SELECT 'meta', m::text FROM "Odd"."Mark ers_clusters_meta" m;
-SELECT 'nodes2', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM "Odd"."Mark ers_clusters_2" n;
-SELECT 'members2', md5(string_agg(m::text, ',' ORDER BY id, part)), count(*) FROM "Odd"."Mark ers_clusters_2_members" m;
+SELECT 'blocks2', md5(string_agg(n::text, ',' ORDER BY band, block, part)), count(*) FROM "Odd"."Mark ers_clusters_2" n;
+SELECT 'member blocks2', md5(string_agg(m::text, ',' ORDER BY block, part)), count(*) FROM "Odd"."Mark ers_clusters_2_members" m;
+SELECT 'nodes', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM cluster_hierarchy_nodes('"Odd"."Mark ers_clusters"') n;
+SELECT 'nodes2', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*) FROM cluster_hierarchy_nodes('"Odd"."Mark ers_clusters_2"') n;
+SELECT 'members', md5(string_agg(m::text, ',' ORDER BY part, id)), count(*) FROM cluster_hierarchy_members('"Odd"."Mark ers_clusters_2"') m;
 SELECT 'meta2', m::text FROM "Odd"."Mark ers_clusters_2_meta" m;
 SELECT 'viewport', z, md5(string_agg(v::text, ',')) FROM generate_series(0, 16) z,
        LATERAL cluster_viewport('"Odd"."Mark ers_clusters"', -85, -215.156, 85, 234.84, z) v GROUP BY z ORDER BY z;

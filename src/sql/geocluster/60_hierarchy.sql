@@ -1,26 +1,33 @@
 -- The stored cluster hierarchy: one clustering of a whole table at every zoom 0..max_zoom,
 -- nested (each cluster of zoom z is the union of its children at zoom z + 1), kept in ordinary
 -- tables beside the source table. The build is in src/pg/hierarchy.cpp over the core's
--- hierarchy_build (src/core/hierarchy.hpp, which states the guarantees).
+-- hierarchy_build (src/core/hierarchy.hpp, which states the guarantees) and hier_pack
+-- (src/core/hierarchy_pack.hpp: the packed layout of docs/hierarchy-storage.md).
 --
 -- Objects of a hierarchy, all in the source table's schema and owned by its owner, so that a DBA
 -- sees them, pg_dump dumps them and WAL protects them:
---   <table>_clusters          the nodes, and the handle the functions take (regclass); a second
---                             hierarchy of the same table is <table>_clusters_2, then _3...
---   <table>_clusters_members  one row per marker: its id, its max_zoom cluster, its position
+--   <table>_clusters          the nodes in packed blocks: one row per (band, block[, part]), the
+--                             nodes of a band of zooms whose centre was in one block tile; and
+--                             the handle the functions take (regclass). A second hierarchy of
+--                             the same table is <table>_clusters_2, then _3...
+--   <table>_clusters_members  per block of the last band (and part): the markers of its
+--                             multi-marker leaves, with their positions
 --   <table>_clusters_meta     one row: source, columns, radius_px, max_zoom, partition column
 --                             (names, not OIDs: what pg_dump restores and pg_upgrade accepts)
 --   a statement trigger on the source that refuses writes to the columns the hierarchy uses
 -- Renaming any of them, or the source's columns, breaks the hierarchy: drop it and create it
--- again instead.
+-- again instead. cluster_hierarchy_nodes and cluster_hierarchy_members decode the whole of it.
 --
--- Viewports read the nodes through one btree on (zoom, lat, lon) (part first when partitioned):
--- zoom is an equality, so a box is one range scan per part of it, as a table per zoom would
--- give, without partition pruning at every call or a table per zoom to create, own and dump.
--- The nodes are written zoom by zoom, north to south, so a viewport's rows share heap pages.
+-- Bands (zooms/block zoom, clipped to max_zoom): 0-6/1, 7-10/5, 11-16/10, 17-24/13. A node is
+-- stored once per band for the zooms over which it is the same cluster; cluster_id =
+-- zoom << 47 | block << (47 - 2 * block zoom) | slot, below 2^52, unique across partitions.
+-- Readers fetch block rows by primary key (band, block[, part]): a viewport reads the blocks
+-- covering its box plus a ring of one block, a child lookup the blocks covering the cluster's
+-- bounds in the next zoom's band (src/core/hierarchy_read.hpp).
 
 CREATE TYPE @extschema@.cluster_node AS (
-    cluster_id bigint,      -- zoom << 40 | ordinal; NULL for a single marker beyond max_zoom
+    cluster_id bigint,      -- zoom << 47 | block and slot (< 2^52); NULL for a single marker
+                            -- beyond max_zoom
     zoom int,
     count bigint,
     lat float8,             -- centre: count-weighted Web Mercator mean of the members
@@ -77,8 +84,8 @@ END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_info(regclass) IS
     'the metadata of a cluster hierarchy: source, tables, columns, radius_px, max_zoom (22023 if it is none)';
 
--- Internal: reads the rows query (lat, lon, id or part, lat, lon, id sorted by part), builds and
--- writes nodes and members. Returns the number of markers.
+-- Internal: reads the rows query (lat, lon, id or part, lat, lon, id sorted by part), builds,
+-- packs and writes the node and member blocks. Returns the number of markers.
 CREATE FUNCTION @extschema@.cluster_hierarchy_build_into(rows_query text, partitioned boolean, radius_px float8,
         max_zoom int, nodes regclass, members regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'cluster_hierarchy_build_into' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -193,23 +200,16 @@ BEGIN
     RETURN t;
 END $$;
 
--- Internal: creates the tables of a new hierarchy of source, fills them, indexes them, hands
--- them to the source's owner and installs the write trigger. Returns the nodes table.
-CREATE FUNCTION @extschema@.cluster_hierarchy_make(source regclass, nsp name, lat_column name, lon_column name,
-        geometry_column name, id_column name, radius_px float8, max_zoom int, partition_column name)
-    RETURNS regclass
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+-- Internal: the name of a new hierarchy's nodes table, <base>_clusters[_k], free with its
+-- _members and _meta.
+CREATE FUNCTION @extschema@.cluster_hierarchy_free_name(nsp name, source regclass) RETURNS name
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     base text;
     nodes text;
     k int := 1;
-    owner name;
-    h regclass;
-    part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
-    trig name;
-    used text;
 BEGIN
-    SELECT c.relname, pg_get_userbyid(c.relowner) INTO base, owner FROM pg_class c WHERE c.oid = source;
+    SELECT c.relname INTO base FROM pg_class c WHERE c.oid = source;
     -- Room for '_clusters_NN_members' within the 63 bytes of a name.
     WHILE octet_length(base) > 40 LOOP
         base := left(base, length(base) - 1);
@@ -221,60 +221,69 @@ BEGIN
               AND to_regclass(format('%I.%I', nsp, nodes || '_meta')) IS NULL;
         k := k + 1;
     END LOOP;
-    EXECUTE format($f$CREATE TABLE %1$I.%2$I (
-        cluster_id bigint NOT NULL,   -- zoom << 40 | ordinal
-        parent_id bigint,             -- the zoom - 1 cluster holding it; NULL at zoom 0
-        zoom int NOT NULL,
-        count bigint NOT NULL,
-        lat float8 NOT NULL,          -- centre
-        lon float8 NOT NULL,
-        min_lat float8 NOT NULL,      -- the members' box
-        min_lon float8 NOT NULL,
-        max_lat float8 NOT NULL,
-        max_lon float8 NOT NULL,
-        id bigint NOT NULL,           -- the marker's id when count = 1, else the smallest
-        expansion_zoom int,           -- NULL for a single marker
-        -- the exact sums behind the centre (src/core/hierarchy.hpp, HierSums): fixed-point
-        -- positions, 2^48 per world width, summed over east (lon >= 0) and west members
-        count_w bigint NOT NULL,      -- members with lon < 0
-        sx_e numeric NOT NULL,
-        sx_w numeric NOT NULL,
-        sy numeric NOT NULL,
-        min_lon_e float8 NOT NULL,    -- +-Infinity when no member on that side
-        max_lon_e float8 NOT NULL,
-        min_lon_w float8 NOT NULL,
-        max_lon_w float8 NOT NULL%3$s)$f$, nsp, nodes, part_col);
-    EXECUTE format('CREATE TABLE %I.%I (id bigint NOT NULL, leaf_id bigint NOT NULL, lat float8 NOT NULL, lon float8 NOT NULL%s)',
+    RETURN nodes;
+END $$;
+
+-- Internal: creates the (empty, unindexed) tables of a new hierarchy and its metadata row.
+CREATE FUNCTION @extschema@.cluster_hierarchy_tables(source regclass, nsp name, nodes name, lat_column name,
+        lon_column name, geometry_column name, id_column name, radius_px float8, max_zoom int,
+        partition_column name) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
+    t text;
+BEGIN
+    EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, data bytea NOT NULL%s)',
+                   nsp, nodes, part_col);
+    EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s)',
                    nsp, nodes || '_members', part_col);
+    -- data: a block of src/core/hierarchy_block.hpp, already compact: stored uncompressed, and in
+    -- the row up to a page (a block read is one heap fetch; TOAST's chunk rows only beyond that).
+    FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members'] LOOP
+        EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN data SET STORAGE EXTERNAL, SET (toast_tuple_target = 8160)',
+                       nsp, t);
+    END LOOP;
     EXECUTE format('CREATE TABLE %I.%I (hierarchy_table name NOT NULL, members_table name NOT NULL, '
                    'source_schema name NOT NULL, source_table name NOT NULL, lat_column name, lon_column name, '
                    'geometry_column name, id_column name NOT NULL, partition_column name, '
                    'radius_px float8 NOT NULL, max_zoom int NOT NULL, trigger_name name NOT NULL)',
                    nsp, nodes || '_meta');
-    trig := left('geocluster_' || nodes, 63);
     EXECUTE format('INSERT INTO %I.%I VALUES (%L, %L, %L, %L, %L, %L, %L, %L, %L, %L::float8, %L::int, %L)',
                    nsp, nodes || '_meta', nodes, nodes || '_members', nsp,
                    (SELECT c.relname FROM pg_class c WHERE c.oid = source), lat_column, lon_column,
-                   geometry_column, id_column, partition_column, radius_px, max_zoom, trig);
+                   geometry_column, id_column, partition_column, radius_px, max_zoom,
+                   left('geocluster_' || nodes, 63));
+END $$;
+
+-- Internal: creates the tables of a new hierarchy of source, fills them, indexes them, hands
+-- them to the source's owner and installs the write trigger. Returns the nodes table.
+CREATE FUNCTION @extschema@.cluster_hierarchy_make(source regclass, nsp name, lat_column name, lon_column name,
+        geometry_column name, id_column name, radius_px float8, max_zoom int, partition_column name)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nodes name := @extschema@.cluster_hierarchy_free_name(nsp, source);
+    part_key text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part' END;
+    h regclass;
+    t text;
+    used text;
+BEGIN
+    PERFORM @extschema@.cluster_hierarchy_tables(source, nsp, nodes, lat_column, lon_column, geometry_column,
+                                                 id_column, radius_px, max_zoom, partition_column);
     h := format('%I.%I', nsp, nodes)::regclass;
     PERFORM @extschema@.cluster_hierarchy_fill(h, false);
-    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (cluster_id)', nsp, nodes);
-    EXECUTE format('CREATE INDEX ON %I.%I (%szoom, lat, lon)', nsp, nodes,
-                   CASE WHEN partition_column IS NULL THEN '' ELSE 'part, ' END);
-    EXECUTE format('CREATE INDEX ON %I.%I (parent_id)', nsp, nodes);
-    EXECUTE format('CREATE INDEX ON %I.%I (leaf_id, id)', nsp, nodes || '_members');
-    EXECUTE format('CREATE INDEX ON %I.%I (%slat, lon)', nsp, nodes || '_members',
-                   CASE WHEN partition_column IS NULL THEN '' ELSE 'part, ' END);
-    EXECUTE format('ANALYZE %I.%I', nsp, nodes);
-    EXECUTE format('ANALYZE %I.%I', nsp, nodes || '_members');
-    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes, owner);
-    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes || '_members', owner);
-    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, nodes || '_meta', owner);
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (band, block%s)', nsp, nodes, part_key);
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (block%s)', nsp, nodes || '_members', part_key);
+    FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members', nodes || '_meta'] LOOP
+        EXECUTE format('ANALYZE %I.%I', nsp, t);
+        EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, t,
+                       (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = source));
+    END LOOP;
     used := concat_ws(', ', quote_ident(lat_column), quote_ident(lon_column), quote_ident(geometry_column),
                       quote_ident(id_column), quote_ident(partition_column));
     EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %s OR DELETE OR TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
-                   trig, used, source, format('%I.%I', nsp, nodes));
+                   left('geocluster_' || nodes, 63), used, source, format('%I.%I', nsp, nodes));
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', nsp, nodes,
                    format('geocluster cluster hierarchy of %s (radius_px %s, zooms 0..%s%s); remove it with cluster_hierarchy_drop',
                           source, radius_px, max_zoom,
@@ -412,37 +421,26 @@ COMMENT ON FUNCTION @extschema@.cluster_viewport(regclass, float8, float8, float
 -- partition value. An unknown id gives an empty set (NULL for cluster_expansion_zoom).
 CREATE FUNCTION @extschema@.cluster_children(hierarchy regclass, cluster_id bigint)
     RETURNS SETOF @extschema@.cluster_node
-    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 4 SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM @extschema@.cluster_hierarchy_info(hierarchy);
-    RETURN QUERY EXECUTE format(
-        'SELECT cluster_id, zoom, count, lat, lon, min_lat, min_lon, max_lat, max_lon, id, expansion_zoom '
-        'FROM %s WHERE parent_id = $1 ORDER BY count DESC, lat DESC, lon, cluster_id', hierarchy) USING cluster_id;
-END $$;
+    AS 'MODULE_PATHNAME', 'cluster_children' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 4;
 COMMENT ON FUNCTION @extschema@.cluster_children(regclass, bigint) IS
     'the clusters of the next zoom that make up a cluster';
 
 CREATE FUNCTION @extschema@.cluster_expansion_zoom(hierarchy regclass, cluster_id bigint) RETURNS int
-    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    z int;
-BEGIN
-    PERFORM @extschema@.cluster_hierarchy_info(hierarchy);
-    EXECUTE format('SELECT expansion_zoom FROM %s WHERE cluster_id = $1', hierarchy) INTO z USING cluster_id;
-    RETURN z;
-END $$;
+    AS 'MODULE_PATHNAME', 'cluster_expansion_zoom' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.cluster_expansion_zoom(regclass, bigint) IS
     'the lowest zoom at which a cluster splits (max_zoom + 1: only into single markers); NULL for a single marker';
 
--- The member ids of a cluster in id order, a page at a time: the leaves (max_zoom clusters) below
--- it, then their members through the (leaf_id, id) index.
+-- Internal: the member ids of a cluster in id order, lim from off (checked by cluster_leaves).
+CREATE FUNCTION @extschema@.cluster_hierarchy_leaves(hierarchy regclass, cluster_id bigint, lim int, off bigint)
+    RETURNS SETOF bigint
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_leaves' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 10;
+
+-- The member ids of a cluster in id order, a page at a time: its descendants band by band down
+-- to the leaves (max_zoom clusters), then the leaves' markers.
 CREATE FUNCTION @extschema@.cluster_leaves(hierarchy regclass, cluster_id bigint, lim int DEFAULT 10,
         off bigint DEFAULT 0) RETURNS SETOF bigint
     LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED ROWS 10 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    i record;
 BEGIN
-    i := @extschema@.cluster_hierarchy_info(hierarchy);
     IF lim < 0 OR off < 0 THEN
         RAISE EXCEPTION 'cluster_leaves needs lim >= 0 and off >= 0'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('lim = %s, off = %s', lim, off);
@@ -452,15 +450,29 @@ BEGIN
             USING ERRCODE = 'program_limit_exceeded', DETAIL = format('lim = %s', lim),
                   HINT = 'Page through the members with off.';
     END IF;
-    RETURN QUERY EXECUTE format(
-        'WITH RECURSIVE below AS ('
-        '  SELECT n.cluster_id, n.zoom FROM %1$s n WHERE n.cluster_id = $1'
-        '  UNION ALL'
-        '  SELECT n.cluster_id, n.zoom FROM below b JOIN %1$s n ON n.parent_id = b.cluster_id WHERE b.zoom < $4)'
-        ' SELECT m.id FROM %2$s m WHERE m.leaf_id IN (SELECT b.cluster_id FROM below b WHERE b.zoom = $4)'
-        ' ORDER BY m.id LIMIT $2 OFFSET $3', hierarchy, i.members) USING cluster_id, lim, off, i.max_zoom;
+    RETURN QUERY SELECT l FROM @extschema@.cluster_hierarchy_leaves(hierarchy, cluster_id, lim, off) AS l;
 END $$;
 COMMENT ON FUNCTION @extschema@.cluster_leaves(regclass, bigint, int, bigint) IS
     'the ids of a cluster''s members in id order, lim at a time from off';
+
+-- The whole hierarchy decoded: one row per node and zoom (what a table of nodes would hold),
+-- and one row per marker with its max_zoom cluster and its position. For checks and DBAs: each
+-- reads every block.
+CREATE FUNCTION @extschema@.cluster_hierarchy_nodes(hierarchy regclass)
+    RETURNS TABLE (part text, zoom int, parent_id bigint, cluster_id bigint, count bigint, lat float8,
+                   lon float8, min_lat float8, min_lon float8, max_lat float8, max_lon float8, id bigint,
+                   expansion_zoom int,
+                   -- the exact sums behind the centre (src/core/hierarchy.hpp, HierSums): fixed-point
+                   -- positions, 2^48 per world width, summed over east (lon >= 0) and west members
+                   count_w bigint, sx_e numeric, sx_w numeric, sy numeric,
+                   min_lon_e float8, max_lon_e float8, min_lon_w float8, max_lon_w float8)
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_nodes' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_nodes(regclass) IS
+    'every node of a cluster hierarchy at every zoom of it, with its parent (part: the partition value)';
+CREATE FUNCTION @extschema@.cluster_hierarchy_members(hierarchy regclass)
+    RETURNS TABLE (part text, id bigint, leaf_id bigint, lat float8, lon float8)
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_members' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_members(regclass) IS
+    'every marker of a cluster hierarchy: its id, its max_zoom cluster and its position';
 
 -- A viewport as GeoJSON: cluster_viewport_geojson, in 62_hierarchy_geojson.sql.

@@ -1,9 +1,10 @@
 -- A stored hierarchy's viewport as GeoJSON: cluster_geojson's FeatureCollection of the
 -- viewport's clusters (cluster_viewport's rows), each with cluster_id (when it has one) and
 -- expansion_zoom added to its properties. Built only on the hierarchy's public functions.
---  * A cluster's top-level id is 2^52 + its cluster_id (zoom << 40 | ordinal, below 2^45): as
---    long-lived as the hierarchy, and never a marker's id, which is a top-level id only below
---    2^52 (cluster_marker_feature_id): the stored cluster_ids of zoom 0 are 0, 1, 2..., marker ids too.
+--  * A cluster's top-level id is 2^52 + its cluster_id (zoom << 47 | block and slot, below 2^52:
+--    60_hierarchy.sql), below 2^53, a safe JavaScript integer: as long-lived as the hierarchy,
+--    and never a marker's id, which is a top-level id only below 2^52
+--    (cluster_marker_feature_id), where cluster_ids are too.
 --    Drill-down (cluster_children, cluster_expansion_zoom, cluster_leaves) takes the
 --    properties' cluster_id.
 --  * A single marker's properties are its own, from marker_properties keyed by its id as text

@@ -1,0 +1,71 @@
+// What the readers of a stored cluster hierarchy share (hierarchy_read.cpp): the session's cache
+// of a hierarchy's shape and plans, the fetch of block rows by primary key, a growing list of
+// nodes, and the output of a cluster_node row. All of it runs inside SPI (SPI_connect first).
+#pragma once
+
+#include "hierarchy_pack.hpp"
+#include "hierarchy_read.hpp"
+#include "polled_sort.hpp"
+
+#include "glue.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "funcapi.h"
+}
+
+namespace geocluster::pg {
+
+// What a session keeps per hierarchy.
+struct HierCacheEntry {
+    Oid handle;  // hash key
+    bool valid;
+    Oid members;
+    int max_zoom;
+    HierBands bands;
+    bool partitioned;
+    SPIPlanPtr nodes_plan[2];    // [0] every partition, [1] one
+    SPIPlanPtr members_plan[2];  // likewise
+};
+
+// The session's entry for a hierarchy, (re)filled from its metadata when needed (22023 when
+// handle is none).
+const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid);
+
+// Called with each fetched block row; may ereport.
+using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char* data,
+                            std::size_t len);
+// The rows of band's blocks (or of the member blocks) in the ranges, of every partition or, with
+// part, of that partition value's.
+void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
+                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx);
+// The same for the blocks of band covering box plus ring blocks around it.
+void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
+               const Datum* part, BlockVisit visit, void* ctx);
+
+// Calls f(record) for every record of a node block (a malformed block is an ERROR).
+template <typename F>
+void each_record(const unsigned char* data, std::size_t len, F f) {
+    HierNodeBlockReader rd;
+    check(hier_node_block_open(data, len, &rd));
+    HierBlockNode r;
+    Status s = Status::Ok;
+    while (hier_node_block_next(&rd, &r, &s)) f(r);
+    check(s);
+}
+
+// The record of a cluster id (false: no such node at that zoom).
+bool find_record(const HierCacheEntry* h, std::int64_t id, HierIdParts* parts, HierBlockNode* rec);
+
+// Nodes collected in the current memory context.
+struct NodeList {
+    HierNode* v;
+    std::size_t n, cap;
+};
+void node_list_push(NodeList* l, const HierNode& n);
+// Into the viewports' order (hier_node_before), polling for a cancel.
+void sort_nodes(NodeList* l);
+// One cluster_node row (cluster_id and expansion_zoom NULL when negative).
+void put_node(ReturnSetInfo* rsinfo, const HierNode& n);
+
+}  // namespace geocluster::pg
