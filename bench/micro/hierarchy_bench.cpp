@@ -79,7 +79,6 @@ std::uint64_t fingerprint(const HierBuild& b) {
     return f.h;
 }
 
-
 // Packs the build as the extension stores it (hier_pack: the core's bands, blocks and ids) and
 // reports, per band, the encoded bytes and what a viewport pays to decode a block.
 void storage_report(const HierBuild& b, const std::vector<HierMarker>& markers, int max_zoom,
