@@ -141,9 +141,12 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     *len = 0;
     if (zoom_lo < 0 || zoom_hi < zoom_lo || zoom_hi > kHierMaxZoom) return Status::Internal;
     Out o{out};
+    bool ordered = n >= 2;
+    for (std::size_t i = 1; i < n && ordered; ++i)
+        ordered = nodes[i].zoom_min >= nodes[i - 1].zoom_min;
     *o.p++ = kHierBlockVersion;
     *o.p++ = static_cast<unsigned char>(zoom_lo);
-    *o.p++ = static_cast<unsigned char>(zoom_hi);
+    *o.p++ = static_cast<unsigned char>(zoom_hi | (ordered ? kZoomOrdered : 0));
     o.u64(n);
     std::int64_t prev_slot = -1, prev_parent = -1;
     std::uint64_t prev_lat = 0, prev_lon = 0;
@@ -204,16 +207,18 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
 
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept {
-    *r = HierNodeBlockReader{data, data, 0, 0, 0, -1, -1, 0, 0};
+    *r = HierNodeBlockReader{data, data, 0, 0, 0, 0, false, false, 0, -1, -1, 0, 0};
     In in{data, data + len};
     if (len < 3 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
-    const int lo = *in.p++, hi = *in.p++;
+    const int lo = *in.p++;
+    const bool ordered = (*in.p & kZoomOrdered) != 0;
+    const int hi = *in.p++ & ~kZoomOrdered;
     if (hi < lo || hi > kHierMaxZoom) return Status::HierarchyBlockCorrupt;
     const std::uint64_t n = in.u64();
     // Every record takes at least 5 bytes (zooms, id, parent, two deltas).
-    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5)
+    if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5 || (ordered && n < 2))
         return Status::HierarchyBlockCorrupt;
-    *r = HierNodeBlockReader{in.p, in.end, n, lo, hi, -1, -1, 0, 0};
+    *r = HierNodeBlockReader{in.p, in.end, n, n, lo, hi, ordered, false, lo, -1, -1, 0, 0};
     return Status::Ok;
 }
 
@@ -280,7 +285,10 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
                  Status* status) noexcept {
     *status = Status::Ok;
     if (r->left == 0) {
-        if (r->p != r->end) *status = Status::HierarchyBlockCorrupt;  // trailing bytes
+        // trailing bytes, or records in zoom order that the flag does not say are (the encoder
+        // would have set it: not canonical)
+        if (r->p != r->end || (!r->zoom_ordered && !r->order_broken && r->total >= 2))
+            *status = Status::HierarchyBlockCorrupt;
         return false;
     }
     In in{r->p, r->end};
@@ -308,6 +316,10 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
         // (to the end but zoom_min beyond it, or an explicit zoom_max equal to the end: node_ok
         // and the to-end check below refuse them)
         good = (flags & kFlagToEnd) != 0 || d.zoom_max != r->zoom_hi;
+        if (d.zoom_min < r->prev_zoom_min) {
+            r->order_broken = true;
+            good = good && !r->zoom_ordered;  // (the flag said it never happens: corrupt)
+        }
         if (single) {
             d.count = 1;
             d.expansion_zoom = -1;
@@ -346,6 +358,7 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
     r->p = in.p;
     --r->left;
     r->prev_slot = d.slot;
+    r->prev_zoom_min = d.zoom_min;
     r->prev_parent = d.parent_id;
     r->prev_lat_bits = lat_bits;
     r->prev_lon_bits = lon_bits;
@@ -366,11 +379,17 @@ bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, Hi
                              Status* status) noexcept {
     bool kept = false;
     HierBlockNode d;
-    while (next_record(r, &box, &d, &kept, status))
+    while (next_record(r, &box, &d, &kept, status)) {
+        if (r->zoom_ordered && d.zoom_min > box.zoom) {  // no later record is alive at box.zoom
+            r->left = 0;
+            r->p = r->end;
+            return false;
+        }
         if (kept) {
             *out = d;
             return true;
         }
+    }
     return false;
 }
 

@@ -13,8 +13,8 @@
 // of their markers in ascending order. A single-marker leaf needs no list: its node holds the id.
 //
 // Encoding (version 1), all integers LEB128 varints, signed ones zigzagged:
-//   node block:   version byte, the block's first and last zoom (bytes), record count, then per
-//     record
+//   node block:   version byte, the block's first zoom (a byte), its last zoom | kZoomOrdered
+//     (a byte), record count, then per record
 //     flags | (zoom_min - first zoom) << 5 | (zoom_max - zoom_min + 1) << 10, the last part
 //       only when zoom_max is not the block's last zoom (flags: single, east, west, to-end,
 //       gap)
@@ -36,6 +36,14 @@
 //     the first id, then each next id minus the previous minus 1 (ids strictly ascending).
 // Bit deltas keep every double exact, whatever its value; records sorted by centre give small
 // deltas, which is where the bytes are saved.
+//
+// kZoomOrdered (bit 7 of the last-zoom byte) says that the block has two records or more and
+// that zoom_min never decreases from one record to the next: so a block the build wrote, whose
+// slots are handed out zoom by zoom. A viewport at zoom z then stops reading the block at its
+// first record born after z (hier_node_block_next_in), instead of decoding the finer zooms' many
+// records. The flag is set exactly when it holds (the encoder decides; a decoder refuses a block
+// where the flag is wrong either way), so the encoding stays canonical; a block that writes make
+// unordered simply loses the shortcut.
 //
 // Decoding checks everything a block's bytes could get wrong (truncation, overlong varints,
 // slots out of order or beyond 32 bits, zooms beyond kHierMaxZoom or reversed, flags unknown or
@@ -72,6 +80,7 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
 HierSums hier_single_sums(double lat, double lon) noexcept;
 
 constexpr unsigned char kHierBlockVersion = 1;
+constexpr unsigned char kZoomOrdered = 0x80;  // in the last-zoom byte (above)
 // The bytes one record takes at most (hier_node_block_bound).
 constexpr std::size_t kHierBlockMaxRecordBytes = 256;
 
@@ -93,7 +102,11 @@ struct HierNodeBlockReader {
     const unsigned char* p;
     const unsigned char* end;
     std::uint64_t left;    // records still to read
+    std::uint64_t total;   // records the block holds
     int zoom_lo, zoom_hi;  // the block's zooms
+    bool zoom_ordered;     // kZoomOrdered: zoom_min never decreases along the block
+    bool order_broken;     // a record so far had a smaller zoom_min than the one before it
+    int prev_zoom_min;
     std::int64_t prev_slot;
     std::int64_t prev_parent;
     std::uint64_t prev_lat_bits, prev_lon_bits;
@@ -113,7 +126,9 @@ struct HierBlockBox {
 };
 // The next record the box keeps, as hier_node_block_next would give it; the others are read and
 // checked as thoroughly, but a single marker's centre (most of a record's decoding) is computed
-// only for the markers that could be kept. False at the end or on a malformation (*status).
+// only for the markers that could be kept. False at the end or on a malformation (*status). In a
+// zoom-ordered block the end is the first record born after box.zoom: the bytes after it are not
+// read (nor checked), since none of their records is alive at box.zoom.
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept;
 

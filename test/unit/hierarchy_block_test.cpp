@@ -266,8 +266,8 @@ TEST(HierarchyBlock, DamagedBytes) {
             const Status s = decode(flipped, &back);
             ASSERT_TRUE(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
             if (s == Status::Ok) {
-                EXPECT_EQ(flipped,
-                          encode(back, flipped[1], flipped[2]));  // (bytes 1, 2: the block's zooms)
+                // (bytes 1, 2: the block's zooms, the second with the zoom-ordered flag)
+                EXPECT_EQ(flipped, encode(back, flipped[1], flipped[2] & ~kZoomOrdered));
             }
         }
     }
@@ -342,6 +342,62 @@ TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
         }
         EXPECT_EQ(Status::HierarchyBlockCorrupt, s);
     }
+}
+
+// A block whose records are born zoom by zoom (as the build writes them) carries kZoomOrdered,
+// and next_in stops at its first record born after the box's zoom: what it keeps is still what a
+// full decode keeps, and the bytes after that record are not read (a damaged tail goes unseen).
+// The flag is canonical: set on an unordered block, clear on an ordered one, or set on a block of
+// fewer than two records, it is corrupt.
+TEST(HierarchyBlock, ZoomOrderedBlocksStopAtTheFirstLaterZoom) {
+    std::vector<HierBlockNode> nodes;
+    for (std::uint32_t i = 0; i < 30; ++i)  // zoom_min 0, 0, 0, 1, 1, 1, ... 9: one degree apart
+        nodes.push_back(single(i, 10.0 + 0.01 * i, 20.0, 100 + i, -1, static_cast<int>(i / 3), 9));
+    auto bytes = encode(nodes, 0, 9);
+    ASSERT_EQ(9 | kZoomOrdered, bytes[2]);
+    std::vector<HierBlockNode> all;
+    ASSERT_EQ(Status::Ok, decode(bytes, &all));
+    for (int zoom = 0; zoom <= 9; ++zoom) {
+        const HierBlockBox box{zoom, -90, 90, -180, 180, 1, 0};
+        std::vector<std::uint32_t> want, got;
+        for (const auto& n : all)
+            if (n.zoom_min <= zoom) want.push_back(n.slot);
+        auto damaged = bytes;  // everything after the records alive at zoom: garbage
+        std::size_t alive_bytes = bytes.size();
+        if (zoom < 9) {
+            HierNodeBlockReader r;
+            ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
+            HierBlockNode n;
+            Status s;
+            while (hier_node_block_next(&r, &n, &s) && n.zoom_min <= zoom) {
+            }
+            alive_bytes = static_cast<std::size_t>(r.p - bytes.data());
+            for (std::size_t i = alive_bytes; i < damaged.size(); ++i) damaged[i] = 0xff;
+        }
+        HierNodeBlockReader r;
+        ASSERT_EQ(Status::Ok, hier_node_block_open(damaged.data(), damaged.size(), &r));
+        HierBlockNode n;
+        Status s;
+        while (hier_node_block_next_in(&r, box, &n, &s)) got.push_back(n.slot);
+        EXPECT_EQ(Status::Ok, s) << "zoom " << zoom;
+        EXPECT_EQ(want, got) << "zoom " << zoom;
+        EXPECT_EQ(static_cast<std::size_t>(3 * (zoom + 1)), got.size());
+    }
+    // The flag wrong either way, or on a single record: corrupt.
+    auto cleared = bytes;
+    cleared[2] = 9;
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(cleared, &all));
+    std::swap(nodes[4].zoom_min, nodes[20].zoom_min);
+    const auto unordered = encode(nodes, 0, 9);
+    ASSERT_EQ(9, unordered[2]);
+    EXPECT_EQ(Status::Ok, decode(unordered, &all));
+    auto flagged = unordered;
+    flagged[2] |= kZoomOrdered;
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(flagged, &all));
+    auto one = encode({nodes[0]}, 0, 9);
+    ASSERT_EQ(9, one[2]);
+    one[2] |= kZoomOrdered;
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(one, &all));
 }
 
 struct Lists {
