@@ -110,13 +110,15 @@ function sqlClusters(bbox, mapZoom, category, source) {
 }
 
 // A hierarchy cluster's expansion zoom and its descendants at that zoom (key, count), from the
-// nodes table's parent links.
+// parent links of the whole hierarchy's listing (cluster_hierarchy_nodes decodes every block, not
+// the viewport's reads).
 function sqlDescendants(clusterId) {
   const sql = `
-    WITH RECURSIVE top AS (SELECT cluster_id, zoom, expansion_zoom FROM markers_clusters WHERE cluster_id = ${clusterId}),
-    below AS (SELECT cluster_id, zoom, count, id FROM markers_clusters WHERE cluster_id = ${clusterId}
+    WITH RECURSIVE nodes AS MATERIALIZED (SELECT * FROM cluster_hierarchy_nodes('markers_clusters')),
+    top AS (SELECT cluster_id, zoom, expansion_zoom FROM nodes WHERE cluster_id = ${clusterId}),
+    below AS (SELECT cluster_id, zoom, count, id FROM nodes WHERE cluster_id = ${clusterId}
               UNION ALL
-              SELECT n.cluster_id, n.zoom, n.count, n.id FROM below b JOIN markers_clusters n ON n.parent_id = b.cluster_id
+              SELECT n.cluster_id, n.zoom, n.count, n.id FROM below b JOIN nodes n ON n.parent_id = b.cluster_id
                WHERE b.zoom < (SELECT expansion_zoom FROM top))
     SELECT json_build_object('expansion_zoom', (SELECT expansion_zoom FROM top),
                              'parts', (SELECT json_agg(json_build_array(CASE WHEN count = 1 THEN id ELSE cluster_id END, count))
