@@ -21,6 +21,7 @@
 //       src/core/cluster*.cpp test/fuzz/fuzz_cluster_state.cpp -o
 //       test/fuzz/build/fuzz_cluster_state (one command)
 //   test/fuzz/build/fuzz_cluster_state -max_total_time=30 test/fuzz/corpus/fuzz_cluster_state
+#include "fuzz_alloc.hpp"
 #include "cluster.hpp"
 #include "mercator.hpp"
 
@@ -34,10 +35,8 @@ namespace {
 
 using namespace geocluster;
 
-void* fuzz_alloc(void*, std::size_t n) { return std::malloc(n); }
-void fuzz_release(void*, void* p) { std::free(p); }
-const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr, 0};
-constexpr CancelCheck kNoCancel{nullptr, nullptr};
+using fuzz_alloc::kAlloc;
+using fuzz_alloc::kNoCancel;
 
 [[noreturn]] void fail(const char* what) {
     std::fprintf(stderr, "fuzz_cluster_state: %s\n", what);

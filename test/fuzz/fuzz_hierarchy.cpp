@@ -9,6 +9,7 @@
 // ordinals, then 6 bytes per marker (kind, four bytes of position, id).
 //
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy
+#include "fuzz_alloc.hpp"
 #include "cluster.hpp"
 #include "hierarchy.hpp"
 
@@ -25,10 +26,8 @@ namespace {
 
 using namespace geocluster;
 
-void* fuzz_alloc(void*, std::size_t n) { return std::malloc(n); }
-void fuzz_release(void*, void* p) { std::free(p); }
-const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr};
-constexpr CancelCheck kNoCancel{nullptr, nullptr};
+using fuzz_alloc::kAlloc;
+using fuzz_alloc::kNoCancel;
 
 [[noreturn]] void fail(const std::string& what) {
     std::fprintf(stderr, "fuzz_hierarchy: %s\n", what.c_str());

@@ -8,6 +8,7 @@
 // Input: byte 0 zoom, bytes 1-2 radius, then 12 bytes per part.
 //
 // Build and run from the repository root: test/fuzz/run 60 fuzz_viewport_merge
+#include "fuzz_alloc.hpp"
 #include "viewport_merge.hpp"
 
 #include "../unit/viewport_merge_reference.hpp"
@@ -23,10 +24,8 @@ namespace {
 
 using namespace geocluster;
 
-void* fuzz_alloc(void*, std::size_t n) { return std::malloc(n); }
-void fuzz_release(void*, void* p) { std::free(p); }
-const Allocator kAlloc{&fuzz_alloc, &fuzz_release, nullptr, 0};
-constexpr CancelCheck kNoCancel{nullptr, nullptr};
+using fuzz_alloc::kAlloc;
+using fuzz_alloc::kNoCancel;
 
 [[noreturn]] void fail(const std::string& what) {
     std::fprintf(stderr, "fuzz_viewport_merge: %s\n", what.c_str());
