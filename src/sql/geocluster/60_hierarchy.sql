@@ -189,15 +189,13 @@ END $$;
 -- The type of column col of source, or 22023 naming the column.
 CREATE FUNCTION @extschema@.cluster_hierarchy_column_type(source regclass, col name) RETURNS regtype
     LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    t regtype;
 BEGIN
-    SELECT a.atttypid INTO t FROM pg_attribute a
-     WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF t IS NULL THEN
+    IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0
+                                                 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'column % does not exist in %', col, source USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN t;
+    RETURN (SELECT a.atttypid::regtype FROM pg_attribute a
+             WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped);
 END $$;
 
 -- Internal: the name of a new hierarchy's nodes table, <base>_clusters[_k], free with its
