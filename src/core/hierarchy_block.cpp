@@ -279,6 +279,27 @@ bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std
     return good;
 }
 
+// A record's count and expansion zoom (after its zooms are known); returns good, cleared when
+// they are out of range.
+bool decode_count(In* in, unsigned flags, bool good, HierBlockNode* d) noexcept {
+    if (flags & kFlagSingle) {
+        d->count = 1;
+        d->expansion_zoom = -1;
+        return good;
+    }
+    const std::uint64_t c = in->u64();
+    good = good && c <= ~std::uint64_t{0} - 2;
+    d->count = c + 2;
+    d->expansion_zoom = d->zoom_max + 1;
+    if (flags & kFlagToEnd) {
+        const std::uint64_t beyond = in->u64();
+        good = good && beyond <= static_cast<std::uint64_t>(kHierMaxZoom);
+        d->expansion_zoom +=
+            static_cast<int>(beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
+    }
+    return good;
+}
+
 // One record: decoded and checked whole, except that with a box a single marker's centre is
 // computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
 bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode* out, bool* kept,
@@ -320,21 +341,7 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
             r->order_broken = true;
             good = good && !r->zoom_ordered;  // (the flag said it never happens: corrupt)
         }
-        if (single) {
-            d.count = 1;
-            d.expansion_zoom = -1;
-        } else {
-            const std::uint64_t c = in.u64();
-            good = good && c <= ~std::uint64_t{0} - 2;
-            d.count = c + 2;
-            d.expansion_zoom = d.zoom_max + 1;
-            if (flags & kFlagToEnd) {
-                const std::uint64_t beyond = in.u64();
-                good = good && beyond <= static_cast<std::uint64_t>(kHierMaxZoom);
-                d.expansion_zoom += static_cast<int>(
-                    beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
-            }
-        }
+        good = decode_count(&in, flags, good, &d);
         d.id = in.s64();
         d.parent_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_parent) +
                                                 unzigzag(in.u64()));
