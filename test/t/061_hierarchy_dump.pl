@@ -1,7 +1,9 @@
-# pg_dump / pg_restore of a database holding cluster hierarchies (a plain one on odd names, and
-# a partitioned one): the restored database has the same blocks, nodes, members and metadata, answers
-# the same viewports, drill-downs and leaves, still refuses writes to the source, and its
-# hierarchies can be rebuilt and dropped.
+# pg_dump / pg_restore of a database holding cluster hierarchies (a plain one on odd names, a
+# partitioned one, and one of a partitioned table whose partitions are in two schemas): the
+# restored database has the same blocks, nodes, members and metadata, answers the same
+# viewports, drill-downs and leaves, has the same write triggers (ENABLE ALWAYS, on every
+# partition: the DDL guard lets the restore through), still refuses writes to the source and
+# to its partitions, and its hierarchies can be rebuilt and dropped.
 use strict;
 use warnings;
 use FindBin;
@@ -23,6 +25,14 @@ SELECT g, 48.8 + (g * 7919 % 5003) / 20000.0, 2.2 + (g * 104729 % 5003) / 16000.
 UNION ALL SELECT 10000 + g, -17 + g * 0.001, CASE WHEN g % 2 = 0 THEN 179.999 ELSE -179.999 END, 'a' FROM generate_series(1, 40) g;
 SELECT cluster_hierarchy_create('"Odd"."Mark ers"', 'La t', 'Lo n', 'I d', 60, 14);
 SELECT cluster_hierarchy_create('"Odd"."Mark ers"', 'La t', 'Lo n', 'I d', 80, 12, 'Cat');
+CREATE SCHEMA other;
+CREATE TABLE "Odd".parted (id bigint, lat float8, lon float8, cat text) PARTITION BY LIST (cat);
+CREATE TABLE "Odd".parted_a PARTITION OF "Odd".parted FOR VALUES IN ('a');
+CREATE TABLE other.parted_b PARTITION OF "Odd".parted FOR VALUES IN ('b', 'c') PARTITION BY LIST (cat);
+CREATE TABLE other.parted_b1 PARTITION OF other.parted_b FOR VALUES IN ('b');
+CREATE TABLE other.parted_c PARTITION OF other.parted_b FOR VALUES IN ('c');
+INSERT INTO "Odd".parted SELECT "I d", "La t", "Lo n", "Cat" FROM "Odd"."Mark ers";
+SELECT cluster_hierarchy_create('"Odd".parted', 'lat', 'lon', 'id', 60, 10);
 SQL
 
 # What a client sees, as text: every table of the hierarchies, and answers of every function.
@@ -49,6 +59,10 @@ SELECT 'geojson', md5(cluster_viewport_geojson('"Odd"."Mark ers_clusters"', -90,
 SELECT 'objects', string_agg(relname || ':' || relkind::text || ':' || pg_get_userbyid(relowner), ' ' ORDER BY relname)
   FROM pg_class WHERE relnamespace = '"Odd"'::regnamespace;
 SELECT 'triggers', string_agg(pg_get_triggerdef(oid), ' ' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = '"Odd"."Mark ers"'::regclass;
+SELECT 'parted', md5(string_agg(n::text, ',' ORDER BY cluster_id)), count(*), sum(count) FILTER (WHERE zoom = 0)
+  FROM cluster_hierarchy_nodes('"Odd".parted_clusters') n;
+SELECT 'parted triggers', string_agg(tgrelid::regclass || ':' || tgname || ':' || tgenabled::text, ' ' ORDER BY tgrelid::regclass::text)
+  FROM pg_trigger WHERE tgname = 'geocluster_parted_clusters';
 SQL
 sub snapshot
 {
@@ -58,6 +72,9 @@ sub snapshot
 
 my $before = snapshot($src);
 cmp_ok(scalar(split /\n/, $before), '>=', 30, 'snapshot of the source database') or diag($before);
+like($before, qr/parted triggers[^\n]*(?:geocluster_parted_clusters:A[^\n]*){5}/,
+	'the partitioned source and its four partitions (two levels, two schemas) all hold the write trigger, ENABLE ALWAYS')
+  or diag($before);
 
 my $dump = PostgreSQL::Test::Utils::tempdir() . '/db.dump';
 my ($stdout, $stderr);
@@ -71,6 +88,9 @@ is(snapshot($dst), $before, 'restored: identical tables, viewports, children, le
 
 my ($rc, $out, $err) = $node->psql($dst, q{INSERT INTO "Odd"."Mark ers" VALUES (99999, 1, 1, 'a')});
 like($err, qr/would leave its cluster hierarchy/, 'restored: writes to the source are still refused (0A000)');
+($rc, $out, $err) = $node->psql($dst, q{INSERT INTO other.parted_c VALUES (99999, 1, 1, 'c')});
+like($err, qr/INSERT on parted_c would leave its cluster hierarchy "Odd".parted_clusters stale/,
+	'restored: writes to a partition in another schema are refused too');
 
 ($rc, $out, $err) = $node->psql($dst,
 	q{SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters"'); SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters_2"')});
@@ -79,9 +99,11 @@ is(snapshot($dst), $before, 'restored and rebuilt: identical again');
 
 $out = $node->safe_psql($dst, q{
 SELECT cluster_hierarchy_drop('"Odd"."Mark ers_clusters"'); SELECT cluster_hierarchy_drop('"Odd"."Mark ers_clusters_2"');
-SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = '"Odd"'::regnamespace) = 2
-   AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = '"Odd"."Mark ers"'::regclass) = 0});
-is((split /\n/, $out)[-1], 't', 'restored: drop leaves the table and its primary key only');
+SELECT cluster_hierarchy_drop('"Odd".parted_clusters');
+SELECT (SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = '"Odd"'::regnamespace)
+    || ' / ' || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal)});
+is((split /\n/, $out)[-1], 'Mark ers Mark ers_pkey parted parted_a / 0',
+	'restored: drop leaves the tables and the primary key only, and no trigger');
 
 $node->stop;
 done_testing();

@@ -14,9 +14,11 @@
 --                             multi-marker leaves, with their positions
 --   <table>_clusters_meta     one row: source, columns, radius_px, max_zoom, partition column
 --                             (names, not OIDs: what pg_dump restores and pg_upgrade accepts)
---   a statement trigger on the source that refuses writes to the columns the hierarchy uses
--- Renaming any of them, or the source's columns, breaks the hierarchy: drop it and create it
--- again instead. cluster_hierarchy_nodes and cluster_hierarchy_members decode the whole of it.
+--   a statement trigger on each table of the source's tree (its partitions or child tables) that
+--   refuses writes to the columns the hierarchy uses, ENABLE ALWAYS
+-- DDL that would change the rows without firing those triggers, or take them away, is handled or
+-- refused by the event triggers of 61_hierarchy_guard.sql. cluster_hierarchy_nodes and
+-- cluster_hierarchy_members decode the whole of a hierarchy.
 --
 -- Bands (zooms/block zoom, clipped to max_zoom): 0-6/1, 7-10/5, 11-16/10, 17-24/13. A node is
 -- stored once per band for the zooms over which it is the same cluster; cluster_id =
@@ -144,6 +146,55 @@ BEGIN
                             TG_ARGV[0]);
 END $$;
 
+-- Internal: the tables of source's inheritance tree (itself, its partitions or child tables, at
+-- any depth): the rows a hierarchy of source reads.
+CREATE FUNCTION @extschema@.cluster_hierarchy_tree(source regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    WITH RECURSIVE t(rel) AS (SELECT source::oid
+                              UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.rel)
+    SELECT t.rel::regclass FROM t
+$$;
+
+-- Internal: the tables holding the write trigger of hierarchy h (its name as the trigger's
+-- argument holds it), with the trigger's firing state (pg_trigger.tgenabled).
+CREATE FUNCTION @extschema@.cluster_hierarchy_holders(hierarchy text, trigger_name name)
+    RETURNS TABLE (rel regclass, enabled "char")
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT t.tgrelid::regclass, t.tgenabled FROM pg_trigger t
+     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure AND t.tgname = trigger_name
+       AND t.tgargs = convert_to(hierarchy, 'UTF8') || '\x00'::bytea
+$$;
+
+-- Internal: installs the write trigger of hierarchy h on rel, a table of its source's tree.
+-- ENABLE ALWAYS: it fires under session_replication_role = replica too, which logical
+-- replication's apply workers use.
+CREATE FUNCTION @extschema@.cluster_hierarchy_arm(hierarchy regclass, rel regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %s OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
+                   i.trigger_name,
+                   concat_ws(', ', quote_ident(i.lat_column), quote_ident(i.lon_column),
+                             quote_ident(i.geometry_column), quote_ident(i.id_column),
+                             quote_ident(i.partition_column)),
+                   rel, hierarchy::text);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name);
+END $$;
+
+-- Internal: removes the write trigger of hierarchy h (by its name and argument) from rel.
+CREATE FUNCTION @extschema@.cluster_hierarchy_disarm(hierarchy text, trigger_name name, rel regclass)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.cluster_hierarchy_holders(hierarchy, trigger_name) AS r
+                WHERE r.rel = cluster_hierarchy_disarm.rel) THEN
+        EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, rel);
+    END IF;
+END $$;
+
 -- The checks shared by both create functions: raises the error, or returns the source's schema.
 CREATE FUNCTION @extschema@.cluster_hierarchy_check_source(source regclass, radius_px float8, max_zoom int,
         id_column name, partition_column name) RETURNS name
@@ -264,7 +315,6 @@ DECLARE
     part_key text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part' END;
     h regclass;
     t text;
-    used text;
 BEGIN
     PERFORM @extschema@.cluster_hierarchy_tables(source, nsp, nodes, lat_column, lon_column, geometry_column,
                                                  id_column, radius_px, max_zoom, partition_column);
@@ -277,11 +327,9 @@ BEGIN
         EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, t,
                        (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = source));
     END LOOP;
-    used := concat_ws(', ', quote_ident(lat_column), quote_ident(lon_column), quote_ident(geometry_column),
-                      quote_ident(id_column), quote_ident(partition_column));
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %s OR DELETE OR TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
-                   left('geocluster_' || nodes, 63), used, source, format('%I.%I', nsp, nodes));
+    -- Every table of the source's inheritance tree gets the trigger: a write to a partition or a
+    -- child table fires only its own statement triggers.
+    PERFORM @extschema@.cluster_hierarchy_arm(h, r) FROM @extschema@.cluster_hierarchy_tree(source) AS r;
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', nsp, nodes,
                    format('geocluster cluster hierarchy of %s (radius_px %s, zooms 0..%s%s); remove it with cluster_hierarchy_drop',
                           source, radius_px, max_zoom,
@@ -350,13 +398,16 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_drop(hierarchy regclass) RETURNS v
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i record;
+    name text;
 BEGIN
     i := @extschema@.cluster_hierarchy_info(hierarchy);
     PERFORM @extschema@.cluster_hierarchy_check_owner(hierarchy);
-    IF i.source IS NOT NULL THEN
-        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', i.trigger_name, i.source);
-    END IF;
+    -- The tables first: the DDL guard (61_hierarchy_guard.sql) lets the triggers of a hierarchy
+    -- without tables go, and refuses to drop those of a live one.
+    name := hierarchy::text;  -- (a dropped table's regclass prints as a number)
     EXECUTE format('DROP TABLE %s, %s, %s', hierarchy, i.members, i.meta);
+    PERFORM @extschema@.cluster_hierarchy_disarm(name, i.trigger_name, r.rel)
+       FROM @extschema@.cluster_hierarchy_holders(name, i.trigger_name) AS r;
 END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_drop(regclass) IS
     'removes a cluster hierarchy: its tables and the trigger on its source';

@@ -1,0 +1,276 @@
+-- The DDL guard of cluster hierarchies: DDL that would change a hierarchy's rows without firing
+-- its write trigger, or take that trigger away, is handled or refused here, so that a hierarchy
+-- never goes silently stale. Two event triggers (they need the superuser that installs the
+-- extension; they run as whoever runs the DDL):
+--   after ALTER TABLE / CREATE TABLE / ALTER TRIGGER (geocluster_hierarchy_ddl):
+--     - a new partition or child table of a source, which is empty, gets the write trigger;
+--     - ATTACH PARTITION or INHERIT of a table with rows into a source's tree, DETACH or NO
+--       INHERIT of one with rows out of it: refused (empty ones are armed or disarmed);
+--     - DISABLE TRIGGER (by name, USER or ALL) or ENABLE REPLICA TRIGGER of a write trigger:
+--       refused; ENABLE TRIGGER puts it back to ENABLE ALWAYS;
+--     - renaming a source table or moving it to another schema: the hierarchy follows;
+--     - renaming a column the hierarchy uses, or renaming its write trigger: refused;
+--   after DROP (geocluster_hierarchy_drop):
+--     - DROP TABLE of a source: its hierarchies go with it;
+--     - dropping a write trigger, or a partition or child table holding one, of a hierarchy
+--       whose source stays: refused;
+--     - dropping one of a hierarchy's own tables other than by cluster_hierarchy_drop: refused.
+
+-- Internal: the ALTER TABLE subcommands that move rows into or out of a table's inheritance tree
+-- (src/pg/hierarchy_guard.cpp): relid is the partition (ATTACH/DETACH PARTITION) or the parent
+-- (INHERIT/NO INHERIT).
+CREATE FUNCTION @extschema@.cluster_hierarchy_ddl_changes(command pg_ddl_command)
+    RETURNS TABLE (change text, relid oid)
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_ddl_changes' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+-- Internal: the hierarchies whose write trigger rel or one of its ancestors holds (name, the
+-- trigger's name, and whether rel itself holds it).
+CREATE FUNCTION @extschema@.cluster_hierarchy_of(rel regclass)
+    RETURNS TABLE (hierarchy text, trigger_name name, held boolean)
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    WITH RECURSIVE up(r) AS (SELECT rel::oid
+                             UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.r)
+    SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8'), t.tgname,
+           bool_or(t.tgrelid = rel)
+      FROM pg_trigger t JOIN up ON t.tgrelid = up.r
+     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure
+     GROUP BY 1, 2
+$$;
+
+-- Internal: whether rel or any table of its tree holds a row.
+CREATE FUNCTION @extschema@.cluster_hierarchy_has_rows(rel regclass) RETURNS boolean
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_row boolean;
+BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', rel) INTO found_row;
+    RETURN found_row;
+END $$;
+
+-- Internal: rel (with its tree) joins or leaves the tree of a source with hierarchies. Rows
+-- moving in or out are refused; an empty tree is armed or disarmed.
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_move(rel regclass, parent regclass, joins boolean, what text)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h record;
+BEGIN
+    FOR h IN SELECT * FROM @extschema@.cluster_hierarchy_of(CASE WHEN joins THEN parent ELSE rel END) AS o
+              WHERE joins OR o.held LOOP
+        IF @extschema@.cluster_hierarchy_has_rows(rel) THEN
+            RAISE EXCEPTION '% of % would leave cluster hierarchy % stale', what, rel, h.hierarchy
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('%s has rows, which %s the rows of the hierarchy''s source.', rel,
+                                      CASE WHEN joins THEN 'would join' ELSE 'would leave' END),
+                      HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)), run the command, '
+                                    'and create it again; all three can run in one transaction.', h.hierarchy);
+        END IF;
+        IF joins THEN
+            PERFORM @extschema@.cluster_hierarchy_arm(h.hierarchy::regclass, t)
+               FROM @extschema@.cluster_hierarchy_tree(rel) AS t;
+        ELSE
+            PERFORM @extschema@.cluster_hierarchy_disarm(h.hierarchy, h.trigger_name, t)
+               FROM @extschema@.cluster_hierarchy_tree(rel) AS t;
+        END IF;
+    END LOOP;
+END $$;
+
+-- Internal: the checks after any ALTER TABLE of tbl: its write triggers' firing state, and, for
+-- a source, its name in the metadata and the columns its hierarchies use.
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_table(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h record;
+    i record;
+    col name;
+BEGIN
+    FOR h IN SELECT o.hierarchy, o.trigger_name, r.enabled,
+                    NOT EXISTS (SELECT FROM pg_inherits x,
+                                       LATERAL @extschema@.cluster_hierarchy_of(x.inhparent::regclass) AS p
+                                 WHERE x.inhrelid = tbl AND p.hierarchy = o.hierarchy) AS is_source
+               FROM @extschema@.cluster_hierarchy_of(tbl) AS o
+               JOIN @extschema@.cluster_hierarchy_holders(o.hierarchy, o.trigger_name) AS r ON r.rel = tbl
+              WHERE o.held LOOP
+        IF h.enabled IN ('D', 'R') THEN
+            RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('Writes to %s while it does not fire would leave the hierarchy stale.', tbl),
+                      HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)) instead, and create it again later.',
+                                    h.hierarchy);
+        ELSIF h.enabled = 'O' THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', tbl, h.trigger_name);
+        END IF;
+        CONTINUE WHEN NOT h.is_source OR to_regclass(h.hierarchy) IS NULL;
+        i := @extschema@.cluster_hierarchy_info(h.hierarchy::regclass);
+        -- A renamed or moved source: the metadata names it again.
+        IF i.source IS DISTINCT FROM tbl THEN
+            EXECUTE format('UPDATE %s SET source_schema = %L, source_table = %L', i.meta,
+                           (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE c.oid = tbl),
+                           (SELECT c.relname FROM pg_class c WHERE c.oid = tbl));
+        END IF;
+        FOREACH col IN ARRAY ARRAY[i.lat_column, i.lon_column, i.geometry_column, i.id_column, i.partition_column] LOOP
+            IF col IS NOT NULL AND NOT EXISTS (SELECT FROM pg_attribute a
+                                                WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0
+                                                  AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'cluster hierarchy % reads column % of %', h.hierarchy, col, tbl
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = 'A column a cluster hierarchy uses cannot be renamed or dropped.',
+                          HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)) first.', h.hierarchy);
+            END IF;
+        END LOOP;
+    END LOOP;
+END $$;
+
+-- Internal: the guard's checks after one command (guard_ddl's loop body): tag, the object it
+-- made or changed, and the changes of cluster_hierarchy_ddl_changes.
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_command(tag text, classid oid, objid oid, changes text[],
+        relids oid[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h record;
+    k int;
+    hierarchy text;
+BEGIN
+    IF classid = 'pg_trigger'::regclass THEN
+        -- ALTER TRIGGER ... RENAME of a write trigger: its name is in the hierarchy's metadata.
+        SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8') INTO hierarchy
+          FROM pg_trigger t
+         WHERE t.oid = objid AND t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure;
+        IF hierarchy IS NOT NULL AND (SELECT t.tgname FROM pg_trigger t WHERE t.oid = objid)
+                IS DISTINCT FROM (@extschema@.cluster_hierarchy_info(hierarchy::regclass)).trigger_name THEN
+            RAISE EXCEPTION 'the write trigger of cluster hierarchy % cannot be renamed', hierarchy
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        RETURN;
+    END IF;
+    IF classid <> 'pg_class'::regclass OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = objid
+                                                                              AND c.relkind IN ('r', 'p')) THEN
+        RETURN;
+    END IF;
+    IF tag = 'CREATE TABLE' THEN
+        -- A new partition or child table (empty) of a source: armed like the rest of its tree.
+        FOR h IN SELECT * FROM @extschema@.cluster_hierarchy_of(objid::regclass) AS o WHERE NOT o.held LOOP
+            PERFORM @extschema@.cluster_hierarchy_arm(h.hierarchy::regclass, objid::regclass);
+        END LOOP;
+        RETURN;
+    END IF;
+    FOR k IN 1 .. coalesce(cardinality(changes), 0) LOOP
+        CASE changes[k]
+            WHEN 'attach partition' THEN
+                PERFORM @extschema@.cluster_hierarchy_guard_move(relids[k]::regclass, objid::regclass, true, 'ATTACH PARTITION');
+            WHEN 'inherit' THEN
+                PERFORM @extschema@.cluster_hierarchy_guard_move(objid::regclass, relids[k]::regclass, true, 'INHERIT');
+            WHEN 'detach partition' THEN
+                PERFORM @extschema@.cluster_hierarchy_guard_move(relids[k]::regclass, objid::regclass, false, 'DETACH PARTITION');
+            ELSE
+                PERFORM @extschema@.cluster_hierarchy_guard_move(objid::regclass, relids[k]::regclass, false, 'NO INHERIT');
+        END CASE;
+    END LOOP;
+    PERFORM @extschema@.cluster_hierarchy_guard_table(objid::regclass);
+END $$;
+
+-- Not SET search_path: cluster_hierarchy_ddl_changes finds the partition of ATTACH and DETACH
+-- PARTITION by name, in the search_path the command ran with. So everything here is qualified.
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+    changes text[];
+    relids oid[];
+BEGIN
+    FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+        SELECT pg_catalog.array_agg(x.change), pg_catalog.array_agg(x.relid) INTO changes, relids
+          FROM @extschema@.cluster_hierarchy_ddl_changes(c.command) AS x;
+        PERFORM @extschema@.cluster_hierarchy_guard_command(c.command_tag, c.classid, c.objid, changes, relids);
+    END LOOP;
+END $$;
+
+-- Internal: the metadata table of the hierarchy that an object dropped by the current command
+-- belonged to (one of its tables, or its write trigger), while that metadata table is still
+-- there (so the hierarchy is not being dropped whole), or NULL.
+CREATE FUNCTION @extschema@.cluster_hierarchy_dropped_part(object_type text, address_names text[])
+    RETURNS regclass
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    meta regclass;
+    m record;
+BEGIN
+    IF object_type = 'trigger' AND address_names[3] LIKE 'geocluster\_%' THEN
+        -- A write trigger is named geocluster_<nodes table>; the hierarchy is in its source's
+        -- schema, which a partition's need not share: the table's own schema first.
+        SELECT c.oid INTO meta FROM pg_class c
+         WHERE c.relname = substr(address_names[3], 12) || '_meta' AND c.relkind = 'r'
+           AND pg_has_role(c.relowner, 'USAGE')
+           AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'hierarchy_table')
+         ORDER BY c.relnamespace IS DISTINCT FROM to_regnamespace(quote_ident(address_names[1]))::oid LIMIT 1;
+    ELSIF object_type = 'table' THEN
+        meta := to_regclass(format('%I.%I', address_names[1],
+                                   regexp_replace(address_names[2], '_(members|meta)$', '') || '_meta'));
+        IF meta IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = meta
+                                                                   AND a.attname = 'hierarchy_table') THEN
+            RETURN NULL;
+        END IF;
+        EXECUTE format('SELECT * FROM %s', meta) INTO m;
+        IF address_names[2] NOT IN (m.hierarchy_table, m.members_table) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN meta;
+END $$;
+
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+    meta regclass;
+    m record;
+    nsp name;
+    source regclass;
+BEGIN
+    IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() AS o
+                WHERE o.object_type = 'extension' AND o.object_identity = 'geocluster') THEN
+        RETURN;
+    END IF;
+    FOR d IN SELECT * FROM pg_event_trigger_dropped_objects() AS o
+              WHERE o.object_type IN ('trigger', 'table') LOOP
+        -- A metadata table dropped alone: its nodes table's write triggers are still there.
+        IF d.object_type = 'table' AND d.address_names[2] LIKE '%\_meta'
+           AND to_regclass(format('%I.%I', d.address_names[1], left(d.address_names[2], -5))) IS NOT NULL AND EXISTS (
+                SELECT FROM @extschema@.cluster_hierarchy_holders(
+                           format('%I.%I', d.address_names[1], left(d.address_names[2], -5)),
+                           left('geocluster_' || left(d.address_names[2], -5), 63))) THEN
+            RAISE EXCEPTION 'dropping % would leave cluster hierarchy % broken', d.object_identity,
+                            format('%I.%I', d.address_names[1], left(d.address_names[2], -5))
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = format('Drop the hierarchy with cluster_hierarchy_drop(%L) first.',
+                                    format('%I.%I', d.address_names[1], left(d.address_names[2], -5)));
+        END IF;
+        meta := @extschema@.cluster_hierarchy_dropped_part(d.object_type, d.address_names);
+        CONTINUE WHEN meta IS NULL OR to_regclass(meta::text) IS NULL;
+        EXECUTE format('SELECT * FROM %s', meta) INTO m;
+        SELECT n.nspname INTO nsp FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = meta;
+        source := to_regclass(format('%I.%I', m.source_schema, m.source_table));
+        -- The trigger of a table that has left the source's tree (NO INHERIT, DETACH PARTITION of an
+        -- empty table: cluster_hierarchy_guard_move) may go.
+        CONTINUE WHEN d.object_type = 'trigger'
+                  AND to_regclass(format('%I.%I', d.address_names[1], d.address_names[2])) IS NOT NULL
+                  AND to_regclass(format('%I.%I', d.address_names[1], d.address_names[2]))
+                      NOT IN (SELECT * FROM @extschema@.cluster_hierarchy_tree(source));
+        IF source IS NULL THEN
+            -- The source went: so does its hierarchy.
+            EXECUTE format('DROP TABLE IF EXISTS %I.%I, %I.%I, %s', nsp, m.hierarchy_table, nsp, m.members_table, meta);
+            CONTINUE;
+        END IF;
+        RAISE EXCEPTION 'dropping % would leave cluster hierarchy %.% %', d.object_identity, nsp, m.hierarchy_table,
+                        CASE WHEN d.object_type = 'trigger' THEN 'stale' ELSE 'broken' END
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = format('Drop the hierarchy with cluster_hierarchy_drop(%L) first.',
+                                format('%I.%I', nsp, m.hierarchy_table));
+    END LOOP;
+END $$;
+
+CREATE EVENT TRIGGER geocluster_hierarchy_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER TRIGGER')
+    EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_ddl();
+CREATE EVENT TRIGGER geocluster_hierarchy_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_drop();
