@@ -274,3 +274,6 @@ CREATE EVENT TRIGGER geocluster_hierarchy_ddl ON ddl_command_end
     EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_ddl();
 CREATE EVENT TRIGGER geocluster_hierarchy_drop ON sql_drop
     EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_drop();
+-- Like the write triggers: session_replication_role = replica must not silence the guard.
+ALTER EVENT TRIGGER geocluster_hierarchy_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER geocluster_hierarchy_drop ENABLE ALWAYS;
