@@ -113,8 +113,53 @@ SELECT source_schema, source_table FROM pm_clusters_meta;
 SELECT cluster_hierarchy_rebuild('pm_clusters');
 SELECT pg_temp.agrees('guard_b.pm_renamed', 'pm_clusters');
 
--- DROP TABLE of the source takes its hierarchy along.
-DROP TABLE guard_b.pm_renamed;
+-- The guard runs as whoever runs the DDL. A superuser's rename of the owner's source does not
+-- write the owner's metadata table (its triggers would run as the superuser): the hierarchy
+-- finds its source by its trigger. The owner's rename does.
+CREATE TABLE guard_a.meta_writes (who name);
+CREATE FUNCTION guard_a.meta_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO guard_a.meta_writes VALUES (current_user);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER meta_written AFTER UPDATE ON pm_clusters_meta FOR EACH STATEMENT EXECUTE FUNCTION guard_a.meta_written();
+RESET ROLE;
+ALTER TABLE guard_b.pm_renamed RENAME TO pm_by_superuser;
+SET ROLE geocluster_guard_owner;
+SELECT count(*) AS meta_writes FROM guard_a.meta_writes;
+SELECT source_schema, source_table, (cluster_hierarchy_info('pm_clusters')).source FROM pm_clusters_meta;
+SELECT cluster_hierarchy_rebuild('pm_clusters');
+SELECT pg_temp.agrees('guard_b.pm_by_superuser', 'pm_clusters');
+ALTER TABLE guard_b.pm_by_superuser RENAME TO pm_owned;
+SELECT * FROM guard_a.meta_writes;
+SELECT source_schema, source_table, (cluster_hierarchy_info('pm_clusters')).source FROM pm_clusters_meta;
+
+-- Metadata other than the plain table the create makes is no hierarchy's: a view's functions, or
+-- a row security policy's, would run as whoever reads it, and the guard reads metadata for any
+-- role's DDL.
+CREATE TABLE fake_clusters (band int, block bigint, data bytea);
+CREATE TABLE fake_clusters_meta AS SELECT * FROM pm_clusters_meta;
+UPDATE fake_clusters_meta SET hierarchy_table = 'fake_clusters', members_table = 'fake_clusters_members';
+ALTER TABLE fake_clusters_meta ENABLE ROW LEVEL SECURITY;
+SELECT pg_temp.error_of($$SELECT * FROM cluster_viewport('fake_clusters', -90, -180, 90, 180, 0)$$);
+DROP TABLE fake_clusters_meta;
+CREATE VIEW fake_clusters_meta AS SELECT 'fake_clusters'::name AS hierarchy_table, m.members_table, m.source_schema,
+       m.source_table, m.lat_column, m.lon_column, m.geometry_column, m.id_column, m.partition_column, m.radius_px,
+       m.max_zoom, m.trigger_name
+  FROM pm_clusters_meta m;
+SELECT pg_temp.error_of($$SELECT * FROM cluster_viewport('fake_clusters', -90, -180, 90, 180, 0)$$);
+DROP VIEW fake_clusters_meta;
+DROP TABLE fake_clusters;
+
+-- DROP TABLE of the source takes its hierarchy along: the tables its metadata names, if they
+-- have its owner (the owner could make its metadata name anybody's table).
+RESET ROLE;
+CREATE TABLE guard_a.superusers_table (x int);
+SET ROLE geocluster_guard_owner;
+UPDATE pm_clusters_meta SET members_table = 'superusers_table';
+RESET ROLE;
+DROP TABLE guard_b.pm_owned;
+SET ROLE geocluster_guard_owner;
 SELECT c.oid::regclass FROM pg_class c WHERE c.relnamespace IN ('guard_a'::regnamespace, 'guard_b'::regnamespace)
  ORDER BY c.oid::regclass::text;
 SELECT * FROM pg_temp.triggers();

@@ -44,6 +44,20 @@ CREATE TYPE @extschema@.cluster_node AS (
 );
 COMMENT ON TYPE @extschema@.cluster_node IS 'one cluster (or single marker) of a stored cluster hierarchy';
 
+-- Whether meta is a metadata table as cluster_hierarchy_tables makes it: a plain table, without
+-- row security, with exactly its columns. Reading anything else (a view, a policy, a column of
+-- another type) could run code of the table's owner as the caller, and the DDL guard reads
+-- metadata on behalf of whoever runs DDL, a superuser included.
+CREATE FUNCTION @extschema@.cluster_hierarchy_meta_ok(meta regclass) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = meta AND c.relkind = 'r' AND NOT c.relrowsecurity)
+       AND (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+              FROM pg_attribute a WHERE a.attrelid = meta AND a.attnum > 0 AND NOT a.attisdropped)
+           = 'hierarchy_table name, members_table name, source_schema name, source_table name, lat_column name, '
+             'lon_column name, geometry_column name, id_column name, partition_column name, '
+             'radius_px double precision, max_zoom integer, trigger_name name'
+$$;
+
 -- The metadata of hierarchy h (22023 when h is not one), with the regclasses of its tables
 -- resolved now. Also the check every function makes first.
 CREATE FUNCTION @extschema@.cluster_hierarchy_info(hierarchy regclass,
@@ -61,8 +75,7 @@ BEGIN
     IF rel IS NOT NULL THEN
         meta := to_regclass(format('%I.%I', nsp, rel || '_meta'));
     END IF;
-    IF meta IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a
-                                    WHERE a.attrelid = meta AND a.attname = 'hierarchy_table' AND NOT a.attisdropped) THEN
+    IF meta IS NULL OR NOT @extschema@.cluster_hierarchy_meta_ok(meta) THEN
         RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass the regclass that cluster_hierarchy_create returned (its nodes table).';
@@ -72,7 +85,19 @@ BEGIN
         RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s names %s', meta, m.hierarchy_table);
     END IF;
+    -- The source: the table the metadata names, if it holds the write trigger. The names are the
+    -- last ones its owner gave it (the DDL guard updates them only for the owner, see
+    -- cluster_hierarchy_guard_table); else the table holding the trigger that no ancestor holds;
+    -- while no table holds one (pg_restore creates triggers last), the named table.
     source := to_regclass(format('%I.%I', m.source_schema, m.source_table));
+    IF source IS NULL OR NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = source AND t.tgname = m.trigger_name) THEN
+        source := coalesce((SELECT r.rel FROM @extschema@.cluster_hierarchy_holders(hierarchy::text, m.trigger_name) AS r
+                             WHERE NOT EXISTS (SELECT FROM pg_inherits i
+                                                 JOIN @extschema@.cluster_hierarchy_holders(hierarchy::text, m.trigger_name) AS p
+                                                   ON p.rel = i.inhparent
+                                                WHERE i.inhrelid = r.rel)),
+                           source);
+    END IF;
     members := to_regclass(format('%I.%I', nsp, m.members_table));
     lat_column := m.lat_column;
     lon_column := m.lon_column;

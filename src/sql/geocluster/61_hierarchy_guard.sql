@@ -83,6 +83,10 @@ DECLARE
     h record;
     i record;
     col name;
+    named_schema name;
+    named_table name;
+    nsp name;
+    rel name;
 BEGIN
     FOR h IN SELECT o.hierarchy, o.trigger_name, r.enabled,
                     NOT EXISTS (SELECT FROM pg_inherits x,
@@ -102,12 +106,16 @@ BEGIN
         END IF;
         CONTINUE WHEN NOT h.is_source OR to_regclass(h.hierarchy) IS NULL;
         i := @extschema@.cluster_hierarchy_info(h.hierarchy::regclass);
-        -- A renamed or moved source: the metadata names it again.
-        IF i.source IS DISTINCT FROM tbl THEN
-            EXECUTE format('UPDATE %s SET source_schema = %L, source_table = %L', i.meta,
-                           (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                             WHERE c.oid = tbl),
-                           (SELECT c.relname FROM pg_class c WHERE c.oid = tbl));
+        -- A renamed or moved source: the metadata names it again, when its owner ran the DDL (an
+        -- UPDATE would fire the table's triggers as whoever did: a superuser's ALTER TABLE must
+        -- not run another role's code; cluster_hierarchy_info finds the source by its trigger).
+        EXECUTE format('SELECT source_schema, source_table FROM %s', i.meta) INTO named_schema, named_table;
+        SELECT n.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = tbl;
+        IF (named_schema, named_table) IS DISTINCT FROM (nsp, rel)
+           AND (SELECT c.relowner FROM pg_class c WHERE c.oid = i.meta)
+               = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+            EXECUTE format('UPDATE %s SET source_schema = %L, source_table = %L', i.meta, nsp, rel);
         END IF;
         FOREACH col IN ARRAY ARRAY[i.lat_column, i.lon_column, i.geometry_column, i.id_column, i.partition_column] LOOP
             IF col IS NOT NULL AND NOT EXISTS (SELECT FROM pg_attribute a
@@ -200,14 +208,12 @@ BEGIN
         -- schema, which a partition's need not share: the table's own schema first.
         SELECT c.oid INTO meta FROM pg_class c
          WHERE c.relname = substr(address_names[3], 12) || '_meta' AND c.relkind = 'r'
-           AND pg_has_role(c.relowner, 'USAGE')
-           AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'hierarchy_table')
+           AND pg_has_role(c.relowner, 'USAGE') AND @extschema@.cluster_hierarchy_meta_ok(c.oid::regclass)
          ORDER BY c.relnamespace IS DISTINCT FROM to_regnamespace(quote_ident(address_names[1]))::oid LIMIT 1;
     ELSIF object_type = 'table' THEN
         meta := to_regclass(format('%I.%I', address_names[1],
                                    regexp_replace(address_names[2], '_(members|meta)$', '') || '_meta'));
-        IF meta IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = meta
-                                                                   AND a.attname = 'hierarchy_table') THEN
+        IF meta IS NULL OR NOT @extschema@.cluster_hierarchy_meta_ok(meta) THEN
             RETURN NULL;
         END IF;
         EXECUTE format('SELECT * FROM %s', meta) INTO m;
@@ -257,8 +263,13 @@ BEGIN
                   AND to_regclass(format('%I.%I', d.address_names[1], d.address_names[2]))
                       NOT IN (SELECT * FROM @extschema@.cluster_hierarchy_tree(source));
         IF source IS NULL THEN
-            -- The source went: so does its hierarchy.
-            EXECUTE format('DROP TABLE IF EXISTS %I.%I, %I.%I, %s', nsp, m.hierarchy_table, nsp, m.members_table, meta);
+            -- The source went: so does its hierarchy (the tables its metadata names, if they have
+            -- the metadata's owner: names alone must not make a superuser drop a table of another role).
+            EXECUTE format('DROP TABLE %s', (
+                SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c
+                 WHERE c.relnamespace = (SELECT x.relnamespace FROM pg_class x WHERE x.oid = meta)
+                   AND c.relname IN (m.hierarchy_table, m.members_table, (SELECT x.relname FROM pg_class x WHERE x.oid = meta))
+                   AND c.relowner = (SELECT x.relowner FROM pg_class x WHERE x.oid = meta) AND c.relkind = 'r'));
             CONTINUE;
         END IF;
         RAISE EXCEPTION 'dropping % would leave cluster hierarchy %.% %', d.object_identity, nsp, m.hierarchy_table,
