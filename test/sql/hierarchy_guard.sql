@@ -99,6 +99,18 @@ SELECT pg_temp.error_of($$ALTER TABLE pm RENAME COLUMN lat TO latitude$$);
 ALTER TABLE pm ADD COLUMN note text;
 ALTER TABLE pm RENAME COLUMN note TO remark;
 UPDATE pm SET remark = 'free';
+-- A change of position made by a BEFORE trigger of the user's, on an update of another column,
+-- is refused too (the row trigger compares the rows as written); an update that leaves the
+-- positions as they were is not.
+CREATE FUNCTION guard_a.nudge() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.lon := NEW.lon + 1;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER a_nudge BEFORE UPDATE ON pm1 FOR EACH ROW EXECUTE FUNCTION guard_a.nudge();
+SELECT pg_temp.error_of($$UPDATE pm1 SET remark = 'nudged' WHERE id = 1$$);
+DROP TRIGGER a_nudge ON pm1;
+UPDATE pm SET lat = lat, lon = lon + 0 WHERE id < 10;
 SELECT pg_temp.agrees('pm', 'pm_clusters');
 
 -- The hierarchy's own tables go only with cluster_hierarchy_drop.

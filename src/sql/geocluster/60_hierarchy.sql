@@ -91,9 +91,10 @@ BEGIN
     -- while no table holds one (pg_restore creates triggers last), the named table.
     source := to_regclass(format('%I.%I', m.source_schema, m.source_table));
     IF source IS NULL OR NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = source AND t.tgname = m.trigger_name) THEN
-        source := coalesce((SELECT r.rel FROM @extschema@.cluster_hierarchy_holders(hierarchy::text, m.trigger_name) AS r
-                             WHERE NOT EXISTS (SELECT FROM pg_inherits i
-                                                 JOIN @extschema@.cluster_hierarchy_holders(hierarchy::text, m.trigger_name) AS p
+        source := coalesce((SELECT r.rel FROM @extschema@.cluster_hierarchy_holders(hierarchy::text) AS r
+                             WHERE r.trigger_name = m.trigger_name
+                               AND NOT EXISTS (SELECT FROM pg_inherits i
+                                                 JOIN @extschema@.cluster_hierarchy_holders(hierarchy::text) AS p
                                                    ON p.rel = i.inhparent
                                                 WHERE i.inhrelid = r.rel)),
                            source);
@@ -180,44 +181,63 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_tree(source regclass) RETURNS SETO
     SELECT t.rel::regclass FROM t
 $$;
 
--- Internal: the tables holding the write trigger of hierarchy h (its name as the trigger's
--- argument holds it), with the trigger's firing state (pg_trigger.tgenabled).
-CREATE FUNCTION @extschema@.cluster_hierarchy_holders(hierarchy text, trigger_name name)
-    RETURNS TABLE (rel regclass, enabled "char")
+-- Internal: the write triggers of hierarchy h (its name as the trigger's argument): the table
+-- holding each, its name and its firing state (pg_trigger.tgenabled).
+CREATE FUNCTION @extschema@.cluster_hierarchy_holders(hierarchy text)
+    RETURNS TABLE (rel regclass, trigger_name name, enabled "char")
     LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t.tgrelid::regclass, t.tgenabled FROM pg_trigger t
-     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure AND t.tgname = trigger_name
+    SELECT t.tgrelid::regclass, t.tgname, t.tgenabled FROM pg_trigger t
+     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure
        AND t.tgargs = convert_to(hierarchy, 'UTF8') || '\x00'::bytea
 $$;
 
--- Internal: installs the write trigger of hierarchy h on rel, a table of its source's tree.
--- ENABLE ALWAYS: it fires under session_replication_role = replica too, which logical
+-- Internal: installs the write triggers of hierarchy h on rel, a table of its source's tree:
+--   <trigger_name>        before INSERT, DELETE and TRUNCATE, per statement;
+--   <trigger_name>_moves  after UPDATE, per row whose position, id or partition value changed
+--                         (a table that holds rows only), so that a change made by a BEFORE
+--                         trigger of the user's is seen, and updates of other columns are free.
+-- ENABLE ALWAYS: they fire under session_replication_role = replica too, which logical
 -- replication's apply workers use.
 CREATE FUNCTION @extschema@.cluster_hierarchy_arm(hierarchy regclass, rel regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i record;
+    moved text;
 BEGIN
     i := @extschema@.cluster_hierarchy_info(hierarchy);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %s OR DELETE OR TRUNCATE ON %s '
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR DELETE OR TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
-                   i.trigger_name,
-                   concat_ws(', ', quote_ident(i.lat_column), quote_ident(i.lon_column),
-                             quote_ident(i.geometry_column), quote_ident(i.id_column),
-                             quote_ident(i.partition_column)),
-                   rel, hierarchy::text);
+                   i.trigger_name, rel, hierarchy::text);
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name);
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) <> 'r' THEN
+        RETURN;
+    END IF;
+    -- A geometry is compared in its text form: its type's equality is PostGIS's, off this
+    -- function's search_path, and the text form is exact. The partition value as the hierarchy
+    -- reads it: text in the C collation.
+    SELECT string_agg(format(CASE WHEN c.col = i.geometry_column THEN 'OLD.%1$I::text IS DISTINCT FROM NEW.%1$I::text'
+                                  WHEN c.col = i.partition_column
+                                      THEN 'OLD.%1$I::text COLLATE pg_catalog."C" IS DISTINCT FROM NEW.%1$I::text COLLATE pg_catalog."C"'
+                                  ELSE 'OLD.%1$I IS DISTINCT FROM NEW.%1$I' END, c.col), ' OR ')
+      INTO moved
+      FROM unnest(ARRAY[i.lat_column, i.lon_column, i.geometry_column, i.id_column, i.partition_column]) AS c(col)
+     WHERE c.col IS NOT NULL;
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
+                   'EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
+                   i.trigger_name || '_moves', rel, moved, hierarchy::text);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name || '_moves');
 END $$;
 
--- Internal: removes the write trigger of hierarchy h (by its name and argument) from rel.
-CREATE FUNCTION @extschema@.cluster_hierarchy_disarm(hierarchy text, trigger_name name, rel regclass)
-    RETURNS void
+-- Internal: removes the write triggers of hierarchy h from rel.
+CREATE FUNCTION @extschema@.cluster_hierarchy_disarm(hierarchy text, rel regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t name;
 BEGIN
-    IF EXISTS (SELECT FROM @extschema@.cluster_hierarchy_holders(hierarchy, trigger_name) AS r
-                WHERE r.rel = cluster_hierarchy_disarm.rel) THEN
-        EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, rel);
-    END IF;
+    FOR t IN SELECT r.trigger_name FROM @extschema@.cluster_hierarchy_holders(hierarchy) AS r
+              WHERE r.rel = cluster_hierarchy_disarm.rel LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, rel);
+    END LOOP;
 END $$;
 
 -- The checks shared by both create functions: raises the error, or returns the source's schema.
@@ -284,8 +304,9 @@ DECLARE
     k int := 1;
 BEGIN
     SELECT c.relname INTO base FROM pg_class c WHERE c.oid = source;
-    -- Room for '_clusters_NN_members' within the 63 bytes of a name.
-    WHILE octet_length(base) > 40 LOOP
+    -- Room for 'geocluster_' || base || '_clusters_NN_moves' (its row trigger) within the 63
+    -- bytes of a name.
+    WHILE octet_length(base) > 34 LOOP
         base := left(base, length(base) - 1);
     END LOOP;
     LOOP
@@ -431,8 +452,8 @@ BEGIN
     -- without tables go, and refuses to drop those of a live one.
     name := hierarchy::text;  -- (a dropped table's regclass prints as a number)
     EXECUTE format('DROP TABLE %s, %s, %s', hierarchy, i.members, i.meta);
-    PERFORM @extschema@.cluster_hierarchy_disarm(name, i.trigger_name, r.rel)
-       FROM @extschema@.cluster_hierarchy_holders(name, i.trigger_name) AS r;
+    PERFORM @extschema@.cluster_hierarchy_disarm(name, r.rel)
+       FROM (SELECT DISTINCT h.rel FROM @extschema@.cluster_hierarchy_holders(name) AS h) AS r;
 END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_drop(regclass) IS
     'removes a cluster hierarchy: its tables and the trigger on its source';

@@ -23,18 +23,16 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_ddl_changes(command pg_ddl_command
     RETURNS TABLE (change text, relid oid)
     AS 'MODULE_PATHNAME', 'cluster_hierarchy_ddl_changes' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 
--- Internal: the hierarchies whose write trigger rel or one of its ancestors holds (name, the
--- trigger's name, and whether rel itself holds it).
-CREATE FUNCTION @extschema@.cluster_hierarchy_of(rel regclass)
-    RETURNS TABLE (hierarchy text, trigger_name name, held boolean)
+-- Internal: the hierarchies whose write triggers rel or one of its ancestors holds, and whether
+-- rel itself holds one.
+CREATE FUNCTION @extschema@.cluster_hierarchy_of(rel regclass) RETURNS TABLE (hierarchy text, held boolean)
     LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE up(r) AS (SELECT rel::oid
                              UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.r)
-    SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8'), t.tgname,
-           bool_or(t.tgrelid = rel)
+    SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8'), bool_or(t.tgrelid = rel)
       FROM pg_trigger t JOIN up ON t.tgrelid = up.r
      WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure
-     GROUP BY 1, 2
+     GROUP BY 1
 $$;
 
 -- Internal: whether rel or any table of its tree holds a row.
@@ -69,7 +67,7 @@ BEGIN
             PERFORM @extschema@.cluster_hierarchy_arm(h.hierarchy::regclass, t)
                FROM @extschema@.cluster_hierarchy_tree(rel) AS t;
         ELSE
-            PERFORM @extschema@.cluster_hierarchy_disarm(h.hierarchy, h.trigger_name, t)
+            PERFORM @extschema@.cluster_hierarchy_disarm(h.hierarchy, t)
                FROM @extschema@.cluster_hierarchy_tree(rel) AS t;
         END IF;
     END LOOP;
@@ -88,12 +86,9 @@ DECLARE
     nsp name;
     rel name;
 BEGIN
-    FOR h IN SELECT o.hierarchy, o.trigger_name, r.enabled,
-                    NOT EXISTS (SELECT FROM pg_inherits x,
-                                       LATERAL @extschema@.cluster_hierarchy_of(x.inhparent::regclass) AS p
-                                 WHERE x.inhrelid = tbl AND p.hierarchy = o.hierarchy) AS is_source
+    FOR h IN SELECT r.trigger_name, r.enabled, o.hierarchy
                FROM @extschema@.cluster_hierarchy_of(tbl) AS o
-               JOIN @extschema@.cluster_hierarchy_holders(o.hierarchy, o.trigger_name) AS r ON r.rel = tbl
+               JOIN @extschema@.cluster_hierarchy_holders(o.hierarchy) AS r ON r.rel = tbl
               WHERE o.held LOOP
         IF h.enabled IN ('D', 'R') THEN
             RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
@@ -104,7 +99,13 @@ BEGIN
         ELSIF h.enabled = 'O' THEN
             EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', tbl, h.trigger_name);
         END IF;
-        CONTINUE WHEN NOT h.is_source OR to_regclass(h.hierarchy) IS NULL;
+    END LOOP;
+    -- For a source (no ancestor holds the hierarchy's triggers): its names, its columns.
+    FOR h IN SELECT o.hierarchy FROM @extschema@.cluster_hierarchy_of(tbl) AS o
+              WHERE o.held AND NOT EXISTS (SELECT FROM pg_inherits x,
+                                                  LATERAL @extschema@.cluster_hierarchy_of(x.inhparent::regclass) AS p
+                                            WHERE x.inhrelid = tbl AND p.hierarchy = o.hierarchy) LOOP
+        CONTINUE WHEN to_regclass(h.hierarchy) IS NULL;
         i := @extschema@.cluster_hierarchy_info(h.hierarchy::regclass);
         -- A renamed or moved source: the metadata names it again, when its owner ran the DDL (an
         -- UPDATE would fire the table's triggers as whoever did: a superuser's ALTER TABLE must
@@ -146,7 +147,8 @@ BEGIN
           FROM pg_trigger t
          WHERE t.oid = objid AND t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure;
         IF hierarchy IS NOT NULL AND (SELECT t.tgname FROM pg_trigger t WHERE t.oid = objid)
-                IS DISTINCT FROM (@extschema@.cluster_hierarchy_info(hierarchy::regclass)).trigger_name THEN
+                NOT IN (SELECT v.n FROM @extschema@.cluster_hierarchy_info(hierarchy::regclass) AS i,
+                                        LATERAL (VALUES (i.trigger_name::text), (i.trigger_name || '_moves')) AS v(n)) THEN
             RAISE EXCEPTION 'the write trigger of cluster hierarchy % cannot be renamed', hierarchy
                 USING ERRCODE = 'feature_not_supported';
         END IF;
@@ -204,10 +206,10 @@ DECLARE
     m record;
 BEGIN
     IF object_type = 'trigger' AND address_names[3] LIKE 'geocluster\_%' THEN
-        -- A write trigger is named geocluster_<nodes table>; the hierarchy is in its source's
+        -- A write trigger is named geocluster_<nodes table>[_moves]; the hierarchy is in its source's
         -- schema, which a partition's need not share: the table's own schema first.
         SELECT c.oid INTO meta FROM pg_class c
-         WHERE c.relname = substr(address_names[3], 12) || '_meta' AND c.relkind = 'r'
+         WHERE c.relname = regexp_replace(substr(address_names[3], 12), '_moves$', '') || '_meta' AND c.relkind = 'r'
            AND pg_has_role(c.relowner, 'USAGE') AND @extschema@.cluster_hierarchy_meta_ok(c.oid::regclass)
          ORDER BY c.relnamespace IS DISTINCT FROM to_regnamespace(quote_ident(address_names[1]))::oid LIMIT 1;
     ELSIF object_type = 'table' THEN
@@ -243,8 +245,7 @@ BEGIN
         IF d.object_type = 'table' AND d.address_names[2] LIKE '%\_meta'
            AND to_regclass(format('%I.%I', d.address_names[1], left(d.address_names[2], -5))) IS NOT NULL AND EXISTS (
                 SELECT FROM @extschema@.cluster_hierarchy_holders(
-                           format('%I.%I', d.address_names[1], left(d.address_names[2], -5)),
-                           left('geocluster_' || left(d.address_names[2], -5), 63))) THEN
+                           format('%I.%I', d.address_names[1], left(d.address_names[2], -5)))) THEN
             RAISE EXCEPTION 'dropping % would leave cluster hierarchy % broken', d.object_identity,
                             format('%I.%I', d.address_names[1], left(d.address_names[2], -5))
                 USING ERRCODE = 'feature_not_supported',
