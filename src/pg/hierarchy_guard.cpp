@@ -7,8 +7,12 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/event_trigger.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
+#include "utils/lsyscache.h"
 }
 
 namespace {
@@ -58,5 +62,35 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_ddl_changes) {
         bool nulls[2] = {false, false};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
+    return (Datum)0;
+}
+
+// The guard's ddl_command_start trigger: DETACH PARTITION ... CONCURRENTLY commits its first
+// transaction (the partition's rows leave the parent) before any ddl_command_end trigger could
+// refuse it, so it is checked here, before it starts, by the SQL function
+// cluster_hierarchy_guard_detach(parent regclass) of this function's own schema.
+GEOCLUSTER_FUNCTION(cluster_hierarchy_guard_start) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cluster_hierarchy_guard_start runs only as an event trigger")));
+    const EventTriggerData* trig = reinterpret_cast<const EventTriggerData*>(fcinfo->context);
+    if (!IsA(trig->parsetree, AlterTableStmt)) return (Datum)0;
+    const AlterTableStmt* stmt = castNode(AlterTableStmt, trig->parsetree);
+    bool concurrent_detach = false;
+    ListCell* cell;
+    foreach (cell, stmt->cmds) {
+        const AlterTableCmd* at = castNode(AlterTableCmd, lfirst(cell));
+        if (at->subtype == AT_DetachPartition && castNode(PartitionCmd, at->def)->concurrent)
+            concurrent_detach = true;
+    }
+    if (!concurrent_detach) return (Datum)0;
+    const Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(parent)) return (Datum)0;  // PostgreSQL reports the missing table itself
+    const Oid nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+    List* name = list_make2(makeString(get_namespace_name(nsp)),
+                            makeString(pstrdup("cluster_hierarchy_guard_detach")));
+    const Oid arg_types[1] = {REGCLASSOID};
+    const Oid check = LookupFuncName(name, 1, arg_types, false);
+    OidFunctionCall1(check, ObjectIdGetDatum(parent));
     return (Datum)0;
 }

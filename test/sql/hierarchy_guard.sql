@@ -78,6 +78,12 @@ DELETE FROM guard_b.pm4;
 ALTER TABLE pm ATTACH PARTITION guard_b.pm4 FOR VALUES FROM (30) TO (40);
 SELECT pg_temp.error_of($$ALTER TABLE pm DETACH PARTITION pm1$$);
 ALTER TABLE pm DETACH PARTITION pm3;
+-- DETACH ... CONCURRENTLY commits its first transaction (the rows leave the table) before the
+-- command ends: refused before it starts, even for an empty partition.
+\set VERBOSITY terse
+ALTER TABLE pm DETACH PARTITION guard_b.pm4 CONCURRENTLY;
+\set VERBOSITY default
+SELECT pg_temp.agrees('pm', 'pm_clusters');
 SELECT * FROM pg_temp.triggers();
 SELECT pg_temp.agrees('pm', 'pm_clusters');
 

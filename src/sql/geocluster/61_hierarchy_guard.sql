@@ -1,7 +1,8 @@
 -- The DDL guard of cluster hierarchies: DDL that would change a hierarchy's rows without firing
 -- its write trigger, or take that trigger away, is handled or refused here, so that a hierarchy
 -- never goes silently stale. Two event triggers (they need the superuser that installs the
--- extension; they run as whoever runs the DDL):
+-- extension; they run as whoever runs the DDL), and a third before ALTER TABLE for DETACH
+-- PARTITION ... CONCURRENTLY, refused outright since its first transaction commits early:
 --   after ALTER TABLE / CREATE TABLE / ALTER TRIGGER (geocluster_hierarchy_ddl):
 --     - a new partition or child table of a source, which is empty, gets the write trigger;
 --     - ATTACH PARTITION or INHERIT of a table with rows into a source's tree, DETACH or NO
@@ -281,11 +282,34 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Internal: DETACH PARTITION ... CONCURRENTLY from parent, which commits its first transaction
+-- before the command ends: refused outright when parent's tree belongs to a hierarchy (called by
+-- cluster_hierarchy_guard_start, which finds such commands before they start).
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_detach(parent regclass) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h text;
+BEGIN
+    SELECT o.hierarchy INTO h FROM @extschema@.cluster_hierarchy_of(parent) AS o LIMIT 1;
+    IF h IS NOT NULL THEN
+        RAISE EXCEPTION 'DETACH PARTITION CONCURRENTLY from % would leave cluster hierarchy % stale', parent, h
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Its first transaction takes the partition''s rows out of the table before the hierarchy could refuse it.',
+                  HINT = 'Detach an empty partition without CONCURRENTLY, or drop the hierarchy first.';
+    END IF;
+END $$;
+
+CREATE FUNCTION @extschema@.cluster_hierarchy_guard_start() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_guard_start' LANGUAGE C;
+
+CREATE EVENT TRIGGER geocluster_hierarchy_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_start();
 CREATE EVENT TRIGGER geocluster_hierarchy_ddl ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER TRIGGER')
     EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_ddl();
 CREATE EVENT TRIGGER geocluster_hierarchy_drop ON sql_drop
     EXECUTE FUNCTION @extschema@.cluster_hierarchy_guard_drop();
 -- Like the write triggers: session_replication_role = replica must not silence the guard.
+ALTER EVENT TRIGGER geocluster_hierarchy_start ENABLE ALWAYS;
 ALTER EVENT TRIGGER geocluster_hierarchy_ddl ENABLE ALWAYS;
 ALTER EVENT TRIGGER geocluster_hierarchy_drop ENABLE ALWAYS;
