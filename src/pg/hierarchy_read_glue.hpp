@@ -1,6 +1,7 @@
 // What the readers of a stored cluster hierarchy share (hierarchy_read.cpp): the session's cache
-// of a hierarchy's shape and plans, the fetch of block rows by primary key, a growing list of
-// nodes, and the output of a cluster_node row. All of it runs inside SPI (SPI_connect first).
+// of a hierarchy's shape and tables, the fetch of block rows by primary key (an index scan of
+// its own: no SPI, no plan), a growing list of nodes, and the output of a cluster_node row.
+// hier_lookup runs inside SPI (SPI_connect first).
 #pragma once
 
 #include "hierarchy_pack.hpp"
@@ -16,6 +17,14 @@ extern "C" {
 
 namespace geocluster::pg {
 
+// Where a block table's rows are: its primary key index and the attribute numbers of its columns
+// (block, data, part; band only in the nodes table), as the table says now.
+struct HierBlockTable {
+    Oid rel, index;
+    AttrNumber block_att, data_att;
+    int part_key;  // the index column of part (1-based), 0 when not partitioned
+};
+
 // What a session keeps per hierarchy.
 struct HierCacheEntry {
     Oid handle;  // hash key
@@ -24,8 +33,7 @@ struct HierCacheEntry {
     int max_zoom;
     HierBands bands;
     bool partitioned;
-    SPIPlanPtr nodes_plan[2];    // [0] every partition, [1] one
-    SPIPlanPtr members_plan[2];  // likewise
+    HierBlockTable nodes_table, members_table;
 };
 
 // The session's entry for a hierarchy, (re)filled from its metadata when needed (22023 when
