@@ -8,6 +8,7 @@
 #include "hierarchy_read_glue.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -139,8 +140,82 @@ int range_keys(const HierBlockTable& t, Relation index, bool members, int band,
 
 }  // namespace
 
+namespace {
+
+// Bytes [offset, offset + length) of an out-of-line value, into dst.
+void copy_slice(struct varlena* attr, std::size_t offset, std::size_t length, unsigned char* dst) {
+    struct varlena* part = detoast_attr_slice(attr, static_cast<int32>(offset),
+                                              static_cast<int32>(length));
+    if (VARSIZE_ANY_EXHDR(part) != length)
+        raise_status(Status::HierarchyBlockCorrupt, "a block shorter than its index says");
+    memcpy(dst, VARDATA_ANY(part), length);
+    pfree(part);
+}
+
+// The ranges to fetch, merged when they touch or nearly do (one TOAST read instead of two).
+struct SliceRuns {
+    std::size_t* lo;
+    std::size_t* hi;
+    std::size_t n, cap;
+};
+void add_run(void* c, std::size_t offset, std::size_t length) {
+    constexpr std::size_t kMergeGapBytes = 8192;  // four TOAST chunks: cheaper than a new scan
+    auto* r = static_cast<SliceRuns*>(c);
+    if (r->n > 0 && offset <= r->hi[r->n - 1] + kMergeGapBytes) {
+        r->hi[r->n - 1] = offset + length;
+        return;
+    }
+    if (r->n == r->cap) {
+        r->cap = r->cap == 0 ? 16 : 2 * r->cap;
+        r->lo = static_cast<std::size_t*>(r->lo == nullptr ? palloc(r->cap * sizeof(std::size_t))
+                                                            : repalloc(r->lo, r->cap * sizeof(std::size_t)));
+        r->hi = static_cast<std::size_t*>(r->hi == nullptr ? palloc(r->cap * sizeof(std::size_t))
+                                                            : repalloc(r->hi, r->cap * sizeof(std::size_t)));
+    }
+    r->lo[r->n] = offset;
+    r->hi[r->n++] = offset + length;
+}
+
+// An out-of-line block read in slices (BoxSlices): a buffer of its size holding its header and
+// index and the chunks the box keeps; nullptr when it is not stored so (then read whole).
+unsigned char* sliced_block(Datum raw, const BoxSlices& s, std::size_t* len) {
+    auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(raw));
+    if (!VARATT_IS_EXTERNAL_ONDISK(attr)) return nullptr;
+    struct varatt_external ext;
+    VARATT_EXTERNAL_GET_POINTER(ext, attr);
+    // (a block of a few TOAST chunks is cheaper read whole, in one scan, than in slices)
+    constexpr int32 kSliceFromBytes = 16384;
+    if (VARATT_EXTERNAL_IS_COMPRESSED(ext) || VARATT_EXTERNAL_GET_EXTSIZE(ext) <= kSliceFromBytes)
+        return nullptr;
+    *len = static_cast<std::size_t>(VARATT_EXTERNAL_GET_EXTSIZE(ext));
+    auto* buf = static_cast<unsigned char*>(palloc(*len));
+    std::size_t have = std::min<std::size_t>(*len, 8192), header = 0;
+    copy_slice(attr, 0, have, buf);
+    check(hier_node_block_header_bytes(buf, have, &header));
+    if (header > have && header <= *len) {  // a long index: the rest of it
+        copy_slice(attr, have, header - have, buf + have);
+        have = header;
+    }
+    HierNodeBlockReader rd;
+    check(hier_node_block_open(buf, *len, &rd));
+    SliceRuns runs{nullptr, nullptr, 0, 0};
+    check(hier_node_block_kept_chunks(rd, buf, s.box, s.any_zoom, add_run, &runs));
+    for (std::size_t i = 0; i < runs.n; ++i) {
+        const std::size_t lo = std::max(runs.lo[i], have);  // (the first slice has some)
+        if (runs.hi[i] > lo) copy_slice(attr, lo, runs.hi[i] - lo, buf + lo);
+    }
+    if (runs.lo != nullptr) {
+        pfree(runs.lo);
+        pfree(runs.hi);
+    }
+    return buf;
+}
+
+}  // namespace
+
 void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
-                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx) {
+                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx,
+                  const BoxSlices* slices) {
     const HierBlockTable& t = members ? h->members_table : h->nodes_table;
     Relation heap = table_open(t.rel, AccessShareLock);
     Relation index = index_open(t.index, AccessShareLock);
@@ -156,6 +231,13 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
             const Datum raw = slot_getattr(slot, t.data_att, &null_data);
             if (null_block || null_data)
                 raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
+            std::size_t len = 0;
+            unsigned char* sliced = slices != nullptr ? sliced_block(raw, *slices, &len) : nullptr;
+            if (sliced != nullptr) {
+                visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)), sliced, len);
+                pfree(sliced);
+                continue;
+            }
             bytea* data = DatumGetByteaPP(raw);
             visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)),
                   reinterpret_cast<const unsigned char*>(VARDATA_ANY(data)),
@@ -171,12 +253,12 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
 }
 
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
-               const Datum* part, BlockVisit visit, void* ctx) {
+               const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices) {
     const HierBand& b = h->bands.band[band];
     auto* ranges =
         static_cast<HierBlockRange*>(palloc(sizeof(HierBlockRange) * hier_block_ranges_cap(b)));
     const std::size_t n = hier_block_ranges(b, box, ring, ranges);
-    fetch_blocks(h, members, band, ranges, n, part, visit, ctx);
+    fetch_blocks(h, members, band, ranges, n, part, visit, ctx, slices);
     pfree(ranges);
 }
 

@@ -43,13 +43,22 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid);
 // Called with each fetched block row; may ereport.
 using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char* data,
                             std::size_t len);
+// A reader that decodes blocks with a box (hier_node_block_next_in, or next_marker_in with
+// any_zoom): a block kept out of line is then fetched in slices, its header and index and the
+// chunks the box keeps (hier_node_block_kept_chunks); visit gets a buffer of the block's size
+// where only those bytes are filled.
+struct BoxSlices {
+    HierBlockBox box;
+    bool any_zoom;
+};
 // The rows of band's blocks (or of the member blocks) in the ranges, of every partition or, with
 // part, of that partition value's.
 void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
-                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx);
+                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx,
+                  const BoxSlices* slices = nullptr);
 // The same for the blocks of band covering box plus ring blocks around it.
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
-               const Datum* part, BlockVisit visit, void* ctx);
+               const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices = nullptr);
 
 // Calls f(record) for every record of a node block (a malformed block is an ERROR).
 template <typename F>
