@@ -623,6 +623,8 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
                                    void (*f)(void* ctx, std::size_t offset, std::size_t length),
                                    void* ctx) noexcept {
     HierNodeBlockReader k = r;
+    if (k.index == nullptr && k.p != k.end)  // no index: the records are read whole
+        f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.end - k.p));
     while (k.index != nullptr && k.chunks_left > 0) {
         if (!read_entry(&k)) return Status::HierarchyBlockCorrupt;
         if (chunk_keeps(k.chunk, box, any_zoom))

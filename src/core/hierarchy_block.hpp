@@ -173,8 +173,8 @@ Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail
                                     std::size_t* bytes) noexcept;
 // The chunks that next_in (any_zoom false) or next_marker_in (true) with this box will read, as
 // f(ctx, offset, length) of their bytes, in order, from a reader just opened whose header and
-// index are there (the other bytes need not be); none when the block has no index (it is read
-// whole). HierarchyBlockCorrupt on a malformed index.
+// index are there (the other bytes need not be); all its records at once when the block has no
+// index. HierarchyBlockCorrupt on a malformed index.
 Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned char* data,
                                    const HierBlockBox& box, bool any_zoom,
                                    void (*f)(void* ctx, std::size_t offset, std::size_t length),
