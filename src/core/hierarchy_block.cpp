@@ -267,7 +267,8 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     Out idx{entries};
     HierChunk prev{};
     for (std::uint64_t c = 0, first = 0; c < std::max<std::uint64_t>(n_chunks, 1); ++c) {
-        const std::size_t stop = n_chunks == 0 ? n : std::min<std::size_t>(n, first + kHierChunkRecords);
+        const std::size_t stop =
+            n_chunks == 0 ? n : std::min<std::size_t>(n, first + kHierChunkRecords);
         const unsigned char* chunk_start_p = o.p;
         if (n_chunks > 0) {
             // The chunk's span is known before its records are written: their deltas start there.
@@ -324,12 +325,11 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
         return Status::HierarchyBlockCorrupt;
     const unsigned char* index = in.p;
     in.p += index_bytes;
-    *r = HierNodeBlockReader{in.p,        in.end,      n,     n,
-                             lo,          hi,          ordered, false,
-                             lo,          -1,          -1,    0,
-                             0,           n_chunks > 0 ? index : nullptr, in.p, n_chunks, 0,
-                             0,           nullptr,     HierChunk{}, HierChunk{},
-                             false};
+    *r = HierNodeBlockReader{
+        in.p,  in.end,   n,  n,  lo,      hi,          ordered,
+        false, lo,       -1, -1, 0,       0,           n_chunks > 0 ? index : nullptr,
+        in.p,  n_chunks, 0,  0,  nullptr, HierChunk{}, HierChunk{},
+        false};
     return Status::Ok;
 }
 
@@ -513,8 +513,10 @@ bool decode_count(In* in, unsigned flags, bool good, HierBlockNode* d) noexcept 
 
 // One record: decoded and checked whole, except that with a box a single marker's centre is
 // computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
-bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBlockBox* filter,
-                 bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
+// Whether a record follows (moving to the next chunk the filter keeps first); at the end, the
+// checks of the whole block.
+bool record_follows(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zoom,
+                    Status* status) noexcept {
     *status = Status::Ok;
     if (r->left > 0 && r->index != nullptr && r->chunk_left == 0 &&
         !begin_chunk(r, filter, any_zoom, status) && *status != Status::Ok) {
@@ -522,14 +524,17 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
         r->p = r->end;
         return false;
     }
-    if (r->left == 0) {
-        // trailing bytes, or records in zoom order that the flag does not say are (the encoder
-        // would have set it: not canonical; unknown when chunks were skipped)
-        if (r->p != r->end ||
-            (!r->skipped && !r->zoom_ordered && !r->order_broken && r->total >= 2))
-            *status = Status::HierarchyBlockCorrupt;
-        return false;
-    }
+    if (r->left > 0) return true;
+    // trailing bytes, or records in zoom order that the flag does not say are (the encoder would
+    // have set it: not canonical; unknown when chunks were skipped)
+    if (r->p != r->end || (!r->skipped && !r->zoom_ordered && !r->order_broken && r->total >= 2))
+        *status = Status::HierarchyBlockCorrupt;
+    return false;
+}
+
+bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBlockBox* filter,
+                 bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
+    if (!record_follows(r, filter, any_zoom, status)) return false;
     In in{r->p, r->end};
     HierBlockNode d{};
     const std::uint64_t zooms = in.u64();
@@ -571,9 +576,8 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
             decode_single_position(lat_bits, lon_bits, box, &d);
         } else {
             const bool want_sums =
-                box == nullptr ||
-                (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
-                 in_box(*box, double_of(lat_bits), double_of(lon_bits), 0.0));
+                box == nullptr || (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
+                                   in_box(*box, double_of(lat_bits), double_of(lon_bits), 0.0));
             good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, want_sums, &d);
         }
         good = good && in.ok && node_ok(d, r->zoom_lo, r->zoom_hi, false);

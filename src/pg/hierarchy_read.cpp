@@ -125,8 +125,7 @@ int range_keys(const HierBlockTable& t, Relation index, bool members, int band,
                const HierBlockRange& range, const Datum* part, ScanKeyData* keys) {
     int k = 0;
     const AttrNumber block_key = members ? 1 : 2;
-    if (!members)
-        ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(band));
+    if (!members) ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(band));
     ScanKeyInit(&keys[k++], block_key, BTGreaterEqualStrategyNumber, F_INT8GE,
                 Int64GetDatum(static_cast<std::int64_t>(range.lo)));
     ScanKeyInit(&keys[k++], block_key, BTLessEqualStrategyNumber, F_INT8LE,
@@ -144,8 +143,8 @@ namespace {
 
 // Bytes [offset, offset + length) of an out-of-line value, into dst.
 void copy_slice(struct varlena* attr, std::size_t offset, std::size_t length, unsigned char* dst) {
-    struct varlena* part = detoast_attr_slice(attr, static_cast<int32>(offset),
-                                              static_cast<int32>(length));
+    struct varlena* part =
+        detoast_attr_slice(attr, static_cast<int32>(offset), static_cast<int32>(length));
     if (VARSIZE_ANY_EXHDR(part) != length)
         raise_status(Status::HierarchyBlockCorrupt, "a block shorter than its index says");
     memcpy(dst, VARDATA_ANY(part), length);
@@ -167,10 +166,12 @@ void add_run(void* c, std::size_t offset, std::size_t length) {
     }
     if (r->n == r->cap) {
         r->cap = r->cap == 0 ? 16 : 2 * r->cap;
-        r->lo = static_cast<std::size_t*>(r->lo == nullptr ? palloc(r->cap * sizeof(std::size_t))
-                                                            : repalloc(r->lo, r->cap * sizeof(std::size_t)));
-        r->hi = static_cast<std::size_t*>(r->hi == nullptr ? palloc(r->cap * sizeof(std::size_t))
-                                                            : repalloc(r->hi, r->cap * sizeof(std::size_t)));
+        r->lo = static_cast<std::size_t*>(r->lo == nullptr
+                                              ? palloc(r->cap * sizeof(std::size_t))
+                                              : repalloc(r->lo, r->cap * sizeof(std::size_t)));
+        r->hi = static_cast<std::size_t*>(r->hi == nullptr
+                                              ? palloc(r->cap * sizeof(std::size_t))
+                                              : repalloc(r->hi, r->cap * sizeof(std::size_t)));
     }
     r->lo[r->n] = offset;
     r->hi[r->n++] = offset + length;

@@ -364,15 +364,16 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
             const int zoom = 3 + 4 * i / n;
             const double lat = lat0 + (unit(rng) - 0.5) * 4;
             const double lon = lon0 + 5 * static_cast<double>(i % (n / 4 + 1)) / n + unit(rng) / 64;
-            HierBlockNode d = single(static_cast<std::uint32_t>(i + (i > n / 2 ? 7 : 0)),
-                                     std::max(-90.0, std::min(90.0, lat)),
-                                     std::max(-180.0, std::min(180.0, lon)), i, 1000 + i / 3,
-                                     zoom, 6 + static_cast<int>(rng() % 3));
+            HierBlockNode d =
+                single(static_cast<std::uint32_t>(i + (i > n / 2 ? 7 : 0)),
+                       std::max(-90.0, std::min(90.0, lat)), std::max(-180.0, std::min(180.0, lon)),
+                       i, 1000 + i / 3, zoom, 6 + static_cast<int>(rng() % 3));
             if (rng() % 5 == 0) {
                 HierBlockNode m = multi(rng, d.slot);
                 m.zoom_min = d.zoom_min;
                 m.zoom_max = d.zoom_max;
-                m.expansion_zoom = m.zoom_max == 8 ? 9 + static_cast<int>(rng() % 3) : m.zoom_max + 1;
+                m.expansion_zoom =
+                    m.zoom_max == 8 ? 9 + static_cast<int>(rng() % 3) : m.zoom_max + 1;
                 m.lat = d.lat;
                 m.lon = d.lon;
                 d = m;
@@ -387,22 +388,25 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
         for (int b = 0; b < 20; ++b) {
             const double w = 0.05 + unit(rng) * 2;
             const double west = lon0 + unit(rng) * 1.5;
-            const HierBlockBox box{3 + static_cast<int>(rng() % 6), lat0 - w, lat0 + w / 2, west,
-                                   west + w, 1, 0};
+            const HierBlockBox box{
+                3 + static_cast<int>(rng() % 6), lat0 - w, lat0 + w / 2, west, west + w, 1, 0};
             for (bool markers : {false, true}) {
                 std::vector<HierBlockNode> want, got;
                 for (const auto& d : all) {
-                    const double lat = markers ? d.min_lat : d.lat, lon = markers ? d.min_lon : d.lon;
+                    const double lat = markers ? d.min_lat : d.lat,
+                                 lon = markers ? d.min_lon : d.lon;
                     if ((markers ? d.count == 1
                                  : box.zoom >= d.zoom_min && box.zoom <= d.zoom_max) &&
-                        lat >= box.south && lat <= box.north && lon >= box.west1 && lon <= box.east1)
+                        lat >= box.south && lat <= box.north && lon >= box.west1 &&
+                        lon <= box.east1)
                         want.push_back(d);
                 }
                 // Only the header, the index and the chunks it names: the rest is garbage.
                 HierNodeBlockReader r;
                 ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
                 std::size_t header = 0;
-                ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
+                ASSERT_EQ(Status::Ok,
+                          hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
                 std::vector<unsigned char> sparse(bytes.size(), 0xff);
                 std::copy(bytes.begin(), bytes.begin() + static_cast<long>(header), sparse.begin());
                 struct Copy {
@@ -410,17 +414,17 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
                     std::vector<unsigned char>* to;
                     std::size_t bytes;
                 } c{&bytes, &sparse, 0};
-                ASSERT_EQ(Status::Ok,
-                          hier_node_block_kept_chunks(
-                              r, bytes.data(), box, markers,
-                              [](void* ctx, std::size_t off, std::size_t len) {
-                                  auto* k = static_cast<Copy*>(ctx);
-                                  std::copy(k->from->begin() + static_cast<long>(off),
-                                            k->from->begin() + static_cast<long>(off + len),
-                                            k->to->begin() + static_cast<long>(off));
-                                  k->bytes += len;
-                              },
-                              &c));
+                ASSERT_EQ(Status::Ok, hier_node_block_kept_chunks(
+                                          r, bytes.data(), box, markers,
+                                          [](void* ctx, std::size_t off, std::size_t len) {
+                                              auto* k = static_cast<Copy*>(ctx);
+                                              std::copy(
+                                                  k->from->begin() + static_cast<long>(off),
+                                                  k->from->begin() + static_cast<long>(off + len),
+                                                  k->to->begin() + static_cast<long>(off));
+                                              k->bytes += len;
+                                          },
+                                          &c));
                 ASSERT_EQ(Status::Ok, hier_node_block_open(sparse.data(), sparse.size(), &r));
                 HierBlockNode d;
                 Status s;
