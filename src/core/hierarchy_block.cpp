@@ -132,82 +132,181 @@ void anchor_of(const HierBlockNode& d, std::uint64_t* lat_bits, std::uint64_t* l
 
 }  // namespace
 
+std::int64_t hier_chunk_grid(double degrees) noexcept {
+    return static_cast<std::int64_t>(std::floor((degrees + 180.0) * 65536.0));
+}
+
+namespace {
+
+constexpr std::size_t kMaxEntryBytes = 7 * 10;  // seven varints
+
+std::uint64_t chunks_of(std::uint64_t n) noexcept {
+    return n > kHierChunkRecords ? (n + kHierChunkRecords - 1) / kHierChunkRecords : 0;
+}
+
+// The anchor a chunk's first record is a delta from: its lower grid corner (any value would do;
+// a near one keeps the delta small).
+std::uint64_t grid_base_bits(std::int64_t cell) noexcept {
+    return bits_of(static_cast<double>(cell) / 65536.0 - 180.0);
+}
+
+// The delta state of the records: reset at the start of each chunk.
+struct Deltas {
+    std::int64_t prev_slot, prev_parent;
+    std::uint64_t prev_lat, prev_lon;
+};
+Deltas chunk_start(const HierChunk& c) noexcept {
+    return Deltas{c.first_slot - 1, -1, grid_base_bits(c.lat_lo), grid_base_bits(c.lon_lo)};
+}
+
+// What a chunk's records span, grown by one more record.
+void span_add(HierChunk* c, bool first, const HierBlockNode& d, std::uint64_t lat_bits,
+              std::uint64_t lon_bits) noexcept {
+    const std::int64_t la = hier_chunk_grid(double_of(lat_bits));
+    const std::int64_t lo = hier_chunk_grid(double_of(lon_bits));
+    if (first) {
+        *c = HierChunk{0, d.zoom_min, d.zoom_max, d.slot, la, la, lo, lo};
+        return;
+    }
+    c->zoom_min = std::min(c->zoom_min, d.zoom_min);
+    c->zoom_max = std::max(c->zoom_max, d.zoom_max);
+    c->lat_lo = std::min(c->lat_lo, la);
+    c->lat_hi = std::max(c->lat_hi, la);
+    c->lon_lo = std::min(c->lon_lo, lo);
+    c->lon_hi = std::max(c->lon_hi, lo);
+}
+
+void put_entry(Out* o, const HierChunk& c, const HierChunk* prev, int zoom_lo) noexcept {
+    o->u64(c.bytes);
+    o->u64(static_cast<std::uint64_t>(c.zoom_min - zoom_lo) |
+           static_cast<std::uint64_t>(c.zoom_max - zoom_lo) << 5);
+    const std::int64_t expected = prev == nullptr ? 0 : prev->first_slot + kHierChunkRecords;
+    o->u64(static_cast<std::uint64_t>(c.first_slot - expected));
+    o->s64(c.lat_lo - (prev == nullptr ? 0 : prev->lat_lo));
+    o->u64(static_cast<std::uint64_t>(c.lat_hi - c.lat_lo));
+    o->s64(c.lon_lo - (prev == nullptr ? 0 : prev->lon_lo));
+    o->u64(static_cast<std::uint64_t>(c.lon_hi - c.lon_lo));
+}
+
+// One record (checked as a decoder would accept it; false if not), its deltas from *st.
+bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas* st) noexcept {
+    if (static_cast<std::int64_t>(d.slot) <= st->prev_slot || !node_ok(d, zoom_lo, zoom_hi))
+        return false;
+    const bool single = d.count == 1;
+    unsigned flags = single ? kFlagSingle : 0;
+    if (!single && d.sums.count_w < d.count) flags |= kFlagEast;
+    if (!single && d.sums.count_w > 0) flags |= kFlagWest;
+    if (d.zoom_max == zoom_hi) flags |= kFlagToEnd;
+    const std::uint64_t slot_step =
+        static_cast<std::uint64_t>(static_cast<std::int64_t>(d.slot) - st->prev_slot - 1);
+    if (slot_step > 0) flags |= kFlagGap;
+    std::uint64_t zooms = flags | static_cast<std::uint64_t>(d.zoom_min - zoom_lo) << kFlagBits;
+    if (!(flags & kFlagToEnd))
+        zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
+    o->u64(zooms);
+    if (slot_step > 0) o->u64(slot_step - 1);
+    if (!single) o->u64(d.count - 2);
+    if (!single && (flags & kFlagToEnd))
+        o->u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
+    o->s64(d.id);
+    o->u64(zigzag(static_cast<std::uint64_t>(d.parent_id) -
+                  static_cast<std::uint64_t>(st->prev_parent)));
+    std::uint64_t lat_bits, lon_bits;
+    anchor_of(d, &lat_bits, &lon_bits);
+    o->u64(zigzag(lat_bits - st->prev_lat));
+    o->u64(zigzag(lon_bits - st->prev_lon));
+    if (!single) {
+        o->bits_delta(d.min_lat, lat_bits);
+        o->bits_delta(d.max_lat, lat_bits);
+        o->bits_delta(d.min_lon, lon_bits);
+        o->bits_delta(d.max_lon, lon_bits);
+        o->u64(d.sums.count_w);
+        const Residuals r = residuals_of(d);
+        o->s128(r.sx_e);
+        o->s128(r.sx_w);
+        o->s128(r.sy);
+        if (flags & kFlagEast) {
+            o->bits_delta(d.sums.min_lon_e, bits_of(d.min_lon));
+            o->bits_delta(d.sums.max_lon_e, bits_of(d.max_lon));
+        }
+        if (flags & kFlagWest) {
+            o->bits_delta(d.sums.min_lon_w, bits_of(d.min_lon));
+            o->bits_delta(d.sums.max_lon_w, bits_of(d.max_lon));
+        }
+    }
+    *st = Deltas{d.slot, d.parent_id, lat_bits, lon_bits};
+    return true;
+}
+
+}  // namespace
+
 std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept {
-    return 3 + 10 + n_nodes * kHierBlockMaxRecordBytes;
+    return 23 + n_nodes * kHierBlockMaxRecordBytes + chunks_of(n_nodes) * kMaxEntryBytes;
 }
 
 Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
                               unsigned char* out, std::size_t* len) noexcept {
     *len = 0;
     if (zoom_lo < 0 || zoom_hi < zoom_lo || zoom_hi > kHierMaxZoom) return Status::Internal;
-    Out o{out};
     bool ordered = n >= 2;
     for (std::size_t i = 1; i < n && ordered; ++i)
         ordered = nodes[i].zoom_min >= nodes[i - 1].zoom_min;
-    *o.p++ = kHierBlockVersion;
-    *o.p++ = static_cast<unsigned char>(zoom_lo);
-    *o.p++ = static_cast<unsigned char>(zoom_hi | (ordered ? kZoomOrdered : 0));
-    o.u64(n);
-    std::int64_t prev_slot = -1, prev_parent = -1;
-    std::uint64_t prev_lat = 0, prev_lon = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const HierBlockNode& d = nodes[i];
-        if (static_cast<std::int64_t>(d.slot) <= prev_slot || !node_ok(d, zoom_lo, zoom_hi))
-            return Status::Internal;
-        const bool single = d.count == 1;
-        unsigned flags = single ? kFlagSingle : 0;
-        if (!single && d.sums.count_w < d.count) flags |= kFlagEast;
-        if (!single && d.sums.count_w > 0) flags |= kFlagWest;
-        if (d.zoom_max == zoom_hi) flags |= kFlagToEnd;
-        const std::uint64_t slot_step =
-            static_cast<std::uint64_t>(static_cast<std::int64_t>(d.slot) - prev_slot - 1);
-        if (slot_step > 0) flags |= kFlagGap;
-        std::uint64_t zooms = flags | static_cast<std::uint64_t>(d.zoom_min - zoom_lo) << kFlagBits;
-        if (!(flags & kFlagToEnd))
-            zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
-        o.u64(zooms);
-        if (slot_step > 0) o.u64(slot_step - 1);
-        if (!single) o.u64(d.count - 2);
-        if (!single && (flags & kFlagToEnd))
-            o.u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
-        o.s64(d.id);
-        o.u64(zigzag(static_cast<std::uint64_t>(d.parent_id) -
-                     static_cast<std::uint64_t>(prev_parent)));
-        std::uint64_t lat_bits, lon_bits;
-        anchor_of(d, &lat_bits, &lon_bits);
-        o.u64(zigzag(lat_bits - prev_lat));
-        o.u64(zigzag(lon_bits - prev_lon));
-        if (!single) {
-            o.bits_delta(d.min_lat, lat_bits);
-            o.bits_delta(d.max_lat, lat_bits);
-            o.bits_delta(d.min_lon, lon_bits);
-            o.bits_delta(d.max_lon, lon_bits);
-            o.u64(d.sums.count_w);
-            const Residuals r = residuals_of(d);
-            o.s128(r.sx_e);
-            o.s128(r.sx_w);
-            o.s128(r.sy);
-            if (flags & kFlagEast) {
-                o.bits_delta(d.sums.min_lon_e, bits_of(d.min_lon));
-                o.bits_delta(d.sums.max_lon_e, bits_of(d.max_lon));
+    // The records first, after room for the header and the index; then those, and the records
+    // moved down to follow them.
+    const std::uint64_t n_chunks = chunks_of(n);
+    unsigned char* records = out + 23 + n_chunks * kMaxEntryBytes;
+    Out o{records};
+    Deltas st{-1, -1, 0, 0};
+    HierChunk chunk{};
+    Out head{out};
+    *head.p++ = kHierBlockVersion;
+    *head.p++ = static_cast<unsigned char>(zoom_lo);
+    *head.p++ = static_cast<unsigned char>(zoom_hi | (ordered ? kZoomOrdered : 0));
+    head.u64(n);
+    unsigned char* const entries = out + 23;  // (moved down after the index's length)
+    Out idx{entries};
+    HierChunk prev{};
+    for (std::uint64_t c = 0, first = 0; c < std::max<std::uint64_t>(n_chunks, 1); ++c) {
+        const std::size_t stop =
+            n_chunks == 0 ? n : std::min<std::size_t>(n, first + kHierChunkRecords);
+        const unsigned char* chunk_start_p = o.p;
+        if (n_chunks > 0) {
+            // The chunk's span is known before its records are written: their deltas start there.
+            for (std::size_t i = first; i < stop; ++i) {
+                std::uint64_t la, lo;
+                anchor_of(nodes[i], &la, &lo);
+                if (!lat_ok(double_of(la)) || !lon_ok(double_of(lo))) return Status::Internal;
+                span_add(&chunk, i == first, nodes[i], la, lo);
             }
-            if (flags & kFlagWest) {
-                o.bits_delta(d.sums.min_lon_w, bits_of(d.min_lon));
-                o.bits_delta(d.sums.max_lon_w, bits_of(d.max_lon));
-            }
+            st = chunk_start(chunk);
         }
-        prev_slot = d.slot;
-        prev_parent = d.parent_id;
-        prev_lat = lat_bits;
-        prev_lon = lon_bits;
+        if (first > 0 && first < n && nodes[first].slot <= nodes[first - 1].slot)
+            return Status::Internal;  // (slots ascend across chunks too)
+        for (std::size_t i = first; i < stop; ++i)
+            if (!put_record(&o, nodes[i], zoom_lo, zoom_hi, &st)) return Status::Internal;
+        if (n_chunks > 0) {
+            chunk.bytes = static_cast<std::uint64_t>(o.p - chunk_start_p);
+            put_entry(&idx, chunk, c == 0 ? nullptr : &prev, zoom_lo);
+            prev = chunk;
+        }
+        first = stop;
     }
-    *len = static_cast<std::size_t>(o.p - out);
+    const std::size_t index_bytes = static_cast<std::size_t>(idx.p - entries);
+    if (n_chunks > 0) {
+        head.u64(index_bytes);
+        std::memmove(head.p, entries, index_bytes);
+        head.p += index_bytes;
+    }
+    const std::size_t record_bytes = static_cast<std::size_t>(o.p - records);
+    std::memmove(head.p, records, record_bytes);
+    *len = static_cast<std::size_t>(head.p - out) + record_bytes;
     return Status::Ok;
 }
 
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept {
-    *r = HierNodeBlockReader{data, data, 0, 0, 0, 0, false, false, 0, -1, -1, 0, 0};
+    *r = HierNodeBlockReader{};
+    r->p = r->end = data;
     In in{data, data + len};
     if (len < 3 || *in.p++ != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
     const int lo = *in.p++;
@@ -215,10 +314,22 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
     const int hi = *in.p++ & ~kZoomOrdered;
     if (hi < lo || hi > kHierMaxZoom) return Status::HierarchyBlockCorrupt;
     const std::uint64_t n = in.u64();
-    // Every record takes at least 5 bytes (zooms, id, parent, two deltas).
+    // Every record takes at least 5 bytes (zooms, id, parent, two deltas), every entry 7.
     if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5 || (ordered && n < 2))
         return Status::HierarchyBlockCorrupt;
-    *r = HierNodeBlockReader{in.p, in.end, n, n, lo, hi, ordered, false, lo, -1, -1, 0, 0};
+    const std::uint64_t n_chunks = chunks_of(n);
+    const std::uint64_t index_bytes = n_chunks > 0 ? in.u64() : 0;
+    // (seven varints of at least a byte per entry; the records follow the index)
+    if (!in.ok || index_bytes > static_cast<std::uint64_t>(in.end - in.p) ||
+        index_bytes / 7 < n_chunks)
+        return Status::HierarchyBlockCorrupt;
+    const unsigned char* index = in.p;
+    in.p += index_bytes;
+    *r = HierNodeBlockReader{
+        in.p,  in.end,   n,  n,  lo,      hi,          ordered,
+        false, lo,       -1, -1, 0,       0,           n_chunks > 0 ? index : nullptr,
+        in.p,  n_chunks, 0,  0,  nullptr, HierChunk{}, HierChunk{},
+        false};
     return Status::Ok;
 }
 
@@ -228,6 +339,105 @@ bool in_box(const HierBlockBox& b, double lat, double lon, double margin) noexce
     return lat >= b.south - margin && lat <= b.north + margin &&
            ((lon >= b.west1 - margin && lon <= b.east1 + margin) ||
             (lon >= b.west2 - margin && lon <= b.east2 + margin));
+}
+
+// The grid cell of a box edge (any value, clamped: only compared).
+std::int64_t box_grid(double v) noexcept {
+    return hier_chunk_grid(v > -400.0 ? (v < 400.0 ? v : 400.0) : -400.0);
+}
+
+// Whether a chunk may hold a record the box keeps: alive at its zoom (unless any_zoom) with its
+// anchor within the box widened as decode_single_position widens it (1e-8 degrees, and to the
+// pole beyond Web Mercator's clamp, where a single marker's centre is on the clamp).
+bool chunk_keeps(const HierChunk& c, const HierBlockBox& b, bool any_zoom) noexcept {
+    if (!any_zoom && (b.zoom < c.zoom_min || b.zoom > c.zoom_max)) return false;
+    constexpr double m = 1e-8;
+    const double south = b.south - m > -85.05 ? b.south - m : -90.0;
+    const double north = b.north + m < 85.05 ? b.north + m : 90.0;
+    if (box_grid(north) < c.lat_lo || box_grid(south) > c.lat_hi) return false;
+    const auto part = [&c](double w, double e) {
+        return box_grid(e + m) >= c.lon_lo && box_grid(w - m) <= c.lon_hi;
+    };
+    return part(b.west1, b.east1) || (b.west2 <= b.east2 && part(b.west2, b.east2));
+}
+
+// Reads the next entry of the chunk index into r->chunk; false when it is malformed.
+bool read_entry(HierNodeBlockReader* r) noexcept {
+    In in{r->index, r->index_end};
+    const bool first = r->chunks_left == chunks_of(r->total);
+    const HierChunk prev = first ? HierChunk{} : r->chunk;
+    HierChunk c{};
+    c.bytes = in.u64();
+    const std::uint64_t zooms = in.u64();
+    const std::uint64_t skip = in.u64();
+    const auto plus = [](std::int64_t a, std::uint64_t b) {
+        return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + b);
+    };
+    c.lat_lo = plus(prev.lat_lo, static_cast<std::uint64_t>(in.s64()));
+    c.lat_hi = plus(c.lat_lo, in.u64());
+    c.lon_lo = plus(prev.lon_lo, static_cast<std::uint64_t>(in.s64()));
+    c.lon_hi = plus(c.lon_lo, in.u64());
+    const std::uint64_t zmin = zooms & 31, zmax = zooms >> 5;
+    c.zoom_min = r->zoom_lo + static_cast<int>(zmin);
+    c.zoom_max = r->zoom_lo + static_cast<int>(zmax & 31);
+    const std::uint64_t expected =
+        first ? 0 : static_cast<std::uint64_t>(prev.first_slot) + kHierChunkRecords;
+    c.first_slot = static_cast<std::int64_t>(expected + (skip <= kMaxSlot ? skip : 0));
+    r->index = in.p;
+    --r->chunks_left;
+    r->chunk = c;
+    return in.ok && (r->chunks_left > 0 || in.p == r->index_end) && zmax < 32 && zmin <= zmax &&
+           c.zoom_max <= r->zoom_hi && skip <= kMaxSlot &&
+           static_cast<std::uint64_t>(c.first_slot) <= kMaxSlot &&
+           c.bytes <= static_cast<std::uint64_t>(r->end - r->p);
+}
+
+// Moves to the next chunk the filter keeps (every chunk without one), skipping the others, and
+// resets the deltas there; false at the end of the index or when it is malformed (*status).
+bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zoom,
+                 Status* status) noexcept {
+    while (r->chunks_left > 0) {
+        if (!read_entry(r)) {
+            *status = Status::HierarchyBlockCorrupt;
+            return false;
+        }
+        const std::uint64_t n = std::min(kHierChunkRecords, r->left);
+        if (filter != nullptr && !chunk_keeps(r->chunk, *filter, any_zoom)) {
+            r->p += r->chunk.bytes;
+            r->left -= n;
+            r->skipped = true;
+            continue;
+        }
+        r->chunk_n = r->chunk_left = n;
+        r->chunk_end = r->p + r->chunk.bytes;
+        const Deltas st = chunk_start(r->chunk);
+        if (st.prev_slot < r->prev_slot) {  // slots ascend across chunks
+            *status = Status::HierarchyBlockCorrupt;
+            return false;
+        }
+        r->prev_slot = st.prev_slot;
+        r->prev_parent = st.prev_parent;
+        r->prev_lat_bits = st.prev_lat;
+        r->prev_lon_bits = st.prev_lon;
+        return true;
+    }
+    r->left = 0;
+    return false;
+}
+
+// After a record of a chunk: its span grown; at the chunk's end, the entry must be exactly what
+// its records span and its byte count exactly theirs (so that the encoding is canonical).
+bool chunk_record(HierNodeBlockReader* r, const HierBlockNode& d, std::uint64_t lat_bits,
+                  std::uint64_t lon_bits) noexcept {
+    const bool first = r->chunk_left == r->chunk_n;
+    if (first && static_cast<std::int64_t>(d.slot) != r->chunk.first_slot) return false;
+    span_add(&r->seen, first, d, lat_bits, lon_bits);
+    if (--r->chunk_left > 0) return true;
+    const HierChunk& c = r->chunk;
+    const HierChunk& s = r->seen;
+    return r->p == r->chunk_end && s.zoom_min == c.zoom_min && s.zoom_max == c.zoom_max &&
+           s.lat_lo == c.lat_lo && s.lat_hi == c.lat_hi && s.lon_lo == c.lon_lo &&
+           s.lon_hi == c.lon_hi;
 }
 
 // A single marker's position; with a box, its centre only when the marker could be kept.
@@ -250,9 +460,10 @@ void decode_single_position(std::uint64_t lat_bits, std::uint64_t lon_bits, cons
 }
 
 // A cluster's centre, bounds, sums and per-side longitude ranges; returns good, cleared when the
-// flags disagree with count_w.
+// flags disagree with count_w. The sums (a Web Mercator projection of the centre, most of a
+// cluster's decoding) only with want_sums: a record a box does not keep is never handed out.
 bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits,
-                             bool good, HierBlockNode* d) noexcept {
+                             bool good, bool want_sums, HierBlockNode* d) noexcept {
     d->lat = double_of(lat_bits);
     d->lon = double_of(lon_bits);
     d->min_lat = in->bits_delta(lat_bits);
@@ -267,7 +478,7 @@ bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std
     // The flags must say what count_w implies (node_ok checks the ranges themselves).
     good = good && ((flags & kFlagEast) != 0) == (d->sums.count_w < d->count) &&
            ((flags & kFlagWest) != 0) == (d->sums.count_w > 0);
-    if (good && lat_ok(d->lat) && lon_ok(d->lon)) sums_from(res, d);
+    if (want_sums && good && lat_ok(d->lat) && lon_ok(d->lon)) sums_from(res, d);
     if (flags & kFlagEast) {
         d->sums.min_lon_e = in->bits_delta(bits_of(d->min_lon));
         d->sums.max_lon_e = in->bits_delta(bits_of(d->max_lon));
@@ -302,16 +513,28 @@ bool decode_count(In* in, unsigned flags, bool good, HierBlockNode* d) noexcept 
 
 // One record: decoded and checked whole, except that with a box a single marker's centre is
 // computed only when the marker could be kept (*kept: alive at the box's zoom, centre in it).
-bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode* out, bool* kept,
-                 Status* status) noexcept {
+// Whether a record follows (moving to the next chunk the filter keeps first); at the end, the
+// checks of the whole block.
+bool record_follows(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zoom,
+                    Status* status) noexcept {
     *status = Status::Ok;
-    if (r->left == 0) {
-        // trailing bytes, or records in zoom order that the flag does not say are (the encoder
-        // would have set it: not canonical)
-        if (r->p != r->end || (!r->zoom_ordered && !r->order_broken && r->total >= 2))
-            *status = Status::HierarchyBlockCorrupt;
+    if (r->left > 0 && r->index != nullptr && r->chunk_left == 0 &&
+        !begin_chunk(r, filter, any_zoom, status) && *status != Status::Ok) {
+        r->left = 0;
+        r->p = r->end;
         return false;
     }
+    if (r->left > 0) return true;
+    // trailing bytes, or records in zoom order that the flag does not say are (the encoder would
+    // have set it: not canonical; unknown when chunks were skipped)
+    if (r->p != r->end || (!r->skipped && !r->zoom_ordered && !r->order_broken && r->total >= 2))
+        *status = Status::HierarchyBlockCorrupt;
+    return false;
+}
+
+bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBlockBox* filter,
+                 bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
+    if (!record_follows(r, filter, any_zoom, status)) return false;
     In in{r->p, r->end};
     HierBlockNode d{};
     const std::uint64_t zooms = in.u64();
@@ -352,9 +575,16 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
         if (single) {
             decode_single_position(lat_bits, lon_bits, box, &d);
         } else {
-            good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, &d);
+            const bool want_sums =
+                box == nullptr || (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
+                                   in_box(*box, double_of(lat_bits), double_of(lon_bits), 0.0));
+            good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, want_sums, &d);
         }
         good = good && in.ok && node_ok(d, r->zoom_lo, r->zoom_hi, false);
+    }
+    if (good && r->index != nullptr) {
+        r->p = in.p;
+        good = chunk_record(r, d, lat_bits, lon_bits);
     }
     if (!good) {
         *status = Status::HierarchyBlockCorrupt;
@@ -377,16 +607,48 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, HierBlockNode*
 
 }  // namespace
 
+Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail,
+                                    std::size_t* bytes) noexcept {
+    *bytes = 0;
+    if (avail < 3) return Status::Ok;
+    if (data[0] != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
+    In in{data + 3, data + avail};
+    const std::uint64_t n = in.u64();
+    const std::uint64_t index_bytes = in.ok && chunks_of(n) > 0 ? in.u64() : 0;
+    // (a varint cut by the end of avail reads as malformed: more is needed, or it is corrupt,
+    // which the reader will say)
+    const std::uint64_t total = static_cast<std::uint64_t>(in.p - data) + index_bytes;
+    if (in.ok && index_bytes <= SIZE_MAX / 2) *bytes = static_cast<std::size_t>(total);
+    return Status::Ok;
+}
+
+Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned char* data,
+                                   const HierBlockBox& box, bool any_zoom,
+                                   void (*f)(void* ctx, std::size_t offset, std::size_t length),
+                                   void* ctx) noexcept {
+    HierNodeBlockReader k = r;
+    if (k.index == nullptr && k.p != k.end)  // no index: the records are read whole
+        f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.end - k.p));
+    while (k.index != nullptr && k.chunks_left > 0) {
+        if (!read_entry(&k)) return Status::HierarchyBlockCorrupt;
+        if (chunk_keeps(k.chunk, box, any_zoom))
+            f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.chunk.bytes));
+        k.p += k.chunk.bytes;
+        k.left -= std::min(kHierChunkRecords, k.left);
+    }
+    return Status::Ok;
+}
+
 bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {
     bool kept;
-    return next_record(r, nullptr, out, &kept, status);
+    return next_record(r, nullptr, nullptr, false, out, &kept, status);
 }
 
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept {
     bool kept = false;
     HierBlockNode d;
-    while (next_record(r, &box, &d, &kept, status)) {
+    while (next_record(r, &box, &box, false, &d, &kept, status)) {
         if (r->zoom_ordered && d.zoom_min > box.zoom) {  // no later record is alive at box.zoom
             r->left = 0;
             r->p = r->end;
@@ -407,7 +669,7 @@ bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& 
     none.zoom = -1;
     bool kept = false;
     HierBlockNode d;
-    while (next_record(r, &none, &d, &kept, status))
+    while (next_record(r, &none, &box, true, &d, &kept, status))
         if (d.count == 1 && in_box(box, d.min_lat, d.min_lon, 0.0)) {
             *out = d;
             return true;

@@ -12,9 +12,10 @@
 // A member block lists, for the multi-marker leaves (max_zoom clusters) of one block, the ids
 // of their markers in ascending order. A single-marker leaf needs no list: its node holds the id.
 //
-// Encoding (version 1), all integers LEB128 varints, signed ones zigzagged:
+// Encoding (version 2), all integers LEB128 varints, signed ones zigzagged:
 //   node block:   version byte, the block's first zoom (a byte), its last zoom | kZoomOrdered
-//     (a byte), record count, then per record
+//     (a byte), record count; with more than kHierChunkRecords records, a chunk index (below);
+//     then per record
 //     flags | (zoom_min - first zoom) << 5 | (zoom_max - zoom_min + 1) << 10, the last part
 //       only when zoom_max is not the block's last zoom (flags: single, east, west, to-end,
 //       gap)
@@ -32,6 +33,17 @@
 //       varints; the east range (min_lon_e, max_lon_e) when flag East, bits minus min_lon's
 //       and max_lon's; the west range likewise when flag West (an absent range is +inf /
 //       -inf, as in HierSums)
+//   chunk index: its byte count, then per chunk (runs of kHierChunkRecords records in slot
+//     order, the last one the rest): its records' bytes; (smallest zoom_min - first zoom) |
+//     (largest zoom_max - first zoom) << 5; its first slot - (the previous chunk's first slot +
+//     kHierChunkRecords, or 0 for the first chunk); the hier_chunk_grid cells of its anchors'
+//     smallest lat (minus the previous chunk's), their lat span, the smallest lon (likewise) and
+//     the lon span. Each chunk's records start afresh: the previous slot is its first slot - 1
+//     (so its first record has no gap), the previous parent -1, the previous anchor its grid
+//     corner (smallest lat and lon cells, as degrees). A box reader reads the index and decodes
+//     only the chunks alive at its zoom whose grid box meets the box (hier_node_block_next_in);
+//     the entries are exactly what the records span (a decoder checks each chunk it reads), so
+//     the encoding stays canonical.
 //   member block: version byte, list count, then per list: leaf slot - previous - 1, id count,
 //     the first id, then each next id minus the previous minus 1 (ids strictly ascending).
 // Bit deltas keep every double exact, whatever its value; records sorted by centre give small
@@ -79,7 +91,11 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
 // Its sums (HierSums), as the build makes them.
 HierSums hier_single_sums(double lat, double lon) noexcept;
 
-constexpr unsigned char kHierBlockVersion = 1;
+constexpr unsigned char kHierBlockVersion = 2;
+// Records per chunk of a block's index (the last chunk holds the rest).
+constexpr std::uint64_t kHierChunkRecords = 64;
+// The grid of a chunk's bounds: cells of 2^-16 degrees, floor((v + 180) * 2^16) (exact).
+std::int64_t hier_chunk_grid(double degrees) noexcept;
 constexpr unsigned char kZoomOrdered = 0x80;  // in the last-zoom byte (above)
 // The bytes one record takes at most (hier_node_block_bound).
 constexpr std::size_t kHierBlockMaxRecordBytes = 256;
@@ -98,6 +114,13 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
 // A decoder over one node block: open, then next until it gives false. The bytes must outlive
 // it. Any malformation is HierarchyBlockCorrupt from open or next (next then gives false with
 // *status set); a block that decodes to the end was wholly valid.
+// One entry of a block's chunk index: what the records of a chunk span.
+struct HierChunk {
+    std::uint64_t bytes;      // its records' bytes
+    int zoom_min, zoom_max;   // the smallest zoom_min and the largest zoom_max of its records
+    std::int64_t first_slot;  // its first record's slot
+    std::int64_t lat_lo, lat_hi, lon_lo, lon_hi;  // its anchors' hier_chunk_grid cells
+};
 struct HierNodeBlockReader {
     const unsigned char* p;
     const unsigned char* end;
@@ -110,6 +133,17 @@ struct HierNodeBlockReader {
     std::int64_t prev_slot;
     std::int64_t prev_parent;
     std::uint64_t prev_lat_bits, prev_lon_bits;
+    // The chunk index (none in a block of kHierChunkRecords records or fewer): the next entry's
+    // bytes, the entries not yet read, the current chunk (its entry and the records it has left)
+    // and what its records read so far span (checked against the entry at its end).
+    const unsigned char* index;
+    const unsigned char* index_end;  // (where the records start)
+    std::uint64_t chunks_left;
+    std::uint64_t chunk_n, chunk_left;
+    const unsigned char* chunk_end;
+    HierChunk chunk;
+    HierChunk seen;
+    bool skipped;  // a chunk was skipped: the whole-block checks at the end are not made
 };
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept;
@@ -131,6 +165,20 @@ struct HierBlockBox {
 // read (nor checked), since none of their records is alive at box.zoom.
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept;
+
+// Reading a block in parts (a block kept out of line, fetched in slices): the bytes of its header
+// and chunk index, known from its first avail bytes (*bytes = 0 when avail is too few to tell;
+// HierarchyBlockCorrupt when they cannot be a header).
+Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail,
+                                    std::size_t* bytes) noexcept;
+// The chunks that next_in (any_zoom false) or next_marker_in (true) with this box will read, as
+// f(ctx, offset, length) of their bytes, in order, from a reader just opened whose header and
+// index are there (the other bytes need not be); all its records at once when the block has no
+// index. HierarchyBlockCorrupt on a malformed index.
+Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned char* data,
+                                   const HierBlockBox& box, bool any_zoom,
+                                   void (*f)(void* ctx, std::size_t offset, std::size_t length),
+                                   void* ctx) noexcept;
 
 // The next single marker whose position (not its centre) lies in the box, at any zoom: what a
 // viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed.

@@ -13,7 +13,7 @@ namespace geocluster {
 
 namespace {
 
-constexpr HierBand kBandTable[kHierMaxBands] = {{0, 6, 1}, {7, 10, 5}, {11, 16, 10}, {17, 24, 13}};
+constexpr HierBand kBandTable[kHierMaxBands] = {{0, 6, 1}, {7, 10, 5}, {11, 16, 9}, {17, 24, 13}};
 
 // An array from the allocator, released by the caller (nullptr when n is 0 or memory ran out).
 template <typename T>
@@ -183,11 +183,29 @@ std::size_t band_records(const Packer& k, const HierBand& band) noexcept {
     return c;
 }
 
-struct Rep {  // a record to be: its block, its parent's packed id once known, its build node
+struct Rep {  // a record to be: its block, its parent's packed id once known, its build node,
+              // and its centre's place along a Z-order curve
     std::uint64_t block;
     std::int64_t parent;
     std::size_t node;
+    std::uint64_t z_order;
 };
+
+// The Z-order (Morton) key of a centre: the bits of its fixed-point x and y interleaved, so that
+// records sorted by it lie near the ones before them and a chunk of a block's index (a run of
+// records) covers a small box.
+std::uint64_t z_order_of(const HierNode& n) noexcept {
+    using namespace cluster_internal;
+    const auto spread = [](std::uint64_t v) {  // the 32 high bits of v to the even bits
+        v = v >> (kFixedBits - 32) & 0xffffffffu;
+        v = (v | v << 16) & 0x0000ffff0000ffffull;
+        v = (v | v << 8) & 0x00ff00ff00ff00ffull;
+        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0full;
+        v = (v | v << 2) & 0x3333333333333333ull;
+        return (v | v << 1) & 0x5555555555555555ull;
+    };
+    return spread(fixed_y_of_lat(n.lat)) << 1 | spread(fixed_x_of_lon(n.lon));
+}
 
 // The slot base of (band, block): its counter's next, or 0.
 std::uint64_t counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {
@@ -216,20 +234,23 @@ std::size_t block_fills(const Rep* reps, std::size_t n, int bi, const HierSlotCo
     return m;
 }
 
-// The records of one zoom of a band, reps[0..n): sorted within their blocks so that siblings
-// are together in the order of their parents' ids (small deltas), then north to south; each
-// takes the next slot of its block. Their parents' ids are known: the zoom before is done.
+// The records of one zoom of a band, reps[0..n): sorted within their blocks along a Z-order
+// curve (so that the chunks of the block's index cover small boxes), then by their parents' ids
+// and north to south; each takes the next slot of its block. Their parents' ids are known: the
+// zoom before is done.
 Status assign_zoom(Packer* k, const HierBand& band, Rep* reps, Rep* tmp, std::size_t n,
                    BlockFill* fills, std::size_t n_fills, std::uint64_t slot_limit) noexcept {
     const HierNode* nodes = k->b->nodes;
     for (std::size_t r = 0; r < n; ++r) {
         const std::int64_t p = nodes[reps[r].node].parent_id;
         reps[r].parent = p < 0 ? -1 : k->id_of_node[pos_of(*k, p)];
+        reps[r].z_order = z_order_of(nodes[reps[r].node]);
     }
     const Rep* sorted = cluster_internal::polled_sort(
         reps, tmp, n,
         [nodes](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
+            if (x.z_order != y.z_order) return x.z_order < y.z_order;
             if (x.parent != y.parent) return x.parent < y.parent;
             const HierNode &a = nodes[x.node], &c = nodes[y.node];
             if (a.lat != c.lat) return a.lat > c.lat;
@@ -261,7 +282,8 @@ Status pack_band(Packer* k, int bi, const HierSlotCounters& counters, Rep* reps,
     std::size_t n = 0;
     for (std::size_t i = k->first[band.zoom_lo]; i < k->first[band.zoom_hi + 1]; ++i)
         if (starts_record(*k, i, band))
-            reps[n++] = Rep{hier_block_of(band.block_zoom, b.nodes[i].lat, b.nodes[i].lon), -1, i};
+            reps[n++] =
+                Rep{hier_block_of(band.block_zoom, b.nodes[i].lat, b.nodes[i].lon), -1, i, 0};
     const std::size_t n_fills = block_fills(reps, n, bi, counters, fills);
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);

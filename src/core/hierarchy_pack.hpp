@@ -5,14 +5,16 @@
 // Bands. The zooms 0..max_zoom are cut into bands, each with a block zoom: a node of a band is
 // stored once for the run of zooms of that band over which it is the same cluster, in the block
 // named by the tile of its centre at the block zoom. The bands are a fixed table clipped to
-// max_zoom (hier_bands): 0-6/1, 7-10/5, 11-16/10, 17-24/13 (zooms/block zoom), the layout
-// measured smallest at 1M markers (band D of the design document) plus one band for the street
+// max_zoom (hier_bands): 0-6/1, 7-10/5, 11-16/9, 17-24/13 (zooms/block zoom), the layout
+// measured smallest at 1M markers (band D of the design document, its finest band's blocks made
+// four times larger once the index inside a block made large blocks cheap to read: a third of
+// the rows, under the storage goal) plus one band for the street
 // zooms beyond 16.
 //
 // Ids. cluster_id = zoom << 47 | block << (47 - 2 * bz) | slot, with bz the band's block zoom and
 // block = y << bz | x the block tile: below 2^52, so that 2^52 + cluster_id (GeoJSON feature ids)
-// stays a safe JavaScript integer. The slot takes what the block leaves: 45 bits at bz 1, 27 at
-// 10, 21 at 13; a build that would put more nodes in one block is refused (HierarchyBlockFull).
+// stays a safe JavaScript integer. The slot takes what the block leaves: 45 bits at bz 1, 29 at
+// 9, 21 at 13; a build that would put more nodes in one block is refused (HierarchyBlockFull).
 // A node has the same block and slot at every zoom of its band: its ids differ only in the zoom
 // bits. Slots of a (band, block) are handed out across the partitions of a hierarchy
 // (HierSlotCounters), so ids are unique in the whole hierarchy.

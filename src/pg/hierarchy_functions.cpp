@@ -129,9 +129,10 @@ GEOCLUSTER_FUNCTION(cluster_viewport) {
     const Datum* one = with_part ? &part : nullptr;
     // Beyond max_zoom, a single-marker leaf is in the block of its centre, within rounding of its
     // position (the ring); the members of the other leaves in the blocks of their positions.
+    const BoxSlices slices{box, markers};
     fetch_box(h, false, band, box, markers ? kHierRingBlocks : kHierViewportRingBlocks, one,
-              viewport_visit, &v);
-    if (markers) fetch_box(h, true, band, box, 0, one, viewport_visit, &v);
+              viewport_visit, &v, &slices);
+    if (markers) fetch_box(h, true, band, box, 0, one, viewport_visit, &v, &slices);
     sort_nodes(&v.out);
     for (std::size_t i = 0; i < v.out.n; ++i) put_node(rsinfo, v.out.v[i]);
     SPI_finish();

@@ -1,18 +1,28 @@
 // The readers of a stored cluster hierarchy (src/core/hierarchy_read.hpp says what each reads):
 // cluster_viewport, cluster_children, cluster_expansion_zoom, cluster_hierarchy_leaves (behind
 // cluster_leaves), and the whole-hierarchy listings cluster_hierarchy_nodes and _members
-// (hierarchy_list.cpp). Block rows are fetched by primary key through SPI plans prepared once
-// per hierarchy and kept for the session (SPI_keepplan), forgotten when the relcache says one of
-// the hierarchy's tables changed (drop, truncate, ALTER).
+// (hierarchy_list.cpp). Block rows are fetched by an index scan of the primary key of their own
+// (what a query through SPI would plan, without its executor start-up and tuple copies: most of a
+// small viewport's time). The session keeps each hierarchy's tables and indexes, and forgets them
+// when the relcache says one of them changed (drop, truncate, ALTER, an index dropped or made).
 #include "hierarchy_read_glue.hpp"
 
 extern "C" {
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 }
 
 #include <algorithm>
@@ -24,42 +34,44 @@ namespace {
 
 HTAB* hier_cache = nullptr;
 
-// Any change to a hierarchy's tables (drop, truncate, ALTER) forgets what the session knew of
-// it; the plans themselves are released at the next lookup, outside the callback.
+bool names(const HierBlockTable& t, Oid relid) { return t.rel == relid || t.index == relid; }
+
+// Any change to a hierarchy's tables or their indexes (drop, truncate, ALTER, REINDEX) forgets
+// what the session knew of it; it is looked up again at the next call.
 void hier_cache_invalidate(Datum, Oid relid) {
     if (hier_cache == nullptr) return;
     HASH_SEQ_STATUS it;
     hash_seq_init(&it, hier_cache);
     while (auto* e = static_cast<HierCacheEntry*>(hash_seq_search(&it)))
-        if (relid == InvalidOid || e->handle == relid || e->members == relid) e->valid = false;
+        if (relid == InvalidOid || e->handle == relid || names(e->nodes_table, relid) ||
+            names(e->members_table, relid))
+            e->valid = false;
 }
 
-// Plans [0]: every partition; [1]: one ($4 for nodes, $3 for members). Nodes: $1 band, $2..$3
-// blocks; members: $1..$2 blocks.
-SPIPlanPtr prepare_fetch(Oid rel, bool members, bool one_part) {
-    const char* nsp = get_namespace_name(get_rel_namespace(rel));
-    const char* name = get_rel_name(rel);
-    if (nsp == nullptr || name == nullptr)
-        elog(ERROR, "cluster hierarchy: relation %u has gone", rel);
-    const char* qualified = quote_qualified_identifier(nsp, name);
-    const char* sql =
-        members ? psprintf(
-                      "SELECT block, data FROM %s WHERE block OPERATOR(pg_catalog.>=) $1 "
-                      "AND block OPERATOR(pg_catalog.<=) $2%s",
-                      qualified, one_part ? " AND part OPERATOR(pg_catalog.=) $3" : "")
-                : psprintf(
-                      "SELECT block, data FROM %s WHERE band OPERATOR(pg_catalog.=) $1 AND "
-                      "block OPERATOR(pg_catalog.>=) $2 AND block OPERATOR(pg_catalog.<=) $3%s",
-                      qualified, one_part ? " AND part OPERATOR(pg_catalog.=) $4" : "");
-    Oid node_types[4] = {INT4OID, INT8OID, INT8OID, TEXTOID};
-    Oid member_types[3] = {INT8OID, INT8OID, TEXTOID};
-    SPIPlanPtr plan = members ? SPI_prepare(sql, one_part ? 3 : 2, member_types)
-                              : SPI_prepare(sql, one_part ? 4 : 3, node_types);
-    if (plan == nullptr)
-        elog(ERROR, "cluster hierarchy: SPI_prepare failed: %s",
-             SPI_result_code_string(SPI_result));
-    if (SPI_keepplan(plan) != 0) elog(ERROR, "cluster hierarchy: SPI_keepplan failed");
-    return plan;
+// A block table's primary key and columns: (band, block[, part]) for nodes, (block[, part]) for
+// members, and data; anything else (a table altered by hand) is an error, not a wrong read.
+HierBlockTable describe_table(Oid rel, bool members, bool partitioned) {
+    const char* key_names[3] = {"band", "block", "part"};
+    const char** key = members ? key_names + 1 : key_names;
+    const int n_keys = (members ? 1 : 2) + (partitioned ? 1 : 0);
+    Relation heap = table_open(rel, AccessShareLock);
+    const Oid index = RelationGetPrimaryKeyIndex(heap);
+    bool ok = index != InvalidOid;
+    if (ok) {
+        Relation idx = index_open(index, AccessShareLock);
+        ok = idx->rd_index->indnkeyatts == n_keys;
+        for (int i = 0; ok && i < n_keys; ++i)
+            ok = idx->rd_index->indkey.values[i] == get_attnum(rel, key[i]);
+        index_close(idx, AccessShareLock);
+    }
+    const AttrNumber block = get_attnum(rel, "block"), data = get_attnum(rel, "data");
+    table_close(heap, AccessShareLock);
+    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("cluster hierarchy table %s is damaged: not the primary key and "
+                               "columns it was made with",
+                               get_rel_name(rel))));
+    return HierBlockTable{rel, index, block, data, partitioned ? n_keys : 0};
 }
 
 }  // namespace
@@ -76,17 +88,8 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     }
     bool found = false;
     auto* e = static_cast<HierCacheEntry*>(hash_search(hier_cache, &handle, HASH_ENTER, &found));
-    if (!found) {
-        e->valid = false;
-        for (int i = 0; i < 2; ++i) e->nodes_plan[i] = e->members_plan[i] = nullptr;
-        e->members = InvalidOid;
-    }
+    if (!found) e->valid = false;
     if (e->valid) return e;
-    for (int i = 0; i < 2; ++i) {
-        if (e->nodes_plan[i] != nullptr) SPI_freeplan(e->nodes_plan[i]);
-        if (e->members_plan[i] != nullptr) SPI_freeplan(e->members_plan[i]);
-        e->nodes_plan[i] = e->members_plan[i] = nullptr;
-    }
     // The metadata, through the SQL function that validates the handle (22023 if it is none).
     const char* schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
     char* sql = psprintf(
@@ -102,13 +105,10 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     const bool partitioned = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
     if (members == InvalidOid || max_zoom < 0 || max_zoom > kHierMaxZoom)
         elog(ERROR, "cluster hierarchy: the metadata of %u is damaged", handle);
-    // Kept as each is made: an error half-way leaves the entry invalid, and these are freed at
-    // the next lookup.
-    for (int i = 0; i < 2; ++i) {
-        const bool one_part = i == 1 && partitioned;
-        e->nodes_plan[i] = prepare_fetch(handle, false, one_part);
-        e->members_plan[i] = prepare_fetch(members, true, one_part);
-    }
+    // Valid only once everything is known: an error half-way leaves the entry to be looked up
+    // again. (An invalidation while describing arrives before valid is set, and is harmless.)
+    e->nodes_table = describe_table(handle, false, partitioned);
+    e->members_table = describe_table(members, true, partitioned);
     e->members = members;
     e->max_zoom = max_zoom;
     e->bands = hier_bands(max_zoom);
@@ -117,45 +117,149 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid) {
     return e;
 }
 
+namespace {
+
+// The scan keys of one range of blocks: band (nodes), block >= lo, block <= hi, part (one
+// partition); returns how many.
+int range_keys(const HierBlockTable& t, Relation index, bool members, int band,
+               const HierBlockRange& range, const Datum* part, ScanKeyData* keys) {
+    int k = 0;
+    const AttrNumber block_key = members ? 1 : 2;
+    if (!members) ScanKeyInit(&keys[k++], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(band));
+    ScanKeyInit(&keys[k++], block_key, BTGreaterEqualStrategyNumber, F_INT8GE,
+                Int64GetDatum(static_cast<std::int64_t>(range.lo)));
+    ScanKeyInit(&keys[k++], block_key, BTLessEqualStrategyNumber, F_INT8LE,
+                Int64GetDatum(static_cast<std::int64_t>(range.hi)));
+    if (part != nullptr && t.part_key > 0)
+        ScanKeyEntryInitialize(&keys[k++], 0, static_cast<AttrNumber>(t.part_key),
+                               BTEqualStrategyNumber, InvalidOid,
+                               index->rd_indcollation[t.part_key - 1], F_TEXTEQ, *part);
+    return k;
+}
+
+}  // namespace
+
+namespace {
+
+// Bytes [offset, offset + length) of an out-of-line value, into dst.
+void copy_slice(struct varlena* attr, std::size_t offset, std::size_t length, unsigned char* dst) {
+    struct varlena* part =
+        detoast_attr_slice(attr, static_cast<int32>(offset), static_cast<int32>(length));
+    if (VARSIZE_ANY_EXHDR(part) != length)
+        raise_status(Status::HierarchyBlockCorrupt, "a block shorter than its index says");
+    memcpy(dst, VARDATA_ANY(part), length);
+    pfree(part);
+}
+
+// The ranges to fetch, merged when they touch or nearly do (one TOAST read instead of two).
+struct SliceRuns {
+    std::size_t* lo;
+    std::size_t* hi;
+    std::size_t n, cap;
+};
+void add_run(void* c, std::size_t offset, std::size_t length) {
+    constexpr std::size_t kMergeGapBytes = 8192;  // four TOAST chunks: cheaper than a new scan
+    auto* r = static_cast<SliceRuns*>(c);
+    if (r->n > 0 && offset <= r->hi[r->n - 1] + kMergeGapBytes) {
+        r->hi[r->n - 1] = offset + length;
+        return;
+    }
+    if (r->n == r->cap) {
+        r->cap = r->cap == 0 ? 16 : 2 * r->cap;
+        r->lo = static_cast<std::size_t*>(r->lo == nullptr
+                                              ? palloc(r->cap * sizeof(std::size_t))
+                                              : repalloc(r->lo, r->cap * sizeof(std::size_t)));
+        r->hi = static_cast<std::size_t*>(r->hi == nullptr
+                                              ? palloc(r->cap * sizeof(std::size_t))
+                                              : repalloc(r->hi, r->cap * sizeof(std::size_t)));
+    }
+    r->lo[r->n] = offset;
+    r->hi[r->n++] = offset + length;
+}
+
+// An out-of-line block read in slices (BoxSlices): a buffer of its size holding its header and
+// index and the chunks the box keeps; nullptr when it is not stored so (then read whole).
+unsigned char* sliced_block(Datum raw, const BoxSlices& s, std::size_t* len) {
+    auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(raw));
+    if (!VARATT_IS_EXTERNAL_ONDISK(attr)) return nullptr;
+    struct varatt_external ext;
+    VARATT_EXTERNAL_GET_POINTER(ext, attr);
+    // (a block of a few TOAST chunks is cheaper read whole, in one scan, than in slices)
+    constexpr int32 kSliceFromBytes = 16384;
+    if (VARATT_EXTERNAL_IS_COMPRESSED(ext) || VARATT_EXTERNAL_GET_EXTSIZE(ext) <= kSliceFromBytes)
+        return nullptr;
+    *len = static_cast<std::size_t>(VARATT_EXTERNAL_GET_EXTSIZE(ext));
+    auto* buf = static_cast<unsigned char*>(palloc(*len));
+    std::size_t have = std::min<std::size_t>(*len, 8192), header = 0;
+    copy_slice(attr, 0, have, buf);
+    check(hier_node_block_header_bytes(buf, have, &header));
+    if (header > have && header <= *len) {  // a long index: the rest of it
+        copy_slice(attr, have, header - have, buf + have);
+        have = header;
+    }
+    HierNodeBlockReader rd;
+    check(hier_node_block_open(buf, *len, &rd));
+    SliceRuns runs{nullptr, nullptr, 0, 0};
+    check(hier_node_block_kept_chunks(rd, buf, s.box, s.any_zoom, add_run, &runs));
+    for (std::size_t i = 0; i < runs.n; ++i) {
+        const std::size_t lo = std::max(runs.lo[i], have);  // (the first slice has some)
+        if (runs.hi[i] > lo) copy_slice(attr, lo, runs.hi[i] - lo, buf + lo);
+    }
+    if (runs.lo != nullptr) {
+        pfree(runs.lo);
+        pfree(runs.hi);
+    }
+    return buf;
+}
+
+}  // namespace
+
 void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
-                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx) {
-    SPIPlanPtr plan =
-        members ? h->members_plan[part != nullptr ? 1 : 0] : h->nodes_plan[part != nullptr ? 1 : 0];
+                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx,
+                  const BoxSlices* slices) {
+    const HierBlockTable& t = members ? h->members_table : h->nodes_table;
+    Relation heap = table_open(t.rel, AccessShareLock);
+    Relation index = index_open(t.index, AccessShareLock);
+    TupleTableSlot* slot = table_slot_create(heap, nullptr);
     for (std::size_t r = 0; r < n_ranges; ++r) {
-        Datum args[4];
-        int k = 0;
-        if (!members) args[k++] = Int32GetDatum(band);
-        args[k++] = Int64GetDatum(static_cast<std::int64_t>(ranges[r].lo));
-        args[k++] = Int64GetDatum(static_cast<std::int64_t>(ranges[r].hi));
-        if (part != nullptr && h->partitioned) args[k++] = *part;
-        const int rc = SPI_execute_plan(plan, args, nullptr, true, 0);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "cluster hierarchy: SELECT failed: %s", SPI_result_code_string(rc));
-        SPITupleTable* got = SPI_tuptable;
-        for (uint64 i = 0; i < SPI_processed; ++i) {
+        ScanKeyData keys[4];
+        const int n_keys = range_keys(t, index, members, band, ranges[r], part, keys);
+        IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), n_keys, 0);
+        index_rescan(scan, keys, n_keys, nullptr, 0);
+        while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
             bool null_block = false, null_data = false;
-            const Datum block = SPI_getbinval(got->vals[i], got->tupdesc, 1, &null_block);
-            const Datum raw = SPI_getbinval(got->vals[i], got->tupdesc, 2, &null_data);
+            const Datum block = slot_getattr(slot, t.block_att, &null_block);
+            const Datum raw = slot_getattr(slot, t.data_att, &null_data);
             if (null_block || null_data)
                 raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
+            std::size_t len = 0;
+            unsigned char* sliced = slices != nullptr ? sliced_block(raw, *slices, &len) : nullptr;
+            if (sliced != nullptr) {
+                visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)), sliced, len);
+                pfree(sliced);
+                continue;
+            }
             bytea* data = DatumGetByteaPP(raw);
             visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)),
                   reinterpret_cast<const unsigned char*>(VARDATA_ANY(data)),
                   VARSIZE_ANY_EXHDR(data));
             if (reinterpret_cast<Pointer>(data) != DatumGetPointer(raw)) pfree(data);
         }
-        SPI_freetuptable(got);
+        index_endscan(scan);
         CHECK_FOR_INTERRUPTS();
     }
+    ExecDropSingleTupleTableSlot(slot);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
 }
 
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
-               const Datum* part, BlockVisit visit, void* ctx) {
+               const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices) {
     const HierBand& b = h->bands.band[band];
     auto* ranges =
         static_cast<HierBlockRange*>(palloc(sizeof(HierBlockRange) * hier_block_ranges_cap(b)));
     const std::size_t n = hier_block_ranges(b, box, ring, ranges);
-    fetch_blocks(h, members, band, ranges, n, part, visit, ctx);
+    fetch_blocks(h, members, band, ranges, n, part, visit, ctx, slices);
     pfree(ranges);
 }
 

@@ -1,6 +1,7 @@
 // What the readers of a stored cluster hierarchy share (hierarchy_read.cpp): the session's cache
-// of a hierarchy's shape and plans, the fetch of block rows by primary key, a growing list of
-// nodes, and the output of a cluster_node row. All of it runs inside SPI (SPI_connect first).
+// of a hierarchy's shape and tables, the fetch of block rows by primary key (an index scan of
+// its own: no SPI, no plan), a growing list of nodes, and the output of a cluster_node row.
+// hier_lookup runs inside SPI (SPI_connect first).
 #pragma once
 
 #include "hierarchy_pack.hpp"
@@ -16,6 +17,14 @@ extern "C" {
 
 namespace geocluster::pg {
 
+// Where a block table's rows are: its primary key index and the attribute numbers of its columns
+// (block, data, part; band only in the nodes table), as the table says now.
+struct HierBlockTable {
+    Oid rel, index;
+    AttrNumber block_att, data_att;
+    int part_key;  // the index column of part (1-based), 0 when not partitioned
+};
+
 // What a session keeps per hierarchy.
 struct HierCacheEntry {
     Oid handle;  // hash key
@@ -24,8 +33,7 @@ struct HierCacheEntry {
     int max_zoom;
     HierBands bands;
     bool partitioned;
-    SPIPlanPtr nodes_plan[2];    // [0] every partition, [1] one
-    SPIPlanPtr members_plan[2];  // likewise
+    HierBlockTable nodes_table, members_table;
 };
 
 // The session's entry for a hierarchy, (re)filled from its metadata when needed (22023 when
@@ -35,13 +43,22 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid);
 // Called with each fetched block row; may ereport.
 using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char* data,
                             std::size_t len);
+// A reader that decodes blocks with a box (hier_node_block_next_in, or next_marker_in with
+// any_zoom): a block kept out of line is then fetched in slices, its header and index and the
+// chunks the box keeps (hier_node_block_kept_chunks); visit gets a buffer of the block's size
+// where only those bytes are filled.
+struct BoxSlices {
+    HierBlockBox box;
+    bool any_zoom;
+};
 // The rows of band's blocks (or of the member blocks) in the ranges, of every partition or, with
 // part, of that partition value's.
 void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlockRange* ranges,
-                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx);
+                  std::size_t n_ranges, const Datum* part, BlockVisit visit, void* ctx,
+                  const BoxSlices* slices = nullptr);
 // The same for the blocks of band covering box plus ring blocks around it.
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
-               const Datum* part, BlockVisit visit, void* ctx);
+               const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices = nullptr);
 
 // Calls f(record) for every record of a node block (a malformed block is an ERROR).
 template <typename F>

@@ -5,7 +5,8 @@
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes (or
 // lists) again gives back exactly the input bytes. The box filters (next_in by centre,
 // next_marker_in by a single marker's position) keep what a full decode filtered by the same box
-// keeps.
+// keeps, reading only the header, the chunk index and the chunks hier_node_block_kept_chunks
+// names (the other bytes garbage, as in a block fetched in slices).
 //
 // Input: byte 0 chooses the reader (even: node block, odd: member block); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
@@ -21,6 +22,33 @@ using namespace geocluster;
 
 void check(bool ok) {
     if (!ok) std::abort();
+}
+
+// The block as a reader fetching slices sees it (BoxSlices in src/pg): its header and chunk
+// index, and the chunks the box keeps; every other byte garbage.
+std::vector<unsigned char> sliced(const unsigned char* data, std::size_t len,
+                                  const HierBlockBox& box, bool any_zoom) {
+    std::vector<unsigned char> out(len, 0xa5);
+    std::size_t header = 0;
+    check(hier_node_block_header_bytes(data, len, &header) == Status::Ok && header > 0 &&
+          header <= len);
+    std::memcpy(out.data(), data, header);
+    HierNodeBlockReader r;
+    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    struct Copy {
+        const unsigned char* from;
+        unsigned char* to;
+        std::size_t len;
+    } c{data, out.data(), len};
+    check(hier_node_block_kept_chunks(
+              r, data, box, any_zoom,
+              [](void* ctx, std::size_t off, std::size_t n) {
+                  auto* k = static_cast<Copy*>(ctx);
+                  check(off + n <= k->len);
+                  std::memcpy(k->to + off, k->from + off, n);
+              },
+              &c) == Status::Ok);
+    return out;
 }
 
 void nodes(const unsigned char* data, std::size_t len) {
@@ -52,7 +80,9 @@ void nodes(const unsigned char* data, std::size_t len) {
             ((d.lon >= box.west1 && d.lon <= box.east1) ||
              (d.lon >= box.west2 && d.lon <= box.east2)))
             want.push_back(d);
-    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    // (read from the slices a reader would fetch: the chunk index keeps what the box needs)
+    const std::vector<unsigned char> part = sliced(data, len, box, false);
+    check(hier_node_block_open(part.data(), len, &r) == Status::Ok);
     std::size_t k = 0;
     while (hier_node_block_next_in(&r, box, &n, &s)) {
         check(k < want.size() && n.slot == want[k].slot &&
@@ -68,7 +98,8 @@ void nodes(const unsigned char* data, std::size_t len) {
             ((d.min_lon >= box.west1 && d.min_lon <= box.east1) ||
              (d.min_lon >= box.west2 && d.min_lon <= box.east2)))
             want.push_back(d);
-    check(hier_node_block_open(data, len, &r) == Status::Ok);
+    const std::vector<unsigned char> markers_part = sliced(data, len, box, true);
+    check(hier_node_block_open(markers_part.data(), len, &r) == Status::Ok);
     k = 0;
     while (hier_node_block_next_marker_in(&r, box, &n, &s)) {
         check(k < want.size() && n.slot == want[k].slot && n.id == want[k].id &&

@@ -292,6 +292,22 @@ SET ROLE geocluster_hier_owner;
 SELECT cluster_hierarchy_rebuild('"odd Sch"."Mark ers_clusters_2"');
 RESET ROLE;
 
+-- ---- a session's readers follow rebuilds and re-creations --------------------------------------
+-- The readers keep each hierarchy's tables and primary key indexes per session (hierarchy_read.cpp);
+-- a rebuild makes new indexes, a re-creation new tables: read in the same session, never stale.
+CREATE TABLE "odd Sch".again (id bigint PRIMARY KEY, lat float8, lon float8);
+INSERT INTO "odd Sch".again SELECT g, (g % 50)::float8, (g / 50)::float8 FROM generate_series(1, 500) g;
+SELECT cluster_hierarchy_create('"odd Sch".again', 'lat', 'lon', 'id') IS NOT NULL AS created;
+SELECT sum(count) AS before FROM cluster_viewport('"odd Sch".again_clusters', -90, -180, 90, 180, 3);
+SELECT cluster_hierarchy_rebuild('"odd Sch".again_clusters') IS NOT NULL AS rebuilt;
+SELECT sum(count) AS after_rebuild FROM cluster_viewport('"odd Sch".again_clusters', -90, -180, 90, 180, 3);
+SELECT cluster_hierarchy_drop('"odd Sch".again_clusters');
+INSERT INTO "odd Sch".again SELECT g, 10, 10 FROM generate_series(501, 700) g;
+SELECT cluster_hierarchy_create('"odd Sch".again', 'lat', 'lon', 'id') IS NOT NULL AS created;
+SELECT sum(count) AS after_recreate FROM cluster_viewport('"odd Sch".again_clusters', -90, -180, 90, 180, 3);
+SELECT cluster_hierarchy_drop('"odd Sch".again_clusters');
+DROP TABLE "odd Sch".again;
+
 -- ---- drop leaves nothing behind ------------------------------------------------------------------
 SELECT cluster_hierarchy_drop('"odd Sch"."Mark ers_clusters"');
 SELECT cluster_hierarchy_drop('"odd Sch"."Mark ers_clusters_2"');

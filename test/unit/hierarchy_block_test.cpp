@@ -271,11 +271,11 @@ TEST(HierarchyBlock, DamagedBytes) {
             }
         }
     }
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0}, &back));        // unknown version
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0x80, 0}, &back));  // overlong count
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 5, 4, 0}, &back));        // zooms reversed
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 25, 0}, &back));  // beyond kHierMaxZoom
-    EXPECT_EQ(Status::Ok, decode({1, 0, 24, 0}, &back));
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0}, &back));        // unknown version
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0x80, 0}, &back));  // overlong count
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 5, 4, 0}, &back));        // zooms reversed
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 25, 0}, &back));  // beyond kHierMaxZoom
+    EXPECT_EQ(Status::Ok, decode({2, 0, 24, 0}, &back));
 }
 
 // next_in keeps exactly the records a full decode would keep for the box, whatever the box
@@ -341,6 +341,123 @@ TEST(HierarchyBlock, BoxFilterKeepsWhatAFullDecodeKeeps) {
         while (hier_node_block_next_in(&r, box, &n, &s)) {
         }
         EXPECT_EQ(Status::HierarchyBlockCorrupt, s);
+    }
+}
+
+// A block of more than kHierChunkRecords records has a chunk index: runs of records with the
+// zooms and the grid box they span. A box reader skips the chunks it cannot keep from and reads
+// only the others (hier_node_block_kept_chunks names their bytes: a block fetched in slices
+// holds nothing else), and keeps exactly what a full decode keeps. Every byte of the index is
+// checked against the records: changed, the block is corrupt.
+TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
+    std::mt19937_64 rng(29);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int round = 0; round < 40; ++round) {
+        std::vector<HierBlockNode> nodes;
+        const int n = 65 + static_cast<int>(rng() % 700);
+        // (every position clipped to the world only in the last rounds: the bounds of a box
+        // there are exact, the records on one line)
+        const bool inner = round < 30;
+        const double lat0 = inner ? unit(rng) * 160 - 80 : unit(rng) * 170 - 85;
+        const double lon0 = inner ? unit(rng) * 340 - 175 : unit(rng) * 350 - 175;
+        for (int i = 0; i < n; ++i) {  // zoom by zoom, each zoom west to east, as the build
+            const int zoom = 3 + 4 * i / n;
+            const double lat = lat0 + (unit(rng) - 0.5) * 4;
+            const double lon = lon0 + 5 * static_cast<double>(i % (n / 4 + 1)) / n + unit(rng) / 64;
+            HierBlockNode d =
+                single(static_cast<std::uint32_t>(i + (i > n / 2 ? 7 : 0)),
+                       std::max(-90.0, std::min(90.0, lat)), std::max(-180.0, std::min(180.0, lon)),
+                       i, 1000 + i / 3, zoom, 6 + static_cast<int>(rng() % 3));
+            if (rng() % 5 == 0) {
+                HierBlockNode m = multi(rng, d.slot);
+                m.zoom_min = d.zoom_min;
+                m.zoom_max = d.zoom_max;
+                m.expansion_zoom =
+                    m.zoom_max == 8 ? 9 + static_cast<int>(rng() % 3) : m.zoom_max + 1;
+                m.lat = d.lat;
+                m.lon = d.lon;
+                d = m;
+            }
+            nodes.push_back(d);
+        }
+        const auto bytes = encode(nodes, 3, 8);
+        std::vector<HierBlockNode> all;
+        ASSERT_EQ(Status::Ok, decode(bytes, &all));
+        ASSERT_EQ(nodes.size(), all.size());
+        for (std::size_t i = 0; i < all.size(); ++i) expect_same(nodes[i], all[i]);
+        for (int b = 0; b < 20; ++b) {
+            const double w = 0.05 + unit(rng) * 2;
+            const double west = lon0 + unit(rng) * 1.5;
+            const HierBlockBox box{
+                3 + static_cast<int>(rng() % 6), lat0 - w, lat0 + w / 2, west, west + w, 1, 0};
+            for (bool markers : {false, true}) {
+                std::vector<HierBlockNode> want, got;
+                for (const auto& d : all) {
+                    const double lat = markers ? d.min_lat : d.lat,
+                                 lon = markers ? d.min_lon : d.lon;
+                    if ((markers ? d.count == 1
+                                 : box.zoom >= d.zoom_min && box.zoom <= d.zoom_max) &&
+                        lat >= box.south && lat <= box.north && lon >= box.west1 &&
+                        lon <= box.east1)
+                        want.push_back(d);
+                }
+                // Only the header, the index and the chunks it names: the rest is garbage.
+                HierNodeBlockReader r;
+                ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
+                std::size_t header = 0;
+                ASSERT_EQ(Status::Ok,
+                          hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
+                std::vector<unsigned char> sparse(bytes.size(), 0xff);
+                std::copy(bytes.begin(), bytes.begin() + static_cast<long>(header), sparse.begin());
+                struct Copy {
+                    const std::vector<unsigned char>* from;
+                    std::vector<unsigned char>* to;
+                    std::size_t bytes;
+                } c{&bytes, &sparse, 0};
+                ASSERT_EQ(Status::Ok, hier_node_block_kept_chunks(
+                                          r, bytes.data(), box, markers,
+                                          [](void* ctx, std::size_t off, std::size_t len) {
+                                              auto* k = static_cast<Copy*>(ctx);
+                                              std::copy(
+                                                  k->from->begin() + static_cast<long>(off),
+                                                  k->from->begin() + static_cast<long>(off + len),
+                                                  k->to->begin() + static_cast<long>(off));
+                                              k->bytes += len;
+                                          },
+                                          &c));
+                ASSERT_EQ(Status::Ok, hier_node_block_open(sparse.data(), sparse.size(), &r));
+                HierBlockNode d;
+                Status s;
+                while (markers ? hier_node_block_next_marker_in(&r, box, &d, &s)
+                               : hier_node_block_next_in(&r, box, &d, &s))
+                    got.push_back(d);
+                ASSERT_EQ(Status::Ok, s);
+                ASSERT_EQ(want.size(), got.size()) << "round " << round << " markers " << markers;
+                for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(want[i].slot, got[i].slot);
+                if (w < 0.2 && !markers && n > 400 && inner) {
+                    EXPECT_LT(c.bytes, bytes.size() - header) << "a small box reads every chunk";
+                }
+            }
+        }
+        // Any index byte changed: corrupt, or (a chunk's first slot or grid corner, which its
+        // records' slots and positions follow) other records that encode to exactly those
+        // bytes: the index is canonical.
+        std::size_t header = 0;
+        ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
+        for (std::size_t i = 4; i < header; ++i) {
+            auto damaged = bytes;
+            damaged[i] ^= 0x01;
+            std::vector<HierBlockNode> other;
+            if (decode(damaged, &other) == Status::Ok) {
+                EXPECT_EQ(damaged, encode(other, 3, 8)) << "index byte " << i;
+                bool same = other.size() == all.size();
+                for (std::size_t k = 0; same && k < all.size(); ++k)
+                    same = other[k].slot == all[k].slot && same_bits(other[k].lat, all[k].lat) &&
+                           same_bits(other[k].lon, all[k].lon) &&
+                           other[k].parent_id == all[k].parent_id;
+                EXPECT_FALSE(same) << "index byte " << i;
+            }
+        }
     }
 }
 

@@ -405,7 +405,7 @@ TEST(HierarchyPack, FullBlockIsRefused) {
               hierarchy_build(m.data(), m.size(), 60, 16, next.data(), a, kNoCancel, &b));
     const HierBands bands = hier_bands(16);
     // Band 2's block of the pair has handed out all its slots already.
-    HierSlotCounter full{std::uint64_t{2} << 56 | hier_block_of(10, 10, 20),
+    HierSlotCounter full{std::uint64_t{2} << 56 | hier_block_of(bands.band[2].block_zoom, 10, 20),
                          std::uint64_t{1} << hier_slot_bits(bands.band[2])};
     HierSlotCounter* v = static_cast<HierSlotCounter*>(a.alloc(a.ctx, sizeof full));
     *v = full;

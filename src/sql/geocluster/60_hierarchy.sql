@@ -20,7 +20,7 @@
 -- refused by the event triggers of 61_hierarchy_guard.sql. cluster_hierarchy_nodes and
 -- cluster_hierarchy_members decode the whole of a hierarchy.
 --
--- Bands (zooms/block zoom, clipped to max_zoom): 0-6/1, 7-10/5, 11-16/10, 17-24/13. A node is
+-- Bands (zooms/block zoom, clipped to max_zoom): 0-6/1, 7-10/5, 11-16/9, 17-24/13. A node is
 -- stored once per band for the zooms over which it is the same cluster; cluster_id =
 -- zoom << 47 | block << (47 - 2 * block zoom) | slot, below 2^52, unique across partitions.
 -- Readers fetch block rows by primary key (band, block[, part]): a viewport reads the blocks
@@ -366,8 +366,9 @@ BEGIN
                                                  id_column, radius_px, max_zoom, partition_column);
     h := format('%I.%I', nsp, nodes)::regclass;
     PERFORM @extschema@.cluster_hierarchy_fill(h, false);
-    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (band, block%s)', nsp, nodes, part_key);
-    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (block%s)', nsp, nodes || '_members', part_key);
+    -- (fillfactor 100: block rows are written once, and replaced whole, never inserted between)
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (band, block%s) WITH (fillfactor = 100)', nsp, nodes, part_key);
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (block%s) WITH (fillfactor = 100)', nsp, nodes || '_members', part_key);
     FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members', nodes || '_meta'] LOOP
         EXECUTE format('ANALYZE %I.%I', nsp, t);
         EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, t,
