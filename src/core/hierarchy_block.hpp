@@ -1,6 +1,7 @@
 // The packed storage of a cluster hierarchy (docs/hierarchy-storage.md): the byte format of one
-// block of nodes and of one block of leaf member lists, encoded and decoded here, outside the
-// server, so that the format is unit-tested and fuzzed on its own.
+// block of nodes, encoded and decoded here, outside the server, so that the format is
+// unit-tested and fuzzed on its own. (A hierarchy's members table holds node blocks too: each
+// marker of a multi-marker leaf as a single-marker record whose parent is its leaf.)
 //
 // A node block holds the nodes of one (zoom band, block tile) of a hierarchy: every node whose
 // centre was in that tile when it was made. A node is stored once for the whole range of zooms
@@ -8,9 +9,6 @@
 // where it merges, a cluster down to where it absorbs another. Records are in slot order; a
 // node's slot is its place in the block for life (the low bits of its cluster_id), so records
 // are never renumbered, and a block may have gaps where nodes were removed.
-//
-// A member block lists, for the multi-marker leaves (max_zoom clusters) of one block, the ids
-// of their markers in ascending order. A single-marker leaf needs no list: its node holds the id.
 //
 // Encoding (version 2), all integers LEB128 varints, signed ones zigzagged:
 //   node block:   version byte, the block's first zoom (a byte), its last zoom | kZoomOrdered
@@ -44,8 +42,6 @@
 //     only the chunks alive at its zoom whose grid box meets the box (hier_node_block_next_in);
 //     the entries are exactly what the records span (a decoder checks each chunk it reads), so
 //     the encoding stays canonical.
-//   member block: version byte, list count, then per list: leaf slot - previous - 1, id count,
-//     the first id, then each next id minus the previous minus 1 (ids strictly ascending).
 // Bit deltas keep every double exact, whatever its value; records sorted by centre give small
 // deltas, which is where the bytes are saved.
 //
@@ -100,9 +96,8 @@ constexpr unsigned char kZoomOrdered = 0x80;  // in the last-zoom byte (above)
 // The bytes one record takes at most (hier_node_block_bound).
 constexpr std::size_t kHierBlockMaxRecordBytes = 256;
 
-// Bytes enough to encode n records (nodes or member lists with n ids in all, plus their lists).
+// Bytes enough to encode n records.
 std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept;
-std::size_t hier_member_block_bound(std::size_t n_lists, std::size_t n_ids) noexcept;
 
 // Encodes n nodes of a block of zooms zoom_lo..zoom_hi (every node's zooms within them) into out
 // (at least hier_node_block_bound(n) bytes); *len gets the bytes written. Slots must be strictly
@@ -184,35 +179,5 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
 // viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed.
 bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
                                     HierBlockNode* out, Status* status) noexcept;
-
-// Member lists: leaf slot and its ids, ascending.
-struct HierMemberList {
-    std::uint32_t leaf_slot;
-    const std::int64_t* ids;  // encode: n_ids ids, strictly ascending
-    std::uint32_t n_ids;      // >= 1
-};
-// Encodes n lists (leaf slots strictly ascending, ids strictly ascending, at least one each;
-// else Internal) into out (hier_member_block_bound bytes).
-Status hier_member_block_encode(const HierMemberList* lists, std::size_t n, unsigned char* out,
-                                std::size_t* len) noexcept;
-
-// A decoder over one member block: each list's slot and id count, then its ids one by one.
-struct HierMemberBlockReader {
-    const unsigned char* p;
-    const unsigned char* end;
-    std::uint64_t lists_left;
-    std::uint64_t ids_left;  // of the current list
-    std::int64_t prev_slot;
-    std::int64_t prev_id;
-    bool first_pending;  // the current list's first id is prev_id, not yet handed out
-};
-Status hier_member_block_open(const unsigned char* data, std::size_t len,
-                              HierMemberBlockReader* r) noexcept;
-// The next list's leaf slot and id count, skipping what is left of the current one; false at
-// the end or on a malformation (*status says which).
-bool hier_member_block_next_list(HierMemberBlockReader* r, std::uint32_t* leaf_slot,
-                                 std::uint32_t* n_ids, Status* status) noexcept;
-// The current list's next id; false when the list is done or on a malformation.
-bool hier_member_block_next_id(HierMemberBlockReader* r, std::int64_t* id, Status* status) noexcept;
 
 }  // namespace geocluster

@@ -1,6 +1,5 @@
-// The varints of a cluster hierarchy's packed blocks (hierarchy_block.hpp has the format),
-// shared by the node block codec (hierarchy_block.cpp) and the member block codec
-// (hierarchy_block_members.cpp). Internal to the core.
+// The varints of a cluster hierarchy's packed blocks (hierarchy_block.hpp has the format), for
+// the node block codec (hierarchy_block.cpp). Internal to the core.
 #pragma once
 
 #include "core.hpp"
