@@ -17,6 +17,12 @@ namespace cluster_internal {
 namespace finalize {
 
 Item Finalizer::item_sum(std::uint32_t i, std::uint64_t* members) const noexcept {
+    if (items_.sum != nullptr) {
+        Item it = items_.sum[i];
+        it.rank = items_.rank[i];
+        *members = 1;
+        return it;
+    }
     const std::uint32_t first = items_.head[i];
     Item it = in_.items != nullptr ? in_.items[first] : item_from_bin(in_.st->bins[first]);
     std::uint64_t m = 1;
@@ -44,6 +50,11 @@ Status Finalizer::get_item_arrays() noexcept {
     carve(&items_.next, in_.n, &at);
     carve(&items_.state, n, &at);
     carve(&items_.mark, n, &at);
+    if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order allocates it
+        const Allocator& a = mem_.allocator();
+        items_.sum = static_cast<Item*>(a.alloc(a.ctx, n * sizeof(Item) + 1));
+        if (items_.sum == nullptr) return Status::OutOfMemory;
+    }
     return Status::Ok;
 }
 

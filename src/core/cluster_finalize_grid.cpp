@@ -38,8 +38,7 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
     for (std::uint32_t i = 0; i < items_.n; ++i) {
         if (items_.state[i] != kDirty) continue;
         std::uint64_t members = 0;
-        Centre c;
-        centre_of(item_sum(i, &members), &c);
+        const Centre c = exact_centre(i, &members);
         dirty[k] = i;
         pos[k++] = Pos{c.x, c.y};
         if (canceled(members)) {

@@ -211,6 +211,9 @@ class Finalizer {
         items_.count = nullptr;
         items_.rank = items_.head = items_.next = nullptr;
         items_.state = items_.mark = nullptr;
+        const Allocator& a = mem_.allocator();
+        if (items_.sum != nullptr) a.release(a.ctx, items_.sum);
+        items_.sum = nullptr;
         release_index();
     }
     void release_index() noexcept { put(index_.starts, index_.n_starts); }
@@ -257,12 +260,14 @@ class Finalizer {
     }
     // Item i, added up from its members (*members: how many, for the poll).
     Item item_sum(std::uint32_t i, std::uint64_t* members) const noexcept;
-    Centre exact_centre(std::uint32_t i) const noexcept;
-    // Item i takes item j: one ring, one count, the smaller rank.
+    // Item i's exact centre (*members, when given: the members added up for it, for the poll).
+    Centre exact_centre(std::uint32_t i, std::uint64_t* members = nullptr) const noexcept;
+    // Item i takes item j: one ring, one count, the smaller rank (and the sum, when kept).
     void join(std::uint32_t i, std::uint32_t j) noexcept {
         items_.count[i] += items_.count[j];
         items_.rank[i] = std::min(items_.rank[i], items_.rank[j]);
         std::swap(items_.next[items_.head[i]], items_.next[items_.head[j]]);
+        if (items_.sum != nullptr) item_add(items_.sum[i], items_.sum[j]);
     }
 
     template <typename PosOf>
@@ -295,6 +300,7 @@ class Finalizer {
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
+    Status sums_in_order(const OutputOrder& order) noexcept;
 
     Input in_;
     Geometry geo_;

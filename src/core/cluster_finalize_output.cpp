@@ -8,16 +8,19 @@ namespace geocluster {
 namespace cluster_internal {
 namespace finalize {
 
-// Item i's exact centre: of its bin alone when it has one (the usual tie: lone markers on one
-// row), without adding up an item.
-Centre Finalizer::exact_centre(std::uint32_t i) const noexcept {
+// Item i's exact centre: from its kept sum, or of its bin alone when it has one (the usual tie:
+// lone markers on one row), without adding up an item.
+Centre Finalizer::exact_centre(std::uint32_t i, std::uint64_t* members) const noexcept {
     Centre c;
-    if (in_.items == nullptr && items_.next[items_.head[i]] == items_.head[i]) {
+    std::uint64_t m = 1;
+    if (items_.sum != nullptr) {
+        centre_of(items_.sum[i], &c);
+    } else if (in_.items == nullptr && items_.next[items_.head[i]] == items_.head[i]) {
         centre_of_bin(in_.st->bins[items_.head[i]], &c);
     } else {
-        std::uint64_t members = 0;
-        centre_of(item_sum(i, &members), &c);
+        centre_of(item_sum(i, &m), &c);
     }
+    if (members != nullptr) *members = m;
     return c;
 }
 
@@ -64,7 +67,7 @@ Status Finalizer::output_order(OutputOrder* order) noexcept {
             key = x_bits == 64 ? (c.qx - qx_min) >> x_shift
                                : (c.qy - qy_min) << x_bits | (c.qx - qx_min) >> x_shift;
         } else {
-            centre_of(item_sum(i, &members), &c);
+            c = exact_centre(i, &members);
             key = (max_count - items_.count[i]) << y_bits | c.qy >> y_shift;
         }
         order->entries[n++] = OutEntry{key, i, 0};
@@ -181,16 +184,58 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
 }
 
 // The clusters as items in output order, and the cluster of every input (bin, or given item),
-// into *in_.items_out.
+// into *in_.items_out: the kept sums, put in output order where they are (sums_in_order).
 Status Finalizer::emit_items() noexcept {
-    Item* items = nullptr;
-    std::uint32_t n = 0;
+    const Allocator& a = mem_.allocator();
+    OutputOrder order;
+    Status s = output_order(&order);
     std::uint32_t* of_input = nullptr;
-    const Status s = emit_order(
-        &items, &n, &of_input, [](const Item& sum, Item* o) noexcept { *o = sum; },
-        [](std::uint32_t, std::uint32_t k) noexcept { return k; });
-    if (s != Status::Ok) return s;
-    *in_.items_out = ItemClusters{items, n, of_input, in_.n};
+    if (s == Status::Ok) {
+        of_input = static_cast<std::uint32_t*>(
+            a.alloc(a.ctx, std::size_t{in_.n} * sizeof(std::uint32_t) + 1));
+        if (of_input == nullptr) s = Status::OutOfMemory;
+    }
+    for (std::uint32_t k = 0; k < order.n && s == Status::Ok; ++k) {
+        const std::uint32_t i = order.sorted[k].item;
+        std::uint32_t u = items_.head[i];
+        do {
+            of_input[u] = k;
+            u = items_.next[u];
+        } while (u != items_.head[i]);
+        if (canceled(1)) s = Status::Canceled;
+    }
+    if (s == Status::Ok) s = sums_in_order(order);
+    put(order.entries_tmp, order.n);
+    put(order.entries, order.n);
+    if (s != Status::Ok) {
+        if (of_input != nullptr) a.release(a.ctx, of_input);
+        return s;
+    }
+    *in_.items_out = ItemClusters{items_.sum, order.n, of_input, in_.n};
+    items_.sum = nullptr;  // the output's now
+    return Status::Ok;
+}
+
+// Moves the live items' sums, with their ranks, to their places in the output order (k-th
+// cluster at items_.sum[k]) by following the permutation's cycles in place: each swap puts one
+// sum where it belongs, and a dead item's room takes whatever comes. The ranks' array is reused
+// for each item's place, the states travel with the sums.
+Status Finalizer::sums_in_order(const OutputOrder& order) noexcept {
+    std::uint32_t* const place = items_.rank;
+    for (std::uint32_t k = 0; k < order.n; ++k) {
+        const std::uint32_t i = order.sorted[k].item;
+        items_.sum[i].rank = items_.rank[i];
+        place[i] = k;
+    }
+    for (std::uint32_t p = 0; p < items_.n; ++p) {
+        while (items_.state[p] != kDead && place[p] != p) {
+            const std::uint32_t q = place[p];
+            std::swap(items_.sum[p], items_.sum[q]);
+            std::swap(place[p], place[q]);
+            std::swap(items_.state[p], items_.state[q]);
+        }
+        if (canceled(1)) return Status::Canceled;
+    }
     return Status::Ok;
 }
 

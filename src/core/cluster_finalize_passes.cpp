@@ -214,12 +214,15 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     }
     for (std::uint32_t b = 0; b < in_.n; ++b) {
         const std::uint32_t i = unit_item[b];
-        items_.count[i] += in_.st->bins[b].count;
+        const Bin& bin = in_.st->bins[b];
+        items_.count[i] += bin.count;
         if (items_.head[i] == kNone) {
             items_.head[i] = items_.next[b] = b;
+            if (items_.sum != nullptr) items_.sum[i] = item_from_bin(bin);
         } else {
             items_.next[b] = items_.next[items_.head[i]];
             items_.next[items_.head[i]] = b;
+            if (items_.sum != nullptr) item_add_bin(items_.sum[i], bin);
         }
         if (canceled(1)) return Status::Canceled;
     }
@@ -335,6 +338,7 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
         items_.state[i] = kDirty;
         items_.mark[i] = kOut;
     }
+    if (items_.sum != nullptr) std::memcpy(items_.sum, in_.items, std::size_t{in_.n} * sizeof(Item));
     s = rank_items();
     if (s != Status::Ok) return s;
     grid_.n = 0;

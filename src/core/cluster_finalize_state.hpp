@@ -126,6 +126,10 @@ struct Items {
     std::uint32_t* next = nullptr;   // by unit: the next member of its item's ring
     std::uint8_t* state = nullptr;   // kClean / kDirty / kDead
     std::uint8_t* mark = nullptr;    // this pass: kOut / kCandidate / kDone
+    // When the clusters are wanted as items (Input::items_out): every item's sum, kept up to date
+    // by each join, so that a centre or an output item never walks its ring again. Allocated like
+    // the output (it becomes the output: emit_items permutes it in place), not scratch.
+    Item* sum = nullptr;
 };
 
 // A pass's seed order: grid rows, allocated by seed_order, released by the pass.
