@@ -278,6 +278,7 @@ class Finalizer {
     Status first_pass_rings(FirstPass* first, bool* any_dirty) noexcept;
     Status first_pass_items(bool* absorbed) noexcept;
     Status rank_items() noexcept;
+    Status rank_items_at(Pos* pos) noexcept;
     template <typename T, typename Sort, typename Row>
     Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
                            SeedOrder* order) noexcept;
@@ -289,7 +290,7 @@ class Finalizer {
     Status index_grid() noexcept;
     template <typename F>
     std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
-    Status pass(bool* absorbed) noexcept;
+    Status pass(bool* absorbed, bool grid_ready = false) noexcept;
     Status pass_candidates(std::uint32_t n_dirty, std::uint32_t* n_seeds,
                            std::uint64_t* max_count) noexcept;
     Status pass_absorb(const SeedOrder& order, bool* any) noexcept;
