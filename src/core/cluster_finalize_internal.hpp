@@ -216,7 +216,12 @@ class Finalizer {
         items_.sum = nullptr;
         release_index();
     }
-    void release_index() noexcept { put(index_.starts, index_.n_starts); }
+    void release_index() noexcept {
+        put(index_.starts, index_.n_starts);
+        for (GridCursor& c : index_.cursor) c.at = nullptr;
+        index_.row_lo = 1;
+        index_.row_hi = 0;
+    }
     bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
     std::uint64_t col_of(double x) const noexcept {
         return static_cast<std::uint64_t>(x / geo_.cell);
@@ -290,6 +295,8 @@ class Finalizer {
     Status index_grid() noexcept;
     template <typename F>
     std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
+    void rows_start(std::uint64_t lo, std::uint64_t hi, double* y_lo, double* y_hi) noexcept;
+    const GridCursor& seek(std::uint64_t col, double y) noexcept;
     Status pass(bool* absorbed, bool grid_ready = false) noexcept;
     Status pass_candidates(std::uint32_t n_dirty, std::uint32_t* n_seeds,
                            std::uint64_t* max_count) noexcept;
@@ -443,19 +450,13 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
             }
             // The run's entries of column col, rows row_lo .. row_hi, found by comparing
             // positions with where the column and rows start: no division per comparison.
-            const std::uint64_t run = (col - index_.box_col) >> index_.col_shift;
-            const GridEntry* end = grid_.entries + index_.starts[run + 1];
-            const double x_lo = cell_start(col), x_hi = cell_start(col + 1);
-            if (y_lo < 0.0) {
-                y_lo = cell_start(row_lo);
-                y_hi = cell_start(row_hi + 1);
-            }
-            const GridEntry* it =
-                std::lower_bound(static_cast<const GridEntry*>(grid_.entries + index_.starts[run]),
-                                 end, y_lo, [x_lo, x_hi](const GridEntry& e, double y) noexcept {
-                                     return e.x < x_lo || (e.x < x_hi && e.y < y);
-                                 });
-            for (; it != end && it->x < x_hi && it->y < y_hi; ++it) {
+            if (y_lo < 0.0) rows_start(row_lo, row_hi, &y_lo, &y_hi);
+            const GridCursor& cur = seek(col, y_lo);
+            const GridEntry* it = cur.at;
+            const GridEntry* end =
+                grid_.entries +
+                index_.starts[((col - index_.box_col) >> index_.col_shift) + 1];
+            for (; it != end && it->x < cur.x_hi && it->y < y_hi; ++it) {
                 visit(*it);
                 ++visited;
             }

@@ -107,11 +107,25 @@ struct Grid {
 // viewport): b = (column - box_col) * box_rows + (row - box_row). Otherwise (sparse data) coarse
 // columns: box_rows = 0, and b = (column - box_col) >> col_shift, a run of columns sorted by
 // (column, row) that a query searches.
+//
+// Coarse columns remember, per column (four, by the column's low bits), where the column's cells
+// start and end (cell_start's divisions) and the last query's first entry in it: consecutive
+// seeds are mostly neighbours, so the next query of that column searches forward from there
+// instead of the whole run. The rows' starts likewise, for the last query's rows.
+struct GridCursor {
+    std::uint64_t col = 0;
+    double x_lo = 0, x_hi = 0;  // where col and col + 1 start
+    double y = 0;               // the last search's row start ...
+    const GridEntry* at = nullptr;  // ... and its answer (null: nothing remembered)
+};
 struct GridIndex {
     std::uint32_t* starts = nullptr;
     std::uint64_t n_starts = 0;
     std::uint64_t box_col = 0, box_row = 0, box_cols = 0, box_rows = 0;
     int col_shift = 0;
+    GridCursor cursor[4];
+    std::uint64_t row_lo = 1, row_hi = 0;  // rows whose starts are y_lo, y_hi + 1's (lo > hi: none)
+    double y_lo = 0, y_hi = 0;
 };
 
 // The items, one allocation carved into arrays (Finalizer::get_item_arrays), by item number, but
