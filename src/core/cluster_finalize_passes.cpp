@@ -333,21 +333,20 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
     Status s = get_item_arrays();
     if (s != Status::Ok) return s;
     for (std::uint32_t i = 0; i < in_.n; ++i) {
-        items_.head[i] = items_.next[i] = i;
-        items_.count[i] = in_.items[i].count;
+        items_.next[i] = i;
         items_.state[i] = kDirty;
         items_.mark[i] = kOut;
     }
-    if (items_.sum != nullptr) std::memcpy(items_.sum, in_.items, std::size_t{in_.n} * sizeof(Item));
     s = rank_items();
     if (s != Status::Ok) return s;
     grid_.holds = GridHolds::kItems;
     return pass(absorbed, true);
 }
 
-// items_.rank[i]: the position of item i in the order (cell of its centre, given rank), and the
-// grid: every item at its centre, in that order, which is by cell as the grid must be (so the
-// first pass neither computes the centres again nor sorts them again).
+// The items, numbered in the order (cell of the centre, given rank), their rank that number, and
+// the grid: every item at its centre, in that order, which is by cell as the grid must be (so the
+// first pass neither computes the centres again nor sorts them again). Numbered so, the items'
+// arrays are read in about the grid's order by the queries and the seed orders, not at random.
 Status Finalizer::rank_items() noexcept {
     Pos* pos = nullptr;
     if (get(&pos, in_.n) != Status::Ok) return Status::OutOfMemory;
@@ -382,10 +381,13 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
         }
         if (canceled(1)) return Status::Canceled;
     }
-    // Item i takes rank k, its entry the k-th place in the grid.
+    // Given item i becomes item k, of rank k, the k-th entry of the grid.
     const auto place = [this, pos](std::uint32_t i, std::uint32_t k) noexcept {
-        items_.rank[i] = k;
-        grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, i, 0};
+        items_.rank[k] = k;
+        items_.count[k] = in_.items[i].count;
+        items_.head[k] = i;
+        if (items_.sum != nullptr) items_.sum[k] = in_.items[i];
+        grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, k, 0};
     };
     const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(row_max - row_min);
     const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
