@@ -155,13 +155,13 @@ void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept {
 namespace cluster_internal {
 
 Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemClusters* out,
-                              ClusterFinalizeStats* stats) noexcept {
+                              ClusterFinalizeStats* stats, ItemOrder order) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
     const Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
-        const Status r = f.run_to_items(out);
+        const Status r = f.run_to_items(out, order);
         if (stats != nullptr) *stats = f.stats();
         return r;
     });
@@ -170,12 +170,13 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
 }
 
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
-                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept {
+                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats,
+                     ItemOrder order) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
-    Status s = f.run_items(items, n, out);
+    Status s = f.run_items(items, n, out, order);
     if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = f.stats();
     return s;

@@ -173,15 +173,18 @@ class Finalizer {
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
     // run on given items instead of the state's bins (the state gives the parameters only).
-    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
+    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out,
+                     ItemOrder order) noexcept {
         in_.items = items;
         in_.n = n;
         in_.items_out = out;
+        in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
     // run, with the clusters as items (emit_items).
-    Status run_to_items(ItemClusters* out) noexcept {
+    Status run_to_items(ItemClusters* out, ItemOrder order) noexcept {
         in_.items_out = out;
+        in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
     ClusterFinalizeStats stats() const noexcept {
@@ -309,6 +312,7 @@ class Finalizer {
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
     Status sums_in_order(const OutputOrder& order) noexcept;
+    Status sums_ranked(const OutputOrder& order) noexcept;
 
     Input in_;
     Geometry geo_;

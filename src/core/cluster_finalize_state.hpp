@@ -47,6 +47,7 @@ struct Input {
     const Item* items = nullptr;       // are the units, unless run_items gives these
     std::uint32_t n = 0;               // units
     ItemClusters* items_out = nullptr;
+    ItemOrder items_order = ItemOrder::kOutput;  // how emit_items gives them
 };
 
 // The reach and the grid's cells, fixed for a run (set by Finalizer::run).
