@@ -305,6 +305,9 @@ class Finalizer {
                            std::uint64_t* max_count) noexcept;
     Status pass_absorb(const SeedOrder& order, bool* any) noexcept;
     Status output_order(OutputOrder* order) noexcept;
+    template <typename Less>
+    Status radix_sorted(const OutEntry* entries, OutEntry* tmp, std::uint32_t n, Less&& less,
+                        OutEntry** sorted) noexcept;
     template <typename Row, typename Input, typename RowOf, typename InputOf>
     Status emit_order(Row** rows, std::uint32_t* n_rows, Input** inputs, RowOf&& row,
                       InputOf&& input) noexcept;

@@ -24,6 +24,43 @@ Centre Finalizer::exact_centre(std::uint32_t i, std::uint64_t* members) const no
     return c;
 }
 
+// Sorts n entries by less into tmp (*sorted = tmp; null when canceled): radix sorted by as much of
+// the key as fits beside an entry's index in 64 bits, then every run of equal such keys by less.
+// The same order as any sort by less: less is a total order whose first field is the key.
+template <typename Less>
+Status Finalizer::radix_sorted(const OutEntry* entries, OutEntry* tmp, std::uint32_t n, Less&& less,
+                               OutEntry** sorted) noexcept {
+    *sorted = nullptr;
+    std::uint64_t key_min = ~std::uint64_t{0}, key_max = 0;
+    for (std::uint32_t j = 0; j < n; ++j) {
+        key_min = std::min(key_min, entries[j].key);
+        key_max = std::max(key_max, entries[j].key);
+    }
+    const int index_bits = bit_width(n - 1), width = bit_width(key_max - key_min);
+    const int shift = std::max(0, width + index_bits - 64);
+    std::uint64_t *keys = nullptr, *buf = nullptr;
+    if (get(&keys, n) != Status::Ok || get(&buf, n) != Status::Ok) {
+        put(keys, n);
+        return Status::OutOfMemory;
+    }
+    for (std::uint32_t j = 0; j < n; ++j)
+        keys[j] = (entries[j].key - key_min) >> shift << index_bits | j;
+    const std::uint64_t* by_key =
+        radix_sort(keys, buf, n, index_bits, index_bits + width - shift, poll_);
+    Status s = by_key != nullptr ? Status::Ok : Status::Canceled;
+    const std::uint64_t mask = (std::uint64_t{1} << index_bits) - 1;
+    for (std::uint32_t k = 0; k < n && s == Status::Ok; ++k) tmp[k] = entries[by_key[k] & mask];
+    for (std::uint32_t a = 0, b = 1; a < n && s == Status::Ok; a = b++) {
+        while (b < n && (by_key[b] ^ by_key[a]) <= mask) ++b;  // the same key bits
+        if (b - a > 1) std::sort(tmp + a, tmp + b, less);
+        if (canceled(b - a)) s = Status::Canceled;
+    }
+    put(buf, n);
+    put(keys, n);
+    if (s == Status::Ok) *sorted = tmp;
+    return s;
+}
+
 // Output order (contract 5): count descending, then the exact centre, y before x, then rank.
 // The sort key holds the count and as much of the centre's row (q of y) as fits; equal keys are
 // decided by the exact centres. order->sorted: the n live items in that order, in order->entries
@@ -73,21 +110,25 @@ Status Finalizer::output_order(OutputOrder* order) noexcept {
         order->entries[n++] = OutEntry{key, i, 0};
         if (canceled(members)) return Status::Canceled;
     }
-    order->sorted = polled_sort(
-        order->entries, order->entries_tmp, n,
-        [this](const OutEntry& a, const OutEntry& b) noexcept {
-            if (a.key != b.key) return a.key < b.key;
-            const std::uint32_t i = a.item, j = b.item;
-            if (items_.count[i] != items_.count[j]) return items_.count[i] > items_.count[j];
-            const Centre ci = exact_centre(i), cj = exact_centre(j);
-            if (ci.qy != cj.qy) return ci.qy < cj.qy;
-            if (ci.ry != cj.ry) return ci.ry < cj.ry;
-            if (ci.qx != cj.qx) return ci.qx < cj.qx;
-            if (ci.rx != cj.rx) return ci.rx < cj.rx;
-            return items_.rank[i] < items_.rank[j];
-        },
-        poll_);
-    if (order->sorted == nullptr) return Status::Canceled;
+    const auto less = [this](const OutEntry& a, const OutEntry& b) noexcept {
+        if (a.key != b.key) return a.key < b.key;
+        const std::uint32_t i = a.item, j = b.item;
+        if (items_.count[i] != items_.count[j]) return items_.count[i] > items_.count[j];
+        const Centre ci = exact_centre(i), cj = exact_centre(j);
+        if (ci.qy != cj.qy) return ci.qy < cj.qy;
+        if (ci.ry != cj.ry) return ci.ry < cj.ry;
+        if (ci.qx != cj.qx) return ci.qx < cj.qx;
+        if (ci.rx != cj.rx) return ci.rx < cj.rx;
+        return items_.rank[i] < items_.rank[j];
+    };
+    if (in_.items_out != nullptr) {
+        const Status sorted = radix_sorted(order->entries, order->entries_tmp, n, less,
+                                           &order->sorted);
+        if (sorted != Status::Ok) return sorted;
+    } else {  // the rows as cluster_agg has always sorted them (its scratch under its budget)
+        order->sorted = polled_sort(order->entries, order->entries_tmp, n, less, poll_);
+        if (order->sorted == nullptr) return Status::Canceled;
+    }
     // The other buffer goes before the output is allocated.
     if (order->sorted == order->entries) {
         put(order->entries_tmp, n);
