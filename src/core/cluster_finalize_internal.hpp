@@ -461,8 +461,7 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
             const GridCursor& cur = seek(col, y_lo);
             const GridEntry* it = cur.at;
             const GridEntry* end =
-                grid_.entries +
-                index_.starts[((col - index_.box_col) >> index_.col_shift) + 1];
+                grid_.entries + index_.starts[((col - index_.box_col) >> index_.col_shift) + 1];
             for (; it != end && it->x < cur.x_hi && it->y < y_hi; ++it) {
                 visit(*it);
                 ++visited;

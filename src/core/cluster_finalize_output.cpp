@@ -122,8 +122,8 @@ Status Finalizer::output_order(OutputOrder* order) noexcept {
         return items_.rank[i] < items_.rank[j];
     };
     if (in_.items_out != nullptr) {
-        const Status sorted = radix_sorted(order->entries, order->entries_tmp, n, less,
-                                           &order->sorted);
+        const Status sorted =
+            radix_sorted(order->entries, order->entries_tmp, n, less, &order->sorted);
         if (sorted != Status::Ok) return sorted;
     } else {  // the rows as cluster_agg has always sorted them (its scratch under its budget)
         order->sorted = polled_sort(order->entries, order->entries_tmp, n, less, poll_);

@@ -409,7 +409,8 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
             const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
             for (std::uint32_t k = 0; k < in_.n; ++k)
                 by_item[k] = item_of_given[sorted[k] & rank_mask];
-            constexpr std::uint32_t kAhead = 8;  // the given items are read at random: fetched ahead
+            // The given items are read at random: fetched a few ahead.
+            constexpr std::uint32_t kAhead = 8;
             for (std::uint32_t k = 0; k < in_.n; ++k) {
                 if (k + kAhead < in_.n) {
                     const char* at = reinterpret_cast<const char*>(&in_.items[by_item[k + kAhead]]);

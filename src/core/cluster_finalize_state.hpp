@@ -115,8 +115,8 @@ struct Grid {
 // instead of the whole run. The rows' starts likewise, for the last query's rows.
 struct GridCursor {
     std::uint64_t col = 0;
-    double x_lo = 0, x_hi = 0;  // where col and col + 1 start
-    double y = 0;               // the last search's row start ...
+    double x_lo = 0, x_hi = 0;      // where col and col + 1 start
+    double y = 0;                   // the last search's row start ...
     const GridEntry* at = nullptr;  // ... and its answer (null: nothing remembered)
 };
 struct GridIndex {
