@@ -222,8 +222,7 @@ class Finalizer {
     void release_index() noexcept {
         put(index_.starts, index_.n_starts);
         for (GridCursor& c : index_.cursor) c.at = nullptr;
-        index_.row_lo = 1;
-        index_.row_hi = 0;
+        index_.row_lo = index_.row_hi = GridIndex::kNoRow;
     }
     bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
     std::uint64_t col_of(double x) const noexcept {

@@ -125,7 +125,9 @@ struct GridIndex {
     std::uint64_t box_col = 0, box_row = 0, box_cols = 0, box_rows = 0;
     int col_shift = 0;
     GridCursor cursor[4];
-    std::uint64_t row_lo = 1, row_hi = 0;  // rows whose starts are y_lo, y_hi + 1's (lo > hi: none)
+    // Rows whose starts are y_lo and y_hi + 1's; kNoRow: none remembered (rows are below 2^43).
+    static constexpr std::uint64_t kNoRow = ~std::uint64_t{0};
+    std::uint64_t row_lo = kNoRow, row_hi = kNoRow;
     double y_lo = 0, y_hi = 0;
 };
 
