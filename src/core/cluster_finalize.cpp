@@ -17,6 +17,12 @@ namespace cluster_internal {
 namespace finalize {
 
 Item Finalizer::item_sum(std::uint32_t i, std::uint64_t* members) const noexcept {
+    if (items_.sum != nullptr) {
+        Item it = items_.sum[i];
+        it.rank = items_.rank[i];
+        *members = 1;
+        return it;
+    }
     const std::uint32_t first = items_.head[i];
     Item it = in_.items != nullptr ? in_.items[first] : item_from_bin(in_.st->bins[first]);
     std::uint64_t m = 1;
@@ -44,6 +50,11 @@ Status Finalizer::get_item_arrays() noexcept {
     carve(&items_.next, in_.n, &at);
     carve(&items_.state, n, &at);
     carve(&items_.mark, n, &at);
+    if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order allocates it
+        const Allocator& a = mem_.allocator();
+        items_.sum = static_cast<Item*>(a.alloc(a.ctx, n * sizeof(Item) + 1));
+        if (items_.sum == nullptr) return Status::OutOfMemory;
+    }
     return Status::Ok;
 }
 
@@ -144,13 +155,13 @@ void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept {
 namespace cluster_internal {
 
 Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemClusters* out,
-                              ClusterFinalizeStats* stats) noexcept {
+                              ClusterFinalizeStats* stats, ItemOrder order) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     const Status settled = settle(st);
     if (settled != Status::Ok) return settled;
     const Status s = without_slots(st, [&]() noexcept {
         Finalizer f(st, cancel);
-        const Status r = f.run_to_items(out);
+        const Status r = f.run_to_items(out, order);
         if (stats != nullptr) *stats = f.stats();
         return r;
     });
@@ -159,12 +170,13 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
 }
 
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
-                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept {
+                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats,
+                     ItemOrder order) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
-    Status s = f.run_items(items, n, out);
+    Status s = f.run_items(items, n, out, order);
     if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = f.stats();
     return s;

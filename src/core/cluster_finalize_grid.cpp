@@ -38,8 +38,7 @@ Status Finalizer::update_grid(std::uint32_t* n_dirty) noexcept {
     for (std::uint32_t i = 0; i < items_.n; ++i) {
         if (items_.state[i] != kDirty) continue;
         std::uint64_t members = 0;
-        Centre c;
-        centre_of(item_sum(i, &members), &c);
+        const Centre c = exact_centre(i, &members);
         dirty[k] = i;
         pos[k++] = Pos{c.x, c.y};
         if (canceled(members)) {
@@ -115,6 +114,63 @@ Status Finalizer::index_grid() noexcept {
     }
     while (b < index_.n_starts) index_.starts[b++] = grid_.n;
     return Status::Ok;
+}
+
+// Where rows lo and hi + 1 start (the query's rows in coarse columns), remembered for the next
+// query: consecutive seeds mostly query the same rows.
+void Finalizer::rows_start(std::uint64_t lo, std::uint64_t hi, double* y_lo,
+                           double* y_hi) noexcept {
+    if (index_.row_lo != lo) {
+        index_.row_lo = lo;
+        index_.y_lo = cell_start(lo);
+    }
+    if (index_.row_hi != hi) {
+        index_.row_hi = hi;
+        index_.y_hi = cell_start(hi + 1);
+    }
+    *y_lo = index_.y_lo;
+    *y_hi = index_.y_hi;
+}
+
+// Coarse columns: column col's cursor, its answer the first entry of col's run that is not
+// before (col, the row starting at y), as std::lower_bound would find it. From the cursor's last
+// answer when it is col's and was for a row at or above y (every entry before it is before y
+// too), galloping forward; else by binary search over the run.
+const GridCursor& Finalizer::seek(std::uint64_t col, double y) noexcept {
+    GridCursor& c = index_.cursor[col & 3];
+    const std::uint64_t run = (col - index_.box_col) >> index_.col_shift;
+    const GridEntry* lo = grid_.entries + index_.starts[run];
+    const GridEntry* const end = grid_.entries + index_.starts[run + 1];
+    bool from_last = false;
+    if (c.at == nullptr || c.col != col) {
+        c.col = col;
+        c.x_lo = cell_start(col);
+        c.x_hi = cell_start(col + 1);
+    } else if (c.y <= y) {
+        lo = c.at;
+        from_last = true;
+    }
+    const double x_lo = c.x_lo, x_hi = c.x_hi;
+    const auto before = [x_lo, x_hi](const GridEntry& e, double y_start) noexcept {
+        return e.x < x_lo || (e.x < x_hi && e.y < y_start);
+    };
+    c.y = y;
+    const GridEntry* hi = end;
+    for (std::ptrdiff_t step = 1; from_last; step *= 2) {  // every entry before lo is before
+        if (lo == end || !before(*lo, y)) {
+            c.at = lo;
+            return c;
+        }
+        ++lo;
+        if (end - lo <= step) break;
+        if (!before(lo[step - 1], y)) {
+            hi = lo + step - 1;
+            break;
+        }
+        lo += step;
+    }
+    c.at = std::lower_bound(lo, hi, y, before);
+    return c;
 }
 
 }  // namespace finalize

@@ -173,15 +173,18 @@ class Finalizer {
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
     // run on given items instead of the state's bins (the state gives the parameters only).
-    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
+    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out,
+                     ItemOrder order) noexcept {
         in_.items = items;
         in_.n = n;
         in_.items_out = out;
+        in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
     // run, with the clusters as items (emit_items).
-    Status run_to_items(ItemClusters* out) noexcept {
+    Status run_to_items(ItemClusters* out, ItemOrder order) noexcept {
         in_.items_out = out;
+        in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
     ClusterFinalizeStats stats() const noexcept {
@@ -211,9 +214,16 @@ class Finalizer {
         items_.count = nullptr;
         items_.rank = items_.head = items_.next = nullptr;
         items_.state = items_.mark = nullptr;
+        const Allocator& a = mem_.allocator();
+        if (items_.sum != nullptr) a.release(a.ctx, items_.sum);
+        items_.sum = nullptr;
         release_index();
     }
-    void release_index() noexcept { put(index_.starts, index_.n_starts); }
+    void release_index() noexcept {
+        put(index_.starts, index_.n_starts);
+        for (GridCursor& c : index_.cursor) c.at = nullptr;
+        index_.row_lo = index_.row_hi = GridIndex::kNoRow;
+    }
     bool canceled(std::uint64_t work) noexcept { return poll_.canceled(work); }
     std::uint64_t col_of(double x) const noexcept {
         return static_cast<std::uint64_t>(x / geo_.cell);
@@ -257,12 +267,14 @@ class Finalizer {
     }
     // Item i, added up from its members (*members: how many, for the poll).
     Item item_sum(std::uint32_t i, std::uint64_t* members) const noexcept;
-    Centre exact_centre(std::uint32_t i) const noexcept;
-    // Item i takes item j: one ring, one count, the smaller rank.
+    // Item i's exact centre (*members, when given: the members added up for it, for the poll).
+    Centre exact_centre(std::uint32_t i, std::uint64_t* members = nullptr) const noexcept;
+    // Item i takes item j: one ring, one count, the smaller rank (and the sum, when kept).
     void join(std::uint32_t i, std::uint32_t j) noexcept {
         items_.count[i] += items_.count[j];
         items_.rank[i] = std::min(items_.rank[i], items_.rank[j]);
         std::swap(items_.next[items_.head[i]], items_.next[items_.head[j]]);
+        if (items_.sum != nullptr) item_add(items_.sum[i], items_.sum[j]);
     }
 
     template <typename PosOf>
@@ -273,6 +285,7 @@ class Finalizer {
     Status first_pass_rings(FirstPass* first, bool* any_dirty) noexcept;
     Status first_pass_items(bool* absorbed) noexcept;
     Status rank_items() noexcept;
+    Status rank_items_at(Pos* pos) noexcept;
     template <typename T, typename Sort, typename Row>
     Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
                            SeedOrder* order) noexcept;
@@ -284,17 +297,24 @@ class Finalizer {
     Status index_grid() noexcept;
     template <typename F>
     std::uint64_t for_each_near(Pos q, F&& visit) noexcept;
-    Status pass(bool* absorbed) noexcept;
+    void rows_start(std::uint64_t lo, std::uint64_t hi, double* y_lo, double* y_hi) noexcept;
+    const GridCursor& seek(std::uint64_t col, double y) noexcept;
+    Status pass(bool* absorbed, bool grid_ready = false) noexcept;
     Status pass_candidates(std::uint32_t n_dirty, std::uint32_t* n_seeds,
                            std::uint64_t* max_count) noexcept;
     Status pass_absorb(const SeedOrder& order, bool* any) noexcept;
     Status output_order(OutputOrder* order) noexcept;
+    template <typename Less>
+    Status radix_sorted(const OutEntry* entries, OutEntry* tmp, std::uint32_t n, Less&& less,
+                        OutEntry** sorted) noexcept;
     template <typename Row, typename Input, typename RowOf, typename InputOf>
     Status emit_order(Row** rows, std::uint32_t* n_rows, Input** inputs, RowOf&& row,
                       InputOf&& input) noexcept;
     Status emit(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
+    Status sums_in_order(const OutputOrder& order) noexcept;
+    Status sums_ranked(const OutputOrder& order) noexcept;
 
     Input in_;
     Geometry geo_;
@@ -436,19 +456,12 @@ std::uint64_t Finalizer::for_each_near(Pos q, F&& visit) noexcept {
             }
             // The run's entries of column col, rows row_lo .. row_hi, found by comparing
             // positions with where the column and rows start: no division per comparison.
-            const std::uint64_t run = (col - index_.box_col) >> index_.col_shift;
-            const GridEntry* end = grid_.entries + index_.starts[run + 1];
-            const double x_lo = cell_start(col), x_hi = cell_start(col + 1);
-            if (y_lo < 0.0) {
-                y_lo = cell_start(row_lo);
-                y_hi = cell_start(row_hi + 1);
-            }
-            const GridEntry* it =
-                std::lower_bound(static_cast<const GridEntry*>(grid_.entries + index_.starts[run]),
-                                 end, y_lo, [x_lo, x_hi](const GridEntry& e, double y) noexcept {
-                                     return e.x < x_lo || (e.x < x_hi && e.y < y);
-                                 });
-            for (; it != end && it->x < x_hi && it->y < y_hi; ++it) {
+            if (y_lo < 0.0) rows_start(row_lo, row_hi, &y_lo, &y_hi);
+            const GridCursor& cur = seek(col, y_lo);
+            const GridEntry* it = cur.at;
+            const GridEntry* end =
+                grid_.entries + index_.starts[((col - index_.box_col) >> index_.col_shift) + 1];
+            for (; it != end && it->x < cur.x_hi && it->y < y_hi; ++it) {
                 visit(*it);
                 ++visited;
             }

@@ -214,12 +214,15 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     }
     for (std::uint32_t b = 0; b < in_.n; ++b) {
         const std::uint32_t i = unit_item[b];
-        items_.count[i] += in_.st->bins[b].count;
+        const Bin& bin = in_.st->bins[b];
+        items_.count[i] += bin.count;
         if (items_.head[i] == kNone) {
             items_.head[i] = items_.next[b] = b;
+            if (items_.sum != nullptr) items_.sum[i] = item_from_bin(bin);
         } else {
             items_.next[b] = items_.next[items_.head[i]];
             items_.next[items_.head[i]] = b;
+            if (items_.sum != nullptr) item_add_bin(items_.sum[i], bin);
         }
         if (canceled(1)) return Status::Canceled;
     }
@@ -244,12 +247,12 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     return Status::Ok;
 }
 
-// A later pass, over the items.
-Status Finalizer::pass(bool* absorbed) noexcept {
+// A later pass, over the items (grid_ready: the grid holds every item, all of them dirty).
+Status Finalizer::pass(bool* absorbed, bool grid_ready) noexcept {
     *absorbed = false;
     // 1. New centres of the dirty items, in the grid.
-    std::uint32_t n_dirty = 0;
-    Status s = update_grid(&n_dirty);
+    std::uint32_t n_dirty = grid_.n;
+    Status s = grid_ready ? Status::Ok : update_grid(&n_dirty);
     if (s == Status::Ok) s = index_grid();
     if (s != Status::Ok) return s;
     // 2. The candidates, in seed order.
@@ -315,8 +318,8 @@ Status Finalizer::pass_absorb(const SeedOrder& order, bool* any) noexcept {
         *any |= took;
         if (canceled(work + 1)) return Status::Canceled;
     }
-    for (std::uint32_t k = 0; k < order.n; ++k)
-        items_.mark[item_of(grid_.entries[order.rows[k]])] = kOut;
+    // Every mark back to kOut (only the candidates' were not): one sweep, not a miss per seed.
+    std::memset(items_.mark, kOut, items_.n);
     return Status::Ok;
 }
 
@@ -330,22 +333,33 @@ Status Finalizer::first_pass_items(bool* absorbed) noexcept {
     Status s = get_item_arrays();
     if (s != Status::Ok) return s;
     for (std::uint32_t i = 0; i < in_.n; ++i) {
-        items_.head[i] = items_.next[i] = i;
-        items_.count[i] = in_.items[i].count;
+        items_.next[i] = i;
         items_.state[i] = kDirty;
         items_.mark[i] = kOut;
     }
     s = rank_items();
     if (s != Status::Ok) return s;
-    grid_.n = 0;
     grid_.holds = GridHolds::kItems;
-    return pass(absorbed);
+    return pass(absorbed, true);
 }
 
-// items_.rank[i]: the position of item i in the order (cell of its centre, given rank). Packed into
-// one uint64 and radix sorted when the fields fit and the given ranks are 0 .. n - 1 (as the
-// hierarchy gives them), else sorted as entries.
+// The items, numbered in the order (cell of the centre, given rank), their rank that number, and
+// the grid: every item at its centre, in that order, which is by cell as the grid must be (so the
+// first pass neither computes the centres again nor sorts them again). Numbered so, the items'
+// arrays are read in about the grid's order by the queries and the seed orders, not at random.
 Status Finalizer::rank_items() noexcept {
+    Pos* pos = nullptr;
+    if (get(&pos, in_.n) != Status::Ok) return Status::OutOfMemory;
+    const Status s = rank_items_at(pos);
+    put(pos, in_.n);
+    if (s == Status::Ok) grid_.n = in_.n;
+    return s;
+}
+
+// rank_items with room for the items' centres. Packed into one uint64 and radix sorted when the
+// fields fit and the given ranks are 0 .. n - 1 (as the hierarchy gives them), else sorted as
+// entries.
+Status Finalizer::rank_items_at(Pos* pos) noexcept {
     std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0},
                   row_max = 0;
     bool dense_ranks = true;
@@ -354,7 +368,7 @@ Status Finalizer::rank_items() noexcept {
     std::uint32_t* const item_of_given = items_.rank;
     std::memset(item_of_given, 0xFF, std::size_t{in_.n} * sizeof(std::uint32_t));
     for (std::uint32_t i = 0; i < in_.n; ++i) {
-        const Pos p = unit_pos(i);
+        const Pos p = pos[i] = unit_pos(i);
         col_min = std::min(col_min, col_of(p.x));
         col_max = std::max(col_max, col_of(p.x));
         row_min = std::min(row_min, row_of(p.y));
@@ -367,6 +381,14 @@ Status Finalizer::rank_items() noexcept {
         }
         if (canceled(1)) return Status::Canceled;
     }
+    // Given item i becomes item k, of rank k, the k-th entry of the grid.
+    const auto place = [this, pos](std::uint32_t i, std::uint32_t k) noexcept {
+        items_.rank[k] = k;
+        items_.count[k] = in_.items[i].count;
+        items_.head[k] = i;
+        if (items_.sum != nullptr) items_.sum[k] = in_.items[i];
+        grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, k, 0};
+    };
     const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(row_max - row_min);
     const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
     if (dense_ranks && bits <= 64) {
@@ -375,11 +397,10 @@ Status Finalizer::rank_items() noexcept {
             put(keys, in_.n);
             return Status::OutOfMemory;
         }
-        for (std::uint32_t i = 0; i < in_.n; ++i) {
-            const Pos p = unit_pos(i);
-            keys[i] = ((col_of(p.x) - col_min) << row_bits | (row_of(p.y) - row_min)) << rank_bits |
+        for (std::uint32_t i = 0; i < in_.n; ++i)
+            keys[i] = ((col_of(pos[i].x) - col_min) << row_bits | (row_of(pos[i].y) - row_min))
+                          << rank_bits |
                       in_.items[i].rank;
-        }
         const std::uint64_t* sorted = radix_sort(keys, tmp, in_.n, 0, bits, poll_);
         if (sorted != nullptr) {
             // The sorted keys' items are read (through item_of_given) into the other buffer
@@ -388,7 +409,16 @@ Status Finalizer::rank_items() noexcept {
             const std::uint64_t rank_mask = (std::uint64_t{1} << rank_bits) - 1;
             for (std::uint32_t k = 0; k < in_.n; ++k)
                 by_item[k] = item_of_given[sorted[k] & rank_mask];
-            for (std::uint32_t k = 0; k < in_.n; ++k) items_.rank[by_item[k]] = k;
+            // The given items are read at random: fetched a few ahead.
+            constexpr std::uint32_t kAhead = 8;
+            for (std::uint32_t k = 0; k < in_.n; ++k) {
+                if (k + kAhead < in_.n) {
+                    const char* at = reinterpret_cast<const char*>(&in_.items[by_item[k + kAhead]]);
+                    __builtin_prefetch(at);
+                    __builtin_prefetch(at + 64);
+                }
+                place(static_cast<std::uint32_t>(by_item[k]), k);
+            }
         }
         put(tmp, in_.n);
         put(keys, in_.n);
@@ -399,21 +429,12 @@ Status Finalizer::rank_items() noexcept {
         put(entries, in_.n);
         return Status::OutOfMemory;
     }
-    for (std::uint32_t i = 0; i < in_.n; ++i) {
-        const Pos p = unit_pos(i);
-        entries[i] = SeedEntry{{col_of(p.x), row_of(p.y), in_.items[i].rank}, i, 0};
-    }
+    for (std::uint32_t i = 0; i < in_.n; ++i)
+        entries[i] = SeedEntry{{col_of(pos[i].x), row_of(pos[i].y), in_.items[i].rank}, i, 0};
     // (cell, given rank): unique.
-    const SeedEntry* sorted = polled_sort(
-        entries, tmp, in_.n,
-        [](const SeedEntry& x, const SeedEntry& y) noexcept {
-            if (x.key[0] != y.key[0]) return x.key[0] < y.key[0];
-            if (x.key[1] != y.key[1]) return x.key[1] < y.key[1];
-            return x.key[2] < y.key[2];
-        },
-        poll_);
+    const SeedEntry* sorted = polled_sort(entries, tmp, in_.n, seed_entry_less, poll_);
     if (sorted != nullptr)
-        for (std::uint32_t k = 0; k < in_.n; ++k) items_.rank[sorted[k].row] = k;
+        for (std::uint32_t k = 0; k < in_.n; ++k) place(sorted[k].row, k);
     put(tmp, in_.n);
     put(entries, in_.n);
     return sorted != nullptr ? Status::Ok : Status::Canceled;

@@ -47,6 +47,7 @@ struct Input {
     const Item* items = nullptr;       // are the units, unless run_items gives these
     std::uint32_t n = 0;               // units
     ItemClusters* items_out = nullptr;
+    ItemOrder items_order = ItemOrder::kOutput;  // how emit_items gives them
 };
 
 // The reach and the grid's cells, fixed for a run (set by Finalizer::run).
@@ -107,11 +108,27 @@ struct Grid {
 // viewport): b = (column - box_col) * box_rows + (row - box_row). Otherwise (sparse data) coarse
 // columns: box_rows = 0, and b = (column - box_col) >> col_shift, a run of columns sorted by
 // (column, row) that a query searches.
+//
+// Coarse columns remember, per column (four, by the column's low bits), where the column's cells
+// start and end (cell_start's divisions) and the last query's first entry in it: consecutive
+// seeds are mostly neighbours, so the next query of that column searches forward from there
+// instead of the whole run. The rows' starts likewise, for the last query's rows.
+struct GridCursor {
+    std::uint64_t col = 0;
+    double x_lo = 0, x_hi = 0;      // where col and col + 1 start
+    double y = 0;                   // the last search's row start ...
+    const GridEntry* at = nullptr;  // ... and its answer (null: nothing remembered)
+};
 struct GridIndex {
     std::uint32_t* starts = nullptr;
     std::uint64_t n_starts = 0;
     std::uint64_t box_col = 0, box_row = 0, box_cols = 0, box_rows = 0;
     int col_shift = 0;
+    GridCursor cursor[4];
+    // Rows whose starts are y_lo and y_hi + 1's; kNoRow: none remembered (rows are below 2^43).
+    static constexpr std::uint64_t kNoRow = ~std::uint64_t{0};
+    std::uint64_t row_lo = kNoRow, row_hi = kNoRow;
+    double y_lo = 0, y_hi = 0;
 };
 
 // The items, one allocation carved into arrays (Finalizer::get_item_arrays), by item number, but
@@ -126,6 +143,10 @@ struct Items {
     std::uint32_t* next = nullptr;   // by unit: the next member of its item's ring
     std::uint8_t* state = nullptr;   // kClean / kDirty / kDead
     std::uint8_t* mark = nullptr;    // this pass: kOut / kCandidate / kDone
+    // When the clusters are wanted as items (Input::items_out): every item's sum, kept up to date
+    // by each join, so that a centre or an output item never walks its ring again. Allocated like
+    // the output (it becomes the output: emit_items permutes it in place), not scratch.
+    Item* sum = nullptr;
 };
 
 // A pass's seed order: grid rows, allocated by seed_order, released by the pass.

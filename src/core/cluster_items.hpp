@@ -29,8 +29,14 @@ struct Item {
 };
 
 // A clustering of inputs (the bins of a state, or given items): the clusters as items, in
-// cluster_finalize's output order, and for every input the position of its cluster in that
-// order. Both arrays come from the state's allocator; release them with item_clusters_free.
+// cluster_finalize's output order (or, ItemOrder::kRanked, in some order with each item's rank its
+// position in the output order), and for every input the position of its cluster in that order.
+// Both arrays come from the state's allocator; release them with item_clusters_free.
+enum class ItemOrder : std::uint8_t {
+    kOutput,  // items[k] is the k-th cluster of the output order
+    kRanked,  // items[j].rank = k for the k-th: what the next clustering needs, without moving
+              // every item into its place (a cache miss or two each)
+};
 struct ItemClusters {
     Item* items;
     std::uint32_t n_items;
@@ -42,7 +48,8 @@ struct ItemClusters {
 // bounds by cluster_of_item are exactly cluster_finalize's) and the cluster of every bin by bin
 // index. Canceled, OutOfMemory; on failure *out is empty.
 Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemClusters* out,
-                              ClusterFinalizeStats* stats) noexcept;
+                              ClusterFinalizeStats* stats,
+                              ItemOrder order = ItemOrder::kOutput) noexcept;
 
 // Clusters n items at params' zoom and radius (params: a state from cluster_create; its points,
 // if any, are ignored) with the finaliser's passes: the first is a full greedy pass over all the
@@ -52,7 +59,8 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
 // order in the array. Canceled, OutOfMemory, StateTooLarge (the scratch would pass params'
 // allocator's budget); on failure *out is empty.
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
-                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept;
+                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats,
+                     ItemOrder order = ItemOrder::kOutput) noexcept;
 
 void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept;
 

@@ -204,7 +204,8 @@ Status Builder::leaves() noexcept {
         s = cluster_add_point(st_, markers_[i].lat, markers_[i].lon, true, markers_[i].id);
         if (canceled(i)) s = Status::Canceled;
     }
-    if (s == Status::Ok) s = cluster_finalize_items(st_, cancel_, &top_, nullptr);
+    if (s == Status::Ok)
+        s = cluster_finalize_items(st_, cancel_, &top_, nullptr, ItemOrder::kRanked);
     if (s != Status::Ok) return s;
     n_at[max_zoom_] = top_.n_items;
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
@@ -254,20 +255,26 @@ Status Builder::leaf_of_markers() noexcept {
     return Status::Ok;
 }
 
-// Zooms max_zoom - 1 .. 0: the items of zoom z + 1, ranked by ordinal, clustered at zoom z.
+// Zooms max_zoom - 1 .. 0: the items of zoom z + 1, ranked by ordinal (ItemOrder::kRanked: in
+// any order in their array), clustered at zoom z.
 Status Builder::coarser_levels() noexcept {
     for (int z = max_zoom_ - 1; z >= 0; --z) {
         ItemClusters& finer = z == max_zoom_ - 1 ? top_ : level_;
-        for (std::uint32_t k = 0; k < finer.n_items; ++k) finer.items[k].rank = k;
         Status s = cluster_create(z, radius_px_, true, a_, &params_);
         if (s != Status::Ok) return s;
         ItemClusters coarser{};
-        s = cluster_items(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr);
+        s = cluster_items(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr,
+                          ItemOrder::kRanked);
         cluster_destroy(params_);
         params_ = nullptr;
-        if (s != Status::Ok) return s;
-        parent_of_[z] = coarser.cluster_of_input;  // one per zoom z + 1 cluster
-        coarser.cluster_of_input = nullptr;
+        if (s == Status::Ok) s = get(&parent_of_[z], finer.n_items);  // by zoom z + 1 ordinal
+        if (s != Status::Ok) {
+            item_clusters_free(a_, &coarser);
+            return s;
+        }
+        for (std::uint32_t j = 0; j < finer.n_items; ++j)
+            parent_of_[z][finer.items[j].rank] = coarser.cluster_of_input[j];
+        put(coarser.cluster_of_input);
         // The max_zoom items too: phase B sums the leaves from the markers again.
         item_clusters_free(&finer == &top_ ? base_ : a_, &finer);
         level_ = coarser;
