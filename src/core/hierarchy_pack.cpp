@@ -189,12 +189,6 @@ struct Rep {  // a record to be: its block, its parent's packed id once known, i
     std::size_t node;
 };
 
-// The slot base of (band, block): its counter's next, or 0.
-std::uint64_t counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {
-    const HierSlotCounter* e = std::lower_bound(
-        c.v, c.v + c.n, key, [](const HierSlotCounter& x, std::uint64_t k) { return x.key < k; });
-    return e != c.v + c.n && e->key == key ? e->next : 0;
-}
 
 // A block of the band being packed: its slots from base, used so far.
 struct BlockFill {
@@ -212,7 +206,7 @@ std::size_t block_fills(const Rep* reps, std::size_t n, int bi, const HierSlotCo
         if (m == 0 || fills[m - 1].block != fills[i].block) fills[m++] = fills[i];
     for (std::size_t i = 0; i < m; ++i)
         fills[i].base =
-            counter_next(counters, static_cast<std::uint64_t>(bi) << 56 | fills[i].block);
+            hier_slot_counter_next(counters, static_cast<std::uint64_t>(bi) << 56 | fills[i].block);
     return m;
 }
 
@@ -356,21 +350,8 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
             out->member_blocks[out->n_member_blocks++] =
                 HierPackedBlock{k->bands.n - 1, sorted[r].block, r, 0};
         HierPackedBlock& blk = out->member_blocks[out->n_member_blocks - 1];
-        d = HierBlockNode{static_cast<std::uint32_t>(blk.n++),
-                          k->max_zoom,
-                          k->max_zoom,
-                          1,
-                          mk.id,
-                          sorted[r].leaf,
-                          -1,
-                          0,
-                          0,
-                          mk.lat,
-                          mk.lon,
-                          mk.lat,
-                          mk.lon,
-                          HierSums{}};
-        hier_single_centre(mk.lat, mk.lon, &d.lat, &d.lon);
+        d = hier_member_record(mk, k->max_zoom, sorted[r].leaf,
+                               static_cast<std::uint32_t>(blk.n++));
     }
     out->n_members = s == Status::Ok ? n : 0;
     release(*k->alloc, &m);
@@ -378,9 +359,24 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
     return s;
 }
 
-// New counters: the old ones merged with updates (both sorted by key; an update wins).
-Status merge_counters(HierSlotCounters* c, const HierSlotCounter* updates, std::size_t n_updates,
-                      const Allocator& alloc) noexcept {
+}  // namespace
+
+std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {
+    const HierSlotCounter* e = std::lower_bound(
+        c.v, c.v + c.n, key, [](const HierSlotCounter& x, std::uint64_t k) { return x.key < k; });
+    return e != c.v + c.n && e->key == key ? e->next : 0;
+}
+
+HierBlockNode hier_member_record(const HierMarker& m, int max_zoom, std::int64_t leaf,
+                                 std::uint32_t slot) noexcept {
+    HierBlockNode d{slot, max_zoom, max_zoom, 1,     m.id,  leaf,       -1,
+                    0,    0,        m.lat,    m.lon, m.lat, m.lon, HierSums{}};
+    hier_single_centre(m.lat, m.lon, &d.lat, &d.lon);
+    return d;
+}
+
+Status hier_slot_counters_merge(HierSlotCounters* c, const HierSlotCounter* updates,
+                                std::size_t n_updates, const Allocator& alloc) noexcept {
     HierSlotCounter* merged = alloc_array<HierSlotCounter>(alloc, c->n + n_updates);
     if (merged == nullptr && c->n + n_updates > 0) return Status::OutOfMemory;
     std::size_t i = 0, j = 0, n = 0;
@@ -397,8 +393,6 @@ Status merge_counters(HierSlotCounters* c, const HierSlotCounter* updates, std::
     c->n = n;
     return Status::Ok;
 }
-
-}  // namespace
 
 Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom,
                  HierSlotCounters* counters, const Allocator& alloc,
@@ -438,7 +432,7 @@ Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom
     for (int bi = 0; s == Status::Ok && bi < k.bands.n; ++bi)
         s = pack_band(&k, bi, *counters, reps, tmp, fills, out, updates, &n_updates);
     if (s == Status::Ok) s = pack_members(&k, markers, out);
-    if (s == Status::Ok) s = merge_counters(counters, updates, n_updates, counters_alloc);
+    if (s == Status::Ok) s = hier_slot_counters_merge(counters, updates, n_updates, counters_alloc);
     release(alloc, &k.top);
     release(alloc, &k.bottom);
     release(alloc, &reps);
