@@ -189,7 +189,6 @@ struct Rep {  // a record to be: its block, its parent's packed id once known, i
     std::size_t node;
 };
 
-
 // A block of the band being packed: its slots from base, used so far.
 struct BlockFill {
     std::uint64_t block, base, used;
@@ -369,7 +368,7 @@ std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t ke
 
 HierBlockNode hier_member_record(const HierMarker& m, int max_zoom, std::int64_t leaf,
                                  std::uint32_t slot) noexcept {
-    HierBlockNode d{slot, max_zoom, max_zoom, 1,     m.id,  leaf,       -1,
+    HierBlockNode d{slot, max_zoom, max_zoom, 1,     m.id,  leaf,  -1,
                     0,    0,        m.lat,    m.lon, m.lat, m.lon, HierSums{}};
     hier_single_centre(m.lat, m.lon, &d.lat, &d.lon);
     return d;

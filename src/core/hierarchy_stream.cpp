@@ -97,9 +97,9 @@ struct HierStream {
     std::size_t n_recs;
     BlockFill* fills;
     std::size_t n_fills, next_fill, fills_cap;
-    std::uint32_t* order;       // the band's records by (block, slot)
-    HierBlockNode* scratch;     // one block's records
-    HierSlotCounter* updates;   // the counters of every band written, in key order
+    std::uint32_t* order;      // the band's records by (block, slot)
+    HierBlockNode* scratch;    // one block's records
+    HierSlotCounter* updates;  // the counters of every band written, in key order
     std::size_t n_updates, updates_cap;
     Member* members;  // the markers of multi-marker leaves, in block order
     std::size_t n_members, next_member;
@@ -192,9 +192,9 @@ Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcep
     if (s->marker_of_leaf == nullptr) return Status::OutOfMemory;
     if (s->n_markers >= kSingle) return Status::OutOfMemory;
     for (std::size_t i = 0; i < s->n_markers; ++i) {
-        const std::uint64_t k =
-            (static_cast<std::uint64_t>(s->leaf_of_marker[i]) & ((std::uint64_t{1} << kHierZoomShift) - 1)) -
-            *first_ordinal;
+        const std::uint64_t k = (static_cast<std::uint64_t>(s->leaf_of_marker[i]) &
+                                 ((std::uint64_t{1} << kHierZoomShift) - 1)) -
+                                *first_ordinal;
         if (k >= n) return Status::Internal;
         s->leaf_of_marker[i] = static_cast<std::int64_t>(k);  // from now on: the leaf's position
         s->marker_of_leaf[k] = static_cast<std::uint32_t>(i);
@@ -288,7 +288,8 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         if (z == band.zoom_lo || run[k] != s->run_of[z - 1][parent[k]]) {
             int bottom;
             const HierNode c = run_node(*s, run[k], &bottom);
-            reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon), parent_id, c.lat, c.lon, k};
+            reps[j++] =
+                Rep{hier_block_of(band.block_zoom, c.lat, c.lon), parent_id, c.lat, c.lon, k};
         } else {
             ids[k] = hier_id_at_zoom(parent_id, z);
         }
@@ -333,7 +334,8 @@ Status start_band(HierStream* s, int bi) noexcept {
     for (std::size_t r = 0; r < s->n_recs; ++r) {
         const std::int64_t low = s->recs[r].id & kLow47;
         const BlockFill* f = fill_of(s, static_cast<std::uint64_t>(low >> bits));
-        const std::uint64_t slot = static_cast<std::uint64_t>(low & ((std::int64_t{1} << bits) - 1));
+        const std::uint64_t slot =
+            static_cast<std::uint64_t>(low & ((std::int64_t{1} << bits) - 1));
         s->order[f->first + slot - f->base] = static_cast<std::uint32_t>(r);
         if (s->poll.canceled(1)) return Status::Canceled;
     }
@@ -346,14 +348,16 @@ Status end_band(HierStream* s, int bi) noexcept {
         const std::size_t cap = std::max(2 * s->updates_cap, s->n_updates + s->n_fills);
         HierSlotCounter* grown = alloc_array<HierSlotCounter>(s->alloc, cap);
         if (grown == nullptr) return Status::OutOfMemory;
-        if (s->n_updates > 0) std::memcpy(grown, s->updates, sizeof(HierSlotCounter) * s->n_updates);
+        if (s->n_updates > 0)
+            std::memcpy(grown, s->updates, sizeof(HierSlotCounter) * s->n_updates);
         release(s->alloc, &s->updates);
         s->updates = grown;
         s->updates_cap = cap;
     }
     for (std::size_t f = 0; f < s->n_fills; ++f)
-        s->updates[s->n_updates++] = HierSlotCounter{
-            static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block, s->fills[f].base + s->fills[f].used};
+        s->updates[s->n_updates++] =
+            HierSlotCounter{static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block,
+                            s->fills[f].base + s->fills[f].used};
     release(s->alloc, &s->recs);
     release(s->alloc, &s->order);
     release(s->alloc, &s->scratch);
@@ -387,8 +391,9 @@ void band_block(HierStream* s, HierStreamBlock* out) noexcept {
                                       h.max_lon,
                                       h.count > 1 ? h.sums : HierSums{}};
     }
-    *out = HierStreamBlock{false,           bi, f.block, s->scratch, static_cast<std::size_t>(f.used),
-                           band.zoom_lo, band.zoom_hi};
+    *out = HierStreamBlock{
+        false,        bi,          f.block, s->scratch, static_cast<std::size_t>(f.used),
+        band.zoom_lo, band.zoom_hi};
 }
 
 // The members: the markers of multi-marker leaves by (block of their position in the last band,
@@ -410,16 +415,16 @@ Status start_members(HierStream* s) noexcept {
                 Member{hier_block_of(bz, m[i].lat, m[i].lon), s->ids_prev[leaf], i};
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    const Member* sorted = st != Status::Ok
-                               ? nullptr
-                               : cluster_internal::polled_sort(
-                                     s->members, tmp, n,
-                                     [m](const Member& x, const Member& y) noexcept {
-                                         if (x.block != y.block) return x.block < y.block;
-                                         if (x.leaf != y.leaf) return x.leaf < y.leaf;
-                                         return m[x.marker].id < m[y.marker].id;
-                                     },
-                                     s->poll);
+    const Member* sorted = st != Status::Ok ? nullptr
+                                            : cluster_internal::polled_sort(
+                                                  s->members, tmp, n,
+                                                  [m](const Member& x, const Member& y) noexcept {
+                                                      if (x.block != y.block)
+                                                          return x.block < y.block;
+                                                      if (x.leaf != y.leaf) return x.leaf < y.leaf;
+                                                      return m[x.marker].id < m[y.marker].id;
+                                                  },
+                                                  s->poll);
     if (st == Status::Ok && sorted == nullptr) st = Status::Canceled;
     if (st == Status::Ok && sorted != s->members && n > 0)
         std::memcpy(s->members, sorted, sizeof(Member) * n);
@@ -484,8 +489,8 @@ Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, doubl
     s->poll = Poller(cancel);
     const std::uint64_t first_leaf = next_ordinal[max_zoom];
     const HierLevelHook hook{&on_level, s};
-    Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal,
-                                       alloc, cancel, hook, &s->leaf_of_marker);
+    Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
+                                       cancel, hook, &s->leaf_of_marker);
     if (st == Status::Ok) st = single_markers(s, &first_leaf);
     return st;
 }

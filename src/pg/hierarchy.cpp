@@ -145,9 +145,8 @@ Datum block_datum(Sink* k, const HierBlockNode* recs, std::size_t n, int zoom_lo
         raise_status(Status::HierarchyBlockFull, "%zu nodes in one block", n);
     bytea* v = static_cast<bytea*>(palloc(VARHDRSZ + bound));
     std::size_t len = 0;
-    geocluster::pg::check(hier_node_block_encode(recs, n, zoom_lo, zoom_hi,
-                                                 reinterpret_cast<unsigned char*>(VARDATA(v)),
-                                                 &len));
+    geocluster::pg::check(hier_node_block_encode(
+        recs, n, zoom_lo, zoom_hi, reinterpret_cast<unsigned char*>(VARDATA(v)), &len));
     SET_VARSIZE(v, VARHDRSZ + len);
     MemoryContextSwitchTo(old);
     return PointerGetDatum(v);
@@ -181,9 +180,9 @@ void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::
     const Allocator caller_alloc{geocluster::pg::context_alloc, geocluster::pg::context_free,
                                  p->caller, 0};
     HierStream* stream = nullptr;
-    Status s = hier_stream_start(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, &p->slots,
-                                 alloc, caller_alloc,
-                                 CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &stream);
+    Status s = hier_stream_start(
+        markers, n, p->radius_px, p->max_zoom, p->next_ordinal, &p->slots, alloc, caller_alloc,
+        CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &stream);
     HierStreamBlock blk;
     while (s == Status::Ok && hier_stream_next(stream, &blk, &s)) {
         Sink* sink = blk.member ? &w->members : &w->nodes;
