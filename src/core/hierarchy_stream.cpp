@@ -270,6 +270,11 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
     return st;
 }
 
+// Whether node k of zoom z starts a record of band: its run or the band starts there.
+bool starts_record(const HierStream& s, const HierBand& band, int z, std::uint32_t k) noexcept {
+    return z == band.zoom_lo || s.run_of[z][k] != s.run_of[z - 1][s.parent_of[z - 1][k]];
+}
+
 // Zoom z of band bi: its ids (a new slot where a record starts, else its parent's), its records.
 Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     const HierBand& band = s->bands.band[bi];
@@ -277,15 +282,14 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     const std::uint32_t* run = s->run_of[z];
     const std::uint32_t* parent = z > 0 ? s->parent_of[z - 1] : nullptr;
     std::size_t n_starts = 0;
-    for (std::uint32_t k = 0; k < n; ++k)
-        n_starts += z == band.zoom_lo || run[k] != s->run_of[z - 1][parent[k]];
+    for (std::uint32_t k = 0; k < n; ++k) n_starts += starts_record(*s, band, z, k);
     Rep* reps = alloc_array<Rep>(s->alloc, n_starts);
     Rep* tmp = alloc_array<Rep>(s->alloc, n_starts);
     Status st = reps == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     std::size_t j = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
         const std::int64_t parent_id = z > 0 ? s->ids_prev[parent[k]] : -1;
-        if (z == band.zoom_lo || run[k] != s->run_of[z - 1][parent[k]]) {
+        if (starts_record(*s, band, z, k)) {
             int bottom;
             const HierNode c = run_node(*s, run[k], &bottom);
             reps[j++] =
@@ -304,9 +308,12 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
 // Band bi's ids and records, and their order by (block, slot).
 Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
-    std::size_t cap = 0;  // at most one record per node of the band
-    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) cap += s->n_at[z];
-    s->recs = alloc_array<RecRef>(s->alloc, cap);
+    std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) n_recs += starts_record(*s, band, z, k);
+        if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
+    }
+    s->recs = alloc_array<RecRef>(s->alloc, n_recs);
     if (s->recs == nullptr) return Status::OutOfMemory;
     s->n_recs = s->n_fills = s->next_fill = 0;
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
