@@ -280,16 +280,17 @@ Status Builder::coarser_levels() noexcept {
         cluster_destroy(params_);
         params_ = nullptr;
         if (s != Status::Ok) return s;
-        if (hook_ != nullptr)
-            s = hook_->level(hook_->ctx, z, coarser.items, coarser.n_items,
-                             coarser.cluster_of_input, finer.n_items);
         parent_of_[z] = coarser.cluster_of_input;  // one per zoom z + 1 cluster
         coarser.cluster_of_input = nullptr;
-        if (hook_ != nullptr) put(parent_of_[z]);
+        const std::uint32_t n_finer = finer.n_items;
         // The max_zoom items too: phase B sums the leaves from the markers again.
         item_clusters_free(&finer == &top_ ? base_ : a_, &finer);
         level_ = coarser;
         n_at[z] = coarser.n_items;
+        if (hook_ != nullptr) {  // after the finer items are gone: what it keeps is not on top
+            s = hook_->level(hook_->ctx, z, level_.items, level_.n_items, parent_of_[z], n_finer);
+            put(parent_of_[z]);
+        }
         if (s != Status::Ok) return s;
         // The next zoom clusters these items: no request of it is much over an item apiece.
         cache_.trim(2 * std::size_t{coarser.n_items} * sizeof(Item));
