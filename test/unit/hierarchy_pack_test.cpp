@@ -4,7 +4,8 @@
 // antimeridian too) and leaves read through the blocks equal what the build says; ids fit 52
 // bits and are unique across partitions; packing is deterministic; a full block is refused. The
 // streamed create (hierarchy_stream.hpp) gives hier_pack's blocks of every build here, record for
-// record, and the same counters; canceled at any poll it releases everything.
+// record, and the same counters; canceled at any poll or out of memory at any allocation it
+// releases everything.
 #include "cluster_reference.hpp"
 #include "hierarchy.hpp"
 #include "hierarchy_pack.hpp"
@@ -510,6 +511,46 @@ TEST(HierarchyPack, StreamCanceledAtAnyPollReleasesAll) {
         hier_stream_free(s);
         hier_slot_counters_free(a, &c);
         EXPECT_EQ(0u, ca.live) << "at poll " << k;
+    }
+    EXPECT_TRUE(finished);
+}
+
+// Out of memory at its k-th allocation, for every k until it finishes: OutOfMemory, counters
+// unchanged, and hier_stream_free releases everything.
+TEST(HierarchyPack, StreamOutOfMemoryAtEachAllocationReleasesAll) {
+    const std::vector<HierMarker> m = dataset(8, 300);
+    struct Failing {
+        CountingAlloc counted;
+        long left;
+        static void* alloc(void* ctx, std::size_t n) {
+            auto* self = static_cast<Failing*>(ctx);
+            return --self->left < 0 ? nullptr : CountingAlloc::alloc(&self->counted, n);
+        }
+        static void release(void* ctx, void* p) {
+            CountingAlloc::release(&static_cast<Failing*>(ctx)->counted, p);
+        }
+    };
+    bool finished = false;
+    for (long k = 0; !finished && k < 100000; ++k) {
+        Failing f{CountingAlloc{}, k};
+        const Allocator a{&Failing::alloc, &Failing::release, &f, 0};
+        std::vector<std::uint64_t> next(17, 0);
+        HierSlotCounters c{nullptr, 0};
+        HierStream* s = nullptr;
+        Status st =
+            hier_stream_start(m.data(), m.size(), 60, 16, next.data(), &c, a, a, kNoCancel, &s);
+        HierStreamBlock blk;
+        while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
+        }
+        if (st == Status::Ok) {
+            finished = true;
+        } else {
+            EXPECT_EQ(Status::OutOfMemory, st) << "at allocation " << k;
+            EXPECT_EQ(0u, c.n);
+        }
+        hier_stream_free(s);
+        hier_slot_counters_free(a, &c);
+        EXPECT_EQ(0u, f.counted.live) << "at allocation " << k;
     }
     EXPECT_TRUE(finished);
 }
