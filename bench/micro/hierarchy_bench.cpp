@@ -18,6 +18,12 @@
 // leaf_of_marker: equal results print equal fingerprints, and a change in any byte changes it
 // but with odds of 2^-64 (how a change to the build is shown not to change its output).
 //
+// --blocks 1 packs the last build (hier_pack) and encodes every block, printing the time, the
+// peak of build and pack together and a fingerprint over every block's band, tile and bytes, in
+// write order: what cluster_hierarchy_create wrote before it was streamed. --stream 1 runs the
+// streamed create instead (hier_stream_*: build, pack and encode block by block), --repeat
+// times, with the same report: equal fingerprints are the same table rows, bit for bit.
+//
 // --storage 1 also packs the last build's nodes as the extension stores them (hier_pack, the
 // layout of docs/hierarchy-storage.md: each node once per band for the zooms over which it is the
 // same cluster, in blocks by the tile of its centre) and prints the encoded bytes per band, per
@@ -28,6 +34,7 @@
 #include "hierarchy.hpp"
 #include "hierarchy_block.hpp"
 #include "hierarchy_pack.hpp"
+#include "hierarchy_stream.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -77,6 +84,91 @@ std::uint64_t fingerprint(const HierBuild& b) {
     }
     for (std::size_t i = 0; i < b.n_markers; ++i) f.add(b.leaf_of_marker[i]);
     return f.h;
+}
+
+// Adds one encoded block to f (its table, band and tile, then its bytes).
+void add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
+               const HierBlockNode* recs, std::size_t n, int lo, int hi,
+               std::vector<unsigned char>* buf) {
+    buf->resize(hier_node_block_bound(n));
+    std::size_t len = 0;
+    if (hier_node_block_encode(recs, n, lo, hi, buf->data(), &len) != Status::Ok) {
+        std::fprintf(stderr, "encode failed\n");
+        std::exit(1);
+    }
+    f->add(member), f->add(band), f->add(block), f->add(len);
+    for (std::size_t i = 0; i < len; ++i) f->add((*buf)[i]);
+}
+
+// The blocks the create wrote before it was streamed: hier_pack of a build, every block encoded.
+// Returns the fingerprint; *blocks the count.
+std::uint64_t packed_blocks(const HierBuild& b, const std::vector<HierMarker>& markers,
+                            int max_zoom, CountingAlloc* a, std::size_t* blocks) {
+    HierSlotCounters counters{nullptr, 0};
+    HierPacked p{};
+    if (hier_pack(b, markers.data(), max_zoom, &counters, a->allocator(), a->allocator(),
+                  CancelCheck{nullptr, nullptr}, &p) != Status::Ok) {
+        std::fprintf(stderr, "hier_pack failed\n");
+        std::exit(1);
+    }
+    const HierBands bands = hier_bands(max_zoom);
+    Fingerprint f;
+    std::vector<unsigned char> buf;
+    for (std::size_t k = 0; k < p.n_blocks; ++k) {
+        const HierPackedBlock& blk = p.blocks[k];
+        const HierBand& band = bands.band[blk.band];
+        add_block(&f, false, blk.band, blk.block, p.records + blk.first, blk.n, band.zoom_lo,
+                  band.zoom_hi, &buf);
+    }
+    for (std::size_t k = 0; k < p.n_member_blocks; ++k) {
+        const HierPackedBlock& blk = p.member_blocks[k];
+        add_block(&f, true, blk.band, blk.block, p.members + blk.first, blk.n, max_zoom, max_zoom,
+                  &buf);
+    }
+    *blocks = p.n_blocks + p.n_member_blocks;
+    hier_packed_free(a->allocator(), &p);
+    hier_slot_counters_free(a->allocator(), &counters);
+    return f.h;
+}
+
+// The streamed create: build, pack and encode, block by block.
+void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radius, int repeat) {
+    for (int r = 0; r < repeat; ++r) {
+        CountingAlloc a;
+        std::vector<std::uint64_t> next(static_cast<std::size_t>(max_zoom) + 1, 0);
+        HierSlotCounters counters{nullptr, 0};
+        const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = cpu_seconds();
+        HierStream* s = nullptr;
+        Status st = hier_stream_start(markers.data(), markers.size(), radius, max_zoom, next.data(),
+                                      &counters, a.allocator(), a.allocator(),
+                                      CancelCheck{nullptr, nullptr}, &s);
+        const double built = cpu_seconds() - cpu0;
+        const std::size_t build_peak = a.peak, held = a.live;
+        a.peak = a.live;  // from here: the packing's peak
+        Fingerprint f;
+        std::vector<unsigned char> buf;
+        std::size_t blocks = 0;
+        HierStreamBlock blk;
+        while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
+            add_block(&f, blk.member, blk.band, blk.block, blk.records, blk.n, blk.zoom_lo,
+                      blk.zoom_hi, &buf);
+            ++blocks;
+        }
+        if (st != Status::Ok) {
+            std::fprintf(stderr, "streamed create: %s\n", status_name(st));
+            std::exit(1);
+        }
+        hier_stream_free(s);
+        hier_slot_counters_free(a.allocator(), &counters);
+        std::printf(
+            "streamed %d: %.3f s (cpu %.3f s: clustering %.3f s, packing and encoding %.3f s), "
+            "peak %.1f MB while clustering, %.1f MB held after it, %.1f MB while packing, %zu "
+            "blocks, blocks fingerprint %016llx\n",
+            r + 1, seconds_since(t0), cpu_seconds() - cpu0, built, cpu_seconds() - cpu0 - built,
+            build_peak / 1e6, held / 1e6, a.peak / 1e6, blocks,
+            static_cast<unsigned long long>(f.h));
+    }
 }
 
 // Packs the build as the extension stores it (hier_pack: the core's bands, blocks and ids) and
@@ -185,7 +277,7 @@ int main(int argc, char** argv) {
     int max_zoom = 16, repeat = 3;
     bool want_fingerprint = false;
     double radius = kDefaultRadiusPx, heap_bytes = 0;
-    bool storage = false;
+    bool storage = false, blocks = false, stream = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--max-zoom")
@@ -198,18 +290,28 @@ int main(int argc, char** argv) {
             want_fingerprint = std::atoi(argv[i + 1]) != 0;
         else if (a == "--heap-bytes")
             heap_bytes = std::atof(argv[i + 1]);
+        else if (a == "--blocks")
+            blocks = std::atoi(argv[i + 1]) != 0;
+        else if (a == "--stream")
+            stream = std::atoi(argv[i + 1]) != 0;
         else if (a == "--storage")
             storage = std::atoi(argv[i + 1]) != 0;
         else {
-            std::fprintf(stderr,
-                         "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
-                         "[--storage 1] [--heap-bytes N] [--fingerprint 1] < rows\n");
+            std::fprintf(
+                stderr,
+                "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
+                "[--storage 1] [--heap-bytes N] [--fingerprint 1] [--blocks 1] [--stream 1] < "
+                "rows\n");
             return 2;
         }
     }
     const std::vector<HierMarker> markers = read_markers(stdin);
     std::printf("markers %zu, max_zoom %d, radius_px %g\n", markers.size(), max_zoom, radius);
     const CancelCheck no_cancel{nullptr, nullptr};
+    if (stream) {
+        streamed(markers, max_zoom, radius, repeat);
+        return 0;
+    }
     for (int r = 0; r < repeat; ++r) {
         CountingAlloc a;
         std::vector<std::uint64_t> next(static_cast<std::size_t>(max_zoom) + 1, 0);
@@ -237,6 +339,16 @@ int main(int argc, char** argv) {
                 std::printf("fingerprint %016llx\n",
                             static_cast<unsigned long long>(fingerprint(b)));
             if (storage) storage_report(b, markers, max_zoom, heap_bytes);
+        }
+        if (blocks) {
+            const double p0 = cpu_seconds();
+            std::size_t n_blocks = 0;
+            const std::uint64_t h = packed_blocks(b, markers, max_zoom, &a, &n_blocks);
+            std::printf(
+                "packed %d: cpu %.3f s (build and pack %.3f s), peak %.1f MB, %zu blocks, blocks "
+                "fingerprint %016llx\n",
+                r + 1, cpu_seconds() - p0, cpu_seconds() - cpu0, a.peak / 1e6, n_blocks,
+                static_cast<unsigned long long>(h));
         }
         hierarchy_free(a.allocator(), &b);
     }

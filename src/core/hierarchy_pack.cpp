@@ -191,29 +191,6 @@ struct Rep {  // a record to be: its block, its parent's packed id once known, i
     std::uint64_t z_order;
 };
 
-// The Z-order (Morton) key of a centre: the bits of its fixed-point x and y interleaved, so that
-// records sorted by it lie near the ones before them and a chunk of a block's index (a run of
-// records) covers a small box.
-std::uint64_t z_order_of(const HierNode& n) noexcept {
-    using namespace cluster_internal;
-    const auto spread = [](std::uint64_t v) {  // the 32 high bits of v to the even bits
-        v = v >> (kFixedBits - 32) & 0xffffffffu;
-        v = (v | v << 16) & 0x0000ffff0000ffffull;
-        v = (v | v << 8) & 0x00ff00ff00ff00ffull;
-        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0full;
-        v = (v | v << 2) & 0x3333333333333333ull;
-        return (v | v << 1) & 0x5555555555555555ull;
-    };
-    return spread(fixed_y_of_lat(n.lat)) << 1 | spread(fixed_x_of_lon(n.lon));
-}
-
-// The slot base of (band, block): its counter's next, or 0.
-std::uint64_t counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {
-    const HierSlotCounter* e = std::lower_bound(
-        c.v, c.v + c.n, key, [](const HierSlotCounter& x, std::uint64_t k) { return x.key < k; });
-    return e != c.v + c.n && e->key == key ? e->next : 0;
-}
-
 // A block of the band being packed: its slots from base, used so far.
 struct BlockFill {
     std::uint64_t block, base, used;
@@ -230,7 +207,7 @@ std::size_t block_fills(const Rep* reps, std::size_t n, int bi, const HierSlotCo
         if (m == 0 || fills[m - 1].block != fills[i].block) fills[m++] = fills[i];
     for (std::size_t i = 0; i < m; ++i)
         fills[i].base =
-            counter_next(counters, static_cast<std::uint64_t>(bi) << 56 | fills[i].block);
+            hier_slot_counter_next(counters, static_cast<std::uint64_t>(bi) << 56 | fills[i].block);
     return m;
 }
 
@@ -244,7 +221,7 @@ Status assign_zoom(Packer* k, const HierBand& band, Rep* reps, Rep* tmp, std::si
     for (std::size_t r = 0; r < n; ++r) {
         const std::int64_t p = nodes[reps[r].node].parent_id;
         reps[r].parent = p < 0 ? -1 : k->id_of_node[pos_of(*k, p)];
-        reps[r].z_order = z_order_of(nodes[reps[r].node]);
+        reps[r].z_order = hier_z_order(nodes[reps[r].node].lat, nodes[reps[r].node].lon);
     }
     const Rep* sorted = cluster_internal::polled_sort(
         reps, tmp, n,
@@ -378,21 +355,8 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
             out->member_blocks[out->n_member_blocks++] =
                 HierPackedBlock{k->bands.n - 1, sorted[r].block, r, 0};
         HierPackedBlock& blk = out->member_blocks[out->n_member_blocks - 1];
-        d = HierBlockNode{static_cast<std::uint32_t>(blk.n++),
-                          k->max_zoom,
-                          k->max_zoom,
-                          1,
-                          mk.id,
-                          sorted[r].leaf,
-                          -1,
-                          0,
-                          0,
-                          mk.lat,
-                          mk.lon,
-                          mk.lat,
-                          mk.lon,
-                          HierSums{}};
-        hier_single_centre(mk.lat, mk.lon, &d.lat, &d.lon);
+        d = hier_member_record(mk, k->max_zoom, sorted[r].leaf,
+                               static_cast<std::uint32_t>(blk.n++));
     }
     out->n_members = s == Status::Ok ? n : 0;
     release(*k->alloc, &m);
@@ -400,9 +364,37 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
     return s;
 }
 
-// New counters: the old ones merged with updates (both sorted by key; an update wins).
-Status merge_counters(HierSlotCounters* c, const HierSlotCounter* updates, std::size_t n_updates,
-                      const Allocator& alloc) noexcept {
+}  // namespace
+
+std::uint64_t hier_z_order(double lat, double lon) noexcept {
+    using namespace cluster_internal;
+    const auto spread = [](std::uint64_t v) {  // the 32 high bits of v to the even bits
+        v = v >> (kFixedBits - 32) & 0xffffffffu;
+        v = (v | v << 16) & 0x0000ffff0000ffffull;
+        v = (v | v << 8) & 0x00ff00ff00ff00ffull;
+        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0full;
+        v = (v | v << 2) & 0x3333333333333333ull;
+        return (v | v << 1) & 0x5555555555555555ull;
+    };
+    return spread(fixed_y_of_lat(lat)) << 1 | spread(fixed_x_of_lon(lon));
+}
+
+std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {
+    const HierSlotCounter* e = std::lower_bound(
+        c.v, c.v + c.n, key, [](const HierSlotCounter& x, std::uint64_t k) { return x.key < k; });
+    return e != c.v + c.n && e->key == key ? e->next : 0;
+}
+
+HierBlockNode hier_member_record(const HierMarker& m, int max_zoom, std::int64_t leaf,
+                                 std::uint32_t slot) noexcept {
+    HierBlockNode d{slot, max_zoom, max_zoom, 1,     m.id,  leaf,  -1,
+                    0,    0,        m.lat,    m.lon, m.lat, m.lon, HierSums{}};
+    hier_single_centre(m.lat, m.lon, &d.lat, &d.lon);
+    return d;
+}
+
+Status hier_slot_counters_merge(HierSlotCounters* c, const HierSlotCounter* updates,
+                                std::size_t n_updates, const Allocator& alloc) noexcept {
     HierSlotCounter* merged = alloc_array<HierSlotCounter>(alloc, c->n + n_updates);
     if (merged == nullptr && c->n + n_updates > 0) return Status::OutOfMemory;
     std::size_t i = 0, j = 0, n = 0;
@@ -419,8 +411,6 @@ Status merge_counters(HierSlotCounters* c, const HierSlotCounter* updates, std::
     c->n = n;
     return Status::Ok;
 }
-
-}  // namespace
 
 Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom,
                  HierSlotCounters* counters, const Allocator& alloc,
@@ -460,7 +450,7 @@ Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom
     for (int bi = 0; s == Status::Ok && bi < k.bands.n; ++bi)
         s = pack_band(&k, bi, *counters, reps, tmp, fills, out, updates, &n_updates);
     if (s == Status::Ok) s = pack_members(&k, markers, out);
-    if (s == Status::Ok) s = merge_counters(counters, updates, n_updates, counters_alloc);
+    if (s == Status::Ok) s = hier_slot_counters_merge(counters, updates, n_updates, counters_alloc);
     release(alloc, &k.top);
     release(alloc, &k.bottom);
     release(alloc, &reps);

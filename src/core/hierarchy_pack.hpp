@@ -81,6 +81,16 @@ struct HierSlotCounters {
     std::size_t n;
 };
 void hier_slot_counters_free(const Allocator& alloc, HierSlotCounters* c) noexcept;
+// The next slot of key's block: its counter's, or 0.
+// The Z-order (Morton) key of a centre: the bits of its fixed-point x and y interleaved. Within a
+// block, a zoom's records are sorted by it first (then by their parents' ids, north to south),
+// so that the chunks of the block's index (runs of records) cover small boxes; the packer and
+// the streamed create sort alike.
+std::uint64_t hier_z_order(double lat, double lon) noexcept;
+std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept;
+// c merged with updates (both sorted by key; an update wins), its array reallocated from alloc.
+Status hier_slot_counters_merge(HierSlotCounters* c, const HierSlotCounter* updates,
+                                std::size_t n_updates, const Allocator& alloc) noexcept;
 
 // One block of packed records: records[first .. first + n) of its array, slots ascending.
 struct HierPackedBlock {
@@ -117,6 +127,9 @@ Status hier_pack(const HierBuild& build, const HierMarker* markers, int max_zoom
                  HierSlotCounters* counters, const Allocator& alloc,
                  const Allocator& counters_alloc, CancelCheck cancel, HierPacked* out) noexcept;
 void hier_packed_free(const Allocator& alloc, HierPacked* p) noexcept;
+// The member record of marker m in the leaf whose packed id is leaf (HierPacked's members).
+HierBlockNode hier_member_record(const HierMarker& m, int max_zoom, std::int64_t leaf,
+                                 std::uint32_t slot) noexcept;
 
 // Encodes one packed block (records or members) of band zooms zoom_lo..zoom_hi into out
 // (hier_node_block_bound(block.n) bytes).

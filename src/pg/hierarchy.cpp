@@ -2,16 +2,18 @@
 // src/sql/geocluster/60_hierarchy.sql:
 //
 //  - cluster_hierarchy_build_into: reads the markers through SPI (a cursor, in batches, one
-//    partition value after another), builds each partition's hierarchy with hierarchy_build,
-//    packs it into blocks with hier_pack (src/core/hierarchy_pack.hpp) and writes one row per
-//    block into the hierarchy's tables as COPY does (Sink, below).
+//    partition value after another), builds each partition's hierarchy and packs it into blocks
+//    with hier_stream_* (src/core/hierarchy_stream.hpp: hierarchy_build and hier_pack's blocks,
+//    made one at a time) and writes one row per block into the hierarchy's tables as COPY does
+//    (Sink, below), each block before the next is made.
 // The readers (cluster_viewport, cluster_children...) are in hierarchy_read.cpp.
 //
-// Memory: the marker array and the build's result come from a memory context of the call
+// Memory: the marker array and the stream's state come from a memory context of the call
 // through the core Allocator (MemoryContextAllocExtended HUGE | NO_OOM), so an error or a cancel
 // frees them wholesale; nothing here has a destructor.
 #include "hierarchy.hpp"
 #include "hierarchy_pack.hpp"
+#include "hierarchy_stream.hpp"
 #include "quadkey.hpp"
 
 #include "glue.hpp"
@@ -135,40 +137,19 @@ const Oid kNodeTypes[kNodeCols] = {INT4OID, INT8OID, BYTEAOID};
 constexpr int kMemberCols = 2;
 const Oid kMemberTypes[kMemberCols] = {INT8OID, BYTEAOID};
 
-// One packed block as a bytea, in the sink's batch context.
-Datum block_datum(Sink* k, const HierBlockNode* recs, const HierPackedBlock& blk, int zoom_lo,
-                  int zoom_hi) {
+// One block's records encoded as a bytea, in the sink's batch context.
+Datum block_datum(Sink* k, const HierBlockNode* recs, std::size_t n, int zoom_lo, int zoom_hi) {
     MemoryContext old = MemoryContextSwitchTo(k->batch);
-    const std::size_t bound = hier_node_block_bound(blk.n);
+    const std::size_t bound = hier_node_block_bound(n);
     if (bound > MaxAllocSize - VARHDRSZ)
-        raise_status(Status::HierarchyBlockFull, "%zu nodes in one block", blk.n);
+        raise_status(Status::HierarchyBlockFull, "%zu nodes in one block", n);
     bytea* v = static_cast<bytea*>(palloc(VARHDRSZ + bound));
     std::size_t len = 0;
-    geocluster::pg::check(hier_packed_block_encode(
-        recs, blk, zoom_lo, zoom_hi, reinterpret_cast<unsigned char*>(VARDATA(v)), &len));
+    geocluster::pg::check(hier_node_block_encode(
+        recs, n, zoom_lo, zoom_hi, reinterpret_cast<unsigned char*>(VARDATA(v)), &len));
     SET_VARSIZE(v, VARHDRSZ + len);
     MemoryContextSwitchTo(old);
     return PointerGetDatum(v);
-}
-
-void write_blocks(Sink* nodes, Sink* members, const HierPacked& p, int max_zoom, Datum part) {
-    const HierBands bands = hier_bands(max_zoom);
-    for (std::size_t i = 0; i < p.n_blocks; ++i) {
-        const HierPackedBlock& blk = p.blocks[i];
-        const HierBand& band = bands.band[blk.band];
-        TupleTableSlot* slot = next_slot(nodes);
-        slot->tts_values[0] = Int32GetDatum(blk.band);
-        slot->tts_values[1] = Int64GetDatum(static_cast<std::int64_t>(blk.block));
-        slot->tts_values[2] = block_datum(nodes, p.records, blk, band.zoom_lo, band.zoom_hi);
-        store_slot(nodes, slot, part);
-    }
-    for (std::size_t i = 0; i < p.n_member_blocks; ++i) {
-        const HierPackedBlock& blk = p.member_blocks[i];
-        TupleTableSlot* slot = next_slot(members);
-        slot->tts_values[0] = Int64GetDatum(static_cast<std::int64_t>(blk.block));
-        slot->tts_values[1] = block_datum(members, p.members, blk, max_zoom, max_zoom);
-        store_slot(members, slot, part);
-    }
 }
 
 // The two sinks of a build.
@@ -186,35 +167,37 @@ struct BuildParams {
     MemoryContext build_ctx;  // markers and the build's result; reset after each partition
 };
 
-// Builds one partition's markers and writes them; returns the markers written.
+// Builds one partition's markers and writes its blocks as they are made (hier_stream_*: the
+// nodes of the whole build are never held at once).
 void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::size_t n,
                      Datum part, const char* part_text) {
     if (n == 0) return;
-    HierBuild build{nullptr, 0, nullptr, 0};
     // No geocluster.max_state_memory budget (0): that setting bounds what any query can make a
     // cluster_agg state grow to; a build is its table owner's maintenance step over the whole
     // table.
     const Allocator alloc{geocluster::pg::context_alloc, geocluster::pg::context_free, p->build_ctx,
                           0};
-    const Status s =
-        hierarchy_build(markers, n, p->radius_px, p->max_zoom, p->next_ordinal, alloc,
-                        CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &build);
+    const Allocator caller_alloc{geocluster::pg::context_alloc, geocluster::pg::context_free,
+                                 p->caller, 0};
+    HierStream* stream = nullptr;
+    Status s = hier_stream_start(
+        markers, n, p->radius_px, p->max_zoom, p->next_ordinal, &p->slots, alloc, caller_alloc,
+        CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &stream);
+    HierStreamBlock blk;
+    while (s == Status::Ok && hier_stream_next(stream, &blk, &s)) {
+        Sink* sink = blk.member ? &w->members : &w->nodes;
+        TupleTableSlot* slot = next_slot(sink);
+        int col = 0;
+        if (!blk.member) slot->tts_values[col++] = Int32GetDatum(blk.band);
+        slot->tts_values[col++] = Int64GetDatum(static_cast<std::int64_t>(blk.block));
+        slot->tts_values[col] = block_datum(sink, blk.records, blk.n, blk.zoom_lo, blk.zoom_hi);
+        store_slot(sink, slot, part);
+    }
     if (s != Status::Ok) {
         if (part_text != nullptr) raise_status(s, "partition value %s", part_text);
         raise_status(s);
     }
-    HierPacked packed{};
-    const Allocator caller_alloc{geocluster::pg::context_alloc, geocluster::pg::context_free,
-                                 p->caller, 0};
-    const Status ps = hier_pack(build, markers, p->max_zoom, &p->slots, alloc, caller_alloc,
-                                CancelCheck{geocluster::pg::interrupt_requested, nullptr}, &packed);
-    if (ps != Status::Ok) {
-        if (part_text != nullptr) raise_status(ps, "partition value %s", part_text);
-        raise_status(ps);
-    }
-    hierarchy_free(alloc, &build);
-    write_blocks(&w->nodes, &w->members, packed, p->max_zoom, part);
-    hier_packed_free(alloc, &packed);
+    hier_stream_free(stream);
 }
 
 void check_marker(double lat, double lon, std::int64_t id) {

@@ -2,11 +2,15 @@
 // blocks, encoded, and read back through the readers' helpers at every zoom give the build's
 // nodes bit for bit with their ids translated; children, small viewports (across the
 // antimeridian too) and leaves read through the blocks equal what the build says; ids fit 52
-// bits and are unique across partitions; packing is deterministic; a full block is refused.
+// bits and are unique across partitions; packing is deterministic; a full block is refused. The
+// streamed create (hierarchy_stream.hpp) gives hier_pack's blocks of every build here, record for
+// record, and the same counters; canceled at any poll or out of memory at any allocation it
+// releases everything.
 #include "cluster_reference.hpp"
 #include "hierarchy.hpp"
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
+#include "hierarchy_stream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -71,15 +75,96 @@ Bytes encode_block(const HierBlockNode* recs, const HierPackedBlock& b, int lo, 
     return out;
 }
 
+// An allocator that counts the bytes live (the size in a 16-byte header).
+struct CountingAlloc {
+    std::size_t live = 0;
+    static void* alloc(void* ctx, std::size_t n) {
+        auto* p = static_cast<unsigned char*>(std::malloc(n + 16));
+        if (p == nullptr) return nullptr;
+        std::memcpy(p, &n, sizeof n);
+        static_cast<CountingAlloc*>(ctx)->live += n;
+        return p + 16;
+    }
+    static void release(void* ctx, void* q) {
+        auto* p = static_cast<unsigned char*>(q) - 16;
+        std::size_t n;
+        std::memcpy(&n, p, sizeof n);
+        static_cast<CountingAlloc*>(ctx)->live -= n;
+        std::free(p);
+    }
+    Allocator allocator() { return Allocator{&alloc, &release, this, 0}; }
+};
+
+bool same_record(const HierBlockNode& a, const HierBlockNode& b) {
+    return std::memcmp(&a.sums, &b.sums, sizeof a.sums) == 0 && a.slot == b.slot &&
+           a.zoom_min == b.zoom_min && a.zoom_max == b.zoom_max && a.count == b.count &&
+           a.id == b.id && a.parent_id == b.parent_id && a.expansion_zoom == b.expansion_zoom &&
+           std::memcmp(&a.lat, &b.lat, 6 * sizeof(double)) == 0;
+}
+
+// The streamed create of m with copies of next and counters gives p's blocks (node blocks, then
+// member blocks, each record equal) and, once done, counters_after.
+void expect_stream_is_pack(const std::vector<HierMarker>& m, double radius, int max_zoom,
+                           std::vector<std::uint64_t> next, const HierSlotCounters& counters,
+                           const HierPacked& p, const std::vector<std::uint64_t>& next_after,
+                           const HierSlotCounters& counters_after) {
+    CountingAlloc ca;
+    const Allocator a = ca.allocator();
+    HierSlotCounters c{
+        static_cast<HierSlotCounter*>(a.alloc(a.ctx, counters.n * sizeof(HierSlotCounter) + 1)),
+        counters.n};
+    if (counters.n > 0) std::memcpy(c.v, counters.v, counters.n * sizeof(HierSlotCounter));
+    HierStream* s = nullptr;
+    Status st = hier_stream_start(m.data(), m.size(), radius, max_zoom, next.data(), &c, a, a,
+                                  kNoCancel, &s);
+    ASSERT_EQ(Status::Ok, st);
+    EXPECT_EQ(next_after, next);
+    std::size_t k = 0;
+    HierStreamBlock blk;
+    while (hier_stream_next(s, &blk, &st)) {
+        const bool member = k >= p.n_blocks;
+        ASSERT_LT(k, p.n_blocks + p.n_member_blocks);
+        const HierPackedBlock& want = member ? p.member_blocks[k - p.n_blocks] : p.blocks[k];
+        const HierBlockNode* recs = member ? p.members : p.records;
+        EXPECT_EQ(member, blk.member);
+        EXPECT_EQ(want.band, blk.band);
+        EXPECT_EQ(want.block, blk.block);
+        ASSERT_EQ(want.n, blk.n);
+        for (std::size_t r = 0; r < blk.n; ++r)
+            EXPECT_TRUE(same_record(recs[want.first + r], blk.records[r]))
+                << "block " << k << " record " << r;
+        ++k;
+    }
+    EXPECT_EQ(Status::Ok, st);
+    EXPECT_EQ(p.n_blocks + p.n_member_blocks, k);
+    ASSERT_EQ(counters_after.n, c.n);
+    for (std::size_t i = 0; i < c.n; ++i) {
+        EXPECT_EQ(counters_after.v[i].key, c.v[i].key);
+        EXPECT_EQ(counters_after.v[i].next, c.v[i].next);
+    }
+    hier_stream_free(s);
+    hier_slot_counters_free(a, &c);
+    EXPECT_EQ(0u, ca.live);
+}
+
 // Builds and packs one partition into the store.
 void add_partition(Store* st, const std::vector<HierMarker>& m, double radius,
                    std::vector<std::uint64_t>* next, HierSlotCounters* counters) {
     const Allocator a = malloc_allocator();
     HierBuild b{};
+    const std::vector<std::uint64_t> next_before = *next;
     ASSERT_EQ(Status::Ok, hierarchy_build(m.data(), m.size(), radius, st->max_zoom, next->data(), a,
                                           kNoCancel, &b));
+    HierSlotCounters counters_before{nullptr, counters->n};
+    counters_before.v =
+        static_cast<HierSlotCounter*>(a.alloc(a.ctx, counters->n * sizeof(HierSlotCounter) + 1));
+    if (counters->n > 0)
+        std::memcpy(counters_before.v, counters->v, counters->n * sizeof(HierSlotCounter));
     HierPacked p{};
     ASSERT_EQ(Status::Ok, hier_pack(b, m.data(), st->max_zoom, counters, a, a, kNoCancel, &p));
+    expect_stream_is_pack(m, radius, st->max_zoom, next_before, counters_before, p, *next,
+                          *counters);
+    hier_slot_counters_free(a, &counters_before);
     for (std::size_t i = 0; i < p.n_blocks; ++i) {
         const HierBand& band = st->bands.band[p.blocks[i].band];
         st->nodes[{p.blocks[i].band, p.blocks[i].block}].push_back(
@@ -396,6 +481,80 @@ TEST(HierarchyPack, DeterministicUnderShuffles) {
     EXPECT_EQ(got[0], got[4]);
 }
 
+// Canceled at its k-th poll, for every k until it finishes: Canceled, counters unchanged, and
+// hier_stream_free releases everything.
+TEST(HierarchyPack, StreamCanceledAtAnyPollReleasesAll) {
+    const std::vector<HierMarker> m = dataset(7, 400);
+    struct Countdown {
+        long left;
+        static bool fire(void* ctx) { return --static_cast<Countdown*>(ctx)->left < 0; }
+    };
+    bool finished = false;
+    for (long k = 0; !finished && k < 100000; k += 1 + k / 8) {
+        CountingAlloc ca;
+        const Allocator a = ca.allocator();
+        Countdown down{k};
+        std::vector<std::uint64_t> next(17, 0);
+        HierSlotCounters c{nullptr, 0};
+        HierStream* s = nullptr;
+        Status st = hier_stream_start(m.data(), m.size(), 5, 16, next.data(), &c, a, a,
+                                      CancelCheck{&Countdown::fire, &down}, &s);
+        HierStreamBlock blk;
+        while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
+        }
+        if (st == Status::Ok) {
+            finished = true;
+        } else {
+            EXPECT_EQ(Status::Canceled, st) << "at poll " << k;
+            EXPECT_EQ(0u, c.n);
+        }
+        hier_stream_free(s);
+        hier_slot_counters_free(a, &c);
+        EXPECT_EQ(0u, ca.live) << "at poll " << k;
+    }
+    EXPECT_TRUE(finished);
+}
+
+// Out of memory at its k-th allocation, for every k until it finishes: OutOfMemory, counters
+// unchanged, and hier_stream_free releases everything.
+TEST(HierarchyPack, StreamOutOfMemoryAtEachAllocationReleasesAll) {
+    const std::vector<HierMarker> m = dataset(8, 300);
+    struct Failing {
+        CountingAlloc counted;
+        long left;
+        static void* alloc(void* ctx, std::size_t n) {
+            auto* self = static_cast<Failing*>(ctx);
+            return --self->left < 0 ? nullptr : CountingAlloc::alloc(&self->counted, n);
+        }
+        static void release(void* ctx, void* p) {
+            CountingAlloc::release(&static_cast<Failing*>(ctx)->counted, p);
+        }
+    };
+    bool finished = false;
+    for (long k = 0; !finished && k < 100000; ++k) {
+        Failing f{CountingAlloc{}, k};
+        const Allocator a{&Failing::alloc, &Failing::release, &f, 0};
+        std::vector<std::uint64_t> next(17, 0);
+        HierSlotCounters c{nullptr, 0};
+        HierStream* s = nullptr;
+        Status st =
+            hier_stream_start(m.data(), m.size(), 60, 16, next.data(), &c, a, a, kNoCancel, &s);
+        HierStreamBlock blk;
+        while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
+        }
+        if (st == Status::Ok) {
+            finished = true;
+        } else {
+            EXPECT_EQ(Status::OutOfMemory, st) << "at allocation " << k;
+            EXPECT_EQ(0u, c.n);
+        }
+        hier_stream_free(s);
+        hier_slot_counters_free(a, &c);
+        EXPECT_EQ(0u, f.counted.live) << "at allocation " << k;
+    }
+    EXPECT_TRUE(finished);
+}
+
 TEST(HierarchyPack, FullBlockIsRefused) {
     const Allocator a = malloc_allocator();
     const std::vector<HierMarker> m{{10, 20, 1}, {10, 20, 2}};
@@ -417,6 +576,17 @@ TEST(HierarchyPack, FullBlockIsRefused) {
               hier_pack(b, m.data(), 16, &counters, a, a, kNoCancel, &p));
     EXPECT_EQ(1u, counters.n);  // unchanged
     EXPECT_EQ(nullptr, p.records);
+    HierStream* s = nullptr;  // streamed: refused too, counters unchanged
+    std::vector<std::uint64_t> next2(17, 0);
+    Status st =
+        hier_stream_start(m.data(), m.size(), 60, 16, next2.data(), &counters, a, a, kNoCancel, &s);
+    HierStreamBlock blk;
+    while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
+    }
+    EXPECT_EQ(Status::HierarchyBlockFull, st);
+    EXPECT_EQ(1u, counters.n);
+    EXPECT_EQ(full.next, counters.v[0].next);
+    hier_stream_free(s);
     counters.v[0].next -= 1;  // room for exactly the one record it needs
     EXPECT_EQ(Status::Ok, hier_pack(b, m.data(), 16, &counters, a, a, kNoCancel, &p));
     hier_packed_free(a, &p);

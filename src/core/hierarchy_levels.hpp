@@ -1,0 +1,38 @@
+// The build's clustering (hierarchy.cpp, phase A) without its nodes: each zoom's clusters handed
+// to a consumer as they are made, from max_zoom down, for the streamed create
+// (hierarchy_stream.hpp) that keeps of them only what packing needs. Not part of the API.
+#pragma once
+
+#include "core.hpp"
+
+#include "cluster_items.hpp"
+#include "hierarchy.hpp"
+
+namespace geocluster {
+
+// Called once per zoom, max_zoom first, then max_zoom - 1 .. 0: zoom's clusters as exact items
+// in ordinal order (what hierarchy_build's nodes of that zoom are summed to, bit for bit), and
+// for each of the n_finer clusters of zoom + 1 its parent's position among items (nullptr and 0
+// at max_zoom). The arrays live until the call returns. A status other than Ok ends the build.
+struct HierLevelHook {
+    Status (*level)(void* ctx, int zoom, const cluster_internal::Item* items, std::uint32_t n,
+                    const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept;
+    void* ctx;
+};
+
+// hierarchy_build's clustering with hook for its nodes: arguments and statuses as there;
+// *leaf_of_marker (from alloc, n_markers entries) as HierBuild's. next_ordinal is advanced on
+// success, as hierarchy_build does.
+Status hierarchy_build_levels(const HierMarker* markers, std::size_t n_markers, double radius_px,
+                              int max_zoom, std::uint64_t* next_ordinal, const Allocator& alloc,
+                              CancelCheck cancel, const HierLevelHook& hook,
+                              std::int64_t** leaf_of_marker) noexcept;
+
+// The sums a node keeps of its item; the item of one marker, as its bin holds it; a node's
+// count, sums, centre and bounds from its item (cluster_id, parent_id -1, zoom and
+// expansion_zoom left to the caller): phase B's own steps.
+HierSums hier_sums_of_item(const cluster_internal::Item& it) noexcept;
+cluster_internal::Item hier_item_of_marker(const HierMarker& m) noexcept;
+void hier_node_of_item(const cluster_internal::Item& it, HierNode* out) noexcept;
+
+}  // namespace geocluster

@@ -1,0 +1,556 @@
+// The create's build, streamed (hierarchy_stream.hpp): the clustering's levels kept as runs, then
+// hier_pack's slots and records band by band, one block at a time.
+//
+// Why these give hier_pack's bytes exactly. A run is hier_pack's "same cluster" chain: a node is
+// in its parent's run when it is the parent's only child (hier_pack: the same count), so the
+// run's distinct cluster is made once, from the item of its finest node (the one hierarchy_build
+// sums to the same bits and copies to the run's coarser nodes), by phase B's own steps
+// (hier_node_of_item), its expansion zoom that node's. A record starts where a run or a band does;
+// its slot comes from the same order as hier_pack's (block, parent's packed id, centre north to
+// south then west to east, ordinal), zoom by zoom from the band's first, the slots of a block
+// continuing from its counter; blocks go out in (band, block) order, their records by slot.
+//
+// Memory: everything from the caller's allocator, plain data released by hier_stream_free.
+#include "core.hpp"
+
+#include "hierarchy_stream.hpp"
+
+#include "cluster_internal.hpp"
+#include "hierarchy_levels.hpp"
+#include "polled_sort.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace geocluster {
+
+namespace {
+
+using cluster_internal::Item;
+using cluster_internal::Poller;
+
+constexpr std::uint32_t kSingle = 0x80000000u;  // a run of one marker: kSingle | its leaf
+constexpr std::uint32_t kNoRun = UINT32_MAX;
+constexpr std::int64_t kLow47 = (std::int64_t{1} << kHierIdZoomShift) - 1;
+
+template <typename T>
+T* alloc_array(const Allocator& a, std::size_t n) noexcept {
+    if (n > SIZE_MAX / sizeof(T) - 1) return nullptr;
+    return static_cast<T*>(a.alloc(a.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+}
+template <typename T>
+void release(const Allocator& a, T** p) noexcept {
+    if (*p != nullptr) a.release(a.ctx, *p);
+    *p = nullptr;
+}
+
+struct Rep {  // a record to be, while its zoom's slots are handed out
+    std::uint64_t block;
+    std::uint64_t z_order;  // hier_z_order of its centre
+    std::int64_t parent;  // its parent's packed id, -1 at zoom 0
+    double lat, lon;      // centre
+    std::uint32_t node;   // position in its zoom (its ordinal's order)
+};
+
+struct RecRef {  // a record of the band being written
+    std::int64_t id, parent;
+    std::uint32_t run;
+};
+
+struct Member {  // a marker of a multi-marker leaf: the block of its position, its leaf, itself
+    std::uint64_t block;
+    std::int64_t leaf;
+    std::size_t marker;
+};
+
+struct BlockFill {  // a block of the band: its slots from base, used so far; its first record
+    std::uint64_t block, base, used, first;
+};
+
+}  // namespace
+
+struct HierStream {
+    const HierMarker* markers;
+    std::size_t n_markers;
+    int max_zoom;
+    HierBands bands;
+    HierSlotCounters* counters;
+    Allocator alloc, counters_alloc;
+    Poller poll{CancelCheck{nullptr, nullptr}};
+
+    // The levels: per zoom its node count, each node's run and (z < max_zoom) each zoom z + 1
+    // node's parent position; the multi-marker runs made at each zoom (their HierNode: zoom is
+    // the run's finest zoom, ids unset), numbered from multi_base[z + 1]; each single leaf's
+    // marker.
+    std::uint32_t n_at[kHierMaxZoom + 1];
+    std::uint32_t* run_of[kHierMaxZoom + 1];
+    std::uint32_t* parent_of[kHierMaxZoom + 1];
+    HierNode* multi[kHierMaxZoom + 1];
+    std::uint32_t multi_base[kHierMaxZoom + 2];
+    std::uint32_t* marker_of_leaf;
+    std::int64_t* leaf_of_marker;
+
+    // Writing: the next band (bands.n: the members), the ids of the last zoom given ids.
+    int band;
+    std::int64_t* ids_prev;
+    RecRef* recs;
+    std::size_t n_recs;
+    BlockFill* fills;
+    std::size_t n_fills, next_fill, fills_cap;
+    std::uint32_t* order;      // the band's records by (block, slot)
+    HierBlockNode* scratch;    // one block's records
+    HierSlotCounter* updates;  // the counters of every band written, in key order
+    std::size_t n_updates, updates_cap;
+    Member* members;  // the markers of multi-marker leaves, in block order
+    std::size_t n_members, next_member;
+    bool done;
+};
+
+namespace {
+
+const HierNode& multi_run(const HierStream& s, std::uint32_t run) noexcept {
+    int z = 0;  // zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1
+    while (run < s.multi_base[z + 1]) ++z;
+    return s.multi[z][run - s.multi_base[z + 1]];
+}
+
+// The node (count, id, centre, bounds, sums, expansion zoom) of a run; its finest zoom.
+HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept {
+    if ((run & kSingle) == 0) {
+        const HierNode& n = multi_run(s, run);
+        *bottom = n.zoom;
+        return n;
+    }
+    HierNode n;
+    hier_node_of_item(hier_item_of_marker(s.markers[s.marker_of_leaf[run & ~kSingle]]), &n);
+    n.expansion_zoom = -1;
+    *bottom = s.max_zoom;
+    return n;
+}
+
+// Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
+// made from its item when it has several children. The items are in any order, each ranked by
+// its ordinal (the engine's ItemOrder::kRanked); at[k] is the position of ordinal k's.
+Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_t* at,
+                  std::uint32_t n, const std::uint32_t* parent, std::uint32_t n_finer) noexcept {
+    std::uint32_t* run = s->run_of[zoom] = alloc_array<std::uint32_t>(s->alloc, n);
+    unsigned char* many = alloc_array<unsigned char>(s->alloc, n);
+    Status st = run == nullptr || many == nullptr ? Status::OutOfMemory : Status::Ok;
+    std::uint32_t n_multi = 0;
+    for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
+        run[k] = zoom == s->max_zoom && items[at[k]].count == 1 ? kSingle | k : kNoRun;
+        many[k] = zoom == s->max_zoom && items[at[k]].count > 1;
+    }
+    for (std::uint32_t c = 0; st == Status::Ok && c < n_finer; ++c) {
+        if (parent[c] >= n) {
+            st = Status::Internal;
+            break;
+        }
+        if (run[parent[c]] == kNoRun) {
+            run[parent[c]] = s->run_of[zoom + 1][c];
+        } else {
+            many[parent[c]] = 1;
+        }
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) n_multi += many[k];
+    s->multi_base[zoom] = s->multi_base[zoom + 1] + n_multi;
+    if (st == Status::Ok && s->multi_base[zoom] >= kSingle) st = Status::OutOfMemory;
+    HierNode* multi = st == Status::Ok ? alloc_array<HierNode>(s->alloc, n_multi) : nullptr;
+    s->multi[zoom] = multi;
+    if (st == Status::Ok && multi == nullptr) st = Status::OutOfMemory;
+    for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
+        if (many[k] != 0) {
+            hier_node_of_item(items[at[k]], &multi[j]);
+            multi[j].zoom = zoom;
+            multi[j].expansion_zoom = zoom + 1;
+            run[k] = s->multi_base[zoom + 1] + j++;
+        } else if (run[k] == kNoRun) {
+            st = Status::Internal;  // a childless cluster
+        }
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    release(s->alloc, &many);
+    return st;
+}
+
+Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
+                const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept {
+    HierStream* s = static_cast<HierStream*>(ctx);
+    s->n_at[zoom] = n;
+    if (zoom < s->max_zoom) {
+        s->parent_of[zoom] = alloc_array<std::uint32_t>(s->alloc, n_finer);
+        if (s->parent_of[zoom] == nullptr) return Status::OutOfMemory;
+        std::memcpy(s->parent_of[zoom], parent_of_finer, sizeof(std::uint32_t) * n_finer);
+    }
+    std::uint32_t* at = alloc_array<std::uint32_t>(s->alloc, n);
+    if (at == nullptr) return Status::OutOfMemory;
+    Status st = Status::Ok;
+    for (std::uint32_t m = 0; m < n && st == Status::Ok; ++m) {
+        if (items[m].rank >= n) st = Status::Internal;
+        else at[items[m].rank] = m;
+    }
+    if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
+    release(s->alloc, &at);
+    return st;
+}
+
+// Each single leaf's marker (its only one).
+Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
+    const std::uint32_t n = s->n_at[s->max_zoom];
+    s->marker_of_leaf = alloc_array<std::uint32_t>(s->alloc, n);
+    if (s->marker_of_leaf == nullptr) return Status::OutOfMemory;
+    if (s->n_markers >= kSingle) return Status::OutOfMemory;
+    for (std::size_t i = 0; i < s->n_markers; ++i) {
+        const std::uint64_t k = (static_cast<std::uint64_t>(s->leaf_of_marker[i]) &
+                                 ((std::uint64_t{1} << kHierZoomShift) - 1)) -
+                                *first_ordinal;
+        if (k >= n) return Status::Internal;
+        s->leaf_of_marker[i] = static_cast<std::int64_t>(k);  // from now on: the leaf's position
+        s->marker_of_leaf[k] = static_cast<std::uint32_t>(i);
+        if (s->poll.canceled(1)) return Status::Canceled;
+    }
+    return Status::Ok;
+}
+
+// The blocks of reps[0..n) (sorted by block) added to the band's fills, kept sorted, each new
+// one with its counter's slot base.
+Status add_fills(HierStream* s, int bi, const Rep* reps, std::size_t n) noexcept {
+    std::size_t fresh = 0;
+    for (std::size_t r = 0; r < n; ++r) fresh += r == 0 || reps[r].block != reps[r - 1].block;
+    if (s->n_fills + fresh > s->fills_cap) {
+        const std::size_t cap = std::max(2 * s->fills_cap, s->n_fills + fresh);
+        BlockFill* grown = alloc_array<BlockFill>(s->alloc, cap);
+        if (grown == nullptr) return Status::OutOfMemory;
+        if (s->n_fills > 0) std::memcpy(grown, s->fills, sizeof(BlockFill) * s->n_fills);
+        release(s->alloc, &s->fills);
+        s->fills = grown;
+        s->fills_cap = cap;
+    }
+    // Merged from the back: the old fills and the new blocks, both ascending.
+    std::size_t i = s->n_fills, out = s->n_fills + fresh, r = n;
+    while (r > 0) {
+        const std::uint64_t b = reps[r - 1].block;
+        while (r > 0 && reps[r - 1].block == b) --r;
+        while (i > 0 && s->fills[i - 1].block > b) s->fills[--out] = s->fills[--i];
+        if (i > 0 && s->fills[i - 1].block == b) {
+            s->fills[--out] = s->fills[--i];
+        } else {
+            const std::uint64_t key = static_cast<std::uint64_t>(bi) << 56 | b;
+            s->fills[--out] = BlockFill{b, hier_slot_counter_next(*s->counters, key), 0, 0};
+        }
+    }
+    s->n_fills = s->n_fills + fresh - (out - i);
+    if (out != i) std::memmove(s->fills + i, s->fills + out, sizeof(BlockFill) * (s->n_fills - i));
+    return Status::Ok;
+}
+
+BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
+    return std::lower_bound(s->fills, s->fills + s->n_fills, block,
+                            [](const BlockFill& f, std::uint64_t b) { return f.block < b; });
+}
+
+// The records of zoom z starting in band bi: sorted as hier_pack sorts them, given the next
+// slots of their blocks, appended to the band's records.
+Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size_t n,
+                    std::int64_t* ids) noexcept {
+    const Rep* sorted = cluster_internal::polled_sort(
+        reps, tmp, n,
+        [](const Rep& x, const Rep& y) noexcept {
+            if (x.block != y.block) return x.block < y.block;
+            if (x.z_order != y.z_order) return x.z_order < y.z_order;
+            if (x.parent != y.parent) return x.parent < y.parent;
+            if (x.lat != y.lat) return x.lat > y.lat;
+            if (x.lon != y.lon) return x.lon < y.lon;
+            return x.node < y.node;
+        },
+        s->poll);
+    if (sorted == nullptr) return Status::Canceled;
+    Status st = add_fills(s, bi, sorted, n);
+    const HierBand& band = s->bands.band[bi];
+    const std::uint64_t slot_limit = std::min<std::uint64_t>(
+        std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
+    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
+        BlockFill* f = fill_of(s, sorted[r].block);
+        const std::uint64_t slot = f->base + f->used++;
+        if (slot >= slot_limit) return Status::HierarchyBlockFull;
+        const std::uint32_t k = sorted[r].node;
+        ids[k] = hier_cluster_id(z, band, sorted[r].block, static_cast<std::uint32_t>(slot));
+        s->recs[s->n_recs++] = RecRef{ids[k], sorted[r].parent, s->run_of[z][k]};
+    }
+    return st;
+}
+
+// Whether node k of zoom z starts a record of band: its run or the band starts there.
+bool starts_record(const HierStream& s, const HierBand& band, int z, std::uint32_t k) noexcept {
+    return z == band.zoom_lo || s.run_of[z][k] != s.run_of[z - 1][s.parent_of[z - 1][k]];
+}
+
+// Zoom z of band bi: its ids (a new slot where a record starts, else its parent's), its records.
+Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
+    const HierBand& band = s->bands.band[bi];
+    const std::uint32_t n = s->n_at[z];
+    const std::uint32_t* run = s->run_of[z];
+    const std::uint32_t* parent = z > 0 ? s->parent_of[z - 1] : nullptr;
+    std::size_t n_starts = 0;
+    for (std::uint32_t k = 0; k < n; ++k) n_starts += starts_record(*s, band, z, k);
+    Rep* reps = alloc_array<Rep>(s->alloc, n_starts);
+    Rep* tmp = alloc_array<Rep>(s->alloc, n_starts);
+    Status st = reps == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
+    std::size_t j = 0;
+    for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
+        const std::int64_t parent_id = z > 0 ? s->ids_prev[parent[k]] : -1;
+        if (starts_record(*s, band, z, k)) {
+            int bottom;
+            const HierNode c = run_node(*s, run[k], &bottom);
+            reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon), hier_z_order(c.lat, c.lon),
+                            parent_id, c.lat, c.lon, k};
+        } else {
+            ids[k] = hier_id_at_zoom(parent_id, z);
+        }
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, tmp, n_starts, ids);
+    release(s->alloc, &reps);
+    release(s->alloc, &tmp);
+    return st;
+}
+
+// Band bi's ids and records, and their order by (block, slot).
+Status start_band(HierStream* s, int bi) noexcept {
+    const HierBand& band = s->bands.band[bi];
+    std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) n_recs += starts_record(*s, band, z, k);
+        if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
+    }
+    s->recs = alloc_array<RecRef>(s->alloc, n_recs);
+    if (s->recs == nullptr) return Status::OutOfMemory;
+    s->n_recs = s->n_fills = s->next_fill = 0;
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        std::int64_t* ids = alloc_array<std::int64_t>(s->alloc, s->n_at[z]);
+        if (ids == nullptr) return Status::OutOfMemory;
+        const Status st = band_zoom(s, bi, z, ids);
+        release(s->alloc, &s->ids_prev);
+        s->ids_prev = ids;
+        if (z > 0) {  // the zoom before is no longer needed
+            release(s->alloc, &s->run_of[z - 1]);
+            release(s->alloc, &s->parent_of[z - 1]);
+        }
+        if (st != Status::Ok) return st;
+    }
+    std::uint64_t first = 0, largest = 0;
+    for (std::size_t f = 0; f < s->n_fills; ++f) {
+        s->fills[f].first = first;
+        first += s->fills[f].used;
+        largest = std::max(largest, s->fills[f].used);
+    }
+    s->order = alloc_array<std::uint32_t>(s->alloc, s->n_recs);
+    s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
+    if (s->order == nullptr || s->scratch == nullptr) return Status::OutOfMemory;
+    const int bits = hier_slot_bits(band);
+    for (std::size_t r = 0; r < s->n_recs; ++r) {
+        const std::int64_t low = s->recs[r].id & kLow47;
+        const BlockFill* f = fill_of(s, static_cast<std::uint64_t>(low >> bits));
+        const std::uint64_t slot =
+            static_cast<std::uint64_t>(low & ((std::int64_t{1} << bits) - 1));
+        s->order[f->first + slot - f->base] = static_cast<std::uint32_t>(r);
+        if (s->poll.canceled(1)) return Status::Canceled;
+    }
+    return Status::Ok;
+}
+
+// The band's counters kept for the end; its arrays released.
+Status end_band(HierStream* s, int bi) noexcept {
+    if (s->n_updates + s->n_fills > s->updates_cap) {
+        const std::size_t cap = std::max(2 * s->updates_cap, s->n_updates + s->n_fills);
+        HierSlotCounter* grown = alloc_array<HierSlotCounter>(s->alloc, cap);
+        if (grown == nullptr) return Status::OutOfMemory;
+        if (s->n_updates > 0)
+            std::memcpy(grown, s->updates, sizeof(HierSlotCounter) * s->n_updates);
+        release(s->alloc, &s->updates);
+        s->updates = grown;
+        s->updates_cap = cap;
+    }
+    for (std::size_t f = 0; f < s->n_fills; ++f)
+        s->updates[s->n_updates++] =
+            HierSlotCounter{static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block,
+                            s->fills[f].base + s->fills[f].used};
+    release(s->alloc, &s->recs);
+    release(s->alloc, &s->order);
+    release(s->alloc, &s->scratch);
+    release(s->alloc, &s->fills);
+    s->n_fills = s->fills_cap = s->n_recs = s->next_fill = 0;
+    return Status::Ok;
+}
+
+// The next block of the band being written, its records made from their runs.
+void band_block(HierStream* s, HierStreamBlock* out) noexcept {
+    const int bi = s->band;
+    const HierBand& band = s->bands.band[bi];
+    const BlockFill& f = s->fills[s->next_fill++];
+    const std::int64_t slot_mask = (std::int64_t{1} << hier_slot_bits(band)) - 1;
+    for (std::uint64_t r = 0; r < f.used; ++r) {
+        const RecRef& ref = s->recs[s->order[f.first + r]];
+        int bottom;
+        const HierNode h = run_node(*s, ref.run, &bottom);
+        s->scratch[r] = HierBlockNode{static_cast<std::uint32_t>(ref.id & slot_mask),
+                                      static_cast<int>(ref.id >> kHierIdZoomShift),
+                                      std::min(bottom, band.zoom_hi),
+                                      h.count,
+                                      h.id,
+                                      ref.parent,
+                                      h.expansion_zoom,
+                                      h.lat,
+                                      h.lon,
+                                      h.min_lat,
+                                      h.min_lon,
+                                      h.max_lat,
+                                      h.max_lon,
+                                      h.count > 1 ? h.sums : HierSums{}};
+    }
+    *out = HierStreamBlock{
+        false,        bi,          f.block, s->scratch, static_cast<std::size_t>(f.used),
+        band.zoom_lo, band.zoom_hi};
+}
+
+// The members: the markers of multi-marker leaves by (block of their position in the last band,
+// leaf, id), as hier_pack orders them.
+Status start_members(HierStream* s) noexcept {
+    const int bz = s->bands.band[s->bands.n - 1].block_zoom;
+    const std::uint32_t* leaf_run = s->run_of[s->max_zoom];
+    const HierMarker* m = s->markers;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < s->n_markers; ++i)
+        n += (leaf_run[s->leaf_of_marker[i]] & kSingle) == 0;
+    s->members = alloc_array<Member>(s->alloc, n);
+    Member* tmp = alloc_array<Member>(s->alloc, n);
+    Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
+    for (std::size_t i = 0; st == Status::Ok && i < s->n_markers; ++i) {
+        const std::int64_t leaf = s->leaf_of_marker[i];
+        if ((leaf_run[leaf] & kSingle) == 0)
+            s->members[s->n_members++] =
+                Member{hier_block_of(bz, m[i].lat, m[i].lon), s->ids_prev[leaf], i};
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    const Member* sorted = st != Status::Ok ? nullptr
+                                            : cluster_internal::polled_sort(
+                                                  s->members, tmp, n,
+                                                  [m](const Member& x, const Member& y) noexcept {
+                                                      if (x.block != y.block)
+                                                          return x.block < y.block;
+                                                      if (x.leaf != y.leaf) return x.leaf < y.leaf;
+                                                      return m[x.marker].id < m[y.marker].id;
+                                                  },
+                                                  s->poll);
+    if (st == Status::Ok && sorted == nullptr) st = Status::Canceled;
+    if (st == Status::Ok && sorted != s->members && n > 0)
+        std::memcpy(s->members, sorted, sizeof(Member) * n);
+    release(s->alloc, &tmp);
+    std::size_t largest = 0;
+    for (std::size_t r = 0, run = 0; st == Status::Ok && r < n; ++r) {
+        run = r > 0 && s->members[r].block == s->members[r - 1].block ? run + 1 : 1;
+        largest = std::max(largest, run);
+    }
+    if (st == Status::Ok) s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
+    if (st == Status::Ok && s->scratch == nullptr) st = Status::OutOfMemory;
+    return st;
+}
+
+void member_block(HierStream* s, HierStreamBlock* out) noexcept {
+    const int bi = s->bands.n - 1;
+    const std::size_t first = s->next_member;
+    const std::uint64_t block = s->members[first].block;
+    std::size_t r = first;
+    for (; r < s->n_members && s->members[r].block == block; ++r)
+        s->scratch[r - first] =
+            hier_member_record(s->markers[s->members[r].marker], s->max_zoom, s->members[r].leaf,
+                               static_cast<std::uint32_t>(r - first));
+    s->next_member = r;
+    *out = HierStreamBlock{true, bi, block, s->scratch, r - first, s->max_zoom, s->max_zoom};
+}
+
+// Moves on to the next band (or the members) when the current one is written out.
+Status advance(HierStream* s) noexcept {
+    while (s->band < s->bands.n && s->next_fill == s->n_fills) {
+        if (s->recs != nullptr) {
+            const Status st = end_band(s, s->band++);
+            if (st != Status::Ok) return st;
+            continue;
+        }
+        const Status st = start_band(s, s->band);
+        if (st != Status::Ok) return st;
+    }
+    if (s->band == s->bands.n && s->members == nullptr) return start_members(s);
+    return Status::Ok;
+}
+
+}  // namespace
+
+Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, double radius_px,
+                         int max_zoom, std::uint64_t* next_ordinal, HierSlotCounters* counters,
+                         const Allocator& alloc, const Allocator& counters_alloc,
+                         CancelCheck cancel, HierStream** out) noexcept {
+    *out = nullptr;
+    if (max_zoom < 0 || max_zoom > kHierMaxZoom) return Status::ZoomOutOfRange;
+    void* mem = alloc.alloc(alloc.ctx, sizeof(HierStream));
+    if (mem == nullptr) return Status::OutOfMemory;
+    HierStream* s = new (mem) HierStream{};
+    *out = s;
+    s->markers = markers;
+    s->n_markers = n_markers;
+    s->max_zoom = max_zoom;
+    s->bands = hier_bands(max_zoom);
+    s->counters = counters;
+    s->alloc = alloc;
+    s->counters_alloc = counters_alloc;
+    s->poll = Poller(cancel);
+    const std::uint64_t first_leaf = next_ordinal[max_zoom];
+    const HierLevelHook hook{&on_level, s};
+    Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
+                                       cancel, hook, &s->leaf_of_marker);
+    if (st == Status::Ok) st = single_markers(s, &first_leaf);
+    return st;
+}
+
+bool hier_stream_next(HierStream* s, HierStreamBlock* out, Status* status) noexcept {
+    *status = Status::Ok;
+    if (s->done) return false;
+    Status st = advance(s);
+    if (st == Status::Ok && s->band < s->bands.n) {
+        band_block(s, out);
+        return true;
+    }
+    if (st == Status::Ok && s->next_member < s->n_members) {
+        member_block(s, out);
+        return true;
+    }
+    if (st == Status::Ok)
+        st = hier_slot_counters_merge(s->counters, s->updates, s->n_updates, s->counters_alloc);
+    s->done = true;
+    *status = st;
+    return false;
+}
+
+void hier_stream_free(HierStream* s) noexcept {
+    if (s == nullptr) return;
+    const Allocator a = s->alloc;
+    for (int z = 0; z <= kHierMaxZoom; ++z) {
+        release(a, &s->run_of[z]);
+        release(a, &s->parent_of[z]);
+        release(a, &s->multi[z]);
+    }
+    release(a, &s->marker_of_leaf);
+    release(a, &s->leaf_of_marker);
+    release(a, &s->ids_prev);
+    release(a, &s->recs);
+    release(a, &s->fills);
+    release(a, &s->order);
+    release(a, &s->scratch);
+    release(a, &s->updates);
+    release(a, &s->members);
+    a.release(a.ctx, s);
+}
+
+}  // namespace geocluster
