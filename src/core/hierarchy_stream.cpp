@@ -48,9 +48,9 @@ void release(const Allocator& a, T** p) noexcept {
 struct Rep {  // a record to be, while its zoom's slots are handed out
     std::uint64_t block;
     std::uint64_t z_order;  // hier_z_order of its centre
-    std::int64_t parent;  // its parent's packed id, -1 at zoom 0
-    double lat, lon;      // centre
-    std::uint32_t node;   // position in its zoom (its ordinal's order)
+    std::int64_t parent;    // its parent's packed id, -1 at zoom 0
+    double lat, lon;        // centre
+    std::uint32_t node;     // position in its zoom (its ordinal's order)
 };
 
 struct RecRef {  // a record of the band being written
@@ -188,8 +188,10 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
     if (at == nullptr) return Status::OutOfMemory;
     Status st = Status::Ok;
     for (std::uint32_t m = 0; m < n && st == Status::Ok; ++m) {
-        if (items[m].rank >= n) st = Status::Internal;
-        else at[items[m].rank] = m;
+        if (items[m].rank >= n)
+            st = Status::Internal;
+        else
+            at[items[m].rank] = m;
     }
     if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
     release(s->alloc, &at);
@@ -304,8 +306,12 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         if (starts_record(*s, band, z, k)) {
             int bottom;
             const HierNode c = run_node(*s, run[k], &bottom);
-            reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon), hier_z_order(c.lat, c.lon),
-                            parent_id, c.lat, c.lon, k};
+            reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon),
+                            hier_z_order(c.lat, c.lon),
+                            parent_id,
+                            c.lat,
+                            c.lon,
+                            k};
         } else {
             ids[k] = hier_id_at_zoom(parent_id, z);
         }
