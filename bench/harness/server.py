@@ -170,7 +170,8 @@ class Server:
 # one. Those with a C symbol are looked for only when the installed library has that symbol, so a
 # server built before them keeps its extension instead of recreating it at every run.
 NEWER_FUNCTIONS = [("cluster_state_agg(bytea)", None),
-                   ("cluster_viewport(regclass,float8,float8,float8,float8,float8)", "cluster_viewport")]
+                   ("cluster_viewport(regclass,float8,float8,float8,float8,float8)", "cluster_viewport"),
+                   ("cluster_hierarchy_guard_start()", "cluster_hierarchy_guard_start")]
 
 
 def _library_has(cur, symbol):
