@@ -156,20 +156,8 @@ Status index_build(Packer* k) noexcept {
 // A record of band: build node i, where its run meets the band first.
 HierBlockNode record_of(const Packer& k, std::size_t i, const HierBand& band) noexcept {
     const HierNode& h = k.b->nodes[i];
-    return HierBlockNode{0,
-                         h.zoom,
-                         std::min(k.bottom[k.top[i]], band.zoom_hi),
-                         h.count,
-                         h.id,
-                         h.parent_id < 0 ? -1 : k.id_of_node[pos_of(k, h.parent_id)],
-                         h.expansion_zoom,
-                         h.lat,
-                         h.lon,
-                         h.min_lat,
-                         h.min_lon,
-                         h.max_lat,
-                         h.max_lon,
-                         h.count > 1 ? h.sums : HierSums{}};
+    return hier_record_of(h, 0, h.zoom, std::min(k.bottom[k.top[i]], band.zoom_hi),
+                          h.parent_id < 0 ? -1 : k.id_of_node[pos_of(k, h.parent_id)]);
 }
 
 // A node starts a record of band when its run starts there or the band does.
@@ -365,6 +353,24 @@ Status pack_members(Packer* k, const HierMarker* markers, HierPacked* out) noexc
 }
 
 }  // namespace
+
+HierBlockNode hier_record_of(const HierNode& h, std::uint32_t slot, int zoom_min, int zoom_max,
+                             std::int64_t parent_id) noexcept {
+    return HierBlockNode{slot,
+                         zoom_min,
+                         zoom_max,
+                         h.count,
+                         h.id,
+                         parent_id,
+                         h.expansion_zoom,
+                         h.lat,
+                         h.lon,
+                         h.min_lat,
+                         h.min_lon,
+                         h.max_lat,
+                         h.max_lon,
+                         h.count > 1 ? h.sums : HierSums{}};
+}
 
 std::uint64_t hier_z_order(double lat, double lon) noexcept {
     using namespace cluster_internal;

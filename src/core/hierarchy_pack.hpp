@@ -82,6 +82,12 @@ struct HierSlotCounters {
 };
 void hier_slot_counters_free(const Allocator& alloc, HierSlotCounters* c) noexcept;
 // The next slot of key's block: its counter's, or 0.
+// The record of node h in a block: its slot, zooms and parent's packed id as given, the rest
+// (count, id, expansion zoom, centre, bounds, a cluster's sums) h's. The packer and the streamed
+// create make their records here.
+HierBlockNode hier_record_of(const HierNode& h, std::uint32_t slot, int zoom_min, int zoom_max,
+                             std::int64_t parent_id) noexcept;
+
 // The Z-order (Morton) key of a centre: the bits of its fixed-point x and y interleaved. Within a
 // block, a zoom's records are sorted by it first (then by their parents' ids, north to south),
 // so that the chunks of the block's index (runs of records) cover small boxes; the packer and

@@ -401,20 +401,9 @@ void band_block(HierStream* s, HierStreamBlock* out) noexcept {
         const RecRef& ref = s->recs[s->order[f.first + r]];
         int bottom;
         const HierNode h = run_node(*s, ref.run, &bottom);
-        s->scratch[r] = HierBlockNode{static_cast<std::uint32_t>(ref.id & slot_mask),
-                                      static_cast<int>(ref.id >> kHierIdZoomShift),
-                                      std::min(bottom, band.zoom_hi),
-                                      h.count,
-                                      h.id,
-                                      ref.parent,
-                                      h.expansion_zoom,
-                                      h.lat,
-                                      h.lon,
-                                      h.min_lat,
-                                      h.min_lon,
-                                      h.max_lat,
-                                      h.max_lon,
-                                      h.count > 1 ? h.sums : HierSums{}};
+        s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
+                                       static_cast<int>(ref.id >> kHierIdZoomShift),
+                                       std::min(bottom, band.zoom_hi), ref.parent);
     }
     *out = HierStreamBlock{
         false,        bi,          f.block, s->scratch, static_cast<std::size_t>(f.used),
