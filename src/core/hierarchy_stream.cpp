@@ -192,6 +192,7 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
             st = Status::Internal;
         else
             at[items[m].rank] = m;
+        if (s->poll.canceled(1)) st = Status::Canceled;
     }
     if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
     release(s->alloc, &at);
