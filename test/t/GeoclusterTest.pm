@@ -21,7 +21,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw($ROOT $LIB geocluster_node create_database log_offset log_since crash_lines
-  index_checks server_ms cancel_loop_lines loop_verdicts proc_status_sql head_of);
+  index_checks server_ms cancel_loop_lines loop_verdicts memory_verdicts proc_status_sql head_of);
 
 # The repository, and the reliability suites' shared SQL, pgbench scripts and drivers.
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -213,6 +213,16 @@ sub loop_verdicts
 		}
 		note(sprintf('%s: %d iterations, largest overshoot past the timeout %d ms', $k, scalar @it, $max));
 	}
+	memory_verdicts($out);
+	return;
+}
+
+# The memory verdicts of a cancellation loop (cancel_loop_lines) whose output is $out: the
+# backend's memory contexts (bytes) grew by at most 1 MB from mem_before to mem_after; its
+# RssAnon (kB) by at most 8 MB from anon_mid to anon_after.
+sub memory_verdicts
+{
+	my ($out) = @_;
 	my %v = map { /^(mem_before|mem_after|anon_before|anon_mid|anon_after) (\d+)$/ ? ($1 => $2) : () }
 	  split /\n/, $out;
 	my ($mb, $ma) = @v{qw(mem_before mem_after)};
