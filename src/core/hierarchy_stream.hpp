@@ -3,7 +3,8 @@
 // hierarchy_build's nodes, bit for bit (unit-tested against them); what it holds instead:
 //  - while clustering: every zoom's parent links and the run (distinct cluster) of each node,
 //    4 + 4 bytes a node, and each distinct cluster once: a multi-marker one as its sums, centre
-//    and bounds (a HierNode), a single marker as its index (its node is remade from the marker);
+//    and bounds (a HierNode), a single marker as its index and, once clustered, its centre
+//    (its record is made from the marker and that centre);
 //  - then band by band, coarsest first (a record's slot depends on its parent's id), the ids of
 //    two zooms, the records of the band as references (24 bytes each) and one block's records at
 //    a time, handed to the caller to write before the next is made.

@@ -1,8 +1,9 @@
 // The stored cluster hierarchy (src/core/hierarchy.hpp), SQL in
 // src/sql/geocluster/60_hierarchy.sql:
 //
-//  - cluster_hierarchy_build_into: reads the markers through SPI (a cursor, in batches, one
-//    partition value after another), builds each partition's hierarchy and packs it into blocks
+//  - cluster_hierarchy_build_into: reads the markers through SPI (the rows query's slots handed
+//    to a receiver of its own, one partition value after another), builds each partition's
+//    hierarchy and packs it into blocks
 //    with hier_stream_* (src/core/hierarchy_stream.hpp: hierarchy_build and hier_pack's blocks,
 //    made one at a time) and writes one row per block into the hierarchy's tables as COPY does
 //    (Sink, below), each block before the next is made.
@@ -30,6 +31,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "executor/spi.h"
+#include "tcop/dest.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/inval.h"
@@ -46,8 +48,7 @@ namespace {
 using namespace geocluster;
 using geocluster::pg::raise_status;
 
-constexpr int kBatchRows = 8192;   // rows per INSERT statement
-constexpr int kFetchRows = 10000;  // rows per cursor fetch
+constexpr int kBatchRows = 8192;  // rows per table_multi_insert
 
 // Where a build's rows go: the hierarchy's nodes or members table, written like COPY writes
 // (table_multi_insert in batches, WAL-logged, through a bulk-insert buffer strategy), which
@@ -253,15 +254,12 @@ void start_partition(BuildParams* p, Writer* w, Partition* cur, MemoryContext ca
     MemoryContextSwitchTo(old);
 }
 
-// One row's marker, checked; false for a row without a position (it is not clustered).
-bool read_marker(HeapTuple t, TupleDesc desc, int off, HierMarker* out) {
-    bool isnull = false;
-    const Datum lat = SPI_getbinval(t, desc, 1 + off, &isnull);
-    if (isnull) return false;
-    const Datum lon = SPI_getbinval(t, desc, 2 + off, &isnull);
-    if (isnull) return false;
-    const Datum id = SPI_getbinval(t, desc, 3 + off, &isnull);
-    if (isnull)
+// One row's marker (its values and nulls from column off on), checked; false for a row without
+// a position (it is not clustered).
+bool read_marker(const Datum* values, const bool* isnull, int off, HierMarker* out) {
+    if (isnull[off] || isnull[off + 1]) return false;
+    const Datum lat = values[off], lon = values[off + 1], id = values[off + 2];
+    if (isnull[off + 2])
         ereport(
             ERROR,
             (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -288,28 +286,56 @@ void append_marker(const BuildParams& p, Partition* cur, const HierMarker& m) {
     cur->markers[cur->n++] = m;
 }
 
-// One fetched batch of rows into the partitions (a new partition value builds the one before);
-// returns the markers read.
-std::int64_t read_rows(BuildParams* p, Writer* w, Partition* cur, MemoryContext caller,
-                       SPITupleTable* fetched, uint64 got, bool partitioned) {
-    TupleDesc desc = fetched->tupdesc;
-    check_rows_shape(desc, partitioned);
-    std::int64_t read = 0;
-    for (uint64 r = 0; r < got; ++r) {
-        HeapTuple t = fetched->vals[r];
-        if (partitioned) {
-            const char* value = SPI_getvalue(t, desc, 1);
-            if (value == nullptr) continue;  // rows without a partition value are not clustered
-            if (cur->part_text == nullptr || strcmp(value, cur->part_text) != 0)
-                start_partition(p, w, cur, caller, value);
-        }
-        HierMarker m;
-        if (!read_marker(t, desc, partitioned ? 1 : 0, &m)) continue;
-        append_marker(*p, cur, m);
-        ++read;
-    }
-    return read;
+// The rows query's receiver: each row as the executor makes it (its slot's values, not a copy
+// in an SPI tuple table, nor the partition value through its output function) into the
+// partitions; a new partition value builds the one before. The query still runs through SPI's
+// executor as the caller: privileges, row security and the source's partitions or child tables
+// apply as to any query.
+struct RowsReceiver {
+    DestReceiver pub;  // first: the executor sees a DestReceiver
+    BuildParams* p;
+    Writer* w;
+    Partition* cur;
+    MemoryContext caller;
+    MemoryContext row;  // a partition value's detoasted copy, if any; reset per row
+    bool partitioned;
+    std::int64_t read;  // markers read
+};
+
+// Whether text value v is the current partition's value (part_text, NUL-terminated).
+bool same_partition(const Partition& cur, const text* v) {
+    const std::size_t len = VARSIZE_ANY_EXHDR(v);
+    return cur.part_text != nullptr && strlen(cur.part_text) == len &&
+           memcmp(cur.part_text, VARDATA_ANY(v), len) == 0;
 }
+
+bool rows_receive(TupleTableSlot* slot, DestReceiver* self) {
+    RowsReceiver* r = reinterpret_cast<RowsReceiver*>(self);
+    slot_getallattrs(slot);
+    const Datum* values = slot->tts_values;
+    const bool* isnull = slot->tts_isnull;
+    if (r->partitioned) {
+        if (isnull[0]) return true;  // rows without a partition value are not clustered
+        MemoryContext old = MemoryContextSwitchTo(r->row);
+        const text* v = DatumGetTextPP(values[0]);
+        const char* value = same_partition(*r->cur, v) ? nullptr : text_to_cstring(v);
+        MemoryContextSwitchTo(old);
+        if (value != nullptr) start_partition(r->p, r->w, r->cur, r->caller, value);
+        MemoryContextReset(r->row);
+    }
+    HierMarker m;
+    if (!read_marker(values, isnull, r->partitioned ? 1 : 0, &m)) return true;
+    append_marker(*r->p, r->cur, m);
+    ++r->read;
+    return true;
+}
+
+void rows_startup(DestReceiver* self, int, TupleDesc desc) {
+    check_rows_shape(desc, reinterpret_cast<RowsReceiver*>(self)->partitioned);
+}
+
+void rows_shutdown(DestReceiver*) {}
+void rows_destroy(DestReceiver*) {}
 
 }  // namespace
 
@@ -336,25 +362,40 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
              open_sink(members_rel, kMemberTypes, kMemberCols, partitioned, "members")};
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
+    // Prepared without CURSOR_OPT_PARALLEL_OK, as the cursor that read it before was: one
+    // backend reads the rows.
     SPIPlanPtr rows = SPI_prepare(query, 0, nullptr);
     if (rows == nullptr)
         elog(ERROR, "cluster hierarchy: SPI_prepare of the rows query failed: %s",
              SPI_result_code_string(SPI_result));
-    Portal cursor = SPI_cursor_open(nullptr, rows, nullptr, nullptr, true);
+    if (!SPI_is_cursor_plan(rows))  // (as SPI_cursor_open refused it before)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("the rows query must be one SELECT")));
 
     Partition cur{nullptr, 0, 0, nullptr, (Datum)0};
-    std::int64_t total = 0;
-    for (;;) {
-        SPI_cursor_fetch(cursor, true, kFetchRows);
-        SPITupleTable* fetched = SPI_tuptable;
-        const uint64 got = SPI_processed;
-        if (got == 0) break;
-        total += read_rows(&p, &w, &cur, caller, fetched, got, partitioned);
-        SPI_freetuptable(fetched);
-        CHECK_FOR_INTERRUPTS();
-    }
+    RowsReceiver receiver{};
+    receiver.pub.receiveSlot = rows_receive;
+    receiver.pub.rStartup = rows_startup;
+    receiver.pub.rShutdown = rows_shutdown;
+    receiver.pub.rDestroy = rows_destroy;
+    receiver.pub.mydest = DestNone;
+    receiver.p = &p;
+    receiver.w = &w;
+    receiver.cur = &cur;
+    receiver.caller = caller;
+    // (in SPI's procedure context: gone at SPI_finish or an error)
+    receiver.row =
+        AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy row", ALLOCSET_SMALL_SIZES);
+    receiver.partitioned = partitioned;
+    SPIExecuteOptions options{};
+    options.read_only = true;
+    options.dest = &receiver.pub;
+    // (SPI answers SPI_OK_UTILITY for a SELECT whose rows go to a DestNone receiver)
+    const int ret = SPI_execute_plan_extended(rows, &options);
+    if (ret != SPI_OK_UTILITY)
+        elog(ERROR, "cluster hierarchy: the rows query failed: %s", SPI_result_code_string(ret));
+    const std::int64_t total = receiver.read;
     build_and_write(&p, &w, cur.markers, cur.n, cur.part, cur.part_text);
-    SPI_cursor_close(cursor);
     SPI_finish();
     close_sink(&w.nodes);
     close_sink(&w.members);

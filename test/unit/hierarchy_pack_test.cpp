@@ -481,6 +481,34 @@ TEST(HierarchyPack, DeterministicUnderShuffles) {
     EXPECT_EQ(got[0], got[4]);
 }
 
+// Single markers at signed zeros, the poles, the antimeridian and the Mercator edge: the
+// stream makes a single's record from its marker and a centre it keeps per leaf, not from its
+// node; each record must still be hier_pack's, bit for bit (-0.0 stored as +0.0).
+TEST(HierarchyPack, StreamSinglesAtEdgesAreThePacksRecords) {
+    // Far apart, so that each is a single leaf at every max_zoom; then two duplicates.
+    const std::vector<HierMarker> m = {{-0.0, 100.0, 1},
+                                       {40.0, -0.0, 2},
+                                       {-0.0, -0.0, 3},
+                                       {90.0, 60.0, 4},
+                                       {-90.0, 45.0, 5},
+                                       {85.0511287798066, 180.0, 6},
+                                       {-85.0511287798066, -180.0, 7},
+                                       {10.0, 179.9999999, 8},
+                                       {-10.0, -179.9999999, 9},
+                                       {-45.0, -1e-300, 10},
+                                       {20.0, 20.0, 11},
+                                       {20.0, 20.0, 12}};
+    for (int max_zoom : {0, 7, 16, 24}) {
+        Store st;
+        st.max_zoom = max_zoom;
+        st.bands = hier_bands(max_zoom);
+        std::vector<std::uint64_t> next(static_cast<std::size_t>(max_zoom) + 1, 0);
+        HierSlotCounters counters{nullptr, 0};
+        add_partition(&st, m, 60, &next, &counters);
+        hier_slot_counters_free(malloc_allocator(), &counters);
+    }
+}
+
 // Canceled at its k-th poll, for every k until it finishes: Canceled, counters unchanged, and
 // hier_stream_free releases everything.
 TEST(HierarchyPack, StreamCanceledAtAnyPollReleasesAll) {
