@@ -95,16 +95,21 @@ void sums_from(const Residuals& r, HierBlockNode* d) noexcept {
 bool lat_ok(double v) noexcept { return v >= -90.0 && v <= 90.0; }
 bool lon_ok(double v) noexcept { return v >= -180.0 && v <= 180.0; }
 
+// What a record's head says (zooms, count, expansion zoom, parent, centre) as a decoder accepts
+// it: all that is checked of a cluster a box reader skips over (skip_cluster_tail).
+bool head_ok(const HierBlockNode& n, int zoom_lo, int zoom_hi) noexcept {
+    if (n.zoom_min < zoom_lo || n.zoom_max < n.zoom_min || n.zoom_max > zoom_hi) return false;
+    if (n.count == 0 || n.parent_id < -1) return false;
+    if (!lat_ok(n.lat) || !lon_ok(n.lon)) return false;
+    return n.count == 1 ? n.expansion_zoom == -1
+                        : n.expansion_zoom > n.zoom_max && n.expansion_zoom <= kHierMaxZoom + 1 &&
+                              (n.zoom_max == zoom_hi || n.expansion_zoom == n.zoom_max + 1);
+}
+
 // What a decoder accepts, checked by the encoder too (so that what is written reads back). A
 // decoder computes a single marker's centre itself: it skips that check (check_centre false).
 bool node_ok(const HierBlockNode& n, int zoom_lo, int zoom_hi, bool check_centre = true) noexcept {
-    if (n.zoom_min < zoom_lo || n.zoom_max < n.zoom_min || n.zoom_max > zoom_hi) return false;
-    if (n.count == 0 || n.parent_id < -1) return false;
-    if (!lat_ok(n.lat) || !lon_ok(n.lon) || !lat_ok(n.min_lat) || !lon_ok(n.min_lon)) return false;
-    if (n.count == 1 ? n.expansion_zoom != -1
-                     : n.expansion_zoom <= n.zoom_max || n.expansion_zoom > kHierMaxZoom + 1 ||
-                           (n.zoom_max != zoom_hi && n.expansion_zoom != n.zoom_max + 1))
-        return false;
+    if (!head_ok(n, zoom_lo, zoom_hi) || !lat_ok(n.min_lat) || !lon_ok(n.min_lon)) return false;
     if (n.count == 1) {
         if (!check_centre) return n.max_lat == n.min_lat && n.max_lon == n.min_lon;
         double c_lat, c_lon;
@@ -451,19 +456,17 @@ void decode_single_position(std::uint64_t lat_bits, std::uint64_t lon_bits, cons
         box == nullptr ||
         (box->zoom >= d->zoom_min && box->zoom <= d->zoom_max &&
          (!(std::fabs(d->min_lat) < 85.05) || in_box(*box, d->min_lat, d->min_lon, 1e-8)));
-    if (!maybe) {
-        d->lat = d->min_lat;  // (not the centre: the record is not handed out)
-        d->lon = d->min_lon;
-    } else if (lat_ok(d->min_lat) && lon_ok(d->min_lon)) {
+    d->lat = d->min_lat;  // (not the centre, unless computed below: then not handed out)
+    d->lon = d->min_lon;
+    if (maybe && lat_ok(d->min_lat) && lon_ok(d->min_lon))
         hier_single_centre(d->min_lat, d->min_lon, &d->lat, &d->lon);
-    }
 }
 
 // A cluster's centre, bounds, sums and per-side longitude ranges; returns good, cleared when the
-// flags disagree with count_w. The sums (a Web Mercator projection of the centre, most of a
-// cluster's decoding) only with want_sums: a record a box does not keep is never handed out.
+// flags disagree with count_w. (A box reader decodes only the clusters it may keep: the others'
+// sums, a Web Mercator projection of the centre, are never computed: skip_cluster_tail.)
 bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits,
-                             bool good, bool want_sums, HierBlockNode* d) noexcept {
+                             bool good, HierBlockNode* d) noexcept {
     d->lat = double_of(lat_bits);
     d->lon = double_of(lon_bits);
     d->min_lat = in->bits_delta(lat_bits);
@@ -478,7 +481,7 @@ bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std
     // The flags must say what count_w implies (node_ok checks the ranges themselves).
     good = good && ((flags & kFlagEast) != 0) == (d->sums.count_w < d->count) &&
            ((flags & kFlagWest) != 0) == (d->sums.count_w > 0);
-    if (want_sums && good && lat_ok(d->lat) && lon_ok(d->lon)) sums_from(res, d);
+    if (good && lat_ok(d->lat) && lon_ok(d->lon)) sums_from(res, d);
     if (flags & kFlagEast) {
         d->sums.min_lon_e = in->bits_delta(bits_of(d->min_lon));
         d->sums.max_lon_e = in->bits_delta(bits_of(d->max_lon));
@@ -488,6 +491,46 @@ bool decode_cluster_position(In* in, unsigned flags, std::uint64_t lat_bits, std
         d->sums.max_lon_w = in->bits_delta(bits_of(d->max_lon));
     }
     return good;
+}
+
+// Steps over n varints: each ends at its first byte without the continuation bit (0x80). Eight
+// bytes at a time where eight are left (a varint's length is data-dependent: a byte loop
+// mispredicts on most of them); ok cleared when they run past the end.
+void skip_varints(In* in, int n) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr std::uint64_t kStopBits = 0x8080808080808080ull;
+    while (n > 0 && in->end - in->p >= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, in->p, sizeof word);
+        for (std::uint64_t stops = ~word & kStopBits; stops != 0; stops &= stops - 1)
+            if (--n == 0) {
+                in->p += (__builtin_ctzll(stops) >> 3) + 1;  // (byte i is bits 8i..8i+7)
+                return;
+            }
+        in->p += 8;
+    }
+#endif
+    for (; n > 0; --n) {
+        while (in->p != in->end && (*in->p & 0x80) != 0) ++in->p;
+        if (in->p == in->end) {
+            in->ok = false;
+            return;
+        }
+        ++in->p;
+    }
+}
+
+// A cluster a box reader cannot keep (not alive at its zoom, or its centre outside it): the rest
+// of its record (bounds, count_w, the sums' residuals and the per-side ranges: most of its bytes
+// and of its decoding) is stepped over, its varints bounded by the block's end but not decoded.
+// Its bounds are left at its centre and its sums empty; it is never handed out. A full decode
+// (hier_node_block_next) checks those fields; a box reader does not need them.
+void skip_cluster_tail(In* in, unsigned flags, std::uint64_t lat_bits, std::uint64_t lon_bits,
+                       HierBlockNode* d) noexcept {
+    d->lat = d->min_lat = d->max_lat = double_of(lat_bits);
+    d->lon = d->min_lon = d->max_lon = double_of(lon_bits);
+    // min_lat, max_lat, min_lon, max_lon, count_w, three residuals, and two per side range
+    skip_varints(in, 8 + ((flags & kFlagEast) != 0 ? 2 : 0) + ((flags & kFlagWest) != 0 ? 2 : 0));
 }
 
 // A record's count and expansion zoom (after its zooms are known); returns good, cleared when
@@ -536,7 +579,7 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
                  bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
     if (!record_follows(r, filter, any_zoom, status)) return false;
     In in{r->p, r->end};
-    HierBlockNode d{};
+    HierBlockNode d;  // (every field is set below before it is read: no zeroing per record)
     const std::uint64_t zooms = in.u64();
     const unsigned flags = static_cast<unsigned>(zooms & ((1u << kFlagBits) - 1));
     std::uint64_t slot_step = 0;
@@ -570,17 +613,21 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
                                                 unzigzag(in.u64()));
         lat_bits = r->prev_lat_bits + unzigzag(in.u64());
         lon_bits = r->prev_lon_bits + unzigzag(in.u64());
-        d.sums.min_lon_e = d.sums.min_lon_w = INFINITY;
-        d.sums.max_lon_e = d.sums.max_lon_w = -INFINITY;
+        d.sums = HierSums{0, 0, 0, 0, 0, 0, 0, INFINITY, -INFINITY, INFINITY, -INFINITY};
+        bool whole = true;
         if (single) {
             decode_single_position(lat_bits, lon_bits, box, &d);
         } else {
-            const bool want_sums =
-                box == nullptr || (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
-                                   in_box(*box, double_of(lat_bits), double_of(lon_bits), 0.0));
-            good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, want_sums, &d);
+            whole = box == nullptr || (box->zoom >= d.zoom_min && box->zoom <= d.zoom_max &&
+                                       in_box(*box, double_of(lat_bits), double_of(lon_bits), 0.0));
+            if (whole)
+                good = decode_cluster_position(&in, flags, lat_bits, lon_bits, good, &d);
+            else
+                skip_cluster_tail(&in, flags, lat_bits, lon_bits, &d);
         }
-        good = good && in.ok && node_ok(d, r->zoom_lo, r->zoom_hi, false);
+        good = good && in.ok &&
+               (whole ? node_ok(d, r->zoom_lo, r->zoom_hi, false)
+                      : head_ok(d, r->zoom_lo, r->zoom_hi));
     }
     if (good && r->index != nullptr) {
         r->p = in.p;

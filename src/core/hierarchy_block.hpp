@@ -153,11 +153,14 @@ struct HierBlockBox {
     int zoom;
     double south, north, west1, east1, west2, east2;
 };
-// The next record the box keeps, as hier_node_block_next would give it; the others are read and
-// checked as thoroughly, but a single marker's centre (most of a record's decoding) is computed
-// only for the markers that could be kept. False at the end or on a malformation (*status). In a
-// zoom-ordered block the end is the first record born after box.zoom: the bytes after it are not
-// read (nor checked), since none of their records is alive at box.zoom.
+// The next record the box keeps, as hier_node_block_next would give it. The others are read only
+// as far as deciding needs: a single marker's centre is computed only for the markers that could
+// be kept, and a cluster that cannot be (not alive at box.zoom, or its centre outside the box)
+// has only its head checked (zooms, count, expansion zoom, id, parent, centre, and its chunk's
+// span); the rest of its record is stepped over within the block's bytes, not decoded. False at
+// the end or on a malformation (*status). In a zoom-ordered block the end is the first record
+// born after box.zoom: the bytes after it are not read (nor checked), since none of their
+// records is alive at box.zoom.
 bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, HierBlockNode* out,
                              Status* status) noexcept;
 
@@ -176,7 +179,8 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
                                    void* ctx) noexcept;
 
 // The next single marker whose position (not its centre) lies in the box, at any zoom: what a
-// viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed.
+// viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed; the
+// clusters are stepped over as by next_in.
 bool hier_node_block_next_marker_in(HierNodeBlockReader* r, const HierBlockBox& box,
                                     HierBlockNode* out, Status* status) noexcept;
 

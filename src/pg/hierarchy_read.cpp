@@ -141,14 +141,19 @@ int range_keys(const HierBlockTable& t, Relation index, bool members, int band,
 
 namespace {
 
-// Bytes [offset, offset + length) of an out-of-line value, into dst.
-void copy_slice(struct varlena* attr, std::size_t offset, std::size_t length, unsigned char* dst) {
-    struct varlena* part =
-        detoast_attr_slice(attr, static_cast<int32>(offset), static_cast<int32>(length));
-    if (VARSIZE_ANY_EXHDR(part) != length)
-        raise_status(Status::HierarchyBlockCorrupt, "a block shorter than its index says");
-    memcpy(dst, VARDATA_ANY(part), length);
-    pfree(part);
+// Bytes [offset, offset + length) of an out-of-line value, straight into dst + offset (no copy
+// of its own): the table AM writes a slice at VARDATA of the varlena it is given, so it gets the
+// one whose data starts there. The VARHDRSZ bytes before (dst has that many before its start) are
+// put back in case it writes a header.
+void fetch_slice(Relation toast, const varatt_external& ext, std::size_t offset, std::size_t length,
+                 unsigned char* dst) {
+    unsigned char before[VARHDRSZ];
+    unsigned char* at = dst + offset - VARHDRSZ;
+    memcpy(before, at, VARHDRSZ);
+    table_relation_fetch_toast_slice(toast, ext.va_valueid, VARATT_EXTERNAL_GET_EXTSIZE(ext),
+                                     static_cast<int32>(offset), static_cast<int32>(length),
+                                     reinterpret_cast<struct varlena*>(at));
+    memcpy(at, before, VARHDRSZ);
 }
 
 // The ranges to fetch, merged when they touch or nearly do (one TOAST read instead of two).
@@ -177,24 +182,30 @@ void add_run(void* c, std::size_t offset, std::size_t length) {
     r->hi[r->n++] = offset + length;
 }
 
-// An out-of-line block read in slices (BoxSlices): a buffer of its size holding its header and
-// index and the chunks the box keeps; nullptr when it is not stored so (then read whole).
-unsigned char* sliced_block(Datum raw, const BoxSlices& s, std::size_t* len) {
+// An out-of-line block read in slices (BoxSlices): its header and index and the chunks the box
+// keeps, in a buffer of its size (the other bytes unset); false when it is not stored so (then it
+// is read whole). The TOAST table is opened once for all the block's slices. *alloc is what to
+// pfree: the block starts VARHDRSZ bytes into it (fetch_slice).
+bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned char** block,
+                  std::size_t* len) {
     auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(raw));
-    if (!VARATT_IS_EXTERNAL_ONDISK(attr)) return nullptr;
+    if (!VARATT_IS_EXTERNAL_ONDISK(attr)) return false;
     struct varatt_external ext;
     VARATT_EXTERNAL_GET_POINTER(ext, attr);
     // (a block of a few TOAST chunks is cheaper read whole, in one scan, than in slices)
     constexpr int32 kSliceFromBytes = 16384;
     if (VARATT_EXTERNAL_IS_COMPRESSED(ext) || VARATT_EXTERNAL_GET_EXTSIZE(ext) <= kSliceFromBytes)
-        return nullptr;
+        return false;
     *len = static_cast<std::size_t>(VARATT_EXTERNAL_GET_EXTSIZE(ext));
-    auto* buf = static_cast<unsigned char*>(palloc(*len));
+    *alloc = static_cast<unsigned char*>(palloc(*len + VARHDRSZ));
+    unsigned char* buf = *alloc + VARHDRSZ;
+    *block = buf;
+    Relation toast = table_open(ext.va_toastrelid, AccessShareLock);
     std::size_t have = std::min<std::size_t>(*len, 8192), header = 0;
-    copy_slice(attr, 0, have, buf);
+    fetch_slice(toast, ext, 0, have, buf);
     check(hier_node_block_header_bytes(buf, have, &header));
     if (header > have && header <= *len) {  // a long index: the rest of it
-        copy_slice(attr, have, header - have, buf + have);
+        fetch_slice(toast, ext, have, header - have, buf);
         have = header;
     }
     HierNodeBlockReader rd;
@@ -203,13 +214,14 @@ unsigned char* sliced_block(Datum raw, const BoxSlices& s, std::size_t* len) {
     check(hier_node_block_kept_chunks(rd, buf, s.box, s.any_zoom, add_run, &runs));
     for (std::size_t i = 0; i < runs.n; ++i) {
         const std::size_t lo = std::max(runs.lo[i], have);  // (the first slice has some)
-        if (runs.hi[i] > lo) copy_slice(attr, lo, runs.hi[i] - lo, buf + lo);
+        if (runs.hi[i] > lo) fetch_slice(toast, ext, lo, runs.hi[i] - lo, buf);
     }
+    table_close(toast, AccessShareLock);
     if (runs.lo != nullptr) {
         pfree(runs.lo);
         pfree(runs.hi);
     }
-    return buf;
+    return true;
 }
 
 }  // namespace
@@ -233,10 +245,10 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
             if (null_block || null_data)
                 raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
             std::size_t len = 0;
-            unsigned char* sliced = slices != nullptr ? sliced_block(raw, *slices, &len) : nullptr;
-            if (sliced != nullptr) {
+            unsigned char *alloc = nullptr, *sliced = nullptr;
+            if (slices != nullptr && sliced_block(raw, *slices, &alloc, &sliced, &len)) {
                 visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)), sliced, len);
-                pfree(sliced);
+                pfree(alloc);
                 continue;
             }
             bytea* data = DatumGetByteaPP(raw);

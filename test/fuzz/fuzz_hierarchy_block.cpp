@@ -1,7 +1,8 @@
 // libFuzzer target for the decoders of a cluster hierarchy's packed blocks
 // (src/core/hierarchy_block.hpp): any bytes, read as a node block.
 //
-// A decoder must never read out of bounds (ASan) and must end with Ok or HierarchyBlockCorrupt.
+// A decoder must never read out of bounds (ASan) and must end with Ok or HierarchyBlockCorrupt,
+// the box readers too (which step over the clusters they cannot keep without decoding them).
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes
 // again gives back exactly the input bytes. The box filters (next_in by centre,
 // next_marker_in by a single marker's position) keep what a full decode filtered by the same box
@@ -51,7 +52,28 @@ std::vector<unsigned char> sliced(const unsigned char* data, std::size_t len,
     return out;
 }
 
+// The box readers on any bytes (they step over what they cannot keep without decoding it):
+// never out of bounds, and they end with Ok or HierarchyBlockCorrupt.
+void box_readers(const unsigned char* data, std::size_t len) {
+    const int zoom = len > 0 ? data[len - 1] % (kHierMaxZoom + 1) : 0;
+    const HierBlockBox boxes[2] = {{zoom, -90, 90, -180, 180, 1, 0},
+                                   {zoom, -10, 10, -180, -170, 170, 180}};
+    for (const HierBlockBox& box : boxes) {
+        for (int markers = 0; markers < 2; ++markers) {
+            HierNodeBlockReader r;
+            if (hier_node_block_open(data, len, &r) != Status::Ok) return;
+            HierBlockNode n;
+            Status s = Status::Ok;
+            while (markers ? hier_node_block_next_marker_in(&r, box, &n, &s)
+                           : hier_node_block_next_in(&r, box, &n, &s)) {
+            }
+            check(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
+        }
+    }
+}
+
 void nodes(const unsigned char* data, std::size_t len) {
+    box_readers(data, len);
     HierNodeBlockReader r;
     Status s = hier_node_block_open(data, len, &r);
     if (s != Status::Ok) {
