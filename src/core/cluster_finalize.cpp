@@ -50,7 +50,9 @@ Status Finalizer::get_item_arrays() noexcept {
     carve(&items_.next, in_.n, &at);
     carve(&items_.state, n, &at);
     carve(&items_.mark, n, &at);
-    if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order allocates it
+    if (in_.in_place != nullptr) {  // the given items' room is the output's
+        items_.sum = in_.in_place;
+    } else if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order does
         const Allocator& a = mem_.allocator();
         items_.sum = static_cast<Item*>(a.alloc(a.ctx, n * sizeof(Item) + 1));
         if (items_.sum == nullptr) return Status::OutOfMemory;
@@ -177,6 +179,19 @@ Status cluster_items(const ClusterState* params, const Item* items, std::uint32_
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
     Status s = f.run_items(items, n, out, order);
+    if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
+    if (stats != nullptr) *stats = f.stats();
+    return s;
+}
+
+Status cluster_items_in_place(const ClusterState* params, Item* items, std::uint32_t n,
+                              CancelCheck cancel, ItemClusters* out,
+                              ClusterFinalizeStats* stats) noexcept {
+    *out = ItemClusters{nullptr, 0, nullptr, 0};
+    if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
+    if (n > kMaxBins) return Status::OutOfMemory;
+    Finalizer f(params, cancel);
+    Status s = f.run_items_in_place(items, n, out);
     if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = f.stats();
     return s;

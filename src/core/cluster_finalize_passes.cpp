@@ -381,12 +381,18 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
         }
         if (canceled(1)) return Status::Canceled;
     }
-    // Given item i becomes item k, of rank k, the k-th entry of the grid.
-    const auto place = [this, pos](std::uint32_t i, std::uint32_t k) noexcept {
+    if (in_.in_place != nullptr && !dense_ranks) return Status::Internal;
+    // Given item i (of given rank given) becomes item k, of rank k, the k-th entry of the grid;
+    // its unit is i, or its given rank when the items are taken in place (then moved to their
+    // new places after: permute_in_place).
+    const bool copy = items_.sum != nullptr && in_.in_place == nullptr;
+    Status moved = Status::Ok;
+    const auto place = [this, pos, copy](std::uint32_t i, std::uint32_t given,
+                                         std::uint32_t k) noexcept {
         items_.rank[k] = k;
         items_.count[k] = in_.items[i].count;
-        items_.head[k] = i;
-        if (items_.sum != nullptr) items_.sum[k] = in_.items[i];
+        items_.head[k] = in_.in_place != nullptr ? given : i;
+        if (copy) items_.sum[k] = in_.items[i];
         grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, k, 0};
     };
     const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(row_max - row_min);
@@ -417,12 +423,16 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
                     __builtin_prefetch(at);
                     __builtin_prefetch(at + 64);
                 }
-                place(static_cast<std::uint32_t>(by_item[k]), k);
+                place(static_cast<std::uint32_t>(by_item[k]),
+                      static_cast<std::uint32_t>(sorted[k] & rank_mask), k);
             }
+            if (in_.in_place != nullptr)
+                moved = permute_in_place(
+                    [by_item](std::uint32_t k) noexcept -> std::uint64_t& { return by_item[k]; });
         }
         put(tmp, in_.n);
         put(keys, in_.n);
-        return sorted != nullptr ? Status::Ok : Status::Canceled;
+        return sorted != nullptr ? moved : Status::Canceled;
     }
     SeedEntry *entries = nullptr, *tmp = nullptr;
     if (get(&entries, in_.n) != Status::Ok || get(&tmp, in_.n) != Status::Ok) {
@@ -432,12 +442,43 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
     for (std::uint32_t i = 0; i < in_.n; ++i)
         entries[i] = SeedEntry{{col_of(pos[i].x), row_of(pos[i].y), in_.items[i].rank}, i, 0};
     // (cell, given rank): unique.
-    const SeedEntry* sorted = polled_sort(entries, tmp, in_.n, seed_entry_less, poll_);
-    if (sorted != nullptr)
-        for (std::uint32_t k = 0; k < in_.n; ++k) place(sorted[k].row, k);
+    SeedEntry* const sorted = polled_sort(entries, tmp, in_.n, seed_entry_less, poll_);
+    if (sorted != nullptr) {
+        for (std::uint32_t k = 0; k < in_.n; ++k)
+            place(sorted[k].row, static_cast<std::uint32_t>(sorted[k].key[2]), k);
+        if (in_.in_place != nullptr)
+            moved = permute_in_place(
+                [sorted](std::uint32_t k) noexcept -> std::uint32_t& { return sorted[k].row; });
+    }
     put(tmp, in_.n);
     put(entries, in_.n);
-    return sorted != nullptr ? Status::Ok : Status::Canceled;
+    return sorted != nullptr ? moved : Status::Canceled;
+}
+
+// The given items, taken in place, moved to their new numbers: item k is the one at
+// source_of(k) (a permutation, which this leaves as the identity), cycle by cycle, one item
+// held aside per cycle. Canceled leaves the items in no particular order (the caller's then).
+template <typename SourceOf>
+Status Finalizer::permute_in_place(SourceOf&& source_of) noexcept {
+    Item* const items = in_.in_place;
+    for (std::uint32_t k = 0; k < in_.n; ++k) {
+        if (source_of(k) == k) continue;
+        const Item first = items[k];
+        std::uint32_t j = k;
+        for (;;) {
+            const auto from = static_cast<std::uint32_t>(source_of(j));
+            source_of(j) = j;
+            if (from == k) {
+                items[j] = first;
+                break;
+            }
+            items[j] = items[from];
+            j = from;
+            if (canceled(1)) return Status::Canceled;
+        }
+        if (canceled(1)) return Status::Canceled;
+    }
+    return Status::Ok;
 }
 
 }  // namespace finalize

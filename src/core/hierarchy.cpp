@@ -145,6 +145,7 @@ class Builder {
     Status leaves() noexcept;
     Status leaf_of_markers() noexcept;
     Status coarser_levels() noexcept;
+    Status shrink_level(std::size_t scratch_bytes) noexcept;
     Status write_nodes() noexcept;
     Status write_leaves(HierNode* leaves) noexcept;
     Status write_zoom(int z, HierNode* finer, HierNode* here) noexcept;
@@ -177,7 +178,9 @@ class Builder {
 
     ClusterState* st_ = nullptr;      // the markers at max_zoom, until the leaves are known
     ItemClusters top_{};              // max_zoom (from base_): the clusters' items, every bin's
-    ItemClusters level_{};            // the last zoom clustered below max_zoom
+    ItemClusters level_{};            // the last zoom clustered below max_zoom (from base_)
+    std::size_t level_room_ = 0;      // the items level_.items has room for
+    std::size_t scratch_peak_ = 0;    // the most scratch cluster_items has used so far
     ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
@@ -192,7 +195,7 @@ void Builder::release() noexcept {
     cluster_destroy(params_);
     params_ = nullptr;
     item_clusters_free(base_, &top_);
-    item_clusters_free(a_, &level_);
+    item_clusters_free(base_, &level_);
     for (auto& p : parent_of_) put(p);
     if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
     leaf_ = nullptr;
@@ -212,6 +215,7 @@ Status Builder::leaves() noexcept {
         s = cluster_finalize_items(st_, cancel_, &top_, nullptr, ItemOrder::kRanked);
     if (s != Status::Ok) return s;
     n_at[max_zoom_] = top_.n_items;
+    level_room_ = top_.n_items;  // at least: the finaliser's room for its first pass's items
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
         return Status::HierarchyIdsExhausted;
     leaf_ =
@@ -266,25 +270,23 @@ Status Builder::coarser_levels() noexcept {
         ItemClusters& finer = z == max_zoom_ - 1 ? top_ : level_;
         Status s = cluster_create(z, radius_px_, true, a_, &params_);
         if (s != Status::Ok) return s;
+        // The finer items are taken: the coarser ones are made in their array (max_zoom's,
+        // from base_, shrunk below), and the cluster of each is by its rank, its zoom z + 1
+        // ordinal: the parent positions as they are.
         ItemClusters coarser{};
-        s = cluster_items(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr,
-                          ItemOrder::kRanked);
+        ClusterFinalizeStats stats{};
+        s = cluster_items_in_place(params_, finer.items, finer.n_items, cancel_, &coarser, &stats);
         cluster_destroy(params_);
         params_ = nullptr;
-        if (s == Status::Ok) s = get(&parent_of_[z], finer.n_items);  // by zoom z + 1 ordinal
-        if (s != Status::Ok) {
-            item_clusters_free(a_, &coarser);
-            return s;
-        }
-        for (std::uint32_t j = 0; j < finer.n_items; ++j)
-            parent_of_[z][finer.items[j].rank] = coarser.cluster_of_input[j];
-        put(coarser.cluster_of_input);
-        coarser.cluster_of_input = nullptr;
+        if (s != Status::Ok) return s;  // finer still holds its array, released by release()
         const std::uint32_t n_finer = finer.n_items;
-        // The max_zoom items too: phase B sums the leaves from the markers again.
-        item_clusters_free(&finer == &top_ ? base_ : a_, &finer);
+        parent_of_[z] = coarser.cluster_of_input;  // from a_, as put() releases it
+        coarser.cluster_of_input = nullptr;
+        finer = ItemClusters{nullptr, 0, nullptr, 0};
         level_ = coarser;
         n_at[z] = coarser.n_items;
+        s = shrink_level(stats.scratch_bytes);
+        if (s != Status::Ok) return s;
         if (hook_ != nullptr) {  // after the finer items are gone: what it keeps is not on top
             s = hook_->level(hook_->ctx, z, level_.items, level_.n_items, parent_of_[z], n_finer);
             put(parent_of_[z]);
@@ -296,8 +298,26 @@ Status Builder::coarser_levels() noexcept {
         if (hook_ != nullptr) cache_.flush();
         if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
     }
-    item_clusters_free(a_, &level_);  // phase B sums them again from the children
+    item_clusters_free(base_, &level_);  // phase B sums them again from the children
     if (max_zoom_ == 0) item_clusters_free(base_, &top_);
+    return Status::Ok;
+}
+
+// level_'s items moved to an array of their own size once that costs no more than the most
+// scratch a zoom has used (so the copy does not raise the peak the clustering already reached):
+// the array they are made in has room for the finest level, and the streamed create keeps more
+// of each zoom as the zooms get coarser.
+Status Builder::shrink_level(std::size_t scratch_bytes) noexcept {
+    scratch_peak_ = std::max(scratch_peak_, scratch_bytes);
+    const std::size_t bytes = std::size_t{level_.n_items} * sizeof(Item);
+    if (std::size_t{level_.n_items} + level_.n_items / 4 >= level_room_ || bytes > scratch_peak_)
+        return Status::Ok;
+    Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
+    if (fresh == nullptr) return Status::OutOfMemory;
+    if (bytes > 0) std::memcpy(fresh, level_.items, bytes);
+    base_.release(base_.ctx, level_.items);
+    level_.items = fresh;
+    level_room_ = level_.n_items;
     return Status::Ok;
 }
 
