@@ -186,6 +186,11 @@ class Finalizer {
         in_.in_place = items;
         return run_items(items, n, out, ItemOrder::kRanked);
     }
+    // run_to_items, releasing st's bins after the first pass (st is the state given).
+    Status run_to_items_taking(ClusterState* st, ItemClusters* out) noexcept {
+        in_.take_bins = st;
+        return run_to_items(out, ItemOrder::kRanked);
+    }
     // run, with the clusters as items (emit_items).
     Status run_to_items(ItemClusters* out, ItemOrder order) noexcept {
         in_.items_out = out;
@@ -212,7 +217,9 @@ class Finalizer {
         *array = reinterpret_cast<T*>(*at);
         *at += n * sizeof(T);
     }
-    Status get_item_arrays() noexcept;
+    Status get_item_arrays(bool with_sum = true) noexcept;
+    Status get_item_sums() noexcept;
+    Status sums_then_release_bins(const std::uint32_t* unit_item) noexcept;
     void release_scratch() noexcept {
         put(grid_.entries, in_.n);
         put(items_.block, items_.block_bytes);

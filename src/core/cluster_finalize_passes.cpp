@@ -203,8 +203,8 @@ Status Finalizer::first_pass_seeds(FirstPass* first) noexcept {
 // The first pass's steps 3 and 4: the items from first->unit_item, which is released after.
 Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     // 3. The items: rings of their bins, counts; an item of one bin is clean (its seed took
-    // nothing), of more, dirty.
-    const Status s = get_item_arrays();
+    // nothing), of more, dirty. The sums after step 4 when the bins are taken.
+    Status s = get_item_arrays(in_.take_bins == nullptr);
     if (s != Status::Ok) return s;
     const std::uint32_t* unit_item = first->unit_item;
     std::memset(items_.head, 0xFF, std::size_t{items_.n} * sizeof(std::uint32_t));  // kNone
@@ -243,8 +243,44 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     }
     grid_.n = kept;
     grid_.holds = GridHolds::kItems;
+    if (in_.take_bins != nullptr) s = sums_then_release_bins(unit_item);
     put(first->unit_item, in_.n);
-    return Status::Ok;
+    return s;
+}
+
+// The items' sums when the bins are taken (Input::take_bins), the bins released after: the grid
+// is released while the sums are made and the bins still held (the two largest arrays are not
+// held with a third), then written again, the same entries in the same order (a clean item's
+// centre is its bin's, exactly: centre_of_bin).
+Status Finalizer::sums_then_release_bins(const std::uint32_t* unit_item) noexcept {
+    std::uint32_t* kept = nullptr;
+    if (get(&kept, grid_.n) != Status::Ok) return Status::OutOfMemory;
+    for (std::uint32_t r = 0; r < grid_.n; ++r) kept[r] = item_of(grid_.entries[r]);
+    put(grid_.entries, in_.n);
+    Status s = get_item_sums();
+    // Each item's first bin (in bin order) starts its sum, as above; mark says which have one.
+    if (s == Status::Ok) std::memset(items_.mark, 0, items_.n);
+    for (std::uint32_t b = 0; b < in_.n && s == Status::Ok; ++b) {
+        const std::uint32_t i = unit_item[b];
+        const Bin& bin = in_.st->bins[b];
+        if (items_.mark[i] == 0) {
+            items_.sum[i] = item_from_bin(bin);
+            items_.mark[i] = 1;
+        } else {
+            item_add_bin(items_.sum[i], bin);
+        }
+        if (canceled(1)) s = Status::Canceled;
+    }
+    release_bins(in_.take_bins);
+    if (s == Status::Ok) s = get(&grid_.entries, in_.n);
+    for (std::uint32_t r = 0; r < grid_.n && s == Status::Ok; ++r) {
+        Centre c;
+        centre_of(items_.sum[kept[r]], &c);
+        grid_.entries[r] = GridEntry{c.x, c.y, kept[r], 0};
+        if (canceled(1)) s = Status::Canceled;
+    }
+    put(kept, grid_.n);
+    return s;
 }
 
 // A later pass, over the items (grid_ready: the grid holds every item, all of them dirty).

@@ -51,6 +51,13 @@ Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemCl
                               ClusterFinalizeStats* stats,
                               ItemOrder order = ItemOrder::kOutput) noexcept;
 
+// cluster_finalize_items (ItemOrder::kRanked) for a state used once: its bins are released as
+// soon as the clusters' sums are made, and its hash slots for good (at 10M markers, the bins and
+// the sums are 0.85 and 0.93 GB, no longer held with each other and the passes' scratch). After
+// it, succeeded or not, st may only be destroyed. Canceled, OutOfMemory.
+Status cluster_finalize_items_taking(ClusterState* st, CancelCheck cancel,
+                                     ItemClusters* out) noexcept;
+
 // Clusters n items at params' zoom and radius (params: a state from cluster_create; its points,
 // if any, are ignored) with the finaliser's passes: the first is a full greedy pass over all the
 // items (heaviest first; equal counts by neighbour-grid cell, then by rank, which must be unique),
