@@ -3,12 +3,12 @@
 //
 // Two phases, so that the nodes are written once, straight into the result:
 //   A. Clustering, from max_zoom down. Zoom max_zoom is cluster_finalize on a state of all the
-//      markers (cluster_finalize_items: the clusters as exact items, and every bin's cluster,
-//      which gives every marker's leaf through its bin). Zoom z < max_zoom clusters the items of
-//      zoom z + 1 (cluster_items), ranked by their ordinal, which is a function of the markers
+//      markers (cluster_finalize_items_taking: the clusters as exact items, and every bin's
+//      cluster, which gives every marker's leaf through its bin, looked up before the bins are
+//      taken). Zoom z < max_zoom clusters the items of zoom z + 1 in their own array
+//      (cluster_items_in_place), ranked by their ordinal, which is a function of the markers
 //      alone. Kept: per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4
-//      bytes each). Each level's items, those of max_zoom too, are dropped once the next coarser
-//      level is made, so at most two levels of items are alive at once.
+//      bytes each). One array of items is alive at a time.
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
@@ -22,9 +22,10 @@
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
 // (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
-// its finalisation (what cluster_agg needs at max_zoom), or the result plus the parent positions
+// its finalisation (what cluster_agg needs at max_zoom, less: the bins go once the sums exist),
+// zoom max_zoom - 1's clustering over the leaves' items, or the result plus the parent positions
 // (phase B needs no other memory). The coarser zooms' scratch goes through a BlockCache, which
-// hands a zoom's released arrays to the next zoom instead of back to the caller.
+// hands a released array to the next request it fits instead of back to the caller.
 #include "core.hpp"
 
 #include "hierarchy.hpp"
