@@ -181,6 +181,16 @@ class Finalizer {
         in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
+    // run_items on items it may overwrite, whose array becomes the output's (kRanked).
+    Status run_items_in_place(Item* items, std::uint32_t n, ItemClusters* out) noexcept {
+        in_.in_place = items;
+        return run_items(items, n, out, ItemOrder::kRanked);
+    }
+    // run_to_items, releasing st's bins after the first pass (st is the state given).
+    Status run_to_items_taking(ClusterState* st, ItemClusters* out) noexcept {
+        in_.take_bins = st;
+        return run_to_items(out, ItemOrder::kRanked);
+    }
     // run, with the clusters as items (emit_items).
     Status run_to_items(ItemClusters* out, ItemOrder order) noexcept {
         in_.items_out = out;
@@ -207,7 +217,9 @@ class Finalizer {
         *array = reinterpret_cast<T*>(*at);
         *at += n * sizeof(T);
     }
-    Status get_item_arrays() noexcept;
+    Status get_item_arrays(bool with_sum = true) noexcept;
+    Status get_item_sums() noexcept;
+    Status sums_then_release_bins(const std::uint32_t* unit_item) noexcept;
     void release_scratch() noexcept {
         put(grid_.entries, in_.n);
         put(items_.block, items_.block_bytes);
@@ -215,7 +227,7 @@ class Finalizer {
         items_.rank = items_.head = items_.next = nullptr;
         items_.state = items_.mark = nullptr;
         const Allocator& a = mem_.allocator();
-        if (items_.sum != nullptr) a.release(a.ctx, items_.sum);
+        if (items_.sum != nullptr && items_.sum != in_.in_place) a.release(a.ctx, items_.sum);
         items_.sum = nullptr;
         release_index();
     }
@@ -286,6 +298,8 @@ class Finalizer {
     Status first_pass_items(bool* absorbed) noexcept;
     Status rank_items() noexcept;
     Status rank_items_at(Pos* pos) noexcept;
+    template <typename SourceOf>
+    Status permute_in_place(SourceOf&& source_of) noexcept;
     template <typename T, typename Sort, typename Row>
     Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
                            SeedOrder* order) noexcept;

@@ -48,6 +48,12 @@ struct Input {
     std::uint32_t n = 0;               // units
     ItemClusters* items_out = nullptr;
     ItemOrder items_order = ItemOrder::kOutput;  // how emit_items gives them
+    // cluster_items_in_place: items, writable and given away; the units are numbered by their
+    // given ranks (0 .. n - 1) instead of their positions.
+    Item* in_place = nullptr;
+    // cluster_finalize_items_taking: the state, whose bins are released once the items' sums
+    // are made (the passes after the first read only the items).
+    ClusterState* take_bins = nullptr;
 };
 
 // The reach and the grid's cells, fixed for a run (set by Finalizer::run).

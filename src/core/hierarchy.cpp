@@ -3,12 +3,12 @@
 //
 // Two phases, so that the nodes are written once, straight into the result:
 //   A. Clustering, from max_zoom down. Zoom max_zoom is cluster_finalize on a state of all the
-//      markers (cluster_finalize_items: the clusters as exact items, and every bin's cluster,
-//      which gives every marker's leaf through its bin). Zoom z < max_zoom clusters the items of
-//      zoom z + 1 (cluster_items), ranked by their ordinal, which is a function of the markers
+//      markers (cluster_finalize_items_taking: the clusters as exact items, and every bin's
+//      cluster, which gives every marker's leaf through its bin, looked up before the bins are
+//      taken). Zoom z < max_zoom clusters the items of zoom z + 1 in their own array
+//      (cluster_items_in_place), ranked by their ordinal, which is a function of the markers
 //      alone. Kept: per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4
-//      bytes each). Each level's items, those of max_zoom too, are dropped once the next coarser
-//      level is made, so at most two levels of items are alive at once.
+//      bytes each). One array of items is alive at a time.
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
@@ -22,9 +22,10 @@
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
 // (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
-// its finalisation (what cluster_agg needs at max_zoom), or the result plus the parent positions
+// its finalisation (what cluster_agg needs at max_zoom, less: the bins go once the sums exist),
+// zoom max_zoom - 1's clustering over the leaves' items, or the result plus the parent positions
 // (phase B needs no other memory). The coarser zooms' scratch goes through a BlockCache, which
-// hands a zoom's released arrays to the next zoom instead of back to the caller.
+// hands a released array to the next request it fits instead of back to the caller.
 #include "core.hpp"
 
 #include "hierarchy.hpp"
@@ -97,6 +98,7 @@ class BlockCache {
             self->free_[best] = self->free_[--self->n_free_];
         } else {
             if (bytes > ~std::size_t{0} - kHeader) return nullptr;
+            self->flush();
             head = static_cast<unsigned char*>(self->base_.alloc(self->base_.ctx, bytes + kHeader));
             if (head == nullptr) return nullptr;
             std::memcpy(head, &bytes, sizeof bytes);
@@ -143,8 +145,9 @@ class Builder {
 
   private:
     Status leaves() noexcept;
-    Status leaf_of_markers() noexcept;
+    Status bin_of_markers(std::uint32_t* bin_of) noexcept;
     Status coarser_levels() noexcept;
+    Status shrink_level() noexcept;
     Status write_nodes() noexcept;
     Status write_leaves(HierNode* leaves) noexcept;
     Status write_zoom(int z, HierNode* finer, HierNode* here) noexcept;
@@ -177,11 +180,13 @@ class Builder {
 
     ClusterState* st_ = nullptr;      // the markers at max_zoom, until the leaves are known
     ItemClusters top_{};              // max_zoom (from base_): the clusters' items, every bin's
-    ItemClusters level_{};            // the last zoom clustered below max_zoom
+    ItemClusters level_{};            // the last zoom clustered below max_zoom (from base_)
+    std::size_t level_room_ = 0;      // the items level_.items has room for
     ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
     std::int64_t* leaf_ = nullptr;
+    std::uint32_t* bin_of_ = nullptr;  // each marker's bin at max_zoom, until its leaf is known
     HierNode* nodes_ = nullptr;
     std::size_t n_nodes_ = 0;
 };
@@ -192,8 +197,9 @@ void Builder::release() noexcept {
     cluster_destroy(params_);
     params_ = nullptr;
     item_clusters_free(base_, &top_);
-    item_clusters_free(a_, &level_);
+    item_clusters_free(base_, &level_);
     for (auto& p : parent_of_) put(p);
+    put(bin_of_);
     if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
     leaf_ = nullptr;
     if (nodes_ != nullptr) base_.release(base_.ctx, nodes_);
@@ -208,30 +214,45 @@ Status Builder::leaves() noexcept {
         s = cluster_add_point(st_, markers_[i].lat, markers_[i].lon, true, markers_[i].id);
         if (canceled(i)) s = Status::Canceled;
     }
-    if (s == Status::Ok)
-        s = cluster_finalize_items(st_, cancel_, &top_, nullptr, ItemOrder::kRanked);
+    // Each marker's bin first, while the state has its hash slots: the finalisation takes the
+    // bins (and the slots) as soon as the clusters' sums are made.
+    if (s == Status::Ok) s = settle(st_);
+    if (s == Status::Ok) s = get(&bin_of_, n_markers_);
+    if (s == Status::Ok) s = bin_of_markers(bin_of_);
+    if (s == Status::Ok) s = cluster_finalize_items_taking(st_, cancel_, &top_);
+    cluster_destroy(st_);  // nothing left in it but its parameters
+    st_ = nullptr;
     if (s != Status::Ok) return s;
+    const std::uint32_t* bin_of = bin_of_;
     n_at[max_zoom_] = top_.n_items;
+    level_room_ = top_.n_items;  // at least: the finaliser's room for its first pass's items
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
         return Status::HierarchyIdsExhausted;
     leaf_ =
         static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
     if (leaf_ == nullptr) return Status::OutOfMemory;
-    s = leaf_of_markers();
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    constexpr std::size_t kAhead = 16;  // the markers' bins are in no order: fetched ahead
+    for (std::size_t i = 0; i < n_markers_ && s == Status::Ok; ++i) {
+        if (i + kAhead < n_markers_ && bin_of[i + kAhead] < top_.n_inputs)
+            __builtin_prefetch(&top_.cluster_of_input[bin_of[i + kAhead]]);
+        if (bin_of[i] >= top_.n_inputs)
+            s = Status::Internal;
+        else
+            leaf_[i] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin_of[i]]);
+        if (canceled(i)) s = Status::Canceled;
+    }
+    put(bin_of_);
     if (s != Status::Ok) return s;
-    cluster_destroy(st_);  // the bins are no longer needed
-    st_ = nullptr;
     base_.release(base_.ctx, top_.cluster_of_input);
     top_.cluster_of_input = nullptr;
     return Status::Ok;
 }
 
-// Every marker's leaf, through its bin, in batches whose hash slots, bins and clusters are
-// fetched ahead (as flush_pending does for the bins): one marker at a time, each lookup waits for
-// three cache misses in turn.
-Status Builder::leaf_of_markers() noexcept {
+// Every marker's bin, in batches whose hash slots and bins are fetched ahead (as flush_pending
+// does for the bins): one marker at a time, each lookup waits for two cache misses in turn.
+Status Builder::bin_of_markers(std::uint32_t* bin_of) noexcept {
     if (n_markers_ > 0 && st_->slots == nullptr) return Status::Internal;
-    const std::uint64_t first = next_ordinal_[max_zoom_];
     ClusterBinKey key[kBatch];
     std::uint64_t hash[kBatch];
     for (std::size_t b = 0; b < n_markers_; b += kBatch) {
@@ -247,12 +268,11 @@ Status Builder::leaf_of_markers() noexcept {
             const std::uint32_t index1 = st_->slots[hash[j] & st_->slot_mask].index1;
             if (index1 == 0) continue;
             __builtin_prefetch(&st_->bins[index1 - 1]);
-            __builtin_prefetch(&top_.cluster_of_input[index1 - 1]);
         }
         for (std::size_t j = 0; j < m; ++j) {
             const std::uint32_t bin = find_index_hashed(st_, key[j].kx, key[j].ky, hash[j]);
             if (bin == kNoBin) return Status::Internal;
-            leaf_[b + j] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin]);
+            bin_of[b + j] = bin;
         }
         if (canceled(b + kBatch - 1)) return Status::Canceled;
     }
@@ -266,25 +286,23 @@ Status Builder::coarser_levels() noexcept {
         ItemClusters& finer = z == max_zoom_ - 1 ? top_ : level_;
         Status s = cluster_create(z, radius_px_, true, a_, &params_);
         if (s != Status::Ok) return s;
+        // The finer items are taken: the coarser ones are made in their array (max_zoom's,
+        // from base_, shrunk below), and the cluster of each is by its rank, its zoom z + 1
+        // ordinal: the parent positions as they are.
         ItemClusters coarser{};
-        s = cluster_items(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr,
-                          ItemOrder::kRanked);
+        s = cluster_items_in_place(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr);
         cluster_destroy(params_);
         params_ = nullptr;
-        if (s == Status::Ok) s = get(&parent_of_[z], finer.n_items);  // by zoom z + 1 ordinal
-        if (s != Status::Ok) {
-            item_clusters_free(a_, &coarser);
-            return s;
-        }
-        for (std::uint32_t j = 0; j < finer.n_items; ++j)
-            parent_of_[z][finer.items[j].rank] = coarser.cluster_of_input[j];
-        put(coarser.cluster_of_input);
-        coarser.cluster_of_input = nullptr;
+        cache_.flush();  // the zoom's scratch, before the copy and what the hook keeps
+        if (s != Status::Ok) return s;  // finer still holds its array, released by release()
         const std::uint32_t n_finer = finer.n_items;
-        // The max_zoom items too: phase B sums the leaves from the markers again.
-        item_clusters_free(&finer == &top_ ? base_ : a_, &finer);
+        parent_of_[z] = coarser.cluster_of_input;  // from a_, as put() releases it
+        coarser.cluster_of_input = nullptr;
+        finer = ItemClusters{nullptr, 0, nullptr, 0};
         level_ = coarser;
         n_at[z] = coarser.n_items;
+        s = shrink_level();
+        if (s != Status::Ok) return s;
         if (hook_ != nullptr) {  // after the finer items are gone: what it keeps is not on top
             s = hook_->level(hook_->ctx, z, level_.items, level_.n_items, parent_of_[z], n_finer);
             put(parent_of_[z]);
@@ -296,8 +314,25 @@ Status Builder::coarser_levels() noexcept {
         if (hook_ != nullptr) cache_.flush();
         if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
     }
-    item_clusters_free(a_, &level_);  // phase B sums them again from the children
+    item_clusters_free(base_, &level_);  // phase B sums them again from the children
     if (max_zoom_ == 0) item_clusters_free(base_, &top_);
+    return Status::Ok;
+}
+
+// level_'s items moved to an array of their own size when it is at least a fifth smaller than
+// the one they were made in (max_zoom's, at first): the streamed create keeps more of each zoom
+// as the zooms get coarser, so the room of the finer levels is not held to the end. Measured
+// at 10M markers: copied so, each zoom's peak stays below max_zoom's; copied only once the copy
+// cost no more than a zoom's scratch, one zoom's peak was the highest.
+Status Builder::shrink_level() noexcept {
+    const std::size_t bytes = std::size_t{level_.n_items} * sizeof(Item);
+    if (std::size_t{level_.n_items} + level_.n_items / 4 >= level_room_) return Status::Ok;
+    Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
+    if (fresh == nullptr) return Status::OutOfMemory;
+    if (bytes > 0) std::memcpy(fresh, level_.items, bytes);
+    base_.release(base_.ctx, level_.items);
+    level_.items = fresh;
+    level_room_ = level_.n_items;
     return Status::Ok;
 }
 

@@ -322,6 +322,35 @@ TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
         std::free(assign);
         cluster_destroy(st);
 
+        // The same clusters when the finalisation takes the state's bins (ItemOrder::kRanked:
+        // each where the engine left it, ranked by its output position), every bin's cluster
+        // the same (the bins inserted in the same order have the same indexes).
+        {
+            ClusterState* taken = nullptr;
+            ASSERT_EQ(cluster_create(d.max_zoom, d.radius, true, malloc_allocator(), &taken),
+                      Status::Ok);
+            for (const HierMarker& m : d.markers)
+                cluster_add_point(taken, m.lat, m.lon, true, m.id);
+            ItemClusters t{};
+            ASSERT_EQ(cluster_finalize_items_taking(taken, kNoCancel, &t), Status::Ok);
+            cluster_destroy(taken);
+            ASSERT_EQ(t.n_items, top.n_items);
+            ASSERT_EQ(t.n_inputs, top.n_inputs);
+            std::vector<bool> seen(t.n_items, false);
+            for (std::uint32_t j = 0; j < t.n_items; ++j) {
+                const std::uint32_t r = t.items[j].rank;
+                ASSERT_LT(r, t.n_items);
+                EXPECT_FALSE(seen[r]);
+                seen[r] = true;
+                Item x = t.items[j], y = top.items[r];
+                x.rank = y.rank = 0;
+                EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
+            }
+            for (std::uint32_t u = 0; u < t.n_inputs; ++u)
+                EXPECT_EQ(t.cluster_of_input[u], top.cluster_of_input[u]) << "bin " << u;
+            item_clusters_free(malloc_allocator(), &t);
+        }
+
         // Cluster those items a few zooms coarser, as given and shuffled (ranks kept).
         for (std::uint32_t k = 0; k < top.n_items; ++k) top.items[k].rank = k;
         const int zoom = std::max(0, d.max_zoom - g.integer(1, 4));
@@ -345,6 +374,32 @@ TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
         }
         for (std::uint32_t k = 0; k < perm.size(); ++k)
             EXPECT_EQ(b.cluster_of_input[k], a.cluster_of_input[perm[k]]);
+        // Taken in place: the same clusters, ranked by output position in the given array, and
+        // the cluster of each input by its rank.
+        {
+            auto* given = static_cast<Item*>(std::malloc(sizeof(Item) * top.n_items + 1));
+            ASSERT_NE(given, nullptr);
+            if (top.n_items > 0) std::memcpy(given, shuffled.data(), sizeof(Item) * top.n_items);
+            ItemClusters c{};
+            ClusterFinalizeStats stats{};
+            ASSERT_EQ(cluster_items_in_place(params, given, top.n_items, kNoCancel, &c, &stats),
+                      Status::Ok);
+            ASSERT_EQ(c.items, given);
+            ASSERT_EQ(c.n_items, a.n_items);
+            std::vector<bool> seen(c.n_items, false);
+            for (std::uint32_t j = 0; j < c.n_items; ++j) {
+                const std::uint32_t r = c.items[j].rank;
+                ASSERT_LT(r, c.n_items);
+                EXPECT_FALSE(seen[r]);
+                seen[r] = true;
+                Item x = c.items[j], y = a.items[r];
+                x.rank = y.rank = 0;
+                EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
+            }
+            for (std::uint32_t k = 0; k < top.n_items; ++k)
+                EXPECT_EQ(c.cluster_of_input[k], a.cluster_of_input[k]) << "rank " << k;
+            item_clusters_free(malloc_allocator(), &c);
+        }
         item_clusters_free(malloc_allocator(), &a);
         item_clusters_free(malloc_allocator(), &b);
         item_clusters_free(malloc_allocator(), &top);
