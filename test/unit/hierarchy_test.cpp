@@ -281,6 +281,24 @@ TEST(HierarchyProperties, RandomDatasets) {
 }
 
 // Items: the result depends on the items' contents and ranks, not on their place in the array.
+// Clusters left where the engine made them (ItemOrder::kRanked, or taken in place) are those of
+// `want`, in output order, each once: every item's rank is its output position, and the item at
+// that position is the same but for the rank (scratch).
+void expect_ranked_as(const cluster_internal::ItemClusters& got,
+                      const cluster_internal::ItemClusters& want) {
+    ASSERT_EQ(got.n_items, want.n_items);
+    std::vector<bool> seen(got.n_items, false);
+    for (std::uint32_t j = 0; j < got.n_items; ++j) {
+        const std::uint32_t r = got.items[j].rank;
+        ASSERT_LT(r, got.n_items);
+        EXPECT_FALSE(seen[r]);
+        seen[r] = true;
+        cluster_internal::Item x = got.items[j], y = want.items[r];
+        x.rank = y.rank = 0;
+        EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
+    }
+}
+
 TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
     using namespace cluster_internal;
     HierGen g(7);
@@ -336,16 +354,7 @@ TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
             cluster_destroy(taken);
             ASSERT_EQ(t.n_items, top.n_items);
             ASSERT_EQ(t.n_inputs, top.n_inputs);
-            std::vector<bool> seen(t.n_items, false);
-            for (std::uint32_t j = 0; j < t.n_items; ++j) {
-                const std::uint32_t r = t.items[j].rank;
-                ASSERT_LT(r, t.n_items);
-                EXPECT_FALSE(seen[r]);
-                seen[r] = true;
-                Item x = t.items[j], y = top.items[r];
-                x.rank = y.rank = 0;
-                EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
-            }
+            expect_ranked_as(t, top);
             for (std::uint32_t u = 0; u < t.n_inputs; ++u)
                 EXPECT_EQ(t.cluster_of_input[u], top.cluster_of_input[u]) << "bin " << u;
             item_clusters_free(malloc_allocator(), &t);
@@ -386,16 +395,7 @@ TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
                       Status::Ok);
             ASSERT_EQ(c.items, given);
             ASSERT_EQ(c.n_items, a.n_items);
-            std::vector<bool> seen(c.n_items, false);
-            for (std::uint32_t j = 0; j < c.n_items; ++j) {
-                const std::uint32_t r = c.items[j].rank;
-                ASSERT_LT(r, c.n_items);
-                EXPECT_FALSE(seen[r]);
-                seen[r] = true;
-                Item x = c.items[j], y = a.items[r];
-                x.rank = y.rank = 0;
-                EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
-            }
+            expect_ranked_as(c, a);
             for (std::uint32_t k = 0; k < top.n_items; ++k)
                 EXPECT_EQ(c.cluster_of_input[k], a.cluster_of_input[k]) << "rank " << k;
             item_clusters_free(malloc_allocator(), &c);
