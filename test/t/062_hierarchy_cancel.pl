@@ -8,7 +8,7 @@
 #     got faster than at calibration: at most 10, reported);
 #   - the cancel is prompt: the largest delay past the timeout is at most 500 ms;
 #   - the backend's memory contexts grow by at most 1 MB over the loop, its RssAnon by at most
-#     8 MB over the last 50 iterations (GeoclusterTest::memory_verdicts);
+#     48 MB over the last 50 iterations (GeoclusterTest::memory_verdicts; why 48 below);
 #   - a cancelled create leaves nothing behind: no table, trigger or metadata, and the source
 #     takes writes again;
 #   - a cancelled rebuild leaves the hierarchy it replaced, whole: the same blocks, the same
@@ -120,7 +120,11 @@ for my $k (qw(create rebuild))
 		sprintf('%s: %d cancels, delay past the timeout: median %d ms, max %d ms (limit %d ms)',
 			$k, scalar @d, @d ? $d[ $#d / 2 ] : -1, @d ? $d[-1] : -1, $max_delay_ms));
 }
-memory_verdicts($out);
+# RssAnon: malloc keeps what a create freed below its heap's top, so a sample lands anywhere
+# between the warm backend and the last create's peak (about 45 MB here: samples of 46, 24 and
+# 43 MB were seen in one run). A leak of the markers' array alone (about 3 MB a run read to
+# the end) would add up to 140 MB over 50 iterations.
+memory_verdicts($out, 48 * 1024);
 ok($out =~ /^same_backend true$/m, 'the same backend served the whole loop') or diag(substr($out, -300));
 
 # Nothing of a cancelled create is left.
