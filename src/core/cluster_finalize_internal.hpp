@@ -297,6 +297,12 @@ class Finalizer {
     Status first_pass_rings(FirstPass* first, bool* any_dirty) noexcept;
     Status first_pass_items(bool* absorbed) noexcept;
     Status rank_items() noexcept;
+    // What rank_items_at learns of the given items in one sweep (given_positions).
+    struct GivenSpan {
+        std::uint64_t col_min, col_max, row_min, row_max;
+        bool dense_ranks;
+    };
+    Status given_positions(Pos* pos, std::uint32_t* item_of_given, GivenSpan* span) noexcept;
     Status rank_items_at(Pos* pos) noexcept;
     template <typename SourceOf>
     Status permute_in_place(SourceOf&& source_of) noexcept;

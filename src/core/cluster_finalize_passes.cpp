@@ -395,29 +395,36 @@ Status Finalizer::rank_items() noexcept {
 // rank_items with room for the items' centres. Packed into one uint64 and radix sorted when the
 // fields fit and the given ranks are 0 .. n - 1 (as the hierarchy gives them), else sorted as
 // entries.
-Status Finalizer::rank_items_at(Pos* pos) noexcept {
-    std::uint64_t col_min = ~std::uint64_t{0}, col_max = 0, row_min = ~std::uint64_t{0},
-                  row_max = 0;
-    bool dense_ranks = true;
-    // The rank array lends its room, until the items have their ranks, to the map from a given
-    // rank to its item (kNone: none), which tells whether the given ranks are 0 .. n - 1.
-    std::uint32_t* const item_of_given = items_.rank;
+// The given items' centres into pos, the cells they span, and whether the given ranks are
+// 0 .. n - 1 (then item_of_given maps each given rank to its item).
+Status Finalizer::given_positions(Pos* pos, std::uint32_t* item_of_given,
+                                  GivenSpan* span) noexcept {
+    *span = GivenSpan{~std::uint64_t{0}, 0, ~std::uint64_t{0}, 0, true};
     std::memset(item_of_given, 0xFF, std::size_t{in_.n} * sizeof(std::uint32_t));
     for (std::uint32_t i = 0; i < in_.n; ++i) {
         const Pos p = pos[i] = unit_pos(i);
-        col_min = std::min(col_min, col_of(p.x));
-        col_max = std::max(col_max, col_of(p.x));
-        row_min = std::min(row_min, row_of(p.y));
-        row_max = std::max(row_max, row_of(p.y));
+        span->col_min = std::min(span->col_min, col_of(p.x));
+        span->col_max = std::max(span->col_max, col_of(p.x));
+        span->row_min = std::min(span->row_min, row_of(p.y));
+        span->row_max = std::max(span->row_max, row_of(p.y));
         const std::uint32_t given = in_.items[i].rank;
         if (given >= in_.n || item_of_given[given] != kNone) {
-            dense_ranks = false;
+            span->dense_ranks = false;
         } else {
             item_of_given[given] = i;
         }
         if (canceled(1)) return Status::Canceled;
     }
-    if (in_.in_place != nullptr && !dense_ranks) return Status::Internal;
+    return Status::Ok;
+}
+
+Status Finalizer::rank_items_at(Pos* pos) noexcept {
+    // The rank array lends its room, until the items have their ranks, to the map from a given
+    // rank to its item (kNone: none), which tells whether the given ranks are 0 .. n - 1.
+    std::uint32_t* const item_of_given = items_.rank;
+    GivenSpan span;
+    if (given_positions(pos, item_of_given, &span) != Status::Ok) return Status::Canceled;
+    if (in_.in_place != nullptr && !span.dense_ranks) return Status::Internal;
     // Given item i (of given rank given) becomes item k, of rank k, the k-th entry of the grid;
     // its unit is i, or its given rank when the items are taken in place (then moved to their
     // new places after: permute_in_place).
@@ -431,18 +438,19 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
         if (copy) items_.sum[k] = in_.items[i];
         grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, k, 0};
     };
-    const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(row_max - row_min);
-    const int bits = bit_width(col_max - col_min) + row_bits + rank_bits;
-    if (dense_ranks && bits <= 64) {
+    const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(span.row_max - span.row_min);
+    const int bits = bit_width(span.col_max - span.col_min) + row_bits + rank_bits;
+    if (span.dense_ranks && bits <= 64) {
         std::uint64_t *keys = nullptr, *tmp = nullptr;
         if (get(&keys, in_.n) != Status::Ok || get(&tmp, in_.n) != Status::Ok) {
             put(keys, in_.n);
             return Status::OutOfMemory;
         }
         for (std::uint32_t i = 0; i < in_.n; ++i)
-            keys[i] = ((col_of(pos[i].x) - col_min) << row_bits | (row_of(pos[i].y) - row_min))
-                          << rank_bits |
-                      in_.items[i].rank;
+            keys[i] =
+                ((col_of(pos[i].x) - span.col_min) << row_bits | (row_of(pos[i].y) - span.row_min))
+                    << rank_bits |
+                in_.items[i].rank;
         const std::uint64_t* sorted = radix_sort(keys, tmp, in_.n, 0, bits, poll_);
         if (sorted != nullptr) {
             // The sorted keys' items are read (through item_of_given) into the other buffer
