@@ -152,13 +152,17 @@ class Server:
             if cur.fetchone():
                 try:
                     cur.execute("CREATE EXTENSION IF NOT EXISTS geocluster")
-                    cur.execute("ALTER EXTENSION geocluster UPDATE")  # to the version installed now
                     # During development the version stays the same while its SQL grows: an
-                    # extension created from older scripts lacks the newest functions. Recreate
-                    # it then (CASCADE drops the qk column; dataset.ensure adds it back).
-                    stale = _stale_extension(cur)
+                    # extension created from older scripts lacks the newest functions, or cannot
+                    # be updated at all. Recreate it then rather than measure old functions
+                    # (CASCADE drops the qk column; dataset.ensure adds it back).
+                    try:
+                        cur.execute("ALTER EXTENSION geocluster UPDATE")  # to the version installed now
+                        stale = _stale_extension(cur)
+                    except psycopg2.Error as e:
+                        stale = f"its update fails: {(e.pgerror or str(e)).strip()}"
                     if stale:
-                        self.log(f"bench: the geocluster extension predates {stale}: recreating it")
+                        self.log(f"bench: the geocluster extension is stale ({stale}): recreating it")
                         cur.execute("DROP EXTENSION geocluster CASCADE")
                         cur.execute("CREATE EXTENSION geocluster")
                 except psycopg2.Error as e:
@@ -193,7 +197,7 @@ def _stale_extension(cur):
     for signature, symbol in NEWER_FUNCTIONS:
         cur.execute("SELECT to_regprocedure(%s) IS NULL", (signature,))
         if cur.fetchone()[0] and (symbol is None or _library_has(cur, symbol)):
-            return signature
+            return f"it lacks {signature}"
     return None
 
 
