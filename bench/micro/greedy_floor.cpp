@@ -1,0 +1,306 @@
+// The floor of a greedy clustering build: supercluster's algorithm (the JavaScript library the
+// hierarchy's build goal is measured against), written in C++ from its description, without a
+// server and without the hierarchy's guarantees (no separation between clusters, nothing stored):
+// how fast the cheapest build of the same zooms could be on this machine.
+//
+//   g++ -std=c++17 -O2 -ffp-contract=off -DNDEBUG -Isrc/core -Ibench/micro
+//       bench/micro/greedy_floor.cpp -o bench/build/greedy_floor              (one command)
+//   bench/build/greedy_floor [--index kd|grid] [--max-zoom 16] [--radius 60] [--extent 256]
+//       < markers.txt                                  (markers_gen's rows, as hierarchy_bench)
+//
+// The algorithm: every marker becomes a point in [0,1] Web Mercator, stored as supercluster
+// stores it (int32, (c - 0.5) * 2^30, truncated), weight 1. Then per zoom z from max_zoom down to
+// 0: a spatial index over the current points, and one pass over them in their current order;
+// each point not yet taken at this zoom takes every untaken point within r = radius / (extent *
+// 2^z) (the distance test on the int32 coordinates, in double, as supercluster does); if that
+// adds points (and reaches min_points, 2), they become one cluster at their weighted centre
+// (truncated to int32), else the point passes through unchanged. The clusters and the points
+// left alone, in the order their first point was met, are the next zoom's points. The result does
+// not depend on the index (the neighbour sets are exact), so both indexes print the same counts:
+//   kd:   a k-d tree sorted by median splits on alternating axes (64 points per leaf).
+//   grid: a hash of r-sized cells (counting sort by bucket); a query reads the 3x3 cells.
+//
+// Prints per zoom the points (clusters and lone points) and the CPU seconds of that zoom, then
+// the total CPU and wall seconds of the clustering (the input parse excluded), the process's
+// peak RSS and a hash of every zoom's points (equal for both indexes).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/resource.h>
+#include <type_traits>
+#include <vector>
+
+#include "bench_common.hpp"
+
+namespace {
+
+using geocluster_bench::cpu_seconds_of;
+using geocluster_bench::read_markers;
+using geocluster_bench::seconds_since;
+
+constexpr double kScale = 1073741824.0;  // 2^30: [0,1] maps to [-2^29, 2^29]
+
+// The current points of one zoom, in their order (struct of arrays: the index reads x and y).
+struct Points {
+    std::vector<std::int32_t> x, y, weight;
+    std::size_t size() const { return x.size(); }
+    void push(std::int32_t px, std::int32_t py, std::int32_t w) {
+        x.push_back(px), y.push_back(py), weight.push_back(w);
+    }
+};
+
+std::int32_t encode(double c) { return static_cast<std::int32_t>((c - 0.5) * kScale); }
+
+double mercator_x(double lon) { return lon / 360.0 + 0.5; }
+
+double mercator_y(double lat) {
+    const double s = std::sin(lat * M_PI / 180.0);
+    const double y = 0.5 - 0.25 * std::log((1.0 + s) / (1.0 - s)) / M_PI;
+    return y < 0.0 ? 0.0 : (y > 1.0 ? 1.0 : y);
+}
+
+double sq_dist(std::int32_t ax, std::int32_t ay, std::int32_t bx, std::int32_t by) {
+    const double dx = static_cast<double>(ax - bx);
+    const double dy = static_cast<double>(ay - by);
+    return dx * dx + dy * dy;
+}
+
+// k-d tree: points reordered so that each range's middle element splits it on one axis (x at
+// even depths), leaves of kLeaf points scanned linearly.
+class KdIndex {
+public:
+    static constexpr std::size_t kLeaf = 64;
+
+    void build(const Points& p) {
+        const std::size_t n = p.size();
+        order_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) order_[i] = static_cast<std::uint32_t>(i);
+        split(p, 0, n, 0);
+        xs_.resize(n), ys_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) xs_[i] = p.x[order_[i]], ys_[i] = p.y[order_[i]];
+    }
+
+    // Appends to out the point indices within r (squared: r2) of (qx, qy).
+    void within(std::int32_t qx, std::int32_t qy, double r, double r2, std::vector<std::uint32_t>& out) const {
+        struct Range {
+            std::size_t lo, hi;
+            int axis;
+        };
+        Range stack[128];
+        int sp = 0;
+        stack[sp++] = Range{0, order_.size(), 0};
+        while (sp > 0) {
+            const Range g = stack[--sp];
+            if (g.hi - g.lo <= kLeaf) {
+                for (std::size_t i = g.lo; i < g.hi; ++i)
+                    if (sq_dist(xs_[i], ys_[i], qx, qy) <= r2) out.push_back(order_[i]);
+                continue;
+            }
+            const std::size_t m = g.lo + (g.hi - g.lo) / 2;
+            if (sq_dist(xs_[m], ys_[m], qx, qy) <= r2) out.push_back(order_[m]);
+            const double q = g.axis == 0 ? qx : qy;
+            const double c = g.axis == 0 ? xs_[m] : ys_[m];
+            if (q - r <= c) stack[sp++] = Range{g.lo, m, 1 - g.axis};
+            if (q + r >= c) stack[sp++] = Range{m + 1, g.hi, 1 - g.axis};
+        }
+    }
+
+private:
+    void split(const Points& p, std::size_t lo, std::size_t hi, int axis) {
+        if (hi - lo <= kLeaf) return;
+        const std::size_t m = lo + (hi - lo) / 2;
+        const std::vector<std::int32_t>& c = axis == 0 ? p.x : p.y;
+        std::nth_element(order_.begin() + static_cast<std::ptrdiff_t>(lo),
+                         order_.begin() + static_cast<std::ptrdiff_t>(m),
+                         order_.begin() + static_cast<std::ptrdiff_t>(hi),
+                         [&c](std::uint32_t a, std::uint32_t b) { return c[a] < c[b]; });
+        split(p, lo, m, 1 - axis);
+        split(p, m + 1, hi, 1 - axis);
+    }
+
+    std::vector<std::uint32_t> order_;
+    std::vector<std::int32_t> xs_, ys_;
+};
+
+// Uniform grid of cells at least r wide, hashed into a power-of-two table of buckets (a bucket
+// may hold several cells: the exact distance test drops the strangers), points counting-sorted
+// by bucket.
+class GridIndex {
+public:
+    void build(const Points& p, double r) {
+        const std::size_t n = p.size();
+        cell_ = static_cast<std::int64_t>(r) + 1;
+        std::size_t t = 1;
+        while (t < n) t <<= 1;
+        mask_ = t - 1;
+        start_.assign(t + 1, 0);
+        std::vector<std::uint32_t> bucket(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            bucket[i] = static_cast<std::uint32_t>(hash(cell_of(p.x[i]), cell_of(p.y[i])));
+            ++start_[bucket[i] + 1];
+        }
+        for (std::size_t b = 0; b < t; ++b) start_[b + 1] += start_[b];
+        std::vector<std::uint32_t> fill(start_.begin(), start_.end() - 1);
+        order_.resize(n), xs_.resize(n), ys_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t at = fill[bucket[i]]++;
+            order_[at] = static_cast<std::uint32_t>(i), xs_[at] = p.x[i], ys_[at] = p.y[i];
+        }
+    }
+
+    void within(std::int32_t qx, std::int32_t qy, double, double r2, std::vector<std::uint32_t>& out) const {
+        const std::int64_t cx = cell_of(qx), cy = cell_of(qy);
+        std::uint64_t seen[9];
+        int n_seen = 0;
+        for (std::int64_t dy = -1; dy <= 1; ++dy)
+            for (std::int64_t dx = -1; dx <= 1; ++dx) {
+                const std::uint64_t b = hash(cx + dx, cy + dy);
+                if (std::find(seen, seen + n_seen, b) != seen + n_seen) continue;  // two cells, one bucket
+                seen[n_seen++] = b;
+                for (std::uint32_t i = start_[b]; i < start_[b + 1]; ++i)
+                    if (sq_dist(xs_[i], ys_[i], qx, qy) <= r2) out.push_back(order_[i]);
+            }
+    }
+
+private:
+    std::int64_t cell_of(std::int32_t c) const { return (static_cast<std::int64_t>(c) + (1 << 29)) / cell_; }
+    std::uint64_t hash(std::int64_t cx, std::int64_t cy) const {
+        const std::uint64_t k = static_cast<std::uint64_t>(cx) * 0x9E3779B97F4A7C15ull ^
+                                static_cast<std::uint64_t>(cy) * 0xC2B2AE3D27D4EB4Full;
+        return (k ^ (k >> 29)) & mask_;
+    }
+
+    std::int64_t cell_ = 1;
+    std::uint64_t mask_ = 0;
+    std::vector<std::uint32_t> start_, order_;
+    std::vector<std::int32_t> xs_, ys_;
+};
+
+struct Options {
+    std::string index = "kd";
+    int max_zoom = 16;
+    double radius = 60, extent = 256;
+    std::int32_t min_points = 2;
+};
+
+// One zoom's pass: the next zoom's points from the current ones and an index over them.
+template <typename Index>
+Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t min_points) {
+    const std::size_t n = p.size();
+    const double r2 = r * r;
+    std::vector<std::uint8_t> taken(n, 0);
+    std::vector<std::uint32_t> near;
+    Points out;
+    out.x.reserve(n), out.y.reserve(n), out.weight.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (taken[i]) continue;
+        taken[i] = 1;
+        near.clear();
+        index.within(p.x[i], p.y[i], r, r2, near);
+        std::int64_t weight = p.weight[i];
+        for (std::uint32_t k : near)
+            if (!taken[k]) weight += p.weight[k];
+        if (weight > p.weight[i] && weight >= min_points) {
+            // Sums in double as supercluster's: exact while 2^29 * markers < 2^53 (up to 16M).
+            double wx = static_cast<double>(p.x[i]) * p.weight[i];
+            double wy = static_cast<double>(p.y[i]) * p.weight[i];
+            for (std::uint32_t k : near) {
+                if (taken[k]) continue;
+                taken[k] = 1;
+                wx += static_cast<double>(p.x[k]) * p.weight[k];
+                wy += static_cast<double>(p.y[k]) * p.weight[k];
+            }
+            out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
+                     static_cast<std::int32_t>(wy / static_cast<double>(weight)), static_cast<std::int32_t>(weight));
+        } else {
+            out.push(p.x[i], p.y[i], p.weight[i]);
+            if (weight > 1)  // too few to cluster: the neighbours pass through too
+                for (std::uint32_t k : near) {
+                    if (taken[k]) continue;
+                    taken[k] = 1;
+                    out.push(p.x[k], p.y[k], p.weight[k]);
+                }
+        }
+    }
+    return out;
+}
+
+std::uint64_t hash_points(std::uint64_t h, const Points& p) {
+    auto add = [&h](std::int32_t v) {
+        unsigned char b[sizeof v];
+        std::memcpy(b, &v, sizeof v);
+        for (unsigned char c : b) h = (h ^ c) * 1099511628211ull;
+    };
+    for (std::size_t i = 0; i < p.size(); ++i) add(p.x[i]), add(p.y[i]), add(p.weight[i]);
+    return h;
+}
+
+template <typename Index>
+int run(const Options& o, Points points) {
+    const double cpu0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+    const auto wall0 = std::chrono::steady_clock::now();
+    std::uint64_t h = 1469598103934665603ull;
+    Index index;
+    bool stale = true;  // a zoom that formed no cluster leaves the points, and so the index, as they are
+    std::printf("zoom points cpu_s\n");
+    for (int z = o.max_zoom; z >= 0; --z) {
+        const double c0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+        const double r = o.radius / (o.extent * std::ldexp(1.0, z)) * kScale;
+        if constexpr (std::is_same<Index, GridIndex>::value) {
+            index.build(points, r);  // the cells follow r
+        } else if (stale) {
+            index.build(points);
+        }
+        Points next = cluster_zoom(points, index, r, o.min_points);
+        stale = next.size() != points.size();
+        points = std::move(next);
+        h = hash_points(h, points);
+        std::printf("%2d %10zu %7.3f\n", z, points.size(), cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0);
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("index %s: cpu %.3f s, wall %.3f s, peak RSS %.0f MiB, points hash %016llx\n", o.index.c_str(),
+                cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0, seconds_since(wall0),
+                static_cast<double>(ru.ru_maxrss) / 1024.0, static_cast<unsigned long long>(h));
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--index") {
+            o.index = argv[i + 1];
+        } else if (a == "--max-zoom") {
+            o.max_zoom = std::atoi(argv[i + 1]);
+        } else if (a == "--radius") {
+            o.radius = std::atof(argv[i + 1]);
+        } else if (a == "--extent") {
+            o.extent = std::atof(argv[i + 1]);
+        } else {
+            std::fprintf(stderr, "greedy_floor: unknown option %s\n", a.c_str());
+            return 2;
+        }
+    }
+    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid") || o.max_zoom < 0 || o.max_zoom > 30) {
+        std::fprintf(stderr, "usage: greedy_floor [--index kd|grid] [--max-zoom 16] [--radius 60] [--extent 256]\n");
+        return 2;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    Points points;
+    {
+        const std::vector<geocluster::HierMarker> markers = read_markers(stdin);  // freed before the build
+        points.x.reserve(markers.size()), points.y.reserve(markers.size()), points.weight.reserve(markers.size());
+        for (const geocluster::HierMarker& m : markers)
+            points.push(encode(mercator_x(m.lon)), encode(mercator_y(m.lat)), 1);
+    }
+    std::printf("%zu markers read and projected in %.3f s\n", points.size(), seconds_since(t0));
+    return o.index == "kd" ? run<KdIndex>(o, std::move(points)) : run<GridIndex>(o, std::move(points));
+}
