@@ -33,6 +33,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -73,65 +74,75 @@ double sq_dist(std::int32_t ax, std::int32_t ay, std::int32_t bx, std::int32_t b
 // k-d tree: points reordered so that each range's middle element splits it on one axis (x at
 // even depths), leaves of kLeaf points scanned linearly.
 class KdIndex {
-public:
+  public:
     static constexpr std::size_t kLeaf = 64;
 
     void build(const Points& p) {
         const std::size_t n = p.size();
-        order_.resize(n);
-        for (std::size_t i = 0; i < n; ++i) order_[i] = static_cast<std::uint32_t>(i);
-        split(p, 0, n, 0);
-        xs_.resize(n), ys_.resize(n);
-        for (std::size_t i = 0; i < n; ++i) xs_[i] = p.x[order_[i]], ys_[i] = p.y[order_[i]];
+        items_.resize(n);
+        for (std::size_t i = 0; i < n; ++i)
+            items_[i] = Item{p.x[i], p.y[i], static_cast<std::uint32_t>(i)};
+        split(0, n, 0);
     }
 
     // Appends to out the point indices within r (squared: r2) of (qx, qy).
-    void within(std::int32_t qx, std::int32_t qy, double r, double r2, std::vector<std::uint32_t>& out) const {
+    void within(std::int32_t qx, std::int32_t qy, double r, double r2,
+                std::vector<std::uint32_t>& out) const {
         struct Range {
             std::size_t lo, hi;
             int axis;
         };
         Range stack[128];
         int sp = 0;
-        stack[sp++] = Range{0, order_.size(), 0};
+        stack[sp++] = Range{0, items_.size(), 0};
         while (sp > 0) {
             const Range g = stack[--sp];
             if (g.hi - g.lo <= kLeaf) {
                 for (std::size_t i = g.lo; i < g.hi; ++i)
-                    if (sq_dist(xs_[i], ys_[i], qx, qy) <= r2) out.push_back(order_[i]);
+                    if (sq_dist(items_[i].x, items_[i].y, qx, qy) <= r2)
+                        out.push_back(items_[i].id);
                 continue;
             }
             const std::size_t m = g.lo + (g.hi - g.lo) / 2;
-            if (sq_dist(xs_[m], ys_[m], qx, qy) <= r2) out.push_back(order_[m]);
+            const Item& c_m = items_[m];
+            if (sq_dist(c_m.x, c_m.y, qx, qy) <= r2) out.push_back(c_m.id);
             const double q = g.axis == 0 ? qx : qy;
-            const double c = g.axis == 0 ? xs_[m] : ys_[m];
+            const double c = g.axis == 0 ? c_m.x : c_m.y;
             if (q - r <= c) stack[sp++] = Range{g.lo, m, 1 - g.axis};
             if (q + r >= c) stack[sp++] = Range{m + 1, g.hi, 1 - g.axis};
         }
     }
 
-private:
-    void split(const Points& p, std::size_t lo, std::size_t hi, int axis) {
+  private:
+    struct Item {
+        std::int32_t x, y;
+        std::uint32_t id;
+    };
+
+    void split(std::size_t lo, std::size_t hi, int axis) {
         if (hi - lo <= kLeaf) return;
         const std::size_t m = lo + (hi - lo) / 2;
-        const std::vector<std::int32_t>& c = axis == 0 ? p.x : p.y;
-        std::nth_element(order_.begin() + static_cast<std::ptrdiff_t>(lo),
-                         order_.begin() + static_cast<std::ptrdiff_t>(m),
-                         order_.begin() + static_cast<std::ptrdiff_t>(hi),
-                         [&c](std::uint32_t a, std::uint32_t b) { return c[a] < c[b]; });
-        split(p, lo, m, 1 - axis);
-        split(p, m + 1, hi, 1 - axis);
+        const auto at = [this](std::size_t i) {
+            return items_.begin() + static_cast<std::ptrdiff_t>(i);
+        };
+        if (axis == 0)
+            std::nth_element(at(lo), at(m), at(hi),
+                             [](const Item& a, const Item& b) { return a.x < b.x; });
+        else
+            std::nth_element(at(lo), at(m), at(hi),
+                             [](const Item& a, const Item& b) { return a.y < b.y; });
+        split(lo, m, 1 - axis);
+        split(m + 1, hi, 1 - axis);
     }
 
-    std::vector<std::uint32_t> order_;
-    std::vector<std::int32_t> xs_, ys_;
+    std::vector<Item> items_;
 };
 
 // Uniform grid of cells at least r wide, hashed into a power-of-two table of buckets (a bucket
 // may hold several cells: the exact distance test drops the strangers), points counting-sorted
 // by bucket.
 class GridIndex {
-public:
+  public:
     void build(const Points& p, double r) {
         const std::size_t n = p.size();
         cell_ = static_cast<std::int64_t>(r) + 1;
@@ -153,22 +164,26 @@ public:
         }
     }
 
-    void within(std::int32_t qx, std::int32_t qy, double, double r2, std::vector<std::uint32_t>& out) const {
+    void within(std::int32_t qx, std::int32_t qy, double, double r2,
+                std::vector<std::uint32_t>& out) const {
         const std::int64_t cx = cell_of(qx), cy = cell_of(qy);
         std::uint64_t seen[9];
         int n_seen = 0;
         for (std::int64_t dy = -1; dy <= 1; ++dy)
             for (std::int64_t dx = -1; dx <= 1; ++dx) {
                 const std::uint64_t b = hash(cx + dx, cy + dy);
-                if (std::find(seen, seen + n_seen, b) != seen + n_seen) continue;  // two cells, one bucket
+                if (std::find(seen, seen + n_seen, b) != seen + n_seen)
+                    continue;  // two cells, one bucket
                 seen[n_seen++] = b;
                 for (std::uint32_t i = start_[b]; i < start_[b + 1]; ++i)
                     if (sq_dist(xs_[i], ys_[i], qx, qy) <= r2) out.push_back(order_[i]);
             }
     }
 
-private:
-    std::int64_t cell_of(std::int32_t c) const { return (static_cast<std::int64_t>(c) + (1 << 29)) / cell_; }
+  private:
+    std::int64_t cell_of(std::int32_t c) const {
+        return (static_cast<std::int64_t>(c) + (1 << 29)) / cell_;
+    }
     std::uint64_t hash(std::int64_t cx, std::int64_t cy) const {
         const std::uint64_t k = static_cast<std::uint64_t>(cx) * 0x9E3779B97F4A7C15ull ^
                                 static_cast<std::uint64_t>(cy) * 0xC2B2AE3D27D4EB4Full;
@@ -183,6 +198,7 @@ private:
 
 struct Options {
     std::string index = "kd";
+    std::string order = "input";
     int max_zoom = 16;
     double radius = 60, extent = 256;
     std::int32_t min_points = 2;
@@ -216,7 +232,8 @@ Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t 
                 wy += static_cast<double>(p.y[k]) * p.weight[k];
             }
             out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
-                     static_cast<std::int32_t>(wy / static_cast<double>(weight)), static_cast<std::int32_t>(weight));
+                     static_cast<std::int32_t>(wy / static_cast<double>(weight)),
+                     static_cast<std::int32_t>(weight));
         } else {
             out.push(p.x[i], p.y[i], p.weight[i]);
             if (weight > 1)  // too few to cluster: the neighbours pass through too
@@ -240,14 +257,50 @@ std::uint64_t hash_points(std::uint64_t h, const Points& p) {
     return h;
 }
 
+// 30 bits of each coordinate interleaved (Morton, x in the even bits).
+std::uint64_t morton(std::int32_t x, std::int32_t y) {
+    auto spread = [](std::uint64_t v) {
+        v &= 0x3FFFFFFFull;
+        v = (v | (v << 16)) & 0x0000FFFF0000FFFFull;
+        v = (v | (v << 8)) & 0x00FF00FF00FF00FFull;
+        v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0Full;
+        v = (v | (v << 2)) & 0x3333333333333333ull;
+        v = (v | (v << 1)) & 0x5555555555555555ull;
+        return v;
+    };
+    const std::uint64_t ux = static_cast<std::uint64_t>(static_cast<std::int64_t>(x) + (1 << 29));
+    const std::uint64_t uy = static_cast<std::uint64_t>(static_cast<std::int64_t>(y) + (1 << 29));
+    return spread(ux) | (spread(uy) << 1);
+}
+
+// The points sorted by their Morton code: a different greedy order (so other clusters than
+// supercluster's) whose memory accesses stay local.
+Points in_spatial_order(const Points& p) {
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(p.size());
+    for (std::size_t i = 0; i < p.size(); ++i)
+        keyed[i] = {morton(p.x[i], p.y[i]), static_cast<std::uint32_t>(i)};
+    std::sort(keyed.begin(), keyed.end());
+    Points out;
+    out.x.reserve(p.size()), out.y.reserve(p.size()), out.weight.reserve(p.size());
+    for (const auto& k : keyed) out.push(p.x[k.second], p.y[k.second], p.weight[k.second]);
+    return out;
+}
+
 template <typename Index>
 int run(const Options& o, Points points) {
     const double cpu0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
     const auto wall0 = std::chrono::steady_clock::now();
+    if (o.order == "spatial") {
+        points = in_spatial_order(points);
+        std::printf("sorted in Morton order: cpu %.3f s\n",
+                    cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+    }
     std::uint64_t h = 1469598103934665603ull;
     Index index;
-    bool stale = true;  // a zoom that formed no cluster leaves the points, and so the index, as they are
-    std::printf("zoom points cpu_s\n");
+    bool stale =
+        true;  // a zoom that formed no cluster leaves the points, and so the index, as they are
+    double index_cpu = 0;
+    std::printf("zoom points cpu_s index_cpu_s\n");
     for (int z = o.max_zoom; z >= 0; --z) {
         const double c0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
         const double r = o.radius / (o.extent * std::ldexp(1.0, z)) * kScale;
@@ -256,17 +309,24 @@ int run(const Options& o, Points points) {
         } else if (stale) {
             index.build(points);
         }
+        const double built = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        index_cpu += built;
         Points next = cluster_zoom(points, index, r, o.min_points);
         stale = next.size() != points.size();
         points = std::move(next);
         h = hash_points(h, points);
-        std::printf("%2d %10zu %7.3f\n", z, points.size(), cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0);
+        std::printf("%2d %10zu %7.3f %7.3f\n", z, points.size(),
+                    cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0, built);
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    std::printf("index %s: cpu %.3f s, wall %.3f s, peak RSS %.0f MiB, points hash %016llx\n", o.index.c_str(),
-                cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0, seconds_since(wall0),
-                static_cast<double>(ru.ru_maxrss) / 1024.0, static_cast<unsigned long long>(h));
+    std::printf(
+        "index %s, order %s: cpu %.3f s (indexing %.3f s), wall %.3f s, peak RSS %.0f MiB, points "
+        "hash "
+        "%016llx\n",
+        o.index.c_str(), o.order.c_str(), cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0,
+        index_cpu, seconds_since(wall0), static_cast<double>(ru.ru_maxrss) / 1024.0,
+        static_cast<unsigned long long>(h));
     return 0;
 }
 
@@ -278,6 +338,8 @@ int main(int argc, char** argv) {
         const std::string a = argv[i];
         if (a == "--index") {
             o.index = argv[i + 1];
+        } else if (a == "--order") {
+            o.order = argv[i + 1];
         } else if (a == "--max-zoom") {
             o.max_zoom = std::atoi(argv[i + 1]);
         } else if (a == "--radius") {
@@ -289,18 +351,24 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid") || o.max_zoom < 0 || o.max_zoom > 30) {
-        std::fprintf(stderr, "usage: greedy_floor [--index kd|grid] [--max-zoom 16] [--radius 60] [--extent 256]\n");
+    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid") ||
+        (o.order != "input" && o.order != "spatial") || o.max_zoom < 0 || o.max_zoom > 30) {
+        std::fprintf(stderr,
+                     "usage: greedy_floor [--index kd|grid] [--order input|spatial] [--max-zoom "
+                     "16] [--radius 60] [--extent 256]\n");
         return 2;
     }
     const auto t0 = std::chrono::steady_clock::now();
     Points points;
     {
-        const std::vector<geocluster::HierMarker> markers = read_markers(stdin);  // freed before the build
-        points.x.reserve(markers.size()), points.y.reserve(markers.size()), points.weight.reserve(markers.size());
+        const std::vector<geocluster::HierMarker> markers =
+            read_markers(stdin);  // freed before the build
+        points.x.reserve(markers.size()), points.y.reserve(markers.size()),
+            points.weight.reserve(markers.size());
         for (const geocluster::HierMarker& m : markers)
             points.push(encode(mercator_x(m.lon)), encode(mercator_y(m.lat)), 1);
     }
     std::printf("%zu markers read and projected in %.3f s\n", points.size(), seconds_since(t0));
-    return o.index == "kd" ? run<KdIndex>(o, std::move(points)) : run<GridIndex>(o, std::move(points));
+    return o.index == "kd" ? run<KdIndex>(o, std::move(points))
+                           : run<GridIndex>(o, std::move(points));
 }
