@@ -5,8 +5,8 @@
 //
 //   g++ -std=c++17 -O2 -ffp-contract=off -DNDEBUG -Isrc/core -Ibench/micro
 //       bench/micro/greedy_floor.cpp -o bench/build/greedy_floor              (one command)
-//   bench/build/greedy_floor [--index kd|grid] [--max-zoom 16] [--radius 60] [--extent 256]
-//       < markers.txt                                  (markers_gen's rows, as hierarchy_bench)
+//   bench/build/greedy_floor [--index kd|grid|sort] [--order input|spatial] [--max-zoom 16]
+//       [--radius 60] [--extent 256] < markers.txt      (markers_gen's rows, as hierarchy_bench)
 //
 // The algorithm: every marker becomes a point in [0,1] Web Mercator, stored as supercluster
 // stores it (int32, (c - 0.5) * 2^30, truncated), weight 1. Then per zoom z from max_zoom down to
@@ -19,9 +19,13 @@
 // not depend on the index (the neighbour sets are exact), so both indexes print the same counts:
 //   kd:   a k-d tree sorted by median splits on alternating axes (64 points per leaf).
 //   grid: a hash of r-sized cells (counting sort by bucket); a query reads the 3x3 cells.
+// --order spatial runs the same rule over the points sorted by Morton code first: other clusters
+// (the order decides which point takes which), but memory accesses that stay local.
+// --index sort only times the sorts a deterministic build needs (sort_floor below).
 //
-// Prints per zoom the points (clusters and lone points) and the CPU seconds of that zoom, then
-// the total CPU and wall seconds of the clustering (the input parse excluded), the process's
+// Prints per zoom the points (clusters and lone points; supercluster's getClusters over the
+// whole world at that zoom returns as many) and the CPU seconds of that zoom and of its indexing,
+// then the total CPU and wall seconds of the clustering (the input parse excluded), the process's
 // peak RSS and a hash of every zoom's points (equal for both indexes).
 #include <algorithm>
 #include <chrono>
@@ -30,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <sys/resource.h>
 #include <type_traits>
@@ -330,6 +335,48 @@ int run(const Options& o, Points points) {
     return 0;
 }
 
+// What a deterministic build must do whatever its clustering: put the markers in an order that
+// does not depend on the order the rows came in. Times std::sort of (id, x, y) by id (from the
+// input order, then from a shuffle) and by Morton code (ties by id).
+int sort_floor(const std::vector<geocluster::HierMarker>& markers) {
+    struct Item {
+        std::int64_t id;
+        std::int32_t x, y;
+    };
+    std::vector<Item> items(markers.size());
+    for (std::size_t i = 0; i < markers.size(); ++i)
+        items[i] = Item{markers[i].id, encode(mercator_x(markers[i].lon)),
+                        encode(mercator_y(markers[i].lat))};
+    const std::vector<Item> input = items;
+    auto timed = [&items](const char* what, auto less) {
+        const double c0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+        std::sort(items.begin(), items.end(), less);
+        std::printf("sort by %s: cpu %.3f s\n", what,
+                    cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0);
+    };
+    const auto by_id = [](const Item& a, const Item& b) { return a.id < b.id; };
+    timed("id, from the input order", by_id);
+    std::mt19937_64 rng(1);
+    std::shuffle(items.begin(), items.end(), rng);
+    timed("id, from a shuffle", by_id);
+    // By position: the Morton code made once per item (a key beside it), ties by id.
+    struct Keyed {
+        std::uint64_t key;
+        Item item;
+    };
+    std::vector<Keyed> keyed(input.size());
+    const double c0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+    for (std::size_t i = 0; i < input.size(); ++i)
+        keyed[i] = Keyed{morton(input[i].x, input[i].y), input[i]};
+    std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+        return a.key != b.key ? a.key < b.key : a.item.id < b.item.id;
+    });
+    std::printf("sort by Morton code then id, from the input order: cpu %.3f s (keys made in it)\n",
+                cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0);
+    std::printf("%zu items of %zu bytes\n", items.size(), sizeof(Item));
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -351,11 +398,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid") ||
+    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid" && o.index != "sort") ||
         (o.order != "input" && o.order != "spatial") || o.max_zoom < 0 || o.max_zoom > 30) {
-        std::fprintf(stderr,
-                     "usage: greedy_floor [--index kd|grid] [--order input|spatial] [--max-zoom "
-                     "16] [--radius 60] [--extent 256]\n");
+        std::fprintf(
+            stderr,
+            "usage: greedy_floor [--index kd|grid|sort] [--order input|spatial] [--max-zoom "
+            "16] [--radius 60] [--extent 256]\n");
         return 2;
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -363,6 +411,7 @@ int main(int argc, char** argv) {
     {
         const std::vector<geocluster::HierMarker> markers =
             read_markers(stdin);  // freed before the build
+        if (o.index == "sort") return sort_floor(markers);
         points.x.reserve(markers.size()), points.y.reserve(markers.size()),
             points.weight.reserve(markers.size());
         for (const geocluster::HierMarker& m : markers)
