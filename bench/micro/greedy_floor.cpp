@@ -21,6 +21,8 @@
 //   grid: a hash of r-sized cells (counting sort by bucket); a query reads the 3x3 cells.
 // --order spatial runs the same rule over the points sorted by Morton code first: other clusters
 // (the order decides which point takes which), but memory accesses that stay local.
+// --index sweep: the same rule with the pass in cell order (sweep_zoom below: no index, the
+// points sorted by cell per zoom, three cursors). Other clusters, as --order spatial.
 // --index sort only times the sorts a deterministic build needs (sort_floor below).
 //
 // Prints per zoom the points (clusters and lone points; supercluster's getClusters over the
@@ -252,6 +254,77 @@ Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t 
     return out;
 }
 
+// The same rule in another order, with no index to look up: per zoom the points sorted by
+// their r-sized cell, row by row (key: row, then column), and the pass in that order. A point's
+// neighbours lie in the three cells around it in the rows above, at and below its own; as the
+// pass goes through the keys in order, where each of those three rows' runs begins only moves
+// forward, so three cursors find them and every access is sequential.
+struct Sweep {};  // run<Sweep>: no index object
+
+Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
+    const std::size_t n = p.size();
+    const double r2 = r * r;
+    const std::int64_t cell = static_cast<std::int64_t>(r) + 1;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t cx =
+            static_cast<std::uint64_t>((p.x[i] + (std::int64_t{1} << 29)) / cell);
+        const std::uint64_t cy =
+            static_cast<std::uint64_t>((p.y[i] + (std::int64_t{1} << 29)) / cell);
+        keyed[i] = {(cy + 1) << 32 | (cx + 1), static_cast<std::uint32_t>(i)};  // +1: no cell -1
+    }
+    std::sort(keyed.begin(), keyed.end());
+    std::vector<std::uint64_t> key(n);
+    Points q;  // the points in key order
+    q.x.resize(n), q.y.resize(n), q.weight.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t k = keyed[i].second;
+        key[i] = keyed[i].first, q.x[i] = p.x[k], q.y[i] = p.y[k], q.weight[i] = p.weight[k];
+    }
+    keyed = {};
+    std::vector<std::uint8_t> taken(n, 0);
+    std::vector<std::uint32_t> near;
+    std::size_t cursor[3] = {0, 0, 0};
+    constexpr std::uint64_t kRow = std::uint64_t{1} << 32;
+    Points out;
+    out.x.reserve(n), out.y.reserve(n), out.weight.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (taken[i]) continue;
+        taken[i] = 1;
+        near.clear();
+        for (int d = 0; d < 3; ++d) {  // rows above, at and below (keys key - kRow .. key + kRow)
+            const std::uint64_t first = key[i] + static_cast<std::uint64_t>(d) * kRow - kRow - 1;
+            const std::uint64_t last = first + 2;
+            std::size_t& c = cursor[d];
+            while (c < n && key[c] < first) ++c;
+            for (std::size_t k = c; k < n && key[k] <= last; ++k)
+                if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
+                    near.push_back(static_cast<std::uint32_t>(k));
+        }
+        std::int64_t weight = q.weight[i];
+        for (std::uint32_t k : near) weight += q.weight[k];
+        if (weight > q.weight[i] && weight >= min_points) {
+            double wx = static_cast<double>(q.x[i]) * q.weight[i];
+            double wy = static_cast<double>(q.y[i]) * q.weight[i];
+            for (std::uint32_t k : near) {
+                taken[k] = 1;
+                wx += static_cast<double>(q.x[k]) * q.weight[k];
+                wy += static_cast<double>(q.y[k]) * q.weight[k];
+            }
+            out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
+                     static_cast<std::int32_t>(wy / static_cast<double>(weight)),
+                     static_cast<std::int32_t>(weight));
+        } else {
+            out.push(q.x[i], q.y[i], q.weight[i]);
+            for (std::uint32_t k : near) {  // too few to cluster: the neighbours pass through too
+                taken[k] = 1;
+                out.push(q.x[k], q.y[k], q.weight[k]);
+            }
+        }
+    }
+    return out;
+}
+
 std::uint64_t hash_points(std::uint64_t h, const Points& p) {
     auto add = [&h](std::int32_t v) {
         unsigned char b[sizeof v];
@@ -311,12 +384,16 @@ int run(const Options& o, Points points) {
         const double r = o.radius / (o.extent * std::ldexp(1.0, z)) * kScale;
         if constexpr (std::is_same<Index, GridIndex>::value) {
             index.build(points, r);  // the cells follow r
-        } else if (stale) {
-            index.build(points);
-        }
+        } else if constexpr (std::is_same<Index, KdIndex>::value) {
+            if (stale) index.build(points);
+        }  // (the sweep sorts the points in its pass)
         const double built = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0;
         index_cpu += built;
-        Points next = cluster_zoom(points, index, r, o.min_points);
+        Points next;
+        if constexpr (std::is_same<Index, Sweep>::value)
+            next = sweep_zoom(points, r, o.min_points);
+        else
+            next = cluster_zoom(points, index, r, o.min_points);
         stale = next.size() != points.size();
         points = std::move(next);
         h = hash_points(h, points);
@@ -398,11 +475,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if ((argc - 1) % 2 != 0 || (o.index != "kd" && o.index != "grid" && o.index != "sort") ||
+    if ((argc - 1) % 2 != 0 ||
+        (o.index != "kd" && o.index != "grid" && o.index != "sweep" && o.index != "sort") ||
         (o.order != "input" && o.order != "spatial") || o.max_zoom < 0 || o.max_zoom > 30) {
         std::fprintf(
             stderr,
-            "usage: greedy_floor [--index kd|grid|sort] [--order input|spatial] [--max-zoom "
+            "usage: greedy_floor [--index kd|grid|sweep|sort] [--order input|spatial] [--max-zoom "
             "16] [--radius 60] [--extent 256]\n");
         return 2;
     }
@@ -418,6 +496,7 @@ int main(int argc, char** argv) {
             points.push(encode(mercator_x(m.lon)), encode(mercator_y(m.lat)), 1);
     }
     std::printf("%zu markers read and projected in %.3f s\n", points.size(), seconds_since(t0));
+    if (o.index == "sweep") return run<Sweep>(o, std::move(points));
     return o.index == "kd" ? run<KdIndex>(o, std::move(points))
                            : run<GridIndex>(o, std::move(points));
 }
