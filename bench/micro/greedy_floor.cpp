@@ -406,9 +406,9 @@ int run(const Options& o, Points points) {
         "index %s, order %s: cpu %.3f s (indexing %.3f s), wall %.3f s, peak RSS %.0f MiB, points "
         "hash "
         "%016llx\n",
-        o.index.c_str(), o.order.c_str(), cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0,
-        index_cpu, seconds_since(wall0), static_cast<double>(ru.ru_maxrss) / 1024.0,
-        static_cast<unsigned long long>(h));
+        o.index.c_str(), o.index == "sweep" ? "cells" : o.order.c_str(),
+        cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0, index_cpu, seconds_since(wall0),
+        static_cast<double>(ru.ru_maxrss) / 1024.0, static_cast<unsigned long long>(h));
     return 0;
 }
 
