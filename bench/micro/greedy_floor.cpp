@@ -22,7 +22,9 @@
 // --order spatial runs the same rule over the points sorted by Morton code first: other clusters
 // (the order decides which point takes which), but memory accesses that stay local.
 // --index sweep: the same rule with the pass in cell order (sweep_zoom below: no index, the
-// points sorted by cell per zoom, three cursors). Other clusters, as --order spatial.
+// points sorted by cell per zoom, three cursors). Other clusters, as --order spatial. With
+// --separate 1 it repeats the pass at each zoom until a pass takes nothing, as the engine does for
+// its separation guarantee (no two points of a zoom within r; not a copy of the engine's rules).
 // --index sort only times the sorts a deterministic build needs (sort_floor below).
 //
 // Prints per zoom the points (clusters and lone points; supercluster's getClusters over the
@@ -209,6 +211,7 @@ struct Options {
     int max_zoom = 16;
     double radius = 60, extent = 256;
     std::int32_t min_points = 2;
+    bool separate = false;
 };
 
 // One zoom's pass: the next zoom's points from the current ones and an index over them.
@@ -378,6 +381,7 @@ int run(const Options& o, Points points) {
     bool stale =
         true;  // a zoom that formed no cluster leaves the points, and so the index, as they are
     double index_cpu = 0, hash_cpu = 0;  // the hash is a check, not the build: left out of its time
+    int passes = 0;
     std::printf("zoom points cpu_s index_cpu_s\n");
     for (int z = o.max_zoom; z >= 0; --z) {
         const double c0 = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
@@ -390,10 +394,20 @@ int run(const Options& o, Points points) {
         const double built = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0;
         index_cpu += built;
         Points next;
-        if constexpr (std::is_same<Index, Sweep>::value)
+        if constexpr (std::is_same<Index, Sweep>::value) {
             next = sweep_zoom(points, r, o.min_points);
-        else
+            ++passes;
+            // --separate 1: passes again over the pass's result until one takes nothing, so that
+            // no two points of the zoom are left within r (the engine's separation rule).
+            while (o.separate && next.size() != points.size()) {
+                points = std::move(next);
+                next = sweep_zoom(points, r, o.min_points);
+                ++passes;
+            }
+        } else {
             next = cluster_zoom(points, index, r, o.min_points);
+            ++passes;
+        }
         stale = next.size() != points.size();
         points = std::move(next);
         const double done = cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID);
@@ -405,11 +419,11 @@ int run(const Options& o, Points points) {
     getrusage(RUSAGE_SELF, &ru);
     std::printf(
         "index %s, order %s: cpu %.3f s (indexing %.3f s), wall %.3f s, peak RSS %.0f MiB, points "
-        "hash %016llx (%.3f s, not counted)\n",
+        "hash %016llx (%.3f s, not counted), %d passes\n",
         o.index.c_str(), o.index == "sweep" ? "cells" : o.order.c_str(),
         cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0 - hash_cpu, index_cpu,
         seconds_since(wall0) - hash_cpu, static_cast<double>(ru.ru_maxrss) / 1024.0,
-        static_cast<unsigned long long>(h), hash_cpu);
+        static_cast<unsigned long long>(h), hash_cpu, passes);
     return 0;
 }
 
@@ -469,6 +483,8 @@ int main(int argc, char** argv) {
             o.max_zoom = std::atoi(argv[i + 1]);
         } else if (a == "--radius") {
             o.radius = std::atof(argv[i + 1]);
+        } else if (a == "--separate") {
+            o.separate = std::atoi(argv[i + 1]) != 0;
         } else if (a == "--extent") {
             o.extent = std::atof(argv[i + 1]);
         } else {
@@ -479,10 +495,10 @@ int main(int argc, char** argv) {
     if ((argc - 1) % 2 != 0 ||
         (o.index != "kd" && o.index != "grid" && o.index != "sweep" && o.index != "sort") ||
         (o.order != "input" && o.order != "spatial") || o.max_zoom < 0 || o.max_zoom > 30) {
-        std::fprintf(
-            stderr,
-            "usage: greedy_floor [--index kd|grid|sweep|sort] [--order input|spatial] [--max-zoom "
-            "16] [--radius 60] [--extent 256]\n");
+        std::fprintf(stderr,
+                     "usage: greedy_floor [--index kd|grid|sweep|sort] [--order input|spatial] "
+                     "[--separate 0|1] [--max-zoom "
+                     "16] [--radius 60] [--extent 256]\n");
         return 2;
     }
     const auto t0 = std::chrono::steady_clock::now();
