@@ -1,12 +1,14 @@
 // The floor of a greedy clustering build: supercluster's algorithm (the JavaScript library the
 // hierarchy's build goal is measured against), written in C++ from its description, without a
-// server and without the hierarchy's guarantees (no separation between clusters, nothing stored):
-// how fast the cheapest build of the same zooms could be on this machine.
+// server and without the hierarchy's guarantees (no separation between clusters unless
+// --separate 1, nothing stored): how fast the cheapest build of the same zooms could be on this
+// machine. Results: bench/results/2026-12-06-hierarchy-build-floor.md.
 //
 //   g++ -std=c++17 -O2 -ffp-contract=off -DNDEBUG -Isrc/core -Ibench/micro
 //       bench/micro/greedy_floor.cpp -o bench/build/greedy_floor              (one command)
-//   bench/build/greedy_floor [--index kd|grid|sort] [--order input|spatial] [--max-zoom 16]
-//       [--radius 60] [--extent 256] < markers.txt      (markers_gen's rows, as hierarchy_bench)
+//   bench/build/greedy_floor [--index kd|grid|sweep|sort] [--order input|spatial]
+//       [--separate 0|1] [--max-zoom 16] [--radius 60] [--extent 256]
+//       < markers.txt                                  (markers_gen's rows, as hierarchy_bench)
 //
 // The algorithm: every marker becomes a point in [0,1] Web Mercator, stored as supercluster
 // stores it (int32, (c - 0.5) * 2^30, truncated), weight 1. Then per zoom z from max_zoom down to
