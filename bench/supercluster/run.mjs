@@ -7,10 +7,11 @@
 // FILE is `COPY (SELECT lat, lon FROM t ORDER BY id) TO ... (FORMAT binary)`: PostgreSQL's binary
 // COPY of two float8 columns, which has fixed-width rows, so it is read without a parser.
 // FILE.json is a list of {zoom, west, south, east, north} (west > east across the antimeridian,
-// as getClusters takes it). Prints one JSON object on stdout: the index's build time and the
-// process's peak RSS, then per query the timed runs of getClusters (one untimed warm-up first,
-// as the harness does for its SQL approaches) and what the first run returned: the cluster
-// count, the sum of the counts (point_count, 1 for a lone point) and the centres as [lat, lon].
+// as getClusters takes it). Prints one JSON object on stdout: the index's build time (wall and
+// CPU) and the process's peak RSS, then per query the timed runs of getClusters (one untimed
+// warm-up first, as the harness does for its SQL approaches) and what the first run returned: the
+// cluster count, the sum of the counts (point_count, 1 for a lone point) and the centres as
+// [lat, lon].
 
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -69,8 +70,10 @@ function main() {
     const peakBeforeBuild = maxRssBytes();
 
     const t1 = performance.now();
+    const cpu1 = process.cpuUsage();  // the process's: V8's helper threads (GC) included
     const index = new Supercluster({ radius: args.radius, extent: args.extent, maxZoom: args.maxZoom }).load(features);
     const buildMs = performance.now() - t1;
+    const buildCpu = process.cpuUsage(cpu1);
     const peakAfterBuild = maxRssBytes();
     const rssAfterBuild = process.memoryUsage().rss;
 
@@ -99,6 +102,7 @@ function main() {
         points: features.length,
         read_ms: readMs,
         build_ms: buildMs,
+        build_cpu_ms: (buildCpu.user + buildCpu.system) / 1000,
         // The features alone (the input every supercluster user holds), then the peak with the index.
         rss_before_build_bytes: rssBeforeBuild,
         peak_rss_before_build_bytes: peakBeforeBuild,
