@@ -334,7 +334,7 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
         in.p,  in.end,   n,  n,  lo,      hi,          ordered,
         false, lo,       -1, -1, 0,       0,           n_chunks > 0 ? index : nullptr,
         in.p,  n_chunks, 0,  0,  nullptr, HierChunk{}, HierChunk{},
-        false};
+        false, 0,        0};
     return Status::Ok;
 }
 
@@ -390,6 +390,7 @@ bool read_entry(HierNodeBlockReader* r) noexcept {
     c.first_slot = static_cast<std::int64_t>(expected + (skip <= kMaxSlot ? skip : 0));
     r->index = in.p;
     --r->chunks_left;
+    ++r->entries_read;
     r->chunk = c;
     return in.ok && (r->chunks_left > 0 || in.p == r->index_end) && zmax < 32 && zmin <= zmax &&
            c.zoom_max <= r->zoom_hi && skip <= kMaxSlot &&
@@ -578,6 +579,7 @@ bool record_follows(HierNodeBlockReader* r, const HierBlockBox* filter, bool any
 bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBlockBox* filter,
                  bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
     if (!record_follows(r, filter, any_zoom, status)) return false;
+    ++r->records_read;
     In in{r->p, r->end};
     HierBlockNode d;  // (every field is set below before it is read: no zeroing per record)
     const std::uint64_t zooms = in.u64();

@@ -139,6 +139,9 @@ struct HierNodeBlockReader {
     HierChunk chunk;
     HierChunk seen;
     bool skipped;  // a chunk was skipped: the whole-block checks at the end are not made
+    // What the reader has read so far (a benchmark's counters: bench/micro/hierarchy_bench.cpp
+    // --replay): index entries and records decoded, whole or in part.
+    std::uint64_t entries_read, records_read;
 };
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept;
