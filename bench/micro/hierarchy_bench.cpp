@@ -23,6 +23,10 @@
 // write order: what cluster_hierarchy_create wrote before it was streamed. --stream 1 runs the
 // streamed create instead (hier_stream_*: build, pack and encode block by block), --repeat
 // times, with the same report: equal fingerprints are the same table rows, bit for bit.
+// --replay BOXES (with --stream 1) then reads the viewports of BOXES from the last run's node
+// blocks as cluster_viewport does and prints per zoom what they read (replay below):
+//   /usr/bin/python3 bench/micro/viewport_boxes.py --markers m1.txt > boxes.txt
+//   hierarchy_bench --repeat 1 --stream 1 --replay boxes.txt < m1.txt
 //
 // --storage 1 also packs the last build's nodes as the extension stores them (hier_pack, the
 // layout of docs/hierarchy-storage.md: each node once per band for the zooms over which it is the
@@ -34,6 +38,7 @@
 #include "hierarchy.hpp"
 #include "hierarchy_block.hpp"
 #include "hierarchy_pack.hpp"
+#include "hierarchy_read.hpp"
 #include "hierarchy_stream.hpp"
 
 #include <algorithm>
@@ -98,6 +103,7 @@ void add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
     }
     f->add(member), f->add(band), f->add(block), f->add(len);
     for (std::size_t i = 0; i < len; ++i) f->add((*buf)[i]);
+    buf->resize(len);
 }
 
 // The blocks the create wrote before it was streamed: hier_pack of a build, every block encoded.
@@ -131,8 +137,150 @@ std::uint64_t packed_blocks(const HierBuild& b, const std::vector<HierMarker>& m
     return f.h;
 }
 
+// --replay FILE (with --stream 1): the viewports of FILE (bench/micro/viewport_boxes.py: zoom
+// south north west1 east1 west2 east2 per line) read from the streamed create's node blocks as
+// cluster_viewport reads them (hier_block_ranges, then hier_node_block_next_in per block), and
+// what that costs, per zoom, as deterministic counters: blocks, index entries and records
+// decoded, rows returned, and the bytes and TOAST slices a server would fetch (a block over
+// kSliceFromBytes read in slices as sliced_block in src/pg/hierarchy_read.cpp does: its first
+// 8 kB, the rest of its header, then the runs hier_node_block_kept_chunks gives, merged when
+// closer than 8 kB; any other block whole); then the CPU time of decoding, the best of 20 rounds.
+struct StoredBlock {
+    int band;
+    std::uint64_t block;
+    std::vector<unsigned char> bytes;
+};
+
+struct Runs {
+    std::vector<std::size_t> lo, hi;
+};
+void add_run(void* c, std::size_t offset, std::size_t length) {
+    auto* r = static_cast<Runs*>(c);
+    if (!r->lo.empty() && offset <= r->hi.back() + 8192) {
+        r->hi.back() = offset + length;
+        return;
+    }
+    r->lo.push_back(offset);
+    r->hi.push_back(offset + length);
+}
+
+struct ReplayCount {
+    double blocks = 0, entries = 0, records = 0, rows = 0, bytes = 0, slices = 0;
+};
+
+// One block read with the box: adds to *c.
+void replay_block(const std::vector<unsigned char>& blk, const HierBlockBox& box, ReplayCount* c) {
+    HierNodeBlockReader r;
+    if (hier_node_block_open(blk.data(), blk.size(), &r) != Status::Ok) std::exit(1);
+    c->blocks += 1;
+    if (blk.size() <= 16384) {
+        c->bytes += static_cast<double>(blk.size());
+        c->slices += 1;
+    } else {
+        std::size_t header = 0;
+        hier_node_block_header_bytes(blk.data(), blk.size(), &header);
+        std::size_t have = std::max<std::size_t>(std::min<std::size_t>(blk.size(), 8192), header);
+        c->bytes += static_cast<double>(have);
+        c->slices += header > 8192 ? 2 : 1;
+        Runs runs;
+        if (hier_node_block_kept_chunks(r, blk.data(), box, false, add_run, &runs) != Status::Ok)
+            std::exit(1);
+        for (std::size_t i = 0; i < runs.lo.size(); ++i) {
+            const std::size_t lo = std::max(runs.lo[i], have);
+            if (runs.hi[i] > lo) {
+                c->bytes += static_cast<double>(runs.hi[i] - lo);
+                c->slices += 1;
+            }
+        }
+    }
+    HierBlockNode d;
+    Status st = Status::Ok;
+    while (hier_node_block_next_in(&r, box, &d, &st)) c->rows += 1;
+    if (st != Status::Ok) std::exit(1);
+    c->entries += static_cast<double>(r.entries_read);
+    c->records += static_cast<double>(r.records_read);
+}
+
+void replay(const std::vector<StoredBlock>& blocks, int max_zoom, const char* path) {
+    std::FILE* f = std::fopen(path, "r");
+    if (f == nullptr) {
+        std::fprintf(stderr, "cannot read %s\n", path);
+        std::exit(2);
+    }
+    std::vector<HierBlockBox> boxes;
+    HierBlockBox b{};
+    while (std::fscanf(f, "%d %lf %lf %lf %lf %lf %lf", &b.zoom, &b.south, &b.north, &b.west1,
+                       &b.east1, &b.west2, &b.east2) == 7)
+        boxes.push_back(b);
+    std::fclose(f);
+    const HierBands bands = hier_bands(max_zoom);
+    // The blocks each box reads, found once.
+    std::vector<std::vector<const StoredBlock*>> reads(boxes.size());
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+        const int bi = hier_band_of(bands, boxes[i].zoom);
+        const HierBand& band = bands.band[bi];
+        std::vector<HierBlockRange> ranges(hier_block_ranges_cap(band));
+        const std::size_t n =
+            hier_block_ranges(band, boxes[i], kHierViewportRingBlocks, ranges.data());
+        for (std::size_t k = 0; k < n; ++k) {
+            auto it =
+                std::lower_bound(blocks.begin(), blocks.end(), std::make_pair(bi, ranges[k].lo),
+                                 [](const StoredBlock& s, std::pair<int, std::uint64_t> key) {
+                                     return std::make_pair(s.band, s.block) < key;
+                                 });
+            for (; it != blocks.end() && it->band == bi && it->block <= ranges[k].hi; ++it)
+                reads[i].push_back(&*it);
+        }
+    }
+    std::printf(
+        "replay of %zu viewports (per viewport, mean and max; decoding CPU microseconds, "
+        "the best of 20 rounds)\n",
+        boxes.size());
+    std::printf("zoom viewports blocks entries records(max) rows bytes(max) slices decode_us\n");
+    for (int z = 0; z <= kHierMaxZoom; ++z) {
+        ReplayCount sum, mx;
+        std::size_t n = 0;
+        double best_us = 1e300;
+        for (int round = 0; round < 20; ++round) {
+            const double t0 = cpu_seconds();
+            for (std::size_t i = 0; i < boxes.size(); ++i) {
+                if (boxes[i].zoom != z) continue;
+                for (const StoredBlock* s : reads[i]) {
+                    HierNodeBlockReader r;
+                    hier_node_block_open(s->bytes.data(), s->bytes.size(), &r);
+                    HierBlockNode d;
+                    Status st = Status::Ok;
+                    while (hier_node_block_next_in(&r, boxes[i], &d, &st)) {
+                    }
+                }
+            }
+            best_us = std::min(best_us, (cpu_seconds() - t0) * 1e6);
+        }
+        for (std::size_t i = 0; i < boxes.size(); ++i) {
+            if (boxes[i].zoom != z) continue;
+            ReplayCount c;
+            for (const StoredBlock* s : reads[i]) replay_block(s->bytes, boxes[i], &c);
+            ++n;
+            sum.blocks += c.blocks;
+            sum.entries += c.entries;
+            sum.records += c.records;
+            sum.rows += c.rows;
+            sum.bytes += c.bytes;
+            sum.slices += c.slices;
+            mx.records = std::max(mx.records, c.records);
+            mx.bytes = std::max(mx.bytes, c.bytes);
+        }
+        if (n == 0) continue;
+        const double k = 1.0 / static_cast<double>(n);
+        std::printf("%d %zu %.2f %.0f %.0f(%.0f) %.1f %.0f(%.0f) %.2f %.1f\n", z, n, sum.blocks * k,
+                    sum.entries * k, sum.records * k, mx.records, sum.rows * k, sum.bytes * k,
+                    mx.bytes, sum.slices * k, best_us * k);
+    }
+}
+
 // The streamed create: build, pack and encode, block by block.
-void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radius, int repeat) {
+void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radius, int repeat,
+              const char* replay_path) {
     for (int r = 0; r < repeat; ++r) {
         CountingAlloc a;
         std::vector<std::uint64_t> next(static_cast<std::size_t>(max_zoom) + 1, 0);
@@ -150,10 +298,14 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
         std::vector<unsigned char> buf;
         std::size_t blocks = 0;
         HierStreamBlock blk;
+        std::vector<StoredBlock> stored;
+        std::size_t node_bytes = 0;
         while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
             add_block(&f, blk.member, blk.band, blk.block, blk.records, blk.n, blk.zoom_lo,
                       blk.zoom_hi, &buf);
             ++blocks;
+            if (!blk.member) node_bytes += buf.size();
+            if (replay_path != nullptr && !blk.member) stored.push_back({blk.band, blk.block, buf});
         }
         if (st != Status::Ok) {
             std::fprintf(stderr, "streamed create: %s\n", status_name(st));
@@ -168,6 +320,13 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
             r + 1, seconds_since(t0), cpu_seconds() - cpu0, built, cpu_seconds() - cpu0 - built,
             build_peak / 1e6, held / 1e6, a.peak / 1e6, blocks,
             static_cast<unsigned long long>(f.h));
+        std::printf("node blocks: %zu bytes\n", node_bytes);
+        if (replay_path != nullptr && r + 1 == repeat) {
+            std::sort(stored.begin(), stored.end(), [](const StoredBlock& x, const StoredBlock& y) {
+                return std::make_pair(x.band, x.block) < std::make_pair(y.band, y.block);
+            });
+            replay(stored, max_zoom, replay_path);
+        }
     }
 }
 
@@ -278,6 +437,7 @@ int main(int argc, char** argv) {
     bool want_fingerprint = false;
     double radius = kDefaultRadiusPx, heap_bytes = 0;
     bool storage = false, blocks = false, stream = false;
+    const char* replay_path = nullptr;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--max-zoom")
@@ -294,13 +454,16 @@ int main(int argc, char** argv) {
             blocks = std::atoi(argv[i + 1]) != 0;
         else if (a == "--stream")
             stream = std::atoi(argv[i + 1]) != 0;
+        else if (a == "--replay")
+            replay_path = argv[i + 1];
         else if (a == "--storage")
             storage = std::atoi(argv[i + 1]) != 0;
         else {
             std::fprintf(
                 stderr,
                 "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
-                "[--storage 1] [--heap-bytes N] [--fingerprint 1] [--blocks 1] [--stream 1] < "
+                "[--storage 1] [--heap-bytes N] [--fingerprint 1] [--blocks 1] [--stream 1] "
+                "[--replay BOXES] < "
                 "rows\n");
             return 2;
         }
@@ -309,7 +472,7 @@ int main(int argc, char** argv) {
     std::printf("markers %zu, max_zoom %d, radius_px %g\n", markers.size(), max_zoom, radius);
     const CancelCheck no_cancel{nullptr, nullptr};
     if (stream) {
-        streamed(markers, max_zoom, radius, repeat);
+        streamed(markers, max_zoom, radius, repeat, replay_path);
         return 0;
     }
     for (int r = 0; r < repeat; ++r) {

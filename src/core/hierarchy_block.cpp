@@ -148,6 +148,11 @@ constexpr std::size_t kMaxEntryBytes = 7 * 10;  // seven varints
 std::uint64_t chunks_of(std::uint64_t n) noexcept {
     return n > kHierChunkRecords ? (n + kHierChunkRecords - 1) / kHierChunkRecords : 0;
 }
+// Records per group of chunks (the top index's entries).
+constexpr std::uint64_t kGroupRecords = kHierChunkRecords * kHierGroupChunks;
+std::uint64_t groups_of(std::uint64_t n) noexcept {
+    return n > kHierChunkRecords ? (n + kGroupRecords - 1) / kGroupRecords : 0;
+}
 
 // The anchor a chunk's first record is a delta from: its lower grid corner (any value would do;
 // a near one keeps the delta small).
@@ -181,16 +186,28 @@ void span_add(HierChunk* c, bool first, const HierBlockNode& d, std::uint64_t la
     c->lon_hi = std::max(c->lon_hi, lo);
 }
 
-void put_entry(Out* o, const HierChunk& c, const HierChunk* prev, int zoom_lo) noexcept {
+// An entry of either index (a group's or a chunk's span), its first slot a step from
+// expected_slot and its grid corner a delta from base's.
+void put_entry(Out* o, const HierChunk& c, const HierChunk& base, std::int64_t expected_slot,
+               int zoom_lo) noexcept {
     o->u64(c.bytes);
     o->u64(static_cast<std::uint64_t>(c.zoom_min - zoom_lo) |
            static_cast<std::uint64_t>(c.zoom_max - zoom_lo) << 5);
-    const std::int64_t expected = prev == nullptr ? 0 : prev->first_slot + kHierChunkRecords;
-    o->u64(static_cast<std::uint64_t>(c.first_slot - expected));
-    o->s64(c.lat_lo - (prev == nullptr ? 0 : prev->lat_lo));
+    o->u64(static_cast<std::uint64_t>(c.first_slot - expected_slot));
+    o->s64(c.lat_lo - base.lat_lo);
     o->u64(static_cast<std::uint64_t>(c.lat_hi - c.lat_lo));
-    o->s64(c.lon_lo - (prev == nullptr ? 0 : prev->lon_lo));
+    o->s64(c.lon_lo - base.lon_lo);
     o->u64(static_cast<std::uint64_t>(c.lon_hi - c.lon_lo));
+}
+
+// a grown by b's span (zooms and grid box; bytes and first slot left).
+void span_union(HierChunk* a, const HierChunk& b) noexcept {
+    a->zoom_min = std::min(a->zoom_min, b.zoom_min);
+    a->zoom_max = std::max(a->zoom_max, b.zoom_max);
+    a->lat_lo = std::min(a->lat_lo, b.lat_lo);
+    a->lat_hi = std::max(a->lat_hi, b.lat_hi);
+    a->lon_lo = std::min(a->lon_lo, b.lon_lo);
+    a->lon_hi = std::max(a->lon_hi, b.lon_hi);
 }
 
 // One record (checked as a decoder would accept it; false if not), its deltas from *st.
@@ -246,8 +263,61 @@ bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas
 }  // namespace
 
 std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept {
-    return 23 + n_nodes * kHierBlockMaxRecordBytes + chunks_of(n_nodes) * kMaxEntryBytes;
+    return 23 + n_nodes * kHierBlockMaxRecordBytes + chunks_of(n_nodes) * kMaxEntryBytes +
+           groups_of(n_nodes) * (kMaxEntryBytes + 10);
 }
+
+namespace {
+
+// The chunks of records nodes[first..stop) (a group), with their index in front, written at
+// o: the index's byte count, the entries, then the records; *group gets what they span and
+// their bytes. The records are written first, after room for the index, then moved down.
+bool put_group(Out* o, const HierBlockNode* nodes, std::size_t first, std::size_t stop, int zoom_lo,
+               int zoom_hi, HierChunk* group) noexcept {
+    HierChunk chunks[kHierGroupChunks] = {};
+    std::size_t n_chunks = 0;
+    for (std::size_t i = first; i < stop; ++i) {
+        std::uint64_t la, lo;
+        anchor_of(nodes[i], &la, &lo);
+        if (!lat_ok(double_of(la)) || !lon_ok(double_of(lo))) return false;
+        const std::size_t c = (i - first) / kHierChunkRecords;
+        span_add(&chunks[c], i == first + c * kHierChunkRecords, nodes[i], la, lo);
+        n_chunks = c + 1;
+    }
+    unsigned char* const start = o->p;
+    Out rec{start + 10 + n_chunks * kMaxEntryBytes};
+    unsigned char* const records = rec.p;
+    for (std::size_t c = 0; c < n_chunks; ++c) {
+        const std::size_t from = first + c * kHierChunkRecords;
+        const std::size_t to = std::min<std::size_t>(stop, from + kHierChunkRecords);
+        if (from > 0 && nodes[from].slot <= nodes[from - 1].slot)
+            return false;  // (slots ascend across chunks too)
+        Deltas st = chunk_start(chunks[c]);
+        unsigned char* const chunk_p = rec.p;
+        for (std::size_t i = from; i < to; ++i)
+            if (!put_record(&rec, nodes[i], zoom_lo, zoom_hi, &st)) return false;
+        chunks[c].bytes = static_cast<std::uint64_t>(rec.p - chunk_p);
+    }
+    *group = chunks[0];
+    for (std::size_t c = 1; c < n_chunks; ++c) span_union(group, chunks[c]);
+    unsigned char entries[kHierGroupChunks * kMaxEntryBytes];
+    Out idx{entries};
+    for (std::size_t c = 0; c < n_chunks; ++c)
+        put_entry(&idx, chunks[c], c == 0 ? *group : chunks[c - 1],
+                  c == 0 ? group->first_slot : chunks[c - 1].first_slot + kHierChunkRecords,
+                  zoom_lo);
+    const std::size_t index_bytes = static_cast<std::size_t>(idx.p - entries);
+    o->u64(index_bytes);
+    std::memcpy(o->p, entries, index_bytes);
+    o->p += index_bytes;
+    const std::size_t record_bytes = static_cast<std::size_t>(rec.p - records);
+    std::memmove(o->p, records, record_bytes);
+    o->p += record_bytes;
+    group->bytes = static_cast<std::uint64_t>(o->p - start);
+    return true;
+}
+
+}  // namespace
 
 Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
                               unsigned char* out, std::size_t* len) noexcept {
@@ -256,55 +326,42 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     bool ordered = n >= 2;
     for (std::size_t i = 1; i < n && ordered; ++i)
         ordered = nodes[i].zoom_min >= nodes[i - 1].zoom_min;
-    // The records first, after room for the header and the index; then those, and the records
-    // moved down to follow them.
-    const std::uint64_t n_chunks = chunks_of(n);
-    unsigned char* records = out + 23 + n_chunks * kMaxEntryBytes;
-    Out o{records};
-    Deltas st{-1, -1, 0, 0};
-    HierChunk chunk{};
     Out head{out};
     *head.p++ = kHierBlockVersion;
     *head.p++ = static_cast<unsigned char>(zoom_lo);
     *head.p++ = static_cast<unsigned char>(zoom_hi | (ordered ? kZoomOrdered : 0));
     head.u64(n);
-    unsigned char* const entries = out + 23;  // (moved down after the index's length)
-    Out idx{entries};
+    const std::uint64_t n_groups = groups_of(n);
+    if (n_groups == 0) {  // no index: the records, their deltas from nothing
+        Deltas st{-1, -1, 0, 0};
+        for (std::size_t i = 0; i < n; ++i)
+            if (!put_record(&head, nodes[i], zoom_lo, zoom_hi, &st)) return Status::Internal;
+        *len = static_cast<std::size_t>(head.p - out);
+        return Status::Ok;
+    }
+    // The groups first, after room for the header and the top index; then those, and the
+    // groups moved down to follow them.
+    unsigned char* const entries = out + 23;
+    unsigned char* const groups = entries + n_groups * kMaxEntryBytes;
+    Out idx{entries}, body{groups};
     HierChunk prev{};
-    for (std::uint64_t c = 0, first = 0; c < std::max<std::uint64_t>(n_chunks, 1); ++c) {
-        const std::size_t stop =
-            n_chunks == 0 ? n : std::min<std::size_t>(n, first + kHierChunkRecords);
-        const unsigned char* chunk_start_p = o.p;
-        if (n_chunks > 0) {
-            // The chunk's span is known before its records are written: their deltas start there.
-            for (std::size_t i = first; i < stop; ++i) {
-                std::uint64_t la, lo;
-                anchor_of(nodes[i], &la, &lo);
-                if (!lat_ok(double_of(la)) || !lon_ok(double_of(lo))) return Status::Internal;
-                span_add(&chunk, i == first, nodes[i], la, lo);
-            }
-            st = chunk_start(chunk);
-        }
-        if (first > 0 && first < n && nodes[first].slot <= nodes[first - 1].slot)
-            return Status::Internal;  // (slots ascend across chunks too)
-        for (std::size_t i = first; i < stop; ++i)
-            if (!put_record(&o, nodes[i], zoom_lo, zoom_hi, &st)) return Status::Internal;
-        if (n_chunks > 0) {
-            chunk.bytes = static_cast<std::uint64_t>(o.p - chunk_start_p);
-            put_entry(&idx, chunk, c == 0 ? nullptr : &prev, zoom_lo);
-            prev = chunk;
-        }
-        first = stop;
+    for (std::uint64_t g = 0; g < n_groups; ++g) {
+        const std::size_t first = static_cast<std::size_t>(g * kGroupRecords);
+        const std::size_t stop = std::min<std::size_t>(n, first + kGroupRecords);
+        HierChunk group{};
+        if (!put_group(&body, nodes, first, stop, zoom_lo, zoom_hi, &group))
+            return Status::Internal;
+        put_entry(&idx, group, g == 0 ? HierChunk{} : prev,
+                  g == 0 ? 0 : prev.first_slot + static_cast<std::int64_t>(kGroupRecords), zoom_lo);
+        prev = group;
     }
     const std::size_t index_bytes = static_cast<std::size_t>(idx.p - entries);
-    if (n_chunks > 0) {
-        head.u64(index_bytes);
-        std::memmove(head.p, entries, index_bytes);
-        head.p += index_bytes;
-    }
-    const std::size_t record_bytes = static_cast<std::size_t>(o.p - records);
-    std::memmove(head.p, records, record_bytes);
-    *len = static_cast<std::size_t>(head.p - out) + record_bytes;
+    head.u64(index_bytes);
+    std::memmove(head.p, entries, index_bytes);
+    head.p += index_bytes;
+    const std::size_t body_bytes = static_cast<std::size_t>(body.p - groups);
+    std::memmove(head.p, groups, body_bytes);
+    *len = static_cast<std::size_t>(head.p - out) + body_bytes;
     return Status::Ok;
 }
 
@@ -322,19 +379,45 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
     // Every record takes at least 5 bytes (zooms, id, parent, two deltas), every entry 7.
     if (!in.ok || n > static_cast<std::uint64_t>(in.end - in.p) / 5 || (ordered && n < 2))
         return Status::HierarchyBlockCorrupt;
-    const std::uint64_t n_chunks = chunks_of(n);
-    const std::uint64_t index_bytes = n_chunks > 0 ? in.u64() : 0;
-    // (seven varints of at least a byte per entry; the records follow the index)
+    const std::uint64_t n_groups = groups_of(n);
+    const std::uint64_t index_bytes = n_groups > 0 ? in.u64() : 0;
+    // (seven varints of at least a byte per entry; the groups follow the index)
     if (!in.ok || index_bytes > static_cast<std::uint64_t>(in.end - in.p) ||
-        index_bytes / 7 < n_chunks)
+        index_bytes / 7 < n_groups)
         return Status::HierarchyBlockCorrupt;
     const unsigned char* index = in.p;
     in.p += index_bytes;
-    *r = HierNodeBlockReader{
-        in.p,  in.end,   n,  n,  lo,      hi,          ordered,
-        false, lo,       -1, -1, 0,       0,           n_chunks > 0 ? index : nullptr,
-        in.p,  n_chunks, 0,  0,  nullptr, HierChunk{}, HierChunk{},
-        false};
+    *r = HierNodeBlockReader{in.p,
+                             in.end,
+                             n,
+                             n,
+                             lo,
+                             hi,
+                             ordered,
+                             false,
+                             lo,
+                             -1,
+                             -1,
+                             0,
+                             0,
+                             n_groups > 0 ? index : nullptr,
+                             in.p,
+                             n_groups,
+                             HierChunk{},
+                             HierChunk{},
+                             nullptr,
+                             nullptr,
+                             nullptr,
+                             0,
+                             0,
+                             0,
+                             0,
+                             nullptr,
+                             HierChunk{},
+                             HierChunk{},
+                             false,
+                             0,
+                             0};
     return Status::Ok;
 }
 
@@ -366,42 +449,119 @@ bool chunk_keeps(const HierChunk& c, const HierBlockBox& b, bool any_zoom) noexc
     return part(b.west1, b.east1) || (b.west2 <= b.east2 && part(b.west2, b.east2));
 }
 
-// Reads the next entry of the chunk index into r->chunk; false when it is malformed.
-bool read_entry(HierNodeBlockReader* r) noexcept {
-    In in{r->index, r->index_end};
-    const bool first = r->chunks_left == chunks_of(r->total);
-    const HierChunk prev = first ? HierChunk{} : r->chunk;
-    HierChunk c{};
-    c.bytes = in.u64();
+// Parses an entry of either index at *p (below end) into *c: its first slot a step from
+// expected_slot, its grid corner a delta from base's; false when it is malformed or its bytes
+// exceed room.
+bool parse_entry(const unsigned char** p, const unsigned char* end, const HierChunk& base,
+                 std::uint64_t expected_slot, int zoom_lo, int zoom_hi, std::uint64_t room,
+                 HierChunk* c) noexcept {
+    In in{*p, end};
+    c->bytes = in.u64();
     const std::uint64_t zooms = in.u64();
     const std::uint64_t skip = in.u64();
     const auto plus = [](std::int64_t a, std::uint64_t b) {
         return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + b);
     };
-    c.lat_lo = plus(prev.lat_lo, static_cast<std::uint64_t>(in.s64()));
-    c.lat_hi = plus(c.lat_lo, in.u64());
-    c.lon_lo = plus(prev.lon_lo, static_cast<std::uint64_t>(in.s64()));
-    c.lon_hi = plus(c.lon_lo, in.u64());
+    c->lat_lo = plus(base.lat_lo, static_cast<std::uint64_t>(in.s64()));
+    c->lat_hi = plus(c->lat_lo, in.u64());
+    c->lon_lo = plus(base.lon_lo, static_cast<std::uint64_t>(in.s64()));
+    c->lon_hi = plus(c->lon_lo, in.u64());
     const std::uint64_t zmin = zooms & 31, zmax = zooms >> 5;
-    c.zoom_min = r->zoom_lo + static_cast<int>(zmin);
-    c.zoom_max = r->zoom_lo + static_cast<int>(zmax & 31);
-    const std::uint64_t expected =
-        first ? 0 : static_cast<std::uint64_t>(prev.first_slot) + kHierChunkRecords;
-    c.first_slot = static_cast<std::int64_t>(expected + (skip <= kMaxSlot ? skip : 0));
-    r->index = in.p;
-    --r->chunks_left;
-    r->chunk = c;
-    return in.ok && (r->chunks_left > 0 || in.p == r->index_end) && zmax < 32 && zmin <= zmax &&
-           c.zoom_max <= r->zoom_hi && skip <= kMaxSlot &&
-           static_cast<std::uint64_t>(c.first_slot) <= kMaxSlot &&
-           c.bytes <= static_cast<std::uint64_t>(r->end - r->p);
+    c->zoom_min = zoom_lo + static_cast<int>(zmin);
+    c->zoom_max = zoom_lo + static_cast<int>(zmax & 31);
+    c->first_slot = static_cast<std::int64_t>((expected_slot <= kMaxSlot ? expected_slot : 0) +
+                                              (skip <= kMaxSlot ? skip : 0));
+    *p = in.p;
+    return in.ok && zmax < 32 && zmin <= zmax && c->zoom_max <= zoom_hi && skip <= kMaxSlot &&
+           expected_slot <= kMaxSlot && static_cast<std::uint64_t>(c->first_slot) <= kMaxSlot &&
+           c->bytes <= room;
 }
 
-// Moves to the next chunk the filter keeps (every chunk without one), skipping the others, and
-// resets the deltas there; false at the end of the index or when it is malformed (*status).
+// Reads the next entry of the top index into r->group; false when it is malformed.
+bool read_group(HierNodeBlockReader* r) noexcept {
+    const bool first = r->groups_left == groups_of(r->total);
+    const std::uint64_t expected =
+        first ? 0 : static_cast<std::uint64_t>(r->group.first_slot) + kGroupRecords;
+    HierChunk g{};
+    if (!parse_entry(&r->index, r->index_end, first ? HierChunk{} : r->group, expected, r->zoom_lo,
+                     r->zoom_hi, static_cast<std::uint64_t>(r->end - r->p), &g))
+        return false;
+    --r->groups_left;
+    ++r->entries_read;
+    r->group = g;
+    return r->groups_left > 0 || r->index == r->index_end;
+}
+
+// Enters the group at r->p, of n records: its chunk index, then its records.
+bool open_group(HierNodeBlockReader* r, std::uint64_t n) noexcept {
+    In in{r->p, r->p + r->group.bytes};
+    const std::uint64_t index_bytes = in.u64();
+    const std::uint64_t n_chunks = (n + kHierChunkRecords - 1) / kHierChunkRecords;
+    if (!in.ok || index_bytes > static_cast<std::uint64_t>(in.end - in.p) ||
+        index_bytes / 7 < n_chunks)
+        return false;
+    r->group_end = in.end;
+    r->sub = in.p;
+    r->sub_end = in.p + index_bytes;
+    r->p = r->sub_end;
+    r->chunks_left = r->group_chunks = n_chunks;
+    return true;
+}
+
+// Reads the group's next chunk entry into r->chunk; false when it is malformed. At the group's
+// last one, the group's entry must be exactly what its chunks' entries span, and its bytes
+// exactly its index's and theirs (so that the encoding is canonical).
+bool read_entry(HierNodeBlockReader* r) noexcept {
+    const bool first = r->chunks_left == r->group_chunks;
+    const std::uint64_t expected = static_cast<std::uint64_t>(
+        first ? r->group.first_slot
+              : r->chunk.first_slot + static_cast<std::int64_t>(kHierChunkRecords));
+    HierChunk c{};
+    if (!parse_entry(&r->sub, r->sub_end, first ? r->group : r->chunk, expected, r->zoom_lo,
+                     r->zoom_hi, static_cast<std::uint64_t>(r->group_end - r->p), &c))
+        return false;
+    --r->chunks_left;
+    ++r->entries_read;
+    r->chunk = c;
+    HierChunk& s = r->group_seen;
+    if (first)
+        s = c;
+    else {
+        span_union(&s, c);
+        s.bytes += c.bytes;
+    }
+    if (r->chunks_left > 0) return true;
+    const HierChunk& g = r->group;
+    return r->sub == r->sub_end &&
+           s.bytes == static_cast<std::uint64_t>(r->group_end - r->sub_end) &&
+           s.first_slot == g.first_slot && s.zoom_min == g.zoom_min && s.zoom_max == g.zoom_max &&
+           s.lat_lo == g.lat_lo && s.lat_hi == g.lat_hi && s.lon_lo == g.lon_lo &&
+           s.lon_hi == g.lon_hi;
+}
+
+// Moves to the next chunk the filter keeps (every chunk without one), skipping the others (and
+// whole groups of them), and resets the deltas there; false at the end of the records or when
+// the index is malformed (*status).
 bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zoom,
                  Status* status) noexcept {
-    while (r->chunks_left > 0) {
+    while (r->left > 0) {
+        if (r->chunks_left == 0) {
+            const std::uint64_t n = std::min(kGroupRecords, r->left);
+            if (r->groups_left == 0 || !read_group(r)) {
+                *status = Status::HierarchyBlockCorrupt;
+                return false;
+            }
+            if (filter != nullptr && !chunk_keeps(r->group, *filter, any_zoom)) {
+                r->p += r->group.bytes;
+                r->left -= n;
+                r->skipped = true;
+                continue;
+            }
+            if (!open_group(r, n)) {
+                *status = Status::HierarchyBlockCorrupt;
+                return false;
+            }
+        }
         if (!read_entry(r)) {
             *status = Status::HierarchyBlockCorrupt;
             return false;
@@ -426,7 +586,6 @@ bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zo
         r->prev_lon_bits = st.prev_lon;
         return true;
     }
-    r->left = 0;
     return false;
 }
 
@@ -578,6 +737,7 @@ bool record_follows(HierNodeBlockReader* r, const HierBlockBox* filter, bool any
 bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBlockBox* filter,
                  bool any_zoom, HierBlockNode* out, bool* kept, Status* status) noexcept {
     if (!record_follows(r, filter, any_zoom, status)) return false;
+    ++r->records_read;
     In in{r->p, r->end};
     HierBlockNode d;  // (every field is set below before it is read: no zeroing per record)
     const std::uint64_t zooms = in.u64();
@@ -661,7 +821,7 @@ Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail
     if (data[0] != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
     In in{data + 3, data + avail};
     const std::uint64_t n = in.u64();
-    const std::uint64_t index_bytes = in.ok && chunks_of(n) > 0 ? in.u64() : 0;
+    const std::uint64_t index_bytes = in.ok && groups_of(n) > 0 ? in.u64() : 0;
     // (a varint cut by the end of avail reads as malformed: more is needed, or it is corrupt,
     // which the reader will say)
     const std::uint64_t total = static_cast<std::uint64_t>(in.p - data) + index_bytes;
@@ -676,12 +836,12 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
     HierNodeBlockReader k = r;
     if (k.index == nullptr && k.p != k.end)  // no index: the records are read whole
         f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.end - k.p));
-    while (k.index != nullptr && k.chunks_left > 0) {
-        if (!read_entry(&k)) return Status::HierarchyBlockCorrupt;
-        if (chunk_keeps(k.chunk, box, any_zoom))
-            f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.chunk.bytes));
-        k.p += k.chunk.bytes;
-        k.left -= std::min(kHierChunkRecords, k.left);
+    while (k.index != nullptr && k.groups_left > 0) {
+        if (!read_group(&k)) return Status::HierarchyBlockCorrupt;
+        if (chunk_keeps(k.group, box, any_zoom))
+            f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.group.bytes));
+        k.p += k.group.bytes;
+        k.left -= std::min(kGroupRecords, k.left);
     }
     return Status::Ok;
 }

@@ -10,20 +10,20 @@
 // node's slot is its place in the block for life (the low bits of its cluster_id), so records
 // are never renumbered, and a block may have gaps where nodes were removed.
 //
-// Encoding (version 2), all integers LEB128 varints, signed ones zigzagged:
+// Encoding (version 3), all integers LEB128 varints, signed ones zigzagged:
 //   node block:   version byte, the block's first zoom (a byte), its last zoom | kZoomOrdered
-//     (a byte), record count; with more than kHierChunkRecords records, a chunk index (below);
-//     then per record
+//     (a byte), record count; with more than kHierChunkRecords records, a top index and groups
+//     (below); else the records, their deltas from nothing (previous slot and parent -1,
+//     previous anchor 0); per record
 //     flags | (zoom_min - first zoom) << 5 | (zoom_max - zoom_min + 1) << 10, the last part
 //       only when zoom_max is not the block's last zoom (flags: single, east, west, to-end,
 //       gap)
-//     with flag gap only: slot - previous slot - 2 (else the slot is the previous one's + 1;
-//       the first record's previous is -1)
+//     with flag gap only: slot - previous slot - 2 (else the slot is the previous one's + 1)
 //     count - 2                                (multi only)
 //     expansion_zoom - zoom_max - 1            (multi with flag to-end only)
-//     id; parent_id - previous record's parent_id (-1 before the first)
+//     id; parent_id - previous record's parent_id
 //     the anchor (a single marker's position, a cluster's centre): its lat's and lon's IEEE
-//       bits minus the previous record's anchor's (0 before the first)
+//       bits minus the previous record's anchor's
 //     a single marker stops there: its box is its position, and its centre is what the build
 //       makes of one marker there (cluster_of_item), recomputed, not stored
 //     multi: min_lat, max_lat, min_lon, max_lon: bits minus the centre's; count_w; the sums
@@ -31,17 +31,25 @@
 //       varints; the east range (min_lon_e, max_lon_e) when flag East, bits minus min_lon's
 //       and max_lon's; the west range likewise when flag West (an absent range is +inf /
 //       -inf, as in HierSums)
-//   chunk index: its byte count, then per chunk (runs of kHierChunkRecords records in slot
-//     order, the last one the rest): its records' bytes; (smallest zoom_min - first zoom) |
-//     (largest zoom_max - first zoom) << 5; its first slot - (the previous chunk's first slot +
-//     kHierChunkRecords, or 0 for the first chunk); the hier_chunk_grid cells of its anchors'
-//     smallest lat (minus the previous chunk's), their lat span, the smallest lon (likewise) and
-//     the lon span. Each chunk's records start afresh: the previous slot is its first slot - 1
-//     (so its first record has no gap), the previous parent -1, the previous anchor its grid
-//     corner (smallest lat and lon cells, as degrees). A box reader reads the index and decodes
-//     only the chunks alive at its zoom whose grid box meets the box (hier_node_block_next_in);
-//     the entries are exactly what the records span (a decoder checks each chunk it reads), so
-//     the encoding stays canonical.
+//   the index has two levels. The records in slot order are cut into chunks of
+//     kHierChunkRecords (the last one the rest), and the chunks into groups of
+//     kHierGroupChunks (the last one the rest). An entry (of either level) is what its records
+//     span: its bytes; (smallest zoom_min - first zoom) | (largest zoom_max - first zoom) << 5;
+//     its first slot - an expected slot; the hier_chunk_grid cells of its anchors' smallest lat
+//     (minus a base's), their lat span, the smallest lon (likewise) and the lon span.
+//   top index: its byte count, then an entry per group (expected slot: the previous group's
+//     first slot + kHierChunkRecords * kHierGroupChunks, base the previous group; 0 and the
+//     zero corner for the first). Then the groups, each: its chunk index's byte count, an entry
+//     per chunk (expected slot: the previous chunk's first slot + kHierChunkRecords, base the
+//     previous chunk; for its first chunk the group's first slot and corner), then its chunks'
+//     records. A group's bytes are all of that; its entry is exactly what its chunks' entries
+//     span. Each chunk's records start afresh: the previous slot is its first slot - 1 (so its
+//     first record has no gap), the previous parent -1, the previous anchor its grid corner
+//     (smallest lat and lon cells, as degrees). A box reader reads the top index, steps over
+//     the groups that are not alive at its zoom or whose grid box misses the box, and in the
+//     others reads the chunk index and decodes only the chunks alive at its zoom whose grid
+//     box meets the box (hier_node_block_next_in); the entries are exactly what the records
+//     span (a decoder checks each chunk and group it reads), so the encoding stays canonical.
 // Bit deltas keep every double exact, whatever its value; records sorted by centre give small
 // deltas, which is where the bytes are saved.
 //
@@ -87,9 +95,11 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
 // Its sums (HierSums), as the build makes them.
 HierSums hier_single_sums(double lat, double lon) noexcept;
 
-constexpr unsigned char kHierBlockVersion = 2;
-// Records per chunk of a block's index (the last chunk holds the rest).
-constexpr std::uint64_t kHierChunkRecords = 64;
+constexpr unsigned char kHierBlockVersion = 3;
+// Records per chunk of a block's index (the last chunk holds the rest), and chunks per group of
+// the top index (the last group holds the rest).
+constexpr std::uint64_t kHierChunkRecords = 16;
+constexpr std::uint64_t kHierGroupChunks = 4;
 // The grid of a chunk's bounds: cells of 2^-16 degrees, floor((v + 180) * 2^16) (exact).
 std::int64_t hier_chunk_grid(double degrees) noexcept;
 constexpr unsigned char kZoomOrdered = 0x80;  // in the last-zoom byte (above)
@@ -128,17 +138,29 @@ struct HierNodeBlockReader {
     std::int64_t prev_slot;
     std::int64_t prev_parent;
     std::uint64_t prev_lat_bits, prev_lon_bits;
-    // The chunk index (none in a block of kHierChunkRecords records or fewer): the next entry's
-    // bytes, the entries not yet read, the current chunk (its entry and the records it has left)
-    // and what its records read so far span (checked against the entry at its end).
+    // The index (none in a block of kHierChunkRecords records or fewer): the top index's next
+    // entry and its end (where the groups start), the groups not yet read, the current group's
+    // entry and what its chunk entries read so far span (checked against it at its last); the
+    // group's end, its chunk index (next entry, end), its chunks and those not yet read; the
+    // current chunk (its entry and the records it has left) and what its records read so far
+    // span (checked against the entry at its end).
     const unsigned char* index;
-    const unsigned char* index_end;  // (where the records start)
-    std::uint64_t chunks_left;
+    const unsigned char* index_end;
+    std::uint64_t groups_left;
+    HierChunk group;
+    HierChunk group_seen;
+    const unsigned char* group_end;
+    const unsigned char* sub;
+    const unsigned char* sub_end;
+    std::uint64_t group_chunks, chunks_left;
     std::uint64_t chunk_n, chunk_left;
     const unsigned char* chunk_end;
     HierChunk chunk;
     HierChunk seen;
     bool skipped;  // a chunk was skipped: the whole-block checks at the end are not made
+    // What the reader has read so far (a benchmark's counters: bench/micro/hierarchy_bench.cpp
+    // --replay): index entries and records decoded, whole or in part.
+    std::uint64_t entries_read, records_read;
 };
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept;
@@ -165,14 +187,14 @@ bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, Hi
                              Status* status) noexcept;
 
 // Reading a block in parts (a block kept out of line, fetched in slices): the bytes of its header
-// and chunk index, known from its first avail bytes (*bytes = 0 when avail is too few to tell;
+// and top index, known from its first avail bytes (*bytes = 0 when avail is too few to tell;
 // HierarchyBlockCorrupt when they cannot be a header).
 Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail,
                                     std::size_t* bytes) noexcept;
-// The chunks that next_in (any_zoom false) or next_marker_in (true) with this box will read, as
-// f(ctx, offset, length) of their bytes, in order, from a reader just opened whose header and
-// index are there (the other bytes need not be); all its records at once when the block has no
-// index. HierarchyBlockCorrupt on a malformed index.
+// The groups of chunks that next_in (any_zoom false) or next_marker_in (true) with this box will
+// read, as f(ctx, offset, length) of their bytes (their chunk index and records), in order, from
+// a reader just opened whose header and top index are there (the other bytes need not be); all
+// its records at once when the block has no index. HierarchyBlockCorrupt on a malformed index.
 Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned char* data,
                                    const HierBlockBox& box, bool any_zoom,
                                    void (*f)(void* ctx, std::size_t offset, std::size_t length),

@@ -182,10 +182,10 @@ void add_run(void* c, std::size_t offset, std::size_t length) {
     r->hi[r->n++] = offset + length;
 }
 
-// An out-of-line block read in slices (BoxSlices): its header and index and the chunks the box
-// keeps, in a buffer of its size (the other bytes unset); false when it is not stored so (then it
-// is read whole). The TOAST table is opened once for all the block's slices. *alloc is what to
-// pfree: the block starts VARHDRSZ bytes into it (fetch_slice).
+// An out-of-line block read in slices (BoxSlices): its header and top index and the groups of
+// chunks the box keeps, in a buffer of its size (the other bytes unset); false when it is not
+// stored so (then it is read whole). The TOAST table is opened once for all the block's slices.
+// *alloc is what to pfree: the block starts VARHDRSZ bytes into it (fetch_slice).
 bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned char** block,
                   std::size_t* len) {
     auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(raw));

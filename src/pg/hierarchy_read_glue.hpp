@@ -44,8 +44,9 @@ const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid);
 using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char* data,
                             std::size_t len);
 // A reader that decodes blocks with a box (hier_node_block_next_in, or next_marker_in with
-// any_zoom): a block kept out of line is then fetched in slices, its header and index and the
-// chunks the box keeps (hier_node_block_kept_chunks); visit gets a buffer of the block's size
+// any_zoom): a block kept out of line is then fetched in slices, its header and top index and
+// the groups of chunks the box keeps (hier_node_block_kept_chunks); visit gets a buffer of the
+// block's size
 // where only those bytes are filled.
 struct BoxSlices {
     HierBlockBox box;

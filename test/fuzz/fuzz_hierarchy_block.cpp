@@ -6,8 +6,8 @@
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes
 // again gives back exactly the input bytes. The box filters (next_in by centre,
 // next_marker_in by a single marker's position) keep what a full decode filtered by the same box
-// keeps, reading only the header, the chunk index and the chunks hier_node_block_kept_chunks
-// names (the other bytes garbage, as in a block fetched in slices).
+// keeps, reading only the header, the top index and the groups of chunks
+// hier_node_block_kept_chunks names (the other bytes garbage, as in a block fetched in slices).
 //
 // Input: byte 0 is ignored (it chose a member-list reader once); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block

@@ -271,11 +271,13 @@ TEST(HierarchyBlock, DamagedBytes) {
             }
         }
     }
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0}, &back));        // unknown version
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 0, 0x80, 0}, &back));  // overlong count
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 5, 4, 0}, &back));        // zooms reversed
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({2, 0, 25, 0}, &back));  // beyond kHierMaxZoom
-    EXPECT_EQ(Status::Ok, decode({2, 0, 24, 0}, &back));
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0}, &back));  // unknown version
+    EXPECT_EQ(Status::HierarchyBlockCorrupt,
+              decode({2, 0, 24, 0}, &back));  // the one-level index's
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 0, 0, 0x80, 0}, &back));  // overlong count
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 5, 4, 0}, &back));        // zooms reversed
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 0, 25, 0}, &back));  // beyond kHierMaxZoom
+    EXPECT_EQ(Status::Ok, decode({3, 0, 24, 0}, &back));
 }
 
 // next_in keeps exactly the records a full decode would keep for the box, whatever the box
@@ -354,7 +356,7 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
     std::uniform_real_distribution<double> unit(0, 1);
     for (int round = 0; round < 40; ++round) {
         std::vector<HierBlockNode> nodes;
-        const int n = 65 + static_cast<int>(rng() % 700);
+        const int n = 17 + static_cast<int>(rng() % 750);
         // (every position clipped to the world only in the last rounds: the bounds of a box
         // there are exact, the records on one line)
         const bool inner = round < 30;
