@@ -266,7 +266,8 @@ struct NodeSink : LevelSink {
         const double c0 = cpu_now();
         children.assign(slots.size(), 0);
         if (zoom < max_zoom)
-            for (std::uint32_t p : parent_of_finer) ++children[p];
+            for (std::uint32_t p : parent_of_finer)
+                if (p < children.size()) ++children[p];  // (out of range: --check says so)
         for (std::size_t k = 0; k < slots.size(); ++k) {
             const Item& it = items[slots[k]];
             if (zoom == max_zoom ? it.count > 1 : children[k] > 1) {
@@ -430,7 +431,7 @@ int check_result(const std::vector<HierMarker>& markers, const RecordSink& rec, 
                 if (child_sum[k] != static_cast<std::uint64_t>(rows[k].count))
                     fail("count != children's counts", z, k);
             }
-            for (std::uint32_t& c : cluster_of) c = par[c];
+            for (std::uint32_t& c : cluster_of) c = c < par.size() ? par[c] : UINT32_MAX;
         }
         // Conservation, centre, bounds, id: from the members.
         std::vector<Acc> acc(nz);
