@@ -43,6 +43,7 @@
 #include "hierarchy.hpp"
 #include "hierarchy_levels.hpp"
 #include "mercator.hpp"
+#include "radix_sort.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -51,6 +52,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <random>
 #include <string>
 #include <utility>
@@ -160,25 +162,40 @@ struct ZoomStats {
     std::size_t clusters = 0;
     int passes = 0;
     double cpu_s = 0;
+    double order_cpu_s = 0;  // of which the zoom's first order (and at max_zoom the items)
+    double first_pass_cpu_s = 0;
 };
 
 // One pass over in (dirty[i]: item i took something in the previous pass, all 1 in a zoom's
 // first); out gets the items after it in the next pass's order, dirty_out theirs. Returns the
 // items taken.
-std::size_t sweep_pass(const Live& in, const std::vector<std::uint8_t>& dirty, bool all_dirty,
-                       Item* items, std::uint32_t* into, const Geometry& g, Live& out,
-                       std::vector<std::uint8_t>& dirty_out) {
-    const std::size_t n = in.size();
+// A pass's scratch, kept from pass to pass (fresh vectors each pass cost page faults).
+struct PassScratch {
     std::vector<std::uint32_t> dpos;  // the dirty items' positions, ascending, and their keys
     std::vector<std::uint64_t> dkey;
+    std::vector<std::uint8_t> taken;
+    std::vector<std::uint32_t> near;
+    std::vector<std::uint32_t> stay;  // positions of the items that took nothing, in order
+    std::vector<Entry> moved;         // the ones that took something, at their new centres
+};
+
+std::size_t sweep_pass(const Live& in, const std::vector<std::uint8_t>& dirty, bool all_dirty,
+                       Item* items, std::uint32_t* into, const Geometry& g, PassScratch& sc,
+                       Live& out, std::vector<std::uint8_t>& dirty_out) {
+    const std::size_t n = in.size();
+    std::vector<std::uint32_t>& dpos = sc.dpos;
+    std::vector<std::uint64_t>& dkey = sc.dkey;
+    dpos.clear(), dkey.clear();
     if (!all_dirty) {
         for (std::size_t i = 0; i < n; ++i)
             if (dirty[i]) dpos.push_back(static_cast<std::uint32_t>(i)), dkey.push_back(in.key[i]);
     }
-    std::vector<std::uint8_t> taken(n, 0);
-    std::vector<std::uint32_t> near;
-    std::vector<std::uint32_t> stay;  // positions of the items that took nothing, in order
-    std::vector<Entry> moved;         // the ones that took something, at their new centres
+    std::vector<std::uint8_t>& taken = sc.taken;
+    taken.assign(n, 0);
+    std::vector<std::uint32_t>& near = sc.near;
+    std::vector<std::uint32_t>& stay = sc.stay;
+    std::vector<Entry>& moved = sc.moved;
+    stay.clear(), moved.clear();
     SweepCursors all_cursors, dirty_cursors;
     std::size_t n_taken = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -308,6 +325,57 @@ struct Options {
     bool check = false;
 };
 
+// A zoom's first order: by cell, ties by id. A radix sort (the core's) of the cells' bits with
+// each item's position below them, then the runs of one cell (a few items) sorted by id; a
+// comparison sort when cell and position do not fit 64 bits.
+struct ZoomOrder {
+    std::vector<std::uint32_t> at;   // the items' positions in order
+    std::vector<std::uint64_t> key;  // and their sweep keys
+    std::vector<std::uint64_t> packed, tmp;
+
+    template <typename X, typename Y, typename Id>
+    void sort(std::size_t n, const Geometry& g, X x, Y y, Id id) {
+        int pos_bits = 1;
+        while ((std::size_t{1} << pos_bits) < n) ++pos_bits;
+        const int cell_bits = kFixedBits - g.shift;  // of a column, and of a row
+        at.resize(n), key.resize(n);
+        const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
+        if (pos_bits + 2 * cell_bits <= 64) {
+            packed.resize(n), tmp.resize(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint64_t k = key_of(x(i), y(i), g);
+                const std::uint64_t row = (k >> 32) - 1, col = (k & 0xFFFFFFFFu) - 1;
+                packed[i] = ((row << cell_bits | col) << pos_bits) | i;
+            }
+            geocluster::cluster_internal::Poller poll(geocluster::CancelCheck{nullptr, nullptr});
+            const std::uint64_t* sorted = geocluster::cluster_internal::radix_sort(
+                packed.data(), tmp.data(), static_cast<std::uint32_t>(n), pos_bits,
+                pos_bits + 2 * cell_bits, poll);
+            const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
+            for (std::size_t p = 0; p < n;) {  // each run of one cell, by id
+                const std::uint64_t cell = sorted[p] >> pos_bits;
+                std::size_t e = p + 1;
+                while (e < n && (sorted[e] >> pos_bits) == cell) ++e;
+                for (std::size_t q = p; q < e; ++q)
+                    at[q] = static_cast<std::uint32_t>(sorted[q] & pos_mask);
+                if (e - p > 1)
+                    std::sort(at.begin() + static_cast<std::ptrdiff_t>(p),
+                              at.begin() + static_cast<std::ptrdiff_t>(e),
+                              [&id](std::uint32_t a, std::uint32_t b) { return id(a) < id(b); });
+                const std::uint64_t k = sweep_key(cell >> cell_bits, cell & col_mask);
+                for (std::size_t q = p; q < e; ++q) key[q] = k;
+                p = e;
+            }
+            return;
+        }
+        std::vector<Entry> entries(n);
+        for (std::size_t i = 0; i < n; ++i)
+            entries[i] = Entry{key_of(x(i), y(i), g), id(i), 0, 0, static_cast<std::uint32_t>(i)};
+        std::sort(entries.begin(), entries.end(), entry_less);
+        for (std::size_t p = 0; p < n; ++p) at[p] = entries[p].slot, key[p] = entries[p].key;
+    }
+};
+
 // The build: sinks get every zoom, max_zoom first. Returns the clustering's CPU seconds.
 double build(const std::vector<HierMarker>& markers, const Options& o,
              const std::vector<LevelSink*>& sinks, std::vector<ZoomStats>& stats) {
@@ -319,46 +387,56 @@ double build(const std::vector<HierMarker>& markers, const Options& o,
     std::vector<std::uint32_t> slot_of_marker(n);
     Live live, next;
     std::vector<std::uint8_t> dirty, dirty_next;
-    std::vector<Entry> entries(n);
+    std::vector<std::uint64_t> fx(n), fy(n);  // the markers' fixed-point positions
+    for (std::size_t i = 0; i < n; ++i) {
+        fx[i] = geocluster::cluster_internal::fixed_x_of_lon(markers[i].lon + 0.0);
+        fy[i] = geocluster::cluster_internal::fixed_y_of_lat(markers[i].lat + 0.0);
+    }
     std::vector<std::uint32_t> slots, parent;
+    PassScratch scratch;
+    ZoomOrder order;
     for (int z = o.max_zoom; z >= 0; --z) {
         const double c0 = cpu_now();
         const Geometry g = geometry_of(o.radius, z);
         if (z == o.max_zoom) {  // the markers, sorted, become the items in that order
-            for (std::size_t i = 0; i < n; ++i) {
-                const Item it = geocluster::hier_item_of_marker(markers[i]);
-                Centre c;
-                centre_of(it, &c);
-                entries[i] =
-                    Entry{key_of(c.x, c.y, g), it.min_id, c.x, c.y, static_cast<std::uint32_t>(i)};
-            }
-            std::sort(entries.begin(), entries.end(), entry_less);
+            order.sort(
+                n, g, [&](std::size_t i) { return static_cast<double>(fx[i]); },
+                [&](std::size_t i) { return static_cast<double>(fy[i]); },
+                [&](std::size_t i) { return markers[i].id; });
+            live.resize(n);
             for (std::size_t p = 0; p < n; ++p) {
-                slot_of_marker[entries[p].slot] = static_cast<std::uint32_t>(p);
-                items[p] = geocluster::hier_item_of_marker(markers[entries[p].slot]);
-                entries[p].slot = static_cast<std::uint32_t>(p);
+                const std::uint32_t m = order.at[p];
+                if (p + 16 < n) __builtin_prefetch(&markers[order.at[p + 16]]);  // a random read
+                slot_of_marker[m] = static_cast<std::uint32_t>(p);
+                items[p] = geocluster::hier_item_of_marker(markers[m]);
+                live.key[p] = order.key[p], live.x[p] = static_cast<double>(fx[m]),
+                live.y[p] = static_cast<double>(fy[m]), live.id[p] = markers[m].id;
+                live.slot[p] = static_cast<std::uint32_t>(p);
             }
+            std::vector<std::uint64_t>().swap(fx), std::vector<std::uint64_t>().swap(fy);
         } else {  // zoom z + 1's clusters at zoom z's cells
-            entries.resize(live.size());
-            for (std::size_t i = 0; i < live.size(); ++i)
-                entries[i] = Entry{key_of(live.x[i], live.y[i], g), live.id[i], live.x[i],
-                                   live.y[i], live.slot[i]};
-            std::sort(entries.begin(), entries.end(), entry_less);
+            order.sort(
+                live.size(), g, [&](std::size_t i) { return live.x[i]; },
+                [&](std::size_t i) { return live.y[i]; },
+                [&](std::size_t i) { return live.id[i]; });
+            next.resize(live.size());
+            for (std::size_t p = 0; p < live.size(); ++p) {
+                const std::uint32_t i = order.at[p];
+                next.key[p] = order.key[p], next.x[p] = live.x[i], next.y[p] = live.y[i],
+                next.id[p] = live.id[i], next.slot[p] = live.slot[i];
+            }
+            std::swap(live, next);
         }
-        live.resize(entries.size());
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            const Entry& e = entries[i];
-            live.key[i] = e.key, live.x[i] = e.x, live.y[i] = e.y, live.id[i] = e.id,
-            live.slot[i] = e.slot;
-            into[e.slot] = e.slot;
-        }
+        for (std::size_t i = 0; i < live.size(); ++i) into[live.slot[i]] = live.slot[i];
+        stats[z].order_cpu_s = cpu_now() - c0;
         const std::vector<std::uint32_t> finer =
             z == o.max_zoom ? std::vector<std::uint32_t>{} : slots;  // zoom z + 1's, by ordinal
         bool first = true;
         for (;;) {
-            const std::size_t taken =
-                sweep_pass(live, dirty, first, items.data(), into.data(), g, next, dirty_next);
-            ++stats[z].passes;
+            const std::size_t taken = sweep_pass(live, dirty, first, items.data(), into.data(), g,
+                                                 scratch, next, dirty_next);
+            if (++stats[z].passes == 1)
+                stats[z].first_pass_cpu_s = cpu_now() - c0 - stats[z].order_cpu_s;
             std::swap(live, next);
             std::swap(dirty, dirty_next);
             first = false;
@@ -573,6 +651,10 @@ std::uint64_t hash_result(const std::vector<HierMarker>& markers, const RecordSi
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Freed arrays stay in the heap for the next zoom's, as in a memory context, instead of going
+    // back to the kernel and coming back as fresh pages to be zeroed (12% of the CPU at 10M).
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, -1);
     Options o;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -609,10 +691,11 @@ int main(int argc, char** argv) {
     const auto wall0 = std::chrono::steady_clock::now();
     const double cpu = build(markers, o, sinks, stats) - rec.cpu_s;  // the check's records apart
     const double wall = geocluster_bench::seconds_since(wall0);
-    std::printf("zoom clusters passes cpu_s\n");
+    std::printf("zoom clusters passes cpu_s order_cpu_s first_pass_cpu_s\n");
     int passes = 0;
     for (int z = o.max_zoom; z >= 0; --z) {
-        std::printf("%2d %10zu %3d %7.3f\n", z, stats[z].clusters, stats[z].passes, stats[z].cpu_s);
+        std::printf("%2d %10zu %3d %7.3f %7.3f %7.3f\n", z, stats[z].clusters, stats[z].passes,
+                    stats[z].cpu_s, stats[z].order_cpu_s, stats[z].first_pass_cpu_s);
         passes += stats[z].passes;
     }
     std::printf(
