@@ -326,8 +326,10 @@ struct Options {
 };
 
 // A zoom's first order: by cell, ties by id. A radix sort (the core's) of the cells' bits with
-// each item's position below them, then the runs of one cell (a few items) sorted by id; a
-// comparison sort when cell and position do not fit 64 bits.
+// each item's position below them gives the cells' order (ties by position); the caller gathers
+// its arrays in that order, where each run of one cell (a few items) lies together, and then
+// sorts the runs by id (sort_runs_by_id): the ids are read in order, not looked up at random.
+// A comparison sort by (cell, id) when cell and position do not fit 64 bits.
 struct ZoomOrder {
     std::vector<std::uint32_t> at;   // the items' positions in order
     std::vector<std::uint64_t> key;  // and their sweep keys
@@ -339,7 +341,6 @@ struct ZoomOrder {
         while ((std::size_t{1} << pos_bits) < n) ++pos_bits;
         const int cell_bits = kFixedBits - g.shift;  // of a column, and of a row
         at.resize(n), key.resize(n);
-        const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
         if (pos_bits + 2 * cell_bits <= 64) {
             packed.resize(n), tmp.resize(n);
             for (std::size_t i = 0; i < n; ++i) {
@@ -351,20 +352,12 @@ struct ZoomOrder {
             const std::uint64_t* sorted = geocluster::cluster_internal::radix_sort(
                 packed.data(), tmp.data(), static_cast<std::uint32_t>(n), pos_bits,
                 pos_bits + 2 * cell_bits, poll);
+            const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
             const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
-            for (std::size_t p = 0; p < n;) {  // each run of one cell, by id
+            for (std::size_t p = 0; p < n; ++p) {
                 const std::uint64_t cell = sorted[p] >> pos_bits;
-                std::size_t e = p + 1;
-                while (e < n && (sorted[e] >> pos_bits) == cell) ++e;
-                for (std::size_t q = p; q < e; ++q)
-                    at[q] = static_cast<std::uint32_t>(sorted[q] & pos_mask);
-                if (e - p > 1)
-                    std::sort(at.begin() + static_cast<std::ptrdiff_t>(p),
-                              at.begin() + static_cast<std::ptrdiff_t>(e),
-                              [&id](std::uint32_t a, std::uint32_t b) { return id(a) < id(b); });
-                const std::uint64_t k = sweep_key(cell >> cell_bits, cell & col_mask);
-                for (std::size_t q = p; q < e; ++q) key[q] = k;
-                p = e;
+                at[p] = static_cast<std::uint32_t>(sorted[p] & pos_mask);
+                key[p] = sweep_key(cell >> cell_bits, cell & col_mask);
             }
             return;
         }
@@ -375,6 +368,40 @@ struct ZoomOrder {
         for (std::size_t p = 0; p < n; ++p) at[p] = entries[p].slot, key[p] = entries[p].key;
     }
 };
+
+// Each run of one key in live sorted by id; move(p, q) is told that the entry at p moved to q
+// within the run (through a buffer: for the arrays beside live, the items at max_zoom).
+template <typename Begin, typename Move, typename End>
+void sort_runs_by_id(Live& live, Begin begin, Move move, End end) {
+    const std::size_t n = live.size();
+    std::vector<std::pair<std::int64_t, std::uint32_t>> run;
+    Live saved;
+    for (std::size_t p = 0; p < n;) {
+        std::size_t e = p + 1;
+        bool sorted = true;
+        while (e < n && live.key[e] == live.key[p]) sorted &= live.id[e - 1] < live.id[e], ++e;
+        if (!sorted) {
+            run.clear();
+            for (std::size_t q = p; q < e; ++q)
+                run.emplace_back(live.id[q], static_cast<std::uint32_t>(q));
+            std::sort(run.begin(), run.end());
+            const std::size_t len = e - p;
+            saved.resize(len);
+            for (std::size_t q = 0; q < len; ++q)
+                saved.x[q] = live.x[p + q], saved.y[q] = live.y[p + q],
+                saved.id[q] = live.id[p + q], saved.slot[q] = live.slot[p + q];
+            begin(p, e);
+            for (std::size_t q = 0; q < len; ++q) {
+                const std::size_t from = run[q].second - p;
+                live.x[p + q] = saved.x[from], live.y[p + q] = saved.y[from],
+                           live.id[p + q] = saved.id[from], live.slot[p + q] = saved.slot[from];
+                move(run[q].second, p + q);
+            }
+            end();
+        }
+        p = e;
+    }
+}
 
 // The build: sinks get every zoom, max_zoom first. Returns the clustering's CPU seconds.
 double build(const std::vector<HierMarker>& markers, const Options& o,
@@ -387,11 +414,6 @@ double build(const std::vector<HierMarker>& markers, const Options& o,
     std::vector<std::uint32_t> slot_of_marker(n);
     Live live, next;
     std::vector<std::uint8_t> dirty, dirty_next;
-    std::vector<std::uint64_t> fx(n), fy(n);  // the markers' fixed-point positions
-    for (std::size_t i = 0; i < n; ++i) {
-        fx[i] = geocluster::cluster_internal::fixed_x_of_lon(markers[i].lon + 0.0);
-        fy[i] = geocluster::cluster_internal::fixed_y_of_lat(markers[i].lat + 0.0);
-    }
     std::vector<std::uint32_t> slots, parent;
     PassScratch scratch;
     ZoomOrder order;
@@ -400,20 +422,41 @@ double build(const std::vector<HierMarker>& markers, const Options& o,
         const Geometry g = geometry_of(o.radius, z);
         if (z == o.max_zoom) {  // the markers, sorted, become the items in that order
             order.sort(
-                n, g, [&](std::size_t i) { return static_cast<double>(fx[i]); },
-                [&](std::size_t i) { return static_cast<double>(fy[i]); },
+                n, g,
+                [&](std::size_t i) {
+                    return static_cast<double>(
+                        geocluster::cluster_internal::fixed_x_of_lon(markers[i].lon + 0.0));
+                },
+                [&](std::size_t i) {
+                    return static_cast<double>(
+                        geocluster::cluster_internal::fixed_y_of_lat(markers[i].lat + 0.0));
+                },
                 [&](std::size_t i) { return markers[i].id; });
             live.resize(n);
             for (std::size_t p = 0; p < n; ++p) {
                 const std::uint32_t m = order.at[p];
                 if (p + 16 < n) __builtin_prefetch(&markers[order.at[p + 16]]);  // a random read
-                slot_of_marker[m] = static_cast<std::uint32_t>(p);
                 items[p] = geocluster::hier_item_of_marker(markers[m]);
-                live.key[p] = order.key[p], live.x[p] = static_cast<double>(fx[m]),
-                live.y[p] = static_cast<double>(fy[m]), live.id[p] = markers[m].id;
+                Centre c;
+                centre_of(items[p], &c);
+                live.key[p] = order.key[p], live.x[p] = c.x, live.y[p] = c.y,
+                live.id[p] = markers[m].id, live.slot[p] = m;  // the marker, for now
+            }
+            std::vector<Item> run_items;  // a run's items, while they move within it
+            std::size_t run_first = 0;
+            sort_runs_by_id(
+                live,
+                [&](std::size_t p, std::size_t e) {
+                    run_first = p;
+                    run_items.assign(items.begin() + static_cast<std::ptrdiff_t>(p),
+                                     items.begin() + static_cast<std::ptrdiff_t>(e));
+                },
+                [&](std::size_t from, std::size_t to) { items[to] = run_items[from - run_first]; },
+                [] {});
+            for (std::size_t p = 0; p < n; ++p) {
+                slot_of_marker[live.slot[p]] = static_cast<std::uint32_t>(p);
                 live.slot[p] = static_cast<std::uint32_t>(p);
             }
-            std::vector<std::uint64_t>().swap(fx), std::vector<std::uint64_t>().swap(fy);
         } else {  // zoom z + 1's clusters at zoom z's cells
             order.sort(
                 live.size(), g, [&](std::size_t i) { return live.x[i]; },
@@ -426,6 +469,8 @@ double build(const std::vector<HierMarker>& markers, const Options& o,
                 next.id[p] = live.id[i], next.slot[p] = live.slot[i];
             }
             std::swap(live, next);
+            sort_runs_by_id(
+                live, [](std::size_t, std::size_t) {}, [](std::size_t, std::size_t) {}, [] {});
         }
         for (std::size_t i = 0; i < live.size(); ++i) into[live.slot[i]] = live.slot[i];
         stats[z].order_cpu_s = cpu_now() - c0;
