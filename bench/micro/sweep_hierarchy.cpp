@@ -15,17 +15,19 @@
 // max_zoom the markers, below it zoom z + 1's clusters, each taken whole) are sorted by their
 // centre's cell, row by row, cells a power of two of fixed units at least the engine's query
 // reach wide (radius_px + 64 fixed units, and a little for rounding: cluster_internal.hpp), ties
-// by the item's smallest id; then passes: in that order, each item not yet taken takes every item
-// not yet taken whose centre lies within the reach of its own (the engine's test: x across the
-// antimeridian too), its sums grow by theirs (item_add) and its centre is made again (centre_of).
-// Passes repeat until one takes nothing, so no two centres of the zoom are left within reach.
-// After the first pass only an item that took something ("dirty") can be within reach of
-// another (two clean items were both seeds that took nothing), so a clean item looks only at the
-// dirty ones, and the next pass's order is the clean items' (still sorted) merged with the dirty
-// ones sorted anew. The clusters of the zoom are the last pass's items, numbered in its order;
-// each zoom z + 1 cluster's parent is the item that took it, followed through the passes.
+// by the item's smallest id (the core's radix sort, ZoomOrder below); then passes: in that order,
+// each item not yet taken takes every item not yet taken whose centre lies within the reach of its
+// own (the engine's test: x across the antimeridian too), its sums grow by theirs (item_add) and
+// its centre is made again (centre_of). Passes repeat until one takes nothing, so no two centres of
+// the zoom are left within reach. After the first pass only an item that took something ("dirty")
+// can be within reach of another (two clean items were both seeds that took nothing), so a clean
+// item looks only at the dirty ones, and the next pass's order is the clean items' (still sorted)
+// merged with the dirty ones sorted anew. The clusters of the zoom are the last pass's items,
+// numbered in its order; each zoom z + 1 cluster's parent is the item that took it, followed
+// through the passes.
 //
-// Prints per zoom the clusters, the passes and the CPU seconds, then the total CPU seconds of the
+// Prints per zoom the clusters, the passes and the CPU seconds (of which the zoom's first order,
+// with at max_zoom the items made, and its first pass), then the total CPU seconds of the
 // clustering (input parse excluded) with, apart, the part spent making the nodes the streamed
 // create would keep (each cluster with two children or more, or of two markers or more at
 // max_zoom, as an output row: the engine's level hook does the same), and the peak RSS.
