@@ -30,7 +30,8 @@
 // with at max_zoom the items made, and its first pass), then the total CPU seconds of the
 // clustering (input parse excluded) with, apart, the part spent making the nodes the streamed
 // create would keep (each cluster with two children or more, or of two markers or more at
-// max_zoom, as an output row: the engine's level hook does the same), and the peak RSS.
+// max_zoom, as an output row, and each single-marker leaf's centre: the engine's level hook and
+// single_markers do the same), and the peak RSS.
 //
 // --check 1 then checks the result against independent computations (the guarantees' numbers as
 // in hierarchy.hpp): 1 and 3 by counting the markers under every cluster through the parent
@@ -274,9 +275,12 @@ struct LevelSink {
 };
 
 // The nodes the streamed create keeps of a zoom (hierarchy_stream.cpp level_runs): an output row
-// for every cluster that is not its only child's cluster again.
+// for every cluster that is not its only child's cluster again; and at max_zoom the centre of
+// every single-marker leaf (its single_markers), which packing needs too. Both are part of the
+// engine's "clustering" time in hierarchy_bench, so they are part of this one.
 struct NodeSink : LevelSink {
     std::vector<Cluster> multi;
+    std::vector<std::pair<double, double>> single_centre;  // lat, lon
     std::vector<std::uint32_t> children;
     double cpu_s = 0;
     int max_zoom = 0;
@@ -293,6 +297,10 @@ struct NodeSink : LevelSink {
                 Cluster c;
                 geocluster::cluster_internal::cluster_of_item(it, &c);
                 multi.push_back(c);
+            } else if (zoom == max_zoom) {
+                Cluster c;
+                geocluster::cluster_internal::cluster_of_item(it, &c);
+                single_centre.emplace_back(c.lat, c.lon);
             }
         }
         cpu_s += cpu_now() - c0;
@@ -746,9 +754,10 @@ int main(int argc, char** argv) {
         passes += stats[z].passes;
     }
     std::printf(
-        "sweep hierarchy: cpu %.3f s (of which nodes %.3f s, %zu multi-child nodes), "
-        "wall %.3f s, %d passes, peak RSS %.0f MiB\n",
-        cpu, nodes.cpu_s, nodes.multi.size(), wall, passes, geocluster_bench::peak_rss_mib());
+        "sweep hierarchy: cpu %.3f s (of which nodes %.3f s: %zu multi-child nodes, %zu single "
+        "leaves' centres), wall %.3f s, %d passes, peak RSS %.0f MiB\n",
+        cpu, nodes.cpu_s, nodes.multi.size(), nodes.single_centre.size(), wall, passes,
+        geocluster_bench::peak_rss_mib());
     if (!o.check) return 0;
 
     const double c0 = cpu_now();
