@@ -24,7 +24,8 @@
 // --order spatial runs the same rule over the points sorted by Morton code first: other clusters
 // (the order decides which point takes which), but memory accesses that stay local.
 // --index sweep: the same rule with the pass in cell order (sweep_zoom below: no index, the
-// points sorted by cell per zoom, three cursors). Other clusters, as --order spatial. With
+// points sorted by cell per zoom, three cursors: cell_sweep.hpp). Other clusters, as --order
+// spatial. With
 // --separate 1 it repeats the pass at each zoom until a pass takes nothing, as the engine does for
 // its separation guarantee (no two points of a zoom within r; not a copy of the engine's rules).
 // --index sort only times the sorts a deterministic build needs (sort_floor below).
@@ -42,12 +43,12 @@
 #include <cstring>
 #include <random>
 #include <string>
-#include <sys/resource.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "bench_common.hpp"
+#include "cell_sweep.hpp"
 
 namespace {
 
@@ -276,7 +277,7 @@ Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
             static_cast<std::uint64_t>((p.x[i] + (std::int64_t{1} << 29)) / cell);
         const std::uint64_t cy =
             static_cast<std::uint64_t>((p.y[i] + (std::int64_t{1} << 29)) / cell);
-        keyed[i] = {(cy + 1) << 32 | (cx + 1), static_cast<std::uint32_t>(i)};  // +1: no cell -1
+        keyed[i] = {geocluster_bench::sweep_key(cy, cx), static_cast<std::uint32_t>(i)};
     }
     std::sort(keyed.begin(), keyed.end());
     std::vector<std::uint64_t> key(n);
@@ -289,23 +290,17 @@ Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
     keyed = {};
     std::vector<std::uint8_t> taken(n, 0);
     std::vector<std::uint32_t> near;
-    std::size_t cursor[3] = {0, 0, 0};
-    constexpr std::uint64_t kRow = std::uint64_t{1} << 32;
+    geocluster_bench::SweepCursors cursors;
     Points out;
     out.x.reserve(n), out.y.reserve(n), out.weight.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (taken[i]) continue;
         taken[i] = 1;
         near.clear();
-        for (int d = 0; d < 3; ++d) {  // rows above, at and below (keys key - kRow .. key + kRow)
-            const std::uint64_t first = key[i] + static_cast<std::uint64_t>(d) * kRow - kRow - 1;
-            const std::uint64_t last = first + 2;
-            std::size_t& c = cursor[d];
-            while (c < n && key[c] < first) ++c;
-            for (std::size_t k = c; k < n && key[k] <= last; ++k)
-                if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
-                    near.push_back(static_cast<std::uint32_t>(k));
-        }
+        cursors.visit(key.data(), n, key[i], [&](std::size_t k) {
+            if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
+                near.push_back(static_cast<std::uint32_t>(k));
+        });
         std::int64_t weight = q.weight[i];
         for (std::uint32_t k : near) weight += q.weight[k];
         if (weight > q.weight[i] && weight >= min_points) {
@@ -331,12 +326,9 @@ Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
 }
 
 std::uint64_t hash_points(std::uint64_t h, const Points& p) {
-    auto add = [&h](std::int32_t v) {
-        unsigned char b[sizeof v];
-        std::memcpy(b, &v, sizeof v);
-        for (unsigned char c : b) h = (h ^ c) * 1099511628211ull;
-    };
-    for (std::size_t i = 0; i < p.size(); ++i) add(p.x[i]), add(p.y[i]), add(p.weight[i]);
+    using geocluster_bench::fnv_bytes;
+    for (std::size_t i = 0; i < p.size(); ++i)
+        h = fnv_bytes(fnv_bytes(fnv_bytes(h, &p.x[i], 4), &p.y[i], 4), &p.weight[i], 4);
     return h;
 }
 
@@ -378,7 +370,7 @@ int run(const Options& o, Points points) {
         std::printf("sorted in Morton order: cpu %.3f s\n",
                     cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
     }
-    std::uint64_t h = 1469598103934665603ull;
+    std::uint64_t h = geocluster_bench::kFnvStart;
     Index index;
     bool stale =
         true;  // a zoom that formed no cluster leaves the points, and so the index, as they are
@@ -417,14 +409,12 @@ int run(const Options& o, Points points) {
         hash_cpu += cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - done;
         std::printf("%2d %10zu %7.3f %7.3f\n", z, points.size(), done - c0, built);
     }
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
     std::printf(
         "index %s, order %s: cpu %.3f s (indexing %.3f s), wall %.3f s, peak RSS %.0f MiB, points "
         "hash %016llx (%.3f s, not counted), %d passes\n",
         o.index.c_str(), o.index == "sweep" ? "cells" : o.order.c_str(),
         cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0 - hash_cpu, index_cpu,
-        seconds_since(wall0) - hash_cpu, static_cast<double>(ru.ru_maxrss) / 1024.0,
+        seconds_since(wall0) - hash_cpu, geocluster_bench::peak_rss_mib(),
         static_cast<unsigned long long>(h), hash_cpu, passes);
     return 0;
 }
