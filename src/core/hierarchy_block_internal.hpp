@@ -73,6 +73,19 @@ struct In {
     const unsigned char* end;
     bool ok = true;
     std::uint64_t u64() noexcept {
+        // Most values of a block take one or two bytes: those without the loop's checks (a
+        // second byte of 0 would be overlong, left to the loop to refuse).
+        if (end - p >= 2) {
+            const unsigned c0 = p[0], c1 = p[1];
+            if (c0 < 0x80) {
+                ++p;
+                return c0;
+            }
+            if (c1 - 1u < 0x7fu) {  // 1..127
+                p += 2;
+                return (c0 & 0x7fu) | static_cast<std::uint64_t>(c1) << 7;
+            }
+        }
         std::uint64_t v = 0;
         for (int shift = 0; shift < 64; shift += 7) {
             if (p == end) break;
