@@ -217,6 +217,35 @@ struct Options {
     bool separate = false;
 };
 
+// The greedy rule for point i of p, taken, and its neighbours near: with those of them not
+// taken yet it becomes a cluster at their weighted centre when they weigh at least min_points
+// (and more than i alone), else they all pass through as they are; all are taken.
+void take_with_neighbours(const Points& p, std::size_t i, const std::vector<std::uint32_t>& near,
+                          std::int32_t min_points, std::vector<std::uint8_t>& taken, Points& out) {
+    std::int64_t weight = p.weight[i];
+    for (std::uint32_t k : near)
+        if (!taken[k]) weight += p.weight[k];
+    const bool cluster = weight > p.weight[i] && weight >= min_points;
+    // Sums in double as supercluster's: exact while 2^29 * markers < 2^53 (up to 16M).
+    double wx = static_cast<double>(p.x[i]) * p.weight[i];
+    double wy = static_cast<double>(p.y[i]) * p.weight[i];
+    if (!cluster) out.push(p.x[i], p.y[i], p.weight[i]);
+    for (std::uint32_t k : near) {
+        if (taken[k]) continue;
+        taken[k] = 1;
+        if (cluster) {
+            wx += static_cast<double>(p.x[k]) * p.weight[k];
+            wy += static_cast<double>(p.y[k]) * p.weight[k];
+        } else {
+            out.push(p.x[k], p.y[k], p.weight[k]);  // too few to cluster: they pass through too
+        }
+    }
+    if (cluster)
+        out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
+                 static_cast<std::int32_t>(wy / static_cast<double>(weight)),
+                 static_cast<std::int32_t>(weight));
+}
+
 // One zoom's pass: the next zoom's points from the current ones and an index over them.
 template <typename Index>
 Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t min_points) {
@@ -231,31 +260,7 @@ Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t 
         taken[i] = 1;
         near.clear();
         index.within(p.x[i], p.y[i], r, r2, near);
-        std::int64_t weight = p.weight[i];
-        for (std::uint32_t k : near)
-            if (!taken[k]) weight += p.weight[k];
-        if (weight > p.weight[i] && weight >= min_points) {
-            // Sums in double as supercluster's: exact while 2^29 * markers < 2^53 (up to 16M).
-            double wx = static_cast<double>(p.x[i]) * p.weight[i];
-            double wy = static_cast<double>(p.y[i]) * p.weight[i];
-            for (std::uint32_t k : near) {
-                if (taken[k]) continue;
-                taken[k] = 1;
-                wx += static_cast<double>(p.x[k]) * p.weight[k];
-                wy += static_cast<double>(p.y[k]) * p.weight[k];
-            }
-            out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
-                     static_cast<std::int32_t>(wy / static_cast<double>(weight)),
-                     static_cast<std::int32_t>(weight));
-        } else {
-            out.push(p.x[i], p.y[i], p.weight[i]);
-            if (weight > 1)  // too few to cluster: the neighbours pass through too
-                for (std::uint32_t k : near) {
-                    if (taken[k]) continue;
-                    taken[k] = 1;
-                    out.push(p.x[k], p.y[k], p.weight[k]);
-                }
-        }
+        take_with_neighbours(p, i, near, min_points, taken, out);
     }
     return out;
 }
@@ -301,26 +306,7 @@ Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
             if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
                 near.push_back(static_cast<std::uint32_t>(k));
         });
-        std::int64_t weight = q.weight[i];
-        for (std::uint32_t k : near) weight += q.weight[k];
-        if (weight > q.weight[i] && weight >= min_points) {
-            double wx = static_cast<double>(q.x[i]) * q.weight[i];
-            double wy = static_cast<double>(q.y[i]) * q.weight[i];
-            for (std::uint32_t k : near) {
-                taken[k] = 1;
-                wx += static_cast<double>(q.x[k]) * q.weight[k];
-                wy += static_cast<double>(q.y[k]) * q.weight[k];
-            }
-            out.push(static_cast<std::int32_t>(wx / static_cast<double>(weight)),
-                     static_cast<std::int32_t>(wy / static_cast<double>(weight)),
-                     static_cast<std::int32_t>(weight));
-        } else {
-            out.push(q.x[i], q.y[i], q.weight[i]);
-            for (std::uint32_t k : near) {  // too few to cluster: the neighbours pass through too
-                taken[k] = 1;
-                out.push(q.x[k], q.y[k], q.weight[k]);
-            }
-        }
+        take_with_neighbours(q, i, near, min_points, taken, out);
     }
     return out;
 }
