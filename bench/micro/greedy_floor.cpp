@@ -246,11 +246,11 @@ void take_with_neighbours(const Points& p, std::size_t i, const std::vector<std:
                  static_cast<std::int32_t>(weight));
 }
 
-// One zoom's pass: the next zoom's points from the current ones and an index over them.
-template <typename Index>
-Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t min_points) {
+// One zoom's greedy pass over p in its order: the next zoom's points. find(i, taken, near)
+// lists in near the neighbours of point i (taken ones may be listed or not).
+template <typename Find>
+Points greedy_pass(const Points& p, std::int32_t min_points, Find find) {
     const std::size_t n = p.size();
-    const double r2 = r * r;
     std::vector<std::uint8_t> taken(n, 0);
     std::vector<std::uint32_t> near;
     Points out;
@@ -259,10 +259,21 @@ Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t 
         if (taken[i]) continue;
         taken[i] = 1;
         near.clear();
-        index.within(p.x[i], p.y[i], r, r2, near);
+        find(i, taken, near);
         take_with_neighbours(p, i, near, min_points, taken, out);
     }
     return out;
+}
+
+// One zoom's pass in the points' own order, an index over them finding the neighbours.
+template <typename Index>
+Points cluster_zoom(const Points& p, const Index& index, double r, std::int32_t min_points) {
+    const double r2 = r * r;
+    return greedy_pass(
+        p, min_points,
+        [&](std::size_t i, const std::vector<std::uint8_t>&, std::vector<std::uint32_t>& near) {
+            index.within(p.x[i], p.y[i], r, r2, near);
+        });
 }
 
 // The same rule in another order, with no index to look up: per zoom the points sorted by
@@ -293,22 +304,15 @@ Points sweep_zoom(const Points& p, double r, std::int32_t min_points) {
         key[i] = keyed[i].first, q.x[i] = p.x[k], q.y[i] = p.y[k], q.weight[i] = p.weight[k];
     }
     keyed = {};
-    std::vector<std::uint8_t> taken(n, 0);
-    std::vector<std::uint32_t> near;
     geocluster_bench::SweepCursors cursors;
-    Points out;
-    out.x.reserve(n), out.y.reserve(n), out.weight.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (taken[i]) continue;
-        taken[i] = 1;
-        near.clear();
-        cursors.visit(key.data(), n, key[i], [&](std::size_t k) {
-            if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
-                near.push_back(static_cast<std::uint32_t>(k));
-        });
-        take_with_neighbours(q, i, near, min_points, taken, out);
-    }
-    return out;
+    return greedy_pass(q, min_points,
+                       [&](std::size_t i, const std::vector<std::uint8_t>& taken,
+                           std::vector<std::uint32_t>& near) {
+                           cursors.visit(key.data(), n, key[i], [&](std::size_t k) {
+                               if (!taken[k] && sq_dist(q.x[k], q.y[k], q.x[i], q.y[i]) <= r2)
+                                   near.push_back(static_cast<std::uint32_t>(k));
+                           });
+                       });
 }
 
 std::uint64_t hash_points(std::uint64_t h, const Points& p) {
