@@ -60,7 +60,8 @@ struct RecRef {  // a record of the band being written
 
 // A marker of a multi-marker leaf: the block of its position, its leaf, and the marker itself
 // (copied, not indexed: the members are sorted and read in block order, in which an index into
-// the markers would be a cache miss per member at 10M).
+// the markers array, 240 MB at 10M, was a cache miss per member in the sort's ties and in each
+// member's record).
 struct Member {
     std::uint64_t block;
     std::int64_t leaf;
@@ -157,30 +158,6 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
     if ((run & kSingle) != 0) return s.centre_of_leaf[run & ~kSingle];
     const HierNode& n = multi_run(s, run);
     return Centre{n.lat, n.lon};
-}
-
-// The packing reads its per-node arrays in one order (ordinal, or block and slot) and the arrays
-// they point into in another: at 10M markers none of them fits in the caches and each such read
-// is a miss. The loops prefetch what the entry kPrefetchAhead steps on will read, so that the
-// misses overlap instead of following one another.
-constexpr std::size_t kPrefetchAhead = 16;
-
-// What starts_record reads of node k of zoom z (its parent's run), prefetched; with ids (only
-// while ids_prev holds zoom z - 1's ids, in band_zoom), also its parent's id and its centre.
-void prefetch_node(const HierStream& s, int z, std::uint32_t k, bool ids) noexcept {
-    if (k >= s.n_at[z]) return;
-    if (z > 0) {
-        const std::uint32_t p = s.parent_of[z - 1][k];
-        __builtin_prefetch(&s.run_of[z - 1][p]);
-        if (ids) __builtin_prefetch(&s.ids_prev[p]);
-    }
-    if (ids) {
-        const std::uint32_t run = s.run_of[z][k];
-        if ((run & kSingle) != 0)
-            __builtin_prefetch(&s.centre_of_leaf[run & ~kSingle]);
-        else
-            __builtin_prefetch(&multi_run(s, run).lat);
-    }
 }
 
 // Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
@@ -335,14 +312,8 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
     const HierBand& band = s->bands.band[bi];
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
-    BlockFill* f = n > 0 ? fill_of(s, sorted[0].block) : nullptr;
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
-        if (r + kPrefetchAhead < n) {  // the nodes in block order: their arrays by ordinal
-            const std::uint32_t ahead = sorted[r + kPrefetchAhead].node;
-            __builtin_prefetch(&ids[ahead], 1);
-            __builtin_prefetch(&s->run_of[z][ahead]);
-        }
-        while (f->block != sorted[r].block) ++f;  // both ascending: every block is a fill
+        BlockFill* f = fill_of(s, sorted[r].block);
         const std::uint64_t slot = f->base + f->used++;
         if (slot >= slot_limit) return Status::HierarchyBlockFull;
         const std::uint32_t k = sorted[r].node;
@@ -364,16 +335,12 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     const std::uint32_t* run = s->run_of[z];
     const std::uint32_t* parent = z > 0 ? s->parent_of[z - 1] : nullptr;
     std::size_t n_starts = 0;
-    for (std::uint32_t k = 0; k < n; ++k) {
-        prefetch_node(*s, z, k + kPrefetchAhead, false);
-        n_starts += starts_record(*s, band, z, k);
-    }
+    for (std::uint32_t k = 0; k < n; ++k) n_starts += starts_record(*s, band, z, k);
     Rep* reps = alloc_array<Rep>(s->alloc, n_starts);
     Rep* tmp = alloc_array<Rep>(s->alloc, n_starts);
     Status st = reps == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     std::size_t j = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
-        prefetch_node(*s, z, k + kPrefetchAhead, true);
         const std::int64_t parent_id = z > 0 ? s->ids_prev[parent[k]] : -1;
         if (starts_record(*s, band, z, k)) {
             const Centre c = run_centre(*s, run[k]);
@@ -399,10 +366,7 @@ Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
     std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
-        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) {
-            prefetch_node(*s, z, k + kPrefetchAhead, false);
-            n_recs += starts_record(*s, band, z, k);
-        }
+        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) n_recs += starts_record(*s, band, z, k);
         if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
     }
     s->recs = alloc_array<RecRef>(s->alloc, n_recs);
@@ -465,28 +429,6 @@ Status end_band(HierStream* s, int bi) noexcept {
     return Status::Ok;
 }
 
-// The band's records are made in (block, slot) order, their runs' nodes and markers read in
-// ordinal order: a cache miss or three per record once those arrays leave the caches (10M
-// markers). What a record a little ahead will read is prefetched, in two steps for a single
-// (its marker's index, then the marker), so that the misses overlap.
-
-void prefetch_record(const HierStream& s, std::size_t at) noexcept {
-    if (at + 2 * kPrefetchAhead < s.n_recs) {
-        const std::uint32_t run = s.recs[s.order[at + 2 * kPrefetchAhead]].run;
-        if ((run & kSingle) != 0) {
-            __builtin_prefetch(&s.marker_of_leaf[run & ~kSingle]);
-            __builtin_prefetch(&s.centre_of_leaf[run & ~kSingle]);
-        } else {
-            const char* node = reinterpret_cast<const char*>(&multi_run(s, run));
-            for (std::size_t b = 0; b < sizeof(HierNode); b += 64) __builtin_prefetch(node + b);
-        }
-    }
-    if (at + kPrefetchAhead < s.n_recs) {
-        const std::uint32_t run = s.recs[s.order[at + kPrefetchAhead]].run;
-        if ((run & kSingle) != 0) __builtin_prefetch(&s.markers[s.marker_of_leaf[run & ~kSingle]]);
-    }
-}
-
 // The next block of the band being written, its records made from their runs.
 void band_block(HierStream* s, HierStreamBlock* out) noexcept {
     const int bi = s->band;
@@ -494,7 +436,6 @@ void band_block(HierStream* s, HierStreamBlock* out) noexcept {
     const BlockFill& f = s->fills[s->next_fill++];
     const std::int64_t slot_mask = (std::int64_t{1} << hier_slot_bits(band)) - 1;
     for (std::uint64_t r = 0; r < f.used; ++r) {
-        prefetch_record(*s, static_cast<std::size_t>(f.first + r));
         const RecRef& ref = s->recs[s->order[f.first + r]];
         int bottom;
         const HierNode h = run_node(*s, ref.run, &bottom);
@@ -513,24 +454,13 @@ Status start_members(HierStream* s) noexcept {
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
     const std::uint32_t* leaf_run = s->run_of[s->max_zoom];
     const HierMarker* m = s->markers;
-    // The markers in input order, their leaves in ordinal order: prefetched a little ahead.
-    const auto prefetch_leaf = [s, leaf_run](std::size_t i) noexcept {
-        if (i + kPrefetchAhead < s->n_markers) {
-            const std::int64_t leaf = s->leaf_of_marker[i + kPrefetchAhead];
-            __builtin_prefetch(&leaf_run[leaf]);
-            __builtin_prefetch(&s->ids_prev[leaf]);
-        }
-    };
     std::size_t n = 0;
-    for (std::size_t i = 0; i < s->n_markers; ++i) {
-        prefetch_leaf(i);
+    for (std::size_t i = 0; i < s->n_markers; ++i)
         n += (leaf_run[s->leaf_of_marker[i]] & kSingle) == 0;
-    }
     s->members = alloc_array<Member>(s->alloc, n);
     Member* tmp = alloc_array<Member>(s->alloc, n);
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     for (std::size_t i = 0; st == Status::Ok && i < s->n_markers; ++i) {
-        prefetch_leaf(i);
         const std::int64_t leaf = s->leaf_of_marker[i];
         if ((leaf_run[leaf] & kSingle) == 0)
             s->members[s->n_members++] =
