@@ -386,38 +386,17 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
         index_bytes / 7 < n_groups)
         return Status::HierarchyBlockCorrupt;
     const unsigned char* index = in.p;
-    in.p += index_bytes;
-    *r = HierNodeBlockReader{in.p,
-                             in.end,
-                             n,
-                             n,
-                             lo,
-                             hi,
-                             ordered,
-                             false,
-                             lo,
-                             -1,
-                             -1,
-                             0,
-                             0,
-                             n_groups > 0 ? index : nullptr,
-                             in.p,
-                             n_groups,
-                             HierChunk{},
-                             HierChunk{},
-                             nullptr,
-                             nullptr,
-                             nullptr,
-                             0,
-                             0,
-                             0,
-                             0,
-                             nullptr,
-                             HierChunk{},
-                             HierChunk{},
-                             false,
-                             0,
-                             0};
+    // (the rest stays as value-initialised above: no group or chunk entered, nothing read)
+    r->p = index + index_bytes;
+    r->end = in.end;
+    r->left = r->total = n;
+    r->zoom_lo = r->prev_zoom_min = lo;
+    r->zoom_hi = hi;
+    r->zoom_ordered = ordered;
+    r->prev_slot = r->prev_parent = -1;
+    r->index = n_groups > 0 ? index : nullptr;
+    r->index_end = r->p;
+    r->groups_left = n_groups;
     return Status::Ok;
 }
 
