@@ -91,13 +91,15 @@ std::uint64_t fingerprint(const HierBuild& b) {
     return f.h;
 }
 
-// Adds one encoded block to f (its table, band and tile, then its bytes).
+// Adds one encoded block to f (its table, band and tile, then its bytes). made: the streamed
+// create's block, encoded as the create encodes it (hier_node_block_encode_made).
 void add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
                const HierBlockNode* recs, std::size_t n, int lo, int hi,
-               std::vector<unsigned char>* buf) {
+               std::vector<unsigned char>* buf, bool made = false) {
     buf->resize(hier_node_block_bound(n));
     std::size_t len = 0;
-    if (hier_node_block_encode(recs, n, lo, hi, buf->data(), &len) != Status::Ok) {
+    if ((made ? hier_node_block_encode_made : hier_node_block_encode)(recs, n, lo, hi, buf->data(),
+                                                                      &len) != Status::Ok) {
         std::fprintf(stderr, "encode failed\n");
         std::exit(1);
     }
@@ -302,7 +304,7 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
         std::size_t node_bytes = 0;
         while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
             add_block(&f, blk.member, blk.band, blk.block, blk.records, blk.n, blk.zoom_lo,
-                      blk.zoom_hi, &buf);
+                      blk.zoom_hi, &buf, true);
             ++blocks;
             if (!blk.member) node_bytes += buf.size();
             if (replay_path != nullptr && !blk.member) stored.push_back({blk.band, blk.block, buf});

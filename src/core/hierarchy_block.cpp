@@ -211,8 +211,10 @@ void span_union(HierChunk* a, const HierChunk& b) noexcept {
 }
 
 // One record (checked as a decoder would accept it; false if not), its deltas from *st.
-bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas* st) noexcept {
-    if (static_cast<std::int64_t>(d.slot) <= st->prev_slot || !node_ok(d, zoom_lo, zoom_hi))
+bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas* st,
+                bool check_centre) noexcept {
+    if (static_cast<std::int64_t>(d.slot) <= st->prev_slot ||
+        !node_ok(d, zoom_lo, zoom_hi, check_centre))
         return false;
     const bool single = d.count == 1;
     unsigned flags = single ? kFlagSingle : 0;
@@ -273,7 +275,7 @@ namespace {
 // o: the index's byte count, the entries, then the records; *group gets what they span and
 // their bytes. The records are written first, after room for the index, then moved down.
 bool put_group(Out* o, const HierBlockNode* nodes, std::size_t first, std::size_t stop, int zoom_lo,
-               int zoom_hi, HierChunk* group) noexcept {
+               int zoom_hi, HierChunk* group, bool check_centre) noexcept {
     HierChunk chunks[kHierGroupChunks] = {};
     std::size_t n_chunks = 0;
     for (std::size_t i = first; i < stop; ++i) {
@@ -295,7 +297,7 @@ bool put_group(Out* o, const HierBlockNode* nodes, std::size_t first, std::size_
         Deltas st = chunk_start(chunks[c]);
         unsigned char* const chunk_p = rec.p;
         for (std::size_t i = from; i < to; ++i)
-            if (!put_record(&rec, nodes[i], zoom_lo, zoom_hi, &st)) return false;
+            if (!put_record(&rec, nodes[i], zoom_lo, zoom_hi, &st, check_centre)) return false;
         chunks[c].bytes = static_cast<std::uint64_t>(rec.p - chunk_p);
     }
     *group = chunks[0];
@@ -317,10 +319,8 @@ bool put_group(Out* o, const HierBlockNode* nodes, std::size_t first, std::size_
     return true;
 }
 
-}  // namespace
-
-Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
-                              unsigned char* out, std::size_t* len) noexcept {
+Status encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
+              unsigned char* out, std::size_t* len, bool check_centre) noexcept {
     *len = 0;
     if (zoom_lo < 0 || zoom_hi < zoom_lo || zoom_hi > kHierMaxZoom) return Status::Internal;
     bool ordered = n >= 2;
@@ -335,7 +335,8 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     if (n_groups == 0) {  // no index: the records, their deltas from nothing
         Deltas st{-1, -1, 0, 0};
         for (std::size_t i = 0; i < n; ++i)
-            if (!put_record(&head, nodes[i], zoom_lo, zoom_hi, &st)) return Status::Internal;
+            if (!put_record(&head, nodes[i], zoom_lo, zoom_hi, &st, check_centre))
+                return Status::Internal;
         *len = static_cast<std::size_t>(head.p - out);
         return Status::Ok;
     }
@@ -349,7 +350,7 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
         const std::size_t first = static_cast<std::size_t>(g * kGroupRecords);
         const std::size_t stop = std::min<std::size_t>(n, first + kGroupRecords);
         HierChunk group{};
-        if (!put_group(&body, nodes, first, stop, zoom_lo, zoom_hi, &group))
+        if (!put_group(&body, nodes, first, stop, zoom_lo, zoom_hi, &group, check_centre))
             return Status::Internal;
         put_entry(&idx, group, g == 0 ? HierChunk{} : prev,
                   g == 0 ? 0 : prev.first_slot + static_cast<std::int64_t>(kGroupRecords), zoom_lo);
@@ -363,6 +364,18 @@ Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoo
     std::memmove(head.p, groups, body_bytes);
     *len = static_cast<std::size_t>(head.p - out) + body_bytes;
     return Status::Ok;
+}
+
+}  // namespace
+
+Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
+                              unsigned char* out, std::size_t* len) noexcept {
+    return encode(nodes, n, zoom_lo, zoom_hi, out, len, true);
+}
+
+Status hier_node_block_encode_made(const HierBlockNode* nodes, std::size_t n, int zoom_lo,
+                                   int zoom_hi, unsigned char* out, std::size_t* len) noexcept {
+    return encode(nodes, n, zoom_lo, zoom_hi, out, len, false);
 }
 
 Status hier_node_block_open(const unsigned char* data, std::size_t len,

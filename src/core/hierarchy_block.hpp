@@ -115,6 +115,13 @@ std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept;
 // written that would not read back) and *len = 0.
 Status hier_node_block_encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_hi,
                               unsigned char* out, std::size_t* len) noexcept;
+// The same for records whose single markers' centres the caller made with hier_single_centre (the
+// streamed create's, hier_stream_next): those are not recomputed to be checked, a long double
+// Mercator round trip a record that was most of the encoder's time. A single's centre is not
+// stored (a decoder recomputes it), so the bytes read back whatever it is; everything else is
+// checked as above.
+Status hier_node_block_encode_made(const HierBlockNode* nodes, std::size_t n, int zoom_lo,
+                                   int zoom_hi, unsigned char* out, std::size_t* len) noexcept;
 
 // A decoder over one node block: open, then next until it gives false. The bytes must outlive
 // it. Any malformation is HierarchyBlockCorrupt from open or next (next then gives false with

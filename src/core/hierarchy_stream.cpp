@@ -68,8 +68,8 @@ struct Member {
     HierMarker marker;
 };
 
-struct BlockFill {  // a block of the band: its slots from base, used so far; its first record
-    std::uint64_t block, base, used, first;
+struct BlockFill {  // a block of the band: its slots from base, used so far
+    std::uint64_t block, base, used;
 };
 
 struct Centre {  // a single leaf's centre, as hier_node_of_item makes it
@@ -108,11 +108,20 @@ struct HierStream {
     // Writing: the next band (bands.n: the members), the ids of the last zoom given ids.
     int band;
     std::int64_t* ids_prev;
+    // The band's records, zoom by zoom from its first, each zoom's sorted by (block, slot): its
+    // zoom's records start at seg[z - zoom_lo] (seg[zooms] = n_recs), and cursor[z - zoom_lo]
+    // is where its next block's are. A block's records in slot order are its records of each
+    // zoom in turn (the slots of a block are handed out zoom by zoom), so the band's blocks are
+    // made by merging the zooms' runs in block order: every array read in order, where a
+    // permutation by (block, slot) read the records and through them the runs at random.
     RecRef* recs;
     std::size_t n_recs;
+    std::size_t seg[kHierMaxZoom + 2], cursor[kHierMaxZoom + 1];
+    std::size_t starts[kHierMaxZoom + 1];  // records starting at each zoom of the band
+    Rep* reps;                             // a zoom's records to be, and the sort's scratch
+    Rep* reps_tmp;
     BlockFill* fills;
     std::size_t n_fills, next_fill, fills_cap;
-    std::uint32_t* order;      // the band's records by (block, slot)
     HierBlockNode* scratch;    // one block's records
     HierSlotCounter* updates;  // the counters of every band written, in key order
     std::size_t n_updates, updates_cap;
@@ -279,7 +288,7 @@ Status add_fills(HierStream* s, int bi, const Rep* reps, std::size_t n) noexcept
             s->fills[--out] = s->fills[--i];
         } else {
             const std::uint64_t key = static_cast<std::uint64_t>(bi) << 56 | b;
-            s->fills[--out] = BlockFill{b, hier_slot_counter_next(*s->counters, key), 0, 0};
+            s->fills[--out] = BlockFill{b, hier_slot_counter_next(*s->counters, key), 0};
         }
     }
     s->n_fills = s->n_fills + fresh - (out - i);
@@ -312,8 +321,9 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
     const HierBand& band = s->bands.band[bi];
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
+    BlockFill* f = s->fills;  // the fills and the sorted records both ascend by block
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
-        BlockFill* f = fill_of(s, sorted[r].block);
+        if (r == 0 || sorted[r].block != sorted[r - 1].block) f = fill_of(s, sorted[r].block);
         const std::uint64_t slot = f->base + f->used++;
         if (slot >= slot_limit) return Status::HierarchyBlockFull;
         const std::uint32_t k = sorted[r].node;
@@ -334,15 +344,15 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     const std::uint32_t n = s->n_at[z];
     const std::uint32_t* run = s->run_of[z];
     const std::uint32_t* parent = z > 0 ? s->parent_of[z - 1] : nullptr;
-    std::size_t n_starts = 0;
-    for (std::uint32_t k = 0; k < n; ++k) n_starts += starts_record(*s, band, z, k);
-    Rep* reps = alloc_array<Rep>(s->alloc, n_starts);
-    Rep* tmp = alloc_array<Rep>(s->alloc, n_starts);
-    Status st = reps == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
+    const std::uint32_t* parent_run = z > 0 ? s->run_of[z - 1] : nullptr;
+    const std::size_t n_starts = s->starts[z - band.zoom_lo];
+    Rep* reps = s->reps;
+    Status st = Status::Ok;
     std::size_t j = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
         const std::int64_t parent_id = z > 0 ? s->ids_prev[parent[k]] : -1;
-        if (starts_record(*s, band, z, k)) {
+        if (z == band.zoom_lo || run[k] != parent_run[parent[k]]) {  // starts_record
+            if (j == n_starts) return Status::Internal;
             const Centre c = run_centre(*s, run[k]);
             reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon),
                             hier_z_order(c.lat, c.lon),
@@ -355,26 +365,33 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         }
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, tmp, n_starts, ids);
-    release(s->alloc, &reps);
-    release(s->alloc, &tmp);
+    if (st == Status::Ok && j != n_starts) st = Status::Internal;
+    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, s->reps_tmp, n_starts, ids);
     return st;
 }
 
 // Band bi's ids and records, and their order by (block, slot).
 Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
-    std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
-    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
-        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) n_recs += starts_record(*s, band, z, k);
+    std::size_t n_recs = 0, widest = 0;  // counted first: fewer than half the finest band's
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {  // nodes start one
+        std::size_t c = 0;
+        for (std::uint32_t k = 0; k < s->n_at[z]; ++k) c += starts_record(*s, band, z, k);
+        s->starts[z - band.zoom_lo] = c;
+        n_recs += c;
+        widest = std::max(widest, c);
         if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
     }
     s->recs = alloc_array<RecRef>(s->alloc, n_recs);
-    if (s->recs == nullptr) return Status::OutOfMemory;
+    s->reps = alloc_array<Rep>(s->alloc, widest);      // one pair for the band's zooms: their pages
+    s->reps_tmp = alloc_array<Rep>(s->alloc, widest);  // are faulted in once, not per zoom
+    if (s->recs == nullptr || s->reps == nullptr || s->reps_tmp == nullptr)
+        return Status::OutOfMemory;
     s->n_recs = s->n_fills = s->next_fill = 0;
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::int64_t* ids = alloc_array<std::int64_t>(s->alloc, s->n_at[z]);
         if (ids == nullptr) return Status::OutOfMemory;
+        s->seg[z - band.zoom_lo] = s->cursor[z - band.zoom_lo] = s->n_recs;
         const Status st = band_zoom(s, bi, z, ids);
         release(s->alloc, &s->ids_prev);
         s->ids_prev = ids;
@@ -384,24 +401,13 @@ Status start_band(HierStream* s, int bi) noexcept {
         }
         if (st != Status::Ok) return st;
     }
-    std::uint64_t first = 0, largest = 0;
-    for (std::size_t f = 0; f < s->n_fills; ++f) {
-        s->fills[f].first = first;
-        first += s->fills[f].used;
-        largest = std::max(largest, s->fills[f].used);
-    }
-    s->order = alloc_array<std::uint32_t>(s->alloc, s->n_recs);
+    s->seg[band.zoom_hi - band.zoom_lo + 1] = s->n_recs;
+    release(s->alloc, &s->reps);
+    release(s->alloc, &s->reps_tmp);
+    std::uint64_t largest = 0;
+    for (std::size_t f = 0; f < s->n_fills; ++f) largest = std::max(largest, s->fills[f].used);
     s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
-    if (s->order == nullptr || s->scratch == nullptr) return Status::OutOfMemory;
-    const int bits = hier_slot_bits(band);
-    for (std::size_t r = 0; r < s->n_recs; ++r) {
-        const std::int64_t low = s->recs[r].id & kLow47;
-        const BlockFill* f = fill_of(s, static_cast<std::uint64_t>(low >> bits));
-        const std::uint64_t slot =
-            static_cast<std::uint64_t>(low & ((std::int64_t{1} << bits) - 1));
-        s->order[f->first + slot - f->base] = static_cast<std::uint32_t>(r);
-        if (s->poll.canceled(1)) return Status::Canceled;
-    }
+    if (s->scratch == nullptr) return Status::OutOfMemory;
     return Status::Ok;
 }
 
@@ -422,7 +428,6 @@ Status end_band(HierStream* s, int bi) noexcept {
             HierSlotCounter{static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block,
                             s->fills[f].base + s->fills[f].used};
     release(s->alloc, &s->recs);
-    release(s->alloc, &s->order);
     release(s->alloc, &s->scratch);
     release(s->alloc, &s->fills);
     s->n_fills = s->fills_cap = s->n_recs = s->next_fill = 0;
@@ -430,22 +435,30 @@ Status end_band(HierStream* s, int bi) noexcept {
 }
 
 // The next block of the band being written, its records made from their runs.
-void band_block(HierStream* s, HierStreamBlock* out) noexcept {
+Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
     const int bi = s->band;
     const HierBand& band = s->bands.band[bi];
     const BlockFill& f = s->fills[s->next_fill++];
-    const std::int64_t slot_mask = (std::int64_t{1} << hier_slot_bits(band)) - 1;
-    for (std::uint64_t r = 0; r < f.used; ++r) {
-        const RecRef& ref = s->recs[s->order[f.first + r]];
-        int bottom;
-        const HierNode h = run_node(*s, ref.run, &bottom);
-        s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
-                                       static_cast<int>(ref.id >> kHierIdZoomShift),
-                                       std::min(bottom, band.zoom_hi), ref.parent);
+    const int bits = hier_slot_bits(band);
+    const std::int64_t slot_mask = (std::int64_t{1} << bits) - 1;
+    std::uint64_t r = 0;
+    for (int zi = 0; zi <= band.zoom_hi - band.zoom_lo; ++zi) {
+        std::size_t& at = s->cursor[zi];
+        for (; at < s->seg[zi + 1] &&
+               static_cast<std::uint64_t>((s->recs[at].id & kLow47) >> bits) == f.block;
+             ++at, ++r) {
+            const RecRef& ref = s->recs[at];
+            int bottom;
+            const HierNode h = run_node(*s, ref.run, &bottom);
+            s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
+                                           static_cast<int>(ref.id >> kHierIdZoomShift),
+                                           std::min(bottom, band.zoom_hi), ref.parent);
+        }
     }
     *out = HierStreamBlock{
         false,        bi,          f.block, s->scratch, static_cast<std::size_t>(f.used),
         band.zoom_lo, band.zoom_hi};
+    return r == f.used ? Status::Ok : Status::Internal;
 }
 
 // The members: the markers of multi-marker leaves by (block of their position in the last band,
@@ -551,10 +564,8 @@ bool hier_stream_next(HierStream* s, HierStreamBlock* out, Status* status) noexc
     *status = Status::Ok;
     if (s->done) return false;
     Status st = advance(s);
-    if (st == Status::Ok && s->band < s->bands.n) {
-        band_block(s, out);
-        return true;
-    }
+    if (st == Status::Ok && s->band < s->bands.n) st = band_block(s, out);
+    if (st == Status::Ok && s->band < s->bands.n) return true;
     if (st == Status::Ok && s->next_member < s->n_members) {
         member_block(s, out);
         return true;
@@ -579,8 +590,9 @@ void hier_stream_free(HierStream* s) noexcept {
     release(a, &s->leaf_of_marker);
     release(a, &s->ids_prev);
     release(a, &s->recs);
+    release(a, &s->reps);
+    release(a, &s->reps_tmp);
     release(a, &s->fills);
-    release(a, &s->order);
     release(a, &s->scratch);
     release(a, &s->updates);
     release(a, &s->members);

@@ -138,7 +138,8 @@ const Oid kNodeTypes[kNodeCols] = {INT4OID, INT8OID, BYTEAOID};
 constexpr int kMemberCols = 2;
 const Oid kMemberTypes[kMemberCols] = {INT8OID, BYTEAOID};
 
-// One block's records encoded as a bytea, in the sink's batch context.
+// One block's records (hier_stream_next's: their single centres are hier_single_centre's, not
+// checked again) encoded as a bytea, in the sink's batch context.
 Datum block_datum(Sink* k, const HierBlockNode* recs, std::size_t n, int zoom_lo, int zoom_hi) {
     MemoryContext old = MemoryContextSwitchTo(k->batch);
     const std::size_t bound = hier_node_block_bound(n);
@@ -146,7 +147,7 @@ Datum block_datum(Sink* k, const HierBlockNode* recs, std::size_t n, int zoom_lo
         raise_status(Status::HierarchyBlockFull, "%zu nodes in one block", n);
     bytea* v = static_cast<bytea*>(palloc(VARHDRSZ + bound));
     std::size_t len = 0;
-    geocluster::pg::check(hier_node_block_encode(
+    geocluster::pg::check(hier_node_block_encode_made(
         recs, n, zoom_lo, zoom_hi, reinterpret_cast<unsigned char*>(VARDATA(v)), &len));
     SET_VARSIZE(v, VARHDRSZ + len);
     MemoryContextSwitchTo(old);
