@@ -30,7 +30,7 @@ namespace {
 using cluster_internal::Item;
 using cluster_internal::Poller;
 
-constexpr std::uint32_t kSingle = 0x80000000u;  // a run of one marker: kSingle | its leaf
+constexpr std::uint32_t kSingle = 0x80000000u;  // a run of one marker: kSingle | its number
 constexpr std::uint32_t kNoRun = UINT32_MAX;
 constexpr std::int64_t kLow47 = (std::int64_t{1} << kHierIdZoomShift) - 1;
 
@@ -76,6 +76,20 @@ struct Centre {  // a single leaf's centre, as hier_node_of_item makes it
     double lat, lon;
 };
 
+// A single-marker leaf: its centre (as hier_node_of_item makes it), its marker's position and id:
+// all its records read, in one place (they were a marker index, a centre by leaf and the marker
+// by index: three cache misses a record at 10M, the markers array's the worst).
+struct Single {
+    Centre centre;
+    double lat, lon;
+    std::int64_t id;
+};
+
+// A marker of a multi-marker leaf, in marker order: its index and its leaf's position.
+struct MemberRef {
+    std::uint32_t marker, leaf;
+};
+
 }  // namespace
 
 struct HierStream {
@@ -89,21 +103,22 @@ struct HierStream {
 
     // The levels: per zoom its node count, each node's run and (z < max_zoom) each zoom z + 1
     // node's parent position; the multi-marker runs made at each zoom (their HierNode: zoom is
-    // the run's finest zoom, ids unset), numbered from multi_base[z + 1]; each single leaf's
-    // marker.
+    // the run's finest zoom, ids unset), numbered from multi_base[z + 1]; the single-marker
+    // leaves, numbered in leaf order.
     std::uint32_t n_at[kHierMaxZoom + 1];
     std::uint32_t* run_of[kHierMaxZoom + 1];
     std::uint32_t* parent_of[kHierMaxZoom + 1];
     HierNode* multi[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
-    std::uint32_t* marker_of_leaf;
-    std::int64_t* leaf_of_marker;
-    // Each single leaf's centre (indexed by leaf; a multi-marker leaf's entry unused), made once
-    // in marker order: a run's node was made again in every band the run spans, twice in each
-    // (its block and order, then its record), and a single's centre, a long double Mercator
-    // round trip from a marker read out of order, was about a third of the packing's CPU.
-    // 16 bytes a leaf, from the end of the clustering.
-    Centre* centre_of_leaf;
+    std::uint32_t n_singles;
+    std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
+    // Each single leaf (Single, 40 bytes), made once from its marker, its centre a long double
+    // Mercator round trip: a run's node was made again in every band the run spans, twice in
+    // each, and its centre was about a third of the packing's CPU. The markers of multi-marker
+    // leaves (8 bytes each) for the members, instead of every marker's leaf (8 bytes a marker).
+    Single* singles;
+    MemberRef* member_refs;
+    std::size_t n_member_refs;
 
     // Writing: the next band (bands.n: the members), the ids of the last zoom given ids.
     int band;
@@ -148,14 +163,13 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
     // A single marker's node as hier_node_of_item makes it, where the records read it: its
     // count, id, centre and bounds (the marker's position, -0.0 made +0.0). Its sums are left
     // zero: a record of one marker keeps none (hier_record_of).
-    const std::uint32_t leaf = run & ~kSingle;
-    const HierMarker& m = s.markers[s.marker_of_leaf[leaf]];
+    const Single& m = s.singles[run & ~kSingle];
     HierNode n{};
     n.count = 1;
     n.id = m.id;
     n.expansion_zoom = -1;
-    n.lat = s.centre_of_leaf[leaf].lat;
-    n.lon = s.centre_of_leaf[leaf].lon;
+    n.lat = m.centre.lat;
+    n.lon = m.centre.lon;
     n.min_lat = n.max_lat = m.lat + 0.0;
     n.min_lon = n.max_lon = m.lon + 0.0;
     *bottom = s.max_zoom;
@@ -164,9 +178,19 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
 
 // The centre of a run's node (run_node's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
-    if ((run & kSingle) != 0) return s.centre_of_leaf[run & ~kSingle];
+    if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
     const HierNode& n = multi_run(s, run);
     return Centre{n.lat, n.lon};
+}
+
+// Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
+// The band's records are read in order but their runs are not.
+void prefetch_run(const HierStream& s, std::uint32_t run) noexcept {
+    const char* p = (run & kSingle) != 0 ? reinterpret_cast<const char*>(&s.singles[run & ~kSingle])
+                                         : reinterpret_cast<const char*>(&multi_run(s, run));
+    const std::size_t bytes = (run & kSingle) != 0 ? sizeof(Single) : sizeof(HierNode);
+    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
 }
 
 // Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
@@ -179,7 +203,7 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     Status st = run == nullptr || many == nullptr ? Status::OutOfMemory : Status::Ok;
     std::uint32_t n_multi = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
-        run[k] = zoom == s->max_zoom && items[at[k]].count == 1 ? kSingle | k : kNoRun;
+        run[k] = zoom == s->max_zoom && items[at[k]].count == 1 ? kSingle | s->n_singles++ : kNoRun;
         many[k] = zoom == s->max_zoom && items[at[k]].count > 1;
     }
     for (std::uint32_t c = 0; st == Status::Ok && c < n_finer; ++c) {
@@ -239,28 +263,34 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
     return st;
 }
 
-// Each single leaf's marker (its only one) and centre.
+// Each single leaf's Single, and the markers of the multi-marker leaves.
 Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
     const std::uint32_t n = s->n_at[s->max_zoom];
-    s->marker_of_leaf = alloc_array<std::uint32_t>(s->alloc, n);
-    s->centre_of_leaf = alloc_array<Centre>(s->alloc, n);
-    if (s->marker_of_leaf == nullptr || s->centre_of_leaf == nullptr) return Status::OutOfMemory;
-    if (s->n_markers >= kSingle) return Status::OutOfMemory;
+    if (s->n_markers >= kSingle || s->n_singles > s->n_markers) return Status::Internal;
+    const std::size_t n_refs = s->n_markers - s->n_singles;
+    s->singles = alloc_array<Single>(s->alloc, s->n_singles);
+    s->member_refs = alloc_array<MemberRef>(s->alloc, n_refs);
+    if (s->singles == nullptr || s->member_refs == nullptr) return Status::OutOfMemory;
     const std::uint32_t* run = s->run_of[s->max_zoom];
     for (std::size_t i = 0; i < s->n_markers; ++i) {
         const std::uint64_t k = (static_cast<std::uint64_t>(s->leaf_of_marker[i]) &
                                  ((std::uint64_t{1} << kHierZoomShift) - 1)) -
                                 *first_ordinal;
         if (k >= n) return Status::Internal;
-        s->leaf_of_marker[i] = static_cast<std::int64_t>(k);  // from now on: the leaf's position
-        s->marker_of_leaf[k] = static_cast<std::uint32_t>(i);
+        const HierMarker& m = s->markers[i];
         if ((run[k] & kSingle) != 0) {
             HierNode c;
-            hier_node_of_item(hier_item_of_marker(s->markers[i]), &c);
-            s->centre_of_leaf[k] = Centre{c.lat, c.lon};
+            hier_node_of_item(hier_item_of_marker(m), &c);
+            s->singles[run[k] & ~kSingle] = Single{Centre{c.lat, c.lon}, m.lat, m.lon, m.id};
+        } else {
+            if (s->n_member_refs == n_refs) return Status::Internal;  // a single leaf twice
+            s->member_refs[s->n_member_refs++] =
+                MemberRef{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(k)};
         }
         if (s->poll.canceled(1)) return Status::Canceled;
     }
+    if (s->n_member_refs != n_refs) return Status::Internal;
+    release(s->alloc, &s->leaf_of_marker);
     return Status::Ok;
 }
 
@@ -373,6 +403,9 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
 // Band bi's ids and records, and their order by (block, slot).
 Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
+    // A run made at a zoom before the band's first (its finest zoom there) has no record in this
+    // band or a later one: its node is released.
+    for (int z = 0; z < band.zoom_lo; ++z) release(s->alloc, &s->multi[z]);
     std::size_t n_recs = 0, widest = 0;  // counted first: fewer than half the finest band's
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {  // nodes start one
         std::size_t c = 0;
@@ -442,12 +475,16 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
     const int bits = hier_slot_bits(band);
     const std::int64_t slot_mask = (std::int64_t{1} << bits) - 1;
     std::uint64_t r = 0;
+    constexpr std::size_t kAhead = 16;  // records ahead whose runs are fetched
     for (int zi = 0; zi <= band.zoom_hi - band.zoom_lo; ++zi) {
         std::size_t& at = s->cursor[zi];
-        for (; at < s->seg[zi + 1] &&
-               static_cast<std::uint64_t>((s->recs[at].id & kLow47) >> bits) == f.block;
+        const std::size_t end = s->seg[zi + 1];
+        for (std::size_t a = at; a < std::min(end, at + kAhead); ++a)
+            prefetch_run(*s, s->recs[a].run);
+        for (; at < end && static_cast<std::uint64_t>((s->recs[at].id & kLow47) >> bits) == f.block;
              ++at, ++r) {
             const RecRef& ref = s->recs[at];
+            if (at + kAhead < end) prefetch_run(*s, s->recs[at + kAhead].run);
             int bottom;
             const HierNode h = run_node(*s, ref.run, &bottom);
             s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
@@ -464,22 +501,22 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
 // The members: the markers of multi-marker leaves by (block of their position in the last band,
 // leaf, id), as hier_pack orders them.
 Status start_members(HierStream* s) noexcept {
+    for (int z = 0; z <= s->max_zoom; ++z) release(s->alloc, &s->multi[z]);  // the runs are written
+    release(s->alloc, &s->singles);
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
-    const std::uint32_t* leaf_run = s->run_of[s->max_zoom];
     const HierMarker* m = s->markers;
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < s->n_markers; ++i)
-        n += (leaf_run[s->leaf_of_marker[i]] & kSingle) == 0;
+    const std::size_t n = s->n_member_refs;
     s->members = alloc_array<Member>(s->alloc, n);
     Member* tmp = alloc_array<Member>(s->alloc, n);
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
-    for (std::size_t i = 0; st == Status::Ok && i < s->n_markers; ++i) {
-        const std::int64_t leaf = s->leaf_of_marker[i];
-        if ((leaf_run[leaf] & kSingle) == 0)
-            s->members[s->n_members++] =
-                Member{hier_block_of(bz, m[i].lat, m[i].lon), s->ids_prev[leaf], m[i]};
+    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
+        const MemberRef& ref = s->member_refs[r];
+        const HierMarker& mk = m[ref.marker];
+        s->members[s->n_members++] =
+            Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[ref.leaf], mk};
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
+    release(s->alloc, &s->member_refs);
     const Member* sorted = st != Status::Ok ? nullptr
                                             : cluster_internal::polled_sort(
                                                   s->members, tmp, n,
@@ -585,8 +622,8 @@ void hier_stream_free(HierStream* s) noexcept {
         release(a, &s->parent_of[z]);
         release(a, &s->multi[z]);
     }
-    release(a, &s->marker_of_leaf);
-    release(a, &s->centre_of_leaf);
+    release(a, &s->singles);
+    release(a, &s->member_refs);
     release(a, &s->leaf_of_marker);
     release(a, &s->ids_prev);
     release(a, &s->recs);
