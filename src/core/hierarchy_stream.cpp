@@ -184,14 +184,35 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
 }
 
 // Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
-// The band's records are read in order but their runs are not.
-void prefetch_run(const HierStream& s, std::uint32_t run) noexcept {
-    const char* p = (run & kSingle) != 0 ? reinterpret_cast<const char*>(&s.singles[run & ~kSingle])
-                                         : reinterpret_cast<const char*>(&multi_run(s, run));
-    const std::size_t bytes = (run & kSingle) != 0 ? sizeof(Single) : sizeof(HierNode);
-    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
-    __builtin_prefetch(p + bytes - 1);
+// The band's records are read in order but their runs are not. Always inlined: a call to a
+// function with no effect but prefetches is dropped as dead code by GCC's IPA.
+[[gnu::always_inline]] inline void prefetch_run(const HierStream& s, std::uint32_t run) noexcept {
+    if ((run & kSingle) != 0) {
+        const char* p = reinterpret_cast<const char*>(&s.singles[run & ~kSingle]);
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + sizeof(Single) - 1);
+    } else {
+        const char* p = reinterpret_cast<const char*>(&multi_run(s, run));
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+        __builtin_prefetch(p + 128);
+        __builtin_prefetch(p + sizeof(HierNode) - 1);
+    }
 }
+
+// Fetches ahead what run_centre will read (always inlined, as prefetch_run).
+[[gnu::always_inline]] inline void prefetch_centre(const HierStream& s,
+                                                   std::uint32_t run) noexcept {
+    if ((run & kSingle) != 0)
+        __builtin_prefetch(&s.singles[run & ~kSingle].centre);
+    else
+        __builtin_prefetch(&multi_run(s, run).lat);
+}
+
+// Records (or nodes, markers) ahead whose scattered reads are fetched: each loop over them reads
+// its arrays in order and through them others at random, with no dependence between iterations,
+// but a miss to DRAM takes longer than the core's window of iterations.
+constexpr std::size_t kAhead = 16;
 
 // Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
 // made from its item when it has several children. The items are in any order, each ranked by
@@ -353,6 +374,10 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
     BlockFill* f = s->fills;  // the fills and the sorted records both ascend by block
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
+        if (r + kAhead < n) {
+            __builtin_prefetch(&ids[sorted[r + kAhead].node], 1);
+            __builtin_prefetch(&s->run_of[z][sorted[r + kAhead].node]);
+        }
         if (r == 0 || sorted[r].block != sorted[r - 1].block) f = fill_of(s, sorted[r].block);
         const std::uint64_t slot = f->base + f->used++;
         if (slot >= slot_limit) return Status::HierarchyBlockFull;
@@ -380,6 +405,13 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     Status st = Status::Ok;
     std::size_t j = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
+        if (k + kAhead < n) {
+            prefetch_centre(*s, run[k + kAhead]);
+            if (z > 0) {
+                __builtin_prefetch(&s->ids_prev[parent[k + kAhead]]);
+                __builtin_prefetch(&parent_run[parent[k + kAhead]]);
+            }
+        }
         const std::int64_t parent_id = z > 0 ? s->ids_prev[parent[k]] : -1;
         if (z == band.zoom_lo || run[k] != parent_run[parent[k]]) {  // starts_record
             if (j == n_starts) return Status::Internal;
@@ -475,7 +507,6 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
     const int bits = hier_slot_bits(band);
     const std::int64_t slot_mask = (std::int64_t{1} << bits) - 1;
     std::uint64_t r = 0;
-    constexpr std::size_t kAhead = 16;  // records ahead whose runs are fetched
     for (int zi = 0; zi <= band.zoom_hi - band.zoom_lo; ++zi) {
         std::size_t& at = s->cursor[zi];
         const std::size_t end = s->seg[zi + 1];
@@ -510,6 +541,10 @@ Status start_members(HierStream* s) noexcept {
     Member* tmp = alloc_array<Member>(s->alloc, n);
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
+        if (r + kAhead < n) {
+            __builtin_prefetch(&s->ids_prev[s->member_refs[r + kAhead].leaf]);
+            __builtin_prefetch(&m[s->member_refs[r + kAhead].marker]);
+        }
         const MemberRef& ref = s->member_refs[r];
         const HierMarker& mk = m[ref.marker];
         s->members[s->n_members++] =
