@@ -214,6 +214,46 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
 // but a miss to DRAM takes longer than the core's window of iterations.
 constexpr std::size_t kAhead = 16;
 
+// Blocks up to this zoom are sorted into by counting (one counter a tile: 1 MiB at zoom 9); a
+// band of a finer block zoom (17 and beyond) sorts its entries whole.
+constexpr int kMaxBucketZoom = 10;
+
+// Sorts a[0..n) (entries with a .block of block zoom bz, less ordering by block first) into
+// *sorted (a or tmp, room for n): by counting into their blocks, then each block's entries by
+// less, where one polled_sort of millions of entries went through memory a dozen times (its
+// runs and merge passes) with a comparison mispredicted at every step. The same order: less
+// orders by block first. Canceled or OutOfMemory, *sorted then unset.
+template <typename T, typename Less>
+Status sort_by_block(HierStream* s, int bz, T* a, T* tmp, std::size_t n, Less less,
+                     const T** sorted) noexcept {
+    *sorted = nullptr;
+    if (bz > kMaxBucketZoom || n > UINT32_MAX) {
+        *sorted = cluster_internal::polled_sort(a, tmp, n, less, s->poll);
+        return *sorted == nullptr ? Status::Canceled : Status::Ok;
+    }
+    const std::size_t tiles = std::size_t{1} << (2 * bz);
+    std::uint32_t* end = alloc_array<std::uint32_t>(s->alloc, tiles + 1);
+    if (end == nullptr) return Status::OutOfMemory;
+    std::memset(end, 0, sizeof(std::uint32_t) * (tiles + 1));
+    Status st = Status::Ok;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (a[r].block >= tiles) st = Status::Internal;
+        if (st != Status::Ok) break;
+        ++end[a[r].block + 1];
+    }
+    for (std::size_t b = 1; b <= tiles; ++b) end[b] += end[b - 1];  // end[b]: where b starts
+    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) tmp[end[a[r].block]++] = a[r];
+    if (st == Status::Ok && s->poll.canceled(2 * n)) st = Status::Canceled;
+    for (std::size_t b = 0, from = 0; st == Status::Ok && b < tiles; ++b) {  // end[b]: b's end
+        if (end[b] - from > 1) std::sort(tmp + from, tmp + end[b], less);
+        if (s->poll.canceled(end[b] - from + 1)) st = Status::Canceled;
+        from = end[b];
+    }
+    release(s->alloc, &end);
+    if (st == Status::Ok) *sorted = tmp;
+    return st;
+}
+
 // Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
 // made from its item when it has several children. The items are in any order, each ranked by
 // its ordinal (the engine's ItemOrder::kRanked); at[k] is the position of ordinal k's.
@@ -356,8 +396,9 @@ BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
 // slots of their blocks, appended to the band's records.
 Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size_t n,
                     std::int64_t* ids) noexcept {
-    const Rep* sorted = cluster_internal::polled_sort(
-        reps, tmp, n,
+    const Rep* sorted = nullptr;
+    Status st = sort_by_block(
+        s, s->bands.band[bi].block_zoom, reps, tmp, n,
         [](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
             if (x.z_order != y.z_order) return x.z_order < y.z_order;
@@ -366,9 +407,9 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
             if (x.lon != y.lon) return x.lon < y.lon;
             return x.node < y.node;
         },
-        s->poll);
-    if (sorted == nullptr) return Status::Canceled;
-    Status st = add_fills(s, bi, sorted, n);
+        &sorted);
+    if (st != Status::Ok) return st;
+    st = add_fills(s, bi, sorted, n);
     const HierBand& band = s->bands.band[bi];
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
@@ -552,17 +593,16 @@ Status start_members(HierStream* s) noexcept {
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     release(s->alloc, &s->member_refs);
-    const Member* sorted = st != Status::Ok ? nullptr
-                                            : cluster_internal::polled_sort(
-                                                  s->members, tmp, n,
-                                                  [](const Member& x, const Member& y) noexcept {
-                                                      if (x.block != y.block)
-                                                          return x.block < y.block;
-                                                      if (x.leaf != y.leaf) return x.leaf < y.leaf;
-                                                      return x.marker.id < y.marker.id;
-                                                  },
-                                                  s->poll);
-    if (st == Status::Ok && sorted == nullptr) st = Status::Canceled;
+    const Member* sorted = nullptr;
+    if (st == Status::Ok)
+        st = sort_by_block(
+            s, bz, s->members, tmp, n,
+            [](const Member& x, const Member& y) noexcept {
+                if (x.block != y.block) return x.block < y.block;
+                if (x.leaf != y.leaf) return x.leaf < y.leaf;
+                return x.marker.id < y.marker.id;
+            },
+            &sorted);
     if (st == Status::Ok && sorted != s->members && n > 0)
         std::memcpy(s->members, sorted, sizeof(Member) * n);
     release(s->alloc, &tmp);
