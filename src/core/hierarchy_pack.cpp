@@ -62,11 +62,13 @@ bool hier_id_parts(const HierBands& bands, std::int64_t id, HierIdParts* out) no
 
 std::uint64_t hier_block_of(int block_zoom, double lat, double lon) noexcept {
     using namespace cluster_internal;
-    const int shift = kFixedBits - block_zoom;
+    return hier_block_of_fixed(block_zoom, fixed_x_of_lon(lon), fixed_y_of_lat(lat));
+}
+
+std::uint64_t hier_block_of_fixed(int block_zoom, std::uint64_t x, std::uint64_t y) noexcept {
+    const int shift = cluster_internal::kFixedBits - block_zoom;
     const std::uint64_t n = std::uint64_t{1} << block_zoom;
-    const std::uint64_t x = std::min(n - 1, fixed_x_of_lon(lon) >> shift);
-    const std::uint64_t y = std::min(n - 1, fixed_y_of_lat(lat) >> shift);
-    return y << block_zoom | x;
+    return std::min(n - 1, y >> shift) << block_zoom | std::min(n - 1, x >> shift);
 }
 
 void hier_slot_counters_free(const Allocator& alloc, HierSlotCounters* c) noexcept {
@@ -374,6 +376,11 @@ HierBlockNode hier_record_of(const HierNode& h, std::uint32_t slot, int zoom_min
 
 std::uint64_t hier_z_order(double lat, double lon) noexcept {
     using namespace cluster_internal;
+    return hier_z_order_fixed(fixed_x_of_lon(lon), fixed_y_of_lat(lat));
+}
+
+std::uint64_t hier_z_order_fixed(std::uint64_t x, std::uint64_t y) noexcept {
+    using namespace cluster_internal;
     const auto spread = [](std::uint64_t v) {  // the 32 high bits of v to the even bits
         v = v >> (kFixedBits - 32) & 0xffffffffu;
         v = (v | v << 16) & 0x0000ffff0000ffffull;
@@ -382,7 +389,7 @@ std::uint64_t hier_z_order(double lat, double lon) noexcept {
         v = (v | v << 2) & 0x3333333333333333ull;
         return (v | v << 1) & 0x5555555555555555ull;
     };
-    return spread(fixed_y_of_lat(lat)) << 1 | spread(fixed_x_of_lon(lon));
+    return spread(y) << 1 | spread(x);
 }
 
 std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept {

@@ -69,6 +69,9 @@ bool hier_id_parts(const HierBands& bands, std::int64_t id, HierIdParts* out) no
 // The block tile (y << bz | x) of a position at block zoom bz, from its fixed-point position
 // (clamped as the build clamps it, so a centre beyond 85.05 degrees is in the edge row).
 std::uint64_t hier_block_of(int block_zoom, double lat, double lon) noexcept;
+// The same from the fixed-point position (cluster_internal's fixed_x_of_lon, fixed_y_of_lat),
+// for a caller that needs it for hier_z_order_fixed too.
+std::uint64_t hier_block_of_fixed(int block_zoom, std::uint64_t x, std::uint64_t y) noexcept;
 
 // The next free slot of each (band, block), kept across the partitions of one build. Sorted by
 // key = band << 56 | block. Its array comes from the allocator given to hier_pack.
@@ -93,6 +96,7 @@ HierBlockNode hier_record_of(const HierNode& h, std::uint32_t slot, int zoom_min
 // so that the chunks of the block's index (runs of records) cover small boxes; the packer and
 // the streamed create sort alike.
 std::uint64_t hier_z_order(double lat, double lon) noexcept;
+std::uint64_t hier_z_order_fixed(std::uint64_t x, std::uint64_t y) noexcept;
 std::uint64_t hier_slot_counter_next(const HierSlotCounters& c, std::uint64_t key) noexcept;
 // c merged with updates (both sorted by key; an update wins), its array reallocated from alloc.
 Status hier_slot_counters_merge(HierSlotCounters* c, const HierSlotCounter* updates,

@@ -20,6 +20,7 @@
 #include "polled_sort.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -457,8 +458,10 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         if (z == band.zoom_lo || run[k] != parent_run[parent[k]]) {  // starts_record
             if (j == n_starts) return Status::Internal;
             const Centre c = run_centre(*s, run[k]);
-            reps[j++] = Rep{hier_block_of(band.block_zoom, c.lat, c.lon),
-                            hier_z_order(c.lat, c.lon),
+            const std::uint64_t x = cluster_internal::fixed_x_of_lon(c.lon),
+                                y = cluster_internal::fixed_y_of_lat(c.lat);
+            reps[j++] = Rep{hier_block_of_fixed(band.block_zoom, x, y),
+                            hier_z_order_fixed(x, y),
                             parent_id,
                             c.lat,
                             c.lon,
@@ -533,11 +536,27 @@ Status end_band(HierStream* s, int bi) noexcept {
         s->updates[s->n_updates++] =
             HierSlotCounter{static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block,
                             s->fills[f].base + s->fills[f].used};
-    release(s->alloc, &s->recs);
+    // The last band's records stay for the members to reuse (start_members).
+    if (bi + 1 < s->bands.n) release(s->alloc, &s->recs);
     release(s->alloc, &s->scratch);
     release(s->alloc, &s->fills);
-    s->n_fills = s->fills_cap = s->n_recs = s->next_fill = 0;
+    s->n_fills = s->fills_cap = s->next_fill = 0;
+    if (bi + 1 < s->bands.n) s->n_recs = 0;
     return Status::Ok;
+}
+
+// An array of n Ts in *old's memory (bytes long) when it has room, taken from *old; else *old
+// released and a new one. The members' arrays in the last band's records and the singles
+// (hundreds of MB at 10M markers): memory already faulted in, not fresh pages.
+template <typename T, typename U>
+T* reuse_array(HierStream* s, U** old, std::size_t bytes, std::size_t n) noexcept {
+    if (*old != nullptr && n <= bytes / sizeof(T) && alignof(T) <= alignof(std::max_align_t)) {
+        T* t = static_cast<T*>(static_cast<void*>(*old));
+        *old = nullptr;
+        return t;
+    }
+    release(s->alloc, old);
+    return alloc_array<T>(s->alloc, n);
 }
 
 // The next block of the band being written, its records made from their runs.
@@ -574,12 +593,12 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
 // leaf, id), as hier_pack orders them.
 Status start_members(HierStream* s) noexcept {
     for (int z = 0; z <= s->max_zoom; ++z) release(s->alloc, &s->multi[z]);  // the runs are written
-    release(s->alloc, &s->singles);
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
     const HierMarker* m = s->markers;
     const std::size_t n = s->n_member_refs;
-    s->members = alloc_array<Member>(s->alloc, n);
-    Member* tmp = alloc_array<Member>(s->alloc, n);
+    s->members = reuse_array<Member>(s, &s->recs, sizeof(RecRef) * s->n_recs, n);
+    Member* tmp = reuse_array<Member>(s, &s->singles, sizeof(Single) * s->n_singles, n);
+    s->n_recs = 0;
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
         if (r + kAhead < n) {
