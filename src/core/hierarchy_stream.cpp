@@ -46,11 +46,13 @@ void release(const Allocator& a, T** p) noexcept {
     *p = nullptr;
 }
 
-struct Rep {  // a record to be, while its zoom's slots are handed out
+// A record to be, while its zoom's slots are handed out. Its centre, which orders records of the
+// same block, Z-order and parent (hardly ever), is looked up from its run then: 32 bytes to sort
+// instead of 48.
+struct Rep {
     std::uint64_t block;
     std::uint64_t z_order;  // hier_z_order of its centre
     std::int64_t parent;    // its parent's packed id, -1 at zoom 0
-    double lat, lon;        // centre
     std::uint32_t node;     // position in its zoom (its ordinal's order)
 };
 
@@ -398,14 +400,16 @@ BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
 Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size_t n,
                     std::int64_t* ids) noexcept {
     const Rep* sorted = nullptr;
+    const std::uint32_t* run = s->run_of[z];
     Status st = sort_by_block(
         s, s->bands.band[bi].block_zoom, reps, tmp, n,
-        [](const Rep& x, const Rep& y) noexcept {
+        [s, run](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
             if (x.z_order != y.z_order) return x.z_order < y.z_order;
             if (x.parent != y.parent) return x.parent < y.parent;
-            if (x.lat != y.lat) return x.lat > y.lat;
-            if (x.lon != y.lon) return x.lon < y.lon;
+            const Centre a = run_centre(*s, run[x.node]), b = run_centre(*s, run[y.node]);
+            if (a.lat != b.lat) return a.lat > b.lat;
+            if (a.lon != b.lon) return a.lon < b.lon;
             return x.node < y.node;
         },
         &sorted);
@@ -460,12 +464,8 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
             const Centre c = run_centre(*s, run[k]);
             const std::uint64_t x = cluster_internal::fixed_x_of_lon(c.lon),
                                 y = cluster_internal::fixed_y_of_lat(c.lat);
-            reps[j++] = Rep{hier_block_of_fixed(band.block_zoom, x, y),
-                            hier_z_order_fixed(x, y),
-                            parent_id,
-                            c.lat,
-                            c.lon,
-                            k};
+            reps[j++] = Rep{hier_block_of_fixed(band.block_zoom, x, y), hier_z_order_fixed(x, y),
+                            parent_id, k};
         } else {
             ids[k] = hier_id_at_zoom(parent_id, z);
         }
