@@ -244,6 +244,51 @@ TEST(HierarchyBlock, EncoderRefusesWhatCouldNotReadBack) {
     EXPECT_TRUE(refused(&ok, 1, 0, 3));  // a single marker has none
 }
 
+// hier_node_block_encode_made (the streamed create's) skips only the recomputation of a single
+// marker's centre: the same bytes as the checked encoder for the same records (the centre is not
+// stored, so a wrong one changes no byte and reads back as the right one), and every other check
+// still made. That the create's centres are the right ones is the streamed-vs-packed equality of
+// test/unit/hierarchy_pack_test.cpp (records compared field by field, centres included).
+TEST(HierarchyBlock, EncodeMadeSkipsOnlyTheSingleCentreCheck) {
+    std::mt19937_64 rng(7);
+    std::vector<HierBlockNode> nodes;
+    for (std::uint32_t i = 0; i < 40; ++i)
+        nodes.push_back(i % 3 == 0 ? multi(rng, i)
+                                   : single(i, -60.0 + 3.0 * i, 170.0 - 8.5 * i, i, 5, 0, 24));
+    const auto made = [](const std::vector<HierBlockNode>& n, std::vector<unsigned char>* out) {
+        out->assign(hier_node_block_bound(n.size()), 0);
+        std::size_t len = 0;
+        const Status s = hier_node_block_encode_made(n.data(), n.size(), 0, 24, out->data(), &len);
+        out->resize(len);
+        return s;
+    };
+    std::vector<unsigned char> bytes;
+    ASSERT_EQ(Status::Ok, made(nodes, &bytes));
+    EXPECT_EQ(encode(nodes, 0, 24), bytes);
+    std::vector<HierBlockNode> wrong = nodes;
+    wrong[1].lat = std::nextafter(wrong[1].lat, 90.0);  // not hier_single_centre's
+    std::vector<unsigned char> out(hier_node_block_bound(wrong.size()));
+    std::size_t len = 99;
+    EXPECT_EQ(Status::Internal,
+              hier_node_block_encode(wrong.data(), wrong.size(), 0, 24, out.data(), &len));
+    std::vector<unsigned char> wrong_bytes;
+    ASSERT_EQ(Status::Ok, made(wrong, &wrong_bytes));
+    EXPECT_EQ(bytes, wrong_bytes);
+    std::vector<HierBlockNode> back;
+    ASSERT_EQ(Status::Ok, decode(wrong_bytes, &back));
+    ASSERT_EQ(nodes.size(), back.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) expect_same(nodes[i], back[i]);
+    for (const auto& breaks : std::vector<void (*)(HierBlockNode*)>{
+             [](HierBlockNode* n) { n->max_lat = n->min_lat + 1e-9; },  // a single's box
+             [](HierBlockNode* n) { n->lat = 91.0; },                   // a centre out of range
+             [](HierBlockNode* n) { n->expansion_zoom = 3; },           // a single's expansion
+             [](HierBlockNode* n) { n->parent_id = -2; }}) {
+        wrong = nodes;
+        breaks(&wrong[1]);
+        EXPECT_NE(Status::Ok, made(wrong, &wrong_bytes));
+    }
+}
+
 // Every prefix, a trailing byte, every bit flipped: corrupt or (for flips) some valid block,
 // never a read out of bounds; and what decodes re-encodes to the same bytes.
 TEST(HierarchyBlock, DamagedBytes) {
