@@ -3,8 +3,8 @@
 // hierarchy_build's nodes, bit for bit (unit-tested against them); what it holds instead:
 //  - while clustering: every zoom's parent links and the run (distinct cluster) of each node,
 //    4 + 4 bytes a node, and each distinct cluster once: a multi-marker one as its sums, centre
-//    and bounds (a HierNode), a single marker as its index and, once clustered, its centre
-//    (its record is made from the marker and that centre);
+//    and bounds (a HierNode), a single marker, once clustered, as its centre, position and id
+//    (40 bytes: its record is made from them);
 //  - then band by band, coarsest first (a record's slot depends on its parent's id), the ids of
 //    two zooms, the records of the band as references (24 bytes each) and one block's records at
 //    a time, handed to the caller to write before the next is made.
@@ -20,8 +20,8 @@ namespace geocluster {
 struct HierStream;
 
 // A block made by hier_stream_next: records[0..n) (slots ascending) of band's zooms
-// zoom_lo..zoom_hi, for hier_node_block_encode; member says it goes to the members table. Valid
-// until the next call.
+// zoom_lo..zoom_hi, for hier_node_block_encode_made (its single centres are hier_single_centre's);
+// member says it goes to the members table. Valid until the next call.
 struct HierStreamBlock {
     bool member;
     int band;
