@@ -248,19 +248,21 @@ Status Builder::coarser_levels() noexcept {
 // level_'s items moved to an array of their own size when it is at least a fifth smaller than
 // the one they were made in (max_zoom's, at first): the streamed create keeps more of each zoom
 // as the zooms get coarser, so the room of the finer levels is not held to the end. Measured at
-// 10M markers: the copy after zoom 15 (both arrays, 1.6 GB) is the build's peak, 2,039 MB; with
-// a copy only once half the room is free, zoom 13's sweep beside max_zoom's room and what the
-// stream kept of zooms 16 to 14 peaked higher, 2,060 MB.
+// 10M markers: the copy after zoom 15 (both arrays, 1.6 GB) is the build's peak, 2,039 MB with
+// the sweep's centres held beside it; with a copy only once half the room is free, zoom 13's
+// sweep beside max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher,
+// 2,060 MB.
 Status Builder::shrink_level() noexcept {
     const std::size_t bytes = std::size_t{n_level_} * sizeof(Item);
     if (std::size_t{n_level_} + n_level_ / 4 >= level_room_) return Status::Ok;
+    sweep_.drop_centres();  // made again from the items: not held beside both arrays
     Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
     if (fresh == nullptr) return Status::OutOfMemory;
     if (bytes > 0) std::memcpy(fresh, level_, bytes);
     base_.release(base_.ctx, level_);
     level_ = fresh;
     level_room_ = n_level_;
-    return Status::Ok;
+    return sweep_.make_centres(level_, n_level_);
 }
 
 // A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the

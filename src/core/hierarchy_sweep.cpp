@@ -39,8 +39,9 @@ struct Entry {  // a sort entry; (key, id, x, y) decides the order
 namespace {
 
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
-constexpr std::size_t kSortRun = 65536;  // a std::sort this long takes a few ms: poll between
-constexpr int kMaxCellBits = 31;         // rows and columns below 2^31: sweep_key's room
+constexpr std::size_t kSortRun = 65536;   // a std::sort this long takes a few ms: poll between
+constexpr int kMaxCellBits = 31;          // rows and columns below 2^31: sweep_key's room
+constexpr unsigned char kStateStays = 2;  // state_ after a pass: a seed that took nothing
 
 bool entry_less(const Entry& a, const Entry& b) noexcept {
     if (a.key != b.key) return a.key < b.key;
@@ -175,6 +176,29 @@ void Sweep::release() noexcept {
     put(x_);
     put(y_);
     room_ = 0;
+}
+
+void Sweep::drop_centres() noexcept {
+    put(x_);
+    put(y_);
+    room_ = 0;
+}
+
+Status Sweep::make_centres(const Item* items, std::uint32_t n) noexcept {
+    drop_centres();
+    Status s = get(&x_, n);
+    if (s == Status::Ok) s = get(&y_, n);
+    if (s != Status::Ok) return s;
+    room_ = n;
+    Poller poll(cancel_);
+    for (std::uint32_t k = 0; k < n; ++k) {
+        Centre c;
+        centre_of(items[k], &c);
+        x_[k] = c.x;
+        y_[k] = c.y;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    return Status::Ok;
 }
 
 Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
@@ -324,7 +348,7 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
 template <typename Access>
 Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
                    std::size_t* n_taken) noexcept {
-    constexpr unsigned char kFree = 0, kTaken = 1, kStays = 2, kMoved = 3;
+    constexpr unsigned char kFree = 0, kTaken = 1, kStays = kStateStays, kMoved = 3;
     const Geometry g = geometry_of(radius_px_, zoom);
     const std::uint32_t n = *n_live;
     Poller poll(cancel_);
@@ -381,12 +405,21 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         }
         if (poll.canceled(work + 1)) return Status::Canceled;
     }
-    // The items that stay, to the front in order; the movers sorted (each took another item, so
-    // 2 n_moved <= n: the rest of ent_ is room for the sort's merge); then both merged from the
-    // back, in place.
+    *n_taken = taken;
+    if (poll.canceled(n)) return Status::Canceled;
+    return next_order(acc, n, n_moved, n_live);
+}
+
+// After a pass over n items (state_: each one's fate; the n_moved movers in ent_ at their new
+// centres): the items that stay, to the front in order; the movers sorted (each took another
+// item, so 2 n_moved <= n: the rest of ent_ is room for the sort's merge); then both merged from
+// the back, in place, into the next pass's order, the movers dirty.
+template <typename Access>
+Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
+                         std::uint32_t* n_live) noexcept {
     std::uint32_t n_stay = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (state_[i] != kStays) continue;
+        if (state_[i] != kStateStays) continue;
         key_[n_stay] = key_[i];
         x_[n_stay] = x_[i];
         y_[n_stay] = y_[i];
@@ -425,8 +458,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         }
     }
     *n_live = n_stay + n_moved;
-    *n_taken = taken;
-    return poll.canceled(n) ? Status::Canceled : Status::Ok;
+    return Status::Ok;
 }
 
 // A zoom over inputs 0 .. n - 1 (their centres in x_, y_): the order, then passes until one takes

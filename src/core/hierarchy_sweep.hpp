@@ -57,6 +57,11 @@ class Sweep {
     Status cluster_items(cluster_internal::Item* items, std::uint32_t n, int zoom,
                          std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept;
 
+    // The centres kept between zooms dropped (while the caller moves the items to a smaller
+    // array: both arrays are the build's peak), then made again from items[0..n), the same bits.
+    void drop_centres() noexcept;
+    Status make_centres(const cluster_internal::Item* items, std::uint32_t n) noexcept;
+
     void release() noexcept;
 
   private:
@@ -66,6 +71,9 @@ class Sweep {
     Status order(Access& acc, std::uint32_t n, int zoom) noexcept;
     template <typename Access>
     Status pass(Access& acc, std::uint32_t* n, int zoom, bool first, std::size_t* n_taken) noexcept;
+    template <typename Access>
+    Status next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
+                      std::uint32_t* n_live) noexcept;
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
     void put_zoom_arrays() noexcept;
