@@ -572,6 +572,7 @@ Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_
             state_[q] = 2;
             carry = next;
             q = ordinal_[q];
+            if (poll.canceled(1)) return Status::Canceled;  // a chain may be long
         }
         items[q] = carry;
         if (poll.canceled(1)) return Status::Canceled;
