@@ -1,31 +1,25 @@
-// The cluster hierarchy's build (hierarchy.hpp): the engine at max_zoom, then the finaliser's
-// passes on whole clusters, one zoom coarser at a time.
+// The cluster hierarchy's build (hierarchy.hpp): the cell-order sweep of hierarchy_sweep.hpp on
+// the markers at max_zoom, then on whole clusters, one zoom coarser at a time.
 //
 // Two phases, so that the nodes are written once, straight into the result:
-//   A. Clustering, from max_zoom down. Zoom max_zoom is cluster_finalize on a state of all the
-//      markers (cluster_finalize_items_taking: the clusters as exact items, and every bin's
-//      cluster, which gives every marker's leaf through its bin, looked up before the bins are
-//      taken). Zoom z < max_zoom clusters the items of zoom z + 1 in their own array
-//      (cluster_items_in_place), ranked by their ordinal, which is a function of the markers
-//      alone. Kept: per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4
-//      bytes each). One array of items is alive at a time.
+//   A. Clustering, from max_zoom down (hier_sweep::Sweep). Zoom max_zoom sweeps the markers and
+//      gives every marker's leaf; zoom z < max_zoom sweeps the items of zoom z + 1 in their own
+//      array, which ends up holding zoom z's, in ordinal order. Kept: per zoom z < max_zoom the
+//      parent position of every zoom z + 1 cluster (4 bytes each). One array of items is alive
+//      at a time.
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
 //      sums, minima and maxima are exact whatever the order), its parent links and expansion
 //      zooms set along the way.
 //
-// Why the guarantees hold (numbers as in hierarchy.hpp): 1, 2 and 4 are cluster.hpp's contract
-// at every zoom (the passes are the finaliser's, the centre and bounds its cluster_of_item);
-// 3 because a zoom-z cluster is a union of whole input items; 5 because the engine's output is
-// order-independent and every coarser level's input order and ranks are its output order.
+// Why the guarantees hold: hierarchy_sweep.hpp.
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
-// (the Builder has no destructor, like the Finalizer). The peak is either the max_zoom state and
-// its finalisation (what cluster_agg needs at max_zoom, less: the bins go once the sums exist),
-// zoom max_zoom - 1's clustering over the leaves' items, or the result plus the parent positions
-// (phase B needs no other memory). The coarser zooms' scratch goes through a BlockCache, which
-// hands a released array to the next request it fits instead of back to the caller.
+// (the Builder has no destructor, like the Finalizer). The peak is either max_zoom's sweep (about
+// 90 bytes a marker of sort entries, keys and links, and an item for each marker that took
+// something), its clusters' items, a coarser zoom's sweep beside its input items, or the result
+// plus the parent positions (phase B needs no other memory).
 #include "core.hpp"
 
 #include "hierarchy.hpp"
@@ -35,6 +29,7 @@
 #include "cluster_items.hpp"
 #include "hierarchy_items.hpp"
 #include "hierarchy_levels.hpp"
+#include "hierarchy_sweep.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -134,7 +129,8 @@ class Builder {
           base_(alloc),
           cache_(alloc),
           a_(cache_.allocator()),
-          cancel_(cancel) {}
+          cancel_(cancel),
+          sweep_(alloc, cancel, radius_px) {}
 
     Status run(HierBuild* out) noexcept;
     // Phase A alone, each zoom handed to hook (hierarchy_levels.hpp).
@@ -145,7 +141,6 @@ class Builder {
 
   private:
     Status leaves() noexcept;
-    Status bin_of_markers(std::uint32_t* bin_of) noexcept;
     Status coarser_levels() noexcept;
     Status shrink_level() noexcept;
     Status write_nodes() noexcept;
@@ -178,28 +173,22 @@ class Builder {
     CancelCheck cancel_;
     const HierLevelHook* hook_ = nullptr;  // set: no nodes, the levels go to it
 
-    ClusterState* st_ = nullptr;      // the markers at max_zoom, until the leaves are known
-    ItemClusters top_{};              // max_zoom (from base_): the clusters' items, every bin's
-    ItemClusters level_{};            // the last zoom clustered below max_zoom (from base_)
-    std::size_t level_room_ = 0;      // the items level_.items has room for
-    ClusterState* params_ = nullptr;  // a zoom's parameters, while it is clustered
+    hier_sweep::Sweep sweep_;                  // phase A's clustering, from base_
+    cluster_internal::Item* level_ = nullptr;  // the last zoom clustered (from base_)
+    std::uint32_t n_level_ = 0;
+    std::size_t level_room_ = 0;  // the items level_ has room for
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
     std::int64_t* leaf_ = nullptr;
-    std::uint32_t* bin_of_ = nullptr;  // each marker's bin at max_zoom, until its leaf is known
     HierNode* nodes_ = nullptr;
     std::size_t n_nodes_ = 0;
 };
 
 void Builder::release() noexcept {
-    cluster_destroy(st_);
-    st_ = nullptr;
-    cluster_destroy(params_);
-    params_ = nullptr;
-    item_clusters_free(base_, &top_);
-    item_clusters_free(base_, &level_);
+    sweep_.release();
+    if (level_ != nullptr) base_.release(base_.ctx, level_);
+    level_ = nullptr;
     for (auto& p : parent_of_) put(p);
-    put(bin_of_);
     if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
     leaf_ = nullptr;
     if (nodes_ != nullptr) base_.release(base_.ctx, nodes_);
@@ -207,133 +196,73 @@ void Builder::release() noexcept {
     cache_.flush();
 }
 
-// Zoom max_zoom: the engine on the markers, and each marker's cluster through its bin.
+// Zoom max_zoom: the sweep over the markers, and each marker's leaf.
 Status Builder::leaves() noexcept {
-    Status s = cluster_create(max_zoom_, radius_px_, true, base_, &st_);  // as cluster_agg
-    for (std::size_t i = 0; i < n_markers_ && s == Status::Ok; ++i) {
-        s = cluster_add_point(st_, markers_[i].lat, markers_[i].lon, true, markers_[i].id);
-        if (canceled(i)) s = Status::Canceled;
-    }
-    // Each marker's bin first, while the state has its hash slots: the finalisation takes the
-    // bins (and the slots) as soon as the clusters' sums are made.
-    if (s == Status::Ok) s = settle(st_);
-    if (s == Status::Ok) s = get(&bin_of_, n_markers_);
-    if (s == Status::Ok) s = bin_of_markers(bin_of_);
-    if (s == Status::Ok) s = cluster_finalize_items_taking(st_, cancel_, &top_);
-    cluster_destroy(st_);  // nothing left in it but its parameters
-    st_ = nullptr;
-    if (s != Status::Ok) return s;
-    const std::uint32_t* bin_of = bin_of_;
-    n_at[max_zoom_] = top_.n_items;
-    level_room_ = top_.n_items;  // at least: the finaliser's room for its first pass's items
-    if (next_ordinal_[max_zoom_] > kOrdinalLimit - top_.n_items)
-        return Status::HierarchyIdsExhausted;
     leaf_ =
         static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
     if (leaf_ == nullptr) return Status::OutOfMemory;
-    const std::uint64_t first = next_ordinal_[max_zoom_];
-    constexpr std::size_t kAhead = 16;  // the markers' bins are in no order: fetched ahead
-    for (std::size_t i = 0; i < n_markers_ && s == Status::Ok; ++i) {
-        if (i + kAhead < n_markers_ && bin_of[i + kAhead] < top_.n_inputs)
-            __builtin_prefetch(&top_.cluster_of_input[bin_of[i + kAhead]]);
-        if (bin_of[i] >= top_.n_inputs)
-            s = Status::Internal;
-        else
-            leaf_[i] = cluster_id(max_zoom_, first + top_.cluster_of_input[bin_of[i]]);
-        if (canceled(i)) s = Status::Canceled;
-    }
-    put(bin_of_);
+    std::uint32_t n = 0;
+    Status s = sweep_.cluster_markers(markers_, n_markers_, max_zoom_, &level_, &n, leaf_);
     if (s != Status::Ok) return s;
-    base_.release(base_.ctx, top_.cluster_of_input);
-    top_.cluster_of_input = nullptr;
-    return Status::Ok;
-}
-
-// Every marker's bin, in batches whose hash slots and bins are fetched ahead (as flush_pending
-// does for the bins): one marker at a time, each lookup waits for two cache misses in turn.
-Status Builder::bin_of_markers(std::uint32_t* bin_of) noexcept {
-    if (n_markers_ > 0 && st_->slots == nullptr) return Status::Internal;
-    ClusterBinKey key[kBatch];
-    std::uint64_t hash[kBatch];
-    for (std::size_t b = 0; b < n_markers_; b += kBatch) {
-        const std::size_t m = std::min(kBatch, n_markers_ - b);
-        for (std::size_t j = 0; j < m; ++j) {
-            const Status s =
-                cluster_bin_key(st_, markers_[b + j].lat, markers_[b + j].lon, &key[j]);
-            if (s != Status::Ok) return s;
-            hash[j] = hash_key(key[j].kx, key[j].ky);
-            __builtin_prefetch(&st_->slots[hash[j] & st_->slot_mask]);
-        }
-        for (std::size_t j = 0; j < m; ++j) {  // the bin the first slot probably names
-            const std::uint32_t index1 = st_->slots[hash[j] & st_->slot_mask].index1;
-            if (index1 == 0) continue;
-            __builtin_prefetch(&st_->bins[index1 - 1]);
-        }
-        for (std::size_t j = 0; j < m; ++j) {
-            const std::uint32_t bin = find_index_hashed(st_, key[j].kx, key[j].ky, hash[j]);
-            if (bin == kNoBin) return Status::Internal;
-            bin_of[b + j] = bin;
-        }
-        if (canceled(b + kBatch - 1)) return Status::Canceled;
+    n_level_ = n;
+    level_room_ = n;
+    n_at[max_zoom_] = n;
+    if (next_ordinal_[max_zoom_] > kOrdinalLimit - n) return Status::HierarchyIdsExhausted;
+    const std::uint64_t first = next_ordinal_[max_zoom_];
+    for (std::size_t i = 0; i < n_markers_; ++i) {
+        leaf_[i] = cluster_id(max_zoom_, first + static_cast<std::uint64_t>(leaf_[i]));
+        if (canceled(i)) return Status::Canceled;
     }
     return Status::Ok;
 }
 
-// Zooms max_zoom - 1 .. 0: the items of zoom z + 1, ranked by ordinal (ItemOrder::kRanked: in
-// any order in their array), clustered at zoom z.
+// Zooms max_zoom - 1 .. 0: the clusters of zoom z + 1, each taken whole, swept at zoom z in
+// their own array (zoom z's clusters end up in its first entries, in ordinal order).
 Status Builder::coarser_levels() noexcept {
     for (int z = max_zoom_ - 1; z >= 0; --z) {
-        ItemClusters& finer = z == max_zoom_ - 1 ? top_ : level_;
-        Status s = cluster_create(z, radius_px_, true, a_, &params_);
+        const std::uint32_t n_finer = n_level_;
+        Status s = get(&parent_of_[z], n_finer);
         if (s != Status::Ok) return s;
-        // The finer items are taken: the coarser ones are made in their array (max_zoom's,
-        // from base_, shrunk below), and the cluster of each is by its rank, its zoom z + 1
-        // ordinal: the parent positions as they are.
-        ItemClusters coarser{};
-        s = cluster_items_in_place(params_, finer.items, finer.n_items, cancel_, &coarser, nullptr);
-        cluster_destroy(params_);
-        params_ = nullptr;
-        cache_.flush();  // the zoom's scratch, before the copy and what the hook keeps
-        if (s != Status::Ok) return s;  // finer still holds its array, released by release()
-        const std::uint32_t n_finer = finer.n_items;
-        parent_of_[z] = coarser.cluster_of_input;  // from a_, as put() releases it
-        coarser.cluster_of_input = nullptr;
-        finer = ItemClusters{nullptr, 0, nullptr, 0};
-        level_ = coarser;
-        n_at[z] = coarser.n_items;
+        std::uint32_t n = 0;
+        s = sweep_.cluster_items(level_, n_finer, z, &n, parent_of_[z]);
+        if (s != Status::Ok) return s;
+        n_level_ = n;
+        n_at[z] = n;
         s = shrink_level();
         if (s != Status::Ok) return s;
-        if (hook_ != nullptr) {  // after the finer items are gone: what it keeps is not on top
-            s = hook_->level(hook_->ctx, z, level_.items, level_.n_items, parent_of_[z], n_finer);
+        if (hook_ != nullptr) {
+            s = hook_->level(hook_->ctx, z, level_, n_level_, parent_of_[z], n_finer);
             put(parent_of_[z]);
         }
         if (s != Status::Ok) return s;
         // Streamed (hook_ set), what the hook keeps grows zoom by zoom: the finer levels' blocks
-        // are returned rather than held to the end (measured: 3.3 GB peak at 10M markers held,
-        // 2.8 GB returned, no slower; a block serves the zoom that released it still).
+        // are returned rather than held to the end.
         if (hook_ != nullptr) cache_.flush();
         if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
     }
-    item_clusters_free(base_, &level_);  // phase B sums them again from the children
-    if (max_zoom_ == 0) item_clusters_free(base_, &top_);
+    base_.release(base_.ctx, level_);  // phase B sums them again from the children
+    level_ = nullptr;
     return Status::Ok;
 }
 
 // level_'s items moved to an array of their own size when it is at least a fifth smaller than
 // the one they were made in (max_zoom's, at first): the streamed create keeps more of each zoom
-// as the zooms get coarser, so the room of the finer levels is not held to the end. Measured
-// at 10M markers: copied so, each zoom's peak stays below max_zoom's; copied only once the copy
-// cost no more than a zoom's scratch, one zoom's peak was the highest.
+// as the zooms get coarser, so the room of the finer levels is not held to the end. Measured at
+// 10M markers: the copy after zoom 15 (both arrays, 1.6 GB) is the build's peak, 2,039 MB with
+// the sweep's centres held beside it; with a copy only once half the room is free, zoom 13's
+// sweep beside max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher,
+// 2,060 MB.
 Status Builder::shrink_level() noexcept {
-    const std::size_t bytes = std::size_t{level_.n_items} * sizeof(Item);
-    if (std::size_t{level_.n_items} + level_.n_items / 4 >= level_room_) return Status::Ok;
+    const std::size_t bytes = std::size_t{n_level_} * sizeof(Item);
+    if (std::size_t{n_level_} + n_level_ / 4 >= level_room_) return Status::Ok;
+    sweep_.drop_centres();  // made again from the items: not held beside both arrays
     Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
     if (fresh == nullptr) return Status::OutOfMemory;
-    if (bytes > 0) std::memcpy(fresh, level_.items, bytes);
-    base_.release(base_.ctx, level_.items);
-    level_.items = fresh;
-    level_room_ = level_.n_items;
-    return Status::Ok;
+    if (bytes > 0) std::memcpy(fresh, level_, bytes);
+    base_.release(base_.ctx, level_);
+    level_ = fresh;
+    level_room_ = n_level_;
+    return sweep_.make_centres(level_, n_level_);
 }
 
 // A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the
@@ -504,7 +433,7 @@ Status Builder::run(HierBuild* out) noexcept {
 Status Builder::run_levels(const HierLevelHook& hook, std::int64_t** leaf_of_marker) noexcept {
     hook_ = &hook;
     Status s = leaves();
-    if (s == Status::Ok) s = hook.level(hook.ctx, max_zoom_, top_.items, top_.n_items, nullptr, 0);
+    if (s == Status::Ok) s = hook.level(hook.ctx, max_zoom_, level_, n_level_, nullptr, 0);
     if (s == Status::Ok) s = coarser_levels();
     if (s == Status::Ok) {
         *leaf_of_marker = leaf_;

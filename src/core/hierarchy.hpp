@@ -1,14 +1,19 @@
 // The cluster hierarchy: one stored clustering of a whole set of markers at every zoom
 // 0..max_zoom, nested from street level to the world (cluster_hierarchy_create in SQL).
 //
-// How it is built. Zoom max_zoom clusters the markers themselves, exactly as cluster_agg would
-// at that zoom and radius. Every coarser zoom z clusters the clusters of zoom z + 1, each taken
-// whole as one weighted item, with the same greedy absorption passes cluster_agg's finaliser
-// runs (one implementation of the clustering). So a zoom-z cluster is a union of whole zoom
-// z + 1 clusters (nesting), and the passes stop only when no two centres of one zoom are within
-// radius_px (separation).
+// How it is built (hierarchy_sweep.hpp). Zoom max_zoom clusters the markers themselves; every
+// coarser zoom z clusters the clusters of zoom z + 1, each taken whole as one weighted item. A
+// zoom is a sweep in cell order: the items sorted by the cell of their centre (rows north to
+// south, columns west to east, then by smallest id), each item not yet taken takes every item
+// not yet taken within radius_px of its centre, and passes repeat until one takes nothing. So a
+// zoom-z cluster is a union of whole zoom z + 1 clusters (nesting), and no two centres of one
+// zoom are left within radius_px (separation). The distance test, its slack and the exact sums
+// are the engine's (cluster.hpp), but not its order of seeds (heaviest first) nor its bins: zoom
+// max_zoom is not what cluster_agg gives at that zoom, and seeds come in cell order, so a
+// concentration may be cut where the raster meets it.
 //
-// Guarantees, per zoom (property-tested in test/unit against a slow reference):
+// Guarantees, per zoom (property-tested in test/unit against a slow reference, and by
+// bench/micro/sweep_hierarchy --check at a million markers):
 //  1. Conservation: counts add up to the number of markers.
 //  2. Separation:   no two centres closer than radius_px world pixels (256 px tiles), across the
 //                   antimeridian too (the engine's slack, cluster_internal.hpp, included).
@@ -21,7 +26,7 @@
 //  5. Determinism:  the same markers, in any order, give the same nodes, ids included.
 //
 // Identity. cluster_id = zoom << kHierZoomShift | ordinal. Ordinals are handed out per zoom in
-// the engine's output order (count descending, north to south, west to east), starting at the
+// the sweep's order (by cell, rows north to south, then smallest id), starting at the
 // caller's next_ordinal[zoom], which the build advances: a caller that builds several
 // partitions passes the same array so that ids stay unique per zoom, and later writes take new
 // ordinals from where the build stopped, so an existing cluster is never renamed.

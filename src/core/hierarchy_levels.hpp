@@ -11,7 +11,8 @@
 namespace geocluster {
 
 // Called once per zoom, max_zoom first, then max_zoom - 1 .. 0: zoom's clusters as exact items
-// in ordinal order (what hierarchy_build's nodes of that zoom are summed to, bit for bit), and
+// in ordinal order, each item's rank its ordinal (what hierarchy_build's nodes of that zoom are
+// summed to, bit for bit), and
 // for each of the n_finer clusters of zoom + 1 its parent's position among items (nullptr and 0
 // at max_zoom). The arrays live until the call returns. A status other than Ok ends the build.
 struct HierLevelHook {

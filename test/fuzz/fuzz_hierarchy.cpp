@@ -2,8 +2,8 @@
 // (groups of near neighbours, the poles, the antimeridian, exact duplicates, -0.0), any radius
 // and max_zoom, built and checked against every guarantee by the oracle the unit tests use
 // (test/unit/hierarchy_reference.hpp): conservation, separation, nesting, centres, bounds, sums,
-// ids, order, expansion zooms and identity; plus max_zoom equal to cluster_agg's engine and the
-// same nodes for the markers in reverse order.
+// ids, the sweep's order, expansion zooms and identity; plus the same nodes for the markers in
+// reverse order.
 //
 // Input: byte 0 max_zoom, bytes 1-2 radius (log scale, 0.01 to 1e7 px), byte 3 the first
 // ordinals, then 6 bytes per marker (kind, four bytes of position, id).
@@ -78,31 +78,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         testing::check_hierarchy(in.markers.data(), in.markers.size(), in.radius, in.max_zoom,
                                  before.data(), in.next.data(), b);
     if (!err.empty()) fail(err);
-
-    // max_zoom is cluster_agg's engine at max_zoom, bit for bit.
-    ClusterState* st = nullptr;
-    if (cluster_create(in.max_zoom, in.radius, true, kAlloc, &st) != Status::Ok) fail("create");
-    for (const HierMarker& m : in.markers)
-        if (cluster_add_point(st, m.lat, m.lon, true, m.id) != Status::Ok) fail("add");
-    ClusterList l{};
-    if (cluster_finalize(st, kNoCancel, &l) != Status::Ok) fail("finalize");
-    const std::size_t first = b.n_nodes - l.size;
-    if (l.size > b.n_nodes) fail("max_zoom has fewer nodes than the engine has clusters");
-    for (std::size_t k = 0; k < l.size; ++k) {
-        const HierNode& o = b.nodes[first + k];
-        const Cluster& c = l.items[k];
-        if (o.zoom != in.max_zoom || static_cast<std::int64_t>(o.count) != c.count ||
-            !testing::same_bits(o.lat, c.lat) || !testing::same_bits(o.lon, c.lon) ||
-            !testing::same_bits(o.min_lat, c.min_lat) ||
-            !testing::same_bits(o.min_lon, c.min_lon) ||
-            !testing::same_bits(o.max_lat, c.max_lat) ||
-            !testing::same_bits(o.max_lon, c.max_lon) || o.id != c.id)
-            fail("max_zoom differs from the engine");
-    }
-    if (first > 0 && b.nodes[first - 1].zoom == in.max_zoom)
-        fail("max_zoom has more nodes than the engine has clusters");
-    cluster_free_list(kAlloc, &l);
-    cluster_destroy(st);
 
     // The same markers in reverse order: the same nodes, the same leaves.
     std::vector<HierMarker> rev(in.markers.rbegin(), in.markers.rend());

@@ -59,10 +59,12 @@ class HierFailures {
 
 // Checks the build b of markers m[0..n) (radius_px, max_zoom) against every guarantee of
 // hierarchy.hpp and the identity rules: ordinals per zoom from before[z] to after[z] (the
-// caller's next_ordinal before and after the build). Returns "" when all hold.
+// caller's next_ordinal before and after the build), and with check_order the sweep's order of
+// the ordinals. Returns "" when all hold.
 inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double radius_px,
                                    int max_zoom, const std::uint64_t* before,
-                                   const std::uint64_t* after, const HierBuild& b) {
+                                   const std::uint64_t* after, const HierBuild& b,
+                                   bool check_order = true) {
     HierFailures f;
     const int zooms = max_zoom + 1;
     if (b.n_markers != n) {
@@ -131,6 +133,20 @@ inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double ra
         std::unordered_map<std::size_t, std::size_t> slot;  // node index -> position in nodes
         for (std::size_t k = 0; k < nodes.size(); ++k) slot[nodes[k]] = k;
         std::vector<std::vector<std::size_t>> members(nodes.size());
+        // The sweep's cells at zoom z (hierarchy_sweep.hpp): 2^shift fixed units, the smallest
+        // such power of two at least 2^17 and the engine's query width (its reach and a little).
+        const long double reach = std::min(
+            std::ldexp(static_cast<long double>(radius_px), 40 - z) + 64.0L, std::ldexp(1.0L, 50));
+        const long double query = reach + reach / 1048576.0L + 1.0L;
+        int shift = 17;
+        while (shift < 48 && std::ldexp(1.0L, shift) < query) ++shift;
+        const long double cell = std::ldexp(1.0L, shift), last = std::ldexp(1.0L, 48 - shift) - 1;
+        struct Cell {
+            long double row_lo, row_hi, col_lo, col_hi;  // the cells within 2 units of the centre
+            std::int64_t id;
+            bool known;
+        };
+        std::vector<Cell> cells(nodes.size(), Cell{0, 0, 0, 0, 0, false});
         for (std::size_t i = 0; i < n; ++i) members[slot[anc[zu][i]]].push_back(i);
         std::uint64_t total = 0;
         for (std::size_t k = 0; k < nodes.size(); ++k) {
@@ -186,6 +202,16 @@ inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double ra
             const long double my = sy / cnt;
             if (mx > 1.0L) mx -= 1.0L;
             const long double exp_lon = mx * 360.0L - 180.0L, exp_lat = ref_lat_of_y(my);
+            const auto cell_of = [&](long double u) {
+                return std::min(last, std::floor(u * std::ldexp(1.0L, 48) / cell));
+            };
+            const bool at_seam = mx < 0x1p-47L || mx > 1.0L - 0x1p-47L;  // x wraps: either edge
+            cells[k] = Cell{cell_of(my - 0x1p-47L),
+                            cell_of(my + 0x1p-47L),
+                            at_seam ? 0.0L : cell_of(mx - 0x1p-47L),
+                            at_seam ? last : cell_of(mx + 0x1p-47L),
+                            min_id,
+                            true};
             long double dlon = std::fabs(exp_lon - o.lon);
             dlon = std::min(dlon, 360.0L - dlon);
             if (!(dlon <= 1e-9L) || !(std::fabs(exp_lat - o.lat) <= 1e-9L) || !(o.lon >= -180.0) ||
@@ -224,12 +250,17 @@ inline std::string check_hierarchy(const HierMarker* m, std::size_t n, double ra
             if (o.expansion_zoom != expansion)
                 f.add() << where.str() << "expansion_zoom " << o.expansion_zoom << ", expected "
                         << expansion;
-            // Order: count descending, then north to south, then west to east.
-            if (k > 0) {
-                const HierNode& p = b.nodes[nodes[k - 1]];
-                if (p.count < o.count || (p.count == o.count && p.lat < o.lat) ||
-                    (p.count == o.count && p.lat == o.lat && p.lon > o.lon))
-                    f.add() << where.str() << "out of the output order";
+            // Order: the sweep's, by cell (rows north to south, columns west to east), then the
+            // smallest id; a centre within 2 units of a cell's edge may be in either cell.
+            if (check_order && k > 0 && cells[k - 1].known) {
+                const Cell &p = cells[k - 1], &c = cells[k];
+                const bool same_row =
+                    p.row_lo == p.row_hi && c.row_lo == c.row_hi && p.row_lo == c.row_lo;
+                const bool same_cell = same_row && p.col_lo == p.col_hi && c.col_lo == c.col_hi &&
+                                       p.col_lo == c.col_lo;
+                if (p.row_lo > c.row_hi || (same_row && p.col_lo > c.col_hi) ||
+                    (same_cell && p.id > c.id))
+                    f.add() << where.str() << "out of the sweep's order";
             }
         }
         if (total != n) f.add() << "zoom " << z << ": counts add up to " << total << ", not " << n;

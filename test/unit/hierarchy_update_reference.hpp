@@ -4,8 +4,9 @@
 //  - check_updated: every guarantee of hierarchy.hpp, by the build's brute-force oracle
 //    (hierarchy_reference.hpp: counts, members, centres, bounds, sums, ids, expansion zooms,
 //    nesting and pairwise separation, all recomputed from the raw markers), on the updater's
-//    export renumbered per zoom in the engine's output order (the oracle also checks a build's
-//    ordinals and order, which writes do not keep: the renumbering takes only those out).
+//    export renumbered per zoom (count descending, north to south, west to east), its order of
+//    ordinals not checked (the oracle checks a build's ordinals and order, which writes do not
+//    keep: the renumbering and the flag take only those out).
 //  - check_identity: the id rules of a write, from two snapshots of member sets.
 #pragma once
 
@@ -62,7 +63,7 @@ inline std::string check_updated(const UpdaterExport& e, double radius_px, int m
     for (std::int64_t& l : leaf) l = rename(l);
     HierBuild b{nodes.data(), nodes.size(), leaf.data(), leaf.size()};
     return check_hierarchy(e.markers.data(), e.markers.size(), radius_px, max_zoom, before.data(),
-                           after.data(), b);
+                           after.data(), b, false);
 }
 
 // cluster_id -> its member marker ids (sorted), every zoom.

@@ -1,0 +1,589 @@
+// The hierarchy's cell-order sweep (hierarchy_sweep.hpp: what it does and why the guarantees
+// hold).
+//
+// Memory: at max_zoom the markers are not made items up front; a marker becomes an item (in a
+// pool) only when it takes something, the others are made from the markers when the zoom's
+// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array and are
+// then moved into ordinal order in place. A zoom's working arrays (about 90 bytes per input) are
+// released before its clusters' array is made.
+#include "core.hpp"
+
+#include "hierarchy_sweep.hpp"
+
+#include "cluster_finalize_internal.hpp"
+#include "cluster_internal.hpp"
+#include "hierarchy_levels.hpp"
+#include "polled_sort.hpp"
+#include "radix_sort.hpp"
+#include "sweep_cursors.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace geocluster {
+namespace hier_sweep {
+
+using namespace cluster_internal;
+using finalize::Centre;
+using finalize::centre_of;
+
+struct Entry {  // a sort entry; (key, id, x, y) decides the order
+    std::uint64_t key;
+    std::int64_t id;
+    double x, y;
+    std::uint32_t slot;
+    std::uint32_t unused;
+};
+
+namespace {
+
+constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+constexpr std::size_t kSortRun = 65536;   // a std::sort this long takes a few ms: poll between
+constexpr int kMaxCellBits = 31;          // rows and columns below 2^31: sweep_key's room
+constexpr unsigned char kStateStays = 2;  // state_ after a pass: a seed that took nothing
+
+bool entry_less(const Entry& a, const Entry& b) noexcept {
+    if (a.key != b.key) return a.key < b.key;
+    if (a.id != b.id) return a.id < b.id;
+    if (a.x != b.x) return a.x < b.x;
+    return a.y < b.y;
+}
+
+// The reach of a zoom and its cells: the engine's numbers (cluster.cpp init_params, and the
+// finaliser's query width, cluster_finalize.cpp), cells 2^shift fixed units, at most 2^31 of them
+// across (wider cells than needed at tiny radii and deep zooms: the same neighbours, more
+// entries visited), columns and rows 0 .. cells - 1.
+struct Geometry {
+    double reach2;
+    int shift;
+    std::uint64_t cells;
+};
+
+Geometry geometry_of(double radius_px, int zoom) noexcept {
+    const double rf = std::ldexp(radius_px, kFixedBits - 8 - zoom) + kSlackFixed;
+    const double reach = rf < kMaxReachFixed ? rf : kMaxReachFixed;
+    const double query = reach + reach * (1.0 / 1048576.0) + 1.0;
+    int shift = kFixedBits - kMaxCellBits;
+    while (shift < kFixedBits && std::ldexp(1.0, shift) < query) ++shift;
+    return Geometry{reach * reach, shift, std::uint64_t{1} << (kFixedBits - shift)};
+}
+
+// The cell of a centre: of its x and y rounded down (within 1 of the exact centre's, which the
+// query's + 1 absorbs), x = 2^48 (lon 180) and y = 2^48 in the last column and row.
+std::uint64_t key_of(double x, double y, const Geometry& g) noexcept {
+    const std::uint64_t col = std::min(static_cast<std::uint64_t>(x) >> g.shift, g.cells - 1);
+    const std::uint64_t row = std::min(static_cast<std::uint64_t>(y) >> g.shift, g.cells - 1);
+    return sweep_key(row, col);
+}
+
+// The engine's "within reach" (Finalizer::within).
+bool within(double ax, double ay, double bx, double by, double reach2) noexcept {
+    double dx = std::fabs(ax - bx);
+    if (dx > 0.5 * kFixedOneD) dx = kFixedOneD - dx;  // across the antimeridian
+    const double dy = ay - by;
+    return dx * dx + dy * dy < reach2;
+}
+
+// f(k) for every k whose key[k] lies in the 3 x 3 cells around key q, and across the
+// antimeridian in those of the column at the other edge (found by binary search: only the two
+// edge columns need it; with fewer than 3 columns every column is already a neighbour).
+// Returns the entries visited.
+template <typename F>
+std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::size_t n,
+                         std::uint64_t q, const Geometry& g, F&& f) noexcept {
+    std::size_t work = cursors.visit(key, n, q, f);
+    if (g.cells < 3) return work;
+    const std::uint64_t col = sweep_col(q), row = sweep_row(q);
+    std::uint64_t other;
+    if (col == 0) {
+        other = g.cells - 1;
+    } else if (col == g.cells - 1) {
+        other = 0;
+    } else {
+        return work;
+    }
+    for (std::uint64_t r = row == 0 ? 0 : row - 1; r <= row + 1 && r < g.cells; ++r) {
+        const std::uint64_t k = sweep_key(r, other);
+        for (const std::uint64_t* p = std::lower_bound(key, key + n, k); p != key + n && *p == k;
+             ++p) {
+            f(static_cast<std::size_t>(p - key));
+            ++work;
+        }
+        work += 16;  // the search
+    }
+    return work;
+}
+
+}  // namespace
+
+// The items of max_zoom: marker s until it takes something, then pool_ item made_[s].
+struct MarkerAccess {
+    Sweep* sw;
+    Item* grow(std::uint32_t s) noexcept {
+        std::uint32_t& m = sw->made_[s];
+        if (m != kNone) return &sw->pool_[m];
+        if (sw->n_pool_ == sw->pool_room_) {  // grows by half: the takers are not known ahead
+            const std::size_t room = std::size_t{sw->pool_room_} + sw->pool_room_ / 2 + 1024;
+            if (room >= kNone) return nullptr;
+            Item* fresh = static_cast<Item*>(sw->a_.alloc(sw->a_.ctx, room * sizeof(Item)));
+            if (fresh == nullptr) return nullptr;
+            if (sw->n_pool_ > 0) std::memcpy(fresh, sw->pool_, sw->n_pool_ * sizeof(Item));
+            if (sw->pool_ != nullptr) sw->a_.release(sw->a_.ctx, sw->pool_);
+            sw->pool_ = fresh;
+            sw->pool_room_ = static_cast<std::uint32_t>(room);
+        }
+        m = sw->n_pool_++;
+        sw->pool_[m] = hier_item_of_marker(sw->markers_[s]);
+        return &sw->pool_[m];
+    }
+    Item value(std::uint32_t s) const noexcept {
+        const std::uint32_t m = sw->made_[s];
+        return m != kNone ? sw->pool_[m] : hier_item_of_marker(sw->markers_[s]);
+    }
+    std::int64_t id(std::uint32_t s) const noexcept {
+        const std::uint32_t m = sw->made_[s];
+        return m != kNone ? sw->pool_[m].min_id : sw->markers_[s].id;
+    }
+    void prefetch(std::uint32_t s) const noexcept {
+        __builtin_prefetch(&sw->markers_[s]);
+        __builtin_prefetch(&sw->x_[s]);
+        __builtin_prefetch(&sw->y_[s]);
+    }
+};
+
+namespace {
+
+// The items below max_zoom: the finer zoom's clusters, growing in their own array.
+struct ItemAccess {
+    Item* items;
+    Item* grow(std::uint32_t s) const noexcept { return &items[s]; }
+    const Item& value(std::uint32_t s) const noexcept { return items[s]; }
+    std::int64_t id(std::uint32_t s) const noexcept { return items[s].min_id; }
+    const double* x;
+    const double* y;
+    void prefetch(std::uint32_t s) const noexcept {
+        __builtin_prefetch(&items[s].min_id);
+        __builtin_prefetch(&x[s]);
+        __builtin_prefetch(&y[s]);
+    }
+};
+
+}  // namespace
+
+void Sweep::release() noexcept {
+    put_zoom_arrays();
+    put(x_);
+    put(y_);
+    room_ = 0;
+}
+
+void Sweep::drop_centres() noexcept {
+    put(x_);
+    put(y_);
+    room_ = 0;
+}
+
+Status Sweep::make_centres(const Item* items, std::uint32_t n) noexcept {
+    drop_centres();
+    Status s = get(&x_, n);
+    if (s == Status::Ok) s = get(&y_, n);
+    if (s != Status::Ok) return s;
+    room_ = n;
+    Poller poll(cancel_);
+    for (std::uint32_t k = 0; k < n; ++k) {
+        Centre c;
+        centre_of(items[k], &c);
+        x_[k] = c.x;
+        y_[k] = c.y;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    return Status::Ok;
+}
+
+Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
+    Status s = get(&key_, n);
+    if (s == Status::Ok) s = get(&slot_, n);
+    if (s == Status::Ok) s = get(&ent_, n);
+    if (s == Status::Ok) s = get(&buf_a_, n);
+    if (s == Status::Ok) s = get(&buf_b_, n);
+    if (s == Status::Ok) s = get(&state_, n);
+    if (s == Status::Ok) s = get(&dirty_, n);
+    if (s == Status::Ok) s = get(&into_, n);
+    if (s == Status::Ok) s = get(&ordinal_, n);
+    return s;
+}
+
+void Sweep::put_zoom_arrays() noexcept {
+    put(key_);
+    put(slot_);
+    put(ent_);
+    put(buf_a_);
+    put(buf_b_);
+    put(state_);
+    put(dirty_);
+    put(into_);
+    put(ordinal_);
+    put(made_);
+    put(pool_);
+    n_pool_ = pool_room_ = 0;
+}
+
+// x_ and y_ moved to arrays of n when that frees a fifth of their room or more.
+Status Sweep::keep_centres(std::uint32_t n) noexcept {
+    if (std::size_t{n} + n / 4 >= room_) return Status::Ok;
+    double *x = nullptr, *y = nullptr;
+    Status s = get(&x, n);
+    if (s == Status::Ok) s = get(&y, n);
+    if (s != Status::Ok) {
+        put(x);
+        return s;
+    }
+    std::memcpy(x, x_, std::size_t{n} * sizeof(double));
+    std::memcpy(y, y_, std::size_t{n} * sizeof(double));
+    put(x_);
+    put(y_);
+    x_ = x;
+    y_ = y;
+    room_ = n;
+    return Status::Ok;
+}
+
+std::uint32_t Sweep::root(std::uint32_t s) noexcept {
+    std::uint32_t r = s;
+    while (into_[r] != r) r = into_[r];
+    while (into_[s] != r) {  // path compression
+        const std::uint32_t next = into_[s];
+        into_[s] = r;
+        s = next;
+    }
+    return r;
+}
+
+// e[0..n) sorted by entry_less, in place; tmp (room for n, or nullptr: allocated when needed)
+// for the polled merge of long arrays.
+Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
+    if (n <= kSortRun) {
+        std::sort(e, e + n, entry_less);
+        return Status::Ok;
+    }
+    Entry* own = nullptr;
+    if (tmp == nullptr) {
+        if (get(&own, n) != Status::Ok) return Status::OutOfMemory;
+        tmp = own;
+    }
+    Poller poll(cancel_);
+    const Entry* sorted = polled_sort(e, tmp, n, entry_less, poll);
+    if (sorted != nullptr && sorted != e) std::memcpy(e, sorted, n * sizeof(Entry));
+    put(own);
+    return sorted == nullptr ? Status::Canceled : Status::Ok;
+}
+
+// The zoom's first order: inputs 0 .. n - 1 (centres in x_, y_; input i grows in slot i) into
+// key_, x_, y_, slot_ by (cell, id, centre). A radix sort of the cells' bits with each input's
+// position below them gives the cells' order; each run of one cell (a few items) is then sorted
+// by id where it lies, so the ids are read in order. A comparison sort when cell and position do
+// not fit 64 bits.
+template <typename Access>
+Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
+    const Geometry g = geometry_of(radius_px_, zoom);
+    Poller poll(cancel_);
+    int pos_bits = bit_width(n > 1 ? n - 1 : 1);
+    const int cell_bits = kFixedBits - g.shift;  // of a column, and of a row
+    if (pos_bits + 2 * cell_bits <= 64) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const std::uint64_t k = key_of(x_[i], y_[i], g);
+            buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
+            if (poll.canceled(1)) return Status::Canceled;
+        }
+        const std::uint64_t* sorted =
+            radix_sort(buf_a_, buf_b_, n, pos_bits, pos_bits + 2 * cell_bits, poll);
+        if (sorted == nullptr) return Status::Canceled;
+        const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
+        const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
+        constexpr std::uint32_t kAhead = 16;  // the inputs are read in no order: fetched ahead
+        for (std::uint32_t p = 0; p < n; ++p) {
+            if (p + kAhead < n)
+                acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
+            const std::uint64_t cell = sorted[p] >> pos_bits;
+            const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
+            ent_[p] =
+                Entry{sweep_key(cell >> cell_bits, cell & col_mask), acc.id(i), x_[i], y_[i], i, 0};
+            if (poll.canceled(1)) return Status::Canceled;
+        }
+        for (std::uint32_t p = 0; p < n;) {
+            std::uint32_t e = p + 1;
+            bool in_order = true;
+            while (e < n && ent_[e].key == ent_[p].key) {
+                in_order = in_order && entry_less(ent_[e - 1], ent_[e]);
+                ++e;
+            }
+            if (!in_order) {
+                const Status s = sort_entries(ent_ + p, e - p, nullptr);
+                if (s != Status::Ok) return s;
+            }
+            if (poll.canceled(e - p)) return Status::Canceled;
+            p = e;
+        }
+    } else {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            ent_[i] = Entry{key_of(x_[i], y_[i], g), acc.id(i), x_[i], y_[i], i, 0};
+            if (poll.canceled(1)) return Status::Canceled;
+        }
+        const Status s = sort_entries(ent_, n, nullptr);
+        if (s != Status::Ok) return s;
+    }
+    for (std::uint32_t p = 0; p < n; ++p) {
+        key_[p] = ent_[p].key;
+        x_[p] = ent_[p].x;
+        y_[p] = ent_[p].y;
+        slot_[p] = ent_[p].slot;
+        into_[p] = p;  // by slot: each input its own item
+    }
+    return Status::Ok;
+}
+
+// One pass over the *n live items (dirty_: took something in the last pass; all of them in a
+// zoom's first pass), which it leaves in the next pass's order with their dirty_ flags.
+template <typename Access>
+Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
+                   std::size_t* n_taken) noexcept {
+    constexpr unsigned char kFree = 0, kTaken = 1, kStays = kStateStays, kMoved = 3;
+    const Geometry g = geometry_of(radius_px_, zoom);
+    const std::uint32_t n = *n_live;
+    Poller poll(cancel_);
+    // The dirty items' keys and positions, in order: what a clean item looks at.
+    std::uint64_t* dkey = buf_a_;
+    std::uint64_t* dpos = buf_b_;
+    std::size_t nd = 0;
+    if (!first) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if (dirty_[i] == 0) continue;
+            dkey[nd] = key_[i];
+            dpos[nd++] = i;
+        }
+    }
+    std::memset(state_, kFree, n);
+    SweepCursors all_cursors, dirty_cursors;
+    std::uint32_t n_moved = 0;
+    std::size_t taken = 0;
+    bool out_of_memory = false;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (state_[i] != kFree) continue;
+        state_[i] = kStays;
+        const double xi = x_[i], yi = y_[i];
+        const std::uint32_t si = slot_[i];
+        Item* seed = nullptr;  // made on its first take
+        auto take = [&](std::size_t k) {
+            if (state_[k] != kFree || !within(xi, yi, x_[k], y_[k], g.reach2)) return;
+            if (seed == nullptr) {
+                seed = acc.grow(si);
+                if (seed == nullptr) {
+                    out_of_memory = true;
+                    return;
+                }
+            }
+            if (out_of_memory) return;
+            state_[k] = kTaken;
+            item_add(*seed, acc.value(slot_[k]));
+            into_[slot_[k]] = si;
+            ++taken;
+        };
+        std::size_t work;
+        if (first || dirty_[i] != 0) {
+            work = visit_around(all_cursors, key_, n, key_[i], g, take);
+        } else {  // clean: only a dirty item can be within reach
+            work = visit_around(dirty_cursors, dkey, nd, key_[i], g,
+                                [&](std::size_t j) { take(static_cast<std::size_t>(dpos[j])); });
+        }
+        if (out_of_memory) return Status::OutOfMemory;
+        if (seed != nullptr) {
+            state_[i] = kMoved;
+            Centre c;
+            centre_of(*seed, &c);
+            ent_[n_moved++] = Entry{key_of(c.x, c.y, g), seed->min_id, c.x, c.y, si, 0};
+        }
+        if (poll.canceled(work + 1)) return Status::Canceled;
+    }
+    *n_taken = taken;
+    if (poll.canceled(n)) return Status::Canceled;
+    return next_order(acc, n, n_moved, n_live);
+}
+
+// After a pass over n items (state_: each one's fate; the n_moved movers in ent_ at their new
+// centres): the items that stay, to the front in order; the movers sorted (each took another
+// item, so 2 n_moved <= n: the rest of ent_ is room for the sort's merge); then both merged from
+// the back, in place, into the next pass's order, the movers dirty.
+template <typename Access>
+Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
+                         std::uint32_t* n_live) noexcept {
+    std::uint32_t n_stay = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (state_[i] != kStateStays) continue;
+        key_[n_stay] = key_[i];
+        x_[n_stay] = x_[i];
+        y_[n_stay] = y_[i];
+        slot_[n_stay] = slot_[i];
+        ++n_stay;
+    }
+    const Status s = sort_entries(ent_, n_moved, ent_ + n_moved);
+    if (s != Status::Ok) return s;
+    std::uint32_t a = n_stay, b = n_moved;
+    for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
+        bool mover;
+        if (b == 0) {
+            mover = false;
+        } else if (a == 0) {
+            mover = true;
+        } else if (key_[a - 1] != ent_[b - 1].key) {
+            mover = key_[a - 1] < ent_[b - 1].key;
+        } else {  // the same cell: the id, read only then
+            const Entry stay{key_[a - 1], acc.id(slot_[a - 1]), x_[a - 1], y_[a - 1], 0, 0};
+            mover = entry_less(stay, ent_[b - 1]);
+        }
+        if (mover) {
+            const Entry& e = ent_[--b];
+            key_[o] = e.key;
+            x_[o] = e.x;
+            y_[o] = e.y;
+            slot_[o] = e.slot;
+            dirty_[o] = 1;
+        } else {
+            --a;
+            key_[o] = key_[a];
+            x_[o] = x_[a];
+            y_[o] = y_[a];
+            slot_[o] = slot_[a];
+            dirty_[o] = 0;
+        }
+    }
+    *n_live = n_stay + n_moved;
+    return Status::Ok;
+}
+
+// A zoom over inputs 0 .. n - 1 (their centres in x_, y_): the order, then passes until one takes
+// nothing; ordinal_ by slot for the last pass's items, *n_out of them, in order in slot_, x_, y_.
+template <typename Access>
+Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept {
+    Status s = order(acc, n, zoom);
+    std::uint32_t live = n;
+    for (bool first = true; s == Status::Ok; first = false) {
+        std::size_t taken = 0;
+        s = pass(acc, &live, zoom, first, &taken);
+        if (taken == 0) break;
+    }
+    if (s != Status::Ok) return s;
+    for (std::uint32_t k = 0; k < live; ++k) ordinal_[slot_[k]] = k;
+    *n_out = live;
+    return Status::Ok;
+}
+
+Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom, Item** items,
+                              std::uint32_t* n_items, std::int64_t* ordinal_of_marker) noexcept {
+    *items = nullptr;
+    *n_items = 0;
+    if (n >= kNone) return Status::StateTooLarge;  // slots are 32 bits
+    const auto n32 = static_cast<std::uint32_t>(n);
+    markers_ = markers;
+    Status s = get(&x_, n);
+    if (s == Status::Ok) s = get(&y_, n);
+    if (s != Status::Ok) return s;
+    room_ = n;
+    Poller poll(cancel_);
+    for (std::uint32_t i = 0; i < n32; ++i) {  // validated as cluster_add_point does
+        s = validate_lat_lon(markers[i].lat, markers[i].lon);
+        if (s != Status::Ok) return s;
+        x_[i] = static_cast<double>(fixed_x_of_lon(markers[i].lon + 0.0));
+        y_[i] = static_cast<double>(fixed_y_of_lat(markers[i].lat + 0.0));
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    s = get_zoom_arrays(n32);
+    if (s == Status::Ok) s = get(&made_, n);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t i = 0; i < n32; ++i) made_[i] = kNone;
+    MarkerAccess acc{this};
+    std::uint32_t n_out = 0;
+    s = sweep_zoom(acc, n32, zoom, &n_out);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t m = 0; m < n32; ++m) {
+        ordinal_of_marker[m] = ordinal_[root(m)];
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    // The clusters in ordinal order, once the zoom's scratch is gone but for the slots and the
+    // pool they are made from.
+    put(key_);
+    put(ent_);
+    put(buf_a_);
+    put(buf_b_);
+    put(state_);
+    put(dirty_);
+    put(into_);
+    put(ordinal_);
+    Item* out = nullptr;
+    s = get(&out, n_out);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t k = 0; k < n_out; ++k) {
+        if (k + 8 < n_out) __builtin_prefetch(&markers[slot_[k + 8]]);  // in no order
+        out[k] = acc.value(slot_[k]);
+        out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
+        if (poll.canceled(1)) {
+            put(out);
+            return Status::Canceled;
+        }
+    }
+    put_zoom_arrays();
+    s = keep_centres(n_out);
+    if (s != Status::Ok) {
+        put(out);
+        return s;
+    }
+    *items = out;
+    *n_items = n_out;
+    return Status::Ok;
+}
+
+Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_t* n_items,
+                            std::uint32_t* cluster_of_finer) noexcept {
+    *n_items = 0;
+    Status s = get_zoom_arrays(n);
+    if (s != Status::Ok) return s;
+    ItemAccess acc{items, x_, y_};
+    std::uint32_t n_out = 0;
+    s = sweep_zoom(acc, n, zoom, &n_out);
+    if (s != Status::Ok) return s;
+    Poller poll(cancel_);
+    for (std::uint32_t j = 0; j < n; ++j) {
+        cluster_of_finer[j] = ordinal_[root(j)];
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    // Every cluster to its ordinal, in place: the item in slot p goes to ordinal_[p], and what
+    // was there (a cluster still to place, or a taken item) is carried on; state_ marks the slots
+    // whose item has been picked up. Slots of taken items are overwritten.
+    for (std::uint32_t p = 0; p < n; ++p) state_[p] = 0;
+    for (std::uint32_t k = 0; k < n_out; ++k) state_[slot_[k]] = 1;  // a cluster to place
+    for (std::uint32_t p = 0; p < n; ++p) {
+        if (state_[p] != 1) continue;
+        Item carry = items[p];
+        state_[p] = 2;
+        std::uint32_t q = ordinal_[p];
+        while (state_[q] == 1) {
+            const Item next = items[q];
+            items[q] = carry;
+            state_[q] = 2;
+            carry = next;
+            q = ordinal_[q];
+            if (poll.canceled(1)) return Status::Canceled;  // a chain may be long
+        }
+        items[q] = carry;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    for (std::uint32_t k = 0; k < n_out; ++k) items[k].rank = k;
+    put_zoom_arrays();
+    s = keep_centres(n_out);
+    if (s != Status::Ok) return s;
+    *n_items = n_out;
+    return Status::Ok;
+}
+
+}  // namespace hier_sweep
+}  // namespace geocluster

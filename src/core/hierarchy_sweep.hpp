@@ -1,0 +1,122 @@
+// The cluster hierarchy's clustering (hierarchy.cpp, phase A): a sweep in cell order, one zoom at
+// a time, that gives the guarantees of hierarchy.hpp. Not part of the API.
+//
+// One zoom. The zoom's items (at max_zoom the markers, each an item of its own; below it the
+// clusters of zoom z + 1, each taken whole) are sorted by the cell of their centre, row by row,
+// ties by the item's smallest id (then by its centre). Cells are a power of two of fixed units
+// (cluster_internal.hpp) at least the engine's query width (its reach, radius_px + 64 fixed
+// units, and a little for the rounding of the centres), so that a whole number of columns spans
+// the world and every item within reach of a point lies in the 3 x 3 cells around it, or across
+// the antimeridian in the column at the other edge. Then passes: in that order, each item not
+// yet taken takes every item not yet taken whose centre lies within the reach of its own (the
+// engine's test, Finalizer::within: dx across the antimeridian too); its exact sums grow by
+// theirs (item_add) and its centre is made again (centre_of). Passes repeat until one takes
+// nothing: then no two centres of the zoom are within reach (each item was a seed at its turn,
+// and took everything within reach that was left). After the first pass only an item that took
+// something ("dirty") can be within reach of another (two clean items were both seeds that took
+// nothing), so a clean item looks only at the dirty ones, and the next pass's order is the clean
+// items (still sorted) merged with the dirty ones sorted anew. The zoom's clusters are the last
+// pass's items, numbered in its order, and each input's cluster is the item that took it,
+// followed through the passes (a union-find over the inputs' slots).
+//
+// Why the guarantees hold: conservation and nesting because every input is taken whole by one
+// item; separation by the last pass; centres and bounds from exact integer sums (the engine's
+// Item, cluster_of_item); determinism because the order, and therefore which item is a seed and
+// what it takes, is a function of the items' contents alone (two items equal in cell, smallest id
+// and centre take each other whichever comes first, with the same result).
+#pragma once
+
+#include "core.hpp"
+
+#include "cluster_items.hpp"
+#include "hierarchy.hpp"
+
+namespace geocluster {
+namespace hier_sweep {
+
+struct Entry;  // hierarchy_sweep.cpp
+
+// The state between zooms: the last zoom's centres, in its ordinal order. Plain data from the
+// allocator, released by release() (no destructor, like the engine's Finalizer).
+class Sweep {
+  public:
+    Sweep(const Allocator& alloc, CancelCheck cancel, double radius_px) noexcept
+        : a_(alloc), cancel_(cancel), radius_px_(radius_px) {}
+
+    // Zoom zoom over the markers (validated here: BadLatitude, BadLongitude). On Ok, *items (from
+    // the allocator, *n_items entries and room for no more) are the zoom's clusters in ordinal
+    // order, and ordinal_of_marker[m] (n entries, the caller's) the ordinal of marker m's.
+    Status cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
+                           cluster_internal::Item** items, std::uint32_t* n_items,
+                           std::int64_t* ordinal_of_marker) noexcept;
+
+    // Zoom zoom over items[0..n), the clusters of the zoom clustered last (their centres kept
+    // from then), each taken whole, in place: on Ok items[0..*n_items) are zoom zoom's clusters
+    // in ordinal order and cluster_of_finer[j] (n entries, the caller's) the ordinal of item j's.
+    // On failure the items' contents are unspecified.
+    Status cluster_items(cluster_internal::Item* items, std::uint32_t n, int zoom,
+                         std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept;
+
+    // The centres kept between zooms dropped (while the caller moves the items to a smaller
+    // array: both arrays are the build's peak), then made again from items[0..n), the same bits.
+    void drop_centres() noexcept;
+    Status make_centres(const cluster_internal::Item* items, std::uint32_t n) noexcept;
+
+    void release() noexcept;
+
+  private:
+    template <typename Access>
+    Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
+    template <typename Access>
+    Status order(Access& acc, std::uint32_t n, int zoom) noexcept;
+    template <typename Access>
+    Status pass(Access& acc, std::uint32_t* n, int zoom, bool first, std::size_t* n_taken) noexcept;
+    template <typename Access>
+    Status next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
+                      std::uint32_t* n_live) noexcept;
+    Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
+    Status get_zoom_arrays(std::uint32_t n) noexcept;
+    void put_zoom_arrays() noexcept;
+    Status keep_centres(std::uint32_t n) noexcept;
+    std::uint32_t root(std::uint32_t s) noexcept;
+    template <typename T>
+    Status get(T** p, std::size_t n) noexcept {
+        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+        return *p == nullptr ? Status::OutOfMemory : Status::Ok;
+    }
+    template <typename T>
+    void put(T*& p) noexcept {
+        if (p != nullptr) a_.release(a_.ctx, p);
+        p = nullptr;
+    }
+
+    Allocator a_;
+    CancelCheck cancel_;
+    double radius_px_;
+
+    // Between zooms: the centres of the last zoom's clusters, by ordinal (room: room_).
+    double* x_ = nullptr;
+    double* y_ = nullptr;
+    std::size_t room_ = 0;
+    // A zoom's arrays: the live items in sweep order (cell key, centre in x_ and y_, slot: the
+    // input it grows in), and by slot the union-find links and the final ordinals.
+    std::uint64_t* key_ = nullptr;
+    std::uint32_t* slot_ = nullptr;
+    Entry* ent_ = nullptr;              // sort entries: the first order, then each pass's movers
+    std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys, then the dirty items' keys
+    std::uint64_t* buf_b_ = nullptr;    // its scratch, then the dirty items' positions
+    unsigned char* state_ = nullptr;    // per position in a pass; per slot when permuting
+    unsigned char* dirty_ = nullptr;    // per position: took something in the last pass
+    std::uint32_t* into_ = nullptr;     // by slot: the item that took it (itself: not taken)
+    std::uint32_t* ordinal_ = nullptr;  // by slot, for the last pass's items
+    // At max_zoom: the markers that took something, as items (the others are made when needed).
+    std::uint32_t* made_ = nullptr;  // by marker: its item in pool_, or none
+    cluster_internal::Item* pool_ = nullptr;
+    std::uint32_t n_pool_ = 0, pool_room_ = 0;
+    const HierMarker* markers_ = nullptr;
+
+    friend struct MarkerAccess;
+};
+
+}  // namespace hier_sweep
+}  // namespace geocluster
