@@ -396,6 +396,14 @@ bool read_zoom_table(In* in, int zoom_lo, int zoom_hi, bool present, std::uint64
     return true;
 }
 
+// The bytes of a top index of index_bytes that a box reader reads (the zoom table's prefix
+// for its zoom; all of them at any zoom).
+std::uint64_t index_part(const std::uint32_t bytes[kHierMaxZoom + 1], std::uint64_t index_bytes,
+                         const HierBlockBox& box, bool any_zoom) noexcept {
+    if (any_zoom || box.zoom > kHierMaxZoom) return index_bytes;
+    return box.zoom < 0 ? 0 : bytes[box.zoom];
+}
+
 }  // namespace
 
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
@@ -467,8 +475,9 @@ bool chunk_keeps(const HierChunk& c, const HierBlockBox& b, bool any_zoom) noexc
 // Where a box reader stops reading the top index: the zoom table's prefix for its zoom.
 const unsigned char* index_limit(const HierNodeBlockReader& r, const HierBlockBox& box,
                                  bool any_zoom) noexcept {
-    if (any_zoom || box.zoom > kHierMaxZoom) return r.index_end;
-    return r.index_start + (box.zoom < 0 ? 0 : r.zoom_index_bytes[box.zoom]);
+    return r.index_start + index_part(r.zoom_index_bytes,
+                                      static_cast<std::uint64_t>(r.index_end - r.index_start), box,
+                                      any_zoom);
 }
 
 // Parses an entry of either index at *p (below end) into *c: its first slot a step from
@@ -868,10 +877,8 @@ Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail
     if (!in.ok || hi < lo || hi > kHierMaxZoom ||
         !read_zoom_table(&in, lo, hi, ordered && indexed, index_bytes, zoom_bytes))
         return Status::Ok;
-    const std::uint64_t part = any_zoom || box.zoom > kHierMaxZoom ? index_bytes
-                               : box.zoom < 0                      ? 0
-                                                                   : zoom_bytes[box.zoom];
-    *bytes = static_cast<std::size_t>(static_cast<std::uint64_t>(in.p - data) + part);
+    *bytes = static_cast<std::size_t>(static_cast<std::uint64_t>(in.p - data) +
+                                      index_part(zoom_bytes, index_bytes, box, any_zoom));
     return Status::Ok;
 }
 

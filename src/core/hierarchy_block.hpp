@@ -154,10 +154,10 @@ struct HierNodeBlockReader {
     // group's end, its chunk index (next entry, end), its chunks and those not yet read; the
     // current chunk (its entry and the records it has left) and what its records read so far
     // span (checked against the entry at its end).
-    // The top index's start, and per zoom z the bytes of it a reader at z needs (the zoom
-    // table's prefix; all of it from the block's last zoom on, and in a block not zoom-ordered).
     const unsigned char* index;
     const unsigned char* index_end;
+    // The top index's start, and per zoom z the bytes of it a reader at z needs (the zoom
+    // table's prefix; all of it from the block's last zoom on, and in a block not zoom-ordered).
     const unsigned char* index_start;
     std::uint32_t zoom_index_bytes[kHierMaxZoom + 1];
     std::uint64_t groups_left;
