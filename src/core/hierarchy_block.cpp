@@ -144,6 +144,9 @@ std::int64_t hier_chunk_grid(double degrees) noexcept {
 namespace {
 
 constexpr std::size_t kMaxEntryBytes = 7 * 10;  // seven varints
+// The header at most: version, zooms, record count, the top index's byte count and the zoom table
+// (a varint per zoom but the last).
+constexpr std::size_t kHeaderRoom = 3 + 10 + 10 + 10 * kHierMaxZoom;
 
 std::uint64_t chunks_of(std::uint64_t n) noexcept {
     return n > kHierChunkRecords ? (n + kHierChunkRecords - 1) / kHierChunkRecords : 0;
@@ -265,7 +268,7 @@ bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas
 }  // namespace
 
 std::size_t hier_node_block_bound(std::size_t n_nodes) noexcept {
-    return 23 + n_nodes * kHierBlockMaxRecordBytes + chunks_of(n_nodes) * kMaxEntryBytes +
+    return kHeaderRoom + n_nodes * kHierBlockMaxRecordBytes + chunks_of(n_nodes) * kMaxEntryBytes +
            groups_of(n_nodes) * (kMaxEntryBytes + 10);
 }
 
@@ -342,10 +345,12 @@ Status encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_h
     }
     // The groups first, after room for the header and the top index; then those, and the
     // groups moved down to follow them.
-    unsigned char* const entries = out + 23;
+    unsigned char* const entries = out + kHeaderRoom;
     unsigned char* const groups = entries + n_groups * kMaxEntryBytes;
     Out idx{entries}, body{groups};
     HierChunk prev{};
+    // (per zoom: the top index's bytes through the last group born at that zoom or before)
+    std::uint64_t zoom_bytes[kHierMaxZoom + 1] = {};
     for (std::uint64_t g = 0; g < n_groups; ++g) {
         const std::size_t first = static_cast<std::size_t>(g * kGroupRecords);
         const std::size_t stop = std::min<std::size_t>(n, first + kGroupRecords);
@@ -354,10 +359,14 @@ Status encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_h
             return Status::Internal;
         put_entry(&idx, group, g == 0 ? HierChunk{} : prev,
                   g == 0 ? 0 : prev.first_slot + static_cast<std::int64_t>(kGroupRecords), zoom_lo);
+        for (int z = group.zoom_min; z < zoom_hi; ++z)
+            zoom_bytes[z] = static_cast<std::uint64_t>(idx.p - entries);
         prev = group;
     }
     const std::size_t index_bytes = static_cast<std::size_t>(idx.p - entries);
     head.u64(index_bytes);
+    for (int z = zoom_lo; ordered && z < zoom_hi; ++z)  // the zoom table
+        head.u64(zoom_bytes[z] - (z > zoom_lo ? zoom_bytes[z - 1] : 0));
     std::memmove(head.p, entries, index_bytes);
     head.p += index_bytes;
     const std::size_t body_bytes = static_cast<std::size_t>(body.p - groups);
@@ -378,6 +387,38 @@ Status hier_node_block_encode_made(const HierBlockNode* nodes, std::size_t n, in
     return encode(nodes, n, zoom_lo, zoom_hi, out, len, false);
 }
 
+namespace {
+
+// The zoom table (present: a zoom-ordered block with an index) into bytes[z], the top index's
+// bytes a reader at zoom z needs: 0 below the block's first zoom, all of them from its last zoom
+// on, or at every zoom without a table. False when it is malformed (a prefix beyond the index,
+// an index beyond 32 bits); that it is exact is checked group by group (read_group).
+bool read_zoom_table(In* in, int zoom_lo, int zoom_hi, bool present, std::uint64_t index_bytes,
+                     std::uint32_t bytes[kHierMaxZoom + 1]) noexcept {
+    if (index_bytes > 0xffffffffu) return false;
+    std::uint64_t sum = 0;
+    for (int z = 0; z <= kHierMaxZoom; ++z) {
+        if (present && z >= zoom_lo && z < zoom_hi) {
+            const std::uint64_t step = in->u64();
+            if (!in->ok || step > index_bytes - sum) return false;
+            sum += step;
+        }
+        bytes[z] = static_cast<std::uint32_t>(!present || z >= zoom_hi ? index_bytes
+                                                                       : (z < zoom_lo ? 0 : sum));
+    }
+    return true;
+}
+
+// The bytes of a top index of index_bytes that a box reader reads (the zoom table's prefix
+// for its zoom; all of them at any zoom).
+std::uint64_t index_part(const std::uint32_t bytes[kHierMaxZoom + 1], std::uint64_t index_bytes,
+                         const HierBlockBox& box, bool any_zoom) noexcept {
+    if (any_zoom || box.zoom > kHierMaxZoom) return index_bytes;
+    return box.zoom < 0 ? 0 : bytes[box.zoom];
+}
+
+}  // namespace
+
 Status hier_node_block_open(const unsigned char* data, std::size_t len,
                             HierNodeBlockReader* r) noexcept {
     *r = HierNodeBlockReader{};
@@ -394,9 +435,11 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
         return Status::HierarchyBlockCorrupt;
     const std::uint64_t n_groups = groups_of(n);
     const std::uint64_t index_bytes = n_groups > 0 ? in.u64() : 0;
+    if (!in.ok ||
+        !read_zoom_table(&in, lo, hi, ordered && n_groups > 0, index_bytes, r->zoom_index_bytes))
+        return Status::HierarchyBlockCorrupt;
     // (seven varints of at least a byte per entry; the groups follow the index)
-    if (!in.ok || index_bytes > static_cast<std::uint64_t>(in.end - in.p) ||
-        index_bytes / 7 < n_groups)
+    if (index_bytes > static_cast<std::uint64_t>(in.end - in.p) || index_bytes / 7 < n_groups)
         return Status::HierarchyBlockCorrupt;
     const unsigned char* index = in.p;
     // (the rest stays as value-initialised above: no group or chunk entered, nothing read)
@@ -409,6 +452,7 @@ Status hier_node_block_open(const unsigned char* data, std::size_t len,
     r->prev_slot = r->prev_parent = -1;
     r->index = n_groups > 0 ? index : nullptr;
     r->index_end = r->p;
+    r->index_start = index;
     r->groups_left = n_groups;
     return Status::Ok;
 }
@@ -439,6 +483,14 @@ bool chunk_keeps(const HierChunk& c, const HierBlockBox& b, bool any_zoom) noexc
         return box_grid(e + m) >= c.lon_lo && box_grid(w - m) <= c.lon_hi;
     };
     return part(b.west1, b.east1) || (b.west2 <= b.east2 && part(b.west2, b.east2));
+}
+
+// Where a box reader stops reading the top index: the zoom table's prefix for its zoom.
+const unsigned char* index_limit(const HierNodeBlockReader& r, const HierBlockBox& box,
+                                 bool any_zoom) noexcept {
+    return r.index_start + index_part(r.zoom_index_bytes,
+                                      static_cast<std::uint64_t>(r.index_end - r.index_start), box,
+                                      any_zoom);
 }
 
 // Parses an entry of either index at *p (below end) into *c: its first slot a step from
@@ -475,9 +527,16 @@ bool read_group(HierNodeBlockReader* r) noexcept {
     const std::uint64_t expected =
         first ? 0 : static_cast<std::uint64_t>(r->group.first_slot) + kGroupRecords;
     HierChunk g{};
+    const std::uint64_t from = static_cast<std::uint64_t>(r->index - r->index_start);
     if (!parse_entry(&r->index, r->index_end, first ? HierChunk{} : r->group, expected, r->zoom_lo,
                      r->zoom_hi, static_cast<std::uint64_t>(r->end - r->p), &g))
         return false;
+    // The zoom table is exact: the group within the prefix of every zoom from its zoom_min on,
+    // beyond the prefix of every zoom before.
+    const std::uint64_t to = static_cast<std::uint64_t>(r->index - r->index_start);
+    for (int z = r->zoom_lo; r->zoom_ordered && z < r->zoom_hi; ++z)
+        if (g.zoom_min <= z ? r->zoom_index_bytes[z] < to : r->zoom_index_bytes[z] > from)
+            return false;
     --r->groups_left;
     ++r->entries_read;
     r->group = g;
@@ -538,6 +597,13 @@ bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zo
                  Status* status) noexcept {
     while (r->left > 0) {
         if (r->chunks_left == 0) {
+            if (filter != nullptr && r->index >= index_limit(*r, *filter, any_zoom)) {
+                // (the later groups' records are born after the box's zoom: none is read)
+                r->left = 0;
+                r->p = r->end;
+                r->skipped = true;
+                return false;
+            }
             const std::uint64_t n = std::min(kGroupRecords, r->left);
             if (r->groups_left == 0 || !read_group(r)) {
                 *status = Status::HierarchyBlockCorrupt;
@@ -807,17 +873,25 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
 }  // namespace
 
 Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail,
+                                    const HierBlockBox& box, bool any_zoom,
                                     std::size_t* bytes) noexcept {
     *bytes = 0;
     if (avail < 3) return Status::Ok;
     if (data[0] != kHierBlockVersion) return Status::HierarchyBlockCorrupt;
+    const int lo = data[1], hi = data[2] & ~kZoomOrdered;
+    const bool ordered = (data[2] & kZoomOrdered) != 0;
     In in{data + 3, data + avail};
     const std::uint64_t n = in.u64();
-    const std::uint64_t index_bytes = in.ok && groups_of(n) > 0 ? in.u64() : 0;
+    const bool indexed = in.ok && groups_of(n) > 0;
+    const std::uint64_t index_bytes = indexed ? in.u64() : 0;
     // (a varint cut by the end of avail reads as malformed: more is needed, or it is corrupt,
     // which the reader will say)
-    const std::uint64_t total = static_cast<std::uint64_t>(in.p - data) + index_bytes;
-    if (in.ok && index_bytes <= SIZE_MAX / 2) *bytes = static_cast<std::size_t>(total);
+    std::uint32_t zoom_bytes[kHierMaxZoom + 1];
+    if (!in.ok || hi < lo || hi > kHierMaxZoom ||
+        !read_zoom_table(&in, lo, hi, ordered && indexed, index_bytes, zoom_bytes))
+        return Status::Ok;
+    *bytes = static_cast<std::size_t>(static_cast<std::uint64_t>(in.p - data) +
+                                      index_part(zoom_bytes, index_bytes, box, any_zoom));
     return Status::Ok;
 }
 
@@ -828,7 +902,8 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
     HierNodeBlockReader k = r;
     if (k.index == nullptr && k.p != k.end)  // no index: the records are read whole
         f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.end - k.p));
-    while (k.index != nullptr && k.groups_left > 0) {
+    const unsigned char* const limit = k.index != nullptr ? index_limit(k, box, any_zoom) : nullptr;
+    while (k.index != nullptr && k.groups_left > 0 && k.index < limit) {
         if (!read_group(&k)) return Status::HierarchyBlockCorrupt;
         if (chunk_keeps(k.group, box, any_zoom))
             f(ctx, static_cast<std::size_t>(k.p - data), static_cast<std::size_t>(k.group.bytes));

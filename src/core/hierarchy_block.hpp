@@ -10,7 +10,7 @@
 // node's slot is its place in the block for life (the low bits of its cluster_id), so records
 // are never renumbered, and a block may have gaps where nodes were removed.
 //
-// Encoding (version 3), all integers LEB128 varints, signed ones zigzagged:
+// Encoding (version 4), all integers LEB128 varints, signed ones zigzagged:
 //   node block:   version byte, the block's first zoom (a byte), its last zoom | kZoomOrdered
 //     (a byte), record count; with more than kHierChunkRecords records, a top index and groups
 //     (below); else the records, their deltas from nothing (previous slot and parent -1,
@@ -37,7 +37,10 @@
 //     span: its bytes; (smallest zoom_min - first zoom) | (largest zoom_max - first zoom) << 5;
 //     its first slot - an expected slot; the hier_chunk_grid cells of its anchors' smallest lat
 //     (minus a base's), their lat span, the smallest lon (likewise) and the lon span.
-//   top index: its byte count, then an entry per group (expected slot: the previous group's
+//   top index: its byte count; in a kZoomOrdered block, for each zoom z of the block but its
+//     last, the bytes of the top index's entries of the groups whose smallest zoom_min is at
+//     most z (a prefix, the groups being in zoom order) minus the same for z - 1 (0 below the
+//     first zoom): the zoom table; then an entry per group (expected slot: the previous group's
 //     first slot + kHierChunkRecords * kHierGroupChunks, base the previous group; 0 and the
 //     zero corner for the first). Then the groups, each: its chunk index's byte count, an entry
 //     per chunk (expected slot: the previous chunk's first slot + kHierChunkRecords, base the
@@ -50,6 +53,13 @@
 //     others reads the chunk index and decodes only the chunks alive at its zoom whose grid
 //     box meets the box (hier_node_block_next_in); the entries are exactly what the records
 //     span (a decoder checks each chunk and group it reads), so the encoding stays canonical.
+//     In a zoom-ordered block a box reader at zoom z reads the top index only up to the zoom
+//     table's prefix for z (none of the later groups' records is alive at z), and a reader
+//     fetching slices fetches the header only so far (hier_node_block_header_bytes): a zoom at
+//     the start of a long band's block does not pay for the top index of the finer zooms'
+//     groups. The table is exact: each group a decoder reads is checked against every zoom's
+//     prefix (it lies within the prefixes of the zooms at or after its zoom_min, beyond the
+//     others), so a full decode checks the table whole.
 // Bit deltas keep every double exact, whatever its value; records sorted by centre give small
 // deltas, which is where the bytes are saved.
 //
@@ -95,7 +105,7 @@ void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) no
 // Its sums (HierSums), as the build makes them.
 HierSums hier_single_sums(double lat, double lon) noexcept;
 
-constexpr unsigned char kHierBlockVersion = 3;
+constexpr unsigned char kHierBlockVersion = 4;
 // Records per chunk of a block's index (the last chunk holds the rest), and chunks per group of
 // the top index (the last group holds the rest).
 constexpr std::uint64_t kHierChunkRecords = 16;
@@ -153,6 +163,10 @@ struct HierNodeBlockReader {
     // span (checked against the entry at its end).
     const unsigned char* index;
     const unsigned char* index_end;
+    // The top index's start, and per zoom z the bytes of it a reader at z needs (the zoom
+    // table's prefix; all of it from the block's last zoom on, and in a block not zoom-ordered).
+    const unsigned char* index_start;
+    std::uint32_t zoom_index_bytes[kHierMaxZoom + 1];
     std::uint64_t groups_left;
     HierChunk group;
     HierChunk group_seen;
@@ -194,9 +208,12 @@ bool hier_node_block_next_in(HierNodeBlockReader* r, const HierBlockBox& box, Hi
                              Status* status) noexcept;
 
 // Reading a block in parts (a block kept out of line, fetched in slices): the bytes of its header
-// and top index, known from its first avail bytes (*bytes = 0 when avail is too few to tell;
-// HierarchyBlockCorrupt when they cannot be a header).
+// and of the part of its top index that next_in (any_zoom false) or next_marker_in (true) with
+// this box reads (in a zoom-ordered block, up to the zoom table's prefix for box.zoom), known
+// from its first avail bytes (*bytes = 0 when avail is too few to tell; HierarchyBlockCorrupt
+// when they cannot be a header).
 Status hier_node_block_header_bytes(const unsigned char* data, std::size_t avail,
+                                    const HierBlockBox& box, bool any_zoom,
                                     std::size_t* bytes) noexcept;
 // The groups of chunks that next_in (any_zoom false) or next_marker_in (true) with this box will
 // read, as f(ctx, offset, length) of their bytes (their chunk index and records), in order, from

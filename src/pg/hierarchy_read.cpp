@@ -203,7 +203,7 @@ bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned
     Relation toast = table_open(ext.va_toastrelid, AccessShareLock);
     std::size_t have = std::min<std::size_t>(*len, 8192), header = 0;
     fetch_slice(toast, ext, 0, have, buf);
-    check(hier_node_block_header_bytes(buf, have, &header));
+    check(hier_node_block_header_bytes(buf, have, s.box, s.any_zoom, &header));
     if (header > have && header <= *len) {  // a long index: the rest of it
         fetch_slice(toast, ext, have, header - have, buf);
         have = header;

@@ -6,8 +6,9 @@
 // What decodes wholly is valid, and the encoding is canonical: encoding the decoded nodes
 // again gives back exactly the input bytes. The box filters (next_in by centre,
 // next_marker_in by a single marker's position) keep what a full decode filtered by the same box
-// keeps, reading only the header, the top index and the groups of chunks
-// hier_node_block_kept_chunks names (the other bytes garbage, as in a block fetched in slices).
+// keeps, reading only the header, the top index up to the zoom table's prefix for the box's zoom
+// (hier_node_block_header_bytes) and the groups of chunks hier_node_block_kept_chunks names (the
+// other bytes garbage, as in a block fetched in slices), at two zooms.
 //
 // Input: byte 0 is ignored (it chose a member-list reader once); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
@@ -25,14 +26,15 @@ void check(bool ok) {
     if (!ok) std::abort();
 }
 
-// The block as a reader fetching slices sees it (BoxSlices in src/pg): its header and chunk
-// index, and the chunks the box keeps; every other byte garbage.
+// The block as a reader fetching slices sees it (BoxSlices in src/pg): its header and its top
+// index up to the zoom table's prefix for the box's zoom (all of it at any zoom), and the groups
+// of chunks the box keeps; every other byte garbage.
 std::vector<unsigned char> sliced(const unsigned char* data, std::size_t len,
                                   const HierBlockBox& box, bool any_zoom) {
     std::vector<unsigned char> out(len, 0xa5);
     std::size_t header = 0;
-    check(hier_node_block_header_bytes(data, len, &header) == Status::Ok && header > 0 &&
-          header <= len);
+    check(hier_node_block_header_bytes(data, len, box, any_zoom, &header) == Status::Ok &&
+          header > 0 && header <= len);
     std::memcpy(out.data(), data, header);
     HierNodeBlockReader r;
     check(hier_node_block_open(data, len, &r) == Status::Ok);
@@ -93,26 +95,34 @@ void nodes(const unsigned char* data, std::size_t len) {
     // A box around a decoded record keeps, through next_in, exactly what the full decode keeps.
     if (got.empty()) return;
     const HierBlockNode& c = got[len % got.size()];
+    std::vector<HierBlockNode> want;
+    std::size_t k = 0;
+    // At the record's first and last zoom (the zoom table's prefix for each: the header and top
+    // index read and fetched only so far).
+    for (const int zoom : {c.zoom_min, c.zoom_max}) {
+        const HierBlockBox box{zoom,         c.lat - 0.01, c.lat,    c.lon - 0.01,
+                               c.lon + 0.01, c.lon + 1,    c.lon + 2};
+        want.clear();
+        for (const HierBlockNode& d : got)
+            if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south &&
+                d.lat <= box.north &&
+                ((d.lon >= box.west1 && d.lon <= box.east1) ||
+                 (d.lon >= box.west2 && d.lon <= box.east2)))
+                want.push_back(d);
+        // (read from the slices a reader would fetch: the chunk index keeps what the box needs)
+        const std::vector<unsigned char> part = sliced(data, len, box, false);
+        check(hier_node_block_open(part.data(), len, &r) == Status::Ok);
+        k = 0;
+        while (hier_node_block_next_in(&r, box, &n, &s)) {
+            check(k < want.size() && n.slot == want[k].slot &&
+                  std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
+                  std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
+            ++k;
+        }
+        check(s == Status::Ok && k == want.size());
+    }
     const HierBlockBox box{c.zoom_min,   c.lat - 0.01, c.lat,    c.lon - 0.01,
                            c.lon + 0.01, c.lon + 1,    c.lon + 2};
-    std::vector<HierBlockNode> want;
-    for (const HierBlockNode& d : got)
-        if (box.zoom >= d.zoom_min && box.zoom <= d.zoom_max && d.lat >= box.south &&
-            d.lat <= box.north &&
-            ((d.lon >= box.west1 && d.lon <= box.east1) ||
-             (d.lon >= box.west2 && d.lon <= box.east2)))
-            want.push_back(d);
-    // (read from the slices a reader would fetch: the chunk index keeps what the box needs)
-    const std::vector<unsigned char> part = sliced(data, len, box, false);
-    check(hier_node_block_open(part.data(), len, &r) == Status::Ok);
-    std::size_t k = 0;
-    while (hier_node_block_next_in(&r, box, &n, &s)) {
-        check(k < want.size() && n.slot == want[k].slot &&
-              std::memcmp(&n.lat, &want[k].lat, sizeof n.lat) == 0 &&
-              std::memcmp(&n.lon, &want[k].lon, sizeof n.lon) == 0);
-        ++k;
-    }
-    check(s == Status::Ok && k == want.size());
     // The markers by position (next_marker_in) are the single markers whose position is in it.
     want.clear();
     for (const HierBlockNode& d : got)

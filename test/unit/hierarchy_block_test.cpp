@@ -319,10 +319,12 @@ TEST(HierarchyBlock, DamagedBytes) {
     EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({1, 0, 0, 0}, &back));  // unknown version
     EXPECT_EQ(Status::HierarchyBlockCorrupt,
               decode({2, 0, 24, 0}, &back));  // the one-level index's
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 0, 0, 0x80, 0}, &back));  // overlong count
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 5, 4, 0}, &back));        // zooms reversed
-    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({3, 0, 25, 0}, &back));  // beyond kHierMaxZoom
-    EXPECT_EQ(Status::Ok, decode({3, 0, 24, 0}, &back));
+    EXPECT_EQ(Status::HierarchyBlockCorrupt,
+              decode({3, 0, 24, 0}, &back));  // the two levels' without a zoom table
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({4, 0, 0, 0x80, 0}, &back));  // overlong count
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({4, 5, 4, 0}, &back));        // zooms reversed
+    EXPECT_EQ(Status::HierarchyBlockCorrupt, decode({4, 0, 25, 0}, &back));  // beyond kHierMaxZoom
+    EXPECT_EQ(Status::Ok, decode({4, 0, 24, 0}, &back));
 }
 
 // next_in keeps exactly the records a full decode would keep for the box, whatever the box
@@ -452,8 +454,8 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
                 HierNodeBlockReader r;
                 ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
                 std::size_t header = 0;
-                ASSERT_EQ(Status::Ok,
-                          hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
+                ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(), box,
+                                                                   markers, &header));
                 std::vector<unsigned char> sparse(bytes.size(), 0xff);
                 std::copy(bytes.begin(), bytes.begin() + static_cast<long>(header), sparse.begin());
                 struct Copy {
@@ -490,7 +492,8 @@ TEST(HierarchyBlock, ChunkIndexSkipsWhatTheBoxCannotKeep) {
         // records' slots and positions follow) other records that encode to exactly those
         // bytes: the index is canonical.
         std::size_t header = 0;
-        ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(), &header));
+        ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(),
+                                                           HierBlockBox{}, true, &header));
         for (std::size_t i = 4; i < header; ++i) {
             auto damaged = bytes;
             damaged[i] ^= 0x01;
@@ -562,6 +565,88 @@ TEST(HierarchyBlock, ZoomOrderedBlocksStopAtTheFirstLaterZoom) {
     ASSERT_EQ(9, one[2]);
     one[2] |= kZoomOrdered;
     EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(one, &all));
+}
+
+// A zoom-ordered block with an index has a zoom table: per zoom, the bytes of the top index
+// through the last group born at that zoom or before. A box reader at zoom z reads the top
+// index only so far, and a reader fetching slices fetches the header only so far
+// (hier_node_block_header_bytes): here every other byte, the rest of the top index included, is
+// garbage, and the reader still keeps exactly what a full decode keeps. The table is exact:
+// any of its bytes changed, the block is corrupt.
+TEST(HierarchyBlock, ZoomTableBoundsTheTopIndex) {
+    std::mt19937_64 rng(41);
+    std::uniform_real_distribution<double> unit(0, 1);
+    std::vector<HierBlockNode> nodes;
+    // zooms 3-8, each zoom twice the records of the one before (as in a band of the build)
+    std::uint32_t slot = 0;
+    for (int zoom = 3; zoom <= 8; ++zoom)
+        for (int i = 0; i < 10 << (zoom - 3); ++i, ++slot)
+            nodes.push_back(
+                single(slot, 40 + unit(rng), 10 + unit(rng), slot, 1000 + slot / 4, zoom,
+                       zoom + static_cast<int>(rng() % static_cast<unsigned>(9 - zoom))));
+    const auto bytes = encode(nodes, 3, 8);
+    ASSERT_EQ(8 | kZoomOrdered, bytes[2]);
+    std::vector<HierBlockNode> all;
+    ASSERT_EQ(Status::Ok, decode(bytes, &all));
+    std::size_t whole = 0, before = 0, first = 0;
+    ASSERT_EQ(Status::Ok, hier_node_block_header_bytes(bytes.data(), bytes.size(), HierBlockBox{},
+                                                       true, &whole));
+    for (int zoom = 3; zoom <= 8; ++zoom) {
+        const HierBlockBox box{zoom, -90, 90, -180, 180, 1, 0};
+        std::size_t header = 0;
+        ASSERT_EQ(Status::Ok,
+                  hier_node_block_header_bytes(bytes.data(), bytes.size(), box, false, &header));
+        EXPECT_GE(header, before) << "zoom " << zoom;
+        if (zoom < 8) {
+            EXPECT_LT(header, whole) << "zoom " << zoom;
+        }
+        before = header;
+        if (zoom == 3) first = header;
+        std::vector<unsigned char> sparse(bytes.size(), 0xff);
+        std::copy(bytes.begin(), bytes.begin() + static_cast<long>(header), sparse.begin());
+        HierNodeBlockReader r;
+        ASSERT_EQ(Status::Ok, hier_node_block_open(bytes.data(), bytes.size(), &r));
+        struct Copy {
+            const std::vector<unsigned char>* from;
+            std::vector<unsigned char>* to;
+        } c{&bytes, &sparse};
+        ASSERT_EQ(Status::Ok, hier_node_block_kept_chunks(
+                                  r, bytes.data(), box, false,
+                                  [](void* ctx, std::size_t off, std::size_t len) {
+                                      auto* k = static_cast<Copy*>(ctx);
+                                      std::copy(k->from->begin() + static_cast<long>(off),
+                                                k->from->begin() + static_cast<long>(off + len),
+                                                k->to->begin() + static_cast<long>(off));
+                                  },
+                                  &c));
+        std::vector<std::uint32_t> want, got;
+        for (const auto& n : all)
+            if (n.zoom_min <= zoom && zoom <= n.zoom_max) want.push_back(n.slot);
+        ASSERT_EQ(Status::Ok, hier_node_block_open(sparse.data(), sparse.size(), &r));
+        HierBlockNode n;
+        Status s;
+        while (hier_node_block_next_in(&r, box, &n, &s)) got.push_back(n.slot);
+        EXPECT_EQ(Status::Ok, s) << "zoom " << zoom;
+        EXPECT_EQ(want, got) << "zoom " << zoom;
+        // (the top entries read: the groups born at zoom or before, no later one)
+        std::uint64_t born = 0;
+        for (const auto& d : all) born += d.zoom_min <= zoom;
+        EXPECT_LE(r.entries_read, (born + 63) / 64 * 5) << "zoom " << zoom;
+    }
+    EXPECT_LT(first, before) << "the first zoom's header is the whole top index";
+    // The table: after the version, the zooms, the record count and the index's byte count.
+    std::size_t at = 3;
+    while (bytes[at] & 0x80) ++at;
+    ++at;
+    while (bytes[at] & 0x80) ++at;
+    ++at;
+    for (std::size_t i = at; i < at + 5; ++i)
+        for (int step : {-1, 1}) {
+            auto damaged = bytes;
+            damaged[i] = static_cast<unsigned char>(damaged[i] + step);
+            EXPECT_EQ(Status::HierarchyBlockCorrupt, decode(damaged, &all))
+                << "table byte " << i - at << " step " << step;
+        }
 }
 
 }  // namespace
