@@ -206,15 +206,6 @@ void release_slots(ClusterState* st) noexcept {
     st->slot_mask = 0;
 }
 
-void release_bins(ClusterState* st) noexcept {
-    const Allocator& a = st->alloc;
-    for (std::uint32_t j = 0; j < st->bins.n_chunks; ++j) a.release(a.ctx, st->bins.chunks[j]);
-    if (st->bins.chunks != nullptr) a.release(a.ctx, st->bins.chunks);
-    st->bins = BinStore{nullptr, 0, 0, 0};
-    st->n_bins = st->cap_bins = 0;
-    release_slots(st);
-}
-
 Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept {
     if (st->slots != nullptr || n_slots == 0) return Status::Ok;
     auto* slots = static_cast<Slot*>(st->alloc.alloc(st->alloc.ctx, n_slots * sizeof(Slot)));

@@ -38,7 +38,7 @@ Item Finalizer::item_sum(std::uint32_t i, std::uint64_t* members) const noexcept
     return it;
 }
 
-Status Finalizer::get_item_arrays(bool with_sum) noexcept {
+Status Finalizer::get_item_arrays() noexcept {
     const std::size_t n = items_.n;
     items_.block_bytes = n * (sizeof(std::uint64_t) + 2 * sizeof(std::uint32_t) + 2) +
                          std::size_t{in_.n} * sizeof(std::uint32_t);
@@ -50,13 +50,11 @@ Status Finalizer::get_item_arrays(bool with_sum) noexcept {
     carve(&items_.next, in_.n, &at);
     carve(&items_.state, n, &at);
     carve(&items_.mark, n, &at);
-    return with_sum ? get_item_sums() : Status::Ok;
+    return get_item_sums();
 }
 
 Status Finalizer::get_item_sums() noexcept {
-    if (in_.in_place != nullptr) {  // the given items' room is the output's
-        items_.sum = in_.in_place;
-    } else if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order does
+    if (in_.items_out != nullptr) {  // the output's room, allocated as emit_order does
         const Allocator& a = mem_.allocator();
         items_.sum = static_cast<Item*>(a.alloc(a.ctx, std::size_t{items_.n} * sizeof(Item) + 1));
         if (items_.sum == nullptr) return Status::OutOfMemory;
@@ -160,60 +158,15 @@ void cluster_free_list(const Allocator& alloc, ClusterList* list) noexcept {
 
 namespace cluster_internal {
 
-Status cluster_finalize_items(const ClusterState* st, CancelCheck cancel, ItemClusters* out,
-                              ClusterFinalizeStats* stats, ItemOrder order) noexcept {
-    *out = ItemClusters{nullptr, 0, nullptr, 0};
-    const Status settled = settle(st);
-    if (settled != Status::Ok) return settled;
-    const Status s = without_slots(st, [&]() noexcept {
-        Finalizer f(st, cancel);
-        const Status r = f.run_to_items(out, order);
-        if (stats != nullptr) *stats = f.stats();
-        return r;
-    });
-    if (s != Status::Ok) item_clusters_free(st->alloc, out);
-    return s;
-}
-
 Status cluster_items(const ClusterState* params, const Item* items, std::uint32_t n,
-                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats,
-                     ItemOrder order) noexcept {
+                     CancelCheck cancel, ItemClusters* out, ClusterFinalizeStats* stats) noexcept {
     *out = ItemClusters{nullptr, 0, nullptr, 0};
     if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
     if (n > kMaxBins) return Status::OutOfMemory;
     Finalizer f(params, cancel);
-    Status s = f.run_items(items, n, out, order);
+    Status s = f.run_items(items, n, out);
     if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
     if (stats != nullptr) *stats = f.stats();
-    return s;
-}
-
-Status cluster_items_in_place(const ClusterState* params, Item* items, std::uint32_t n,
-                              CancelCheck cancel, ItemClusters* out,
-                              ClusterFinalizeStats* stats) noexcept {
-    *out = ItemClusters{nullptr, 0, nullptr, 0};
-    if (stats != nullptr) *stats = ClusterFinalizeStats{0, 0, 0, 0};
-    if (n > kMaxBins) return Status::OutOfMemory;
-    if (n == 0) {  // no clusters, in the given (empty) array
-        *out = ItemClusters{items, 0, nullptr, 0};
-        return Status::Ok;
-    }
-    Finalizer f(params, cancel);
-    Status s = f.run_items_in_place(items, n, out);
-    if (s == Status::OutOfMemory && f.over_budget()) s = Status::StateTooLarge;
-    if (stats != nullptr) *stats = f.stats();
-    return s;
-}
-
-Status cluster_finalize_items_taking(ClusterState* st, CancelCheck cancel,
-                                     ItemClusters* out) noexcept {
-    *out = ItemClusters{nullptr, 0, nullptr, 0};
-    const Status settled = settle(st);
-    if (settled != Status::Ok) return settled;
-    release_slots(st);
-    Finalizer f(st, cancel);
-    const Status s = f.run_to_items_taking(st, out);
-    if (s != Status::Ok) item_clusters_free(st->alloc, out);
     return s;
 }
 

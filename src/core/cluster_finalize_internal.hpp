@@ -172,29 +172,12 @@ class Finalizer {
 
     Status run(bool want_assign, ClusterList* out, ClusterBinAssignment** assign,
                std::size_t* n_assign) noexcept;
-    // run on given items instead of the state's bins (the state gives the parameters only).
-    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out,
-                     ItemOrder order) noexcept {
+    // run on given items instead of the state's bins (the state gives the parameters only),
+    // with the clusters as items (emit_items).
+    Status run_items(const Item* items, std::uint32_t n, ItemClusters* out) noexcept {
         in_.items = items;
         in_.n = n;
         in_.items_out = out;
-        in_.items_order = order;
-        return run(true, nullptr, nullptr, nullptr);
-    }
-    // run_items on items it may overwrite, whose array becomes the output's (kRanked).
-    Status run_items_in_place(Item* items, std::uint32_t n, ItemClusters* out) noexcept {
-        in_.in_place = items;
-        return run_items(items, n, out, ItemOrder::kRanked);
-    }
-    // run_to_items, releasing st's bins after the first pass (st is the state given).
-    Status run_to_items_taking(ClusterState* st, ItemClusters* out) noexcept {
-        in_.take_bins = st;
-        return run_to_items(out, ItemOrder::kRanked);
-    }
-    // run, with the clusters as items (emit_items).
-    Status run_to_items(ItemClusters* out, ItemOrder order) noexcept {
-        in_.items_out = out;
-        in_.items_order = order;
         return run(true, nullptr, nullptr, nullptr);
     }
     ClusterFinalizeStats stats() const noexcept {
@@ -217,9 +200,8 @@ class Finalizer {
         *array = reinterpret_cast<T*>(*at);
         *at += n * sizeof(T);
     }
-    Status get_item_arrays(bool with_sum = true) noexcept;
+    Status get_item_arrays() noexcept;
     Status get_item_sums() noexcept;
-    Status sums_then_release_bins(const std::uint32_t* unit_item) noexcept;
     void release_scratch() noexcept {
         put(grid_.entries, in_.n);
         put(items_.block, items_.block_bytes);
@@ -227,7 +209,7 @@ class Finalizer {
         items_.rank = items_.head = items_.next = nullptr;
         items_.state = items_.mark = nullptr;
         const Allocator& a = mem_.allocator();
-        if (items_.sum != nullptr && items_.sum != in_.in_place) a.release(a.ctx, items_.sum);
+        if (items_.sum != nullptr) a.release(a.ctx, items_.sum);
         items_.sum = nullptr;
         release_index();
     }
@@ -304,8 +286,6 @@ class Finalizer {
     };
     Status given_positions(Pos* pos, std::uint32_t* item_of_given, GivenSpan* span) noexcept;
     Status rank_items_at(Pos* pos) noexcept;
-    template <typename SourceOf>
-    Status permute_in_place(SourceOf&& source_of) noexcept;
     template <typename T, typename Sort, typename Row>
     Status order_from_keys(T* keys, std::uint32_t n, Sort&& sort, Row&& row_of_key,
                            SeedOrder* order) noexcept;
@@ -334,7 +314,6 @@ class Finalizer {
                 std::size_t* n_assign) noexcept;
     Status emit_items() noexcept;
     Status sums_in_order(const OutputOrder& order) noexcept;
-    Status sums_ranked(const OutputOrder& order) noexcept;
 
     Input in_;
     Geometry geo_;

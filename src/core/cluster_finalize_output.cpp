@@ -224,9 +224,8 @@ Status Finalizer::emit(bool want_assign, ClusterList* out, ClusterBinAssignment*
     return Status::Ok;
 }
 
-// The clusters as items in output order, and the cluster of every input (bin, or given item),
-// into *in_.items_out: the kept sums, put in output order where they are (sums_in_order), or
-// left in item order and ranked (sums_ranked).
+// The clusters as items in output order, and the cluster of every given item, into
+// *in_.items_out: the kept sums, put in output order where they are (sums_in_order).
 Status Finalizer::emit_items() noexcept {
     const Allocator& a = mem_.allocator();
     OutputOrder order;
@@ -246,8 +245,7 @@ Status Finalizer::emit_items() noexcept {
         } while (u != items_.head[i]);
         if (canceled(1)) s = Status::Canceled;
     }
-    if (s == Status::Ok)
-        s = in_.items_order == ItemOrder::kRanked ? sums_ranked(order) : sums_in_order(order);
+    if (s == Status::Ok) s = sums_in_order(order);
     put(order.entries_tmp, order.n);
     put(order.entries, order.n);
     if (s != Status::Ok) {
@@ -277,21 +275,6 @@ Status Finalizer::sums_in_order(const OutputOrder& order) noexcept {
             std::swap(place[p], place[q]);
             std::swap(items_.state[p], items_.state[q]);
         }
-        if (canceled(1)) return Status::Canceled;
-    }
-    return Status::Ok;
-}
-
-// The live items' sums moved down over the dead ones' (in item order: a sequential sweep), each
-// ranked by its position in the output order.
-Status Finalizer::sums_ranked(const OutputOrder& order) noexcept {
-    std::uint32_t* const place = items_.rank;
-    for (std::uint32_t k = 0; k < order.n; ++k) place[order.sorted[k].item] = k;
-    std::uint32_t live = 0;
-    for (std::uint32_t i = 0; i < items_.n; ++i) {
-        if (items_.state[i] == kDead) continue;
-        if (live != i) items_.sum[live] = items_.sum[i];
-        items_.sum[live++].rank = place[i];
         if (canceled(1)) return Status::Canceled;
     }
     return Status::Ok;

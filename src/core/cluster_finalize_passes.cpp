@@ -203,8 +203,8 @@ Status Finalizer::first_pass_seeds(FirstPass* first) noexcept {
 // The first pass's steps 3 and 4: the items from first->unit_item, which is released after.
 Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     // 3. The items: rings of their bins, counts; an item of one bin is clean (its seed took
-    // nothing), of more, dirty. The sums after step 4 when the bins are taken.
-    Status s = get_item_arrays(in_.take_bins == nullptr);
+    // nothing), of more, dirty.
+    Status s = get_item_arrays();
     if (s != Status::Ok) return s;
     const std::uint32_t* unit_item = first->unit_item;
     std::memset(items_.head, 0xFF, std::size_t{items_.n} * sizeof(std::uint32_t));  // kNone
@@ -218,11 +218,9 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
         items_.count[i] += bin.count;
         if (items_.head[i] == kNone) {
             items_.head[i] = items_.next[b] = b;
-            if (items_.sum != nullptr) items_.sum[i] = item_from_bin(bin);
         } else {
             items_.next[b] = items_.next[items_.head[i]];
             items_.next[items_.head[i]] = b;
-            if (items_.sum != nullptr) item_add_bin(items_.sum[i], bin);
         }
         if (canceled(1)) return Status::Canceled;
     }
@@ -243,44 +241,8 @@ Status Finalizer::first_pass_rings(FirstPass* first, bool* any_dirty) noexcept {
     }
     grid_.n = kept;
     grid_.holds = GridHolds::kItems;
-    if (in_.take_bins != nullptr) s = sums_then_release_bins(unit_item);
     put(first->unit_item, in_.n);
-    return s;
-}
-
-// The items' sums when the bins are taken (Input::take_bins), the bins released after: the grid
-// is released while the sums are made and the bins still held (the two largest arrays are not
-// held with a third), then written again, the same entries in the same order (a clean item's
-// centre is its bin's, exactly: centre_of_bin).
-Status Finalizer::sums_then_release_bins(const std::uint32_t* unit_item) noexcept {
-    std::uint32_t* kept = nullptr;
-    if (get(&kept, grid_.n) != Status::Ok) return Status::OutOfMemory;
-    for (std::uint32_t r = 0; r < grid_.n; ++r) kept[r] = item_of(grid_.entries[r]);
-    put(grid_.entries, in_.n);
-    Status s = get_item_sums();
-    // Each item's first bin (in bin order) starts its sum, as above; mark says which have one.
-    if (s == Status::Ok) std::memset(items_.mark, 0, items_.n);
-    for (std::uint32_t b = 0; b < in_.n && s == Status::Ok; ++b) {
-        const std::uint32_t i = unit_item[b];
-        const Bin& bin = in_.st->bins[b];
-        if (items_.mark[i] == 0) {
-            items_.sum[i] = item_from_bin(bin);
-            items_.mark[i] = 1;
-        } else {
-            item_add_bin(items_.sum[i], bin);
-        }
-        if (canceled(1)) s = Status::Canceled;
-    }
-    release_bins(in_.take_bins);
-    if (s == Status::Ok) s = get(&grid_.entries, in_.n);
-    for (std::uint32_t r = 0; r < grid_.n && s == Status::Ok; ++r) {
-        Centre c;
-        centre_of(items_.sum[kept[r]], &c);
-        grid_.entries[r] = GridEntry{c.x, c.y, kept[r], 0};
-        if (canceled(1)) s = Status::Canceled;
-    }
-    put(kept, grid_.n);
-    return s;
+    return Status::Ok;
 }
 
 // A later pass, over the items (grid_ready: the grid holds every item, all of them dirty).
@@ -424,18 +386,12 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
     std::uint32_t* const item_of_given = items_.rank;
     GivenSpan span;
     if (given_positions(pos, item_of_given, &span) != Status::Ok) return Status::Canceled;
-    if (in_.in_place != nullptr && !span.dense_ranks) return Status::Internal;
-    // Given item i (of given rank given) becomes item k, of rank k, the k-th entry of the grid;
-    // its unit is i, or its given rank when the items are taken in place (then moved to their
-    // new places after: permute_in_place).
-    const bool copy = items_.sum != nullptr && in_.in_place == nullptr;
-    Status moved = Status::Ok;
-    const auto place = [this, pos, copy](std::uint32_t i, std::uint32_t given,
-                                         std::uint32_t k) noexcept {
+    // Given item i becomes item k, of rank k, the k-th entry of the grid; its unit is i.
+    const auto place = [this, pos](std::uint32_t i, std::uint32_t k) noexcept {
         items_.rank[k] = k;
         items_.count[k] = in_.items[i].count;
-        items_.head[k] = in_.in_place != nullptr ? given : i;
-        if (copy) items_.sum[k] = in_.items[i];
+        items_.head[k] = i;
+        items_.sum[k] = in_.items[i];
         grid_.entries[k] = GridEntry{pos[i].x, pos[i].y, k, 0};
     };
     const int rank_bits = bit_width(in_.n - 1), row_bits = bit_width(span.row_max - span.row_min);
@@ -467,16 +423,12 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
                     __builtin_prefetch(at);
                     __builtin_prefetch(at + 64);
                 }
-                place(static_cast<std::uint32_t>(by_item[k]),
-                      static_cast<std::uint32_t>(sorted[k] & rank_mask), k);
+                place(static_cast<std::uint32_t>(by_item[k]), k);
             }
-            if (in_.in_place != nullptr)
-                moved = permute_in_place(
-                    [by_item](std::uint32_t k) noexcept -> std::uint64_t& { return by_item[k]; });
         }
         put(tmp, in_.n);
         put(keys, in_.n);
-        return sorted != nullptr ? moved : Status::Canceled;
+        return sorted != nullptr ? Status::Ok : Status::Canceled;
     }
     SeedEntry *entries = nullptr, *tmp = nullptr;
     if (get(&entries, in_.n) != Status::Ok || get(&tmp, in_.n) != Status::Ok) {
@@ -488,59 +440,11 @@ Status Finalizer::rank_items_at(Pos* pos) noexcept {
     // (cell, given rank): unique.
     SeedEntry* const sorted = polled_sort(entries, tmp, in_.n, seed_entry_less, poll_);
     if (sorted != nullptr) {
-        for (std::uint32_t k = 0; k < in_.n; ++k)
-            place(sorted[k].row, static_cast<std::uint32_t>(sorted[k].key[2]), k);
-        if (in_.in_place != nullptr)
-            moved = permute_in_place(
-                [sorted](std::uint32_t k) noexcept -> std::uint32_t& { return sorted[k].row; });
+        for (std::uint32_t k = 0; k < in_.n; ++k) place(sorted[k].row, k);
     }
     put(tmp, in_.n);
     put(entries, in_.n);
-    return sorted != nullptr ? moved : Status::Canceled;
-}
-
-// The given items, taken in place, moved to their new numbers: item k is the one at
-// source_of(k) (a permutation, which this leaves as the identity), cycle by cycle, one item
-// held aside per cycle. Canceled leaves the items in no particular order (the caller's then).
-template <typename SourceOf>
-Status Finalizer::permute_in_place(SourceOf&& source_of) noexcept {
-    Item* const items = in_.in_place;
-    // The items of a cycle are read at random: a cursor runs kAhead items ahead along the
-    // cycle, fetching each before it is moved (the cycle's links, read by the cursor first, are
-    // then in cache for the moves).
-    constexpr int kAhead = 8;
-    const auto fetch = [items](std::uint32_t i) noexcept {
-        const char* at = reinterpret_cast<const char*>(&items[i]);
-        __builtin_prefetch(at, 1);
-        __builtin_prefetch(at + 64, 1);
-    };
-    for (std::uint32_t k = 0; k < in_.n; ++k) {
-        if (source_of(k) == k) continue;
-        const Item first = items[k];
-        std::uint32_t j = k;
-        auto ahead = static_cast<std::uint32_t>(source_of(k));
-        for (int d = 0; d < kAhead && ahead != k; ++d) {
-            fetch(ahead);
-            ahead = static_cast<std::uint32_t>(source_of(ahead));
-        }
-        for (;;) {
-            const auto from = static_cast<std::uint32_t>(source_of(j));
-            source_of(j) = j;
-            if (from == k) {
-                items[j] = first;
-                break;
-            }
-            if (ahead != k) {
-                fetch(ahead);
-                ahead = static_cast<std::uint32_t>(source_of(ahead));
-            }
-            items[j] = items[from];
-            j = from;
-            if (canceled(1)) return Status::Canceled;
-        }
-        if (canceled(1)) return Status::Canceled;
-    }
-    return Status::Ok;
+    return sorted != nullptr ? Status::Ok : Status::Canceled;
 }
 
 }  // namespace finalize

@@ -41,19 +41,12 @@ enum : std::uint8_t { kClean = 0, kDirty = 1, kDead = 2 };
 enum : std::uint8_t { kOut = 0, kCandidate = 1, kDone = 2 };
 
 // What a run works on, fixed for it: the units (the state's bins, or given items: run_items) and
-// where emit_items puts the result (run_items, run_to_items).
+// where emit_items puts the result (run_items).
 struct Input {
     const ClusterState* st = nullptr;  // the parameters (reach, budget) and the bins, which
     const Item* items = nullptr;       // are the units, unless run_items gives these
     std::uint32_t n = 0;               // units
     ItemClusters* items_out = nullptr;
-    ItemOrder items_order = ItemOrder::kOutput;  // how emit_items gives them
-    // cluster_items_in_place: items, writable and given away; the units are numbered by their
-    // given ranks (0 .. n - 1) instead of their positions.
-    Item* in_place = nullptr;
-    // cluster_finalize_items_taking: the state, whose bins are released once the items' sums
-    // are made (the passes after the first read only the items).
-    ClusterState* take_bins = nullptr;
 };
 
 // The reach and the grid's cells, fixed for a run (set by Finalizer::run).

@@ -265,9 +265,6 @@ inline std::uint64_t slot_count(const ClusterState* st) noexcept {
 // slots, which the next reserve_bins rebuilds.
 void release_slots(ClusterState* st) noexcept;
 Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept;
-// The bins and slots released: the state then holds no bins (cluster_finalize_items_taking);
-// only cluster_destroy may follow.
-void release_bins(ClusterState* st) noexcept;
 
 class Poller;  // polled_sort.hpp
 

@@ -1,8 +1,8 @@
 // cluster_viewport_merge's core: the clusters of several shards' viewports (each shard's own
 // hierarchy, read by cluster_viewport) clustered again as one. Not a second clustering
 // algorithm: each cluster of a shard (a "part") becomes one weighted item of the engine
-// (cluster_items.hpp), and the engine's passes cluster the items as the hierarchy clusters the
-// clusters of one zoom at the next coarser one. SQL: src/sql/geocluster/70_scale_out.sql.
+// (cluster_items.hpp), and the engine's passes cluster the items as cluster_agg's clusters its
+// bins. SQL: src/sql/geocluster/70_scale_out.sql.
 //
 // A part is known by its count, centre, box and smallest id only, not by its members. The item
 // of a part puts all its members at the part's centre, and takes its box as the members' ranges

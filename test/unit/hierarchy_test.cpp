@@ -10,6 +10,7 @@
 #include "cluster_items.hpp"
 #include "cluster_reference.hpp"
 #include "hierarchy.hpp"
+#include "hierarchy_levels.hpp"
 #include "hierarchy_reference.hpp"
 
 #include <gtest/gtest.h>
@@ -244,129 +245,42 @@ TEST(HierarchyProperties, RandomDatasets) {
     std::printf("[          ] %zu markers, %zu nodes checked\n", markers, nodes);
 }
 
-// Items: the result depends on the items' contents and ranks, not on their place in the array.
-// Clusters left where the engine made them (ItemOrder::kRanked, or taken in place) are those of
-// `want`, in output order, each once: every item's rank is its output position, and the item at
-// that position is the same but for the rank (scratch).
-void expect_ranked_as(const cluster_internal::ItemClusters& got,
-                      const cluster_internal::ItemClusters& want) {
-    ASSERT_EQ(got.n_items, want.n_items);
-    std::vector<bool> seen(got.n_items, false);
-    for (std::uint32_t j = 0; j < got.n_items; ++j) {
-        const std::uint32_t r = got.items[j].rank;
-        ASSERT_LT(r, got.n_items);
-        EXPECT_FALSE(seen[r]);
-        seen[r] = true;
-        cluster_internal::Item x = got.items[j], y = want.items[r];
-        x.rank = y.rank = 0;
-        EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << r;
-    }
-}
-
-TEST(HierarchyProperties, ClusterItemsIgnoresArrayOrder) {
+// The engine on given items (cluster_items, what viewport merges run): the result depends on the
+// items' contents and ranks, not on their place in the array. The items are the datasets'
+// markers, each an item of its own, clustered a few zooms coarser.
+TEST(ClusterItems, IgnoresArrayOrder) {
     using namespace cluster_internal;
     HierGen g(7);
     for (int t = 0; t < 40; ++t) {
         HierDataset d = g.make(3000);
         SCOPED_TRACE(d.desc);
-        ClusterState* st = nullptr;
-        ASSERT_EQ(cluster_create(d.max_zoom, d.radius, true, malloc_allocator(), &st), Status::Ok);
-        for (const HierMarker& m : d.markers) cluster_add_point(st, m.lat, m.lon, true, m.id);
-        ItemClusters top{};
-        ASSERT_EQ(cluster_finalize_items(st, kNoCancel, &top, nullptr), Status::Ok);
-        // Every bin's cluster is the one cluster_finalize_assign gives it.
-        ClusterList l{};
-        ClusterBinAssignment* assign = nullptr;
-        std::size_t n_assign = 0;
-        ASSERT_EQ(cluster_finalize_assign(st, kNoCancel, &l, &assign, &n_assign, nullptr),
-                  Status::Ok);
-        ASSERT_EQ(top.n_items, l.size);
-        ASSERT_EQ(top.n_inputs, n_assign);
-        for (std::size_t k = 0; k < l.size; ++k) {
-            Cluster c;
-            cluster_of_item(top.items[k], &c);
-            EXPECT_TRUE(same_cluster(c, l.items[k])) << "cluster " << k;
+        std::vector<Item> given;
+        for (std::size_t k = 0; k < d.markers.size(); ++k) {
+            given.push_back(hier_item_of_marker(d.markers[k]));
+            given.back().rank = static_cast<std::uint32_t>(k);  // unique, as cluster_items needs
         }
-        for (const HierMarker& m : d.markers) {
-            ClusterBinKey key{};
-            ASSERT_EQ(cluster_bin_key(st, m.lat, m.lon, &key), Status::Ok);
-            const cluster_internal::Bin* bin = cluster_internal::find_bin(st, key.kx, key.ky);
-            ASSERT_NE(bin, nullptr);
-            const auto* a =
-                std::lower_bound(assign, assign + n_assign, key,
-                                 [](const ClusterBinAssignment& x, const ClusterBinKey& k) {
-                                     return x.key.kx != k.kx ? x.key.kx < k.kx : x.key.ky < k.ky;
-                                 });
-            ASSERT_TRUE(a != assign + n_assign && a->key.kx == key.kx && a->key.ky == key.ky);
-            EXPECT_EQ(top.cluster_of_input[bin - st->bins], a->cluster);
-        }
-        cluster_free_list(malloc_allocator(), &l);
-        std::free(assign);
-        cluster_destroy(st);
-
-        // The same clusters when the finalisation takes the state's bins (ItemOrder::kRanked:
-        // each where the engine left it, ranked by its output position), every bin's cluster
-        // the same (the bins inserted in the same order have the same indexes).
-        {
-            ClusterState* taken = nullptr;
-            ASSERT_EQ(cluster_create(d.max_zoom, d.radius, true, malloc_allocator(), &taken),
-                      Status::Ok);
-            for (const HierMarker& m : d.markers)
-                cluster_add_point(taken, m.lat, m.lon, true, m.id);
-            ItemClusters t{};
-            ASSERT_EQ(cluster_finalize_items_taking(taken, kNoCancel, &t), Status::Ok);
-            cluster_destroy(taken);
-            ASSERT_EQ(t.n_items, top.n_items);
-            ASSERT_EQ(t.n_inputs, top.n_inputs);
-            expect_ranked_as(t, top);
-            for (std::uint32_t u = 0; u < t.n_inputs; ++u)
-                EXPECT_EQ(t.cluster_of_input[u], top.cluster_of_input[u]) << "bin " << u;
-            item_clusters_free(malloc_allocator(), &t);
-        }
-
-        // Cluster those items a few zooms coarser, as given and shuffled (ranks kept).
-        for (std::uint32_t k = 0; k < top.n_items; ++k) top.items[k].rank = k;
-        const int zoom = std::max(0, d.max_zoom - g.integer(1, 4));
+        const auto n = static_cast<std::uint32_t>(given.size());
+        const int zoom = std::max(0, d.max_zoom - g.integer(0, 4));
         ClusterState* params = nullptr;
         ASSERT_EQ(cluster_create(zoom, d.radius, true, malloc_allocator(), &params), Status::Ok);
         ItemClusters a{}, b{};
-        ASSERT_EQ(cluster_items(params, top.items, top.n_items, kNoCancel, &a, nullptr),
-                  Status::Ok);
-        std::vector<std::uint32_t> perm(top.n_items);
-        for (std::uint32_t k = 0; k < perm.size(); ++k) perm[k] = k;
+        ASSERT_EQ(cluster_items(params, given.data(), n, kNoCancel, &a, nullptr), Status::Ok);
+        std::vector<std::uint32_t> perm(n);
+        for (std::uint32_t k = 0; k < n; ++k) perm[k] = k;
         std::shuffle(perm.begin(), perm.end(), g.rng());
         std::vector<Item> shuffled;
-        for (const std::uint32_t k : perm) shuffled.push_back(top.items[k]);
-        ASSERT_EQ(cluster_items(params, shuffled.data(), top.n_items, kNoCancel, &b, nullptr),
-                  Status::Ok);
+        for (const std::uint32_t k : perm) shuffled.push_back(given[k]);
+        ASSERT_EQ(cluster_items(params, shuffled.data(), n, kNoCancel, &b, nullptr), Status::Ok);
         ASSERT_EQ(a.n_items, b.n_items);
         for (std::uint32_t k = 0; k < a.n_items; ++k) {
             Item x = a.items[k], y = b.items[k];
             x.rank = y.rank = 0;  // the rank is scratch: min over members of the first-pass order
             EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << "cluster " << k;
         }
-        for (std::uint32_t k = 0; k < perm.size(); ++k)
+        for (std::uint32_t k = 0; k < n; ++k)
             EXPECT_EQ(b.cluster_of_input[k], a.cluster_of_input[perm[k]]);
-        // Taken in place: the same clusters, ranked by output position in the given array, and
-        // the cluster of each input by its rank.
-        {
-            auto* given = static_cast<Item*>(std::malloc(sizeof(Item) * top.n_items + 1));
-            ASSERT_NE(given, nullptr);
-            if (top.n_items > 0) std::memcpy(given, shuffled.data(), sizeof(Item) * top.n_items);
-            ItemClusters c{};
-            ClusterFinalizeStats stats{};
-            ASSERT_EQ(cluster_items_in_place(params, given, top.n_items, kNoCancel, &c, &stats),
-                      Status::Ok);
-            ASSERT_EQ(c.items, given);
-            ASSERT_EQ(c.n_items, a.n_items);
-            expect_ranked_as(c, a);
-            for (std::uint32_t k = 0; k < top.n_items; ++k)
-                EXPECT_EQ(c.cluster_of_input[k], a.cluster_of_input[k]) << "rank " << k;
-            item_clusters_free(malloc_allocator(), &c);
-        }
         item_clusters_free(malloc_allocator(), &a);
         item_clusters_free(malloc_allocator(), &b);
-        item_clusters_free(malloc_allocator(), &top);
         cluster_destroy(params);
     }
 }
