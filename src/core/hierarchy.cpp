@@ -142,7 +142,6 @@ class Builder {
   private:
     Status leaves() noexcept;
     Status coarser_levels() noexcept;
-    Status shrink_level() noexcept;
     Status write_nodes() noexcept;
     Status write_leaves(HierNode* leaves) noexcept;
     Status write_zoom(int z, HierNode* finer, HierNode* here) noexcept;
@@ -224,12 +223,14 @@ Status Builder::coarser_levels() noexcept {
         Status s = get(&parent_of_[z], n_finer);
         if (s != Status::Ok) return s;
         std::uint32_t n = 0;
-        s = sweep_.cluster_items(level_, n_finer, z, &n, parent_of_[z]);
+        // Measured at 10M markers: the move of zoom 15's clusters to an array of their own size
+        // beside max_zoom's (both 1.6 GB) is the build's peak, 2,039 MB with the sweep's centres
+        // held beside them; with a move only once half the room is free, zoom 13's sweep beside
+        // max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher, 2,060 MB.
+        s = sweep_.cluster_items(&level_, &level_room_, n_finer, z, &n, parent_of_[z]);
         if (s != Status::Ok) return s;
         n_level_ = n;
         n_at[z] = n;
-        s = shrink_level();
-        if (s != Status::Ok) return s;
         if (hook_ != nullptr) {
             s = hook_->level(hook_->ctx, z, level_, n_level_, parent_of_[z], n_finer);
             put(parent_of_[z]);
@@ -243,26 +244,6 @@ Status Builder::coarser_levels() noexcept {
     base_.release(base_.ctx, level_);  // phase B sums them again from the children
     level_ = nullptr;
     return Status::Ok;
-}
-
-// level_'s items moved to an array of their own size when it is at least a fifth smaller than
-// the one they were made in (max_zoom's, at first): the streamed create keeps more of each zoom
-// as the zooms get coarser, so the room of the finer levels is not held to the end. Measured at
-// 10M markers: the copy after zoom 15 (both arrays, 1.6 GB) is the build's peak, 2,039 MB with
-// the sweep's centres held beside it; with a copy only once half the room is free, zoom 13's
-// sweep beside max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher,
-// 2,060 MB.
-Status Builder::shrink_level() noexcept {
-    const std::size_t bytes = std::size_t{n_level_} * sizeof(Item);
-    if (std::size_t{n_level_} + n_level_ / 4 >= level_room_) return Status::Ok;
-    sweep_.drop_centres();  // made again from the items: not held beside both arrays
-    Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
-    if (fresh == nullptr) return Status::OutOfMemory;
-    if (bytes > 0) std::memcpy(fresh, level_, bytes);
-    base_.release(base_.ctx, level_);
-    level_ = fresh;
-    level_room_ = n_level_;
-    return sweep_.make_centres(level_, n_level_);
 }
 
 // A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the

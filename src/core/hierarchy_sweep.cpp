@@ -39,6 +39,7 @@ struct Entry {  // a sort entry; (key, id, x, y) decides the order
 namespace {
 
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+constexpr std::uint32_t kRootBit = 0x80000000u;  // cluster_items: an input that is a cluster
 constexpr std::size_t kSortRun = 65536;   // a std::sort this long takes a few ms: poll between
 constexpr int kMaxCellBits = 31;          // rows and columns below 2^31: sweep_key's room
 constexpr unsigned char kStateStays = 2;  // state_ after a pass: a seed that took nothing
@@ -542,9 +543,10 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     return Status::Ok;
 }
 
-Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_t* n_items,
-                            std::uint32_t* cluster_of_finer) noexcept {
+Status Sweep::cluster_items(Item** items_io, std::size_t* room_io, std::uint32_t n, int zoom,
+                            std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept {
     *n_items = 0;
+    Item* items = *items_io;
     Status s = get_zoom_arrays(n);
     if (s != Status::Ok) return s;
     ItemAccess acc{items, x_, y_};
@@ -552,9 +554,42 @@ Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_
     s = sweep_zoom(acc, n, zoom, &n_out);
     if (s != Status::Ok) return s;
     Poller poll(cancel_);
+    // To their own smaller array when that frees a fifth of the room or more (the rule the
+    // caller kept before): each cluster written straight to its ordinal there, in input order.
+    // The clusters are marked in cluster_of_finer's top bit while the sweep's arrays go, so that
+    // nothing is held beside the two item arrays (the build's peak).
+    const bool to_fresh = std::size_t{n_out} + n_out / 4 < *room_io && n_out <= kRootBit;
     for (std::uint32_t j = 0; j < n; ++j) {
-        cluster_of_finer[j] = ordinal_[root(j)];
+        const std::uint32_t r = root(j);
+        cluster_of_finer[j] = ordinal_[r] | (to_fresh && r == j ? kRootBit : 0u);
         if (poll.canceled(1)) return Status::Canceled;
+    }
+    if (to_fresh) {
+        put_zoom_arrays();
+        drop_centres();  // made again from the clusters: not held beside both item arrays
+        Item* fresh = nullptr;
+        s = get(&fresh, n_out);
+        if (s != Status::Ok) return s;
+        for (std::uint32_t j = 0; j < n; ++j) {
+            const std::uint32_t c = cluster_of_finer[j];
+            if ((c & kRootBit) != 0) {
+                const std::uint32_t k = c & ~kRootBit;
+                fresh[k] = items[j];
+                fresh[k].rank = k;
+                cluster_of_finer[j] = k;
+            }
+            if (poll.canceled(1)) {
+                put(fresh);
+                return Status::Canceled;
+            }
+        }
+        put(*items_io);
+        *items_io = fresh;
+        *room_io = n_out;
+        s = make_centres(fresh, n_out);
+        if (s != Status::Ok) return s;
+        *n_items = n_out;
+        return Status::Ok;
     }
     // Every cluster to its ordinal, in place: the item in slot p goes to ordinal_[p], and what
     // was there (a cluster still to place, or a taken item) is carried on; state_ marks the slots
