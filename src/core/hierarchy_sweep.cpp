@@ -121,7 +121,8 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
 // The items of max_zoom: marker s until it takes something, then pool_ item made_[s].
 struct MarkerAccess {
     Sweep* sw;
-    Item* grow(std::uint32_t s) noexcept {
+    // x, y: item s's centre; a marker not made an item yet is at its own position, exactly.
+    Item* grow(std::uint32_t s, double x, double y) noexcept {
         std::uint32_t& m = sw->made_[s];
         if (m != kNone) return &sw->pool_[m];
         if (sw->n_pool_ == sw->pool_room_) {  // grows by half: the takers are not known ahead
@@ -135,12 +136,16 @@ struct MarkerAccess {
             sw->pool_room_ = static_cast<std::uint32_t>(room);
         }
         m = sw->n_pool_++;
-        sw->pool_[m] = hier_item_of_marker(sw->markers_[s]);
+        sw->pool_[m] = marker_item(s, x, y);
         return &sw->pool_[m];
     }
-    Item value(std::uint32_t s) const noexcept {
+    Item value(std::uint32_t s, double x, double y) const noexcept {
         const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m] : hier_item_of_marker(sw->markers_[s]);
+        return m != kNone ? sw->pool_[m] : marker_item(s, x, y);
+    }
+    Item marker_item(std::uint32_t s, double x, double y) const noexcept {
+        return hier_item_of_marker_at(sw->markers_[s], static_cast<std::uint64_t>(x),
+                                      static_cast<std::uint64_t>(y));
     }
     std::int64_t id(std::uint32_t s) const noexcept {
         const std::uint32_t m = sw->made_[s];
@@ -158,8 +163,8 @@ namespace {
 // The items below max_zoom: the finer zoom's clusters, growing in their own array.
 struct ItemAccess {
     Item* items;
-    Item* grow(std::uint32_t s) const noexcept { return &items[s]; }
-    const Item& value(std::uint32_t s) const noexcept { return items[s]; }
+    Item* grow(std::uint32_t s, double, double) const noexcept { return &items[s]; }
+    const Item& value(std::uint32_t s, double, double) const noexcept { return items[s]; }
     std::int64_t id(std::uint32_t s) const noexcept { return items[s].min_id; }
     const double* x;
     const double* y;
@@ -378,7 +383,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         auto take = [&](std::size_t k) {
             if (state_[k] != kFree || !within(xi, yi, x_[k], y_[k], g.reach2)) return;
             if (seed == nullptr) {
-                seed = acc.grow(si);
+                seed = acc.grow(si, xi, yi);
                 if (seed == nullptr) {
                     out_of_memory = true;
                     return;
@@ -386,7 +391,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             }
             if (out_of_memory) return;
             state_[k] = kTaken;
-            item_add(*seed, acc.value(slot_[k]));
+            item_add(*seed, acc.value(slot_[k], x_[k], y_[k]));
             into_[slot_[k]] = si;
             ++taken;
         };
@@ -525,7 +530,7 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     if (s != Status::Ok) return s;
     for (std::uint32_t k = 0; k < n_out; ++k) {
         if (k + 8 < n_out) __builtin_prefetch(&markers[slot_[k + 8]]);  // in no order
-        out[k] = acc.value(slot_[k]);
+        out[k] = acc.value(slot_[k], x_[k], y_[k]);
         out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
         if (poll.canceled(1)) {
             put(out);

@@ -32,6 +32,13 @@
 #include "hierarchy.hpp"
 
 namespace geocluster {
+
+// hier_item_of_marker's item (hierarchy.cpp) from the marker's fixed-point position as the sweep
+// holds it (fixed_x_of_lon and fixed_y_of_lat of its lon and lat): the projection is not made
+// again for every marker that takes, is taken or stays alone.
+cluster_internal::Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
+                                              std::uint64_t fixed_y) noexcept;
+
 namespace hier_sweep {
 
 struct Entry;  // hierarchy_sweep.cpp
