@@ -529,7 +529,16 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     s = get(&out, n_out);
     if (s != Status::Ok) return s;
     for (std::uint32_t k = 0; k < n_out; ++k) {
-        if (k + 8 < n_out) __builtin_prefetch(&markers[slot_[k + 8]]);  // in no order
+        // In no order: each cluster's made_ entry fetched ahead, then its item or marker.
+        if (k + 16 < n_out) __builtin_prefetch(&made_[slot_[k + 16]]);
+        if (k + 8 < n_out) {
+            const std::uint32_t s8 = slot_[k + 8], m8 = made_[s8];
+            if (m8 != kNone) {
+                __builtin_prefetch(&pool_[m8]);
+            } else {
+                __builtin_prefetch(&markers[s8]);
+            }
+        }
         out[k] = acc.value(slot_[k], x_[k], y_[k]);
         out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
         if (poll.canceled(1)) {
