@@ -4,9 +4,9 @@
 // Two phases, so that the nodes are written once, straight into the result:
 //   A. Clustering, from max_zoom down (hier_sweep::Sweep). Zoom max_zoom sweeps the markers and
 //      gives every marker's leaf; zoom z < max_zoom sweeps the items of zoom z + 1 in their own
-//      array, which ends up holding zoom z's, in ordinal order. Kept: per zoom z < max_zoom the
-//      parent position of every zoom z + 1 cluster (4 bytes each). One array of items is alive
-//      at a time.
+//      array, then zoom z's are in ordinal order in an array of their size (or in that one). Kept:
+//      per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4 bytes each). One
+//      array of items is alive at a time.
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer

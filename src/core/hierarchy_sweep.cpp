@@ -3,9 +3,10 @@
 //
 // Memory: at max_zoom the markers are not made items up front; a marker becomes an item (in a
 // pool) only when it takes something, the others are made from the markers when the zoom's
-// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array and are
-// then moved into ordinal order in place. A zoom's working arrays (about 90 bytes per input) are
-// released before its clusters' array is made.
+// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array; zoom z's
+// clusters are then written to their ordinals in an array of their own size (or moved there in
+// place when that would free less than a fifth of the room). A zoom's working arrays (about 90
+// bytes per input) are released before its clusters' array is made.
 #include "core.hpp"
 
 #include "hierarchy_sweep.hpp"
