@@ -4,9 +4,9 @@
 // Two phases, so that the nodes are written once, straight into the result:
 //   A. Clustering, from max_zoom down (hier_sweep::Sweep). Zoom max_zoom sweeps the markers and
 //      gives every marker's leaf; zoom z < max_zoom sweeps the items of zoom z + 1 in their own
-//      array, which ends up holding zoom z's, in ordinal order. Kept: per zoom z < max_zoom the
-//      parent position of every zoom z + 1 cluster (4 bytes each). One array of items is alive
-//      at a time.
+//      array, then zoom z's are in ordinal order in an array of their size (or in that one). Kept:
+//      per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4 bytes each). One
+//      array of items is alive at a time.
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
@@ -142,7 +142,6 @@ class Builder {
   private:
     Status leaves() noexcept;
     Status coarser_levels() noexcept;
-    Status shrink_level() noexcept;
     Status write_nodes() noexcept;
     Status write_leaves(HierNode* leaves) noexcept;
     Status write_zoom(int z, HierNode* finer, HierNode* here) noexcept;
@@ -224,12 +223,14 @@ Status Builder::coarser_levels() noexcept {
         Status s = get(&parent_of_[z], n_finer);
         if (s != Status::Ok) return s;
         std::uint32_t n = 0;
-        s = sweep_.cluster_items(level_, n_finer, z, &n, parent_of_[z]);
+        // Measured at 10M markers: the move of zoom 15's clusters to an array of their own size
+        // beside max_zoom's (both 1.6 GB) is the build's peak, 2,039 MB with the sweep's centres
+        // held beside them; with a move only once half the room is free, zoom 13's sweep beside
+        // max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher, 2,060 MB.
+        s = sweep_.cluster_items(&level_, &level_room_, n_finer, z, &n, parent_of_[z]);
         if (s != Status::Ok) return s;
         n_level_ = n;
         n_at[z] = n;
-        s = shrink_level();
-        if (s != Status::Ok) return s;
         if (hook_ != nullptr) {
             s = hook_->level(hook_->ctx, z, level_, n_level_, parent_of_[z], n_finer);
             put(parent_of_[z]);
@@ -245,38 +246,18 @@ Status Builder::coarser_levels() noexcept {
     return Status::Ok;
 }
 
-// level_'s items moved to an array of their own size when it is at least a fifth smaller than
-// the one they were made in (max_zoom's, at first): the streamed create keeps more of each zoom
-// as the zooms get coarser, so the room of the finer levels is not held to the end. Measured at
-// 10M markers: the copy after zoom 15 (both arrays, 1.6 GB) is the build's peak, 2,039 MB with
-// the sweep's centres held beside it; with a copy only once half the room is free, zoom 13's
-// sweep beside max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher,
-// 2,060 MB.
-Status Builder::shrink_level() noexcept {
-    const std::size_t bytes = std::size_t{n_level_} * sizeof(Item);
-    if (std::size_t{n_level_} + n_level_ / 4 >= level_room_) return Status::Ok;
-    sweep_.drop_centres();  // made again from the items: not held beside both arrays
-    Item* fresh = static_cast<Item*>(base_.alloc(base_.ctx, bytes + 1));
-    if (fresh == nullptr) return Status::OutOfMemory;
-    if (bytes > 0) std::memcpy(fresh, level_, bytes);
-    base_.release(base_.ctx, level_);
-    level_ = fresh;
-    level_room_ = n_level_;
-    return sweep_.make_centres(level_, n_level_);
-}
-
 // A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the
 // fixed-point position of cluster_add_point, west when lon < 0, an id always given).
-Item item_of_marker(const HierMarker& m) noexcept {
+Item item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x, std::uint64_t fixed_y) noexcept {
     const double lat = m.lat + 0.0, lon = m.lon + 0.0;
     const bool west = lon < 0.0;
-    const Wide x{fixed_x_of_lon(lon), 0}, none{0, 0};
+    const Wide x{fixed_x, 0}, none{0, 0};
     const double inf = std::numeric_limits<double>::infinity();
     return Item{1,
                 west ? 1u : 0u,
                 west ? none : x,
                 west ? x : none,
-                Wide{fixed_y_of_lat(lat), 0},
+                Wide{fixed_y, 0},
                 lat,
                 lat,
                 west ? inf : lon,
@@ -286,6 +267,10 @@ Item item_of_marker(const HierMarker& m) noexcept {
                 m.id,
                 0,
                 1};
+}
+
+Item item_of_marker(const HierMarker& m) noexcept {
+    return item_of_marker_at(m, fixed_x_of_lon(m.lon + 0.0), fixed_y_of_lat(m.lat + 0.0));
 }
 
 // The exact sums of item it into node n's count, id, latitude range and sums (the rest of the
@@ -446,6 +431,11 @@ Status Builder::run_levels(const HierLevelHook& hook, std::int64_t** leaf_of_mar
 }  // namespace
 
 Item hier_item_of_marker(const HierMarker& m) noexcept { return item_of_marker(m); }
+
+Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
+                            std::uint64_t fixed_y) noexcept {
+    return item_of_marker_at(m, fixed_x, fixed_y);
+}
 
 void hier_node_of_item(const Item& it, HierNode* out) noexcept {
     node_set_sums(it, out);

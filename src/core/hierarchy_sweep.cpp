@@ -3,9 +3,10 @@
 //
 // Memory: at max_zoom the markers are not made items up front; a marker becomes an item (in a
 // pool) only when it takes something, the others are made from the markers when the zoom's
-// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array and are
-// then moved into ordinal order in place. A zoom's working arrays (about 90 bytes per input) are
-// released before its clusters' array is made.
+// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array; zoom z's
+// clusters are then written to their ordinals in an array of their own size (or moved there in
+// place when that would free less than a fifth of the room). A zoom's working arrays (about 90
+// bytes per input) are released before its clusters' array is made.
 #include "core.hpp"
 
 #include "hierarchy_sweep.hpp"
@@ -39,6 +40,7 @@ struct Entry {  // a sort entry; (key, id, x, y) decides the order
 namespace {
 
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+constexpr std::uint32_t kRootBit = 0x80000000u;  // cluster_items: an input that is a cluster
 constexpr std::size_t kSortRun = 65536;   // a std::sort this long takes a few ms: poll between
 constexpr int kMaxCellBits = 31;          // rows and columns below 2^31: sweep_key's room
 constexpr unsigned char kStateStays = 2;  // state_ after a pass: a seed that took nothing
@@ -120,7 +122,8 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
 // The items of max_zoom: marker s until it takes something, then pool_ item made_[s].
 struct MarkerAccess {
     Sweep* sw;
-    Item* grow(std::uint32_t s) noexcept {
+    // x, y: item s's centre; a marker not made an item yet is at its own position, exactly.
+    Item* grow(std::uint32_t s, double x, double y) noexcept {
         std::uint32_t& m = sw->made_[s];
         if (m != kNone) return &sw->pool_[m];
         if (sw->n_pool_ == sw->pool_room_) {  // grows by half: the takers are not known ahead
@@ -134,12 +137,16 @@ struct MarkerAccess {
             sw->pool_room_ = static_cast<std::uint32_t>(room);
         }
         m = sw->n_pool_++;
-        sw->pool_[m] = hier_item_of_marker(sw->markers_[s]);
+        sw->pool_[m] = marker_item(s, x, y);
         return &sw->pool_[m];
     }
-    Item value(std::uint32_t s) const noexcept {
+    Item value(std::uint32_t s, double x, double y) const noexcept {
         const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m] : hier_item_of_marker(sw->markers_[s]);
+        return m != kNone ? sw->pool_[m] : marker_item(s, x, y);
+    }
+    Item marker_item(std::uint32_t s, double x, double y) const noexcept {
+        return hier_item_of_marker_at(sw->markers_[s], static_cast<std::uint64_t>(x),
+                                      static_cast<std::uint64_t>(y));
     }
     std::int64_t id(std::uint32_t s) const noexcept {
         const std::uint32_t m = sw->made_[s];
@@ -157,8 +164,8 @@ namespace {
 // The items below max_zoom: the finer zoom's clusters, growing in their own array.
 struct ItemAccess {
     Item* items;
-    Item* grow(std::uint32_t s) const noexcept { return &items[s]; }
-    const Item& value(std::uint32_t s) const noexcept { return items[s]; }
+    Item* grow(std::uint32_t s, double, double) const noexcept { return &items[s]; }
+    const Item& value(std::uint32_t s, double, double) const noexcept { return items[s]; }
     std::int64_t id(std::uint32_t s) const noexcept { return items[s].min_id; }
     const double* x;
     const double* y;
@@ -377,7 +384,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         auto take = [&](std::size_t k) {
             if (state_[k] != kFree || !within(xi, yi, x_[k], y_[k], g.reach2)) return;
             if (seed == nullptr) {
-                seed = acc.grow(si);
+                seed = acc.grow(si, xi, yi);
                 if (seed == nullptr) {
                     out_of_memory = true;
                     return;
@@ -385,7 +392,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             }
             if (out_of_memory) return;
             state_[k] = kTaken;
-            item_add(*seed, acc.value(slot_[k]));
+            item_add(*seed, acc.value(slot_[k], x_[k], y_[k]));
             into_[slot_[k]] = si;
             ++taken;
         };
@@ -523,8 +530,17 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     s = get(&out, n_out);
     if (s != Status::Ok) return s;
     for (std::uint32_t k = 0; k < n_out; ++k) {
-        if (k + 8 < n_out) __builtin_prefetch(&markers[slot_[k + 8]]);  // in no order
-        out[k] = acc.value(slot_[k]);
+        // In no order: each cluster's made_ entry fetched ahead, then its item or marker.
+        if (k + 16 < n_out) __builtin_prefetch(&made_[slot_[k + 16]]);
+        if (k + 8 < n_out) {
+            const std::uint32_t s8 = slot_[k + 8], m8 = made_[s8];
+            if (m8 != kNone) {
+                __builtin_prefetch(&pool_[m8]);
+            } else {
+                __builtin_prefetch(&markers[s8]);
+            }
+        }
+        out[k] = acc.value(slot_[k], x_[k], y_[k]);
         out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
         if (poll.canceled(1)) {
             put(out);
@@ -542,9 +558,10 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     return Status::Ok;
 }
 
-Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_t* n_items,
-                            std::uint32_t* cluster_of_finer) noexcept {
+Status Sweep::cluster_items(Item** items_io, std::size_t* room_io, std::uint32_t n, int zoom,
+                            std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept {
     *n_items = 0;
+    Item* items = *items_io;
     Status s = get_zoom_arrays(n);
     if (s != Status::Ok) return s;
     ItemAccess acc{items, x_, y_};
@@ -552,9 +569,42 @@ Status Sweep::cluster_items(Item* items, std::uint32_t n, int zoom, std::uint32_
     s = sweep_zoom(acc, n, zoom, &n_out);
     if (s != Status::Ok) return s;
     Poller poll(cancel_);
+    // To their own smaller array when that frees a fifth of the room or more (the rule the
+    // caller kept before): each cluster written straight to its ordinal there, in input order.
+    // The clusters are marked in cluster_of_finer's top bit while the sweep's arrays go, so that
+    // nothing is held beside the two item arrays (the build's peak).
+    const bool to_fresh = std::size_t{n_out} + n_out / 4 < *room_io && n_out <= kRootBit;
     for (std::uint32_t j = 0; j < n; ++j) {
-        cluster_of_finer[j] = ordinal_[root(j)];
+        const std::uint32_t r = root(j);
+        cluster_of_finer[j] = ordinal_[r] | (to_fresh && r == j ? kRootBit : 0u);
         if (poll.canceled(1)) return Status::Canceled;
+    }
+    if (to_fresh) {
+        put_zoom_arrays();
+        drop_centres();  // made again from the clusters: not held beside both item arrays
+        Item* fresh = nullptr;
+        s = get(&fresh, n_out);
+        if (s != Status::Ok) return s;
+        for (std::uint32_t j = 0; j < n; ++j) {
+            const std::uint32_t c = cluster_of_finer[j];
+            if ((c & kRootBit) != 0) {
+                const std::uint32_t k = c & ~kRootBit;
+                fresh[k] = items[j];
+                fresh[k].rank = k;
+                cluster_of_finer[j] = k;
+            }
+            if (poll.canceled(1)) {
+                put(fresh);
+                return Status::Canceled;
+            }
+        }
+        put(*items_io);
+        *items_io = fresh;
+        *room_io = n_out;
+        s = make_centres(fresh, n_out);
+        if (s != Status::Ok) return s;
+        *n_items = n_out;
+        return Status::Ok;
     }
     // Every cluster to its ordinal, in place: the item in slot p goes to ordinal_[p], and what
     // was there (a cluster still to place, or a taken item) is carried on; state_ marks the slots

@@ -32,6 +32,13 @@
 #include "hierarchy.hpp"
 
 namespace geocluster {
+
+// hier_item_of_marker's item (hierarchy.cpp) from the marker's fixed-point position as the sweep
+// holds it (fixed_x_of_lon and fixed_y_of_lat of its lon and lat): the projection is not made
+// again for every marker that takes, is taken or stays alone.
+cluster_internal::Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
+                                              std::uint64_t fixed_y) noexcept;
+
 namespace hier_sweep {
 
 struct Entry;  // hierarchy_sweep.cpp
@@ -50,17 +57,17 @@ class Sweep {
                            cluster_internal::Item** items, std::uint32_t* n_items,
                            std::int64_t* ordinal_of_marker) noexcept;
 
-    // Zoom zoom over items[0..n), the clusters of the zoom clustered last (their centres kept
-    // from then), each taken whole, in place: on Ok items[0..*n_items) are zoom zoom's clusters
-    // in ordinal order and cluster_of_finer[j] (n entries, the caller's) the ordinal of item j's.
-    // On failure the items' contents are unspecified.
-    Status cluster_items(cluster_internal::Item* items, std::uint32_t n, int zoom,
-                         std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept;
-
-    // The centres kept between zooms dropped (while the caller moves the items to a smaller
-    // array: both arrays are the build's peak), then made again from items[0..n), the same bits.
-    void drop_centres() noexcept;
-    Status make_centres(const cluster_internal::Item* items, std::uint32_t n) noexcept;
+    // Zoom zoom over (*items)[0..n), the clusters of the zoom clustered last (their centres kept
+    // from then), each taken whole: on Ok (*items)[0..*n_items) are zoom zoom's clusters in
+    // ordinal order and cluster_of_finer[j] (n entries, the caller's) the ordinal of item j's.
+    // *items (from the allocator, room for *room items) is replaced by an array of its own size
+    // (*room = *n_items, the old one released) when that frees a fifth of the room or more: the
+    // streamed create keeps more of each zoom as the zooms get coarser, so the finer zooms' room
+    // is not held to the end. Otherwise the clusters are moved in place. On failure *items is
+    // still the caller's to release, its contents unspecified.
+    Status cluster_items(cluster_internal::Item** items, std::size_t* room, std::uint32_t n,
+                         int zoom, std::uint32_t* n_items,
+                         std::uint32_t* cluster_of_finer) noexcept;
 
     void release() noexcept;
 
@@ -78,6 +85,10 @@ class Sweep {
     Status get_zoom_arrays(std::uint32_t n) noexcept;
     void put_zoom_arrays() noexcept;
     Status keep_centres(std::uint32_t n) noexcept;
+    // The centres kept between zooms dropped (while the items move to a smaller array: both
+    // arrays are the build's peak), then made again from items[0..n), the same bits.
+    void drop_centres() noexcept;
+    Status make_centres(const cluster_internal::Item* items, std::uint32_t n) noexcept;
     std::uint32_t root(std::uint32_t s) noexcept;
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
