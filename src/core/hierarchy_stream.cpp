@@ -16,6 +16,7 @@
 #include "hierarchy_stream.hpp"
 
 #include "cluster_internal.hpp"
+#include "hierarchy_items.hpp"
 #include "hierarchy_levels.hpp"
 #include "polled_sort.hpp"
 
@@ -88,6 +89,51 @@ struct Single {
     std::int64_t id;
 };
 
+// A multi-marker run: what its records read, in 112 bytes where its HierNode took 176 (5.3M of
+// them at 10M markers): its centre (made once, a long double Mercator round trip), latitude
+// bounds, min id, sums and finest zoom. Its longitude bounds are made again from the sums
+// (item_lon_bounds, as hier_node_of_item made them), its expansion zoom is its finest zoom + 1,
+// and the ids the stream never set are gone. The counts fit 32 bits and the sums' high words 16:
+// fewer than 2^31 markers (kSingle) of fixed-point coordinates up to 2^48 sum below 2^79.
+struct Multi {
+    double lat, lon;
+    double min_lat, max_lat;
+    double min_lon_e, max_lon_e, min_lon_w, max_lon_w;
+    std::uint64_t sx_e_lo, sx_w_lo, sy_lo;
+    std::int64_t id;
+    std::uint32_t count, count_w;
+    std::uint16_t sx_e_hi, sx_w_hi, sy_hi;
+    std::uint8_t zoom;
+};
+static_assert(sizeof(Multi) == 112, "a multi-marker run is 112 bytes");
+
+// Node h (hier_node_of_item's) of a run made at zoom as a Multi; false if it does not fit one.
+bool multi_of(const HierNode& h, int zoom, Multi* out) noexcept {
+    const HierSums& u = h.sums;
+    if (h.count > UINT32_MAX || u.count_w > UINT32_MAX || u.sx_e_hi > UINT16_MAX ||
+        u.sx_w_hi > UINT16_MAX || u.sy_hi > UINT16_MAX || zoom < 0 || zoom > kHierMaxZoom)
+        return false;
+    *out = Multi{h.lat,
+                 h.lon,
+                 h.min_lat,
+                 h.max_lat,
+                 u.min_lon_e,
+                 u.max_lon_e,
+                 u.min_lon_w,
+                 u.max_lon_w,
+                 u.sx_e_lo,
+                 u.sx_w_lo,
+                 u.sy_lo,
+                 h.id,
+                 static_cast<std::uint32_t>(h.count),
+                 static_cast<std::uint32_t>(u.count_w),
+                 static_cast<std::uint16_t>(u.sx_e_hi),
+                 static_cast<std::uint16_t>(u.sx_w_hi),
+                 static_cast<std::uint16_t>(u.sy_hi),
+                 static_cast<std::uint8_t>(zoom)};
+    return true;
+}
+
 // A marker of a multi-marker leaf, in marker order: its index and its leaf's position.
 struct MemberRef {
     std::uint32_t marker, leaf;
@@ -105,13 +151,12 @@ struct HierStream {
     Poller poll{CancelCheck{nullptr, nullptr}};
 
     // The levels: per zoom its node count, each node's run and (z < max_zoom) each zoom z + 1
-    // node's parent position; the multi-marker runs made at each zoom (their HierNode: zoom is
-    // the run's finest zoom, ids unset), numbered from multi_base[z + 1]; the single-marker
-    // leaves, numbered in leaf order.
+    // node's parent position; the multi-marker runs made at each zoom, numbered from
+    // multi_base[z + 1]; the single-marker leaves, numbered in leaf order.
     std::uint32_t n_at[kHierMaxZoom + 1];
     std::uint32_t* run_of[kHierMaxZoom + 1];
     std::uint32_t* parent_of[kHierMaxZoom + 1];
-    HierNode* multi[kHierMaxZoom + 1];
+    Multi* multi[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
     std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
@@ -150,7 +195,7 @@ struct HierStream {
 
 namespace {
 
-const HierNode& multi_run(const HierStream& s, std::uint32_t run) noexcept {
+const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
     int z = 0;  // zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1
     while (run < s.multi_base[z + 1]) ++z;
     return s.multi[z][run - s.multi_base[z + 1]];
@@ -158,9 +203,20 @@ const HierNode& multi_run(const HierStream& s, std::uint32_t run) noexcept {
 
 // The node (count, id, centre, bounds, sums, expansion zoom) of a run; its finest zoom.
 HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept {
-    if ((run & kSingle) == 0) {
-        const HierNode& n = multi_run(s, run);
-        *bottom = n.zoom;
+    if ((run & kSingle) == 0) {  // hier_node_of_item's node, but for the ids the stream sets
+        const Multi& m = multi_run(s, run);
+        HierNode n{};
+        n.count = m.count;
+        n.id = m.id;
+        n.expansion_zoom = m.zoom + 1;
+        n.lat = m.lat;
+        n.lon = m.lon;
+        n.min_lat = m.min_lat;
+        n.max_lat = m.max_lat;
+        n.sums = HierSums{m.count_w, m.sx_e_lo,   m.sx_e_hi,   m.sx_w_lo,   m.sx_w_hi,  m.sy_lo,
+                          m.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
+        cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
+        *bottom = m.zoom;
         return n;
     }
     // A single marker's node as hier_node_of_item makes it, where the records read it: its
@@ -182,8 +238,8 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
 // The centre of a run's node (run_node's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
     if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
-    const HierNode& n = multi_run(s, run);
-    return Centre{n.lat, n.lon};
+    const Multi& m = multi_run(s, run);
+    return Centre{m.lat, m.lon};
 }
 
 // Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
@@ -198,8 +254,7 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
         const char* p = reinterpret_cast<const char*>(&multi_run(s, run));
         __builtin_prefetch(p);
         __builtin_prefetch(p + 64);
-        __builtin_prefetch(p + 128);
-        __builtin_prefetch(p + sizeof(HierNode) - 1);
+        __builtin_prefetch(p + sizeof(Multi) - 1);
     }
 }
 
@@ -285,14 +340,14 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) n_multi += many[k];
     s->multi_base[zoom] = s->multi_base[zoom + 1] + n_multi;
     if (st == Status::Ok && s->multi_base[zoom] >= kSingle) st = Status::OutOfMemory;
-    HierNode* multi = st == Status::Ok ? alloc_array<HierNode>(s->alloc, n_multi) : nullptr;
+    Multi* multi = st == Status::Ok ? alloc_array<Multi>(s->alloc, n_multi) : nullptr;
     s->multi[zoom] = multi;
     if (st == Status::Ok && multi == nullptr) st = Status::OutOfMemory;
     for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
         if (many[k] != 0) {
-            hier_node_of_item(items[at[k]], &multi[j]);
-            multi[j].zoom = zoom;
-            multi[j].expansion_zoom = zoom + 1;
+            HierNode h;
+            hier_node_of_item(items[at[k]], &h);
+            if (!multi_of(h, zoom, &multi[j])) st = Status::Internal;
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
             st = Status::Internal;  // a childless cluster
