@@ -6,7 +6,7 @@
 //    latitude bounds, min id and zoom (112 bytes), a single marker, once clustered, as its
 //    centre, position and id (40 bytes: its record is made from them);
 //  - then band by band, coarsest first (a record's slot depends on its parent's id), the ids of
-//    two zooms, the records of the band as references (24 bytes each) and one block's records at
+//    two zooms, the records of the band as references (20 bytes each) and one block's records at
 //    a time, handed to the caller to write before the next is made.
 #pragma once
 
