@@ -344,14 +344,17 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) n_multi += many[k];
     s->multi_base[zoom] = s->multi_base[zoom + 1] + n_multi;
     if (st == Status::Ok && s->multi_base[zoom] >= kSingle) st = Status::OutOfMemory;
-    Multi* multi = st == Status::Ok ? alloc_array<Multi>(s->alloc, n_multi) : nullptr;
+    // max_zoom's multi-marker leaves are numbered here but made from their markers once the
+    // clustering is done (leaf_multis): not held beside the clustering's arrays at its peak.
+    const bool later = zoom == s->max_zoom;
+    Multi* multi = st == Status::Ok && !later ? alloc_array<Multi>(s->alloc, n_multi) : nullptr;
     s->multi[zoom] = multi;
-    if (st == Status::Ok && multi == nullptr) st = Status::OutOfMemory;
+    if (st == Status::Ok && !later && multi == nullptr) st = Status::OutOfMemory;
     for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
         if (many[k] != 0) {
             HierNode h;
-            hier_node_of_item(items[at[k]], &h);
-            if (!multi_of(h, zoom, &multi[j])) st = Status::Internal;
+            if (!later) hier_node_of_item(items[at[k]], &h);
+            if (!later && !multi_of(h, zoom, &multi[j])) st = Status::Internal;
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
             st = Status::Internal;  // a childless cluster
@@ -383,6 +386,60 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
     }
     if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
     release(s->alloc, &at);
+    return st;
+}
+
+// max_zoom's multi-marker leaves (level_runs numbered them) from their markers: each leaf's item
+// summed again from its markers' items, as hierarchy_build's phase B sums its leaves (integer
+// sums, minima and maxima: the clustering's item, bit for bit, whatever the order). Made after
+// the clustering, whose peak at 10M (the copy after zoom 15) they were 151 MB of.
+Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
+    const int z = s->max_zoom;
+    const std::uint32_t n = s->n_at[z], n_multi = s->multi_base[z] - s->multi_base[z + 1];
+    const std::uint32_t* run = s->run_of[z];
+    cluster_internal::Item* sum = alloc_array<cluster_internal::Item>(s->alloc, n_multi);
+    s->multi[z] = alloc_array<Multi>(s->alloc, n_multi);
+    Status st = sum == nullptr || s->multi[z] == nullptr ? Status::OutOfMemory : Status::Ok;
+    for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) sum[j].count = 0;
+    // In batches, each step's reads fetched ahead: a marker's leaf (in order), the leaf's run
+    // and the run's sum (both out of order; 173 MB of sums at 10M).
+    constexpr std::size_t kBatch = 64;
+    std::uint64_t leaf[kBatch];
+    for (std::size_t b = 0; st == Status::Ok && b < s->n_markers; b += kBatch) {
+        const std::size_t m = std::min(kBatch, s->n_markers - b);
+        for (std::size_t i = 0; i < m; ++i) {
+            leaf[i] = (static_cast<std::uint64_t>(s->leaf_of_marker[b + i]) &
+                       ((std::uint64_t{1} << kHierZoomShift) - 1)) -
+                      *first_ordinal;
+            if (leaf[i] < n) __builtin_prefetch(&run[leaf[i]]);
+        }
+        for (std::size_t i = 0; i < m; ++i)
+            if (leaf[i] < n && (run[leaf[i]] & kSingle) == 0 && run[leaf[i]] < n_multi)
+                __builtin_prefetch(&sum[run[leaf[i]]], 1);
+        for (std::size_t i = 0; st == Status::Ok && i < m; ++i) {
+            if (leaf[i] >= n) {
+                st = Status::Internal;
+            } else if ((run[leaf[i]] & kSingle) == 0) {
+                const std::uint32_t j = run[leaf[i]] - s->multi_base[z + 1];
+                const HierMarker& mk = s->markers[b + i];
+                if (j >= n_multi) {
+                    st = Status::Internal;
+                } else if (sum[j].count == 0) {
+                    sum[j] = hier_item_of_marker(mk);
+                } else {
+                    cluster_internal::item_add(sum[j], hier_item_of_marker(mk));
+                }
+            }
+        }
+        if (s->poll.canceled(m)) st = Status::Canceled;
+    }
+    for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
+        HierNode h;
+        hier_node_of_item(sum[j], &h);
+        if (sum[j].count < 2 || !multi_of(h, z, &s->multi[z][j])) st = Status::Internal;
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    release(s->alloc, &sum);
     return st;
 }
 
@@ -748,6 +805,7 @@ Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, doubl
     const HierLevelHook hook{&on_level, s};
     Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
                                        cancel, hook, &s->leaf_of_marker);
+    if (st == Status::Ok) st = leaf_multis(s, &first_leaf);
     if (st == Status::Ok) st = single_markers(s, &first_leaf);
     return st;
 }
