@@ -36,6 +36,16 @@ void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept {
     *c = ItemClusters{nullptr, 0, nullptr, 0};
 }
 
+void item_lon_bounds(const Item& it, double* min_lon, double* max_lon) noexcept {
+    if (crosses(it)) {
+        *min_lon = it.min_lon_e;
+        *max_lon = it.max_lon_w;
+    } else {
+        *min_lon = it.count_w > 0 ? it.min_lon_w : it.min_lon_e;
+        *max_lon = it.count_w < it.count ? it.max_lon_e : it.max_lon_w;
+    }
+}
+
 void cluster_of_item(const Item& it, Cluster* o) noexcept {
     Centre c;
     centre_of(it, &c);
@@ -50,13 +60,7 @@ void cluster_of_item(const Item& it, Cluster* o) noexcept {
     o->lat = mercator_lat_precise(1.0L - 2.0L * uy);
     o->min_lat = it.min_lat;
     o->max_lat = it.max_lat;
-    if (crosses(it)) {
-        o->min_lon = it.min_lon_e;
-        o->max_lon = it.max_lon_w;
-    } else {
-        o->min_lon = it.count_w > 0 ? it.min_lon_w : it.min_lon_e;
-        o->max_lon = it.count_w < it.count ? it.max_lon_e : it.max_lon_w;
-    }
+    item_lon_bounds(it, &o->min_lon, &o->max_lon);
     o->has_id = it.has_id != 0;
     o->id = o->has_id ? it.min_id : 0;
 }

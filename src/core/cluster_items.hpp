@@ -55,6 +55,9 @@ void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept;
 // The output row of an item: centre (contract 4), bounds (contract 3), id (contract 6), exactly
 // as cluster_finalize prints them.
 void cluster_of_item(const Item& it, Cluster* out) noexcept;
+// cluster_of_item's longitude bounds alone (no centre: a caller that keeps the centre makes them
+// again from the sums without its Mercator round trip).
+void item_lon_bounds(const Item& it, double* min_lon, double* max_lon) noexcept;
 
 void item_add(Item& dst, const Item& src) noexcept;
 // item_add's latitude and longitude ranges alone (no sums, no id): dst's widened by src's.

@@ -16,6 +16,7 @@
 #include "hierarchy_stream.hpp"
 
 #include "cluster_internal.hpp"
+#include "hierarchy_items.hpp"
 #include "hierarchy_levels.hpp"
 #include "polled_sort.hpp"
 
@@ -47,19 +48,23 @@ void release(const Allocator& a, T** p) noexcept {
 }
 
 // A record to be, while its zoom's slots are handed out. Its centre, which orders records of the
-// same block, Z-order and parent (hardly ever), is looked up from its run then: 32 bytes to sort
-// instead of 48.
+// same block, Z-order and parent (hardly ever), is looked up from its run then: 24 bytes to sort
+// instead of 48 (its block in 32 bits: block zooms go up to 13, kBandTable).
 struct Rep {
-    std::uint64_t block;
     std::uint64_t z_order;  // hier_z_order of its centre
     std::int64_t parent;    // its parent's packed id, -1 at zoom 0
-    std::uint32_t node;     // position in its zoom (its ordinal's order)
+    std::uint32_t block;
+    std::uint32_t node;  // position in its zoom (its ordinal's order)
 };
+static_assert(sizeof(Rep) == 24, "a record to be is 24 bytes");
 
-struct RecRef {  // a record of the band being written
+// A record of the band being written: 20 bytes, not 24 (packed; x86 reads the ids at 4-byte
+// alignment at no cost that showed): 10.5M of them at 10M markers, the packing's peak.
+struct [[gnu::packed]] alignas(4) RecRef {
     std::int64_t id, parent;
     std::uint32_t run;
 };
+static_assert(sizeof(RecRef) == 20, "a record of the band is 20 bytes");
 
 // A marker of a multi-marker leaf: the block of its position, its leaf, and the marker itself
 // (copied, not indexed: the members are sorted and read in block order, in which an index into
@@ -88,6 +93,51 @@ struct Single {
     std::int64_t id;
 };
 
+// A multi-marker run: what its records read, in 112 bytes where its HierNode took 176 (5.3M of
+// them at 10M markers): its centre (made once, a long double Mercator round trip), latitude
+// bounds, min id, sums and finest zoom. Its longitude bounds are made again from the sums
+// (item_lon_bounds, as hier_node_of_item made them), its expansion zoom is its finest zoom + 1,
+// and the ids the stream never set are gone. The counts fit 32 bits and the sums' high words 16:
+// fewer than 2^31 markers (kSingle) of fixed-point coordinates up to 2^48 sum below 2^79.
+struct Multi {
+    double lat, lon;
+    double min_lat, max_lat;
+    double min_lon_e, max_lon_e, min_lon_w, max_lon_w;
+    std::uint64_t sx_e_lo, sx_w_lo, sy_lo;
+    std::int64_t id;
+    std::uint32_t count, count_w;
+    std::uint16_t sx_e_hi, sx_w_hi, sy_hi;
+    std::uint8_t zoom;
+};
+static_assert(sizeof(Multi) == 112, "a multi-marker run is 112 bytes");
+
+// Node h (hier_node_of_item's) of a run made at zoom as a Multi; false if it does not fit one.
+bool multi_of(const HierNode& h, int zoom, Multi* out) noexcept {
+    const HierSums& u = h.sums;
+    if (h.count > UINT32_MAX || u.count_w > UINT32_MAX || u.sx_e_hi > UINT16_MAX ||
+        u.sx_w_hi > UINT16_MAX || u.sy_hi > UINT16_MAX || zoom < 0 || zoom > kHierMaxZoom)
+        return false;
+    *out = Multi{h.lat,
+                 h.lon,
+                 h.min_lat,
+                 h.max_lat,
+                 u.min_lon_e,
+                 u.max_lon_e,
+                 u.min_lon_w,
+                 u.max_lon_w,
+                 u.sx_e_lo,
+                 u.sx_w_lo,
+                 u.sy_lo,
+                 h.id,
+                 static_cast<std::uint32_t>(h.count),
+                 static_cast<std::uint32_t>(u.count_w),
+                 static_cast<std::uint16_t>(u.sx_e_hi),
+                 static_cast<std::uint16_t>(u.sx_w_hi),
+                 static_cast<std::uint16_t>(u.sy_hi),
+                 static_cast<std::uint8_t>(zoom)};
+    return true;
+}
+
 // A marker of a multi-marker leaf, in marker order: its index and its leaf's position.
 struct MemberRef {
     std::uint32_t marker, leaf;
@@ -105,13 +155,12 @@ struct HierStream {
     Poller poll{CancelCheck{nullptr, nullptr}};
 
     // The levels: per zoom its node count, each node's run and (z < max_zoom) each zoom z + 1
-    // node's parent position; the multi-marker runs made at each zoom (their HierNode: zoom is
-    // the run's finest zoom, ids unset), numbered from multi_base[z + 1]; the single-marker
-    // leaves, numbered in leaf order.
+    // node's parent position; the multi-marker runs made at each zoom, numbered from
+    // multi_base[z + 1]; the single-marker leaves, numbered in leaf order.
     std::uint32_t n_at[kHierMaxZoom + 1];
     std::uint32_t* run_of[kHierMaxZoom + 1];
     std::uint32_t* parent_of[kHierMaxZoom + 1];
-    HierNode* multi[kHierMaxZoom + 1];
+    Multi* multi[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
     std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
@@ -150,7 +199,7 @@ struct HierStream {
 
 namespace {
 
-const HierNode& multi_run(const HierStream& s, std::uint32_t run) noexcept {
+const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
     int z = 0;  // zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1
     while (run < s.multi_base[z + 1]) ++z;
     return s.multi[z][run - s.multi_base[z + 1]];
@@ -158,9 +207,20 @@ const HierNode& multi_run(const HierStream& s, std::uint32_t run) noexcept {
 
 // The node (count, id, centre, bounds, sums, expansion zoom) of a run; its finest zoom.
 HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept {
-    if ((run & kSingle) == 0) {
-        const HierNode& n = multi_run(s, run);
-        *bottom = n.zoom;
+    if ((run & kSingle) == 0) {  // hier_node_of_item's node, but for the ids the stream sets
+        const Multi& m = multi_run(s, run);
+        HierNode n{};
+        n.count = m.count;
+        n.id = m.id;
+        n.expansion_zoom = m.zoom + 1;
+        n.lat = m.lat;
+        n.lon = m.lon;
+        n.min_lat = m.min_lat;
+        n.max_lat = m.max_lat;
+        n.sums = HierSums{m.count_w, m.sx_e_lo,   m.sx_e_hi,   m.sx_w_lo,   m.sx_w_hi,  m.sy_lo,
+                          m.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
+        cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
+        *bottom = m.zoom;
         return n;
     }
     // A single marker's node as hier_node_of_item makes it, where the records read it: its
@@ -182,8 +242,8 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
 // The centre of a run's node (run_node's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
     if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
-    const HierNode& n = multi_run(s, run);
-    return Centre{n.lat, n.lon};
+    const Multi& m = multi_run(s, run);
+    return Centre{m.lat, m.lon};
 }
 
 // Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
@@ -198,8 +258,7 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
         const char* p = reinterpret_cast<const char*>(&multi_run(s, run));
         __builtin_prefetch(p);
         __builtin_prefetch(p + 64);
-        __builtin_prefetch(p + 128);
-        __builtin_prefetch(p + sizeof(HierNode) - 1);
+        __builtin_prefetch(p + sizeof(Multi) - 1);
     }
 }
 
@@ -285,14 +344,17 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) n_multi += many[k];
     s->multi_base[zoom] = s->multi_base[zoom + 1] + n_multi;
     if (st == Status::Ok && s->multi_base[zoom] >= kSingle) st = Status::OutOfMemory;
-    HierNode* multi = st == Status::Ok ? alloc_array<HierNode>(s->alloc, n_multi) : nullptr;
+    // max_zoom's multi-marker leaves are numbered here but made from their markers once the
+    // clustering is done (leaf_multis): not held beside the clustering's arrays at its peak.
+    const bool later = zoom == s->max_zoom;
+    Multi* multi = st == Status::Ok && !later ? alloc_array<Multi>(s->alloc, n_multi) : nullptr;
     s->multi[zoom] = multi;
-    if (st == Status::Ok && multi == nullptr) st = Status::OutOfMemory;
+    if (st == Status::Ok && !later && multi == nullptr) st = Status::OutOfMemory;
     for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
         if (many[k] != 0) {
-            hier_node_of_item(items[at[k]], &multi[j]);
-            multi[j].zoom = zoom;
-            multi[j].expansion_zoom = zoom + 1;
+            HierNode h;
+            if (!later) hier_node_of_item(items[at[k]], &h);
+            if (!later && !multi_of(h, zoom, &multi[j])) st = Status::Internal;
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
             st = Status::Internal;  // a childless cluster
@@ -324,6 +386,60 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
     }
     if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
     release(s->alloc, &at);
+    return st;
+}
+
+// max_zoom's multi-marker leaves (level_runs numbered them) from their markers: each leaf's item
+// summed again from its markers' items, as hierarchy_build's phase B sums its leaves (integer
+// sums, minima and maxima: the clustering's item, bit for bit, whatever the order). Made after
+// the clustering, whose peak at 10M (the copy after zoom 15) they were 151 MB of.
+Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
+    const int z = s->max_zoom;
+    const std::uint32_t n = s->n_at[z], n_multi = s->multi_base[z] - s->multi_base[z + 1];
+    const std::uint32_t* run = s->run_of[z];
+    cluster_internal::Item* sum = alloc_array<cluster_internal::Item>(s->alloc, n_multi);
+    s->multi[z] = alloc_array<Multi>(s->alloc, n_multi);
+    Status st = sum == nullptr || s->multi[z] == nullptr ? Status::OutOfMemory : Status::Ok;
+    for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) sum[j].count = 0;
+    // In batches, each step's reads fetched ahead: a marker's leaf (in order), the leaf's run
+    // and the run's sum (both out of order; 173 MB of sums at 10M).
+    constexpr std::size_t kBatch = 64;
+    std::uint64_t leaf[kBatch];
+    for (std::size_t b = 0; st == Status::Ok && b < s->n_markers; b += kBatch) {
+        const std::size_t m = std::min(kBatch, s->n_markers - b);
+        for (std::size_t i = 0; i < m; ++i) {
+            leaf[i] = (static_cast<std::uint64_t>(s->leaf_of_marker[b + i]) &
+                       ((std::uint64_t{1} << kHierZoomShift) - 1)) -
+                      *first_ordinal;
+            if (leaf[i] < n) __builtin_prefetch(&run[leaf[i]]);
+        }
+        for (std::size_t i = 0; i < m; ++i)
+            if (leaf[i] < n && (run[leaf[i]] & kSingle) == 0 && run[leaf[i]] < n_multi)
+                __builtin_prefetch(&sum[run[leaf[i]]], 1);
+        for (std::size_t i = 0; st == Status::Ok && i < m; ++i) {
+            if (leaf[i] >= n) {
+                st = Status::Internal;
+            } else if ((run[leaf[i]] & kSingle) == 0) {
+                const std::uint32_t j = run[leaf[i]] - s->multi_base[z + 1];
+                const HierMarker& mk = s->markers[b + i];
+                if (j >= n_multi) {
+                    st = Status::Internal;
+                } else if (sum[j].count == 0) {
+                    sum[j] = hier_item_of_marker(mk);
+                } else {
+                    cluster_internal::item_add(sum[j], hier_item_of_marker(mk));
+                }
+            }
+        }
+        if (s->poll.canceled(m)) st = Status::Canceled;
+    }
+    for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
+        HierNode h;
+        hier_node_of_item(sum[j], &h);
+        if (sum[j].count < 2 || !multi_of(h, z, &s->multi[z][j])) st = Status::Internal;
+        if (s->poll.canceled(1)) st = Status::Canceled;
+    }
+    release(s->alloc, &sum);
     return st;
 }
 
@@ -464,8 +580,10 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
             const Centre c = run_centre(*s, run[k]);
             const std::uint64_t x = cluster_internal::fixed_x_of_lon(c.lon),
                                 y = cluster_internal::fixed_y_of_lat(c.lat);
-            reps[j++] = Rep{hier_block_of_fixed(band.block_zoom, x, y), hier_z_order_fixed(x, y),
-                            parent_id, k};
+            const std::uint64_t block = hier_block_of_fixed(band.block_zoom, x, y);
+            if (block > UINT32_MAX) return Status::Internal;
+            reps[j++] =
+                Rep{hier_z_order_fixed(x, y), parent_id, static_cast<std::uint32_t>(block), k};
         } else {
             ids[k] = hier_id_at_zoom(parent_id, z);
         }
@@ -687,6 +805,7 @@ Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, doubl
     const HierLevelHook hook{&on_level, s};
     Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
                                        cancel, hook, &s->leaf_of_marker);
+    if (st == Status::Ok) st = leaf_multis(s, &first_leaf);
     if (st == Status::Ok) st = single_markers(s, &first_leaf);
     return st;
 }
