@@ -268,6 +268,19 @@ Status restore_slots(ClusterState* st, std::uint64_t n_slots) noexcept;
 
 class Poller;  // polled_sort.hpp
 
+// n elements of T from a (one byte more: an allocator is never asked for 0 bytes), nullptr when
+// it fails or n * sizeof(T) would overflow; and an array from it given back, the pointer cleared.
+template <typename T>
+T* alloc_array(const Allocator& a, std::size_t n) noexcept {
+    if (n > SIZE_MAX / sizeof(T) - 1) return nullptr;
+    return static_cast<T*>(a.alloc(a.ctx, n * sizeof(T) + 1));
+}
+template <typename T>
+void release_array(const Allocator& a, T** p) noexcept {
+    if (*p != nullptr) a.release(a.ctx, *p);
+    *p = nullptr;
+}
+
 // Ensures room for n bins (bin chunks and hash slots). Either both grow or nothing changes. With
 // exact, the last chunk is allocated only as far as n needs (a size known up front); otherwise
 // whole chunks (the per-row path), or as far as n needs when whole ones would pass the budget.

@@ -152,13 +152,12 @@ class Builder {
     }
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
-        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+        *p = cluster_internal::alloc_array<T>(a_, n);
         return *p == nullptr ? Status::OutOfMemory : Status::Ok;
     }
     template <typename T>
     void put(T*& p) noexcept {
-        if (p != nullptr) a_.release(a_.ctx, p);
-        p = nullptr;
+        cluster_internal::release_array(a_, &p);
     }
 
     const HierMarker* markers_;

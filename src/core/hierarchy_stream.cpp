@@ -29,23 +29,14 @@ namespace geocluster {
 
 namespace {
 
+using cluster_internal::alloc_array;
 using cluster_internal::Item;
 using cluster_internal::Poller;
+using cluster_internal::release_array;
 
 constexpr std::uint32_t kSingle = 0x80000000u;  // a run of one marker: kSingle | its number
 constexpr std::uint32_t kNoRun = UINT32_MAX;
 constexpr std::int64_t kLow47 = (std::int64_t{1} << kHierIdZoomShift) - 1;
-
-template <typename T>
-T* alloc_array(const Allocator& a, std::size_t n) noexcept {
-    if (n > SIZE_MAX / sizeof(T) - 1) return nullptr;
-    return static_cast<T*>(a.alloc(a.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
-}
-template <typename T>
-void release(const Allocator& a, T** p) noexcept {
-    if (*p != nullptr) a.release(a.ctx, *p);
-    *p = nullptr;
-}
 
 // A record to be, while its zoom's slots are handed out. Its centre, which orders records of the
 // same block, Z-order and parent (hardly ever), is looked up from its run then: 24 bytes to sort
@@ -311,7 +302,7 @@ Status sort_by_block(HierStream* s, int bz, T* a, T* tmp, std::size_t n, Less le
         if (s->poll.canceled(end[b] - from + 1)) st = Status::Canceled;
         from = end[b];
     }
-    release(s->alloc, &end);
+    release_array(s->alloc, &end);
     if (st == Status::Ok) *sorted = tmp;
     return st;
 }
@@ -361,7 +352,7 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
         }
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    release(s->alloc, &many);
+    release_array(s->alloc, &many);
     return st;
 }
 
@@ -385,7 +376,7 @@ Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
-    release(s->alloc, &at);
+    release_array(s->alloc, &at);
     return st;
 }
 
@@ -439,7 +430,7 @@ Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
         if (sum[j].count < 2 || !multi_of(h, z, &s->multi[z][j])) st = Status::Internal;
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    release(s->alloc, &sum);
+    release_array(s->alloc, &sum);
     return st;
 }
 
@@ -470,7 +461,7 @@ Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcep
         if (s->poll.canceled(1)) return Status::Canceled;
     }
     if (s->n_member_refs != n_refs) return Status::Internal;
-    release(s->alloc, &s->leaf_of_marker);
+    release_array(s->alloc, &s->leaf_of_marker);
     return Status::Ok;
 }
 
@@ -484,7 +475,7 @@ Status add_fills(HierStream* s, int bi, const Rep* reps, std::size_t n) noexcept
         BlockFill* grown = alloc_array<BlockFill>(s->alloc, cap);
         if (grown == nullptr) return Status::OutOfMemory;
         if (s->n_fills > 0) std::memcpy(grown, s->fills, sizeof(BlockFill) * s->n_fills);
-        release(s->alloc, &s->fills);
+        release_array(s->alloc, &s->fills);
         s->fills = grown;
         s->fills_cap = cap;
     }
@@ -599,7 +590,7 @@ Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
     // A run made at a zoom before the band's first (its finest zoom there) has no record in this
     // band or a later one: its node is released.
-    for (int z = 0; z < band.zoom_lo; ++z) release(s->alloc, &s->multi[z]);
+    for (int z = 0; z < band.zoom_lo; ++z) release_array(s->alloc, &s->multi[z]);
     std::size_t n_recs = 0, widest = 0;  // counted first: fewer than half the finest band's
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {  // nodes start one
         std::size_t c = 0;
@@ -620,17 +611,17 @@ Status start_band(HierStream* s, int bi) noexcept {
         if (ids == nullptr) return Status::OutOfMemory;
         s->seg[z - band.zoom_lo] = s->cursor[z - band.zoom_lo] = s->n_recs;
         const Status st = band_zoom(s, bi, z, ids);
-        release(s->alloc, &s->ids_prev);
+        release_array(s->alloc, &s->ids_prev);
         s->ids_prev = ids;
         if (z > 0) {  // the zoom before is no longer needed
-            release(s->alloc, &s->run_of[z - 1]);
-            release(s->alloc, &s->parent_of[z - 1]);
+            release_array(s->alloc, &s->run_of[z - 1]);
+            release_array(s->alloc, &s->parent_of[z - 1]);
         }
         if (st != Status::Ok) return st;
     }
     s->seg[band.zoom_hi - band.zoom_lo + 1] = s->n_recs;
-    release(s->alloc, &s->reps);
-    release(s->alloc, &s->reps_tmp);
+    release_array(s->alloc, &s->reps);
+    release_array(s->alloc, &s->reps_tmp);
     std::uint64_t largest = 0;
     for (std::size_t f = 0; f < s->n_fills; ++f) largest = std::max(largest, s->fills[f].used);
     s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
@@ -646,7 +637,7 @@ Status end_band(HierStream* s, int bi) noexcept {
         if (grown == nullptr) return Status::OutOfMemory;
         if (s->n_updates > 0)
             std::memcpy(grown, s->updates, sizeof(HierSlotCounter) * s->n_updates);
-        release(s->alloc, &s->updates);
+        release_array(s->alloc, &s->updates);
         s->updates = grown;
         s->updates_cap = cap;
     }
@@ -655,9 +646,9 @@ Status end_band(HierStream* s, int bi) noexcept {
             HierSlotCounter{static_cast<std::uint64_t>(bi) << 56 | s->fills[f].block,
                             s->fills[f].base + s->fills[f].used};
     // The last band's records stay for the members to reuse (start_members).
-    if (bi + 1 < s->bands.n) release(s->alloc, &s->recs);
-    release(s->alloc, &s->scratch);
-    release(s->alloc, &s->fills);
+    if (bi + 1 < s->bands.n) release_array(s->alloc, &s->recs);
+    release_array(s->alloc, &s->scratch);
+    release_array(s->alloc, &s->fills);
     s->n_fills = s->fills_cap = s->next_fill = 0;
     if (bi + 1 < s->bands.n) s->n_recs = 0;
     return Status::Ok;
@@ -673,7 +664,7 @@ T* reuse_array(HierStream* s, U** old, std::size_t bytes, std::size_t n) noexcep
         *old = nullptr;
         return t;
     }
-    release(s->alloc, old);
+    release_array(s->alloc, old);
     return alloc_array<T>(s->alloc, n);
 }
 
@@ -710,7 +701,8 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
 // The members: the markers of multi-marker leaves by (block of their position in the last band,
 // leaf, id), as hier_pack orders them.
 Status start_members(HierStream* s) noexcept {
-    for (int z = 0; z <= s->max_zoom; ++z) release(s->alloc, &s->multi[z]);  // the runs are written
+    for (int z = 0; z <= s->max_zoom; ++z)
+        release_array(s->alloc, &s->multi[z]);  // the runs are written
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
     const HierMarker* m = s->markers;
     const std::size_t n = s->n_member_refs;
@@ -729,7 +721,7 @@ Status start_members(HierStream* s) noexcept {
             Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[ref.leaf], mk};
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    release(s->alloc, &s->member_refs);
+    release_array(s->alloc, &s->member_refs);
     const Member* sorted = nullptr;
     if (st == Status::Ok)
         st = sort_by_block(
@@ -742,7 +734,7 @@ Status start_members(HierStream* s) noexcept {
             &sorted);
     if (st == Status::Ok && sorted != s->members && n > 0)
         std::memcpy(s->members, sorted, sizeof(Member) * n);
-    release(s->alloc, &tmp);
+    release_array(s->alloc, &tmp);
     std::size_t largest = 0;
     for (std::size_t r = 0, run = 0; st == Status::Ok && r < n; ++r) {
         run = r > 0 && s->members[r].block == s->members[r - 1].block ? run + 1 : 1;
@@ -831,21 +823,21 @@ void hier_stream_free(HierStream* s) noexcept {
     if (s == nullptr) return;
     const Allocator a = s->alloc;
     for (int z = 0; z <= kHierMaxZoom; ++z) {
-        release(a, &s->run_of[z]);
-        release(a, &s->parent_of[z]);
-        release(a, &s->multi[z]);
+        release_array(a, &s->run_of[z]);
+        release_array(a, &s->parent_of[z]);
+        release_array(a, &s->multi[z]);
     }
-    release(a, &s->singles);
-    release(a, &s->member_refs);
-    release(a, &s->leaf_of_marker);
-    release(a, &s->ids_prev);
-    release(a, &s->recs);
-    release(a, &s->reps);
-    release(a, &s->reps_tmp);
-    release(a, &s->fills);
-    release(a, &s->scratch);
-    release(a, &s->updates);
-    release(a, &s->members);
+    release_array(a, &s->singles);
+    release_array(a, &s->member_refs);
+    release_array(a, &s->leaf_of_marker);
+    release_array(a, &s->ids_prev);
+    release_array(a, &s->recs);
+    release_array(a, &s->reps);
+    release_array(a, &s->reps_tmp);
+    release_array(a, &s->fills);
+    release_array(a, &s->scratch);
+    release_array(a, &s->updates);
+    release_array(a, &s->members);
     a.release(a.ctx, s);
 }
 

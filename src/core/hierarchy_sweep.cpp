@@ -221,9 +221,8 @@ Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
     return s;
 }
 
-void Sweep::put_zoom_arrays() noexcept {
+void Sweep::put_scratch() noexcept {
     put(key_);
-    put(slot_);
     put(ent_);
     put(buf_a_);
     put(buf_b_);
@@ -231,6 +230,11 @@ void Sweep::put_zoom_arrays() noexcept {
     put(dirty_);
     put(into_);
     put(ordinal_);
+}
+
+void Sweep::put_zoom_arrays() noexcept {
+    put_scratch();
+    put(slot_);
     put(made_);
     put(pool_);
     n_pool_ = pool_room_ = 0;
@@ -518,14 +522,7 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     }
     // The clusters in ordinal order, once the zoom's scratch is gone but for the slots and the
     // pool they are made from.
-    put(key_);
-    put(ent_);
-    put(buf_a_);
-    put(buf_b_);
-    put(state_);
-    put(dirty_);
-    put(into_);
-    put(ordinal_);
+    put_scratch();
     Item* out = nullptr;
     s = get(&out, n_out);
     if (s != Status::Ok) return s;

@@ -84,6 +84,7 @@ class Sweep {
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
     void put_zoom_arrays() noexcept;
+    void put_scratch() noexcept;  // a zoom's arrays but the slots and max_zoom's pool
     Status keep_centres(std::uint32_t n) noexcept;
     // The centres kept between zooms dropped (while the items move to a smaller array: both
     // arrays are the build's peak), then made again from items[0..n), the same bits.
@@ -92,13 +93,12 @@ class Sweep {
     std::uint32_t root(std::uint32_t s) noexcept;
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
-        *p = static_cast<T*>(a_.alloc(a_.ctx, n * sizeof(T) + 1));  // + 1: never ask for 0 bytes
+        *p = cluster_internal::alloc_array<T>(a_, n);
         return *p == nullptr ? Status::OutOfMemory : Status::Ok;
     }
     template <typename T>
     void put(T*& p) noexcept {
-        if (p != nullptr) a_.release(a_.ctx, p);
-        p = nullptr;
+        cluster_internal::release_array(a_, &p);
     }
 
     Allocator a_;
