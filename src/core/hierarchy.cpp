@@ -27,6 +27,7 @@
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
+#include "hierarchy_block.hpp"
 #include "hierarchy_items.hpp"
 #include "hierarchy_levels.hpp"
 #include "hierarchy_sweep.hpp"
@@ -291,11 +292,17 @@ void node_add(const Item& it, HierNode* n) noexcept {
 
 // The rest of node n from its sums: identity, centre and bounds.
 void write_node(int zoom, std::int64_t id, HierNode* n) noexcept {
-    Cluster c;
-    cluster_of_item(hier_item_of_node(*n), &c);
     n->cluster_id = id;
     n->parent_id = -1;
     n->zoom = zoom;
+    const Item it = hier_item_of_node(*n);
+    if (n->count == 1) {  // a single marker's centre: hier_single_centre's, the one definition
+        item_lon_bounds(it, &n->min_lon, &n->max_lon);
+        hier_single_centre(n->min_lat, n->min_lon, &n->lat, &n->lon);
+        return;
+    }
+    Cluster c;
+    cluster_of_item(it, &c);
     n->lat = c.lat;
     n->lon = c.lon;
     n->min_lon = c.min_lon;

@@ -22,7 +22,10 @@
 //                   marker is in exactly one cluster of max_zoom (leaf_of_marker).
 //  4. Centre:       the count-weighted mean of the members' Web Mercator positions, from exact
 //                   integer sums (the same definition as cluster.hpp's contract 4); bounds are
-//                   the members' exact box (min_lon > max_lon across the antimeridian).
+//                   the members' exact box (min_lon > max_lon across the antimeridian). A
+//                   single marker inside Web Mercator's latitudes is its own lat/lon, exactly
+//                   (hier_single_centre: the mean of one position, where cluster_agg gives its
+//                   fixed-point round trip, within 1e-12 degrees).
 //  5. Determinism:  the same markers, in any order, give the same nodes, ids included.
 //
 // Identity. cluster_id = zoom << kHierZoomShift | ordinal. Ordinals are handed out per zoom in

@@ -51,6 +51,11 @@ cluster_internal::Item single_item(double lat, double lon) noexcept {
 }  // namespace
 
 void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept {
+    if (std::fabs(lat) < kMercatorMaxLat) {  // + 0.0: no -0
+        *c_lat = lat + 0.0;
+        *c_lon = lon + 0.0;
+        return;
+    }
     const cluster_internal::Item it = single_item(lat, lon);
     Cluster c;
     cluster_internal::cluster_of_item(it, &c);

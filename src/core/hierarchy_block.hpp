@@ -99,8 +99,11 @@ struct HierBlockNode {
     HierSums sums;  // count > 1 only; zero for a single marker (its sums follow from its position)
 };
 
-// The centre the build gives a cluster of one marker at (lat, lon) (validated): its fixed-point
-// position through cluster_of_item, within 1e-9 degrees of it but not always bit for bit.
+// The centre the build gives a cluster of one marker at (lat, lon) (validated): inside Web
+// Mercator's latitudes (|lat| < 85.05112878) the position itself, exactly (the mean of one
+// position; a map shows a lone marker where its row puts it, and no long double Mercator round
+// trip is paid per single marker read or written); beyond them its fixed-point position, on the
+// clamp, through cluster_of_item.
 void hier_single_centre(double lat, double lon, double* c_lat, double* c_lon) noexcept;
 // Its sums (HierSums), as the build makes them.
 HierSums hier_single_sums(double lat, double lon) noexcept;

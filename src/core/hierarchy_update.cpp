@@ -27,6 +27,7 @@
 #include "cluster_internal.hpp"
 #include "cluster_items.hpp"
 #include "hierarchy_items.hpp"
+#include "hierarchy_levels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -675,25 +676,12 @@ Status HierarchyUpdater::export_partition(std::int64_t partition, std::vector<Hi
         leaf->clear();
         for (const auto& [id, n] : s.nodes) {
             if (n.partition != partition) continue;
-            Cluster c;
-            cluster_of_item(n.item, &c);
-            const Item& it = n.item;
             HierNode h;
+            hier_node_of_item(n.item, &h);  // count, sums, centre and bounds as the build's
             h.cluster_id = id;
             h.parent_id = n.parent;
             h.zoom = zoom_of(id);
             h.expansion_zoom = n.expansion;
-            h.count = it.count;
-            h.lat = c.lat;
-            h.lon = c.lon;
-            h.min_lat = c.min_lat;
-            h.min_lon = c.min_lon;
-            h.max_lat = c.max_lat;
-            h.max_lon = c.max_lon;
-            h.id = it.min_id;
-            h.sums = HierSums{it.count_w,   it.sx_e.lo,   it.sx_e.hi,  it.sx_w.lo,
-                              it.sx_w.hi,   it.sy.lo,     it.sy.hi,    it.min_lon_e,
-                              it.max_lon_e, it.min_lon_w, it.max_lon_w};
             out->push_back(h);
         }
         std::sort(out->begin(), out->end(), [](const HierNode& a, const HierNode& b) {

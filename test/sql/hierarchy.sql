@@ -214,6 +214,12 @@ CREATE TABLE "odd Sch".city AS
 SELECT g AS id, -60 + (g * 7919 % 20011) / 20011.0 * 120 AS lat, -180 + (g * 104729 % 20011) / 20011.0 * 360 AS lon
   FROM generate_series(1, 20000) g;
 SELECT cluster_hierarchy_create('"odd Sch".city', 'lat', 'lon', 'id', 60, 14) AS city;
+-- A single marker's node, at every zoom, stands at its row's own lat/lon, to the last bit (its
+-- position is the mean of its one member; beyond Web Mercator's latitudes it would be the clamp).
+SELECT count(*) > 10000 AS singles, count(DISTINCT n.zoom) AS zooms,
+       bool_and(n.lat = c.lat::float8 AND n.lon = c.lon::float8) AS at_their_rows
+  FROM cluster_hierarchy_nodes('"odd Sch".city_clusters') n JOIN "odd Sch".city c ON c.id = n.id
+ WHERE n.count = 1;
 -- The readers fetch a band's blocks by ranges of block numbers (src/pg/hierarchy_read.cpp),
 -- planned once per session as a generic plan: one primary-key range scan per range.
 PREPARE blocks(int, bigint, bigint) AS
