@@ -176,8 +176,7 @@ struct HierStream {
     std::size_t n_recs;
     std::size_t seg[kHierMaxZoom + 2], cursor[kHierMaxZoom + 1];
     std::size_t starts[kHierMaxZoom + 1];  // records starting at each zoom of the band
-    Rep* reps;                             // a zoom's records to be, and the sort's scratch
-    Rep* reps_tmp;
+    Rep* reps;                             // a zoom's records to be
     BlockFill* fills;
     std::size_t n_fills, next_fill, fills_cap;
     HierBlockNode* scratch;    // one block's records
@@ -272,38 +271,69 @@ constexpr std::size_t kAhead = 16;
 constexpr int kMaxBucketZoom = 10;
 
 // Sorts a[0..n) (entries with a .block of block zoom bz, less ordering by block first) into
-// *sorted (a or tmp, room for n): by counting into their blocks, then each block's entries by
-// less, where one polled_sort of millions of entries went through memory a dozen times (its
-// runs and merge passes) with a comparison mispredicted at every step. The same order: less
-// orders by block first. Canceled or OutOfMemory, *sorted then unset.
+// *sorted: by counting into their blocks, then each block's entries by less, where one
+// polled_sort of millions of entries went through memory a dozen times (its runs and merge
+// passes) with a comparison mispredicted at every step. The same order: less orders by block
+// first. With tmp (room for n) the entries are copied into their blocks there in the order they
+// come (*sorted = tmp), so that entries less does not order keep an order that depends on a's
+// alone; without it (less must then be a total order) each is swapped into its block's next
+// place in a (a cycle through the entries it displaces; *sorted = a): the records' sort, whose
+// second array was 68 MB of the packing's peak at 10M markers. A band of a finer block zoom
+// (17 and beyond) is sorted whole by polled_sort, through tmp or an array of its own.
+// Canceled, OutOfMemory or Internal (a block beyond the tiles): *sorted then unset.
 template <typename T, typename Less>
 Status sort_by_block(HierStream* s, int bz, T* a, T* tmp, std::size_t n, Less less,
                      const T** sorted) noexcept {
     *sorted = nullptr;
     if (bz > kMaxBucketZoom || n > UINT32_MAX) {
-        *sorted = cluster_internal::polled_sort(a, tmp, n, less, s->poll);
-        return *sorted == nullptr ? Status::Canceled : Status::Ok;
+        T* own = tmp == nullptr ? alloc_array<T>(s->alloc, n) : nullptr;
+        if (tmp == nullptr && own == nullptr) return Status::OutOfMemory;
+        const T* out =
+            cluster_internal::polled_sort(a, tmp != nullptr ? tmp : own, n, less, s->poll);
+        if (out != nullptr && own != nullptr && out == own && n > 0) {
+            std::memcpy(a, own, sizeof(T) * n);
+            out = a;
+        }
+        release_array(s->alloc, &own);
+        *sorted = out;
+        return out == nullptr ? Status::Canceled : Status::Ok;
     }
     const std::size_t tiles = std::size_t{1} << (2 * bz);
-    std::uint32_t* end = alloc_array<std::uint32_t>(s->alloc, tiles + 1);
-    if (end == nullptr) return Status::OutOfMemory;
-    std::memset(end, 0, sizeof(std::uint32_t) * (tiles + 1));
-    Status st = Status::Ok;
-    for (std::size_t r = 0; r < n; ++r) {
+    // end[b]: where block b's entries end; next[b]: where its next entry goes.
+    std::uint32_t* end = alloc_array<std::uint32_t>(s->alloc, tiles);
+    std::uint32_t* next = alloc_array<std::uint32_t>(s->alloc, tiles);
+    Status st = end == nullptr || next == nullptr ? Status::OutOfMemory : Status::Ok;
+    if (st == Status::Ok) std::memset(end, 0, sizeof(std::uint32_t) * tiles);
+    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
         if (a[r].block >= tiles) st = Status::Internal;
-        if (st != Status::Ok) break;
-        ++end[a[r].block + 1];
+        if (st == Status::Ok) ++end[a[r].block];
     }
-    for (std::size_t b = 1; b <= tiles; ++b) end[b] += end[b - 1];  // end[b]: where b starts
-    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) tmp[end[a[r].block]++] = a[r];
+    for (std::size_t b = 0, at = 0; st == Status::Ok && b < tiles; ++b) {
+        next[b] = static_cast<std::uint32_t>(at);
+        at += end[b];
+        end[b] = static_cast<std::uint32_t>(at);
+    }
+    T* out = tmp != nullptr ? tmp : a;
+    if (st == Status::Ok && tmp != nullptr) {
+        for (std::size_t r = 0; r < n; ++r) tmp[next[a[r].block]++] = a[r];
+    } else if (st == Status::Ok) {
+        for (std::size_t b = 0; b < tiles; ++b) {
+            while (next[b] < end[b]) {  // the entry in b's next place, on to its own block's
+                T v = a[next[b]];
+                while (v.block != b) std::swap(v, a[next[v.block]++]);
+                a[next[b]++] = v;
+            }
+        }
+    }
     if (st == Status::Ok && s->poll.canceled(2 * n)) st = Status::Canceled;
     for (std::size_t b = 0, from = 0; st == Status::Ok && b < tiles; ++b) {  // end[b]: b's end
-        if (end[b] - from > 1) std::sort(tmp + from, tmp + end[b], less);
+        if (end[b] - from > 1) std::sort(out + from, out + end[b], less);
         if (s->poll.canceled(end[b] - from + 1)) st = Status::Canceled;
         from = end[b];
     }
     release_array(s->alloc, &end);
-    if (st == Status::Ok) *sorted = tmp;
+    release_array(s->alloc, &next);
+    if (st == Status::Ok) *sorted = out;
     return st;
 }
 
@@ -504,12 +534,12 @@ BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
 
 // The records of zoom z starting in band bi: sorted as hier_pack sorts them, given the next
 // slots of their blocks, appended to the band's records.
-Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size_t n,
+Status assign_slots(HierStream* s, int bi, int z, Rep* reps, std::size_t n,
                     std::int64_t* ids) noexcept {
     const Rep* sorted = nullptr;
     const std::uint32_t* run = s->run_of[z];
-    Status st = sort_by_block(
-        s, s->bands.band[bi].block_zoom, reps, tmp, n,
+    Status st = sort_by_block(  // in place: the comparison is total (ends with the node)
+        s, s->bands.band[bi].block_zoom, reps, static_cast<Rep*>(nullptr), n,
         [s, run](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
             if (x.z_order != y.z_order) return x.z_order < y.z_order;
@@ -581,7 +611,7 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     if (st == Status::Ok && j != n_starts) st = Status::Internal;
-    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, s->reps_tmp, n_starts, ids);
+    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, n_starts, ids);
     return st;
 }
 
@@ -601,9 +631,8 @@ Status start_band(HierStream* s, int bi) noexcept {
         if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
     }
     s->recs = alloc_array<RecRef>(s->alloc, n_recs);
-    s->reps = alloc_array<Rep>(s->alloc, widest);      // one pair for the band's zooms: their pages
-    s->reps_tmp = alloc_array<Rep>(s->alloc, widest);  // are faulted in once, not per zoom
-    if (s->recs == nullptr || s->reps == nullptr || s->reps_tmp == nullptr)
+    s->reps = alloc_array<Rep>(s->alloc, widest);  // one for the band's zooms: its pages are
+    if (s->recs == nullptr || s->reps == nullptr)  // faulted in once, not per zoom
         return Status::OutOfMemory;
     s->n_recs = s->n_fills = s->next_fill = 0;
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
@@ -621,7 +650,6 @@ Status start_band(HierStream* s, int bi) noexcept {
     }
     s->seg[band.zoom_hi - band.zoom_lo + 1] = s->n_recs;
     release_array(s->alloc, &s->reps);
-    release_array(s->alloc, &s->reps_tmp);
     std::uint64_t largest = 0;
     for (std::size_t f = 0; f < s->n_fills; ++f) largest = std::max(largest, s->fills[f].used);
     s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
@@ -723,7 +751,7 @@ Status start_members(HierStream* s) noexcept {
     }
     release_array(s->alloc, &s->member_refs);
     const Member* sorted = nullptr;
-    if (st == Status::Ok)
+    if (st == Status::Ok)  // through tmp: markers of one leaf may share an id
         st = sort_by_block(
             s, bz, s->members, tmp, n,
             [](const Member& x, const Member& y) noexcept {
@@ -750,10 +778,27 @@ void member_block(HierStream* s, HierStreamBlock* out) noexcept {
     const std::size_t first = s->next_member;
     const std::uint64_t block = s->members[first].block;
     std::size_t r = first;
-    for (; r < s->n_members && s->members[r].block == block; ++r)
-        s->scratch[r - first] =
-            hier_member_record(s->members[r].marker, s->max_zoom, s->members[r].leaf,
-                               static_cast<std::uint32_t>(r - first));
+    for (; r < s->n_members && s->members[r].block == block; ++r) {
+        // hier_member_record's record but for its centre, left at the marker's position: a
+        // single's centre is not stored, and hier_node_block_encode_made does not remake it to
+        // check it (HierStreamBlock). Making it was a long double Mercator round trip a member,
+        // a sixth of the packing's CPU at 10M markers.
+        const HierMarker& m = s->members[r].marker;
+        s->scratch[r - first] = HierBlockNode{static_cast<std::uint32_t>(r - first),
+                                              s->max_zoom,
+                                              s->max_zoom,
+                                              1,
+                                              m.id,
+                                              s->members[r].leaf,
+                                              -1,
+                                              m.lat,
+                                              m.lon,
+                                              m.lat,
+                                              m.lon,
+                                              m.lat,
+                                              m.lon,
+                                              HierSums{}};
+    }
     s->next_member = r;
     *out = HierStreamBlock{true, bi, block, s->scratch, r - first, s->max_zoom, s->max_zoom};
 }
@@ -833,7 +878,6 @@ void hier_stream_free(HierStream* s) noexcept {
     release_array(a, &s->ids_prev);
     release_array(a, &s->recs);
     release_array(a, &s->reps);
-    release_array(a, &s->reps_tmp);
     release_array(a, &s->fills);
     release_array(a, &s->scratch);
     release_array(a, &s->updates);
