@@ -176,7 +176,7 @@ struct HierStream {
     std::size_t n_recs;
     std::size_t seg[kHierMaxZoom + 2], cursor[kHierMaxZoom + 1];
     std::size_t starts[kHierMaxZoom + 1];  // records starting at each zoom of the band
-    Rep* reps;                             // a zoom's records to be
+    Rep* reps;                             // a zoom's records to be, in recs' memory (start_band)
     BlockFill* fills;
     std::size_t n_fills, next_fill, fills_cap;
     HierBlockNode* scratch;    // one block's records
@@ -556,12 +556,13 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, std::size_t n,
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
     BlockFill* f = s->fills;  // the fills and the sorted records both ascend by block
+    // The records are written over the entries already read (start_band): none is read again.
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
         if (r + kAhead < n) {
             __builtin_prefetch(&ids[sorted[r + kAhead].node], 1);
             __builtin_prefetch(&s->run_of[z][sorted[r + kAhead].node]);
         }
-        if (r == 0 || sorted[r].block != sorted[r - 1].block) f = fill_of(s, sorted[r].block);
+        if (r == 0 || sorted[r].block != f->block) f = fill_of(s, sorted[r].block);
         const std::uint64_t slot = f->base + f->used++;
         if (slot >= slot_limit) return Status::HierarchyBlockFull;
         const std::uint32_t k = sorted[r].node;
@@ -615,30 +616,46 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
     return st;
 }
 
+// Where in the band's records' array (bytes from its start) a zoom's records to be are put
+// when made records records come before them: a record beyond its end, aligned for a Rep.
+std::size_t reps_at(std::size_t made) noexcept {
+    const std::size_t at = sizeof(RecRef) * (made + 1);
+    return (at + alignof(Rep) - 1) / alignof(Rep) * alignof(Rep);
+}
+
 // Band bi's ids and records, and their order by (block, slot).
 Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
     // A run made at a zoom before the band's first (its finest zoom there) has no record in this
     // band or a later one: its node is released.
     for (int z = 0; z < band.zoom_lo; ++z) release_array(s->alloc, &s->multi[z]);
-    std::size_t n_recs = 0, widest = 0;  // counted first: fewer than half the finest band's
-    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {  // nodes start one
+    std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::size_t c = 0;
         for (std::uint32_t k = 0; k < s->n_at[z]; ++k) c += starts_record(*s, band, z, k);
         s->starts[z - band.zoom_lo] = c;
         n_recs += c;
-        widest = std::max(widest, c);
         if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
     }
-    s->recs = alloc_array<RecRef>(s->alloc, n_recs);
-    s->reps = alloc_array<Rep>(s->alloc, widest);  // one for the band's zooms: its pages are
-    if (s->recs == nullptr || s->reps == nullptr)  // faulted in once, not per zoom
-        return Status::OutOfMemory;
+    // A zoom's records to be live in the band's records' array beyond the records made so far
+    // (reps_at): assign_slots reads the sorted entries in order and writes the zoom's records
+    // in order from there, never onto an entry still to read (a record is 20 bytes, an entry
+    // 24, and they start a record apart). An array of their own was 68 MB of the packing's
+    // peak at 10M markers; this one grows by 4 bytes an entry of the widest zoom.
+    std::size_t bytes = sizeof(RecRef) * n_recs, before = 0;
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        bytes = std::max(bytes, reps_at(before) + sizeof(Rep) * s->starts[z - band.zoom_lo]);
+        before += s->starts[z - band.zoom_lo];
+    }
+    s->recs = static_cast<RecRef*>(static_cast<void*>(alloc_array<unsigned char>(s->alloc, bytes)));
+    if (s->recs == nullptr) return Status::OutOfMemory;
     s->n_recs = s->n_fills = s->next_fill = 0;
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::int64_t* ids = alloc_array<std::int64_t>(s->alloc, s->n_at[z]);
         if (ids == nullptr) return Status::OutOfMemory;
         s->seg[z - band.zoom_lo] = s->cursor[z - band.zoom_lo] = s->n_recs;
+        s->reps = static_cast<Rep*>(
+            static_cast<void*>(reinterpret_cast<unsigned char*>(s->recs) + reps_at(s->n_recs)));
         const Status st = band_zoom(s, bi, z, ids);
         release_array(s->alloc, &s->ids_prev);
         s->ids_prev = ids;
@@ -649,7 +666,7 @@ Status start_band(HierStream* s, int bi) noexcept {
         if (st != Status::Ok) return st;
     }
     s->seg[band.zoom_hi - band.zoom_lo + 1] = s->n_recs;
-    release_array(s->alloc, &s->reps);
+    s->reps = nullptr;
     std::uint64_t largest = 0;
     for (std::size_t f = 0; f < s->n_fills; ++f) largest = std::max(largest, s->fills[f].used);
     s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
@@ -877,7 +894,6 @@ void hier_stream_free(HierStream* s) noexcept {
     release_array(a, &s->leaf_of_marker);
     release_array(a, &s->ids_prev);
     release_array(a, &s->recs);
-    release_array(a, &s->reps);
     release_array(a, &s->fills);
     release_array(a, &s->scratch);
     release_array(a, &s->updates);
