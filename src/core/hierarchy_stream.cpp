@@ -195,8 +195,10 @@ const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
     return s.multi[z][run - s.multi_base[z + 1]];
 }
 
-// The node (count, id, centre, bounds, sums, expansion zoom) of a run; its finest zoom.
-HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept {
+// The record of a run (hier_record_of's of the run's node, with slot, zoom_min and parent_id as
+// given; zoom_max its finest zoom, at most zoom_hi).
+HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t slot, int zoom_min,
+                         int zoom_hi, std::int64_t parent_id) noexcept {
     if ((run & kSingle) == 0) {  // hier_node_of_item's node, but for the ids the stream sets
         const Multi& m = multi_run(s, run);
         HierNode n{};
@@ -210,33 +212,27 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
         n.sums = HierSums{m.count_w, m.sx_e_lo,   m.sx_e_hi,   m.sx_w_lo,   m.sx_w_hi,  m.sy_lo,
                           m.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
         cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
-        *bottom = m.zoom;
-        return n;
+        return hier_record_of(n, slot, zoom_min, std::min<int>(m.zoom, zoom_hi), parent_id);
     }
-    // A single marker's node as hier_node_of_item makes it, where the records read it: its
-    // count, id, centre and bounds (the marker's position, -0.0 made +0.0). Its sums are left
-    // zero: a record of one marker keeps none (hier_record_of).
+    // A single marker's record as hier_record_of makes it of the node hier_node_of_item makes:
+    // its count, id, centre and bounds (the marker's position, -0.0 made +0.0), no sums. Made
+    // here, not through a zeroed 176-byte HierNode copied into it: half the band's records.
     const Single& m = s.singles[run & ~kSingle];
-    HierNode n{};
-    n.count = 1;
-    n.id = m.id;
-    n.expansion_zoom = -1;
-    n.lat = m.centre.lat;
-    n.lon = m.centre.lon;
-    n.min_lat = n.max_lat = m.lat + 0.0;
-    n.min_lon = n.max_lon = m.lon + 0.0;
-    *bottom = s.max_zoom;
-    return n;
+    return HierBlockNode{slot,        zoom_min,     std::min(s.max_zoom, zoom_hi),
+                         1,           m.id,         parent_id,
+                         -1,          m.centre.lat, m.centre.lon,
+                         m.lat + 0.0, m.lon + 0.0,  m.lat + 0.0,
+                         m.lon + 0.0, HierSums{}};
 }
 
-// The centre of a run's node (run_node's lat and lon, without reading a single's marker).
+// The centre of a run's node (its record's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
     if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
     const Multi& m = multi_run(s, run);
     return Centre{m.lat, m.lon};
 }
 
-// Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
+// Fetches ahead what run_record will read of a run: a multi-marker run's node, a single's Single.
 // The band's records are read in order but their runs are not. Always inlined: a call to a
 // function with no effect but prefetches is dropped as dead code by GCC's IPA.
 [[gnu::always_inline]] inline void prefetch_run(const HierStream& s, std::uint32_t run) noexcept {
@@ -730,11 +726,9 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
              ++at, ++r) {
             const RecRef& ref = s->recs[at];
             if (at + kAhead < end) prefetch_run(*s, s->recs[at + kAhead].run);
-            int bottom;
-            const HierNode h = run_node(*s, ref.run, &bottom);
-            s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
-                                           static_cast<int>(ref.id >> kHierIdZoomShift),
-                                           std::min(bottom, band.zoom_hi), ref.parent);
+            s->scratch[r] =
+                run_record(*s, ref.run, static_cast<std::uint32_t>(ref.id & slot_mask),
+                           static_cast<int>(ref.id >> kHierIdZoomShift), band.zoom_hi, ref.parent);
         }
     }
     *out = HierStreamBlock{
