@@ -91,12 +91,14 @@ std::uint64_t fingerprint(const HierBuild& b) {
     return f.h;
 }
 
-// Adds one encoded block to f (its table, band and tile, then its bytes). made: the streamed
-// create's block, encoded as the create encodes it (hier_node_block_encode_made).
-void add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
-               const HierBlockNode* recs, std::size_t n, int lo, int hi,
-               std::vector<unsigned char>* buf, bool made = false) {
-    buf->resize(hier_node_block_bound(n));
+// Adds one encoded block to f (its table, band and tile, then its bytes), and returns its length
+// (its bytes in buf's first). made: the streamed create's block, encoded as the create encodes it
+// (hier_node_block_encode_made). buf only grows: zeroing each block's bound was the bench's, not
+// the create's (a palloc).
+std::size_t add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
+                      const HierBlockNode* recs, std::size_t n, int lo, int hi,
+                      std::vector<unsigned char>* buf, bool made = false) {
+    if (buf->size() < hier_node_block_bound(n)) buf->resize(hier_node_block_bound(n));
     std::size_t len = 0;
     if ((made ? hier_node_block_encode_made : hier_node_block_encode)(recs, n, lo, hi, buf->data(),
                                                                       &len) != Status::Ok) {
@@ -105,7 +107,23 @@ void add_block(Fingerprint* f, bool member, int band, std::uint64_t block,
     }
     f->add(member), f->add(band), f->add(block), f->add(len);
     for (std::size_t i = 0; i < len; ++i) f->add((*buf)[i]);
-    buf->resize(len);
+    return len;
+}
+
+// The CPU seconds of fingerprinting bytes bytes (add_block's loop, which the create does not do:
+// one multiply a byte, in sequence, whatever the bytes), timed apart so that the packing's own
+// CPU can be told from the bench's.
+double fingerprint_cpu(std::size_t bytes) {
+    std::vector<unsigned char> chunk(std::size_t{1} << 20, 0x5a);
+    Fingerprint f;
+    const double t0 = cpu_seconds();
+    for (std::size_t done = 0; done < bytes; done += chunk.size()) {
+        const std::size_t n = std::min(chunk.size(), bytes - done);
+        for (std::size_t i = 0; i < n; ++i) f.add(chunk[i]);
+    }
+    const double t = cpu_seconds() - t0;
+    if (f.h == 0) std::printf(" ");  // (the hash used, so that the loop stays)
+    return t;
 }
 
 // The blocks the create wrote before it was streamed: hier_pack of a build, every block encoded.
@@ -315,15 +333,18 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
         Fingerprint f;
         std::vector<unsigned char> buf;
         std::size_t blocks = 0;
+        std::size_t all_bytes = 0;  // of node and member blocks
         HierStreamBlock blk;
         std::vector<StoredBlock> stored;
         std::size_t node_bytes = 0;
         while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
-            add_block(&f, blk.member, blk.band, blk.block, blk.records, blk.n, blk.zoom_lo,
-                      blk.zoom_hi, &buf, true);
+            const std::size_t len = add_block(&f, blk.member, blk.band, blk.block, blk.records,
+                                              blk.n, blk.zoom_lo, blk.zoom_hi, &buf, true);
+            all_bytes += len;
             ++blocks;
-            if (!blk.member) node_bytes += buf.size();
-            if (replay_path != nullptr && !blk.member) stored.push_back({blk.band, blk.block, buf});
+            if (!blk.member) node_bytes += len;
+            if (replay_path != nullptr && !blk.member)
+                stored.push_back({blk.band, blk.block, {buf.begin(), buf.begin() + len}});
         }
         if (st != Status::Ok) {
             std::fprintf(stderr, "streamed create: %s\n", status_name(st));
@@ -331,13 +352,15 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
         }
         hier_stream_free(s);
         hier_slot_counters_free(a.allocator(), &counters);
+        const double packed = cpu_seconds() - cpu0 - built, wall = seconds_since(t0);
+        const double bench_cpu = fingerprint_cpu(all_bytes);
         std::printf(
-            "streamed %d: %.3f s (cpu %.3f s: clustering %.3f s, packing and encoding %.3f s), "
+            "streamed %d: %.3f s (cpu %.3f s: clustering %.3f s, packing and encoding %.3f s, "
+            "of which the bench's fingerprint about %.3f s), "
             "peak %.1f MB while clustering, %.1f MB held after it, %.1f MB while packing, %zu "
             "blocks, blocks fingerprint %016llx\n",
-            r + 1, seconds_since(t0), cpu_seconds() - cpu0, built, cpu_seconds() - cpu0 - built,
-            build_peak / 1e6, held / 1e6, a.peak / 1e6, blocks,
-            static_cast<unsigned long long>(f.h));
+            r + 1, wall, built + packed, built, packed, bench_cpu, build_peak / 1e6, held / 1e6,
+            a.peak / 1e6, blocks, static_cast<unsigned long long>(f.h));
         std::printf("node blocks: %zu bytes\n", node_bytes);
         if (replay_path != nullptr && r + 1 == repeat) {
             std::sort(stored.begin(), stored.end(), [](const StoredBlock& x, const StoredBlock& y) {

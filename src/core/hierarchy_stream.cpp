@@ -176,8 +176,7 @@ struct HierStream {
     std::size_t n_recs;
     std::size_t seg[kHierMaxZoom + 2], cursor[kHierMaxZoom + 1];
     std::size_t starts[kHierMaxZoom + 1];  // records starting at each zoom of the band
-    Rep* reps;                             // a zoom's records to be, and the sort's scratch
-    Rep* reps_tmp;
+    Rep* reps;                             // a zoom's records to be, in recs' memory (start_band)
     BlockFill* fills;
     std::size_t n_fills, next_fill, fills_cap;
     HierBlockNode* scratch;    // one block's records
@@ -196,8 +195,10 @@ const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
     return s.multi[z][run - s.multi_base[z + 1]];
 }
 
-// The node (count, id, centre, bounds, sums, expansion zoom) of a run; its finest zoom.
-HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept {
+// The record of a run (hier_record_of's of the run's node, with slot, zoom_min and parent_id as
+// given; zoom_max its finest zoom, at most zoom_hi).
+HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t slot, int zoom_min,
+                         int zoom_hi, std::int64_t parent_id) noexcept {
     if ((run & kSingle) == 0) {  // hier_node_of_item's node, but for the ids the stream sets
         const Multi& m = multi_run(s, run);
         HierNode n{};
@@ -211,33 +212,27 @@ HierNode run_node(const HierStream& s, std::uint32_t run, int* bottom) noexcept 
         n.sums = HierSums{m.count_w, m.sx_e_lo,   m.sx_e_hi,   m.sx_w_lo,   m.sx_w_hi,  m.sy_lo,
                           m.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
         cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
-        *bottom = m.zoom;
-        return n;
+        return hier_record_of(n, slot, zoom_min, std::min<int>(m.zoom, zoom_hi), parent_id);
     }
-    // A single marker's node as hier_node_of_item makes it, where the records read it: its
-    // count, id, centre and bounds (the marker's position, -0.0 made +0.0). Its sums are left
-    // zero: a record of one marker keeps none (hier_record_of).
+    // A single marker's record as hier_record_of makes it of the node hier_node_of_item makes:
+    // its count, id, centre and bounds (the marker's position, -0.0 made +0.0), no sums. Made
+    // here, not through a zeroed 176-byte HierNode copied into it: half the band's records.
     const Single& m = s.singles[run & ~kSingle];
-    HierNode n{};
-    n.count = 1;
-    n.id = m.id;
-    n.expansion_zoom = -1;
-    n.lat = m.centre.lat;
-    n.lon = m.centre.lon;
-    n.min_lat = n.max_lat = m.lat + 0.0;
-    n.min_lon = n.max_lon = m.lon + 0.0;
-    *bottom = s.max_zoom;
-    return n;
+    return HierBlockNode{slot,        zoom_min,     std::min(s.max_zoom, zoom_hi),
+                         1,           m.id,         parent_id,
+                         -1,          m.centre.lat, m.centre.lon,
+                         m.lat + 0.0, m.lon + 0.0,  m.lat + 0.0,
+                         m.lon + 0.0, HierSums{}};
 }
 
-// The centre of a run's node (run_node's lat and lon, without reading a single's marker).
+// The centre of a run's node (its record's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
     if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
     const Multi& m = multi_run(s, run);
     return Centre{m.lat, m.lon};
 }
 
-// Fetches ahead what run_node will read of a run: a multi-marker run's node, a single's Single.
+// Fetches ahead what run_record will read of a run: a multi-marker run's node, a single's Single.
 // The band's records are read in order but their runs are not. Always inlined: a call to a
 // function with no effect but prefetches is dropped as dead code by GCC's IPA.
 [[gnu::always_inline]] inline void prefetch_run(const HierStream& s, std::uint32_t run) noexcept {
@@ -272,38 +267,69 @@ constexpr std::size_t kAhead = 16;
 constexpr int kMaxBucketZoom = 10;
 
 // Sorts a[0..n) (entries with a .block of block zoom bz, less ordering by block first) into
-// *sorted (a or tmp, room for n): by counting into their blocks, then each block's entries by
-// less, where one polled_sort of millions of entries went through memory a dozen times (its
-// runs and merge passes) with a comparison mispredicted at every step. The same order: less
-// orders by block first. Canceled or OutOfMemory, *sorted then unset.
+// *sorted: by counting into their blocks, then each block's entries by less, where one
+// polled_sort of millions of entries went through memory a dozen times (its runs and merge
+// passes) with a comparison mispredicted at every step. The same order: less orders by block
+// first. With tmp (room for n) the entries are copied into their blocks there in the order they
+// come (*sorted = tmp), so that entries less does not order keep an order that depends on a's
+// alone; without it (less must then be a total order) each is swapped into its block's next
+// place in a (a cycle through the entries it displaces; *sorted = a): the records' sort, whose
+// second array was 68 MB of the packing's peak at 10M markers. A band of a finer block zoom
+// (17 and beyond) is sorted whole by polled_sort, through tmp or an array of its own.
+// Canceled, OutOfMemory or Internal (a block beyond the tiles): *sorted then unset.
 template <typename T, typename Less>
 Status sort_by_block(HierStream* s, int bz, T* a, T* tmp, std::size_t n, Less less,
                      const T** sorted) noexcept {
     *sorted = nullptr;
     if (bz > kMaxBucketZoom || n > UINT32_MAX) {
-        *sorted = cluster_internal::polled_sort(a, tmp, n, less, s->poll);
-        return *sorted == nullptr ? Status::Canceled : Status::Ok;
+        T* own = tmp == nullptr ? alloc_array<T>(s->alloc, n) : nullptr;
+        if (tmp == nullptr && own == nullptr) return Status::OutOfMemory;
+        const T* out =
+            cluster_internal::polled_sort(a, tmp != nullptr ? tmp : own, n, less, s->poll);
+        if (out != nullptr && own != nullptr && out == own && n > 0) {
+            std::memcpy(a, own, sizeof(T) * n);
+            out = a;
+        }
+        release_array(s->alloc, &own);
+        *sorted = out;
+        return out == nullptr ? Status::Canceled : Status::Ok;
     }
     const std::size_t tiles = std::size_t{1} << (2 * bz);
-    std::uint32_t* end = alloc_array<std::uint32_t>(s->alloc, tiles + 1);
-    if (end == nullptr) return Status::OutOfMemory;
-    std::memset(end, 0, sizeof(std::uint32_t) * (tiles + 1));
-    Status st = Status::Ok;
-    for (std::size_t r = 0; r < n; ++r) {
+    // end[b]: where block b's entries end; next[b]: where its next entry goes.
+    std::uint32_t* end = alloc_array<std::uint32_t>(s->alloc, tiles);
+    std::uint32_t* next = alloc_array<std::uint32_t>(s->alloc, tiles);
+    Status st = end == nullptr || next == nullptr ? Status::OutOfMemory : Status::Ok;
+    if (st == Status::Ok) std::memset(end, 0, sizeof(std::uint32_t) * tiles);
+    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
         if (a[r].block >= tiles) st = Status::Internal;
-        if (st != Status::Ok) break;
-        ++end[a[r].block + 1];
+        if (st == Status::Ok) ++end[a[r].block];
     }
-    for (std::size_t b = 1; b <= tiles; ++b) end[b] += end[b - 1];  // end[b]: where b starts
-    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) tmp[end[a[r].block]++] = a[r];
+    for (std::size_t b = 0, at = 0; st == Status::Ok && b < tiles; ++b) {
+        next[b] = static_cast<std::uint32_t>(at);
+        at += end[b];
+        end[b] = static_cast<std::uint32_t>(at);
+    }
+    T* out = tmp != nullptr ? tmp : a;
+    if (st == Status::Ok && tmp != nullptr) {
+        for (std::size_t r = 0; r < n; ++r) tmp[next[a[r].block]++] = a[r];
+    } else if (st == Status::Ok) {
+        for (std::size_t b = 0; b < tiles; ++b) {
+            while (next[b] < end[b]) {  // the entry in b's next place, on to its own block's
+                T v = a[next[b]];
+                while (v.block != b) std::swap(v, a[next[v.block]++]);
+                a[next[b]++] = v;
+            }
+        }
+    }
     if (st == Status::Ok && s->poll.canceled(2 * n)) st = Status::Canceled;
     for (std::size_t b = 0, from = 0; st == Status::Ok && b < tiles; ++b) {  // end[b]: b's end
-        if (end[b] - from > 1) std::sort(tmp + from, tmp + end[b], less);
+        if (end[b] - from > 1) std::sort(out + from, out + end[b], less);
         if (s->poll.canceled(end[b] - from + 1)) st = Status::Canceled;
         from = end[b];
     }
     release_array(s->alloc, &end);
-    if (st == Status::Ok) *sorted = tmp;
+    release_array(s->alloc, &next);
+    if (st == Status::Ok) *sorted = out;
     return st;
 }
 
@@ -504,12 +530,12 @@ BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
 
 // The records of zoom z starting in band bi: sorted as hier_pack sorts them, given the next
 // slots of their blocks, appended to the band's records.
-Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size_t n,
+Status assign_slots(HierStream* s, int bi, int z, Rep* reps, std::size_t n,
                     std::int64_t* ids) noexcept {
     const Rep* sorted = nullptr;
     const std::uint32_t* run = s->run_of[z];
-    Status st = sort_by_block(
-        s, s->bands.band[bi].block_zoom, reps, tmp, n,
+    Status st = sort_by_block(  // in place: the comparison is total (ends with the node)
+        s, s->bands.band[bi].block_zoom, reps, static_cast<Rep*>(nullptr), n,
         [s, run](const Rep& x, const Rep& y) noexcept {
             if (x.block != y.block) return x.block < y.block;
             if (x.z_order != y.z_order) return x.z_order < y.z_order;
@@ -526,12 +552,13 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, Rep* tmp, std::size
     const std::uint64_t slot_limit = std::min<std::uint64_t>(
         std::uint64_t{1} << hier_slot_bits(band), std::uint64_t{UINT32_MAX} + 1);
     BlockFill* f = s->fills;  // the fills and the sorted records both ascend by block
+    // The records are written over the entries already read (start_band): none is read again.
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
         if (r + kAhead < n) {
             __builtin_prefetch(&ids[sorted[r + kAhead].node], 1);
             __builtin_prefetch(&s->run_of[z][sorted[r + kAhead].node]);
         }
-        if (r == 0 || sorted[r].block != sorted[r - 1].block) f = fill_of(s, sorted[r].block);
+        if (r == 0 || sorted[r].block != f->block) f = fill_of(s, sorted[r].block);
         const std::uint64_t slot = f->base + f->used++;
         if (slot >= slot_limit) return Status::HierarchyBlockFull;
         const std::uint32_t k = sorted[r].node;
@@ -581,8 +608,15 @@ Status band_zoom(HierStream* s, int bi, int z, std::int64_t* ids) noexcept {
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     if (st == Status::Ok && j != n_starts) st = Status::Internal;
-    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, s->reps_tmp, n_starts, ids);
+    if (st == Status::Ok) st = assign_slots(s, bi, z, reps, n_starts, ids);
     return st;
+}
+
+// Where in the band's records' array (bytes from its start) a zoom's records to be are put
+// when made records records come before them: a record beyond its end, aligned for a Rep.
+std::size_t reps_at(std::size_t made) noexcept {
+    const std::size_t at = sizeof(RecRef) * (made + 1);
+    return (at + alignof(Rep) - 1) / alignof(Rep) * alignof(Rep);
 }
 
 // Band bi's ids and records, and their order by (block, slot).
@@ -591,25 +625,33 @@ Status start_band(HierStream* s, int bi) noexcept {
     // A run made at a zoom before the band's first (its finest zoom there) has no record in this
     // band or a later one: its node is released.
     for (int z = 0; z < band.zoom_lo; ++z) release_array(s->alloc, &s->multi[z]);
-    std::size_t n_recs = 0, widest = 0;  // counted first: fewer than half the finest band's
-    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {  // nodes start one
+    std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::size_t c = 0;
         for (std::uint32_t k = 0; k < s->n_at[z]; ++k) c += starts_record(*s, band, z, k);
         s->starts[z - band.zoom_lo] = c;
         n_recs += c;
-        widest = std::max(widest, c);
         if (s->poll.canceled(s->n_at[z])) return Status::Canceled;
     }
-    s->recs = alloc_array<RecRef>(s->alloc, n_recs);
-    s->reps = alloc_array<Rep>(s->alloc, widest);      // one pair for the band's zooms: their pages
-    s->reps_tmp = alloc_array<Rep>(s->alloc, widest);  // are faulted in once, not per zoom
-    if (s->recs == nullptr || s->reps == nullptr || s->reps_tmp == nullptr)
-        return Status::OutOfMemory;
+    // A zoom's records to be live in the band's records' array beyond the records made so far
+    // (reps_at): assign_slots reads the sorted entries in order and writes the zoom's records
+    // in order from there, never onto an entry still to read (a record is 20 bytes, an entry
+    // 24, and they start a record apart). An array of their own was 68 MB of the packing's
+    // peak at 10M markers; this one grows by 4 bytes an entry of the widest zoom.
+    std::size_t bytes = sizeof(RecRef) * n_recs, before = 0;
+    for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
+        bytes = std::max(bytes, reps_at(before) + sizeof(Rep) * s->starts[z - band.zoom_lo]);
+        before += s->starts[z - band.zoom_lo];
+    }
+    s->recs = static_cast<RecRef*>(static_cast<void*>(alloc_array<unsigned char>(s->alloc, bytes)));
+    if (s->recs == nullptr) return Status::OutOfMemory;
     s->n_recs = s->n_fills = s->next_fill = 0;
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::int64_t* ids = alloc_array<std::int64_t>(s->alloc, s->n_at[z]);
         if (ids == nullptr) return Status::OutOfMemory;
         s->seg[z - band.zoom_lo] = s->cursor[z - band.zoom_lo] = s->n_recs;
+        s->reps = static_cast<Rep*>(
+            static_cast<void*>(reinterpret_cast<unsigned char*>(s->recs) + reps_at(s->n_recs)));
         const Status st = band_zoom(s, bi, z, ids);
         release_array(s->alloc, &s->ids_prev);
         s->ids_prev = ids;
@@ -620,8 +662,7 @@ Status start_band(HierStream* s, int bi) noexcept {
         if (st != Status::Ok) return st;
     }
     s->seg[band.zoom_hi - band.zoom_lo + 1] = s->n_recs;
-    release_array(s->alloc, &s->reps);
-    release_array(s->alloc, &s->reps_tmp);
+    s->reps = nullptr;
     std::uint64_t largest = 0;
     for (std::size_t f = 0; f < s->n_fills; ++f) largest = std::max(largest, s->fills[f].used);
     s->scratch = alloc_array<HierBlockNode>(s->alloc, largest);
@@ -685,11 +726,9 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
              ++at, ++r) {
             const RecRef& ref = s->recs[at];
             if (at + kAhead < end) prefetch_run(*s, s->recs[at + kAhead].run);
-            int bottom;
-            const HierNode h = run_node(*s, ref.run, &bottom);
-            s->scratch[r] = hier_record_of(h, static_cast<std::uint32_t>(ref.id & slot_mask),
-                                           static_cast<int>(ref.id >> kHierIdZoomShift),
-                                           std::min(bottom, band.zoom_hi), ref.parent);
+            s->scratch[r] =
+                run_record(*s, ref.run, static_cast<std::uint32_t>(ref.id & slot_mask),
+                           static_cast<int>(ref.id >> kHierIdZoomShift), band.zoom_hi, ref.parent);
         }
     }
     *out = HierStreamBlock{
@@ -723,7 +762,7 @@ Status start_members(HierStream* s) noexcept {
     }
     release_array(s->alloc, &s->member_refs);
     const Member* sorted = nullptr;
-    if (st == Status::Ok)
+    if (st == Status::Ok)  // through tmp: markers of one leaf may share an id
         st = sort_by_block(
             s, bz, s->members, tmp, n,
             [](const Member& x, const Member& y) noexcept {
@@ -750,10 +789,27 @@ void member_block(HierStream* s, HierStreamBlock* out) noexcept {
     const std::size_t first = s->next_member;
     const std::uint64_t block = s->members[first].block;
     std::size_t r = first;
-    for (; r < s->n_members && s->members[r].block == block; ++r)
-        s->scratch[r - first] =
-            hier_member_record(s->members[r].marker, s->max_zoom, s->members[r].leaf,
-                               static_cast<std::uint32_t>(r - first));
+    for (; r < s->n_members && s->members[r].block == block; ++r) {
+        // hier_member_record's record but for its centre, left at the marker's position: a
+        // single's centre is not stored, and hier_node_block_encode_made does not remake it to
+        // check it (HierStreamBlock). Making it was a long double Mercator round trip a member,
+        // a sixth of the packing's CPU at 10M markers.
+        const HierMarker& m = s->members[r].marker;
+        s->scratch[r - first] = HierBlockNode{static_cast<std::uint32_t>(r - first),
+                                              s->max_zoom,
+                                              s->max_zoom,
+                                              1,
+                                              m.id,
+                                              s->members[r].leaf,
+                                              -1,
+                                              m.lat,
+                                              m.lon,
+                                              m.lat,
+                                              m.lon,
+                                              m.lat,
+                                              m.lon,
+                                              HierSums{}};
+    }
     s->next_member = r;
     *out = HierStreamBlock{true, bi, block, s->scratch, r - first, s->max_zoom, s->max_zoom};
 }
@@ -832,8 +888,6 @@ void hier_stream_free(HierStream* s) noexcept {
     release_array(a, &s->leaf_of_marker);
     release_array(a, &s->ids_prev);
     release_array(a, &s->recs);
-    release_array(a, &s->reps);
-    release_array(a, &s->reps_tmp);
     release_array(a, &s->fills);
     release_array(a, &s->scratch);
     release_array(a, &s->updates);

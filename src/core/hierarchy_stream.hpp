@@ -20,8 +20,10 @@ namespace geocluster {
 struct HierStream;
 
 // A block made by hier_stream_next: records[0..n) (slots ascending) of band's zooms
-// zoom_lo..zoom_hi, for hier_node_block_encode_made (its single centres are hier_single_centre's);
-// member says it goes to the members table. Valid until the next call.
+// zoom_lo..zoom_hi, for hier_node_block_encode_made (a node block's single centres are
+// hier_single_centre's; a member record's centre is its marker's position, not its centre: not
+// stored, not read by that encoder); member says it goes to the members table. Valid until the
+// next call.
 struct HierStreamBlock {
     bool member;
     int band;
