@@ -1,12 +1,10 @@
 // The hierarchy's cell-order sweep (hierarchy_sweep.hpp: what it does and why the guarantees
 // hold).
 //
-// Memory: at max_zoom the markers are not made items up front; a marker becomes an item (in a
-// pool) only when it takes something, the others are made from the markers when the zoom's
-// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array; zoom z's
-// clusters are then written to their ordinals in an array of their own size (or moved there in
-// place when that would free less than a fifth of the room). A zoom's working arrays (about 90
-// bytes per input) are released before its clusters' array is made.
+// Memory: a zoom's inputs are references (hierarchy_sweep.hpp): a marker becomes an item, in
+// the pool, only when it takes something, and an item taken by another is dropped from the pool
+// once the zoom is done (the rest moved down, in pool order). A zoom's working arrays (about 90
+// bytes per input) are released once its clusters' references are written.
 #include "core.hpp"
 
 #include "hierarchy_sweep.hpp"
@@ -119,93 +117,59 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
 
 }  // namespace
 
-// The items of max_zoom: marker s until it takes something, then pool_ item made_[s].
-struct MarkerAccess {
+// Input s's item: while ref_[s] is a marker, the marker's (at its centre, its fixed-point
+// position exactly: a lone marker's centre_of); once it takes something, or when it is a
+// cluster of several, its pooled item.
+struct RefAccess {
     Sweep* sw;
-    // x, y: item s's centre; a marker not made an item yet is at its own position, exactly.
     Item* grow(std::uint32_t s, double x, double y) noexcept {
-        std::uint32_t& m = sw->made_[s];
-        if (m != kNone) return &sw->pool_[m];
-        if (sw->n_pool_ == sw->pool_room_) {  // grows by half: the takers are not known ahead
-            const std::size_t room = std::size_t{sw->pool_room_} + sw->pool_room_ / 2 + 1024;
-            if (room >= kNone) return nullptr;
-            Item* fresh = static_cast<Item*>(sw->a_.alloc(sw->a_.ctx, room * sizeof(Item)));
-            if (fresh == nullptr) return nullptr;
-            if (sw->n_pool_ > 0) std::memcpy(fresh, sw->pool_, sw->n_pool_ * sizeof(Item));
-            if (sw->pool_ != nullptr) sw->a_.release(sw->a_.ctx, sw->pool_);
-            sw->pool_ = fresh;
-            sw->pool_room_ = static_cast<std::uint32_t>(room);
-        }
-        m = sw->n_pool_++;
-        sw->pool_[m] = marker_item(s, x, y);
-        return &sw->pool_[m];
+        std::uint32_t& r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) return &sw->pooled(r & ~Sweep::kPooled);
+        std::uint32_t p;
+        if (sw->pool_append(&p) != Status::Ok) return nullptr;
+        sw->pooled(p) = marker_item(r, x, y);
+        r = Sweep::kPooled | p;
+        return &sw->pooled(p);
     }
     Item value(std::uint32_t s, double x, double y) const noexcept {
-        const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m] : marker_item(s, x, y);
+        const std::uint32_t r = sw->ref_[s];
+        return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled) : marker_item(r, x, y);
     }
-    Item marker_item(std::uint32_t s, double x, double y) const noexcept {
-        return hier_item_of_marker_at(sw->markers_[s], static_cast<std::uint64_t>(x),
+    Item marker_item(std::uint32_t m, double x, double y) const noexcept {
+        return hier_item_of_marker_at(sw->markers_[m], static_cast<std::uint64_t>(x),
                                       static_cast<std::uint64_t>(y));
     }
     std::int64_t id(std::uint32_t s) const noexcept {
-        const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m].min_id : sw->markers_[s].id;
+        const std::uint32_t r = sw->ref_[s];
+        return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled).min_id
+                                         : sw->markers_[r].id;
     }
+    // What id and value read, in two steps: the reference and centre, then what it refers to.
     void prefetch(std::uint32_t s) const noexcept {
-        __builtin_prefetch(&sw->markers_[s]);
+        __builtin_prefetch(&sw->ref_[s]);
         __builtin_prefetch(&sw->x_[s]);
         __builtin_prefetch(&sw->y_[s]);
     }
-};
-
-namespace {
-
-// The items below max_zoom: the finer zoom's clusters, growing in their own array.
-struct ItemAccess {
-    Item* items;
-    Item* grow(std::uint32_t s, double, double) const noexcept { return &items[s]; }
-    const Item& value(std::uint32_t s, double, double) const noexcept { return items[s]; }
-    std::int64_t id(std::uint32_t s) const noexcept { return items[s].min_id; }
-    const double* x;
-    const double* y;
-    void prefetch(std::uint32_t s) const noexcept {
-        __builtin_prefetch(&items[s].min_id);
-        __builtin_prefetch(&x[s]);
-        __builtin_prefetch(&y[s]);
+    void prefetch_item(std::uint32_t s) const noexcept {
+        const std::uint32_t r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) {
+            __builtin_prefetch(&sw->pooled(r & ~Sweep::kPooled).min_id);
+        } else {
+            __builtin_prefetch(&sw->markers_[r]);
+        }
     }
 };
-
-}  // namespace
 
 void Sweep::release() noexcept {
     put_zoom_arrays();
     put(x_);
     put(y_);
     room_ = 0;
-}
-
-void Sweep::drop_centres() noexcept {
-    put(x_);
-    put(y_);
-    room_ = 0;
-}
-
-Status Sweep::make_centres(const Item* items, std::uint32_t n) noexcept {
-    drop_centres();
-    Status s = get(&x_, n);
-    if (s == Status::Ok) s = get(&y_, n);
-    if (s != Status::Ok) return s;
-    room_ = n;
-    Poller poll(cancel_);
-    for (std::uint32_t k = 0; k < n; ++k) {
-        Centre c;
-        centre_of(items[k], &c);
-        x_[k] = c.x;
-        y_[k] = c.y;
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    return Status::Ok;
+    put(ref_);
+    n_ = 0;
+    pool_trim(0);
+    put(chunk_);
+    chunk_room_ = 0;
 }
 
 Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
@@ -221,8 +185,9 @@ Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
     return s;
 }
 
-void Sweep::put_scratch() noexcept {
+void Sweep::put_zoom_arrays() noexcept {
     put(key_);
+    put(slot_);
     put(ent_);
     put(buf_a_);
     put(buf_b_);
@@ -232,12 +197,62 @@ void Sweep::put_scratch() noexcept {
     put(ordinal_);
 }
 
-void Sweep::put_zoom_arrays() noexcept {
-    put_scratch();
-    put(slot_);
-    put(made_);
-    put(pool_);
-    n_pool_ = pool_room_ = 0;
+// A new pool item, at *p (its contents the caller's to write).
+Status Sweep::pool_append(std::uint32_t* p) noexcept {
+    if (n_pool_ >= kPooled) return Status::Internal;  // at most one per input: never
+    if ((n_pool_ & kPoolChunkMask) == 0 && (n_pool_ >> kPoolChunkBits) == n_chunks_) {
+        if (n_chunks_ == chunk_room_) {
+            const std::uint32_t room = chunk_room_ + chunk_room_ / 2 + 64;
+            Item** grown = nullptr;
+            if (get(&grown, room) != Status::Ok) return Status::OutOfMemory;
+            if (n_chunks_ > 0) std::memcpy(grown, chunk_, n_chunks_ * sizeof(Item*));
+            put(chunk_);
+            chunk_ = grown;
+            chunk_room_ = room;
+        }
+        if (get(&chunk_[n_chunks_], std::size_t{kPoolChunkMask} + 1) != Status::Ok)
+            return Status::OutOfMemory;
+        ++n_chunks_;
+    }
+    *p = n_pool_++;
+    return Status::Ok;
+}
+
+// The pool cut to its first n items, the chunks past them released.
+void Sweep::pool_trim(std::uint32_t n) noexcept {
+    const std::uint32_t keep = (n + kPoolChunkMask) >> kPoolChunkBits;
+    while (n_chunks_ > keep) put(chunk_[--n_chunks_]);
+    n_pool_ = n;
+}
+
+// After a zoom's sweep over n inputs (ref_ by slot) that made n_out clusters (in slot_'s first
+// n_out, in ordinal order): ref_ by ordinal, and the pool holding the clusters' items only, the
+// taken ones dropped and the rest moved down in pool order (each pool item is one input's, so
+// state_ and into_, n entries, hold a mark and a new place for each).
+Status Sweep::keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept {
+    if (n_pool_ > n) return Status::Internal;
+    std::uint32_t* refs = nullptr;
+    Status s = get(&refs, n_out);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t k = 0; k < n_out; ++k) refs[k] = ref_[slot_[k]];
+    put(ref_);
+    ref_ = refs;
+    n_ = n_out;
+    Poller poll(cancel_);
+    std::memset(state_, 0, n_pool_);
+    for (std::uint32_t k = 0; k < n_out; ++k)
+        if ((refs[k] & kPooled) != 0) state_[refs[k] & ~kPooled] = 1;
+    std::uint32_t kept = 0;
+    for (std::uint32_t p = 0; p < n_pool_; ++p) {
+        if (state_[p] == 0) continue;
+        if (kept != p) pooled(kept) = pooled(p);
+        into_[p] = kept++;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    for (std::uint32_t k = 0; k < n_out; ++k)
+        if ((refs[k] & kPooled) != 0) refs[k] = kPooled | into_[refs[k] & ~kPooled];
+    pool_trim(kept);
+    return Status::Ok;
 }
 
 // x_ and y_ moved to arrays of n when that frees a fifth of their room or more.
@@ -316,6 +331,8 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
         for (std::uint32_t p = 0; p < n; ++p) {
             if (p + kAhead < n)
                 acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
+            if (p + kAhead / 2 < n)
+                acc.prefetch_item(static_cast<std::uint32_t>(sorted[p + kAhead / 2] & pos_mask));
             const std::uint64_t cell = sorted[p] >> pos_bits;
             const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
             ent_[p] =
@@ -489,15 +506,14 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
     return Status::Ok;
 }
 
-Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom, Item** items,
-                              std::uint32_t* n_items, std::int64_t* ordinal_of_marker) noexcept {
-    *items = nullptr;
-    *n_items = 0;
-    if (n >= kNone) return Status::StateTooLarge;  // slots are 32 bits
+Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
+                              std::int64_t* ordinal_of_marker) noexcept {
+    if (n >= kPooled) return Status::StateTooLarge;  // a reference holds a marker in 31 bits
     const auto n32 = static_cast<std::uint32_t>(n);
     markers_ = markers;
     Status s = get(&x_, n);
     if (s == Status::Ok) s = get(&y_, n);
+    if (s == Status::Ok) s = get(&ref_, n);
     if (s != Status::Ok) return s;
     room_ = n;
     Poller poll(cancel_);
@@ -506,13 +522,12 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
         if (s != Status::Ok) return s;
         x_[i] = static_cast<double>(fixed_x_of_lon(markers[i].lon + 0.0));
         y_[i] = static_cast<double>(fixed_y_of_lat(markers[i].lat + 0.0));
+        ref_[i] = i;
         if (poll.canceled(1)) return Status::Canceled;
     }
     s = get_zoom_arrays(n32);
-    if (s == Status::Ok) s = get(&made_, n);
     if (s != Status::Ok) return s;
-    for (std::uint32_t i = 0; i < n32; ++i) made_[i] = kNone;
-    MarkerAccess acc{this};
+    RefAccess acc{this};
     std::uint32_t n_out = 0;
     s = sweep_zoom(acc, n32, zoom, &n_out);
     if (s != Status::Ok) return s;
@@ -520,116 +535,39 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
         ordinal_of_marker[m] = ordinal_[root(m)];
         if (poll.canceled(1)) return Status::Canceled;
     }
-    // The clusters in ordinal order, once the zoom's scratch is gone but for the slots and the
-    // pool they are made from.
-    put_scratch();
-    Item* out = nullptr;
-    s = get(&out, n_out);
-    if (s != Status::Ok) return s;
-    for (std::uint32_t k = 0; k < n_out; ++k) {
-        // In no order: each cluster's made_ entry fetched ahead, then its item or marker.
-        if (k + 16 < n_out) __builtin_prefetch(&made_[slot_[k + 16]]);
-        if (k + 8 < n_out) {
-            const std::uint32_t s8 = slot_[k + 8], m8 = made_[s8];
-            if (m8 != kNone) {
-                __builtin_prefetch(&pool_[m8]);
-            } else {
-                __builtin_prefetch(&markers[s8]);
-            }
-        }
-        out[k] = acc.value(slot_[k], x_[k], y_[k]);
-        out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
-        if (poll.canceled(1)) {
-            put(out);
-            return Status::Canceled;
-        }
-    }
+    s = keep_clusters(n32, n_out);
     put_zoom_arrays();
-    s = keep_centres(n_out);
-    if (s != Status::Ok) {
-        put(out);
-        return s;
-    }
-    *items = out;
-    *n_items = n_out;
-    return Status::Ok;
+    if (s == Status::Ok) s = keep_centres(n_out);
+    return s;
 }
 
-Status Sweep::cluster_items(Item** items_io, std::size_t* room_io, std::uint32_t n, int zoom,
-                            std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept {
-    *n_items = 0;
-    Item* items = *items_io;
+Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept {
+    const std::uint32_t n = n_;
     Status s = get_zoom_arrays(n);
     if (s != Status::Ok) return s;
-    ItemAccess acc{items, x_, y_};
+    RefAccess acc{this};
     std::uint32_t n_out = 0;
     s = sweep_zoom(acc, n, zoom, &n_out);
     if (s != Status::Ok) return s;
     Poller poll(cancel_);
-    // To their own smaller array when that frees a fifth of the room or more (the rule the
-    // caller kept before): each cluster written straight to its ordinal there, in input order.
-    // The clusters are marked in cluster_of_finer's top bit while the sweep's arrays go, so that
-    // nothing is held beside the two item arrays (the build's peak).
-    const bool to_fresh = std::size_t{n_out} + n_out / 4 < *room_io && n_out <= kRootBit;
     for (std::uint32_t j = 0; j < n; ++j) {
-        const std::uint32_t r = root(j);
-        cluster_of_finer[j] = ordinal_[r] | (to_fresh && r == j ? kRootBit : 0u);
+        cluster_of_finer[j] = ordinal_[root(j)];
         if (poll.canceled(1)) return Status::Canceled;
     }
-    if (to_fresh) {
-        put_zoom_arrays();
-        drop_centres();  // made again from the clusters: not held beside both item arrays
-        Item* fresh = nullptr;
-        s = get(&fresh, n_out);
-        if (s != Status::Ok) return s;
-        for (std::uint32_t j = 0; j < n; ++j) {
-            const std::uint32_t c = cluster_of_finer[j];
-            if ((c & kRootBit) != 0) {
-                const std::uint32_t k = c & ~kRootBit;
-                fresh[k] = items[j];
-                fresh[k].rank = k;
-                cluster_of_finer[j] = k;
-            }
-            if (poll.canceled(1)) {
-                put(fresh);
-                return Status::Canceled;
-            }
-        }
-        put(*items_io);
-        *items_io = fresh;
-        *room_io = n_out;
-        s = make_centres(fresh, n_out);
-        if (s != Status::Ok) return s;
-        *n_items = n_out;
-        return Status::Ok;
-    }
-    // Every cluster to its ordinal, in place: the item in slot p goes to ordinal_[p], and what
-    // was there (a cluster still to place, or a taken item) is carried on; state_ marks the slots
-    // whose item has been picked up. Slots of taken items are overwritten.
-    for (std::uint32_t p = 0; p < n; ++p) state_[p] = 0;
-    for (std::uint32_t k = 0; k < n_out; ++k) state_[slot_[k]] = 1;  // a cluster to place
-    for (std::uint32_t p = 0; p < n; ++p) {
-        if (state_[p] != 1) continue;
-        Item carry = items[p];
-        state_[p] = 2;
-        std::uint32_t q = ordinal_[p];
-        while (state_[q] == 1) {
-            const Item next = items[q];
-            items[q] = carry;
-            state_[q] = 2;
-            carry = next;
-            q = ordinal_[q];
-            if (poll.canceled(1)) return Status::Canceled;  // a chain may be long
-        }
-        items[q] = carry;
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    for (std::uint32_t k = 0; k < n_out; ++k) items[k].rank = k;
+    s = keep_clusters(n, n_out);
     put_zoom_arrays();
-    s = keep_centres(n_out);
-    if (s != Status::Ok) return s;
-    *n_items = n_out;
-    return Status::Ok;
+    if (s == Status::Ok) s = keep_centres(n_out);
+    return s;
+}
+
+Item Sweep::cluster(std::uint32_t k) const noexcept {
+    const std::uint32_t r = ref_[k];
+    Item it = (r & kPooled) != 0
+                  ? pooled(r & ~kPooled)
+                  : hier_item_of_marker_at(markers_[r], static_cast<std::uint64_t>(x_[k]),
+                                           static_cast<std::uint64_t>(y_[k]));
+    it.rank = k;
+    return it;
 }
 
 }  // namespace hier_sweep
