@@ -190,10 +190,7 @@ void Builder::release() noexcept {
 
 // Zoom max_zoom: the sweep over the markers, and each marker's leaf.
 Status Builder::leaves() noexcept {
-    leaf_ =
-        static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
-    if (leaf_ == nullptr) return Status::OutOfMemory;
-    Status s = sweep_.cluster_markers(markers_, n_markers_, max_zoom_, leaf_);
+    Status s = sweep_.cluster_markers(markers_, n_markers_, max_zoom_, &leaf_);
     if (s != Status::Ok) return s;
     const std::uint32_t n = sweep_.n_clusters();
     n_at[max_zoom_] = n;

@@ -172,16 +172,16 @@ void Sweep::release() noexcept {
     chunk_room_ = 0;
 }
 
+// The arrays every step of a zoom uses; the others are made by the step that needs them, sized
+// to it (the first order's radix buffers, a pass's movers and dirty list, the ordinals at the
+// end), so that the largest of them are never held together.
 Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
     Status s = get(&key_, n);
     if (s == Status::Ok) s = get(&slot_, n);
-    if (s == Status::Ok) s = get(&ent_, n);
-    if (s == Status::Ok) s = get(&buf_a_, n);
-    if (s == Status::Ok) s = get(&buf_b_, n);
     if (s == Status::Ok) s = get(&state_, n);
     if (s == Status::Ok) s = get(&dirty_, n);
     if (s == Status::Ok) s = get(&into_, n);
-    if (s == Status::Ok) s = get(&ordinal_, n);
+    ent_room_ = 0;
     return s;
 }
 
@@ -195,6 +195,24 @@ void Sweep::put_zoom_arrays() noexcept {
     put(dirty_);
     put(into_);
     put(ordinal_);
+    ent_room_ = 0;
+}
+
+// Room in ent_ for a pass's next mover (of n items: at most n / 2 move, each having taken
+// another), grown by half: a pass's movers are not known ahead, and most are in the first.
+Status Sweep::mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept {
+    if (n_moved < ent_room_) return Status::Ok;
+    const std::size_t most = std::size_t{n} / 2 + 1;
+    std::size_t room = std::size_t{ent_room_} + ent_room_ / 2 + n / 16 + 64;
+    if (room > most) room = most;
+    if (room <= n_moved) return Status::Internal;  // more movers than n / 2: never
+    Entry* grown = nullptr;
+    if (get(&grown, room) != Status::Ok) return Status::OutOfMemory;
+    if (n_moved > 0) std::memcpy(grown, ent_, std::size_t{n_moved} * sizeof(Entry));
+    put(ent_);
+    ent_ = grown;
+    ent_room_ = static_cast<std::uint32_t>(room);
+    return Status::Ok;
 }
 
 // A new pool item, at *p (its contents the caller's to write).
@@ -228,7 +246,7 @@ void Sweep::pool_trim(std::uint32_t n) noexcept {
 // After a zoom's sweep over n inputs (ref_ by slot) that made n_out clusters (in slot_'s first
 // n_out, in ordinal order): ref_ by ordinal, and the pool holding the clusters' items only, the
 // taken ones dropped and the rest moved down in pool order (each pool item is one input's, so
-// state_ and into_, n entries, hold a mark and a new place for each).
+// state_ and ordinal_, n entries, hold a mark and a new place for each).
 Status Sweep::keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept {
     if (n_pool_ > n) return Status::Internal;
     std::uint32_t* refs = nullptr;
@@ -246,11 +264,11 @@ Status Sweep::keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept {
     for (std::uint32_t p = 0; p < n_pool_; ++p) {
         if (state_[p] == 0) continue;
         if (kept != p) pooled(kept) = pooled(p);
-        into_[p] = kept++;
+        ordinal_[p] = kept++;
         if (poll.canceled(1)) return Status::Canceled;
     }
     for (std::uint32_t k = 0; k < n_out; ++k)
-        if ((refs[k] & kPooled) != 0) refs[k] = kPooled | into_[refs[k] & ~kPooled];
+        if ((refs[k] & kPooled) != 0) refs[k] = kPooled | ordinal_[refs[k] & ~kPooled];
     pool_trim(kept);
     return Status::Ok;
 }
@@ -307,68 +325,99 @@ Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
 
 // The zoom's first order: inputs 0 .. n - 1 (centres in x_, y_; input i grows in slot i) into
 // key_, x_, y_, slot_ by (cell, id, centre). A radix sort of the cells' bits with each input's
-// position below them gives the cells' order; each run of one cell (a few items) is then sorted
-// by id where it lies, so the ids are read in order. A comparison sort when cell and position do
-// not fit 64 bits.
+// position below them gives the cells' order; each run of one cell with more than one item is
+// then sorted by id where it lies, so only those items' ids are read, in order. A comparison sort
+// when cell and position do not fit 64 bits.
 template <typename Access>
 Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     const Geometry g = geometry_of(radius_px_, zoom);
     Poller poll(cancel_);
     int pos_bits = bit_width(n > 1 ? n - 1 : 1);
-    const int cell_bits = kFixedBits - g.shift;  // of a column, and of a row
-    if (pos_bits + 2 * cell_bits <= 64) {
-        for (std::uint32_t i = 0; i < n; ++i) {
-            const std::uint64_t k = key_of(x_[i], y_[i], g);
-            buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
-            if (poll.canceled(1)) return Status::Canceled;
+    const int cell_bits = kFixedBits - g.shift;          // of a column, and of a row
+    for (std::uint32_t i = 0; i < n; ++i) into_[i] = i;  // by slot: each input its own item
+    if (pos_bits + 2 * cell_bits > 64) {
+        Entry* e = nullptr;
+        Status s = get(&e, n);
+        for (std::uint32_t i = 0; s == Status::Ok && i < n; ++i) {
+            e[i] = Entry{key_of(x_[i], y_[i], g), acc.id(i), x_[i], y_[i], i, 0};
+            if (poll.canceled(1)) s = Status::Canceled;
         }
-        const std::uint64_t* sorted =
-            radix_sort(buf_a_, buf_b_, n, pos_bits, pos_bits + 2 * cell_bits, poll);
-        if (sorted == nullptr) return Status::Canceled;
-        const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
-        const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
-        constexpr std::uint32_t kAhead = 16;  // the inputs are read in no order: fetched ahead
-        for (std::uint32_t p = 0; p < n; ++p) {
-            if (p + kAhead < n)
-                acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
-            if (p + kAhead / 2 < n)
-                acc.prefetch_item(static_cast<std::uint32_t>(sorted[p + kAhead / 2] & pos_mask));
-            const std::uint64_t cell = sorted[p] >> pos_bits;
-            const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
-            ent_[p] =
-                Entry{sweep_key(cell >> cell_bits, cell & col_mask), acc.id(i), x_[i], y_[i], i, 0};
-            if (poll.canceled(1)) return Status::Canceled;
+        if (s == Status::Ok) s = sort_entries(e, n, nullptr);
+        for (std::uint32_t p = 0; s == Status::Ok && p < n; ++p) {
+            key_[p] = e[p].key;
+            x_[p] = e[p].x;
+            y_[p] = e[p].y;
+            slot_[p] = e[p].slot;
         }
-        for (std::uint32_t p = 0; p < n;) {
-            std::uint32_t e = p + 1;
-            bool in_order = true;
-            while (e < n && ent_[e].key == ent_[p].key) {
-                in_order = in_order && entry_less(ent_[e - 1], ent_[e]);
-                ++e;
-            }
-            if (!in_order) {
-                const Status s = sort_entries(ent_ + p, e - p, nullptr);
-                if (s != Status::Ok) return s;
-            }
-            if (poll.canceled(e - p)) return Status::Canceled;
-            p = e;
-        }
-    } else {
-        for (std::uint32_t i = 0; i < n; ++i) {
-            ent_[i] = Entry{key_of(x_[i], y_[i], g), acc.id(i), x_[i], y_[i], i, 0};
-            if (poll.canceled(1)) return Status::Canceled;
-        }
-        const Status s = sort_entries(ent_, n, nullptr);
-        if (s != Status::Ok) return s;
+        put(e);
+        return s;
+    }
+    Status s = get(&buf_a_, n);
+    if (s == Status::Ok) s = get(&buf_b_, n);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint64_t k = key_of(x_[i], y_[i], g);
+        buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    const std::uint64_t* sorted =
+        radix_sort(buf_a_, buf_b_, n, pos_bits, pos_bits + 2 * cell_bits, poll);
+    if (sorted == nullptr) return Status::Canceled;
+    const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
+    const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
+    // The centres in cell order: x through the radix sort's other buffer and y through key_
+    // (x_ and y_ are read at random, so they are not permuted in place), then the keys.
+    std::uint64_t* other = sorted == buf_a_ ? buf_b_ : buf_a_;
+    constexpr std::uint32_t kAhead = 16;  // the inputs are read in no order: fetched ahead
+    for (std::uint32_t p = 0; p < n; ++p) {
+        if (p + kAhead < n) acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
+        const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
+        std::memcpy(&other[p], &x_[i], sizeof(double));
+        std::memcpy(&key_[p], &y_[i], sizeof(double));
+        slot_[p] = i;
+        if (poll.canceled(1)) return Status::Canceled;
     }
     for (std::uint32_t p = 0; p < n; ++p) {
-        key_[p] = ent_[p].key;
-        x_[p] = ent_[p].x;
-        y_[p] = ent_[p].y;
-        slot_[p] = ent_[p].slot;
-        into_[p] = p;  // by slot: each input its own item
+        std::memcpy(&x_[p], &other[p], sizeof(double));
+        std::memcpy(&y_[p], &key_[p], sizeof(double));
+        const std::uint64_t cell = sorted[p] >> pos_bits;
+        key_[p] = sweep_key(cell >> cell_bits, cell & col_mask);
     }
-    return Status::Ok;
+    put(buf_a_);
+    put(buf_b_);
+    // Runs of one cell: by (id, centre), through a scratch of the longest run's entries.
+    Entry* run = nullptr;
+    std::size_t run_room = 0;
+    for (std::uint32_t p = 0; s == Status::Ok && p < n;) {
+        std::uint32_t e = p + 1;
+        while (e < n && key_[e] == key_[p]) ++e;
+        if (e - p > 1) {
+            if (e - p > run_room) {
+                put(run);
+                run_room = std::max<std::size_t>(e - p, 2 * run_room);
+                s = get(&run, run_room);
+                if (s != Status::Ok) break;
+            }
+            for (std::uint32_t q = p; q < e; ++q) acc.prefetch_item(slot_[q]);
+            bool in_order = true;
+            for (std::uint32_t q = p; q < e; ++q) {
+                run[q - p] = Entry{key_[q], acc.id(slot_[q]), x_[q], y_[q], slot_[q], 0};
+                in_order = in_order && (q == p || entry_less(run[q - p - 1], run[q - p]));
+            }
+            if (!in_order) {
+                s = sort_entries(run, e - p, nullptr);
+                for (std::uint32_t q = p; s == Status::Ok && q < e; ++q) {
+                    x_[q] = run[q - p].x;
+                    y_[q] = run[q - p].y;
+                    slot_[q] = run[q - p].slot;
+                }
+            }
+        }
+        if (s == Status::Ok && poll.canceled(e - p)) s = Status::Canceled;
+        p = e;
+    }
+    put(run);
+    return s;
 }
 
 // One pass over the *n live items (dirty_: took something in the last pass; all of them in a
@@ -381,16 +430,21 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
     const std::uint32_t n = *n_live;
     Poller poll(cancel_);
     // The dirty items' keys and positions, in order: what a clean item looks at.
-    std::uint64_t* dkey = buf_a_;
-    std::uint64_t* dpos = buf_b_;
     std::size_t nd = 0;
     if (!first) {
+        for (std::uint32_t i = 0; i < n; ++i) nd += dirty_[i];
+        Status s = get(&buf_a_, nd);
+        if (s == Status::Ok) s = get(&buf_b_, nd);
+        if (s != Status::Ok) return s;
+        nd = 0;
         for (std::uint32_t i = 0; i < n; ++i) {
             if (dirty_[i] == 0) continue;
-            dkey[nd] = key_[i];
-            dpos[nd++] = i;
+            buf_a_[nd] = key_[i];
+            buf_b_[nd++] = i;
         }
     }
+    const std::uint64_t* dkey = buf_a_;
+    const std::uint64_t* dpos = buf_b_;
     std::memset(state_, kFree, n);
     SweepCursors all_cursors, dirty_cursors;
     std::uint32_t n_moved = 0;
@@ -429,19 +483,23 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             state_[i] = kMoved;
             Centre c;
             centre_of(*seed, &c);
+            const Status s = mover_room(n_moved, n);
+            if (s != Status::Ok) return s;
             ent_[n_moved++] = Entry{key_of(c.x, c.y, g), seed->min_id, c.x, c.y, si, 0};
         }
         if (poll.canceled(work + 1)) return Status::Canceled;
     }
     *n_taken = taken;
+    put(buf_a_);
+    put(buf_b_);
     if (poll.canceled(n)) return Status::Canceled;
     return next_order(acc, n, n_moved, n_live);
 }
 
 // After a pass over n items (state_: each one's fate; the n_moved movers in ent_ at their new
-// centres): the items that stay, to the front in order; the movers sorted (each took another
-// item, so 2 n_moved <= n: the rest of ent_ is room for the sort's merge); then both merged from
-// the back, in place, into the next pass's order, the movers dirty.
+// centres): the items that stay, to the front in order; the movers sorted (the rest of ent_, if
+// room enough, for the sort's merge); then both merged from the back, in place, into the next
+// pass's order, the movers dirty.
 template <typename Access>
 Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                          std::uint32_t* n_live) noexcept {
@@ -454,7 +512,8 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
         slot_[n_stay] = slot_[i];
         ++n_stay;
     }
-    const Status s = sort_entries(ent_, n_moved, ent_ + n_moved);
+    const Status s =
+        sort_entries(ent_, n_moved, ent_room_ - n_moved >= n_moved ? ent_ + n_moved : nullptr);
     if (s != Status::Ok) return s;
     std::uint32_t a = n_stay, b = n_moved;
     for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
@@ -500,6 +559,9 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
         s = pass(acc, &live, zoom, first, &taken);
         if (taken == 0) break;
     }
+    put(ent_);
+    ent_room_ = 0;
+    if (s == Status::Ok) s = get(&ordinal_, n);
     if (s != Status::Ok) return s;
     for (std::uint32_t k = 0; k < live; ++k) ordinal_[slot_[k]] = k;
     *n_out = live;
@@ -507,7 +569,8 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
 }
 
 Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
-                              std::int64_t* ordinal_of_marker) noexcept {
+                              std::int64_t** ordinal_of_marker) noexcept {
+    *ordinal_of_marker = nullptr;
     if (n >= kPooled) return Status::StateTooLarge;  // a reference holds a marker in 31 bits
     const auto n32 = static_cast<std::uint32_t>(n);
     markers_ = markers;
@@ -531,13 +594,23 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     std::uint32_t n_out = 0;
     s = sweep_zoom(acc, n32, zoom, &n_out);
     if (s != Status::Ok) return s;
+    // Each marker's ordinal, in into_ (every link to its root first, then the roots' ordinals),
+    // kept while the other arrays go: the markers' 8-byte ordinals are made only then.
     for (std::uint32_t m = 0; m < n32; ++m) {
-        ordinal_of_marker[m] = ordinal_[root(m)];
+        root(m);
         if (poll.canceled(1)) return Status::Canceled;
     }
+    for (std::uint32_t m = 0; m < n32; ++m) into_[m] = ordinal_[into_[m]];
     s = keep_clusters(n32, n_out);
+    std::uint32_t* leaf = into_;
+    into_ = nullptr;
     put_zoom_arrays();
     if (s == Status::Ok) s = keep_centres(n_out);
+    std::int64_t* out = nullptr;
+    if (s == Status::Ok) s = get(&out, n);
+    for (std::uint32_t m = 0; s == Status::Ok && m < n32; ++m) out[m] = leaf[m];
+    put(leaf);
+    if (s == Status::Ok) *ordinal_of_marker = out;
     return s;
 }
 

@@ -56,10 +56,11 @@ class Sweep {
         : a_(alloc), cancel_(cancel), radius_px_(radius_px) {}
 
     // Zoom zoom over the markers (validated here: BadLatitude, BadLongitude; StateTooLarge from
-    // 2^31 markers). On Ok the clusters held are the zoom's, and ordinal_of_marker[m] (n
-    // entries, the caller's) the ordinal of marker m's. The markers must outlive the Sweep's use.
+    // 2^31 markers). On Ok the clusters held are the zoom's, and (*ordinal_of_marker)[m] (from
+    // the allocator, n entries, the caller's to release) the ordinal of marker m's. The markers
+    // must outlive the Sweep's use.
     Status cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
-                           std::int64_t* ordinal_of_marker) noexcept;
+                           std::int64_t** ordinal_of_marker) noexcept;
 
     // Zoom zoom over the clusters held (of the zoom clustered last, their centres kept from
     // then), each taken whole: on Ok the clusters held are zoom zoom's, and cluster_of_finer[j]
@@ -92,6 +93,7 @@ class Sweep {
                       std::uint32_t* n_live) noexcept;
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
+    Status mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept;
     void put_zoom_arrays() noexcept;
     Status keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept;
     Status keep_centres(std::uint32_t n) noexcept;
@@ -131,13 +133,14 @@ class Sweep {
     // zoom ref_ is by slot, and a single marker that takes something becomes a pooled item.
     std::uint64_t* key_ = nullptr;
     std::uint32_t* slot_ = nullptr;
-    Entry* ent_ = nullptr;              // sort entries: the first order, then each pass's movers
-    std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys, then the dirty items' keys
-    std::uint64_t* buf_b_ = nullptr;    // its scratch, then the dirty items' positions
+    Entry* ent_ = nullptr;  // a pass's movers (room: ent_room_)
+    std::uint32_t ent_room_ = 0;
+    std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys; in a pass the dirty items' keys
+    std::uint64_t* buf_b_ = nullptr;    // its scratch; in a pass the dirty items' positions
     unsigned char* state_ = nullptr;    // per position in a pass; per pool item when kept
     unsigned char* dirty_ = nullptr;    // per position: took something in the last pass
     std::uint32_t* into_ = nullptr;     // by slot: the item that took it (itself: not taken)
-    std::uint32_t* ordinal_ = nullptr;  // by slot, for the last pass's items
+    std::uint32_t* ordinal_ = nullptr;  // by slot, for the last pass's items; then pool places
 
     friend struct RefAccess;
 };
