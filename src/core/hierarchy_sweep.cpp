@@ -136,13 +136,13 @@ struct RefAccess {
         return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled) : marker_item(r, x, y);
     }
     Item marker_item(std::uint32_t m, double x, double y) const noexcept {
-        return hier_item_of_marker_at(sw->markers_[m], static_cast<std::uint64_t>(x),
+        return hier_item_of_marker_at(sw->singles_[m], static_cast<std::uint64_t>(x),
                                       static_cast<std::uint64_t>(y));
     }
     std::int64_t id(std::uint32_t s) const noexcept {
         const std::uint32_t r = sw->ref_[s];
         return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled).min_id
-                                         : sw->markers_[r].id;
+                                         : sw->singles_[r].id;
     }
     // What id and value read, in two steps: the reference and centre, then what it refers to.
     void prefetch(std::uint32_t s) const noexcept {
@@ -155,7 +155,7 @@ struct RefAccess {
         if ((r & Sweep::kPooled) != 0) {
             __builtin_prefetch(&sw->pooled(r & ~Sweep::kPooled).min_id);
         } else {
-            __builtin_prefetch(&sw->markers_[r]);
+            __builtin_prefetch(&sw->singles_[r]);
         }
     }
 };
@@ -166,6 +166,8 @@ void Sweep::release() noexcept {
     put(y_);
     room_ = 0;
     put(ref_);
+    put(own_);
+    singles_ = nullptr;
     n_ = 0;
     pool_trim(0);
     put(chunk_);
@@ -212,6 +214,27 @@ Status Sweep::mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept {
     put(ent_);
     ent_ = grown;
     ent_room_ = static_cast<std::uint32_t>(room);
+    return Status::Ok;
+}
+
+// The markers of the clusters held that are single, copied to an array of their own in their
+// ordinal order (once the zoom's arrays are gone), their references made indices into it.
+Status Sweep::keep_singles() noexcept {
+    std::uint32_t n_single = 0;
+    for (std::uint32_t k = 0; k < n_; ++k) n_single += (ref_[k] & kPooled) == 0;
+    HierMarker* single = nullptr;
+    if (get(&single, n_single) != Status::Ok) return Status::OutOfMemory;
+    constexpr std::uint32_t kAhead = 16;  // at max_zoom the markers are read in no order
+    for (std::uint32_t k = 0, j = 0; k < n_; ++k) {
+        if (k + kAhead < n_ && (ref_[k + kAhead] & kPooled) == 0)
+            __builtin_prefetch(&singles_[ref_[k + kAhead]]);
+        if ((ref_[k] & kPooled) != 0) continue;
+        single[j] = singles_[ref_[k]];
+        ref_[k] = j++;
+    }
+    put(own_);
+    own_ = single;
+    singles_ = single;
     return Status::Ok;
 }
 
@@ -573,7 +596,7 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     *ordinal_of_marker = nullptr;
     if (n >= kPooled) return Status::StateTooLarge;  // a reference holds a marker in 31 bits
     const auto n32 = static_cast<std::uint32_t>(n);
-    markers_ = markers;
+    singles_ = markers;
     Status s = get(&x_, n);
     if (s == Status::Ok) s = get(&y_, n);
     if (s == Status::Ok) s = get(&ref_, n);
@@ -605,6 +628,7 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     std::uint32_t* leaf = into_;
     into_ = nullptr;
     put_zoom_arrays();
+    if (s == Status::Ok) s = keep_singles();
     if (s == Status::Ok) s = keep_centres(n_out);
     std::int64_t* out = nullptr;
     if (s == Status::Ok) s = get(&out, n);
@@ -629,6 +653,7 @@ Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcep
     }
     s = keep_clusters(n, n_out);
     put_zoom_arrays();
+    if (s == Status::Ok) s = keep_singles();
     if (s == Status::Ok) s = keep_centres(n_out);
     return s;
 }
@@ -637,7 +662,7 @@ Item Sweep::cluster(std::uint32_t k) const noexcept {
     const std::uint32_t r = ref_[k];
     Item it = (r & kPooled) != 0
                   ? pooled(r & ~kPooled)
-                  : hier_item_of_marker_at(markers_[r], static_cast<std::uint64_t>(x_[k]),
+                  : hier_item_of_marker_at(singles_[r], static_cast<std::uint64_t>(x_[k]),
                                            static_cast<std::uint64_t>(y_[k]));
     it.rank = k;
     return it;
