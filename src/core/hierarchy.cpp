@@ -16,9 +16,8 @@
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
 // (the Builder has no destructor, like the Finalizer). The peak is either max_zoom's sweep (about
-// 100 bytes a marker of sort entries, keys, links, centres and references, and an item for each
-// marker that took something), or the result plus the parent positions (phase B needs no other
-// memory).
+// 70 bytes a marker of keys, links, centres and references, and an item for each marker that
+// took something), or the result plus the parent positions (phase B needs no other memory).
 #include "core.hpp"
 
 #include "hierarchy.hpp"
