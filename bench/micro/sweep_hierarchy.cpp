@@ -41,7 +41,6 @@ namespace {
 
 using geocluster::Cluster;
 using geocluster::HierMarker;
-using geocluster::cluster_internal::Item;
 using geocluster_bench::cpu_seconds_of;
 using geocluster_bench::fnv_bytes;
 
@@ -62,14 +61,15 @@ struct RecordSink {
     bool record = true;
 };
 
-geocluster::Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
+geocluster::Status on_level(void* ctx, int zoom, const geocluster::hier_sweep::Sweep& clusters,
                             const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept {
     RecordSink& rec = *static_cast<RecordSink*>(ctx);
     const double c0 = cpu_now();
+    const std::uint32_t n = clusters.n_clusters();
     rec.rows[zoom].resize(n);
     if (rec.record)
         for (std::uint32_t k = 0; k < n; ++k)
-            geocluster::cluster_internal::cluster_of_item(items[k], &rec.rows[zoom][k]);
+            geocluster::cluster_internal::cluster_of_item(clusters.cluster(k), &rec.rows[zoom][k]);
     rec.parent[zoom].assign(parent_of_finer, parent_of_finer + n_finer);
     rec.cpu_s += cpu_now() - c0;
     return geocluster::Status::Ok;

@@ -3,10 +3,9 @@
 //
 // Two phases, so that the nodes are written once, straight into the result:
 //   A. Clustering, from max_zoom down (hier_sweep::Sweep). Zoom max_zoom sweeps the markers and
-//      gives every marker's leaf; zoom z < max_zoom sweeps the items of zoom z + 1 in their own
-//      array, then zoom z's are in ordinal order in an array of their size (or in that one). Kept:
-//      per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4 bytes each). One
-//      array of items is alive at a time.
+//      gives every marker's leaf; zoom z < max_zoom sweeps the clusters of zoom z + 1, which the
+//      Sweep holds as references (a marker, or a pooled item for a cluster of several). Kept:
+//      per zoom z < max_zoom the parent position of every zoom z + 1 cluster (4 bytes each).
 //   B. Writing, once the node count of every zoom is known: the max_zoom nodes summed from their
 //      markers again, then every coarser zoom by adding up its children's exact sums, in the
 //      nodes themselves (the same items the clustering of phase A produced, bit for bit: integer
@@ -17,9 +16,8 @@
 //
 // Memory: everything from the caller's allocator, all of it plain data released explicitly
 // (the Builder has no destructor, like the Finalizer). The peak is either max_zoom's sweep (about
-// 90 bytes a marker of sort entries, keys and links, and an item for each marker that took
-// something), its clusters' items, a coarser zoom's sweep beside its input items, or the result
-// plus the parent positions (phase B needs no other memory).
+// 70 bytes a marker of keys, links, centres and references, and an item for each marker that
+// took something), or the result plus the parent positions (phase B needs no other memory).
 #include "core.hpp"
 
 #include "hierarchy.hpp"
@@ -172,10 +170,7 @@ class Builder {
     CancelCheck cancel_;
     const HierLevelHook* hook_ = nullptr;  // set: no nodes, the levels go to it
 
-    hier_sweep::Sweep sweep_;                  // phase A's clustering, from base_
-    cluster_internal::Item* level_ = nullptr;  // the last zoom clustered (from base_)
-    std::uint32_t n_level_ = 0;
-    std::size_t level_room_ = 0;  // the items level_ has room for
+    hier_sweep::Sweep sweep_;  // phase A's clustering, from base_; holds the last zoom clustered
     // parent_of[z][k]: position at zoom z of the parent of zoom z + 1 cluster k (z < max_zoom)
     std::uint32_t* parent_of_[kHierMaxZoom + 1] = {};
     std::int64_t* leaf_ = nullptr;
@@ -185,8 +180,6 @@ class Builder {
 
 void Builder::release() noexcept {
     sweep_.release();
-    if (level_ != nullptr) base_.release(base_.ctx, level_);
-    level_ = nullptr;
     for (auto& p : parent_of_) put(p);
     if (leaf_ != nullptr) base_.release(base_.ctx, leaf_);
     leaf_ = nullptr;
@@ -197,14 +190,9 @@ void Builder::release() noexcept {
 
 // Zoom max_zoom: the sweep over the markers, and each marker's leaf.
 Status Builder::leaves() noexcept {
-    leaf_ =
-        static_cast<std::int64_t*>(base_.alloc(base_.ctx, n_markers_ * sizeof(std::int64_t) + 1));
-    if (leaf_ == nullptr) return Status::OutOfMemory;
-    std::uint32_t n = 0;
-    Status s = sweep_.cluster_markers(markers_, n_markers_, max_zoom_, &level_, &n, leaf_);
+    Status s = sweep_.cluster_markers(markers_, n_markers_, max_zoom_, &leaf_);
     if (s != Status::Ok) return s;
-    n_level_ = n;
-    level_room_ = n;
+    const std::uint32_t n = sweep_.n_clusters();
     n_at[max_zoom_] = n;
     if (next_ordinal_[max_zoom_] > kOrdinalLimit - n) return Status::HierarchyIdsExhausted;
     const std::uint64_t first = next_ordinal_[max_zoom_];
@@ -215,24 +203,17 @@ Status Builder::leaves() noexcept {
     return Status::Ok;
 }
 
-// Zooms max_zoom - 1 .. 0: the clusters of zoom z + 1, each taken whole, swept at zoom z in
-// their own array (zoom z's clusters end up in its first entries, in ordinal order).
+// Zooms max_zoom - 1 .. 0: the clusters of zoom z + 1, each taken whole, swept at zoom z.
 Status Builder::coarser_levels() noexcept {
     for (int z = max_zoom_ - 1; z >= 0; --z) {
-        const std::uint32_t n_finer = n_level_;
+        const std::uint32_t n_finer = sweep_.n_clusters();
         Status s = get(&parent_of_[z], n_finer);
         if (s != Status::Ok) return s;
-        std::uint32_t n = 0;
-        // Measured at 10M markers: the move of zoom 15's clusters to an array of their own size
-        // beside max_zoom's (both 1.6 GB) is the build's peak, 2,039 MB with the sweep's centres
-        // held beside them; with a move only once half the room is free, zoom 13's sweep beside
-        // max_zoom's room and what the stream kept of zooms 16 to 14 peaked higher, 2,060 MB.
-        s = sweep_.cluster_items(&level_, &level_room_, n_finer, z, &n, parent_of_[z]);
+        s = sweep_.cluster_coarser(z, parent_of_[z]);
         if (s != Status::Ok) return s;
-        n_level_ = n;
-        n_at[z] = n;
+        n_at[z] = sweep_.n_clusters();
         if (hook_ != nullptr) {
-            s = hook_->level(hook_->ctx, z, level_, n_level_, parent_of_[z], n_finer);
+            s = hook_->level(hook_->ctx, z, sweep_, parent_of_[z], n_finer);
             put(parent_of_[z]);
         }
         if (s != Status::Ok) return s;
@@ -241,8 +222,7 @@ Status Builder::coarser_levels() noexcept {
         if (hook_ != nullptr) cache_.flush();
         if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
     }
-    base_.release(base_.ctx, level_);  // phase B sums them again from the children
-    level_ = nullptr;
+    sweep_.release();  // phase B sums the nodes again from the children
     return Status::Ok;
 }
 
@@ -424,7 +404,7 @@ Status Builder::run(HierBuild* out) noexcept {
 Status Builder::run_levels(const HierLevelHook& hook, std::int64_t** leaf_of_marker) noexcept {
     hook_ = &hook;
     Status s = leaves();
-    if (s == Status::Ok) s = hook.level(hook.ctx, max_zoom_, level_, n_level_, nullptr, 0);
+    if (s == Status::Ok) s = hook.level(hook.ctx, max_zoom_, sweep_, nullptr, 0);
     if (s == Status::Ok) s = coarser_levels();
     if (s == Status::Ok) {
         *leaf_of_marker = leaf_;

@@ -7,16 +7,17 @@
 
 #include "cluster_items.hpp"
 #include "hierarchy.hpp"
+#include "hierarchy_sweep.hpp"
 
 namespace geocluster {
 
-// Called once per zoom, max_zoom first, then max_zoom - 1 .. 0: zoom's clusters as exact items
-// in ordinal order, each item's rank its ordinal (what hierarchy_build's nodes of that zoom are
-// summed to, bit for bit), and
-// for each of the n_finer clusters of zoom + 1 its parent's position among items (nullptr and 0
-// at max_zoom). The arrays live until the call returns. A status other than Ok ends the build.
+// Called once per zoom, max_zoom first, then max_zoom - 1 .. 0: zoom's clusters as the
+// clustering holds them (hier_sweep::Sweep's n_clusters, single and cluster: by ordinal, each
+// one's exact item what hierarchy_build's nodes of that zoom are summed to, bit for bit), and
+// for each of the n_finer clusters of zoom + 1 its parent's ordinal (nullptr and 0 at
+// max_zoom). Both live until the call returns. A status other than Ok ends the build.
 struct HierLevelHook {
-    Status (*level)(void* ctx, int zoom, const cluster_internal::Item* items, std::uint32_t n,
+    Status (*level)(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
                     const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept;
     void* ctx;
 };

@@ -334,17 +334,17 @@ Status sort_by_block(HierStream* s, int bz, T* a, T* tmp, std::size_t n, Less le
 }
 
 // Zoom's runs: max_zoom's leaves each its own; a coarser node its only child's, or a new one
-// made from its item when it has several children. The items are in any order, each ranked by
-// its ordinal (the engine's ItemOrder::kRanked); at[k] is the position of ordinal k's.
-Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_t* at,
-                  std::uint32_t n, const std::uint32_t* parent, std::uint32_t n_finer) noexcept {
+// made from its item when it has several children.
+Status level_runs(HierStream* s, int zoom, const hier_sweep::Sweep& clusters,
+                  const std::uint32_t* parent, std::uint32_t n_finer) noexcept {
+    const std::uint32_t n = clusters.n_clusters();
     std::uint32_t* run = s->run_of[zoom] = alloc_array<std::uint32_t>(s->alloc, n);
     unsigned char* many = alloc_array<unsigned char>(s->alloc, n);
     Status st = run == nullptr || many == nullptr ? Status::OutOfMemory : Status::Ok;
     std::uint32_t n_multi = 0;
     for (std::uint32_t k = 0; st == Status::Ok && k < n; ++k) {
-        run[k] = zoom == s->max_zoom && items[at[k]].count == 1 ? kSingle | s->n_singles++ : kNoRun;
-        many[k] = zoom == s->max_zoom && items[at[k]].count > 1;
+        run[k] = zoom == s->max_zoom && clusters.single(k) ? kSingle | s->n_singles++ : kNoRun;
+        many[k] = zoom == s->max_zoom && !clusters.single(k);
     }
     for (std::uint32_t c = 0; st == Status::Ok && c < n_finer; ++c) {
         if (parent[c] >= n) {
@@ -370,7 +370,7 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
         if (many[k] != 0) {
             HierNode h;
-            if (!later) hier_node_of_item(items[at[k]], &h);
+            if (!later) hier_node_of_item(clusters.cluster(k), &h);
             if (!later && !multi_of(h, zoom, &multi[j])) st = Status::Internal;
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
@@ -382,28 +382,16 @@ Status level_runs(HierStream* s, int zoom, const Item* items, const std::uint32_
     return st;
 }
 
-Status on_level(void* ctx, int zoom, const Item* items, std::uint32_t n,
+Status on_level(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
                 const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept {
     HierStream* s = static_cast<HierStream*>(ctx);
-    s->n_at[zoom] = n;
+    s->n_at[zoom] = clusters.n_clusters();
     if (zoom < s->max_zoom) {
         s->parent_of[zoom] = alloc_array<std::uint32_t>(s->alloc, n_finer);
         if (s->parent_of[zoom] == nullptr) return Status::OutOfMemory;
         std::memcpy(s->parent_of[zoom], parent_of_finer, sizeof(std::uint32_t) * n_finer);
     }
-    std::uint32_t* at = alloc_array<std::uint32_t>(s->alloc, n);
-    if (at == nullptr) return Status::OutOfMemory;
-    Status st = Status::Ok;
-    for (std::uint32_t m = 0; m < n && st == Status::Ok; ++m) {
-        if (items[m].rank >= n)
-            st = Status::Internal;
-        else
-            at[items[m].rank] = m;
-        if (s->poll.canceled(1)) st = Status::Canceled;
-    }
-    if (st == Status::Ok) st = level_runs(s, zoom, items, at, n, parent_of_finer, n_finer);
-    release_array(s->alloc, &at);
-    return st;
+    return level_runs(s, zoom, clusters, parent_of_finer, n_finer);
 }
 
 // max_zoom's multi-marker leaves (level_runs numbered them) from their markers: each leaf's item

@@ -1,12 +1,10 @@
 // The hierarchy's cell-order sweep (hierarchy_sweep.hpp: what it does and why the guarantees
 // hold).
 //
-// Memory: at max_zoom the markers are not made items up front; a marker becomes an item (in a
-// pool) only when it takes something, the others are made from the markers when the zoom's
-// clusters are written. Below max_zoom the items of zoom z + 1 grow in their own array; zoom z's
-// clusters are then written to their ordinals in an array of their own size (or moved there in
-// place when that would free less than a fifth of the room). A zoom's working arrays (about 90
-// bytes per input) are released before its clusters' array is made.
+// Memory: a zoom's inputs are references (hierarchy_sweep.hpp): a marker becomes an item, in
+// the pool, only when it takes something, and an item taken by another is dropped from the pool
+// once the zoom is done (the rest moved down, in pool order). A zoom's working arrays (about 90
+// bytes per input) are released once its clusters' references are written.
 #include "core.hpp"
 
 #include "hierarchy_sweep.hpp"
@@ -119,110 +117,79 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
 
 }  // namespace
 
-// The items of max_zoom: marker s until it takes something, then pool_ item made_[s].
-struct MarkerAccess {
+// Input s's item: while ref_[s] is a marker, the marker's (at its centre, its fixed-point
+// position exactly: a lone marker's centre_of); once it takes something, or when it is a
+// cluster of several, its pooled item.
+struct RefAccess {
     Sweep* sw;
-    // x, y: item s's centre; a marker not made an item yet is at its own position, exactly.
     Item* grow(std::uint32_t s, double x, double y) noexcept {
-        std::uint32_t& m = sw->made_[s];
-        if (m != kNone) return &sw->pool_[m];
-        if (sw->n_pool_ == sw->pool_room_) {  // grows by half: the takers are not known ahead
-            const std::size_t room = std::size_t{sw->pool_room_} + sw->pool_room_ / 2 + 1024;
-            if (room >= kNone) return nullptr;
-            Item* fresh = static_cast<Item*>(sw->a_.alloc(sw->a_.ctx, room * sizeof(Item)));
-            if (fresh == nullptr) return nullptr;
-            if (sw->n_pool_ > 0) std::memcpy(fresh, sw->pool_, sw->n_pool_ * sizeof(Item));
-            if (sw->pool_ != nullptr) sw->a_.release(sw->a_.ctx, sw->pool_);
-            sw->pool_ = fresh;
-            sw->pool_room_ = static_cast<std::uint32_t>(room);
-        }
-        m = sw->n_pool_++;
-        sw->pool_[m] = marker_item(s, x, y);
-        return &sw->pool_[m];
+        std::uint32_t& r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) return &sw->pooled(r & ~Sweep::kPooled);
+        std::uint32_t p;
+        if (sw->pool_append(&p) != Status::Ok) return nullptr;
+        sw->pooled(p) = marker_item(r, x, y);
+        r = Sweep::kPooled | p;
+        return &sw->pooled(p);
     }
     Item value(std::uint32_t s, double x, double y) const noexcept {
-        const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m] : marker_item(s, x, y);
+        const std::uint32_t r = sw->ref_[s];
+        return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled) : marker_item(r, x, y);
     }
-    Item marker_item(std::uint32_t s, double x, double y) const noexcept {
-        return hier_item_of_marker_at(sw->markers_[s], static_cast<std::uint64_t>(x),
+    Item marker_item(std::uint32_t m, double x, double y) const noexcept {
+        return hier_item_of_marker_at(sw->singles_[m], static_cast<std::uint64_t>(x),
                                       static_cast<std::uint64_t>(y));
     }
     std::int64_t id(std::uint32_t s) const noexcept {
-        const std::uint32_t m = sw->made_[s];
-        return m != kNone ? sw->pool_[m].min_id : sw->markers_[s].id;
+        const std::uint32_t r = sw->ref_[s];
+        return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled).min_id
+                                         : sw->singles_[r].id;
     }
+    // What id and value read, in two steps: the reference and centre, then what it refers to.
     void prefetch(std::uint32_t s) const noexcept {
-        __builtin_prefetch(&sw->markers_[s]);
+        __builtin_prefetch(&sw->ref_[s]);
         __builtin_prefetch(&sw->x_[s]);
         __builtin_prefetch(&sw->y_[s]);
     }
-};
-
-namespace {
-
-// The items below max_zoom: the finer zoom's clusters, growing in their own array.
-struct ItemAccess {
-    Item* items;
-    Item* grow(std::uint32_t s, double, double) const noexcept { return &items[s]; }
-    const Item& value(std::uint32_t s, double, double) const noexcept { return items[s]; }
-    std::int64_t id(std::uint32_t s) const noexcept { return items[s].min_id; }
-    const double* x;
-    const double* y;
-    void prefetch(std::uint32_t s) const noexcept {
-        __builtin_prefetch(&items[s].min_id);
-        __builtin_prefetch(&x[s]);
-        __builtin_prefetch(&y[s]);
+    void prefetch_item(std::uint32_t s) const noexcept {
+        const std::uint32_t r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) {
+            __builtin_prefetch(&sw->pooled(r & ~Sweep::kPooled).min_id);
+        } else {
+            __builtin_prefetch(&sw->singles_[r]);
+        }
     }
 };
-
-}  // namespace
 
 void Sweep::release() noexcept {
     put_zoom_arrays();
     put(x_);
     put(y_);
     room_ = 0;
+    put(ref_);
+    put(own_);
+    singles_ = nullptr;
+    n_ = 0;
+    pool_trim(0);
+    put(chunk_);
+    chunk_room_ = 0;
 }
 
-void Sweep::drop_centres() noexcept {
-    put(x_);
-    put(y_);
-    room_ = 0;
-}
-
-Status Sweep::make_centres(const Item* items, std::uint32_t n) noexcept {
-    drop_centres();
-    Status s = get(&x_, n);
-    if (s == Status::Ok) s = get(&y_, n);
-    if (s != Status::Ok) return s;
-    room_ = n;
-    Poller poll(cancel_);
-    for (std::uint32_t k = 0; k < n; ++k) {
-        Centre c;
-        centre_of(items[k], &c);
-        x_[k] = c.x;
-        y_[k] = c.y;
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    return Status::Ok;
-}
-
+// The arrays every step of a zoom uses; the others are made by the step that needs them, sized
+// to it (the first order's radix buffers, a pass's movers and dirty list, the ordinals at the
+// end), so that the largest of them are never held together.
 Status Sweep::get_zoom_arrays(std::uint32_t n) noexcept {
     Status s = get(&key_, n);
     if (s == Status::Ok) s = get(&slot_, n);
-    if (s == Status::Ok) s = get(&ent_, n);
-    if (s == Status::Ok) s = get(&buf_a_, n);
-    if (s == Status::Ok) s = get(&buf_b_, n);
     if (s == Status::Ok) s = get(&state_, n);
     if (s == Status::Ok) s = get(&dirty_, n);
     if (s == Status::Ok) s = get(&into_, n);
-    if (s == Status::Ok) s = get(&ordinal_, n);
+    ent_room_ = 0;
     return s;
 }
 
-void Sweep::put_scratch() noexcept {
+void Sweep::put_zoom_arrays() noexcept {
     put(key_);
+    put(slot_);
     put(ent_);
     put(buf_a_);
     put(buf_b_);
@@ -230,14 +197,103 @@ void Sweep::put_scratch() noexcept {
     put(dirty_);
     put(into_);
     put(ordinal_);
+    ent_room_ = 0;
 }
 
-void Sweep::put_zoom_arrays() noexcept {
-    put_scratch();
-    put(slot_);
-    put(made_);
-    put(pool_);
-    n_pool_ = pool_room_ = 0;
+// Room in ent_ for a pass's next mover (of n items: at most n / 2 move, each having taken
+// another), grown by half: a pass's movers are not known ahead, and most are in the first.
+Status Sweep::mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept {
+    if (n_moved < ent_room_) return Status::Ok;
+    const std::size_t most = std::size_t{n} / 2 + 1;
+    std::size_t room = std::size_t{ent_room_} + ent_room_ / 2 + n / 16 + 64;
+    if (room > most) room = most;
+    if (room <= n_moved) return Status::Internal;  // more movers than n / 2: never
+    Entry* grown = nullptr;
+    if (get(&grown, room) != Status::Ok) return Status::OutOfMemory;
+    if (n_moved > 0) std::memcpy(grown, ent_, std::size_t{n_moved} * sizeof(Entry));
+    put(ent_);
+    ent_ = grown;
+    ent_room_ = static_cast<std::uint32_t>(room);
+    return Status::Ok;
+}
+
+// The markers of the clusters held that are single, copied to an array of their own in their
+// ordinal order (once the zoom's arrays are gone), their references made indices into it.
+Status Sweep::keep_singles() noexcept {
+    std::uint32_t n_single = 0;
+    for (std::uint32_t k = 0; k < n_; ++k) n_single += (ref_[k] & kPooled) == 0;
+    HierMarker* single = nullptr;
+    if (get(&single, n_single) != Status::Ok) return Status::OutOfMemory;
+    constexpr std::uint32_t kAhead = 16;  // at max_zoom the markers are read in no order
+    for (std::uint32_t k = 0, j = 0; k < n_; ++k) {
+        if (k + kAhead < n_ && (ref_[k + kAhead] & kPooled) == 0)
+            __builtin_prefetch(&singles_[ref_[k + kAhead]]);
+        if ((ref_[k] & kPooled) != 0) continue;
+        single[j] = singles_[ref_[k]];
+        ref_[k] = j++;
+    }
+    put(own_);
+    own_ = single;
+    singles_ = single;
+    return Status::Ok;
+}
+
+// A new pool item, at *p (its contents the caller's to write).
+Status Sweep::pool_append(std::uint32_t* p) noexcept {
+    if (n_pool_ >= kPooled) return Status::Internal;  // at most one per input: never
+    if ((n_pool_ & kPoolChunkMask) == 0 && (n_pool_ >> kPoolChunkBits) == n_chunks_) {
+        if (n_chunks_ == chunk_room_) {
+            const std::uint32_t room = chunk_room_ + chunk_room_ / 2 + 64;
+            Item** grown = nullptr;
+            if (get(&grown, room) != Status::Ok) return Status::OutOfMemory;
+            if (n_chunks_ > 0) std::memcpy(grown, chunk_, n_chunks_ * sizeof(Item*));
+            put(chunk_);
+            chunk_ = grown;
+            chunk_room_ = room;
+        }
+        if (get(&chunk_[n_chunks_], std::size_t{kPoolChunkMask} + 1) != Status::Ok)
+            return Status::OutOfMemory;
+        ++n_chunks_;
+    }
+    *p = n_pool_++;
+    return Status::Ok;
+}
+
+// The pool cut to its first n items, the chunks past them released.
+void Sweep::pool_trim(std::uint32_t n) noexcept {
+    const std::uint32_t keep = (n + kPoolChunkMask) >> kPoolChunkBits;
+    while (n_chunks_ > keep) put(chunk_[--n_chunks_]);
+    n_pool_ = n;
+}
+
+// After a zoom's sweep over n inputs (ref_ by slot) that made n_out clusters (in slot_'s first
+// n_out, in ordinal order): ref_ by ordinal, and the pool holding the clusters' items only, the
+// taken ones dropped and the rest moved down in pool order (each pool item is one input's, so
+// state_ and ordinal_, n entries, hold a mark and a new place for each).
+Status Sweep::keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept {
+    if (n_pool_ > n) return Status::Internal;
+    std::uint32_t* refs = nullptr;
+    Status s = get(&refs, n_out);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t k = 0; k < n_out; ++k) refs[k] = ref_[slot_[k]];
+    put(ref_);
+    ref_ = refs;
+    n_ = n_out;
+    Poller poll(cancel_);
+    std::memset(state_, 0, n_pool_);
+    for (std::uint32_t k = 0; k < n_out; ++k)
+        if ((refs[k] & kPooled) != 0) state_[refs[k] & ~kPooled] = 1;
+    std::uint32_t kept = 0;
+    for (std::uint32_t p = 0; p < n_pool_; ++p) {
+        if (state_[p] == 0) continue;
+        if (kept != p) pooled(kept) = pooled(p);
+        ordinal_[p] = kept++;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    for (std::uint32_t k = 0; k < n_out; ++k)
+        if ((refs[k] & kPooled) != 0) refs[k] = kPooled | ordinal_[refs[k] & ~kPooled];
+    pool_trim(kept);
+    return Status::Ok;
 }
 
 // x_ and y_ moved to arrays of n when that frees a fifth of their room or more.
@@ -292,66 +348,99 @@ Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
 
 // The zoom's first order: inputs 0 .. n - 1 (centres in x_, y_; input i grows in slot i) into
 // key_, x_, y_, slot_ by (cell, id, centre). A radix sort of the cells' bits with each input's
-// position below them gives the cells' order; each run of one cell (a few items) is then sorted
-// by id where it lies, so the ids are read in order. A comparison sort when cell and position do
-// not fit 64 bits.
+// position below them gives the cells' order; each run of one cell with more than one item is
+// then sorted by id where it lies, so only those items' ids are read, in order. A comparison sort
+// when cell and position do not fit 64 bits.
 template <typename Access>
 Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     const Geometry g = geometry_of(radius_px_, zoom);
     Poller poll(cancel_);
     int pos_bits = bit_width(n > 1 ? n - 1 : 1);
-    const int cell_bits = kFixedBits - g.shift;  // of a column, and of a row
-    if (pos_bits + 2 * cell_bits <= 64) {
-        for (std::uint32_t i = 0; i < n; ++i) {
-            const std::uint64_t k = key_of(x_[i], y_[i], g);
-            buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
-            if (poll.canceled(1)) return Status::Canceled;
+    const int cell_bits = kFixedBits - g.shift;          // of a column, and of a row
+    for (std::uint32_t i = 0; i < n; ++i) into_[i] = i;  // by slot: each input its own item
+    if (pos_bits + 2 * cell_bits > 64) {
+        Entry* e = nullptr;
+        Status s = get(&e, n);
+        for (std::uint32_t i = 0; s == Status::Ok && i < n; ++i) {
+            e[i] = Entry{key_of(x_[i], y_[i], g), acc.id(i), x_[i], y_[i], i, 0};
+            if (poll.canceled(1)) s = Status::Canceled;
         }
-        const std::uint64_t* sorted =
-            radix_sort(buf_a_, buf_b_, n, pos_bits, pos_bits + 2 * cell_bits, poll);
-        if (sorted == nullptr) return Status::Canceled;
-        const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
-        const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
-        constexpr std::uint32_t kAhead = 16;  // the inputs are read in no order: fetched ahead
-        for (std::uint32_t p = 0; p < n; ++p) {
-            if (p + kAhead < n)
-                acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
-            const std::uint64_t cell = sorted[p] >> pos_bits;
-            const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
-            ent_[p] =
-                Entry{sweep_key(cell >> cell_bits, cell & col_mask), acc.id(i), x_[i], y_[i], i, 0};
-            if (poll.canceled(1)) return Status::Canceled;
+        if (s == Status::Ok) s = sort_entries(e, n, nullptr);
+        for (std::uint32_t p = 0; s == Status::Ok && p < n; ++p) {
+            key_[p] = e[p].key;
+            x_[p] = e[p].x;
+            y_[p] = e[p].y;
+            slot_[p] = e[p].slot;
         }
-        for (std::uint32_t p = 0; p < n;) {
-            std::uint32_t e = p + 1;
-            bool in_order = true;
-            while (e < n && ent_[e].key == ent_[p].key) {
-                in_order = in_order && entry_less(ent_[e - 1], ent_[e]);
-                ++e;
-            }
-            if (!in_order) {
-                const Status s = sort_entries(ent_ + p, e - p, nullptr);
-                if (s != Status::Ok) return s;
-            }
-            if (poll.canceled(e - p)) return Status::Canceled;
-            p = e;
-        }
-    } else {
-        for (std::uint32_t i = 0; i < n; ++i) {
-            ent_[i] = Entry{key_of(x_[i], y_[i], g), acc.id(i), x_[i], y_[i], i, 0};
-            if (poll.canceled(1)) return Status::Canceled;
-        }
-        const Status s = sort_entries(ent_, n, nullptr);
-        if (s != Status::Ok) return s;
+        put(e);
+        return s;
+    }
+    Status s = get(&buf_a_, n);
+    if (s == Status::Ok) s = get(&buf_b_, n);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint64_t k = key_of(x_[i], y_[i], g);
+        buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    const std::uint64_t* sorted =
+        radix_sort(buf_a_, buf_b_, n, pos_bits, pos_bits + 2 * cell_bits, poll);
+    if (sorted == nullptr) return Status::Canceled;
+    const std::uint64_t pos_mask = (std::uint64_t{1} << pos_bits) - 1;
+    const std::uint64_t col_mask = (std::uint64_t{1} << cell_bits) - 1;
+    // The centres in cell order: x through the radix sort's other buffer and y through key_
+    // (x_ and y_ are read at random, so they are not permuted in place), then the keys.
+    std::uint64_t* other = sorted == buf_a_ ? buf_b_ : buf_a_;
+    constexpr std::uint32_t kAhead = 16;  // the inputs are read in no order: fetched ahead
+    for (std::uint32_t p = 0; p < n; ++p) {
+        if (p + kAhead < n) acc.prefetch(static_cast<std::uint32_t>(sorted[p + kAhead] & pos_mask));
+        const auto i = static_cast<std::uint32_t>(sorted[p] & pos_mask);
+        std::memcpy(&other[p], &x_[i], sizeof(double));
+        std::memcpy(&key_[p], &y_[i], sizeof(double));
+        slot_[p] = i;
+        if (poll.canceled(1)) return Status::Canceled;
     }
     for (std::uint32_t p = 0; p < n; ++p) {
-        key_[p] = ent_[p].key;
-        x_[p] = ent_[p].x;
-        y_[p] = ent_[p].y;
-        slot_[p] = ent_[p].slot;
-        into_[p] = p;  // by slot: each input its own item
+        std::memcpy(&x_[p], &other[p], sizeof(double));
+        std::memcpy(&y_[p], &key_[p], sizeof(double));
+        const std::uint64_t cell = sorted[p] >> pos_bits;
+        key_[p] = sweep_key(cell >> cell_bits, cell & col_mask);
     }
-    return Status::Ok;
+    put(buf_a_);
+    put(buf_b_);
+    // Runs of one cell: by (id, centre), through a scratch of the longest run's entries.
+    Entry* run = nullptr;
+    std::size_t run_room = 0;
+    for (std::uint32_t p = 0; s == Status::Ok && p < n;) {
+        std::uint32_t e = p + 1;
+        while (e < n && key_[e] == key_[p]) ++e;
+        if (e - p > 1) {
+            if (e - p > run_room) {
+                put(run);
+                run_room = std::max<std::size_t>(e - p, 2 * run_room);
+                s = get(&run, run_room);
+                if (s != Status::Ok) break;
+            }
+            for (std::uint32_t q = p; q < e; ++q) acc.prefetch_item(slot_[q]);
+            bool in_order = true;
+            for (std::uint32_t q = p; q < e; ++q) {
+                run[q - p] = Entry{key_[q], acc.id(slot_[q]), x_[q], y_[q], slot_[q], 0};
+                in_order = in_order && (q == p || entry_less(run[q - p - 1], run[q - p]));
+            }
+            if (!in_order) {
+                s = sort_entries(run, e - p, nullptr);
+                for (std::uint32_t q = p; s == Status::Ok && q < e; ++q) {
+                    x_[q] = run[q - p].x;
+                    y_[q] = run[q - p].y;
+                    slot_[q] = run[q - p].slot;
+                }
+            }
+        }
+        if (s == Status::Ok && poll.canceled(e - p)) s = Status::Canceled;
+        p = e;
+    }
+    put(run);
+    return s;
 }
 
 // One pass over the *n live items (dirty_: took something in the last pass; all of them in a
@@ -364,16 +453,21 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
     const std::uint32_t n = *n_live;
     Poller poll(cancel_);
     // The dirty items' keys and positions, in order: what a clean item looks at.
-    std::uint64_t* dkey = buf_a_;
-    std::uint64_t* dpos = buf_b_;
     std::size_t nd = 0;
     if (!first) {
+        for (std::uint32_t i = 0; i < n; ++i) nd += dirty_[i];
+        Status s = get(&buf_a_, nd);
+        if (s == Status::Ok) s = get(&buf_b_, nd);
+        if (s != Status::Ok) return s;
+        nd = 0;
         for (std::uint32_t i = 0; i < n; ++i) {
             if (dirty_[i] == 0) continue;
-            dkey[nd] = key_[i];
-            dpos[nd++] = i;
+            buf_a_[nd] = key_[i];
+            buf_b_[nd++] = i;
         }
     }
+    const std::uint64_t* dkey = buf_a_;
+    const std::uint64_t* dpos = buf_b_;
     std::memset(state_, kFree, n);
     SweepCursors all_cursors, dirty_cursors;
     std::uint32_t n_moved = 0;
@@ -412,19 +506,23 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             state_[i] = kMoved;
             Centre c;
             centre_of(*seed, &c);
+            const Status s = mover_room(n_moved, n);
+            if (s != Status::Ok) return s;
             ent_[n_moved++] = Entry{key_of(c.x, c.y, g), seed->min_id, c.x, c.y, si, 0};
         }
         if (poll.canceled(work + 1)) return Status::Canceled;
     }
     *n_taken = taken;
+    put(buf_a_);
+    put(buf_b_);
     if (poll.canceled(n)) return Status::Canceled;
     return next_order(acc, n, n_moved, n_live);
 }
 
 // After a pass over n items (state_: each one's fate; the n_moved movers in ent_ at their new
-// centres): the items that stay, to the front in order; the movers sorted (each took another
-// item, so 2 n_moved <= n: the rest of ent_ is room for the sort's merge); then both merged from
-// the back, in place, into the next pass's order, the movers dirty.
+// centres): the items that stay, to the front in order; the movers sorted (the rest of ent_, if
+// room enough, for the sort's merge); then both merged from the back, in place, into the next
+// pass's order, the movers dirty.
 template <typename Access>
 Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                          std::uint32_t* n_live) noexcept {
@@ -437,7 +535,8 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
         slot_[n_stay] = slot_[i];
         ++n_stay;
     }
-    const Status s = sort_entries(ent_, n_moved, ent_ + n_moved);
+    const Status s =
+        sort_entries(ent_, n_moved, ent_room_ - n_moved >= n_moved ? ent_ + n_moved : nullptr);
     if (s != Status::Ok) return s;
     std::uint32_t a = n_stay, b = n_moved;
     for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
@@ -483,21 +582,24 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
         s = pass(acc, &live, zoom, first, &taken);
         if (taken == 0) break;
     }
+    put(ent_);
+    ent_room_ = 0;
+    if (s == Status::Ok) s = get(&ordinal_, n);
     if (s != Status::Ok) return s;
     for (std::uint32_t k = 0; k < live; ++k) ordinal_[slot_[k]] = k;
     *n_out = live;
     return Status::Ok;
 }
 
-Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom, Item** items,
-                              std::uint32_t* n_items, std::int64_t* ordinal_of_marker) noexcept {
-    *items = nullptr;
-    *n_items = 0;
-    if (n >= kNone) return Status::StateTooLarge;  // slots are 32 bits
+Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
+                              std::int64_t** ordinal_of_marker) noexcept {
+    *ordinal_of_marker = nullptr;
+    if (n >= kPooled) return Status::StateTooLarge;  // a reference holds a marker in 31 bits
     const auto n32 = static_cast<std::uint32_t>(n);
-    markers_ = markers;
+    singles_ = markers;
     Status s = get(&x_, n);
     if (s == Status::Ok) s = get(&y_, n);
+    if (s == Status::Ok) s = get(&ref_, n);
     if (s != Status::Ok) return s;
     room_ = n;
     Poller poll(cancel_);
@@ -506,130 +608,64 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
         if (s != Status::Ok) return s;
         x_[i] = static_cast<double>(fixed_x_of_lon(markers[i].lon + 0.0));
         y_[i] = static_cast<double>(fixed_y_of_lat(markers[i].lat + 0.0));
+        ref_[i] = i;
         if (poll.canceled(1)) return Status::Canceled;
     }
     s = get_zoom_arrays(n32);
-    if (s == Status::Ok) s = get(&made_, n);
     if (s != Status::Ok) return s;
-    for (std::uint32_t i = 0; i < n32; ++i) made_[i] = kNone;
-    MarkerAccess acc{this};
+    RefAccess acc{this};
     std::uint32_t n_out = 0;
     s = sweep_zoom(acc, n32, zoom, &n_out);
     if (s != Status::Ok) return s;
+    // Each marker's ordinal, in into_ (every link to its root first, then the roots' ordinals),
+    // kept while the other arrays go: the markers' 8-byte ordinals are made only then.
     for (std::uint32_t m = 0; m < n32; ++m) {
-        ordinal_of_marker[m] = ordinal_[root(m)];
+        root(m);
         if (poll.canceled(1)) return Status::Canceled;
     }
-    // The clusters in ordinal order, once the zoom's scratch is gone but for the slots and the
-    // pool they are made from.
-    put_scratch();
-    Item* out = nullptr;
-    s = get(&out, n_out);
-    if (s != Status::Ok) return s;
-    for (std::uint32_t k = 0; k < n_out; ++k) {
-        // In no order: each cluster's made_ entry fetched ahead, then its item or marker.
-        if (k + 16 < n_out) __builtin_prefetch(&made_[slot_[k + 16]]);
-        if (k + 8 < n_out) {
-            const std::uint32_t s8 = slot_[k + 8], m8 = made_[s8];
-            if (m8 != kNone) {
-                __builtin_prefetch(&pool_[m8]);
-            } else {
-                __builtin_prefetch(&markers[s8]);
-            }
-        }
-        out[k] = acc.value(slot_[k], x_[k], y_[k]);
-        out[k].rank = k;  // as the engine's ItemOrder::kRanked: what the level hook reads
-        if (poll.canceled(1)) {
-            put(out);
-            return Status::Canceled;
-        }
-    }
+    for (std::uint32_t m = 0; m < n32; ++m) into_[m] = ordinal_[into_[m]];
+    s = keep_clusters(n32, n_out);
+    std::uint32_t* leaf = into_;
+    into_ = nullptr;
     put_zoom_arrays();
-    s = keep_centres(n_out);
-    if (s != Status::Ok) {
-        put(out);
-        return s;
-    }
-    *items = out;
-    *n_items = n_out;
-    return Status::Ok;
+    if (s == Status::Ok) s = keep_singles();
+    if (s == Status::Ok) s = keep_centres(n_out);
+    std::int64_t* out = nullptr;
+    if (s == Status::Ok) s = get(&out, n);
+    for (std::uint32_t m = 0; s == Status::Ok && m < n32; ++m) out[m] = leaf[m];
+    put(leaf);
+    if (s == Status::Ok) *ordinal_of_marker = out;
+    return s;
 }
 
-Status Sweep::cluster_items(Item** items_io, std::size_t* room_io, std::uint32_t n, int zoom,
-                            std::uint32_t* n_items, std::uint32_t* cluster_of_finer) noexcept {
-    *n_items = 0;
-    Item* items = *items_io;
+Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept {
+    const std::uint32_t n = n_;
     Status s = get_zoom_arrays(n);
     if (s != Status::Ok) return s;
-    ItemAccess acc{items, x_, y_};
+    RefAccess acc{this};
     std::uint32_t n_out = 0;
     s = sweep_zoom(acc, n, zoom, &n_out);
     if (s != Status::Ok) return s;
     Poller poll(cancel_);
-    // To their own smaller array when that frees a fifth of the room or more (the rule the
-    // caller kept before): each cluster written straight to its ordinal there, in input order.
-    // The clusters are marked in cluster_of_finer's top bit while the sweep's arrays go, so that
-    // nothing is held beside the two item arrays (the build's peak).
-    const bool to_fresh = std::size_t{n_out} + n_out / 4 < *room_io && n_out <= kRootBit;
     for (std::uint32_t j = 0; j < n; ++j) {
-        const std::uint32_t r = root(j);
-        cluster_of_finer[j] = ordinal_[r] | (to_fresh && r == j ? kRootBit : 0u);
+        cluster_of_finer[j] = ordinal_[root(j)];
         if (poll.canceled(1)) return Status::Canceled;
     }
-    if (to_fresh) {
-        put_zoom_arrays();
-        drop_centres();  // made again from the clusters: not held beside both item arrays
-        Item* fresh = nullptr;
-        s = get(&fresh, n_out);
-        if (s != Status::Ok) return s;
-        for (std::uint32_t j = 0; j < n; ++j) {
-            const std::uint32_t c = cluster_of_finer[j];
-            if ((c & kRootBit) != 0) {
-                const std::uint32_t k = c & ~kRootBit;
-                fresh[k] = items[j];
-                fresh[k].rank = k;
-                cluster_of_finer[j] = k;
-            }
-            if (poll.canceled(1)) {
-                put(fresh);
-                return Status::Canceled;
-            }
-        }
-        put(*items_io);
-        *items_io = fresh;
-        *room_io = n_out;
-        s = make_centres(fresh, n_out);
-        if (s != Status::Ok) return s;
-        *n_items = n_out;
-        return Status::Ok;
-    }
-    // Every cluster to its ordinal, in place: the item in slot p goes to ordinal_[p], and what
-    // was there (a cluster still to place, or a taken item) is carried on; state_ marks the slots
-    // whose item has been picked up. Slots of taken items are overwritten.
-    for (std::uint32_t p = 0; p < n; ++p) state_[p] = 0;
-    for (std::uint32_t k = 0; k < n_out; ++k) state_[slot_[k]] = 1;  // a cluster to place
-    for (std::uint32_t p = 0; p < n; ++p) {
-        if (state_[p] != 1) continue;
-        Item carry = items[p];
-        state_[p] = 2;
-        std::uint32_t q = ordinal_[p];
-        while (state_[q] == 1) {
-            const Item next = items[q];
-            items[q] = carry;
-            state_[q] = 2;
-            carry = next;
-            q = ordinal_[q];
-            if (poll.canceled(1)) return Status::Canceled;  // a chain may be long
-        }
-        items[q] = carry;
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    for (std::uint32_t k = 0; k < n_out; ++k) items[k].rank = k;
+    s = keep_clusters(n, n_out);
     put_zoom_arrays();
-    s = keep_centres(n_out);
-    if (s != Status::Ok) return s;
-    *n_items = n_out;
-    return Status::Ok;
+    if (s == Status::Ok) s = keep_singles();
+    if (s == Status::Ok) s = keep_centres(n_out);
+    return s;
+}
+
+Item Sweep::cluster(std::uint32_t k) const noexcept {
+    const std::uint32_t r = ref_[k];
+    Item it = (r & kPooled) != 0
+                  ? pooled(r & ~kPooled)
+                  : hier_item_of_marker_at(singles_[r], static_cast<std::uint64_t>(x_[k]),
+                                           static_cast<std::uint64_t>(y_[k]));
+    it.rank = k;
+    return it;
 }
 
 }  // namespace hier_sweep

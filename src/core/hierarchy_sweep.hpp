@@ -43,35 +43,45 @@ namespace hier_sweep {
 
 struct Entry;  // hierarchy_sweep.cpp
 
-// The state between zooms: the last zoom's centres, in its ordinal order. Plain data from the
-// allocator, released by release() (no destructor, like the engine's Finalizer).
+// The state between zooms: the last zoom's clusters, in its ordinal order, each a 4-byte
+// reference and a centre. Why references: most clusters of every zoom are a single marker, which
+// is its marker and its centre (the marker's fixed-point position, exactly) and nothing else;
+// only a cluster of several markers (or a marker that took others) is an exact item, in a pool.
+// At 10M markers the 128-byte items of max_zoom's and zoom 15's clusters, side by side, were the
+// build's peak (1.6 GB). Plain data from the allocator, released by release() (no destructor,
+// like the engine's Finalizer).
 class Sweep {
   public:
     Sweep(const Allocator& alloc, CancelCheck cancel, double radius_px) noexcept
         : a_(alloc), cancel_(cancel), radius_px_(radius_px) {}
 
-    // Zoom zoom over the markers (validated here: BadLatitude, BadLongitude). On Ok, *items (from
-    // the allocator, *n_items entries and room for no more) are the zoom's clusters in ordinal
-    // order, and ordinal_of_marker[m] (n entries, the caller's) the ordinal of marker m's.
+    // Zoom zoom over the markers (validated here: BadLatitude, BadLongitude; StateTooLarge from
+    // 2^31 markers). On Ok the clusters held are the zoom's, and (*ordinal_of_marker)[m] (from
+    // the allocator, n entries, the caller's to release) the ordinal of marker m's. The markers
+    // must outlive the Sweep's use.
     Status cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
-                           cluster_internal::Item** items, std::uint32_t* n_items,
-                           std::int64_t* ordinal_of_marker) noexcept;
+                           std::int64_t** ordinal_of_marker) noexcept;
 
-    // Zoom zoom over (*items)[0..n), the clusters of the zoom clustered last (their centres kept
-    // from then), each taken whole: on Ok (*items)[0..*n_items) are zoom zoom's clusters in
-    // ordinal order and cluster_of_finer[j] (n entries, the caller's) the ordinal of item j's.
-    // *items (from the allocator, room for *room items) is replaced by an array of its own size
-    // (*room = *n_items, the old one released) when that frees a fifth of the room or more: the
-    // streamed create keeps more of each zoom as the zooms get coarser, so the finer zooms' room
-    // is not held to the end. Otherwise the clusters are moved in place. On failure *items is
-    // still the caller's to release, its contents unspecified.
-    Status cluster_items(cluster_internal::Item** items, std::size_t* room, std::uint32_t n,
-                         int zoom, std::uint32_t* n_items,
-                         std::uint32_t* cluster_of_finer) noexcept;
+    // Zoom zoom over the clusters held (of the zoom clustered last, their centres kept from
+    // then), each taken whole: on Ok the clusters held are zoom zoom's, and cluster_of_finer[j]
+    // (n_clusters() entries before the call, the caller's) the ordinal of finer cluster j's.
+    // On failure the clusters held are unspecified: release() only.
+    Status cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept;
+
+    // The clusters held, by ordinal: how many; whether cluster k is a single marker; its exact
+    // item (rank k), what hierarchy_build's nodes of that zoom are summed to, bit for bit.
+    std::uint32_t n_clusters() const noexcept { return n_; }
+    bool single(std::uint32_t k) const noexcept { return (ref_[k] & kPooled) == 0; }
+    cluster_internal::Item cluster(std::uint32_t k) const noexcept;
 
     void release() noexcept;
 
   private:
+    // A reference: a single marker's index in singles_, or kPooled | an index into the pool.
+    static constexpr std::uint32_t kPooled = 0x80000000u;
+    static constexpr int kPoolChunkBits = 13;  // pool chunks of 8192 items (1 MiB)
+    static constexpr std::uint32_t kPoolChunkMask = (std::uint32_t{1} << kPoolChunkBits) - 1;
+
     template <typename Access>
     Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
     template <typename Access>
@@ -83,14 +93,17 @@ class Sweep {
                       std::uint32_t* n_live) noexcept;
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
+    Status mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept;
     void put_zoom_arrays() noexcept;
-    void put_scratch() noexcept;  // a zoom's arrays but the slots and max_zoom's pool
+    Status keep_clusters(std::uint32_t n, std::uint32_t n_out) noexcept;
+    Status keep_singles() noexcept;
     Status keep_centres(std::uint32_t n) noexcept;
-    // The centres kept between zooms dropped (while the items move to a smaller array: both
-    // arrays are the build's peak), then made again from items[0..n), the same bits.
-    void drop_centres() noexcept;
-    Status make_centres(const cluster_internal::Item* items, std::uint32_t n) noexcept;
     std::uint32_t root(std::uint32_t s) noexcept;
+    cluster_internal::Item& pooled(std::uint32_t p) const noexcept {
+        return chunk_[p >> kPoolChunkBits][p & kPoolChunkMask];
+    }
+    Status pool_append(std::uint32_t* p) noexcept;
+    void pool_trim(std::uint32_t n) noexcept;
     template <typename T>
     Status get(T** p, std::size_t n) noexcept {
         *p = cluster_internal::alloc_array<T>(a_, n);
@@ -104,29 +117,37 @@ class Sweep {
     Allocator a_;
     CancelCheck cancel_;
     double radius_px_;
+    // The single markers: at max_zoom the caller's markers; below it the markers of the clusters
+    // that are still one marker, in their ordinal order (own_), so that a zoom reads them in
+    // about its order, where the caller's (240 MB at 10M) were a cache miss a read.
+    const HierMarker* singles_ = nullptr;
+    HierMarker* own_ = nullptr;
 
-    // Between zooms: the centres of the last zoom's clusters, by ordinal (room: room_).
+    // Between zooms: the last zoom's clusters by ordinal (n_ of them): their references, and
+    // their centres in x_ and y_ (room: room_).
+    std::uint32_t* ref_ = nullptr;
+    std::uint32_t n_ = 0;
     double* x_ = nullptr;
     double* y_ = nullptr;
     std::size_t room_ = 0;
+    // The pool: items in chunks that never move (a growth copies nothing), n_pool_ used.
+    cluster_internal::Item** chunk_ = nullptr;
+    std::uint32_t n_chunks_ = 0, chunk_room_ = 0, n_pool_ = 0;
     // A zoom's arrays: the live items in sweep order (cell key, centre in x_ and y_, slot: the
-    // input it grows in), and by slot the union-find links and the final ordinals.
+    // input it grows in), and by slot the union-find links and the final ordinals. During a
+    // zoom ref_ is by slot, and a single marker that takes something becomes a pooled item.
     std::uint64_t* key_ = nullptr;
     std::uint32_t* slot_ = nullptr;
-    Entry* ent_ = nullptr;              // sort entries: the first order, then each pass's movers
-    std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys, then the dirty items' keys
-    std::uint64_t* buf_b_ = nullptr;    // its scratch, then the dirty items' positions
-    unsigned char* state_ = nullptr;    // per position in a pass; per slot when permuting
+    Entry* ent_ = nullptr;  // a pass's movers (room: ent_room_)
+    std::uint32_t ent_room_ = 0;
+    std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys; in a pass the dirty items' keys
+    std::uint64_t* buf_b_ = nullptr;    // its scratch; in a pass the dirty items' positions
+    unsigned char* state_ = nullptr;    // per position in a pass; per pool item when kept
     unsigned char* dirty_ = nullptr;    // per position: took something in the last pass
     std::uint32_t* into_ = nullptr;     // by slot: the item that took it (itself: not taken)
-    std::uint32_t* ordinal_ = nullptr;  // by slot, for the last pass's items
-    // At max_zoom: the markers that took something, as items (the others are made when needed).
-    std::uint32_t* made_ = nullptr;  // by marker: its item in pool_, or none
-    cluster_internal::Item* pool_ = nullptr;
-    std::uint32_t n_pool_ = 0, pool_room_ = 0;
-    const HierMarker* markers_ = nullptr;
+    std::uint32_t* ordinal_ = nullptr;  // by slot, for the last pass's items; then pool places
 
-    friend struct MarkerAccess;
+    friend struct RefAccess;
 };
 
 }  // namespace hier_sweep
