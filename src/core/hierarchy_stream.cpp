@@ -71,18 +71,24 @@ struct BlockFill {  // a block of the band: its slots from base, used so far
     std::uint64_t block, base, used;
 };
 
-struct Centre {  // a single leaf's centre, as hier_node_of_item makes it
+struct Centre {  // a run's centre, as hier_node_of_item makes it
     double lat, lon;
 };
 
-// A single-marker leaf: its centre (as hier_node_of_item makes it), its marker's position and id:
-// all its records read, in one place (they were a marker index, a centre by leaf and the marker
-// by index: three cache misses a record at 10M, the markers array's the worst).
+// A single-marker leaf: its marker's position and id, all its records read, in one place (they
+// were a marker index, a centre by leaf and the marker by index: three cache misses a record at
+// 10M, the markers array's the worst). Its centre is hier_single_centre's of the position: the
+// position itself but beyond Web Mercator's latitudes, so not kept (24 bytes, not 40).
 struct Single {
-    Centre centre;
     double lat, lon;
     std::int64_t id;
 };
+
+Centre single_centre(const Single& m) noexcept {
+    Centre c;
+    hier_single_centre(m.lat, m.lon, &c.lat, &c.lon);
+    return c;
+}
 
 // A multi-marker run: what its records read, in 112 bytes where its HierNode took 176 (5.3M of
 // them at 10M markers): its centre (made once, a long double Mercator round trip), latitude
@@ -155,9 +161,9 @@ struct HierStream {
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
     std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
-    // Each single leaf (Single, 40 bytes), made once from its marker, its centre a long double
-    // Mercator round trip: a run's node was made again in every band the run spans, twice in
-    // each, and its centre was about a third of the packing's CPU. The markers of multi-marker
+    // Each single leaf (Single, 24 bytes), made once from its marker: a run's node was made
+    // again in every band the run spans, twice in each, and its centre (then a long double
+    // Mercator round trip) was about a third of the packing's CPU. The markers of multi-marker
     // leaves (8 bytes each) for the members, instead of every marker's leaf (8 bytes a marker).
     Single* singles;
     MemberRef* member_refs;
@@ -218,16 +224,17 @@ HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t s
     // its count, id, centre and bounds (the marker's position, -0.0 made +0.0), no sums. Made
     // here, not through a zeroed 176-byte HierNode copied into it: half the band's records.
     const Single& m = s.singles[run & ~kSingle];
-    return HierBlockNode{slot,        zoom_min,     std::min(s.max_zoom, zoom_hi),
-                         1,           m.id,         parent_id,
-                         -1,          m.centre.lat, m.centre.lon,
-                         m.lat + 0.0, m.lon + 0.0,  m.lat + 0.0,
+    const Centre c = single_centre(m);
+    return HierBlockNode{slot,        zoom_min,    std::min(s.max_zoom, zoom_hi),
+                         1,           m.id,        parent_id,
+                         -1,          c.lat,       c.lon,
+                         m.lat + 0.0, m.lon + 0.0, m.lat + 0.0,
                          m.lon + 0.0, HierSums{}};
 }
 
 // The centre of a run's node (its record's lat and lon, without reading a single's marker).
 Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
-    if ((run & kSingle) != 0) return s.singles[run & ~kSingle].centre;
+    if ((run & kSingle) != 0) return single_centre(s.singles[run & ~kSingle]);
     const Multi& m = multi_run(s, run);
     return Centre{m.lat, m.lon};
 }
@@ -252,7 +259,7 @@ Centre run_centre(const HierStream& s, std::uint32_t run) noexcept {
 [[gnu::always_inline]] inline void prefetch_centre(const HierStream& s,
                                                    std::uint32_t run) noexcept {
     if ((run & kSingle) != 0)
-        __builtin_prefetch(&s.singles[run & ~kSingle].centre);
+        __builtin_prefetch(&s.singles[run & ~kSingle]);
     else
         __builtin_prefetch(&multi_run(s, run).lat);
 }
@@ -464,9 +471,7 @@ Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcep
         if (k >= n) return Status::Internal;
         const HierMarker& m = s->markers[i];
         if ((run[k] & kSingle) != 0) {
-            HierNode c;
-            hier_node_of_item(hier_item_of_marker(m), &c);
-            s->singles[run[k] & ~kSingle] = Single{Centre{c.lat, c.lon}, m.lat, m.lon, m.id};
+            s->singles[run[k] & ~kSingle] = Single{m.lat, m.lon, m.id};
         } else {
             if (s->n_member_refs == n_refs) return Status::Internal;  // a single leaf twice
             s->member_refs[s->n_member_refs++] =
