@@ -33,6 +33,7 @@ using cluster_internal::alloc_array;
 using cluster_internal::Item;
 using cluster_internal::Poller;
 using cluster_internal::release_array;
+using cluster_internal::u128;
 
 constexpr std::uint32_t kSingle = 0x80000000u;  // a run of one marker: kSingle | its number
 constexpr std::uint32_t kNoRun = UINT32_MAX;
@@ -90,50 +91,35 @@ Centre single_centre(const Single& m) noexcept {
     return c;
 }
 
-// A multi-marker run: what its records read, in 112 bytes where its HierNode took 176 (5.3M of
+// A multi-marker run: what its records read, in 96 bytes where its HierNode took 176 (5.3M of
 // them at 10M markers): its centre (made once, a long double Mercator round trip), latitude
 // bounds, min id, sums and finest zoom. Its longitude bounds are made again from the sums
 // (item_lon_bounds, as hier_node_of_item made them), its expansion zoom is its finest zoom + 1,
-// and the ids the stream never set are gone. The counts fit 32 bits and the sums' high words 16:
-// fewer than 2^31 markers (kSingle) of fixed-point coordinates up to 2^48 sum below 2^79.
+// and the ids the stream never set are gone. Its 128-bit sums are kept as residuals against
+// count times its centre's fixed-point position, as the block format stores them (a mean is
+// within a unit or so of its centre: a residual is about count units), in 32 bits each where
+// they were 80 (112 bytes a run); a run whose residuals do not fit (one across the antimeridian,
+// counts beyond 2^31) has its sums whole in its zoom's Wide array, kWide in its zoom and the
+// index in rx_e. The counts fit 32 bits: fewer than 2^31 markers (kSingle).
 struct Multi {
     double lat, lon;
     double min_lat, max_lat;
     double min_lon_e, max_lon_e, min_lon_w, max_lon_w;
-    std::uint64_t sx_e_lo, sx_w_lo, sy_lo;
     std::int64_t id;
     std::uint32_t count, count_w;
-    std::uint16_t sx_e_hi, sx_w_hi, sy_hi;
+    std::uint32_t rx_e, rx_w, ry;  // two's complement residuals, or rx_e: an index (kWide)
     std::uint8_t zoom;
 };
-static_assert(sizeof(Multi) == 112, "a multi-marker run is 112 bytes");
+static_assert(sizeof(Multi) == 96, "a multi-marker run is 96 bytes");
 
-// Node h (hier_node_of_item's) of a run made at zoom as a Multi; false if it does not fit one.
-bool multi_of(const HierNode& h, int zoom, Multi* out) noexcept {
-    const HierSums& u = h.sums;
-    if (h.count > UINT32_MAX || u.count_w > UINT32_MAX || u.sx_e_hi > UINT16_MAX ||
-        u.sx_w_hi > UINT16_MAX || u.sy_hi > UINT16_MAX || zoom < 0 || zoom > kHierMaxZoom)
-        return false;
-    *out = Multi{h.lat,
-                 h.lon,
-                 h.min_lat,
-                 h.max_lat,
-                 u.min_lon_e,
-                 u.max_lon_e,
-                 u.min_lon_w,
-                 u.max_lon_w,
-                 u.sx_e_lo,
-                 u.sx_w_lo,
-                 u.sy_lo,
-                 h.id,
-                 static_cast<std::uint32_t>(h.count),
-                 static_cast<std::uint32_t>(u.count_w),
-                 static_cast<std::uint16_t>(u.sx_e_hi),
-                 static_cast<std::uint16_t>(u.sx_w_hi),
-                 static_cast<std::uint16_t>(u.sy_hi),
-                 static_cast<std::uint8_t>(zoom)};
-    return true;
-}
+constexpr std::uint8_t kWide = 0x80;  // in Multi::zoom: the sums are whole, in a Wide
+
+struct Wide {  // a multi-marker run's sums, whole (in 64-bit halves: 8-byte aligned memory)
+    std::uint64_t sx_e_lo, sx_e_hi, sx_w_lo, sx_w_hi, sy_lo, sy_hi;
+};
+
+// Whether a wrapping residual is a 32-bit two's complement value.
+bool fits_32(u128 r) noexcept { return r + (u128{1} << 31) < (u128{1} << 32); }
 
 // A marker of a multi-marker leaf, in marker order: its index and its leaf's position.
 struct MemberRef {
@@ -158,6 +144,8 @@ struct HierStream {
     std::uint32_t* run_of[kHierMaxZoom + 1];
     std::uint32_t* parent_of[kHierMaxZoom + 1];
     Multi* multi[kHierMaxZoom + 1];
+    Wide* wide[kHierMaxZoom + 1];  // each zoom's runs whose sums are whole (kWide)
+    std::uint32_t n_wide[kHierMaxZoom + 1], wide_cap[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
     std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
@@ -195,6 +183,73 @@ struct HierStream {
 
 namespace {
 
+// Node h (hier_node_of_item's) of a run made at zoom as a Multi; false if it does not fit one.
+Status multi_of(HierStream* s, const HierNode& h, int zoom, Multi* out) noexcept {
+    const HierSums& u = h.sums;
+    if (h.count > UINT32_MAX || u.count_w > h.count || zoom < 0 || zoom > kHierMaxZoom)
+        return Status::Internal;
+    const u128 x = cluster_internal::fixed_x_of_lon(h.lon),
+               y = cluster_internal::fixed_y_of_lat(h.lat);
+    const u128 sx_e = static_cast<u128>(u.sx_e_hi) << 64 | u.sx_e_lo,
+               sx_w = static_cast<u128>(u.sx_w_hi) << 64 | u.sx_w_lo,
+               sy = static_cast<u128>(u.sy_hi) << 64 | u.sy_lo;
+    const u128 rx_e = sx_e - (h.count - u.count_w) * x, rx_w = sx_w - u.count_w * x,
+               ry = sy - h.count * y;
+    *out = Multi{h.lat,
+                 h.lon,
+                 h.min_lat,
+                 h.max_lat,
+                 u.min_lon_e,
+                 u.max_lon_e,
+                 u.min_lon_w,
+                 u.max_lon_w,
+                 h.id,
+                 static_cast<std::uint32_t>(h.count),
+                 static_cast<std::uint32_t>(u.count_w),
+                 static_cast<std::uint32_t>(rx_e),
+                 static_cast<std::uint32_t>(rx_w),
+                 static_cast<std::uint32_t>(ry),
+                 static_cast<std::uint8_t>(zoom)};
+    if (fits_32(rx_e) && fits_32(rx_w) && fits_32(ry)) return Status::Ok;
+    if (s->n_wide[zoom] == s->wide_cap[zoom]) {  // grown by doubling: few runs need it
+        const std::uint32_t cap = std::max<std::uint32_t>(64, 2 * s->wide_cap[zoom]);
+        Wide* grown = alloc_array<Wide>(s->alloc, cap);
+        if (grown == nullptr) return Status::OutOfMemory;
+        if (s->n_wide[zoom] > 0) std::memcpy(grown, s->wide[zoom], sizeof(Wide) * s->n_wide[zoom]);
+        release_array(s->alloc, &s->wide[zoom]);
+        s->wide[zoom] = grown;
+        s->wide_cap[zoom] = cap;
+    }
+    s->wide[zoom][s->n_wide[zoom]] =
+        Wide{u.sx_e_lo, u.sx_e_hi, u.sx_w_lo, u.sx_w_hi, u.sy_lo, u.sy_hi};
+    out->rx_e = s->n_wide[zoom]++;
+    out->zoom |= kWide;
+    return Status::Ok;
+}
+
+// A Multi's sums, whole (multi_of's residuals added back: wrapping, exact).
+void multi_sums(const HierStream& s, const Multi& m, HierSums* u) noexcept {
+    const int zoom = m.zoom & ~kWide;
+    Wide w;
+    if ((m.zoom & kWide) != 0) {
+        w = s.wide[zoom][m.rx_e];
+    } else {
+        const u128 x = cluster_internal::fixed_x_of_lon(m.lon),
+                   y = cluster_internal::fixed_y_of_lat(m.lat);
+        const auto widen = [](std::uint32_t r) {  // a 32-bit two's complement value, widened
+            return static_cast<u128>(static_cast<std::int64_t>(static_cast<std::int32_t>(r)));
+        };
+        const u128 sx_e = widen(m.rx_e) + static_cast<u128>(m.count - m.count_w) * x,
+                   sx_w = widen(m.rx_w) + static_cast<u128>(m.count_w) * x,
+                   sy = widen(m.ry) + static_cast<u128>(m.count) * y;
+        w = Wide{static_cast<std::uint64_t>(sx_e), static_cast<std::uint64_t>(sx_e >> 64),
+                 static_cast<std::uint64_t>(sx_w), static_cast<std::uint64_t>(sx_w >> 64),
+                 static_cast<std::uint64_t>(sy),   static_cast<std::uint64_t>(sy >> 64)};
+    }
+    *u = HierSums{m.count_w, w.sx_e_lo,   w.sx_e_hi,   w.sx_w_lo,   w.sx_w_hi,  w.sy_lo,
+                  w.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
+}
+
 const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
     int z = 0;  // zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1
     while (run < s.multi_base[z + 1]) ++z;
@@ -210,15 +265,15 @@ HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t s
         HierNode n{};
         n.count = m.count;
         n.id = m.id;
-        n.expansion_zoom = m.zoom + 1;
+        const int zoom = m.zoom & ~kWide;
+        n.expansion_zoom = zoom + 1;
         n.lat = m.lat;
         n.lon = m.lon;
         n.min_lat = m.min_lat;
         n.max_lat = m.max_lat;
-        n.sums = HierSums{m.count_w, m.sx_e_lo,   m.sx_e_hi,   m.sx_w_lo,   m.sx_w_hi,  m.sy_lo,
-                          m.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
+        multi_sums(s, m, &n.sums);
         cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
-        return hier_record_of(n, slot, zoom_min, std::min<int>(m.zoom, zoom_hi), parent_id);
+        return hier_record_of(n, slot, zoom_min, std::min(zoom, zoom_hi), parent_id);
     }
     // A single marker's record as hier_record_of makes it of the node hier_node_of_item makes:
     // its count, id, centre and bounds (the marker's position, -0.0 made +0.0), no sums. Made
@@ -378,7 +433,7 @@ Status level_runs(HierStream* s, int zoom, const hier_sweep::Sweep& clusters,
         if (many[k] != 0) {
             HierNode h;
             if (!later) hier_node_of_item(clusters.cluster(k), &h);
-            if (!later && !multi_of(h, zoom, &multi[j])) st = Status::Internal;
+            if (!later) st = multi_of(s, h, zoom, &multi[j]);
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
             st = Status::Internal;  // a childless cluster
@@ -448,7 +503,7 @@ Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
     for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
         HierNode h;
         hier_node_of_item(sum[j], &h);
-        if (sum[j].count < 2 || !multi_of(h, z, &s->multi[z][j])) st = Status::Internal;
+        st = sum[j].count < 2 ? Status::Internal : multi_of(s, h, z, &s->multi[z][j]);
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     release_array(s->alloc, &sum);
@@ -617,7 +672,10 @@ Status start_band(HierStream* s, int bi) noexcept {
     const HierBand& band = s->bands.band[bi];
     // A run made at a zoom before the band's first (its finest zoom there) has no record in this
     // band or a later one: its node is released.
-    for (int z = 0; z < band.zoom_lo; ++z) release_array(s->alloc, &s->multi[z]);
+    for (int z = 0; z < band.zoom_lo; ++z) {
+        release_array(s->alloc, &s->multi[z]);
+        release_array(s->alloc, &s->wide[z]);
+    }
     std::size_t n_recs = 0;  // counted first: fewer than half the finest band's nodes start one
     for (int z = band.zoom_lo; z <= band.zoom_hi; ++z) {
         std::size_t c = 0;
@@ -733,8 +791,10 @@ Status band_block(HierStream* s, HierStreamBlock* out) noexcept {
 // The members: the markers of multi-marker leaves by (block of their position in the last band,
 // leaf, id), as hier_pack orders them.
 Status start_members(HierStream* s) noexcept {
-    for (int z = 0; z <= s->max_zoom; ++z)
-        release_array(s->alloc, &s->multi[z]);  // the runs are written
+    for (int z = 0; z <= s->max_zoom; ++z) {  // the runs are written
+        release_array(s->alloc, &s->multi[z]);
+        release_array(s->alloc, &s->wide[z]);
+    }
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
     const HierMarker* m = s->markers;
     const std::size_t n = s->n_member_refs;
@@ -875,6 +935,7 @@ void hier_stream_free(HierStream* s) noexcept {
         release_array(a, &s->run_of[z]);
         release_array(a, &s->parent_of[z]);
         release_array(a, &s->multi[z]);
+        release_array(a, &s->wide[z]);
     }
     release_array(a, &s->singles);
     release_array(a, &s->member_refs);
