@@ -21,6 +21,7 @@
 #include "polled_sort.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -91,31 +92,35 @@ Centre single_centre(const Single& m) noexcept {
     return c;
 }
 
-// A multi-marker run: what its records read, in 96 bytes where its HierNode took 176 (5.3M of
+// A multi-marker run: what its records read, in 72 bytes where its HierNode took 176 (5.3M of
 // them at 10M markers): its centre (made once, a long double Mercator round trip), latitude
 // bounds, min id, sums and finest zoom. Its longitude bounds are made again from the sums
 // (item_lon_bounds, as hier_node_of_item made them), its expansion zoom is its finest zoom + 1,
-// and the ids the stream never set are gone. Its 128-bit sums are kept as residuals against
-// count times its centre's fixed-point position, as the block format stores them (a mean is
-// within a unit or so of its centre: a residual is about count units), in 32 bits each where
-// they were 80 (112 bytes a run); a run whose residuals do not fit (one across the antimeridian,
-// counts beyond 2^31) has its sums whole in its zoom's Wide array, kWide in its zoom and the
-// index in rx_e. The counts fit 32 bits: fewer than 2^31 markers (kSingle).
+// and the ids the stream never set are gone. Nearly every run has markers on one side of the
+// meridian only (kWest says which): the other side's count, sum and bounds are then 0 and
+// +inf/-inf, not kept. Its 128-bit sums are kept as residuals against count times its centre's
+// fixed-point position, as the block format stores them (a mean is within a unit or so of its
+// centre: a residual is about count units), in 32 bits each. A run that is not so (markers on
+// both sides, residuals beyond 32 bits) has its sums and longitude bounds whole in its zoom's
+// Wide array, kWide in its zoom and the index in rx (112 bytes a run before, all of it kept).
 struct Multi {
     double lat, lon;
     double min_lat, max_lat;
-    double min_lon_e, max_lon_e, min_lon_w, max_lon_w;
+    double min_lon, max_lon;  // its side's longitude bounds
     std::int64_t id;
-    std::uint32_t count, count_w;
-    std::uint32_t rx_e, rx_w, ry;  // two's complement residuals, or rx_e: an index (kWide)
-    std::uint8_t zoom;
+    std::uint32_t count;  // fewer than 2^31 markers (kSingle)
+    std::uint32_t rx,
+        ry;             // two's complement residuals of its side's x sum and of y, or rx an index
+    std::uint8_t zoom;  // its finest zoom, kWide, kWest
 };
-static_assert(sizeof(Multi) == 96, "a multi-marker run is 96 bytes");
+static_assert(sizeof(Multi) == 72, "a multi-marker run is 72 bytes");
 
-constexpr std::uint8_t kWide = 0x80;  // in Multi::zoom: the sums are whole, in a Wide
+constexpr std::uint8_t kWide = 0x80;  // in Multi::zoom: its sums and bounds are a Wide
+constexpr std::uint8_t kWest = 0x40;  // in Multi::zoom: its markers are all west (lon < 0)
+constexpr std::uint8_t kZoomBits = 0x3f;
 
-struct Wide {  // a multi-marker run's sums, whole (in 64-bit halves: 8-byte aligned memory)
-    std::uint64_t sx_e_lo, sx_e_hi, sx_w_lo, sx_w_hi, sy_lo, sy_hi;
+struct Wide {  // a multi-marker run's sums and longitude bounds, whole
+    HierSums sums;
 };
 
 // Whether a wrapping residual is a 32-bit two's complement value.
@@ -183,34 +188,35 @@ struct HierStream {
 
 namespace {
 
-// Node h (hier_node_of_item's) of a run made at zoom as a Multi; false if it does not fit one.
+// Node h (hier_node_of_item's) of a run made at zoom as a Multi (Internal if it has no Multi).
 Status multi_of(HierStream* s, const HierNode& h, int zoom, Multi* out) noexcept {
     const HierSums& u = h.sums;
-    if (h.count > UINT32_MAX || u.count_w > h.count || zoom < 0 || zoom > kHierMaxZoom)
+    if (h.count < 2 || h.count >= kSingle || u.count_w > h.count || zoom < 0 || zoom > kHierMaxZoom)
         return Status::Internal;
+    const bool west = u.count_w == h.count;
     const u128 x = cluster_internal::fixed_x_of_lon(h.lon),
                y = cluster_internal::fixed_y_of_lat(h.lat);
-    const u128 sx_e = static_cast<u128>(u.sx_e_hi) << 64 | u.sx_e_lo,
-               sx_w = static_cast<u128>(u.sx_w_hi) << 64 | u.sx_w_lo,
+    const u128 sx = west ? static_cast<u128>(u.sx_w_hi) << 64 | u.sx_w_lo
+                         : static_cast<u128>(u.sx_e_hi) << 64 | u.sx_e_lo,
                sy = static_cast<u128>(u.sy_hi) << 64 | u.sy_lo;
-    const u128 rx_e = sx_e - (h.count - u.count_w) * x, rx_w = sx_w - u.count_w * x,
-               ry = sy - h.count * y;
+    const u128 rx = sx - h.count * x, ry = sy - h.count * y;
+    // The other side empty, exactly as its sums say it (else all of them are kept).
+    const bool one_side = west ? u.sx_e_lo == 0 && u.sx_e_hi == 0 && u.min_lon_e == INFINITY &&
+                                     u.max_lon_e == -INFINITY
+                               : u.count_w == 0 && u.sx_w_lo == 0 && u.sx_w_hi == 0 &&
+                                     u.min_lon_w == INFINITY && u.max_lon_w == -INFINITY;
     *out = Multi{h.lat,
                  h.lon,
                  h.min_lat,
                  h.max_lat,
-                 u.min_lon_e,
-                 u.max_lon_e,
-                 u.min_lon_w,
-                 u.max_lon_w,
+                 west ? u.min_lon_w : u.min_lon_e,
+                 west ? u.max_lon_w : u.max_lon_e,
                  h.id,
                  static_cast<std::uint32_t>(h.count),
-                 static_cast<std::uint32_t>(u.count_w),
-                 static_cast<std::uint32_t>(rx_e),
-                 static_cast<std::uint32_t>(rx_w),
+                 static_cast<std::uint32_t>(rx),
                  static_cast<std::uint32_t>(ry),
-                 static_cast<std::uint8_t>(zoom)};
-    if (fits_32(rx_e) && fits_32(rx_w) && fits_32(ry)) return Status::Ok;
+                 static_cast<std::uint8_t>(zoom | (west ? kWest : 0))};
+    if (one_side && fits_32(rx) && fits_32(ry)) return Status::Ok;
     if (s->n_wide[zoom] == s->wide_cap[zoom]) {  // grown by doubling: few runs need it
         const std::uint32_t cap = std::max<std::uint32_t>(64, 2 * s->wide_cap[zoom]);
         Wide* grown = alloc_array<Wide>(s->alloc, cap);
@@ -220,34 +226,47 @@ Status multi_of(HierStream* s, const HierNode& h, int zoom, Multi* out) noexcept
         s->wide[zoom] = grown;
         s->wide_cap[zoom] = cap;
     }
-    s->wide[zoom][s->n_wide[zoom]] =
-        Wide{u.sx_e_lo, u.sx_e_hi, u.sx_w_lo, u.sx_w_hi, u.sy_lo, u.sy_hi};
-    out->rx_e = s->n_wide[zoom]++;
-    out->zoom |= kWide;
+    s->wide[zoom][s->n_wide[zoom]] = Wide{u};
+    out->rx = s->n_wide[zoom]++;
+    out->zoom = static_cast<std::uint8_t>(zoom | kWide);
     return Status::Ok;
 }
 
 // A Multi's sums, whole (multi_of's residuals added back: wrapping, exact).
-void multi_sums(const HierStream& s, const Multi& m, HierSums* u) noexcept {
-    const int zoom = m.zoom & ~kWide;
-    Wide w;
-    if ((m.zoom & kWide) != 0) {
-        w = s.wide[zoom][m.rx_e];
-    } else {
-        const u128 x = cluster_internal::fixed_x_of_lon(m.lon),
-                   y = cluster_internal::fixed_y_of_lat(m.lat);
-        const auto widen = [](std::uint32_t r) {  // a 32-bit two's complement value, widened
-            return static_cast<u128>(static_cast<std::int64_t>(static_cast<std::int32_t>(r)));
-        };
-        const u128 sx_e = widen(m.rx_e) + static_cast<u128>(m.count - m.count_w) * x,
-                   sx_w = widen(m.rx_w) + static_cast<u128>(m.count_w) * x,
-                   sy = widen(m.ry) + static_cast<u128>(m.count) * y;
-        w = Wide{static_cast<std::uint64_t>(sx_e), static_cast<std::uint64_t>(sx_e >> 64),
-                 static_cast<std::uint64_t>(sx_w), static_cast<std::uint64_t>(sx_w >> 64),
-                 static_cast<std::uint64_t>(sy),   static_cast<std::uint64_t>(sy >> 64)};
-    }
-    *u = HierSums{m.count_w, w.sx_e_lo,   w.sx_e_hi,   w.sx_w_lo,   w.sx_w_hi,  w.sy_lo,
-                  w.sy_hi,   m.min_lon_e, m.max_lon_e, m.min_lon_w, m.max_lon_w};
+HierSums multi_sums(const HierStream& s, const Multi& m) noexcept {
+    if ((m.zoom & kWide) != 0) return s.wide[m.zoom & kZoomBits][m.rx].sums;
+    const u128 x = cluster_internal::fixed_x_of_lon(m.lon),
+               y = cluster_internal::fixed_y_of_lat(m.lat);
+    const auto widen = [](std::uint32_t r) {  // a 32-bit two's complement value, widened
+        return static_cast<u128>(static_cast<std::int64_t>(static_cast<std::int32_t>(r)));
+    };
+    const u128 sx = widen(m.rx) + static_cast<u128>(m.count) * x,
+               sy = widen(m.ry) + static_cast<u128>(m.count) * y;
+    const std::uint64_t sx_lo = static_cast<std::uint64_t>(sx),
+                        sx_hi = static_cast<std::uint64_t>(sx >> 64);
+    if ((m.zoom & kWest) != 0)
+        return HierSums{m.count,
+                        0,
+                        0,
+                        sx_lo,
+                        sx_hi,
+                        static_cast<std::uint64_t>(sy),
+                        static_cast<std::uint64_t>(sy >> 64),
+                        INFINITY,
+                        -INFINITY,
+                        m.min_lon,
+                        m.max_lon};
+    return HierSums{0,
+                    sx_lo,
+                    sx_hi,
+                    0,
+                    0,
+                    static_cast<std::uint64_t>(sy),
+                    static_cast<std::uint64_t>(sy >> 64),
+                    m.min_lon,
+                    m.max_lon,
+                    INFINITY,
+                    -INFINITY};
 }
 
 const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
@@ -265,13 +284,13 @@ HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t s
         HierNode n{};
         n.count = m.count;
         n.id = m.id;
-        const int zoom = m.zoom & ~kWide;
+        const int zoom = m.zoom & kZoomBits;
         n.expansion_zoom = zoom + 1;
         n.lat = m.lat;
         n.lon = m.lon;
         n.min_lat = m.min_lat;
         n.max_lat = m.max_lat;
-        multi_sums(s, m, &n.sums);
+        n.sums = multi_sums(s, m);
         cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
         return hier_record_of(n, slot, zoom_min, std::min(zoom, zoom_hi), parent_id);
     }
@@ -503,7 +522,7 @@ Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
     for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
         HierNode h;
         hier_node_of_item(sum[j], &h);
-        st = sum[j].count < 2 ? Status::Internal : multi_of(s, h, z, &s->multi[z][j]);
+        st = multi_of(s, h, z, &s->multi[z][j]);
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
     release_array(s->alloc, &sum);
