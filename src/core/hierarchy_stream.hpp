@@ -2,9 +2,9 @@
 // and hier_pack in one pass that never holds every node. What it gives is hier_pack's blocks of
 // hierarchy_build's nodes, bit for bit (unit-tested against them); what it holds instead:
 //  - while clustering: every zoom's parent links and the run (distinct cluster) of each node,
-//    4 + 4 bytes a node, and each distinct cluster once: a multi-marker one as its sums, centre,
-//    latitude bounds, min id and zoom (112 bytes), a single marker, once clustered, as its
-//    centre, position and id (40 bytes: its record is made from them);
+//    4 + 4 bytes a node, and each distinct cluster once: a multi-marker one as its sums (as
+//    residuals, one side of the meridian), centre, bounds, min id and zoom (72 bytes), a single
+//    marker, once clustered, as its position and id (24 bytes: its record is made from them);
 //  - then band by band, coarsest first (a record's slot depends on its parent's id), the ids of
 //    two zooms, the records of the band as references (20 bytes each) and one block's records at
 //    a time, handed to the caller to write before the next is made.
