@@ -27,6 +27,13 @@ using namespace cluster_internal;
 using finalize::Centre;
 using finalize::centre_of;
 
+// A take in a pass, by positions: the seed's and the taken item's, or kNone once the seed's
+// takes are all found.
+struct Take {
+    std::uint32_t seed;
+    std::uint32_t taken;
+};
+
 struct Entry {  // a sort entry; (key, id, x, y) decides the order
     std::uint64_t key;
     std::int64_t id;
@@ -43,13 +50,6 @@ constexpr std::size_t kSortRun = 65536;     // a std::sort this long takes a few
 constexpr int kMaxCellBits = 31;            // rows and columns below 2^31: sweep_key's room
 constexpr unsigned char kStateStays = 2;    // state_ after a pass: a seed that took nothing
 constexpr std::uint32_t kTakeBatch = 4096;  // a pass's takes summed at once (Take: 32 KiB)
-
-// A take in a pass, by positions: the seed's and the taken item's, or kNone once the seed's
-// takes are all found.
-struct Take {
-    std::uint32_t seed;
-    std::uint32_t taken;
-};
 
 bool entry_less(const Entry& a, const Entry& b) noexcept {
     if (a.key != b.key) return a.key < b.key;
@@ -206,6 +206,7 @@ void Sweep::put_zoom_arrays() noexcept {
     put(dirty_);
     put(into_);
     put(ordinal_);
+    put(take_);
     ent_room_ = 0;
 }
 
@@ -505,8 +506,8 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
     // takes are found first and their items summed after, in batches, in the same order, so
     // that the items (a cache miss each into the references and the markers, which are in
     // input order, not the sweep's) can be fetched ahead.
-    Take* batch = nullptr;
-    if (get(&batch, kTakeBatch) != Status::Ok) return Status::OutOfMemory;
+    if (take_ == nullptr && get(&take_, kTakeBatch) != Status::Ok) return Status::OutOfMemory;
+    Take* const batch = take_;
     std::uint32_t n_batch = 0;
     Status flushed = Status::Ok;
     auto flush = [&]() -> Status {
@@ -579,7 +580,6 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         if (poll.canceled(work + 1)) return Status::Canceled;
     }
     if (flushed == Status::Ok) flushed = flush();
-    put(batch);
     if (flushed != Status::Ok) return flushed;
     *n_taken = taken;
     put(buf_a_);
