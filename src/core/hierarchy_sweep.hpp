@@ -42,6 +42,7 @@ cluster_internal::Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t
 namespace hier_sweep {
 
 struct Entry;  // hierarchy_sweep.cpp
+struct Take;   // hierarchy_sweep.cpp
 
 // The state between zooms: the last zoom's clusters, in its ordinal order, each a 4-byte
 // reference and a centre. Why references: most clusters of every zoom are a single marker, which
@@ -139,6 +140,7 @@ class Sweep {
     std::uint64_t* key_ = nullptr;
     std::uint32_t* slot_ = nullptr;
     Entry* ent_ = nullptr;  // a pass's movers (room: ent_room_)
+    Take* take_ = nullptr;  // a pass's takes, found before their items are summed
     std::uint32_t ent_room_ = 0;
     std::uint64_t* buf_a_ = nullptr;    // the radix sort's keys; in a pass the dirty items' keys
     std::uint64_t* buf_b_ = nullptr;    // its scratch; in a pass the dirty items' positions

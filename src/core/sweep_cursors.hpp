@@ -38,14 +38,43 @@ class SweepCursors {
             const std::uint64_t first =
                 q + static_cast<std::uint64_t>(d) * kSweepRow - kSweepRow - 1;
             const std::uint64_t last = first + 2;
-            std::size_t& c = at_[d];
-            while (c < n && key[c] < first) ++c, ++work;
+            // A local cursor: key and at_ have the same type, so through a reference every step
+            // would be a store.
+            std::size_t c = at_[d];
+            const std::size_t from = c;
+            if (c < n && key[c] < first) c = skip(key, n, c, first);
+            at_[d] = c;
+            work += c - from;
             for (std::size_t k = c; k < n && key[k] <= last; ++k) f(k), ++work;
         }
         return work;
     }
 
   private:
+    // The first k > c with key[k] >= first (key[c] < first), or n: by steps doubling from c,
+    // then a binary search in the last step. Why: when the queries are few and far apart (the
+    // hierarchy's later passes look around its dirty items only, a few in a million), a linear
+    // walk would step over every entry between them, three times.
+    static std::size_t skip(const std::uint64_t* key, std::size_t n, std::size_t c,
+                            std::uint64_t first) noexcept {
+        std::size_t step = 1;
+        while (step < n - c && key[c + step] < first) {
+            c += step;
+            step *= 2;
+        }
+        std::size_t hi = step < n - c ? c + step : n;  // key[hi] >= first, or hi == n
+        ++c;                                           // key[c - 1] < first
+        while (c < hi) {
+            const std::size_t mid = c + (hi - c) / 2;
+            if (key[mid] < first) {
+                c = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return c;
+    }
+
     std::size_t at_[3] = {0, 0, 0};
 };
 
