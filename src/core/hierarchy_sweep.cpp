@@ -418,7 +418,15 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     }
     put(buf_a_);
     put(buf_b_);
-    // Runs of one cell: by (id, centre), through a scratch of the longest run's entries.
+    return sort_cell_runs(acc, n);
+}
+
+// Runs of one cell (key_), after the first order's radix sort: by (id, centre), through a
+// scratch of the longest run's entries.
+template <typename Access>
+Status Sweep::sort_cell_runs(Access& acc, std::uint32_t n) noexcept {
+    Poller poll(cancel_);
+    Status s = Status::Ok;
     Entry* run = nullptr;
     std::size_t run_room = 0;
     for (std::uint32_t p = 0; s == Status::Ok && p < n;) {
@@ -453,14 +461,11 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     return s;
 }
 
-// One pass over the *n live items (dirty_: took something in the last pass; all of them in a
-// zoom's first pass), which it leaves in the next pass's order with their dirty_ flags.
-template <typename Access>
-Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
-                   std::size_t* n_taken) noexcept {
-    constexpr unsigned char kFree = 0, kTaken = 1, kStays = kStateStays, kMoved = 3;
+// Before a pass over n items: the dirty items' keys and positions, in order, in buf_a_ and
+// buf_b_ (*nd of them: what a clean item looks at), and every item's state_.
+Status Sweep::mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* nd_out) noexcept {
+    constexpr unsigned char kFree = 0, kStays = kStateStays;
     const Geometry g = geometry_of(radius_px_, zoom);
-    const std::uint32_t n = *n_live;
     Poller poll(cancel_);
     // The dirty items' keys and positions, in order: what a clean item looks at.
     std::size_t nd = 0;
@@ -476,9 +481,7 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             buf_b_[nd++] = i;
         }
     }
-    const std::uint64_t* dkey = buf_a_;
     const std::uint64_t* dpos = buf_b_;
-    SweepCursors all_cursors, dirty_cursors;
     if (first) {
         std::memset(state_, kFree, n);
     } else {
@@ -500,6 +503,68 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
             if (poll.canceled(work + 1)) return Status::Canceled;
         }
     }
+    *nd_out = nd;
+    return Status::Ok;
+}
+
+// A pass's batch of takes (Take: a seed and the item it takes, or kNone once its takes are
+// done), in order: each taken item summed into its seed, and each seed that is done made a mover
+// at its new centre (ent_, *n_moved of them), the items fetched ahead.
+template <typename Access>
+Status Sweep::sum_takes(Access& acc, const Take* batch, std::uint32_t n_batch, int zoom,
+                        std::uint32_t n, std::uint32_t* n_moved_io) noexcept {
+    const Geometry g = geometry_of(radius_px_, zoom);
+    std::uint32_t n_moved = *n_moved_io;
+    constexpr std::uint32_t kAhead = 16;
+    for (std::uint32_t r = 0; r < n_batch; ++r) {
+        if (r + kAhead < n_batch) {
+            const Take& t = batch[r + kAhead];
+            acc.prefetch_ref(slot_[t.seed]);
+            if (t.taken != kNone) {
+                acc.prefetch_ref(slot_[t.taken]);
+                __builtin_prefetch(&into_[slot_[t.taken]], 1);
+            }
+        }
+        if (r + kAhead / 2 < n_batch) {
+            const Take& t = batch[r + kAhead / 2];
+            acc.prefetch_item(slot_[t.seed]);
+            if (t.taken != kNone) acc.prefetch_item(slot_[t.taken]);
+        }
+        const Take t = batch[r];
+        const std::uint32_t si = slot_[t.seed];
+        Item* seed = acc.grow(si, x_[t.seed], y_[t.seed]);  // made on its first take
+        if (seed == nullptr) return Status::OutOfMemory;
+        if (t.taken != kNone) {
+            const std::uint32_t sk = slot_[t.taken];
+            item_add(*seed, acc.value(sk, x_[t.taken], y_[t.taken]));
+            into_[sk] = si;
+            continue;
+        }
+        Centre c;  // the seed's takes are all summed: it moves to its new centre
+        centre_of(*seed, &c);
+        const Status s = mover_room(n_moved, n);
+        if (s != Status::Ok) return s;
+        ent_[n_moved++] = Entry{key_of(c.x, c.y, g), seed->min_id, c.x, c.y, si, 0};
+    }
+    *n_moved_io = n_moved;
+    return Status::Ok;
+}
+
+// One pass over the *n live items (dirty_: took something in the last pass; all of them in a
+// zoom's first pass), which it leaves in the next pass's order with their dirty_ flags.
+template <typename Access>
+Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
+                   std::size_t* n_taken) noexcept {
+    constexpr unsigned char kFree = 0, kTaken = 1, kStays = kStateStays, kMoved = 3;
+    const Geometry g = geometry_of(radius_px_, zoom);
+    const std::uint32_t n = *n_live;
+    Poller poll(cancel_);
+    std::size_t nd = 0;
+    Status marked = mark_pass(n, zoom, first, &nd);
+    if (marked != Status::Ok) return marked;
+    const std::uint64_t* dkey = buf_a_;
+    const std::uint64_t* dpos = buf_b_;
+    SweepCursors all_cursors, dirty_cursors;
     std::uint32_t n_moved = 0;
     std::size_t taken = 0;
     // Which items a seed takes depends on the centres and states alone, not on the items: the
@@ -511,39 +576,9 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
     std::uint32_t n_batch = 0;
     Status flushed = Status::Ok;
     auto flush = [&]() -> Status {
-        constexpr std::uint32_t kAhead = 16;
-        for (std::uint32_t r = 0; r < n_batch; ++r) {
-            if (r + kAhead < n_batch) {
-                const Take& t = batch[r + kAhead];
-                acc.prefetch_ref(slot_[t.seed]);
-                if (t.taken != kNone) {
-                    acc.prefetch_ref(slot_[t.taken]);
-                    __builtin_prefetch(&into_[slot_[t.taken]], 1);
-                }
-            }
-            if (r + kAhead / 2 < n_batch) {
-                const Take& t = batch[r + kAhead / 2];
-                acc.prefetch_item(slot_[t.seed]);
-                if (t.taken != kNone) acc.prefetch_item(slot_[t.taken]);
-            }
-            const Take t = batch[r];
-            const std::uint32_t si = slot_[t.seed];
-            Item* seed = acc.grow(si, x_[t.seed], y_[t.seed]);  // made on its first take
-            if (seed == nullptr) return Status::OutOfMemory;
-            if (t.taken != kNone) {
-                const std::uint32_t sk = slot_[t.taken];
-                item_add(*seed, acc.value(sk, x_[t.taken], y_[t.taken]));
-                into_[sk] = si;
-                continue;
-            }
-            Centre c;  // the seed's takes are all summed: it moves to its new centre
-            centre_of(*seed, &c);
-            const Status s = mover_room(n_moved, n);
-            if (s != Status::Ok) return s;
-            ent_[n_moved++] = Entry{key_of(c.x, c.y, g), seed->min_id, c.x, c.y, si, 0};
-        }
+        const Status f = sum_takes(acc, batch, n_batch, zoom, n, &n_moved);
         n_batch = 0;
-        return Status::Ok;
+        return f;
     };
     for (std::uint32_t i = 0; i < n; ++i) {
         if (state_[i] != kFree) {

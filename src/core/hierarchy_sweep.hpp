@@ -88,6 +88,12 @@ class Sweep {
     template <typename Access>
     Status order(Access& acc, std::uint32_t n, int zoom) noexcept;
     template <typename Access>
+    Status sort_cell_runs(Access& acc, std::uint32_t n) noexcept;
+    Status mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* n_dirty) noexcept;
+    template <typename Access>
+    Status sum_takes(Access& acc, const Take* batch, std::uint32_t n_batch, int zoom,
+                     std::uint32_t n, std::uint32_t* n_moved) noexcept;
+    template <typename Access>
     Status pass(Access& acc, std::uint32_t* n, int zoom, bool first, std::size_t* n_taken) noexcept;
     template <typename Access>
     Status next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
