@@ -85,7 +85,7 @@ double build(const std::vector<HierMarker>& markers, const Options& o, RecordSin
     std::vector<std::uint64_t> next(o.max_zoom + 1, 0);
     const geocluster::Allocator alloc{&plain_alloc, &plain_release, nullptr, 0};
     const geocluster::HierLevelHook hook{&on_level, &rec};
-    std::int64_t* leaf = nullptr;
+    std::uint32_t* leaf = nullptr;
     const double c0 = cpu_now();
     const geocluster::Status s = geocluster::hierarchy_build_levels(
         markers.data(), markers.size(), o.radius, o.max_zoom, next.data(), alloc,
@@ -95,11 +95,7 @@ double build(const std::vector<HierMarker>& markers, const Options& o, RecordSin
         std::fprintf(stderr, "sweep_hierarchy: build failed: %s\n", geocluster::status_message(s));
         std::exit(2);
     }
-    rec.leaf_of_marker.resize(markers.size());
-    const std::uint64_t mask = (std::uint64_t{1} << geocluster::kHierZoomShift) - 1;
-    for (std::size_t m = 0; m < markers.size(); ++m)
-        rec.leaf_of_marker[m] =
-            static_cast<std::uint32_t>(static_cast<std::uint64_t>(leaf[m]) & mask);
+    rec.leaf_of_marker.assign(leaf, leaf + markers.size());
     std::free(leaf);
     return cpu;
 }

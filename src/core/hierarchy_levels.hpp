@@ -23,12 +23,13 @@ struct HierLevelHook {
 };
 
 // hierarchy_build's clustering with hook for its nodes: arguments and statuses as there;
-// *leaf_of_marker (from alloc, n_markers entries) as HierBuild's. next_ordinal is advanced on
-// success, as hierarchy_build does.
+// *leaf_of_marker (from alloc, n_markers entries): each marker's max_zoom cluster as its
+// position among the hook's max_zoom clusters (HierBuild's cluster_id less its zoom and first
+// ordinal: 4 bytes a marker, not 8). next_ordinal is advanced on success, as hierarchy_build does.
 Status hierarchy_build_levels(const HierMarker* markers, std::size_t n_markers, double radius_px,
                               int max_zoom, std::uint64_t* next_ordinal, const Allocator& alloc,
                               CancelCheck cancel, const HierLevelHook& hook,
-                              std::int64_t** leaf_of_marker) noexcept;
+                              std::uint32_t** leaf_of_marker) noexcept;
 
 // The sums a node keeps of its item; the item of one marker, as its bin holds it; a node's
 // count, sums, centre and bounds from its item (cluster_id, parent_id -1, zoom and

@@ -153,7 +153,7 @@ struct HierStream {
     std::uint32_t n_wide[kHierMaxZoom + 1], wide_cap[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
-    std::int64_t* leaf_of_marker;  // the build's, released once singles and member_refs are made
+    std::uint32_t* leaf_of_marker;  // max_zoom positions, released once singles and refs are made
     // Each single leaf (Single, 24 bytes), made once from its marker: a run's node was made
     // again in every band the run spans, twice in each, and its centre (then a long double
     // Mercator round trip) was about a third of the packing's CPU. The markers of multi-marker
@@ -479,7 +479,7 @@ Status on_level(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
 // summed again from its markers' items, as hierarchy_build's phase B sums its leaves (integer
 // sums, minima and maxima: the clustering's item, bit for bit, whatever the order). Made after
 // the clustering, whose peak at 10M (the copy after zoom 15) they were 151 MB of.
-Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
+Status leaf_multis(HierStream* s) noexcept {
     const int z = s->max_zoom;
     const std::uint32_t n = s->n_at[z], n_multi = s->multi_base[z] - s->multi_base[z + 1];
     const std::uint32_t* run = s->run_of[z];
@@ -490,13 +490,11 @@ Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
     // In batches, each step's reads fetched ahead: a marker's leaf (in order), the leaf's run
     // and the run's sum (both out of order; 173 MB of sums at 10M).
     constexpr std::size_t kBatch = 64;
-    std::uint64_t leaf[kBatch];
+    std::uint32_t leaf[kBatch];
     for (std::size_t b = 0; st == Status::Ok && b < s->n_markers; b += kBatch) {
         const std::size_t m = std::min(kBatch, s->n_markers - b);
         for (std::size_t i = 0; i < m; ++i) {
-            leaf[i] = (static_cast<std::uint64_t>(s->leaf_of_marker[b + i]) &
-                       ((std::uint64_t{1} << kHierZoomShift) - 1)) -
-                      *first_ordinal;
+            leaf[i] = s->leaf_of_marker[b + i];
             if (leaf[i] < n) __builtin_prefetch(&run[leaf[i]]);
         }
         for (std::size_t i = 0; i < m; ++i)
@@ -530,7 +528,7 @@ Status leaf_multis(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
 }
 
 // Each single leaf's Single, and the markers of the multi-marker leaves.
-Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcept {
+Status single_markers(HierStream* s) noexcept {
     const std::uint32_t n = s->n_at[s->max_zoom];
     if (s->n_markers >= kSingle || s->n_singles > s->n_markers) return Status::Internal;
     const std::size_t n_refs = s->n_markers - s->n_singles;
@@ -539,9 +537,7 @@ Status single_markers(HierStream* s, const std::uint64_t* first_ordinal) noexcep
     if (s->singles == nullptr || s->member_refs == nullptr) return Status::OutOfMemory;
     const std::uint32_t* run = s->run_of[s->max_zoom];
     for (std::size_t i = 0; i < s->n_markers; ++i) {
-        const std::uint64_t k = (static_cast<std::uint64_t>(s->leaf_of_marker[i]) &
-                                 ((std::uint64_t{1} << kHierZoomShift) - 1)) -
-                                *first_ordinal;
+        const std::uint32_t k = s->leaf_of_marker[i];
         if (k >= n) return Status::Internal;
         const HierMarker& m = s->markers[i];
         if ((run[k] & kSingle) != 0) {
@@ -921,12 +917,11 @@ Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, doubl
     s->alloc = alloc;
     s->counters_alloc = counters_alloc;
     s->poll = Poller(cancel);
-    const std::uint64_t first_leaf = next_ordinal[max_zoom];
     const HierLevelHook hook{&on_level, s};
     Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
                                        cancel, hook, &s->leaf_of_marker);
-    if (st == Status::Ok) st = leaf_multis(s, &first_leaf);
-    if (st == Status::Ok) st = single_markers(s, &first_leaf);
+    if (st == Status::Ok) st = leaf_multis(s);
+    if (st == Status::Ok) st = single_markers(s);
     return st;
 }
 
