@@ -6,6 +6,7 @@
 
 #include "core.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -62,17 +63,8 @@ class SweepCursors {
             c += step;
             step *= 2;
         }
-        std::size_t hi = step < n - c ? c + step : n;  // key[hi] >= first, or hi == n
-        ++c;                                           // key[c - 1] < first
-        while (c < hi) {
-            const std::size_t mid = c + (hi - c) / 2;
-            if (key[mid] < first) {
-                c = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return c;
+        const std::size_t hi = step < n - c ? c + step : n;  // key[hi] >= first, or hi == n
+        return static_cast<std::size_t>(std::lower_bound(key + c + 1, key + hi, first) - key);
     }
 
     std::size_t at_[3] = {0, 0, 0};
