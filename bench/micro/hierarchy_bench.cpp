@@ -40,6 +40,7 @@
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
 #include "hierarchy_stream.hpp"
+#include "region_alloc.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -316,17 +317,22 @@ void replay(const std::vector<StoredBlock>& blocks, int max_zoom, const char* pa
 
 // The streamed create: build, pack and encode, block by block.
 void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radius, int repeat,
-              const char* replay_path) {
+              const char* replay_path, bool regions) {
     for (int r = 0; r < repeat; ++r) {
         CountingAlloc a;
+        RegionAllocator* ra = nullptr;  // --regions 1: the arrays mapped as the create maps them
+        if (regions && region_allocator_create(a.allocator(), kRegionMinBytes, &ra) != Status::Ok)
+            std::exit(1);
+        const Allocator build_alloc = regions ? region_allocator(ra) : a.allocator();
         std::vector<std::uint64_t> next(static_cast<std::size_t>(max_zoom) + 1, 0);
         HierSlotCounters counters{nullptr, 0};
         const auto t0 = std::chrono::steady_clock::now();
         const double cpu0 = cpu_seconds();
         HierStream* s = nullptr;
         Status st = hier_stream_start(markers.data(), markers.size(), radius, max_zoom, next.data(),
-                                      &counters, a.allocator(), a.allocator(),
+                                      &counters, build_alloc, a.allocator(),
                                       CancelCheck{nullptr, nullptr}, &s);
+        const RegionStats at_built = regions ? region_allocator_stats(ra) : RegionStats{};
         const double built = cpu_seconds() - cpu0;
         const std::size_t build_peak = a.peak, held = a.live;
         a.peak = a.live;  // from here: the packing's peak
@@ -362,6 +368,15 @@ void streamed(const std::vector<HierMarker>& markers, int max_zoom, double radiu
             r + 1, wall, built + packed, built, packed, bench_cpu, build_peak / 1e6, held / 1e6,
             a.peak / 1e6, blocks, static_cast<unsigned long long>(f.h));
         std::printf("node blocks: %zu bytes\n", node_bytes);
+        if (regions) {
+            const RegionStats rs = region_allocator_stats(ra);
+            std::printf(
+                "regions: mapped peak %.1f MB (%.1f MB by the end of the clustering), "
+                "requests' peak %.1f MB, mapped afresh %.1f MB, reused %.1f MB\n",
+                rs.mapped_peak_bytes / 1e6, at_built.mapped_peak_bytes / 1e6,
+                rs.request_peak_bytes / 1e6, rs.fresh_bytes / 1e6, rs.reused_bytes / 1e6);
+            region_allocator_free(ra);
+        }
         if (replay_path != nullptr && r + 1 == repeat) {
             std::sort(stored.begin(), stored.end(), [](const StoredBlock& x, const StoredBlock& y) {
                 return std::make_pair(x.band, x.block) < std::make_pair(y.band, y.block);
@@ -477,7 +492,7 @@ int main(int argc, char** argv) {
     int max_zoom = 16, repeat = 3;
     bool want_fingerprint = false;
     double radius = kDefaultRadiusPx, heap_bytes = 0;
-    bool storage = false, blocks = false, stream = false;
+    bool storage = false, blocks = false, stream = false, regions = false;
     const char* replay_path = nullptr;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -495,6 +510,8 @@ int main(int argc, char** argv) {
             blocks = std::atoi(argv[i + 1]) != 0;
         else if (a == "--stream")
             stream = std::atoi(argv[i + 1]) != 0;
+        else if (a == "--regions")
+            regions = std::atoi(argv[i + 1]) != 0;
         else if (a == "--replay")
             replay_path = argv[i + 1];
         else if (a == "--storage")
@@ -504,7 +521,7 @@ int main(int argc, char** argv) {
                 stderr,
                 "usage: hierarchy_bench [--max-zoom Z] [--radius PX] [--repeat N] "
                 "[--storage 1] [--heap-bytes N] [--fingerprint 1] [--blocks 1] [--stream 1] "
-                "[--replay BOXES] < "
+                "[--regions 1] [--replay BOXES] < "
                 "rows\n");
             return 2;
         }
@@ -513,7 +530,7 @@ int main(int argc, char** argv) {
     std::printf("markers %zu, max_zoom %d, radius_px %g\n", markers.size(), max_zoom, radius);
     const CancelCheck no_cancel{nullptr, nullptr};
     if (stream) {
-        streamed(markers, max_zoom, radius, repeat, replay_path);
+        streamed(markers, max_zoom, radius, repeat, replay_path, regions);
         return 0;
     }
     for (int r = 0; r < repeat; ++r) {

@@ -11,6 +11,7 @@
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
 #include "hierarchy_stream.hpp"
+#include "region_alloc.hpp"
 
 #include <gtest/gtest.h>
 
@@ -114,9 +115,13 @@ void expect_stream_is_pack(const std::vector<HierMarker>& m, double radius, int 
         static_cast<HierSlotCounter*>(a.alloc(a.ctx, counters.n * sizeof(HierSlotCounter) + 1)),
         counters.n};
     if (counters.n > 0) std::memcpy(c.v, counters.v, counters.n * sizeof(HierSlotCounter));
+    // The stream's arrays of a page or more mapped as the create maps them (region_alloc.hpp):
+    // reused mappings, cut or grown, hold what they are given.
+    RegionAllocator* regions = nullptr;
+    ASSERT_EQ(Status::Ok, region_allocator_create(a, 4096, &regions));
     HierStream* s = nullptr;
-    Status st = hier_stream_start(m.data(), m.size(), radius, max_zoom, next.data(), &c, a, a,
-                                  kNoCancel, &s);
+    Status st = hier_stream_start(m.data(), m.size(), radius, max_zoom, next.data(), &c,
+                                  region_allocator(regions), a, kNoCancel, &s);
     ASSERT_EQ(Status::Ok, st);
     EXPECT_EQ(next_after, next);
     std::size_t k = 0;
@@ -158,6 +163,9 @@ void expect_stream_is_pack(const std::vector<HierMarker>& m, double radius, int 
         EXPECT_EQ(counters_after.v[i].next, c.v[i].next);
     }
     hier_stream_free(s);
+    const RegionStats rs = region_allocator_stats(regions);
+    EXPECT_LE(rs.mapped_peak_bytes, rs.request_peak_bytes);
+    region_allocator_free(regions);
     hier_slot_counters_free(a, &c);
     EXPECT_EQ(0u, ca.live);
 }
