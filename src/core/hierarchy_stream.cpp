@@ -77,14 +77,13 @@ struct Centre {  // a run's centre, as hier_node_of_item makes it
     double lat, lon;
 };
 
-// A single-marker leaf: its marker's position and id, all its records read, in one place (they
-// were a marker index, a centre by leaf and the marker by index: three cache misses a record at
-// 10M, the markers array's the worst). Its centre is hier_single_centre's of the position: the
-// position itself but beyond Web Mercator's latitudes, so not kept (24 bytes, not 40).
-struct Single {
-    double lat, lon;
-    std::int64_t id;
-};
+// A single-marker leaf: its marker, all its records read, in one place (they were a marker
+// index, a centre by leaf and the marker by index: three cache misses a record at 10M, the
+// markers array's the worst). The markers reordered by the clustering start with the single
+// leaves' in leaf order (hierarchy_build_levels_in_place): the singles are read there, not
+// copied (a copy was 137 MB of the packing's peak at 10M). Its centre is hier_single_centre's of
+// the position: the position itself but beyond Web Mercator's latitudes, so not kept.
+using Single = HierMarker;
 
 Centre single_centre(const Single& m) noexcept {
     Centre c;
@@ -126,11 +125,6 @@ struct Wide {  // a multi-marker run's sums and longitude bounds, whole
 // Whether a wrapping residual is a 32-bit two's complement value.
 bool fits_32(u128 r) noexcept { return r + (u128{1} << 31) < (u128{1} << 32); }
 
-// A marker of a multi-marker leaf, in marker order: its index and its leaf's position.
-struct MemberRef {
-    std::uint32_t marker, leaf;
-};
-
 }  // namespace
 
 struct HierStream {
@@ -153,13 +147,13 @@ struct HierStream {
     std::uint32_t n_wide[kHierMaxZoom + 1], wide_cap[kHierMaxZoom + 1];
     std::uint32_t multi_base[kHierMaxZoom + 2];
     std::uint32_t n_singles;
-    std::uint32_t* leaf_of_marker;  // max_zoom positions, released once singles and refs are made
-    // Each single leaf (Single, 24 bytes), made once from its marker: a run's node was made
+    // Each single leaf (Single, the reordered markers' first n_singles): a run's node was made
     // again in every band the run spans, twice in each, and its centre (then a long double
     // Mercator round trip) was about a third of the packing's CPU. The markers of multi-marker
-    // leaves (8 bytes each) for the members, instead of every marker's leaf (8 bytes a marker).
-    Single* singles;
-    MemberRef* member_refs;
+    // leaves follow them (n_member_refs of them), leaf by leaf, each leaf's position in
+    // member_leaf (4 bytes a member, for the members).
+    const Single* singles;
+    std::uint32_t* member_leaf;
     std::size_t n_member_refs;
 
     // Writing: the next band (bands.n: the members), the ids of the last zoom given ids.
@@ -478,7 +472,8 @@ Status on_level(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
 // max_zoom's multi-marker leaves (level_runs numbered them) from their markers: each leaf's item
 // summed again from its markers' items, as hierarchy_build's phase B sums its leaves (integer
 // sums, minima and maxima: the clustering's item, bit for bit, whatever the order). Made after
-// the clustering, whose peak at 10M (the copy after zoom 15) they were 151 MB of.
+// the clustering, whose peak at 10M (the copy after zoom 15) they were 151 MB of. A leaf's
+// markers are together, leaves in order (the reordered markers after the singles).
 Status leaf_multis(HierStream* s) noexcept {
     const int z = s->max_zoom;
     const std::uint32_t n = s->n_at[z], n_multi = s->multi_base[z] - s->multi_base[z + 1];
@@ -487,35 +482,18 @@ Status leaf_multis(HierStream* s) noexcept {
     s->multi[z] = alloc_array<Multi>(s->alloc, n_multi);
     Status st = sum == nullptr || s->multi[z] == nullptr ? Status::OutOfMemory : Status::Ok;
     for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) sum[j].count = 0;
-    // In batches, each step's reads fetched ahead: a marker's leaf (in order), the leaf's run
-    // and the run's sum (both out of order; 173 MB of sums at 10M).
-    constexpr std::size_t kBatch = 64;
-    std::uint32_t leaf[kBatch];
-    for (std::size_t b = 0; st == Status::Ok && b < s->n_markers; b += kBatch) {
-        const std::size_t m = std::min(kBatch, s->n_markers - b);
-        for (std::size_t i = 0; i < m; ++i) {
-            leaf[i] = s->leaf_of_marker[b + i];
-            if (leaf[i] < n) __builtin_prefetch(&run[leaf[i]]);
+    const HierMarker* member = s->markers + s->n_singles;
+    for (std::size_t i = 0; st == Status::Ok && i < s->n_member_refs; ++i) {
+        const std::uint32_t leaf = s->member_leaf[i];
+        const std::uint32_t j = leaf < n ? run[leaf] - s->multi_base[z + 1] : n_multi;
+        if ((run[leaf < n ? leaf : 0] & kSingle) != 0 || j >= n_multi) {
+            st = Status::Internal;
+        } else if (sum[j].count == 0) {
+            sum[j] = hier_item_of_marker(member[i]);
+        } else {
+            cluster_internal::item_add(sum[j], hier_item_of_marker(member[i]));
         }
-        for (std::size_t i = 0; i < m; ++i)
-            if (leaf[i] < n && (run[leaf[i]] & kSingle) == 0 && run[leaf[i]] < n_multi)
-                __builtin_prefetch(&sum[run[leaf[i]]], 1);
-        for (std::size_t i = 0; st == Status::Ok && i < m; ++i) {
-            if (leaf[i] >= n) {
-                st = Status::Internal;
-            } else if ((run[leaf[i]] & kSingle) == 0) {
-                const std::uint32_t j = run[leaf[i]] - s->multi_base[z + 1];
-                const HierMarker& mk = s->markers[b + i];
-                if (j >= n_multi) {
-                    st = Status::Internal;
-                } else if (sum[j].count == 0) {
-                    sum[j] = hier_item_of_marker(mk);
-                } else {
-                    cluster_internal::item_add(sum[j], hier_item_of_marker(mk));
-                }
-            }
-        }
-        if (s->poll.canceled(m)) st = Status::Canceled;
+        if (s->poll.canceled(1)) st = Status::Canceled;
     }
     for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
         HierNode h;
@@ -527,30 +505,11 @@ Status leaf_multis(HierStream* s) noexcept {
     return st;
 }
 
-// Each single leaf's Single, and the markers of the multi-marker leaves.
-Status single_markers(HierStream* s) noexcept {
-    const std::uint32_t n = s->n_at[s->max_zoom];
-    if (s->n_markers >= kSingle || s->n_singles > s->n_markers) return Status::Internal;
-    const std::size_t n_refs = s->n_markers - s->n_singles;
-    s->singles = alloc_array<Single>(s->alloc, s->n_singles);
-    s->member_refs = alloc_array<MemberRef>(s->alloc, n_refs);
-    if (s->singles == nullptr || s->member_refs == nullptr) return Status::OutOfMemory;
-    const std::uint32_t* run = s->run_of[s->max_zoom];
-    for (std::size_t i = 0; i < s->n_markers; ++i) {
-        const std::uint32_t k = s->leaf_of_marker[i];
-        if (k >= n) return Status::Internal;
-        const HierMarker& m = s->markers[i];
-        if ((run[k] & kSingle) != 0) {
-            s->singles[run[k] & ~kSingle] = Single{m.lat, m.lon, m.id};
-        } else {
-            if (s->n_member_refs == n_refs) return Status::Internal;  // a single leaf twice
-            s->member_refs[s->n_member_refs++] =
-                MemberRef{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(k)};
-        }
-        if (s->poll.canceled(1)) return Status::Canceled;
-    }
-    if (s->n_member_refs != n_refs) return Status::Internal;
-    release_array(s->alloc, &s->leaf_of_marker);
+// The single leaves: the reordered markers' first ones (as many as level_runs numbered).
+Status single_markers(HierStream* s, std::uint32_t n_single) noexcept {
+    if (n_single != s->n_singles || n_single > s->n_markers) return Status::Internal;
+    s->singles = s->markers;
+    s->n_member_refs = s->n_markers - n_single;
     return Status::Ok;
 }
 
@@ -811,24 +770,19 @@ Status start_members(HierStream* s) noexcept {
         release_array(s->alloc, &s->wide[z]);
     }
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
-    const HierMarker* m = s->markers;
+    const HierMarker* m = s->markers + s->n_singles;  // leaf by leaf
     const std::size_t n = s->n_member_refs;
     s->members = reuse_array<Member>(s, &s->recs, sizeof(RecRef) * s->n_recs, n);
-    Member* tmp = reuse_array<Member>(s, &s->singles, sizeof(Single) * s->n_singles, n);
+    Member* tmp = alloc_array<Member>(s->alloc, n);
     s->n_recs = 0;
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
     for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
-        if (r + kAhead < n) {
-            __builtin_prefetch(&s->ids_prev[s->member_refs[r + kAhead].leaf]);
-            __builtin_prefetch(&m[s->member_refs[r + kAhead].marker]);
-        }
-        const MemberRef& ref = s->member_refs[r];
-        const HierMarker& mk = m[ref.marker];
+        const HierMarker& mk = m[r];
         s->members[s->n_members++] =
-            Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[ref.leaf], mk};
+            Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[s->member_leaf[r]], mk};
         if (s->poll.canceled(1)) st = Status::Canceled;
     }
-    release_array(s->alloc, &s->member_refs);
+    release_array(s->alloc, &s->member_leaf);
     const Member* sorted = nullptr;
     if (st == Status::Ok)  // through tmp: markers of one leaf may share an id
         st = sort_by_block(
@@ -899,8 +853,8 @@ Status advance(HierStream* s) noexcept {
 
 }  // namespace
 
-Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, double radius_px,
-                         int max_zoom, std::uint64_t* next_ordinal, HierSlotCounters* counters,
+Status hier_stream_start(HierMarker* markers, std::size_t n_markers, double radius_px, int max_zoom,
+                         std::uint64_t* next_ordinal, HierSlotCounters* counters,
                          const Allocator& alloc, const Allocator& counters_alloc,
                          CancelCheck cancel, HierStream** out) noexcept {
     *out = nullptr;
@@ -918,10 +872,12 @@ Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, doubl
     s->counters_alloc = counters_alloc;
     s->poll = Poller(cancel);
     const HierLevelHook hook{&on_level, s};
-    Status st = hierarchy_build_levels(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc,
-                                       cancel, hook, &s->leaf_of_marker);
+    std::uint32_t n_single = 0;
+    Status st =
+        hierarchy_build_levels_in_place(markers, n_markers, radius_px, max_zoom, next_ordinal,
+                                        alloc, cancel, hook, &s->member_leaf, &n_single);
+    if (st == Status::Ok) st = single_markers(s, n_single);
     if (st == Status::Ok) st = leaf_multis(s);
-    if (st == Status::Ok) st = single_markers(s);
     return st;
 }
 
@@ -951,9 +907,7 @@ void hier_stream_free(HierStream* s) noexcept {
         release_array(a, &s->multi[z]);
         release_array(a, &s->wide[z]);
     }
-    release_array(a, &s->singles);
-    release_array(a, &s->member_refs);
-    release_array(a, &s->leaf_of_marker);
+    release_array(a, &s->member_leaf);
     release_array(a, &s->ids_prev);
     release_array(a, &s->recs);
     release_array(a, &s->fills);

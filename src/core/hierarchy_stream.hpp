@@ -34,11 +34,14 @@ struct HierStreamBlock {
 };
 
 // Clusters markers as hierarchy_build does (same arguments and statuses) and gets ready to hand
-// out the blocks hier_pack would make of it. next_ordinal is advanced here; counters only once
-// the last block has been handed out (their array reallocated through counters_alloc).
-// Everything else comes from alloc; release it with hier_stream_free (also after a failure).
-Status hier_stream_start(const HierMarker* markers, std::size_t n_markers, double radius_px,
-                         int max_zoom, std::uint64_t* next_ordinal, HierSlotCounters* counters,
+// out the blocks hier_pack would make of it. The markers are reordered in place
+// (hierarchy_build_levels_in_place: the clustering and the packing read them there instead of
+// copies of their own) and read until hier_stream_free; the blocks do not depend on their order.
+// next_ordinal is advanced here; counters only once the last block has been handed out (their array
+// reallocated through counters_alloc). Everything else comes from alloc; release it with
+// hier_stream_free (also after a failure).
+Status hier_stream_start(HierMarker* markers, std::size_t n_markers, double radius_px, int max_zoom,
+                         std::uint64_t* next_ordinal, HierSlotCounters* counters,
                          const Allocator& alloc, const Allocator& counters_alloc,
                          CancelCheck cancel, HierStream** out) noexcept;
 

@@ -177,6 +177,7 @@ void Sweep::release() noexcept {
     put(ref_);
     put(own_);
     singles_ = nullptr;
+    in_place_ = false;
     n_ = 0;
     pool_trim(0);
     put(chunk_);
@@ -230,6 +231,7 @@ Status Sweep::mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept {
 // The markers of the clusters held that are single, copied to an array of their own in their
 // ordinal order (once the zoom's arrays are gone), their references made indices into it.
 Status Sweep::keep_singles() noexcept {
+    if (in_place_) return Status::Ok;  // the references index the reordered markers
     std::uint32_t n_single = 0;
     for (std::uint32_t k = 0; k < n_; ++k) n_single += (ref_[k] & kPooled) == 0;
     HierMarker* single = nullptr;
@@ -700,9 +702,11 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
     return Status::Ok;
 }
 
-Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
-                              std::int64_t** ordinal_of_marker) noexcept {
-    *ordinal_of_marker = nullptr;
+// Zoom zoom swept over the markers: on Ok the clusters held are the zoom's (the pool compacted,
+// the zoom's arrays released) and *cluster (n entries, the caller's) each marker's ordinal.
+Status Sweep::sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
+                            std::uint32_t** cluster) noexcept {
+    *cluster = nullptr;
     if (n >= kPooled) return Status::StateTooLarge;  // a reference holds a marker in 31 bits
     const auto n32 = static_cast<std::uint32_t>(n);
     singles_ = markers;
@@ -727,24 +731,130 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
     s = sweep_zoom(acc, n32, zoom, &n_out);
     if (s != Status::Ok) return s;
     // Each marker's ordinal, in into_ (every link to its root first, then the roots' ordinals),
-    // kept while the other arrays go: the markers' 8-byte ordinals are made only then.
+    // kept while the other arrays go.
     for (std::uint32_t m = 0; m < n32; ++m) {
         root(m);
         if (poll.canceled(1)) return Status::Canceled;
     }
     for (std::uint32_t m = 0; m < n32; ++m) into_[m] = ordinal_[into_[m]];
     s = keep_clusters(n32, n_out);
-    std::uint32_t* leaf = into_;
+    *cluster = into_;
     into_ = nullptr;
     put_zoom_arrays();
+    return s;
+}
+
+Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
+                              std::int64_t** ordinal_of_marker) noexcept {
+    *ordinal_of_marker = nullptr;
+    std::uint32_t* leaf = nullptr;
+    Status s = sweep_markers(markers, n, zoom, &leaf);
     if (s == Status::Ok) s = keep_singles();
-    if (s == Status::Ok) s = keep_centres(n_out);
+    if (s == Status::Ok) s = keep_centres(n_);
+    // The markers' 8-byte ordinals made only once the zoom's arrays are gone.
     std::int64_t* out = nullptr;
     if (s == Status::Ok) s = get(&out, n);
-    for (std::uint32_t m = 0; s == Status::Ok && m < n32; ++m) out[m] = leaf[m];
+    for (std::size_t m = 0; s == Status::Ok && m < n; ++m) out[m] = leaf[m];
     put(leaf);
     if (s == Status::Ok) *ordinal_of_marker = out;
     return s;
+}
+
+Status Sweep::cluster_markers_in_place(HierMarker* markers, std::size_t n, int zoom,
+                                       std::uint32_t** member_cluster,
+                                       std::uint32_t* n_single) noexcept {
+    *member_cluster = nullptr;
+    *n_single = 0;
+    std::uint32_t* cluster = nullptr;
+    Status s = sweep_markers(markers, n, zoom, &cluster);
+    if (s == Status::Ok) s = reorder_markers(markers, n, cluster, member_cluster, n_single);
+    put(cluster);
+    if (s == Status::Ok) s = keep_centres(n_);
+    if (s == Status::Ok) {
+        singles_ = markers;
+        in_place_ = true;
+    }
+    return s;
+}
+
+// Each markers[i] moved to place[i] (place a permutation of 0..n), in place. A cycle through
+// the whole array was a cache miss a step, one after another (1.6 s at 10M markers), so first
+// every marker goes to its bucket of 2^13 places (American flag: each bucket's next free place
+// is read in order, about 1,200 streams at 10M, whose heads stay in cache), then the cycles
+// inside each bucket, in cache.
+Status Sweep::permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n) noexcept {
+    constexpr int kBucketBits = 13;
+    const std::uint32_t n_buckets = (n >> kBucketBits) + 1;
+    std::uint32_t* next = nullptr;
+    Status s = get(&next, n_buckets);
+    if (s != Status::Ok) return s;
+    for (std::uint32_t b = 0; b < n_buckets; ++b) next[b] = b << kBucketBits;
+    Poller poll(cancel_);
+    for (std::uint32_t b = 0; s == Status::Ok && b < n_buckets; ++b) {
+        const std::uint32_t end = std::min(n, (b + 1) << kBucketBits);
+        while (next[b] < end) {
+            const std::uint32_t i = next[b], t = place[i] >> kBucketBits;
+            if (t == b) {
+                ++next[b];
+                continue;
+            }
+            const std::uint32_t j = next[t]++;  // its bucket's next place takes it for good
+            std::swap(markers[i], markers[j]);
+            std::swap(place[i], place[j]);
+        }
+        if (poll.canceled(end - (b << kBucketBits) + 1)) s = Status::Canceled;
+    }
+    put(next);
+    for (std::uint32_t i = 0; s == Status::Ok && i < n; ++i) {
+        while (place[i] != i) {
+            const std::uint32_t to = place[i];
+            std::swap(markers[i], markers[to]);
+            std::swap(place[i], place[to]);
+        }
+        if (poll.canceled(1)) s = Status::Canceled;
+    }
+    return s;
+}
+
+// The markers reordered as cluster_markers_in_place says, from each one's ordinal (cluster, n_
+// clusters held): each marker's place (singles by rank, the others after them cluster by
+// cluster, in marker order within one), made in cluster's memory, then the markers moved there
+// cycle by cycle (each swap puts one in its place). The single clusters' references become their
+// ranks.
+Status Sweep::reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
+                              std::uint32_t** member_cluster, std::uint32_t* n_single) noexcept {
+    std::uint32_t* next = nullptr;  // by ordinal: the next place of its markers
+    Status s = get(&next, n_);
+    if (s != Status::Ok) return s;
+    std::uint32_t singles = 0;
+    for (std::uint32_t k = 0; k < n_; ++k) singles += single(k) ? 1 : 0;
+    std::uint32_t n_markers = singles;
+    for (std::uint32_t k = 0, rank = 0; k < n_; ++k) {
+        if (single(k)) {
+            ref_[k] = next[k] = rank++;
+        } else {
+            next[k] = n_markers;
+            n_markers += static_cast<std::uint32_t>(pooled(ref_[k] & ~kPooled).count);
+        }
+    }
+    std::uint32_t* member = nullptr;
+    s = n_markers == n ? get(&member, n_markers - singles) : Status::Internal;
+    Poller poll(cancel_);
+    for (std::uint32_t i = 0; s == Status::Ok && i < n_markers; ++i) {
+        const std::uint32_t k = cluster[i], to = next[k]++;
+        if (to >= singles) member[to - singles] = k;
+        cluster[i] = to;
+        if (poll.canceled(1)) s = Status::Canceled;
+    }
+    put(next);
+    if (s == Status::Ok) s = permute(markers, cluster, n_markers);
+    if (s != Status::Ok) {
+        put(member);
+        return s;
+    }
+    *member_cluster = member;
+    *n_single = singles;
+    return Status::Ok;
 }
 
 Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept {

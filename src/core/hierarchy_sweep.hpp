@@ -63,6 +63,17 @@ class Sweep {
     Status cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
                            std::int64_t** ordinal_of_marker) noexcept;
 
+    // cluster_markers for a caller that gives the markers' order up (the streamed create): on Ok
+    // the markers are reordered in place, first the markers of the zoom's single clusters in
+    // their ordinal order (*n_single of them), then the others cluster by cluster in ordinal
+    // order (in their order before within one), and (*member_cluster)[j] (from the allocator,
+    // n - *n_single entries, the caller's) is the ordinal of markers[*n_single + j]'s cluster.
+    // The coarser zooms then read the single markers there: not copied at each zoom (at 10M the
+    // copy was 137 MB of the clustering's peak) and in about max_zoom's cell order.
+    Status cluster_markers_in_place(HierMarker* markers, std::size_t n, int zoom,
+                                    std::uint32_t** member_cluster,
+                                    std::uint32_t* n_single) noexcept;
+
     // Zoom zoom over the clusters held (of the zoom clustered last, their centres kept from
     // then), each taken whole: on Ok the clusters held are zoom zoom's, and cluster_of_finer[j]
     // (n_clusters() entries before the call, the caller's) the ordinal of finer cluster j's.
@@ -83,6 +94,11 @@ class Sweep {
     static constexpr int kPoolChunkBits = 13;  // pool chunks of 8192 items (1 MiB)
     static constexpr std::uint32_t kPoolChunkMask = (std::uint32_t{1} << kPoolChunkBits) - 1;
 
+    Status sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
+                         std::uint32_t** cluster) noexcept;
+    Status reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
+                           std::uint32_t** member_cluster, std::uint32_t* n_single) noexcept;
+    Status permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n) noexcept;
     template <typename Access>
     Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
     template <typename Access>
@@ -126,9 +142,12 @@ class Sweep {
     double radius_px_;
     // The single markers: at max_zoom the caller's markers; below it the markers of the clusters
     // that are still one marker, in their ordinal order (own_), so that a zoom reads them in
-    // about its order, where the caller's (240 MB at 10M) were a cache miss a read.
+    // about its order, where the caller's (240 MB at 10M) were a cache miss a read; or, in
+    // place, the caller's markers reordered at max_zoom (cluster_markers_in_place).
     const HierMarker* singles_ = nullptr;
     HierMarker* own_ = nullptr;
+    bool in_place_ =
+        false;  // singles_ is the caller's markers, reordered (cluster_markers_in_place)
 
     // Between zooms: the last zoom's clusters by ordinal (n_ of them): their references, and
     // their centres in x_ and y_ (room: room_).

@@ -202,8 +202,8 @@ Allocator build_regions(MemoryContext ctx, const Allocator& small) {
 
 // Builds one partition's markers and writes its blocks as they are made (hier_stream_*: the
 // nodes of the whole build are never held at once).
-void build_and_write(BuildParams* p, Writer* w, const HierMarker* markers, std::size_t n,
-                     Datum part, const char* part_text) {
+void build_and_write(BuildParams* p, Writer* w, HierMarker* markers, std::size_t n, Datum part,
+                     const char* part_text) {
     if (n == 0) return;
     // No geocluster.max_state_memory budget (0): that setting bounds what any query can make a
     // cluster_agg state grow to; a build is its table owner's maintenance step over the whole

@@ -120,7 +120,8 @@ void expect_stream_is_pack(const std::vector<HierMarker>& m, double radius, int 
     RegionAllocator* regions = nullptr;
     ASSERT_EQ(Status::Ok, region_allocator_create(a, 4096, &regions));
     HierStream* s = nullptr;
-    Status st = hier_stream_start(m.data(), m.size(), radius, max_zoom, next.data(), &c,
+    std::vector<HierMarker> work(m);  // the stream reorders its markers
+    Status st = hier_stream_start(work.data(), work.size(), radius, max_zoom, next.data(), &c,
                                   region_allocator(regions), a, kNoCancel, &s);
     ASSERT_EQ(Status::Ok, st);
     EXPECT_EQ(next_after, next);
@@ -548,7 +549,8 @@ TEST(HierarchyPack, StreamCanceledAtAnyPollReleasesAll) {
         std::vector<std::uint64_t> next(17, 0);
         HierSlotCounters c{nullptr, 0};
         HierStream* s = nullptr;
-        Status st = hier_stream_start(m.data(), m.size(), 5, 16, next.data(), &c, a, a,
+        std::vector<HierMarker> work(m);
+        Status st = hier_stream_start(work.data(), work.size(), 5, 16, next.data(), &c, a, a,
                                       CancelCheck{&Countdown::fire, &down}, &s);
         HierStreamBlock blk;
         while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
@@ -588,8 +590,9 @@ TEST(HierarchyPack, StreamOutOfMemoryAtEachAllocationReleasesAll) {
         std::vector<std::uint64_t> next(17, 0);
         HierSlotCounters c{nullptr, 0};
         HierStream* s = nullptr;
-        Status st =
-            hier_stream_start(m.data(), m.size(), 60, 16, next.data(), &c, a, a, kNoCancel, &s);
+        std::vector<HierMarker> work(m);
+        Status st = hier_stream_start(work.data(), work.size(), 60, 16, next.data(), &c, a, a,
+                                      kNoCancel, &s);
         HierStreamBlock blk;
         while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
         }
@@ -629,8 +632,9 @@ TEST(HierarchyPack, FullBlockIsRefused) {
     EXPECT_EQ(nullptr, p.records);
     HierStream* s = nullptr;  // streamed: refused too, counters unchanged
     std::vector<std::uint64_t> next2(17, 0);
-    Status st =
-        hier_stream_start(m.data(), m.size(), 60, 16, next2.data(), &counters, a, a, kNoCancel, &s);
+    std::vector<HierMarker> work(m);
+    Status st = hier_stream_start(work.data(), work.size(), 60, 16, next2.data(), &counters, a, a,
+                                  kNoCancel, &s);
     HierStreamBlock blk;
     while (st == Status::Ok && hier_stream_next(s, &blk, &st)) {
     }
