@@ -136,15 +136,14 @@ class Builder {
     Status run_levels(const HierLevelHook& hook, std::uint32_t** leaf_of_marker) noexcept;
     // The same over markers reordered in place (hierarchy_build_levels_in_place).
     Status run_levels_in_place(HierMarker* markers, const HierLevelHook& hook,
-                               std::uint32_t** member_leaf, std::uint32_t* n_single) noexcept;
+                               std::uint32_t* n_single) noexcept;
 
     // Counts per zoom, for the caller to advance next_ordinal once the build succeeded.
     std::uint32_t n_at[kHierMaxZoom + 1] = {};
 
   private:
     Status leaves() noexcept;
-    Status leaves_in_place(HierMarker* markers, std::uint32_t** member_leaf,
-                           std::uint32_t* n_single) noexcept;
+    Status leaves_in_place(HierMarker* markers, std::uint32_t* n_single) noexcept;
     Status narrow_leaves() noexcept;
     Status coarser_levels() noexcept;
     Status write_nodes() noexcept;
@@ -213,10 +212,8 @@ Status Builder::leaves() noexcept {
 }
 
 // Zoom max_zoom over markers reordered in place (Sweep::cluster_markers_in_place).
-Status Builder::leaves_in_place(HierMarker* markers, std::uint32_t** member_leaf,
-                                std::uint32_t* n_single) noexcept {
-    Status s =
-        sweep_.cluster_markers_in_place(markers, n_markers_, max_zoom_, member_leaf, n_single);
+Status Builder::leaves_in_place(HierMarker* markers, std::uint32_t* n_single) noexcept {
+    Status s = sweep_.cluster_markers_in_place(markers, n_markers_, max_zoom_, n_single);
     if (s != Status::Ok) return s;
     const std::uint32_t n = sweep_.n_clusters();
     n_at[max_zoom_] = n;
@@ -243,6 +240,19 @@ Status Builder::narrow_leaves() noexcept {
 Status Builder::coarser_levels() noexcept {
     for (int z = max_zoom_ - 1; z >= 0; --z) {
         const std::uint32_t n_finer = sweep_.n_clusters();
+        if (hook_ != nullptr && hook_->adopts_parents) {
+            std::uint32_t* parents = nullptr;
+            Status s = sweep_.cluster_coarser_into(z, &parents);
+            if (s != Status::Ok) {
+                cluster_internal::release_array(base_, &parents);
+                return s;
+            }
+            n_at[z] = sweep_.n_clusters();
+            s = hook_->level(hook_->ctx, z, sweep_, parents, n_finer);  // the hook's now
+            if (s != Status::Ok) return s;
+            if (next_ordinal_[z] > kOrdinalLimit - n_at[z]) return Status::HierarchyIdsExhausted;
+            continue;
+        }
         Status s = get(&parent_of_[z], n_finer);
         if (s != Status::Ok) return s;
         s = sweep_.cluster_coarser(z, parent_of_[z]);
@@ -481,17 +491,11 @@ Status hierarchy_build_levels(const HierMarker* markers, std::size_t n_markers, 
 }
 
 Status Builder::run_levels_in_place(HierMarker* markers, const HierLevelHook& hook,
-                                    std::uint32_t** member_leaf, std::uint32_t* n_single) noexcept {
+                                    std::uint32_t* n_single) noexcept {
     hook_ = &hook;
-    std::uint32_t* member = nullptr;
-    Status s = leaves_in_place(markers, &member, n_single);
+    Status s = leaves_in_place(markers, n_single);
     if (s == Status::Ok) s = hook.level(hook.ctx, max_zoom_, sweep_, nullptr, 0);
     if (s == Status::Ok) s = coarser_levels();
-    if (s == Status::Ok) {
-        *member_leaf = member;
-        member = nullptr;
-    }
-    cluster_internal::release_array(base_, &member);
     release();
     return s;
 }
@@ -499,16 +503,15 @@ Status Builder::run_levels_in_place(HierMarker* markers, const HierLevelHook& ho
 Status hierarchy_build_levels_in_place(HierMarker* markers, std::size_t n_markers, double radius_px,
                                        int max_zoom, std::uint64_t* next_ordinal,
                                        const Allocator& alloc, CancelCheck cancel,
-                                       const HierLevelHook& hook, std::uint32_t** member_leaf,
+                                       const HierLevelHook& hook,
                                        std::uint32_t* n_single) noexcept {
-    *member_leaf = nullptr;
     *n_single = 0;
     if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::RadiusInvalid;
     if (max_zoom < 0 || max_zoom > kHierMaxZoom) return Status::ZoomOutOfRange;
     for (int z = 0; z <= max_zoom; ++z)
         if (next_ordinal[z] >= kOrdinalLimit) return Status::HierarchyIdsExhausted;
     Builder b(markers, n_markers, radius_px, max_zoom, next_ordinal, alloc, cancel);
-    const Status s = b.run_levels_in_place(markers, hook, member_leaf, n_single);
+    const Status s = b.run_levels_in_place(markers, hook, n_single);
     if (s != Status::Ok) return s;
     for (int z = 0; z <= max_zoom; ++z) next_ordinal[z] += b.n_at[z];
     return Status::Ok;

@@ -20,6 +20,9 @@ struct HierLevelHook {
     Status (*level)(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
                     const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept;
     void* ctx;
+    // Set: parent_of_finer comes from the build's allocator and is the hook's from the call on
+    // (released by it, or kept), so that the hook keeps the array without a copy.
+    bool adopts_parents = false;
 };
 
 // hierarchy_build's clustering with hook for its nodes: arguments and statuses as there;
@@ -33,15 +36,13 @@ Status hierarchy_build_levels(const HierMarker* markers, std::size_t n_markers, 
 
 // hierarchy_build_levels for a caller that gives the markers' order up (the streamed create): on
 // Ok the markers are reordered in place, first the single leaves' markers in leaf order
-// (*n_single of them), then the multi-marker leaves' markers leaf by leaf, and
-// (*member_leaf)[j] (from alloc, n_markers - *n_single entries) is the position among the hook's
-// max_zoom clusters of markers[*n_single + j]'s leaf (Sweep::cluster_markers_in_place). No leaf
-// per marker is made, and no copy of the single markers.
+// (*n_single of them), then the multi-marker leaves' markers leaf by leaf in leaf order, as many
+// as the hook's max_zoom clusters count (Sweep::cluster_markers_in_place). No leaf per marker is
+// made, and no copy of the single markers.
 Status hierarchy_build_levels_in_place(HierMarker* markers, std::size_t n_markers, double radius_px,
                                        int max_zoom, std::uint64_t* next_ordinal,
                                        const Allocator& alloc, CancelCheck cancel,
-                                       const HierLevelHook& hook, std::uint32_t** member_leaf,
-                                       std::uint32_t* n_single) noexcept;
+                                       const HierLevelHook& hook, std::uint32_t* n_single) noexcept;
 
 // The sums a node keeps of its item; the item of one marker, as its bin holds it; a node's
 // count, sums, centre and bounds from its item (cluster_id, parent_id -1, zoom and

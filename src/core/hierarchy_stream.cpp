@@ -150,10 +150,10 @@ struct HierStream {
     // Each single leaf (Single, the reordered markers' first n_singles): a run's node was made
     // again in every band the run spans, twice in each, and its centre (then a long double
     // Mercator round trip) was about a third of the packing's CPU. The markers of multi-marker
-    // leaves follow them (n_member_refs of them), leaf by leaf, each leaf's position in
-    // member_leaf (4 bytes a member, for the members).
+    // leaves follow them (n_member_refs of them), leaf by leaf in leaf order, leaf_count[j] of
+    // the j-th (4 bytes a multi-marker leaf: a leaf for each of its markers was 17 MB at 10M).
     const Single* singles;
-    std::uint32_t* member_leaf;
+    std::uint32_t* leaf_count;
     std::size_t n_member_refs;
 
     // Writing: the next band (bands.n: the members), the ids of the last zoom given ids.
@@ -442,11 +442,14 @@ Status level_runs(HierStream* s, int zoom, const hier_sweep::Sweep& clusters,
     Multi* multi = st == Status::Ok && !later ? alloc_array<Multi>(s->alloc, n_multi) : nullptr;
     s->multi[zoom] = multi;
     if (st == Status::Ok && !later && multi == nullptr) st = Status::OutOfMemory;
+    if (st == Status::Ok && later) s->leaf_count = alloc_array<std::uint32_t>(s->alloc, n_multi);
+    if (st == Status::Ok && later && s->leaf_count == nullptr) st = Status::OutOfMemory;
     for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < n; ++k) {
         if (many[k] != 0) {
             HierNode h;
             if (!later) hier_node_of_item(clusters.cluster(k), &h);
             if (!later) st = multi_of(s, h, zoom, &multi[j]);
+            if (later) s->leaf_count[j] = static_cast<std::uint32_t>(clusters.count(k));
             run[k] = s->multi_base[zoom + 1] + j++;
         } else if (run[k] == kNoRun) {
             st = Status::Internal;  // a childless cluster
@@ -461,11 +464,8 @@ Status on_level(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
                 const std::uint32_t* parent_of_finer, std::uint32_t n_finer) noexcept {
     HierStream* s = static_cast<HierStream*>(ctx);
     s->n_at[zoom] = clusters.n_clusters();
-    if (zoom < s->max_zoom) {
-        s->parent_of[zoom] = alloc_array<std::uint32_t>(s->alloc, n_finer);
-        if (s->parent_of[zoom] == nullptr) return Status::OutOfMemory;
-        std::memcpy(s->parent_of[zoom], parent_of_finer, sizeof(std::uint32_t) * n_finer);
-    }
+    if (zoom < s->max_zoom)  // adopted (the hook's adopts_parents), released with the stream
+        s->parent_of[zoom] = const_cast<std::uint32_t*>(parent_of_finer);
     return level_runs(s, zoom, clusters, parent_of_finer, n_finer);
 }
 
@@ -478,28 +478,25 @@ Status on_level(void* ctx, int zoom, const hier_sweep::Sweep& clusters,
 // 10M, the clustering's peak once the singles were read in place.
 Status leaf_multis(HierStream* s) noexcept {
     const int z = s->max_zoom;
-    const std::uint32_t n = s->n_at[z], n_multi = s->multi_base[z] - s->multi_base[z + 1];
-    const std::uint32_t* run = s->run_of[z];
+    const std::uint32_t n_multi = s->multi_base[z] - s->multi_base[z + 1];
     s->multi[z] = alloc_array<Multi>(s->alloc, n_multi);
     Status st = s->multi[z] == nullptr ? Status::OutOfMemory : Status::Ok;
     const HierMarker* member = s->markers + s->n_singles;
-    std::uint32_t made = 0;  // leaves made so far: they come in run order
-    for (std::size_t i = 0; st == Status::Ok && i < s->n_member_refs;) {
-        const std::uint32_t leaf = s->member_leaf[i];
-        const std::uint32_t j = leaf < n ? run[leaf] - s->multi_base[z + 1] : n_multi;
-        if (leaf >= n || (run[leaf] & kSingle) != 0 || j != made) {
+    std::size_t i = 0;
+    for (std::uint32_t j = 0; st == Status::Ok && j < n_multi; ++j) {
+        const std::size_t end = i + s->leaf_count[j];
+        if (s->leaf_count[j] < 2 || end > s->n_member_refs) {
             st = Status::Internal;
             break;
         }
         cluster_internal::Item sum = hier_item_of_marker(member[i]);
-        for (++i; i < s->n_member_refs && s->member_leaf[i] == leaf; ++i)
-            cluster_internal::item_add(sum, hier_item_of_marker(member[i]));
+        for (++i; i < end; ++i) cluster_internal::item_add(sum, hier_item_of_marker(member[i]));
         HierNode h;
         hier_node_of_item(sum, &h);
-        st = multi_of(s, h, z, &s->multi[z][made++]);
-        if (s->poll.canceled(1)) st = Status::Canceled;
+        st = multi_of(s, h, z, &s->multi[z][j]);
+        if (s->poll.canceled(end - i + 1)) st = Status::Canceled;
     }
-    if (st == Status::Ok && made != n_multi) st = Status::Internal;
+    if (st == Status::Ok && i != s->n_member_refs) st = Status::Internal;
     return st;
 }
 
@@ -768,19 +765,26 @@ Status start_members(HierStream* s) noexcept {
         release_array(s->alloc, &s->wide[z]);
     }
     const int bz = s->bands.band[s->bands.n - 1].block_zoom;
-    const HierMarker* m = s->markers + s->n_singles;  // leaf by leaf
+    const HierMarker* m = s->markers + s->n_singles;  // leaf by leaf, in leaf order
     const std::size_t n = s->n_member_refs;
+    const std::uint32_t* run = s->run_of[s->max_zoom];
     s->members = reuse_array<Member>(s, &s->recs, sizeof(RecRef) * s->n_recs, n);
     Member* tmp = alloc_array<Member>(s->alloc, n);
     s->n_recs = 0;
     Status st = s->members == nullptr || tmp == nullptr ? Status::OutOfMemory : Status::Ok;
-    for (std::size_t r = 0; st == Status::Ok && r < n; ++r) {
-        const HierMarker& mk = m[r];
-        s->members[s->n_members++] =
-            Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[s->member_leaf[r]], mk};
-        if (s->poll.canceled(1)) st = Status::Canceled;
+    for (std::uint32_t k = 0, j = 0; st == Status::Ok && k < s->n_at[s->max_zoom]; ++k) {
+        if ((run[k] & kSingle) != 0) continue;  // the multi-marker leaves, j-th in leaf order
+        const std::size_t end = s->n_members + s->leaf_count[j++];
+        if (end > n) st = Status::Internal;
+        for (; st == Status::Ok && s->n_members < end; ++s->n_members) {
+            const HierMarker& mk = m[s->n_members];
+            s->members[s->n_members] =
+                Member{hier_block_of(bz, mk.lat, mk.lon), s->ids_prev[k], mk};
+        }
+        if (s->poll.canceled(s->leaf_count[j - 1])) st = Status::Canceled;
     }
-    release_array(s->alloc, &s->member_leaf);
+    if (st == Status::Ok && s->n_members != n) st = Status::Internal;
+    release_array(s->alloc, &s->leaf_count);
     const Member* sorted = nullptr;
     if (st == Status::Ok)  // through tmp: markers of one leaf may share an id
         st = sort_by_block(
@@ -869,11 +873,10 @@ Status hier_stream_start(HierMarker* markers, std::size_t n_markers, double radi
     s->alloc = alloc;
     s->counters_alloc = counters_alloc;
     s->poll = Poller(cancel);
-    const HierLevelHook hook{&on_level, s};
+    const HierLevelHook hook{&on_level, s, true};
     std::uint32_t n_single = 0;
-    Status st =
-        hierarchy_build_levels_in_place(markers, n_markers, radius_px, max_zoom, next_ordinal,
-                                        alloc, cancel, hook, &s->member_leaf, &n_single);
+    Status st = hierarchy_build_levels_in_place(markers, n_markers, radius_px, max_zoom,
+                                                next_ordinal, alloc, cancel, hook, &n_single);
     if (st == Status::Ok) st = single_markers(s, n_single);
     if (st == Status::Ok) st = leaf_multis(s);
     return st;
@@ -905,7 +908,7 @@ void hier_stream_free(HierStream* s) noexcept {
         release_array(a, &s->multi[z]);
         release_array(a, &s->wide[z]);
     }
-    release_array(a, &s->member_leaf);
+    release_array(a, &s->leaf_count);
     release_array(a, &s->ids_prev);
     release_array(a, &s->recs);
     release_array(a, &s->fills);

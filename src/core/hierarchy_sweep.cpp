@@ -761,13 +761,11 @@ Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom
 }
 
 Status Sweep::cluster_markers_in_place(HierMarker* markers, std::size_t n, int zoom,
-                                       std::uint32_t** member_cluster,
                                        std::uint32_t* n_single) noexcept {
-    *member_cluster = nullptr;
     *n_single = 0;
     std::uint32_t* cluster = nullptr;
     Status s = sweep_markers(markers, n, zoom, &cluster);
-    if (s == Status::Ok) s = reorder_markers(markers, n, cluster, member_cluster, n_single);
+    if (s == Status::Ok) s = reorder_markers(markers, n, cluster, n_single);
     put(cluster);
     if (s == Status::Ok) s = keep_centres(n_);
     if (s == Status::Ok) {
@@ -822,7 +820,7 @@ Status Sweep::permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n
 // cycle by cycle (each swap puts one in its place). The single clusters' references become their
 // ranks.
 Status Sweep::reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
-                              std::uint32_t** member_cluster, std::uint32_t* n_single) noexcept {
+                              std::uint32_t* n_single) noexcept {
     std::uint32_t* next = nullptr;  // by ordinal: the next place of its markers
     Status s = get(&next, n_);
     if (s != Status::Ok) return s;
@@ -837,24 +835,40 @@ Status Sweep::reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t*
             n_markers += static_cast<std::uint32_t>(pooled(ref_[k] & ~kPooled).count);
         }
     }
-    std::uint32_t* member = nullptr;
-    s = n_markers == n ? get(&member, n_markers - singles) : Status::Internal;
+    if (n_markers != n) s = Status::Internal;
     Poller poll(cancel_);
     for (std::uint32_t i = 0; s == Status::Ok && i < n_markers; ++i) {
-        const std::uint32_t k = cluster[i], to = next[k]++;
-        if (to >= singles) member[to - singles] = k;
-        cluster[i] = to;
+        cluster[i] = next[cluster[i]]++;
         if (poll.canceled(1)) s = Status::Canceled;
     }
     put(next);
     if (s == Status::Ok) s = permute(markers, cluster, n_markers);
-    if (s != Status::Ok) {
-        put(member);
-        return s;
+    if (s == Status::Ok) *n_single = singles;
+    return s;
+}
+
+Status Sweep::cluster_coarser_into(int zoom, std::uint32_t** cluster_of_finer) noexcept {
+    *cluster_of_finer = nullptr;
+    const std::uint32_t n = n_;
+    Status s = get_zoom_arrays(n);
+    if (s != Status::Ok) return s;
+    RefAccess acc{this};
+    std::uint32_t n_out = 0;
+    s = sweep_zoom(acc, n, zoom, &n_out);
+    if (s != Status::Ok) return s;
+    Poller poll(cancel_);
+    for (std::uint32_t j = 0; j < n; ++j) {  // every link to its root, then the roots' ordinals
+        root(j);
+        if (poll.canceled(1)) return Status::Canceled;
     }
-    *member_cluster = member;
-    *n_single = singles;
-    return Status::Ok;
+    for (std::uint32_t j = 0; j < n; ++j) into_[j] = ordinal_[into_[j]];
+    s = keep_clusters(n, n_out);
+    *cluster_of_finer = into_;
+    into_ = nullptr;
+    put_zoom_arrays();
+    if (s == Status::Ok) s = keep_singles();
+    if (s == Status::Ok) s = keep_centres(n_out);
+    return s;
 }
 
 Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept {

@@ -66,12 +66,10 @@ class Sweep {
     // cluster_markers for a caller that gives the markers' order up (the streamed create): on Ok
     // the markers are reordered in place, first the markers of the zoom's single clusters in
     // their ordinal order (*n_single of them), then the others cluster by cluster in ordinal
-    // order (in their order before within one), and (*member_cluster)[j] (from the allocator,
-    // n - *n_single entries, the caller's) is the ordinal of markers[*n_single + j]'s cluster.
+    // order (in their order before within one: each cluster's count() of them).
     // The coarser zooms then read the single markers there: not copied at each zoom (at 10M the
     // copy was 137 MB of the clustering's peak) and in about max_zoom's cell order.
     Status cluster_markers_in_place(HierMarker* markers, std::size_t n, int zoom,
-                                    std::uint32_t** member_cluster,
                                     std::uint32_t* n_single) noexcept;
 
     // Zoom zoom over the clusters held (of the zoom clustered last, their centres kept from
@@ -79,11 +77,18 @@ class Sweep {
     // (n_clusters() entries before the call, the caller's) the ordinal of finer cluster j's.
     // On failure the clusters held are unspecified: release() only.
     Status cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept;
+    // The same with *cluster_of_finer made here, from the allocator, the caller's (also on
+    // failure): the zoom's own array handed over, not an array of the caller's held beside the
+    // sweep (28 MB of the streamed create's peak at 10M, and a copy).
+    Status cluster_coarser_into(int zoom, std::uint32_t** cluster_of_finer) noexcept;
 
     // The clusters held, by ordinal: how many; whether cluster k is a single marker; its exact
     // item (rank k), what hierarchy_build's nodes of that zoom are summed to, bit for bit.
     std::uint32_t n_clusters() const noexcept { return n_; }
     bool single(std::uint32_t k) const noexcept { return (ref_[k] & kPooled) == 0; }
+    std::uint64_t count(std::uint32_t k) const noexcept {  // its markers
+        return single(k) ? 1 : pooled(ref_[k] & ~kPooled).count;
+    }
     cluster_internal::Item cluster(std::uint32_t k) const noexcept;
 
     void release() noexcept;
@@ -97,7 +102,7 @@ class Sweep {
     Status sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
                          std::uint32_t** cluster) noexcept;
     Status reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
-                           std::uint32_t** member_cluster, std::uint32_t* n_single) noexcept;
+                           std::uint32_t* n_single) noexcept;
     Status permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n) noexcept;
     template <typename Access>
     Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
