@@ -270,8 +270,10 @@ HierSums multi_sums(const HierStream& s, const Multi& m) noexcept {
 }
 
 const Multi& multi_run(const HierStream& s, std::uint32_t run) noexcept {
-    int z = 0;  // zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1
-    while (run < s.multi_base[z + 1]) ++z;
+    // Zoom z's multi-marker runs are multi_base[z + 1] .. multi_base[z] - 1 (descending, 0 from
+    // max_zoom + 1 on): run's zoom is the count of bases above it, counted without a branch.
+    int z = 0;
+    for (int i = 1; i < kHierMaxZoom + 2; ++i) z += s.multi_base[i] > run;
     return s.multi[z][run - s.multi_base[z + 1]];
 }
 
@@ -281,18 +283,33 @@ HierBlockNode run_record(const HierStream& s, std::uint32_t run, std::uint32_t s
                          int zoom_hi, std::int64_t parent_id) noexcept {
     if ((run & kSingle) == 0) {  // hier_node_of_item's node, but for the ids the stream sets
         const Multi& m = multi_run(s, run);
-        HierNode n{};
-        n.count = m.count;
-        n.id = m.id;
         const int zoom = m.zoom & kZoomBits;
-        n.expansion_zoom = zoom + 1;
-        n.lat = m.lat;
-        n.lon = m.lon;
-        n.min_lat = m.min_lat;
-        n.max_lat = m.max_lat;
-        n.sums = multi_sums(s, m);
-        cluster_internal::item_lon_bounds(hier_item_of_node(n), &n.min_lon, &n.max_lon);
-        return hier_record_of(n, slot, zoom_min, std::min(zoom, zoom_hi), parent_id);
+        // Made here, not through a zeroed HierNode and hier_record_of: a run of one side has
+        // its side's longitude bounds (item_lon_bounds: it crosses nothing).
+        HierBlockNode d{slot,
+                        zoom_min,
+                        std::min(zoom, zoom_hi),
+                        m.count,
+                        m.id,
+                        parent_id,
+                        zoom + 1,
+                        m.lat,
+                        m.lon,
+                        m.min_lat,
+                        m.min_lon,
+                        m.max_lat,
+                        m.max_lon,
+                        multi_sums(s, m)};
+        if ((m.zoom & kWide) != 0) {
+            HierNode n{};
+            n.count = m.count;
+            n.id = m.id;
+            n.min_lat = m.min_lat;
+            n.max_lat = m.max_lat;
+            n.sums = d.sums;
+            cluster_internal::item_lon_bounds(hier_item_of_node(n), &d.min_lon, &d.max_lon);
+        }
+        return d;
     }
     // A single marker's record as hier_record_of makes it of the node hier_node_of_item makes:
     // its count, id, centre and bounds (the marker's position, -0.0 made +0.0), no sums. Made
@@ -604,11 +621,11 @@ BlockFill* fill_of(HierStream* s, std::uint64_t block) noexcept {
 // block's (all but a clamped edge's share those: its tile's), then by insertion, each out of
 // place only among the few of its digit. std::sort of the blocks' entries, its comparison of
 // Z-orders mispredicted at every step, was a tenth of the packing's CPU at 10M markers.
-constexpr int kDigitBits = 12;
-constexpr std::size_t kDigitRoom = std::size_t{1} << 14;  // entries beyond: std::sort
+constexpr int kDigitBits = 14;
+constexpr std::size_t kDigitRoom = std::size_t{1} << 17;  // entries beyond: std::sort
 
 struct RepSort {
-    Rep* tmp;              // kDigitRoom entries
+    Rep* tmp;              // room for the largest block sorted so (kDigitRoom at most)
     std::uint32_t* count;  // 2^kDigitBits counters
     int lead;              // the Z-order's bits fixed by the block: 2 * block zoom
 };
@@ -664,7 +681,7 @@ Status assign_slots(HierStream* s, int bi, int z, Rep* reps, std::size_t n,
         if (a.lon != b.lon) return a.lon < b.lon;
         return x.node < y.node;
     };
-    RepSort w{alloc_array<Rep>(s->alloc, kDigitRoom),
+    RepSort w{alloc_array<Rep>(s->alloc, std::min(n, kDigitRoom)),
               alloc_array<std::uint32_t>(s->alloc, std::size_t{1} << kDigitBits), 2 * bz};
     Status st = w.tmp == nullptr || w.count == nullptr ? Status::OutOfMemory : Status::Ok;
     if (st == Status::Ok)  // in place: the comparison is total (ends with the node)
