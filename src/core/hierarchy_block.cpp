@@ -143,7 +143,11 @@ void anchor_of(const HierBlockNode& d, std::uint64_t* lat_bits, std::uint64_t* l
 }  // namespace
 
 std::int64_t hier_chunk_grid(double degrees) noexcept {
-    return static_cast<std::int64_t>(std::floor((degrees + 180.0) * 65536.0));
+    // std::floor, without its call (a libm call where SSE4.1 is not assumed: every record's
+    // anchor is gridded when encoded): truncation, one less below a negative fraction.
+    const double v = (degrees + 180.0) * 65536.0;
+    const auto t = static_cast<std::int64_t>(v);
+    return t - (static_cast<double>(t) > v ? 1 : 0);
 }
 
 namespace {
@@ -218,8 +222,55 @@ void span_union(HierChunk* a, const HierChunk& b) noexcept {
     a->lon_hi = std::max(a->lon_hi, b.lon_hi);
 }
 
+// A record's varints, as Out writes them but each in one 8-byte store (and two bytes more for
+// one beyond 56 bits), where Out's loop took a mispredicted branch a byte: the lat and lon
+// deltas take six or seven. Up to 7 bytes beyond the varint are written (zeros, overwritten
+// by what follows): a record takes at most kRecordMaxBytes, 29 fewer than the
+// kHierBlockMaxRecordBytes a bound gives it, so they stay within the caller's buffer.
+constexpr std::size_t kRecordMaxBytes = 8 * 10 + 4 * 10 + 10 + 3 * 19 + 4 * 10;
+static_assert(kRecordMaxBytes + 8 <= kHierBlockMaxRecordBytes, "a record's stores fit its room");
+
+struct RecordOut {
+    unsigned char* p;
+    void u64(std::uint64_t v) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (v < 0x80) {
+            *p++ = static_cast<unsigned char>(v);
+            return;
+        }
+        // Byte i: bits 7i .. 7i + 6 of v, the continuation bit on all but the last.
+        std::uint64_t w = (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) |
+                          (v << 3 & 0x7f000000) | (v << 4 & 0x7f00000000) |
+                          (v << 5 & 0x7f0000000000) | (v << 6 & 0x7f000000000000) |
+                          (v << 7 & 0x7f00000000000000);
+        const int n = (70 - __builtin_clzll(v)) / 7;  // its bytes: 2 .. 10
+        w |= n <= 8 ? 0x8080808080808080ull >> (8 * (9 - n)) : 0x8080808080808080ull;
+        std::memcpy(p, &w, sizeof w);
+        if (n == 9) p[8] = static_cast<unsigned char>(v >> 56);
+        if (n == 10) {
+            p[8] = static_cast<unsigned char>(v >> 56 | 0x80);
+            p[9] = static_cast<unsigned char>(v >> 63);
+        }
+        p += n;
+#else
+        Out o{p};
+        o.u64(v);
+        p = o.p;
+#endif
+    }
+    void s64(std::int64_t v) noexcept { u64(zigzag(static_cast<std::uint64_t>(v))); }
+    void s128(u128 v) noexcept {  // (a residual: nearly always within 64 bits)
+        const u128 z = zigzag128(v);
+        if (z >> 64 == 0) return u64(static_cast<std::uint64_t>(z));
+        Out o{p};
+        o.s128(v);
+        p = o.p;
+    }
+    void bits_delta(double v, std::uint64_t base) noexcept { u64(zigzag(bits_of(v) - base)); }
+};
+
 // One record (checked as a decoder would accept it; false if not), its deltas from *st.
-bool put_record(Out* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas* st,
+bool put_record(RecordOut* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, Deltas* st,
                 bool check_centre) noexcept {
     if (static_cast<std::int64_t>(d.slot) <= st->prev_slot ||
         !node_ok(d, zoom_lo, zoom_hi, check_centre))
@@ -295,7 +346,7 @@ bool put_group(Out* o, const HierBlockNode* nodes, std::size_t first, std::size_
         n_chunks = c + 1;
     }
     unsigned char* const start = o->p;
-    Out rec{start + 10 + n_chunks * kMaxEntryBytes};
+    RecordOut rec{start + 10 + n_chunks * kMaxEntryBytes};
     unsigned char* const records = rec.p;
     for (std::size_t c = 0; c < n_chunks; ++c) {
         const std::size_t from = first + c * kHierChunkRecords;
@@ -342,10 +393,11 @@ Status encode(const HierBlockNode* nodes, std::size_t n, int zoom_lo, int zoom_h
     const std::uint64_t n_groups = groups_of(n);
     if (n_groups == 0) {  // no index: the records, their deltas from nothing
         Deltas st{-1, -1, 0, 0};
+        RecordOut rec{head.p};
         for (std::size_t i = 0; i < n; ++i)
-            if (!put_record(&head, nodes[i], zoom_lo, zoom_hi, &st, check_centre))
+            if (!put_record(&rec, nodes[i], zoom_lo, zoom_hi, &st, check_centre))
                 return Status::Internal;
-        *len = static_cast<std::size_t>(head.p - out);
+        *len = static_cast<std::size_t>(rec.p - out);
         return Status::Ok;
     }
     // The groups first, after room for the header and the top index; then those, and the
