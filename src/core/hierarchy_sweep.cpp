@@ -123,6 +123,33 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
     return work;
 }
 
+// item_add(*d, hier_item_of_marker_at(m, fixed_x, fixed_y)), field by field: a marker is one
+// member with an id, on one side of the antimeridian (lon < 0: west), its item's other side
+// empty (+inf / -inf ranges and zero sums, which leave d's as they are), its rank 0.
+inline void add_marker(Item* d, const HierMarker& m, std::uint64_t fixed_x,
+                       std::uint64_t fixed_y) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    d->count += 1;
+    if (lon < 0.0) {
+        d->count_w += 1;
+        wide_add(d->sx_w, fixed_x);
+        d->min_lon_w = std::min(d->min_lon_w, lon);
+        d->max_lon_w = std::max(d->max_lon_w, lon);
+    } else {
+        wide_add(d->sx_e, fixed_x);
+        d->min_lon_e = std::min(d->min_lon_e, lon);
+        d->max_lon_e = std::max(d->max_lon_e, lon);
+    }
+    wide_add(d->sy, fixed_y);
+    d->min_lat = std::min(d->min_lat, lat);
+    d->max_lat = std::max(d->max_lat, lat);
+    if (d->has_id == 0 || m.id < d->min_id) {
+        d->min_id = m.id;
+        d->has_id = 1;
+    }
+    d->rank = 0;
+}
+
 }  // namespace
 
 // Input s's item: while ref_[s] is a marker, the marker's (at its centre, its fixed-point
@@ -142,6 +169,17 @@ struct RefAccess {
     Item value(std::uint32_t s, double x, double y) const noexcept {
         const std::uint32_t r = sw->ref_[s];
         return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled) : marker_item(r, x, y);
+    }
+    // item_add(*d, value(s, x, y)), without a copy of the item, and for a marker without making
+    // its item (most takes are of a single marker).
+    void add_to(Item* d, std::uint32_t s, double x, double y) const noexcept {
+        const std::uint32_t r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) {
+            item_add(*d, sw->pooled(r & ~Sweep::kPooled));
+        } else {
+            add_marker(d, sw->singles_[r], static_cast<std::uint64_t>(x),
+                       static_cast<std::uint64_t>(y));
+        }
     }
     Item marker_item(std::uint32_t m, double x, double y) const noexcept {
         return hier_item_of_marker_at(sw->singles_[m], static_cast<std::uint64_t>(x),
@@ -388,6 +426,14 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     Status s = get(&buf_a_, n);
     if (s == Status::Ok) s = get(&buf_b_, n);
     if (s != Status::Ok) return s;
+    bool by_rows = false;
+    s = order_by_rows(n, zoom, &by_rows);
+    if (s != Status::Ok) return s;
+    if (by_rows) {
+        put(buf_a_);
+        put(buf_b_);
+        return sort_cell_runs(acc, n);
+    }
     for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint64_t k = key_of(x_[i], y_[i], g);
         buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
@@ -419,6 +465,47 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     put(buf_a_);
     put(buf_b_);
     return sort_cell_runs(acc, n);
+}
+
+// order's stable sort by cell (the radix sort's order: by cell, then by input) without the radix
+// sort, when the inputs' cells already come row by row, each row in at most two runs of
+// ascending columns, as the clusters of the zoom below do in their order (a row of twice wider
+// cells is two of their rows, each in column order): then merging each row's two runs is that
+// sort, in two passes where the radix sort made up to six and then read the centres at random.
+// *done false when the cells do not come so (at max_zoom, the markers), nothing else changed. Needs
+// buf_a_ and buf_b_ (n each): the cells by input, then the centres in order.
+Status Sweep::order_by_rows(std::uint32_t n, int zoom, bool* done) noexcept {
+    *done = false;
+    const Geometry g = geometry_of(radius_px_, zoom);
+    std::uint64_t* cell = buf_a_;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        cell[i] = key_of(x_[i], y_[i], g);
+        if (i == 0 || cell[i] >= cell[i - 1]) continue;
+        if (sweep_row(cell[i]) != sweep_row(cell[i - 1])) return Status::Ok;  // rows out of order
+        for (std::uint32_t j = i - 1; j > 0 && sweep_row(cell[j - 1]) == sweep_row(cell[i]); --j)
+            if (cell[j - 1] > cell[j]) return Status::Ok;  // a third run in the row
+    }
+    Poller poll(cancel_);
+    for (std::uint32_t a = 0, p = 0; a < n;) {  // a row's runs [a, m) and [m, e), merged
+        const std::uint64_t row = sweep_row(cell[a]);
+        std::uint32_t m = a + 1;
+        while (m < n && cell[m] >= cell[m - 1] && sweep_row(cell[m]) == row) ++m;
+        std::uint32_t e = m;
+        while (e < n && sweep_row(cell[e]) == row) ++e;
+        for (std::uint32_t l = a, r = m; l < m || r < e; ++p) {
+            const std::uint32_t i = r == e || (l < m && cell[l] <= cell[r]) ? l++ : r++;
+            key_[p] = cell[i];
+            slot_[p] = i;
+            std::memcpy(&buf_b_[p], &x_[i], sizeof(double));
+        }
+        if (poll.canceled(e - a)) return Status::Canceled;
+        a = e;
+    }
+    for (std::uint32_t p = 0; p < n; ++p) std::memcpy(&buf_a_[p], &y_[slot_[p]], sizeof(double));
+    std::memcpy(x_, buf_b_, std::size_t{n} * sizeof(double));
+    std::memcpy(y_, buf_a_, std::size_t{n} * sizeof(double));
+    *done = true;
+    return Status::Ok;
 }
 
 // Runs of one cell (key_), after the first order's radix sort: by (id, centre), through a
@@ -536,7 +623,7 @@ Status Sweep::sum_takes(Access& acc, const Take* batch, std::uint32_t n_batch, i
         if (seed == nullptr) return Status::OutOfMemory;
         if (t.taken != kNone) {
             const std::uint32_t sk = slot_[t.taken];
-            item_add(*seed, acc.value(sk, x_[t.taken], y_[t.taken]));
+            acc.add_to(seed, sk, x_[t.taken], y_[t.taken]);
             into_[sk] = si;
             continue;
         }

@@ -87,6 +87,7 @@ class Sweep {
     Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
     template <typename Access>
     Status order(Access& acc, std::uint32_t n, int zoom) noexcept;
+    Status order_by_rows(std::uint32_t n, int zoom, bool* done) noexcept;
     template <typename Access>
     Status sort_cell_runs(Access& acc, std::uint32_t n) noexcept;
     Status mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* n_dirty) noexcept;
