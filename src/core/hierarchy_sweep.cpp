@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace geocluster {
 namespace hier_sweep {
@@ -51,12 +52,17 @@ constexpr int kMaxCellBits = 31;            // rows and columns below 2^31: swee
 constexpr unsigned char kStateStays = 2;    // state_ after a pass: a seed that took nothing
 constexpr std::uint32_t kTakeBatch = 4096;  // a pass's takes summed at once (Take: 32 KiB)
 
-bool entry_less(const Entry& a, const Entry& b) noexcept {
+inline bool entry_less(const Entry& a, const Entry& b) noexcept {
     if (a.key != b.key) return a.key < b.key;
     if (a.id != b.id) return a.id < b.id;
     if (a.x != b.x) return a.x < b.x;
     return a.y < b.y;
 }
+
+// entry_less as a type, for the sorts: through a function pointer it was a call a comparison.
+struct EntryLess {
+    bool operator()(const Entry& a, const Entry& b) const noexcept { return entry_less(a, b); }
+};
 
 // The reach of a zoom and its cells: the engine's numbers (cluster.cpp init_params, and the
 // finaliser's query width, cluster_finalize.cpp), cells 2^shift fixed units, at most 2^31 of them
@@ -79,7 +85,7 @@ Geometry geometry_of(double radius_px, int zoom) noexcept {
 
 // The cell of a centre: of its x and y rounded down (within 1 of the exact centre's, which the
 // query's + 1 absorbs), x = 2^48 (lon 180) and y = 2^48 in the last column and row.
-std::uint64_t key_of(double x, double y, const Geometry& g) noexcept {
+inline std::uint64_t key_of(double x, double y, const Geometry& g) noexcept {
     const std::uint64_t col = std::min(static_cast<std::uint64_t>(x) >> g.shift, g.cells - 1);
     const std::uint64_t row = std::min(static_cast<std::uint64_t>(y) >> g.shift, g.cells - 1);
     return sweep_key(row, col);
@@ -123,6 +129,29 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
     return work;
 }
 
+// *d = hier_item_of_marker_at(m, fixed_x, fixed_y), written in place (that function is in
+// another file: a call and a copy of the item for every marker that takes).
+inline void marker_at(Item* d, const HierMarker& m, std::uint64_t fixed_x,
+                      std::uint64_t fixed_y) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    const bool west = lon < 0.0;
+    const double inf = std::numeric_limits<double>::infinity();
+    d->count = 1;
+    d->count_w = west ? 1 : 0;
+    d->sx_e = Wide{west ? 0 : fixed_x, 0};
+    d->sx_w = Wide{west ? fixed_x : 0, 0};
+    d->sy = Wide{fixed_y, 0};
+    d->min_lat = lat;
+    d->max_lat = lat;
+    d->min_lon_e = west ? inf : lon;
+    d->max_lon_e = west ? -inf : lon;
+    d->min_lon_w = west ? lon : inf;
+    d->max_lon_w = west ? lon : -inf;
+    d->min_id = m.id;
+    d->rank = 0;
+    d->has_id = 1;
+}
+
 // item_add(*d, hier_item_of_marker_at(m, fixed_x, fixed_y)), field by field: a marker is one
 // member with an id, on one side of the antimeridian (lon < 0: west), its item's other side
 // empty (+inf / -inf ranges and zero sums, which leave d's as they are), its rank 0.
@@ -162,7 +191,8 @@ struct RefAccess {
         if ((r & Sweep::kPooled) != 0) return &sw->pooled(r & ~Sweep::kPooled);
         std::uint32_t p;
         if (sw->pool_append(&p) != Status::Ok) return nullptr;
-        sw->pooled(p) = marker_item(r, x, y);
+        marker_at(&sw->pooled(p), sw->singles_[r], static_cast<std::uint64_t>(x),
+                  static_cast<std::uint64_t>(y));
         r = Sweep::kPooled | p;
         return &sw->pooled(p);
     }
@@ -379,7 +409,7 @@ std::uint32_t Sweep::root(std::uint32_t s) noexcept {
 // for the polled merge of long arrays.
 Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
     if (n <= kSortRun) {
-        std::sort(e, e + n, entry_less);
+        std::sort(e, e + n, EntryLess{});
         return Status::Ok;
     }
     Entry* own = nullptr;
@@ -388,7 +418,7 @@ Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
         tmp = own;
     }
     Poller poll(cancel_);
-    const Entry* sorted = polled_sort(e, tmp, n, entry_less, poll);
+    const Entry* sorted = polled_sort(e, tmp, n, EntryLess{}, poll);
     if (sorted != nullptr && sorted != e) std::memcpy(e, sorted, n * sizeof(Entry));
     put(own);
     return sorted == nullptr ? Status::Canceled : Status::Ok;
@@ -578,14 +608,18 @@ Status Sweep::mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* nd_o
         // instead of every item (a few percent of a zoom's items are dirty in its second pass,
         // well under 1% in the later ones).
         std::memset(state_, kStays, n);
+        unsigned char* const state = state_;  // locals: state could alias the members
+        const double* const xs = x_;
+        const double* const ys = y_;
+        const std::uint64_t* const keys = key_;
         SweepCursors mark_cursors;
         for (std::size_t j = 0; j < nd; ++j) {
             const auto d = static_cast<std::uint32_t>(dpos[j]);
-            const double xd = x_[d], yd = y_[d];
-            state_[d] = kFree;
+            const double xd = xs[d], yd = ys[d];
+            state[d] = kFree;
             const std::size_t work =
-                visit_around(mark_cursors, key_, n, key_[d], g, [&](std::size_t k) {
-                    if (within(xd, yd, x_[k], y_[k], g.reach2)) state_[k] = kFree;
+                visit_around(mark_cursors, keys, n, keys[d], g, [&](std::size_t k) {
+                    if (within(xd, yd, xs[k], ys[k], g.reach2)) state[k] = kFree;
                 });
             if (poll.canceled(work + 1)) return Status::Canceled;
         }
@@ -667,34 +701,41 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         n_batch = 0;
         return f;
     };
+    // The arrays in locals: a store through state (unsigned char) could alias the members, which
+    // the compiler would then read again after every store.
+    unsigned char* const state = state_;
+    const unsigned char* const dirty = dirty_;
+    const double* const xs = x_;
+    const double* const ys = y_;
+    const std::uint64_t* const keys = key_;
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (state_[i] != kFree) {
+        if (state[i] != kFree) {
             if (first) continue;
             // After the first pass the free items are few: found by memchr's wide compares.
-            const void* next = std::memchr(state_ + i, kFree, n - i);
+            const void* next = std::memchr(state + i, kFree, n - i);
             if (next == nullptr) break;
-            i = static_cast<std::uint32_t>(static_cast<const unsigned char*>(next) - state_);
+            i = static_cast<std::uint32_t>(static_cast<const unsigned char*>(next) - state);
         }
-        state_[i] = kStays;
-        const double xi = x_[i], yi = y_[i];
+        state[i] = kStays;
+        const double xi = xs[i], yi = ys[i];
         bool took = false;
         auto take = [&](std::size_t k) {
-            if (state_[k] != kFree || !within(xi, yi, x_[k], y_[k], g.reach2)) return;
+            if (state[k] != kFree || !within(xi, yi, xs[k], ys[k], g.reach2)) return;
             took = true;
-            state_[k] = kTaken;
+            state[k] = kTaken;
             ++taken;
             batch[n_batch++] = Take{i, static_cast<std::uint32_t>(k)};
             if (n_batch == kTakeBatch && flushed == Status::Ok) flushed = flush();
         };
         std::size_t work;
-        if (first || dirty_[i] != 0) {
-            work = visit_around(all_cursors, key_, n, key_[i], g, take);
+        if (first || dirty[i] != 0) {
+            work = visit_around(all_cursors, keys, n, keys[i], g, take);
         } else {  // clean: only a dirty item can be within reach
-            work = visit_around(dirty_cursors, dkey, nd, key_[i], g,
+            work = visit_around(dirty_cursors, dkey, nd, keys[i], g,
                                 [&](std::size_t j) { take(static_cast<std::size_t>(dpos[j])); });
         }
         if (took) {
-            state_[i] = kMoved;
+            state[i] = kMoved;
             batch[n_batch++] = Take{i, kNone};
             if (n_batch == kTakeBatch && flushed == Status::Ok) flushed = flush();
         }
@@ -717,50 +758,58 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
 template <typename Access>
 Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                          std::uint32_t* n_live) noexcept {
+    // The arrays in locals (a store through dirty could alias the members).
+    const unsigned char* const state = state_;
+    unsigned char* const dirty = dirty_;
+    double* const xs = x_;
+    double* const ys = y_;
+    std::uint64_t* const keys = key_;
+    std::uint32_t* const slots = slot_;
     // The items before the first that moves or is taken stay where they are: not copied (after
     // the first pass most of a zoom's items are before it, or after the last mover, below).
     std::uint32_t n_stay = 0;
-    while (n_stay < n && state_[n_stay] == kStateStays) ++n_stay;
+    while (n_stay < n && state[n_stay] == kStateStays) ++n_stay;
     for (std::uint32_t i = n_stay; i < n; ++i) {
-        if (state_[i] != kStateStays) continue;
-        key_[n_stay] = key_[i];
-        x_[n_stay] = x_[i];
-        y_[n_stay] = y_[i];
-        slot_[n_stay] = slot_[i];
+        if (state[i] != kStateStays) continue;
+        keys[n_stay] = keys[i];
+        xs[n_stay] = xs[i];
+        ys[n_stay] = ys[i];
+        slots[n_stay] = slots[i];
         ++n_stay;
     }
     const Status s =
         sort_entries(ent_, n_moved, ent_room_ - n_moved >= n_moved ? ent_ + n_moved : nullptr);
     if (s != Status::Ok) return s;
+    const Entry* const ent = ent_;
     std::uint32_t a = n_stay, b = n_moved;
     for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
         if (b == 0) {  // the stays left are at their places already (a == o + 1)
-            std::memset(dirty_, 0, std::size_t{o} + 1);
+            std::memset(dirty, 0, std::size_t{o} + 1);
             break;
         }
         bool mover;
         if (a == 0) {
             mover = true;
-        } else if (key_[a - 1] != ent_[b - 1].key) {
-            mover = key_[a - 1] < ent_[b - 1].key;
+        } else if (keys[a - 1] != ent[b - 1].key) {
+            mover = keys[a - 1] < ent[b - 1].key;
         } else {  // the same cell: the id, read only then
-            const Entry stay{key_[a - 1], acc.id(slot_[a - 1]), x_[a - 1], y_[a - 1], 0, 0};
-            mover = entry_less(stay, ent_[b - 1]);
+            const Entry stay{keys[a - 1], acc.id(slots[a - 1]), xs[a - 1], ys[a - 1], 0, 0};
+            mover = entry_less(stay, ent[b - 1]);
         }
         if (mover) {
-            const Entry& e = ent_[--b];
-            key_[o] = e.key;
-            x_[o] = e.x;
-            y_[o] = e.y;
-            slot_[o] = e.slot;
-            dirty_[o] = 1;
+            const Entry& e = ent[--b];
+            keys[o] = e.key;
+            xs[o] = e.x;
+            ys[o] = e.y;
+            slots[o] = e.slot;
+            dirty[o] = 1;
         } else {
             --a;
-            key_[o] = key_[a];
-            x_[o] = x_[a];
-            y_[o] = y_[a];
-            slot_[o] = slot_[a];
-            dirty_[o] = 0;
+            keys[o] = keys[a];
+            xs[o] = xs[a];
+            ys[o] = ys[a];
+            slots[o] = slots[a];
+            dirty[o] = 0;
         }
     }
     *n_live = n_stay + n_moved;
