@@ -769,17 +769,34 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
     // the first pass most of a zoom's items are before it, or after the last mover, below).
     std::uint32_t n_stay = 0;
     while (n_stay < n && state[n_stay] == kStateStays) ++n_stay;
-    for (std::uint32_t i = n_stay; i < n; ++i) {
-        if (state[i] != kStateStays) continue;
-        keys[n_stay] = keys[i];
-        xs[n_stay] = xs[i];
-        ys[n_stay] = ys[i];
-        slots[n_stay] = slots[i];
-        ++n_stay;
+    for (std::uint32_t i = n_stay; i < n;) {  // each run of stays moved down as one block
+        std::uint32_t e = i;
+        while (e < n && state[e] == kStateStays) ++e;
+        const std::size_t count = e - i;
+        if (count >= 16) {  // (a short one, in a zoom's first pass, copied item by item)
+            std::memmove(&keys[n_stay], &keys[i], count * sizeof(std::uint64_t));
+            std::memmove(&xs[n_stay], &xs[i], count * sizeof(double));
+            std::memmove(&ys[n_stay], &ys[i], count * sizeof(double));
+            std::memmove(&slots[n_stay], &slots[i], count * sizeof(std::uint32_t));
+            n_stay += e - i;
+        } else {
+            for (std::uint32_t k = i; k < e; ++k, ++n_stay) {
+                keys[n_stay] = keys[k];
+                xs[n_stay] = xs[k];
+                ys[n_stay] = ys[k];
+                slots[n_stay] = slots[k];
+            }
+        }
+        i = e + 1;
     }
     const Status s =
         sort_entries(ent_, n_moved, ent_room_ - n_moved >= n_moved ? ent_ + n_moved : nullptr);
     if (s != Status::Ok) return s;
+    if (std::size_t{n_moved} * 16 < n_stay) {
+        merge_few_movers(acc, n_stay, n_moved);
+        *n_live = n_stay + n_moved;
+        return Status::Ok;
+    }
     const Entry* const ent = ent_;
     std::uint32_t a = n_stay, b = n_moved;
     for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
@@ -814,6 +831,60 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
     }
     *n_live = n_stay + n_moved;
     return Status::Ok;
+}
+
+// next_order's merge when the movers are few (a zoom's later passes): each mover's place among
+// the n_stay stays found by a galloping search back from the last place (the merge's: after
+// every stay that comes before it), and the stays between two places moved up as one block,
+// where the merge compared and copied every stay.
+template <typename Access>
+void Sweep::merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_moved) noexcept {
+    const Entry* const ent = ent_;
+    auto before = [&](std::uint32_t k, const Entry& e) {  // stay k before mover e
+        if (key_[k] != e.key) return key_[k] < e.key;
+        return entry_less(Entry{key_[k], acc.id(slot_[k]), x_[k], y_[k], 0, 0}, e);
+    };
+    auto move_up = [&](std::uint32_t from, std::uint32_t count, std::uint32_t to) {
+        std::memmove(&key_[to], &key_[from], std::size_t{count} * sizeof(std::uint64_t));
+        std::memmove(&x_[to], &x_[from], std::size_t{count} * sizeof(double));
+        std::memmove(&y_[to], &y_[from], std::size_t{count} * sizeof(double));
+        std::memmove(&slot_[to], &slot_[from], std::size_t{count} * sizeof(std::uint32_t));
+    };
+    std::memset(dirty_, 0, std::size_t{n_stay} + n_moved);
+    std::uint32_t a = n_stay, o = n_stay + n_moved;
+    for (std::uint32_t b = n_moved; b-- > 0;) {
+        const Entry& e = ent[b];
+        // The first stay of [0, a) not before e: stays lo .. a - 1 are known not to be.
+        std::uint32_t lo = a, step = 1;
+        while (lo > 0 && !before(lo - 1, e)) {
+            const std::uint32_t probe = lo > step ? lo - step : 0;
+            if (before(probe, e)) {  // the place is in (probe, lo - 1]: a binary search
+                std::uint32_t l = probe + 1, h = lo - 1;  // before(l - 1), !before(h)
+                while (l < h) {
+                    const std::uint32_t m = l + (h - l) / 2;
+                    if (before(m, e)) {
+                        l = m + 1;
+                    } else {
+                        h = m;
+                    }
+                }
+                lo = l;
+                break;
+            }
+            lo = probe;
+            step *= 2;
+        }
+        const std::uint32_t count = a - lo;
+        o -= count;
+        if (count > 0 && o != lo) move_up(lo, count, o);
+        a = lo;
+        --o;
+        key_[o] = e.key;
+        x_[o] = e.x;
+        y_[o] = e.y;
+        slot_[o] = e.slot;
+        dirty_[o] = 1;
+    }
 }
 
 // A zoom over inputs 0 .. n - 1 (their centres in x_, y_): the order, then passes until one takes

@@ -99,6 +99,8 @@ class Sweep {
     template <typename Access>
     Status next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                       std::uint32_t* n_live) noexcept;
+    template <typename Access>
+    void merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_moved) noexcept;
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
     Status mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept;
