@@ -179,6 +179,21 @@ inline void add_marker(Item* d, const HierMarker& m, std::uint64_t fixed_x,
     d->rank = 0;
 }
 
+// The first i in [from, n) with s[i] != v, or n: eight bytes a step (after a zoom's first pass
+// most of state_ is one value).
+inline std::uint32_t first_not(const unsigned char* s, std::uint32_t from, std::uint32_t n,
+                               unsigned char v) noexcept {
+    const std::uint64_t all = 0x0101010101010101ull * v;
+    std::uint32_t i = from;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s + i, sizeof w);
+        if (w != all) break;  // the byte is among these eight
+    }
+    while (i < n && s[i] == v) ++i;
+    return i;
+}
+
 }  // namespace
 
 // Input s's item: while ref_[s] is a marker, the marker's (at its centre, its fixed-point
@@ -768,10 +783,9 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
     // The items before the first that moves or is taken stay where they are: not copied (after
     // the first pass most of a zoom's items are before it, or after the last mover, below).
     std::uint32_t n_stay = 0;
-    while (n_stay < n && state[n_stay] == kStateStays) ++n_stay;
+    n_stay = first_not(state, n_stay, n, kStateStays);
     for (std::uint32_t i = n_stay; i < n;) {  // each run of stays moved down as one block
-        std::uint32_t e = i;
-        while (e < n && state[e] == kStateStays) ++e;
+        const std::uint32_t e = first_not(state, i, n, kStateStays);
         const std::size_t count = e - i;
         if (count >= 16) {  // (a short one, in a zoom's first pass, copied item by item)
             std::memmove(&keys[n_stay], &keys[i], count * sizeof(std::uint64_t));
