@@ -7,29 +7,6 @@ namespace cluster_internal {
 
 using namespace finalize;
 
-void item_add(Item& d, const Item& s) noexcept {
-    d.count += s.count;
-    d.count_w += s.count_w;
-    wide_add(d.sx_e, wide_load(s.sx_e));
-    wide_add(d.sx_w, wide_load(s.sx_w));
-    wide_add(d.sy, wide_load(s.sy));
-    item_add_bounds(d, s);
-    if (s.has_id != 0 && (d.has_id == 0 || s.min_id < d.min_id)) {
-        d.min_id = s.min_id;
-        d.has_id = 1;
-    }
-    d.rank = std::min(d.rank, s.rank);
-}
-
-void item_add_bounds(Item& d, const Item& s) noexcept {
-    d.min_lat = std::min(d.min_lat, s.min_lat);
-    d.max_lat = std::max(d.max_lat, s.max_lat);
-    d.min_lon_e = std::min(d.min_lon_e, s.min_lon_e);
-    d.max_lon_e = std::max(d.max_lon_e, s.max_lon_e);
-    d.min_lon_w = std::min(d.min_lon_w, s.min_lon_w);
-    d.max_lon_w = std::max(d.max_lon_w, s.max_lon_w);
-}
-
 void item_clusters_free(const Allocator& alloc, ItemClusters* c) noexcept {
     if (c->items != nullptr) alloc.release(alloc.ctx, c->items);
     if (c->cluster_of_input != nullptr) alloc.release(alloc.ctx, c->cluster_of_input);

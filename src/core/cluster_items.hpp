@@ -14,6 +14,8 @@
 #include "cluster.hpp"
 #include "cluster_internal.hpp"
 
+#include <algorithm>
+
 namespace geocluster {
 namespace cluster_internal {
 
@@ -59,9 +61,30 @@ void cluster_of_item(const Item& it, Cluster* out) noexcept;
 // again from the sums without its Mercator round trip).
 void item_lon_bounds(const Item& it, double* min_lon, double* max_lon) noexcept;
 
-void item_add(Item& dst, const Item& src) noexcept;
 // item_add's latitude and longitude ranges alone (no sums, no id): dst's widened by src's.
-void item_add_bounds(Item& dst, const Item& src) noexcept;
+// Inline, as item_add: the hierarchy's sweep adds millions of items.
+inline void item_add_bounds(Item& d, const Item& s) noexcept {
+    d.min_lat = std::min(d.min_lat, s.min_lat);
+    d.max_lat = std::max(d.max_lat, s.max_lat);
+    d.min_lon_e = std::min(d.min_lon_e, s.min_lon_e);
+    d.max_lon_e = std::max(d.max_lon_e, s.max_lon_e);
+    d.min_lon_w = std::min(d.min_lon_w, s.min_lon_w);
+    d.max_lon_w = std::max(d.max_lon_w, s.max_lon_w);
+}
+
+inline void item_add(Item& d, const Item& s) noexcept {
+    d.count += s.count;
+    d.count_w += s.count_w;
+    wide_add(d.sx_e, wide_load(s.sx_e));
+    wide_add(d.sx_w, wide_load(s.sx_w));
+    wide_add(d.sy, wide_load(s.sy));
+    item_add_bounds(d, s);
+    if (s.has_id != 0 && (d.has_id == 0 || s.min_id < d.min_id)) {
+        d.min_id = s.min_id;
+        d.has_id = 1;
+    }
+    d.rank = std::min(d.rank, s.rank);
+}
 
 }  // namespace cluster_internal
 }  // namespace geocluster

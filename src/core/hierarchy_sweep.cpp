@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace geocluster {
 namespace hier_sweep {
@@ -51,12 +52,17 @@ constexpr int kMaxCellBits = 31;            // rows and columns below 2^31: swee
 constexpr unsigned char kStateStays = 2;    // state_ after a pass: a seed that took nothing
 constexpr std::uint32_t kTakeBatch = 4096;  // a pass's takes summed at once (Take: 32 KiB)
 
-bool entry_less(const Entry& a, const Entry& b) noexcept {
+inline bool entry_less(const Entry& a, const Entry& b) noexcept {
     if (a.key != b.key) return a.key < b.key;
     if (a.id != b.id) return a.id < b.id;
     if (a.x != b.x) return a.x < b.x;
     return a.y < b.y;
 }
+
+// entry_less as a type, for the sorts: through a function pointer it was a call a comparison.
+struct EntryLess {
+    bool operator()(const Entry& a, const Entry& b) const noexcept { return entry_less(a, b); }
+};
 
 // The reach of a zoom and its cells: the engine's numbers (cluster.cpp init_params, and the
 // finaliser's query width, cluster_finalize.cpp), cells 2^shift fixed units, at most 2^31 of them
@@ -79,7 +85,7 @@ Geometry geometry_of(double radius_px, int zoom) noexcept {
 
 // The cell of a centre: of its x and y rounded down (within 1 of the exact centre's, which the
 // query's + 1 absorbs), x = 2^48 (lon 180) and y = 2^48 in the last column and row.
-std::uint64_t key_of(double x, double y, const Geometry& g) noexcept {
+inline std::uint64_t key_of(double x, double y, const Geometry& g) noexcept {
     const std::uint64_t col = std::min(static_cast<std::uint64_t>(x) >> g.shift, g.cells - 1);
     const std::uint64_t row = std::min(static_cast<std::uint64_t>(y) >> g.shift, g.cells - 1);
     return sweep_key(row, col);
@@ -123,6 +129,71 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
     return work;
 }
 
+// *d = hier_item_of_marker_at(m, fixed_x, fixed_y), written in place (that function is in
+// another file: a call and a copy of the item for every marker that takes).
+inline void marker_at(Item* d, const HierMarker& m, std::uint64_t fixed_x,
+                      std::uint64_t fixed_y) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    const bool west = lon < 0.0;
+    const double inf = std::numeric_limits<double>::infinity();
+    d->count = 1;
+    d->count_w = west ? 1 : 0;
+    d->sx_e = Wide{west ? 0 : fixed_x, 0};
+    d->sx_w = Wide{west ? fixed_x : 0, 0};
+    d->sy = Wide{fixed_y, 0};
+    d->min_lat = lat;
+    d->max_lat = lat;
+    d->min_lon_e = west ? inf : lon;
+    d->max_lon_e = west ? -inf : lon;
+    d->min_lon_w = west ? lon : inf;
+    d->max_lon_w = west ? lon : -inf;
+    d->min_id = m.id;
+    d->rank = 0;
+    d->has_id = 1;
+}
+
+// item_add(*d, hier_item_of_marker_at(m, fixed_x, fixed_y)), field by field: a marker is one
+// member with an id, on one side of the antimeridian (lon < 0: west), its item's other side
+// empty (+inf / -inf ranges and zero sums, which leave d's as they are), its rank 0.
+inline void add_marker(Item* d, const HierMarker& m, std::uint64_t fixed_x,
+                       std::uint64_t fixed_y) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    d->count += 1;
+    if (lon < 0.0) {
+        d->count_w += 1;
+        wide_add(d->sx_w, fixed_x);
+        d->min_lon_w = std::min(d->min_lon_w, lon);
+        d->max_lon_w = std::max(d->max_lon_w, lon);
+    } else {
+        wide_add(d->sx_e, fixed_x);
+        d->min_lon_e = std::min(d->min_lon_e, lon);
+        d->max_lon_e = std::max(d->max_lon_e, lon);
+    }
+    wide_add(d->sy, fixed_y);
+    d->min_lat = std::min(d->min_lat, lat);
+    d->max_lat = std::max(d->max_lat, lat);
+    if (d->has_id == 0 || m.id < d->min_id) {
+        d->min_id = m.id;
+        d->has_id = 1;
+    }
+    d->rank = 0;
+}
+
+// The first i in [from, n) with s[i] != v, or n: eight bytes a step (after a zoom's first pass
+// most of state_ is one value).
+inline std::uint32_t first_not(const unsigned char* s, std::uint32_t from, std::uint32_t n,
+                               unsigned char v) noexcept {
+    const std::uint64_t all = 0x0101010101010101ull * v;
+    std::uint32_t i = from;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s + i, sizeof w);
+        if (w != all) break;  // the byte is among these eight
+    }
+    while (i < n && s[i] == v) ++i;
+    return i;
+}
+
 }  // namespace
 
 // Input s's item: while ref_[s] is a marker, the marker's (at its centre, its fixed-point
@@ -135,13 +206,25 @@ struct RefAccess {
         if ((r & Sweep::kPooled) != 0) return &sw->pooled(r & ~Sweep::kPooled);
         std::uint32_t p;
         if (sw->pool_append(&p) != Status::Ok) return nullptr;
-        sw->pooled(p) = marker_item(r, x, y);
+        marker_at(&sw->pooled(p), sw->singles_[r], static_cast<std::uint64_t>(x),
+                  static_cast<std::uint64_t>(y));
         r = Sweep::kPooled | p;
         return &sw->pooled(p);
     }
     Item value(std::uint32_t s, double x, double y) const noexcept {
         const std::uint32_t r = sw->ref_[s];
         return (r & Sweep::kPooled) != 0 ? sw->pooled(r & ~Sweep::kPooled) : marker_item(r, x, y);
+    }
+    // item_add(*d, value(s, x, y)), without a copy of the item, and for a marker without making
+    // its item (most takes are of a single marker).
+    void add_to(Item* d, std::uint32_t s, double x, double y) const noexcept {
+        const std::uint32_t r = sw->ref_[s];
+        if ((r & Sweep::kPooled) != 0) {
+            item_add(*d, sw->pooled(r & ~Sweep::kPooled));
+        } else {
+            add_marker(d, sw->singles_[r], static_cast<std::uint64_t>(x),
+                       static_cast<std::uint64_t>(y));
+        }
     }
     Item marker_item(std::uint32_t m, double x, double y) const noexcept {
         return hier_item_of_marker_at(sw->singles_[m], static_cast<std::uint64_t>(x),
@@ -343,7 +426,7 @@ std::uint32_t Sweep::root(std::uint32_t s) noexcept {
 // for the polled merge of long arrays.
 Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
     if (n <= kSortRun) {
-        std::sort(e, e + n, entry_less);
+        std::sort(e, e + n, EntryLess{});
         return Status::Ok;
     }
     Entry* own = nullptr;
@@ -352,7 +435,7 @@ Status Sweep::sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept {
         tmp = own;
     }
     Poller poll(cancel_);
-    const Entry* sorted = polled_sort(e, tmp, n, entry_less, poll);
+    const Entry* sorted = polled_sort(e, tmp, n, EntryLess{}, poll);
     if (sorted != nullptr && sorted != e) std::memcpy(e, sorted, n * sizeof(Entry));
     put(own);
     return sorted == nullptr ? Status::Canceled : Status::Ok;
@@ -390,6 +473,14 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     Status s = get(&buf_a_, n);
     if (s == Status::Ok) s = get(&buf_b_, n);
     if (s != Status::Ok) return s;
+    bool by_rows = false;
+    s = order_by_rows(n, zoom, &by_rows);
+    if (s != Status::Ok) return s;
+    if (by_rows) {
+        put(buf_a_);
+        put(buf_b_);
+        return sort_cell_runs(acc, n);
+    }
     for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint64_t k = key_of(x_[i], y_[i], g);
         buf_a_[i] = (sweep_row(k) << cell_bits | sweep_col(k)) << pos_bits | i;
@@ -421,6 +512,47 @@ Status Sweep::order(Access& acc, std::uint32_t n, int zoom) noexcept {
     put(buf_a_);
     put(buf_b_);
     return sort_cell_runs(acc, n);
+}
+
+// order's stable sort by cell (the radix sort's order: by cell, then by input) without the radix
+// sort, when the inputs' cells already come row by row, each row in at most two runs of
+// ascending columns, as the clusters of the zoom below do in their order (a row of twice wider
+// cells is two of their rows, each in column order): then merging each row's two runs is that
+// sort, in two passes where the radix sort made up to six and then read the centres at random.
+// *done false when the cells do not come so (at max_zoom, the markers), nothing else changed. Needs
+// buf_a_ and buf_b_ (n each): the cells by input, then the centres in order.
+Status Sweep::order_by_rows(std::uint32_t n, int zoom, bool* done) noexcept {
+    *done = false;
+    const Geometry g = geometry_of(radius_px_, zoom);
+    std::uint64_t* cell = buf_a_;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        cell[i] = key_of(x_[i], y_[i], g);
+        if (i == 0 || cell[i] >= cell[i - 1]) continue;
+        if (sweep_row(cell[i]) != sweep_row(cell[i - 1])) return Status::Ok;  // rows out of order
+        for (std::uint32_t j = i - 1; j > 0 && sweep_row(cell[j - 1]) == sweep_row(cell[i]); --j)
+            if (cell[j - 1] > cell[j]) return Status::Ok;  // a third run in the row
+    }
+    Poller poll(cancel_);
+    for (std::uint32_t a = 0, p = 0; a < n;) {  // a row's runs [a, m) and [m, e), merged
+        const std::uint64_t row = sweep_row(cell[a]);
+        std::uint32_t m = a + 1;
+        while (m < n && cell[m] >= cell[m - 1] && sweep_row(cell[m]) == row) ++m;
+        std::uint32_t e = m;
+        while (e < n && sweep_row(cell[e]) == row) ++e;
+        for (std::uint32_t l = a, r = m; l < m || r < e; ++p) {
+            const std::uint32_t i = r == e || (l < m && cell[l] <= cell[r]) ? l++ : r++;
+            key_[p] = cell[i];
+            slot_[p] = i;
+            std::memcpy(&buf_b_[p], &x_[i], sizeof(double));
+        }
+        if (poll.canceled(e - a)) return Status::Canceled;
+        a = e;
+    }
+    for (std::uint32_t p = 0; p < n; ++p) std::memcpy(&buf_a_[p], &y_[slot_[p]], sizeof(double));
+    std::memcpy(x_, buf_b_, std::size_t{n} * sizeof(double));
+    std::memcpy(y_, buf_a_, std::size_t{n} * sizeof(double));
+    *done = true;
+    return Status::Ok;
 }
 
 // Runs of one cell (key_), after the first order's radix sort: by (id, centre), through a
@@ -493,14 +625,18 @@ Status Sweep::mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* nd_o
         // instead of every item (a few percent of a zoom's items are dirty in its second pass,
         // well under 1% in the later ones).
         std::memset(state_, kStays, n);
+        unsigned char* const state = state_;  // locals: state could alias the members
+        const double* const xs = x_;
+        const double* const ys = y_;
+        const std::uint64_t* const keys = key_;
         SweepCursors mark_cursors;
         for (std::size_t j = 0; j < nd; ++j) {
             const auto d = static_cast<std::uint32_t>(dpos[j]);
-            const double xd = x_[d], yd = y_[d];
-            state_[d] = kFree;
+            const double xd = xs[d], yd = ys[d];
+            state[d] = kFree;
             const std::size_t work =
-                visit_around(mark_cursors, key_, n, key_[d], g, [&](std::size_t k) {
-                    if (within(xd, yd, x_[k], y_[k], g.reach2)) state_[k] = kFree;
+                visit_around(mark_cursors, keys, n, keys[d], g, [&](std::size_t k) {
+                    if (within(xd, yd, xs[k], ys[k], g.reach2)) state[k] = kFree;
                 });
             if (poll.canceled(work + 1)) return Status::Canceled;
         }
@@ -538,7 +674,7 @@ Status Sweep::sum_takes(Access& acc, const Take* batch, std::uint32_t n_batch, i
         if (seed == nullptr) return Status::OutOfMemory;
         if (t.taken != kNone) {
             const std::uint32_t sk = slot_[t.taken];
-            item_add(*seed, acc.value(sk, x_[t.taken], y_[t.taken]));
+            acc.add_to(seed, sk, x_[t.taken], y_[t.taken]);
             into_[sk] = si;
             continue;
         }
@@ -582,34 +718,41 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
         n_batch = 0;
         return f;
     };
+    // The arrays in locals: a store through state (unsigned char) could alias the members, which
+    // the compiler would then read again after every store.
+    unsigned char* const state = state_;
+    const unsigned char* const dirty = dirty_;
+    const double* const xs = x_;
+    const double* const ys = y_;
+    const std::uint64_t* const keys = key_;
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (state_[i] != kFree) {
+        if (state[i] != kFree) {
             if (first) continue;
             // After the first pass the free items are few: found by memchr's wide compares.
-            const void* next = std::memchr(state_ + i, kFree, n - i);
+            const void* next = std::memchr(state + i, kFree, n - i);
             if (next == nullptr) break;
-            i = static_cast<std::uint32_t>(static_cast<const unsigned char*>(next) - state_);
+            i = static_cast<std::uint32_t>(static_cast<const unsigned char*>(next) - state);
         }
-        state_[i] = kStays;
-        const double xi = x_[i], yi = y_[i];
+        state[i] = kStays;
+        const double xi = xs[i], yi = ys[i];
         bool took = false;
         auto take = [&](std::size_t k) {
-            if (state_[k] != kFree || !within(xi, yi, x_[k], y_[k], g.reach2)) return;
+            if (state[k] != kFree || !within(xi, yi, xs[k], ys[k], g.reach2)) return;
             took = true;
-            state_[k] = kTaken;
+            state[k] = kTaken;
             ++taken;
             batch[n_batch++] = Take{i, static_cast<std::uint32_t>(k)};
             if (n_batch == kTakeBatch && flushed == Status::Ok) flushed = flush();
         };
         std::size_t work;
-        if (first || dirty_[i] != 0) {
-            work = visit_around(all_cursors, key_, n, key_[i], g, take);
+        if (first || dirty[i] != 0) {
+            work = visit_around(all_cursors, keys, n, keys[i], g, take);
         } else {  // clean: only a dirty item can be within reach
-            work = visit_around(dirty_cursors, dkey, nd, key_[i], g,
+            work = visit_around(dirty_cursors, dkey, nd, keys[i], g,
                                 [&](std::size_t j) { take(static_cast<std::size_t>(dpos[j])); });
         }
         if (took) {
-            state_[i] = kMoved;
+            state[i] = kMoved;
             batch[n_batch++] = Take{i, kNone};
             if (n_batch == kTakeBatch && flushed == Status::Ok) flushed = flush();
         }
@@ -632,54 +775,132 @@ Status Sweep::pass(Access& acc, std::uint32_t* n_live, int zoom, bool first,
 template <typename Access>
 Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                          std::uint32_t* n_live) noexcept {
+    // The arrays in locals (a store through dirty could alias the members).
+    const unsigned char* const state = state_;
+    unsigned char* const dirty = dirty_;
+    double* const xs = x_;
+    double* const ys = y_;
+    std::uint64_t* const keys = key_;
+    std::uint32_t* const slots = slot_;
     // The items before the first that moves or is taken stay where they are: not copied (after
     // the first pass most of a zoom's items are before it, or after the last mover, below).
     std::uint32_t n_stay = 0;
-    while (n_stay < n && state_[n_stay] == kStateStays) ++n_stay;
-    for (std::uint32_t i = n_stay; i < n; ++i) {
-        if (state_[i] != kStateStays) continue;
-        key_[n_stay] = key_[i];
-        x_[n_stay] = x_[i];
-        y_[n_stay] = y_[i];
-        slot_[n_stay] = slot_[i];
-        ++n_stay;
+    n_stay = first_not(state, n_stay, n, kStateStays);
+    for (std::uint32_t i = n_stay; i < n;) {  // each run of stays moved down as one block
+        const std::uint32_t e = first_not(state, i, n, kStateStays);
+        const std::size_t count = e - i;
+        if (count >= 16) {  // (a short one, in a zoom's first pass, copied item by item)
+            std::memmove(&keys[n_stay], &keys[i], count * sizeof(std::uint64_t));
+            std::memmove(&xs[n_stay], &xs[i], count * sizeof(double));
+            std::memmove(&ys[n_stay], &ys[i], count * sizeof(double));
+            std::memmove(&slots[n_stay], &slots[i], count * sizeof(std::uint32_t));
+            n_stay += e - i;
+        } else {
+            for (std::uint32_t k = i; k < e; ++k, ++n_stay) {
+                keys[n_stay] = keys[k];
+                xs[n_stay] = xs[k];
+                ys[n_stay] = ys[k];
+                slots[n_stay] = slots[k];
+            }
+        }
+        i = e + 1;
     }
     const Status s =
         sort_entries(ent_, n_moved, ent_room_ - n_moved >= n_moved ? ent_ + n_moved : nullptr);
     if (s != Status::Ok) return s;
+    if (std::size_t{n_moved} * 16 < n_stay) {
+        merge_few_movers(acc, n_stay, n_moved);
+        *n_live = n_stay + n_moved;
+        return Status::Ok;
+    }
+    const Entry* const ent = ent_;
     std::uint32_t a = n_stay, b = n_moved;
     for (std::uint32_t o = n_stay + n_moved; o-- > 0;) {
         if (b == 0) {  // the stays left are at their places already (a == o + 1)
-            std::memset(dirty_, 0, std::size_t{o} + 1);
+            std::memset(dirty, 0, std::size_t{o} + 1);
             break;
         }
         bool mover;
         if (a == 0) {
             mover = true;
-        } else if (key_[a - 1] != ent_[b - 1].key) {
-            mover = key_[a - 1] < ent_[b - 1].key;
+        } else if (keys[a - 1] != ent[b - 1].key) {
+            mover = keys[a - 1] < ent[b - 1].key;
         } else {  // the same cell: the id, read only then
-            const Entry stay{key_[a - 1], acc.id(slot_[a - 1]), x_[a - 1], y_[a - 1], 0, 0};
-            mover = entry_less(stay, ent_[b - 1]);
+            const Entry stay{keys[a - 1], acc.id(slots[a - 1]), xs[a - 1], ys[a - 1], 0, 0};
+            mover = entry_less(stay, ent[b - 1]);
         }
         if (mover) {
-            const Entry& e = ent_[--b];
-            key_[o] = e.key;
-            x_[o] = e.x;
-            y_[o] = e.y;
-            slot_[o] = e.slot;
-            dirty_[o] = 1;
+            const Entry& e = ent[--b];
+            keys[o] = e.key;
+            xs[o] = e.x;
+            ys[o] = e.y;
+            slots[o] = e.slot;
+            dirty[o] = 1;
         } else {
             --a;
-            key_[o] = key_[a];
-            x_[o] = x_[a];
-            y_[o] = y_[a];
-            slot_[o] = slot_[a];
-            dirty_[o] = 0;
+            keys[o] = keys[a];
+            xs[o] = xs[a];
+            ys[o] = ys[a];
+            slots[o] = slots[a];
+            dirty[o] = 0;
         }
     }
     *n_live = n_stay + n_moved;
     return Status::Ok;
+}
+
+// next_order's merge when the movers are few (a zoom's later passes): each mover's place among
+// the n_stay stays found by a galloping search back from the last place (the merge's: after
+// every stay that comes before it), and the stays between two places moved up as one block,
+// where the merge compared and copied every stay.
+template <typename Access>
+void Sweep::merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_moved) noexcept {
+    const Entry* const ent = ent_;
+    auto before = [&](std::uint32_t k, const Entry& e) {  // stay k before mover e
+        if (key_[k] != e.key) return key_[k] < e.key;
+        return entry_less(Entry{key_[k], acc.id(slot_[k]), x_[k], y_[k], 0, 0}, e);
+    };
+    auto move_up = [&](std::uint32_t from, std::uint32_t count, std::uint32_t to) {
+        std::memmove(&key_[to], &key_[from], std::size_t{count} * sizeof(std::uint64_t));
+        std::memmove(&x_[to], &x_[from], std::size_t{count} * sizeof(double));
+        std::memmove(&y_[to], &y_[from], std::size_t{count} * sizeof(double));
+        std::memmove(&slot_[to], &slot_[from], std::size_t{count} * sizeof(std::uint32_t));
+    };
+    std::memset(dirty_, 0, std::size_t{n_stay} + n_moved);
+    std::uint32_t a = n_stay, o = n_stay + n_moved;
+    for (std::uint32_t b = n_moved; b-- > 0;) {
+        const Entry& e = ent[b];
+        // The first stay of [0, a) not before e: stays lo .. a - 1 are known not to be.
+        std::uint32_t lo = a, step = 1;
+        while (lo > 0 && !before(lo - 1, e)) {
+            const std::uint32_t probe = lo > step ? lo - step : 0;
+            if (before(probe, e)) {  // the place is in (probe, lo - 1]: a binary search
+                std::uint32_t l = probe + 1, h = lo - 1;  // before(l - 1), !before(h)
+                while (l < h) {
+                    const std::uint32_t m = l + (h - l) / 2;
+                    if (before(m, e)) {
+                        l = m + 1;
+                    } else {
+                        h = m;
+                    }
+                }
+                lo = l;
+                break;
+            }
+            lo = probe;
+            step *= 2;
+        }
+        const std::uint32_t count = a - lo;
+        o -= count;
+        if (count > 0 && o != lo) move_up(lo, count, o);
+        a = lo;
+        --o;
+        key_[o] = e.key;
+        x_[o] = e.x;
+        y_[o] = e.y;
+        slot_[o] = e.slot;
+        dirty_[o] = 1;
+    }
 }
 
 // A zoom over inputs 0 .. n - 1 (their centres in x_, y_): the order, then passes until one takes

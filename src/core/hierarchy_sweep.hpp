@@ -108,6 +108,7 @@ class Sweep {
     Status sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* n_out) noexcept;
     template <typename Access>
     Status order(Access& acc, std::uint32_t n, int zoom) noexcept;
+    Status order_by_rows(std::uint32_t n, int zoom, bool* done) noexcept;
     template <typename Access>
     Status sort_cell_runs(Access& acc, std::uint32_t n) noexcept;
     Status mark_pass(std::uint32_t n, int zoom, bool first, std::size_t* n_dirty) noexcept;
@@ -119,6 +120,8 @@ class Sweep {
     template <typename Access>
     Status next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
                       std::uint32_t* n_live) noexcept;
+    template <typename Access>
+    void merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_moved) noexcept;
     Status sort_entries(Entry* e, std::size_t n, Entry* tmp) noexcept;
     Status get_zoom_arrays(std::uint32_t n) noexcept;
     Status mover_room(std::uint32_t n_moved, std::uint32_t n) noexcept;
