@@ -925,6 +925,30 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
 
 // Zoom zoom swept over the markers: on Ok the clusters held are the zoom's (the pool compacted,
 // the zoom's arrays released) and *cluster (n entries, the caller's) each marker's ordinal.
+// Zoom zoom swept over the n items held (by slot: ref_, x_, y_): on Ok the clusters held are
+// the zoom's (the pool compacted, the zoom's arrays released) and *cluster (n entries, the
+// caller's, also when a later step fails) each input's ordinal.
+Status Sweep::sweep_held(std::uint32_t n, int zoom, std::uint32_t** cluster) noexcept {
+    *cluster = nullptr;
+    Status s = get_zoom_arrays(n);
+    if (s != Status::Ok) return s;
+    RefAccess acc{this};
+    std::uint32_t n_out = 0;
+    s = sweep_zoom(acc, n, zoom, &n_out);
+    if (s != Status::Ok) return s;
+    Poller poll(cancel_);
+    for (std::uint32_t j = 0; j < n; ++j) {  // every link to its root, then the roots' ordinals
+        root(j);
+        if (poll.canceled(1)) return Status::Canceled;
+    }
+    for (std::uint32_t j = 0; j < n; ++j) into_[j] = ordinal_[into_[j]];
+    s = keep_clusters(n, n_out);
+    *cluster = into_;
+    into_ = nullptr;
+    put_zoom_arrays();
+    return s;
+}
+
 Status Sweep::sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
                             std::uint32_t** cluster) noexcept {
     *cluster = nullptr;
@@ -945,24 +969,7 @@ Status Sweep::sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
         ref_[i] = i;
         if (poll.canceled(1)) return Status::Canceled;
     }
-    s = get_zoom_arrays(n32);
-    if (s != Status::Ok) return s;
-    RefAccess acc{this};
-    std::uint32_t n_out = 0;
-    s = sweep_zoom(acc, n32, zoom, &n_out);
-    if (s != Status::Ok) return s;
-    // Each marker's ordinal, in into_ (every link to its root first, then the roots' ordinals),
-    // kept while the other arrays go.
-    for (std::uint32_t m = 0; m < n32; ++m) {
-        root(m);
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    for (std::uint32_t m = 0; m < n32; ++m) into_[m] = ordinal_[into_[m]];
-    s = keep_clusters(n32, n_out);
-    *cluster = into_;
-    into_ = nullptr;
-    put_zoom_arrays();
-    return s;
+    return sweep_held(n32, zoom, cluster);
 }
 
 Status Sweep::cluster_markers(const HierMarker* markers, std::size_t n, int zoom,
@@ -1069,46 +1076,18 @@ Status Sweep::reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t*
 }
 
 Status Sweep::cluster_coarser_into(int zoom, std::uint32_t** cluster_of_finer) noexcept {
-    *cluster_of_finer = nullptr;
-    const std::uint32_t n = n_;
-    Status s = get_zoom_arrays(n);
-    if (s != Status::Ok) return s;
-    RefAccess acc{this};
-    std::uint32_t n_out = 0;
-    s = sweep_zoom(acc, n, zoom, &n_out);
-    if (s != Status::Ok) return s;
-    Poller poll(cancel_);
-    for (std::uint32_t j = 0; j < n; ++j) {  // every link to its root, then the roots' ordinals
-        root(j);
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    for (std::uint32_t j = 0; j < n; ++j) into_[j] = ordinal_[into_[j]];
-    s = keep_clusters(n, n_out);
-    *cluster_of_finer = into_;
-    into_ = nullptr;
-    put_zoom_arrays();
+    Status s = sweep_held(n_, zoom, cluster_of_finer);
     if (s == Status::Ok) s = keep_singles();
-    if (s == Status::Ok) s = keep_centres(n_out);
+    if (s == Status::Ok) s = keep_centres(n_);
     return s;
 }
 
 Status Sweep::cluster_coarser(int zoom, std::uint32_t* cluster_of_finer) noexcept {
     const std::uint32_t n = n_;
-    Status s = get_zoom_arrays(n);
-    if (s != Status::Ok) return s;
-    RefAccess acc{this};
-    std::uint32_t n_out = 0;
-    s = sweep_zoom(acc, n, zoom, &n_out);
-    if (s != Status::Ok) return s;
-    Poller poll(cancel_);
-    for (std::uint32_t j = 0; j < n; ++j) {
-        cluster_of_finer[j] = ordinal_[root(j)];
-        if (poll.canceled(1)) return Status::Canceled;
-    }
-    s = keep_clusters(n, n_out);
-    put_zoom_arrays();
-    if (s == Status::Ok) s = keep_singles();
-    if (s == Status::Ok) s = keep_centres(n_out);
+    std::uint32_t* made = nullptr;
+    const Status s = cluster_coarser_into(zoom, &made);
+    if (s == Status::Ok) std::memcpy(cluster_of_finer, made, sizeof(std::uint32_t) * n);
+    put(made);
     return s;
 }
 

@@ -101,6 +101,7 @@ class Sweep {
 
     Status sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
                          std::uint32_t** cluster) noexcept;
+    Status sweep_held(std::uint32_t n, int zoom, std::uint32_t** cluster) noexcept;
     Status reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
                            std::uint32_t* n_single) noexcept;
     Status permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n) noexcept;
