@@ -33,7 +33,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 namespace geocluster {
 
@@ -272,31 +271,8 @@ Status Builder::coarser_levels() noexcept {
     return Status::Ok;
 }
 
-// A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the
-// fixed-point position of cluster_add_point, west when lon < 0, an id always given).
-Item item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x, std::uint64_t fixed_y) noexcept {
-    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
-    const bool west = lon < 0.0;
-    const Wide x{fixed_x, 0}, none{0, 0};
-    const double inf = std::numeric_limits<double>::infinity();
-    return Item{1,
-                west ? 1u : 0u,
-                west ? none : x,
-                west ? x : none,
-                Wide{fixed_y, 0},
-                lat,
-                lat,
-                west ? inf : lon,
-                west ? -inf : lon,
-                west ? lon : inf,
-                west ? lon : -inf,
-                m.id,
-                0,
-                1};
-}
-
 Item item_of_marker(const HierMarker& m) noexcept {
-    return item_of_marker_at(m, fixed_x_of_lon(m.lon + 0.0), fixed_y_of_lat(m.lat + 0.0));
+    return hier_item_of_marker_at(m, fixed_x_of_lon(m.lon + 0.0), fixed_y_of_lat(m.lat + 0.0));
 }
 
 // The exact sums of item it into node n's count, id, latitude range and sums (the rest of the
@@ -463,11 +439,6 @@ Status Builder::run_levels(const HierLevelHook& hook, std::uint32_t** leaf_of_ma
 }  // namespace
 
 Item hier_item_of_marker(const HierMarker& m) noexcept { return item_of_marker(m); }
-
-Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
-                            std::uint64_t fixed_y) noexcept {
-    return item_of_marker_at(m, fixed_x, fixed_y);
-}
 
 void hier_node_of_item(const Item& it, HierNode* out) noexcept {
     node_set_sums(it, out);

@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 namespace geocluster {
 namespace hier_sweep {
@@ -129,30 +128,8 @@ std::size_t visit_around(SweepCursors& cursors, const std::uint64_t* key, std::s
     return work;
 }
 
-// *d = hier_item_of_marker_at(m, fixed_x, fixed_y), written in place (that function is in
-// another file: a call and a copy of the item for every marker that takes).
-inline void marker_at(Item* d, const HierMarker& m, std::uint64_t fixed_x,
-                      std::uint64_t fixed_y) noexcept {
-    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
-    const bool west = lon < 0.0;
-    const double inf = std::numeric_limits<double>::infinity();
-    d->count = 1;
-    d->count_w = west ? 1 : 0;
-    d->sx_e = Wide{west ? 0 : fixed_x, 0};
-    d->sx_w = Wide{west ? fixed_x : 0, 0};
-    d->sy = Wide{fixed_y, 0};
-    d->min_lat = lat;
-    d->max_lat = lat;
-    d->min_lon_e = west ? inf : lon;
-    d->max_lon_e = west ? -inf : lon;
-    d->min_lon_w = west ? lon : inf;
-    d->max_lon_w = west ? lon : -inf;
-    d->min_id = m.id;
-    d->rank = 0;
-    d->has_id = 1;
-}
-
-// item_add(*d, hier_item_of_marker_at(m, fixed_x, fixed_y)), field by field: a marker is one
+// item_add(*d, hier_item_of_marker_at(m, fixed_x, fixed_y)), field by field (most takes are of a
+// single marker, whose item is mostly an empty side: no 128-byte item made): a marker is one
 // member with an id, on one side of the antimeridian (lon < 0: west), its item's other side
 // empty (+inf / -inf ranges and zero sums, which leave d's as they are), its rank 0.
 inline void add_marker(Item* d, const HierMarker& m, std::uint64_t fixed_x,
@@ -206,8 +183,7 @@ struct RefAccess {
         if ((r & Sweep::kPooled) != 0) return &sw->pooled(r & ~Sweep::kPooled);
         std::uint32_t p;
         if (sw->pool_append(&p) != Status::Ok) return nullptr;
-        marker_at(&sw->pooled(p), sw->singles_[r], static_cast<std::uint64_t>(x),
-                  static_cast<std::uint64_t>(y));
+        sw->pooled(p) = marker_item(r, x, y);
         r = Sweep::kPooled | p;
         return &sw->pooled(p);
     }
@@ -790,10 +766,7 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
         const std::uint32_t e = first_not(state, i, n, kStateStays);
         const std::size_t count = e - i;
         if (count >= 16) {  // (a short one, in a zoom's first pass, copied item by item)
-            std::memmove(&keys[n_stay], &keys[i], count * sizeof(std::uint64_t));
-            std::memmove(&xs[n_stay], &xs[i], count * sizeof(double));
-            std::memmove(&ys[n_stay], &ys[i], count * sizeof(double));
-            std::memmove(&slots[n_stay], &slots[i], count * sizeof(std::uint32_t));
+            move_items(i, static_cast<std::uint32_t>(count), n_stay);
             n_stay += e - i;
         } else {
             for (std::uint32_t k = i; k < e; ++k, ++n_stay) {
@@ -849,6 +822,15 @@ Status Sweep::next_order(Access& acc, std::uint32_t n, std::uint32_t n_moved,
     return Status::Ok;
 }
 
+// Items [from, from + count) of a pass's order (cell key, centre, slot) moved to [to, ...), the
+// ranges overlapping or not.
+void Sweep::move_items(std::uint32_t from, std::uint32_t count, std::uint32_t to) noexcept {
+    std::memmove(&key_[to], &key_[from], std::size_t{count} * sizeof(std::uint64_t));
+    std::memmove(&x_[to], &x_[from], std::size_t{count} * sizeof(double));
+    std::memmove(&y_[to], &y_[from], std::size_t{count} * sizeof(double));
+    std::memmove(&slot_[to], &slot_[from], std::size_t{count} * sizeof(std::uint32_t));
+}
+
 // next_order's merge when the movers are few (a zoom's later passes): each mover's place among
 // the n_stay stays found by a galloping search back from the last place (the merge's: after
 // every stay that comes before it), and the stays between two places moved up as one block,
@@ -859,12 +841,6 @@ void Sweep::merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_
     auto before = [&](std::uint32_t k, const Entry& e) {  // stay k before mover e
         if (key_[k] != e.key) return key_[k] < e.key;
         return entry_less(Entry{key_[k], acc.id(slot_[k]), x_[k], y_[k], 0, 0}, e);
-    };
-    auto move_up = [&](std::uint32_t from, std::uint32_t count, std::uint32_t to) {
-        std::memmove(&key_[to], &key_[from], std::size_t{count} * sizeof(std::uint64_t));
-        std::memmove(&x_[to], &x_[from], std::size_t{count} * sizeof(double));
-        std::memmove(&y_[to], &y_[from], std::size_t{count} * sizeof(double));
-        std::memmove(&slot_[to], &slot_[from], std::size_t{count} * sizeof(std::uint32_t));
     };
     std::memset(dirty_, 0, std::size_t{n_stay} + n_moved);
     std::uint32_t a = n_stay, o = n_stay + n_moved;
@@ -892,7 +868,7 @@ void Sweep::merge_few_movers(Access& acc, std::uint32_t n_stay, std::uint32_t n_
         }
         const std::uint32_t count = a - lo;
         o -= count;
-        if (count > 0 && o != lo) move_up(lo, count, o);
+        if (count > 0 && o != lo) move_items(lo, count, o);
         a = lo;
         --o;
         key_[o] = e.key;
@@ -923,8 +899,6 @@ Status Sweep::sweep_zoom(Access& acc, std::uint32_t n, int zoom, std::uint32_t* 
     return Status::Ok;
 }
 
-// Zoom zoom swept over the markers: on Ok the clusters held are the zoom's (the pool compacted,
-// the zoom's arrays released) and *cluster (n entries, the caller's) each marker's ordinal.
 // Zoom zoom swept over the n items held (by slot: ref_, x_, y_): on Ok the clusters held are
 // the zoom's (the pool compacted, the zoom's arrays released) and *cluster (n entries, the
 // caller's, also when a later step fails) each input's ordinal.
@@ -949,6 +923,8 @@ Status Sweep::sweep_held(std::uint32_t n, int zoom, std::uint32_t** cluster) noe
     return s;
 }
 
+// Zoom zoom swept over the markers (validated and projected here): sweep_held's result, each
+// marker's ordinal in *cluster.
 Status Sweep::sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
                             std::uint32_t** cluster) noexcept {
     *cluster = nullptr;
@@ -1045,8 +1021,7 @@ Status Sweep::permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n
 // The markers reordered as cluster_markers_in_place says, from each one's ordinal (cluster, n_
 // clusters held): each marker's place (singles by rank, the others after them cluster by
 // cluster, in marker order within one), made in cluster's memory, then the markers moved there
-// cycle by cycle (each swap puts one in its place). The single clusters' references become their
-// ranks.
+// (permute). The single clusters' references become their ranks.
 Status Sweep::reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
                               std::uint32_t* n_single) noexcept {
     std::uint32_t* next = nullptr;  // by ordinal: the next place of its markers

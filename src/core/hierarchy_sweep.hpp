@@ -31,13 +31,36 @@
 #include "cluster_items.hpp"
 #include "hierarchy.hpp"
 
+#include <limits>
+
 namespace geocluster {
 
-// hier_item_of_marker's item (hierarchy.cpp) from the marker's fixed-point position as the sweep
-// holds it (fixed_x_of_lon and fixed_y_of_lat of its lon and lat): the projection is not made
-// again for every marker that takes, is taken or stays alone.
-cluster_internal::Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
-                                              std::uint64_t fixed_y) noexcept;
+// A marker as an item of its own, exactly as its bin holds it (cluster.cpp: -0.0 made +0.0, the
+// fixed-point position of cluster_add_point, west when lon < 0, an id always given), from the
+// position as the sweep holds it (fixed_x_of_lon and fixed_y_of_lat of its lon and lat): the
+// projection is not made again for every marker that takes, is taken or stays alone. Inline: the
+// sweep makes one in its pool for every single marker that starts taking.
+inline cluster_internal::Item hier_item_of_marker_at(const HierMarker& m, std::uint64_t fixed_x,
+                                                     std::uint64_t fixed_y) noexcept {
+    const double lat = m.lat + 0.0, lon = m.lon + 0.0;
+    const bool west = lon < 0.0;
+    const cluster_internal::Wide x{fixed_x, 0}, none{0, 0};
+    const double inf = std::numeric_limits<double>::infinity();
+    return cluster_internal::Item{1,
+                                  west ? 1u : 0u,
+                                  west ? none : x,
+                                  west ? x : none,
+                                  cluster_internal::Wide{fixed_y, 0},
+                                  lat,
+                                  lat,
+                                  west ? inf : lon,
+                                  west ? -inf : lon,
+                                  west ? lon : inf,
+                                  west ? lon : -inf,
+                                  m.id,
+                                  0,
+                                  1};
+}
 
 namespace hier_sweep {
 
@@ -102,6 +125,7 @@ class Sweep {
     Status sweep_markers(const HierMarker* markers, std::size_t n, int zoom,
                          std::uint32_t** cluster) noexcept;
     Status sweep_held(std::uint32_t n, int zoom, std::uint32_t** cluster) noexcept;
+    void move_items(std::uint32_t from, std::uint32_t count, std::uint32_t to) noexcept;
     Status reorder_markers(HierMarker* markers, std::size_t n, std::uint32_t* cluster,
                            std::uint32_t* n_single) noexcept;
     Status permute(HierMarker* markers, std::uint32_t* place, std::uint32_t n) noexcept;
