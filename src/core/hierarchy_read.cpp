@@ -126,6 +126,17 @@ Status hier_block_find(const unsigned char* data, std::size_t len, std::uint32_t
     return s;
 }
 
+Status hier_block_slot_end(const unsigned char* data, std::size_t len,
+                           std::uint64_t* end) noexcept {
+    *end = 0;
+    HierNodeBlockReader rd;
+    Status s = hier_node_block_open(data, len, &rd);
+    if (s != Status::Ok) return s;
+    HierBlockNode rec;
+    while (hier_node_block_next(&rd, &rec, &s)) *end = std::uint64_t{rec.slot} + 1;
+    return s;
+}
+
 bool hier_node_before(const HierNode& a, const HierNode& c) noexcept {
     if (a.count != c.count) return a.count > c.count;
     if (a.lat != c.lat) return a.lat > c.lat;

@@ -57,6 +57,10 @@ HierNode hier_node_at(const HierBlockNode& r, const HierBand& band, std::uint64_
 Status hier_block_find(const unsigned char* data, std::size_t len, std::uint32_t slot,
                        HierBlockNode* out, bool* found) noexcept;
 
+// One more than the largest slot of a block's records (0 for a block without records): where a
+// block's slots end, for a writer that hands out new ones. HierarchyBlockCorrupt.
+Status hier_block_slot_end(const unsigned char* data, std::size_t len, std::uint64_t* end) noexcept;
+
 // The order of viewports and children: count descending, north to south, west to east, then
 // the marker id (the smallest member's), then the cluster id.
 bool hier_node_before(const HierNode& a, const HierNode& c) noexcept;

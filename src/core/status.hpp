@@ -69,6 +69,10 @@ enum class ErrorClass : std::uint8_t {
       "the cluster hierarchy has no cluster ids left at a zoom (2^40 per zoom)")                   \
     X(HierarchyBlockFull, ProgramLimit,                                                            \
       "a block of the cluster hierarchy would hold more nodes than its ids can number")            \
+    X(HierarchyWriteTooLarge, ProgramLimit,                                                        \
+      "a write to a cluster hierarchy would touch more of it than geocluster.max_state_memory "      \
+      "allows")                                                                                    \
+    X(HierarchyReadFailed, Internal, "reading a block of a cluster hierarchy failed")              \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \
     X(StateCorrupt, BadBinary, "cluster_agg state is malformed")                                   \
     X(HierarchyBlockCorrupt, BadBinary, "a block of a cluster hierarchy's tables is malformed")    \

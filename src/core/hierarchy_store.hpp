@@ -1,0 +1,108 @@
+// Writes to a stored cluster hierarchy (docs/hierarchy-writes.md): the incremental update of
+// hierarchy_update.hpp run on the blocks of hierarchy_pack.hpp's layout, reading only the blocks
+// the write touches and giving back the blocks it changed, re-encoded.
+//
+// One HierStoreUpdate serves one batch of writes to one partition of one hierarchy (the SQL
+// layer makes one per statement, or per chunk of a large statement, and per partition value):
+//   init, apply (erases and inserts, in order), then changes: the blocks to write back (a block
+//   left without records is to be deleted) and the slot counters to store.
+// The caller reads blocks for it through HierStoreOps. Those calls must not throw or longjmp:
+// a caller that fails returns false, the update stops with Status::HierarchyReadFailed and
+// the caller raises its own error once apply has returned.
+//
+// What a write keeps (hierarchy.hpp's guarantees; determinism becomes "a rebuild restores the
+// deterministic shape"): conservation, separation, nesting and expansion zooms, exact centres
+// and bounds, as hierarchy_update.hpp keeps them. Ids: a cluster whose members a batch does not
+// change keeps its id. A cluster whose members change keeps its id too, except where the stored
+// layout cannot keep it: a record (one slot, a run of zooms with the same members) that the
+// write splits keeps its id at the finer zooms and takes a new one at the coarser; a cluster
+// whose centre leaves the block tile it is stored in moves to the tile of its centre under a
+// new id; a run that two records now hold (an erase left a cluster one child) keeps the finer
+// record's. Retired ids are never handed out again (slot counters, below).
+//
+// Markers are matched by (id, exact position): an erase names the row as it was (its id, lat
+// and lon), so that ids need not be unique.
+#pragma once
+
+#include "core.hpp"
+
+#include "cluster.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace geocluster {
+
+struct HierStoreOps {
+    void* ctx;
+    // The bytes of block (band, block) of the partition being written: from the nodes table, or
+    // with members = true from the members table (band is then the last band). *data = nullptr
+    // and *len = 0 when there is no such row. The bytes must stay valid until the update is
+    // destroyed. False when the caller failed.
+    bool (*fetch)(void* ctx, bool members, int band, std::uint64_t block,
+                  const unsigned char** data, std::size_t* len);
+    // The first slot of (band, block) never handed out in any partition of the hierarchy: the
+    // stored counter when there is one, else one more than the largest slot of any partition's
+    // row of that block (0 when there is none). False when the caller failed.
+    bool (*slot_floor)(void* ctx, int band, std::uint64_t block, std::uint64_t* next);
+};
+
+// One write. An erase names a marker as stored: its id and exact position (a marker not found
+// there is an error: the hierarchy disagrees with the rows, HierarchyBlockCorrupt). An insert
+// adds a marker; its position is validated (BadLatitude-like statuses of validate_lat_lon).
+struct HierStoreWrite {
+    bool insert;
+    std::int64_t id;
+    double lat, lon;
+};
+
+// A block to write back: its new bytes, or len = 0 to delete its row.
+struct HierStoreBlock {
+    bool members;
+    int band;
+    std::uint64_t block;
+    const unsigned char* data;
+    std::size_t len;
+};
+// A slot counter to store (insert or update): the first slot of (band, block) never handed out.
+struct HierStoreSlots {
+    int band;
+    std::uint64_t block;
+    std::uint64_t next;
+};
+
+class HierStoreUpdate {
+  public:
+    HierStoreUpdate() noexcept;
+    ~HierStoreUpdate();
+    HierStoreUpdate(const HierStoreUpdate&) = delete;
+    HierStoreUpdate& operator=(const HierStoreUpdate&) = delete;
+
+    // radius_px and max_zoom as the hierarchy was built with (RadiusInvalid, ZoomOutOfRange).
+    // max_bytes bounds the working copy (the blocks read, decoded, and the clusters made):
+    // HierarchyWriteTooLarge beyond it.
+    Status init(double radius_px, int max_zoom, const HierStoreOps& ops,
+                std::size_t max_bytes) noexcept;
+
+    // Applies the writes in order (a batch: one separation repair at the end), then encodes the
+    // changed blocks. Call once. On any failure the update is unusable and nothing is to be
+    // written.
+    Status apply(const HierStoreWrite* writes, std::size_t n, CancelCheck cancel) noexcept;
+
+    // After a successful apply: the blocks to write back, and the slot counters to store. The
+    // arrays and the bytes live until the update is destroyed.
+    const HierStoreBlock* blocks(std::size_t* n) const noexcept;
+    const HierStoreSlots* slots(std::size_t* n) const noexcept;
+
+    // Blocks read and clusters changed, for tests and the benchmark.
+    struct Stats {
+        std::uint64_t blocks_read, blocks_written, records_changed, ids_changed;
+    };
+    Stats stats() const noexcept;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace geocluster
