@@ -24,6 +24,9 @@ constexpr unsigned kFlagWest = 4;    // a west range follows
 constexpr unsigned kFlagToEnd = 8;   // zoom_max is the block's last zoom
 constexpr unsigned kFlagGap = 16;    // slot - previous slot - 2 follows (else slot = previous + 1)
 constexpr unsigned kFlagBits = 5;
+// Above the zoom fields (bit 15 of the same varint): a cluster that ends inside its band with
+// one child (writes leave such records; a build never does), its expansion zoom stored.
+constexpr std::uint64_t kExpansionStored = std::uint64_t{1} << (kFlagBits + 10);
 
 }  // namespace
 
@@ -107,8 +110,7 @@ bool head_ok(const HierBlockNode& n, int zoom_lo, int zoom_hi) noexcept {
     if (n.count == 0 || n.parent_id < -1) return false;
     if (!lat_ok(n.lat) || !lon_ok(n.lon)) return false;
     return n.count == 1 ? n.expansion_zoom == -1
-                        : n.expansion_zoom > n.zoom_max && n.expansion_zoom <= kHierMaxZoom + 1 &&
-                              (n.zoom_max == zoom_hi || n.expansion_zoom == n.zoom_max + 1);
+                        : n.expansion_zoom > n.zoom_max && n.expansion_zoom <= kHierMaxZoom + 1;
 }
 
 // What a decoder accepts, checked by the encoder too (so that what is written reads back). A
@@ -286,11 +288,15 @@ bool put_record(RecordOut* o, const HierBlockNode& d, int zoom_lo, int zoom_hi, 
     std::uint64_t zooms = flags | static_cast<std::uint64_t>(d.zoom_min - zoom_lo) << kFlagBits;
     if (!(flags & kFlagToEnd))
         zooms |= static_cast<std::uint64_t>(d.zoom_max - d.zoom_min + 1) << (kFlagBits + 5);
+    const bool expansion_stored =
+        !single && !(flags & kFlagToEnd) && d.expansion_zoom != d.zoom_max + 1;
+    if (expansion_stored) zooms |= kExpansionStored;
     o->u64(zooms);
     if (slot_step > 0) o->u64(slot_step - 1);
     if (!single) o->u64(d.count - 2);
     if (!single && (flags & kFlagToEnd))
         o->u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 1));
+    if (expansion_stored) o->u64(static_cast<std::uint64_t>(d.expansion_zoom - d.zoom_max - 2));
     o->s64(d.id);
     o->u64(zigzag(static_cast<std::uint64_t>(d.parent_id) -
                   static_cast<std::uint64_t>(st->prev_parent)));
@@ -809,7 +815,8 @@ void skip_cluster_tail(In* in, unsigned flags, std::uint64_t lat_bits, std::uint
 
 // A record's count and expansion zoom (after its zooms are known); returns good, cleared when
 // they are out of range.
-bool decode_count(In* in, unsigned flags, bool good, HierBlockNode* d) noexcept {
+bool decode_count(In* in, unsigned flags, bool expansion_stored, bool good,
+                  HierBlockNode* d) noexcept {
     if (flags & kFlagSingle) {
         d->count = 1;
         d->expansion_zoom = -1;
@@ -824,6 +831,12 @@ bool decode_count(In* in, unsigned flags, bool good, HierBlockNode* d) noexcept 
         good = good && beyond <= static_cast<std::uint64_t>(kHierMaxZoom);
         d->expansion_zoom +=
             static_cast<int>(beyond <= static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
+    }
+    if (expansion_stored) {  // (never with to-end: refused by the caller)
+        const std::uint64_t beyond = in->u64();
+        good = good && beyond < static_cast<std::uint64_t>(kHierMaxZoom);
+        d->expansion_zoom +=
+            1 + static_cast<int>(beyond < static_cast<std::uint64_t>(kHierMaxZoom) ? beyond : 0);
     }
     return good;
 }
@@ -864,11 +877,13 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
     }
     const bool single = (flags & kFlagSingle) != 0;
     const std::uint64_t span1 =
-        zooms >> (kFlagBits + 5);  // zoom_max - zoom_min + 1, 0 when to the end
+        zooms >> (kFlagBits + 5) & 31;  // zoom_max - zoom_min + 1, 0 when to the end
+    const bool expansion_stored = (zooms & kExpansionStored) != 0;
     bool good = in.ok && slot_step <= kMaxSlot &&
                 static_cast<std::uint64_t>(r->prev_slot + 1) + slot_step <= kMaxSlot &&
-                span1 <= 32 && ((flags & kFlagToEnd) != 0) == (span1 == 0) &&
-                (!single || (flags & (kFlagEast | kFlagWest)) == 0);
+                zooms >> (kFlagBits + 11) == 0 && ((flags & kFlagToEnd) != 0) == (span1 == 0) &&
+                (!single || (flags & (kFlagEast | kFlagWest)) == 0) &&
+                (!expansion_stored || (!single && !(flags & kFlagToEnd)));
     std::uint64_t lat_bits = 0, lon_bits = 0;
     if (good) {
         d.slot =
@@ -882,7 +897,7 @@ bool next_record(HierNodeBlockReader* r, const HierBlockBox* box, const HierBloc
             r->order_broken = true;
             good = good && !r->zoom_ordered;  // (the flag said it never happens: corrupt)
         }
-        good = decode_count(&in, flags, good, &d);
+        good = decode_count(&in, flags, expansion_stored, good, &d);
         d.id = in.s64();
         d.parent_id = static_cast<std::int64_t>(static_cast<std::uint64_t>(r->prev_parent) +
                                                 unzigzag(in.u64()));

@@ -1,30 +1,799 @@
-// Writes to a stored cluster hierarchy (hierarchy_store.hpp). Not yet implemented: every call
-// fails with Status::Internal.
+// Writes to a stored cluster hierarchy (hierarchy_store.hpp): the incremental update's working
+// copy (hierarchy_update_impl.hpp) filled from the blocks a write needs, then written back.
+//
+// Loading. A node block (band, tile) becomes one node per zoom of each record: its ids are
+// (zoom, band, tile, slot), its sums the record's, and it remembers its home (tile, slot).
+// Within a record a node's only child is the same record one zoom on, so such nodes are
+// complete; a record's last zoom is not (its children are in other records, or other blocks).
+// A record that ends at max_zoom holds its markers: itself when it is a single marker, else the
+// member blocks of its bounds hold them. Children and markers loaded before their parent wait in
+// `orphans` until it is.
+//
+// Writing back. A record is a run: a node and its only child, one zoom finer in the same band.
+// A build's records are maximal runs; a write splits a record where a cluster gains a child,
+// but never joins two (a record may end with one child: hierarchy_block.hpp), so that nodes
+// below a change keep their ids. The nodes a batch changed, with every node of their records,
+// get their records made again (`Plan`): each run takes the tile of its centre and a slot
+// there: the slot of its finest node whose members did not change, else of its finest node,
+// when that node still lives in that tile and no finer run took the slot, else a new slot past
+// the tile's counter.
+// Nodes whose ids change pass the change to their children's parent ids, whose records are then
+// made again too. Member blocks are made again from the markers of the leaves that changed.
 #include "core.hpp"
 
 #include "hierarchy_store.hpp"
 
+#include "hierarchy_block.hpp"
+#include "hierarchy_levels.hpp"
+#include "hierarchy_pack.hpp"
+#include "hierarchy_read.hpp"
+#include "hierarchy_update_impl.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <new>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <iterator>
+#include <vector>
+
 namespace geocluster {
 
-struct HierStoreUpdate::Impl {};
+using namespace cluster_internal;
+using hier_update::Marker;
+using hier_update::Node;
+
+namespace {
+
+// Bytes a loaded node, marker or record costs the working copy, roughly (containers included):
+// what max_bytes is checked against, with the blocks' bytes.
+constexpr std::size_t kNodeBytes = 320;
+constexpr std::size_t kMarkerBytes = 96;
+// A child's centre lies in its parent's bounds but for rounding: the bounds are widened by this
+// much before their tiles are read.
+constexpr double kBoundsSlackDeg = 1e-6;
+
+struct BlockKey {
+    bool members;
+    int band;
+    std::uint64_t block;
+    bool operator<(const BlockKey& o) const noexcept {
+        if (members != o.members) return members < o.members;
+        if (band != o.band) return band < o.band;
+        return block < o.block;
+    }
+};
+
+// A block as read: its records (kept to write back the ones a batch leaves alone) and where its
+// slots ended.
+struct Loaded {
+    std::vector<unsigned char> bytes;
+    std::vector<HierBlockNode> records;
+    std::uint64_t slot_end = 0;
+    bool existed = false;
+};
+
+// Column intervals of one row of tiles whose existing blocks are all loaded (listed).
+struct Listed {
+    std::map<std::uint64_t, std::uint64_t> spans;  // first column -> last column, disjoint
+    bool covers(std::uint64_t lo, std::uint64_t hi) const {
+        auto it = spans.upper_bound(lo);
+        if (it == spans.begin()) return false;
+        --it;
+        return it->second >= hi;
+    }
+    void add(std::uint64_t lo, std::uint64_t hi) {
+        auto it = spans.upper_bound(lo);
+        if (it != spans.begin() && std::prev(it)->second + 1 >= lo) {
+            --it;
+            lo = it->first;
+            hi = std::max(hi, it->second);
+            it = spans.erase(it);
+        }
+        while (it != spans.end() && it->first <= hi + 1) {
+            hi = std::max(hi, it->second);
+            it = spans.erase(it);
+        }
+        spans.emplace(lo, hi);
+    }
+};
+
+struct MarkerKey {
+    std::int64_t id;
+    std::uint64_t lat_bits, lon_bits;
+    bool operator<(const MarkerKey& o) const noexcept {
+        if (id != o.id) return id < o.id;
+        if (lat_bits != o.lat_bits) return lat_bits < o.lat_bits;
+        return lon_bits < o.lon_bits;
+    }
+};
+
+std::uint64_t bits_of(double v) noexcept {
+    v += 0.0;  // -0.0 as 0.0, as the build reads positions
+    std::uint64_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+// A run of the plan: its nodes finest first, the tile of its centre, its slot.
+struct Run {
+    std::vector<std::int64_t> ids;  // zoom descending
+    int band;
+    std::uint64_t block;
+    std::uint32_t slot;
+};
+
+}  // namespace
+
+struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
+    hier_update::Impl u;
+    HierStoreOps ops{};
+    HierBands bands{};
+    std::size_t max_bytes = 0, bytes = 0;
+    CancelCheck cancel{nullptr, nullptr};
+    std::map<BlockKey, Loaded> blocks;
+    std::map<BlockKey, Listed> listed;  // key: a row of tiles (block = the row)
+    std::unordered_map<std::int64_t, std::vector<std::int64_t>> orphan_nodes, orphan_markers;
+    std::multimap<MarkerKey, std::int64_t> marker_index;
+    std::unordered_map<std::int64_t, Item> stored_item;  // a stored node's sums as read
+    std::int64_t next_handle = 0;
+    std::set<BlockKey> erased_from;  // member blocks that lost a marker
+    // The output.
+    std::vector<BlockKey> out_keys;
+    std::vector<std::vector<unsigned char>> out_bytes;
+    std::vector<HierStoreBlock> out_blocks;
+    std::vector<HierStoreSlots> out_slots;
+    Stats st{0, 0, 0, 0};
+
+    int last_band() const noexcept { return bands.n - 1; }
+    int bz(int band) const noexcept { return bands.band[band].block_zoom; }
+
+    void charge(std::size_t n) {
+        bytes += n;
+        if (bytes > max_bytes) throw Status::HierarchyWriteTooLarge;
+        if (cancel.should_cancel != nullptr && cancel.should_cancel(cancel.ctx))
+            throw Status::Canceled;
+    }
+
+    // ---- loading ----
+
+    // Block k: loaded, or known absent since its row was listed.
+    const Loaded& load(const BlockKey& k) {
+        auto it = blocks.find(k);
+        if (it != blocks.end()) return it->second;
+        const int b = bz(k.band);
+        const auto row = listed.find(BlockKey{k.members, k.band, k.block >> b});
+        const std::uint64_t col = k.block & ((std::uint64_t{1} << b) - 1);
+        if (row != listed.end() && row->second.covers(col, col)) return blocks[k];  // absent
+        const unsigned char* data = nullptr;
+        std::size_t len = 0;
+        if (!ops.fetch(ops.ctx, k.members, k.band, k.block, &data, &len))
+            throw Status::HierarchyReadFailed;
+        ++st.blocks_read;
+        Loaded& l = blocks[k];
+        l.existed = data != nullptr;
+        charge(len);
+        if (data != nullptr) {
+            l.bytes.assign(data, data + len);
+            HierNodeBlockReader rd;
+            Status s = hier_node_block_open(data, len, &rd);
+            if (s != Status::Ok) throw s;
+            HierBlockNode rec;
+            while (hier_node_block_next(&rd, &rec, &s)) {
+                l.records.push_back(rec);
+                l.slot_end = std::uint64_t{rec.slot} + 1;
+            }
+            if (s != Status::Ok) throw s;
+        }
+        for (const HierBlockNode& rec : l.records) {
+            if (k.members) {
+                add_marker(rec.min_lat, rec.min_lon, rec.id, rec.parent_id);
+            } else {
+                add_record(k, rec);
+            }
+        }
+        return l;
+    }
+
+    void add_marker(double lat, double lon, std::int64_t id, std::int64_t leaf) {
+        charge(kMarkerBytes);
+        const std::int64_t h = next_handle++;
+        Marker& m = u.markers[h];
+        m.lat = lat + 0.0;
+        m.lon = lon + 0.0;
+        m.id = id;
+        m.partition = 0;
+        m.leaf = leaf;
+        m.slot = 0;
+        marker_index.emplace(MarkerKey{id, bits_of(lat), bits_of(lon)}, h);
+        const auto p = u.nodes.find(leaf);
+        if (p == u.nodes.end()) {
+            orphan_markers[leaf].push_back(h);
+            return;
+        }
+        m.slot = static_cast<std::uint32_t>(p->second.children.size());
+        p->second.children.push_back(h);
+    }
+
+    // The item of a record (the build's sums; a single marker's from its position).
+    static Item item_of(const HierBlockNode& rec) {
+        if (rec.count == 1) return hier_update::marker_item(rec.min_lat, rec.min_lon, rec.id);
+        HierNode h{};
+        h.count = rec.count;
+        h.min_lat = rec.min_lat;
+        h.max_lat = rec.max_lat;
+        h.id = rec.id;
+        h.sums = rec.sums;
+        return hier_item_of_node(h);
+    }
+
+    void add_record(const BlockKey& k, const HierBlockNode& rec) {
+        const Item it = item_of(rec);
+        for (int z = rec.zoom_min; z <= rec.zoom_max; ++z) {
+            charge(kNodeBytes);
+            const std::int64_t id = hier_cluster_id(z, bands.band[k.band], k.block, rec.slot);
+            Node& n = u.nodes[id];
+            n.item = it;
+            n.parent = z == rec.zoom_min ? rec.parent_id : hier_id_at_zoom(id, z - 1);
+            n.slot = 0;
+            n.cell_slot = UINT32_MAX;
+            n.expansion = rec.expansion_zoom;
+            n.partition = 0;
+            n.complete = z < rec.zoom_max || (z == u.max_zoom && rec.count == 1);
+            n.changed = n.members_changed = false;
+            n.stored = true;
+            n.home_block = k.block;
+            n.home_slot = rec.slot;
+            n.record_lo = rec.zoom_min;
+            n.record_hi = rec.zoom_max;
+            u.centre(n, id);
+            stored_item.emplace(id, it);
+            adopt(id, n);
+        }
+        if (rec.zoom_max == u.max_zoom && rec.count == 1)
+            add_marker(rec.min_lat, rec.min_lon, rec.id,
+                       hier_cluster_id(u.max_zoom, bands.band[k.band], k.block, rec.slot));
+    }
+
+    // Links a node just loaded to its parent (or leaves it waiting), and its waiting children
+    // (or markers) to it.
+    void adopt(std::int64_t id, Node& n) {
+        if (n.parent != -1) {
+            const auto p = u.nodes.find(n.parent);
+            if (p == u.nodes.end()) {
+                orphan_nodes[n.parent].push_back(id);
+            } else {
+                n.slot = static_cast<std::uint32_t>(p->second.children.size());
+                p->second.children.push_back(id);
+            }
+        }
+        const bool leaf = u.zoom_of(id) == u.max_zoom;
+        auto& waiting = leaf ? orphan_markers : orphan_nodes;
+        const auto w = waiting.find(id);
+        if (w == waiting.end()) return;
+        // (A child that a merge moved to another parent since, or that left, is not its any more.)
+        for (const std::int64_t c : w->second) {
+            const auto slot = static_cast<std::uint32_t>(n.children.size());
+            if (leaf) {
+                const auto m = u.markers.find(c);
+                if (m == u.markers.end() || m->second.leaf != id) continue;
+                m->second.slot = slot;
+            } else {
+                const auto k = u.nodes.find(c);
+                if (k == u.nodes.end() || k->second.parent != id) continue;
+                k->second.slot = slot;
+            }
+            n.children.push_back(c);
+        }
+        waiting.erase(w);
+    }
+
+    // Every tile of band in rows [y0, y1] and columns [x0, x1] (fixed units; x may be beyond
+    // the world on either side and wraps).
+    void load_tiles(bool members, int band, double x0, double x1, double y0, double y1) {
+        const int shift = kFixedBits - bz(band);
+        const double tile = std::ldexp(1.0, shift);
+        const auto n = static_cast<std::int64_t>(1) << bz(band);
+        if (y0 > y1) std::swap(y0, y1);
+    const auto clamp_row = [&](double y) {
+            return std::min<std::int64_t>(n - 1, std::max<std::int64_t>(0, std::floor(y / tile)));
+        };
+        auto c0 = static_cast<std::int64_t>(std::floor(x0 / tile));
+        auto c1 = static_cast<std::int64_t>(std::floor(x1 / tile));
+        if (c1 - c0 >= n - 1) {
+            c0 = 0;
+            c1 = n - 1;
+        } else if (c0 >= n) {
+            c0 -= n;
+            c1 -= n;
+        }
+        for (std::int64_t r = clamp_row(y0); r <= clamp_row(y1); ++r) {
+            const auto row = static_cast<std::uint64_t>(r);
+            if (c0 < 0 || c1 >= n) {  // across the antimeridian: two runs of columns
+                load_row(members, band, row, static_cast<std::uint64_t>(((c0 % n) + n) % n),
+                         static_cast<std::uint64_t>(n - 1));
+                load_row(members, band, row, 0, static_cast<std::uint64_t>(((c1 % n) + n) % n));
+            } else {
+                load_row(members, band, row, static_cast<std::uint64_t>(c0),
+                         static_cast<std::uint64_t>(c1));
+            }
+        }
+    }
+
+    // The blocks of columns c0..c1 of a row of tiles: listed once, then the existing ones read.
+    void load_row(bool members, int band, std::uint64_t row, std::uint64_t c0, std::uint64_t c1) {
+        Listed& l = listed[BlockKey{members, band, row}];
+        if (l.covers(c0, c1)) return;
+        const int b = bz(band);
+        struct Found {
+            std::vector<std::uint64_t> blocks;
+            bool failed = false;
+        } found;
+        const auto on_found = [](void* ctx, std::uint64_t block) noexcept {
+            auto* f = static_cast<Found*>(ctx);
+            try {
+                f->blocks.push_back(block);
+            } catch (...) {
+                f->failed = true;
+            }
+        };
+        if (!ops.list(ops.ctx, members, band, row << b | c0, row << b | c1, on_found, &found))
+            throw Status::HierarchyReadFailed;
+        if (found.failed) throw std::bad_alloc();
+        for (const std::uint64_t block : found.blocks)
+            if (blocks.find(BlockKey{members, band, block}) == blocks.end())
+                load(BlockKey{members, band, block});
+        l.add(c0, c1);
+    }
+
+    void area(int z, double x, double y, double q) override {
+        load_tiles(false, hier_band_of(bands, z), x - q, x + q, y - q, y + q);
+    }
+
+    void node(std::int64_t id) override {
+        HierIdParts p;
+        if (id < 0 || (id & hier_update::Impl::kTempId) != 0 || !hier_id_parts(bands, id, &p))
+            throw Status::Internal;
+        load(BlockKey{false, p.band, p.block});
+    }
+
+    // The tiles of band where the centre of a cluster made of some of an item's members can
+    // lie. With members on one side of the antimeridian, the item's box; with members on both,
+    // the box crossing the antimeridian and the one that does not: a subset takes whichever of
+    // its own two boxes is shorter, which may be the other one than the item's own (a child
+    // with members on both sides of longitude 0 under a parent that spans the rest of the
+    // world), so its centre lies in one of the two, not always in the item's bounds.
+    void load_bounds(bool members, int band, const Item& it) {
+        const auto y = [](double lat) {
+            return static_cast<double>(fixed_y_of_lat(std::max(-90.0, std::min(90.0, lat))));
+        };
+        const auto x = [](double lon) {
+            return static_cast<double>(fixed_x_of_lon(std::max(-180.0, std::min(180.0, lon))));
+        };
+        const double y0 = y(it.max_lat + kBoundsSlackDeg), y1 = y(it.min_lat - kBoundsSlackDeg);
+        const bool east = it.min_lon_e <= it.max_lon_e, west = it.min_lon_w <= it.max_lon_w;
+        const double lo = west ? it.min_lon_w : it.min_lon_e;
+        const double hi = east ? it.max_lon_e : it.max_lon_w;
+        load_tiles(members, band, x(lo - kBoundsSlackDeg), x(hi + kBoundsSlackDeg), y0, y1);
+        if (east && west) {
+            load_tiles(members, band, x(it.min_lon_e - kBoundsSlackDeg), x(180.0), y0, y1);
+            load_tiles(members, band, x(-180.0), x(it.max_lon_w + kBoundsSlackDeg), y0, y1);
+        }
+    }
+
+    void children(std::int64_t id) override {
+        const int z = u.zoom_of(id);
+        const Item now = u.nodes.at(id).item;
+        const auto was = stored_item.find(id);
+        const bool leaf = z == u.max_zoom;
+        const int band = leaf ? last_band() : hier_band_of(bands, z + 1);
+        load_bounds(leaf, band, now);
+        if (was != stored_item.end()) load_bounds(leaf, band, was->second);
+    }
+
+    // The handle of the marker (id, lat, lon), loaded: from the last band's node block of its
+    // position (a single marker) or its member block.
+    std::int64_t find_marker(std::int64_t id, double lat, double lon) {
+        const std::uint64_t b = hier_block_of(bz(last_band()), lat, lon);
+        load(BlockKey{false, last_band(), b});
+        load(BlockKey{true, last_band(), b});
+        const auto it = marker_index.find(MarkerKey{id, bits_of(lat), bits_of(lon)});
+        if (it == marker_index.end()) throw Status::HierarchyBlockCorrupt;
+        const std::int64_t h = it->second;
+        marker_index.erase(it);
+        erased_from.insert(BlockKey{true, last_band(), b});
+        return h;
+    }
+
+    void apply(const HierStoreWrite* w, std::size_t n);
+
+    // ---- writing back (below) ----
+    struct Plan;
+    bool run_up(std::int64_t id);
+    std::vector<std::int64_t> run_of(std::int64_t id);
+    void close_over(std::set<std::int64_t>* in_play);
+    void plan(const std::set<std::int64_t>& in_play, Plan* p);
+    void write_back();
+    void write_nodes(const Plan& p);
+    void write_members(const Plan& p);
+    std::uint64_t next_slot(std::map<BlockKey, std::uint64_t>* counters, const BlockKey& k);
+    void emit(const BlockKey& k, std::vector<HierBlockNode>* recs);
+};
+
+void HierStoreUpdate::Impl::apply(const HierStoreWrite* w, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (w[i].insert) {
+            const std::int64_t h = next_handle++;
+            u.attach(h, w[i].id, w[i].lat + 0.0, w[i].lon + 0.0, 0);
+            marker_index.emplace(MarkerKey{w[i].id, bits_of(w[i].lat), bits_of(w[i].lon)}, h);
+        } else {
+            const std::int64_t h = find_marker(w[i].id, w[i].lat, w[i].lon);
+            u.detach(h);
+        }
+        ++u.stats.writes;
+        charge(0);
+    }
+    u.repair();
+    write_back();
+}
+
+// The record of run r.
+HierBlockNode record_of_run(const hier_update::Impl& u, const Run& r,
+                            const std::unordered_map<std::int64_t, std::int64_t>& new_id) {
+    const Node& fine = u.nodes.at(r.ids.front());
+    const Node& coarse = u.nodes.at(r.ids.back());
+    HierNode h;
+    hier_node_of_item(fine.item, &h);
+    h.expansion_zoom = fine.expansion;
+    std::int64_t parent = coarse.parent;
+    if (parent != -1) {
+        const auto it = new_id.find(parent);
+        if (it != new_id.end()) parent = it->second;
+    }
+    HierBlockNode rec = hier_record_of(h, r.slot, u.zoom_of(r.ids.back()),
+                                       u.zoom_of(r.ids.front()), parent);
+    if (h.count == 1) {  // a single marker's record: its position, its centre the build's
+        const Item& it = fine.item;
+        const double lat = it.min_lat;
+        const double lon = it.min_lon_e <= it.max_lon_e ? it.min_lon_e : it.min_lon_w;
+        rec.min_lat = rec.max_lat = lat;
+        rec.min_lon = rec.max_lon = lon;
+        rec.id = it.min_id;
+        rec.sums = HierSums{};
+        hier_single_centre(lat, lon, &rec.lat, &rec.lon);
+    }
+    return rec;
+}
+
+// ---- the plan: runs, tiles, slots and ids ----
+
+struct HierStoreUpdate::Impl::Plan {
+    std::vector<Run> runs;
+    std::unordered_map<std::int64_t, std::int64_t> new_id;  // every planned node's id
+    std::unordered_map<std::int64_t, std::size_t> run_of;   // node -> its run
+    std::map<BlockKey, std::uint64_t> counters;             // tiles that handed out slots
+    std::set<BlockKey> dirty;                               // node blocks to make again
+};
+
+// Whether node id and its parent are one record: the parent is in the same band, id is its only
+// child, and both were read from one record, or both are new. Records read are never joined: a
+// record may end inside its band with one child (its expansion zoom is then stored), so that a
+// write below a cluster never renames it (hierarchy_block.hpp).
+bool HierStoreUpdate::Impl::run_up(std::int64_t id) {
+    const Node& n = u.node(id);
+    const int z = u.zoom_of(id);
+    if (n.parent == -1 || hier_band_of(bands, z - 1) != hier_band_of(bands, z)) return false;
+    const Node& p = u.node(n.parent);
+    if (p.children.size() != 1) return false;  // (a node inside a record is complete)
+    if (p.stored != n.stored) return false;
+    return !p.stored || (p.home_block == n.home_block && p.home_slot == n.home_slot);
+}
+
+// The run holding id, finest node first.
+std::vector<std::int64_t> HierStoreUpdate::Impl::run_of(std::int64_t id) {
+    std::int64_t bottom = id;
+    for (;;) {
+        const Node& n = u.node(bottom);
+        const int z = u.zoom_of(bottom);
+        if (z == u.max_zoom || hier_band_of(bands, z + 1) != hier_band_of(bands, z)) break;
+        // None loaded (the record ends here) or more than one: no run on.
+        if (n.children.size() != 1) break;
+        const std::int64_t c = n.children[0];
+        if (!run_up(c)) break;
+        bottom = c;
+    }
+    std::vector<std::int64_t> ids{bottom};
+    while (run_up(ids.back())) ids.push_back(u.node(ids.back()).parent);
+    return ids;
+}
+
+// Adds to in_play every node of the stored records and of the runs of the nodes in it.
+void HierStoreUpdate::Impl::close_over(std::set<std::int64_t>* in_play) {
+    std::vector<std::int64_t> todo(in_play->begin(), in_play->end());
+    const auto add = [&](std::int64_t id) {
+        if (in_play->insert(id).second) todo.push_back(id);
+    };
+    while (!todo.empty()) {
+        const std::int64_t id = todo.back();
+        todo.pop_back();
+        if (u.nodes.find(id) == u.nodes.end()) continue;
+        const Node& n = u.nodes.at(id);
+        if (n.stored) {  // its record's other zooms
+            const int band = hier_band_of(bands, u.zoom_of(id));
+            const HierBand& b = bands.band[band];
+            for (int z = b.zoom_lo; z <= b.zoom_hi; ++z) {
+                const std::int64_t o = hier_id_at_zoom(id, z);
+                const auto on = u.nodes.find(o);
+                if (on != u.nodes.end() && on->second.stored &&
+                    on->second.home_block == n.home_block && on->second.home_slot == n.home_slot)
+                    add(o);
+            }
+        }
+        for (const std::int64_t r : run_of(id)) add(r);
+    }
+}
+
+std::uint64_t HierStoreUpdate::Impl::next_slot(std::map<BlockKey, std::uint64_t>* counters,
+                                               const BlockKey& k) {
+    auto it = counters->find(k);
+    if (it == counters->end()) {
+        std::uint64_t floor = 0;
+        if (!ops.slot_floor(ops.ctx, k.band, k.block, &floor)) throw Status::HierarchyReadFailed;
+        const Loaded& l = load(k);
+        it = counters->emplace(k, std::max(floor, l.slot_end)).first;
+    }
+    const std::uint64_t slot = it->second++;
+    if (slot > UINT32_MAX || slot >> hier_slot_bits(bands.band[k.band]) != 0)
+        throw Status::HierarchyBlockFull;
+    return slot;
+}
+
+void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play, Plan* p) {
+    std::set<std::int64_t> seen;
+    for (const std::int64_t id : in_play) {
+        if (seen.count(id) != 0) continue;
+        Run r{run_of(id), 0, 0, 0};
+        for (const std::int64_t m : r.ids) seen.insert(m);
+        r.band = hier_band_of(bands, u.zoom_of(r.ids[0]));
+        const HierBlockNode rec = record_of_run(u, r, {});  // its centre, as it will be stored
+        r.block = hier_block_of(bz(r.band), rec.lat, rec.lon);
+        p->runs.push_back(std::move(r));
+    }
+    // Finer runs choose first, so that a record split by a write keeps its slot at its finer
+    // zooms (the part the write did not change: a change at a zoom reaches the coarser zooms of
+    // its record too).
+    std::sort(p->runs.begin(), p->runs.end(), [this](const Run& a, const Run& b) {
+        const int za = u.zoom_of(a.ids[0]), zb = u.zoom_of(b.ids[0]);
+        return za != zb ? za > zb : a.ids[0] < b.ids[0];
+    });
+    std::set<std::pair<BlockKey, std::uint32_t>> claimed;
+    for (std::size_t i = 0; i < p->runs.size(); ++i) {
+        Run& r = p->runs[i];
+        const BlockKey home{false, r.band, r.block};
+        // The slot of a node whose members did not change first: its id is the one promised.
+        // A slot is only kept for zooms its record had: its ids at other zooms may have been
+        // handed out and retired before.
+        const int lo = u.zoom_of(r.ids.back()), hi = u.zoom_of(r.ids.front());
+        bool found = false;
+        for (int pass = 0; pass < 2 && !found; ++pass)
+            for (const std::int64_t id : r.ids) {
+                const Node& n = u.node(id);
+                if (!n.stored || n.home_block != r.block || (pass == 0 && n.members_changed) ||
+                    lo < n.record_lo || hi > n.record_hi)
+                    continue;
+                if (!claimed.insert({home, n.home_slot}).second) continue;
+                r.slot = n.home_slot;
+                found = true;
+                break;
+            }
+        if (!found) r.slot = static_cast<std::uint32_t>(next_slot(&p->counters, home));
+        p->dirty.insert(home);
+        for (const std::int64_t id : r.ids) {
+            const int z = u.zoom_of(id);
+            const std::int64_t nid = hier_cluster_id(z, bands.band[r.band], r.block, r.slot);
+            p->new_id[id] = nid;
+            p->run_of[id] = i;
+            const Node& n = u.node(id);
+            if (n.stored) p->dirty.insert(BlockKey{false, r.band, n.home_block});
+            if (nid != id) ++st.ids_changed;
+        }
+    }
+}
+
+void HierStoreUpdate::Impl::write_back() {
+    std::set<std::int64_t> in_play;
+    for (const auto& [id, n] : u.nodes)
+        if (n.changed) in_play.insert(id);
+    Plan p;
+    for (;;) {
+        close_over(&in_play);
+        p = Plan{};
+        plan(in_play, &p);
+        // The children of a run whose ids change hold its id as their parent: their records
+        // are made again too.
+        std::set<std::int64_t> more;
+        for (const Run& r : p.runs) {
+            const std::int64_t bottom = r.ids[0];
+            if (p.new_id.at(bottom) == bottom || u.zoom_of(bottom) == u.max_zoom) continue;
+            for (const std::int64_t c : u.full(bottom).children)
+                if (in_play.count(c) == 0) more.insert(c);
+        }
+        if (more.empty()) break;
+        in_play.insert(more.begin(), more.end());
+    }
+    for (const std::int64_t id : u.retired) {
+        HierIdParts parts;
+        if ((id & hier_update::Impl::kTempId) == 0 && hier_id_parts(bands, id, &parts))
+            p.dirty.insert(BlockKey{false, parts.band, parts.block});
+    }
+    write_nodes(p);
+    write_members(p);
+    for (std::size_t i = 0; i < out_keys.size(); ++i) {
+        const BlockKey& k = out_keys[i];
+        out_blocks.push_back(HierStoreBlock{k.members, k.band, k.block, out_bytes[i].data(),
+                                            out_bytes[i].size()});
+    }
+}
+
+void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
+    std::map<BlockKey, std::vector<HierBlockNode>> made;
+    for (const BlockKey& k : p.dirty) {
+        std::vector<HierBlockNode>& recs = made[k];
+        const Loaded& l = load(k);
+        const HierBand& band = bands.band[k.band];
+        for (const HierBlockNode& rec : l.records) {  // the records no run took over
+            const std::int64_t id = hier_cluster_id(rec.zoom_min, band, k.block, rec.slot);
+            const auto n = u.nodes.find(id);
+            if (n == u.nodes.end() || p.run_of.count(id) != 0) continue;
+            if (!n->second.stored || n->second.home_block != k.block) continue;
+            recs.push_back(rec);
+        }
+    }
+    for (const Run& r : p.runs) {
+        made[BlockKey{false, r.band, r.block}].push_back(record_of_run(u, r, p.new_id));
+        ++st.records_changed;
+    }
+    for (auto& [k, recs] : made) {
+        std::sort(recs.begin(), recs.end(),
+                  [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
+        emit(k, &recs);
+        const Loaded& l = load(k);
+        const std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
+        const auto c = p.counters.find(k);
+        std::uint64_t next = c != p.counters.end() ? c->second : 0;
+        if (end < l.slot_end) {  // a retired slot at the end: keep it from coming back
+            std::uint64_t floor = 0;
+            if (!ops.slot_floor(ops.ctx, k.band, k.block, &floor))
+                throw Status::HierarchyReadFailed;
+            next = std::max({next, floor, l.slot_end});
+        }
+        if (next > end) out_slots.push_back(HierStoreSlots{k.band, k.block, next});
+    }
+}
+
+// Queues block k's new records for writing, unless they are what it holds.
+void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* recs) {
+    const Loaded& l = load(k);
+    if (recs->empty() && !l.existed) return;
+    std::vector<unsigned char> bytes;
+    if (!recs->empty()) {
+        const HierBand& band = bands.band[k.band];
+        bytes.resize(hier_node_block_bound(recs->size()));
+        std::size_t len = 0;
+        const Status s = hier_node_block_encode(recs->data(), recs->size(), band.zoom_lo,
+                                                band.zoom_hi, bytes.data(), &len);
+        if (s != Status::Ok) throw s;
+        bytes.resize(len);
+    }
+    if (l.existed && bytes == l.bytes) return;
+    out_keys.push_back(k);
+    out_bytes.push_back(std::move(bytes));
+    ++st.blocks_written;
+}
+
+void HierStoreUpdate::Impl::write_members(const Plan& p) {
+    // The leaves whose markers' member records change: the planned ones.
+    std::set<BlockKey> dirty = erased_from;
+    std::vector<std::int64_t> leaves;
+    for (const Run& r : p.runs)
+        if (u.zoom_of(r.ids[0]) == u.max_zoom) leaves.push_back(r.ids[0]);
+    for (const std::int64_t leaf : leaves)
+        for (const std::int64_t h : u.full(leaf).children) {
+            const Marker& m = u.markers.at(h);
+            dirty.insert(BlockKey{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)});
+        }
+    for (const BlockKey& k : dirty) load(k);
+    struct Member {
+        std::int64_t leaf;
+        HierMarker m;
+    };
+    std::map<BlockKey, std::vector<Member>> made;
+    for (const BlockKey& k : dirty) made[k];
+    for (const auto& [h, m] : u.markers) {
+        const BlockKey k{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)};
+        const auto mk = made.find(k);
+        if (mk == made.end()) continue;
+        const auto leaf = u.nodes.find(m.leaf);
+        if (leaf != u.nodes.end() && leaf->second.item.count < 2) continue;
+        const auto nid = p.new_id.find(m.leaf);
+        mk->second.push_back(
+            Member{nid != p.new_id.end() ? nid->second : m.leaf, HierMarker{m.lat, m.lon, m.id}});
+    }
+    for (auto& [k, ms] : made) {
+        std::sort(ms.begin(), ms.end(), [](const Member& a, const Member& b) {
+            return a.leaf != b.leaf ? a.leaf < b.leaf : a.m.id < b.m.id;
+        });
+        std::vector<HierBlockNode> recs;
+        for (const Member& m : ms)
+            recs.push_back(hier_member_record(m.m, u.max_zoom, m.leaf,
+                                              static_cast<std::uint32_t>(recs.size())));
+        emit(k, &recs);
+    }
+}
+
+// ---- the API ----
 
 HierStoreUpdate::HierStoreUpdate() noexcept = default;
 HierStoreUpdate::~HierStoreUpdate() = default;
 
-Status HierStoreUpdate::init(double, int, const HierStoreOps&, std::size_t) noexcept {
-    return Status::Internal;
+Status HierStoreUpdate::init(double radius_px, int max_zoom, const HierStoreOps& ops,
+                             std::size_t max_bytes) noexcept {
+    if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::RadiusInvalid;
+    if (max_zoom < 0 || max_zoom > kHierMaxZoom) return Status::ZoomOutOfRange;
+    try {
+        impl_.reset(new Impl);
+    } catch (const std::bad_alloc&) {
+        return Status::OutOfMemory;
+    }
+    Impl& s = *impl_;
+    s.u.set_params(radius_px, max_zoom);
+    s.u.loader = &s;
+    s.u.zoom_shift = kHierIdZoomShift;
+    s.ops = ops;
+    s.bands = hier_bands(max_zoom);
+    s.max_bytes = max_bytes;
+    return Status::Ok;
 }
-Status HierStoreUpdate::apply(const HierStoreWrite*, std::size_t, CancelCheck) noexcept {
-    return Status::Internal;
+
+Status HierStoreUpdate::apply(const HierStoreWrite* writes, std::size_t n,
+                              CancelCheck cancel) noexcept {
+    if (!impl_ || impl_->u.broken) return Status::Internal;
+    Impl& s = *impl_;
+    for (std::size_t i = 0; i < n; ++i)
+        if (writes[i].insert) {
+            const Status v = validate_lat_lon(writes[i].lat, writes[i].lon);
+            if (v != Status::Ok) return v;
+        }
+    s.cancel = cancel;
+    s.u.broken = true;  // until it returns whole
+    try {
+        s.apply(writes, n);
+    } catch (const std::bad_alloc&) {
+        return Status::OutOfMemory;
+    } catch (Status st) {
+        return st;
+    } catch (const std::exception&) {  // a broken invariant (std::out_of_range from at())
+        return Status::Internal;
+    }
+    s.u.broken = false;
+    return Status::Ok;
 }
+
 const HierStoreBlock* HierStoreUpdate::blocks(std::size_t* n) const noexcept {
-    *n = 0;
-    return nullptr;
+    *n = impl_ ? impl_->out_blocks.size() : 0;
+    return impl_ ? impl_->out_blocks.data() : nullptr;
 }
+
 const HierStoreSlots* HierStoreUpdate::slots(std::size_t* n) const noexcept {
-    *n = 0;
-    return nullptr;
+    *n = impl_ ? impl_->out_slots.size() : 0;
+    return impl_ ? impl_->out_slots.data() : nullptr;
 }
-HierStoreUpdate::Stats HierStoreUpdate::stats() const noexcept { return Stats{0, 0, 0, 0}; }
+
+HierStoreUpdate::Stats HierStoreUpdate::stats() const noexcept {
+    return impl_ ? impl_->st : Stats{0, 0, 0, 0};
+}
 
 }  // namespace geocluster

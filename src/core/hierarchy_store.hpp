@@ -41,6 +41,12 @@ struct HierStoreOps {
     // destroyed. False when the caller failed.
     bool (*fetch)(void* ctx, bool members, int band, std::uint64_t block,
                   const unsigned char** data, std::size_t* len);
+    // Calls found(found_ctx, block) for every block lo..hi (lo <= hi) of band that has a row
+    // of the partition being written, in the nodes table or with members = true the members
+    // table, so that a writer reading a wide box fetches only the blocks that exist. found
+    // never throws. False when the caller failed.
+    bool (*list)(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
+                 void (*found)(void* found_ctx, std::uint64_t block), void* found_ctx);
     // The first slot of (band, block) never handed out in any partition of the hierarchy: the
     // stored counter when there is one, else one more than the largest slot of any partition's
     // row of that block (0 when there is none). False when the caller failed.

@@ -20,6 +20,9 @@ namespace {
 
 using testing::check_identity;
 using testing::check_updated;
+using testing::make_scenario;
+using testing::Scenario;
+using testing::WriteGen;
 using testing::export_of;
 using testing::members_of;
 using testing::UpdaterExport;
@@ -141,106 +144,6 @@ TEST(HierarchyUpdate, BadPositionChangesNothing) {
 }
 
 // ---- Property test: random write sequences ---------------------------------------------------
-
-class WriteGen {
-  public:
-    explicit WriteGen(std::uint64_t seed) : rng_(seed) {}
-    double uni(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
-    int integer(int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng_); }
-    bool coin(double p = 0.5) { return uni(0, 1) < p; }
-
-    // A position: anywhere, near a few hot spots (so clusters grow and collide), on the
-    // antimeridian, near or at the poles.
-    void position(double* lat, double* lon) {
-        switch (integer(0, 5)) {
-            case 0:
-                *lat = uni(-90, 90);
-                *lon = uni(-180, 180);
-                break;
-            case 1:
-            case 2: {
-                const double spot = integer(0, 3);
-                *lat = spot * 20 - 30 + uni(-1, 1) * std::pow(10.0, uni(-5, 0.5));
-                *lon = spot * 40 - 60 + uni(-1, 1) * std::pow(10.0, uni(-5, 0.5));
-                break;
-            }
-            case 3:
-                *lat = uni(-60, 60);
-                *lon = (coin() ? 180.0 : -180.0) - (coin() ? 1 : -1) * std::pow(10.0, uni(-7, 0));
-                *lon = std::max(-180.0, std::min(180.0, *lon));
-                break;
-            case 4:
-                *lat = (coin() ? 1 : -1) * (coin(0.2) ? 90.0 : 85.0511 + uni(-0.01, 4.9));
-                *lon = uni(-180, 180);
-                break;
-            default:
-                *lat = coin() ? 0.0 : -0.0;
-                *lon = coin() ? 180.0 : (coin() ? -180.0 : -0.0);
-                break;
-        }
-    }
-    std::mt19937_64& rng() { return rng_; }
-
-  private:
-    std::mt19937_64 rng_;
-};
-
-struct Scenario {
-    double radius;
-    int max_zoom;
-    int n_parts;
-    std::vector<HierMarker> initial;
-    std::vector<std::int64_t> initial_parts;
-    std::vector<std::vector<HierWrite>> steps;  // each step one apply (a batch when > 1)
-};
-
-Scenario make_scenario(std::uint64_t seed, int max_markers, int n_steps) {
-    WriteGen g(seed);
-    Scenario s;
-    const double k = g.uni(0, 1);
-    s.radius = k < 0.1 ? g.uni(0.5, 5) : (k < 0.85 ? g.uni(20, 120) : g.uni(300, 5e6));
-    s.max_zoom = g.coin(0.1) ? g.integer(19, kHierMaxZoom) : g.integer(0, 16);
-    s.n_parts = g.coin(0.3) ? 3 : 1;
-    std::int64_t next_id = 1;
-    std::vector<std::int64_t> live;
-    const int n0 = g.integer(0, max_markers);
-    for (int i = 0; i < n0; ++i) {
-        HierMarker m;
-        g.position(&m.lat, &m.lon);
-        m.id = next_id++;
-        s.initial.push_back(m);
-        s.initial_parts.push_back(g.integer(0, s.n_parts - 1));
-        live.push_back(m.id);
-    }
-    for (int t = 0; t < n_steps; ++t) {
-        const int batch = g.coin(0.15) ? g.integer(2, 12) : 1;
-        std::vector<HierWrite> step;
-        for (int b = 0; b < batch; ++b) {
-            HierWrite w{HierWriteKind::Insert, 0, 0, 0, g.integer(0, s.n_parts - 1)};
-            const double k2 = g.uni(0, 1);
-            if (live.empty() || k2 < 0.4) {
-                w.id = next_id++;
-                live.push_back(w.id);
-                g.position(&w.lat, &w.lon);
-            } else if (k2 < 0.75) {
-                w.kind = HierWriteKind::Move;
-                w.id =
-                    live[static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1))];
-                g.position(&w.lat, &w.lon);
-            } else {
-                w.kind = HierWriteKind::Erase;
-                const auto i =
-                    static_cast<std::size_t>(g.integer(0, static_cast<int>(live.size()) - 1));
-                w.id = live[i];
-                live[i] = live.back();
-                live.pop_back();
-            }
-            step.push_back(w);
-        }
-        s.steps.push_back(step);
-    }
-    return s;
-}
 
 std::map<std::int64_t, std::vector<std::int64_t>> all_members(const HierarchyUpdater& u,
                                                               int n_parts) {
