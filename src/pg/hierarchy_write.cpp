@@ -212,6 +212,9 @@ bool source_tree_empty(Oid rel, const TriggerData* td, Snapshot snap) {
 }
 
 void follow_truncate(WriteRun* run, const TriggerData* td) {
+    // A TRUNCATE of a tree fires this once per table, all in one command: what an earlier firing
+    // deleted must be seen as deleted.
+    CommandCounterIncrement();
     run->latest = RegisterSnapshot(GetLatestSnapshot());
     if (!source_tree_empty(RelationGetRelid(td->tg_relation), td, run->latest))
         ereport(ERROR,
@@ -223,6 +226,7 @@ void follow_truncate(WriteRun* run, const TriggerData* td) {
                  errhint("DELETE the rows instead, or TRUNCATE the source itself.")));
     clear_write_tables(run);
     UnregisterSnapshot(run->latest);
+    CommandCounterIncrement();
 }
 
 // The hierarchy a trigger maintains: its argument, the schema-qualified name of the nodes table.
