@@ -37,7 +37,7 @@ SELECT cluster_hierarchy_create('w', 'lat', 'lon', 'id', partition_column => 'ca
 SELECT t.tgrelid::regclass AS tbl, t.tgname, t.tgenabled,
        regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \S+ (.*) EXECUTE FUNCTION .*$', '\1') AS fires
   FROM pg_trigger t WHERE t.tgfoid = 'cluster_hierarchy_write()'::regprocedure
- ORDER BY 1::text, 2;
+ ORDER BY t.tgrelid::regclass::text, t.tgname;
 SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
  WHERE c.relnamespace = 'writes'::regnamespace AND c.relname LIKE 'w\_clusters%' ORDER BY 1;
 -- DISABLE TRIGGER of any of them is refused.
