@@ -123,6 +123,25 @@ bool same_text(Datum a, Datum b) {
            memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
+// One write of the query's row: false for a row without a position (as the create skips it); a
+// NULL id is the create's error too.
+bool read_write(HeapTuple row, TupleDesc desc, int first, HierStoreWrite* w) {
+    bool null_insert = false, null_lat = false, null_lon = false, null_id = false;
+    w->insert = DatumGetBool(SPI_getbinval(row, desc, 1, &null_insert));
+    w->lat = DatumGetFloat8(SPI_getbinval(row, desc, first, &null_lat));
+    w->lon = DatumGetFloat8(SPI_getbinval(row, desc, first + 1, &null_lon));
+    w->id = DatumGetInt64(SPI_getbinval(row, desc, first + 2, &null_id));
+    if (null_lat || null_lon) return false;
+    if (null_id)
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg("a cluster hierarchy needs an id for every marker"),
+             errdetail("a row at lat = %g, lon = %g has a NULL id", w->lat, w->lon),
+             errhint("Give the rows ids, or filter them into a table or partition of their own.")));
+    return true;
+}
+
 // Reads the statement's writes with a cursor and runs them chunk by chunk: a chunk ends at a new
 // partition value or at kChunkWrites writes.
 void apply_writes(WriteRun* run, const char* query) {
@@ -155,11 +174,7 @@ void apply_writes(WriteRun* run, const char* query) {
                 run_chunk(run, writes, n);
                 n = 0;
             }
-            writes[n].insert = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
-            writes[n].lat = DatumGetFloat8(SPI_getbinval(row, desc, first, &isnull));
-            writes[n].lon = DatumGetFloat8(SPI_getbinval(row, desc, first + 1, &isnull));
-            writes[n].id = DatumGetInt64(SPI_getbinval(row, desc, first + 2, &isnull));
-            ++n;
+            if (read_write(row, desc, first, &writes[n])) ++n;
         }
         SPI_freetuptable(SPI_tuptable);
     }

@@ -51,6 +51,9 @@ UPDATE w SET note = 'seen';
 UPDATE w1 SET lat = lat, cat = cat WHERE id < 50;
 DELETE FROM w WHERE id IN (1000, 1001);
 SELECT sum(count) AS counted_a FROM cluster_viewport('w_clusters', -90, -180, 90, 180, 0, 'a');
+-- A row with a position needs an id, as for the create (a row without one needs none).
+SELECT pg_temp.error_of($$INSERT INTO w VALUES (NULL, 5, 5, 1, 'a')$$) AS null_id,
+       pg_temp.error_of($$INSERT INTO w VALUES (NULL, NULL, 5, 1, 'a')$$) AS null_id_no_position;
 
 -- Writers of one hierarchy are serialised by an exclusive lock of their own (advisory, field4
 -- 0x4743: no user's pg_advisory key has it), held to the end of the transaction.
