@@ -1,5 +1,5 @@
 -- The DDL guard of cluster hierarchies (61_hierarchy_guard.sql): every way a source's rows could
--- change without its write trigger firing is refused or handled, run by the table's owner (not a
+-- change without its write triggers (cluster_hierarchy_write) firing is refused or handled, run by the table's owner (not a
 -- superuser) where the owner can run it: writes to partitions and child tables, new partitions,
 -- ATTACH / DETACH PARTITION, INHERIT / NO INHERIT, DISABLE TRIGGER, ENABLE REPLICA TRIGGER,
 -- session_replication_role = replica (logical replication's apply), DROP TRIGGER, DROP TABLE of
@@ -49,8 +49,10 @@ INSERT INTO pm SELECT g, g % 80, g % 170, g % 20 FROM generate_series(1, 100) g;
 SELECT cluster_hierarchy_create('pm', 'lat', 'lon', 'id');
 SELECT * FROM pg_temp.triggers();
 
--- Writes: through the parent, to a partition, to a sub-partition, TRUNCATE of a partition, and
+-- Writes reach the write triggers: through the parent, to a partition, to a sub-partition, and
 -- under session_replication_role = replica (a superuser's, or logical replication's apply).
+-- TRUNCATE of a partition while other tables of the source keep rows is refused (the hierarchy
+-- follows a TRUNCATE of the whole source only).
 SELECT pg_temp.error_of($$INSERT INTO pm VALUES (1001, 1, 1, 1)$$);
 SELECT pg_temp.error_of($$INSERT INTO pm1 VALUES (1001, 1, 1, 1)$$);
 SELECT pg_temp.error_of($$UPDATE guard_b.pm2b SET lat = 0$$);
@@ -106,8 +108,8 @@ ALTER TABLE pm ADD COLUMN note text;
 ALTER TABLE pm RENAME COLUMN note TO remark;
 UPDATE pm SET remark = 'free';
 -- A change of position made by a BEFORE trigger of the user's, on an update of another column,
--- is refused too (the row trigger compares the rows as written); an update that leaves the
--- positions as they were is not.
+-- reaches the write trigger too (the transition tables hold the rows as written); an update that
+-- leaves the positions as they were writes nothing to the hierarchy.
 CREATE FUNCTION guard_a.nudge() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   NEW.lon := NEW.lon + 1;

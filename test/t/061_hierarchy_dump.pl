@@ -2,8 +2,8 @@
 # partitioned one, and one of a partitioned table whose partitions are in two schemas): the
 # restored database has the same blocks, nodes, members and metadata, answers the same
 # viewports, drill-downs and leaves, has the same write triggers (ENABLE ALWAYS, on every
-# partition: the DDL guard lets the restore through), still refuses writes to the source and
-# to its partitions, and its hierarchies can be rebuilt and dropped.
+# partition: the DDL guard lets the restore through) that writes to the source and to its
+# partitions reach, and its hierarchies can be rebuilt and dropped.
 use strict;
 use warnings;
 use FindBin;
@@ -86,12 +86,19 @@ ok($ok && $stderr eq '', 'pg_restore without error') or diag($stderr);
 
 is(snapshot($dst), $before, 'restored: identical tables, viewports, children, leaves, GeoJSON, objects and triggers');
 
-my ($rc, $out, $err) = $node->psql($dst, q{INSERT INTO "Odd"."Mark ers" VALUES (99999, 1, 1, 'a')});
-like($err, qr/would leave its cluster hierarchy/, 'restored: writes to the source are still refused (0A000)');
-($rc, $out, $err) = $node->psql($dst, q{INSERT INTO other.parted_c VALUES (99999, 1, 1, 'c')});
-like($err, qr/INSERT on parted_c would leave its cluster hierarchy "Odd".parted_clusters stale/,
-	'restored: writes to a partition in another schema are refused too');
-
+# Restored: writes to the source, and to a partition in another schema, reach the write triggers.
+# (While the core's HierStoreUpdate is a stub, the trigger's call into it fails with the stub's
+# internal error; with the core, the write goes through and the hierarchy counts it.)
+my ($rc, $out, $err);
+for my $w ([ q{INSERT INTO "Odd"."Mark ers" VALUES (99999, 1, 1, 'a')}, q{"Odd"."Mark ers"}, q{"Odd"."Mark ers_clusters"} ],
+	[ q{INSERT INTO other.parted_c VALUES (99999, 1, 1, 'c')}, q{"Odd".parted}, q{"Odd".parted_clusters} ])
+{
+	($rc, $out, $err) = $node->psql($dst,
+		"BEGIN; $w->[0]; SELECT (SELECT sum(count) FROM cluster_viewport('$w->[2]', -90, -180, 90, 180, 0)) = (SELECT count(*) FROM $w->[1]); ROLLBACK;");
+	ok(($rc == 0 && $out eq 't') || $err =~ /internal error in geocluster core/,
+		"restored: a write ($w->[0]) reaches the write trigger")
+	  or diag("$out $err");
+}
 ($rc, $out, $err) = $node->psql($dst,
 	q{SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters"'); SELECT cluster_hierarchy_rebuild('"Odd"."Mark ers_clusters_2"')});
 ok($rc == 0 && $out =~ /^\s*$/ && $err eq '', 'restored: rebuild') or diag("$out $err");

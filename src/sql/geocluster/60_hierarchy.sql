@@ -14,8 +14,12 @@
 --                             multi-marker leaves, with their positions
 --   <table>_clusters_meta     one row: source, columns, radius_px, max_zoom, partition column
 --                             (names, not OIDs: what pg_dump restores and pg_upgrade accepts)
---   a statement trigger on each table of the source's tree (its partitions or child tables) that
---   refuses writes to the columns the hierarchy uses, ENABLE ALWAYS
+--   <table>_clusters_slots    per (band, block): the first slot never handed out, once a write
+--                             has retired or made a cluster there (ids are never reused)
+--   on each table of the source's tree (its partitions or child tables), ENABLE ALWAYS, the
+--   statement triggers of cluster_hierarchy_write that maintain the hierarchy in the writing
+--   transaction: geocluster_<table>_clusters (TRUNCATE), and _ins, _upd, _del (one per event:
+--   each has the transition tables of its event)
 -- DDL that would change the rows without firing those triggers, or take them away, is handled or
 -- refused by the event triggers of 61_hierarchy_guard.sql. cluster_hierarchy_nodes and
 -- cluster_hierarchy_members decode the whole of a hierarchy.
@@ -112,6 +116,13 @@ END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_info(regclass) IS
     'the metadata of a cluster hierarchy: source, tables, columns, radius_px, max_zoom (22023 if it is none)';
 
+-- Internal: the slot-counter table of hierarchy h, <nodes table>_slots beside it (NULL if none).
+CREATE FUNCTION @extschema@.cluster_hierarchy_slots(hierarchy regclass) RETURNS regclass
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT to_regclass(format('%I.%I', n.nspname, c.relname || '_slots'))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hierarchy
+$$;
+
 -- Internal: reads the rows query (lat, lon, id or part, lat, lon, id sorted by part), builds,
 -- packs and writes the node and member blocks. Returns the number of markers.
 CREATE FUNCTION @extschema@.cluster_hierarchy_build_into(rows_query text, partitioned boolean, radius_px float8,
@@ -160,16 +171,61 @@ BEGIN
                   i.partition_column, lat_expr, lon_expr, i.id_column, from_expr, i.partition_column);
 END $$;
 
--- The statement trigger that keeps a hierarchy from going silently stale.
-CREATE FUNCTION @extschema@.cluster_hierarchy_refuse_write() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- The trigger that keeps a hierarchy exact under writes to its source (src/pg/hierarchy_write.cpp):
+-- AFTER INSERT, UPDATE, DELETE (with transition tables) or TRUNCATE, FOR EACH STATEMENT; its
+-- argument names the hierarchy. It writes the hierarchy's tables directly, like an index, so a
+-- role that may write the source needs no privilege on them.
+CREATE FUNCTION @extschema@.cluster_hierarchy_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_write' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Internal: the query cluster_hierarchy_write runs over a statement's transition tables
+-- (geocluster_old, geocluster_new): its writes (insert boolean, [part,] lat, lon, id), each row
+-- read as cluster_hierarchy_rows_query reads the source (a row without a position is not in the
+-- hierarchy), erases before inserts within each partition value. An UPDATE writes only the rows
+-- whose (part, lat, lon, id) changed (EXCEPT ALL), so updates of other columns cost nothing.
+CREATE FUNCTION @extschema@.cluster_hierarchy_write_query(lat_column name, lon_column name, geometry_column name,
+        id_column name, partition_column name, event text) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cols text;
+    lateral_expr text := '';
+    where_expr text;
+    postgis name;
+    companion name;
+    old_rows text;
+    new_rows text;
 BEGIN
-    RAISE EXCEPTION '% on % would leave its cluster hierarchy % stale', TG_OP, TG_TABLE_NAME, TG_ARGV[0]
-        USING ERRCODE = 'feature_not_supported',
-              DETAIL = 'Cluster hierarchies do not follow writes to the columns they use yet.',
-              HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)), write, and create it again; '
-                            'all three can run in one transaction. Columns it does not use can be updated freely.',
-                            TG_ARGV[0]);
+    IF geometry_column IS NULL THEN
+        cols := format('s.%I::pg_catalog.float8 AS lat, s.%I::pg_catalog.float8 AS lon', lat_column, lon_column);
+        where_expr := format('s.%I IS NOT NULL AND s.%I IS NOT NULL', lat_column, lon_column);
+    ELSE
+        SELECT n.nspname INTO postgis FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'postgis';
+        SELECT n.nspname INTO companion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'geocluster_postgis';
+        IF postgis IS NULL OR companion IS NULL THEN
+            RAISE EXCEPTION 'a cluster hierarchy of geometry column % needs geocluster_postgis', geometry_column
+                USING ERRCODE = 'undefined_function';
+        END IF;
+        cols := format('%1$I.st_y(g.p) AS lat, %1$I.st_x(g.p) AS lon', postgis);
+        lateral_expr := format(', LATERAL (SELECT %I.cluster_hierarchy_point(s.%I) AS p) AS g', companion, geometry_column);
+        where_expr := format('s.%I IS NOT NULL', geometry_column);
+    END IF;
+    cols := cols || format(', s.%I::pg_catalog.int8 AS id', id_column);
+    IF partition_column IS NOT NULL THEN
+        cols := format('s.%I::pg_catalog.text COLLATE pg_catalog."C" AS part, ', partition_column) || cols;
+        where_expr := where_expr || format(' AND s.%I IS NOT NULL', partition_column);
+    END IF;
+    old_rows := format('SELECT %s FROM geocluster_old AS s%s WHERE %s', cols, lateral_expr, where_expr);
+    new_rows := format('SELECT %s FROM geocluster_new AS s%s WHERE %s', cols, lateral_expr, where_expr);
+    RETURN CASE event
+               WHEN 'INSERT' THEN format('SELECT true AS insert, * FROM (%s) AS w', new_rows)
+               WHEN 'DELETE' THEN format('SELECT false AS insert, * FROM (%s) AS w', old_rows)
+               WHEN 'UPDATE' THEN format('SELECT false AS insert, * FROM (%1$s EXCEPT ALL %2$s) AS w '
+                                         'UNION ALL SELECT true, * FROM (%2$s EXCEPT ALL %1$s) AS w',
+                                         old_rows, new_rows)
+           END
+           || CASE WHEN partition_column IS NULL THEN ' ORDER BY 1' ELSE ' ORDER BY 2, 1' END;
 END $$;
 
 -- Internal: the tables of source's inheritance tree (itself, its partitions or child tables, at
@@ -187,45 +243,36 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_holders(hierarchy text)
     RETURNS TABLE (rel regclass, trigger_name name, enabled "char")
     LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT t.tgrelid::regclass, t.tgname, t.tgenabled FROM pg_trigger t
-     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure
+     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_write()'::regprocedure
        AND t.tgargs = convert_to(hierarchy, 'UTF8') || '\x00'::bytea
 $$;
 
 -- Internal: installs the write triggers of hierarchy h on rel, a table of its source's tree:
---   <trigger_name>        before INSERT, DELETE and TRUNCATE, per statement;
---   <trigger_name>_moves  after UPDATE, per row whose position, id or partition value changed
---                         (a table that holds rows only), so that a change made by a BEFORE
---                         trigger of the user's is seen, and updates of other columns are free.
+--   <trigger_name>       after TRUNCATE, per statement;
+--   <trigger_name>_ins   after INSERT, _upd after UPDATE, _del after DELETE, per statement, with
+--                        the statement's transition tables (one event each: PostgreSQL gives
+--                        transition tables only to single-event triggers). A write through a
+--                        parent fires the parent's, whose transition tables hold the rows of
+--                        every table of its tree the statement wrote.
 -- ENABLE ALWAYS: they fire under session_replication_role = replica too, which logical
 -- replication's apply workers use.
 CREATE FUNCTION @extschema@.cluster_hierarchy_arm(hierarchy regclass, rel regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i record;
-    moved text;
+    t record;
 BEGIN
     i := @extschema@.cluster_hierarchy_info(hierarchy);
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR DELETE OR TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
-                   i.trigger_name, rel, hierarchy::text);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name);
-    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) <> 'r' THEN
-        RETURN;
-    END IF;
-    -- A geometry is compared in its text form: its type's equality is PostGIS's, off this
-    -- function's search_path, and the text form is exact. The partition value as the hierarchy
-    -- reads it: text in the C collation.
-    SELECT string_agg(format(CASE WHEN c.col = i.geometry_column THEN 'OLD.%1$I::text IS DISTINCT FROM NEW.%1$I::text'
-                                  WHEN c.col = i.partition_column
-                                      THEN 'OLD.%1$I::text COLLATE pg_catalog."C" IS DISTINCT FROM NEW.%1$I::text COLLATE pg_catalog."C"'
-                                  ELSE 'OLD.%1$I IS DISTINCT FROM NEW.%1$I' END, c.col), ' OR ')
-      INTO moved
-      FROM unnest(ARRAY[i.lat_column, i.lon_column, i.geometry_column, i.id_column, i.partition_column]) AS c(col)
-     WHERE c.col IS NOT NULL;
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW WHEN (%s) '
-                   'EXECUTE FUNCTION @extschema@.cluster_hierarchy_refuse_write(%L)',
-                   i.trigger_name || '_moves', rel, moved, hierarchy::text);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name || '_moves');
+    FOR t IN SELECT * FROM (VALUES ('', 'TRUNCATE', ''),
+                                   ('_ins', 'INSERT', 'REFERENCING NEW TABLE AS geocluster_new'),
+                                   ('_upd', 'UPDATE', 'REFERENCING OLD TABLE AS geocluster_old NEW TABLE AS geocluster_new'),
+                                   ('_del', 'DELETE', 'REFERENCING OLD TABLE AS geocluster_old'))
+                               AS v(suffix, event, referencing) LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION @extschema@.cluster_hierarchy_write(%L)',
+                       i.trigger_name || t.suffix, t.event, rel, t.referencing, hierarchy::text);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name || t.suffix);
+    END LOOP;
 END $$;
 
 -- Internal: removes the write triggers of hierarchy h from rel.
@@ -304,8 +351,8 @@ DECLARE
     k int := 1;
 BEGIN
     SELECT c.relname INTO base FROM pg_class c WHERE c.oid = source;
-    -- Room for 'geocluster_' || base || '_clusters_NN_moves' (its row trigger) within the 63
-    -- bytes of a name.
+    -- Room for 'geocluster_' || base || '_clusters_NN_slots' (and its triggers' names, whose
+    -- suffixes are shorter) within the 63 bytes of a name.
     WHILE octet_length(base) > 34 LOOP
         base := left(base, length(base) - 1);
     END LOOP;
@@ -313,7 +360,8 @@ BEGIN
         nodes := base || '_clusters' || CASE WHEN k = 1 THEN '' ELSE '_' || k END;
         EXIT WHEN to_regclass(format('%I.%I', nsp, nodes)) IS NULL
               AND to_regclass(format('%I.%I', nsp, nodes || '_members')) IS NULL
-              AND to_regclass(format('%I.%I', nsp, nodes || '_meta')) IS NULL;
+              AND to_regclass(format('%I.%I', nsp, nodes || '_meta')) IS NULL
+              AND to_regclass(format('%I.%I', nsp, nodes || '_slots')) IS NULL;
         k := k + 1;
     END LOOP;
     RETURN nodes;
@@ -332,6 +380,9 @@ BEGIN
                    nsp, nodes, part_col);
     EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s)',
                    nsp, nodes || '_members', part_col);
+    -- Slot counters are per block of every partition: cluster ids are unique across partitions.
+    EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, next bigint NOT NULL)',
+                   nsp, nodes || '_slots');
     -- data: a block of src/core/hierarchy_block.hpp, already compact: stored uncompressed, and in
     -- the row up to a page (a block read is one heap fetch; TOAST's chunk rows only beyond that).
     FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members'] LOOP
@@ -369,7 +420,8 @@ BEGIN
     -- (fillfactor 100: block rows are written once, and replaced whole, never inserted between)
     EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (band, block%s) WITH (fillfactor = 100)', nsp, nodes, part_key);
     EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (block%s) WITH (fillfactor = 100)', nsp, nodes || '_members', part_key);
-    FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members', nodes || '_meta'] LOOP
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (band, block)', nsp, nodes || '_slots');
+    FOREACH t IN ARRAY ARRAY[nodes, nodes || '_members', nodes || '_meta', nodes || '_slots'] LOOP
         EXECUTE format('ANALYZE %I.%I', nsp, t);
         EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, t,
                        (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = source));
@@ -452,7 +504,7 @@ BEGIN
     -- The tables first: the DDL guard (61_hierarchy_guard.sql) lets the triggers of a hierarchy
     -- without tables go, and refuses to drop those of a live one.
     name := hierarchy::text;  -- (a dropped table's regclass prints as a number)
-    EXECUTE format('DROP TABLE %s, %s, %s', hierarchy, i.members, i.meta);
+    EXECUTE format('DROP TABLE %s, %s, %s, %s', hierarchy, i.members, i.meta, @extschema@.cluster_hierarchy_slots(hierarchy));
     PERFORM @extschema@.cluster_hierarchy_disarm(name, r.rel)
        FROM (SELECT DISTINCT h.rel FROM @extschema@.cluster_hierarchy_holders(name) AS h) AS r;
 END $$;
@@ -468,7 +520,7 @@ DECLARE
 BEGIN
     i := @extschema@.cluster_hierarchy_info(hierarchy);
     PERFORM @extschema@.cluster_hierarchy_check_owner(hierarchy);
-    EXECUTE format('TRUNCATE %s, %s', hierarchy, i.members);
+    EXECUTE format('TRUNCATE %s, %s, %s', hierarchy, i.members, @extschema@.cluster_hierarchy_slots(hierarchy));
     -- The build fills tables without indexes (src/pg/hierarchy.cpp): the indexes, a DBA's own
     -- included, are dropped and created again from their definitions, under the same names.
     FOR idx IN

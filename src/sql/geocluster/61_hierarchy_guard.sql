@@ -32,7 +32,7 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_of(rel regclass) RETURNS TABLE (hi
                              UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.r)
     SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8'), bool_or(t.tgrelid = rel)
       FROM pg_trigger t JOIN up ON t.tgrelid = up.r
-     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure
+     WHERE t.tgfoid = '@extschema@.cluster_hierarchy_write()'::regprocedure
      GROUP BY 1
 $$;
 
@@ -146,10 +146,11 @@ BEGIN
         -- ALTER TRIGGER ... RENAME of a write trigger: its name is in the hierarchy's metadata.
         SELECT convert_from(substring(t.tgargs FROM 1 FOR octet_length(t.tgargs) - 1), 'UTF8') INTO hierarchy
           FROM pg_trigger t
-         WHERE t.oid = objid AND t.tgfoid = '@extschema@.cluster_hierarchy_refuse_write()'::regprocedure;
+         WHERE t.oid = objid AND t.tgfoid = '@extschema@.cluster_hierarchy_write()'::regprocedure;
         IF hierarchy IS NOT NULL AND (SELECT t.tgname FROM pg_trigger t WHERE t.oid = objid)
                 NOT IN (SELECT v.n FROM @extschema@.cluster_hierarchy_info(hierarchy::regclass) AS i,
-                                        LATERAL (VALUES (i.trigger_name::text), (i.trigger_name || '_moves')) AS v(n)) THEN
+                                        LATERAL (VALUES (i.trigger_name::text), (i.trigger_name || '_ins'),
+                                                        (i.trigger_name || '_upd'), (i.trigger_name || '_del')) AS v(n)) THEN
             RAISE EXCEPTION 'the write trigger of cluster hierarchy % cannot be renamed', hierarchy
                 USING ERRCODE = 'feature_not_supported';
         END IF;
@@ -207,20 +208,20 @@ DECLARE
     m record;
 BEGIN
     IF object_type = 'trigger' AND address_names[3] LIKE 'geocluster\_%' THEN
-        -- A write trigger is named geocluster_<nodes table>[_moves]; the hierarchy is in its source's
+        -- A write trigger is named geocluster_<nodes table>[_ins|_upd|_del]; the hierarchy is in its source's
         -- schema, which a partition's need not share: the table's own schema first.
         SELECT c.oid INTO meta FROM pg_class c
-         WHERE c.relname = regexp_replace(substr(address_names[3], 12), '_moves$', '') || '_meta' AND c.relkind = 'r'
+         WHERE c.relname = regexp_replace(substr(address_names[3], 12), '_(ins|upd|del)$', '') || '_meta' AND c.relkind = 'r'
            AND pg_has_role(c.relowner, 'USAGE') AND @extschema@.cluster_hierarchy_meta_ok(c.oid::regclass)
          ORDER BY c.relnamespace IS DISTINCT FROM to_regnamespace(quote_ident(address_names[1]))::oid LIMIT 1;
     ELSIF object_type = 'table' THEN
         meta := to_regclass(format('%I.%I', address_names[1],
-                                   regexp_replace(address_names[2], '_(members|meta)$', '') || '_meta'));
+                                   regexp_replace(address_names[2], '_(members|meta|slots)$', '') || '_meta'));
         IF meta IS NULL OR NOT @extschema@.cluster_hierarchy_meta_ok(meta) THEN
             RETURN NULL;
         END IF;
         EXECUTE format('SELECT * FROM %s', meta) INTO m;
-        IF address_names[2] NOT IN (m.hierarchy_table, m.members_table) THEN
+        IF address_names[2] NOT IN (m.hierarchy_table, m.members_table, m.hierarchy_table || '_slots') THEN
             RETURN NULL;
         END IF;
     END IF;
@@ -270,7 +271,8 @@ BEGIN
             EXECUTE format('DROP TABLE %s', (
                 SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c
                  WHERE c.relnamespace = (SELECT x.relnamespace FROM pg_class x WHERE x.oid = meta)
-                   AND c.relname IN (m.hierarchy_table, m.members_table, (SELECT x.relname FROM pg_class x WHERE x.oid = meta))
+                   AND c.relname IN (m.hierarchy_table, m.members_table, m.hierarchy_table || '_slots',
+                                     (SELECT x.relname FROM pg_class x WHERE x.oid = meta))
                    AND c.relowner = (SELECT x.relowner FROM pg_class x WHERE x.oid = meta) AND c.relkind = 'r'));
             CONTINUE;
         END IF;

@@ -1,0 +1,122 @@
+-- Writes to a hierarchy's source maintain the hierarchy (cluster_hierarchy_write,
+-- src/pg/hierarchy_write.cpp): the trigger set on every table of the source's tree, the lock
+-- that serialises a hierarchy's writers, TRUNCATE, the writes that change nothing the hierarchy
+-- reads, and a writer without any privilege on the hierarchy's tables. (What the core makes of
+-- inserts, updates and deletes is tested where it is: hierarchy.sql and the core's unit tests.)
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS geocluster;
+\pset footer off
+
+CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+CREATE ROLE geocluster_writes_owner;
+CREATE ROLE geocluster_writes_writer;
+CREATE SCHEMA writes;
+GRANT USAGE, CREATE ON SCHEMA writes TO geocluster_writes_owner;
+GRANT USAGE ON SCHEMA writes TO geocluster_writes_writer;
+SET ROLE geocluster_writes_owner;
+SET search_path = writes, public;
+
+-- A partitioned source with a partition value, a sub-partitioned partition and a note column.
+CREATE TABLE w (id bigint, lat float8, lon float8, k int, cat text, note text) PARTITION BY RANGE (k);
+CREATE TABLE w1 PARTITION OF w FOR VALUES FROM (0) TO (10);
+CREATE TABLE w2 PARTITION OF w FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (k);
+CREATE TABLE w2a PARTITION OF w2 FOR VALUES FROM (10) TO (20);
+INSERT INTO w SELECT g, g % 80, g % 170, g % 20, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END
+  FROM generate_series(1, 200) g;
+SELECT cluster_hierarchy_create('w', 'lat', 'lon', 'id', partition_column => 'cat');
+
+-- The trigger set: on every table of the tree, one trigger per event, each ENABLE ALWAYS, the
+-- row-changing ones with the transition tables of their event.
+SELECT t.tgrelid::regclass AS tbl, t.tgname, t.tgenabled,
+       regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \S+ (.*) EXECUTE FUNCTION .*$', '\1') AS fires
+  FROM pg_trigger t WHERE t.tgfoid = 'cluster_hierarchy_write()'::regprocedure
+ ORDER BY t.tgrelid::regclass::text, t.tgname;
+SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+ WHERE c.relnamespace = 'writes'::regnamespace AND c.relname LIKE 'w\_clusters%' ORDER BY 1;
+-- DISABLE TRIGGER of any of them is refused.
+SELECT pg_temp.error_of($$ALTER TABLE w1 DISABLE TRIGGER geocluster_w_clusters_ins$$) AS disable_one,
+       pg_temp.error_of($$ALTER TABLE w DISABLE TRIGGER ALL$$) AS disable_all;
+
+-- Writes that change nothing the hierarchy reads do not reach the core: a row without a
+-- position, an update of another column, an update that leaves the positions as they were.
+INSERT INTO w VALUES (1000, NULL, 5, 1, 'a'), (1001, 5, 5, 1, NULL);
+UPDATE w SET note = 'seen';
+UPDATE w1 SET lat = lat, cat = cat WHERE id < 50;
+DELETE FROM w WHERE id IN (1000, 1001);
+SELECT sum(count) AS counted_a FROM cluster_viewport('w_clusters', -90, -180, 90, 180, 0, 'a');
+-- A row with a position needs an id, as for the create (a row without one needs none).
+SELECT pg_temp.error_of($$INSERT INTO w VALUES (NULL, 5, 5, 1, 'a')$$) AS null_id,
+       pg_temp.error_of($$INSERT INTO w VALUES (NULL, NULL, 5, 1, 'a')$$) AS null_id_no_position;
+
+-- Writers of one hierarchy are serialised by an exclusive lock of their own (advisory, field4
+-- 0x4743: no user's pg_advisory key has it), held to the end of the transaction.
+BEGIN;
+UPDATE w SET note = 'locked' WHERE id = 1;
+SELECT l.locktype, l.mode, l.granted, l.classid = 'w_clusters'::regclass::oid AS of_hierarchy, l.objid, l.objsubid
+  FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory';
+ROLLBACK;
+
+-- A writer needs privileges on the source only: its write reaches the core (with the stub core
+-- of this branch: its internal error), never a permission error on the hierarchy's tables.
+GRANT INSERT, TRUNCATE ON w TO geocluster_writes_writer;
+GRANT UPDATE (note) ON w1 TO geocluster_writes_writer;
+GRANT SELECT (id, note) ON w1 TO geocluster_writes_writer;
+SET ROLE geocluster_writes_writer;
+SELECT pg_temp.error_of($$INSERT INTO w VALUES (2000, 1, 2, 3, 'a')$$) AS writer_insert,
+       pg_temp.error_of($$UPDATE w1 SET note = 'by writer' WHERE id = 1$$) AS writer_update_note;
+BEGIN;
+TRUNCATE w;
+SELECT pg_temp.error_of($$SELECT count(*) FROM w_clusters$$) AS writer_reads_nodes;
+ROLLBACK;
+SET ROLE geocluster_writes_owner;
+
+-- TRUNCATE of the whole source empties the hierarchy: its node, member and slot rows.
+BEGIN;
+TRUNCATE w;
+SELECT (SELECT count(*) FROM w_clusters) AS nodes, (SELECT count(*) FROM w_clusters_members) AS members,
+       (SELECT count(*) FROM w_clusters_slots) AS slots,
+       (SELECT count(*) FROM cluster_viewport('w_clusters', -90, -180, 90, 180, 0, 'a')) AS viewport,
+       (SELECT count(*) FROM cluster_hierarchy_nodes('w_clusters')) AS decoded;
+ROLLBACK;
+-- TRUNCATE of one partition while another keeps rows is refused (it would take rows out that the
+-- trigger cannot see any more).
+SELECT pg_temp.error_of($$TRUNCATE w1$$) AS truncate_partition;
+SELECT pg_temp.error_of($$TRUNCATE w2$$) AS truncate_sub_tree;
+SELECT count(*) > 0 AS still_counted FROM cluster_viewport('w_clusters', -90, -180, 90, 180, 0, 'b');
+
+-- Inheritance: TRUNCATE ONLY of a parent whose child keeps rows is refused; of the whole tree,
+-- empties the hierarchy.
+CREATE TABLE par (id bigint, lat float8, lon float8);
+CREATE TABLE chi () INHERITS (par);
+INSERT INTO par VALUES (1, 1, 1);
+INSERT INTO chi VALUES (2, 2, 2);
+SELECT cluster_hierarchy_create('par', 'lat', 'lon', 'id');
+SELECT pg_temp.error_of($$TRUNCATE ONLY par$$) AS truncate_only_parent;
+BEGIN;
+TRUNCATE par;
+SELECT count(*) AS nodes_after_truncate FROM par_clusters;
+ROLLBACK;
+
+-- The hierarchy's tables are maintained like an index, by the primary key alone: an index of
+-- one's own on them stops writes (the trigger could not keep it).
+CREATE INDEX par_clusters_block ON par_clusters (block);
+SELECT pg_temp.error_of($$TRUNCATE par$$) AS with_own_index;
+DROP INDEX par_clusters_block;
+
+-- The slot table goes with the hierarchy; dropping it alone is refused.
+SELECT pg_temp.error_of($$DROP TABLE par_clusters_slots$$) AS drop_slots;
+SELECT cluster_hierarchy_drop('par_clusters');
+SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'writes'::regnamespace AND c.relname LIKE 'par%' ORDER BY 1;
+
+RESET ROLE;
+RESET search_path;
+DROP SCHEMA writes CASCADE;
+DROP ROLE geocluster_writes_owner;
+DROP ROLE geocluster_writes_writer;
