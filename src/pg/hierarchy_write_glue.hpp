@@ -67,6 +67,8 @@ void close_write_tables(WriteRun* run);
 // run->failure and they return false.
 bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
                  std::size_t* len);
+bool write_list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
+                void (*found)(void* found_ctx, std::uint64_t block), void* found_ctx);
 bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* next);
 
 // Writes back what a successful apply changed: block rows inserted, updated or deleted, slot

@@ -250,6 +250,74 @@ bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const u
 
 namespace {
 
+// Calls f(block) for each row of blocks lo..hi of t (band's, the partition's) visible to snap,
+// in block order.
+template <typename F>
+void scan_blocks(const WriteRun* run, const WriteTable& t, int band, std::uint64_t lo,
+                 std::uint64_t hi, Snapshot snap, F f) {
+    ScanKeyData keys[4];
+    int n = 0;
+    if (t.band_att != InvalidAttrNumber)
+        ScanKeyInit(&keys[n++], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(band));
+    const auto block_att = static_cast<AttrNumber>(n + 1);
+    ScanKeyInit(&keys[n++], block_att, BTGreaterEqualStrategyNumber, F_INT8GE,
+                Int64GetDatum(static_cast<std::int64_t>(lo)));
+    ScanKeyInit(&keys[n++], block_att, BTLessEqualStrategyNumber, F_INT8LE,
+                Int64GetDatum(static_cast<std::int64_t>(hi)));
+    if (run->has_part)
+        ScanKeyEntryInitialize(&keys[n++], 0, static_cast<AttrNumber>(block_att + 1),
+                               BTEqualStrategyNumber, InvalidOid,
+                               t.index->rd_indcollation[block_att], F_TEXTEQ, run->part);
+    IndexScanDesc scan = index_beginscan(t.heap, t.index, snap, n, 0);
+    index_rescan(scan, keys, n, nullptr, 0);
+    TupleTableSlot* slot = table_slot_create(t.heap, nullptr);
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        bool isnull = false;
+        const Datum b = slot_getattr(slot, t.block_att, &isnull);
+        if (isnull) raise_status(Status::HierarchyBlockCorrupt, "a NULL block number");
+        f(static_cast<std::uint64_t>(DatumGetInt64(b)), slot->tts_tid);
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    index_endscan(scan);
+}
+
+}  // namespace
+
+// The rows are read with the latest snapshot; under REPEATABLE READ or SERIALIZABLE the
+// transaction's snapshot must see the same row versions (else a serialization failure, as in
+// locate).
+bool write_list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
+                void (*found)(void* found_ctx, std::uint64_t block), void* found_ctx) {
+    auto* run = static_cast<WriteRun*>(ctx);
+    return caught(run, [&] {
+        const WriteTable& t = members ? run->members : run->nodes;
+        List* seen = NIL;
+        scan_blocks(run, t, band, lo, hi, run->latest, [&](std::uint64_t b, ItemPointerData tid) {
+            found(found_ctx, b);
+            if (run->xact != nullptr) {
+                auto* copy = static_cast<ItemPointerData*>(palloc(sizeof(ItemPointerData)));
+                *copy = tid;
+                seen = lappend(seen, copy);
+            }
+        });
+        if (run->xact == nullptr) return;
+        int i = 0;
+        bool same = true;
+        scan_blocks(run, t, band, lo, hi, run->xact, [&](std::uint64_t, ItemPointerData tid) {
+            same = same && i < list_length(seen) &&
+                   ItemPointerEquals(static_cast<ItemPointer>(list_nth(seen, i)), &tid);
+            ++i;
+        });
+        if (!same || i != list_length(seen))
+            ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                            errmsg("could not serialize access due to concurrent update of "
+                                   "cluster hierarchy %s",
+                                   run->meta->nodes_name)));
+    });
+}
+
+namespace {
+
 // The largest slot end of any partition's row of (band, block) in the nodes table.
 std::uint64_t stored_slot_end(const WriteRun* run, const RowKey& k) {
     const WriteTable& t = run->nodes;
