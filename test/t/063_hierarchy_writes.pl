@@ -103,7 +103,7 @@ SET client_min_messages = warning;
 CREATE TABLE dm (id bigint PRIMARY KEY, lat float8, lon float8, cat text NOT NULL, note text);
 SELECT setseed(0.17);
 INSERT INTO dm SELECT g, CASE WHEN g % 7 = 0 THEN 89.9 - random() ELSE random() * 170 - 85 END,
-                      CASE WHEN g % 5 = 0 THEN 179.5 + random() - (g % 2) * 359.5 ELSE random() * 360 - 180 END,
+                      CASE WHEN g % 5 = 0 THEN (179.5 + random() * 0.5) * (1 - 2 * (g % 2)) ELSE random() * 360 - 180 END,
                       'c' || g % 3, NULL
   FROM generate_series(1, 2000) g;
 SELECT cluster_hierarchy_create('dm', 'lat', 'lon', 'id', 60, 12);
