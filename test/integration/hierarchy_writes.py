@@ -375,8 +375,10 @@ def run_dataset(conn, ds, state):
     if state["refused"]:
         return
     rng = r.rng
-    kinds = list(KINDS)
+    # A single-row INSERT first (the source documents' case), then every other kind in a random order.
+    kinds = KINDS[1:]
     rng.shuffle(kinds)
+    kinds = [KINDS[0]] + kinds
     kinds += [rng.choice(KINDS[:12]) for _ in range(max(0, STEPS - len(kinds)))]
     for n, kind in enumerate(kinds, 1):
         label = f"{name} step {n} {kind}"
