@@ -662,15 +662,20 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
         emit(k, &recs);
         const Loaded& l = load(k);
         const std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
+        // The counter is stored whenever this batch handed out slots there (a stored counter,
+        // which other partitions read first, must move past them) or retired the last one
+        // (which must not come back).
         const auto c = p.counters.find(k);
-        std::uint64_t next = c != p.counters.end() ? c->second : 0;
-        if (end < l.slot_end) {  // a retired slot at the end: keep it from coming back
+        const bool handed_out = c != p.counters.end();
+        std::uint64_t next = handed_out ? c->second : 0;
+        if (end < l.slot_end) {
             std::uint64_t floor = 0;
             if (!ops.slot_floor(ops.ctx, k.band, k.block, &floor))
                 throw Status::HierarchyReadFailed;
             next = std::max({next, floor, l.slot_end});
         }
-        if (next > end) out_slots.push_back(HierStoreSlots{k.band, k.block, next});
+        if (handed_out || next > end)
+            out_slots.push_back(HierStoreSlots{k.band, k.block, std::max(next, end)});
     }
 }
 

@@ -39,139 +39,157 @@ void m_release(void*, void* p) { std::free(p); }
 const Allocator kAlloc{&m_alloc, &m_release, nullptr, 0};
 const CancelCheck kNoCancel{nullptr, nullptr};
 
-// The tables of one partition's hierarchy, and the slot counters.
+// The tables of a hierarchy: each partition's blocks, and the slot counters they share.
+struct Marker {
+    double lat, lon;
+    std::int64_t part;
+};
 struct Store {
     double radius;
     int max_zoom;
     HierBands bands;
-    std::map<Key, Bytes> blocks;
+    std::map<std::int64_t, std::map<Key, Bytes>> parts;
     std::map<std::pair<int, std::uint64_t>, std::uint64_t> slots;
-    std::map<std::int64_t, std::pair<double, double>> live;  // marker id -> position
-    std::uint64_t fetches = 0;
+    std::map<std::int64_t, Marker> live;  // marker id -> position and partition
+};
+// What one update sees: one partition's rows.
+struct View {
+    Store* s;
+    std::int64_t part;
 };
 
 bool fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
            std::size_t* len) {
-    auto* s = static_cast<Store*>(ctx);
-    ++s->fetches;
-    const auto it = s->blocks.find(Key{members, band, block});
-    *data = it == s->blocks.end() ? nullptr : it->second.data();
-    *len = it == s->blocks.end() ? 0 : it->second.size();
+    auto* v = static_cast<View*>(ctx);
+    const auto& blocks = v->s->parts[v->part];
+    const auto it = blocks.find(Key{members, band, block});
+    *data = it == blocks.end() ? nullptr : it->second.data();
+    *len = it == blocks.end() ? 0 : it->second.size();
     return true;
 }
 
 bool list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
           void (*found)(void*, std::uint64_t), void* found_ctx) {
-    auto* s = static_cast<Store*>(ctx);
-    for (auto it = s->blocks.lower_bound(Key{members, band, lo});
-         it != s->blocks.end() && it->first <= Key{members, band, hi}; ++it)
+    auto* v = static_cast<View*>(ctx);
+    const auto& blocks = v->s->parts[v->part];
+    for (auto it = blocks.lower_bound(Key{members, band, lo});
+         it != blocks.end() && it->first <= Key{members, band, hi}; ++it)
         found(found_ctx, std::get<2>(it->first));
     return true;
 }
 
+// The stored counter, else the largest slot end of the block in any partition (as the SQL side).
 bool slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* next) {
-    auto* s = static_cast<Store*>(ctx);
+    Store* s = static_cast<View*>(ctx)->s;
     const auto c = s->slots.find({band, block});
     if (c != s->slots.end()) {
         *next = c->second;
         return true;
     }
-    const auto it = s->blocks.find(Key{false, band, block});
     *next = 0;
-    return it == s->blocks.end() ||
-           hier_block_slot_end(it->second.data(), it->second.size(), next) == Status::Ok;
-}
-
-void build_store(Store* s, const std::vector<HierMarker>& m) {
-    s->bands = hier_bands(s->max_zoom);
-    if (m.empty()) return;  // (an empty table: no blocks)
-    std::vector<std::uint64_t> next(static_cast<std::size_t>(s->max_zoom) + 1, 0);
-    HierBuild b{nullptr, 0, nullptr, 0};
-    ASSERT_EQ(Status::Ok, hierarchy_build(m.data(), m.size(), s->radius, s->max_zoom, next.data(),
-                                          kAlloc, kNoCancel, &b));
-    HierSlotCounters counters{nullptr, 0};
-    HierPacked p{};
-    ASSERT_EQ(Status::Ok,
-              hier_pack(b, m.data(), s->max_zoom, &counters, kAlloc, kAlloc, kNoCancel, &p));
-    const auto put = [&](bool members, const HierBlockNode* recs, const HierPackedBlock& blk) {
-        const HierBand& band = s->bands.band[blk.band];
-        Bytes out(hier_node_block_bound(blk.n));
-        std::size_t len = 0;
-        const int lo = members ? s->max_zoom : band.zoom_lo, hi = members ? s->max_zoom : band.zoom_hi;
-        ASSERT_EQ(Status::Ok, hier_packed_block_encode(recs, blk, lo, hi, out.data(), &len));
-        out.resize(len);
-        s->blocks[Key{members, blk.band, blk.block}] = out;
-    };
-    for (std::size_t i = 0; i < p.n_blocks; ++i) put(false, p.records, p.blocks[i]);
-    for (std::size_t i = 0; i < p.n_member_blocks; ++i) put(true, p.members, p.member_blocks[i]);
-    for (const HierMarker& mk : m) s->live[mk.id] = {mk.lat + 0.0, mk.lon + 0.0};
-    hier_packed_free(kAlloc, &p);
-    hier_slot_counters_free(kAlloc, &counters);
-    hierarchy_free(kAlloc, &b);
-}
-
-// The whole store decoded: every node at every zoom, the markers and their leaves. Also checks
-// the layout rules; returns "" or the first failure.
-std::string decode(const Store& s, UpdaterExport* e) {
-    std::map<std::int64_t, std::int64_t> leaf_of;  // marker id -> leaf
-    for (const auto& [k, bytes] : s.blocks) {
-        const auto [members, band_i, block] = k;
-        const HierBand& band = s.bands.band[band_i];
-        HierNodeBlockReader rd;
-        Status st = hier_node_block_open(bytes.data(), bytes.size(), &rd);
-        if (st != Status::Ok) return "a block does not open";
-        HierBlockNode r;
-        while (hier_node_block_next(&rd, &r, &st)) {
-            if (members) {
-                leaf_of[r.id] = r.parent_id;
-                continue;
-            }
-            if (hier_block_of(band.block_zoom, r.lat, r.lon) != block)
-                return "a record is not in the tile of its centre";
-            for (int z = r.zoom_min; z <= r.zoom_max; ++z)
-                e->nodes.push_back(hier_node_at(r, band, block, z));
-            if (r.zoom_max == s.max_zoom && r.count == 1)
-                leaf_of[r.id] = hier_cluster_id(s.max_zoom, band, block, r.slot);
-        }
-        if (st != Status::Ok) return "a block does not decode";
+    for (const auto& [part, blocks] : s->parts) {
+        const auto it = blocks.find(Key{false, band, block});
+        std::uint64_t end = 0;
+        if (it != blocks.end() &&
+            hier_block_slot_end(it->second.data(), it->second.size(), &end) != Status::Ok)
+            return false;
+        *next = std::max(*next, end);
     }
-    for (const auto& [id, pos] : s.live) {
+    return true;
+}
+
+// Packs a build of each partition's markers, slots continuing across partitions (as the create).
+void build_store(Store* s, const std::vector<HierMarker>& m, const std::vector<std::int64_t>& part) {
+    std::map<std::int64_t, std::vector<HierMarker>> by_part;
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        by_part[part[i]].push_back(m[i]);
+        s->live[m[i].id] = Marker{m[i].lat + 0.0, m[i].lon + 0.0, part[i]};
+    }
+    std::vector<std::uint64_t> next(static_cast<std::size_t>(s->max_zoom) + 1, 0);
+    HierSlotCounters counters{nullptr, 0};
+    for (const auto& [pv, ms] : by_part) {
+        HierBuild b{nullptr, 0, nullptr, 0};
+        ASSERT_EQ(Status::Ok, hierarchy_build(ms.data(), ms.size(), s->radius, s->max_zoom,
+                                              next.data(), kAlloc, kNoCancel, &b));
+        HierPacked p{};
+        ASSERT_EQ(Status::Ok,
+                  hier_pack(b, ms.data(), s->max_zoom, &counters, kAlloc, kAlloc, kNoCancel, &p));
+        const auto put = [&](bool members, const HierBlockNode* recs, const HierPackedBlock& blk) {
+            const HierBand& band = s->bands.band[blk.band];
+            Bytes out(hier_node_block_bound(blk.n));
+            std::size_t len = 0;
+            const int lo = members ? s->max_zoom : band.zoom_lo;
+            const int hi = members ? s->max_zoom : band.zoom_hi;
+            ASSERT_EQ(Status::Ok, hier_packed_block_encode(recs, blk, lo, hi, out.data(), &len));
+            out.resize(len);
+            s->parts[pv][Key{members, blk.band, blk.block}] = out;
+        };
+        for (std::size_t i = 0; i < p.n_blocks; ++i) put(false, p.records, p.blocks[i]);
+        for (std::size_t i = 0; i < p.n_member_blocks; ++i)
+            put(true, p.members, p.member_blocks[i]);
+        hier_packed_free(kAlloc, &p);
+        hierarchy_free(kAlloc, &b);
+    }
+    hier_slot_counters_free(kAlloc, &counters);
+}
+
+// One partition decoded: every node at every zoom, the markers and their leaves. Also checks
+// the layout's rule; returns "" or the first failure.
+std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
+    std::map<std::int64_t, std::int64_t> leaf_of;  // marker id -> leaf
+    const auto blocks = s.parts.find(part);
+    if (blocks != s.parts.end())
+        for (const auto& [k, bytes] : blocks->second) {
+            const auto [members, band_i, block] = k;
+            const HierBand& band = s.bands.band[band_i];
+            HierNodeBlockReader rd;
+            Status st = hier_node_block_open(bytes.data(), bytes.size(), &rd);
+            if (st != Status::Ok) return "a block does not open";
+            HierBlockNode r;
+            while (hier_node_block_next(&rd, &r, &st)) {
+                if (members) {
+                    leaf_of[r.id] = r.parent_id;
+                    continue;
+                }
+                if (hier_block_of(band.block_zoom, r.lat, r.lon) != block)
+                    return "a record is not in the tile of its centre";
+                for (int z = r.zoom_min; z <= r.zoom_max; ++z)
+                    e->nodes.push_back(hier_node_at(r, band, block, z));
+                if (r.zoom_max == s.max_zoom && r.count == 1)
+                    leaf_of[r.id] = hier_cluster_id(s.max_zoom, band, block, r.slot);
+            }
+            if (st != Status::Ok) return "a block does not decode";
+        }
+    std::size_t live = 0;
+    for (const auto& [id, m] : s.live) {
+        if (m.part != part) continue;
+        ++live;
         const auto l = leaf_of.find(id);
         if (l == leaf_of.end()) return "marker " + std::to_string(id) + " has no leaf";
-        e->markers.push_back(HierMarker{pos.first, pos.second, id});
+        e->markers.push_back(HierMarker{m.lat, m.lon, id});
         e->leaf.push_back(l->second);
     }
-    if (leaf_of.size() != s.live.size()) return "the store holds markers that are not live";
+    if (leaf_of.size() != live) return "the store holds markers that are not live";
     return "";
 }
 
-std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
-    std::vector<HierStoreWrite> erases;  // in the step's order (a marker may move twice)
-    for (const HierWrite& w : step) {
-        const auto it = s->live.find(w.id);
-        if (it != s->live.end()) {
-            erases.push_back(HierStoreWrite{false, w.id, it->second.first, it->second.second});
-            s->live.erase(it);
-        }
-        if (w.kind != HierWriteKind::Erase) {
-            erases.push_back(HierStoreWrite{true, w.id, w.lat, w.lon});
-            s->live[w.id] = {w.lat + 0.0, w.lon + 0.0};
-        }
-    }
+// One partition's writes of a step through one update, written back.
+std::string apply_part(Store* s, std::int64_t part, const std::vector<HierStoreWrite>& w) {
     HierStoreUpdate u;
-    const HierStoreOps ops{s, &fetch, &list, &slot_floor};
+    View view{s, part};
+    const HierStoreOps ops{&view, &fetch, &list, &slot_floor};
     if (u.init(s->radius, s->max_zoom, ops, std::size_t{1} << 32) != Status::Ok)
         return "init failed";
-    const Status st = u.apply(erases.data(), erases.size(), kNoCancel);
+    const Status st = u.apply(w.data(), w.size(), kNoCancel);
     if (st != Status::Ok) return std::string("apply: ") + status_message(st);
     std::size_t n = 0;
     const HierStoreBlock* out = u.blocks(&n);
     for (std::size_t i = 0; i < n; ++i) {
         const Key k{out[i].members, out[i].band, out[i].block};
         if (out[i].len == 0) {
-            s->blocks.erase(k);
+            s->parts[part].erase(k);
         } else {
-            s->blocks[k] = Bytes(out[i].data, out[i].data + out[i].len);
+            s->parts[part][k] = Bytes(out[i].data, out[i].data + out[i].len);
         }
     }
     const HierStoreSlots* sl = u.slots(&n);
@@ -179,30 +197,63 @@ std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
     return "";
 }
 
-// Runs a scenario's first partition's writes on a store; "" or the first failure.
+// A step as a statement is written: per partition, in the step's order (a marker may move twice),
+// one update after the other.
+std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
+    std::map<std::int64_t, std::vector<HierStoreWrite>> by_part;
+    for (const HierWrite& w : step) {
+        const auto it = s->live.find(w.id);
+        if (it != s->live.end()) {
+            by_part[it->second.part].push_back(
+                HierStoreWrite{false, w.id, it->second.lat, it->second.lon});
+            s->live.erase(it);
+        }
+        if (w.kind != HierWriteKind::Erase) {
+            by_part[w.partition].push_back(HierStoreWrite{true, w.id, w.lat, w.lon});
+            s->live[w.id] = Marker{w.lat + 0.0, w.lon + 0.0, w.partition};
+        }
+    }
+    for (const auto& [part, w] : by_part) {
+        const std::string f = apply_part(s, part, w);
+        if (!f.empty()) return "partition " + std::to_string(part) + ": " + f;
+    }
+    return "";
+}
+
+// The whole store: each partition checked, ids unique across partitions; "" or the failure.
+std::string check_store(const Store& s, int n_parts,
+                        std::map<std::int64_t, std::vector<std::int64_t>>* members) {
+    members->clear();
+    for (int part = 0; part < n_parts; ++part) {
+        UpdaterExport e;
+        std::string f = decode(s, part, &e);
+        if (f.empty()) f = check_updated(e, s.radius, s.max_zoom);
+        if (!f.empty()) return "partition " + std::to_string(part) + ": " + f;
+        for (const auto& [id, ms] : members_of(e))
+            if (!members->emplace(id, ms).second)
+                return "cluster id " + std::to_string(id) + " in two partitions";
+    }
+    return "";
+}
+
+// Runs a scenario on a store, checking after every step; "" or the first failure.
 std::string run_store_scenario(const Scenario& sc) {
     Store s;
     s.radius = sc.radius;
     s.max_zoom = sc.max_zoom;
-    build_store(&s, sc.initial);
-    std::map<std::int64_t, std::vector<std::int64_t>> before;
+    s.bands = hier_bands(s.max_zoom);
+    if (!sc.initial.empty()) build_store(&s, sc.initial, sc.initial_parts);
+    std::map<std::int64_t, std::vector<std::int64_t>> before, after;
     std::set<std::int64_t> gone;
     for (std::size_t t = 0; t <= sc.steps.size(); ++t) {
-        if (t > 0) {
-            const std::string f = apply_step(&s, sc.steps[t - 1]);
-            if (!f.empty()) return "step " + std::to_string(t) + ": " + f;
-        }
-        UpdaterExport e;
         const std::string where = "step " + std::to_string(t) + " (radius " +
                                   std::to_string(sc.radius) + ", max_zoom " +
                                   std::to_string(sc.max_zoom) + "): ";
-        std::string f = decode(s, &e);
-        if (f.empty()) f = check_updated(e, sc.radius, sc.max_zoom);
+        std::string f = t > 0 ? apply_step(&s, sc.steps[t - 1]) : "";
+        if (f.empty()) f = check_store(s, sc.n_parts, &after);
         if (!f.empty()) return where + f;
-        const auto after = members_of(e);
-        for (const auto& [id, ms] : before) {
+        for (const auto& [id, ms] : before)
             if (after.count(id) == 0) gone.insert(id);
-        }
         std::map<std::pair<int, std::vector<std::int64_t>>, std::int64_t> id_of;
         for (const auto& [id, ms] : after) {
             if (gone.count(id) != 0) return where + "retired id " + std::to_string(id) + " is back";
@@ -224,26 +275,16 @@ std::string run_store_scenario(const Scenario& sc) {
     return "";
 }
 
-Scenario one_partition(Scenario sc) {
-    std::vector<HierMarker> initial;
-    for (std::size_t i = 0; i < sc.initial.size(); ++i)
-        if (sc.initial_parts[i] == 0) initial.push_back(sc.initial[i]);
-    sc.initial = initial;
-    sc.initial_parts.assign(initial.size(), 0);
-    sc.n_parts = 1;
-    return sc;
-}
-
 TEST(HierarchyStore, RandomWriteSequencesKeepEveryGuarantee) {
     for (std::uint64_t seed = 1; seed <= 60; ++seed) {
-        const Scenario s = one_partition(make_scenario(seed, 60, 30));
+        const Scenario s = make_scenario(seed, 60, 30);
         ASSERT_EQ(run_store_scenario(s), "") << "scenario " << seed;
     }
 }
 
 TEST(HierarchyStore, LargerBatches) {
     for (std::uint64_t seed = 500; seed < 506; ++seed) {
-        const Scenario s = one_partition(make_scenario(seed, 400, 15));
+        const Scenario s = make_scenario(seed, 400, 15);
         ASSERT_EQ(run_store_scenario(s), "") << "scenario " << seed;
     }
 }
