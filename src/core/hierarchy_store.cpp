@@ -71,7 +71,8 @@ struct BlockKey {
 // slots ended.
 struct Loaded {
     std::vector<unsigned char> bytes;
-    std::vector<HierBlockNode> records;
+    std::vector<HierBlockNode> records;  // slots ascending
+    std::vector<char> made;              // records[i] is in the working copy
     std::uint64_t slot_end = 0;
     bool existed = false;
 };
@@ -187,15 +188,26 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
                 l.slot_end = std::uint64_t{rec.slot} + 1;
             }
             if (s != Status::Ok) throw s;
+            charge(l.records.size() * sizeof(HierBlockNode));
         }
-        for (const HierBlockNode& rec : l.records) {
-            if (k.members) {
-                add_marker(rec.min_lat, rec.min_lon, rec.id, rec.parent_id);
-            } else {
-                add_record(k, rec);
-            }
-        }
+        l.made.assign(l.records.size(), 0);
         return l;
+    }
+
+    // Puts record i of block k into the working copy (its nodes, or its marker), once.
+    void make(const BlockKey& k, Loaded& l, std::size_t i) {
+        if (l.made[i]) return;
+        l.made[i] = 1;
+        const HierBlockNode& rec = l.records[i];
+        if (k.members) {
+            add_marker(rec.min_lat, rec.min_lon, rec.id, rec.parent_id);
+        } else {
+            add_record(k, rec);
+        }
+    }
+    Loaded& loaded(const BlockKey& k) {
+        load(k);
+        return blocks.at(k);
     }
 
     void add_marker(double lat, double lon, std::int64_t id, std::int64_t leaf) {
@@ -291,14 +303,16 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         waiting.erase(w);
     }
 
-    // Every tile of band in rows [y0, y1] and columns [x0, x1] (fixed units; x may be beyond
-    // the world on either side and wraps).
-    void load_tiles(bool members, int band, double x0, double x1, double y0, double y1) {
+    // Visits every existing block of band in rows [y0, y1] and columns [x0, x1] (fixed units;
+    // x may be beyond the world on either side and wraps), read first if need be.
+    template <typename Visit>
+    void load_tiles(bool members, int band, double x0, double x1, double y0, double y1,
+                    Visit visit) {
         const int shift = kFixedBits - bz(band);
         const double tile = std::ldexp(1.0, shift);
         const auto n = static_cast<std::int64_t>(1) << bz(band);
         if (y0 > y1) std::swap(y0, y1);
-    const auto clamp_row = [&](double y) {
+        const auto clamp_row = [&](double y) {
             return std::min<std::int64_t>(n - 1, std::max<std::int64_t>(0, std::floor(y / tile)));
         };
         auto c0 = static_cast<std::int64_t>(std::floor(x0 / tile));
@@ -314,50 +328,86 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             const auto row = static_cast<std::uint64_t>(r);
             if (c0 < 0 || c1 >= n) {  // across the antimeridian: two runs of columns
                 load_row(members, band, row, static_cast<std::uint64_t>(((c0 % n) + n) % n),
-                         static_cast<std::uint64_t>(n - 1));
-                load_row(members, band, row, 0, static_cast<std::uint64_t>(((c1 % n) + n) % n));
+                         static_cast<std::uint64_t>(n - 1), visit);
+                load_row(members, band, row, 0, static_cast<std::uint64_t>(((c1 % n) + n) % n),
+                         visit);
             } else {
                 load_row(members, band, row, static_cast<std::uint64_t>(c0),
-                         static_cast<std::uint64_t>(c1));
+                         static_cast<std::uint64_t>(c1), visit);
             }
         }
     }
 
-    // The blocks of columns c0..c1 of a row of tiles: listed once, then the existing ones read.
-    void load_row(bool members, int band, std::uint64_t row, std::uint64_t c0, std::uint64_t c1) {
+    // The blocks of columns c0..c1 of a row of tiles: listed once, the existing ones read, then
+    // each visited.
+    template <typename Visit>
+    void load_row(bool members, int band, std::uint64_t row, std::uint64_t c0, std::uint64_t c1,
+                  Visit visit) {
         Listed& l = listed[BlockKey{members, band, row}];
-        if (l.covers(c0, c1)) return;
         const int b = bz(band);
-        struct Found {
-            std::vector<std::uint64_t> blocks;
-            bool failed = false;
-        } found;
-        const auto on_found = [](void* ctx, std::uint64_t block) noexcept {
-            auto* f = static_cast<Found*>(ctx);
-            try {
-                f->blocks.push_back(block);
-            } catch (...) {
-                f->failed = true;
-            }
-        };
-        if (!ops.list(ops.ctx, members, band, row << b | c0, row << b | c1, on_found, &found))
-            throw Status::HierarchyReadFailed;
-        if (found.failed) throw std::bad_alloc();
-        for (const std::uint64_t block : found.blocks)
-            if (blocks.find(BlockKey{members, band, block}) == blocks.end())
-                load(BlockKey{members, band, block});
-        l.add(c0, c1);
+        if (!l.covers(c0, c1)) {
+            struct Found {
+                std::vector<std::uint64_t> blocks;
+                bool failed = false;
+            } found;
+            const auto on_found = [](void* ctx, std::uint64_t block) noexcept {
+                auto* f = static_cast<Found*>(ctx);
+                try {
+                    f->blocks.push_back(block);
+                } catch (...) {
+                    f->failed = true;
+                }
+            };
+            if (!ops.list(ops.ctx, members, band, row << b | c0, row << b | c1, on_found, &found))
+                throw Status::HierarchyReadFailed;
+            if (found.failed) throw std::bad_alloc();
+            for (const std::uint64_t block : found.blocks) load(BlockKey{members, band, block});
+            l.add(c0, c1);
+        }
+        const auto end = blocks.upper_bound(BlockKey{members, band, row << b | c1});
+        for (auto it = blocks.lower_bound(BlockKey{members, band, row << b | c0}); it != end; ++it)
+            if (it->second.existed) visit(it->first, it->second);
     }
 
+    // Every cluster of zoom z whose centre may lie within q of (x, y): the records alive at z
+    // in the blocks of that box whose centre is in its lat/lon box (widened a little: making
+    // one too many is harmless, one too few is not).
     void area(int z, double x, double y, double q) override {
-        load_tiles(false, hier_band_of(bands, z), x - q, x + q, y - q, y + q);
+        const auto lat_of = [](double fy) {
+            const double t = std::max(0.0, std::min(1.0, fy / kFixedOneD));
+            return std::atan(std::sinh(M_PI * (1.0 - 2.0 * t))) * (180.0 / M_PI);
+        };
+        const double north = y - q <= 0 ? 90.0 : lat_of(y - q) + kBoundsSlackDeg;
+        const double south = y + q >= kFixedOneD ? -90.0 : lat_of(y + q) - kBoundsSlackDeg;
+        const double w = (x - q) / kFixedOneD * 360.0 - 180.0 - kBoundsSlackDeg;
+        const double e = (x + q) / kFixedOneD * 360.0 - 180.0 + kBoundsSlackDeg;
+        const bool all_lon = 2.0 * q >= kFixedOneD;
+        const auto lon_in = [&](double lon) {
+            return all_lon || (lon >= w && lon <= e) || (lon >= w + 360.0 && lon <= e + 360.0) ||
+                   (lon >= w - 360.0 && lon <= e - 360.0);
+        };
+        load_tiles(false, hier_band_of(bands, z), x - q, x + q, y - q, y + q,
+                   [&](const BlockKey& k, Loaded& l) {
+                       for (std::size_t i = 0; i < l.records.size(); ++i) {
+                           const HierBlockNode& r = l.records[i];
+                           if (!l.made[i] && r.zoom_min <= z && z <= r.zoom_max &&
+                               r.lat >= south && r.lat <= north && lon_in(r.lon))
+                               make(k, l, i);
+                       }
+                   });
     }
 
     void node(std::int64_t id) override {
         HierIdParts p;
         if (id < 0 || (id & hier_update::Impl::kTempId) != 0 || !hier_id_parts(bands, id, &p))
             throw Status::Internal;
-        load(BlockKey{false, p.band, p.block});
+        const BlockKey k{false, p.band, p.block};
+        Loaded& l = loaded(k);
+        const auto it = std::lower_bound(
+            l.records.begin(), l.records.end(), p.slot,
+            [](const HierBlockNode& r, std::uint32_t slot) { return r.slot < slot; });
+        if (it == l.records.end() || it->slot != p.slot) throw Status::Internal;
+        make(k, l, static_cast<std::size_t>(it - l.records.begin()));
     }
 
     // The tiles of band where the centre of a cluster made of some of an item's members can
@@ -366,7 +416,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     // its own two boxes is shorter, which may be the other one than the item's own (a child
     // with members on both sides of longitude 0 under a parent that spans the rest of the
     // world), so its centre lies in one of the two, not always in the item's bounds.
-    void load_bounds(bool members, int band, const Item& it) {
+    template <typename Visit>
+    void load_bounds(bool members, int band, const Item& it, Visit visit) {
         const auto y = [](double lat) {
             return static_cast<double>(fixed_y_of_lat(std::max(-90.0, std::min(90.0, lat))));
         };
@@ -377,10 +428,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const bool east = it.min_lon_e <= it.max_lon_e, west = it.min_lon_w <= it.max_lon_w;
         const double lo = west ? it.min_lon_w : it.min_lon_e;
         const double hi = east ? it.max_lon_e : it.max_lon_w;
-        load_tiles(members, band, x(lo - kBoundsSlackDeg), x(hi + kBoundsSlackDeg), y0, y1);
+        load_tiles(members, band, x(lo - kBoundsSlackDeg), x(hi + kBoundsSlackDeg), y0, y1, visit);
         if (east && west) {
-            load_tiles(members, band, x(it.min_lon_e - kBoundsSlackDeg), x(180.0), y0, y1);
-            load_tiles(members, band, x(-180.0), x(it.max_lon_w + kBoundsSlackDeg), y0, y1);
+            load_tiles(members, band, x(it.min_lon_e - kBoundsSlackDeg), x(180.0), y0, y1, visit);
+            load_tiles(members, band, x(-180.0), x(it.max_lon_w + kBoundsSlackDeg), y0, y1, visit);
         }
     }
 
@@ -390,16 +441,32 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const auto was = stored_item.find(id);
         const bool leaf = z == u.max_zoom;
         const int band = leaf ? last_band() : hier_band_of(bands, z + 1);
-        load_bounds(leaf, band, now);
-        if (was != stored_item.end()) load_bounds(leaf, band, was->second);
+        // Its children: the records whose parent it is, starting at z + 1 (one that goes on
+        // from z is its own record, in the copy already), or its member records.
+        const auto visit = [&](const BlockKey& k, Loaded& l) {
+            for (std::size_t i = 0; i < l.records.size(); ++i)
+                if (!l.made[i] && l.records[i].parent_id == id &&
+                    (leaf || l.records[i].zoom_min == z + 1))
+                    make(k, l, i);
+        };
+        load_bounds(leaf, band, now, visit);
+        if (was != stored_item.end()) load_bounds(leaf, band, was->second, visit);
     }
 
     // The handle of the marker (id, lat, lon), loaded: from the last band's node block of its
     // position (a single marker) or its member block.
     std::int64_t find_marker(std::int64_t id, double lat, double lon) {
         const std::uint64_t b = hier_block_of(bz(last_band()), lat, lon);
-        load(BlockKey{false, last_band(), b});
-        load(BlockKey{true, last_band(), b});
+        for (const bool members : {false, true}) {  // its single's record, or its member record
+            const BlockKey k{members, last_band(), b};
+            Loaded& l = loaded(k);
+            for (std::size_t i = 0; i < l.records.size(); ++i) {
+                const HierBlockNode& r = l.records[i];
+                if (r.id == id && r.count == 1 && r.zoom_max == u.max_zoom &&
+                    bits_of(r.min_lat) == bits_of(lat) && bits_of(r.min_lon) == bits_of(lon))
+                    make(k, l, i);
+            }
+        }
         const auto it = marker_index.find(MarkerKey{id, bits_of(lat), bits_of(lon)});
         if (it == marker_index.end()) throw Status::HierarchyBlockCorrupt;
         const std::int64_t h = it->second;
@@ -640,25 +707,34 @@ void HierStoreUpdate::Impl::write_back() {
 
 void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
     std::map<BlockKey, std::vector<HierBlockNode>> made;
+    std::map<BlockKey, std::size_t> kept;  // how many of made[k] are records kept as they were
     for (const BlockKey& k : p.dirty) {
         std::vector<HierBlockNode>& recs = made[k];
         const Loaded& l = load(k);
         const HierBand& band = bands.band[k.band];
-        for (const HierBlockNode& rec : l.records) {  // the records no run took over
+        for (std::size_t i = 0; i < l.records.size(); ++i) {  // the records no run took over
+            const HierBlockNode& rec = l.records[i];
             const std::int64_t id = hier_cluster_id(rec.zoom_min, band, k.block, rec.slot);
-            const auto n = u.nodes.find(id);
-            if (n == u.nodes.end() || p.run_of.count(id) != 0) continue;
-            if (!n->second.stored || n->second.home_block != k.block) continue;
+            if (l.made[i]) {
+                const auto n = u.nodes.find(id);
+                if (n == u.nodes.end() || p.run_of.count(id) != 0) continue;  // gone, or remade
+            }
             recs.push_back(rec);
         }
+        kept[k] = recs.size();
     }
     for (const Run& r : p.runs) {
         made[BlockKey{false, r.band, r.block}].push_back(record_of_run(u, r, p.new_id));
         ++st.records_changed;
     }
     for (auto& [k, recs] : made) {
-        std::sort(recs.begin(), recs.end(),
-                  [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
+        // The records kept come in slot order (the block's); the runs' are merged in.
+        const auto by_slot = [](const HierBlockNode& a, const HierBlockNode& b) {
+            return a.slot < b.slot;
+        };
+        const auto kept_end = recs.begin() + static_cast<std::ptrdiff_t>(kept.at(k));
+        std::sort(kept_end, recs.end(), by_slot);
+        std::inplace_merge(recs.begin(), kept_end, recs.end(), by_slot);
         emit(k, &recs);
         const Loaded& l = load(k);
         const std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
@@ -716,7 +792,15 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
         HierMarker m;
     };
     std::map<BlockKey, std::vector<Member>> made;
-    for (const BlockKey& k : dirty) made[k];
+    for (const BlockKey& k : dirty) {
+        std::vector<Member>& ms = made[k];
+        const Loaded& l = load(k);
+        for (std::size_t i = 0; i < l.records.size(); ++i)  // the markers no write touched
+            if (!l.made[i]) {
+                const HierBlockNode& r = l.records[i];
+                ms.push_back(Member{r.parent_id, HierMarker{r.min_lat, r.min_lon, r.id}});
+            }
+    }
     for (const auto& [h, m] : u.markers) {
         const BlockKey k{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)};
         const auto mk = made.find(k);
