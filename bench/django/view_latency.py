@@ -43,8 +43,8 @@ def admin(sql):
 
 def load(total):
     """The markers of data.marker_rows in batches of one INSERT (as load_markers_fast). The
-    migrations' cluster hierarchy refuses writes to the markers; /clusters does not read it, so
-    it is dropped rather than built again after the load."""
+    migrations' cluster hierarchy would follow each batch; /clusters does not read it, so it is
+    dropped rather than built again after the load."""
     rows = marker_rows(total, special=False)
     with connection.cursor() as cursor:
         cursor.execute("SELECT cluster_hierarchy_drop('markers_clusters')")

@@ -251,7 +251,7 @@ TEST(HierarchyBlock, EncoderRefusesWhatCouldNotReadBack) {
     ASSERT_EQ(Status::Ok, decode(with, &back));
     EXPECT_EQ(7, back.at(0).expansion_zoom);
     one.expansion_zoom = 4;
-    EXPECT_EQ(with.size(), encode({one}, 0, 24).size() + 1);
+    EXPECT_GT(with.size(), encode({one}, 0, 24).size());
 }
 
 // hier_node_block_encode_made (the streamed create's) skips only the recomputation of a single

@@ -7,11 +7,10 @@ class Migration(migrations.Migration):
     markers_clusters; 120 px is the radius of the cluster_agg view, so both paths cluster
     alike.
 
-    While it exists, writes to markers's geom and id (INSERT, UPDATE of them, DELETE,
-    TRUNCATE) are refused (SQLSTATE 0A000): the hierarchy does not follow writes yet, it must be
-    built again after them. Write between cluster_hierarchy_drop and cluster_hierarchy_create, in
-    one transaction (tests/base.py does so around the test data); cluster_hierarchy_rebuild
-    recomputes it in place from the table as it is."""
+    It follows writes to markers (INSERT, UPDATE of geom or id, DELETE, TRUNCATE) in their
+    transaction; a bulk load is faster between cluster_hierarchy_drop and
+    cluster_hierarchy_create, in one transaction (tests/base.py does so around the test data);
+    cluster_hierarchy_rebuild recomputes it in place from the table as it is."""
     dependencies = [('markers', '0003_marker_lat_lon_qk')]
     operations = [
         # README snippet: migration_hierarchy

@@ -11,10 +11,10 @@ class MarkerTestCase(TestCase):
     """Loads the test markers once per class (setUpTestData: one transaction, rolled back at
     the end) and keeps them as plain tuples, the rows that Python-side counts run over.
 
-    The migrations leave a cluster hierarchy over the (empty) markers table, which refuses writes
-    to it: the markers are loaded between cluster_hierarchy_drop and, for a class with hierarchy
-    = True, cluster_hierarchy_create (the same call as migration 0004). The class's rollback
-    brings the migration's hierarchy back. A class without one may write markers in its tests."""
+    The migrations leave a cluster hierarchy over the (empty) markers table, which follows writes
+    to it; loading thousands of markers is faster without it, so they are loaded between
+    cluster_hierarchy_drop and, for a class with hierarchy = True, cluster_hierarchy_create (the
+    same call as migration 0004). The class's rollback brings the migration's hierarchy back."""
     total = 3000
     fast_load = False
     hierarchy = False

@@ -2,7 +2,7 @@
 unfiltered map, cluster_agg (the /clusters view) for a filtered one; and the migration itself."""
 import json
 
-from django.db import NotSupportedError, connection, transaction
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -141,12 +141,15 @@ class HierarchyViewTests(MarkerTestCase):
                 self.assertEqual(response.status_code, 400)
                 self.assertIn('error', response.json())
 
-    def test_writes_are_refused_while_it_exists(self):
-        # Until hierarchies follow writes: drop, write, create again (tests/base.py).
-        with self.assertRaises(NotSupportedError) as raised, transaction.atomic():
-            Marker.objects.filter(pk=self.points[0][0]).delete()
-        self.assertEqual(raised.exception.__cause__.pgcode, '0A000')
-        self.assertEqual(Marker.objects.count(), len(self.points))
+    def test_writes_are_followed(self):
+        # The hierarchy follows the model's writes in their transaction: a deleted marker is no
+        # longer counted by the next viewport.
+        Marker.objects.filter(pk=self.points[0][0]).delete()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sum(count) FROM cluster_viewport(%s, -90, -180, 90, 180, 3)",
+                           [HIERARCHY])
+            self.assertEqual(cursor.fetchone()[0], len(self.points) - 1)
+        self.assertEqual(Marker.objects.count(), len(self.points) - 1)
 
 
 class HierarchyMigrationTests(TestCase):
