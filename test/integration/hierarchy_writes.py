@@ -49,12 +49,11 @@ sum of the counts of cluster_viewport over the world, while another session inse
 deletes and commits; the sums stay equal to the first session's row count. A third session
 (READ COMMITTED) counts a single-row INSERT in its next cluster_viewport.
 
-Until writes are maintained, a source with a hierarchy refuses them (0A000): the first refused
-write is one failed check, after which the datasets run their step 0 only (the checks of the
-fresh hierarchy). GEOCLUSTER_WRITES_EMULATE=1 proves the harness itself today: every write
-statement runs between a drop and a create of the hierarchy (the refusal's own workaround) in
-the same transaction, so every guarantee holds and the drift is 1 (the reader's test is skipped
-then: a dropped hierarchy is no snapshot's).
+A refused write (0A000, as before writes were maintained) is one failed check, after which the
+datasets run their step 0 only. GEOCLUSTER_WRITES_EMULATE=1 checks the harness itself: every
+write statement runs between a drop and a create of the hierarchy in the same transaction, so
+every guarantee holds and the drift is 1 (the reader's test is skipped then: a dropped hierarchy
+is no snapshot's).
 
 Environment: GEOCLUSTER_WRITES_SEED (default 1), GEOCLUSTER_WRITES_DATASETS (default 8),
 GEOCLUSTER_WRITES_STEPS (default 20 per dataset), GEOCLUSTER_WRITES_ROWS, GEOCLUSTER_WRITES_COUNT.

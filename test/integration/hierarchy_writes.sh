@@ -6,7 +6,7 @@
 # hierarchy_writes.py, the checks in hierarchy_checks.py. GEOCLUSTER_WRITES_SEED,
 # GEOCLUSTER_WRITES_DATASETS (default 8), GEOCLUSTER_WRITES_STEPS (default 20),
 # GEOCLUSTER_WRITES_ROWS (default 20000), GEOCLUSTER_WRITES_COUNT (default 3000) choose the draw;
-# GEOCLUSTER_WRITES_EMULATE=1 proves the harness while writes are still refused.
+# GEOCLUSTER_WRITES_EMULATE=1 checks the harness (drop, write, create per statement).
 #
 # Uses the server in the environment (scripts/test exports it) or starts a throwaway one.
 # Prints `N passed, M failed` last and exits non-zero on failure.

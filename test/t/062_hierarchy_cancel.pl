@@ -12,7 +12,7 @@
 #   - a cancelled create leaves nothing behind: no table, trigger or metadata, and the source
 #     takes writes again;
 #   - a cancelled rebuild leaves the hierarchy it replaced, whole: the same blocks, the same
-#     viewport answers, still maintained (writes refused) and consistent (every zoom's counts
+#     viewport answers, still maintained (writes reach it) and consistent (every zoom's counts
 #     add up to the rows);
 #   - a create after the loop works; no crashed backend in the server log.
 use strict;
