@@ -1,9 +1,12 @@
-// libFuzzer target for incremental hierarchy maintenance (src/core/hierarchy_update.cpp): a
-// small built hierarchy, then random writes (inserts, moves, erases, batches; near neighbours,
-// the poles, the antimeridian, -0.0; up to three partitions), every guarantee checked after
-// every step by the build's brute-force oracle and the id rules
-// (test/unit/hierarchy_update_reference.hpp), and at the end no zoom empty in the updated
-// hierarchy that a fresh build of the same markers fills, or the reverse.
+// libFuzzer target for incremental hierarchy maintenance, both writers: the in-memory updater
+// (src/core/hierarchy_update.cpp) and the stored hierarchy's (src/core/hierarchy_store.cpp, on
+// blocks held in memory: test/unit/hierarchy_store_reference.hpp). A small built hierarchy, then
+// random writes (inserts, moves, erases, batches; near neighbours, the poles, the antimeridian,
+// -0.0; up to three partitions) given to both, every guarantee checked in both after every step
+// by the build's brute-force oracle, the in-memory updater's id rules
+// (test/unit/hierarchy_update_reference.hpp) and the store's ids unique across partitions, and at
+// the end no zoom empty in the updated hierarchy that a fresh build of the same markers fills,
+// or the reverse.
 //
 // Input: byte 0 max_zoom, bytes 1-2 radius (log scale, 0.01 to 1e7 px), byte 3 partitions and
 // the initial markers, then 6 bytes per write (kind and batching, four bytes of position, the
@@ -12,6 +15,7 @@
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_update
 #include "hierarchy_update.hpp"
 
+#include "../unit/hierarchy_store_reference.hpp"
 #include "../unit/hierarchy_update_reference.hpp"
 #include "fuzz_markers.hpp"
 
@@ -78,6 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string f = testing::check_updated(testing::export_of(u, p), radius, max_zoom);
         if (!f.empty()) fail("after the build: " + f);
     }
+    testing::Store store;
+    store.radius = radius;
+    store.max_zoom = max_zoom;
+    store.bands = hier_bands(max_zoom);
+    if (!initial.empty()) {
+        const std::string f = testing::build_store(&store, initial, initial_parts);
+        if (!f.empty()) fail("store: " + f);
+    }
+    std::map<std::int64_t, std::vector<std::int64_t>> store_members;
 
     std::vector<HierWrite> batch;
     std::size_t n_writes = 0;
@@ -118,6 +131,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string f = testing::check_identity(before, all_members(u, n_parts), written,
                                                       u.last_retired(), next, batch.size() == 1);
         if (!f.empty()) fail("write " + std::to_string(n_writes) + ": " + f);
+        std::string g = testing::apply_step(&store, batch);
+        if (g.empty()) g = testing::check_store(store, n_parts, &store_members);
+        if (!g.empty()) fail("store, write " + std::to_string(n_writes) + ": " + g);
         batch.clear();
     }
 
