@@ -79,13 +79,21 @@ void run_chunk(WriteRun* run, const HierStoreWrite* writes, std::size_t n) {
     const std::size_t max_bytes = static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024;
     Status s = update->init(run->meta->radius_px, run->meta->max_zoom, ops, max_bytes);
     if (s == Status::Ok) s = update->apply(writes, n, CancelCheck{interrupt_requested, nullptr});
-    if (s != Status::Ok) raise_failure(run, s);
-    write_back(run, *update);
+    // A chunk whose working copy would outgrow the memory limit (writes spread over many
+    // blocks) is written as two halves, one after the other: the order of its writes is kept.
+    const bool split = s == Status::HierarchyWriteTooLarge && run->failure == nullptr && n > 1;
+    if (s != Status::Ok && !split) raise_failure(run, s);
+    if (!split) write_back(run, *update);
     if (run->xact != nullptr) PopActiveSnapshot();
     UnregisterSnapshot(run->latest);
     MemoryContextSwitchTo(outer);
     MemoryContextDelete(run->chunk);  // deletes the update
     run->chunk = nullptr;
+    if (split) {
+        run_chunk(run, writes, n / 2);
+        run_chunk(run, writes + n / 2, n - n / 2);
+        return;
+    }
     CommandCounterIncrement();
 }
 

@@ -115,6 +115,22 @@ SELECT pg_temp.error_of($$DROP TABLE par_clusters_slots$$) AS drop_slots;
 SELECT cluster_hierarchy_drop('par_clusters');
 SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'writes'::regnamespace AND c.relname LIKE 'par%' ORDER BY 1;
 
+-- Memory: a statement's writes go to the core in chunks; a chunk whose working copy would pass
+-- geocluster.max_state_memory is written as two halves (the statement succeeds), and a single
+-- write that alone would pass it fails with 54000.
+CREATE TABLE spread (id bigint PRIMARY KEY, lat float8, lon float8);
+INSERT INTO spread SELECT i, -60 + (i * 37 % 120), -170 + (i * 61 % 340) FROM generate_series(1, 3000) AS i;
+SELECT cluster_hierarchy_create('spread', 'lat', 'lon', 'id', 60, 12);
+SET geocluster.max_state_memory = '2MB';
+UPDATE spread SET lat = -lat, lon = -lon;
+SELECT (SELECT count(*) FROM spread) AS rows_,
+       (SELECT sum(v.count) FROM cluster_viewport('spread_clusters', -90, -180, 90, 180, 5) AS v) AS counted_at_zoom_5,
+       (SELECT count(*) FROM cluster_viewport('spread_clusters', 29.5, 79.5, 30.5, 80.5, 12) AS v) AS moved_marker_found;
+SET geocluster.max_state_memory = '64kB';
+SELECT pg_temp.error_of($$INSERT INTO spread VALUES (5000, 10, 10)$$) AS one_write_past_the_limit;
+RESET geocluster.max_state_memory;
+SELECT cluster_hierarchy_drop('spread_clusters');
+
 RESET ROLE;
 RESET search_path;
 DROP SCHEMA writes CASCADE;
