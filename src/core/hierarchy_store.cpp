@@ -390,8 +390,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
                    [&](const BlockKey& k, Loaded& l) {
                        for (std::size_t i = 0; i < l.records.size(); ++i) {
                            const HierBlockNode& r = l.records[i];
-                           if (!l.made[i] && r.zoom_min <= z && z <= r.zoom_max &&
-                               r.lat >= south && r.lat <= north && lon_in(r.lon))
+                           if (!l.made[i] && r.zoom_min <= z && z <= r.zoom_max && r.lat >= south &&
+                               r.lat <= north && lon_in(r.lon))
                                make(k, l, i);
                        }
                    });
@@ -520,8 +520,8 @@ HierBlockNode record_of_run(const hier_update::Impl& u, const Run& r,
         const auto it = new_id.find(parent);
         if (it != new_id.end()) parent = it->second;
     }
-    HierBlockNode rec = hier_record_of(h, r.slot, u.zoom_of(r.ids.back()),
-                                       u.zoom_of(r.ids.front()), parent);
+    HierBlockNode rec =
+        hier_record_of(h, r.slot, u.zoom_of(r.ids.back()), u.zoom_of(r.ids.front()), parent);
     if (h.count == 1) {  // a single marker's record: its position, its centre the build's
         const Item& it = fine.item;
         const double lat = it.min_lat;
@@ -700,8 +700,8 @@ void HierStoreUpdate::Impl::write_back() {
     write_members(p);
     for (std::size_t i = 0; i < out_keys.size(); ++i) {
         const BlockKey& k = out_keys[i];
-        out_blocks.push_back(HierStoreBlock{k.members, k.band, k.block, out_bytes[i].data(),
-                                            out_bytes[i].size()});
+        out_blocks.push_back(
+            HierStoreBlock{k.members, k.band, k.block, out_bytes[i].data(), out_bytes[i].size()});
     }
 }
 

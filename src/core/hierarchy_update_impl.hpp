@@ -71,7 +71,6 @@ constexpr std::uint64_t kOrdinalLimit = std::uint64_t{1} << kHierZoomShift;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kWorldFixed = kFixedOneD;
 
-
 struct Node {
     Item item;
     std::int64_t parent;                 // -1 at zoom 0
@@ -240,7 +239,7 @@ struct Impl {
     std::int64_t fresh_id(int z) {
         if (loader != nullptr)
             return kTempId | static_cast<std::int64_t>(static_cast<std::uint64_t>(z) << zoom_shift |
-                                                        next_temp++);
+                                                       next_temp++);
         if (next_ordinal[z] >= kOrdinalLimit) throw Status::HierarchyIdsExhausted;
         return static_cast<std::int64_t>(static_cast<std::uint64_t>(z) << kHierZoomShift |
                                          next_ordinal[z]++);

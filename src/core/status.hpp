@@ -70,7 +70,7 @@ enum class ErrorClass : std::uint8_t {
     X(HierarchyBlockFull, ProgramLimit,                                                            \
       "a block of the cluster hierarchy would hold more nodes than its ids can number")            \
     X(HierarchyWriteTooLarge, ProgramLimit,                                                        \
-      "a write to a cluster hierarchy would touch more of it than geocluster.max_state_memory "      \
+      "a write to a cluster hierarchy would touch more of it than geocluster.max_state_memory "    \
       "allows")                                                                                    \
     X(HierarchyReadFailed, Internal, "reading a block of a cluster hierarchy failed")              \
     X(StateBadVersion, BadBinary, "cluster_agg state has an unknown serialisation version")        \

@@ -48,8 +48,8 @@ struct View {
     std::int64_t part;
 };
 
-inline bool fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
-           std::size_t* len) {
+inline bool fetch(void* ctx, bool members, int band, std::uint64_t block,
+                  const unsigned char** data, std::size_t* len) {
     auto* v = static_cast<View*>(ctx);
     const auto& blocks = v->s->parts[v->part];
     const auto it = blocks.find(Key{members, band, block});
@@ -59,7 +59,7 @@ inline bool fetch(void* ctx, bool members, int band, std::uint64_t block, const 
 }
 
 inline bool list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
-          void (*found)(void*, std::uint64_t), void* found_ctx) {
+                 void (*found)(void*, std::uint64_t), void* found_ctx) {
     auto* v = static_cast<View*>(ctx);
     const auto& blocks = v->s->parts[v->part];
     for (auto it = blocks.lower_bound(Key{members, band, lo});
@@ -104,8 +104,8 @@ inline std::string build_store(Store* s, const std::vector<HierMarker>& m,
         std::map<Key, Bytes>& blocks = s->parts[pv];  // (a lambda may not take a binding)
         HierBuild b{nullptr, 0, nullptr, 0};
         HierPacked p{};
-        if (hierarchy_build(ms.data(), ms.size(), s->radius, s->max_zoom, next.data(),
-                            kStoreAlloc, kStoreNoCancel, &b) != Status::Ok ||
+        if (hierarchy_build(ms.data(), ms.size(), s->radius, s->max_zoom, next.data(), kStoreAlloc,
+                            kStoreNoCancel, &b) != Status::Ok ||
             hier_pack(b, ms.data(), s->max_zoom, &counters, kStoreAlloc, kStoreAlloc,
                       kStoreNoCancel, &p) != Status::Ok)
             failed = "build or pack failed";
@@ -221,7 +221,7 @@ inline std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
 
 // The whole store: each partition checked, ids unique across partitions; "" or the failure.
 inline std::string check_store(const Store& s, int n_parts,
-                        std::map<std::int64_t, std::vector<std::int64_t>>* members) {
+                               std::map<std::int64_t, std::vector<std::int64_t>>* members) {
     members->clear();
     for (int part = 0; part < n_parts; ++part) {
         UpdaterExport e;

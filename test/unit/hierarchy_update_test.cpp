@@ -20,12 +20,12 @@ namespace {
 
 using testing::check_identity;
 using testing::check_updated;
-using testing::make_scenario;
-using testing::Scenario;
-using testing::WriteGen;
 using testing::export_of;
+using testing::make_scenario;
 using testing::members_of;
+using testing::Scenario;
 using testing::UpdaterExport;
+using testing::WriteGen;
 
 constexpr std::int64_t kZoomShift = kHierZoomShift;
 
