@@ -6,14 +6,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS geocluster;
 \pset footer off
 
--- The SQLSTATE a statement raises and its message ('ok' when it raises none).
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i test/sql/include/error_of.sql
 
 -- A table with awkward names, owned by a role that is not the caller, in a schema of its own.
 CREATE ROLE geocluster_hier_owner;

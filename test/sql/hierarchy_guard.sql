@@ -9,13 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS geocluster;
 \pset footer off
 
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i test/sql/include/error_of.sql
 -- The write triggers of the database: table, name, firing state.
 CREATE FUNCTION pg_temp.triggers() RETURNS TABLE (tbl text, trigger name, enabled text) LANGUAGE sql AS $$
   SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled::text FROM pg_trigger t

@@ -7,13 +7,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS geocluster;
 \pset footer off
 
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i test/sql/include/error_of.sql
 
 CREATE ROLE geocluster_writes_owner;
 CREATE ROLE geocluster_writes_writer;

@@ -129,62 +129,13 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_build_into(rows_query text, partit
         max_zoom int, nodes regclass, members regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'cluster_hierarchy_build_into' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
--- Internal: the query that reads a hierarchy's markers from its source, from quoted names only.
--- A geometry column (geocluster_postgis) is read through PostGIS, found by its extension.
-CREATE FUNCTION @extschema@.cluster_hierarchy_rows_query(hierarchy regclass) RETURNS text
-    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    i record;
-    lat_expr text;
-    lon_expr text;
-    from_expr text;
-    postgis name;
-    companion name;
-BEGIN
-    i := @extschema@.cluster_hierarchy_info(hierarchy);
-    IF i.source IS NULL THEN
-        RAISE EXCEPTION 'the source table of cluster hierarchy % has gone', hierarchy
-            USING ERRCODE = 'undefined_table', HINT = 'Drop the hierarchy with cluster_hierarchy_drop.';
-    END IF;
-    IF i.geometry_column IS NULL THEN
-        lat_expr := format('%I::pg_catalog.float8', i.lat_column);
-        lon_expr := format('%I::pg_catalog.float8', i.lon_column);
-        from_expr := format('%s WHERE %I IS NOT NULL AND %I IS NOT NULL', i.source, i.lat_column, i.lon_column);
-    ELSE
-        SELECT n.nspname INTO postgis FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-         WHERE e.extname = 'postgis';
-        SELECT n.nspname INTO companion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-         WHERE e.extname = 'geocluster_postgis';
-        IF postgis IS NULL OR companion IS NULL THEN
-            RAISE EXCEPTION 'cluster hierarchy % reads a geometry column: it needs geocluster_postgis', hierarchy
-                USING ERRCODE = 'undefined_function';
-        END IF;
-        lat_expr := format('%I.st_y(g.p)', postgis);
-        lon_expr := format('%I.st_x(g.p)', postgis);
-        from_expr := format('%s AS s, LATERAL (SELECT %I.cluster_hierarchy_point(s.%I) AS p) AS g WHERE s.%I IS NOT NULL',
-                            i.source, companion, i.geometry_column, i.geometry_column);
-    END IF;
-    IF i.partition_column IS NULL THEN
-        RETURN format('SELECT %s, %s, %I::pg_catalog.int8 FROM %s', lat_expr, lon_expr, i.id_column, from_expr);
-    END IF;
-    RETURN format('SELECT %I::pg_catalog.text COLLATE pg_catalog."C", %s, %s, %I::pg_catalog.int8 FROM %s AND %I IS NOT NULL ORDER BY 1',
-                  i.partition_column, lat_expr, lon_expr, i.id_column, from_expr, i.partition_column);
-END $$;
-
--- The trigger that keeps a hierarchy exact under writes to its source (src/pg/hierarchy_write.cpp):
--- AFTER INSERT, UPDATE, DELETE (with transition tables) or TRUNCATE, FOR EACH STATEMENT; its
--- argument names the hierarchy. It writes the hierarchy's tables directly, like an index, so a
--- role that may write the source needs no privilege on them.
-CREATE FUNCTION @extschema@.cluster_hierarchy_write() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'cluster_hierarchy_write' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-
--- Internal: the query cluster_hierarchy_write runs over a statement's transition tables
--- (geocluster_old, geocluster_new): its writes (insert boolean, [part,] lat, lon, id), each row
--- read as cluster_hierarchy_rows_query reads the source (a row without a position is not in the
--- hierarchy), erases before inserts within each partition value. An UPDATE writes only the rows
--- whose (part, lat, lon, id) changed (EXCEPT ALL), so updates of other columns cost nothing.
-CREATE FUNCTION @extschema@.cluster_hierarchy_write_query(lat_column name, lon_column name, geometry_column name,
-        id_column name, partition_column name, event text) RETURNS text
+-- Internal: the SELECT of the markers of the rows of rel (a table, or a transition table's name)
+-- as a hierarchy reads them, from quoted names only: ([part,] lat, lon, id), rows without a
+-- position (or a partition value) left out. A geometry column (geocluster_postgis) is read
+-- through PostGIS, found by its extension. The one reading of a row: the create's and the
+-- write trigger's.
+CREATE FUNCTION @extschema@.cluster_hierarchy_rows_select(lat_column name, lon_column name,
+        geometry_column name, id_column name, partition_column name, rel text) RETURNS text
     LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cols text;
@@ -192,8 +143,6 @@ DECLARE
     where_expr text;
     postgis name;
     companion name;
-    old_rows text;
-    new_rows text;
 BEGIN
     IF geometry_column IS NULL THEN
         cols := format('s.%I::pg_catalog.float8 AS lat, s.%I::pg_catalog.float8 AS lon', lat_column, lon_column);
@@ -216,8 +165,47 @@ BEGIN
         cols := format('s.%I::pg_catalog.text COLLATE pg_catalog."C" AS part, ', partition_column) || cols;
         where_expr := where_expr || format(' AND s.%I IS NOT NULL', partition_column);
     END IF;
-    old_rows := format('SELECT %s FROM geocluster_old AS s%s WHERE %s', cols, lateral_expr, where_expr);
-    new_rows := format('SELECT %s FROM geocluster_new AS s%s WHERE %s', cols, lateral_expr, where_expr);
+    RETURN format('SELECT %s FROM %s AS s%s WHERE %s', cols, rel, lateral_expr, where_expr);
+END $$;
+
+-- Internal: the query that reads a hierarchy's markers from its source (sorted by partition
+-- value when it has a partition column).
+CREATE FUNCTION @extschema@.cluster_hierarchy_rows_query(hierarchy regclass) RETURNS text
+    LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i record;
+BEGIN
+    i := @extschema@.cluster_hierarchy_info(hierarchy);
+    IF i.source IS NULL THEN
+        RAISE EXCEPTION 'the source table of cluster hierarchy % has gone', hierarchy
+            USING ERRCODE = 'undefined_table', HINT = 'Drop the hierarchy with cluster_hierarchy_drop.';
+    END IF;
+    RETURN @extschema@.cluster_hierarchy_rows_select(i.lat_column, i.lon_column, i.geometry_column, i.id_column,
+                                                      i.partition_column, i.source::pg_catalog.text)
+           || CASE WHEN i.partition_column IS NULL THEN '' ELSE ' ORDER BY 1' END;
+END $$;
+
+-- The trigger that keeps a hierarchy exact under writes to its source (src/pg/hierarchy_write.cpp):
+-- AFTER INSERT, UPDATE, DELETE (with transition tables) or TRUNCATE, FOR EACH STATEMENT; its
+-- argument names the hierarchy. It writes the hierarchy's tables directly, like an index, so a
+-- role that may write the source needs no privilege on them.
+CREATE FUNCTION @extschema@.cluster_hierarchy_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_write' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Internal: the query cluster_hierarchy_write runs over a statement's transition tables
+-- (geocluster_old, geocluster_new): its writes (insert boolean, [part,] lat, lon, id), each row
+-- read as cluster_hierarchy_rows_query reads the source (a row without a position is not in the
+-- hierarchy), erases before inserts within each partition value. An UPDATE writes only the rows
+-- whose (part, lat, lon, id) changed (EXCEPT ALL), so updates of other columns cost nothing.
+CREATE FUNCTION @extschema@.cluster_hierarchy_write_query(lat_column name, lon_column name, geometry_column name,
+        id_column name, partition_column name, event text) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    old_rows text := @extschema@.cluster_hierarchy_rows_select(lat_column, lon_column, geometry_column, id_column,
+                                                               partition_column, 'geocluster_old');
+    new_rows text := @extschema@.cluster_hierarchy_rows_select(lat_column, lon_column, geometry_column, id_column,
+                                                               partition_column, 'geocluster_new');
+BEGIN
     RETURN CASE event
                WHEN 'INSERT' THEN format('SELECT true AS insert, * FROM (%s) AS w', new_rows)
                WHEN 'DELETE' THEN format('SELECT false AS insert, * FROM (%s) AS w', old_rows)
