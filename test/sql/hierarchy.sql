@@ -1,5 +1,5 @@
 -- The stored cluster hierarchy at the SQL level: create, viewport, drill-down, partitions, odd
--- names, ownership, the write refusal, rebuild, determinism, drop, argument errors with their
+-- names, ownership, writes, rebuild, determinism, drop, argument errors with their
 -- SQLSTATEs, and the block reads by primary key. Its guarantees over random data (separation,
 -- centres, nesting at every zoom...) are property-tested in test/integration/hierarchy_properties.sh.
 SET client_min_messages = warning;
