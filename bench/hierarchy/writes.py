@@ -48,6 +48,7 @@ from harness import dataset  # noqa: E402
 from viewport import box  # noqa: E402
 
 ZOOMS = (0, 3, 6, 9, 12, 15)
+QUIET_PASSES = 3
 # The server's settings besides durability: the dataset and the hierarchy stay in memory, and no
 # checkpoint is forced by WAL volume inside a phase (each phase starts after a CHECKPOINT).
 SERVER = ["shared_buffers=1GB", "max_wal_size=8GB", "checkpoint_timeout=30min", "max_connections=40", "jit=off",
@@ -210,12 +211,12 @@ def viewports(pg, per_zoom):
     return [(z, box(*centres[i * per_zoom + j], z)) for i, z in enumerate(ZOOMS) for j in range(per_zoom)]
 
 
-def read_pass(pg, vps):
-    """Per zoom, each viewport's median of 5 runs (after one warm-up), in ms."""
+def read_pass(pg, vps, per_zoom=None):
+    """Per zoom, each viewport's median of 5 runs (after one warm-up), in ms, appended to per_zoom."""
     conn = pg.connect()
     cur = conn.cursor()
     sql = ("SELECT count, lat, lon FROM cluster_viewport('w_hier_clusters'::regclass, %s, %s, %s, %s, %s)")
-    per_zoom = {z: [] for z in ZOOMS}
+    per_zoom = per_zoom if per_zoom is not None else {z: [] for z in ZOOMS}
     for z, (s, w, n, e) in vps:
         args = (s, w, n, e, z)
         cur.execute(sql, args)
@@ -231,31 +232,39 @@ def read_pass(pg, vps):
     return per_zoom
 
 
-def run_reads(pg, work, extra, per_zoom):
+def run_reads(pg, work, extra, per_zoom, writer_seconds):
+    """QUIET_PASSES passes over the viewports on the quiet table, then passes for as long as 8
+    writers insert (writer_seconds, at least one pass): each pass gives one median per viewport."""
     vps = viewports(pg, per_zoom)
     read_pass(pg, vps)  # the hierarchy's blocks into shared buffers
     quiet_load = load()
     t0 = time.monotonic()
-    quiet = read_pass(pg, vps)
+    quiet = {z: [] for z in ZOOMS}
+    for _ in range(QUIET_PASSES):
+        read_pass(pg, vps, quiet)
     quiet_s = time.monotonic() - t0
     quiet_load += f" -> {load()}"
-    # The writers run for the whole loaded pass: the quiet pass's time 4 times over, and more.
-    seconds = int(max(10, 4 * quiet_s + 5))
-    proc, prefix = pgbench(pg, work, "w_hier", 8, seconds, extra, "reads_load")
-    time.sleep(1.5)
+    proc, prefix = pgbench(pg, work, "w_hier", 8, writer_seconds, extra, "reads_load")
+    time.sleep(1.5)  # the writers connected and inserting
     busy_load = load()
     t0 = time.monotonic()
-    busy = read_pass(pg, vps)
+    busy = {z: [] for z in ZOOMS}
+    passes, covered = 0, True
+    while passes == 0 or proc.poll() is None:
+        read_pass(pg, vps, busy)
+        passes += 1
+        covered = proc.poll() is None if passes == 1 else covered
     busy_s = time.monotonic() - t0
-    covered = proc.poll() is None
     busy_load += f" -> {load()}"
     writers = pgbench_result(proc, prefix)
     return {"quiet": quiet, "busy": busy, "quiet_load": quiet_load, "busy_load": busy_load, "quiet_s": quiet_s,
-            "busy_s": busy_s, "covered": covered, "writers": writers, "writer_s": seconds}
+            "busy_s": busy_s, "covered": covered, "writers": writers, "writer_s": writer_seconds,
+            "passes": passes}
 
 
-def run_copy(pg, n, m):
-    """COPY of the generator's rows n+1..n+m (id, lat, lon) into each table, committed: seconds."""
+def run_copy(pg, m, timeout_s):
+    """COPY of the generator's rows n+1..n+m (id, lat, lon) into each table, committed: (seconds or
+    None when statement_timeout = timeout_s stopped it, load)."""
     conn = pg.connect()
     cur = conn.cursor()
     buf = tempfile.TemporaryFile()
@@ -263,11 +272,17 @@ def run_copy(pg, n, m):
     out = {}
     for t in ("w_plain", "w_hier"):
         cur.execute("CHECKPOINT")
+        cur.execute(f"SET statement_timeout = '{int(timeout_s)}s'")
         buf.seek(0)
         before = load()
         t0 = time.monotonic()
-        cur.copy_expert(f"COPY {t} (id, lat, lon) FROM STDIN", buf)
-        out[t] = (time.monotonic() - t0, f"{before} -> {load()}")
+        try:
+            cur.copy_expert(f"COPY {t} (id, lat, lon) FROM STDIN", buf)
+            took = time.monotonic() - t0
+        except psycopg2.errors.QueryCanceled:
+            took = None
+        out[t] = (took, f"{before} -> {load()}")
+        cur.execute("RESET statement_timeout")
     conn.close()
     return out
 
@@ -311,7 +326,7 @@ def durability_round(pg, args, work, mode, extra):
         print(f"  {clients} client(s): tps hier/plain per run {', '.join(f'{x:.3f}' for x in tps_ratio)}; "
               f"avg latency hier/plain {', '.join(f'{x:.2f}' for x in lat_ratio)}")
     print(f"2. cluster_viewport p95, {args.viewports} viewports per zoom {ZOOMS}")
-    rd = run_reads(pg, work, extra, args.viewports)
+    rd = run_reads(pg, work, extra, args.viewports, max(10, args.seconds))
     res["reads"] = rd
     allq = [x for z in ZOOMS for x in rd["quiet"][z]]
     allb = [x for z in ZOOMS for x in rd["busy"][z]]
@@ -320,9 +335,10 @@ def durability_round(pg, args, work, mode, extra):
         q, b = pct(rd["quiet"][z], 95), pct(rd["busy"][z], 95)
         print(f"  {z:4d} {q:13.2f} {b:14.2f} {b / q:7.2f}")
     print(f"  {'all':>4s} {pct(allq, 95):13.2f} {pct(allb, 95):14.2f} {pct(allb, 95) / pct(allq, 95):7.2f}")
-    print(f"  quiet pass {rd['quiet_s']:.1f} s (load {rd['quiet_load']}); loaded pass {rd['busy_s']:.1f} s "
-          f"(load {rd['busy_load']}); writers ran {rd['writer_s']} s, "
-          f"{'through the whole loaded pass' if rd['covered'] else 'ENDED BEFORE the loaded pass did'}")
+    print(f"  quiet: {QUIET_PASSES} passes, {rd['quiet_s']:.1f} s (load {rd['quiet_load']}); loaded: "
+          f"{rd['passes']} passes, {rd['busy_s']:.1f} s (load {rd['busy_load']}) while the writers ran "
+          f"{rd['writer_s']} s{'' if rd['covered'] else ' (they ENDED BEFORE the first loaded pass did)'}; "
+          f"p95 over the passes' per-viewport medians")
     rd["writers"]["load"] = rd["busy_load"]
     print(fmt_ins("writers during reads", rd["writers"]))
     errors = pg.errors_since(log_at)
@@ -330,12 +346,26 @@ def durability_round(pg, args, work, mode, extra):
     print("4. failures in 1 and 2 (server log, by SQLSTATE): "
           + (", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"))
     print(f"3. COPY of {args.copy_rows} rows (generator ids {args.markers + 1}..{args.markers + args.copy_rows})")
-    cp = run_copy(pg, args.markers, args.copy_rows)
+    cp = run_copy(pg, args.copy_rows, args.copy_timeout)
     res["copy"] = cp
     for t in ("w_plain", "w_hier"):
-        print(f"  {t:8s} {cp[t][0]:8.2f} s  load {cp[t][1]}")
-    print(f"  ratio hier/plain {cp['w_hier'][0] / cp['w_plain'][0]:.2f}")
+        took = f"{cp[t][0]:8.2f} s" if cp[t][0] is not None else f"stopped at {args.copy_timeout} s"
+        print(f"  {t:8s} {took}  load {cp[t][1]}")
+    print(f"  ratio hier/plain {copy_ratio(cp, args)}")
     return res
+
+
+def secs(x):
+    return "stopped" if x is None else f"{x:.2f}"
+
+
+def copy_ratio(cp, args):
+    plain, hier = cp["w_plain"][0], cp["w_hier"][0]
+    if plain is None:
+        return "n/a (the plain COPY was stopped)"
+    if hier is None:
+        return f"> {args.copy_timeout / plain:.1f} (stopped at {args.copy_timeout} s)"
+    return f"{hier / plain:.2f}"
 
 
 def summary(results, args):
@@ -353,9 +383,9 @@ def summary(results, args):
               f"{med((8, 'w_hier'), 'tps'):.0f} ({t8:.3f}, goal >= 0.333: {'met' if t8 >= 1 / 3 else 'NOT met'}); "
               f"one insert alone {l1[0]:.2f} -> {l1[1]:.2f} ms ({l1[1] / l1[0]:.2f}x); "
               f"viewport p95 quiet {q:.2f} -> loaded {b:.2f} ms ({b / q:.2f}x); "
-              f"COPY {args.copy_rows} {cp['w_plain'][0]:.2f} -> {cp['w_hier'][0]:.2f} s "
-              f"({cp['w_hier'][0] / cp['w_plain'][0]:.2f}x, goal <= 3: "
-              f"{'met' if cp['w_hier'][0] <= 3 * cp['w_plain'][0] else 'NOT met'}); "
+              f"COPY {args.copy_rows} rows {secs(cp['w_plain'][0])} -> {secs(cp['w_hier'][0])} s "
+              f"({copy_ratio(cp, args)}x, goal <= 3: "
+              f"{'met' if cp['w_hier'][0] and cp['w_hier'][0] <= 3 * cp['w_plain'][0] else 'NOT met'}); "
               f"errors {res['errors'] or 'none'}")
 
 
@@ -395,6 +425,8 @@ def parse_args():
     p.add_argument("--seconds", type=int, default=30, help="T, seconds of each 8-client run (default 30)")
     p.add_argument("--single-seconds", type=int, help="seconds of each 1-client run (default T / 3, at least 3)")
     p.add_argument("--copy-rows", type=int, default=100_000, help="M, rows of the COPY (default 100000)")
+    p.add_argument("--copy-timeout", type=int, default=600,
+                   help="statement_timeout of each COPY in seconds (default 600): the run stays bounded")
     p.add_argument("--repeat", type=int, default=2, help="runs of each insert measurement (default 2)")
     p.add_argument("--viewports", type=int, default=20, help="viewports per zoom (default 20)")
     p.add_argument("--durability", choices=("on", "off", "both"), default="both",
