@@ -49,6 +49,7 @@ from viewport import box  # noqa: E402
 
 ZOOMS = (0, 3, 6, 9, 12, 15)
 QUIET_PASSES = 3
+ROWS = {}  # zoom -> clusters each viewport call returned (its warm-up's), to print beside the times
 # The server's settings besides durability: the dataset and the hierarchy stay in memory, and no
 # checkpoint is forced by WAL volume inside a phase (each phase starts after a CHECKPOINT).
 SERVER = ["shared_buffers=1GB", "max_wal_size=8GB", "checkpoint_timeout=30min", "max_connections=40", "jit=off",
@@ -220,7 +221,7 @@ def read_pass(pg, vps, per_zoom=None):
     for z, (s, w, n, e) in vps:
         args = (s, w, n, e, z)
         cur.execute(sql, args)
-        cur.fetchall()
+        ROWS.setdefault(z, []).append(len(cur.fetchall()))
         runs = []
         for _ in range(5):
             t0 = time.perf_counter()
@@ -326,15 +327,16 @@ def durability_round(pg, args, work, mode, extra):
         print(f"  {clients} client(s): tps hier/plain per run {', '.join(f'{x:.3f}' for x in tps_ratio)}; "
               f"avg latency hier/plain {', '.join(f'{x:.2f}' for x in lat_ratio)}")
     print(f"2. cluster_viewport p95, {args.viewports} viewports per zoom {ZOOMS}")
+    ROWS.clear()
     rd = run_reads(pg, work, extra, args.viewports, max(10, args.seconds))
     res["reads"] = rd
     allq = [x for z in ZOOMS for x in rd["quiet"][z]]
     allb = [x for z in ZOOMS for x in rd["busy"][z]]
-    print(f"  {'zoom':>4s} {'quiet p95 ms':>13s} {'loaded p95 ms':>14s} {'ratio':>7s}")
+    print(f"  {'zoom':>4s} {'quiet p95 ms':>13s} {'loaded p95 ms':>14s} {'ratio':>7s} {'clusters (median)':>18s}")
     for z in ZOOMS:
         q, b = pct(rd["quiet"][z], 95), pct(rd["busy"][z], 95)
-        print(f"  {z:4d} {q:13.2f} {b:14.2f} {b / q:7.2f}")
-    print(f"  {'all':>4s} {pct(allq, 95):13.2f} {pct(allb, 95):14.2f} {pct(allb, 95) / pct(allq, 95):7.2f}")
+        print(f"  {z:4d} {q:13.3f} {b:14.3f} {b / q:7.2f} {statistics.median(ROWS[z]):18.0f}")
+    print(f"  {'all':>4s} {pct(allq, 95):13.3f} {pct(allb, 95):14.3f} {pct(allb, 95) / pct(allq, 95):7.2f}")
     print(f"  quiet: {QUIET_PASSES} passes, {rd['quiet_s']:.1f} s (load {rd['quiet_load']}); loaded: "
           f"{rd['passes']} passes, {rd['busy_s']:.1f} s (load {rd['busy_load']}) while the writers ran "
           f"{rd['writer_s']} s{'' if rd['covered'] else ' (they ENDED BEFORE the first loaded pass did)'}; "
@@ -390,10 +392,10 @@ def summary(results, args):
 
 
 def header(pg, args):
-    commit = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %cd", "--date=short"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"], capture_output=True,
-                           text=True).stdout.strip()
+    git = lambda *a: subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()  # noqa
+    commit = f"{git('log', '-1', '--format=%h %cd', '--date=short')} (src/ last changed in " \
+             f"{git('log', '-1', '--format=%h', '--', 'src')})"
+    dirty = git("status", "--porcelain", "--", "src")
     cpu = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -402,10 +404,10 @@ def header(pg, args):
                 break
     conn = pg.connect()
     cur = conn.cursor()
-    cur.execute("SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version', 'shared_buffers', "
-                "'max_wal_size', 'checkpoint_timeout', 'wal_level', 'max_connections', 'wal_sync_method', "
-                "'work_mem', 'jit') ORDER BY name")
-    settings = ", ".join(f"{n}={s}{u or ''}" for n, s, u in cur.fetchall())
+    cur.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('server_version', "
+                "'shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_level', 'max_connections', "
+                "'wal_sync_method', 'work_mem', 'jit') ORDER BY name")
+    settings = ", ".join(f"{n}={s}" for n, s in cur.fetchall())
     cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'geocluster'")
     ext = cur.fetchone()[0]
     conn.close()
