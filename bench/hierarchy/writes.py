@@ -233,7 +233,7 @@ def read_pass(pg, vps, per_zoom=None):
     return per_zoom
 
 
-def run_reads(pg, work, extra, per_zoom, writer_seconds):
+def run_reads(pg, work, extra, per_zoom, writer_seconds, tag):
     """QUIET_PASSES passes over the viewports on the quiet table, then passes for as long as 8
     writers insert (writer_seconds, at least one pass): each pass gives one median per viewport."""
     vps = viewports(pg, per_zoom)
@@ -245,7 +245,7 @@ def run_reads(pg, work, extra, per_zoom, writer_seconds):
         read_pass(pg, vps, quiet)
     quiet_s = time.monotonic() - t0
     quiet_load += f" -> {load()}"
-    proc, prefix = pgbench(pg, work, "w_hier", 8, writer_seconds, extra, "reads_load")
+    proc, prefix = pgbench(pg, work, "w_hier", 8, writer_seconds, extra, tag)
     time.sleep(1.5)  # the writers connected and inserting
     busy_load = load()
     t0 = time.monotonic()
@@ -336,7 +336,7 @@ def durability_round(pg, args, work, mode, extra):
               f"avg latency hier/plain {', '.join(f'{x:.2f}' for x in lat_ratio)}")
     print(f"2. cluster_viewport p95, {args.viewports} viewports per zoom {ZOOMS}")
     ROWS.clear()
-    rd = run_reads(pg, work, extra, args.viewports, max(10, args.seconds))
+    rd = run_reads(pg, work, extra, args.viewports, max(10, args.seconds), f"{mode}_reads_load")
     res["reads"] = rd
     allq = [x for z in ZOOMS for x in rd["quiet"][z]]
     allb = [x for z in ZOOMS for x in rd["busy"][z]]
