@@ -12,13 +12,15 @@ ratios are the hierarchy's worst case. Positions of new rows: the generator's ro
 (w_extra), one at random per insert; ids from a sequence. Per durability setting, both tables are
 made again, then:
 
-  1. single-row inserts, pgbench (simple protocol): 1 client, then 8 clients / 2 threads, T s each,
-     plain and hierarchy alternated, --repeat times; tps, average and p95 latency (from pgbench's
+  1. single-row inserts, pgbench (simple protocol): 1 client for T/3 s, then 8 clients / 2 threads
+     for T s, plain and hierarchy alternated, --repeat times; tps, average and p95 latency (from pgbench's
      per-transaction log), ratios hierarchy / plain
   2. reads: cluster_viewport on w_hier at zooms 0,3,6,9,12,15 (viewport.py's boxes, centred on
      random markers), each viewport the median of 5 runs after a warm-up; p95 quiet, then while
      8 pgbench writers insert into w_hier, and the ratio
-  3. COPY of M generator rows (N+1..N+M) into each table, seconds and ratio
+  3. COPY of M generator rows (N+1..N+M) into each table, seconds and ratio, each bounded by
+     --copy-timeout; refused at geocluster.max_state_memory (54000), the hierarchy's is tried
+     again with --copy-state-memory
   4. failures: pgbench retries 40001/40P01 (--max-tries); every ERROR the server logged during
      phases 1-2, by SQLSTATE (log_line_prefix carries %e), and pgbench's aborted clients
 
