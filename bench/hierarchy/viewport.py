@@ -24,6 +24,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import hierarchy as hh  # noqa: E402
 
 
+def box(lat, lon, z):
+    """The 1280 x 800 px viewport (256 px tiles) centred on (lat, lon) at zoom z, as (south, west,
+    north, east); west/east may pass +-180 (cluster_viewport wraps them). Also writes.py's boxes."""
+    world = 256.0 * 2 ** z
+    x = (lon + 180) / 360 * world
+    s = math.sin(math.radians(max(-85.05, min(85.05, lat))))
+    y = (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * world
+    west, east = (x - 640) / world * 360 - 180, (x + 640) / world * 360 - 180
+
+    def lat_of(py):
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * max(0, min(world, py)) / world))))
+
+    return lat_of(y + 400), west, lat_of(y - 400), east
+
+
 def main():
     table = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 300
@@ -61,13 +76,7 @@ def main():
 
     for i, (lat, lon) in enumerate(centres):
         z = rng.randint(0, max_zoom + 2)
-        world = 256.0 * 2 ** z
-        x = (lon + 180) / 360 * world
-        s = math.sin(math.radians(max(-85.05, min(85.05, lat))))
-        y = (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * world
-        west, east = (x - 640) / world * 360 - 180, (x + 640) / world * 360 - 180
-        lat_of = lambda py: math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * max(0, min(world, py)) / world))))
-        north, south = lat_of(y - 400), lat_of(y + 400)
+        south, west, north, east = box(lat, lon, z)
         tv, rows = timed(f"SELECT {select} FROM cluster_viewport(%s, %s, %s, %s, %s, %s)",
                          (h, south, west, north, east, z))
         start = 1 + (i * 7919) % max(1, hh.FLOOR_ROWS - rows)
