@@ -10,7 +10,7 @@ with the time the writes took. The writes are checked to have been counted (the 
 world sum at every zoom equals the row count) before the comparison.
 
     bench/hierarchy/drift.py GENERATOR_FILE N W [B]
-    (GENERATOR_FILE: markers_gen --seed 1 --first 1 --last M output, M >= N + 2 W / 3)
+    (GENERATOR_FILE: markers_gen --seed 1 --first 1 --last M output, M >= N + W)
 
 The server comes from the environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 """
@@ -41,9 +41,10 @@ def per_zoom(cur, h):
 def main():
     path, n, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     batch = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
-    markers = read_markers(path, n + 2 * w // 3 + 1)
-    if len(markers) < n + 2 * w // 3:
-        sys.exit("not enough generator markers for N + 2 W / 3")
+    # Inserts and moves take a third of the writes each, rounded up to whole statements.
+    markers = read_markers(path, n + w)
+    if len(markers) < n + w:
+        sys.exit("not enough generator markers for N + W")
     conn = psycopg2.connect("")
     conn.autocommit = True
     cur = conn.cursor()
