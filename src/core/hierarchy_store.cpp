@@ -119,6 +119,11 @@ std::uint64_t bits_of(double v) noexcept {
     return b;
 }
 
+bool same_bounds(const Item& a, const Item& b) noexcept {
+    return a.min_lat == b.min_lat && a.max_lat == b.max_lat && a.min_lon_e == b.min_lon_e &&
+           a.max_lon_e == b.max_lon_e && a.min_lon_w == b.min_lon_w && a.max_lon_w == b.max_lon_w;
+}
+
 // A run of the plan: its nodes finest first, the tile of its centre, its slot.
 struct Run {
     std::vector<std::int64_t> ids;  // zoom descending
@@ -450,7 +455,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
                     make(k, l, i);
         };
         load_bounds(leaf, band, now, visit);
-        if (was != stored_item.end()) load_bounds(leaf, band, was->second, visit);
+        // The bounds as read too, when a write changed them (unchanged, their blocks were just
+        // visited, and each record would be scanned twice).
+        if (was != stored_item.end() && !same_bounds(was->second, now))
+            load_bounds(leaf, band, was->second, visit);
     }
 
     // The handle of the marker (id, lat, lon), loaded: from the last band's node block of its
