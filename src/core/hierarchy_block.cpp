@@ -653,9 +653,26 @@ bool read_entry(HierNodeBlockReader* r) noexcept {
            s.lon_hi == g.lon_hi;
 }
 
+// Seeking: whether the entry after the one just read (of the top index at *index, or of the
+// group's chunk index at *sub) starts at or before the slot sought, so that the slot is not in
+// the one just read. A malformed entry says no (the reader finds it when it gets there).
+bool seek_past(const HierNodeBlockReader& r, bool group) noexcept {
+    const HierChunk& base = group ? r.group : r.chunk;
+    if (group ? r.groups_left == 0 : r.chunks_left == 0) return false;
+    const unsigned char* p = group ? r.index : r.sub;
+    HierChunk next{};
+    const std::uint64_t step = group ? kGroupRecords : kHierChunkRecords;
+    if (!parse_entry(&p, group ? r.index_end : r.sub_end, base,
+                     static_cast<std::uint64_t>(base.first_slot) + step, r.zoom_lo, r.zoom_hi,
+                     static_cast<std::uint64_t>(r.end - r.p), &next))
+        return false;
+    return next.first_slot <= static_cast<std::int64_t>(r.seek_slot);
+}
+
 // Moves to the next chunk the filter keeps (every chunk without one), skipping the others (and
 // whole groups of them), and resets the deltas there; false at the end of the records or when
-// the index is malformed (*status).
+// the index is malformed (*status). A reader seeking a slot skips the groups and chunks before
+// the one that holds it.
 bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zoom,
                  Status* status) noexcept {
     while (r->left > 0) {
@@ -672,7 +689,8 @@ bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zo
                 *status = Status::HierarchyBlockCorrupt;
                 return false;
             }
-            if (filter != nullptr && !chunk_keeps(r->group, *filter, any_zoom)) {
+            if ((filter != nullptr && !chunk_keeps(r->group, *filter, any_zoom)) ||
+                (r->seeking && seek_past(*r, true))) {
                 r->p += r->group.bytes;
                 r->left -= n;
                 r->skipped = true;
@@ -688,7 +706,8 @@ bool begin_chunk(HierNodeBlockReader* r, const HierBlockBox* filter, bool any_zo
             return false;
         }
         const std::uint64_t n = std::min(kHierChunkRecords, r->left);
-        if (filter != nullptr && !chunk_keeps(r->chunk, *filter, any_zoom)) {
+        if ((filter != nullptr && !chunk_keeps(r->chunk, *filter, any_zoom)) ||
+            (r->seeking && seek_past(*r, false))) {
             r->p += r->chunk.bytes;
             r->left -= n;
             r->skipped = true;
@@ -983,6 +1002,41 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
         k.left -= std::min(kGroupRecords, k.left);
     }
     return Status::Ok;
+}
+
+Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std::uint32_t slot,
+                                 HierBlockNode* out, bool* found) noexcept {
+    *found = false;
+    HierNodeBlockReader r;
+    Status s = hier_node_block_open(data, len, &r);
+    if (s != Status::Ok) return s;
+    r.seeking = true;
+    r.seek_slot = slot;
+    HierBlockNode d;
+    bool kept = false;
+    while (next_record(&r, nullptr, nullptr, false, &d, &kept, &s)) {
+        if (d.slot >= slot) {
+            *found = d.slot == slot;
+            if (*found) *out = d;
+            return Status::Ok;
+        }
+    }
+    return s;
+}
+
+Status hier_node_block_slot_end(const unsigned char* data, std::size_t len,
+                                std::uint64_t* end) noexcept {
+    *end = 0;
+    HierNodeBlockReader r;
+    Status s = hier_node_block_open(data, len, &r);
+    if (s != Status::Ok) return s;
+    r.seeking = true;
+    r.seek_slot = UINT32_MAX;
+    HierBlockNode d;
+    bool kept = false;
+    while (next_record(&r, nullptr, nullptr, false, &d, &kept, &s))
+        *end = std::uint64_t{d.slot} + 1;
+    return s;
 }
 
 bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {

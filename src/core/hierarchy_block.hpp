@@ -182,6 +182,10 @@ struct HierNodeBlockReader {
     HierChunk chunk;
     HierChunk seen;
     bool skipped;  // a chunk was skipped: the whole-block checks at the end are not made
+    // Seeking a slot (hier_node_block_find_slot): the groups and chunks before the one that
+    // holds seek_slot are stepped over (their successor's first slot is not beyond it).
+    bool seeking;
+    std::uint32_t seek_slot;
     // What the reader has read so far (a benchmark's counters: bench/micro/hierarchy_bench.cpp
     // --replay): index entries and records decoded, whole or in part.
     std::uint64_t entries_read, records_read;
@@ -226,6 +230,14 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
                                    const HierBlockBox& box, bool any_zoom,
                                    void (*f)(void* ctx, std::size_t offset, std::size_t length),
                                    void* ctx) noexcept;
+
+// The record of slot in a block, decoding only the chunk that may hold it (the index's first
+// slots lead there): Ok with *found false when there is none; HierarchyBlockCorrupt.
+Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std::uint32_t slot,
+                                 HierBlockNode* out, bool* found) noexcept;
+// One more than the largest slot of a block's records (0 for none), from its last chunk.
+Status hier_node_block_slot_end(const unsigned char* data, std::size_t len,
+                                std::uint64_t* end) noexcept;
 
 // The next single marker whose position (not its centre) lies in the box, at any zoom: what a
 // viewport beyond max_zoom shows. Its lat and lon are its position, its centre not computed; the

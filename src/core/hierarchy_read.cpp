@@ -3,6 +3,8 @@
 
 #include "hierarchy_read.hpp"
 
+#include "hierarchy_delta.hpp"
+
 #include "cluster_internal.hpp"
 
 #include <algorithm>
@@ -110,30 +112,34 @@ HierNode hier_node_at(const HierBlockNode& r, const HierBand& band, std::uint64_
                     r.count == 1 ? hier_single_sums(r.min_lat, r.min_lon) : r.sums};
 }
 
-Status hier_block_find(const unsigned char* data, std::size_t len, std::uint32_t slot,
-                       HierBlockNode* out, bool* found) noexcept {
+Status hier_block_find(const unsigned char* data, std::size_t len, const unsigned char* delta,
+                       std::size_t delta_len, std::uint32_t slot, HierBlockNode* out,
+                       bool* found) noexcept {
     *found = false;
-    HierNodeBlockReader rd;
-    Status s = hier_node_block_open(data, len, &rd);
+    HierDelta d;
+    Status s = hier_delta_open(delta, delta_len, &d);
     if (s != Status::Ok) return s;
-    while (hier_node_block_next(&rd, out, &s)) {
+    // A shadowed slot is the delta's (or gone); the others are the block's.
+    if (!hier_delta_shadows(d, slot)) return hier_node_block_find_slot(data, len, slot, out, found);
+    if (d.nodes == nullptr) return Status::Ok;
+    HierNodeBlockReader rd;
+    s = hier_node_block_open(d.nodes, d.nodes_len, &rd);
+    if (s != Status::Ok) return s;
+    while (hier_node_block_next(&rd, out, &s))
         if (out->slot == slot) {
             *found = true;
             return Status::Ok;
         }
-        if (out->slot > slot) return Status::Ok;
-    }
     return s;
 }
 
-Status hier_block_slot_end(const unsigned char* data, std::size_t len,
-                           std::uint64_t* end) noexcept {
+Status hier_block_slot_end(const unsigned char* data, std::size_t len, const unsigned char* delta,
+                           std::size_t delta_len, std::uint64_t* end) noexcept {
     *end = 0;
-    HierNodeBlockReader rd;
-    Status s = hier_node_block_open(data, len, &rd);
-    if (s != Status::Ok) return s;
-    HierBlockNode rec;
-    while (hier_node_block_next(&rd, &rec, &s)) *end = std::uint64_t{rec.slot} + 1;
+    HierDelta d;
+    Status s = hier_delta_open(delta, delta_len, &d);
+    if (s == Status::Ok) s = hier_node_block_slot_end(data, len, end);
+    *end = std::max(*end, hier_delta_slot_end(d));
     return s;
 }
 

@@ -53,13 +53,16 @@ HierBlockBox hier_bounds_box(double min_lat, double min_lon, double max_lat,
 HierNode hier_node_at(const HierBlockNode& r, const HierBand& band, std::uint64_t block,
                       int zoom) noexcept;
 
-// The record of slot in a block: Ok with *found false when none; HierarchyBlockCorrupt.
-Status hier_block_find(const unsigned char* data, std::size_t len, std::uint32_t slot,
-                       HierBlockNode* out, bool* found) noexcept;
+// The record of slot in a block with its delta (delta_len 0: none; hierarchy_delta.hpp): Ok with
+// *found false when none; HierarchyBlockCorrupt.
+Status hier_block_find(const unsigned char* data, std::size_t len, const unsigned char* delta,
+                       std::size_t delta_len, std::uint32_t slot, HierBlockNode* out,
+                       bool* found) noexcept;
 
-// One more than the largest slot of a block's records (0 for a block without records): where a
+// One more than the largest slot of a block's records or its delta's (0 for none): where a
 // block's slots end, for a writer that hands out new ones. HierarchyBlockCorrupt.
-Status hier_block_slot_end(const unsigned char* data, std::size_t len, std::uint64_t* end) noexcept;
+Status hier_block_slot_end(const unsigned char* data, std::size_t len, const unsigned char* delta,
+                           std::size_t delta_len, std::uint64_t* end) noexcept;
 
 // The order of viewports and children: count descending, north to south, west to east, then
 // the marker id (the smallest member's), then the cluster id.

@@ -67,14 +67,36 @@ struct BlockKey {
     }
 };
 
-// A block as read: its records (kept to write back the ones a batch leaves alone) and where its
-// slots ended.
+// A block as read: its records with its delta folded in (kept to write back the ones a batch
+// leaves alone), which of them are the block's own bytes' (not the delta's), the slots its
+// delta shadows, and where its slots end. A large node block is decoded in part: its delta
+// whole, then the block's records that lookups ask for (by box or by slot); `full` once every
+// record is.
 struct Loaded {
-    std::vector<unsigned char> bytes;
-    std::vector<HierBlockNode> records;  // slots ascending
+    // The bytes as the caller fetched them (HierStoreOps: valid while the update lives).
+    struct Bytes {
+        const unsigned char* p = nullptr;
+        std::size_t n = 0;
+        const unsigned char* data() const { return p; }
+        std::size_t size() const { return n; }
+        bool empty() const { return n == 0; }
+        bool operator==(const std::vector<unsigned char>& v) const {
+            return v.size() == n && (n == 0 || std::memcmp(v.data(), p, n) == 0);
+        }
+        bool operator!=(const std::vector<unsigned char>& v) const { return !(*this == v); }
+    };
+    Bytes bytes, delta;
+    std::vector<HierBlockNode> records;  // decoded so far, in no order
     std::vector<char> made;              // records[i] is in the working copy
-    std::uint64_t slot_end = 0;
-    bool existed = false;
+    std::vector<char> from_block;        // records[i] is read from bytes, not from delta
+    std::unordered_map<std::uint32_t, std::size_t> at;  // slot -> its index in records
+    std::vector<std::uint32_t> shadow;                  // ascending
+    std::uint64_t slot_end = 0;                         // of the block and its delta
+    std::uint64_t block_slot_end = 0;                   // of the block's bytes
+    bool existed = false, full = false;
+    bool shadowed(std::uint32_t slot) const {
+        return std::binary_search(shadow.begin(), shadow.end(), slot);
+    }
 };
 
 // Column intervals of one row of tiles whose existing blocks are all loaded (listed).
@@ -138,7 +160,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     hier_update::Impl u;
     HierStoreOps ops{};
     HierBands bands{};
-    std::size_t max_bytes = 0, bytes = 0;
+    std::size_t max_bytes = 0, bytes = 0, delta_min_block_bytes = 0;
     CancelCheck cancel{nullptr, nullptr};
     std::map<BlockKey, Loaded> blocks;
     std::map<BlockKey, Listed> listed;  // key: a row of tiles (block = the row)
@@ -150,9 +172,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     // The output.
     std::vector<BlockKey> out_keys;
     std::vector<std::vector<unsigned char>> out_bytes;
+    std::vector<char> out_delta_only;
     std::vector<HierStoreBlock> out_blocks;
     std::vector<HierStoreSlots> out_slots;
-    Stats st{0, 0, 0, 0};
+    Stats st{0, 0, 0, 0, 0};
 
     int last_band() const noexcept { return bands.n - 1; }
     int bz(int band) const noexcept { return bands.band[band].block_zoom; }
@@ -174,29 +197,102 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const auto row = listed.find(BlockKey{k.members, k.band, k.block >> b});
         const std::uint64_t col = k.block & ((std::uint64_t{1} << b) - 1);
         if (row != listed.end() && row->second.covers(col, col)) return blocks[k];  // absent
-        const unsigned char* data = nullptr;
-        std::size_t len = 0;
-        if (!ops.fetch(ops.ctx, k.members, k.band, k.block, &data, &len))
+        const unsigned char *data = nullptr, *delta = nullptr;
+        std::size_t len = 0, delta_len = 0;
+        if (!ops.fetch(ops.ctx, k.members, k.band, k.block, &data, &len, &delta, &delta_len))
             throw Status::HierarchyReadFailed;
         ++st.blocks_read;
         Loaded& l = blocks[k];
         l.existed = data != nullptr;
-        charge(len);
+        charge(len + delta_len);
         if (data != nullptr) {
-            l.bytes.assign(data, data + len);
-            HierNodeBlockReader rd;
-            Status s = hier_node_block_open(data, len, &rd);
-            if (s != Status::Ok) throw s;
-            HierBlockNode rec;
-            while (hier_node_block_next(&rd, &rec, &s)) {
-                l.records.push_back(rec);
-                l.slot_end = std::uint64_t{rec.slot} + 1;
-            }
-            if (s != Status::Ok) throw s;
-            charge(l.records.size() * sizeof(HierBlockNode));
+            l.bytes = Loaded::Bytes{data, len};
+            if (delta_len > 0) l.delta = Loaded::Bytes{delta, delta_len};
+            open_delta(&l);
+            if (k.members || len < delta_min_block_bytes) decode_all(&l);
         }
-        l.made.assign(l.records.size(), 0);
         return l;
+    }
+
+    // Record rec of block l, once: its index in l.records.
+    std::size_t add(Loaded* l, const HierBlockNode& rec, bool from_block) {
+        const auto [it, fresh] = l->at.emplace(rec.slot, l->records.size());
+        if (!fresh) return it->second;
+        charge(sizeof(HierBlockNode) + 32);
+        l->records.push_back(rec);
+        l->made.push_back(0);
+        l->from_block.push_back(from_block ? 1 : 0);
+        return it->second;
+    }
+
+    // The delta's shadowed slots and records, and where the block's slots end.
+    void open_delta(Loaded* l) {
+        HierDelta d;
+        Status s = hier_delta_open(l->delta.data(), l->delta.size(), &d);
+        if (s == Status::Ok)
+            s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
+        if (s != Status::Ok) throw s;
+        for (std::uint32_t i = 0; i < d.n_shadow; ++i)
+            l->shadow.push_back(hier_delta_shadow_at(d, i));
+        l->slot_end = std::max(l->block_slot_end, hier_delta_slot_end(d));
+        if (d.nodes == nullptr) return;
+        HierNodeBlockReader rd;
+        s = hier_node_block_open(d.nodes, d.nodes_len, &rd);
+        HierBlockNode rec;
+        while (s == Status::Ok && hier_node_block_next(&rd, &rec, &s)) {
+            if (!l->shadowed(rec.slot)) throw Status::HierarchyBlockCorrupt;
+            add(l, rec, false);
+        }
+        if (s != Status::Ok) throw s;
+    }
+
+    // Every record of block l (its delta's are already).
+    void decode_all(Loaded* l) {
+        if (l->full || l->bytes.empty()) {
+            l->full = true;
+            return;
+        }
+        HierNodeBlockReader rd;
+        Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
+        HierBlockNode rec;
+        while (s == Status::Ok && hier_node_block_next(&rd, &rec, &s))
+            if (!l->shadowed(rec.slot)) add(l, rec, true);
+        if (s != Status::Ok) throw s;
+        l->full = true;
+    }
+
+    // The block's record of slot, when it has one and it is not shadowed: decoded if need be.
+    bool decode_slot(Loaded* l, std::uint32_t slot, std::size_t* i) {
+        const auto it = l->at.find(slot);
+        if (it != l->at.end()) {
+            *i = it->second;
+            return true;
+        }
+        if (l->full || l->shadowed(slot) || l->bytes.empty()) return false;
+        HierBlockNode rec;
+        bool found = false;
+        const Status s =
+            hier_node_block_find_slot(l->bytes.data(), l->bytes.size(), slot, &rec, &found);
+        if (s != Status::Ok) throw s;
+        if (found) *i = add(l, rec, true);
+        return found;
+    }
+
+    // Makes sure every record of block l that a box reader keeps (alive at box.zoom with its
+    // centre in the box; with markers, a single marker at any zoom with its position in it) is
+    // decoded; then calls f(i) for every record decoded so far, which f filters itself.
+    template <typename F>
+    void scan(Loaded* l, const HierBlockBox& box, bool markers, F f) {
+        if (!l->full && !l->bytes.empty()) {
+            HierNodeBlockReader rd;
+            Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
+            HierBlockNode rec;
+            while (s == Status::Ok && (markers ? hier_node_block_next_marker_in(&rd, box, &rec, &s)
+                                               : hier_node_block_next_in(&rd, box, &rec, &s)))
+                if (!l->shadowed(rec.slot)) add(l, rec, true);
+            if (s != Status::Ok) throw s;
+        }
+        for (std::size_t i = 0; i < l->records.size(); ++i) f(i);
     }
 
     // Puts record i of block k into the working copy (its nodes, or its marker), once.
@@ -391,15 +487,36 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             return all_lon || (lon >= w && lon <= e) || (lon >= w + 360.0 && lon <= e + 360.0) ||
                    (lon >= w - 360.0 && lon <= e - 360.0);
         };
+        const HierBlockBox box =
+            all_lon ? lon_box(z, south, north, -180.0, 180.0) : lon_box(z, south, north, w, e);
         load_tiles(false, hier_band_of(bands, z), x - q, x + q, y - q, y + q,
                    [&](const BlockKey& k, Loaded& l) {
-                       for (std::size_t i = 0; i < l.records.size(); ++i) {
+                       scan(&l, box, false, [&](std::size_t i) {
                            const HierBlockNode& r = l.records[i];
                            if (!l.made[i] && r.zoom_min <= z && z <= r.zoom_max && r.lat >= south &&
                                r.lat <= north && lon_in(r.lon))
                                make(k, l, i);
-                       }
+                       });
                    });
+    }
+
+    // The box of zoom z over latitudes south..north and longitudes w..e, which may pass the
+    // antimeridian on one side (then in two parts).
+    static HierBlockBox lon_box(int z, double south, double north, double w, double e) {
+        HierBlockBox b{z, south, north, w, e, 1.0, 0.0};
+        if (e - w >= 360.0) {
+            b.west1 = -180.0;
+            b.east1 = 180.0;
+        } else if (w < -180.0) {
+            b.west1 = -180.0;
+            b.west2 = w + 360.0;
+            b.east2 = 180.0;
+        } else if (e > 180.0) {
+            b.east1 = 180.0;
+            b.west2 = -180.0;
+            b.east2 = e - 360.0;
+        }
+        return b;
     }
 
     void node(std::int64_t id) override {
@@ -408,11 +525,9 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             throw Status::Internal;
         const BlockKey k{false, p.band, p.block};
         Loaded& l = loaded(k);
-        const auto it = std::lower_bound(
-            l.records.begin(), l.records.end(), p.slot,
-            [](const HierBlockNode& r, std::uint32_t slot) { return r.slot < slot; });
-        if (it == l.records.end() || it->slot != p.slot) throw Status::Internal;
-        make(k, l, static_cast<std::size_t>(it - l.records.begin()));
+        std::size_t i = 0;
+        if (!decode_slot(&l, p.slot, &i)) throw Status::Internal;
+        make(k, l, i);
     }
 
     // The tiles of band where the centre of a cluster made of some of an item's members can
@@ -448,32 +563,54 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const int band = leaf ? last_band() : hier_band_of(bands, z + 1);
         // Its children: the records whose parent it is, starting at z + 1 (one that goes on
         // from z is its own record, in the copy already), or its member records.
-        const auto visit = [&](const BlockKey& k, Loaded& l) {
-            for (std::size_t i = 0; i < l.records.size(); ++i)
-                if (!l.made[i] && l.records[i].parent_id == id &&
-                    (leaf || l.records[i].zoom_min == z + 1))
-                    make(k, l, i);
+        const auto visit_in = [&](const HierBlockBox& box) {
+            return [&, box](const BlockKey& k, Loaded& l) {
+                scan(&l, box, false, [&](std::size_t i) {
+                    if (!l.made[i] && l.records[i].parent_id == id &&
+                        (leaf || l.records[i].zoom_min == z + 1))
+                        make(k, l, i);
+                });
+            };
         };
-        load_bounds(leaf, band, now, visit);
+        load_bounds(leaf, band, now, visit_in(centres_box(z + 1, now)));
         // The bounds as read too, when a write changed them (unchanged, their blocks were just
         // visited, and each record would be scanned twice).
         if (was != stored_item.end() && !same_bounds(was->second, now))
-            load_bounds(leaf, band, was->second, visit);
+            load_bounds(leaf, band, was->second, visit_in(centres_box(z + 1, was->second)));
+    }
+
+    // Where the centres of clusters made of some of an item's members lie, at zoom z: within its
+    // latitudes, or on Web Mercator's clamp beyond it; within its longitudes when its members are
+    // on one side of the antimeridian, anywhere when on both (load_bounds); widened a little.
+    static HierBlockBox centres_box(int z, const Item& it) {
+        constexpr double kClampDeg = 85.0511288;
+        const double s =
+            std::min(it.min_lat, std::max(-kClampDeg, std::min(kClampDeg, it.min_lat)));
+        const double n =
+            std::max(it.max_lat, std::max(-kClampDeg, std::min(kClampDeg, it.max_lat)));
+        const bool east = it.min_lon_e <= it.max_lon_e, west = it.min_lon_w <= it.max_lon_w;
+        const double lo = west ? it.min_lon_w : it.min_lon_e;
+        const double hi = east ? it.max_lon_e : it.max_lon_w;
+        const double slack = kBoundsSlackDeg;
+        if (east && west) return lon_box(z, s - slack, n + slack, -180.0, 180.0);
+        return lon_box(z, s - slack, n + slack, std::max(-180.0, lo - slack),
+                       std::min(180.0, hi + slack));
     }
 
     // The handle of the marker (id, lat, lon), loaded: from the last band's node block of its
     // position (a single marker) or its member block.
     std::int64_t find_marker(std::int64_t id, double lat, double lon) {
         const std::uint64_t b = hier_block_of(bz(last_band()), lat, lon);
+        const HierBlockBox at{-1, lat, lat, lon, lon, 1.0, 0.0};
         for (const bool members : {false, true}) {  // its single's record, or its member record
             const BlockKey k{members, last_band(), b};
             Loaded& l = loaded(k);
-            for (std::size_t i = 0; i < l.records.size(); ++i) {
+            scan(&l, at, true, [&](std::size_t i) {
                 const HierBlockNode& r = l.records[i];
                 if (r.id == id && r.count == 1 && r.zoom_max == u.max_zoom &&
                     bits_of(r.min_lat) == bits_of(lat) && bits_of(r.min_lon) == bits_of(lon))
                     make(k, l, i);
-            }
+            });
         }
         const auto it = marker_index.find(MarkerKey{id, bits_of(lat), bits_of(lon)});
         if (it == marker_index.end()) throw Status::HierarchyBlockCorrupt;
@@ -495,7 +632,12 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     void write_nodes(const Plan& p);
     void write_members(const Plan& p);
     std::uint64_t next_slot(std::map<BlockKey, std::uint64_t>* counters, const BlockKey& k);
+    void emit_nodes(const BlockKey& k, std::vector<char>* keep,
+                    const std::vector<HierBlockNode>& runs);
     void emit(const BlockKey& k, std::vector<HierBlockNode>* recs);
+    bool emit_delta(const BlockKey& k, const std::vector<char>& keep,
+                    const std::vector<HierBlockNode>& runs);
+    void put(const BlockKey& k, bool delta_only, std::vector<unsigned char> bytes);
 };
 
 void HierStoreUpdate::Impl::apply(const HierStoreWrite* w, std::size_t n) {
@@ -708,44 +850,47 @@ void HierStoreUpdate::Impl::write_back() {
     write_members(p);
     for (std::size_t i = 0; i < out_keys.size(); ++i) {
         const BlockKey& k = out_keys[i];
-        out_blocks.push_back(
-            HierStoreBlock{k.members, k.band, k.block, out_bytes[i].data(), out_bytes[i].size()});
+        out_blocks.push_back(HierStoreBlock{k.members, k.band, k.block, out_delta_only[i] != 0,
+                                            out_bytes[i].data(), out_bytes[i].size()});
     }
 }
 
 void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
+    // Per dirty block: which of its records no run took over (kept as they were), and the
+    // records of the runs that live there.
+    std::map<BlockKey, std::vector<char>> kept;
     std::map<BlockKey, std::vector<HierBlockNode>> made;
-    std::map<BlockKey, std::size_t> kept;  // how many of made[k] are records kept as they were
     for (const BlockKey& k : p.dirty) {
-        std::vector<HierBlockNode>& recs = made[k];
-        const Loaded& l = load(k);
+        Loaded& l = loaded(k);
+        // (a block read in part: its last record, so that where its slots end is known below)
+        std::size_t last = 0;
+        if (l.block_slot_end > 0)
+            (void)decode_slot(&l, static_cast<std::uint32_t>(l.block_slot_end - 1), &last);
         const HierBand& band = bands.band[k.band];
-        for (std::size_t i = 0; i < l.records.size(); ++i) {  // the records no run took over
+        std::vector<char>& keep = kept[k];
+        keep.assign(l.records.size(), 1);
+        made[k];
+        for (std::size_t i = 0; i < l.records.size(); ++i) {
+            if (!l.made[i]) continue;
             const HierBlockNode& rec = l.records[i];
             const std::int64_t id = hier_cluster_id(rec.zoom_min, band, k.block, rec.slot);
-            if (l.made[i]) {
-                const auto n = u.nodes.find(id);
-                if (n == u.nodes.end() || p.run_of.count(id) != 0) continue;  // gone, or remade
-            }
-            recs.push_back(rec);
+            const auto n = u.nodes.find(id);
+            if (n == u.nodes.end() || p.run_of.count(id) != 0) keep[i] = 0;  // gone, or remade
         }
-        kept[k] = recs.size();
     }
     for (const Run& r : p.runs) {
         made[BlockKey{false, r.band, r.block}].push_back(record_of_run(u, r, p.new_id));
         ++st.records_changed;
     }
     for (auto& [k, recs] : made) {
-        // The records kept come in slot order (the block's); the runs' are merged in.
-        const auto by_slot = [](const HierBlockNode& a, const HierBlockNode& b) {
-            return a.slot < b.slot;
-        };
-        const auto kept_end = recs.begin() + static_cast<std::ptrdiff_t>(kept.at(k));
-        std::sort(kept_end, recs.end(), by_slot);
-        std::inplace_merge(recs.begin(), kept_end, recs.end(), by_slot);
-        emit(k, &recs);
+        std::sort(recs.begin(), recs.end(),
+                  [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
         const Loaded& l = load(k);
-        const std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
+        const std::vector<char>& keep = kept.at(k);
+        std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
+        for (std::size_t i = 0; i < l.records.size(); ++i)
+            if (keep[i]) end = std::max(end, std::uint64_t{l.records[i].slot} + 1);
+        emit_nodes(k, &kept.at(k), recs);
         // The counter is stored whenever this batch handed out slots there (a stored counter,
         // which other partitions read first, must move past them) or retired the last one
         // (which must not come back).
@@ -763,24 +908,90 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
     }
 }
 
-// Queues block k's new records for writing, unless they are what it holds.
+// Node block k now holds the records keep marks (and those of its bytes not decoded) and the
+// runs' (slots ascending): as a delta over its bytes when the block is large enough and the
+// delta not due to be folded, else whole.
+void HierStoreUpdate::Impl::emit_nodes(const BlockKey& k, std::vector<char>* keep,
+                                       const std::vector<HierBlockNode>& runs) {
+    Loaded& l = loaded(k);
+    const bool any =
+        !runs.empty() || !l.full || std::find(keep->begin(), keep->end(), 1) != keep->end();
+    if (any && l.existed && l.bytes.size() >= delta_min_block_bytes && emit_delta(k, *keep, runs))
+        return;
+    decode_all(&l);  // (the records it adds are kept)
+    keep->resize(l.records.size(), 1);
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < l.records.size(); ++i)
+        if ((*keep)[i]) order.push_back(i);
+    std::sort(order.begin(), order.end(),
+              [&l](std::size_t a, std::size_t b) { return l.records[a].slot < l.records[b].slot; });
+    std::vector<HierBlockNode> recs;
+    recs.reserve(runs.size() + order.size());
+    auto r = runs.begin();
+    for (const std::size_t i : order) {
+        for (; r != runs.end() && r->slot < l.records[i].slot; ++r) recs.push_back(*r);
+        recs.push_back(l.records[i]);
+    }
+    recs.insert(recs.end(), r, runs.end());
+    emit(k, &recs);
+}
+
+// Queues block k's new records (slots ascending) to be written whole, unless they are what it
+// holds.
 void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* recs) {
     const Loaded& l = load(k);
     if (recs->empty() && !l.existed) return;
     std::vector<unsigned char> bytes;
     if (!recs->empty()) {
         const HierBand& band = bands.band[k.band];
+        const int lo = k.members ? u.max_zoom : band.zoom_lo;
+        const int hi = k.members ? u.max_zoom : band.zoom_hi;
         bytes.resize(hier_node_block_bound(recs->size()));
         std::size_t len = 0;
-        const Status s = hier_node_block_encode(recs->data(), recs->size(), band.zoom_lo,
-                                                band.zoom_hi, bytes.data(), &len);
+        const Status s =
+            hier_node_block_encode(recs->data(), recs->size(), lo, hi, bytes.data(), &len);
         if (s != Status::Ok) throw s;
         bytes.resize(len);
     }
-    if (l.existed && bytes == l.bytes) return;
+    if (l.existed && l.bytes == bytes && l.delta.empty()) return;
+    put(k, false, std::move(bytes));
+}
+
+// The delta of block k: the records that are not its own bytes' as they were (the old delta's
+// that are kept, and the runs'), and the slots of every record it holds or of its own records
+// that are gone or replaced. False when it is due to be folded (the caller writes it whole).
+bool HierStoreUpdate::Impl::emit_delta(const BlockKey& k, const std::vector<char>& keep,
+                                       const std::vector<HierBlockNode>& runs) {
+    const Loaded& l = load(k);
+    std::vector<std::uint32_t> shadow(l.shadow);
+    std::vector<HierBlockNode> changed(runs);
+    for (std::size_t i = 0; i < l.records.size(); ++i) {
+        const HierBlockNode& rec = l.records[i];
+        if (keep[i] && !l.from_block[i]) changed.push_back(rec);
+        if (!keep[i] && l.from_block[i]) shadow.push_back(rec.slot);
+    }
+    std::sort(changed.begin(), changed.end(),
+              [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
+    for (const HierBlockNode& c : changed) shadow.push_back(c.slot);
+    std::sort(shadow.begin(), shadow.end());
+    shadow.erase(std::unique(shadow.begin(), shadow.end()), shadow.end());
+    std::vector<unsigned char> delta;
+    if (!shadow.empty()) {
+        const HierBand& band = bands.band[k.band];
+        const Status s = hier_delta_encode(shadow, changed, band.zoom_lo, band.zoom_hi, &delta);
+        if (s != Status::Ok) throw s;
+        if (hier_delta_fold_due(l.bytes.size(), delta.size(), delta_min_block_bytes)) return false;
+    }
+    if (l.delta != delta) put(k, true, std::move(delta));
+    return true;
+}
+
+void HierStoreUpdate::Impl::put(const BlockKey& k, bool delta_only,
+                                std::vector<unsigned char> bytes) {
     out_keys.push_back(k);
     out_bytes.push_back(std::move(bytes));
-    ++st.blocks_written;
+    out_delta_only.push_back(delta_only ? 1 : 0);
+    ++(delta_only ? st.deltas_written : st.blocks_written);
 }
 
 void HierStoreUpdate::Impl::write_members(const Plan& p) {
@@ -837,7 +1048,7 @@ HierStoreUpdate::HierStoreUpdate() noexcept = default;
 HierStoreUpdate::~HierStoreUpdate() = default;
 
 Status HierStoreUpdate::init(double radius_px, int max_zoom, const HierStoreOps& ops,
-                             std::size_t max_bytes) noexcept {
+                             std::size_t max_bytes, std::size_t delta_min_block_bytes) noexcept {
     if (!(std::isfinite(radius_px) && radius_px > 0.0)) return Status::RadiusInvalid;
     if (max_zoom < 0 || max_zoom > kHierMaxZoom) return Status::ZoomOutOfRange;
     try {
@@ -852,6 +1063,7 @@ Status HierStoreUpdate::init(double radius_px, int max_zoom, const HierStoreOps&
     s.ops = ops;
     s.bands = hier_bands(max_zoom);
     s.max_bytes = max_bytes;
+    s.delta_min_block_bytes = delta_min_block_bytes;
     return Status::Ok;
 }
 
@@ -890,7 +1102,7 @@ const HierStoreSlots* HierStoreUpdate::slots(std::size_t* n) const noexcept {
 }
 
 HierStoreUpdate::Stats HierStoreUpdate::stats() const noexcept {
-    return impl_ ? impl_->st : Stats{0, 0, 0, 0};
+    return impl_ ? impl_->st : Stats{0, 0, 0, 0, 0};
 }
 
 }  // namespace geocluster

@@ -27,6 +27,7 @@
 #include "core.hpp"
 
 #include "cluster.hpp"
+#include "hierarchy_delta.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -37,10 +38,12 @@ struct HierStoreOps {
     void* ctx;
     // The bytes of block (band, block) of the partition being written: from the nodes table, or
     // with members = true from the members table (band is then the last band). *data = nullptr
-    // and *len = 0 when there is no such row. The bytes must stay valid until the update is
-    // destroyed. False when the caller failed.
+    // and *len = 0 when there is no such row. *delta and *delta_len: the row's delta
+    // (hierarchy_delta.hpp), nullptr and 0 when it has none (always for members). The bytes must
+    // stay valid until the update is destroyed. False when the caller failed.
     bool (*fetch)(void* ctx, bool members, int band, std::uint64_t block,
-                  const unsigned char** data, std::size_t* len);
+                  const unsigned char** data, std::size_t* len, const unsigned char** delta,
+                  std::size_t* delta_len);
     // Calls found(found_ctx, block) for every block lo..hi (lo <= hi) of band that has a row
     // of the partition being written, in the nodes table or with members = true the members
     // table, so that a writer reading a wide box fetches only the blocks that exist. found
@@ -62,11 +65,13 @@ struct HierStoreWrite {
     double lat, lon;
 };
 
-// A block to write back: its new bytes, or len = 0 to delete its row.
+// A block to write back. When delta_only, the row keeps its data and its delta becomes data
+// (len = 0: none). Else data is its new bytes and it has no delta; len = 0 deletes the row.
 struct HierStoreBlock {
     bool members;
     int band;
     std::uint64_t block;
+    bool delta_only;
     const unsigned char* data;
     std::size_t len;
 };
@@ -86,9 +91,11 @@ class HierStoreUpdate {
 
     // radius_px and max_zoom as the hierarchy was built with (RadiusInvalid, ZoomOutOfRange).
     // max_bytes bounds the working copy (the blocks read, decoded, and the clusters made):
-    // HierarchyWriteTooLarge beyond it.
-    Status init(double radius_px, int max_zoom, const HierStoreOps& ops,
-                std::size_t max_bytes) noexcept;
+    // HierarchyWriteTooLarge beyond it. A node block of delta_min_block_bytes or more that a
+    // write changes gets a delta instead of new bytes, until hier_delta_fold_due
+    // (hierarchy_delta.hpp); tests lower it to write deltas on small blocks.
+    Status init(double radius_px, int max_zoom, const HierStoreOps& ops, std::size_t max_bytes,
+                std::size_t delta_min_block_bytes = kHierDeltaMinBlockBytes) noexcept;
 
     // Applies the writes in order (a batch: one separation repair at the end), then encodes the
     // changed blocks. Call once. On any failure the update is unusable and nothing is to be
@@ -102,7 +109,7 @@ class HierStoreUpdate {
 
     // Blocks read and clusters changed, for tests and the benchmark.
     struct Stats {
-        std::uint64_t blocks_read, blocks_written, records_changed, ids_changed;
+        std::uint64_t blocks_read, blocks_written, deltas_written, records_changed, ids_changed;
     };
     Stats stats() const noexcept;
 

@@ -73,23 +73,23 @@ struct ViewportCtx {
     NodeList out;
 };
 
-void viewport_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
+void viewport_visit(void* c, const BlockRow& row) {
     auto* v = static_cast<ViewportCtx*>(c);
     // Decoded with the box: a single marker's centre is computed only where it could be kept
     // (and beyond max_zoom never: there its position is what is shown).
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
+    HierOverlayReader rd;
+    check(hier_overlay_open(row.data, row.len, row.delta, row.delta_len, &rd));
     HierBlockNode r;
     Status s = Status::Ok;
     if (v->markers) {
-        while (hier_node_block_next_marker_in(&rd, v->box, &r, &s))
+        while (hier_overlay_next_marker_in(&rd, v->box, &r, &s))
             if (r.zoom_max == v->max_zoom)
                 node_list_push(&v->out,
                                HierNode{-1, -1, v->box.zoom, -1, 1, r.min_lat, r.min_lon, r.min_lat,
                                         r.min_lon, r.min_lat, r.min_lon, r.id, HierSums{}});
     } else {
-        while (hier_node_block_next_in(&rd, v->box, &r, &s))
-            node_list_push(&v->out, hier_node_at(r, *v->band, block, v->box.zoom));
+        while (hier_overlay_next_in(&rd, v->box, &r, &s))
+            node_list_push(&v->out, hier_node_at(r, *v->band, row.block, v->box.zoom));
     }
     check(s);
 }
@@ -148,9 +148,10 @@ struct ChildCtx {
     NodeList out;
 };
 
-void child_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
+void child_visit(void* c, const BlockRow& row) {
     auto* k = static_cast<ChildCtx*>(c);
-    each_record(data, len, [k, block](const HierBlockNode& r) {
+    const std::uint64_t block = row.block;
+    each_record(row, [k, block](const HierBlockNode& r) {
         if (r.zoom_min == k->zoom && r.parent_id == k->parent)
             node_list_push(&k->out, hier_node_at(r, *k->band, block, k->zoom));
     });
@@ -206,9 +207,10 @@ struct BandRecords {
     HierBandRecord* v;
     std::size_t n, cap;
 };
-void band_visit(void* c, std::uint64_t block, const unsigned char* data, std::size_t len) {
+void band_visit(void* c, const BlockRow& row) {
     auto* b = static_cast<BandRecords*>(c);
-    each_record(data, len, [b, block](const HierBlockNode& r) {
+    const std::uint64_t block = row.block;
+    each_record(row, [b, block](const HierBlockNode& r) {
         if (b->n == b->cap) {
             b->cap = b->cap == 0 ? 1024 : 2 * b->cap;
             b->v = static_cast<HierBandRecord*>(
@@ -226,9 +228,9 @@ struct MemberCtx {
     std::size_t* n_ids;
     std::size_t cap;
 };
-void member_visit(void* c, std::uint64_t, const unsigned char* data, std::size_t len) {
+void member_visit(void* c, const BlockRow& row) {
     auto* m = static_cast<MemberCtx*>(c);
-    each_record(data, len, [m](const HierBlockNode& r) {
+    each_record(row, [m](const HierBlockNode& r) {
         if (!hier_id_set_has(*m->leaves, r.parent_id)) return;
         if (*m->n_ids == m->cap) raise_status(Status::HierarchyBlockCorrupt, "too many members");
         m->ids[(*m->n_ids)++] = r.id;

@@ -33,15 +33,15 @@ Datum numeric_of(std::uint64_t lo, std::uint64_t hi) {
                                Int32GetDatum(-1));
 }
 
-// The rows of rel: (band or NULL, block, data, part or NULL), a few at a time.
-using RowVisit = void (*)(void* ctx, int band, std::uint64_t block, const unsigned char* data,
-                          std::size_t len, Datum part, bool part_null);
+// The rows of rel: (band or NULL, block, data, part or NULL, delta or NULL), a few at a time.
+using RowVisit = void (*)(void* ctx, int band, const BlockRow& row, Datum part, bool part_null);
 void scan_rows(Oid rel, bool members, bool partitioned, RowVisit visit, void* ctx) {
     const char* name =
         quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-    const char* sql =
-        psprintf("SELECT %s, block, data, %s FROM %s", members ? "NULL::pg_catalog.int4" : "band",
-                 partitioned ? "part" : "NULL::pg_catalog.text", name);
+    const char* sql = psprintf("SELECT %s, block, data, %s, %s FROM %s",
+                               members ? "NULL::pg_catalog.int4" : "band",
+                               partitioned ? "part" : "NULL::pg_catalog.text",
+                               members ? "NULL::pg_catalog.bytea" : "delta", name);
     SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
     if (plan == nullptr)
         elog(ERROR, "cluster hierarchy: SPI_prepare failed: %s",
@@ -52,17 +52,24 @@ void scan_rows(Oid rel, bool members, bool partitioned, RowVisit visit, void* ct
         SPITupleTable* got = SPI_tuptable;
         if (SPI_processed == 0) break;
         for (uint64 i = 0; i < SPI_processed; ++i) {
-            bool nulls[4];
-            Datum v[4];
-            for (int c = 0; c < 4; ++c)
+            bool nulls[5];
+            Datum v[5];
+            for (int c = 0; c < 5; ++c)
                 v[c] = SPI_getbinval(got->vals[i], got->tupdesc, c + 1, &nulls[c]);
             if (nulls[1] || nulls[2]) raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
             const int band = nulls[0] ? -1 : DatumGetInt32(v[0]);
             bytea* data = DatumGetByteaPP(v[2]);
-            visit(ctx, band, static_cast<std::uint64_t>(DatumGetInt64(v[1])),
-                  reinterpret_cast<const unsigned char*>(VARDATA_ANY(data)),
-                  VARSIZE_ANY_EXHDR(data), v[3], nulls[3]);
+            bytea* delta = nulls[4] ? nullptr : DatumGetByteaPP(v[4]);
+            const BlockRow row{
+                static_cast<std::uint64_t>(DatumGetInt64(v[1])),
+                reinterpret_cast<const unsigned char*>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data),
+                delta == nullptr ? nullptr
+                                 : reinterpret_cast<const unsigned char*>(VARDATA_ANY(delta)),
+                delta == nullptr ? 0 : VARSIZE_ANY_EXHDR(delta)};
+            visit(ctx, band, row, v[3], nulls[3]);
             if (reinterpret_cast<Pointer>(data) != DatumGetPointer(v[2])) pfree(data);
+            if (delta != nullptr && reinterpret_cast<Pointer>(delta) != DatumGetPointer(v[4]))
+                pfree(delta);
         }
         SPI_freetuptable(got);
         CHECK_FOR_INTERRUPTS();
@@ -75,22 +82,21 @@ struct ListCtx {
     ReturnSetInfo* rsinfo;
 };
 
-void nodes_visit(void* c, int band, std::uint64_t block, const unsigned char* data, std::size_t len,
-                 Datum part, bool part_null) {
+void nodes_visit(void* c, int band, const BlockRow& row, Datum part, bool part_null) {
     auto* l = static_cast<ListCtx*>(c);
     if (band < 0 || band >= l->h->bands.n)
         raise_status(Status::HierarchyBlockCorrupt, "a block of band %d", band);
     const HierBand& b = l->h->bands.band[band];
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
-    if (rd.zoom_lo != b.zoom_lo || rd.zoom_hi != b.zoom_hi)
+    HierOverlayReader rd;
+    check(hier_overlay_open(row.data, row.len, row.delta, row.delta_len, &rd));
+    if (rd.block.zoom_lo != b.zoom_lo || rd.block.zoom_hi != b.zoom_hi)
         raise_status(Status::HierarchyBlockCorrupt, "a block of band %d with zooms %d-%d", band,
-                     rd.zoom_lo, rd.zoom_hi);
+                     rd.block.zoom_lo, rd.block.zoom_hi);
     HierBlockNode r;
     Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s)) {
+    while (hier_overlay_next(&rd, &r, &s)) {
         for (int z = r.zoom_min; z <= r.zoom_max; ++z) {
-            const HierNode n = hier_node_at(r, b, block, z);
+            const HierNode n = hier_node_at(r, b, row.block, z);
             Datum v[kNodeCols];
             bool null[kNodeCols] = {};
             v[0] = part;
@@ -127,12 +133,12 @@ void put_member(const ListCtx& l, Datum part, bool part_null, const HierBlockNod
 }
 
 // Single-marker leaves from the last band's blocks; the others' markers from the member blocks.
-void members_visit(void* c, int band, std::uint64_t block, const unsigned char* data,
-                   std::size_t len, Datum part, bool part_null) {
+void members_visit(void* c, int band, const BlockRow& row, Datum part, bool part_null) {
     auto* l = static_cast<ListCtx*>(c);
     const int last = l->h->bands.n - 1;
     if (band >= 0 && band != last) return;
-    each_record(data, len, [&](const HierBlockNode& r) {
+    const std::uint64_t block = row.block;
+    each_record(row, [&](const HierBlockNode& r) {
         if (band < 0)
             put_member(*l, part, part_null, r, r.parent_id);
         else if (r.count == 1 && r.zoom_max == l->h->max_zoom)

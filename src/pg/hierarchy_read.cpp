@@ -65,13 +65,15 @@ HierBlockTable describe_table(Oid rel, bool members, bool partitioned) {
         index_close(idx, AccessShareLock);
     }
     const AttrNumber block = get_attnum(rel, "block"), data = get_attnum(rel, "data");
+    const AttrNumber delta = members ? InvalidAttrNumber : get_attnum(rel, "delta");
     table_close(heap, AccessShareLock);
-    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber)
+    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber ||
+        (!members && delta == InvalidAttrNumber))
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                         errmsg("cluster hierarchy table %s is damaged: not the primary key and "
                                "columns it was made with",
                                get_rel_name(rel))));
-    return HierBlockTable{rel, index, block, data, partitioned ? n_keys : 0};
+    return HierBlockTable{rel, index, block, data, delta, partitioned ? n_keys : 0};
 }
 
 }  // namespace
@@ -244,18 +246,31 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
             const Datum raw = slot_getattr(slot, t.data_att, &null_data);
             if (null_block || null_data)
                 raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
-            std::size_t len = 0;
-            unsigned char *alloc = nullptr, *sliced = nullptr;
-            if (slices != nullptr && sliced_block(raw, *slices, &alloc, &sliced, &len)) {
-                visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)), sliced, len);
-                pfree(alloc);
-                continue;
+            BlockRow row{static_cast<std::uint64_t>(DatumGetInt64(block)), nullptr, 0, nullptr, 0};
+            bool null_delta = true;
+            const Datum raw_delta = t.delta_att == InvalidAttrNumber
+                                        ? (Datum)0
+                                        : slot_getattr(slot, t.delta_att, &null_delta);
+            bytea* delta = null_delta ? nullptr : DatumGetByteaPP(raw_delta);
+            if (delta != nullptr) {
+                row.delta = reinterpret_cast<const unsigned char*>(VARDATA_ANY(delta));
+                row.delta_len = VARSIZE_ANY_EXHDR(delta);
             }
-            bytea* data = DatumGetByteaPP(raw);
-            visit(ctx, static_cast<std::uint64_t>(DatumGetInt64(block)),
-                  reinterpret_cast<const unsigned char*>(VARDATA_ANY(data)),
-                  VARSIZE_ANY_EXHDR(data));
-            if (reinterpret_cast<Pointer>(data) != DatumGetPointer(raw)) pfree(data);
+            unsigned char* alloc = nullptr;
+            bytea* data = nullptr;
+            if (slices == nullptr ||
+                !sliced_block(raw, *slices, &alloc, const_cast<unsigned char**>(&row.data),
+                              &row.len)) {
+                data = DatumGetByteaPP(raw);
+                row.data = reinterpret_cast<const unsigned char*>(VARDATA_ANY(data));
+                row.len = VARSIZE_ANY_EXHDR(data);
+            }
+            visit(ctx, row);
+            if (alloc != nullptr) pfree(alloc);
+            if (data != nullptr && reinterpret_cast<Pointer>(data) != DatumGetPointer(raw))
+                pfree(data);
+            if (delta != nullptr && reinterpret_cast<Pointer>(delta) != DatumGetPointer(raw_delta))
+                pfree(delta);
         }
         index_endscan(scan);
         CHECK_FOR_INTERRUPTS();
@@ -293,10 +308,10 @@ struct FindCtx {
     HierBlockNode* rec;
     bool found;
 };
-void find_visit(void* c, std::uint64_t, const unsigned char* data, std::size_t len) {
+void find_visit(void* c, const BlockRow& row) {
     auto* f = static_cast<FindCtx*>(c);
     if (f->found) return;
-    check(hier_block_find(data, len, f->slot, f->rec, &f->found));
+    check(hier_block_find(row.data, row.len, row.delta, row.delta_len, f->slot, f->rec, &f->found));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // hier_lookup runs inside SPI (SPI_connect first).
 #pragma once
 
+#include "hierarchy_delta.hpp"
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
 #include "polled_sort.hpp"
@@ -18,10 +19,10 @@ extern "C" {
 namespace geocluster::pg {
 
 // Where a block table's rows are: its primary key index and the attribute numbers of its columns
-// (block, data, part; band only in the nodes table), as the table says now.
+// (block, data, part; band and delta only in the nodes table), as the table says now.
 struct HierBlockTable {
     Oid rel, index;
-    AttrNumber block_att, data_att;
+    AttrNumber block_att, data_att, delta_att;  // delta_att: InvalidAttrNumber for members
     int part_key;  // the index column of part (1-based), 0 when not partitioned
 };
 
@@ -40,9 +41,16 @@ struct HierCacheEntry {
 // handle is none).
 const HierCacheEntry* hier_lookup(Oid handle, Oid fn_oid);
 
+// A fetched block row: its block number, bytes and delta (delta_len 0: none; hierarchy_delta.hpp).
+struct BlockRow {
+    std::uint64_t block;
+    const unsigned char* data;
+    std::size_t len;
+    const unsigned char* delta;
+    std::size_t delta_len;
+};
 // Called with each fetched block row; may ereport.
-using BlockVisit = void (*)(void* ctx, std::uint64_t block, const unsigned char* data,
-                            std::size_t len);
+using BlockVisit = void (*)(void* ctx, const BlockRow& row);
 // A reader that decodes blocks with a box (hier_node_block_next_in, or next_marker_in with
 // any_zoom): a block kept out of line is then fetched in slices, its header and top index and
 // the groups of chunks the box keeps (hier_node_block_kept_chunks); visit gets a buffer of the
@@ -61,14 +69,15 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
                const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices = nullptr);
 
-// Calls f(record) for every record of a node block (a malformed block is an ERROR).
+// Calls f(record) for every record of a node block with its delta folded over it (a malformed
+// block is an ERROR).
 template <typename F>
-void each_record(const unsigned char* data, std::size_t len, F f) {
-    HierNodeBlockReader rd;
-    check(hier_node_block_open(data, len, &rd));
+void each_record(const BlockRow& row, F f) {
+    HierOverlayReader rd;
+    check(hier_overlay_open(row.data, row.len, row.delta, row.delta_len, &rd));
     HierBlockNode r;
     Status s = Status::Ok;
-    while (hier_node_block_next(&rd, &r, &s)) f(r);
+    while (hier_overlay_next(&rd, &r, &s)) f(r);
     check(s);
 }
 

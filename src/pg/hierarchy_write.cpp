@@ -22,6 +22,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
@@ -318,4 +319,33 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
     close_write_tables(run);
     SPI_finish();
     return PointerGetDatum(nullptr);
+}
+
+// cluster_hierarchy_compact(hierarchy regclass) -> bigint: folds every delta row of the hierarchy
+// into its block (docs/hierarchy-writes.md, "Compaction"), under the writers' lock, so that it
+// runs beside writes; the rows folded. It changes how the hierarchy is stored, never what it
+// holds. For the roles that may UPDATE the nodes table (its owner).
+GEOCLUSTER_FUNCTION(cluster_hierarchy_compact) {
+    const Oid nodes = PG_GETARG_OID(0);
+    // (before the lock: a role that may not compact does not make the writers wait)
+    const AclResult acl = pg_class_aclcheck(nodes, GetUserId(), ACL_UPDATE);
+    if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, get_rel_name(nodes));
+    lock_hierarchy(nodes);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
+    auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
+    write_meta(nodes, fcinfo->flinfo->fn_oid, meta);
+    auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
+    run->meta = meta;
+    run->has_part = meta->partition_column != nullptr;
+    open_write_tables(run);
+    // (the transaction's own earlier writes, a compaction's in the same statement included, are
+    // seen and not folded twice)
+    CommandCounterIncrement();
+    run->latest = RegisterSnapshot(GetLatestSnapshot());
+    const std::int64_t folded = compact_write_tables(run);
+    UnregisterSnapshot(run->latest);
+    CommandCounterIncrement();
+    close_write_tables(run);
+    SPI_finish();
+    PG_RETURN_INT64(folded);
 }

@@ -25,6 +25,7 @@ struct WriteTable {
     Relation heap, index;
     IndexInfo* index_info;
     AttrNumber band_att, block_att, value_att, part_att;  // value: data, or next (slots)
+    AttrNumber delta_att;                                 // the nodes table's; else invalid
     int n_keys;                                           // the primary key's columns
 };
 
@@ -66,7 +67,7 @@ void close_write_tables(WriteRun* run);
 // HierStoreOps callbacks (ctx: the WriteRun). They do not longjmp: a failure is kept in
 // run->failure and they return false.
 bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
-                 std::size_t* len);
+                 std::size_t* len, const unsigned char** delta, std::size_t* delta_len);
 bool write_list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
                 void (*found)(void* found_ctx, std::uint64_t block), void* found_ctx);
 bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* next);
@@ -75,6 +76,9 @@ bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* n
 // counters upserted.
 void write_back(WriteRun* run, const HierStoreUpdate& update);
 
+// Folds every delta of the nodes table into its block (cluster_hierarchy_compact); returns how
+// many rows it folded.
+std::int64_t compact_write_tables(WriteRun* run);
 // Deletes every row of the three block tables (the source was truncated whole).
 void clear_write_tables(WriteRun* run);
 

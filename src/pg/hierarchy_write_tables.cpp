@@ -18,6 +18,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/fmgroids.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
@@ -113,6 +114,7 @@ WriteTable open_one(Oid rel, const char* const* key, int n_keys, const char* val
             ok = t.index->rd_index->indkey.values[i] == get_attnum(rel, key[i]);
     }
     t.value_att = get_attnum(rel, value_column);
+    t.delta_att = get_attnum(rel, "delta");
     if (!ok || t.value_att == InvalidAttrNumber)
         ereport(ERROR,
                 (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -169,10 +171,18 @@ int row_keys(const WriteRun* run, const WriteTable& t, const RowKey& k, bool pre
     return n;
 }
 
-// The row of key visible to snap: its tid and, with value, a copy of its value (in the current
-// memory context). False when there is none.
+// What find_row copies of a row besides its tid (each when not nullptr, in the current memory
+// context): its value detoasted, its delta detoasted ((Datum)0 when NULL), its value as stored
+// (a TOAST pointer stays one, so that an update of the delta alone keeps the value's TOAST rows).
+struct RowCopy {
+    Datum* value;
+    Datum* delta;
+    Datum* stored_value;
+};
+
+// The row of key visible to snap: its tid and what copy asks for. False when there is none.
 bool find_row(const WriteRun* run, const WriteTable& t, const RowKey& k, Snapshot snap,
-              ItemPointerData* tid, Datum* value) {
+              ItemPointerData* tid, const RowCopy& copy) {
     ScanKeyData keys[3];
     const int n = row_keys(run, t, k, false, keys);
     IndexScanDesc scan = index_beginscan(t.heap, t.index, snap, n, 0);
@@ -184,8 +194,17 @@ bool find_row(const WriteRun* run, const WriteTable& t, const RowKey& k, Snapsho
         bool isnull = false;
         const Datum v = slot_getattr(slot, t.value_att, &isnull);
         if (isnull) raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
-        if (value != nullptr)
-            *value = &t == &run->slots ? v : PointerGetDatum(DatumGetByteaPCopy(v));
+        if (copy.value != nullptr)
+            *copy.value = &t == &run->slots ? v : PointerGetDatum(DatumGetByteaPCopy(v));
+        if (copy.stored_value != nullptr) *copy.stored_value = datumCopy(v, false, -1);
+        if (copy.delta != nullptr) {
+            const Datum d = t.delta_att == InvalidAttrNumber
+                                ? (Datum)0
+                                : slot_getattr(slot, t.delta_att, &isnull);
+            *copy.delta = t.delta_att == InvalidAttrNumber || isnull
+                              ? (Datum)0
+                              : PointerGetDatum(DatumGetByteaPCopy(d));
+        }
     }
     ExecDropSingleTupleTableSlot(slot);
     index_endscan(scan);
@@ -195,11 +214,12 @@ bool find_row(const WriteRun* run, const WriteTable& t, const RowKey& k, Snapsho
 // find_row with the latest snapshot; under REPEATABLE READ or SERIALIZABLE, a row version other
 // than the one the transaction's snapshot sees is a serialization failure, as for an UPDATE.
 bool locate(const WriteRun* run, const WriteTable& t, const RowKey& k, ItemPointerData* tid,
-            Datum* value) {
-    const bool found = find_row(run, t, k, run->latest, tid, value);
+            const RowCopy& copy = RowCopy{nullptr, nullptr, nullptr}) {
+    const bool found = find_row(run, t, k, run->latest, tid, copy);
     if (run->xact == nullptr) return found;
     ItemPointerData seen;
-    const bool found_then = find_row(run, t, k, run->xact, &seen, nullptr);
+    const bool found_then =
+        find_row(run, t, k, run->xact, &seen, RowCopy{nullptr, nullptr, nullptr});
     if (found != found_then || (found && !ItemPointerEquals(tid, &seen)))
         ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                         errmsg("could not serialize access due to concurrent update of cluster "
@@ -231,18 +251,24 @@ bool caught(WriteRun* run, F f) noexcept {
 }  // namespace
 
 bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
-                 std::size_t* len) {
+                 std::size_t* len, const unsigned char** delta, std::size_t* delta_len) {
     auto* run = static_cast<WriteRun*>(ctx);
     return caught(run, [&] {
         MemoryContext before = MemoryContextSwitchTo(run->chunk);
         ItemPointerData tid;
-        Datum value = (Datum)0;
-        *data = nullptr;
-        *len = 0;
-        if (locate(run, members ? run->members : run->nodes, RowKey{band, block}, &tid, &value)) {
+        Datum value = (Datum)0, d = (Datum)0;
+        *data = *delta = nullptr;
+        *len = *delta_len = 0;
+        if (locate(run, members ? run->members : run->nodes, RowKey{band, block}, &tid,
+                   RowCopy{&value, &d, nullptr})) {
             const bytea* b = DatumGetByteaP(value);
             *data = reinterpret_cast<const unsigned char*>(VARDATA(b));
             *len = VARSIZE(b) - VARHDRSZ;
+            if (d != (Datum)0) {
+                const bytea* e = DatumGetByteaP(d);
+                *delta = reinterpret_cast<const unsigned char*>(VARDATA(e));
+                *delta_len = VARSIZE(e) - VARHDRSZ;
+            }
         }
         MemoryContextSwitchTo(before);
     });
@@ -328,15 +354,20 @@ std::uint64_t stored_slot_end(const WriteRun* run, const RowKey& k) {
     TupleTableSlot* slot = table_slot_create(t.heap, nullptr);
     std::uint64_t end = 0;
     while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-        bool isnull = false;
+        bool isnull = false, null_delta = true;
         const Datum v = slot_getattr(slot, t.value_att, &isnull);
         if (isnull) raise_status(Status::HierarchyBlockCorrupt, "a NULL block");
+        const Datum dv = slot_getattr(slot, t.delta_att, &null_delta);
         bytea* b = DatumGetByteaP(v);
+        bytea* d = null_delta ? nullptr : DatumGetByteaP(dv);
         std::uint64_t e = 0;
-        check(hier_block_slot_end(reinterpret_cast<const unsigned char*>(VARDATA(b)),
-                                  VARSIZE(b) - VARHDRSZ, &e));
+        check(hier_block_slot_end(
+            reinterpret_cast<const unsigned char*>(VARDATA(b)), VARSIZE(b) - VARHDRSZ,
+            d == nullptr ? nullptr : reinterpret_cast<const unsigned char*>(VARDATA(d)),
+            d == nullptr ? 0 : VARSIZE(d) - VARHDRSZ, &e));
         end = std::max(end, e);
         if (reinterpret_cast<Pointer>(b) != DatumGetPointer(v)) pfree(b);
+        if (d != nullptr && reinterpret_cast<Pointer>(d) != DatumGetPointer(dv)) pfree(d);
     }
     ExecDropSingleTupleTableSlot(slot);
     index_endscan(scan);
@@ -351,7 +382,7 @@ bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* n
         ItemPointerData tid;
         Datum value = (Datum)0;
         const RowKey k{band, block};
-        *next = locate(run, run->slots, k, &tid, &value)
+        *next = locate(run, run->slots, k, &tid, RowCopy{&value, nullptr, nullptr})
                     ? static_cast<std::uint64_t>(DatumGetInt64(value))
                     : stored_slot_end(run, k);
     });
@@ -373,11 +404,17 @@ void index_add(const WriteTable& t, HeapTuple tup, const Datum* values, const bo
                  t.index_info);
 }
 
-// Puts row (key, value) into t: deleted when value is null, else inserted or updated.
-void put_row(const WriteRun* run, const WriteTable& t, const RowKey& k, const Datum* value) {
+// Puts row (key, value) into t: deleted when value is null, else inserted or updated, with no
+// delta. With delta_only, the row (which must exist) keeps its value as stored (its TOAST rows
+// are not written again) and gets delta (NULL when delta is nullptr).
+void put_row(const WriteRun* run, const WriteTable& t, const RowKey& k, const Datum* value,
+             bool delta_only = false) {
     ItemPointerData tid;
-    const bool found = locate(run, t, k, &tid, nullptr);
-    if (value == nullptr) {
+    Datum stored = (Datum)0;
+    const bool found =
+        locate(run, t, k, &tid, RowCopy{nullptr, nullptr, delta_only ? &stored : nullptr});
+    if (delta_only && !found) raise_status(Status::Internal, "a delta for a block that has no row");
+    if (value == nullptr && !delta_only) {
         if (found) simple_heap_delete(t.heap, &tid);
         return;
     }
@@ -392,7 +429,12 @@ void put_row(const WriteRun* run, const WriteTable& t, const RowKey& k, const Da
     };
     set(t.band_att, Int32GetDatum(k.band));
     set(t.block_att, Int64GetDatum(static_cast<std::int64_t>(k.block)));
-    set(t.value_att, *value);
+    if (delta_only) {
+        set(t.value_att, stored);
+        if (value != nullptr) set(t.delta_att, *value);
+    } else {
+        set(t.value_att, *value);
+    }
     if (run->has_part && &t != &run->slots) set(t.part_att, run->part);
     HeapTuple tup = heap_form_tuple(desc, values, nulls);
     if (found)
@@ -416,20 +458,71 @@ void write_back(WriteRun* run, const HierStoreUpdate& update) {
         const RowKey k{b.band, b.block};
         const WriteTable& t = b.members ? run->members : run->nodes;
         if (b.len == 0) {
-            put_row(run, t, k, nullptr);
+            put_row(run, t, k, nullptr, b.delta_only);
             continue;
         }
         auto* data = static_cast<bytea*>(palloc(VARHDRSZ + b.len));
         SET_VARSIZE(data, VARHDRSZ + b.len);
         memcpy(VARDATA(data), b.data, b.len);
         const Datum value = PointerGetDatum(data);
-        put_row(run, t, k, &value);
+        put_row(run, t, k, &value, b.delta_only);
         pfree(data);
     }
     for (std::size_t i = 0; i < n_slots; ++i) {
         const Datum next = Int64GetDatum(static_cast<std::int64_t>(slots[i].next));
         put_row(run, run->slots, RowKey{slots[i].band, slots[i].block}, &next);
     }
+}
+
+std::int64_t compact_write_tables(WriteRun* run) {
+    const WriteTable& t = run->nodes;
+    TupleDesc desc = RelationGetDescr(t.heap);
+    MemoryContext per_row = AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy compact",
+                                                  ALLOCSET_DEFAULT_SIZES);
+    MemoryContext outer = MemoryContextSwitchTo(per_row);
+    const Allocator alloc{context_alloc, context_free, per_row, 0};
+    TableScanDesc scan = table_beginscan(t.heap, run->latest, 0, nullptr);
+    TupleTableSlot* slot = table_slot_create(t.heap, nullptr);
+    std::int64_t folded = 0;
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        CHECK_FOR_INTERRUPTS();
+        bool null_delta = true;
+        const Datum d = slot_getattr(slot, t.delta_att, &null_delta);
+        if (null_delta) continue;
+        slot_getallattrs(slot);
+        const bytea* data = DatumGetByteaP(slot->tts_values[t.value_att - 1]);
+        const bytea* delta = DatumGetByteaP(d);
+        unsigned char* out = nullptr;
+        std::size_t len = 0;
+        check(hier_delta_fold(reinterpret_cast<const unsigned char*>(VARDATA(data)),
+                              VARSIZE(data) - VARHDRSZ,
+                              reinterpret_cast<const unsigned char*>(VARDATA(delta)),
+                              VARSIZE(delta) - VARHDRSZ, alloc, &out, &len));
+        ItemPointerData tid = slot->tts_tid;
+        if (out == nullptr) {
+            simple_heap_delete(t.heap, &tid);
+        } else {
+            auto* block = static_cast<bytea*>(palloc(VARHDRSZ + len));
+            SET_VARSIZE(block, VARHDRSZ + len);
+            memcpy(VARDATA(block), out, len);
+            auto* values = static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts));
+            auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * desc->natts));
+            memcpy(values, slot->tts_values, sizeof(Datum) * desc->natts);
+            memcpy(nulls, slot->tts_isnull, sizeof(bool) * desc->natts);
+            values[t.value_att - 1] = PointerGetDatum(block);
+            nulls[t.delta_att - 1] = true;
+            HeapTuple tup = heap_form_tuple(desc, values, nulls);
+            simple_heap_update(t.heap, &tid, tup);
+            if (!HeapTupleIsHeapOnly(tup)) index_add(t, tup, values, nulls);
+        }
+        ++folded;
+        MemoryContextReset(per_row);
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    table_endscan(scan);
+    MemoryContextSwitchTo(outer);
+    MemoryContextDelete(per_row);
+    return folded;
 }
 
 void clear_write_tables(WriteRun* run) {

@@ -83,6 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!f.empty()) fail("after the build: " + f);
     }
     testing::Store store;
+    // Bit 2 of the fourth byte: every node block read in part and written as deltas, or the
+    // default threshold (the small blocks here read and written whole).
+    store.delta_min_block_bytes = (data[3] & 4) != 0 ? 0 : kHierDeltaMinBlockBytes;
     store.radius = radius;
     store.max_zoom = max_zoom;
     store.bands = hier_bands(max_zoom);

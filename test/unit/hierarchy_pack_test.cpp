@@ -267,8 +267,8 @@ bool find(const Store& st, std::int64_t id, HierIdParts* parts, HierBlockNode* r
     if (it == st.nodes.end()) return false;
     for (const Bytes& bytes : it->second) {
         bool found = false;
-        EXPECT_EQ(Status::Ok,
-                  hier_block_find(bytes.data(), bytes.size(), parts->slot, rec, &found));
+        EXPECT_EQ(Status::Ok, hier_block_find(bytes.data(), bytes.size(), nullptr, 0, parts->slot,
+                                              rec, &found));
         if (found) return rec->zoom_min <= parts->zoom && parts->zoom <= rec->zoom_max;
     }
     return false;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "hierarchy_block.hpp"
+#include "hierarchy_delta.hpp"
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
 #include "hierarchy_store.hpp"
@@ -39,6 +40,9 @@ struct Store {
     int max_zoom;
     HierBands bands;
     std::map<std::int64_t, std::map<Key, Bytes>> parts;
+    std::map<std::int64_t, std::map<Key, Bytes>> deltas;  // a node block's delta, when it has one
+    std::size_t delta_min_block_bytes = kHierDeltaMinBlockBytes;  // HierStoreUpdate::init's
+    std::uint64_t deltas_written = 0;                             // by the updates so far
     std::map<std::pair<int, std::uint64_t>, std::uint64_t> slots;
     std::map<std::int64_t, Marker> live;  // marker id -> position and partition
 };
@@ -49,13 +53,27 @@ struct View {
 };
 
 inline bool fetch(void* ctx, bool members, int band, std::uint64_t block,
-                  const unsigned char** data, std::size_t* len) {
+                  const unsigned char** data, std::size_t* len, const unsigned char** delta,
+                  std::size_t* delta_len) {
     auto* v = static_cast<View*>(ctx);
     const auto& blocks = v->s->parts[v->part];
     const auto it = blocks.find(Key{members, band, block});
     *data = it == blocks.end() ? nullptr : it->second.data();
     *len = it == blocks.end() ? 0 : it->second.size();
+    const auto& deltas = v->s->deltas[v->part];
+    const auto d = deltas.find(Key{members, band, block});
+    *delta = d == deltas.end() ? nullptr : d->second.data();
+    *delta_len = d == deltas.end() ? 0 : d->second.size();
     return true;
+}
+
+// A block's delta (empty when none).
+inline const Bytes& delta_of(const Store& s, std::int64_t part, const Key& k) {
+    static const Bytes none;
+    const auto p = s.deltas.find(part);
+    if (p == s.deltas.end()) return none;
+    const auto d = p->second.find(k);
+    return d == p->second.end() ? none : d->second;
 }
 
 inline bool list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
@@ -80,8 +98,9 @@ inline bool slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* 
     for (const auto& [part, blocks] : s->parts) {
         const auto it = blocks.find(Key{false, band, block});
         std::uint64_t end = 0;
-        if (it != blocks.end() &&
-            hier_block_slot_end(it->second.data(), it->second.size(), &end) != Status::Ok)
+        const Bytes& d = delta_of(*s, part, Key{false, band, block});
+        if (it != blocks.end() && hier_block_slot_end(it->second.data(), it->second.size(),
+                                                      d.data(), d.size(), &end) != Status::Ok)
             return false;
         *next = std::max(*next, end);
     }
@@ -141,11 +160,14 @@ inline std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
         for (const auto& [k, bytes] : blocks->second) {
             const auto [members, band_i, block] = k;
             const HierBand& band = s.bands.band[band_i];
-            HierNodeBlockReader rd;
-            Status st = hier_node_block_open(bytes.data(), bytes.size(), &rd);
+            if (members && !delta_of(s, part, k).empty()) return "a member block has a delta";
+            const Bytes& delta = delta_of(s, part, k);
+            HierOverlayReader rd;
+            Status st =
+                hier_overlay_open(bytes.data(), bytes.size(), delta.data(), delta.size(), &rd);
             if (st != Status::Ok) return "a block does not open";
             HierBlockNode r;
-            while (hier_node_block_next(&rd, &r, &st)) {
+            while (hier_overlay_next(&rd, &r, &st)) {
                 if (members) {
                     leaf_of[r.id] = r.parent_id;
                     continue;
@@ -177,14 +199,25 @@ inline std::string apply_part(Store* s, std::int64_t part, const std::vector<Hie
     HierStoreUpdate u;
     View view{s, part};
     const HierStoreOps ops{&view, &fetch, &list, &slot_floor};
-    if (u.init(s->radius, s->max_zoom, ops, std::size_t{1} << 32) != Status::Ok)
+    if (u.init(s->radius, s->max_zoom, ops, std::size_t{1} << 32, s->delta_min_block_bytes) !=
+        Status::Ok)
         return "init failed";
     const Status st = u.apply(w.data(), w.size(), kStoreNoCancel);
     if (st != Status::Ok) return std::string("apply: ") + status_message(st);
+    s->deltas_written += u.stats().deltas_written;
     std::size_t n = 0;
     const HierStoreBlock* out = u.blocks(&n);
     for (std::size_t i = 0; i < n; ++i) {
         const Key k{out[i].members, out[i].band, out[i].block};
+        if (out[i].delta_only) {
+            if (s->parts[part].count(k) == 0) return "a delta for a block that has no row";
+            if (out[i].len == 0)
+                s->deltas[part].erase(k);
+            else
+                s->deltas[part][k] = Bytes(out[i].data, out[i].data + out[i].len);
+            continue;
+        }
+        s->deltas[part].erase(k);
         if (out[i].len == 0) {
             s->parts[part].erase(k);
         } else {
@@ -235,9 +268,12 @@ inline std::string check_store(const Store& s, int n_parts,
     return "";
 }
 
-// Runs a scenario on a store, checking after every step; "" or the first failure.
-inline std::string run_store_scenario(const Scenario& sc) {
+// Runs a scenario on a store, checking after every step; "" or the first failure. Blocks of
+// delta_min_block_bytes or more get deltas (0: every block, so that small tests write them).
+inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_block_bytes = 0,
+                                      std::uint64_t* deltas_written = nullptr) {
     Store s;
+    s.delta_min_block_bytes = delta_min_block_bytes;
     s.radius = sc.radius;
     s.max_zoom = sc.max_zoom;
     s.bands = hier_bands(s.max_zoom);
@@ -274,6 +310,7 @@ inline std::string run_store_scenario(const Scenario& sc) {
         }
         before = after;
     }
+    if (deltas_written != nullptr) *deltas_written += s.deltas_written;
     return "";
 }
 

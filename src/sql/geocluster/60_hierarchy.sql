@@ -364,7 +364,8 @@ DECLARE
     part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
     t text;
 BEGIN
-    EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, data bytea NOT NULL%s)',
+    -- delta: the records writes changed since data was last written whole (src/core/hierarchy_delta.hpp).
+    EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, data bytea NOT NULL%s, delta bytea)',
                    nsp, nodes, part_col);
     EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s)',
                    nsp, nodes || '_members', part_col);
@@ -535,6 +536,15 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.cluster_hierarchy_rebuild(regclass) IS
     'rebuilds a cluster hierarchy from its source, in the calling transaction';
+
+-- Folds the delta rows writes leave beside large blocks into the blocks (the writers fold a
+-- block's delta themselves once it has grown: this is housekeeping, for a job scheduled by
+-- pg_cron for example). Takes the writers' lock: runs beside writes, which wait for it. Returns
+-- the block rows it folded.
+CREATE FUNCTION @extschema@.cluster_hierarchy_compact(hierarchy regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'cluster_hierarchy_compact' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cluster_hierarchy_compact(regclass) IS
+    'folds the delta rows of a cluster hierarchy into its blocks; returns the rows folded';
 
 -- Viewports: the clusters of zoom floor(zoom) whose centre lies in the box (edges included).
 -- Longitudes may be out of range (a box 360 degrees wide or more is the world; others are
