@@ -8,12 +8,18 @@
 // next_marker_in by a single marker's position) keep what a full decode filtered by the same box
 // keeps, reading only the header, the top index up to the zoom table's prefix for the box's zoom
 // (hier_node_block_header_bytes) and the groups of chunks hier_node_block_kept_chunks names (the
-// other bytes garbage, as in a block fetched in slices), at two zooms.
+// other bytes garbage, as in a block fetched in slices), at two zooms. A record found by slot
+// (the index's first slots lead to its chunk) is the full decode's, and so is where the slots
+// end. Delta rows (src/core/hierarchy_delta.hpp): the bytes read as a delta are refused or read
+// within bounds; a delta made from the decoded records (every other one removed, every third
+// moved) reads back, through each reader and folded, as the records it should leave.
 //
 // Input: byte 0 is ignored (it chose a member-list reader once); the rest is the block.
 // Build and run from the repository root: test/fuzz/run 60 fuzz_hierarchy_block
 #include "hierarchy_block.hpp"
+#include "hierarchy_delta.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -74,8 +80,85 @@ void box_readers(const unsigned char* data, std::size_t len) {
     }
 }
 
+// The bytes as a delta (over no block): never out of bounds, Ok or HierarchyBlockCorrupt.
+void delta_readers(const unsigned char* data, std::size_t len) {
+    const HierBlockBox box{3, -90, 90, -180, 180, 1, 0};
+    for (int reader = 0; reader < 3; ++reader) {
+        HierOverlayReader r;
+        if (hier_overlay_open(nullptr, 0, data, len, &r) != Status::Ok) return;
+        HierBlockNode n;
+        Status s = Status::Ok;
+        while (reader == 0   ? hier_overlay_next(&r, &n, &s)
+               : reader == 1 ? hier_overlay_next_in(&r, box, &n, &s)
+                             : hier_overlay_next_marker_in(&r, box, &n, &s)) {
+        }
+        check(s == Status::Ok || s == Status::HierarchyBlockCorrupt);
+    }
+}
+
+// Finding by slot and the slots' end agree with the full decode (got, slots ascending).
+void by_slot(const unsigned char* data, std::size_t len, const std::vector<HierBlockNode>& got) {
+    std::uint64_t end = 0;
+    check(hier_node_block_slot_end(data, len, &end) == Status::Ok &&
+          end == (got.empty() ? 0 : std::uint64_t{got.back().slot} + 1));
+    std::size_t at = 0;
+    for (std::uint32_t slot = 0; slot <= end && slot < 4096; ++slot) {
+        while (at < got.size() && got[at].slot < slot) ++at;
+        HierBlockNode n;
+        bool found = false;
+        check(hier_node_block_find_slot(data, len, slot, &n, &found) == Status::Ok);
+        check(found == (at < got.size() && got[at].slot == slot));
+        if (found) check(n.id == got[at].id && n.parent_id == got[at].parent_id);
+    }
+}
+
+void* heap_alloc(void*, std::size_t n) { return std::malloc(n); }
+void heap_free(void*, void* p) { std::free(p); }
+
+// A delta over the block: every other record removed, every third replaced by itself (same
+// record, read from the delta instead), read back and folded as the records left.
+void with_delta(const unsigned char* data, std::size_t len, const std::vector<HierBlockNode>& got,
+                int zoom_lo, int zoom_hi) {
+    std::vector<std::uint32_t> shadow;
+    std::vector<HierBlockNode> added, want;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        if (i % 2 == 1) {
+            shadow.push_back(got[i].slot);
+        } else if (i % 3 == 0) {
+            shadow.push_back(got[i].slot);
+            added.push_back(got[i]);
+        }
+        if (i % 2 == 0) want.push_back(got[i]);
+    }
+    std::vector<unsigned char> delta;
+    check(hier_delta_encode(shadow, added, zoom_lo, zoom_hi, &delta) == Status::Ok);
+    HierOverlayReader r;
+    check(hier_overlay_open(data, len, delta.data(), delta.size(), &r) == Status::Ok);
+    std::vector<std::uint32_t> seen;
+    HierBlockNode n;
+    Status s = Status::Ok;
+    while (hier_overlay_next(&r, &n, &s)) seen.push_back(n.slot);
+    check(s == Status::Ok && seen.size() == want.size());
+    std::sort(seen.begin(), seen.end());
+    for (std::size_t i = 0; i < want.size(); ++i) check(seen[i] == want[i].slot);
+    unsigned char* folded = nullptr;
+    std::size_t folded_len = 0;
+    const Allocator heap{heap_alloc, heap_free, nullptr, 0};
+    check(hier_delta_fold(data, len, delta.data(), delta.size(), heap, &folded, &folded_len) ==
+          Status::Ok);
+    std::vector<unsigned char> expect(hier_node_block_bound(want.size()));
+    std::size_t expect_len = 0;
+    if (!want.empty())
+        check(hier_node_block_encode(want.data(), want.size(), zoom_lo, zoom_hi, expect.data(),
+                                     &expect_len) == Status::Ok);
+    check(folded_len == expect_len &&
+          (expect_len == 0 || std::memcmp(folded, expect.data(), expect_len) == 0));
+    std::free(folded);
+}
+
 void nodes(const unsigned char* data, std::size_t len) {
     box_readers(data, len);
+    delta_readers(data, len);
     HierNodeBlockReader r;
     Status s = hier_node_block_open(data, len, &r);
     if (s != Status::Ok) {
@@ -92,6 +175,8 @@ void nodes(const unsigned char* data, std::size_t len) {
     check(hier_node_block_encode(got.data(), got.size(), r.zoom_lo, r.zoom_hi, again.data(),
                                  &n_bytes) == Status::Ok);
     check(n_bytes == len && std::memcmp(again.data(), data, len) == 0);
+    by_slot(data, len, got);
+    with_delta(data, len, got, r.zoom_lo, r.zoom_hi);
     // A box around a decoded record keeps, through next_in, exactly what the full decode keeps.
     if (got.empty()) return;
     const HierBlockNode& c = got[len % got.size()];

@@ -159,6 +159,11 @@ SELECT (SELECT count(*) FROM (TABLE nodes_before EXCEPT ALL SELECT * FROM cluste
 SELECT pg_temp.error_of($$SELECT cluster_hierarchy_compact('dense')$$) AS not_a_hierarchy;
 INSERT INTO dense VALUES (5003, 48.81, 2.31);
 SELECT (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3, 4) AS v) AS counted_after_a_write;
+-- A writer checks the metadata table's layout (a session remembers it until the table changes):
+-- row security turned on after this session's writes is seen by its next write.
+ALTER TABLE dense_clusters_meta ENABLE ROW LEVEL SECURITY;
+SELECT pg_temp.error_of($$INSERT INTO dense VALUES (5004, 48.82, 2.32)$$) AS meta_with_row_security;
+ALTER TABLE dense_clusters_meta DISABLE ROW LEVEL SECURITY;
 SELECT cluster_hierarchy_drop('dense_clusters');
 DROP TABLE nodes_before, views_before;
 
