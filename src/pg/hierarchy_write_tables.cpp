@@ -18,6 +18,8 @@ extern "C" {
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -48,6 +50,37 @@ Oid sibling(Oid nsp, const char* name, const char* suffix) {
     return get_relname_relid(psprintf("%s%s", name, suffix), nsp);
 }
 
+// The metadata tables whose layout cluster_hierarchy_meta_ok accepted in this session (a query
+// per statement otherwise: a few percent of a single-row insert), each forgotten on any relcache
+// invalidation of it (its kind, row security and columns are in the relcache).
+constexpr int kMetaOkCache = 16;
+Oid meta_ok_cache[kMetaOkCache];
+int meta_ok_n = 0;
+
+void forget_meta_ok(Datum, Oid relid) {
+    int kept = 0;
+    for (int i = 0; i < meta_ok_n; ++i)
+        if (relid != InvalidOid && meta_ok_cache[i] != relid)
+            meta_ok_cache[kept++] = meta_ok_cache[i];
+    meta_ok_n = kept;
+}
+
+bool meta_ok_known(Oid meta_rel) {
+    static bool registered = false;
+    if (!registered) {
+        CacheRegisterRelcacheCallback(forget_meta_ok, (Datum)0);
+        registered = true;
+    }
+    for (int i = 0; i < meta_ok_n; ++i)
+        if (meta_ok_cache[i] == meta_rel) return true;
+    return false;
+}
+
+void remember_meta_ok(Oid meta_rel) {
+    if (meta_ok_n == kMetaOkCache) meta_ok_n = 0;  // (a session writing many hierarchies)
+    meta_ok_cache[meta_ok_n++] = meta_rel;
+}
+
 }  // namespace
 
 void write_meta(Oid nodes, Oid fn_oid, WriteMeta* meta) {
@@ -61,9 +94,15 @@ void write_meta(Oid nodes, Oid fn_oid, WriteMeta* meta) {
         psprintf("SELECT %s.cluster_hierarchy_meta_ok(%u::pg_catalog.oid::pg_catalog.regclass)",
                  schema, meta_rel);
     bool isnull = true;
-    if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
-        !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-        not_a_hierarchy(nodes);
+    // (locked first: its pending invalidations are taken in, and its layout cannot change until
+    // the transaction ends)
+    LockRelationOid(meta_rel, AccessShareLock);
+    if (!meta_ok_known(meta_rel)) {
+        if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
+            !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+            not_a_hierarchy(nodes);
+        remember_meta_ok(meta_rel);
+    }
     Relation heap = table_open(meta_rel, AccessShareLock);
     TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, nullptr);
     TupleTableSlot* slot = table_slot_create(heap, nullptr);
