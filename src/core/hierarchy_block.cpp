@@ -1039,6 +1039,26 @@ Status hier_node_block_slot_end(const unsigned char* data, std::size_t len,
     return s;
 }
 
+Status hier_node_block_slot_group(const HierNodeBlockReader& r, const unsigned char* data,
+                                  std::uint32_t slot, std::size_t* offset,
+                                  std::size_t* length) noexcept {
+    HierNodeBlockReader k = r;
+    *offset = static_cast<std::size_t>(k.p - data);
+    *length = static_cast<std::size_t>(k.end - k.p);
+    if (k.index == nullptr) return Status::Ok;  // no index: the records are read whole
+    k.seek_slot = slot;
+    while (k.groups_left > 0) {
+        if (!read_group(&k)) return Status::HierarchyBlockCorrupt;
+        if (k.groups_left == 0 || !seek_past(k, true)) {
+            *offset = static_cast<std::size_t>(k.p - data);
+            *length = static_cast<std::size_t>(k.group.bytes);
+            return Status::Ok;
+        }
+        k.p += k.group.bytes;
+    }
+    return Status::HierarchyBlockCorrupt;
+}
+
 bool hier_node_block_next(HierNodeBlockReader* r, HierBlockNode* out, Status* status) noexcept {
     bool kept;
     return next_record(r, nullptr, nullptr, false, out, &kept, status);

@@ -235,6 +235,13 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
 // slots lead there): Ok with *found false when there is none; HierarchyBlockCorrupt.
 Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std::uint32_t slot,
                                  HierBlockNode* out, bool* found) noexcept;
+// Where the group of chunks that may hold slot is (the one hier_node_block_find_slot reads, and
+// for the largest slot the one hier_node_block_slot_end reads), from a reader just opened whose
+// header and top index are there: *offset and *length of its bytes (all the records when the
+// block has no index). HierarchyBlockCorrupt on a malformed index.
+Status hier_node_block_slot_group(const HierNodeBlockReader& r, const unsigned char* data,
+                                  std::uint32_t slot, std::size_t* offset,
+                                  std::size_t* length) noexcept;
 // One more than the largest slot of a block's records (0 for none), from its last chunk.
 Status hier_node_block_slot_end(const unsigned char* data, std::size_t len,
                                 std::uint64_t* end) noexcept;

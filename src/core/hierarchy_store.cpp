@@ -86,9 +86,10 @@ struct Loaded {
         bool operator!=(const std::vector<unsigned char>& v) const { return !(*this == v); }
     };
     Bytes bytes, delta;
-    std::vector<HierBlockNode> records;  // decoded so far, in no order
-    std::vector<char> made;              // records[i] is in the working copy
-    std::vector<char> from_block;        // records[i] is read from bytes, not from delta
+    std::map<std::size_t, std::size_t> filled;  // bytes' ranges there: start -> end
+    std::vector<HierBlockNode> records;         // decoded so far, in no order
+    std::vector<char> made;                     // records[i] is in the working copy
+    std::vector<char> from_block;               // records[i] is read from bytes, not from delta
     std::unordered_map<std::uint32_t, std::size_t> at;  // slot -> its index in records
     std::vector<std::uint32_t> shadow;                  // ascending
     std::uint64_t slot_end = 0;                         // of the block and its delta
@@ -198,8 +199,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const std::uint64_t col = k.block & ((std::uint64_t{1} << b) - 1);
         if (row != listed.end() && row->second.covers(col, col)) return blocks[k];  // absent
         const unsigned char *data = nullptr, *delta = nullptr;
-        std::size_t len = 0, delta_len = 0;
-        if (!ops.fetch(ops.ctx, k.members, k.band, k.block, &data, &len, &delta, &delta_len))
+        std::size_t len = 0, have = 0, delta_len = 0;
+        if (!ops.fetch(ops.ctx, k.members, k.band, k.block, &data, &len, &have, &delta, &delta_len))
             throw Status::HierarchyReadFailed;
         ++st.blocks_read;
         Loaded& l = blocks[k];
@@ -207,9 +208,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         charge(len + delta_len);
         if (data != nullptr) {
             l.bytes = Loaded::Bytes{data, len};
+            if (have > 0) l.filled.emplace(0, std::min(have, len));
             if (delta_len > 0) l.delta = Loaded::Bytes{delta, delta_len};
-            open_delta(&l);
-            if (k.members || len < delta_min_block_bytes) decode_all(&l);
+            open_delta(k, &l);
+            if (k.members || len < delta_min_block_bytes) decode_all(k, &l);
         }
         return l;
     }
@@ -225,12 +227,67 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         return it->second;
     }
 
+    // Bytes [offset, offset + length) of block k's, fetched if they are not there yet.
+    void ensure(const BlockKey& k, Loaded* l, std::size_t offset, std::size_t length) {
+        const std::size_t end = std::min(l->bytes.size(), offset + length);
+        if (offset >= end) return;
+        auto it = l->filled.upper_bound(offset);
+        if (it != l->filled.begin() && std::prev(it)->second >= end) return;
+        if (ops.fill == nullptr ||
+            !ops.fill(ops.ctx, k.members, k.band, k.block, offset, end - offset))
+            throw Status::HierarchyReadFailed;
+        std::size_t lo = offset, hi = end;  // merged with the ranges it meets or touches
+        it = l->filled.upper_bound(lo);
+        if (it != l->filled.begin() && std::prev(it)->second >= lo) --it;
+        while (it != l->filled.end() && it->first <= hi) {
+            lo = std::min(lo, it->first);
+            hi = std::max(hi, it->second);
+            it = l->filled.erase(it);
+        }
+        l->filled.emplace(lo, hi);
+    }
+
+    // Block k's header and whole top index, then a reader opened on it.
+    HierNodeBlockReader open_block(const BlockKey& k, Loaded* l) {
+        const HierBlockBox any{0, -90.0, 90.0, -180.0, 180.0, 1.0, 0.0};
+        // (from what fetch gave: more only while that is too little to tell the header's size)
+        for (std::size_t want = 0;;) {
+            ensure(k, l, 0, want);
+            const auto first = l->filled.find(0);
+            const std::size_t have = first == l->filled.end() ? 0 : first->second;
+            std::size_t header = 0;
+            const Status s =
+                hier_node_block_header_bytes(l->bytes.data(), have, any, true, &header);
+            if (s != Status::Ok) throw s;
+            if (header > 0) {
+                ensure(k, l, 0, header);
+                break;
+            }
+            if (have >= l->bytes.size()) throw Status::HierarchyBlockCorrupt;
+            want = std::max<std::size_t>(64, 2 * have);
+        }
+        HierNodeBlockReader rd;
+        const Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
+        if (s != Status::Ok) throw s;
+        return rd;
+    }
+
+    // Block k's group of chunks that may hold slot (hier_node_block_slot_group), there.
+    void ensure_slot(const BlockKey& k, Loaded* l, std::uint32_t slot) {
+        const HierNodeBlockReader rd = open_block(k, l);
+        std::size_t offset = 0, length = 0;
+        const Status s = hier_node_block_slot_group(rd, l->bytes.data(), slot, &offset, &length);
+        if (s != Status::Ok) throw s;
+        ensure(k, l, offset, length);
+    }
+
     // The delta's shadowed slots and records, and where the block's slots end.
-    void open_delta(Loaded* l) {
+    void open_delta(const BlockKey& k, Loaded* l) {
         HierDelta d;
         Status s = hier_delta_open(l->delta.data(), l->delta.size(), &d);
-        if (s == Status::Ok)
-            s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
+        if (s != Status::Ok) throw s;
+        ensure_slot(k, l, UINT32_MAX);
+        s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
         if (s != Status::Ok) throw s;
         for (std::uint32_t i = 0; i < d.n_shadow; ++i)
             l->shadow.push_back(hier_delta_shadow_at(d, i));
@@ -246,12 +303,13 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         if (s != Status::Ok) throw s;
     }
 
-    // Every record of block l (its delta's are already).
-    void decode_all(Loaded* l) {
+    // Every record of block k (its delta's are already).
+    void decode_all(const BlockKey& k, Loaded* l) {
         if (l->full || l->bytes.empty()) {
             l->full = true;
             return;
         }
+        ensure(k, l, 0, l->bytes.size());
         HierNodeBlockReader rd;
         Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
         HierBlockNode rec;
@@ -262,13 +320,14 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     }
 
     // The block's record of slot, when it has one and it is not shadowed: decoded if need be.
-    bool decode_slot(Loaded* l, std::uint32_t slot, std::size_t* i) {
+    bool decode_slot(const BlockKey& k, Loaded* l, std::uint32_t slot, std::size_t* i) {
         const auto it = l->at.find(slot);
         if (it != l->at.end()) {
             *i = it->second;
             return true;
         }
         if (l->full || l->shadowed(slot) || l->bytes.empty()) return false;
+        ensure_slot(k, l, slot);
         HierBlockNode rec;
         bool found = false;
         const Status s =
@@ -282,10 +341,27 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     // centre in the box; with markers, a single marker at any zoom with its position in it) is
     // decoded; then calls f(i) for every record decoded so far, which f filters itself.
     template <typename F>
-    void scan(Loaded* l, const HierBlockBox& box, bool markers, F f) {
+    void scan(const BlockKey& k, Loaded* l, const HierBlockBox& box, bool markers, F f) {
         if (!l->full && !l->bytes.empty()) {
-            HierNodeBlockReader rd;
-            Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
+            HierNodeBlockReader rd = open_block(k, l);
+            struct Ranges {
+                std::vector<std::pair<std::size_t, std::size_t>> v;
+                bool failed = false;
+            } ranges;
+            Status s = hier_node_block_kept_chunks(
+                rd, l->bytes.data(), box, markers,
+                [](void* c, std::size_t offset, std::size_t length) {
+                    auto* r = static_cast<Ranges*>(c);
+                    try {
+                        r->v.emplace_back(offset, length);
+                    } catch (...) {
+                        r->failed = true;
+                    }
+                },
+                &ranges);
+            if (s != Status::Ok) throw s;
+            if (ranges.failed) throw std::bad_alloc();
+            for (const auto& [offset, length] : ranges.v) ensure(k, l, offset, length);
             HierBlockNode rec;
             while (s == Status::Ok && (markers ? hier_node_block_next_marker_in(&rd, box, &rec, &s)
                                                : hier_node_block_next_in(&rd, box, &rec, &s)))
@@ -491,7 +567,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             all_lon ? lon_box(z, south, north, -180.0, 180.0) : lon_box(z, south, north, w, e);
         load_tiles(false, hier_band_of(bands, z), x - q, x + q, y - q, y + q,
                    [&](const BlockKey& k, Loaded& l) {
-                       scan(&l, box, false, [&](std::size_t i) {
+                       scan(k, &l, box, false, [&](std::size_t i) {
                            const HierBlockNode& r = l.records[i];
                            if (!l.made[i] && r.zoom_min <= z && z <= r.zoom_max && r.lat >= south &&
                                r.lat <= north && lon_in(r.lon))
@@ -526,7 +602,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const BlockKey k{false, p.band, p.block};
         Loaded& l = loaded(k);
         std::size_t i = 0;
-        if (!decode_slot(&l, p.slot, &i)) throw Status::Internal;
+        if (!decode_slot(k, &l, p.slot, &i)) throw Status::Internal;
         make(k, l, i);
     }
 
@@ -565,7 +641,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         // from z is its own record, in the copy already), or its member records.
         const auto visit_in = [&](const HierBlockBox& box) {
             return [&, box](const BlockKey& k, Loaded& l) {
-                scan(&l, box, false, [&](std::size_t i) {
+                scan(k, &l, box, false, [&](std::size_t i) {
                     if (!l.made[i] && l.records[i].parent_id == id &&
                         (leaf || l.records[i].zoom_min == z + 1))
                         make(k, l, i);
@@ -605,7 +681,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         for (const bool members : {false, true}) {  // its single's record, or its member record
             const BlockKey k{members, last_band(), b};
             Loaded& l = loaded(k);
-            scan(&l, at, true, [&](std::size_t i) {
+            scan(k, &l, at, true, [&](std::size_t i) {
                 const HierBlockNode& r = l.records[i];
                 if (r.id == id && r.count == 1 && r.zoom_max == u.max_zoom &&
                     bits_of(r.min_lat) == bits_of(lat) && bits_of(r.min_lon) == bits_of(lon))
@@ -865,7 +941,7 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
         // (a block read in part: its last record, so that where its slots end is known below)
         std::size_t last = 0;
         if (l.block_slot_end > 0)
-            (void)decode_slot(&l, static_cast<std::uint32_t>(l.block_slot_end - 1), &last);
+            (void)decode_slot(k, &l, static_cast<std::uint32_t>(l.block_slot_end - 1), &last);
         const HierBand& band = bands.band[k.band];
         std::vector<char>& keep = kept[k];
         keep.assign(l.records.size(), 1);
@@ -918,7 +994,7 @@ void HierStoreUpdate::Impl::emit_nodes(const BlockKey& k, std::vector<char>* kee
         !runs.empty() || !l.full || std::find(keep->begin(), keep->end(), 1) != keep->end();
     if (any && l.existed && l.bytes.size() >= delta_min_block_bytes && emit_delta(k, *keep, runs))
         return;
-    decode_all(&l);  // (the records it adds are kept)
+    decode_all(k, &l);  // (the records it adds are kept)
     keep->resize(l.records.size(), 1);
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < l.records.size(); ++i)

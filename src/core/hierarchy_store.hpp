@@ -41,9 +41,15 @@ struct HierStoreOps {
     // and *len = 0 when there is no such row. *delta and *delta_len: the row's delta
     // (hierarchy_delta.hpp), nullptr and 0 when it has none (always for members). The bytes must
     // stay valid until the update is destroyed. False when the caller failed.
+    // A large node block may come in part: then *have < *len, and only its first *have bytes
+    // are filled in the *len bytes at *data; fill gets the others as they are needed.
     bool (*fetch)(void* ctx, bool members, int band, std::uint64_t block,
-                  const unsigned char** data, std::size_t* len, const unsigned char** delta,
-                  std::size_t* delta_len);
+                  const unsigned char** data, std::size_t* len, std::size_t* have,
+                  const unsigned char** delta, std::size_t* delta_len);
+    // Fills bytes [offset, offset + length) of a block that fetch gave in part, in place. Never
+    // called for a block fetched whole. False when the caller failed.
+    bool (*fill)(void* ctx, bool members, int band, std::uint64_t block, std::size_t offset,
+                 std::size_t length);
     // Calls found(found_ctx, block) for every block lo..hi (lo <= hi) of band that has a row
     // of the partition being written, in the nodes table or with members = true the members
     // table, so that a writer reading a wide box fetches only the blocks that exist. found

@@ -518,10 +518,11 @@ std::int64_t compact_write_tables(WriteRun* run) {
     TupleDesc desc = RelationGetDescr(t.heap);
     MemoryContext per_row = AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy compact",
                                                   ALLOCSET_DEFAULT_SIZES);
-    MemoryContext outer = MemoryContextSwitchTo(per_row);
-    const Allocator alloc{context_alloc, context_free, per_row, 0};
+    // (the scan and its slot outlive the rows: made before the switch to the per-row context)
     TableScanDesc scan = table_beginscan(t.heap, run->latest, 0, nullptr);
     TupleTableSlot* slot = table_slot_create(t.heap, nullptr);
+    MemoryContext outer = MemoryContextSwitchTo(per_row);
+    const Allocator alloc{context_alloc, context_free, per_row, 0};
     std::int64_t folded = 0;
     while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
         CHECK_FOR_INTERRUPTS();
@@ -557,9 +558,9 @@ std::int64_t compact_write_tables(WriteRun* run) {
         ++folded;
         MemoryContextReset(per_row);
     }
+    MemoryContextSwitchTo(outer);
     ExecDropSingleTupleTableSlot(slot);
     table_endscan(scan);
-    MemoryContextSwitchTo(outer);
     MemoryContextDelete(per_row);
     return folded;
 }

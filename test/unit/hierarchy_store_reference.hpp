@@ -46,24 +46,49 @@ struct Store {
     std::map<std::pair<int, std::uint64_t>, std::uint64_t> slots;
     std::map<std::int64_t, Marker> live;  // marker id -> position and partition
 };
-// What one update sees: one partition's rows.
+// What one update sees: one partition's rows. With partial, a node block comes in part (its
+// first 64 bytes, the rest garbage until filled), as the SQL side gives large blocks.
 struct View {
     Store* s;
     std::int64_t part;
+    bool partial = false;
+    std::map<Key, Bytes> given;  // the buffers handed out in part
 };
 
 inline bool fetch(void* ctx, bool members, int band, std::uint64_t block,
-                  const unsigned char** data, std::size_t* len, const unsigned char** delta,
-                  std::size_t* delta_len) {
+                  const unsigned char** data, std::size_t* len, std::size_t* have,
+                  const unsigned char** delta, std::size_t* delta_len) {
     auto* v = static_cast<View*>(ctx);
     const auto& blocks = v->s->parts[v->part];
     const auto it = blocks.find(Key{members, band, block});
     *data = it == blocks.end() ? nullptr : it->second.data();
     *len = it == blocks.end() ? 0 : it->second.size();
+    *have = *len;
+    if (v->partial && !members && *len > 64) {
+        Bytes& b = v->given[Key{members, band, block}];
+        b.assign(*len, 0xa5);
+        std::copy(it->second.begin(), it->second.begin() + 64, b.begin());
+        *data = b.data();
+        *have = 64;
+    }
     const auto& deltas = v->s->deltas[v->part];
     const auto d = deltas.find(Key{members, band, block});
     *delta = d == deltas.end() ? nullptr : d->second.data();
     *delta_len = d == deltas.end() ? 0 : d->second.size();
+    return true;
+}
+
+// The bytes of a block given in part, copied into its buffer.
+inline bool fill(void* ctx, bool members, int band, std::uint64_t block, std::size_t offset,
+                 std::size_t length) {
+    auto* v = static_cast<View*>(ctx);
+    const Key k{members, band, block};
+    const auto b = v->given.find(k);
+    const Bytes& from = v->s->parts[v->part].at(k);
+    if (b == v->given.end() || offset + length > from.size()) return false;
+    std::copy(from.begin() + static_cast<std::ptrdiff_t>(offset),
+              from.begin() + static_cast<std::ptrdiff_t>(offset + length),
+              b->second.begin() + static_cast<std::ptrdiff_t>(offset));
     return true;
 }
 
@@ -197,8 +222,8 @@ inline std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
 // One partition's writes of a step through one update, written back.
 inline std::string apply_part(Store* s, std::int64_t part, const std::vector<HierStoreWrite>& w) {
     HierStoreUpdate u;
-    View view{s, part};
-    const HierStoreOps ops{&view, &fetch, &list, &slot_floor};
+    View view{s, part, s->delta_min_block_bytes == 0, {}};
+    const HierStoreOps ops{&view, &fetch, &fill, &list, &slot_floor};
     if (u.init(s->radius, s->max_zoom, ops, std::size_t{1} << 32, s->delta_min_block_bytes) !=
         Status::Ok)
         return "init failed";
