@@ -141,14 +141,12 @@ int range_keys(const HierBlockTable& t, Relation index, bool members, int band,
 
 }  // namespace
 
-namespace {
-
 // Bytes [offset, offset + length) of an out-of-line value, straight into dst + offset (no copy
 // of its own): the table AM writes a slice at VARDATA of the varlena it is given, so it gets the
 // one whose data starts there. The VARHDRSZ bytes before (dst has that many before its start) are
 // put back in case it writes a header.
-void fetch_slice(Relation toast, const varatt_external& ext, std::size_t offset, std::size_t length,
-                 unsigned char* dst) {
+void fetch_toast_slice(Relation toast, const varatt_external& ext, std::size_t offset,
+                       std::size_t length, unsigned char* dst) {
     unsigned char before[VARHDRSZ];
     unsigned char* at = dst + offset - VARHDRSZ;
     memcpy(before, at, VARHDRSZ);
@@ -157,6 +155,8 @@ void fetch_slice(Relation toast, const varatt_external& ext, std::size_t offset,
                                      reinterpret_cast<struct varlena*>(at));
     memcpy(at, before, VARHDRSZ);
 }
+
+namespace {
 
 // The ranges to fetch, merged when they touch or nearly do (one TOAST read instead of two).
 struct SliceRuns {
@@ -187,7 +187,7 @@ void add_run(void* c, std::size_t offset, std::size_t length) {
 // An out-of-line block read in slices (BoxSlices): its header and top index and the groups of
 // chunks the box keeps, in a buffer of its size (the other bytes unset); false when it is not
 // stored so (then it is read whole). The TOAST table is opened once for all the block's slices.
-// *alloc is what to pfree: the block starts VARHDRSZ bytes into it (fetch_slice).
+// *alloc is what to pfree: the block starts VARHDRSZ bytes into it (fetch_toast_slice).
 bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned char** block,
                   std::size_t* len) {
     auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(raw));
@@ -204,10 +204,10 @@ bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned
     *block = buf;
     Relation toast = table_open(ext.va_toastrelid, AccessShareLock);
     std::size_t have = std::min<std::size_t>(*len, 8192), header = 0;
-    fetch_slice(toast, ext, 0, have, buf);
+    fetch_toast_slice(toast, ext, 0, have, buf);
     check(hier_node_block_header_bytes(buf, have, s.box, s.any_zoom, &header));
     if (header > have && header <= *len) {  // a long index: the rest of it
-        fetch_slice(toast, ext, have, header - have, buf);
+        fetch_toast_slice(toast, ext, have, header - have, buf);
         have = header;
     }
     HierNodeBlockReader rd;
@@ -216,7 +216,7 @@ bool sliced_block(Datum raw, const BoxSlices& s, unsigned char** alloc, unsigned
     check(hier_node_block_kept_chunks(rd, buf, s.box, s.any_zoom, add_run, &runs));
     for (std::size_t i = 0; i < runs.n; ++i) {
         const std::size_t lo = std::max(runs.lo[i], have);  // (the first slice has some)
-        if (runs.hi[i] > lo) fetch_slice(toast, ext, lo, runs.hi[i] - lo, buf);
+        if (runs.hi[i] > lo) fetch_toast_slice(toast, ext, lo, runs.hi[i] - lo, buf);
     }
     table_close(toast, AccessShareLock);
     if (runs.lo != nullptr) {

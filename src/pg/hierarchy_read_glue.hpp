@@ -69,6 +69,11 @@ void fetch_blocks(const HierCacheEntry* h, bool members, int band, const HierBlo
 void fetch_box(const HierCacheEntry* h, bool members, int band, const HierBlockBox& box, int ring,
                const Datum* part, BlockVisit visit, void* ctx, const BoxSlices* slices = nullptr);
 
+// Bytes [offset, offset + length) of an out-of-line value (uncompressed), straight into
+// dst + offset; dst has VARHDRSZ bytes of room before it.
+void fetch_toast_slice(Relation toast, const varatt_external& ext, std::size_t offset,
+                       std::size_t length, unsigned char* dst);
+
 // Calls f(record) for every record of a node block with its delta folded over it (a malformed
 // block is an ERROR).
 template <typename F>

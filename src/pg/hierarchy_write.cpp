@@ -76,7 +76,8 @@ void run_chunk(WriteRun* run, const HierStoreWrite* writes, std::size_t n) {
         run->xact = GetActiveSnapshot();
     }
     run->failure = nullptr;
-    const HierStoreOps ops{run, write_fetch, write_list, write_slot_floor};
+    run->partial = NIL;
+    const HierStoreOps ops{run, write_fetch, write_fill, write_list, write_slot_floor};
     const std::size_t max_bytes = static_cast<std::size_t>(geocluster_max_state_memory_kb) * 1024;
     Status s = update->init(run->meta->radius_px, run->meta->max_zoom, ops, max_bytes);
     if (s == Status::Ok) s = update->apply(writes, n, CancelCheck{interrupt_requested, nullptr});

@@ -49,6 +49,7 @@ struct WriteRun {
     Datum part;           // the partition value of the current chunk (text)
     MemoryContext chunk;  // lives as long as the current HierStoreUpdate
     ErrorData* failure;   // an error a callback caught, rethrown once apply returned
+    List* partial;        // the blocks write_fetch gave in part (PartBlock), in chunk
 };
 
 // The key of one row of a block table (band unused for members, part unless partitioned).
@@ -67,7 +68,10 @@ void close_write_tables(WriteRun* run);
 // HierStoreOps callbacks (ctx: the WriteRun). They do not longjmp: a failure is kept in
 // run->failure and they return false.
 bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
-                 std::size_t* len, const unsigned char** delta, std::size_t* delta_len);
+                 std::size_t* len, std::size_t* have, const unsigned char** delta,
+                 std::size_t* delta_len);
+bool write_fill(void* ctx, bool members, int band, std::uint64_t block, std::size_t offset,
+                std::size_t length);
 bool write_list(void* ctx, bool members, int band, std::uint64_t lo, std::uint64_t hi,
                 void (*found)(void* found_ctx, std::uint64_t block), void* found_ctx);
 bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* next);

@@ -4,9 +4,12 @@
 // AMs (as CatalogTupleInsert/Update/Delete do for the catalogs).
 #include "hierarchy_write_glue.hpp"
 
+#include "hierarchy_read_glue.hpp"
+
 #include "hierarchy_read.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -289,20 +292,61 @@ bool caught(WriteRun* run, F f) noexcept {
 
 }  // namespace
 
+namespace {
+
+// A node block out of line and larger than this is given to the writer in part: its first
+// kFirstSliceBytes, then the slices it asks for (a write reads a few groups of a large block).
+constexpr int32 kPartFromBytes = 16384;
+constexpr std::size_t kFirstSliceBytes = 8192;
+
+struct PartBlock {
+    bool members;
+    int band;
+    std::uint64_t block;
+    varatt_external ext;
+    unsigned char* buf;  // the block's bytes; VARHDRSZ bytes of room before (fetch_toast_slice)
+};
+
+// The block of stored (a TOAST pointer or an inline value), in part when it is large.
+void give_block(WriteRun* run, bool members, int band, std::uint64_t block, Datum stored,
+                const unsigned char** data, std::size_t* len, std::size_t* have) {
+    auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
+    varatt_external ext{};
+    if (!members && VARATT_IS_EXTERNAL_ONDISK(attr)) VARATT_EXTERNAL_GET_POINTER(ext, attr);
+    if (members || !VARATT_IS_EXTERNAL_ONDISK(attr) || VARATT_EXTERNAL_IS_COMPRESSED(ext) ||
+        VARATT_EXTERNAL_GET_EXTSIZE(ext) <= kPartFromBytes) {
+        const bytea* b = DatumGetByteaP(stored);
+        *data = reinterpret_cast<const unsigned char*>(VARDATA(b));
+        *len = *have = VARSIZE(b) - VARHDRSZ;
+        return;
+    }
+    auto* p = static_cast<PartBlock*>(palloc(sizeof(PartBlock)));
+    *p = PartBlock{members, band, block, ext, nullptr};
+    *len = static_cast<std::size_t>(VARATT_EXTERNAL_GET_EXTSIZE(ext));
+    p->buf = static_cast<unsigned char*>(palloc(*len + VARHDRSZ)) + VARHDRSZ;
+    *have = std::min(*len, kFirstSliceBytes);
+    Relation toast = table_open(ext.va_toastrelid, AccessShareLock);
+    fetch_toast_slice(toast, ext, 0, *have, p->buf);
+    table_close(toast, AccessShareLock);
+    run->partial = lappend(run->partial, p);
+    *data = p->buf;
+}
+
+}  // namespace
+
 bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const unsigned char** data,
-                 std::size_t* len, const unsigned char** delta, std::size_t* delta_len) {
+                 std::size_t* len, std::size_t* have, const unsigned char** delta,
+                 std::size_t* delta_len) {
     auto* run = static_cast<WriteRun*>(ctx);
     return caught(run, [&] {
         MemoryContext before = MemoryContextSwitchTo(run->chunk);
         ItemPointerData tid;
-        Datum value = (Datum)0, d = (Datum)0;
+        Datum stored = (Datum)0, d = (Datum)0;
         *data = *delta = nullptr;
-        *len = *delta_len = 0;
+        *len = *have = *delta_len = 0;
         if (locate(run, members ? run->members : run->nodes, RowKey{band, block}, &tid,
-                   RowCopy{&value, &d, nullptr})) {
-            const bytea* b = DatumGetByteaP(value);
-            *data = reinterpret_cast<const unsigned char*>(VARDATA(b));
-            *len = VARSIZE(b) - VARHDRSZ;
+                   RowCopy{nullptr, &d, &stored})) {
+            give_block(run, members, band, block, stored, data, len, have);
             if (d != (Datum)0) {
                 const bytea* e = DatumGetByteaP(d);
                 *delta = reinterpret_cast<const unsigned char*>(VARDATA(e));
@@ -310,6 +354,25 @@ bool write_fetch(void* ctx, bool members, int band, std::uint64_t block, const u
             }
         }
         MemoryContextSwitchTo(before);
+    });
+}
+
+bool write_fill(void* ctx, bool members, int band, std::uint64_t block, std::size_t offset,
+                std::size_t length) {
+    auto* run = static_cast<WriteRun*>(ctx);
+    return caught(run, [&] {
+        ListCell* cell;
+        foreach (cell, run->partial) {
+            const auto* p = static_cast<const PartBlock*>(lfirst(cell));
+            if (p->members != members || p->band != band || p->block != block) continue;
+            if (offset + length > static_cast<std::size_t>(VARATT_EXTERNAL_GET_EXTSIZE(p->ext)))
+                break;
+            Relation toast = table_open(p->ext.va_toastrelid, AccessShareLock);
+            fetch_toast_slice(toast, p->ext, offset, length, p->buf);
+            table_close(toast, AccessShareLock);
+            return;
+        }
+        raise_status(Status::Internal, "a slice of a block that was not given in part");
     });
 }
 
