@@ -127,16 +127,20 @@ while (time < $t0 + $wait_s)
 	sleep 1;
 }
 ok($succeeded > 0 && $failed eq '',
-	sprintf('schedule: pg_cron ran the job, succeeded, after %.0f s (limit %d s)', time - $t0, $wait_s))
+	sprintf('schedule: pg_cron ran the job and it succeeded (%.0f s after scheduling, limit %d s)', time - $t0, $wait_s))
   or diag('failed runs: ' . ($failed || 'none') . "\nruns: " . $node->safe_psql($db, "SELECT status, return_message $runs"));
 is($node->safe_psql($db, "SELECT string_agg(DISTINCT username, ',') FROM cron.job WHERE jobid = $jobid"),
 	$role, "schedule: the job runs as $role");
 
 # ---- after: no delta left, the same answers, writes still counted -----------------------------
 is(as_role("SELECT count(*) FROM $h WHERE delta IS NOT NULL"), '0', 'after: no block row keeps a delta');
-my @lines = split /\n/, $before;
-is(as_role($answers_sql), $before,
-	sprintf('after: the viewports, nodes, children, leaves and expansion zooms are unchanged (%d lines)', scalar @lines));
+my @before = split /\n/, $before;
+my @after = split /\n/, as_role($answers_sql);
+my @changed = grep { ($before[$_] // '') ne ($after[$_] // '') } 0 .. ($#before > $#after ? $#before : $#after);
+ok(@before > 0 && !@changed,
+	sprintf('after: the viewports, nodes, children, leaves and expansion zooms are unchanged (%d lines)', scalar @before))
+  or diag(join("\n", map { sprintf("line %d before: %.160s\n        after:  %.160s", $_ + 1, $before[$_] // '', $after[$_] // '') }
+		head_of(4, @changed)));
 
 as_role(join("\n", map { sprintf('INSERT INTO cm VALUES (%d, 48.85%d, 2.34%d);', 30000 + $_, $_, $_) } 1 .. 5));
 hierarchy_world_counts($node, $db, $h, $source, 'after: 5 inserts');
