@@ -14,6 +14,7 @@ use strict;
 use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use IPC::Run ();
 use List::Util qw(sum0);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -21,7 +22,8 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw($ROOT $LIB geocluster_node create_database log_offset log_since crash_lines
-  index_checks server_ms cancel_loop_lines loop_verdicts memory_verdicts proc_status_sql head_of);
+  index_checks server_ms cancel_loop_lines loop_verdicts memory_verdicts proc_status_sql head_of
+  hierarchy_guarantees hierarchy_world_counts hierarchy_amcheck);
 
 # The repository, and the reliability suites' shared SQL, pgbench scripts and drivers.
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
@@ -236,6 +238,60 @@ sub memory_verdicts
 	ok(defined $am && defined $aa && $aa - $am <= $anon_limit_kb,
 		sprintf('RssAnon: %s kB after warm-up, %s kB after 50 iterations, %s kB after 100 (limit +%d MB in the last 50)',
 			$ab // '?', $am // '?', $aa // '?', $anon_limit_kb / 1024));
+	return;
+}
+
+# The guarantees of hierarchy $h in $dbname (test/integration/hierarchy_checks.py against the
+# source's rows; with $fresh, the clusters per zoom against a fresh build, as a note), one test.
+# Used by the tests that write to a hierarchy's source (063, 064).
+sub hierarchy_guarantees
+{
+	my ($node, $dbname, $h, $label, $fresh) = @_;
+	my $python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $python, "$ROOT/test/integration/hierarchy_checks.py", $node->connstr($dbname), $h,
+			$fresh ? ('--fresh') : () ],
+		'>', \$out, '2>', \$err);
+	my ($p, $f) = $out =~ /(\d+) passed, (\d+) failed\s*$/ ? ($1, $2) : (0, 1);
+	ok($p > 0 && $f == 0, "$label: $h keeps every guarantee against the rows ($p checks)")
+	  or diag(join("\n", head_of(8, grep { /^FAIL/ } split /\n/, $out)) . $err);
+	note($_) for grep { /^clusters per zoom/ } split /\n/, $out;
+	return;
+}
+
+# The world's clusters at every zoom of $h count the source's positioned rows, in one snapshot.
+sub hierarchy_world_counts
+{
+	my ($node, $dbname, $h, $source, $label) = @_;
+	my $bad = $node->safe_psql($dbname, qq{
+SELECT coalesce(string_agg(z || ': ' || s, ', '), '') FROM (
+  SELECT z, coalesce(sum(v.count), 0) AS s FROM generate_series(0, (SELECT max_zoom FROM cluster_hierarchy_info('$h'))) z
+    LEFT JOIN LATERAL cluster_viewport('$h', -90, -180, 90, 180, z) v ON true GROUP BY z) x
+ WHERE s <> (SELECT count(*) FROM $source WHERE lat IS NOT NULL AND lon IS NOT NULL)});
+	is($bad, '', "$label: the world's clusters count every row at every zoom");
+	return;
+}
+
+# amcheck (bt_index_check with heapallindexed, bt_index_parent_check) on every btree index of the
+# hierarchy's tables (named after it: blocks, members, meta and any table the write path adds)
+# and of the source, one test; $h '' checks the source alone.
+sub hierarchy_amcheck
+{
+	my ($node, $dbname, $h, $source, $label) = @_;
+	my $sql = qq{
+SELECT i.indexrelid::regclass, (SELECT bt_index_check(i.indexrelid, true)) IS NULL,
+       (SELECT bt_index_parent_check(i.indexrelid, true, true)) IS NULL
+  FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_am a ON a.oid = ic.relam
+ WHERE a.amname = 'btree' AND (t.oid = '$source'::regclass
+       OR (t.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '$source'::regclass)
+           AND t.relname LIKE '$h%'))
+ ORDER BY 1};
+	my ($rc, $out, $err) = $node->psql($dbname, $sql);
+	my @lines = split /\n/, $out;
+	ok($rc == 0 && @lines >= ($h ? 3 : 1), "$label: amcheck clean on " . scalar(@lines) . ' btree indexes')
+	  or diag($err || $out);
+	note('  ' . join(', ', map { (split /\|/)[0] } @lines));
 	return;
 }
 
