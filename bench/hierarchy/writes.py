@@ -193,14 +193,33 @@ def pgbench_result(proc, prefix):
 
 def run_inserts(pg, work, table, clients, seconds, extra, tag):
     conn = pg.connect()
-    conn.cursor().execute("CHECKPOINT")
+    cur = conn.cursor()
+    cur.execute("CHECKPOINT")
+    cur.execute("SELECT pg_current_wal_lsn()")
+    lsn0 = cur.fetchone()[0]
     conn.close()
     before = load()
     r = pgbench_result(*pgbench(pg, work, table, clients, seconds, extra, tag))
     if r["xacts"] == 0:
         raise SystemExit(f"writes: pgbench committed nothing: {r['stderr']}")
     r["load"] = f"{before} -> {load()}"
+    conn = pg.connect()
+    cur = conn.cursor()
+    cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn0,))
+    r["wal_kb"] = float(cur.fetchone()[0]) / 1024 / r["xacts"]  # (the CHECKPOINT's record too: a few bytes)
+    conn.close()
     return r
+
+
+def hierarchy_mb(pg):
+    """The hierarchy's three block tables, with their TOAST and indexes, in MB."""
+    conn = pg.connect()
+    cur = conn.cursor()
+    cur.execute("SELECT sum(pg_total_relation_size(c)) / 1048576.0 FROM unnest(ARRAY['w_hier_clusters', "
+                "'w_hier_clusters_members', 'w_hier_clusters_slots']::regclass[]) AS c")
+    mb = float(cur.fetchone()[0])
+    conn.close()
+    return mb
 
 
 def viewports(pg, per_zoom):
@@ -301,7 +320,7 @@ def run_copy(pg, m, timeout_s, state_memory):
 def fmt_ins(name, r):
     return (f"  {name:22s} tps {r['tps']:9.1f}  avg {r['avg_ms']:8.2f} ms  p95 {r['p95_ms']:8.2f} ms  "
             f"xacts {r['xacts']:7d}  retried {r['retried']}  failed {r['failed']}  aborted {r['aborted']}  "
-            f"load {r['load']}")
+            + (f"WAL {r['wal_kb']:.1f} kB/xact  " if "wal_kb" in r else "") + f"load {r['load']}")
 
 
 def durability_round(pg, args, work, mode, extra):
@@ -319,6 +338,7 @@ def durability_round(pg, args, work, mode, extra):
     print(f"\n== fsync={fsync}, synchronous_commit={sync}")
     create_s = make_tables(pg, args.markers)
     print(f"tables made, cluster_hierarchy_create: {create_s:.1f} s (load {load()})")
+    made_mb = hierarchy_mb(pg)
     log_at = pg.log_size()
     res = {"mode": mode, "ins": {}}
     print(f"1. single-row inserts, {args.seconds} s per run")
@@ -364,6 +384,14 @@ def durability_round(pg, args, work, mode, extra):
         what = "" if state is None else f" FAILED, SQLSTATE {state}" + (" (the timeout)" if state == "57014" else "")
         print(f"  {t:36s} {took:8.2f} s{what}  load {ld}")
     print(f"  ratio hier/plain {copy_ratio(cp)}")
+    conn = pg.connect()
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM w_hier")
+    rows = cur.fetchone()[0]
+    conn.close()
+    print(f"5. the hierarchy's tables (with TOAST and indexes): {made_mb:.1f} MB after the create, "
+          f"{hierarchy_mb(pg):.1f} MB after phases 1-3 ({rows - args.markers} rows written; no VACUUM "
+          f"but autovacuum's)")
     return res
 
 
