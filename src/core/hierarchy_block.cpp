@@ -1004,9 +1004,12 @@ Status hier_node_block_kept_chunks(const HierNodeBlockReader& r, const unsigned 
     return Status::Ok;
 }
 
-Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std::uint32_t slot,
-                                 HierBlockNode* out, bool* found) noexcept {
-    *found = false;
+namespace {
+
+// Reads a block's records from the chunk that may hold slot on, f(record) for each until it
+// says stop.
+template <typename F>
+Status seek_records(const unsigned char* data, std::size_t len, std::uint32_t slot, F f) noexcept {
     HierNodeBlockReader r;
     Status s = hier_node_block_open(data, len, &r);
     if (s != Status::Ok) return s;
@@ -1014,29 +1017,31 @@ Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std
     r.seek_slot = slot;
     HierBlockNode d;
     bool kept = false;
-    while (next_record(&r, nullptr, nullptr, false, &d, &kept, &s)) {
-        if (d.slot >= slot) {
-            *found = d.slot == slot;
-            if (*found) *out = d;
-            return Status::Ok;
-        }
-    }
+    while (next_record(&r, nullptr, nullptr, false, &d, &kept, &s))
+        if (!f(d)) return Status::Ok;
     return s;
+}
+
+}  // namespace
+
+Status hier_node_block_find_slot(const unsigned char* data, std::size_t len, std::uint32_t slot,
+                                 HierBlockNode* out, bool* found) noexcept {
+    *found = false;
+    return seek_records(data, len, slot, [&](const HierBlockNode& d) {
+        if (d.slot < slot) return true;
+        *found = d.slot == slot;
+        if (*found) *out = d;
+        return false;
+    });
 }
 
 Status hier_node_block_slot_end(const unsigned char* data, std::size_t len,
                                 std::uint64_t* end) noexcept {
     *end = 0;
-    HierNodeBlockReader r;
-    Status s = hier_node_block_open(data, len, &r);
-    if (s != Status::Ok) return s;
-    r.seeking = true;
-    r.seek_slot = UINT32_MAX;
-    HierBlockNode d;
-    bool kept = false;
-    while (next_record(&r, nullptr, nullptr, false, &d, &kept, &s))
+    return seek_records(data, len, UINT32_MAX, [&](const HierBlockNode& d) {
         *end = std::uint64_t{d.slot} + 1;
-    return s;
+        return true;
+    });
 }
 
 Status hier_node_block_slot_group(const HierNodeBlockReader& r, const unsigned char* data,

@@ -286,6 +286,20 @@ const char* trigger_event(const TriggerData* td) {
     return TRIGGER_FIRED_BY_INSERT(e) ? "INSERT" : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE" : "DELETE";
 }
 
+// The hierarchy whose nodes table is nodes, locked for writing (the writers' lock, to the end
+// of the transaction), inside SPI (SPI_finish after close_write_tables), its tables open.
+WriteRun* open_run(Oid nodes, Oid fn_oid) {
+    lock_hierarchy(nodes);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
+    auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
+    write_meta(nodes, fn_oid, meta);
+    auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
+    run->meta = meta;
+    run->has_part = meta->partition_column != nullptr;
+    open_write_tables(run);
+    return run;
+}
+
 }  // namespace
 
 }  // namespace geocluster::pg
@@ -299,15 +313,8 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
                         errmsg("cluster_hierarchy_write runs only as a trigger")));
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const char* event = trigger_event(td);
-    const Oid nodes = trigger_hierarchy(td);
-    lock_hierarchy(nodes);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
-    auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
-    write_meta(nodes, fcinfo->flinfo->fn_oid, meta);
-    auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
-    run->meta = meta;
-    run->has_part = meta->partition_column != nullptr;
-    open_write_tables(run);
+    WriteRun* run = open_run(trigger_hierarchy(td), fcinfo->flinfo->fn_oid);
+    const WriteMeta* meta = run->meta;
     if (strcmp(event, "TRUNCATE") == 0) {
         follow_truncate(run, td);
     } else {
@@ -331,14 +338,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_compact) {
     // (before the lock: a role that may not compact does not make the writers wait)
     const AclResult acl = pg_class_aclcheck(nodes, GetUserId(), ACL_UPDATE);
     if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, get_rel_name(nodes));
-    lock_hierarchy(nodes);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
-    auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
-    write_meta(nodes, fcinfo->flinfo->fn_oid, meta);
-    auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
-    run->meta = meta;
-    run->has_part = meta->partition_column != nullptr;
-    open_write_tables(run);
+    WriteRun* run = open_run(nodes, fcinfo->flinfo->fn_oid);
     // (the transaction's own earlier writes, a compaction's in the same statement included, are
     // seen and not folded twice)
     CommandCounterIncrement();
