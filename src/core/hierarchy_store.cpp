@@ -361,7 +361,16 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
                 &ranges);
             if (s != Status::Ok) throw s;
             if (ranges.failed) throw std::bad_alloc();
-            for (const auto& [offset, length] : ranges.v) ensure(k, l, offset, length);
+            // (groups closer than a few TOAST chunks are fetched as one slice: one scan of the
+            // TOAST index instead of two)
+            constexpr std::size_t kMergeGapBytes = 8192;
+            for (std::size_t i = 0; i < ranges.v.size();) {
+                std::size_t end = ranges.v[i].first + ranges.v[i].second, j = i + 1;
+                for (; j < ranges.v.size() && ranges.v[j].first <= end + kMergeGapBytes; ++j)
+                    end = ranges.v[j].first + ranges.v[j].second;
+                ensure(k, l, ranges.v[i].first, end - ranges.v[i].first);
+                i = j;
+            }
             HierBlockNode rec;
             while (s == Status::Ok && (markers ? hier_node_block_next_marker_in(&rd, box, &rec, &s)
                                                : hier_node_block_next_in(&rd, box, &rec, &s)))
