@@ -164,6 +164,15 @@ SELECT (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3
 ALTER TABLE dense_clusters_meta ENABLE ROW LEVEL SECURITY;
 SELECT pg_temp.error_of($$INSERT INTO dense VALUES (5004, 48.82, 2.32)$$) AS meta_with_row_security;
 ALTER TABLE dense_clusters_meta DISABLE ROW LEVEL SECURITY;
+-- A write canceled in the middle (statement_timeout, which lands in the trigger's work: the rows
+-- alone take a few ms, their maintenance seconds) leaves the hierarchy as it was: it still counts
+-- exactly the rows.
+SET statement_timeout = '150ms';
+INSERT INTO dense SELECT 10000 + i, 48.8 + (i % 89) * 0.0011, 2.3 + (i / 89) * 0.0011
+  FROM generate_series(1, 30000) AS i;
+RESET statement_timeout;
+SELECT (SELECT count(*) FROM dense) AS rows_,
+       (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3, 4) AS v) AS counted_after_a_cancel;
 SELECT cluster_hierarchy_drop('dense_clusters');
 DROP TABLE nodes_before, views_before;
 
