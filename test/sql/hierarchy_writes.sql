@@ -165,7 +165,7 @@ ALTER TABLE dense_clusters_meta ENABLE ROW LEVEL SECURITY;
 SELECT pg_temp.error_of($$INSERT INTO dense VALUES (5004, 48.82, 2.32)$$) AS meta_with_row_security;
 ALTER TABLE dense_clusters_meta DISABLE ROW LEVEL SECURITY;
 -- A write canceled in the middle (statement_timeout, which lands in the trigger's work: the rows
--- alone take a few ms, their maintenance seconds) leaves the hierarchy as it was: it still counts
+-- alone take a few ms, their maintenance about a second) leaves the hierarchy as it was: it still counts
 -- exactly the rows.
 SET statement_timeout = '150ms';
 INSERT INTO dense SELECT 10000 + i, 48.8 + (i % 89) * 0.0011, 2.3 + (i / 89) * 0.0011
