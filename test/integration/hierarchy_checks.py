@@ -325,12 +325,19 @@ def check_centres(ctx):
         if n["zoom"] == max_zoom:
             members_of[n["cluster_id"]] = sorted(leaf_members.get(n["cluster_id"], []))
         else:
-            members_of[n["cluster_id"]] = sorted(i for c in children.get(n["cluster_id"], []) for i in members_of[c["cluster_id"]])
+            # (a child missing from the nodes, in a damaged hierarchy, counts no member: the
+            # count check below reports it rather than a KeyError)
+            members_of[n["cluster_id"]] = sorted(i for c in children.get(n["cluster_id"], [])
+                                                 for i in members_of.get(c["cluster_id"], []))
     bad = []
     for n in nodes:
         ids = members_of[n["cluster_id"]]
         if len(ids) != n["count"] or n["id"] != min(ids, default=None):
             bad.append(f"{n['cluster_id']}: {len(ids)} members for count {n['count']}, id {n['id']}")
+            continue
+        missing = [i for i in ids if i not in pos]
+        if missing:
+            bad.append(f"{n['cluster_id']}: members {missing[:3]} are not positioned rows")
             continue
         pts = [pos[i] for i in ids]
         min_lat, min_lon, max_lat, max_lon, crosses = box_of(pts)
