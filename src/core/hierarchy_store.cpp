@@ -210,8 +210,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             l.bytes = Loaded::Bytes{data, len};
             if (have > 0) l.filled.emplace(0, std::min(have, len));
             if (delta_len > 0) l.delta = Loaded::Bytes{delta, delta_len};
-            open_delta(k, &l);
-            if (k.members || len < delta_min_block_bytes) decode_all(k, &l);
+            open_delta(k, &l, k.members || len < delta_min_block_bytes);
         }
         return l;
     }
@@ -282,15 +281,21 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     }
 
     // The delta's shadowed slots and records, and where the block's slots end.
-    void open_delta(const BlockKey& k, Loaded* l) {
+    // A block read whole (whole) is decoded here, which tells where its slots end; another is
+    // only sought to its last chunk for that.
+    void open_delta(const BlockKey& k, Loaded* l, bool whole) {
         HierDelta d;
         Status s = hier_delta_open(l->delta.data(), l->delta.size(), &d);
         if (s != Status::Ok) throw s;
-        ensure_slot(k, l, UINT32_MAX);
-        s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
-        if (s != Status::Ok) throw s;
         for (std::uint32_t i = 0; i < d.n_shadow; ++i)
             l->shadow.push_back(hier_delta_shadow_at(d, i));
+        if (whole) {
+            decode_all(k, l);
+        } else {
+            ensure_slot(k, l, UINT32_MAX);
+            s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
+            if (s != Status::Ok) throw s;
+        }
         l->slot_end = std::max(l->block_slot_end, hier_delta_slot_end(d));
         if (d.nodes == nullptr) return;
         HierNodeBlockReader rd;
@@ -313,8 +318,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         HierNodeBlockReader rd;
         Status s = hier_node_block_open(l->bytes.data(), l->bytes.size(), &rd);
         HierBlockNode rec;
-        while (s == Status::Ok && hier_node_block_next(&rd, &rec, &s))
+        while (s == Status::Ok && hier_node_block_next(&rd, &rec, &s)) {
+            l->block_slot_end = std::uint64_t{rec.slot} + 1;  // (slots ascend)
             if (!l->shadowed(rec.slot)) add(l, rec, true);
+        }
         if (s != Status::Ok) throw s;
         l->full = true;
     }
