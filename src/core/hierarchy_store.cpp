@@ -95,12 +95,39 @@ struct Loaded {
     std::uint64_t slot_end = 0;                         // of the block and its delta
     std::uint64_t block_slot_end = 0;                   // of the block's bytes
     bool existed = false, full = false;
+    // What a batch of writes reads of a block again and again (bulk statements): the boxes
+    // already parsed, per mode (a box within one of them needs no parse), the parses so far (past
+    // kStoreParsesBeforeWhole the block is decoded whole), and records[0..by_lat.size()) by
+    // centre latitude, so that a scan visits the decoded records near its box, not all of them.
+    std::vector<HierBlockBox> parsed_boxes[2];  // [markers]
+    std::uint32_t parses = 0;
+    std::vector<std::uint32_t> by_lat;
     bool shadowed(std::uint32_t slot) const {
         return std::binary_search(shadow.begin(), shadow.end(), slot);
     }
 };
 
 // Column intervals of one row of tiles whose existing blocks are all loaded (listed).
+// A block scanned more often than this in one update is decoded whole: a single write scans a
+// block a few times per zoom of its band (the partial reads pay), a batch of many writes
+// (kStoreBatchWrites or more) thousands of times, so it gives up on partial reads sooner.
+constexpr std::uint32_t kStoreParsesBeforeWhole = 48, kStoreBatchParsesBeforeWhole = 8;
+constexpr std::size_t kStoreBatchWrites = 64;
+// Boxes remembered per block and mode: enough for a batch's repeated boxes, bounded.
+constexpr std::size_t kStoreParsedBoxes = 8;
+// Below this many decoded records a scan visits them all; the latitude index costs more.
+constexpr std::size_t kStoreLinearRecords = 64;
+
+// Whether box a lies within box b (both as hier_node_block_next_in reads them: a second part
+// of longitudes only when west2 <= east2).
+bool box_within(const HierBlockBox& a, const HierBlockBox& b) noexcept {
+    if (a.zoom != b.zoom || a.south < b.south || a.north > b.north) return false;
+    const auto part_in = [&b](double w, double e) {
+        return (w >= b.west1 && e <= b.east1) || (b.west2 <= b.east2 && w >= b.west2 && e <= b.east2);
+    };
+    return part_in(a.west1, a.east1) && (a.west2 > a.east2 || part_in(a.west2, a.east2));
+}
+
 struct Listed {
     std::map<std::uint64_t, std::uint64_t> spans;  // first column -> last column, disjoint
     bool covers(std::uint64_t lo, std::uint64_t hi) const {
@@ -163,6 +190,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     HierBands bands{};
     std::size_t max_bytes = 0, bytes = 0, delta_min_block_bytes = 0;
     CancelCheck cancel{nullptr, nullptr};
+    std::uint32_t parses_before_whole = kStoreParsesBeforeWhole;
     std::map<BlockKey, Loaded> blocks;
     std::map<BlockKey, Listed> listed;  // key: a row of tiles (block = the row)
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> orphan_nodes, orphan_markers;
@@ -176,7 +204,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     std::vector<char> out_delta_only;
     std::vector<HierStoreBlock> out_blocks;
     std::vector<HierStoreSlots> out_slots;
-    Stats st{0, 0, 0, 0, 0};
+    Stats st{0, 0, 0, 0, 0, 0, 0, 0};
 
     int last_band() const noexcept { return bands.n - 1; }
     int bz(int band) const noexcept { return bands.band[band].block_zoom; }
@@ -349,7 +377,15 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     // decoded; then calls f(i) for every record decoded so far, which f filters itself.
     template <typename F>
     void scan(const BlockKey& k, Loaded* l, const HierBlockBox& box, bool markers, F f) {
-        if (!l->full && !l->bytes.empty()) {
+        if (!l->full && !l->bytes.empty() && ++l->parses > parses_before_whole) {
+            decode_all(k, l);
+            ++st.blocks_decoded_whole;
+        }
+        std::vector<HierBlockBox>& parsed = l->parsed_boxes[markers ? 1 : 0];
+        const bool known = std::any_of(parsed.begin(), parsed.end(),
+                                       [&box](const HierBlockBox& b) { return box_within(box, b); });
+        if (known && !l->full) ++st.parses_skipped;
+        if (!l->full && !l->bytes.empty() && !known) {
             HierNodeBlockReader rd = open_block(k, l);
             struct Ranges {
                 std::vector<std::pair<std::size_t, std::size_t>> v;
@@ -383,8 +419,44 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
                                                : hier_node_block_next_in(&rd, box, &rec, &s)))
                 if (!l->shadowed(rec.slot)) add(l, rec, true);
             if (s != Status::Ok) throw s;
+            if (parsed.size() < kStoreParsedBoxes) {
+                charge(sizeof(HierBlockBox));
+                parsed.push_back(box);
+            }
         }
-        for (std::size_t i = 0; i < l->records.size(); ++i) f(i);
+        visit_near(l, box, f);
+    }
+
+    // Calls f(i) for every decoded record of l whose centre may lie within box's latitudes: a
+    // record's lat is its centre, or a single marker's position (within 1e-8 degrees of its
+    // centre, which beyond Web Mercator's clamp is on the clamp). f filters them itself.
+    template <typename F>
+    void visit_near(Loaded* l, const HierBlockBox& box, F f) {
+        const std::size_t n = l->records.size();
+        if (n <= kStoreLinearRecords) {
+            for (std::size_t i = 0; i < n; ++i) f(i);
+            return;
+        }
+        // (records decoded since the index was sorted are visited in turn, until they are many)
+        if (n - l->by_lat.size() > std::max(kStoreLinearRecords, l->by_lat.size() / 2)) {
+            charge((n - l->by_lat.size()) * sizeof(std::uint32_t));
+            l->by_lat.resize(n);
+            for (std::size_t i = 0; i < n; ++i) l->by_lat[i] = static_cast<std::uint32_t>(i);
+            std::sort(l->by_lat.begin(), l->by_lat.end(), [l](std::uint32_t a, std::uint32_t b) {
+                return l->records[a].lat < l->records[b].lat;
+            });
+        }
+        ++st.indexed_scans;
+        constexpr double kClampLat = 85.05, kMarginDeg = 1e-8;
+        double lo = box.south - kMarginDeg, hi = box.north + kMarginDeg;
+        if (hi >= kClampLat) hi = 90.0, lo = std::min(lo, kClampLat);
+        if (lo <= -kClampLat) lo = -90.0, hi = std::max(hi, -kClampLat);
+        const auto first = std::lower_bound(
+            l->by_lat.begin(), l->by_lat.end(), lo,
+            [l](std::uint32_t i, double v) { return l->records[i].lat < v; });
+        for (auto it = first; it != l->by_lat.end() && l->records[*it].lat <= hi; ++it) f(*it);
+        for (std::size_t i = l->by_lat.size(); i < n; ++i)
+            if (l->records[i].lat >= lo && l->records[i].lat <= hi) f(i);
     }
 
     // Puts record i of block k into the working copy (its nodes, or its marker), once.
@@ -733,6 +805,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
 };
 
 void HierStoreUpdate::Impl::apply(const HierStoreWrite* w, std::size_t n) {
+    if (n >= kStoreBatchWrites) parses_before_whole = kStoreBatchParsesBeforeWhole;
     for (std::size_t i = 0; i < n; ++i) {
         if (w[i].insert) {
             const std::int64_t h = next_handle++;
@@ -1159,6 +1232,50 @@ Status HierStoreUpdate::init(double radius_px, int max_zoom, const HierStoreOps&
     return Status::Ok;
 }
 
+namespace {
+
+// The Z-order key of a position: 31 bits of latitude and of longitude, interleaved (out of
+// range and NaN clamp to an edge: only the order matters).
+std::uint64_t z_order_key(double lat, double lon) noexcept {
+    const auto bits31 = [](double v, double lo, double span) {
+        const double t = (v - lo) / span;
+        const double c = t > 0.0 ? (t < 1.0 ? t : 1.0) : 0.0;  // (NaN: 0)
+        return static_cast<std::uint64_t>(c * 2147483647.0);
+    };
+    const auto spread = [](std::uint64_t v) {  // bit i to bit 2i
+        v &= 0x7fffffffull;
+        v = (v | v << 16) & 0x0000ffff0000ffffull;
+        v = (v | v << 8) & 0x00ff00ff00ff00ffull;
+        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0full;
+        v = (v | v << 2) & 0x3333333333333333ull;
+        v = (v | v << 1) & 0x5555555555555555ull;
+        return v;
+    };
+    return spread(bits31(lon, -180.0, 360.0)) | spread(bits31(lat, -90.0, 180.0)) << 1;
+}
+
+}  // namespace
+
+void hier_store_order_writes(HierStoreWrite* writes, std::size_t n) noexcept {
+    const auto raw = [](double v) {  // (-0.0 apart from 0.0: the order is total)
+        std::uint64_t b;
+        std::memcpy(&b, &v, sizeof b);
+        return b;
+    };
+    const auto before = [&raw](const HierStoreWrite& a, std::uint64_t ka, const HierStoreWrite& b,
+                               std::uint64_t kb) {
+        if (a.insert != b.insert) return !a.insert;
+        if (ka != kb) return ka < kb;
+        if (a.id != b.id) return a.id < b.id;
+        if (raw(a.lat) != raw(b.lat)) return raw(a.lat) < raw(b.lat);
+        return raw(a.lon) < raw(b.lon);
+    };
+    // (keys computed in the comparison: sorting in place needs no memory, so this cannot fail)
+    std::sort(writes, writes + n, [&](const HierStoreWrite& a, const HierStoreWrite& b) {
+        return before(a, z_order_key(a.lat, a.lon), b, z_order_key(b.lat, b.lon));
+    });
+}
+
 Status HierStoreUpdate::apply(const HierStoreWrite* writes, std::size_t n,
                               CancelCheck cancel) noexcept {
     if (!impl_ || impl_->u.broken) return Status::Internal;
@@ -1194,7 +1311,7 @@ const HierStoreSlots* HierStoreUpdate::slots(std::size_t* n) const noexcept {
 }
 
 HierStoreUpdate::Stats HierStoreUpdate::stats() const noexcept {
-    return impl_ ? impl_->st : Stats{0, 0, 0, 0, 0};
+    return impl_ ? impl_->st : Stats{0, 0, 0, 0, 0, 0, 0, 0};
 }
 
 }  // namespace geocluster

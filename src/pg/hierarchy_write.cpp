@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/varlena.h"
 }
 
+#include <algorithm>
 #include <new>
 
 namespace geocluster::pg {
@@ -39,7 +40,10 @@ namespace {
 // pg_advisory_* keys have field4 1 (one int8) or 2 (two int4), so they never collide with it.
 constexpr uint16 kWriteLockField4 = 0x4743;  // "GC"
 // Writes per HierStoreUpdate: bounds one update's working set, whatever the statement's size.
-constexpr std::size_t kChunkWrites = 1000;
+constexpr std::size_t kChunkWrites = 4000;
+// Writes put in order together (hier_store_order_writes) before they are cut into chunks: a bulk
+// statement's chunks then each cover a neighbourhood. 32 bytes each.
+constexpr std::size_t kOrderWrites = 16 * kChunkWrites;
 
 void lock_hierarchy(Oid nodes) {
     LOCKTAG tag;
@@ -152,12 +156,19 @@ bool read_write(HeapTuple row, TupleDesc desc, int first, HierStoreWrite* w) {
     return true;
 }
 
-// Reads the statement's writes with a cursor and runs them chunk by chunk: a chunk ends at a new
-// partition value or at kChunkWrites writes.
+// Writes of one partition value, put in order, then run chunk by chunk.
+void run_ordered(WriteRun* run, HierStoreWrite* writes, std::size_t n) {
+    hier_store_order_writes(writes, n);
+    for (std::size_t at = 0; at < n; at += kChunkWrites)
+        run_chunk(run, writes + at, std::min(kChunkWrites, n - at));
+}
+
+// Reads the statement's writes with a cursor and runs them kOrderWrites at a time (fewer at a
+// new partition value).
 void apply_writes(WriteRun* run, const char* query) {
     Portal portal =
         SPI_cursor_open_with_args(nullptr, query, 0, nullptr, nullptr, nullptr, true, 0);
-    auto* writes = static_cast<HierStoreWrite*>(palloc(sizeof(HierStoreWrite) * kChunkWrites));
+    auto* writes = static_cast<HierStoreWrite*>(palloc(sizeof(HierStoreWrite) * kOrderWrites));
     MemoryContext outer = CurrentMemoryContext;
     std::size_t n = 0;
     const int first = run->has_part ? 3 : 2;  // the attribute number of lat
@@ -171,7 +182,7 @@ void apply_writes(WriteRun* run, const char* query) {
             if (run->has_part) {
                 const Datum part = SPI_getbinval(row, desc, 2, &isnull);
                 if (n > 0 && !same_text(part, run->part)) {
-                    run_chunk(run, writes, n);
+                    run_ordered(run, writes, n);
                     n = 0;
                 }
                 if (n == 0) {
@@ -180,15 +191,15 @@ void apply_writes(WriteRun* run, const char* query) {
                     MemoryContextSwitchTo(old);
                 }
             }
-            if (n == kChunkWrites) {
-                run_chunk(run, writes, n);
+            if (n == kOrderWrites) {
+                run_ordered(run, writes, n);
                 n = 0;
             }
             if (read_write(row, desc, first, &writes[n])) ++n;
         }
         SPI_freetuptable(SPI_tuptable);
     }
-    if (n > 0) run_chunk(run, writes, n);
+    if (n > 0) run_ordered(run, writes, n);
     SPI_cursor_close(portal);
     pfree(writes);
 }

@@ -43,6 +43,9 @@ struct Store {
     std::map<std::int64_t, std::map<Key, Bytes>> deltas;  // a node block's delta, when it has one
     std::size_t delta_min_block_bytes = kHierDeltaMinBlockBytes;  // HierStoreUpdate::init's
     std::uint64_t deltas_written = 0;                             // by the updates so far
+    struct Reads {  // what the updates' Stats say their repeated reads saved
+        std::uint64_t parses_skipped = 0, blocks_decoded_whole = 0, indexed_scans = 0;
+    } reads;
     std::map<std::pair<int, std::uint64_t>, std::uint64_t> slots;
     std::map<std::int64_t, Marker> live;  // marker id -> position and partition
 };
@@ -229,7 +232,11 @@ inline std::string apply_part(Store* s, std::int64_t part, const std::vector<Hie
         return "init failed";
     const Status st = u.apply(w.data(), w.size(), kStoreNoCancel);
     if (st != Status::Ok) return std::string("apply: ") + status_message(st);
-    s->deltas_written += u.stats().deltas_written;
+    const HierStoreUpdate::Stats rs = u.stats();
+    s->deltas_written += rs.deltas_written;
+    s->reads.parses_skipped += rs.parses_skipped;
+    s->reads.blocks_decoded_whole += rs.blocks_decoded_whole;
+    s->reads.indexed_scans += rs.indexed_scans;
     std::size_t n = 0;
     const HierStoreBlock* out = u.blocks(&n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -256,7 +263,10 @@ inline std::string apply_part(Store* s, std::int64_t part, const std::vector<Hie
 
 // A step as a statement is written: per partition, in the step's order (a marker may move twice),
 // one update after the other.
-inline std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
+// With ordered, each partition's writes are first put in hier_store_order_writes's order, as the
+// SQL layer puts a statement's (a step must then write each marker at most once, as a statement
+// does: its erases are the rows before it).
+inline std::string apply_step(Store* s, const std::vector<HierWrite>& step, bool ordered = false) {
     std::map<std::int64_t, std::vector<HierStoreWrite>> by_part;
     for (const HierWrite& w : step) {
         const auto it = s->live.find(w.id);
@@ -270,7 +280,8 @@ inline std::string apply_step(Store* s, const std::vector<HierWrite>& step) {
             s->live[w.id] = Marker{w.lat + 0.0, w.lon + 0.0, w.partition};
         }
     }
-    for (const auto& [part, w] : by_part) {
+    for (auto& [part, w] : by_part) {
+        if (ordered) hier_store_order_writes(w.data(), w.size());
         const std::string f = apply_part(s, part, w);
         if (!f.empty()) return "partition " + std::to_string(part) + ": " + f;
     }
@@ -296,7 +307,8 @@ inline std::string check_store(const Store& s, int n_parts,
 // Runs a scenario on a store, checking after every step; "" or the first failure. Blocks of
 // delta_min_block_bytes or more get deltas (0: every block, so that small tests write them).
 inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_block_bytes = 0,
-                                      std::uint64_t* deltas_written = nullptr) {
+                                      std::uint64_t* deltas_written = nullptr,
+                                      bool ordered = false, Store::Reads* reads = nullptr) {
     Store s;
     s.delta_min_block_bytes = delta_min_block_bytes;
     s.radius = sc.radius;
@@ -312,7 +324,7 @@ inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_
         const std::string where = "step " + std::to_string(t) + " (radius " +
                                   std::to_string(sc.radius) + ", max_zoom " +
                                   std::to_string(sc.max_zoom) + "): ";
-        std::string f = t > 0 ? apply_step(&s, sc.steps[t - 1]) : "";
+        std::string f = t > 0 ? apply_step(&s, sc.steps[t - 1], ordered) : "";
         if (f.empty()) f = check_store(s, sc.n_parts, &after);
         if (!f.empty()) return where + f;
         for (const auto& [id, ms] : before)
@@ -336,6 +348,11 @@ inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_
         before = after;
     }
     if (deltas_written != nullptr) *deltas_written += s.deltas_written;
+    if (reads != nullptr) {
+        reads->parses_skipped += s.reads.parses_skipped;
+        reads->blocks_decoded_whole += s.reads.blocks_decoded_whole;
+        reads->indexed_scans += s.reads.indexed_scans;
+    }
     return "";
 }
 
