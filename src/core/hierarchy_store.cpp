@@ -97,8 +97,8 @@ struct Loaded {
     bool existed = false, full = false;
     // What a batch of writes reads of a block again and again (bulk statements): the boxes
     // already parsed, per mode (a box within one of them needs no parse), the parses so far (past
-    // kStoreParsesBeforeWhole the block is decoded whole), and records[0..by_lat.size()) by
-    // centre latitude, so that a scan visits the decoded records near its box, not all of them.
+    // kStoreParsesBeforeWhole the block is decoded whole), and the decoded records by centre
+    // latitude, so that a scan visits those near its box, not all of them.
     std::vector<HierBlockBox> parsed_boxes[2];  // [markers]
     std::uint32_t parses = 0;
     std::vector<std::uint32_t> by_lat;
@@ -437,14 +437,17 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
         }
-        // (records decoded since the index was sorted are visited in turn, until they are many)
-        if (n - l->by_lat.size() > std::max(kStoreLinearRecords, l->by_lat.size() / 2)) {
-            charge((n - l->by_lat.size()) * sizeof(std::uint32_t));
-            l->by_lat.resize(n);
-            for (std::size_t i = 0; i < n; ++i) l->by_lat[i] = static_cast<std::uint32_t>(i);
-            std::sort(l->by_lat.begin(), l->by_lat.end(), [l](std::uint32_t a, std::uint32_t b) {
+        if (n > l->by_lat.size()) {  // records decoded since: sorted, then merged in
+            const auto by = [l](std::uint32_t a, std::uint32_t b) {
                 return l->records[a].lat < l->records[b].lat;
-            });
+            };
+            const std::size_t old = l->by_lat.size();
+            charge((n - old) * sizeof(std::uint32_t));
+            for (std::size_t i = old; i < n; ++i) l->by_lat.push_back(static_cast<std::uint32_t>(i));
+            std::sort(l->by_lat.begin() + static_cast<std::ptrdiff_t>(old), l->by_lat.end(), by);
+            std::inplace_merge(l->by_lat.begin(),
+                               l->by_lat.begin() + static_cast<std::ptrdiff_t>(old),
+                               l->by_lat.end(), by);
         }
         ++st.indexed_scans;
         constexpr double kClampLat = 85.05, kMarginDeg = 1e-8;
@@ -455,8 +458,6 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             l->by_lat.begin(), l->by_lat.end(), lo,
             [l](std::uint32_t i, double v) { return l->records[i].lat < v; });
         for (auto it = first; it != l->by_lat.end() && l->records[*it].lat <= hi; ++it) f(*it);
-        for (std::size_t i = l->by_lat.size(); i < n; ++i)
-            if (l->records[i].lat >= lo && l->records[i].lat <= hi) f(i);
     }
 
     // Puts record i of block k into the working copy (its nodes, or its marker), once.
