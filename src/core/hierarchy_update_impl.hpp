@@ -589,8 +589,12 @@ struct Impl {
                     e = -1;
                 } else if (z == max_zoom) {
                     e = max_zoom + 1;
-                } else if (n.children.size() > 1 || full(id).children.size() > 1) {
-                    e = z + 1;  // (an incomplete node has at least the children loaded)
+                } else if (n.children.size() > 1 || (!n.complete && n.expansion == z + 1) ||
+                           full(id).children.size() > 1) {
+                    // (an incomplete node has at least the children loaded; and it has lost
+                    // none, since a removal completes it first, so when it split at z + 1 as
+                    // read, it still does: its children need not be read to know it)
+                    e = z + 1;
                 } else {
                     e = node(n.children[0]).expansion;
                 }
