@@ -21,12 +21,15 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "replication/logicalworker.h"
+#include "replication/worker_internal.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 #include "utils/varlena.h"
 }
 
@@ -284,8 +287,29 @@ Oid trigger_hierarchy(const TriggerData* td) {
     return nodes;
 }
 
+// Whether this backend applies a subscription's changes row by row (a logical replication apply
+// worker, not a table synchronisation worker: its initial COPY fires the statement triggers).
+bool applying_replicated_rows() { return IsLogicalWorker() && !am_tablesync_worker(); }
+
+// A replicated row's image, registered for SPI under name as a one-row transition table would be.
+void register_row(const TriggerData* td, HeapTuple row, const char* name) {
+    Tuplestorestate* store = tuplestore_begin_heap(false, false, work_mem);
+    tuplestore_puttuple(store, row);
+    auto* enr = static_cast<EphemeralNamedRelation>(palloc(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(name);
+    enr->md.reliddesc = RelationGetRelid(td->tg_relation);
+    enr->md.tupdesc = nullptr;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = 1;
+    enr->reldata = store;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+        elog(ERROR, "cluster hierarchy: SPI_register_relation failed");
+}
+
 const char* trigger_event(const TriggerData* td) {
     const TriggerEvent e = td->tg_event;
+    if (TRIGGER_FIRED_AFTER(e) && TRIGGER_FIRED_FOR_ROW(e) && !TRIGGER_FIRED_BY_TRUNCATE(e))
+        return TRIGGER_FIRED_BY_INSERT(e) ? "INSERT" : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE" : "DELETE";
     if (!TRIGGER_FIRED_AFTER(e) || !TRIGGER_FIRED_FOR_STATEMENT(e))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("cluster_hierarchy_write must fire AFTER ... FOR EACH STATEMENT")));
@@ -327,13 +351,26 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
                         errmsg("cluster_hierarchy_write runs only as a trigger")));
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const char* event = trigger_event(td);
+    // The row trigger (ENABLE REPLICA) stands in for the statement triggers where PostgreSQL
+    // does not fire them: in a logical replication apply worker, which applies a subscription's
+    // changes row by row. Elsewhere the statement triggers do the work and it does nothing.
+    const bool row = TRIGGER_FIRED_FOR_ROW(td->tg_event);
+    if (row && !applying_replicated_rows()) return PointerGetDatum(nullptr);
     WriteRun* run = open_run(trigger_hierarchy(td), fcinfo->flinfo->fn_oid);
     const WriteMeta* meta = run->meta;
     if (strcmp(event, "TRUNCATE") == 0) {
         follow_truncate(run, td);
     } else {
-        if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+        if (row) {
+            const bool old_row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event);
+            if (old_row) register_row(td, td->tg_trigtuple, "geocluster_old");
+            if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+                register_row(td, td->tg_newtuple, "geocluster_new");
+            else if (!old_row)
+                register_row(td, td->tg_trigtuple, "geocluster_new");
+        } else if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) {
             elog(ERROR, "cluster hierarchy: SPI_register_trigger_data failed");
+        }
         const char* schema =
             quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
         apply_writes(run, writes_query(*meta, schema, event));

@@ -19,7 +19,8 @@
 --   on each table of the source's tree (its partitions or child tables), ENABLE ALWAYS, the
 --   statement triggers of cluster_hierarchy_write that maintain the hierarchy in the writing
 --   transaction: geocluster_<table>_clusters (TRUNCATE), and _ins, _upd, _del (one per event:
---   each has the transition tables of its event)
+--   each has the transition tables of its event); and, ENABLE REPLICA, the row trigger _rep for
+--   the changes a logical replication subscription applies (cluster_hierarchy_arm)
 -- DDL that would change the rows without firing those triggers, or take them away, is handled or
 -- refused by the event triggers of 61_hierarchy_guard.sql. cluster_hierarchy_nodes and
 -- cluster_hierarchy_members decode the whole of a hierarchy.
@@ -242,8 +243,14 @@ $$;
 --                        transition tables only to single-event triggers). A write through a
 --                        parent fires the parent's, whose transition tables hold the rows of
 --                        every table of its tree the statement wrote.
--- ENABLE ALWAYS: they fire under session_replication_role = replica too, which logical
--- replication's apply workers use.
+--   <trigger_name>_rep   after INSERT, UPDATE or DELETE, per row, ENABLE REPLICA: a logical
+--                        replication apply worker applies a subscription's changes row by row and
+--                        fires no statement trigger but TRUNCATE's; this one then writes each row
+--                        (elsewhere it does nothing). Not on a partitioned table, whose row
+--                        triggers PostgreSQL would clone onto its partitions: each partition
+--                        holds its own.
+-- ENABLE ALWAYS: the statement triggers fire under session_replication_role = replica too (an
+-- apply worker's TRUNCATE, a table synchronisation worker's initial COPY).
 CREATE FUNCTION @extschema@.cluster_hierarchy_arm(hierarchy regclass, rel regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -261,6 +268,12 @@ BEGIN
                        i.trigger_name || t.suffix, t.event, rel, t.referencing, hierarchy::text);
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, i.trigger_name || t.suffix);
     END LOOP;
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) <> 'p' THEN
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
+                       'EXECUTE FUNCTION @extschema@.cluster_hierarchy_write(%L)',
+                       i.trigger_name || '_rep', rel, hierarchy::text);
+        EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', rel, i.trigger_name || '_rep');
+    END IF;
 END $$;
 
 -- Internal: removes the write triggers of hierarchy h from rel.

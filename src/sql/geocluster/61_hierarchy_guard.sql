@@ -91,7 +91,18 @@ BEGIN
                FROM @extschema@.cluster_hierarchy_of(tbl) AS o
                JOIN @extschema@.cluster_hierarchy_holders(o.hierarchy) AS r ON r.rel = tbl
               WHERE o.held LOOP
-        IF h.enabled IN ('D', 'R') THEN
+        IF right(h.trigger_name, 4) = '_rep' THEN
+            -- (the row trigger for logical replication's apply workers: it fires in replica mode)
+            IF h.enabled = 'D' THEN
+                RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = format('Changes a subscription applies to %s while it does not fire would leave the hierarchy stale.', tbl),
+                          HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)) instead, and create it again later.',
+                                        h.hierarchy);
+            ELSIF h.enabled <> 'R' THEN
+                EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', tbl, h.trigger_name);
+            END IF;
+        ELSIF h.enabled IN ('D', 'R') THEN
             RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
                 USING ERRCODE = 'feature_not_supported',
                       DETAIL = format('Writes to %s while it does not fire would leave the hierarchy stale.', tbl),
@@ -150,7 +161,8 @@ BEGIN
         IF hierarchy IS NOT NULL AND (SELECT t.tgname FROM pg_trigger t WHERE t.oid = objid)
                 NOT IN (SELECT v.n FROM @extschema@.cluster_hierarchy_info(hierarchy::regclass) AS i,
                                         LATERAL (VALUES (i.trigger_name::text), (i.trigger_name || '_ins'),
-                                                        (i.trigger_name || '_upd'), (i.trigger_name || '_del')) AS v(n)) THEN
+                                                        (i.trigger_name || '_upd'), (i.trigger_name || '_del'),
+                                                        (i.trigger_name || '_rep')) AS v(n)) THEN
             RAISE EXCEPTION 'the write trigger of cluster hierarchy % cannot be renamed', hierarchy
                 USING ERRCODE = 'feature_not_supported';
         END IF;
@@ -208,10 +220,10 @@ DECLARE
     m record;
 BEGIN
     IF object_type = 'trigger' AND address_names[3] LIKE 'geocluster\_%' THEN
-        -- A write trigger is named geocluster_<nodes table>[_ins|_upd|_del]; the hierarchy is in its source's
+        -- A write trigger is named geocluster_<nodes table>[_ins|_upd|_del|_rep]; the hierarchy is in its source's
         -- schema, which a partition's need not share: the table's own schema first.
         SELECT c.oid INTO meta FROM pg_class c
-         WHERE c.relname = regexp_replace(substr(address_names[3], 12), '_(ins|upd|del)$', '') || '_meta' AND c.relkind = 'r'
+         WHERE c.relname = regexp_replace(substr(address_names[3], 12), '_(ins|upd|del|rep)$', '') || '_meta' AND c.relkind = 'r'
            AND pg_has_role(c.relowner, 'USAGE') AND @extschema@.cluster_hierarchy_meta_ok(c.oid::regclass)
          ORDER BY c.relnamespace IS DISTINCT FROM to_regnamespace(quote_ident(address_names[1]))::oid LIMIT 1;
     ELSIF object_type = 'table' THEN
