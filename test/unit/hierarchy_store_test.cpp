@@ -69,14 +69,7 @@ Scenario make_statement_scenario(std::uint64_t seed, int n_initial, int n_steps,
     s.n_parts = g.coin(0.3) ? 2 : 1;
     std::int64_t next_id = 1;
     std::vector<std::int64_t> live;
-    for (int i = 0; i < n_initial; ++i) {
-        HierMarker m;
-        g.position(&m.lat, &m.lon);
-        m.id = next_id++;
-        s.initial.push_back(m);
-        s.initial_parts.push_back(g.integer(0, s.n_parts - 1));
-        live.push_back(m.id);
-    }
+    testing::add_initial_markers(g, n_initial, &s, &live, &next_id);
     for (int t = 0; t < n_steps; ++t) {
         std::shuffle(live.begin(), live.end(), g.rng());
         std::vector<HierWrite> step;

@@ -185,6 +185,20 @@ struct Scenario {
     std::vector<std::vector<HierWrite>> steps;  // each step one apply (a batch when > 1)
 };
 
+// n markers at g's positions, ids from *next_id on, in random partitions: the scenario's
+// initial build, and the live ids.
+inline void add_initial_markers(WriteGen& g, int n, Scenario* s, std::vector<std::int64_t>* live,
+                                std::int64_t* next_id) {
+    for (int i = 0; i < n; ++i) {
+        HierMarker m;
+        g.position(&m.lat, &m.lon);
+        m.id = (*next_id)++;
+        s->initial.push_back(m);
+        s->initial_parts.push_back(g.integer(0, s->n_parts - 1));
+        live->push_back(m.id);
+    }
+}
+
 inline Scenario make_scenario(std::uint64_t seed, int max_markers, int n_steps) {
     WriteGen g(seed);
     Scenario s;
@@ -194,15 +208,7 @@ inline Scenario make_scenario(std::uint64_t seed, int max_markers, int n_steps) 
     s.n_parts = g.coin(0.3) ? 3 : 1;
     std::int64_t next_id = 1;
     std::vector<std::int64_t> live;
-    const int n0 = g.integer(0, max_markers);
-    for (int i = 0; i < n0; ++i) {
-        HierMarker m;
-        g.position(&m.lat, &m.lon);
-        m.id = next_id++;
-        s.initial.push_back(m);
-        s.initial_parts.push_back(g.integer(0, s.n_parts - 1));
-        live.push_back(m.id);
-    }
+    add_initial_markers(g, g.integer(0, max_markers), &s, &live, &next_id);
     for (int t = 0; t < n_steps; ++t) {
         const int batch = g.coin(0.15) ? g.integer(2, 12) : 1;
         std::vector<HierWrite> step;
