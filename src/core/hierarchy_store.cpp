@@ -101,6 +101,7 @@ struct Loaded {
     // latitude, so that a scan visits those near its box, not all of them.
     std::vector<HierBlockBox> parsed_boxes[2];  // [markers]
     std::uint32_t parses = 0;
+    std::uint64_t visited = 0;  // records visited one by one, before by_lat is made
     std::vector<std::uint32_t> by_lat;
     bool shadowed(std::uint32_t slot) const {
         return std::binary_search(shadow.begin(), shadow.end(), slot);
@@ -115,8 +116,12 @@ constexpr std::uint32_t kStoreParsesBeforeWhole = 48, kStoreBatchParsesBeforeWho
 constexpr std::size_t kStoreBatchWrites = 64;
 // Boxes remembered per block and mode: enough for a batch's repeated boxes, bounded.
 constexpr std::size_t kStoreParsedBoxes = 8;
-// Below this many decoded records a scan visits them all; the latitude index costs more.
+// Below this many decoded records a scan visits them all; the latitude index costs more. Above,
+// a block's scans still visit all its records until they have visited each about as many times
+// as sorting them costs: a single write's few scans of a block (a large member block, decoded
+// whole) never pay for the sort, a batch's thousands do once.
 constexpr std::size_t kStoreLinearRecords = 64;
+constexpr std::uint64_t kStoreLinearPasses = 16;
 
 // Whether box a lies within box b (both as hier_node_block_next_in reads them: a second part
 // of longitudes only when west2 <= east2).
@@ -433,7 +438,9 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     template <typename F>
     void visit_near(Loaded* l, const HierBlockBox& box, F f) {
         const std::size_t n = l->records.size();
-        if (n <= kStoreLinearRecords) {
+        if (n <= kStoreLinearRecords ||
+            (l->by_lat.empty() && l->visited < kStoreLinearPasses * n)) {
+            l->visited += n;
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
         }
@@ -1112,12 +1119,15 @@ void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* 
         const HierBand& band = bands.band[k.band];
         const int lo = k.members ? u.max_zoom : band.zoom_lo;
         const int hi = k.members ? u.max_zoom : band.zoom_hi;
-        bytes.resize(hier_node_block_bound(recs->size()));
+        // (room for the worst case, not zeroed: a block's bound is megabytes where its
+        // encoding is a fraction of them)
+        const std::unique_ptr<unsigned char[]> room(
+            new unsigned char[hier_node_block_bound(recs->size())]);
         std::size_t len = 0;
         const Status s =
-            hier_node_block_encode(recs->data(), recs->size(), lo, hi, bytes.data(), &len);
+            hier_node_block_encode(recs->data(), recs->size(), lo, hi, room.get(), &len);
         if (s != Status::Ok) throw s;
-        bytes.resize(len);
+        bytes.assign(room.get(), room.get() + len);
     }
     if (l.existed && l.bytes == bytes && l.delta.empty()) return;
     put(k, false, std::move(bytes));
