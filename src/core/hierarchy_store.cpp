@@ -128,7 +128,8 @@ constexpr std::uint64_t kStoreLinearPasses = 16;
 bool box_within(const HierBlockBox& a, const HierBlockBox& b) noexcept {
     if (a.zoom != b.zoom || a.south < b.south || a.north > b.north) return false;
     const auto part_in = [&b](double w, double e) {
-        return (w >= b.west1 && e <= b.east1) || (b.west2 <= b.east2 && w >= b.west2 && e <= b.east2);
+        return (w >= b.west1 && e <= b.east1) ||
+               (b.west2 <= b.east2 && w >= b.west2 && e <= b.east2);
     };
     return part_in(a.west1, a.east1) && (a.west2 > a.east2 || part_in(a.west2, a.east2));
 }
@@ -387,8 +388,9 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             ++st.blocks_decoded_whole;
         }
         std::vector<HierBlockBox>& parsed = l->parsed_boxes[markers ? 1 : 0];
-        const bool known = std::any_of(parsed.begin(), parsed.end(),
-                                       [&box](const HierBlockBox& b) { return box_within(box, b); });
+        const bool known = std::any_of(parsed.begin(), parsed.end(), [&box](const HierBlockBox& b) {
+            return box_within(box, b);
+        });
         if (known && !l->full) ++st.parses_skipped;
         if (!l->full && !l->bytes.empty() && !known) {
             HierNodeBlockReader rd = open_block(k, l);
@@ -450,7 +452,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             };
             const std::size_t old = l->by_lat.size();
             charge((n - old) * sizeof(std::uint32_t));
-            for (std::size_t i = old; i < n; ++i) l->by_lat.push_back(static_cast<std::uint32_t>(i));
+            for (std::size_t i = old; i < n; ++i)
+                l->by_lat.push_back(static_cast<std::uint32_t>(i));
             std::sort(l->by_lat.begin() + static_cast<std::ptrdiff_t>(old), l->by_lat.end(), by);
             std::inplace_merge(l->by_lat.begin(),
                                l->by_lat.begin() + static_cast<std::ptrdiff_t>(old),
@@ -461,9 +464,9 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         double lo = box.south - kMarginDeg, hi = box.north + kMarginDeg;
         if (hi >= kClampLat) hi = 90.0, lo = std::min(lo, kClampLat);
         if (lo <= -kClampLat) lo = -90.0, hi = std::max(hi, -kClampLat);
-        const auto first = std::lower_bound(
-            l->by_lat.begin(), l->by_lat.end(), lo,
-            [l](std::uint32_t i, double v) { return l->records[i].lat < v; });
+        const auto first =
+            std::lower_bound(l->by_lat.begin(), l->by_lat.end(), lo,
+                             [l](std::uint32_t i, double v) { return l->records[i].lat < v; });
         for (auto it = first; it != l->by_lat.end() && l->records[*it].lat <= hi; ++it) f(*it);
     }
 

@@ -309,7 +309,9 @@ void register_row(const TriggerData* td, HeapTuple row, const char* name) {
 const char* trigger_event(const TriggerData* td) {
     const TriggerEvent e = td->tg_event;
     if (TRIGGER_FIRED_AFTER(e) && TRIGGER_FIRED_FOR_ROW(e) && !TRIGGER_FIRED_BY_TRUNCATE(e))
-        return TRIGGER_FIRED_BY_INSERT(e) ? "INSERT" : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE" : "DELETE";
+        return TRIGGER_FIRED_BY_INSERT(e)   ? "INSERT"
+               : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE"
+                                            : "DELETE";
     if (!TRIGGER_FIRED_AFTER(e) || !TRIGGER_FIRED_FOR_STATEMENT(e))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("cluster_hierarchy_write must fire AFTER ... FOR EACH STATEMENT")));
@@ -362,7 +364,8 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
         follow_truncate(run, td);
     } else {
         if (row) {
-            const bool old_row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event);
+            const bool old_row =
+                TRIGGER_FIRED_BY_UPDATE(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event);
             if (old_row) register_row(td, td->tg_trigtuple, "geocluster_old");
             if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
                 register_row(td, td->tg_newtuple, "geocluster_new");

@@ -307,8 +307,8 @@ inline std::string check_store(const Store& s, int n_parts,
 // Runs a scenario on a store, checking after every step; "" or the first failure. Blocks of
 // delta_min_block_bytes or more get deltas (0: every block, so that small tests write them).
 inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_block_bytes = 0,
-                                      std::uint64_t* deltas_written = nullptr,
-                                      bool ordered = false, Store::Reads* reads = nullptr) {
+                                      std::uint64_t* deltas_written = nullptr, bool ordered = false,
+                                      Store::Reads* reads = nullptr) {
     Store s;
     s.delta_min_block_bytes = delta_min_block_bytes;
     s.radius = sc.radius;

@@ -76,8 +76,7 @@ Scenario make_statement_scenario(std::uint64_t seed, int n_initial, int n_steps,
         std::size_t used = 0;  // live[0..used) are written by this step already
         std::vector<std::int64_t> born;
         for (int b = 0; b < batch; ++b) {
-            HierWrite w{HierWriteKind::Insert, 0, 0, 0,
-                                 g.integer(0, s.n_parts - 1)};
+            HierWrite w{HierWriteKind::Insert, 0, 0, 0, g.integer(0, s.n_parts - 1)};
             const double k = g.uni(0, 1);
             if (used == live.size() || k < 0.5) {
                 w.id = next_id++;
