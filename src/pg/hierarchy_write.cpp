@@ -326,13 +326,33 @@ const char* trigger_event(const TriggerData* td) {
     return TRIGGER_FIRED_BY_INSERT(e) ? "INSERT" : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE" : "DELETE";
 }
 
+// A write trigger writes a hierarchy only for the tables of its source's tree: the function
+// writes the hierarchy's tables itself, whoever fires it, so a trigger that a role puts on a
+// table of its own, naming another's hierarchy, must neither change that hierarchy nor take its
+// writers' lock.
+void check_trigger_source(const WriteMeta& m, const TriggerData* td) {
+    const Oid rel = RelationGetRelid(td->tg_relation);
+    if (OidIsValid(m.source) &&
+        (rel == m.source || list_member_oid(find_all_inheritors(m.source, NoLock, nullptr), rel)))
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("%s is not a table of the source of cluster hierarchy %s",
+                    RelationGetRelationName(td->tg_relation), m.nodes_name),
+             errdetail("Trigger %s names a hierarchy whose rows come from another table.",
+                       td->tg_trigger->tgname),
+             errhint("Write triggers are made by cluster_hierarchy_create; drop this one.")));
+}
+
 // The hierarchy whose nodes table is nodes, locked for writing (the writers' lock, to the end
-// of the transaction), inside SPI (SPI_finish after close_write_tables), its tables open.
-WriteRun* open_run(Oid nodes, Oid fn_oid) {
-    lock_hierarchy(nodes);
+// of the transaction), inside SPI (SPI_finish after close_write_tables), its tables open. A
+// trigger's (td) relation must be a table of the hierarchy's source: checked before the lock.
+WriteRun* open_run(Oid nodes, Oid fn_oid, const TriggerData* td) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
     auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
     write_meta(nodes, fn_oid, meta);
+    if (td != nullptr) check_trigger_source(*meta, td);
+    lock_hierarchy(nodes);
     auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
     run->meta = meta;
     run->has_part = meta->partition_column != nullptr;
@@ -358,7 +378,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
     // changes row by row. Elsewhere the statement triggers do the work and it does nothing.
     const bool row = TRIGGER_FIRED_FOR_ROW(td->tg_event);
     if (row && !applying_replicated_rows()) return PointerGetDatum(nullptr);
-    WriteRun* run = open_run(trigger_hierarchy(td), fcinfo->flinfo->fn_oid);
+    WriteRun* run = open_run(trigger_hierarchy(td), fcinfo->flinfo->fn_oid, td);
     const WriteMeta* meta = run->meta;
     if (strcmp(event, "TRUNCATE") == 0) {
         follow_truncate(run, td);
@@ -392,7 +412,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_compact) {
     // (before the lock: a role that may not compact does not make the writers wait)
     const AclResult acl = pg_class_aclcheck(nodes, GetUserId(), ACL_UPDATE);
     if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, get_rel_name(nodes));
-    WriteRun* run = open_run(nodes, fcinfo->flinfo->fn_oid);
+    WriteRun* run = open_run(nodes, fcinfo->flinfo->fn_oid, nullptr);
     // (the transaction's own earlier writes, a compaction's in the same statement included, are
     // seen and not folded twice)
     CommandCounterIncrement();

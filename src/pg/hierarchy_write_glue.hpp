@@ -33,6 +33,7 @@ struct WriteTable {
 // may not have SELECT on it).
 struct WriteMeta {
     Oid nodes, members, slots;
+    Oid source;              // the table the hierarchy clusters (InvalidOid when it is gone)
     const char* nodes_name;  // schema-qualified, for messages
     double radius_px;
     int max_zoom;

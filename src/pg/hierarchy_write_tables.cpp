@@ -117,6 +117,13 @@ void write_meta(Oid nodes, Oid fn_oid, WriteMeta* meta) {
     meta->geometry_column = meta_name(slot, meta_rel, "geometry_column");
     meta->id_column = meta_name(slot, meta_rel, "id_column");
     meta->partition_column = meta_name(slot, meta_rel, "partition_column");
+    const char* source_schema = meta_name(slot, meta_rel, "source_schema");
+    const char* source_table = meta_name(slot, meta_rel, "source_table");
+    const Oid source_nsp =
+        source_schema == nullptr ? InvalidOid : get_namespace_oid(source_schema, true);
+    meta->source = OidIsValid(source_nsp) && source_table != nullptr
+                       ? get_relname_relid(source_table, source_nsp)
+                       : InvalidOid;
     bool null_radius = true, null_zoom = true;
     meta->radius_px =
         DatumGetFloat8(slot_getattr(slot, get_attnum(meta_rel, "radius_px"), &null_radius));

@@ -27,7 +27,8 @@ INSERT INTO w SELECT g, g % 80, g % 170, g % 20, CASE WHEN g % 3 = 0 THEN 'a' EL
 SELECT cluster_hierarchy_create('w', 'lat', 'lon', 'id', partition_column => 'cat');
 
 -- The trigger set: on every table of the tree, one trigger per event, each ENABLE ALWAYS, the
--- row-changing ones with the transition tables of their event.
+-- row-changing ones with the transition tables of their event; and on every table but the
+-- partitioned ones, the row trigger for logical replication's apply workers, ENABLE REPLICA.
 SELECT t.tgrelid::regclass AS tbl, t.tgname, t.tgenabled,
        regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \S+ (.*) EXECUTE FUNCTION .*$', '\1') AS fires
   FROM pg_trigger t WHERE t.tgfoid = 'cluster_hierarchy_write()'::regprocedure
@@ -69,7 +70,19 @@ BEGIN;
 TRUNCATE w;
 SELECT pg_temp.error_of($$SELECT count(*) FROM w_clusters$$) AS writer_reads_nodes;
 ROLLBACK;
+-- A trigger that a role puts on a table of its own, naming a hierarchy of another table, neither
+-- writes that hierarchy nor takes its writers' lock: 42501, for rows and for TRUNCATE.
+CREATE TEMP TABLE forged (id bigint, lat float8, lon float8, k int, cat text, note text);
+CREATE TRIGGER forged_ins AFTER INSERT ON forged REFERENCING NEW TABLE AS geocluster_new
+  FOR EACH STATEMENT EXECUTE FUNCTION cluster_hierarchy_write('writes.w_clusters');
+CREATE TRIGGER forged_trunc AFTER TRUNCATE ON forged
+  FOR EACH STATEMENT EXECUTE FUNCTION cluster_hierarchy_write('writes.w_clusters');
+SELECT pg_temp.error_of($$INSERT INTO forged VALUES (9000, 1, 2, 3, 'a', 'forged')$$) AS forged_insert,
+       pg_temp.error_of($$TRUNCATE forged$$) AS forged_truncate;
+DROP TABLE forged;
 SET ROLE geocluster_writes_owner;
+SELECT (SELECT count(*) FROM w WHERE lat IS NOT NULL AND lon IS NOT NULL) AS positioned_rows,
+       (SELECT count(*) FROM cluster_hierarchy_members('w_clusters')) AS markers_after_forged_writes;
 
 -- TRUNCATE of the whole source empties the hierarchy: its node, member and slot rows.
 BEGIN;
