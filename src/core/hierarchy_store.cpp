@@ -28,6 +28,7 @@
 #include "hierarchy_pack.hpp"
 #include "hierarchy_read.hpp"
 #include "hierarchy_update_impl.hpp"
+#include "quadkey.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -1248,24 +1249,17 @@ Status HierStoreUpdate::init(double radius_px, int max_zoom, const HierStoreOps&
 
 namespace {
 
-// The Z-order key of a position: 31 bits of latitude and of longitude, interleaved (out of
-// range and NaN clamp to an edge: only the order matters).
+// The Z-order key of a position: 31 bits of latitude and of longitude, interleaved as quadkeys
+// interleave theirs (out of range and NaN clamp to an edge: only the order matters). Degrees,
+// not Web Mercator as a quadkey's: cheaper, and as local.
 std::uint64_t z_order_key(double lat, double lon) noexcept {
     const auto bits31 = [](double v, double lo, double span) {
         const double t = (v - lo) / span;
         const double c = t > 0.0 ? (t < 1.0 ? t : 1.0) : 0.0;  // (NaN: 0)
-        return static_cast<std::uint64_t>(c * 2147483647.0);
+        return static_cast<std::uint32_t>(c * 2147483647.0);
     };
-    const auto spread = [](std::uint64_t v) {  // bit i to bit 2i
-        v &= 0x7fffffffull;
-        v = (v | v << 16) & 0x0000ffff0000ffffull;
-        v = (v | v << 8) & 0x00ff00ff00ff00ffull;
-        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0full;
-        v = (v | v << 2) & 0x3333333333333333ull;
-        v = (v | v << 1) & 0x5555555555555555ull;
-        return v;
-    };
-    return spread(bits31(lon, -180.0, 360.0)) | spread(bits31(lat, -90.0, 180.0)) << 1;
+    return quadkey_detail::spread_bits(bits31(lon, -180.0, 360.0)) |
+           quadkey_detail::spread_bits(bits31(lat, -90.0, 180.0)) << 1;
 }
 
 }  // namespace
