@@ -308,17 +308,16 @@ void register_row(const TriggerData* td, HeapTuple row, const char* name) {
 
 const char* trigger_event(const TriggerData* td) {
     const TriggerEvent e = td->tg_event;
-    if (TRIGGER_FIRED_AFTER(e) && TRIGGER_FIRED_FOR_ROW(e) && !TRIGGER_FIRED_BY_TRUNCATE(e))
-        return TRIGGER_FIRED_BY_INSERT(e)   ? "INSERT"
-               : TRIGGER_FIRED_BY_UPDATE(e) ? "UPDATE"
-                                            : "DELETE";
-    if (!TRIGGER_FIRED_AFTER(e) || !TRIGGER_FIRED_FOR_STATEMENT(e))
+    // (per row: the replication trigger, whose rows become one-row transition tables)
+    const bool row = TRIGGER_FIRED_FOR_ROW(e) && !TRIGGER_FIRED_BY_TRUNCATE(e);
+    if (!TRIGGER_FIRED_AFTER(e) || !(row || TRIGGER_FIRED_FOR_STATEMENT(e)))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("cluster_hierarchy_write must fire AFTER ... FOR EACH STATEMENT")));
     if (TRIGGER_FIRED_BY_TRUNCATE(e)) return "TRUNCATE";
     const bool old_rows = TRIGGER_FIRED_BY_UPDATE(e) || TRIGGER_FIRED_BY_DELETE(e);
     const bool new_rows = TRIGGER_FIRED_BY_UPDATE(e) || TRIGGER_FIRED_BY_INSERT(e);
-    if ((old_rows && td->tg_oldtable == nullptr) || (new_rows && td->tg_newtable == nullptr))
+    if (!row &&
+        ((old_rows && td->tg_oldtable == nullptr) || (new_rows && td->tg_newtable == nullptr)))
         ereport(ERROR,
                 (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                  errmsg("cluster_hierarchy_write needs the transition tables of its event "
@@ -383,14 +382,12 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
     if (strcmp(event, "TRUNCATE") == 0) {
         follow_truncate(run, td);
     } else {
-        if (row) {
-            const bool old_row =
-                TRIGGER_FIRED_BY_UPDATE(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event);
-            if (old_row) register_row(td, td->tg_trigtuple, "geocluster_old");
-            if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-                register_row(td, td->tg_newtuple, "geocluster_new");
-            else if (!old_row)
-                register_row(td, td->tg_trigtuple, "geocluster_new");
+        const TriggerEvent e = td->tg_event;
+        if (row) {  // (the old image is tg_trigtuple, the new one tg_newtuple on UPDATE)
+            if (!TRIGGER_FIRED_BY_INSERT(e)) register_row(td, td->tg_trigtuple, "geocluster_old");
+            if (!TRIGGER_FIRED_BY_DELETE(e))
+                register_row(td, TRIGGER_FIRED_BY_UPDATE(e) ? td->tg_newtuple : td->tg_trigtuple,
+                             "geocluster_new");
         } else if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) {
             elog(ERROR, "cluster hierarchy: SPI_register_trigger_data failed");
         }

@@ -81,6 +81,7 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_guard_table(tbl regclass) RETURNS 
 DECLARE
     h record;
     i record;
+    rep boolean;
     col name;
     named_schema name;
     named_table name;
@@ -91,25 +92,19 @@ BEGIN
                FROM @extschema@.cluster_hierarchy_of(tbl) AS o
                JOIN @extschema@.cluster_hierarchy_holders(o.hierarchy) AS r ON r.rel = tbl
               WHERE o.held LOOP
-        IF right(h.trigger_name, 4) = '_rep' THEN
-            -- (the row trigger for logical replication's apply workers: it fires in replica mode)
-            IF h.enabled = 'D' THEN
-                RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
-                    USING ERRCODE = 'feature_not_supported',
-                          DETAIL = format('Changes a subscription applies to %s while it does not fire would leave the hierarchy stale.', tbl),
-                          HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)) instead, and create it again later.',
-                                        h.hierarchy);
-            ELSIF h.enabled <> 'R' THEN
-                EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', tbl, h.trigger_name);
-            END IF;
-        ELSIF h.enabled IN ('D', 'R') THEN
+        -- (the row trigger _rep, for logical replication's apply workers, fires in replica mode;
+        -- the statement triggers always)
+        rep := right(h.trigger_name, 4) = '_rep';
+        IF h.enabled = 'D' OR (h.enabled = 'R' AND NOT rep) THEN
             RAISE EXCEPTION 'the write trigger % of cluster hierarchy % must stay enabled', h.trigger_name, h.hierarchy
                 USING ERRCODE = 'feature_not_supported',
-                      DETAIL = format('Writes to %s while it does not fire would leave the hierarchy stale.', tbl),
+                      DETAIL = format(CASE WHEN rep THEN 'Changes a subscription applies to %s while it does not fire would leave the hierarchy stale.'
+                                           ELSE 'Writes to %s while it does not fire would leave the hierarchy stale.' END, tbl),
                       HINT = format('Drop the hierarchy (SELECT cluster_hierarchy_drop(%L)) instead, and create it again later.',
                                     h.hierarchy);
-        ELSIF h.enabled = 'O' THEN
-            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', tbl, h.trigger_name);
+        ELSIF h.enabled <> (CASE WHEN rep THEN 'R' ELSE 'A' END) THEN
+            EXECUTE format('ALTER TABLE %s ENABLE %s TRIGGER %I', tbl, CASE WHEN rep THEN 'REPLICA' ELSE 'ALWAYS' END,
+                           h.trigger_name);
         END IF;
     END LOOP;
     -- For a source (no ancestor holds the hierarchy's triggers): its names, its columns.
