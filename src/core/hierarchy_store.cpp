@@ -204,7 +204,13 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     std::multimap<MarkerKey, std::int64_t> marker_index;
     std::unordered_map<std::int64_t, Item> stored_item;  // a stored node's sums as read
     std::int64_t next_handle = 0;
-    std::set<BlockKey> erased_from;  // member blocks that lost a marker
+    // A marker read from a member record: that record's block and slot (its leaf id as stored
+    // is the record's), so that only the records a batch changes are written back.
+    struct MemberOrigin {
+        std::uint64_t block;
+        std::uint32_t slot;
+    };
+    std::unordered_map<std::int64_t, MemberOrigin> member_origin;  // marker handle ->
     // The output.
     std::vector<BlockKey> out_keys;
     std::vector<std::vector<unsigned char>> out_bytes;
@@ -245,7 +251,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             l.bytes = Loaded::Bytes{data, len};
             if (have > 0) l.filled.emplace(0, std::min(have, len));
             if (delta_len > 0) l.delta = Loaded::Bytes{delta, delta_len};
-            open_delta(k, &l, k.members || len < delta_min_block_bytes);
+            open_delta(k, &l, len < delta_min_block_bytes);
         }
         return l;
     }
@@ -477,7 +483,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         l.made[i] = 1;
         const HierBlockNode& rec = l.records[i];
         if (k.members) {
-            add_marker(rec.min_lat, rec.min_lon, rec.id, rec.parent_id);
+            const std::int64_t h = add_marker(rec.min_lat, rec.min_lon, rec.id, rec.parent_id);
+            member_origin.emplace(h, MemberOrigin{k.block, rec.slot});
         } else {
             add_record(k, rec);
         }
@@ -487,7 +494,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         return blocks.at(k);
     }
 
-    void add_marker(double lat, double lon, std::int64_t id, std::int64_t leaf) {
+    std::int64_t add_marker(double lat, double lon, std::int64_t id, std::int64_t leaf) {
         charge(kMarkerBytes);
         const std::int64_t h = next_handle++;
         Marker& m = u.markers[h];
@@ -501,10 +508,11 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const auto p = u.nodes.find(leaf);
         if (p == u.nodes.end()) {
             orphan_markers[leaf].push_back(h);
-            return;
+            return h;
         }
         m.slot = static_cast<std::uint32_t>(p->second.children.size());
         p->second.children.push_back(h);
+        return h;
     }
 
     // The item of a record (the build's sums; a single marker's from its position).
@@ -738,10 +746,11 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         const bool leaf = z == u.max_zoom;
         const int band = leaf ? last_band() : hier_band_of(bands, z + 1);
         // Its children: the records whose parent it is, starting at z + 1 (one that goes on
-        // from z is its own record, in the copy already), or its member records.
+        // from z is its own record, in the copy already), or its member records (read as
+        // markers: by position, at max_zoom, not by centre at z + 1).
         const auto visit_in = [&](const HierBlockBox& box) {
             return [&, box](const BlockKey& k, Loaded& l) {
-                scan(k, &l, box, false, [&](std::size_t i) {
+                scan(k, &l, box, leaf, [&](std::size_t i) {
                     if (!l.made[i] && l.records[i].parent_id == id &&
                         (leaf || l.records[i].zoom_min == z + 1))
                         make(k, l, i);
@@ -792,7 +801,6 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         if (it == marker_index.end()) throw Status::HierarchyBlockCorrupt;
         const std::int64_t h = it->second;
         marker_index.erase(it);
-        erased_from.insert(BlockKey{true, last_band(), b});
         return h;
     }
 
@@ -814,6 +822,11 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     bool emit_delta(const BlockKey& k, const std::vector<char>& keep,
                     const std::vector<HierBlockNode>& runs);
     void put(const BlockKey& k, bool delta_only, std::vector<unsigned char> bytes);
+    // The zooms block k's records span: its band's, or max_zoom alone for a member block.
+    std::pair<int, int> zooms_of(const BlockKey& k) const {
+        if (k.members) return {u.max_zoom, u.max_zoom};
+        return {bands.band[k.band].zoom_lo, bands.band[k.band].zoom_hi};
+    }
 };
 
 void HierStoreUpdate::Impl::apply(const HierStoreWrite* w, std::size_t n) {
@@ -1120,9 +1133,7 @@ void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* 
     if (recs->empty() && !l.existed) return;
     std::vector<unsigned char> bytes;
     if (!recs->empty()) {
-        const HierBand& band = bands.band[k.band];
-        const int lo = k.members ? u.max_zoom : band.zoom_lo;
-        const int hi = k.members ? u.max_zoom : band.zoom_hi;
+        const auto [lo, hi] = zooms_of(k);
         // (room for the worst case, not zeroed: a block's bound is megabytes where its
         // encoding is a fraction of them)
         const std::unique_ptr<unsigned char[]> room(
@@ -1157,8 +1168,8 @@ bool HierStoreUpdate::Impl::emit_delta(const BlockKey& k, const std::vector<char
     shadow.erase(std::unique(shadow.begin(), shadow.end()), shadow.end());
     std::vector<unsigned char> delta;
     if (!shadow.empty()) {
-        const HierBand& band = bands.band[k.band];
-        const Status s = hier_delta_encode(shadow, changed, band.zoom_lo, band.zoom_hi, &delta);
+        const auto [lo, hi] = zooms_of(k);
+        const Status s = hier_delta_encode(shadow, changed, lo, hi, &delta);
         if (s != Status::Ok) throw s;
         if (hier_delta_fold_due(l.bytes.size(), delta.size(), delta_min_block_bytes)) return false;
     }
@@ -1174,47 +1185,86 @@ void HierStoreUpdate::Impl::put(const BlockKey& k, bool delta_only,
     ++(delta_only ? st.deltas_written : st.blocks_written);
 }
 
+// Member records name their leaf. A batch changes the records of the markers it adds or erases,
+// of the markers of a leaf whose id changes or that merged into another, and of a leaf's last
+// marker when it is left alone (a single is its own node record). A member block takes those
+// records as a delta, as a node block does (emit_nodes), else is written whole: the markers of
+// an unchanged leaf are never read to be written back.
 void HierStoreUpdate::Impl::write_members(const Plan& p) {
-    // The leaves whose markers' member records change: the planned ones.
-    std::set<BlockKey> dirty = erased_from;
-    std::vector<std::int64_t> leaves;
-    for (const Run& r : p.runs)
-        if (u.zoom_of(r.ids[0]) == u.max_zoom) leaves.push_back(r.ids[0]);
-    for (const std::int64_t leaf : leaves)
-        for (const std::int64_t h : u.full(leaf).children) {
-            const Marker& m = u.markers.at(h);
-            dirty.insert(BlockKey{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)});
-        }
-    for (const BlockKey& k : dirty) load(k);
-    struct Member {
-        std::int64_t leaf;
-        HierMarker m;
+    const auto final_id = [&p](std::int64_t id) {
+        const auto it = p.new_id.find(id);
+        return it == p.new_id.end() ? id : it->second;
     };
-    std::map<BlockKey, std::vector<Member>> made;
-    for (const BlockKey& k : dirty) {
-        std::vector<Member>& ms = made[k];
-        const Loaded& l = load(k);
-        for (std::size_t i = 0; i < l.records.size(); ++i)  // the markers no write touched
-            if (!l.made[i]) {
+    for (const Run& r : p.runs)  // (a leaf whose id changes: all its markers' records name it)
+        if (u.zoom_of(r.ids[0]) == u.max_zoom && final_id(r.ids[0]) != r.ids[0]) u.full(r.ids[0]);
+    struct Change {
+        std::vector<std::uint32_t> gone;  // slots of records to drop or replace
+        std::vector<HierBlockNode> changed;  // replacing records, at their slots
+        std::vector<std::pair<std::int64_t, HierMarker>> fresh;  // new records: leaf, marker
+    };
+    std::map<BlockKey, Change> dirty;
+    std::unordered_set<std::int64_t> stays;  // handles whose record stays where it is
+    for (const auto& [h, m] : u.markers) {
+        const auto leaf = u.nodes.find(m.leaf);
+        if (leaf != u.nodes.end() && leaf->second.item.count < 2) continue;  // a single's record
+        const std::int64_t to = final_id(m.leaf);
+        const HierMarker hm{m.lat, m.lon, m.id};
+        const auto o = member_origin.find(h);
+        if (o == member_origin.end()) {
+            const BlockKey k{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)};
+            dirty[k].fresh.emplace_back(to, hm);
+            continue;
+        }
+        stays.insert(h);
+        const BlockKey k{true, last_band(), o->second.block};
+        const Loaded& l = blocks.at(k);
+        if (l.records[l.at.at(o->second.slot)].parent_id == to) continue;
+        Change& c = dirty[k];
+        c.gone.push_back(o->second.slot);
+        c.changed.push_back(hier_member_record(hm, u.max_zoom, to, o->second.slot));
+    }
+    for (const auto& [h, o] : member_origin)  // erased, or its leaf's last marker now
+        if (stays.count(h) == 0) dirty[BlockKey{true, last_band(), o.block}].gone.push_back(o.slot);
+    for (auto& [k, c] : dirty) {
+        Loaded& l = loaded(k);
+        std::vector<char> keep(l.records.size(), 1);
+        for (const std::uint32_t slot : c.gone) keep[l.at.at(slot)] = 0;
+        std::sort(c.fresh.begin(), c.fresh.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
+        });
+        std::vector<HierBlockNode> runs = c.changed;
+        std::uint64_t slot = l.slot_end;
+        for (const auto& [leaf, m] : c.fresh) {
+            if (slot > UINT32_MAX) throw Status::HierarchyWriteTooLarge;
+            runs.push_back(hier_member_record(m, u.max_zoom, leaf, static_cast<std::uint32_t>(slot++)));
+        }
+        std::sort(runs.begin(), runs.end(),
+                  [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
+        const bool any =
+            !runs.empty() || !l.full || std::find(keep.begin(), keep.end(), 1) != keep.end();
+        if (any && l.existed && l.bytes.size() >= delta_min_block_bytes &&
+            emit_delta(k, keep, runs))
+            continue;
+        // Whole: every record kept and every changed one, by leaf and id, slots from 0.
+        decode_all(k, &l);
+        keep.resize(l.records.size(), 1);
+        struct Member {
+            std::int64_t leaf;
+            HierMarker m;
+        };
+        std::vector<Member> ms;
+        for (std::size_t i = 0; i < l.records.size(); ++i)
+            if (keep[i]) {
                 const HierBlockNode& r = l.records[i];
                 ms.push_back(Member{r.parent_id, HierMarker{r.min_lat, r.min_lon, r.id}});
             }
-    }
-    for (const auto& [h, m] : u.markers) {
-        const BlockKey k{true, last_band(), hier_block_of(bz(last_band()), m.lat, m.lon)};
-        const auto mk = made.find(k);
-        if (mk == made.end()) continue;
-        const auto leaf = u.nodes.find(m.leaf);
-        if (leaf != u.nodes.end() && leaf->second.item.count < 2) continue;
-        const auto nid = p.new_id.find(m.leaf);
-        mk->second.push_back(
-            Member{nid != p.new_id.end() ? nid->second : m.leaf, HierMarker{m.lat, m.lon, m.id}});
-    }
-    for (auto& [k, ms] : made) {
+        for (const HierBlockNode& r : runs)
+            ms.push_back(Member{r.parent_id, HierMarker{r.min_lat, r.min_lon, r.id}});
         std::sort(ms.begin(), ms.end(), [](const Member& a, const Member& b) {
             return a.leaf != b.leaf ? a.leaf < b.leaf : a.m.id < b.m.id;
         });
         std::vector<HierBlockNode> recs;
+        recs.reserve(ms.size());
         for (const Member& m : ms)
             recs.push_back(hier_member_record(m.m, u.max_zoom, m.leaf,
                                               static_cast<std::uint32_t>(recs.size())));

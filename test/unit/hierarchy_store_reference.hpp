@@ -40,16 +40,17 @@ struct Store {
     int max_zoom;
     HierBands bands;
     std::map<std::int64_t, std::map<Key, Bytes>> parts;
-    std::map<std::int64_t, std::map<Key, Bytes>> deltas;  // a node block's delta, when it has one
+    std::map<std::int64_t, std::map<Key, Bytes>> deltas;  // a block's delta, when it has one
     std::size_t delta_min_block_bytes = kHierDeltaMinBlockBytes;  // HierStoreUpdate::init's
     std::uint64_t deltas_written = 0;                             // by the updates so far
-    struct Reads {  // what the updates' Stats say their repeated reads saved
+    struct Reads {  // what the updates' Stats say their repeated reads saved; member deltas
         std::uint64_t parses_skipped = 0, blocks_decoded_whole = 0, indexed_scans = 0;
+        std::uint64_t member_deltas_written = 0;  // member blocks given a delta, not new bytes
     } reads;
     std::map<std::pair<int, std::uint64_t>, std::uint64_t> slots;
     std::map<std::int64_t, Marker> live;  // marker id -> position and partition
 };
-// What one update sees: one partition's rows. With partial, a node block comes in part (its
+// What one update sees: one partition's rows. With partial, a block comes in part (its
 // first 64 bytes, the rest garbage until filled), as the SQL side gives large blocks.
 struct View {
     Store* s;
@@ -67,7 +68,7 @@ inline bool fetch(void* ctx, bool members, int band, std::uint64_t block,
     *data = it == blocks.end() ? nullptr : it->second.data();
     *len = it == blocks.end() ? 0 : it->second.size();
     *have = *len;
-    if (v->partial && !members && *len > 64) {
+    if (v->partial && *len > 64) {
         Bytes& b = v->given[Key{members, band, block}];
         b.assign(*len, 0xa5);
         std::copy(it->second.begin(), it->second.begin() + 64, b.begin());
@@ -188,7 +189,6 @@ inline std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
         for (const auto& [k, bytes] : blocks->second) {
             const auto [members, band_i, block] = k;
             const HierBand& band = s.bands.band[band_i];
-            if (members && !delta_of(s, part, k).empty()) return "a member block has a delta";
             const Bytes& delta = delta_of(s, part, k);
             HierOverlayReader rd;
             Status st =
@@ -197,15 +197,17 @@ inline std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
             HierBlockNode r;
             while (hier_overlay_next(&rd, &r, &st)) {
                 if (members) {
-                    leaf_of[r.id] = r.parent_id;
+                    if (!leaf_of.emplace(r.id, r.parent_id).second)
+                        return "marker " + std::to_string(r.id) + " is stored twice";
                     continue;
                 }
                 if (hier_block_of(band.block_zoom, r.lat, r.lon) != block)
                     return "a record is not in the tile of its centre";
                 for (int z = r.zoom_min; z <= r.zoom_max; ++z)
                     e->nodes.push_back(hier_node_at(r, band, block, z));
-                if (r.zoom_max == s.max_zoom && r.count == 1)
-                    leaf_of[r.id] = hier_cluster_id(s.max_zoom, band, block, r.slot);
+                if (r.zoom_max == s.max_zoom && r.count == 1 &&
+                    !leaf_of.emplace(r.id, hier_cluster_id(s.max_zoom, band, block, r.slot)).second)
+                    return "marker " + std::to_string(r.id) + " is stored twice";
             }
             if (st != Status::Ok) return "a block does not decode";
         }
@@ -243,6 +245,7 @@ inline std::string apply_part(Store* s, std::int64_t part, const std::vector<Hie
         const Key k{out[i].members, out[i].band, out[i].block};
         if (out[i].delta_only) {
             if (s->parts[part].count(k) == 0) return "a delta for a block that has no row";
+            if (out[i].members) ++s->reads.member_deltas_written;
             if (out[i].len == 0)
                 s->deltas[part].erase(k);
             else
@@ -352,6 +355,7 @@ inline std::string run_store_scenario(const Scenario& sc, std::size_t delta_min_
         reads->parses_skipped += s.reads.parses_skipped;
         reads->blocks_decoded_whole += s.reads.blocks_decoded_whole;
         reads->indexed_scans += s.reads.indexed_scans;
+        reads->member_deltas_written += s.reads.member_deltas_written;
     }
     return "";
 }

@@ -4,9 +4,9 @@
 // oracle (every guarantee recomputed from the markers), the blocks by the layout's rule (each
 // record in the tile of its centre), and the ids by the stability rules (a cluster that holds no
 // written marker and whose members did not change keeps its id; a retired id never comes back;
-// no id in two partitions). With a threshold of 0, every node block is read in part (by box and
-// by slot) and written as a delta until one is due to be folded; with the default, the small
-// blocks here are read and written whole: both ways are checked.
+// no id in two partitions). With a threshold of 0, every block (nodes and members) is read in
+// part (by box and by slot) and written as a delta until one is due to be folded; with the
+// default, the small blocks here are read and written whole: both ways are checked.
 #include "hierarchy_store.hpp"
 
 #include "hierarchy_store_reference.hpp"
@@ -31,11 +31,13 @@ using testing::Store;
 
 TEST(HierarchyStore, RandomWriteSequencesKeepEveryGuarantee) {
     std::uint64_t deltas = 0;
+    Store::Reads reads;
     for (std::uint64_t seed = 1; seed <= 60; ++seed) {
         const Scenario s = make_scenario(seed, 60, 30);
-        ASSERT_EQ(run_store_scenario(s, 0, &deltas), "") << "scenario " << seed;
+        ASSERT_EQ(run_store_scenario(s, 0, &deltas, false, &reads), "") << "scenario " << seed;
     }
     EXPECT_GT(deltas, 1000u);  // the deltas were exercised, not folded away at once
+    EXPECT_GT(reads.member_deltas_written, 300u);  // member blocks' too
 }
 
 TEST(HierarchyStore, LargerBatchesWithDeltasAndBlocksReadInPart) {
