@@ -39,9 +39,9 @@ struct HierStoreOps {
     // The bytes of block (band, block) of the partition being written: from the nodes table, or
     // with members = true from the members table (band is then the last band). *data = nullptr
     // and *len = 0 when there is no such row. *delta and *delta_len: the row's delta
-    // (hierarchy_delta.hpp), nullptr and 0 when it has none (always for members). The bytes must
+    // (hierarchy_delta.hpp), nullptr and 0 when it has none. The bytes must
     // stay valid until the update is destroyed. False when the caller failed.
-    // A large node block may come in part: then *have < *len, and only its first *have bytes
+    // A large block may come in part: then *have < *len, and only its first *have bytes
     // are filled in the *len bytes at *data; fill gets the others as they are needed.
     bool (*fetch)(void* ctx, bool members, int band, std::uint64_t block,
                   const unsigned char** data, std::size_t* len, std::size_t* have,
@@ -105,7 +105,7 @@ class HierStoreUpdate {
 
     // radius_px and max_zoom as the hierarchy was built with (RadiusInvalid, ZoomOutOfRange).
     // max_bytes bounds the working copy (the blocks read, decoded, and the clusters made):
-    // HierarchyWriteTooLarge beyond it. A node block of delta_min_block_bytes or more that a
+    // HierarchyWriteTooLarge beyond it. A block of delta_min_block_bytes or more that a
     // write changes gets a delta instead of new bytes, until hier_delta_fold_due
     // (hierarchy_delta.hpp); tests lower it to write deltas on small blocks.
     Status init(double radius_px, int max_zoom, const HierStoreOps& ops, std::size_t max_bytes,

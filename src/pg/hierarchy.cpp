@@ -69,25 +69,23 @@ struct Sink {
     int n;              // slots filled
     std::size_t bytes;  // the filled slots' block bytes
     int natts;          // columns, then the partition value when partitioned, then the delta
-    bool partitioned;
-    bool delta;  // the nodes table: a delta column last, NULL in a build
+    bool partitioned;  // (the delta column, last, is NULL in a build)
     CommandId cid;
     BulkInsertState bistate;
     MemoryContext batch;  // the batch's values (numerics, the partition text); reset per batch
 };
 
-Sink open_sink(Oid relid, const Oid* types, int ncols, bool partitioned, bool delta,
-               const char* what) {
+Sink open_sink(Oid relid, const Oid* types, int ncols, bool partitioned, const char* what) {
     Sink k{};
     k.rel = table_open(relid, RowExclusiveLock);
     const AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
     if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(k.rel));
     TupleDesc desc = RelationGetDescr(k.rel);
-    k.natts = ncols + (partitioned ? 1 : 0) + (delta ? 1 : 0);
+    k.natts = ncols + (partitioned ? 1 : 0) + 1;
     bool shape = k.rel->rd_rel->relkind == RELKIND_RELATION && desc->natts == k.natts;
     for (int i = 0; shape && i < k.natts; ++i) {
         const Form_pg_attribute att = TupleDescAttr(desc, i);
-        const Oid want = i < ncols ? types[i] : (delta && i == k.natts - 1) ? BYTEAOID : TEXTOID;
+        const Oid want = i < ncols ? types[i] : i == k.natts - 1 ? BYTEAOID : TEXTOID;
         shape = !att->attisdropped && att->atttypid == want;
     }
     if (!shape)
@@ -101,7 +99,6 @@ Sink open_sink(Oid relid, const Oid* types, int ncols, bool partitioned, bool de
                                "security while it is filled",
                                RelationGetRelationName(k.rel))));
     k.partitioned = partitioned;
-    k.delta = delta;
     k.slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * kBatchRows));
     for (int i = 0; i < kBatchRows; ++i) k.slots[i] = table_slot_create(k.rel, nullptr);
     k.cid = GetCurrentCommandId(true);
@@ -131,12 +128,12 @@ TupleTableSlot* next_slot(Sink* k) {
     TupleTableSlot* slot = k->slots[k->n++];
     ExecClearTuple(slot);
     memset(slot->tts_isnull, 0, sizeof(bool) * k->natts);
-    if (k->delta) slot->tts_isnull[k->natts - 1] = true;
+    slot->tts_isnull[k->natts - 1] = true;
     return slot;
 }
 
 void store_slot(Sink* k, TupleTableSlot* slot, Datum part) {
-    if (k->partitioned) slot->tts_values[k->natts - 1 - (k->delta ? 1 : 0)] = part;
+    if (k->partitioned) slot->tts_values[k->natts - 2] = part;
     ExecStoreVirtualTuple(slot);
 }
 
@@ -399,8 +396,8 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_build_into) {
     MemoryContext caller = CurrentMemoryContext;
     p.caller = caller;
     p.build_ctx = AllocSetContextCreate(caller, "cluster hierarchy build", ALLOCSET_DEFAULT_SIZES);
-    Writer w{open_sink(nodes_rel, kNodeTypes, kNodeCols, partitioned, true, "nodes"),
-             open_sink(members_rel, kMemberTypes, kMemberCols, partitioned, false, "members")};
+    Writer w{open_sink(nodes_rel, kNodeTypes, kNodeCols, partitioned, "nodes"),
+             open_sink(members_rel, kMemberTypes, kMemberCols, partitioned, "members")};
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
     // Prepared without CURSOR_OPT_PARALLEL_OK, as the cursor that read it before was: one

@@ -38,10 +38,9 @@ using RowVisit = void (*)(void* ctx, int band, const BlockRow& row, Datum part, 
 void scan_rows(Oid rel, bool members, bool partitioned, RowVisit visit, void* ctx) {
     const char* name =
         quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-    const char* sql = psprintf("SELECT %s, block, data, %s, %s FROM %s",
+    const char* sql = psprintf("SELECT %s, block, data, %s, delta FROM %s",
                                members ? "NULL::pg_catalog.int4" : "band",
-                               partitioned ? "part" : "NULL::pg_catalog.text",
-                               members ? "NULL::pg_catalog.bytea" : "delta", name);
+                               partitioned ? "part" : "NULL::pg_catalog.text", name);
     SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
     if (plan == nullptr)
         elog(ERROR, "cluster hierarchy: SPI_prepare failed: %s",

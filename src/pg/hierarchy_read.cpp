@@ -49,7 +49,7 @@ void hier_cache_invalidate(Datum, Oid relid) {
 }
 
 // A block table's primary key and columns: (band, block[, part]) for nodes, (block[, part]) for
-// members, and data; anything else (a table altered by hand) is an error, not a wrong read.
+// members, data and delta; anything else (a table altered by hand) is an error, not a wrong read.
 HierBlockTable describe_table(Oid rel, bool members, bool partitioned) {
     const char* key_names[3] = {"band", "block", "part"};
     const char** key = members ? key_names + 1 : key_names;
@@ -65,10 +65,9 @@ HierBlockTable describe_table(Oid rel, bool members, bool partitioned) {
         index_close(idx, AccessShareLock);
     }
     const AttrNumber block = get_attnum(rel, "block"), data = get_attnum(rel, "data");
-    const AttrNumber delta = members ? InvalidAttrNumber : get_attnum(rel, "delta");
+    const AttrNumber delta = get_attnum(rel, "delta");
     table_close(heap, AccessShareLock);
-    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber ||
-        (!members && delta == InvalidAttrNumber))
+    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber || delta == InvalidAttrNumber)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                         errmsg("cluster hierarchy table %s is damaged: not the primary key and "
                                "columns it was made with",

@@ -19,10 +19,10 @@ extern "C" {
 namespace geocluster::pg {
 
 // Where a block table's rows are: its primary key index and the attribute numbers of its columns
-// (block, data, part; band and delta only in the nodes table), as the table says now.
+// (block, data, delta, part; band only in the nodes table), as the table says now.
 struct HierBlockTable {
     Oid rel, index;
-    AttrNumber block_att, data_att, delta_att;  // delta_att: InvalidAttrNumber for members
+    AttrNumber block_att, data_att, delta_att;
     int part_key;  // the index column of part (1-based), 0 when not partitioned
 };
 

@@ -25,7 +25,7 @@ struct WriteTable {
     Relation heap, index;
     IndexInfo* index_info;
     AttrNumber band_att, block_att, value_att, part_att;  // value: data, or next (slots)
-    AttrNumber delta_att;                                 // the nodes table's; else invalid
+    AttrNumber delta_att;                                 // nodes, members; else invalid
     int n_keys;                                           // the primary key's columns
 };
 
@@ -81,8 +81,8 @@ bool write_slot_floor(void* ctx, int band, std::uint64_t block, std::uint64_t* n
 // counters upserted.
 void write_back(WriteRun* run, const HierStoreUpdate& update);
 
-// Folds every delta of the nodes table into its block (cluster_hierarchy_compact); returns how
-// many rows it folded.
+// Folds every delta of the nodes and members tables into its block (cluster_hierarchy_compact);
+// returns how many rows it folded.
 std::int64_t compact_write_tables(WriteRun* run);
 // Deletes every row of the three block tables (the source was truncated whole).
 void clear_write_tables(WriteRun* run);

@@ -149,8 +149,10 @@ void write_meta(Oid nodes, Oid fn_oid, WriteMeta* meta) {
 namespace {
 
 // Opens a block table; its only index must be the primary key the create made, on key (its
-// columns in order), so that a write maintains every index there is.
-WriteTable open_one(Oid rel, const char* const* key, int n_keys, const char* value_column) {
+// columns in order), so that a write maintains every index there is; with delta, it must have
+// its delta column.
+WriteTable open_one(Oid rel, const char* const* key, int n_keys, const char* value_column,
+                    bool delta) {
     WriteTable t{};
     t.heap = table_open(rel, RowExclusiveLock);
     List* indexes = RelationGetIndexList(t.heap);
@@ -164,7 +166,7 @@ WriteTable open_one(Oid rel, const char* const* key, int n_keys, const char* val
     }
     t.value_att = get_attnum(rel, value_column);
     t.delta_att = get_attnum(rel, "delta");
-    if (!ok || t.value_att == InvalidAttrNumber)
+    if (!ok || t.value_att == InvalidAttrNumber || (delta && t.delta_att == InvalidAttrNumber))
         ereport(ERROR,
                 (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                  errmsg("cluster hierarchy table %s has indexes or columns other than those the "
@@ -187,9 +189,9 @@ void open_write_tables(WriteRun* run) {
     static const char* const nodes_key[] = {"band", "block", "part"};
     static const char* const members_key[] = {"block", "part"};
     const int part = run->has_part ? 1 : 0;
-    run->nodes = open_one(run->meta->nodes, nodes_key, 2 + part, "data");
-    run->members = open_one(run->meta->members, members_key, 1 + part, "data");
-    run->slots = open_one(run->meta->slots, nodes_key, 2, "next");
+    run->nodes = open_one(run->meta->nodes, nodes_key, 2 + part, "data", true);
+    run->members = open_one(run->meta->members, members_key, 1 + part, "data", true);
+    run->slots = open_one(run->meta->slots, nodes_key, 2, "next", false);
 }
 
 void close_write_tables(WriteRun* run) {
@@ -319,8 +321,8 @@ void give_block(WriteRun* run, bool members, int band, std::uint64_t block, Datu
                 const unsigned char** data, std::size_t* len, std::size_t* have) {
     auto* attr = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
     varatt_external ext{};
-    if (!members && VARATT_IS_EXTERNAL_ONDISK(attr)) VARATT_EXTERNAL_GET_POINTER(ext, attr);
-    if (members || !VARATT_IS_EXTERNAL_ONDISK(attr) || VARATT_EXTERNAL_IS_COMPRESSED(ext) ||
+    if (VARATT_IS_EXTERNAL_ONDISK(attr)) VARATT_EXTERNAL_GET_POINTER(ext, attr);
+    if (!VARATT_IS_EXTERNAL_ONDISK(attr) || VARATT_EXTERNAL_IS_COMPRESSED(ext) ||
         VARATT_EXTERNAL_GET_EXTSIZE(ext) <= kPartFromBytes) {
         const bytea* b = DatumGetByteaP(stored);
         *data = reinterpret_cast<const unsigned char*>(VARDATA(b));
@@ -583,8 +585,9 @@ void write_back(WriteRun* run, const HierStoreUpdate& update) {
     }
 }
 
-std::int64_t compact_write_tables(WriteRun* run) {
-    const WriteTable& t = run->nodes;
+namespace {
+
+std::int64_t compact_table(WriteRun* run, const WriteTable& t) {
     TupleDesc desc = RelationGetDescr(t.heap);
     MemoryContext per_row = AllocSetContextCreate(CurrentMemoryContext, "cluster hierarchy compact",
                                                   ALLOCSET_DEFAULT_SIZES);
@@ -633,6 +636,12 @@ std::int64_t compact_write_tables(WriteRun* run) {
     table_endscan(scan);
     MemoryContextDelete(per_row);
     return folded;
+}
+
+}  // namespace
+
+std::int64_t compact_write_tables(WriteRun* run) {
+    return compact_table(run, run->nodes) + compact_table(run, run->members);
 }
 
 void clear_write_tables(WriteRun* run) {

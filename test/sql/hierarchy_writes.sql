@@ -138,15 +138,16 @@ SELECT pg_temp.error_of($$INSERT INTO spread VALUES (5000, 10, 10)$$) AS one_wri
 RESET geocluster.max_state_memory;
 SELECT cluster_hierarchy_drop('spread_clusters');
 
--- Delta rows: a write to a block of 8 kB or more stores the records it changed beside the block
--- (its delta) instead of writing the block again, and every reader folds the delta in.
--- cluster_hierarchy_compact folds every delta into its block: the hierarchy's nodes and answers
--- are the same before and after. The writer may not compact (it may not UPDATE the hierarchy's
--- tables); the owner may.
+-- Delta rows: a write to a block of 8 kB or more (of nodes or of members) stores the records it
+-- changed beside the block (its delta) instead of writing the block again, and every reader
+-- folds the delta in. cluster_hierarchy_compact folds every delta into its block: the
+-- hierarchy's nodes, members and answers are the same before and after. The writer may not
+-- compact (it may not UPDATE the hierarchy's tables); the owner may.
 CREATE TABLE dense (id bigint PRIMARY KEY, lat float8, lon float8);
 INSERT INTO dense SELECT i, 48.8 + (i % 97) * 0.001, 2.3 + (i / 97) * 0.001 FROM generate_series(1, 4000) AS i;
 SELECT cluster_hierarchy_create('dense', 'lat', 'lon', 'id', 60, 16);
 SELECT count(*) FILTER (WHERE length(data) >= 8192) > 0 AS has_large_blocks FROM dense_clusters;
+SELECT count(*) FILTER (WHERE length(data) >= 8192) > 0 AS has_large_member_blocks FROM dense_clusters_members;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dense TO geocluster_writes_writer;
 SET ROLE geocluster_writes_writer;
 INSERT INTO dense VALUES (5001, 48.85, 2.35), (5002, 48.8001, 2.3001);
@@ -155,15 +156,21 @@ UPDATE dense SET lat = lat + 0.01 WHERE id = 33;
 SELECT pg_temp.error_of($$SELECT cluster_hierarchy_compact('writes.dense_clusters')$$) AS writer_compacts;
 SET ROLE geocluster_writes_owner;
 SELECT count(*) FILTER (WHERE delta IS NOT NULL) > 0 AS has_deltas FROM dense_clusters;
+SELECT count(*) FILTER (WHERE delta IS NOT NULL) > 0 AS has_member_deltas FROM dense_clusters_members;
 CREATE TEMP TABLE nodes_before AS SELECT * FROM cluster_hierarchy_nodes('dense_clusters');
+CREATE TEMP TABLE members_before AS SELECT * FROM cluster_hierarchy_members('dense_clusters');
 CREATE TEMP TABLE views_before AS
     SELECT z, v.* FROM generate_series(0, 17) AS z, cluster_viewport('dense_clusters', 48, 2, 50, 3, z) AS v;
 SELECT cluster_hierarchy_compact('dense_clusters') > 0 AS folded;
-SELECT count(*) FILTER (WHERE delta IS NOT NULL) AS deltas_left FROM dense_clusters;
+SELECT (SELECT count(*) FILTER (WHERE delta IS NOT NULL) FROM dense_clusters) +
+       (SELECT count(*) FILTER (WHERE delta IS NOT NULL) FROM dense_clusters_members) AS deltas_left;
 SELECT cluster_hierarchy_compact('dense_clusters') AS folded_again;
 SELECT (SELECT count(*) FROM (TABLE nodes_before EXCEPT ALL SELECT * FROM cluster_hierarchy_nodes('dense_clusters')) d) +
        (SELECT count(*) FROM (SELECT * FROM cluster_hierarchy_nodes('dense_clusters') EXCEPT ALL TABLE nodes_before) d)
        AS nodes_that_differ,
+       (SELECT count(*) FROM (TABLE members_before EXCEPT ALL SELECT * FROM cluster_hierarchy_members('dense_clusters')) d) +
+       (SELECT count(*) FROM (SELECT * FROM cluster_hierarchy_members('dense_clusters') EXCEPT ALL TABLE members_before) d)
+       AS members_that_differ,
        (SELECT count(*) FROM (TABLE views_before EXCEPT ALL
             SELECT z, v.* FROM generate_series(0, 17) AS z, cluster_viewport('dense_clusters', 48, 2, 50, 3, z) AS v) d)
        AS viewport_rows_that_differ,
@@ -187,7 +194,7 @@ RESET statement_timeout;
 SELECT (SELECT count(*) FROM dense) AS rows_,
        (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3, 4) AS v) AS counted_after_a_cancel;
 SELECT cluster_hierarchy_drop('dense_clusters');
-DROP TABLE nodes_before, views_before;
+DROP TABLE nodes_before, members_before, views_before;
 
 RESET ROLE;
 RESET search_path;

@@ -91,10 +91,16 @@ for my $i (1 .. 40)
 	push @writes, sprintf('DELETE FROM cm WHERE id = %d;', $i * 307 + 5);
 }
 as_role(join("\n", @writes));
-my $deltas = as_role("SELECT count(*) FROM $h WHERE delta IS NOT NULL");
+# (the block rows of both tables: nodes and members)
+my $with_delta = "SELECT (SELECT count(*) FROM $h WHERE delta IS NOT NULL) + "
+  . "(SELECT count(*) FROM ${h}_members WHERE delta IS NOT NULL)";
+my $deltas = as_role($with_delta);
 ok($deltas > 0, "setup: 120 single-row writes left delta rows ($deltas block rows with a delta)");
+ok(as_role("SELECT count(*) FROM ${h}_members WHERE delta IS NOT NULL") > 0,
+	'setup: member blocks among them');
 
-# What readers see, as text: every cluster of the world at every zoom; the decoded nodes; the
+# What readers see, as text: every cluster of the world at every zoom; the decoded nodes and
+# members; the
 # children, leaves and expansion zoom of the 3 largest clusters at zooms 4, 10 and 14.
 my $answers_sql = qq{
 SELECT z, count(v.*), coalesce(sum(v.count), 0), md5(coalesce(string_agg(v::text, ';' ORDER BY v::text), ''))
@@ -103,6 +109,8 @@ SELECT z, count(v.*), coalesce(sum(v.count), 0), md5(coalesce(string_agg(v::text
  GROUP BY z ORDER BY z;
 SELECT 'nodes', count(*), md5(string_agg(n::text, ';' ORDER BY n::text))
   FROM geocluster.cluster_hierarchy_nodes('$h') n;
+SELECT 'members', count(*), md5(string_agg(m::text, ';' ORDER BY m::text))
+  FROM geocluster.cluster_hierarchy_members('$h') m;
 SELECT z, v.cluster_id, v.count, geocluster.cluster_expansion_zoom('$h', v.cluster_id),
        (SELECT string_agg(c::text, ';' ORDER BY c::text) FROM geocluster.cluster_children('$h', v.cluster_id) c),
        (SELECT md5(string_agg(l::text, ',')) FROM geocluster.cluster_leaves('$h', v.cluster_id, 100000) l)
@@ -133,7 +141,7 @@ is($node->safe_psql($db, "SELECT string_agg(DISTINCT username, ',') FROM cron.jo
 	$role, "schedule: the job runs as $role");
 
 # ---- after: no delta left, the same answers, writes still counted -----------------------------
-is(as_role("SELECT count(*) FROM $h WHERE delta IS NOT NULL"), '0', 'after: no block row keeps a delta');
+is(as_role($with_delta), '0', 'after: no block row keeps a delta');
 my @before = split /\n/, $before;
 my @after = split /\n/, as_role($answers_sql);
 my @changed = grep { ($before[$_] // '') ne ($after[$_] // '') } 0 .. ($#before > $#after ? $#before : $#after);

@@ -377,10 +377,11 @@ DECLARE
     part_col text := CASE WHEN partition_column IS NULL THEN '' ELSE ', part text NOT NULL' END;
     t text;
 BEGIN
-    -- delta: the records writes changed since data was last written whole (src/core/hierarchy_delta.hpp).
+    -- delta: the records writes changed since data was last written whole (src/core/hierarchy_delta.hpp),
+    -- in both block tables.
     EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, data bytea NOT NULL%s, delta bytea)',
                    nsp, nodes, part_col);
-    EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s)',
+    EXECUTE format('CREATE TABLE %I.%I (block bigint NOT NULL, data bytea NOT NULL%s, delta bytea)',
                    nsp, nodes || '_members', part_col);
     -- Slot counters are per block of every partition: cluster ids are unique across partitions.
     EXECUTE format('CREATE TABLE %I.%I (band int NOT NULL, block bigint NOT NULL, next bigint NOT NULL)',
