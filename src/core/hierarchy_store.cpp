@@ -93,8 +93,9 @@ struct Loaded {
     std::vector<char> from_block;               // records[i] is read from bytes, not from delta
     std::unordered_map<std::uint32_t, std::size_t> at;  // slot -> its index in records
     std::vector<std::uint32_t> shadow;                  // ascending
-    std::uint64_t slot_end = 0;                         // of the block and its delta
-    std::uint64_t block_slot_end = 0;                   // of the block's bytes
+    std::uint64_t block_slot_end = 0;                   // of the block's bytes, once known
+    std::uint64_t delta_slot_end = 0;                   // of its delta
+    bool slot_end_known = false;                        // block_slot_end is (slot_end_of)
     bool existed = false, full = false;
     // What a batch of writes reads of a block again and again (bulk statements): the boxes
     // already parsed, per mode (a box within one of them needs no parse), the parses so far (past
@@ -321,23 +322,15 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         ensure(k, l, offset, length);
     }
 
-    // The delta's shadowed slots and records, and where the block's slots end.
-    // A block read whole (whole) is decoded here, which tells where its slots end; another is
-    // only sought to its last chunk for that.
+    // The delta's shadowed slots and records. A block read whole (whole) is decoded here.
     void open_delta(const BlockKey& k, Loaded* l, bool whole) {
         HierDelta d;
         Status s = hier_delta_open(l->delta.data(), l->delta.size(), &d);
         if (s != Status::Ok) throw s;
         for (std::uint32_t i = 0; i < d.n_shadow; ++i)
             l->shadow.push_back(hier_delta_shadow_at(d, i));
-        if (whole) {
-            decode_all(k, l);
-        } else {
-            ensure_slot(k, l, UINT32_MAX);
-            s = hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
-            if (s != Status::Ok) throw s;
-        }
-        l->slot_end = std::max(l->block_slot_end, hier_delta_slot_end(d));
+        if (whole) decode_all(k, l);
+        l->delta_slot_end = hier_delta_slot_end(d);
         if (d.nodes == nullptr) return;
         HierNodeBlockReader rd;
         s = hier_node_block_open(d.nodes, d.nodes_len, &rd);
@@ -349,10 +342,24 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         if (s != Status::Ok) throw s;
     }
 
+    // Where the slots of block k and its delta end. A block read in part is sought to its last
+    // chunk for that, only when a write asks: most blocks a write loads it only reads.
+    std::uint64_t slot_end_of(const BlockKey& k, Loaded* l) {
+        if (!l->slot_end_known && !l->full && !l->bytes.empty()) {
+            ensure_slot(k, l, UINT32_MAX);
+            const Status s =
+                hier_node_block_slot_end(l->bytes.data(), l->bytes.size(), &l->block_slot_end);
+            if (s != Status::Ok) throw s;
+        }
+        l->slot_end_known = true;
+        return std::max(l->block_slot_end, l->delta_slot_end);
+    }
+
     // Every record of block k (its delta's are already).
     void decode_all(const BlockKey& k, Loaded* l) {
         if (l->full || l->bytes.empty()) {
             l->full = true;
+            l->slot_end_known = true;
             return;
         }
         ensure(k, l, 0, l->bytes.size());
@@ -365,6 +372,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         }
         if (s != Status::Ok) throw s;
         l->full = true;
+        l->slot_end_known = true;
     }
 
     // The block's record of slot, when it has one and it is not shadowed: decoded if need be.
@@ -949,8 +957,7 @@ std::uint64_t HierStoreUpdate::Impl::next_slot(std::map<BlockKey, std::uint64_t>
     if (it == counters->end()) {
         std::uint64_t floor = 0;
         if (!ops.slot_floor(ops.ctx, k.band, k.block, &floor)) throw Status::HierarchyReadFailed;
-        const Loaded& l = load(k);
-        it = counters->emplace(k, std::max(floor, l.slot_end)).first;
+        it = counters->emplace(k, std::max(floor, slot_end_of(k, &loaded(k)))).first;
     }
     const std::uint64_t slot = it->second++;
     if (slot > UINT32_MAX || slot >> hier_slot_bits(bands.band[k.band]) != 0)
@@ -1054,7 +1061,7 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
         Loaded& l = loaded(k);
         // (a block read in part: its last record, so that where its slots end is known below)
         std::size_t last = 0;
-        if (l.block_slot_end > 0)
+        if (slot_end_of(k, &l) > 0 && l.block_slot_end > 0)
             (void)decode_slot(k, &l, static_cast<std::uint32_t>(l.block_slot_end - 1), &last);
         const HierBand& band = bands.band[k.band];
         std::vector<char>& keep = kept[k];
@@ -1075,7 +1082,8 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
     for (auto& [k, recs] : made) {
         std::sort(recs.begin(), recs.end(),
                   [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
-        const Loaded& l = load(k);
+        Loaded& l = loaded(k);
+        const std::uint64_t slot_end = slot_end_of(k, &l);
         const std::vector<char>& keep = kept.at(k);
         std::uint64_t end = recs.empty() ? 0 : std::uint64_t{recs.back().slot} + 1;
         for (std::size_t i = 0; i < l.records.size(); ++i)
@@ -1087,11 +1095,11 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
         const auto c = p.counters.find(k);
         const bool handed_out = c != p.counters.end();
         std::uint64_t next = handed_out ? c->second : 0;
-        if (end < l.slot_end) {
+        if (end < slot_end) {
             std::uint64_t floor = 0;
             if (!ops.slot_floor(ops.ctx, k.band, k.block, &floor))
                 throw Status::HierarchyReadFailed;
-            next = std::max({next, floor, l.slot_end});
+            next = std::max({next, floor, slot_end});
         }
         if (handed_out || next > end)
             out_slots.push_back(HierStoreSlots{k.band, k.block, std::max(next, end)});
@@ -1233,7 +1241,7 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
             return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
         });
         std::vector<HierBlockNode> runs = c.changed;
-        std::uint64_t slot = l.slot_end;
+        std::uint64_t slot = slot_end_of(k, &l);
         for (const auto& [leaf, m] : c.fresh) {
             if (slot > UINT32_MAX) throw Status::HierarchyWriteTooLarge;
             runs.push_back(hier_member_record(m, u.max_zoom, leaf, static_cast<std::uint32_t>(slot++)));
