@@ -100,11 +100,11 @@ struct Loaded {
     // What a batch of writes reads of a block again and again (bulk statements): the boxes
     // already parsed, per mode (a box within one of them needs no parse), the parses so far (past
     // kStoreParsesBeforeWhole the block is decoded whole), and the decoded records by centre
-    // latitude, so that a scan visits those near its box, not all of them.
+    // (latitude strips, each by longitude), so that a scan visits those near its box, not all.
     std::vector<HierBlockBox> parsed_boxes[2];  // [markers]
     std::uint32_t parses = 0;
     std::uint64_t visited = 0;  // records visited one by one, before by_lat is made
-    std::vector<std::uint32_t> by_lat;
+    std::vector<std::uint32_t> by_lat, by_lon;  // visit_near's index
     bool shadowed(std::uint32_t slot) const {
         return std::binary_search(shadow.begin(), shadow.end(), slot);
     }
@@ -124,6 +124,8 @@ constexpr std::size_t kStoreParsedBoxes = 8;
 // whole) never pay for the sort, a batch's thousands do once.
 constexpr std::size_t kStoreLinearRecords = 64;
 constexpr std::uint64_t kStoreLinearPasses = 16;
+// Records per latitude strip of the index (each strip sorted by longitude).
+constexpr std::size_t kStoreStripRecords = 64;
 
 // Whether box a lies within box b (both as hier_node_block_next_in reads them: a second part
 // of longitudes only when west2 <= east2).
@@ -449,9 +451,12 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         visit_near(l, box, f);
     }
 
-    // Calls f(i) for every decoded record of l whose centre may lie within box's latitudes: a
-    // record's lat is its centre, or a single marker's position (within 1e-8 degrees of its
-    // centre, which beyond Web Mercator's clamp is on the clamp). f filters them itself.
+    // Calls f(i) for every decoded record of l whose centre may lie within box: a record's
+    // lat/lon is its centre, or a single marker's position (within 1e-8 degrees of its centre,
+    // which beyond Web Mercator's clamp is on the clamp). f filters them itself. The index: the
+    // records by latitude, cut into strips of kStoreStripRecords, each strip by longitude, so
+    // that a small box in a large block visits the records near it, not its latitudes' whole
+    // width of the block.
     template <typename F>
     void visit_near(Loaded* l, const HierBlockBox& box, F f) {
         const std::size_t n = l->records.size();
@@ -461,28 +466,65 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
         }
-        if (n > l->by_lat.size()) {  // records decoded since: sorted, then merged in
-            const auto by = [l](std::uint32_t a, std::uint32_t b) {
-                return l->records[a].lat < l->records[b].lat;
-            };
-            const std::size_t old = l->by_lat.size();
-            charge((n - old) * sizeof(std::uint32_t));
-            for (std::size_t i = old; i < n; ++i)
-                l->by_lat.push_back(static_cast<std::uint32_t>(i));
-            std::sort(l->by_lat.begin() + static_cast<std::ptrdiff_t>(old), l->by_lat.end(), by);
-            std::inplace_merge(l->by_lat.begin(),
-                               l->by_lat.begin() + static_cast<std::ptrdiff_t>(old),
-                               l->by_lat.end(), by);
-        }
+        if (n > l->by_lat.size()) index_records(l);  // (records decoded since: made again)
         ++st.indexed_scans;
         constexpr double kClampLat = 85.05, kMarginDeg = 1e-8;
         double lo = box.south - kMarginDeg, hi = box.north + kMarginDeg;
         if (hi >= kClampLat) hi = 90.0, lo = std::min(lo, kClampLat);
         if (lo <= -kClampLat) lo = -90.0, hi = std::max(hi, -kClampLat);
-        const auto first =
+        const auto lat_of = [l](std::uint32_t i) { return l->records[i].lat; };
+        const std::size_t first = static_cast<std::size_t>(
             std::lower_bound(l->by_lat.begin(), l->by_lat.end(), lo,
-                             [l](std::uint32_t i, double v) { return l->records[i].lat < v; });
-        for (auto it = first; it != l->by_lat.end() && l->records[*it].lat <= hi; ++it) f(*it);
+                             [&](std::uint32_t i, double v) { return lat_of(i) < v; }) -
+            l->by_lat.begin());
+        const std::size_t last = static_cast<std::size_t>(
+            std::upper_bound(l->by_lat.begin(), l->by_lat.end(), hi,
+                             [&](double v, std::uint32_t i) { return v < lat_of(i); }) -
+            l->by_lat.begin());
+        if (first >= last) return;
+        // The box's longitudes, widened by the margin, as parts within [-180, 180].
+        double parts[4][2];
+        int n_parts = 0;
+        const auto add_part = [&](double w, double e) {
+            w -= kMarginDeg;
+            e += kMarginDeg;
+            if (w < -180.0) parts[n_parts][0] = w + 360.0, parts[n_parts++][1] = 180.0;
+            if (e > 180.0) parts[n_parts][0] = -180.0, parts[n_parts++][1] = e - 360.0;
+            parts[n_parts][0] = std::max(w, -180.0), parts[n_parts++][1] = std::min(e, 180.0);
+        };
+        add_part(box.west1, box.east1);
+        if (box.west2 <= box.east2) add_part(box.west2, box.east2);
+        const auto lon_of = [l](std::uint32_t i) { return l->records[i].lon; };
+        for (std::size_t s = first / kStoreStripRecords; s * kStoreStripRecords < last; ++s) {
+            const auto begin = l->by_lon.begin() + static_cast<std::ptrdiff_t>(s * kStoreStripRecords);
+            const auto end = l->by_lon.begin() +
+                             static_cast<std::ptrdiff_t>(std::min(n, (s + 1) * kStoreStripRecords));
+            for (int p = 0; p < n_parts; ++p) {
+                auto it = std::lower_bound(begin, end, parts[p][0],
+                                           [&](std::uint32_t i, double v) { return lon_of(i) < v; });
+                for (; it != end && lon_of(*it) <= parts[p][1]; ++it)
+                    if (lat_of(*it) >= lo && lat_of(*it) <= hi) f(*it);
+            }
+        }
+    }
+
+    // l's decoded records by latitude (by_lat), and each strip of kStoreStripRecords of them by
+    // longitude (by_lon).
+    void index_records(Loaded* l) {
+        const std::size_t n = l->records.size();
+        charge((n - l->by_lat.size()) * 2 * sizeof(std::uint32_t));
+        l->by_lat.resize(n);
+        for (std::size_t i = 0; i < n; ++i) l->by_lat[i] = static_cast<std::uint32_t>(i);
+        std::sort(l->by_lat.begin(), l->by_lat.end(), [l](std::uint32_t a, std::uint32_t b) {
+            return l->records[a].lat < l->records[b].lat;
+        });
+        l->by_lon = l->by_lat;
+        for (std::size_t s = 0; s < n; s += kStoreStripRecords)
+            std::sort(l->by_lon.begin() + static_cast<std::ptrdiff_t>(s),
+                      l->by_lon.begin() + static_cast<std::ptrdiff_t>(std::min(n, s + kStoreStripRecords)),
+                      [l](std::uint32_t a, std::uint32_t b) {
+                          return l->records[a].lon < l->records[b].lon;
+                      });
     }
 
     // Puts record i of block k into the working copy (its nodes, or its marker), once.
