@@ -118,12 +118,14 @@ constexpr std::uint32_t kStoreParsesBeforeWhole = 48, kStoreBatchParsesBeforeWho
 constexpr std::size_t kStoreBatchWrites = 64;
 // Boxes remembered per block and mode: enough for a batch's repeated boxes, bounded.
 constexpr std::size_t kStoreParsedBoxes = 8;
-// Below this many decoded records a scan visits them all; the latitude index costs more. Above,
-// a block's scans still visit all its records until they have visited each about as many times
+// Below this many decoded records a scan visits them all; the index costs more. Above, a
+// block's scans still visit all its records until they have visited each about as many times
 // as sorting them costs: a single write's few scans of a block (a large member block, decoded
-// whole) never pay for the sort, a batch's thousands do once.
+// whole) never pay for the sort, a batch's thousands do once. A batch of kStoreBatchWrites or
+// more sorts after 2 passes: its scans will visit the block far more often than that (and a
+// pass over a large block is cache misses where the sort's compares are not: measured).
 constexpr std::size_t kStoreLinearRecords = 64;
-constexpr std::uint64_t kStoreLinearPasses = 16;
+constexpr std::uint64_t kStoreLinearPasses = 16, kStoreBatchLinearPasses = 2;
 // Records per latitude strip of the index (each strip sorted by longitude).
 constexpr std::size_t kStoreStripRecords = 64;
 
@@ -201,6 +203,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     std::size_t max_bytes = 0, bytes = 0, delta_min_block_bytes = 0;
     CancelCheck cancel{nullptr, nullptr};
     std::uint32_t parses_before_whole = kStoreParsesBeforeWhole;
+    std::uint64_t linear_passes = kStoreLinearPasses;
     std::map<BlockKey, Loaded> blocks;
     std::map<BlockKey, Listed> listed;  // key: a row of tiles (block = the row)
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> orphan_nodes, orphan_markers;
@@ -461,7 +464,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     void visit_near(Loaded* l, const HierBlockBox& box, F f) {
         const std::size_t n = l->records.size();
         if (n <= kStoreLinearRecords ||
-            (l->by_lat.empty() && l->visited < kStoreLinearPasses * n)) {
+            (l->by_lat.empty() && l->visited < linear_passes * n)) {
             l->visited += n;
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
@@ -880,7 +883,10 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
 };
 
 void HierStoreUpdate::Impl::apply(const HierStoreWrite* w, std::size_t n) {
-    if (n >= kStoreBatchWrites) parses_before_whole = kStoreBatchParsesBeforeWhole;
+    if (n >= kStoreBatchWrites) {
+        parses_before_whole = kStoreBatchParsesBeforeWhole;
+        linear_passes = kStoreBatchLinearPasses;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         if (w[i].insert) {
             const std::int64_t h = next_handle++;
