@@ -103,7 +103,7 @@ struct Loaded {
     // (latitude strips, each by longitude), so that a scan visits those near its box, not all.
     std::vector<HierBlockBox> parsed_boxes[2];  // [markers]
     std::uint32_t parses = 0;
-    std::uint64_t visited = 0;  // records visited one by one, before by_lat is made
+    std::uint64_t visited = 0;                  // records visited one by one, before by_lat is made
     std::vector<std::uint32_t> by_lat, by_lon;  // visit_near's index
     bool shadowed(std::uint32_t slot) const {
         return std::binary_search(shadow.begin(), shadow.end(), slot);
@@ -463,8 +463,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     template <typename F>
     void visit_near(Loaded* l, const HierBlockBox& box, F f) {
         const std::size_t n = l->records.size();
-        if (n <= kStoreLinearRecords ||
-            (l->by_lat.empty() && l->visited < linear_passes * n)) {
+        if (n <= kStoreLinearRecords || (l->by_lat.empty() && l->visited < linear_passes * n)) {
             l->visited += n;
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
@@ -499,12 +498,14 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         if (box.west2 <= box.east2) add_part(box.west2, box.east2);
         const auto lon_of = [l](std::uint32_t i) { return l->records[i].lon; };
         for (std::size_t s = first / kStoreStripRecords; s * kStoreStripRecords < last; ++s) {
-            const auto begin = l->by_lon.begin() + static_cast<std::ptrdiff_t>(s * kStoreStripRecords);
+            const auto begin =
+                l->by_lon.begin() + static_cast<std::ptrdiff_t>(s * kStoreStripRecords);
             const auto end = l->by_lon.begin() +
                              static_cast<std::ptrdiff_t>(std::min(n, (s + 1) * kStoreStripRecords));
             for (int p = 0; p < n_parts; ++p) {
-                auto it = std::lower_bound(begin, end, parts[p][0],
-                                           [&](std::uint32_t i, double v) { return lon_of(i) < v; });
+                auto it = std::lower_bound(begin, end, parts[p][0], [&](std::uint32_t i, double v) {
+                    return lon_of(i) < v;
+                });
                 for (; it != end && lon_of(*it) <= parts[p][1]; ++it)
                     if (lat_of(*it) >= lo && lat_of(*it) <= hi) f(*it);
             }
@@ -524,7 +525,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         l->by_lon = l->by_lat;
         for (std::size_t s = 0; s < n; s += kStoreStripRecords)
             std::sort(l->by_lon.begin() + static_cast<std::ptrdiff_t>(s),
-                      l->by_lon.begin() + static_cast<std::ptrdiff_t>(std::min(n, s + kStoreStripRecords)),
+                      l->by_lon.begin() +
+                          static_cast<std::ptrdiff_t>(std::min(n, s + kStoreStripRecords)),
                       [l](std::uint32_t a, std::uint32_t b) {
                           return l->records[a].lon < l->records[b].lon;
                       });
@@ -1254,7 +1256,7 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
     for (const Run& r : p.runs)  // (a leaf whose id changes: all its markers' records name it)
         if (u.zoom_of(r.ids[0]) == u.max_zoom && final_id(r.ids[0]) != r.ids[0]) u.full(r.ids[0]);
     struct Change {
-        std::vector<std::uint32_t> gone;  // slots of records to drop or replace
+        std::vector<std::uint32_t> gone;     // slots of records to drop or replace
         std::vector<HierBlockNode> changed;  // replacing records, at their slots
         std::vector<std::pair<std::int64_t, HierMarker>> fresh;  // new records: leaf, marker
     };
@@ -1292,7 +1294,8 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
         std::uint64_t slot = slot_end_of(k, &l);
         for (const auto& [leaf, m] : c.fresh) {
             if (slot > UINT32_MAX) throw Status::HierarchyWriteTooLarge;
-            runs.push_back(hier_member_record(m, u.max_zoom, leaf, static_cast<std::uint32_t>(slot++)));
+            runs.push_back(
+                hier_member_record(m, u.max_zoom, leaf, static_cast<std::uint32_t>(slot++)));
         }
         std::sort(runs.begin(), runs.end(),
                   [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });

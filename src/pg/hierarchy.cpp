@@ -69,7 +69,7 @@ struct Sink {
     int n;              // slots filled
     std::size_t bytes;  // the filled slots' block bytes
     int natts;          // columns, then the partition value when partitioned, then the delta
-    bool partitioned;  // (the delta column, last, is NULL in a build)
+    bool partitioned;   // (the delta column, last, is NULL in a build)
     CommandId cid;
     BulkInsertState bistate;
     MemoryContext batch;  // the batch's values (numerics, the partition text); reset per batch

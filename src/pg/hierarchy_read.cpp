@@ -67,7 +67,8 @@ HierBlockTable describe_table(Oid rel, bool members, bool partitioned) {
     const AttrNumber block = get_attnum(rel, "block"), data = get_attnum(rel, "data");
     const AttrNumber delta = get_attnum(rel, "delta");
     table_close(heap, AccessShareLock);
-    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber || delta == InvalidAttrNumber)
+    if (!ok || block == InvalidAttrNumber || data == InvalidAttrNumber ||
+        delta == InvalidAttrNumber)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                         errmsg("cluster hierarchy table %s is damaged: not the primary key and "
                                "columns it was made with",
