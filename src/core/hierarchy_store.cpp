@@ -870,6 +870,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     void write_back();
     void write_nodes(const Plan& p);
     void write_members(const Plan& p);
+    void emit_members_whole(const BlockKey& k, std::vector<char>* keep,
+                            const std::vector<HierBlockNode>& runs);
     std::uint64_t next_slot(std::map<BlockKey, std::uint64_t>* counters, const BlockKey& k);
     void emit_nodes(const BlockKey& k, std::vector<char>* keep,
                     const std::vector<HierBlockNode>& runs);
@@ -1301,34 +1303,30 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
                   [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
         const bool any =
             !runs.empty() || !l.full || std::find(keep.begin(), keep.end(), 1) != keep.end();
-        if (any && l.existed && l.bytes.size() >= delta_min_block_bytes &&
-            emit_delta(k, keep, runs))
-            continue;
-        // Whole: every record kept and every changed one, by leaf and id, slots from 0.
-        decode_all(k, &l);
-        keep.resize(l.records.size(), 1);
-        struct Member {
-            std::int64_t leaf;
-            HierMarker m;
-        };
-        std::vector<Member> ms;
-        for (std::size_t i = 0; i < l.records.size(); ++i)
-            if (keep[i]) {
-                const HierBlockNode& r = l.records[i];
-                ms.push_back(Member{r.parent_id, HierMarker{r.min_lat, r.min_lon, r.id}});
-            }
-        for (const HierBlockNode& r : runs)
-            ms.push_back(Member{r.parent_id, HierMarker{r.min_lat, r.min_lon, r.id}});
-        std::sort(ms.begin(), ms.end(), [](const Member& a, const Member& b) {
-            return a.leaf != b.leaf ? a.leaf < b.leaf : a.m.id < b.m.id;
-        });
-        std::vector<HierBlockNode> recs;
-        recs.reserve(ms.size());
-        for (const Member& m : ms)
-            recs.push_back(hier_member_record(m.m, u.max_zoom, m.leaf,
-                                              static_cast<std::uint32_t>(recs.size())));
-        emit(k, &recs);
+        if (!any || !l.existed || l.bytes.size() < delta_min_block_bytes ||
+            !emit_delta(k, keep, runs))
+            emit_members_whole(k, &keep, runs);
     }
+}
+
+// Member block k written whole: the records keep marks (and those not decoded yet) and runs',
+// by leaf and id, their slots numbered again from 0.
+void HierStoreUpdate::Impl::emit_members_whole(const BlockKey& k, std::vector<char>* keep,
+                                               const std::vector<HierBlockNode>& runs) {
+    Loaded& l = loaded(k);
+    decode_all(k, &l);
+    keep->resize(l.records.size(), 1);
+    std::vector<HierBlockNode> recs;
+    for (std::size_t i = 0; i < l.records.size(); ++i)
+        if ((*keep)[i]) recs.push_back(l.records[i]);
+    recs.insert(recs.end(), runs.begin(), runs.end());
+    std::sort(recs.begin(), recs.end(), [](const HierBlockNode& a, const HierBlockNode& b) {
+        return a.parent_id != b.parent_id ? a.parent_id < b.parent_id : a.id < b.id;
+    });
+    for (std::size_t i = 0; i < recs.size(); ++i)
+        recs[i] = hier_member_record(HierMarker{recs[i].min_lat, recs[i].min_lon, recs[i].id},
+                                     u.max_zoom, recs[i].parent_id, static_cast<std::uint32_t>(i));
+    emit(k, &recs);
 }
 
 // ---- the API ----
