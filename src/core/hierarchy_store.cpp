@@ -1163,11 +1163,8 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
 // delta not due to be folded, else whole.
 void HierStoreUpdate::Impl::emit_nodes(const BlockKey& k, std::vector<char>* keep,
                                        const std::vector<HierBlockNode>& runs) {
+    if (emit_delta(k, *keep, runs)) return;
     Loaded& l = loaded(k);
-    const bool any =
-        !runs.empty() || !l.full || std::find(keep->begin(), keep->end(), 1) != keep->end();
-    if (any && l.existed && l.bytes.size() >= delta_min_block_bytes && emit_delta(k, *keep, runs))
-        return;
     decode_all(k, &l);  // (the records it adds are kept)
     keep->resize(l.records.size(), 1);
     std::vector<std::size_t> order;
@@ -1210,10 +1207,14 @@ void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* 
 
 // The delta of block k: the records that are not its own bytes' as they were (the old delta's
 // that are kept, and the runs'), and the slots of every record it holds or of its own records
-// that are gone or replaced. False when it is due to be folded (the caller writes it whole).
+// that are gone or replaced. False when the block is to be written whole (the caller does):
+// it is new, under delta_min_block_bytes, left with no record, or its delta is due to be folded.
 bool HierStoreUpdate::Impl::emit_delta(const BlockKey& k, const std::vector<char>& keep,
                                        const std::vector<HierBlockNode>& runs) {
     const Loaded& l = load(k);
+    const bool any =
+        !runs.empty() || !l.full || std::find(keep.begin(), keep.end(), 1) != keep.end();
+    if (!any || !l.existed || l.bytes.size() < delta_min_block_bytes) return false;
     std::vector<std::uint32_t> shadow(l.shadow);
     std::vector<HierBlockNode> changed(runs);
     for (std::size_t i = 0; i < l.records.size(); ++i) {
@@ -1301,11 +1302,7 @@ void HierStoreUpdate::Impl::write_members(const Plan& p) {
         }
         std::sort(runs.begin(), runs.end(),
                   [](const HierBlockNode& a, const HierBlockNode& b) { return a.slot < b.slot; });
-        const bool any =
-            !runs.empty() || !l.full || std::find(keep.begin(), keep.end(), 1) != keep.end();
-        if (!any || !l.existed || l.bytes.size() < delta_min_block_bytes ||
-            !emit_delta(k, keep, runs))
-            emit_members_whole(k, &keep, runs);
+        if (!emit_delta(k, keep, runs)) emit_members_whole(k, &keep, runs);
     }
 }
 
