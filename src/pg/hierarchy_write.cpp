@@ -345,12 +345,18 @@ void check_trigger_source(const WriteMeta& m, const TriggerData* td) {
 
 // The hierarchy whose nodes table is nodes, locked for writing (the writers' lock, to the end
 // of the transaction), inside SPI (SPI_finish after close_write_tables), its tables open. A
-// trigger's (td) relation must be a table of the hierarchy's source: checked before the lock.
+// trigger's (td) relation must be a table of the hierarchy's source, and without a trigger
+// (compaction) the caller must be allowed to UPDATE the members table: checked before the lock.
 WriteRun* open_run(Oid nodes, Oid fn_oid, const TriggerData* td) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "cluster hierarchy: SPI_connect failed");
     auto* meta = static_cast<WriteMeta*>(palloc0(sizeof(WriteMeta)));
     write_meta(nodes, fn_oid, meta);
-    if (td != nullptr) check_trigger_source(*meta, td);
+    if (td != nullptr) {
+        check_trigger_source(*meta, td);
+    } else {  // (compaction rewrites the members table's rows too)
+        const AclResult acl = pg_class_aclcheck(meta->members, GetUserId(), ACL_UPDATE);
+        if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, get_rel_name(meta->members));
+    }
     lock_hierarchy(nodes);
     auto* run = static_cast<WriteRun*>(palloc0(sizeof(WriteRun)));
     run->meta = meta;
@@ -403,7 +409,7 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_write) {
 // cluster_hierarchy_compact(hierarchy regclass) -> bigint: folds every delta row of the hierarchy
 // into its block (docs/hierarchy-writes.md, "Compaction"), under the writers' lock, so that it
 // runs beside writes; the rows folded. It changes how the hierarchy is stored, never what it
-// holds. For the roles that may UPDATE the nodes table (its owner).
+// holds. For the roles that may UPDATE the nodes and members tables (their owner).
 GEOCLUSTER_FUNCTION(cluster_hierarchy_compact) {
     const Oid nodes = PG_GETARG_OID(0);
     // (before the lock: a role that may not compact does not make the writers wait)

@@ -155,6 +155,12 @@ DELETE FROM dense WHERE id IN (17, 1800);
 UPDATE dense SET lat = lat + 0.01 WHERE id = 33;
 SELECT pg_temp.error_of($$SELECT cluster_hierarchy_compact('writes.dense_clusters')$$) AS writer_compacts;
 SET ROLE geocluster_writes_owner;
+-- Compaction rewrites both block tables: UPDATE on the nodes table alone is not enough.
+GRANT UPDATE ON dense_clusters TO geocluster_writes_writer;
+SET ROLE geocluster_writes_writer;
+SELECT pg_temp.error_of($$SELECT cluster_hierarchy_compact('writes.dense_clusters')$$) AS writer_compacts_with_nodes_only;
+SET ROLE geocluster_writes_owner;
+REVOKE UPDATE ON dense_clusters FROM geocluster_writes_writer;
 SELECT count(*) FILTER (WHERE delta IS NOT NULL) > 0 AS has_deltas FROM dense_clusters;
 SELECT count(*) FILTER (WHERE delta IS NOT NULL) > 0 AS has_member_deltas FROM dense_clusters_members;
 CREATE TEMP TABLE nodes_before AS SELECT * FROM cluster_hierarchy_nodes('dense_clusters');
