@@ -125,6 +125,8 @@ constexpr std::size_t kStoreParsedBoxes = 8;
 // more sorts after 2 passes: its scans will visit the block far more often than that (and a
 // pass over a large block is cache misses where the sort's compares are not: measured).
 constexpr std::size_t kStoreLinearRecords = 64;
+// Steps of the write-back's planning loops between two cancel checks.
+constexpr std::size_t kPollSteps = 256;
 constexpr std::uint64_t kStoreLinearPasses = 16, kStoreBatchLinearPasses = 2;
 // Records per latitude strip of the index (each strip sorted by longitude).
 constexpr std::size_t kStoreStripRecords = 64;
@@ -712,6 +714,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     // Every cluster of zoom z whose centre may lie within q of (x, y): the records alive at z
     // in the blocks of that box whose centre is in its lat/lon box (widened a little: making
     // one too many is harmless, one too few is not).
+    void poll() override { charge(0); }
+
     void area(int z, double x, double y, double q) override {
         const auto lat_of = [](double fy) {
             const double t = std::max(0.0, std::min(1.0, fy / kFixedOneD));
@@ -865,7 +869,8 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     struct Plan;
     bool run_up(std::int64_t id);
     std::vector<std::int64_t> run_of(std::int64_t id);
-    void close_over(std::set<std::int64_t>* in_play);
+    void close_over(std::set<std::int64_t>* in_play, std::vector<std::int64_t> todo,
+                    std::unordered_set<std::int64_t>* followed);
     void plan(const std::set<std::int64_t>& in_play, Plan* p);
     void write_back();
     void write_nodes(const Plan& p);
@@ -977,13 +982,17 @@ std::vector<std::int64_t> HierStoreUpdate::Impl::run_of(std::int64_t id) {
     return ids;
 }
 
-// Adds to in_play every node of the stored records and of the runs of the nodes in it.
-void HierStoreUpdate::Impl::close_over(std::set<std::int64_t>* in_play) {
-    std::vector<std::int64_t> todo(in_play->begin(), in_play->end());
+// Adds to in_play every node of the stored records and of the runs of the nodes in todo (which
+// are in it), and of the nodes it adds. The nodes of a run already followed (followed) are not
+// followed again: theirs is the same run (a batch's in_play has tens of thousands of nodes).
+void HierStoreUpdate::Impl::close_over(std::set<std::int64_t>* in_play,
+                                       std::vector<std::int64_t> todo,
+                                       std::unordered_set<std::int64_t>* followed) {
     const auto add = [&](std::int64_t id) {
         if (in_play->insert(id).second) todo.push_back(id);
     };
-    while (!todo.empty()) {
+    for (std::size_t step = 0; !todo.empty(); ++step) {
+        if (step % kPollSteps == 0) charge(0);  // (a cancel check)
         const std::int64_t id = todo.back();
         todo.pop_back();
         if (u.nodes.find(id) == u.nodes.end()) continue;
@@ -999,7 +1008,11 @@ void HierStoreUpdate::Impl::close_over(std::set<std::int64_t>* in_play) {
                     add(o);
             }
         }
-        for (const std::int64_t r : run_of(id)) add(r);
+        if (followed->count(id) != 0) continue;
+        for (const std::int64_t r : run_of(id)) {
+            followed->insert(r);
+            add(r);
+        }
     }
 }
 
@@ -1018,8 +1031,11 @@ std::uint64_t HierStoreUpdate::Impl::next_slot(std::map<BlockKey, std::uint64_t>
 }
 
 void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play, Plan* p) {
-    std::set<std::int64_t> seen;
+    std::unordered_set<std::int64_t> seen;
+    seen.reserve(in_play.size());
+    std::size_t step = 0;
     for (const std::int64_t id : in_play) {
+        if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
         if (seen.count(id) != 0) continue;
         Run r{run_of(id), 0, 0, 0};
         for (const std::int64_t m : r.ids) seen.insert(m);
@@ -1037,6 +1053,7 @@ void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play, Plan* p)
     });
     std::set<std::pair<BlockKey, std::uint32_t>> claimed;
     for (std::size_t i = 0; i < p->runs.size(); ++i) {
+        if (i % kPollSteps == 0) charge(0);  // (a cancel check)
         Run& r = p->runs[i];
         const BlockKey home{false, r.band, r.block};
         // The slot of a node whose members did not change first: its id is the one promised.
@@ -1074,14 +1091,18 @@ void HierStoreUpdate::Impl::write_back() {
     for (const auto& [id, n] : u.nodes)
         if (n.changed) in_play.insert(id);
     Plan p;
+    std::unordered_set<std::int64_t> followed;
+    std::vector<std::int64_t> todo(in_play.begin(), in_play.end());
     for (;;) {
-        close_over(&in_play);
+        close_over(&in_play, std::move(todo), &followed);
         p = Plan{};
         plan(in_play, &p);
         // The children of a run whose ids change hold its id as their parent: their records
         // are made again too.
         std::set<std::int64_t> more;
+        std::size_t step = 0;
         for (const Run& r : p.runs) {
+            if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
             const std::int64_t bottom = r.ids[0];
             if (p.new_id.at(bottom) == bottom || u.zoom_of(bottom) == u.max_zoom) continue;
             for (const std::int64_t c : u.full(bottom).children)
@@ -1089,6 +1110,7 @@ void HierStoreUpdate::Impl::write_back() {
         }
         if (more.empty()) break;
         in_play.insert(more.begin(), more.end());
+        todo.assign(more.begin(), more.end());
     }
     for (const std::int64_t id : u.retired) {
         HierIdParts parts;
@@ -1110,6 +1132,7 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
     std::map<BlockKey, std::vector<char>> kept;
     std::map<BlockKey, std::vector<HierBlockNode>> made;
     for (const BlockKey& k : p.dirty) {
+        charge(0);  // (a cancel check per block: a batch's are thousands, some decoded whole)
         Loaded& l = loaded(k);
         // (a block read in part: its last record, so that where its slots end is known below)
         std::size_t last = 0;
@@ -1127,7 +1150,9 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
             if (n == u.nodes.end() || p.run_of.count(id) != 0) keep[i] = 0;  // gone, or remade
         }
     }
+    std::size_t step = 0;
     for (const Run& r : p.runs) {
+        if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
         made[BlockKey{false, r.band, r.block}].push_back(record_of_run(u, r, p.new_id));
         ++st.records_changed;
     }
@@ -1186,6 +1211,7 @@ void HierStoreUpdate::Impl::emit_nodes(const BlockKey& k, std::vector<char>* kee
 // Queues block k's new records (slots ascending) to be written whole, unless they are what it
 // holds.
 void HierStoreUpdate::Impl::emit(const BlockKey& k, std::vector<HierBlockNode>* recs) {
+    charge(0);  // (a cancel check per block written)
     const Loaded& l = load(k);
     if (recs->empty() && !l.existed) return;
     std::vector<unsigned char> bytes;

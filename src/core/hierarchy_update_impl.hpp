@@ -62,12 +62,17 @@ struct HierUpdateLoader {
     virtual void node(std::int64_t id) = 0;
     // Every child of the cluster id (clusters at zoom + 1, or its markers at max_zoom).
     virtual void children(std::int64_t id) = 0;
+    // Called every kPollSteps steps of the repair, which may run long on what is loaded: where
+    // a loader checks for a cancel (throwing its Status).
+    virtual void poll() {}
 
   protected:
     ~HierUpdateLoader() = default;
 };
 
 constexpr std::uint64_t kOrdinalLimit = std::uint64_t{1} << kHierZoomShift;
+// Steps of the repair between two loader polls.
+constexpr std::size_t kRepairPollSteps = 64;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kWorldFixed = kFixedOneD;
 
@@ -564,8 +569,13 @@ struct Impl {
     }
 
     void repair() {
+        std::size_t step = 0;
+        const auto poll = [&] {
+            if (loader != nullptr && ++step % kRepairPollSteps == 0) loader->poll();
+        };
         for (int z = max_zoom; z >= 0; --z) {
             while (!dirty[z].empty()) {
+                poll();
                 std::int64_t d = *dirty[z].begin();
                 dirty[z].erase(dirty[z].begin());
                 for (;;) {
@@ -581,6 +591,7 @@ struct Impl {
         // child, so a parent is looked at when its child's expansion zoom changed.
         for (int z = max_zoom; z >= 0; --z) {
             for (const std::int64_t id : touched[z]) {
+                poll();
                 const auto it = nodes.find(id);
                 if (it == nodes.end()) continue;
                 Node& n = it->second;

@@ -565,6 +565,7 @@ void write_back(WriteRun* run, const HierStoreUpdate& update) {
     const HierStoreBlock* blocks = update.blocks(&n_blocks);
     const HierStoreSlots* slots = update.slots(&n_slots);
     for (std::size_t i = 0; i < n_blocks; ++i) {
+        CHECK_FOR_INTERRUPTS();  // (a batch writes thousands of blocks, some of megabytes)
         const HierStoreBlock& b = blocks[i];
         const RowKey k{b.band, b.block};
         const WriteTable& t = b.members ? run->members : run->nodes;
