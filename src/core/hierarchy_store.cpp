@@ -871,7 +871,7 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     std::vector<std::int64_t> run_of(std::int64_t id);
     void close_over(std::set<std::int64_t>* in_play, std::vector<std::int64_t> todo,
                     std::unordered_set<std::int64_t>* followed);
-    void plan(const std::set<std::int64_t>& in_play, Plan* p);
+    void plan(const std::set<std::int64_t>& in_play, const std::vector<Run>& earlier, Plan* p);
     void write_back();
     void write_nodes(const Plan& p);
     void write_members(const Plan& p);
@@ -1030,9 +1030,17 @@ std::uint64_t HierStoreUpdate::Impl::next_slot(std::map<BlockKey, std::uint64_t>
     return slot;
 }
 
-void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play, Plan* p) {
+void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play,
+                                 const std::vector<Run>& earlier, Plan* p) {
     std::unordered_set<std::int64_t> seen;
     seen.reserve(in_play.size());
+    // The runs of an earlier pass, as they were (the nodes have not changed since): only their
+    // slots are chosen again.
+    p->runs.reserve(earlier.size());
+    for (const Run& r : earlier) {
+        seen.insert(r.ids.begin(), r.ids.end());
+        p->runs.push_back(Run{r.ids, r.band, r.block, 0});
+    }
     std::size_t step = 0;
     for (const std::int64_t id : in_play) {
         if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
@@ -1095,8 +1103,9 @@ void HierStoreUpdate::Impl::write_back() {
     std::vector<std::int64_t> todo(in_play.begin(), in_play.end());
     for (;;) {
         close_over(&in_play, std::move(todo), &followed);
+        std::vector<Run> earlier = std::move(p.runs);
         p = Plan{};
-        plan(in_play, &p);
+        plan(in_play, earlier, &p);
         // The children of a run whose ids change hold its id as their parent: their records
         // are made again too.
         std::set<std::int64_t> more;

@@ -106,22 +106,7 @@ my $t_loop = time;
 my (undef, $out, $err) = $node->psql($db, join("\n", @script), on_error_stop => 0);
 note(sprintf('%.0f s', time - $t_loop));
 
-my @iters = map { [ split / / ] } grep { /^iter / } split /\n/, $out;
-my @canceled = grep { $_->[6] eq '57014' } @iters;
-my @completed = grep { $_->[6] eq '00000' } @iters;
-ok(@iters == 100 && @canceled + @completed == 100 && @completed <= 10,
-	sprintf('%d of %d iterations (100 expected) ended with 57014, %d outran their timeout (at most 10)',
-		scalar @canceled, scalar @iters, scalar @completed))
-  or diag(join("\n", map { "@$_" } head_of(5, grep { $_->[6] !~ /^(57014|00000)$/ } @iters)), substr($err, 0, 500));
-for my $k (sort keys %kind_sql)
-{
-	my @d = sort { $a <=> $b } map { $_->[-1] - $_->[4] } grep { $_->[2] eq $k } @canceled;
-	note(sprintf('%s: delay %d ms at a timeout of %d ms (%.0f%% of the run)', $k, $_->[-1] - $_->[4], $_->[4], 100 * $_->[4] / $dur{$k}))
-	  for head_of(3, sort { ($b->[-1] - $b->[4]) <=> ($a->[-1] - $a->[4]) } grep { $_->[2] eq $k } @canceled);
-	ok(@d && $d[-1] <= $max_delay_ms,
-		sprintf('%s: %d cancels, delay past the timeout: median %d ms, max %d ms (limit %d ms)',
-			$k, scalar @d, @d ? $d[ $#d / 2 ] : -1, @d ? $d[-1] : -1, $max_delay_ms));
-}
+phase_cancel_verdicts($out, $err, \%dur, $max_delay_ms);
 memory_verdicts($out, 32 * 1024);
 ok($out =~ /^same_backend true$/m, 'the same backend served the whole loop') or diag(substr($out, -300));
 is($node->safe_psql($db, $state_sql), $state_before,

@@ -22,7 +22,8 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw($ROOT $LIB geocluster_node create_database log_offset log_since crash_lines
-  index_checks server_ms cancel_loop_lines loop_verdicts memory_verdicts proc_status_sql head_of
+  index_checks server_ms cancel_loop_lines loop_verdicts phase_cancel_verdicts memory_verdicts
+  proc_status_sql head_of
   hierarchy_guarantees hierarchy_world_counts hierarchy_amcheck);
 
 # The repository, and the reliability suites' shared SQL, pgbench scripts and drivers.
@@ -216,6 +217,35 @@ sub loop_verdicts
 		note(sprintf('%s: %d iterations, largest overshoot past the timeout %d ms', $k, scalar @it, $max));
 	}
 	memory_verdicts($out);
+	return;
+}
+
+# The verdicts on a cancellation loop (cancel_loop_lines) over statements that may outrun their
+# timeout (062, 066), whose output is $out and stderr $err: every iteration ended with 57014 or
+# ran to the end, at most 10 of them the latter; per kind of %$dur (its uninterrupted run in
+# ms), the delay of each cancel past its timeout at most $max_delay_ms, with the slowest three
+# noted and where they landed as a share of the run.
+sub phase_cancel_verdicts
+{
+	my ($out, $err, $dur, $max_delay_ms) = @_;
+	my @iters = map { [ split / / ] } grep { /^iter / } split /\n/, $out;
+	my @canceled = grep { $_->[6] eq '57014' } @iters;
+	my @completed = grep { $_->[6] eq '00000' } @iters;
+	ok(@iters == 100 && @canceled + @completed == 100 && @completed <= 10,
+		sprintf('%d of %d iterations (100 expected) ended with 57014, %d outran their timeout (at most 10)',
+			scalar @canceled, scalar @iters, scalar @completed))
+	  or diag(join("\n", map { "@$_" } head_of(5, grep { $_->[6] !~ /^(57014|00000)$/ } @iters)), substr($err, 0, 500));
+	my $over = sub { $_[0][-1] - $_[0][4] };
+	for my $k (sort keys %$dur)
+	{
+		my @mine = grep { $_->[2] eq $k } @canceled;
+		my @d = sort { $a <=> $b } map { $over->($_) } @mine;
+		note(sprintf('%s: delay %d ms at a timeout of %d ms (%.0f%% of the run)', $k, $over->($_), $_->[4], 100 * $_->[4] / $dur->{$k}))
+		  for head_of(3, sort { $over->($b) <=> $over->($a) } @mine);
+		ok(@d && $d[-1] <= $max_delay_ms,
+			sprintf('%s: %d cancels, delay past the timeout: median %d ms, max %d ms (limit %d ms)',
+				$k, scalar @d, @d ? $d[ $#d / 2 ] : -1, @d ? $d[-1] : -1, $max_delay_ms));
+	}
 	return;
 }
 
