@@ -225,15 +225,20 @@ inline std::string decode(const Store& s, std::int64_t part, UpdaterExport* e) {
 }
 
 // One partition's writes of a step through one update, written back.
-inline std::string apply_part(Store* s, std::int64_t part, const std::vector<HierStoreWrite>& w) {
+inline std::string apply_part(Store* s, std::int64_t part, const std::vector<HierStoreWrite>& w,
+                              CancelCheck cancel = kStoreNoCancel) {
     HierStoreUpdate u;
     View view{s, part, s->delta_min_block_bytes == 0, {}};
     const HierStoreOps ops{&view, &fetch, &fill, &list, &slot_floor};
     if (u.init(s->radius, s->max_zoom, ops, std::size_t{1} << 32, s->delta_min_block_bytes) !=
         Status::Ok)
         return "init failed";
-    const Status st = u.apply(w.data(), w.size(), kStoreNoCancel);
-    if (st != Status::Ok) return std::string("apply: ") + status_message(st);
+    const Status st = u.apply(w.data(), w.size(), cancel);
+    if (st != Status::Ok) {
+        std::size_t n = 0;
+        if (u.blocks(&n) != nullptr && n > 0) return "a failed update hands out blocks";
+        return std::string("apply: ") + status_message(st);
+    }
     const HierStoreUpdate::Stats rs = u.stats();
     s->deltas_written += rs.deltas_written;
     s->reads.parses_skipped += rs.parses_skipped;
@@ -269,7 +274,8 @@ inline std::string apply_part(Store* s, std::int64_t part, const std::vector<Hie
 // With ordered, each partition's writes are first put in hier_store_order_writes's order, as the
 // SQL layer puts a statement's (a step must then write each marker at most once, as a statement
 // does: its erases are the rows before it).
-inline std::string apply_step(Store* s, const std::vector<HierWrite>& step, bool ordered = false) {
+inline std::string apply_step(Store* s, const std::vector<HierWrite>& step, bool ordered = false,
+                              CancelCheck cancel = kStoreNoCancel) {
     std::map<std::int64_t, std::vector<HierStoreWrite>> by_part;
     for (const HierWrite& w : step) {
         const auto it = s->live.find(w.id);
@@ -285,7 +291,7 @@ inline std::string apply_step(Store* s, const std::vector<HierWrite>& step, bool
     }
     for (auto& [part, w] : by_part) {
         if (ordered) hier_store_order_writes(w.data(), w.size());
-        const std::string f = apply_part(s, part, w);
+        const std::string f = apply_part(s, part, w, cancel);
         if (!f.empty()) return "partition " + std::to_string(part) + ": " + f;
     }
     return "";

@@ -116,6 +116,43 @@ TEST(HierarchyStore, StatementsInZOrderKeepEveryGuarantee) {
     EXPECT_GT(reads.indexed_scans, 0u);
 }
 
+// A batch cancelled at any of its cancel checks stops with Canceled and hands out no block. The
+// checks run through every phase of a batch (its writes, the repair's lookups, the write-back's
+// planning and encoding: what SQL's statement_timeout relies on, test/t/066), and a cancel
+// thrown from any of them unwinds the working copy cleanly.
+TEST(HierarchyStore, CancelAtAnyCheckStopsTheBatch) {
+    const Scenario sc = make_statement_scenario(710, 1500, 1, 600);
+    Store base;
+    base.delta_min_block_bytes = 0;
+    base.radius = sc.radius;
+    base.max_zoom = sc.max_zoom;
+    base.bands = hier_bands(sc.max_zoom);
+    ASSERT_EQ(testing::build_store(&base, sc.initial, sc.initial_parts), "");
+    struct Countdown {
+        std::uint64_t calls = 0, cancel_at = 0;  // 0: never
+    };
+    const auto check = [](void* c) {
+        auto* d = static_cast<Countdown*>(c);
+        return ++d->calls == d->cancel_at;
+    };
+    Countdown counted;
+    {
+        Store s = base;
+        ASSERT_EQ(testing::apply_step(&s, sc.steps[0], true, CancelCheck{check, &counted}), "");
+    }
+    // (far more checks than writes: the repair and the write-back check too)
+    ASSERT_GT(counted.calls, 3u * sc.steps[0].size());
+    for (int i = 1; i <= 60; ++i) {
+        Countdown d;
+        d.cancel_at = 1 + (counted.calls - 1) * static_cast<std::uint64_t>(i) / 60;
+        Store s = base;
+        const std::string f = testing::apply_step(&s, sc.steps[0], true, CancelCheck{check, &d});
+        EXPECT_NE(f.find(std::string("apply: ") + status_message(Status::Canceled)),
+                  std::string::npos)
+            << "cancelled at check " << d.cancel_at << " of " << counted.calls << ": " << f;
+    }
+}
+
 TEST(HierarchyStore, OrderOfWritesIsTotalAndKeepsErasesFirst) {
     testing::WriteGen g(42);
     std::vector<HierStoreWrite> w;
