@@ -92,8 +92,7 @@ my @script = ('\set VERBOSITY sqlstate', 'SET jit = off;', 'SELECT pg_backend_pi
 # the next create starts from a table without a hierarchy.
 push @script, cancel_loop_lines(
 	cycle => [qw(create rebuild)],
-	tmin => { map { $_ => int($dur{$_} * 0.03) || 1 } keys %dur },
-	tmax => { map { $_ => int($dur{$_} * 0.85) || 2 } keys %dur },
+	dur => \%dur,
 	before => sub { '' },
 	query => sub { $kind_sql{ $_[0] } },
 	reset => "RESET statement_timeout; $undo_create");

@@ -96,8 +96,7 @@ my @script = ('\set VERBOSITY sqlstate', 'SET jit = off;', 'SELECT pg_backend_pi
 	map { "BEGIN; $kind_sql{$_} ROLLBACK;" } sort keys %kind_sql);
 push @script, cancel_loop_lines(
 	cycle => [qw(insert update delete)],
-	tmin => { map { $_ => int($dur{$_} * 0.03) || 1 } keys %dur },
-	tmax => { map { $_ => int($dur{$_} * 0.85) || 2 } keys %dur },
+	dur => \%dur,
 	before => sub { 'BEGIN;' },
 	query => sub { $kind_sql{ $_[0] } },
 	reset => 'ROLLBACK;');

@@ -168,13 +168,20 @@ sub server_ms
 # The psql lines of a 100-iteration cancellation loop in one session (030_cancel_scans and
 # 031_cluster_cancel), after the caller's warm-up: the backend's memory before, then for
 # iteration i the kind $a{cycle}[(i - 1) % n] under a statement_timeout drawn from
-# [$a{tmin}{kind}, $a{tmax}{kind}] (the same steps every run): the lines $a{before}->(kind), the
+# [$a{tmin}{kind}, $a{tmax}{kind}], or from 3%..85% of $a{dur}{kind} (its uninterrupted run, ms)
+# (the same steps every run): the lines $a{before}->(kind), the
 # timeout, $a{query}->(kind), $a{reset}, and a line `iter i kind timeout T sqlstate S elapsed MS`;
 # the memory again after 50 iterations and after 100 (what loop_verdicts reads).
 sub cancel_loop_lines
 {
 	my (%a) = @_;
 	my ($cycle, $tmin, $tmax) = @a{qw(cycle tmin tmax)};
+	# dur: each kind's uninterrupted run in ms; its timeouts then spread over 3%..85% of it
+	if ($a{dur})
+	{
+		$tmin = { map { $_ => int($a{dur}{$_} * 0.03) || 1 } keys %{ $a{dur} } };
+		$tmax = { map { $_ => int($a{dur}{$_} * 0.85) || 2 } keys %{ $a{dur} } };
+	}
 	my $anon = proc_status_sql('RssAnon');
 	my @lines = ("SELECT 'mem_before ' || sum(total_bytes) FROM pg_backend_memory_contexts;",
 		"SELECT 'anon_before ' || $anon;");
