@@ -230,6 +230,11 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
     int last_band() const noexcept { return bands.n - 1; }
     int bz(int band) const noexcept { return bands.band[band].block_zoom; }
 
+    // A cancel check every kPollSteps steps of a loop that may charge nothing for long.
+    void tick(std::size_t* step) {
+        if ((*step)++ % kPollSteps == 0) charge(0);
+    }
+
     void charge(std::size_t n) {
         bytes += n;
         if (bytes > max_bytes) throw Status::HierarchyWriteTooLarge;
@@ -711,11 +716,11 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             if (it->second.existed) visit(it->first, it->second);
     }
 
+    void poll() override { charge(0); }
+
     // Every cluster of zoom z whose centre may lie within q of (x, y): the records alive at z
     // in the blocks of that box whose centre is in its lat/lon box (widened a little: making
     // one too many is harmless, one too few is not).
-    void poll() override { charge(0); }
-
     void area(int z, double x, double y, double q) override {
         const auto lat_of = [](double fy) {
             const double t = std::max(0.0, std::min(1.0, fy / kFixedOneD));
@@ -991,8 +996,8 @@ void HierStoreUpdate::Impl::close_over(std::set<std::int64_t>* in_play,
     const auto add = [&](std::int64_t id) {
         if (in_play->insert(id).second) todo.push_back(id);
     };
-    for (std::size_t step = 0; !todo.empty(); ++step) {
-        if (step % kPollSteps == 0) charge(0);  // (a cancel check)
+    for (std::size_t step = 0; !todo.empty();) {
+        tick(&step);
         const std::int64_t id = todo.back();
         todo.pop_back();
         if (u.nodes.find(id) == u.nodes.end()) continue;
@@ -1043,7 +1048,7 @@ void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play,
     }
     std::size_t step = 0;
     for (const std::int64_t id : in_play) {
-        if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
+        tick(&step);
         if (seen.count(id) != 0) continue;
         Run r{run_of(id), 0, 0, 0};
         for (const std::int64_t m : r.ids) seen.insert(m);
@@ -1061,7 +1066,7 @@ void HierStoreUpdate::Impl::plan(const std::set<std::int64_t>& in_play,
     });
     std::set<std::pair<BlockKey, std::uint32_t>> claimed;
     for (std::size_t i = 0; i < p->runs.size(); ++i) {
-        if (i % kPollSteps == 0) charge(0);  // (a cancel check)
+        tick(&step);
         Run& r = p->runs[i];
         const BlockKey home{false, r.band, r.block};
         // The slot of a node whose members did not change first: its id is the one promised.
@@ -1111,7 +1116,7 @@ void HierStoreUpdate::Impl::write_back() {
         std::set<std::int64_t> more;
         std::size_t step = 0;
         for (const Run& r : p.runs) {
-            if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
+            tick(&step);
             const std::int64_t bottom = r.ids[0];
             if (p.new_id.at(bottom) == bottom || u.zoom_of(bottom) == u.max_zoom) continue;
             for (const std::int64_t c : u.full(bottom).children)
@@ -1161,7 +1166,7 @@ void HierStoreUpdate::Impl::write_nodes(const Plan& p) {
     }
     std::size_t step = 0;
     for (const Run& r : p.runs) {
-        if (++step % kPollSteps == 0) charge(0);  // (a cancel check)
+        tick(&step);
         made[BlockKey{false, r.band, r.block}].push_back(record_of_run(u, r, p.new_id));
         ++st.records_changed;
     }

@@ -62,8 +62,8 @@ struct HierUpdateLoader {
     virtual void node(std::int64_t id) = 0;
     // Every child of the cluster id (clusters at zoom + 1, or its markers at max_zoom).
     virtual void children(std::int64_t id) = 0;
-    // Called every kPollSteps steps of the repair, which may run long on what is loaded: where
-    // a loader checks for a cancel (throwing its Status).
+    // Called every kRepairPollSteps steps of the repair, which may run long on what is loaded:
+    // where a loader checks for a cancel (throwing its Status).
     virtual void poll() {}
 
   protected:
