@@ -23,12 +23,19 @@ made again, then:
      again with --copy-state-memory
   4. failures: pgbench retries 40001/40P01 (--max-tries); every ERROR the server logged during
      phases 1-2, by SQLSTATE (log_line_prefix carries %e), and pgbench's aborted clients
+  6. with --copy-floors, what the COPY goal leaves the hierarchy (twice the plain COPY's time)
+     against two floors measured in the same run: cluster_hierarchy_rebuild of w_hier after the
+     COPY (the build's sweep over every row, rolled back), and the core alone inserting M
+     generator rows into an in-memory hierarchy of --floor-core-markers rows, in the stored
+     writer's order and chunks (bench/micro/hierarchy_update_bench.cpp --bulk: no storage, no SQL,
+     CPU time of its thread)
 
 The load average is printed next to every number. PGBIN names the server's binaries (default
 pg_config's); the server has geocluster installed.
 """
 import argparse
 import datetime
+import hashlib
 import os
 import platform
 import re
@@ -384,6 +391,8 @@ def durability_round(pg, args, work, mode, extra):
         what = "" if state is None else f" FAILED, SQLSTATE {state}" + (" (the timeout)" if state == "57014" else "")
         print(f"  {t:36s} {took:8.2f} s{what}  load {ld}")
     print(f"  ratio hier/plain {copy_ratio(cp)}")
+    if args.copy_floors and cp["w_plain"][2] is None:
+        res["floors"] = copy_floors(pg, args, cp)
     conn = pg.connect()
     cur = conn.cursor()
     cur.execute("SELECT count(*) FROM w_hier")
@@ -393,6 +402,67 @@ def durability_round(pg, args, work, mode, extra):
           f"{hierarchy_mb(pg):.1f} MB after phases 1-3 ({rows - args.markers} rows written; no VACUUM "
           f"but autovacuum's)")
     return res
+
+
+def core_bench_binary():
+    """bench/micro/hierarchy_update_bench.cpp with the core, compiled once per version of the sources."""
+    srcs = sorted(os.path.join(ROOT, "src", "core", f) for f in os.listdir(os.path.join(ROOT, "src", "core"))
+                  if f.endswith((".cpp", ".hpp")))
+    main_src = os.path.join(BENCH, "micro", "hierarchy_update_bench.cpp")
+    h = hashlib.sha256()
+    for f in [main_src, os.path.join(BENCH, "micro", "bench_common.hpp"), *srcs]:
+        with open(f, "rb") as fh:
+            h.update(fh.read())
+    exe = os.path.join(dataset.BUILD, f"hierarchy_update_bench-{h.hexdigest()[:12]}")
+    if not os.path.exists(exe):
+        os.makedirs(dataset.BUILD, exist_ok=True)
+        log(f"writes: compiling {os.path.relpath(exe, BENCH)}")
+        tmp = f"{exe}.tmp{os.getpid()}"
+        subprocess.run(["g++", *dataset.CXXFLAGS, "-DNDEBUG", "-I", os.path.join(ROOT, "src", "core"), "-o", tmp,
+                        main_src, *[f for f in srcs if f.endswith(".cpp")]], check=True)
+        os.replace(tmp, exe)
+    return exe
+
+
+def copy_floors(pg, args, cp):
+    """Phase 6: the rebuild of w_hier and the core's inserts alone, against the plain COPY."""
+    plain = cp["w_plain"][0]
+    budget = 2 * plain  # <= 3x the plain COPY leaves the hierarchy twice its time
+    print(f"6. floors of the COPY goal: <= 3x leaves the hierarchy {budget:.2f} s for {args.copy_rows} rows "
+          f"({budget * 1e6 / args.copy_rows:.2f} us a row)")
+    conn = pg.connect()
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM w_hier")
+    rows = cur.fetchone()[0]
+    cur.execute("CHECKPOINT")
+    before = load()
+    cur.execute("BEGIN")
+    t0 = time.monotonic()
+    cur.execute("SELECT cluster_hierarchy_rebuild('w_hier_clusters')")
+    rebuild = time.monotonic() - t0
+    cur.execute("ROLLBACK")
+    conn.close()
+    print(f"  cluster_hierarchy_rebuild of the {rows} rows (rolled back): {rebuild:.2f} s, "
+          f"{rebuild / plain:.1f}x the plain COPY (load {before} -> {load()})")
+    k = min(args.markers, args.floor_core_markers)
+    exe, _ = dataset.generator_binary(log)
+    core = core_bench_binary()
+    before = load()
+    gen = subprocess.Popen([exe, "--seed", "1", "--first", "1", "--last", str(k + args.copy_rows)],
+                           stdout=subprocess.PIPE)
+    out = subprocess.run([core, "--markers", str(k), "--writes", str(args.copy_rows), "--bulk", "4000"],
+                         stdin=gen.stdout, capture_output=True, text=True)
+    gen.stdout.close()
+    gen.wait()
+    m = re.search(r"CPU ([0-9.]+) s, ([0-9.]+) us an insert", out.stdout)
+    if out.returncode != 0 or m is None:
+        print(f"  the core's inserts FAILED: {out.stderr.strip() or out.stdout.strip()}")
+        return {"rebuild": rebuild, "plain": plain}
+    core_s = float(m.group(1))
+    print(f"  the core alone, {args.copy_rows} inserts into {k} markers held in memory (generator rows "
+          f"{k + 1}..{k + args.copy_rows}), chunks of 4000 in the writer's order: {core_s:.2f} s of CPU, "
+          f"{m.group(2)} us an insert, {core_s / plain:.1f}x the plain COPY (load {before} -> {load()})")
+    return {"rebuild": rebuild, "plain": plain, "core": core_s}
 
 
 def copy_ratio(cp):
@@ -424,6 +494,10 @@ def summary(results, args):
               f"viewport p95 quiet {q:.2f} -> loaded {b:.2f} ms ({b / q:.2f}x); "
               f"COPY {args.copy_rows} rows: hier/plain {copy_ratio(cp)} (goal <= 3); "
               f"errors {res['errors'] or 'none'}")
+        fl = res.get("floors")
+        if fl:
+            core = f"; the core's inserts alone {fl['core'] / fl['plain']:.1f}x" if "core" in fl else ""
+            print(f"  floors: the rebuild {fl['rebuild'] / fl['plain']:.1f}x the plain COPY{core}")
 
 
 def header(pg, args):
@@ -467,6 +541,10 @@ def parse_args():
     p.add_argument("--copy-state-memory", default="2GB",
                    help="geocluster.max_state_memory of a second COPY into the hierarchy when the first is "
                         "refused at the default (54000); '' for none (default 2GB)")
+    p.add_argument("--copy-floors", action="store_true",
+                   help="phase 6: the rebuild and the core alone against the plain COPY")
+    p.add_argument("--floor-core-markers", type=int, default=3_000_000,
+                   help="markers of phase 6's in-memory hierarchy, at most N (default 3000000: about 6 GB)")
     p.add_argument("--repeat", type=int, default=2, help="runs of each insert measurement (default 2)")
     p.add_argument("--viewports", type=int, default=20, help="viewports per zoom (default 20)")
     p.add_argument("--durability", choices=("on", "off", "both"), default="both",

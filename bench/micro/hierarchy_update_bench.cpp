@@ -18,6 +18,7 @@
 // the clusters of the updated hierarchy against a fresh build of the same final markers, and both
 // build times.
 #include "hierarchy.hpp"
+#include "hierarchy_store.hpp"
 #include "hierarchy_update.hpp"
 
 #include <algorithm>
@@ -47,7 +48,7 @@ double cpu_seconds() { return geocluster_bench::cpu_seconds_of(CLOCK_THREAD_CPUT
 int main(int argc, char** argv) {
     int max_zoom = 16;
     double radius = 60;
-    std::size_t n_markers = 1000000, n_writes = 0;
+    std::size_t n_markers = 1000000, n_writes = 0, bulk_batch = 0;
     // --max-zoom and --radius as hierarchy_bench.cpp reads them, and options of its own.
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -59,10 +60,12 @@ int main(int argc, char** argv) {
             n_markers = std::strtoull(argv[i + 1], nullptr, 10);
         else if (a == "--writes")
             n_writes = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (a == "--bulk")
+            bulk_batch = std::strtoull(argv[i + 1], nullptr, 10);
         else {
             std::fprintf(stderr,
                          "usage: hierarchy_update_bench [--markers N] [--writes N] "
-                         "[--max-zoom Z] [--radius PX] < rows\n");
+                         "[--bulk BATCH] [--max-zoom Z] [--radius PX] < rows\n");
             return 2;
         }
     }
@@ -81,6 +84,38 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     if (u.build(initial.data(), nullptr, initial.size()) != Status::Ok) return 1;
     const double load_s = seconds_since(t0);
+
+    if (bulk_batch > 0) {
+        // A bulk statement's floor: the next n_writes rows inserted, put in the stored writer's
+        // order (hier_store_order_writes) and applied bulk_batch at a time, with the whole
+        // hierarchy in memory: no storage, no SQL.
+        const std::size_t n = std::min(n_writes, n_pool);
+        std::vector<HierStoreWrite> order(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const HierMarker& m = rows[n_markers + i];
+            order[i] = HierStoreWrite{true, m.id, m.lat, m.lon};
+        }
+        hier_store_order_writes(order.data(), n);
+        std::vector<HierWrite> batch;
+        const double c0 = cpu_seconds();
+        for (std::size_t at = 0; at < n; at += bulk_batch) {
+            batch.clear();
+            for (std::size_t i = at; i < std::min(n, at + bulk_batch); ++i)
+                batch.push_back(HierWrite{HierWriteKind::Insert, order[i].id, order[i].lat,
+                                          order[i].lon, 0});
+            const Status s = u.apply(batch.data(), batch.size());
+            if (s != Status::Ok) {
+                std::fprintf(stderr, "batch at %zu failed: %s\n", at, status_name(s));
+                return 1;
+            }
+        }
+        const double cpu_s = cpu_seconds() - c0;
+        std::printf("markers %zu, max_zoom %d, radius %g px; build + load %.1f s; %zu inserts in "
+                    "batches of %zu: CPU %.2f s, %.2f us an insert\n",
+                    n_markers, max_zoom, radius, load_s, n, bulk_batch, cpu_s,
+                    cpu_s * 1e6 / static_cast<double>(n));
+        return 0;
+    }
 
     std::mt19937_64 rng(1);
     std::vector<std::int64_t> live;
