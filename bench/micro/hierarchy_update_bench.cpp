@@ -16,7 +16,9 @@
 // live marker), one apply per write. Reported: the time per write (mean, and p50/p99/max over
 // the writes, CPU time of the thread), merges per write, clusters touched per write, then per zoom
 // the clusters of the updated hierarchy against a fresh build of the same final markers, and both
-// build times.
+// build times. With --bulk B, the --writes rows after the first --markers are inserted instead,
+// in the stored writer's order, B at a time (bench/hierarchy/writes.py --copy-floors): only
+// the CPU time of those inserts is reported.
 #include "hierarchy.hpp"
 #include "hierarchy_store.hpp"
 #include "hierarchy_update.hpp"
@@ -101,8 +103,8 @@ int main(int argc, char** argv) {
         for (std::size_t at = 0; at < n; at += bulk_batch) {
             batch.clear();
             for (std::size_t i = at; i < std::min(n, at + bulk_batch); ++i)
-                batch.push_back(HierWrite{HierWriteKind::Insert, order[i].id, order[i].lat,
-                                          order[i].lon, 0});
+                batch.push_back(
+                    HierWrite{HierWriteKind::Insert, order[i].id, order[i].lat, order[i].lon, 0});
             const Status s = u.apply(batch.data(), batch.size());
             if (s != Status::Ok) {
                 std::fprintf(stderr, "batch at %zu failed: %s\n", at, status_name(s));
@@ -110,10 +112,11 @@ int main(int argc, char** argv) {
             }
         }
         const double cpu_s = cpu_seconds() - c0;
-        std::printf("markers %zu, max_zoom %d, radius %g px; build + load %.1f s; %zu inserts in "
-                    "batches of %zu: CPU %.2f s, %.2f us an insert\n",
-                    n_markers, max_zoom, radius, load_s, n, bulk_batch, cpu_s,
-                    cpu_s * 1e6 / static_cast<double>(n));
+        std::printf(
+            "markers %zu, max_zoom %d, radius %g px; build + load %.1f s; %zu inserts in "
+            "batches of %zu: CPU %.2f s, %.2f us an insert\n",
+            n_markers, max_zoom, radius, load_s, n, bulk_batch, cpu_s,
+            cpu_s * 1e6 / static_cast<double>(n));
         return 0;
     }
 

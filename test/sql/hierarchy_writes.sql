@@ -199,6 +199,36 @@ INSERT INTO dense SELECT 10000 + i, 48.8 + (i % 89) * 0.0011, 2.3 + (i / 89) * 0
 RESET statement_timeout;
 SELECT (SELECT count(*) FROM dense) AS rows_,
        (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3, 4) AS v) AS counted_after_a_cancel;
+-- A large load by drop, load and create in one transaction (README, "Loading many rows at
+-- once"): the hierarchy comes back under its name as the build of all the rows (a fresh create of
+-- the same rows gives the same nodes, ids included), and later writes are maintained.
+BEGIN;
+SELECT cluster_hierarchy_drop('dense_clusters');
+INSERT INTO dense SELECT 20000 + i, 48.9 + (i % 50) * 0.002, 2.4 + (i / 50) * 0.002
+  FROM generate_series(1, 2000) AS i;
+SELECT cluster_hierarchy_create('dense', 'lat', 'lon', 'id', 60, 16) AS created_again;
+COMMIT;
+CREATE TABLE dense_again AS TABLE dense;
+SELECT cluster_hierarchy_create('dense_again', 'lat', 'lon', 'id', 60, 16);
+SELECT (SELECT count(*) FROM (SELECT * FROM cluster_hierarchy_nodes('dense_clusters') EXCEPT ALL
+            SELECT * FROM cluster_hierarchy_nodes('dense_again_clusters')) d) +
+       (SELECT count(*) FROM (SELECT * FROM cluster_hierarchy_nodes('dense_again_clusters') EXCEPT ALL
+            SELECT * FROM cluster_hierarchy_nodes('dense_clusters')) d) AS nodes_unlike_a_fresh_build,
+       (SELECT count(*) FROM cluster_hierarchy_nodes('dense_clusters')) > 0 AS has_nodes;
+INSERT INTO dense VALUES (30000, 48.95, 2.45);
+SELECT (SELECT count(*) FROM dense) AS rows_,
+       (SELECT sum(v.count) FROM cluster_viewport('dense_clusters', 48, 2, 50, 3, 4) AS v) AS counted_after_the_load;
+-- A reader that waited for such a transaction finds the new tables under the name it had
+-- resolved, with no metadata row in its snapshot (cluster_hierarchy_info, which a session's
+-- first read of a hierarchy calls): a clear error, not "names" nothing.
+BEGIN;
+DELETE FROM dense_clusters_meta;
+\set SHOW_CONTEXT never
+SELECT source FROM cluster_hierarchy_info('dense_clusters');
+\set SHOW_CONTEXT errors
+ROLLBACK;
+SELECT cluster_hierarchy_drop('dense_again_clusters');
+DROP TABLE dense_again;
 SELECT cluster_hierarchy_drop('dense_clusters');
 DROP TABLE nodes_before, members_before, views_before;
 

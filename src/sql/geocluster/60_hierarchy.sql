@@ -86,6 +86,17 @@ BEGIN
                   HINT = 'Pass the regclass that cluster_hierarchy_create returned (its nodes table).';
     END IF;
     EXECUTE format('SELECT * FROM %s', meta) INTO m;
+    -- No row: a transaction that committed after this statement's snapshot dropped the hierarchy
+    -- and made one again under its name (the statement waited for it, then found the new
+    -- tables), or the row was deleted.
+    IF m.hierarchy_table IS NULL THEN
+        RAISE EXCEPTION 'cluster hierarchy %.% has no metadata this statement can see',
+                quote_ident(nsp), quote_ident(rel)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The hierarchy was dropped or made again since the statement began, '
+                                  'or the row of %I.%I was deleted.', nsp, rel || '_meta'),
+                  HINT = 'Run the statement again; if it fails again, drop the hierarchy and create it again.';
+    END IF;
     IF m.hierarchy_table IS DISTINCT FROM rel THEN
         RAISE EXCEPTION '% is not a cluster hierarchy', hierarchy
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s names %s', meta, m.hierarchy_table);
