@@ -7,12 +7,13 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
-#include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace {
@@ -86,11 +87,15 @@ GEOCLUSTER_FUNCTION(cluster_hierarchy_guard_start) {
     if (!concurrent_detach) return (Datum)0;
     const Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
     if (!OidIsValid(parent)) return (Datum)0;  // PostgreSQL reports the missing table itself
+    // Found in the catalog, not by name: a name in this schema needs USAGE on it, which the role
+    // running the DDL need not have (the function itself leaves at once a table no hierarchy has).
     const Oid nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
-    List* name = list_make2(makeString(get_namespace_name(nsp)),
-                            makeString(pstrdup("cluster_hierarchy_guard_detach")));
-    const Oid arg_types[1] = {REGCLASSOID};
-    const Oid check = LookupFuncName(name, 1, arg_types, false);
+    Oid arg_types[1] = {REGCLASSOID};
+    const Oid check = GetSysCacheOid3(
+        PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("cluster_hierarchy_guard_detach"),
+        PointerGetDatum(buildoidvector(arg_types, 1)), ObjectIdGetDatum(nsp));
+    if (!OidIsValid(check))
+        elog(ERROR, "cluster hierarchy: cluster_hierarchy_guard_detach(regclass) is missing");
     OidFunctionCall1(check, ObjectIdGetDatum(parent));
     return (Datum)0;
 }

@@ -191,13 +191,36 @@ END $$;
 
 -- Not SET search_path: cluster_hierarchy_ddl_changes finds the partition of ATTACH and DETACH
 -- PARTITION by name, in the search_path the command ran with. So everything here is qualified.
+-- The guard runs for every role's DDL, and a name in this extension's schema needs USAGE on it:
+-- a command that concerns no hierarchy (none of its tables' trees holds a write trigger, and it
+-- is no write trigger) is recognised from the catalog alone and left, before any such name.
 CREATE FUNCTION @extschema@.cluster_hierarchy_guard_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
 DECLARE
     c record;
     changes text[];
     relids oid[];
+    write_fn oid;
 BEGIN
+    SELECT p.oid INTO write_fn
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_extension e ON e.extnamespace OPERATOR(pg_catalog.=) p.pronamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'geocluster'::pg_catalog.name
+       AND p.proname OPERATOR(pg_catalog.=) 'cluster_hierarchy_write'::pg_catalog.name;
     FOR c IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+        CONTINUE WHEN NOT CASE c.classid
+            WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass::pg_catalog.oid THEN
+                EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                         WHERE t.oid OPERATOR(pg_catalog.=) c.objid AND t.tgfoid OPERATOR(pg_catalog.=) write_fn)
+            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid THEN
+                -- (after the command: a table that INHERIT or ATTACH PARTITION put in a source's
+                -- tree has the source among its ancestors; DETACH and NO INHERIT name a table that
+                -- holds the trigger)
+                EXISTS (WITH RECURSIVE up AS (
+                            SELECT c.objid AS r
+                            UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i
+                                   JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.r)
+                        SELECT FROM pg_catalog.pg_trigger t JOIN up ON t.tgrelid OPERATOR(pg_catalog.=) up.r
+                         WHERE t.tgfoid OPERATOR(pg_catalog.=) write_fn)
+            ELSE false END;
         SELECT pg_catalog.array_agg(x.change), pg_catalog.array_agg(x.relid) INTO changes, relids
           FROM @extschema@.cluster_hierarchy_ddl_changes(c.command) AS x;
         PERFORM @extschema@.cluster_hierarchy_guard_command(c.command_tag, c.classid, c.objid, changes, relids);
@@ -246,6 +269,23 @@ DECLARE
 BEGIN
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() AS o
                 WHERE o.object_type = 'extension' AND o.object_identity = 'geocluster') THEN
+        RETURN;
+    END IF;
+    -- A drop that concerns no hierarchy (no write trigger went, and no dropped table has a
+    -- hierarchy's metadata table, or is one whose nodes table stays) is recognised from the
+    -- catalog alone and left, before any name in this extension's schema: this runs for every
+    -- role's DROP, and such a name needs USAGE on the schema.
+    IF NOT EXISTS (
+            SELECT FROM pg_event_trigger_dropped_objects() AS o
+             WHERE (o.object_type = 'trigger' AND o.address_names[3] LIKE 'geocluster\_%')
+                OR (o.object_type = 'table' AND EXISTS (
+                        SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                               JOIN pg_attribute a ON a.attrelid = c.oid
+                         WHERE n.nspname = o.address_names[1] AND a.attnum > 0 AND NOT a.attisdropped
+                           AND ((c.relname = regexp_replace(o.address_names[2], '_(members|meta|slots)$', '') || '_meta'
+                                 AND a.attname = 'hierarchy_table')
+                                OR (o.address_names[2] LIKE '%\_meta' AND c.relname = left(o.address_names[2], -5)
+                                    AND a.attname = 'band'))))) THEN
         RETURN;
     END IF;
     FOR d IN SELECT * FROM pg_event_trigger_dropped_objects() AS o
@@ -299,6 +339,14 @@ CREATE FUNCTION @extschema@.cluster_hierarchy_guard_detach(parent regclass) RETU
 DECLARE
     h text;
 BEGIN
+    -- (every table of a source's tree holds its write triggers; any other table is left from the
+    -- catalog alone, before a name in this schema, which the role running the DDL may not USE)
+    IF NOT EXISTS (SELECT FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                                           JOIN pg_extension e ON e.extnamespace = p.pronamespace
+                    WHERE t.tgrelid = parent AND e.extname = 'geocluster'::name
+                      AND p.proname = 'cluster_hierarchy_write'::name) THEN
+        RETURN;
+    END IF;
     SELECT o.hierarchy INTO h FROM @extschema@.cluster_hierarchy_of(parent) AS o LIMIT 1;
     IF h IS NOT NULL THEN
         RAISE EXCEPTION 'DETACH PARTITION CONCURRENTLY from % would leave cluster hierarchy % stale', parent, h
