@@ -475,7 +475,12 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
             for (std::size_t i = 0; i < n; ++i) f(i);
             return;
         }
-        if (n > l->by_lat.size()) index_records(l);  // (records decoded since: made again)
+        // Records decoded since the index was made are visited one by one, after it, until
+        // they are an eighth of it: making it again for every few records sorted the whole
+        // block each time (10% of a bulk write at 10M markers).
+        if (n - l->by_lat.size() > std::max(kStoreLinearRecords, l->by_lat.size() / 8))
+            index_records(l);
+        for (std::size_t i = l->by_lat.size(); i < n; ++i) f(i);
         ++st.indexed_scans;
         constexpr double kClampLat = 85.05, kMarginDeg = 1e-8;
         double lo = box.south - kMarginDeg, hi = box.north + kMarginDeg;
@@ -507,8 +512,9 @@ struct HierStoreUpdate::Impl final : hier_update::HierUpdateLoader {
         for (std::size_t s = first / kStoreStripRecords; s * kStoreStripRecords < last; ++s) {
             const auto begin =
                 l->by_lon.begin() + static_cast<std::ptrdiff_t>(s * kStoreStripRecords);
-            const auto end = l->by_lon.begin() +
-                             static_cast<std::ptrdiff_t>(std::min(n, (s + 1) * kStoreStripRecords));
+            const auto end =
+                l->by_lon.begin() + static_cast<std::ptrdiff_t>(
+                                        std::min(l->by_lon.size(), (s + 1) * kStoreStripRecords));
             for (int p = 0; p < n_parts; ++p) {
                 auto it = std::lower_bound(begin, end, parts[p][0], [&](std::uint32_t i, double v) {
                     return lon_of(i) < v;
