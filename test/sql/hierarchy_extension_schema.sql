@@ -24,6 +24,7 @@ CREATE TABLE src (id bigint, lat float8, lon float8, k int, PRIMARY KEY (id, k))
 CREATE TABLE src1 PARTITION OF src FOR VALUES FROM (0) TO (10);
 INSERT INTO src SELECT i, 48.8 + (i % 20) * 0.01, 2.3 + (i / 20) * 0.01, i % 10 FROM generate_series(1, 400) AS i;
 SELECT geo.cluster_hierarchy_create('src', 'lat', 'lon', 'id');
+GRANT INSERT ON src TO geocluster_schema_stranger;
 
 -- A role without USAGE on geo: DDL on its own tables, of every kind the guard looks at.
 SET ROLE geocluster_schema_stranger;
@@ -52,8 +53,10 @@ DROP TABLE lookalike, lookalike_meta;
 DROP TRIGGER t_noop2 ON mine2;
 DROP TABLE mine2, parts, parts1, child, base;
 DROP FUNCTION noop();
--- Reading the hierarchy needs USAGE on geo, as every function of the extension does.
+-- Reading the hierarchy, and writing to its source, need USAGE on geo, as every function of the
+-- extension does.
 SELECT count(*) FROM geo.cluster_viewport('src_clusters', -90, -180, 90, 180, 0);
+INSERT INTO src VALUES (5000, 48.9, 2.4, 1);
 
 -- The owner: the guard still acts on DDL that concerns the hierarchy.
 SET ROLE geocluster_schema_owner;
